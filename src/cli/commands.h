@@ -1,0 +1,23 @@
+// Subcommands of the braid executable. Each Add*Command registers its flags
+// on app and, when chosen, runs and stores its exit status in *exit_code.
+#ifndef BRAID_CLI_COMMANDS_H_
+#define BRAID_CLI_COMMANDS_H_
+
+#include <CLI/CLI.hpp>
+
+namespace braid::cli {
+
+// Exit statuses shared by every subcommand.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailure = 1;  // the operation failed
+inline constexpr int kExitUsage = 2;    // bad flags or configuration
+
+void AddServeCommand(CLI::App& app, int* exit_code);
+void AddGetCommand(CLI::App& app, int* exit_code);
+
+// Logs to stderr; level from -v / --quiet.
+void SetUpLogging(int verbosity, bool quiet);
+
+}  // namespace braid::cli
+
+#endif  // BRAID_CLI_COMMANDS_H_

@@ -1,0 +1,110 @@
+// braid get: a parallel download (patent FIG. 4).
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "cli/commands.h"
+#include "client/get.h"
+#include "core/protocol.h"
+
+namespace braid::cli {
+namespace {
+
+struct GetFlags {
+  std::string name;
+  std::vector<std::string> sources;
+  std::string output;
+  std::string stats_json;
+  std::string block_size = "256KiB";
+  std::string max_buffer = "64MiB";
+  int verbosity = 0;
+  bool quiet = false;
+};
+
+int Usage(const std::string& message) {
+  std::fprintf(stderr, "braid get: error: %s\n", message.c_str());
+  return kExitUsage;
+}
+
+int RunGetCommand(const GetFlags& flags) {
+  SetUpLogging(flags.verbosity, flags.quiet);
+  client::GetOptions options;
+  options.name = flags.name;
+  for (const auto& s : flags.sources) {
+    auto hp = core::ParseHostPort(s);
+    if (!hp) return Usage(hp.error().what);
+    options.sources.push_back(*hp);
+  }
+  auto block = core::ParseSize(flags.block_size);
+  if (!block || *block < core::kMinBlockSize || *block > core::kMaxBlockSize) {
+    return Usage("--block-size must be between 512 and 4MiB");
+  }
+  options.block_size = static_cast<uint32_t>(*block);
+  auto buffer = core::ParseSize(flags.max_buffer);
+  if (!buffer) return Usage(buffer.error().what);
+  options.reorder_bytes = *buffer;
+  options.output = flags.output.empty()
+                       ? std::filesystem::path(flags.name).filename().string()
+                       : flags.output;
+  if (options.output.empty())
+    return Usage("cannot derive an output name; use -o");
+
+  auto report = client::RunGet(options);
+  if (!report) {
+    std::fprintf(stderr, "braid get: error: %s\n",
+                 report.error().ToString().c_str());
+    return kExitFailure;
+  }
+  if (!flags.stats_json.empty()) {
+    std::ofstream out(flags.stats_json);
+    out << client::ToJson(*report).dump(2) << "\n";
+    if (!out) {
+      std::fprintf(stderr, "braid get: error: cannot write %s\n",
+                   flags.stats_json.c_str());
+      return kExitFailure;
+    }
+  }
+  if (!flags.quiet) {
+    double mb = static_cast<double>(report->bytes) / 1e6;
+    spdlog::info("done: {} bytes in {:.2f} s ({:.1f} MB/s)", report->bytes,
+                 report->seconds,
+                 report->seconds > 0 ? mb / report->seconds : 0.0);
+    for (const auto& s : report->sources) {
+      spdlog::info("  {} (id {}): {} blocks, {} bytes", s.address, s.id,
+                   s.blocks, s.bytes);
+    }
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+void AddGetCommand(CLI::App& app, int* exit_code) {
+  auto flags = std::make_shared<GetFlags>();
+  auto* cmd =
+      app.add_subcommand("get", "Download NAME from several sources at once");
+  cmd->add_option("NAME", flags->name,
+                  "Name of the file or stream on the sources")
+      ->required();
+  cmd->add_option("--source", flags->sources,
+                  "A source HOST:PORT (repeat for more)")
+      ->required();
+  cmd->add_option(
+      "-o,--output", flags->output,
+      "Output file, or - for standard output (default: NAME's last part)");
+  cmd->add_option("--stats-json", flags->stats_json,
+                  "Write transfer statistics here as JSON");
+  cmd->add_option("--block-size", flags->block_size,
+                  "Block size, 512 to 4MiB (default 256KiB)");
+  cmd->add_option("--max-buffer", flags->max_buffer,
+                  "Bound on bytes held for reordering when streaming to stdout "
+                  "(default 64MiB)");
+  cmd->add_flag("-v,--verbose", flags->verbosity,
+                "More logging (-vv logs each out-of-sequence block)");
+  cmd->add_flag("-q,--quiet", flags->quiet, "Only errors on stderr");
+  cmd->callback([flags, exit_code] { *exit_code = RunGetCommand(*flags); });
+}
+
+}  // namespace braid::cli

@@ -1,0 +1,34 @@
+// The braid executable: one binary, one subcommand per part of the system.
+#include <csignal>
+#include <cstdio>
+#include <exception>
+
+#include "cli/commands.h"
+
+int main(int argc, char** argv) {
+  std::signal(SIGPIPE, SIG_IGN);
+  CLI::App app{
+      "braid: fetch one file or stream from several sources at once, each "
+      "sending the blocks a pattern gives it, reassembled in order."};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "braid 0.1.0");
+  int exit_code = braid::cli::kExitOk;
+  braid::cli::AddServeCommand(app, &exit_code);
+  braid::cli::AddGetCommand(app, &exit_code);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return braid::cli::kExitUsage;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "braid: error: %s\n", e.what());
+    return braid::cli::kExitFailure;
+  }
+  return exit_code;
+}

@@ -1,0 +1,102 @@
+// braid serve: a content server (patent FIG. 5).
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+
+#include "cli/commands.h"
+#include "server/server.h"
+
+namespace braid::cli {
+namespace {
+
+struct ServeFlags {
+  server::ServerSettings settings;
+  std::string config;
+  int verbosity = 0;
+  bool quiet = false;
+};
+
+int RunServe(const ServeFlags& flags) {
+  SetUpLogging(flags.verbosity, flags.quiet);
+  server::ServerSettings file;
+  if (!flags.config.empty()) {
+    auto loaded = server::LoadServerSettings(flags.config);
+    if (!loaded) {
+      std::fprintf(stderr, "braid serve: error: %s\n",
+                   loaded.error().what.c_str());
+      return kExitUsage;
+    }
+    file = *loaded;
+  }
+  auto options = server::ResolveServerOptions(file, flags.settings);
+  if (!options) {
+    std::fprintf(stderr, "braid serve: error: %s\n",
+                 options.error().what.c_str());
+    return kExitUsage;
+  }
+  auto root = server::ContentRoot::Open(options->root);
+  if (!root) {
+    std::fprintf(stderr, "braid serve: error: %s\n", root.error().what.c_str());
+    return kExitUsage;
+  }
+  asio::io_context io(1);
+  server::Server srv(io, *options, std::move(*root));
+  auto endpoint = srv.Listen();
+  if (!endpoint) {
+    std::fprintf(stderr, "braid serve: error: %s\n",
+                 endpoint.error().what.c_str());
+    return kExitFailure;
+  }
+  // The first line on stdout is the bound address (tests read the port).
+  std::printf("listening %s:%u\n", endpoint->address().to_string().c_str(),
+              endpoint->port());
+  std::fflush(stdout);
+  spdlog::info("serving {} on {}:{}{}", srv.root().path().string(),
+               endpoint->address().to_string(), endpoint->port(),
+               options->max_rate
+                   ? fmt::format(" at most {} B/s", options->max_rate)
+                   : "");
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](std::error_code, int) {
+    spdlog::info("stopping");
+    srv.Stop();
+    io.stop();
+  });
+  asio::co_spawn(io, srv.Run(), asio::detached);
+  io.run();
+  return kExitOk;
+}
+
+}  // namespace
+
+void AddServeCommand(CLI::App& app, int* exit_code) {
+  auto flags = std::make_shared<ServeFlags>();
+  auto* cmd = app.add_subcommand(
+      "serve", "Serve the files of a directory to braid clients");
+  auto opt = [&](const char* name, std::optional<std::string>* field,
+                 const char* help) {
+    cmd->add_option_function<std::string>(
+        name, [field](const std::string& v) { *field = v; }, help);
+  };
+  opt("--root", &flags->settings.root,
+      "Directory whose files are served (required)");
+  opt("--listen", &flags->settings.listen,
+      "HOST:PORT to listen on (default 127.0.0.1:7070; port 0 picks one)");
+  opt("--name", &flags->settings.name, "Name of this server in logs");
+  opt("--max-rate", &flags->settings.max_rate,
+      "Cap on the sending rate, e.g. 50mbit, 6MB, 800k (bits where the unit "
+      "says bit)");
+  opt("--director", &flags->settings.director,
+      "Director HOST:PORT (not used yet)");
+  opt("--advertise", &flags->settings.advertise,
+      "HOST:PORT told to the director (not used yet)");
+  cmd->add_option("--config", flags->config,
+                  "TOML file with the same settings; flags override it")
+      ->check(CLI::ExistingFile);
+  cmd->add_flag("-v,--verbose", flags->verbosity,
+                "More logging (-vv for trace)");
+  cmd->add_flag("-q,--quiet", flags->quiet, "Log errors only");
+  cmd->callback([flags, exit_code] { *exit_code = RunServe(*flags); });
+}
+
+}  // namespace braid::cli

@@ -1,0 +1,58 @@
+// `braid get` (patent FIG. 4): fetch one stream from several sources at once,
+// each sending the blocks the pattern gives it, reassembled in order.
+#ifndef BRAID_CLIENT_GET_H_
+#define BRAID_CLIENT_GET_H_
+
+#include <chrono>
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "core/expected.h"
+#include "core/pattern.h"
+#include "core/units.h"
+
+namespace braid::client {
+
+struct GetOptions {
+  std::string name;
+  std::vector<core::HostPort> sources;
+  std::string output;  // a path, or "-" for standard output
+  uint32_t block_size = 256 * 1024;
+  size_t reorder_bytes = 64u << 20;  // bound of the reorder window (stdout)
+  size_t pattern_size = 100;
+  size_t probe_bytes = 64 * 1024;  // the test block
+  std::chrono::milliseconds connect_timeout{5000};
+  std::chrono::milliseconds stall_timeout{30000};
+};
+
+struct SourceReport {
+  std::string address;
+  core::SourceId id = 0;
+  uint64_t bytes = 0;
+  uint64_t blocks = 0;
+};
+
+struct GetReport {
+  std::string name;
+  uint64_t bytes = 0;  // stream size
+  double seconds = 0;
+  uint64_t duplicate_bytes = 0;
+  uint64_t patterns = 0;  // patterns used, the initial one included
+  uint32_t block_size = 0;
+  uint64_t blocks = 0;
+  uint64_t out_of_order_blocks = 0;
+  std::vector<core::SourceId> pattern;  // the initial pattern
+  std::vector<SourceReport> sources;
+};
+
+// Runs a whole transfer on its own io_context. On failure the output file
+// does not exist and the error is one line fit for the user.
+Expected<GetReport> RunGet(const GetOptions& options);
+
+nlohmann::json ToJson(const GetReport& report);
+
+}  // namespace braid::client
+
+#endif  // BRAID_CLIENT_GET_H_

@@ -1,0 +1,136 @@
+#include "client/output.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+namespace braid::client {
+namespace {
+
+Error IoError(const std::string& op) {
+  return {Errc::kIoError, op + ": " + std::strerror(errno)};
+}
+
+Status WriteAll(int fd, std::span<const uint8_t> bytes, const char* what) {
+  while (!bytes.empty()) {
+    ssize_t n = ::write(fd, bytes.data(), bytes.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return Unexpected{IoError(what)};
+    bytes = bytes.subspan(static_cast<size_t>(n));
+  }
+  return Ok{};
+}
+
+class FileOutput : public Output {
+ public:
+  FileOutput(std::string path, int fd, core::StreamLayout layout)
+      : path_(std::move(path)),
+        part_(path_ + ".braid-part"),
+        fd_(fd),
+        layout_(layout),
+        received_(layout.block_count()) {}
+  ~FileOutput() override {
+    if (fd_ >= 0) ::close(fd_);
+    if (!finished_) ::unlink(part_.c_str());
+  }
+
+  Expected<Put> Write(uint64_t seq, std::span<const uint8_t> payload) override {
+    if (received_.Has(seq)) return Put::kDuplicate;
+    off_t at = static_cast<off_t>(layout_.OffsetOf(seq));
+    while (!payload.empty()) {
+      ssize_t n = ::pwrite(fd_, payload.data(), payload.size(), at);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return Unexpected{IoError("write " + part_)};
+      payload = payload.subspan(static_cast<size_t>(n));
+      at += n;
+    }
+    received_.Mark(seq);
+    return Put::kStored;
+  }
+
+  Status Finish() override {
+    if (::fsync(fd_) != 0) return Unexpected{IoError("fsync " + part_)};
+    if (::rename(part_.c_str(), path_.c_str()) != 0) {
+      return Unexpected{IoError("rename to " + path_)};
+    }
+    finished_ = true;
+    return Ok{};
+  }
+  const core::ReceivedSet& received() const override { return received_; }
+
+  const std::string& part() const { return part_; }
+
+ private:
+  std::string path_;
+  std::string part_;
+  int fd_;
+  core::StreamLayout layout_;
+  core::ReceivedSet received_;
+  bool finished_ = false;
+};
+
+class StdoutOutput : public Output {
+ public:
+  StdoutOutput(core::StreamLayout layout, size_t window_blocks)
+      : window_(layout, window_blocks) {}
+
+  Expected<Put> Write(uint64_t seq, std::span<const uint8_t> payload) override {
+    switch (window_.Accept(seq, payload)) {
+      case core::ReorderWindow::Offer::kDuplicate:
+        return Put::kDuplicate;
+      case core::ReorderWindow::Offer::kNoRoom:
+        return Put::kNoRoom;
+      case core::ReorderWindow::Offer::kHeld:
+        return Put::kStored;
+      case core::ReorderWindow::Offer::kDeliverNow:
+        break;
+    }
+    if (Status s = WriteAll(STDOUT_FILENO, payload, "write to stdout"); !s) {
+      return Unexpected{s.error()};
+    }
+    window_.Delivered();
+    for (auto ready = window_.PopReady(); !ready.empty();
+         ready = window_.PopReady()) {
+      if (Status s = WriteAll(STDOUT_FILENO, ready, "write to stdout"); !s) {
+        return Unexpected{s.error()};
+      }
+      window_.Delivered();
+    }
+    return Put::kStored;
+  }
+  Status Finish() override { return Ok{}; }
+  const core::ReceivedSet& received() const override {
+    return window_.received();
+  }
+  size_t held_bytes() const override { return window_.held_bytes(); }
+
+ private:
+  core::ReorderWindow window_;
+};
+
+}  // namespace
+
+Expected<std::unique_ptr<Output>> OpenOutput(const std::string& path,
+                                             core::StreamLayout layout,
+                                             size_t reorder_bytes) {
+  if (path == "-") {
+    size_t blocks = std::max<size_t>(2, reorder_bytes / layout.block_size);
+    return std::unique_ptr<Output>(new StdoutOutput(layout, blocks));
+  }
+  std::string part = path + ".braid-part";
+  int fd = ::open(part.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return Unexpected{IoError("create " + part)};
+  if (layout.size > 0 &&
+      ::ftruncate(fd, static_cast<off_t>(layout.size)) != 0) {
+    Error e = IoError("size " + part);
+    ::close(fd);
+    ::unlink(part.c_str());
+    return Unexpected{e};
+  }
+  return std::unique_ptr<Output>(new FileOutput(path, fd, layout));
+}
+
+}  // namespace braid::client

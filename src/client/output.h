@@ -1,0 +1,43 @@
+// Where a transfer's blocks go: a file written out of order at each block's
+// offset (renamed into place only when complete), or standard output
+// written strictly in order through a bounded reorder window.
+#ifndef BRAID_CLIENT_OUTPUT_H_
+#define BRAID_CLIENT_OUTPUT_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+
+#include "core/expected.h"
+#include "core/reassembly.h"
+
+namespace braid::client {
+
+class Output {
+ public:
+  enum class Put { kStored, kDuplicate, kNoRoom };
+
+  virtual ~Output() = default;
+  // Stores block seq. kNoRoom: back-pressure, offer it again later.
+  // REQUIRES: seq < block_count, payload.size() == layout.LengthOf(seq).
+  virtual Expected<Put> Write(uint64_t seq,
+                              std::span<const uint8_t> payload) = 0;
+  // After every block is stored: make the output final (fsync + rename).
+  virtual Status Finish() = 0;
+  virtual const core::ReceivedSet& received() const = 0;
+  // Bytes held in memory for reordering.
+  virtual size_t held_bytes() const { return 0; }
+};
+
+// path "-" means standard output. For a file, bytes go to "<path>.braid-part"
+// in the same directory, removed again if the Output is destroyed unfinished.
+// reorder_bytes bounds the reorder window for standard output.
+Expected<std::unique_ptr<Output>> OpenOutput(const std::string& path,
+                                             core::StreamLayout layout,
+                                             size_t reorder_bytes);
+
+}  // namespace braid::client
+
+#endif  // BRAID_CLIENT_OUTPUT_H_

@@ -1,0 +1,82 @@
+#include "client/source_conn.h"
+
+#include <algorithm>
+#include <vector>
+
+#include "core/reassembly.h"
+
+namespace braid::client {
+namespace {
+
+// A frame that is neither the answer nor an ERROR is a protocol violation.
+Error WrongReply(const core::Message& m, const std::string& peer,
+                 const char* wanted) {
+  if (auto* e = std::get_if<core::ErrorMsg>(&m)) {
+    return {e->code, peer + ": " + e->message};
+  }
+  return {Errc::kBadState, peer + ": sent " +
+                               core::FrameTypeName(core::TypeOf(m)) +
+                               ", expected " + wanted};
+}
+
+}  // namespace
+
+awaitable<Status> SourceConn::Connect(net::Clock::duration timeout) {
+  auto socket = co_await net::Connect(address_.host, address_.port, timeout);
+  if (!socket) co_return Unexpected{socket.error()};
+  conn_ = std::make_unique<net::FramedConn>(std::move(*socket));
+  core::Hello hello{core::kProtocolVersion, core::kProtocolVersion,
+                    core::Role::kClient, "braid/0.1"};
+  if (auto s = co_await conn_->Send(hello, timeout); !s) co_return s;
+  auto reply = co_await conn_->Read(timeout);
+  if (!reply) co_return Unexpected{reply.error()};
+  auto* h = std::get_if<core::Hello>(&*reply);
+  if (!h) co_return Unexpected{WrongReply(*reply, name(), "HELLO")};
+  if (h->min_version > core::kProtocolVersion ||
+      h->max_version < core::kProtocolVersion) {
+    co_return MakeError(Errc::kBadVersion,
+                        name() + ": no common protocol version");
+  }
+  co_return Ok{};
+}
+
+awaitable<Expected<net::Clock::duration>> SourceConn::Probe(
+    size_t bytes, net::Clock::duration timeout) {
+  std::vector<uint8_t> payload(bytes);
+  for (size_t i = 0; i < bytes; ++i)
+    payload[i] = static_cast<uint8_t>(i * 131 + 7);
+  const uint64_t token = 0x74657374626c6bULL;  // "testblk"
+  auto start = net::Clock::now();
+  if (auto s = co_await conn_->Send(core::Ping{token, payload}, timeout); !s) {
+    co_return Unexpected{s.error()};
+  }
+  auto reply = co_await conn_->Read(timeout);
+  if (!reply) co_return Unexpected{reply.error()};
+  auto* pong = std::get_if<core::Pong>(&*reply);
+  if (!pong) co_return Unexpected{WrongReply(*reply, name(), "PONG")};
+  if (pong->token != token ||
+      !std::equal(pong->payload.begin(), pong->payload.end(), payload.begin(),
+                  payload.end())) {
+    co_return MakeError(Errc::kBadData, name() + ": test block echoed wrongly");
+  }
+  co_return net::Clock::now() - start;
+}
+
+awaitable<Expected<core::Opened>> SourceConn::Open(
+    const core::Open& request, net::Clock::duration timeout) {
+  if (auto s = co_await conn_->Send(request, timeout); !s) {
+    co_return Unexpected{s.error()};
+  }
+  auto reply = co_await conn_->Read(timeout);
+  if (!reply) co_return Unexpected{reply.error()};
+  auto* opened = std::get_if<core::Opened>(&*reply);
+  if (!opened) co_return Unexpected{WrongReply(*reply, name(), "OPENED")};
+  if (opened->block_size != request.block_size ||
+      opened->block_count !=
+          core::StreamLayout{opened->size, request.block_size}.block_count()) {
+    co_return MakeError(Errc::kMalformed, name() + ": inconsistent OPENED");
+  }
+  co_return *opened;
+}
+
+}  // namespace braid::client

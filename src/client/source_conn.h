@@ -1,0 +1,49 @@
+// The client's connection to one source (patent FIG. 4, steps 106-112):
+// connect, version handshake, the test block (PING) and OPEN.
+#ifndef BRAID_CLIENT_SOURCE_CONN_H_
+#define BRAID_CLIENT_SOURCE_CONN_H_
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "core/pattern.h"
+#include "core/units.h"
+#include "net/framed_conn.h"
+
+namespace braid::client {
+
+class SourceConn {
+ public:
+  explicit SourceConn(core::HostPort address) : address_(std::move(address)) {}
+
+  // TCP connect and HELLO exchange.
+  awaitable<Status> Connect(net::Clock::duration timeout);
+  // Sends a test block of `bytes` bytes and times its echo.
+  awaitable<Expected<net::Clock::duration>> Probe(size_t bytes,
+                                                  net::Clock::duration timeout);
+  // OPEN; the server answers OPENED or ERROR.
+  awaitable<Expected<core::Opened>> Open(const core::Open& request,
+                                         net::Clock::duration timeout);
+
+  // REQUIRES: Connect succeeded.
+  net::FramedConn& conn() { return *conn_; }
+  const core::HostPort& address() const { return address_; }
+  std::string name() const { return address_.ToString(); }
+
+  // Transfer state, owned by the transfer.
+  core::SourceId id = 0;
+  net::Clock::duration rtt{};
+  uint64_t bytes = 0;
+  uint64_t blocks = 0;
+  bool ended = false;  // sent END
+  std::optional<Error> failure;
+
+ private:
+  core::HostPort address_;
+  std::unique_ptr<net::FramedConn> conn_;
+};
+
+}  // namespace braid::client
+
+#endif  // BRAID_CLIENT_SOURCE_CONN_H_

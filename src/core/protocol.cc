@@ -1,0 +1,380 @@
+#include "core/protocol.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "core/byte_io.h"
+
+namespace braid::core {
+namespace {
+
+constexpr uint8_t kMagic[4] = {'B', 'R', 'A', 'D'};
+constexpr size_t kMaxAgentLen = 256;
+constexpr size_t kMaxErrorLen = 512;
+
+template <class... Ts>
+struct Overloaded : Ts... {
+  using Ts::operator()...;
+};
+
+void PutPattern(ByteWriter& w, const Pattern& p) {
+  w.U16(static_cast<uint16_t>(p.size()));
+  for (SourceId id : p.slots()) w.U16(id);
+}
+
+bool GetPattern(ByteReader& r, Pattern* out) {
+  size_t n = r.U16();
+  if (!r.ok() || n == 0 || n > kMaxPatternSize || r.remaining() < 2 * n)
+    return false;
+  std::vector<SourceId> slots(n);
+  for (auto& s : slots) s = r.U16();
+  if (!Pattern::Validate(slots)) return false;
+  *out = Pattern(std::move(slots));
+  return true;
+}
+
+void EncodeBody(const Message& m, ByteWriter& w) {
+  std::visit(
+      Overloaded{
+          [&](const Hello& h) {
+            w.Bytes(kMagic);
+            w.U16(h.min_version);
+            w.U16(h.max_version);
+            w.U8(static_cast<uint8_t>(h.role));
+            w.Str(h.agent.substr(0, kMaxAgentLen));
+          },
+          [&](const Ping& p) { w.U64(p.token), w.Bytes(p.payload); },
+          [&](const Pong& p) { w.U64(p.token), w.Bytes(p.payload); },
+          [&](const List&) {},
+          [&](const Toc& t) {
+            w.U32(static_cast<uint32_t>(t.entries.size()));
+            for (const auto& e : t.entries) w.Str(e.name), w.U64(e.size);
+          },
+          [&](const Open& o) {
+            w.U32(o.block_size);
+            w.U64(o.start_seq);
+            w.U16(o.my_id);
+            w.U32(o.epoch);
+            PutPattern(w, o.pattern);
+            w.Str(o.name);
+          },
+          [&](const Opened& o) {
+            w.U64(o.size), w.U32(o.block_size), w.U64(o.block_count);
+          },
+          [&](const Start&) {},
+          [&](const PatternMsg& p) {
+            w.U32(p.epoch), w.U64(p.switch_seq), w.U16(p.my_id);
+            PutPattern(w, p.pattern);
+          },
+          [&](const PatternAck& a) { w.U32(a.epoch), w.U64(a.position); },
+          [&](const Data& d) {
+            w.U64(d.seq), w.U32(d.epoch), w.Bytes(d.payload);
+          },
+          [&](const End& e) { w.U64(e.blocks_sent), w.U64(e.bytes_sent); },
+          [&](const ErrorMsg& e) {
+            w.U16(static_cast<uint16_t>(e.code));
+            w.Str(std::string_view(e.message).substr(0, kMaxErrorLen));
+          },
+          [&](const Request& r) { w.U64(r.first), w.U32(r.count); },
+      },
+      m);
+}
+
+Expected<Message> Bad(FrameType t, const char* why) {
+  return MakeError(Errc::kMalformed,
+                   std::string("decode ") + FrameTypeName(t) + ": " + why);
+}
+
+Expected<Message> DecodeHello(ByteReader& r) {
+  Hello h;
+  auto magic = r.Bytes(4);
+  if (!r.ok()) return Bad(FrameType::kHello, "truncated");
+  if (std::memcmp(magic.data(), kMagic, 4) != 0) {
+    return MakeError(Errc::kBadMagic, "HELLO magic is not BRAD");
+  }
+  h.min_version = r.U16();
+  h.max_version = r.U16();
+  uint8_t role = r.U8();
+  h.agent = r.Str(kMaxAgentLen);
+  if (!r.ok()) return Bad(FrameType::kHello, "bad field");
+  if (role < 1 || role > 4) return Bad(FrameType::kHello, "unknown role");
+  if (h.min_version > h.max_version) return Bad(FrameType::kHello, "min > max");
+  h.role = static_cast<Role>(role);
+  return Message(std::move(h));
+}
+
+Expected<Message> DecodeToc(ByteReader& r) {
+  Toc t;
+  uint32_t n = r.U32();
+  if (!r.ok() || n > kMaxTocEntries) return Bad(FrameType::kToc, "bad count");
+  // Each entry takes at least 10 bytes: bound the reservation by the body.
+  if (r.remaining() / 10 < n) return Bad(FrameType::kToc, "count exceeds body");
+  t.entries.reserve(n);
+  for (uint32_t i = 0; i < n && r.ok(); ++i) {
+    TocEntry e;
+    e.name = r.Str(kMaxNameLen);
+    e.size = r.U64();
+    t.entries.push_back(std::move(e));
+  }
+  if (!r.ok()) return Bad(FrameType::kToc, "bad entry");
+  return Message(std::move(t));
+}
+
+Expected<Message> DecodeOpen(ByteReader& r) {
+  Open o;
+  o.block_size = r.U32();
+  o.start_seq = r.U64();
+  o.my_id = r.U16();
+  o.epoch = r.U32();
+  if (!r.ok()) return Bad(FrameType::kOpen, "truncated");
+  if (!GetPattern(r, &o.pattern)) {
+    return MakeError(Errc::kBadPattern, "decode OPEN: bad pattern");
+  }
+  o.name = r.Str(kMaxNameLen);
+  if (!r.ok()) return Bad(FrameType::kOpen, "bad name");
+  if (o.block_size < kMinBlockSize || o.block_size > kMaxBlockSize) {
+    return Bad(FrameType::kOpen, "block size out of range");
+  }
+  if (!o.pattern.Contains(o.my_id)) {
+    return MakeError(Errc::kBadPattern, "decode OPEN: my_id not in pattern");
+  }
+  return Message(std::move(o));
+}
+
+Expected<Message> DecodePattern(ByteReader& r) {
+  PatternMsg p;
+  p.epoch = r.U32();
+  p.switch_seq = r.U64();
+  p.my_id = r.U16();
+  if (!r.ok()) return Bad(FrameType::kPattern, "truncated");
+  if (!GetPattern(r, &p.pattern)) {
+    return MakeError(Errc::kBadPattern, "decode PATTERN: bad pattern");
+  }
+  return Message(std::move(p));
+}
+
+Expected<Message> DecodeFields(FrameType t, ByteReader& r) {
+  switch (t) {
+    case FrameType::kHello:
+      return DecodeHello(r);
+    case FrameType::kPing: {
+      Ping p{r.U64(), {}};
+      p.payload = r.Rest();
+      return Message(p);
+    }
+    case FrameType::kPong: {
+      Pong p{r.U64(), {}};
+      p.payload = r.Rest();
+      return Message(p);
+    }
+    case FrameType::kList:
+      return Message(List{});
+    case FrameType::kToc:
+      return DecodeToc(r);
+    case FrameType::kOpen:
+      return DecodeOpen(r);
+    case FrameType::kOpened: {
+      Opened o{r.U64(), r.U32(), r.U64()};
+      return Message(o);
+    }
+    case FrameType::kStart:
+      return Message(Start{});
+    case FrameType::kPattern:
+      return DecodePattern(r);
+    case FrameType::kPatternAck: {
+      PatternAck a{r.U32(), r.U64()};
+      return Message(a);
+    }
+    case FrameType::kData: {
+      Data d{r.U64(), r.U32(), {}};
+      d.payload = r.Rest();
+      if (r.ok() && d.payload.empty()) return Bad(t, "empty payload");
+      return Message(d);
+    }
+    case FrameType::kEnd: {
+      End e{r.U64(), r.U64()};
+      return Message(e);
+    }
+    case FrameType::kError: {
+      ErrorMsg e;
+      e.code = static_cast<Errc>(r.U16());
+      e.message = r.Str(kMaxErrorLen);
+      return Message(std::move(e));
+    }
+    case FrameType::kRequest: {
+      Request q{r.U64(), r.U32()};
+      if (r.ok() && (q.count == 0 || q.count > kMaxRequestCount)) {
+        return Bad(t, "count out of range");
+      }
+      return Message(q);
+    }
+  }
+  return MakeError(Errc::kUnknownType, "decode: unknown frame type");
+}
+
+}  // namespace
+
+FrameType TypeOf(const Message& m) {
+  static constexpr FrameType kByIndex[] = {
+      FrameType::kHello,      FrameType::kPing,   FrameType::kPong,
+      FrameType::kList,       FrameType::kToc,    FrameType::kOpen,
+      FrameType::kOpened,     FrameType::kStart,  FrameType::kPattern,
+      FrameType::kPatternAck, FrameType::kData,   FrameType::kEnd,
+      FrameType::kError,      FrameType::kRequest};
+  return kByIndex[m.index()];
+}
+
+const char* FrameTypeName(FrameType t) {
+  switch (t) {
+    case FrameType::kHello:
+      return "HELLO";
+    case FrameType::kPing:
+      return "PING";
+    case FrameType::kPong:
+      return "PONG";
+    case FrameType::kList:
+      return "LIST";
+    case FrameType::kToc:
+      return "TOC";
+    case FrameType::kOpen:
+      return "OPEN";
+    case FrameType::kOpened:
+      return "OPENED";
+    case FrameType::kStart:
+      return "START";
+    case FrameType::kPattern:
+      return "PATTERN";
+    case FrameType::kPatternAck:
+      return "PATTERN_ACK";
+    case FrameType::kData:
+      return "DATA";
+    case FrameType::kEnd:
+      return "END";
+    case FrameType::kError:
+      return "ERROR";
+    case FrameType::kRequest:
+      return "REQUEST";
+  }
+  return "?";
+}
+
+std::optional<size_t> MaxBodySize(uint8_t type) {
+  switch (static_cast<FrameType>(type)) {
+    case FrameType::kHello:
+      return 1024;
+    case FrameType::kPing:
+    case FrameType::kPong:
+      return kMaxPingPayload + 8;
+    case FrameType::kList:
+      return 0;
+    case FrameType::kToc:
+      return 8u << 20;
+    case FrameType::kOpen:
+      return 16 * 1024;
+    case FrameType::kOpened:
+      return 20;
+    case FrameType::kStart:
+      return 0;
+    case FrameType::kPattern:
+      return 16 * 1024;
+    case FrameType::kPatternAck:
+      return 12;
+    case FrameType::kData:
+      return kDataHeaderSize + kMaxBlockSize;
+    case FrameType::kEnd:
+      return 16;
+    case FrameType::kError:
+      return 1024;
+    case FrameType::kRequest:
+      return 12;
+  }
+  return std::nullopt;
+}
+
+void Encode(const Message& m, std::vector<uint8_t>* out) {
+  size_t at = out->size();
+  out->resize(at + kFrameHeaderSize);
+  ByteWriter w(out);
+  EncodeBody(m, w);
+  uint32_t len = static_cast<uint32_t>(out->size() - at - 4);
+  PutBe(out->data() + at, len, 4);
+  (*out)[at + 4] = static_cast<uint8_t>(TypeOf(m));
+}
+
+void EncodeDataPrefix(uint64_t seq, uint32_t epoch, uint32_t payload_len,
+                      uint8_t out[kDataPrefixSize]) {
+  PutBe(out, 1 + kDataHeaderSize + payload_len, 4);
+  out[4] = static_cast<uint8_t>(FrameType::kData);
+  PutBe(out + 5, seq, 8);
+  PutBe(out + 13, epoch, 4);
+}
+
+Expected<Message> DecodeBody(uint8_t type, std::span<const uint8_t> body) {
+  auto max = MaxBodySize(type);
+  if (!max) return MakeError(Errc::kUnknownType, "decode: unknown frame type");
+  auto t = static_cast<FrameType>(type);
+  if (body.size() > *max) {
+    return MakeError(
+        Errc::kFrameTooLarge,
+        std::string("decode ") + FrameTypeName(t) + ": body too large");
+  }
+  ByteReader r(body);
+  Expected<Message> m = DecodeFields(t, r);
+  if (!m) return m;
+  if (!r.ok()) return Bad(t, "truncated body");
+  if (!r.AtEnd()) return Bad(t, "trailing bytes");
+  return m;
+}
+
+FrameDecoder::FrameDecoder(size_t initial_capacity) : buf_(initial_capacity) {}
+
+std::span<uint8_t> FrameDecoder::Prepare(size_t min_size) {
+  size_t want = std::max(min_size, need_ > buffered() ? need_ - buffered() : 0);
+  if (buf_.size() - end_ < want) {
+    // Compact: move the undecoded tail to the front, then grow if needed.
+    std::memmove(buf_.data(), buf_.data() + begin_, buffered());
+    end_ -= begin_;
+    begin_ = 0;
+    if (buf_.size() - end_ < want) buf_.resize(end_ + want);
+  }
+  return {buf_.data() + end_, buf_.size() - end_};
+}
+
+void FrameDecoder::Commit(size_t n) {
+  if (n > buf_.size() - end_) std::abort();
+  end_ += n;
+}
+
+Expected<std::optional<Message>> FrameDecoder::Next() {
+  if (buffered() < kFrameHeaderSize) {
+    need_ = kFrameHeaderSize;
+    return std::optional<Message>();
+  }
+  const uint8_t* p = buf_.data() + begin_;
+  uint32_t len = (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) |
+                 (uint32_t{p[2]} << 8) | uint32_t{p[3]};
+  uint8_t type = p[4];
+  auto max = MaxBodySize(type);
+  if (!max) {
+    return MakeError(Errc::kUnknownType, "frame type " + std::to_string(type));
+  }
+  if (len == 0) return MakeError(Errc::kMalformed, "frame length 0");
+  if (len - 1 > *max) {
+    return MakeError(Errc::kFrameTooLarge,
+                     std::string(FrameTypeName(static_cast<FrameType>(type))) +
+                         " frame of " + std::to_string(len) + " bytes");
+  }
+  size_t total = 4 + size_t{len};
+  if (buffered() < total) {
+    need_ = total;
+    return std::optional<Message>();
+  }
+  Expected<Message> m = DecodeBody(type, {p + kFrameHeaderSize, len - 1u});
+  if (!m) return Unexpected{m.error()};
+  begin_ += total;
+  need_ = kFrameHeaderSize;
+  if (begin_ == end_) begin_ = end_ = 0;
+  return std::optional<Message>(std::move(*m));
+}
+
+}  // namespace braid::core

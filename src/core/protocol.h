@@ -1,0 +1,172 @@
+// braid wire protocol v1: frame = u32 length | u8 type | body, big-endian.
+// Byte-level specification: docs/protocol.md.
+#ifndef BRAID_CORE_PROTOCOL_H_
+#define BRAID_CORE_PROTOCOL_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "core/expected.h"
+#include "core/pattern.h"
+
+namespace braid::core {
+
+inline constexpr uint16_t kProtocolVersion = 1;
+inline constexpr size_t kFrameHeaderSize = 5;  // u32 length + u8 type
+inline constexpr size_t kDataHeaderSize = 12;  // u64 seq + u32 epoch
+inline constexpr uint32_t kMinBlockSize = 512;
+inline constexpr uint32_t kMaxBlockSize = 4u << 20;
+inline constexpr size_t kMaxPingPayload = 1u << 20;
+inline constexpr size_t kMaxNameLen = 1024;
+inline constexpr size_t kMaxTocEntries = 100000;
+inline constexpr uint32_t kMaxRequestCount = 65536;
+
+enum class FrameType : uint8_t {
+  kHello = 0x01,
+  kPing = 0x02,
+  kPong = 0x03,
+  kList = 0x04,
+  kToc = 0x05,
+  kOpen = 0x06,
+  kOpened = 0x07,
+  kStart = 0x08,
+  kPattern = 0x09,
+  kPatternAck = 0x0A,
+  kData = 0x0B,
+  kEnd = 0x0C,
+  kError = 0x0D,
+  kRequest = 0x0E,
+};
+
+enum class Role : uint8_t {
+  kClient = 1,
+  kServer = 2,
+  kDirector = 3,
+  kRelay = 4
+};
+
+struct Hello {
+  uint16_t min_version = kProtocolVersion;
+  uint16_t max_version = kProtocolVersion;
+  Role role = Role::kClient;
+  std::string agent;
+};
+// Ping and Pong payloads are views into the decoder's buffer.
+struct Ping {
+  uint64_t token = 0;
+  std::span<const uint8_t> payload;
+};
+struct Pong {
+  uint64_t token = 0;
+  std::span<const uint8_t> payload;
+};
+struct List {};
+struct TocEntry {
+  std::string name;
+  uint64_t size = 0;
+  bool operator==(const TocEntry&) const = default;
+};
+struct Toc {
+  std::vector<TocEntry> entries;
+};
+struct Open {
+  uint32_t block_size = 0;
+  uint64_t start_seq = 0;
+  SourceId my_id = 0;
+  uint32_t epoch = 0;
+  Pattern pattern;
+  std::string name;
+};
+struct Opened {
+  uint64_t size = 0;
+  uint32_t block_size = 0;
+  uint64_t block_count = 0;
+};
+struct Start {};
+struct PatternMsg {
+  uint32_t epoch = 0;
+  uint64_t switch_seq = 0;
+  SourceId my_id = 0;
+  Pattern pattern;
+};
+struct PatternAck {
+  uint32_t epoch = 0;
+  uint64_t position = 0;
+};
+// payload is a view into the decoder's buffer.
+struct Data {
+  uint64_t seq = 0;
+  uint32_t epoch = 0;
+  std::span<const uint8_t> payload;
+};
+struct End {
+  uint64_t blocks_sent = 0;
+  uint64_t bytes_sent = 0;
+};
+struct ErrorMsg {
+  Errc code = Errc::kOk;
+  std::string message;
+};
+struct Request {
+  uint64_t first = 0;
+  uint32_t count = 0;
+};
+
+using Message =
+    std::variant<Hello, Ping, Pong, List, Toc, Open, Opened, Start, PatternMsg,
+                 PatternAck, Data, End, ErrorMsg, Request>;
+
+FrameType TypeOf(const Message& m);
+const char* FrameTypeName(FrameType t);
+
+// Largest body a frame of this type may carry; nullopt for an unknown type.
+std::optional<size_t> MaxBodySize(uint8_t type);
+
+// Appends the whole frame for m to out.
+// REQUIRES: m's strings and sizes within the limits in docs/protocol.md.
+void Encode(const Message& m, std::vector<uint8_t>* out);
+
+// Writes the 17-byte prefix of a DATA frame (frame header + seq + epoch) whose
+// payload of payload_len bytes the caller sends separately (e.g. sendfile).
+inline constexpr size_t kDataPrefixSize = kFrameHeaderSize + kDataHeaderSize;
+void EncodeDataPrefix(uint64_t seq, uint32_t epoch, uint32_t payload_len,
+                      uint8_t out[kDataPrefixSize]);
+
+// Decodes one body (without the 5-byte frame header).
+Expected<Message> DecodeBody(uint8_t type, std::span<const uint8_t> body);
+
+// Incremental frame decoder over a growable buffer. The caller writes
+// received bytes into Prepare() and Commit()s them, then calls Next() until it
+// returns no message. Views in a returned message stay valid until the next
+// Prepare() call.
+class FrameDecoder {
+ public:
+  explicit FrameDecoder(size_t initial_capacity = 64 * 1024);
+
+  // A writable region of at least min_size bytes at the end of the buffer.
+  std::span<uint8_t> Prepare(size_t min_size = 4096);
+  void Commit(size_t n);
+
+  // The next whole frame; nullopt when more bytes are needed; an error
+  // (kUnknownType, kFrameTooLarge, kMalformed ...) for a bad frame, after
+  // which the decoder must not be used again.
+  Expected<std::optional<Message>> Next();
+
+  // Bytes buffered but not yet decoded.
+  size_t buffered() const { return end_ - begin_; }
+
+ private:
+  std::vector<uint8_t> buf_;
+  size_t begin_ = 0;
+  size_t end_ = 0;
+  size_t need_ = kFrameHeaderSize;  // bytes the current frame needs in all
+};
+
+}  // namespace braid::core
+
+#endif  // BRAID_CORE_PROTOCOL_H_

@@ -1,0 +1,190 @@
+#include "core/protocol.h"
+
+#include <gtest/gtest.h>
+
+#include <deque>
+
+namespace braid::core {
+namespace {
+
+std::vector<uint8_t> Frame(const Message& m) {
+  std::vector<uint8_t> out;
+  Encode(m, &out);
+  return out;
+}
+
+// Decoders stay alive so views in decoded messages stay valid.
+Expected<std::optional<Message>> DecodeAll(const std::vector<uint8_t>& bytes) {
+  static std::deque<FrameDecoder> decoders;
+  FrameDecoder& d = decoders.emplace_back(16);
+  auto buf = d.Prepare(bytes.size());
+  std::copy(bytes.begin(), bytes.end(), buf.begin());
+  d.Commit(bytes.size());
+  return d.Next();
+}
+
+template <class T>
+T RoundTrip(const T& m) {
+  auto r = DecodeAll(Frame(m));
+  EXPECT_TRUE(r.has_value()) << (r ? "" : r.error().ToString());
+  EXPECT_TRUE(r->has_value());
+  return std::get<T>(**r);
+}
+
+TEST(ProtocolTest, HelloBytesMatchTheSpec) {
+  auto f = Frame(Hello{1, 1, Role::kClient, "x"});
+  std::vector<uint8_t> want = {0, 0, 0, 13, 0x01, 'B', 'R', 'A', 'D',
+                               0, 1, 0, 1,  1,    0,   1,   'x'};
+  EXPECT_EQ(f, want);
+}
+
+TEST(ProtocolTest, DataPrefixMatchesEncode) {
+  std::vector<uint8_t> payload(100, 7);
+  auto f = Frame(Data{0x0102030405060708ULL, 9, payload});
+  uint8_t prefix[kDataPrefixSize];
+  EncodeDataPrefix(0x0102030405060708ULL, 9, 100, prefix);
+  EXPECT_TRUE(std::equal(prefix, prefix + kDataPrefixSize, f.begin()));
+  EXPECT_EQ(f.size(), kDataPrefixSize + 100);
+}
+
+TEST(ProtocolTest, RoundTripsEveryMessage) {
+  EXPECT_EQ(RoundTrip(Hello{1, 3, Role::kServer, "braid"}).max_version, 3);
+  std::vector<uint8_t> bytes = {1, 2, 3};
+  auto ping = RoundTrip(Ping{42, bytes});
+  EXPECT_EQ(ping.token, 42u);
+  EXPECT_EQ(std::vector<uint8_t>(ping.payload.begin(), ping.payload.end()),
+            bytes);
+  EXPECT_EQ(RoundTrip(Pong{7, {}}).token, 7u);
+  RoundTrip(List{});
+  Toc toc{{{"a.bin", 5}, {"dir/b", 1ull << 40}}};
+  EXPECT_EQ(RoundTrip(toc).entries, toc.entries);
+  Open open{4096, 10, 2, 3, *Pattern::FromLetters("AABCC"), "x/y.bin"};
+  auto o = RoundTrip(open);
+  EXPECT_EQ(o.block_size, 4096u);
+  EXPECT_EQ(o.start_seq, 10u);
+  EXPECT_EQ(o.my_id, 2);
+  EXPECT_EQ(o.epoch, 3u);
+  EXPECT_EQ(o.pattern, open.pattern);
+  EXPECT_EQ(o.name, "x/y.bin");
+  auto opened = RoundTrip(Opened{123, 4096, 1});
+  EXPECT_EQ(opened.size, 123u);
+  RoundTrip(Start{});
+  auto p = RoundTrip(PatternMsg{5, 50, 1, *Pattern::FromLetters("ABBCC")});
+  EXPECT_EQ(p.switch_seq, 50u);
+  EXPECT_EQ(p.pattern.ToString(), "ABBCC");
+  EXPECT_EQ(RoundTrip(PatternAck{5, 77}).position, 77u);
+  auto d = RoundTrip(Data{9, 1, bytes});
+  EXPECT_EQ(d.seq, 9u);
+  EXPECT_EQ(d.payload.size(), 3u);
+  EXPECT_EQ(RoundTrip(End{3, 300}).bytes_sent, 300u);
+  auto e = RoundTrip(ErrorMsg{Errc::kNotFound, "nope"});
+  EXPECT_EQ(e.code, Errc::kNotFound);
+  EXPECT_EQ(e.message, "nope");
+  EXPECT_EQ(RoundTrip(Request{100, 4}).count, 4u);
+}
+
+TEST(ProtocolTest, DecodesByteByByte) {
+  auto f = Frame(Data{3, 0, std::vector<uint8_t>(1000, 9)});
+  auto f2 = Frame(End{1, 1000});
+  f.insert(f.end(), f2.begin(), f2.end());
+  FrameDecoder d(8);
+  int messages = 0;
+  for (uint8_t b : f) {
+    d.Prepare(1)[0] = b;
+    d.Commit(1);
+    for (;;) {
+      auto m = d.Next();
+      ASSERT_TRUE(m.has_value());
+      if (!m->has_value()) break;
+      ++messages;
+    }
+  }
+  EXPECT_EQ(messages, 2);
+}
+
+Errc ErrorOf(std::vector<uint8_t> bytes) {
+  auto r = DecodeAll(bytes);
+  if (r.has_value()) return Errc::kOk;
+  return r.error().code;
+}
+
+TEST(ProtocolTest, RejectsUnknownType) {
+  EXPECT_EQ(ErrorOf({0, 0, 0, 1, 0x7F}), Errc::kUnknownType);
+  EXPECT_EQ(ErrorOf({0, 0, 0, 1, 0x00}), Errc::kUnknownType);
+}
+
+TEST(ProtocolTest, RejectsOversizedLengthBeforeTheBodyArrives) {
+  // Only the 5 header bytes: the giant length is refused at once.
+  EXPECT_EQ(ErrorOf({0xFF, 0xFF, 0xFF, 0xF0, 0x0B}), Errc::kFrameTooLarge);
+  EXPECT_EQ(ErrorOf({0, 0, 0x08, 0, 0x01}),
+            Errc::kFrameTooLarge);  // HELLO > 1 KiB
+  EXPECT_EQ(ErrorOf({0, 0, 0, 2, 0x08, 0}),
+            Errc::kFrameTooLarge);  // START has no body
+  EXPECT_EQ(ErrorOf({0, 0, 0, 0, 0x08}), Errc::kMalformed);  // length 0
+}
+
+TEST(ProtocolTest, TruncatedFrameWaitsForMore) {
+  auto f = Frame(Hello{});
+  f.pop_back();
+  auto r = DecodeAll(f);
+  ASSERT_TRUE(r.has_value());
+  EXPECT_FALSE(r->has_value());
+}
+
+TEST(ProtocolTest, RejectsTruncatedAndTrailingBodies) {
+  auto f = Frame(Opened{1, 4096, 1});
+  // Shorten the body by one byte and fix the length: a field runs out.
+  f.pop_back();
+  f[3] -= 1;
+  EXPECT_EQ(ErrorOf(f), Errc::kMalformed);
+  auto g = Frame(Hello{});
+  g.push_back(0);
+  g[3] += 1;
+  EXPECT_EQ(ErrorOf(g), Errc::kMalformed);
+}
+
+TEST(ProtocolTest, RejectsBadMagicAndFields) {
+  auto f = Frame(Hello{});
+  f[5] = 'X';
+  EXPECT_EQ(ErrorOf(f), Errc::kBadMagic);
+  auto role = Frame(Hello{});
+  role[13] = 9;  // role byte
+  EXPECT_EQ(ErrorOf(role), Errc::kMalformed);
+  // A string whose length runs past the body.
+  auto s = Frame(ErrorMsg{Errc::kLimit, "abc"});
+  s[8] = 50;
+  EXPECT_EQ(ErrorOf(s), Errc::kMalformed);
+  // NUL inside a name.
+  Open o{4096, 0, 0, 0, *Pattern::FromLetters("A"), std::string("a\0b", 3)};
+  EXPECT_EQ(ErrorOf(Frame(o)), Errc::kMalformed);
+  // Block size out of range.
+  Open small{16, 0, 0, 0, *Pattern::FromLetters("A"), "a"};
+  EXPECT_EQ(ErrorOf(Frame(small)), Errc::kMalformed);
+  // my_id absent from the pattern.
+  Open absent{4096, 0, 3, 0, *Pattern::FromLetters("AB"), "a"};
+  EXPECT_EQ(ErrorOf(Frame(absent)), Errc::kBadPattern);
+  // Empty DATA payload, zero-count REQUEST.
+  EXPECT_EQ(ErrorOf(Frame(Data{1, 0, {}})), Errc::kMalformed);
+  EXPECT_EQ(ErrorOf(Frame(Request{1, 0})), Errc::kMalformed);
+}
+
+TEST(ProtocolTest, RejectsBadPatternEncodings) {
+  // PATTERN with P = 0.
+  std::vector<uint8_t> body = {0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+  std::vector<uint8_t> f = {0, 0, 0, static_cast<uint8_t>(body.size() + 1),
+                            0x09};
+  f.insert(f.end(), body.begin(), body.end());
+  EXPECT_EQ(ErrorOf(f), Errc::kBadPattern);
+  // P larger than the ids that follow.
+  f[f.size() - 1] = 5;
+  EXPECT_EQ(ErrorOf(f), Errc::kBadPattern);
+}
+
+TEST(ProtocolTest, TocCountBoundedByBody) {
+  std::vector<uint8_t> f = {0,    0,    0,    5,   0x05,
+                            0x00, 0x01, 0x86, 0xA0};  // 100000 entries, no body
+  EXPECT_EQ(ErrorOf(f), Errc::kMalformed);
+}
+
+}  // namespace
+}  // namespace braid::core

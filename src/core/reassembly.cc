@@ -1,0 +1,61 @@
+#include "core/reassembly.h"
+
+#include <cstdlib>
+#include <cstring>
+
+namespace braid::core {
+
+ReceivedSet::ReceivedSet(uint64_t block_count)
+    : block_count_(block_count), bits_((block_count + 63) / 64, 0) {}
+
+bool ReceivedSet::Mark(uint64_t seq) {
+  if (seq >= block_count_) std::abort();
+  uint64_t bit = uint64_t{1} << (seq % 64);
+  if (bits_[seq / 64] & bit) return false;
+  bits_[seq / 64] |= bit;
+  ++count_;
+  while (next_ < block_count_ && Has(next_)) ++next_;
+  return true;
+}
+
+ReorderWindow::ReorderWindow(StreamLayout layout, size_t window_blocks)
+    : layout_(layout), received_(layout.block_count()), slots_(window_blocks) {
+  if (window_blocks == 0) std::abort();
+}
+
+ReorderWindow::Offer ReorderWindow::Accept(uint64_t seq,
+                                           std::span<const uint8_t> payload) {
+  if (received_.Has(seq)) return Offer::kDuplicate;
+  if (seq == next_) {
+    received_.Mark(seq);
+    return Offer::kDeliverNow;
+  }
+  if (seq - next_ >= slots_.size()) return Offer::kNoRoom;
+  Slot& slot = SlotOf(seq);
+  if (slot.bytes.size() < layout_.block_size)
+    slot.bytes.resize(layout_.block_size);
+  std::memcpy(slot.bytes.data(), payload.data(), payload.size());
+  slot.length = static_cast<uint32_t>(payload.size());
+  slot.full = true;
+  held_bytes_ += payload.size();
+  received_.Mark(seq);
+  return Offer::kHeld;
+}
+
+void ReorderWindow::Delivered() {
+  Slot& slot = SlotOf(next_);
+  if (slot.full) {
+    slot.full = false;
+    held_bytes_ -= slot.length;
+  }
+  ++next_;
+}
+
+std::span<const uint8_t> ReorderWindow::PopReady() {
+  if (next_ >= layout_.block_count()) return {};
+  Slot& slot = SlotOf(next_);
+  if (!slot.full) return {};
+  return {slot.bytes.data(), slot.length};
+}
+
+}  // namespace braid::core

@@ -1,0 +1,93 @@
+// Client-side reassembly (patent FIG. 4): which blocks have arrived, the next
+// block owed to the application in order, and a bounded reorder window that
+// holds blocks received ahead of that point for in-order streaming output.
+// Sans-IO: the caller writes what Deliver/PopReady hand back.
+#ifndef BRAID_CORE_REASSEMBLY_H_
+#define BRAID_CORE_REASSEMBLY_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+namespace braid::core {
+
+// Geometry of a stream cut into blocks.
+struct StreamLayout {
+  uint64_t size = 0;
+  uint32_t block_size = 0;
+
+  uint64_t block_count() const { return (size + block_size - 1) / block_size; }
+  uint64_t OffsetOf(uint64_t seq) const { return seq * block_size; }
+  // REQUIRES: seq < block_count().
+  uint32_t LengthOf(uint64_t seq) const {
+    uint64_t rest = size - OffsetOf(seq);
+    return static_cast<uint32_t>(rest < block_size ? rest : block_size);
+  }
+};
+
+// Which blocks have arrived; the lowest missing one is next_in_order().
+class ReceivedSet {
+ public:
+  explicit ReceivedSet(uint64_t block_count);
+
+  // Marks seq received; false if it already was (a duplicate).
+  // REQUIRES: seq < block_count.
+  bool Mark(uint64_t seq);
+  bool Has(uint64_t seq) const { return (bits_[seq / 64] >> (seq % 64)) & 1u; }
+  uint64_t next_in_order() const { return next_; }
+  uint64_t received() const { return count_; }
+  bool complete() const { return count_ == block_count_; }
+  uint64_t block_count() const { return block_count_; }
+
+ private:
+  uint64_t block_count_;
+  std::vector<uint64_t> bits_;
+  uint64_t next_ = 0;
+  uint64_t count_ = 0;
+};
+
+// In-order delivery with a bounded window of held blocks. Memory is
+// window_blocks * block_size at most, whatever the stream's size.
+class ReorderWindow {
+ public:
+  enum class Offer {
+    kDeliverNow,  // seq is next in order: write payload, then call Delivered()
+    kHeld,        // copied into the window
+    kDuplicate,   // already received; ignore
+    kNoRoom,      // beyond the window: retry after the window advances
+  };
+
+  // REQUIRES: window_blocks >= 1.
+  ReorderWindow(StreamLayout layout, size_t window_blocks);
+
+  Offer Accept(uint64_t seq, std::span<const uint8_t> payload);
+  // After writing the block Accept returned kDeliverNow for.
+  void Delivered();
+  // The next held block now in order, empty when none; after writing it call
+  // Delivered(). The span stays valid until the next Accept.
+  std::span<const uint8_t> PopReady();
+
+  const ReceivedSet& received() const { return received_; }
+  uint64_t next_in_order() const { return next_; }
+  size_t held_bytes() const { return held_bytes_; }
+  size_t window_blocks() const { return slots_.size(); }
+
+ private:
+  struct Slot {
+    std::vector<uint8_t> bytes;  // allocated once, reused
+    uint32_t length = 0;
+    bool full = false;
+  };
+  Slot& SlotOf(uint64_t seq) { return slots_[seq % slots_.size()]; }
+
+  StreamLayout layout_;
+  ReceivedSet received_;
+  std::vector<Slot> slots_;
+  uint64_t next_ = 0;  // next block owed to the application
+  size_t held_bytes_ = 0;
+};
+
+}  // namespace braid::core
+
+#endif  // BRAID_CORE_REASSEMBLY_H_

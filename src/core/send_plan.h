@@ -1,0 +1,61 @@
+// A server's walk over one stream (patent FIG. 5): which block to send next
+// under the pattern chain, the catch-up owed after a late switch, and
+// explicit REQUESTs. Sans-IO; see docs/protocol.md "PATTERN" for the rules.
+#ifndef BRAID_CORE_SEND_PLAN_H_
+#define BRAID_CORE_SEND_PLAN_H_
+
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <vector>
+
+#include "core/expected.h"
+#include "core/pattern.h"
+
+namespace braid::core {
+
+class SendPlan {
+ public:
+  // Most blocks a single PATTERN may owe as catch-up, and most patterns kept
+  // ahead of the send position: a client cannot make the server hold more.
+  static constexpr uint64_t kMaxCatchUp = 1u << 20;
+  static constexpr size_t kMaxPendingPatterns = 64;
+  static constexpr size_t kMaxQueued = 1u << 20;
+
+  // REQUIRES: first.Contains(me).
+  SendPlan(uint64_t block_count, uint32_t epoch, uint64_t start_seq,
+           Pattern first, SourceId me);
+
+  // The next block to send, or nullopt when nothing is left for now. Queued
+  // blocks (catch-up, requests) come first, in order of arrival.
+  std::optional<uint64_t> Next();
+
+  // Applies a PATTERN. Returns the send position at which it was applied
+  // (the PATTERN_ACK position). Queues the catch-up when the position is
+  // already past switch_seq.
+  Expected<uint64_t> ApplyPattern(uint32_t epoch, uint64_t switch_seq,
+                                  SourceId me, Pattern pattern);
+
+  // Queues blocks [first, first + count) clipped to the stream.
+  Status Request(uint64_t first, uint32_t count);
+
+  uint64_t position() const { return cursor_; }
+  uint32_t current_epoch() const { return chain_.back().epoch; }
+  // The epoch under which seq is owned (for the DATA frame's epoch field).
+  uint32_t EpochOf(uint64_t seq) const;
+
+ private:
+  bool Mine(uint64_t seq) const;
+  // Index into chain_.epochs() of the pattern covering seq.
+  size_t EntryOf(uint64_t seq) const;
+
+  uint64_t block_count_;
+  PatternChain chain_;
+  std::vector<SourceId> me_;  // my id in each chain_ entry, same index
+  uint64_t cursor_;           // next block the pattern walk considers
+  std::deque<uint64_t> queue_;
+};
+
+}  // namespace braid::core
+
+#endif  // BRAID_CORE_SEND_PLAN_H_

@@ -1,0 +1,20 @@
+// Lexical rules for stream names a client may ask a server for. A name is a
+// '/'-separated path relative to the server's root. The server additionally
+// checks, on disk, that the resolved file stays inside the root.
+#ifndef BRAID_CORE_STREAM_NAME_H_
+#define BRAID_CORE_STREAM_NAME_H_
+
+#include <string_view>
+
+#include "core/expected.h"
+
+namespace braid::core {
+
+// Ok for "a.bin", "dir/a.bin". kForbiddenPath for "", "/etc/passwd",
+// "../x", "a/../../x", "a//b", "./a", names with NUL or backslash, and names
+// longer than kMaxNameLen.
+Status CheckStreamName(std::string_view name);
+
+}  // namespace braid::core
+
+#endif  // BRAID_CORE_STREAM_NAME_H_

@@ -1,0 +1,36 @@
+// Parsing of human-written quantities and addresses from the command line
+// and config files.
+#ifndef BRAID_CORE_UNITS_H_
+#define BRAID_CORE_UNITS_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "core/expected.h"
+
+namespace braid::core {
+
+// A rate in bytes per second. "50mbit" (bits: /8), "6MB", "800k", "1.5G",
+// "1000" (bytes). k/M/G are powers of 1000; "KiB"/"MiB"/"GiB" powers of
+// 1024; a unit ending in "bit" or "bps" counts bits. "0" means unlimited.
+Expected<uint64_t> ParseRate(std::string_view text);
+
+// A size in bytes: "4096", "256k", "256KiB", "64MiB", "1G" (k/M/G powers of
+// 1000, KiB/MiB/GiB powers of 1024).
+Expected<uint64_t> ParseSize(std::string_view text);
+
+struct HostPort {
+  std::string host;
+  uint16_t port = 0;
+  std::string ToString() const;
+};
+
+// "127.0.0.1:7070", "localhost:80", "[::1]:7070". Port 0 is allowed only
+// when allow_zero (listeners).
+Expected<HostPort> ParseHostPort(std::string_view text,
+                                 bool allow_zero = false);
+
+}  // namespace braid::core
+
+#endif  // BRAID_CORE_UNITS_H_

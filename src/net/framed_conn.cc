@@ -1,0 +1,87 @@
+#include "net/framed_conn.h"
+
+namespace braid::net {
+
+FramedConn::FramedConn(tcp::socket socket) : socket_(std::move(socket)) {
+  std::error_code ec;
+  auto ep = socket_.remote_endpoint(ec);
+  if (!ec) {
+    peer_ = ep.address().to_string() + ":" + std::to_string(ep.port());
+  } else {
+    peer_ = "?";
+  }
+  socket_.set_option(tcp::no_delay(true), ec);
+}
+
+Error SocketError(const std::error_code& ec, const std::string& op) {
+  if (ec == asio::error::timed_out) return {Errc::kTimeout, op + ": timed out"};
+  return {Errc::kUnavailable, op + ": " + ec.message()};
+}
+
+awaitable<Expected<core::Message>> FramedConn::Read(Clock::duration timeout) {
+  for (;;) {
+    auto next = decoder_.Next();
+    if (!next) co_return Unexpected{next.error()};
+    if (*next) co_return std::move(**next);
+    auto buf = decoder_.Prepare();
+    auto [ec, n] = co_await WithTimeout(
+        socket_.async_read_some(asio::buffer(buf.data(), buf.size()),
+                                kUseTuple),
+        timeout);
+    if (ec) co_return Unexpected{SocketError(ec, "read from " + peer_)};
+    decoder_.Commit(n);
+  }
+}
+
+awaitable<Status> FramedConn::Flush(Clock::duration timeout) {
+  if (flushing_) co_return Ok{};
+  flushing_ = true;
+  while (!out_.empty()) {
+    writing_.swap(out_);
+    out_.clear();
+    auto [ec, n] = co_await WithTimeout(
+        asio::async_write(socket_, asio::buffer(writing_), kUseTuple), timeout);
+    writing_.clear();
+    if (ec) {
+      flushing_ = false;
+      co_return Unexpected{SocketError(ec, "write to " + peer_)};
+    }
+  }
+  flushing_ = false;
+  co_return Ok{};
+}
+
+awaitable<Status> FramedConn::Send(const core::Message& m,
+                                   Clock::duration timeout) {
+  Queue(m);
+  co_return co_await Flush(timeout);
+}
+
+awaitable<void> FramedConn::Fail(const Error& e) {
+  Queue(core::ErrorMsg{e.code, e.ToString()});
+  (void)co_await Flush(std::chrono::seconds(2));
+  Close();
+}
+
+void FramedConn::Close() {
+  std::error_code ec;
+  socket_.shutdown(tcp::socket::shutdown_both, ec);
+  socket_.close(ec);
+}
+
+awaitable<Expected<tcp::socket>> Connect(const std::string& host, uint16_t port,
+                                         Clock::duration timeout) {
+  auto ex = co_await asio::this_coro::executor;
+  tcp::resolver resolver(ex);
+  std::string where = host + ":" + std::to_string(port);
+  auto [rec, endpoints] = co_await WithTimeout(
+      resolver.async_resolve(host, std::to_string(port), kUseTuple), timeout);
+  if (rec) co_return Unexpected{SocketError(rec, "resolve " + where)};
+  tcp::socket socket(ex);
+  auto [ec, ep] = co_await WithTimeout(
+      asio::async_connect(socket, endpoints, kUseTuple), timeout);
+  if (ec) co_return Unexpected{SocketError(ec, "connect to " + where)};
+  co_return std::move(socket);
+}
+
+}  // namespace braid::net

@@ -1,0 +1,58 @@
+// A TCP connection that speaks braid frames (docs/protocol.md): reads whole
+// frames with a deadline, queues outgoing frames and flushes them in order.
+// Single-threaded: all calls from the io_context's thread.
+#ifndef BRAID_NET_FRAMED_CONN_H_
+#define BRAID_NET_FRAMED_CONN_H_
+
+#include <string>
+#include <vector>
+
+#include "core/expected.h"
+#include "core/protocol.h"
+#include "net/asio_util.h"
+
+namespace braid::net {
+
+class FramedConn {
+ public:
+  explicit FramedConn(tcp::socket socket);
+
+  // The next frame. Views inside it stay valid until the next Read().
+  // Errors: kTimeout (nothing within timeout), kUnavailable (closed or reset),
+  // or the decoder's error for a bad frame (the connection is then unusable).
+  awaitable<Expected<core::Message>> Read(Clock::duration timeout);
+
+  // Appends a frame to the send queue; Flush() writes it.
+  void Queue(const core::Message& m) { core::Encode(m, &out_); }
+  // Writes everything queued, including frames queued while it runs. If a
+  // flush is already under way this returns at once (that one sends it).
+  awaitable<Status> Flush(Clock::duration timeout);
+  // Queue + Flush.
+  awaitable<Status> Send(const core::Message& m, Clock::duration timeout);
+  // Sends an ERROR frame (best effort, short deadline) and closes.
+  awaitable<void> Fail(const Error& e);
+
+  bool has_queued() const { return !out_.empty(); }
+  tcp::socket& socket() { return socket_; }
+  const std::string& peer() const { return peer_; }
+  void Close();
+
+ private:
+  tcp::socket socket_;
+  std::string peer_;
+  core::FrameDecoder decoder_;
+  std::vector<uint8_t> out_;      // queued, not yet being written
+  std::vector<uint8_t> writing_;  // being written now
+  bool flushing_ = false;
+};
+
+// Maps a socket error to braid's error, naming the operation.
+Error SocketError(const std::error_code& ec, const std::string& op);
+
+// Connects to host:port within timeout.
+awaitable<Expected<tcp::socket>> Connect(const std::string& host, uint16_t port,
+                                         Clock::duration timeout);
+
+}  // namespace braid::net
+
+#endif  // BRAID_NET_FRAMED_CONN_H_

@@ -1,0 +1,75 @@
+#include "server/server.h"
+
+#include <spdlog/spdlog.h>
+
+#include "server/session.h"
+
+namespace braid::server {
+
+Server::Server(asio::io_context& io, ServerOptions options, ContentRoot root)
+    : io_(io),
+      options_(std::move(options)),
+      root_(std::move(root)),
+      acceptor_(io),
+      bucket_(options_.max_rate,
+              std::max<uint64_t>(options_.max_rate / 50, 64 * 1024),
+              core::Clock::now()) {}
+
+Expected<tcp::endpoint> Server::Listen() {
+  std::error_code ec;
+  auto address = asio::ip::make_address(options_.listen.host, ec);
+  if (ec) {
+    return MakeError(
+        Errc::kMalformed,
+        "listen address '" + options_.listen.host + "' is not an IP address");
+  }
+  tcp::endpoint ep(address, options_.listen.port);
+  acceptor_.open(ep.protocol(), ec);
+  if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acceptor_.bind(ep, ec);
+  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return MakeError(
+        Errc::kUnavailable,
+        "cannot listen on " + options_.listen.ToString() + ": " + ec.message());
+  }
+  return acceptor_.local_endpoint();
+}
+
+awaitable<void> Server::Run() {
+  for (;;) {
+    auto [ec, socket] = co_await acceptor_.async_accept(net::kUseTuple);
+    if (ec == asio::error::operation_aborted) co_return;
+    if (ec) {
+      // EMFILE and friends: log, back off briefly, keep serving.
+      spdlog::warn("accept: {}", ec.message());
+      co_await net::SleepFor(std::chrono::milliseconds(100));
+      continue;
+    }
+    auto session = std::make_shared<Session>(*this, std::move(socket));
+    if (sessions_ >= options_.max_connections) {
+      spdlog::warn("connection limit {} reached, refusing",
+                   options_.max_connections);
+      asio::co_spawn(io_, session->Refuse(), asio::detached);
+      continue;
+    }
+    ++sessions_;
+    asio::co_spawn(io_, session->Run(), [this](std::exception_ptr e) {
+      SessionEnded();
+      if (e) {
+        try {
+          std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+          spdlog::error("session failed: {}", ex.what());
+        }
+      }
+    });
+  }
+}
+
+void Server::Stop() {
+  std::error_code ec;
+  acceptor_.close(ec);
+}
+
+}  // namespace braid::server

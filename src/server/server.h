@@ -1,0 +1,42 @@
+// `braid serve` (patent FIG. 5): accepts clients and runs one session per
+// connection. One io_context thread.
+#ifndef BRAID_SERVER_SERVER_H_
+#define BRAID_SERVER_SERVER_H_
+
+#include <memory>
+
+#include "core/token_bucket.h"
+#include "net/asio_util.h"
+#include "server/content_root.h"
+#include "server/server_config.h"
+
+namespace braid::server {
+
+class Server {
+ public:
+  Server(asio::io_context& io, ServerOptions options, ContentRoot root);
+
+  // Binds and listens; returns the bound endpoint (port 0 -> real port).
+  Expected<tcp::endpoint> Listen();
+  // The accept loop; ends when Stop() is called.
+  awaitable<void> Run();
+  void Stop();
+
+  // Shared by every session on this server (REQUIRES: io thread).
+  core::TokenBucket& rate_limit() { return bucket_; }
+  const ContentRoot& root() const { return root_; }
+  const ServerOptions& options() const { return options_; }
+  void SessionEnded() { --sessions_; }
+
+ private:
+  asio::io_context& io_;
+  ServerOptions options_;
+  ContentRoot root_;
+  tcp::acceptor acceptor_;
+  core::TokenBucket bucket_;
+  size_t sessions_ = 0;
+};
+
+}  // namespace braid::server
+
+#endif  // BRAID_SERVER_SERVER_H_

@@ -1,0 +1,72 @@
+#include "server/server_config.h"
+
+#include <toml++/toml.h>
+
+#include <set>
+
+namespace braid::server {
+
+Expected<ServerSettings> LoadServerSettings(const std::string& path) {
+  toml::table table;
+  try {
+    table = toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    return MakeError(Errc::kMalformed,
+                     "config " + path + ": " + std::string(e.description()));
+  }
+  static const std::set<std::string> kKeys = {
+      "root", "listen", "name", "director", "advertise", "max_rate"};
+  ServerSettings s;
+  for (const auto& [key, value] : table) {
+    std::string k(key.str());
+    if (!kKeys.count(k)) {
+      return MakeError(Errc::kMalformed,
+                       "config " + path + ": unknown key '" + k + "'");
+    }
+    std::optional<std::string> text;
+    if (auto str = value.value<std::string>()) {
+      text = *str;
+    } else if (auto num = value.value<int64_t>(); num && k == "max_rate") {
+      text = std::to_string(*num);
+    } else {
+      return MakeError(Errc::kMalformed,
+                       "config " + path + ": '" + k + "' must be a string");
+    }
+    if (k == "root") s.root = text;
+    if (k == "listen") s.listen = text;
+    if (k == "name") s.name = text;
+    if (k == "director") s.director = text;
+    if (k == "advertise") s.advertise = text;
+    if (k == "max_rate") s.max_rate = text;
+  }
+  return s;
+}
+
+Expected<ServerOptions> ResolveServerOptions(const ServerSettings& file,
+                                             const ServerSettings& flags) {
+  auto pick = [](const std::optional<std::string>& a,
+                 const std::optional<std::string>& b) { return b ? b : a; };
+  ServerOptions o;
+  auto root = pick(file.root, flags.root);
+  if (!root || root->empty()) {
+    return MakeError(Errc::kMalformed,
+                     "no root directory (--root or 'root' in the config)");
+  }
+  o.root = *root;
+  if (auto listen = pick(file.listen, flags.listen)) {
+    auto hp = core::ParseHostPort(*listen, /*allow_zero=*/true);
+    if (!hp) return Unexpected{hp.error()};
+    o.listen = *hp;
+  }
+  if (auto rate = pick(file.max_rate, flags.max_rate)) {
+    auto r = core::ParseRate(*rate);
+    if (!r) return Unexpected{r.error()};
+    o.max_rate = *r;
+  }
+  o.name = pick(file.name, flags.name).value_or("");
+  o.director = pick(file.director, flags.director).value_or("");
+  o.advertise = pick(file.advertise, flags.advertise).value_or("");
+  return o;
+}
+
+}  // namespace braid::server

@@ -1,0 +1,42 @@
+// Settings of `braid serve`, from a TOML file (--config) and flags; flags
+// override the file. Keys: root, listen, name, director, advertise, max_rate.
+#ifndef BRAID_SERVER_SERVER_CONFIG_H_
+#define BRAID_SERVER_SERVER_CONFIG_H_
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "core/expected.h"
+#include "core/units.h"
+
+namespace braid::server {
+
+struct ServerOptions {
+  std::string root;
+  core::HostPort listen{"127.0.0.1", 7070};
+  std::string name;       // shown in logs and (later) to the director
+  std::string director;   // HOST:PORT, reserved for the director issue
+  std::string advertise;  // HOST:PORT, reserved for the director issue
+  uint64_t max_rate = 0;  // bytes per second, 0 = unlimited
+  size_t max_connections = 1024;
+  std::chrono::seconds handshake_timeout{10};
+  std::chrono::seconds idle_timeout{60};
+};
+
+// What the file and the flags may set, each optional so flags can override.
+struct ServerSettings {
+  std::optional<std::string> root, listen, name, director, advertise, max_rate;
+};
+
+// Parses a TOML file. Errors name the file, the key and what is wrong.
+Expected<ServerSettings> LoadServerSettings(const std::string& path);
+
+// file, then flags on top; validates. kMalformed with a clear message.
+Expected<ServerOptions> ResolveServerOptions(const ServerSettings& file,
+                                             const ServerSettings& flags);
+
+}  // namespace braid::server
+
+#endif  // BRAID_SERVER_SERVER_CONFIG_H_

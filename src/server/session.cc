@@ -1,0 +1,232 @@
+#include "server/session.h"
+
+#include <spdlog/spdlog.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+
+#include "server/server.h"
+
+namespace braid::server {
+
+using core::Message;
+
+Session::Session(Server& server, tcp::socket socket)
+    : server_(server),
+      conn_(std::move(socket)),
+      wake_(conn_.socket().get_executor()),
+      writer_done_(conn_.socket().get_executor()),
+      last_progress_(net::Clock::now()) {}
+
+awaitable<void> Session::Run() {
+  auto self = shared_from_this();
+  writer_running_ = true;
+  asio::co_spawn(conn_.socket().get_executor(), WriteLoop(),
+                 [self](std::exception_ptr e) {
+                   if (e)
+                     spdlog::error("{}: writer failed", self->conn_.peer());
+                 });
+  co_await ReadLoop();
+  closing_ = true;
+  wake_.Notify();
+  // Give the writer a moment to flush a final ERROR frame, then cut.
+  if (writer_running_) co_await writer_done_.Wait(std::chrono::seconds(2));
+  conn_.Close();
+  if (writer_running_) co_await writer_done_.Wait(std::chrono::seconds(2));
+  spdlog::debug("{}: closed ({} blocks, {} bytes sent)", conn_.peer(),
+                blocks_sent_, bytes_sent_);
+}
+
+awaitable<void> Session::Refuse() {
+  co_await conn_.Fail({Errc::kLimit, "server connection limit reached"});
+}
+
+awaitable<void> Session::ReadLoop() {
+  const auto& opt = server_.options();
+  for (;;) {
+    auto timeout =
+        state_ == State::kAwaitHello ? opt.handshake_timeout : opt.idle_timeout;
+    auto m = co_await conn_.Read(timeout);
+    if (!m) {
+      const Error& e = m.error();
+      if (e.code == Errc::kUnavailable) co_return;  // peer closed
+      bool busy = state_ == State::kStreaming && !end_sent_ &&
+                  net::Clock::now() - last_progress_ < opt.idle_timeout;
+      if (e.code == Errc::kTimeout && busy)
+        continue;  // writer is making progress
+      spdlog::info("{}: {}", conn_.peer(), e.ToString());
+      conn_.Queue(core::ErrorMsg{e.code, e.ToString()});
+      co_return;
+    }
+    if (Status s = Handle(*m); !s) {
+      spdlog::info("{}: {}", conn_.peer(), s.error().ToString());
+      conn_.Queue(core::ErrorMsg{s.error().code, s.error().ToString()});
+      co_return;
+    }
+    wake_.Notify();
+  }
+}
+
+Status Session::Handle(Message& m) {
+  auto bad_state = [&] {
+    return MakeError(Errc::kBadState,
+                     std::string(core::FrameTypeName(core::TypeOf(m))) +
+                         " not allowed here");
+  };
+  if (state_ == State::kAwaitHello) {
+    if (auto* h = std::get_if<core::Hello>(&m)) return OnHello(*h);
+    return bad_state();
+  }
+  if (auto* p = std::get_if<core::Ping>(&m)) {
+    conn_.Queue(core::Pong{p->token, p->payload});
+    return Ok{};
+  }
+  if (auto* e = std::get_if<core::ErrorMsg>(&m)) {
+    return MakeError(e->code, "peer reported: " + e->message);
+  }
+  if (std::holds_alternative<core::List>(m)) {
+    conn_.Queue(core::Toc{server_.root().Scan()});
+    return Ok{};
+  }
+  if (auto* o = std::get_if<core::Open>(&m)) {
+    if (state_ != State::kReady) return bad_state();
+    return OnOpen(*o);
+  }
+  if (state_ == State::kReady) return bad_state();
+  if (std::holds_alternative<core::Start>(m)) {
+    if (state_ != State::kOpened) return bad_state();
+    state_ = State::kStreaming;
+    last_progress_ = net::Clock::now();
+    return Ok{};
+  }
+  if (auto* p = std::get_if<core::PatternMsg>(&m)) return OnPattern(*p);
+  if (auto* r = std::get_if<core::Request>(&m)) {
+    end_sent_ = false;
+    return plan_->Request(r->first, r->count);
+  }
+  return bad_state();
+}
+
+Status Session::OnHello(const core::Hello& h) {
+  if (h.min_version > core::kProtocolVersion ||
+      h.max_version < core::kProtocolVersion) {
+    return MakeError(Errc::kBadVersion,
+                     "client speaks versions " + std::to_string(h.min_version) +
+                         ".." + std::to_string(h.max_version) +
+                         ", server speaks 1");
+  }
+  conn_.Queue(core::Hello{core::kProtocolVersion, core::kProtocolVersion,
+                          core::Role::kServer,
+                          "braid/0.1 " + server_.options().name});
+  state_ = State::kReady;
+  return Ok{};
+}
+
+Status Session::OnOpen(const core::Open& o) {
+  auto file = server_.root().OpenStream(o.name);
+  if (!file) {
+    // Not a protocol violation: report it and stay usable for another OPEN.
+    spdlog::info("{}: OPEN {}", conn_.peer(), file.error().ToString());
+    conn_.Queue(core::ErrorMsg{file.error().code, file.error().ToString()});
+    return Ok{};
+  }
+  layout_ = {file->size(), o.block_size};
+  file_.emplace(std::move(*file));
+  plan_.emplace(layout_.block_count(), o.epoch, o.start_seq, o.pattern,
+                o.my_id);
+  conn_.Queue(core::Opened{layout_.size, o.block_size, layout_.block_count()});
+  state_ = State::kOpened;
+  spdlog::info("{}: OPEN '{}' ({} bytes, block {}, pattern {}, id {})",
+               conn_.peer(), o.name, layout_.size, o.block_size,
+               o.pattern.ToString(), o.my_id);
+  return Ok{};
+}
+
+Status Session::OnPattern(const core::PatternMsg& p) {
+  auto position =
+      plan_->ApplyPattern(p.epoch, p.switch_seq, p.my_id, p.pattern);
+  if (!position) return Unexpected{position.error()};
+  conn_.Queue(core::PatternAck{p.epoch, *position});
+  end_sent_ = false;
+  spdlog::debug("{}: PATTERN epoch {} from {} at position {}: {}", conn_.peer(),
+                p.epoch, p.switch_seq, *position, p.pattern.ToString());
+  return Ok{};
+}
+
+awaitable<void> Session::WriteLoop() {
+  auto self = shared_from_this();
+  const auto idle = server_.options().idle_timeout;
+  while (!closing_ || conn_.has_queued()) {
+    if (conn_.has_queued()) {
+      auto s = co_await conn_.Flush(closing_ ? std::chrono::seconds(2) : idle);
+      if (!s) break;
+      continue;
+    }
+    if (state_ == State::kStreaming && !closing_) {
+      if (auto seq = plan_->Next()) {
+        if (!(co_await SendBlock(*seq))) break;
+        continue;
+      }
+      if (!end_sent_) {
+        conn_.Queue(core::End{blocks_sent_, bytes_sent_});
+        end_sent_ = true;
+        continue;
+      }
+    }
+    co_await wake_.Wait(std::chrono::seconds(1));
+  }
+  closing_ = true;
+  conn_.Close();  // wakes the reader if it is still waiting
+  writer_running_ = false;
+  writer_done_.Notify();
+}
+
+awaitable<Status> Session::WaitWritable() {
+  auto [ec] = co_await net::WithTimeout(
+      conn_.socket().async_wait(tcp::socket::wait_write, net::kUseTuple),
+      server_.options().idle_timeout);
+  if (ec) co_return Unexpected{net::SocketError(ec, "send to " + conn_.peer())};
+  co_return Ok{};
+}
+
+awaitable<Status> Session::SendBlock(uint64_t seq) {
+  uint32_t len = layout_.LengthOf(seq);
+  auto wait =
+      server_.rate_limit().Take(len + core::kDataPrefixSize, net::Clock::now());
+  if (wait > net::Clock::duration::zero()) co_await net::SleepFor(wait);
+
+  uint8_t prefix[core::kDataPrefixSize];
+  core::EncodeDataPrefix(seq, plan_->EpochOf(seq), len, prefix);
+  int fd = conn_.socket().native_handle();
+  size_t sent = 0;
+  while (sent < sizeof prefix) {
+    ssize_t n = ::send(fd, prefix + sent, sizeof prefix - sent,
+                       MSG_MORE | MSG_NOSIGNAL);
+    if (n >= 0) {
+      sent += static_cast<size_t>(n);
+    } else if (errno == EAGAIN || errno == EINTR) {
+      if (auto s = co_await WaitWritable(); !s) co_return s;
+    } else {
+      co_return MakeError(Errc::kUnavailable, "send to " + conn_.peer());
+    }
+  }
+  off_t offset = static_cast<off_t>(layout_.OffsetOf(seq));
+  off_t end = offset + len;
+  while (offset < end) {
+    ssize_t n =
+        ::sendfile(fd, file_->fd(), &offset, static_cast<size_t>(end - offset));
+    if (n > 0) continue;
+    if (n == 0)
+      co_return MakeError(Errc::kIoError, "stream shrank while sending");
+    if (errno == EAGAIN || errno == EINTR) {
+      if (auto s = co_await WaitWritable(); !s) co_return s;
+    } else {
+      co_return MakeError(Errc::kUnavailable, "sendfile to " + conn_.peer());
+    }
+  }
+  ++blocks_sent_;
+  bytes_sent_ += len;
+  last_progress_ = net::Clock::now();
+  co_return Ok{};
+}
+
+}  // namespace braid::server

@@ -1,0 +1,61 @@
+// One client connection of a server: a reader coroutine that handles commands
+// (HELLO, PING, LIST, OPEN, START, PATTERN, REQUEST) and a writer coroutine
+// that is the only one writing to the socket: queued control frames first,
+// then the blocks the SendPlan names, each header + sendfile.
+#ifndef BRAID_SERVER_SESSION_H_
+#define BRAID_SERVER_SESSION_H_
+
+#include <memory>
+#include <optional>
+
+#include "core/reassembly.h"
+#include "core/send_plan.h"
+#include "net/framed_conn.h"
+#include "server/content_root.h"
+
+namespace braid::server {
+
+class Server;
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(Server& server, tcp::socket socket);
+  // Runs until the connection ends. REQUIRES: owned by a shared_ptr.
+  awaitable<void> Run();
+  // Tells the peer the server is full (kLimit) and closes.
+  awaitable<void> Refuse();
+
+ private:
+  enum class State { kAwaitHello, kReady, kOpened, kStreaming };
+
+  awaitable<void> ReadLoop();
+  awaitable<void> WriteLoop();
+  // Handles one frame; an error means: send it to the peer and disconnect.
+  Status Handle(core::Message& m);
+  Status OnHello(const core::Hello& h);
+  Status OnOpen(const core::Open& o);
+  Status OnPattern(const core::PatternMsg& p);
+  awaitable<Status> SendBlock(uint64_t seq);
+  awaitable<Status> WaitWritable();
+
+  Server& server_;
+  net::FramedConn conn_;
+  net::Signal wake_;  // writer: something to send, or closing
+  net::Signal writer_done_;
+  State state_ = State::kAwaitHello;
+  bool closing_ = false;
+  bool writer_running_ = false;
+
+  // The open stream (from OPEN on).
+  std::optional<OpenFile> file_;
+  core::StreamLayout layout_;
+  std::optional<core::SendPlan> plan_;
+  bool end_sent_ = false;
+  uint64_t blocks_sent_ = 0;
+  uint64_t bytes_sent_ = 0;
+  net::Clock::time_point last_progress_;
+};
+
+}  // namespace braid::server
+
+#endif  // BRAID_SERVER_SESSION_H_
