@@ -1,6 +1,7 @@
 #include "client/output.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -72,10 +73,16 @@ class FileOutput : public Output {
   bool finished_ = false;
 };
 
-class StdoutOutput : public Output {
+// Writes strictly in order to a descriptor that may not seek: standard
+// output, a pipe, a FIFO or a device such as /dev/null.
+class StreamOutput : public Output {
  public:
-  StdoutOutput(core::StreamLayout layout, size_t window_blocks)
-      : window_(layout, window_blocks) {}
+  StreamOutput(int fd, bool owned, core::StreamLayout layout,
+               size_t window_blocks)
+      : fd_(fd), owned_(owned), window_(layout, window_blocks) {}
+  ~StreamOutput() override {
+    if (owned_) ::close(fd_);
+  }
 
   Expected<Put> Write(uint64_t seq, std::span<const uint8_t> payload) override {
     switch (window_.Accept(seq, payload)) {
@@ -88,13 +95,13 @@ class StdoutOutput : public Output {
       case core::ReorderWindow::Offer::kDeliverNow:
         break;
     }
-    if (Status s = WriteAll(STDOUT_FILENO, payload, "write to stdout"); !s) {
+    if (Status s = WriteAll(fd_, payload, "write output"); !s) {
       return Unexpected{s.error()};
     }
     window_.Delivered();
     for (auto ready = window_.PopReady(); !ready.empty();
          ready = window_.PopReady()) {
-      if (Status s = WriteAll(STDOUT_FILENO, ready, "write to stdout"); !s) {
+      if (Status s = WriteAll(fd_, ready, "write output"); !s) {
         return Unexpected{s.error()};
       }
       window_.Delivered();
@@ -108,6 +115,8 @@ class StdoutOutput : public Output {
   size_t held_bytes() const override { return window_.held_bytes(); }
 
  private:
+  int fd_;
+  bool owned_;
   core::ReorderWindow window_;
 };
 
@@ -116,9 +125,20 @@ class StdoutOutput : public Output {
 Expected<std::unique_ptr<Output>> OpenOutput(const std::string& path,
                                              core::StreamLayout layout,
                                              size_t reorder_bytes) {
+  size_t window = std::max<size_t>(2, reorder_bytes / layout.block_size);
   if (path == "-") {
-    size_t blocks = std::max<size_t>(2, reorder_bytes / layout.block_size);
-    return std::unique_ptr<Output>(new StdoutOutput(layout, blocks));
+    return std::unique_ptr<Output>(
+        new StreamOutput(STDOUT_FILENO, false, layout, window));
+  }
+  // An existing device or FIFO is written in place, in order: never replaced.
+  struct stat st;
+  if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+    if (S_ISDIR(st.st_mode)) {
+      return MakeError(Errc::kIoError, "output " + path + " is a directory");
+    }
+    int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return Unexpected{IoError("open " + path)};
+    return std::unique_ptr<Output>(new StreamOutput(fd, true, layout, window));
   }
   std::string part = path + ".braid-part";
   int fd = ::open(part.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);

@@ -1,6 +1,6 @@
 // Where a transfer's blocks go: a file written out of order at each block's
-// offset (renamed into place only when complete), or standard output
-// written strictly in order through a bounded reorder window.
+// offset (renamed into place only when complete), or a stream (standard output,
+// a pipe, a device) written strictly in order through a bounded reorder window.
 #ifndef BRAID_CLIENT_OUTPUT_H_
 #define BRAID_CLIENT_OUTPUT_H_
 
@@ -31,9 +31,11 @@ class Output {
   virtual size_t held_bytes() const { return 0; }
 };
 
-// path "-" means standard output. For a file, bytes go to "<path>.braid-part"
-// in the same directory, removed again if the Output is destroyed unfinished.
-// reorder_bytes bounds the reorder window for standard output.
+// path "-" means standard output; an existing path that is not a regular
+// file (a device such as /dev/null, a FIFO) is written in order, in place. For
+// a file, bytes go to "<path>.braid-part" in the same directory, removed again
+// if the Output is destroyed unfinished. reorder_bytes bounds the reorder
+// window for standard output.
 Expected<std::unique_ptr<Output>> OpenOutput(const std::string& path,
                                              core::StreamLayout layout,
                                              size_t reorder_bytes);

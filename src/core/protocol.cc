@@ -16,6 +16,8 @@ template <class... Ts>
 struct Overloaded : Ts... {
   using Ts::operator()...;
 };
+template <class... Ts>
+Overloaded(Ts...) -> Overloaded<Ts...>;
 
 void PutPattern(ByteWriter& w, const Pattern& p) {
   w.U16(static_cast<uint16_t>(p.size()));
