@@ -95,11 +95,13 @@ awaitable<Status> Transfer::ConnectAll() {
     s.rtt = *rtt;
   });
   for (SourceConn* s : all) {
-    if (s->failure) {
+    if (!s->failure) live_.push_back(s);
+  }
+  for (SourceConn* s : all) {
+    // Warn only when others remain; otherwise the error line says it all.
+    if (s->failure && !live_.empty()) {
       spdlog::warn("leaving out source {}: {}", s->name(),
                    s->failure->ToString());
-    } else {
-      live_.push_back(s);
     }
   }
   if (live_.empty()) {

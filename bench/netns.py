@@ -1,0 +1,444 @@
+"""Network-namespace helpers for braid's benchmarks (Python 3 standard library, run as root).
+
+Safety: everything happens inside namespaces named ``brb-*`` that this module
+creates; veth pairs are created directly inside those namespaces, so the host's
+own interfaces, addresses and routes are never touched. Addresses come from
+198.18.0.0/15 (RFC 2544 benchmarking range) and exist only inside the
+namespaces. Every process started through :func:`run_in` is remembered and
+killed on exit (``atexit``), and :func:`cleanup_all` (the benchmarks'
+``--cleanup`` flag) removes any leftover ``brb-*`` namespace and kills every
+process still running in one.
+
+Topology built by :class:`Star` (N servers)::
+
+    brb-s1 [vs1 198.18.1.1/24] <-veth-> [vc1 198.18.1.2/24] brb-c
+    brb-s2 [vs2 198.18.2.1/24] <-veth-> [vc2 198.18.2.2/24] brb-c
+    ...
+
+Data flows server -> client, so each server-side veth (``vsI``) has an HTB
+root qdisc with one class 1:10 (rate = ceil = the link rate) and a bounded
+byte FIFO (bfifo) leaf. The client side is not shaped (ACKs and requests).
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+
+PREFIX = "brb-"
+CLIENT_NS = "brb-c"
+BRAID_BIN = os.environ.get("BRAID_BIN", "/work/main/build/braid")
+NGINX_PORT = 8080
+BRAID_PORT = 7070
+
+# Shaping parameters (see bench/README.md). HTB bucket sizes are small so the
+# link cannot burst far above its rate; the leaf queue is a byte FIFO so its
+# delay stays bounded even though veth hands over GSO super-packets.
+HTB_BURST = "15k"
+HTB_QUANTUM = 60000          # one class only: quantum just silences a warning
+LEAF_LIMIT_BYTES = 256 * 1024  # 10 ms at 200 Mbit/s, 100 ms at 20 Mbit/s
+
+_procs: list[subprocess.Popen] = []
+_procs_lock = threading.Lock()
+
+
+def server_ns(i: int) -> str:
+    return f"{PREFIX}s{i}"
+
+
+def server_addr(i: int) -> str:
+    """Address of server i (1-based) as seen from the client namespace."""
+    return f"198.18.{i}.1"
+
+
+def client_addr(i: int) -> str:
+    return f"198.18.{i}.2"
+
+
+def _run(argv: list[str], check: bool = True, timeout: float = 20) -> subprocess.CompletedProcess:
+    cp = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=timeout)
+    if check and cp.returncode != 0:
+        raise RuntimeError(f"command failed ({cp.returncode}): {' '.join(argv)}\n{cp.stderr.strip()}")
+    return cp
+
+
+def list_namespaces() -> list[str]:
+    cp = _run(["ip", "netns", "list"], check=False)
+    names = []
+    for line in cp.stdout.splitlines():
+        if line.strip():
+            names.append(line.split()[0])
+    return names
+
+
+# --------------------------------------------------------------------------
+# processes
+
+def run_in(ns: str, argv: list[str], **popen_kwargs) -> subprocess.Popen:
+    """Start argv inside namespace ns (``ip netns exec``); returns the Popen.
+
+    The process gets its own session (process group), so signal helpers below
+    reach its children too (nginx workers). It is killed at exit at the latest.
+    """
+    if not ns.startswith(PREFIX):
+        raise ValueError(f"refusing to run in a namespace not named {PREFIX}*: {ns}")
+    popen_kwargs.setdefault("start_new_session", True)
+    p = subprocess.Popen(["ip", "netns", "exec", ns, *argv], **popen_kwargs)
+    with _procs_lock:
+        _procs.append(p)
+    return p
+
+
+def _signal(p: subprocess.Popen, sig: int) -> None:
+    if p.poll() is not None:
+        return
+    try:
+        os.killpg(p.pid, sig)          # the whole group: nginx master + worker
+    except ProcessLookupError:
+        pass
+    except PermissionError:
+        try:
+            p.send_signal(sig)
+        except ProcessLookupError:
+            pass
+
+
+def kill(p: subprocess.Popen, wait: float = 5) -> None:
+    """SIGKILL p and its process group; reap it (bounded)."""
+    if p.poll() is None:
+        _signal(p, signal.SIGCONT)
+        _signal(p, signal.SIGKILL)
+    try:
+        p.wait(timeout=wait)
+    except subprocess.TimeoutExpired:
+        pass
+
+
+def terminate(p: subprocess.Popen, grace: float = 3) -> None:
+    """SIGTERM, then SIGKILL after grace seconds."""
+    if p.poll() is None:
+        _signal(p, signal.SIGCONT)
+        _signal(p, signal.SIGTERM)
+        try:
+            p.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            pass
+    kill(p)
+
+
+def stop(p: subprocess.Popen) -> None:
+    """Freeze p's process group (SIGSTOP)."""
+    _signal(p, signal.SIGSTOP)
+
+
+def cont(p: subprocess.Popen) -> None:
+    """Resume p's process group (SIGCONT)."""
+    _signal(p, signal.SIGCONT)
+
+
+def kill_all_started() -> None:
+    with _procs_lock:
+        procs = list(_procs)
+        _procs.clear()
+    for p in procs:
+        kill(p, wait=2)
+
+
+def _pids_in(ns: str) -> list[int]:
+    cp = _run(["ip", "netns", "pids", ns], check=False)
+    return [int(x) for x in cp.stdout.split() if x.isdigit()]
+
+
+def cleanup_all(verbose: bool = True) -> None:
+    """Kill every process in a brb-* namespace and delete those namespaces."""
+    kill_all_started()
+    for ns in list_namespaces():
+        if not ns.startswith(PREFIX):
+            continue
+        for pid in _pids_in(ns):
+            try:
+                os.kill(pid, signal.SIGCONT)
+                os.kill(pid, signal.SIGKILL)
+                if verbose:
+                    print(f"killed pid {pid} in {ns}")
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + 5
+        while _pids_in(ns) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        _run(["ip", "netns", "del", ns], check=False)
+        if verbose:
+            print(f"deleted namespace {ns}")
+
+
+atexit.register(kill_all_started)
+
+
+# --------------------------------------------------------------------------
+# readiness
+
+def wait_tcp(ns: str, host: str, port: int, timeout: float = 10) -> None:
+    """Wait until host:port accepts a TCP connection, probed from inside ns."""
+    probe = ("import socket,sys,time\n"
+             "d=time.monotonic()+float(sys.argv[3])\n"
+             "while True:\n"
+             "  try:\n"
+             "    socket.create_connection((sys.argv[1],int(sys.argv[2])),timeout=1).close(); sys.exit(0)\n"
+             "  except OSError:\n"
+             "    if time.monotonic()>d: sys.exit(1)\n"
+             "    time.sleep(0.05)\n")
+    cp = _run(["ip", "netns", "exec", ns, "python3", "-c", probe, host, str(port), str(timeout)],
+              check=False, timeout=timeout + 10)
+    if cp.returncode != 0:
+        raise RuntimeError(f"{host}:{port} not reachable from {ns} within {timeout}s")
+
+
+def read_first_line(p: subprocess.Popen, timeout: float = 10) -> str:
+    """First line of p's stdout (must be a pipe), bounded by timeout."""
+    fd = p.stdout.fileno()
+    buf = b""
+    deadline = time.monotonic() + timeout
+    while b"\n" not in buf:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise RuntimeError("no output line in time")
+        r, _, _ = select.select([fd], [], [], left)
+        if not r:
+            continue
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            raise RuntimeError(f"process exited (rc={p.poll()}) before printing a line")
+        buf += chunk
+    return buf.split(b"\n", 1)[0].decode(errors="replace").strip()
+
+
+def _drain(p: subprocess.Popen) -> None:
+    """Keep reading p's stdout so it can never block on a full pipe."""
+    def loop():
+        try:
+            while os.read(p.stdout.fileno(), 65536):
+                pass
+        except (OSError, ValueError):
+            pass
+    threading.Thread(target=loop, daemon=True).start()
+
+
+# --------------------------------------------------------------------------
+# servers
+
+NGINX_CONF = """\
+user root;
+daemon off;
+master_process on;
+worker_processes 1;
+pid {tmp}/nginx.pid;
+error_log {tmp}/error.log warn;
+events {{ worker_connections 256; }}
+http {{
+    default_type application/octet-stream;
+    types {{ }}
+    access_log {tmp}/access.log;
+    client_body_temp_path {tmp}/body;
+    proxy_temp_path {tmp}/proxy;
+    fastcgi_temp_path {tmp}/fastcgi;
+    uwsgi_temp_path {tmp}/uwsgi;
+    scgi_temp_path {tmp}/scgi;
+    sendfile on;
+    tcp_nopush on;
+    keepalive_timeout 30;
+    server {{
+        listen {host}:{port};
+        root {root};
+        location / {{ }}
+    }}
+}}
+"""
+
+
+def start_nginx(ns: str, host: str, port: int, root: str, tmpdir: str,
+                timeout: float = 10) -> subprocess.Popen:
+    """nginx serving root on host:port inside ns; config and logs in tmpdir."""
+    os.makedirs(tmpdir, exist_ok=True)
+    conf = os.path.join(tmpdir, "nginx.conf")
+    with open(conf, "w") as f:
+        f.write(NGINX_CONF.format(tmp=tmpdir, host=host, port=port, root=root))
+    p = run_in(ns, ["nginx", "-c", conf, "-p", tmpdir, "-e", os.path.join(tmpdir, "error.log")],
+               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+               stderr=open(os.path.join(tmpdir, "stderr.log"), "wb"))
+    try:
+        wait_tcp(ns, host, port, timeout)
+    except Exception:
+        kill(p)
+        with open(os.path.join(tmpdir, "stderr.log"), errors="replace") as f:
+            err = f.read()
+        raise RuntimeError(f"nginx in {ns} did not start: {err.strip()}")
+    return p
+
+
+def start_braid(ns: str, host: str, port: int, root: str, timeout: float = 10,
+                extra: list[str] | None = None) -> tuple[subprocess.Popen, str]:
+    """``braid serve`` inside ns; returns (Popen, "HOST:PORT" it listens on)."""
+    p = run_in(ns, [BRAID_BIN, "serve", "--root", root, "--listen", f"{host}:{port}", "-q", *(extra or [])],
+               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
+    try:
+        line = read_first_line(p, timeout)
+    except Exception:
+        kill(p)
+        raise
+    if not line.startswith("listening "):
+        kill(p)
+        raise RuntimeError(f"braid serve in {ns}: unexpected first line {line!r}")
+    _drain(p)
+    return p, line.split(" ", 1)[1]
+
+
+# --------------------------------------------------------------------------
+# the star topology
+
+class Star:
+    """Client namespace brb-c linked to servers brb-s1..N by shaped veth pairs.
+
+    Use as a context manager; leaving it kills every process started in the
+    namespaces and deletes them (also on exceptions).
+    """
+
+    def __init__(self, rates_mbit: list[float], leaf_limit_bytes: int = LEAF_LIMIT_BYTES):
+        if not rates_mbit:
+            raise ValueError("need at least one server")
+        self.rates = [float(r) for r in rates_mbit]         # current rate of each link
+        self.base_rates = list(self.rates)                   # as built
+        self.data_dir: str | None = None                     # set by the benchmark (for mid-run starts)
+        self.leaf_limit = leaf_limit_bytes
+        self.tmp = tempfile.mkdtemp(prefix="brb-star-")
+        self.servers: dict[int, dict[str, object]] = {}   # i -> {"nginx": Popen, "braid": Popen, ...}
+        self._namespaces: list[str] = []
+        atexit.register(self.close)
+
+    # -- lifecycle
+    def __enter__(self) -> "Star":
+        try:
+            self.build()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @property
+    def n(self) -> int:
+        return len(self.rates)
+
+    def _add_ns(self, name: str) -> None:
+        if name in list_namespaces():
+            raise RuntimeError(f"namespace {name} already exists (run with --cleanup first)")
+        _run(["ip", "netns", "add", name])
+        self._namespaces.append(name)
+        _run(["ip", "-n", name, "link", "set", "lo", "up"])
+
+    def build(self) -> None:
+        self._add_ns(CLIENT_NS)
+        for i in range(1, self.n + 1):
+            self.add_link(i, self.rates[i - 1], _new=False)
+
+    def add_link(self, i: int, mbit: float, _new: bool = True) -> None:
+        """Create server namespace i and its shaped link (usable mid-run too)."""
+        ns = server_ns(i)
+        if _new:
+            if i != len(self.rates) + 1:
+                raise ValueError("servers are numbered consecutively")
+            self.rates.append(float(mbit))
+            self.base_rates.append(float(mbit))
+        self._add_ns(ns)
+        vs, vc = f"vs{i}", f"vc{i}"
+        _run(["ip", "link", "add", vs, "netns", ns, "type", "veth", "peer", "name", vc, "netns", CLIENT_NS])
+        _run(["ip", "-n", ns, "addr", "add", f"{server_addr(i)}/24", "dev", vs])
+        _run(["ip", "-n", CLIENT_NS, "addr", "add", f"{client_addr(i)}/24", "dev", vc])
+        _run(["ip", "-n", ns, "link", "set", vs, "up"])
+        _run(["ip", "-n", CLIENT_NS, "link", "set", vc, "up"])
+        _run(["tc", "-n", ns, "qdisc", "add", "dev", vs, "root", "handle", "1:", "htb", "default", "10"])
+        _run(["tc", "-n", ns, "class", "add", "dev", vs, "parent", "1:", "classid", "1:10",
+              *self._htb_args(mbit)])
+        _run(["tc", "-n", ns, "qdisc", "add", "dev", vs, "parent", "1:10", "handle", "10:",
+              "bfifo", "limit", str(self.leaf_limit)])
+
+    @staticmethod
+    def _htb_args(mbit: float) -> list[str]:
+        r = f"{int(round(mbit * 1000))}kbit"
+        return ["htb", "rate", r, "ceil", r, "burst", HTB_BURST, "cburst", HTB_BURST,
+                "quantum", str(HTB_QUANTUM)]
+
+    def set_rate(self, i: int, mbit: float) -> None:
+        """Change link i's rate (server -> client direction) at run time."""
+        ns = server_ns(i)
+        _run(["tc", "-n", ns, "class", "change", "dev", f"vs{i}", "parent", "1:", "classid", "1:10",
+              *self._htb_args(mbit)])
+        self.rates[i - 1] = float(mbit)
+
+    def qdisc_stats(self, i: int) -> str:
+        return _run(["tc", "-s", "-n", server_ns(i), "qdisc", "show", "dev", f"vs{i}"], check=False).stdout
+
+    # -- servers
+    def start_servers(self, i: int, root: str, nginx: bool = True, braid: bool = True) -> dict:
+        """Start nginx (:8080) and/or braid serve (:7070) in server namespace i."""
+        ns, host = server_ns(i), server_addr(i)
+        entry = self.servers.setdefault(i, {})
+        if nginx:
+            entry["nginx"] = start_nginx(ns, host, NGINX_PORT, root, os.path.join(self.tmp, f"nginx{i}"))
+        if braid:
+            p, addr = start_braid(ns, host, BRAID_PORT, root)
+            entry["braid"], entry["braid_addr"] = p, addr
+        return entry
+
+    def server_procs(self, i: int) -> list[subprocess.Popen]:
+        e = self.servers.get(i, {})
+        return [e[k] for k in ("nginx", "braid") if k in e]
+
+    def kill_server(self, i: int) -> None:
+        """SIGKILL nginx and braid serve of server i."""
+        for p in self.server_procs(i):
+            kill(p)
+
+    def freeze_server(self, i: int) -> None:
+        for p in self.server_procs(i):
+            stop(p)
+
+    def thaw_server(self, i: int) -> None:
+        for p in self.server_procs(i):
+            cont(p)
+
+    def close(self) -> None:
+        for e in self.servers.values():
+            for k in ("nginx", "braid"):
+                if k in e:
+                    terminate(e[k], grace=2)
+        self.servers.clear()
+        for ns in reversed(self._namespaces):
+            for pid in _pids_in(ns):
+                try:
+                    os.kill(pid, signal.SIGCONT)
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            deadline = time.monotonic() + 5
+            while _pids_in(ns) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            _run(["ip", "netns", "del", ns], check=False)
+        self._namespaces.clear()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port free on host right now (host namespace; loopback bench only)."""
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]

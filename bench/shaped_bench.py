@@ -1,0 +1,401 @@
+#!/usr/bin/env python3
+"""Shaped multi-server download benchmark (run as root; Python 3 standard library).
+
+Builds a star of network namespaces (bench/netns.py): client brb-c and servers
+brb-s1..N, each server linked to the client by a veth pair whose server -> client
+direction is shaped with HTB to the given rate. Every server runs nginx (:8080)
+and ``braid serve`` (:7070) over one shared random file. For each scenario and
+tool the download runs in brb-c, is timed and its sha256 checked.
+
+    python3 bench/shaped_bench.py --size-mib 256 --rates 200,100,50 \\
+        --scenarios static,drop,recover --tools braid,aria2-16,aria2,axel,curl \\
+        --out results.json
+    python3 bench/shaped_bench.py --cleanup        # remove leftover brb-* namespaces
+
+See bench/README.md for the columns and the definition of efficiency.
+"""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import dataclasses
+import hashlib
+import json
+import os
+import platform
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from typing import Callable
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import netns  # noqa: E402
+
+FILE_NAME = "data.bin"
+MIB = 1024 * 1024
+
+
+# --------------------------------------------------------------------------
+# scenarios
+#
+# A scenario is the initial link rates plus a list of actions, each run by a
+# timer thread at time_s seconds after the tool starts. ``effect`` gives the
+# link rates (Mbit/s) that hold from then on, for the ideal-time computation
+# (0 for a dead or frozen server). Adding a scenario is a few lines here.
+
+@dataclasses.dataclass
+class Action:
+    time_s: float
+    label: str
+    run: Callable[["netns.Star"], None]
+    effect: dict[int, float]          # link index (1-based) -> effective Mbit/s from time_s on
+
+
+@dataclasses.dataclass
+class Scenario:
+    name: str
+    initial: list[float]              # initial link rates, Mbit/s
+    actions: list[Action]
+
+
+def make_scenario(name: str, rates: list[float], at: float, low: float) -> Scenario:
+    r = list(rates)
+    if name == "static":
+        return Scenario(name, r, [])
+    if name == "drop":        # link 1 falls to `low` Mbit/s at `at` seconds
+        return Scenario(name, r, [Action(at, f"link1 -> {low:g}mbit", lambda s: s.set_rate(1, low), {1: low})])
+    if name == "recover":     # link 1 starts at `low` and returns to its rate at `at`
+        return Scenario(name, [low] + r[1:],
+                        [Action(at, f"link1 -> {r[0]:g}mbit", lambda s: s.set_rate(1, r[0]), {1: r[0]})])
+    if name == "kill":        # server 1 (nginx and braid serve) SIGKILLed at `at`
+        return Scenario(name, r, [Action(at, "SIGKILL server 1", lambda s: s.kill_server(1), {1: 0})])
+    if name == "freeze":      # server 1 SIGSTOPped at `at` (thawed when the run ends)
+        return Scenario(name, r, [Action(at, "SIGSTOP server 1", lambda s: s.freeze_server(1), {1: 0})])
+    if name == "late":        # server 1 is down at the start and comes up at `at`
+        return Scenario(name, [0] + r[1:],
+                        [Action(at, "start server 1", lambda s: s.start_servers(1, s.data_dir), {1: r[0]})])
+    raise SystemExit(f"unknown scenario {name!r} (static, drop, recover, kill, freeze, late)")
+
+
+def ideal_seconds(size_bytes: int, initial: list[float], actions: list[Action]) -> float:
+    """Time to move size_bytes at the sum of the link rates, piecewise over the actions."""
+    rates = {i + 1: float(x) for i, x in enumerate(initial)}
+    left = size_bytes * 8.0           # bits
+    t = 0.0
+    for a in sorted(actions, key=lambda a: a.time_s):
+        bps = sum(rates.values()) * 1e6
+        span = a.time_s - t
+        if bps > 0 and left <= bps * span:
+            return t + left / bps
+        left -= bps * span
+        t = a.time_s
+        rates.update(a.effect)
+    bps = sum(rates.values()) * 1e6
+    if bps <= 0:
+        return float("inf")
+    return t + left / bps
+
+
+# --------------------------------------------------------------------------
+# tools
+
+def tool_argv(tool: str, out_dir: str, out_name: str, n: int, stats_path: str) -> list[str]:
+    urls = [f"http://{netns.server_addr(i)}:{netns.NGINX_PORT}/{FILE_NAME}" for i in range(1, n + 1)]
+    out = os.path.join(out_dir, out_name)
+    if tool == "braid":
+        srcs = []
+        for i in range(1, n + 1):
+            srcs += ["--source", f"{netns.server_addr(i)}:{netns.BRAID_PORT}"]
+        return [netns.BRAID_BIN, "get", FILE_NAME, *srcs, "-o", out, "-q", "--stats-json", stats_path]
+    if tool == "aria2-16":
+        return ["aria2c", "-q", "-s16", "-x16", "-k1M", "--allow-overwrite=true", "--file-allocation=none",
+                "-d", out_dir, "-o", out_name, *urls]
+    if tool == "aria2":
+        return ["aria2c", "--allow-overwrite=true", "--file-allocation=none", "-d", out_dir, "-o", out_name,
+                *urls, "-q"]
+    if tool == "axel":
+        return ["axel", "-q", "-n", str(n), "-o", out, *urls]
+    if tool == "curl":
+        return ["curl", "-s", "-o", out, urls[0]]         # link 1 = the fastest server
+    raise SystemExit(f"unknown tool {tool!r} (braid, aria2-16, aria2, axel, curl)")
+
+
+def tool_versions() -> dict[str, str]:
+    def first_line(argv: list[str]) -> str:
+        try:
+            cp = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=10)
+            return (cp.stdout.strip().splitlines() or [""])[0]
+        except (OSError, subprocess.TimeoutExpired) as e:
+            return f"unavailable ({e})"
+    return {
+        "braid": first_line([netns.BRAID_BIN, "--version"]),
+        "aria2c": first_line(["aria2c", "--version"]),
+        "axel": first_line(["axel", "--version"]),
+        "curl": first_line(["curl", "--version"]),
+        "nginx": first_line(["nginx", "-v"]),
+        "tc": first_line(["tc", "-V"]),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+    }
+
+
+def sha256_file(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while True:
+            b = f.read(4 * MIB)
+            if not b:
+                break
+            h.update(b)
+    return h.hexdigest()
+
+
+def run_timed(ns: str, argv: list[str], timeout: float, on_start: Callable[[float], None] | None = None,
+              stderr_path: str | None = None) -> dict:
+    """Run argv in ns; wall seconds, rusage of the client, return code; killed after timeout."""
+    err = open(stderr_path, "wb") if stderr_path else subprocess.DEVNULL
+    t0 = time.monotonic()
+    p = netns.run_in(ns, argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
+    if on_start:
+        on_start(t0)
+    result: dict = {}
+
+    def reap():
+        _, status, ru = os.wait4(p.pid, 0)
+        result["t1"] = time.monotonic()
+        result["rc"] = os.waitstatus_to_exitcode(status)
+        result["ru"] = ru
+
+    th = threading.Thread(target=reap, daemon=True)
+    th.start()
+    th.join(timeout)
+    timed_out = th.is_alive()
+    if timed_out:
+        netns.kill(p, wait=0)          # SIGKILL the group; the reaper thread collects it
+        th.join(10)
+    if err is not subprocess.DEVNULL:
+        err.close()
+    p.returncode = result.get("rc", -9)
+    ru = result.get("ru")
+    return {
+        "seconds": result.get("t1", time.monotonic()) - t0,
+        "rc": result.get("rc"),
+        "timed_out": timed_out,
+        "cpu_s": (ru.ru_utime + ru.ru_stime) if ru else None,
+        "max_rss_kib": ru.ru_maxrss if ru else None,
+    }
+
+
+class ActionTimer:
+    """Runs a scenario's actions at their times after t0, until stopped."""
+
+    def __init__(self, star: netns.Star, actions: list[Action]):
+        self.star, self.actions = star, sorted(actions, key=lambda a: a.time_s)
+        self.stop_ev = threading.Event()
+        self.done: list[dict] = []
+        self.thread: threading.Thread | None = None
+
+    def start(self, t0: float) -> None:
+        def loop():
+            for a in self.actions:
+                wait = t0 + a.time_s - time.monotonic()
+                if wait > 0 and self.stop_ev.wait(wait):
+                    return
+                t = time.monotonic() - t0
+                try:
+                    a.run(self.star)
+                    self.done.append({"at_s": round(t, 3), "action": a.label})
+                except Exception as e:  # noqa: BLE001 - reported in the row
+                    self.done.append({"at_s": round(t, 3), "action": a.label, "error": str(e)})
+        if self.actions:
+            self.thread = threading.Thread(target=loop, daemon=True)
+            self.thread.start()
+
+    def stop(self) -> None:
+        self.stop_ev.set()
+        if self.thread:
+            self.thread.join(30)
+
+
+def reset(star: netns.Star, sc: Scenario, data_dir: str) -> None:
+    """Rates to the scenario's start; every server thawed and running (restarted if killed)."""
+    for i in range(1, star.n + 1):
+        star.thaw_server(i)
+        want_up = sc.initial[i - 1] > 0 or not any(i in a.effect for a in sc.actions)
+        procs = star.servers.get(i, {})
+        dead = [k for k in ("nginx", "braid") if k not in procs or procs[k].poll() is not None]
+        if want_up and dead:
+            star.start_servers(i, data_dir, nginx="nginx" in dead, braid="braid" in dead)
+        if not want_up:
+            star.kill_server(i)
+        star.set_rate(i, sc.initial[i - 1] if sc.initial[i - 1] > 0 else star.base_rates[i - 1])
+
+
+# --------------------------------------------------------------------------
+
+def fmt_table(rows: list[dict]) -> str:
+    head = f"{'scenario':<9} {'tool':<9} {'seconds':>8} {'ideal':>7} {'eff %':>6} {'cpu s':>6}  intact"
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        eff = f"{r['efficiency'] * 100:6.1f}" if r.get("efficiency") is not None else "     -"
+        cpu = f"{r['cpu_s']:6.2f}" if r.get("cpu_s") is not None else "     -"
+        lines.append(f"{r['scenario']:<9} {r['tool']:<9} {r['seconds']:8.2f} {r['ideal_s']:7.2f} {eff} {cpu}  "
+                     f"{r['intact']}")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--size-mib", type=int, default=256)
+    ap.add_argument("--rates", default="200,100,50", help="Mbit/s per server link, comma-separated")
+    ap.add_argument("--scenarios", default="static,drop,recover",
+                    help="static,drop,recover (also available: kill,freeze,late)")
+    ap.add_argument("--tools", default="braid,aria2-16,aria2,axel,curl")
+    ap.add_argument("--out", default="results.json")
+    ap.add_argument("--repeat", type=int, default=1)
+    ap.add_argument("--change-at", type=float, default=2.0, help="seconds after start of the scenario action")
+    ap.add_argument("--low-mbit", type=float, default=20.0, help="rate of link 1 in drop/recover")
+    ap.add_argument("--timeout-factor", type=float, default=10.0,
+                    help="per-run timeout = factor * ideal + 10 s (curl alone in 'drop' needs ~9x)")
+    ap.add_argument("--overall-timeout", type=float, default=3600.0, help="seconds for the whole benchmark")
+    ap.add_argument("--leaf-limit-kib", type=int, default=netns.LEAF_LIMIT_BYTES // 1024,
+                    help="byte FIFO under each HTB class (queue bound)")
+    ap.add_argument("--cleanup", action="store_true", help="delete leftover brb-* namespaces and exit")
+    args = ap.parse_args()
+
+    if os.geteuid() != 0:
+        print("run as root (network namespaces)", file=sys.stderr)
+        return 2
+    if args.cleanup:
+        netns.cleanup_all()
+        return 0
+    if not os.access(netns.BRAID_BIN, os.X_OK):
+        print(f"{netns.BRAID_BIN} missing: build it with `ninja -C /work/main/build`", file=sys.stderr)
+        return 2
+    for t in ("ip", "tc", "nginx", "aria2c", "axel", "curl"):
+        if not shutil.which(t):
+            print(f"missing tool: {t}", file=sys.stderr)
+            return 2
+
+    deadline = time.monotonic() + args.overall_timeout
+    rates = [float(x) for x in args.rates.split(",")]
+    scenarios = [make_scenario(s, rates, args.change_at, args.low_mbit) for s in args.scenarios.split(",")]
+    tools = args.tools.split(",")
+    size = args.size_mib * MIB
+
+    # SIGTERM/SIGHUP -> normal exit path, so finally/atexit clean up.
+    def on_signal(signum, _frame):
+        raise SystemExit(128 + signum)
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGHUP, on_signal)
+
+    work = tempfile.mkdtemp(prefix="brb-shaped-")
+    atexit.register(shutil.rmtree, work, True)
+    data_dir, out_dir = os.path.join(work, "data"), os.path.join(work, "out")
+    os.makedirs(data_dir)
+    os.makedirs(out_dir)
+    os.chmod(work, 0o755)
+    print(f"writing {args.size_mib} MiB random file ...", flush=True)
+    h = hashlib.sha256()
+    with open(os.path.join(data_dir, FILE_NAME), "wb") as f:
+        left = size
+        while left:
+            b = os.urandom(min(left, 4 * MIB))
+            h.update(b)
+            f.write(b)
+            left -= len(b)
+    want = h.hexdigest()
+
+    rows: list[dict] = []
+    env = {
+        "size_mib": args.size_mib, "size_bytes": size, "rates_mbit": rates, "change_at_s": args.change_at,
+        "low_mbit": args.low_mbit, "sha256": want, "versions": tool_versions(),
+        "shaping": {"qdisc": "htb (rate=ceil, burst/cburst " + netns.HTB_BURST + ") + bfifo leaf",
+                    "leaf_limit_bytes": args.leaf_limit_kib * 1024, "client_side": "unshaped"},
+        "cpus": os.cpu_count(),
+    }
+    try:
+        with netns.Star(rates, leaf_limit_bytes=args.leaf_limit_kib * 1024) as star:
+            star.data_dir = data_dir
+            cc = subprocess.run(["ip", "netns", "exec", netns.CLIENT_NS, "sysctl", "-n",
+                                 "net.ipv4.tcp_congestion_control"], stdout=subprocess.PIPE, text=True)
+            env["tcp_congestion_control"] = cc.stdout.strip()
+            for i in range(1, star.n + 1):
+                star.start_servers(i, data_dir)
+            for sc in scenarios:
+                ideal = ideal_seconds(size, sc.initial, sc.actions)
+                for tool in tools:
+                    for rep in range(args.repeat):
+                        left = deadline - time.monotonic()
+                        if left < 5:
+                            print("overall timeout reached; stopping", file=sys.stderr)
+                            raise TimeoutError
+                        reset(star, sc, data_dir)
+                        time.sleep(0.5)    # let queues drain and sockets settle
+                        out_name = f"{tool}.out"
+                        stats_path = os.path.join(work, "stats.json")
+                        err_path = os.path.join(work, "stderr.txt")
+                        for pth in (stats_path,):
+                            if os.path.exists(pth):
+                                os.unlink(pth)
+                        argv = tool_argv(tool, out_dir, out_name, star.n, stats_path)
+                        timer = ActionTimer(star, sc.actions)
+                        timeout = min(args.timeout_factor * ideal + 10, left)
+                        try:
+                            res = run_timed(netns.CLIENT_NS, argv, timeout, on_start=timer.start,
+                                            stderr_path=err_path)
+                        finally:
+                            timer.stop()
+                        out = os.path.join(out_dir, out_name)
+                        if res["timed_out"]:
+                            intact = "FAILED (timeout)"
+                        elif res["rc"] != 0:
+                            intact = f"FAILED (rc {res['rc']})"
+                        elif not os.path.exists(out):
+                            intact = "FAILED (no output)"
+                        else:
+                            intact = "intact" if sha256_file(out) == want else "CORRUPT"
+                        ok = intact == "intact"
+                        with open(err_path, errors="replace") as f:
+                            stderr_tail = f.read()[-2000:]
+                        row = {
+                            "scenario": sc.name, "tool": tool, "repeat": rep,
+                            "seconds": round(res["seconds"], 3), "ideal_s": round(ideal, 3),
+                            "efficiency": round(ideal / res["seconds"], 4) if ok else None,
+                            "intact": intact, "rc": res["rc"], "cpu_s": res["cpu_s"],
+                            "max_rss_kib": res["max_rss_kib"], "argv": argv,
+                            "actions": timer.done, "initial_rates_mbit": sc.initial,
+                            "timeout_s": round(timeout, 1),
+                        }
+                        if stderr_tail.strip():
+                            row["stderr_tail"] = stderr_tail
+                        if tool == "braid" and os.path.exists(stats_path):
+                            try:
+                                with open(stats_path) as f:
+                                    row["braid_stats"] = json.load(f)
+                            except ValueError as e:
+                                row["braid_stats_error"] = str(e)
+                        rows.append(row)
+                        eff = f"{row['efficiency'] * 100:.1f}%" if ok else "-"
+                        print(f"{sc.name:<9} {tool:<9} {res['seconds']:8.2f}s  ideal {ideal:6.2f}s  "
+                              f"eff {eff:>6}  {intact}", flush=True)
+                        for name in os.listdir(out_dir):       # delete the output (and .aria2/.st files)
+                            os.unlink(os.path.join(out_dir, name))
+    except TimeoutError:
+        pass
+    finally:
+        with open(args.out, "w") as f:
+            json.dump({"environment": env, "rows": rows}, f, indent=2)
+        print()
+        print(fmt_table(rows))
+        print(f"\nwrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

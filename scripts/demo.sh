@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Demo: one 64 MiB file fetched from three rate-limited braid servers at once.
+# Uses build/braid (or $BRAID_BIN). Exits non-zero if the copy differs.
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BIN="${BRAID_BIN:-$REPO/build/braid}"
+if [ ! -x "$BIN" ]; then
+  echo "demo.sh: $BIN not found; run scripts/build.sh first" >&2
+  exit 1
+fi
+
+TMP="$(mktemp -d "${TMPDIR:-/tmp}/braid-demo.XXXXXX")"
+PIDS=()
+cleanup() {
+  local pid
+  for pid in "${PIDS[@]}"; do
+    kill "$pid" 2>/dev/null || true
+  done
+  for pid in "${PIDS[@]}"; do
+    # Bounded wait, then SIGKILL.
+    for _ in $(seq 50); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -9 "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+mkdir -p "$TMP/root"
+echo "demo: generating 64 MiB of random data"
+head -c $((64 * 1024 * 1024)) /dev/urandom > "$TMP/root/demo.bin"
+SRC_SHA="$(sha256sum "$TMP/root/demo.bin" | cut -d' ' -f1)"
+
+RATES=(40MB 20MB 10MB)
+SOURCES=()
+for i in 0 1 2; do
+  "$BIN" serve --root "$TMP/root" --listen 127.0.0.1:0 --name "demo$i" \
+      --max-rate "${RATES[$i]}" >"$TMP/serve$i.out" 2>"$TMP/serve$i.err" &
+  PIDS+=("$!")
+done
+for i in 0 1 2; do
+  addr=""
+  for _ in $(seq 100); do  # at most 10 s
+    line="$(head -n 1 "$TMP/serve$i.out" 2>/dev/null || true)"
+    if [[ "$line" =~ ^listening\ (127\.0\.0\.1:[0-9]+)$ ]]; then
+      addr="${BASH_REMATCH[1]}"
+      break
+    fi
+    kill -0 "${PIDS[$i]}" 2>/dev/null || break
+    sleep 0.1
+  done
+  if [ -z "$addr" ]; then
+    echo "demo.sh: server $i did not start:" >&2
+    cat "$TMP/serve$i.err" >&2 || true
+    exit 1
+  fi
+  echo "demo: server $i at $addr, --max-rate ${RATES[$i]}"
+  SOURCES+=(--source "$addr")
+done
+
+OUT="$TMP/out/demo.bin"
+STATS="$TMP/stats.json"
+mkdir -p "$TMP/out"
+timeout 300 "$BIN" get demo.bin "${SOURCES[@]}" -o "$OUT" --stats-json "$STATS"
+
+OUT_SHA="$(sha256sum "$OUT" | cut -d' ' -f1)"
+
+python3 - "$STATS" <<'PY'
+import json, sys
+st = json.load(open(sys.argv[1]))
+total = st["bytes"]
+secs = st["seconds"]
+print()
+print(f"{'address':<22} {'id':>3} {'blocks':>7} {'bytes':>12} {'share':>7}")
+for s in st["sources"]:
+    share = 100.0 * s["bytes"] / total if total else 0.0
+    print(f"{s['address']:<22} {s['id']:>3} {s['blocks']:>7} {s['bytes']:>12} {share:>6.1f}%")
+rate = total / secs / 1e6 if secs > 0 else float("inf")
+print(f"{'total':<22} {'':>3} {st['blocks']:>7} {total:>12}")
+pat = st["pattern"]
+letters = "".join(chr(ord("A") + i) if i < 26 else "?" for i in pat)
+shown = letters if len(letters) <= 48 else letters[:48] + "..."
+print(f"\n{total} bytes in {secs:.3f} s = {rate:.1f} MB/s")
+print(f"pattern ({len(pat)} slots): {shown}; duplicate bytes {st['duplicate_bytes']}")
+PY
+
+if [ "$OUT_SHA" != "$SRC_SHA" ]; then
+  echo "demo: FAIL: sha256 differs: source $SRC_SHA, copy $OUT_SHA" >&2
+  exit 1
+fi
+echo "demo: OK, sha256 $OUT_SHA matches"

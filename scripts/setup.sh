@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Installs braid's build, test and demo dependencies (Debian/Ubuntu).
+# Idempotent: safe to run again. Works as root; uses sudo otherwise.
+# Set BRAID_SETUP_FORCE=1 to run apt-get even when everything is installed.
+set -euo pipefail
+
+export DEBIAN_FRONTEND=noninteractive
+
+PACKAGES=(
+  build-essential cmake ninja-build pkg-config git clang-format
+  libasio-dev libssl-dev libcli11-dev libspdlog-dev libfmt-dev
+  nlohmann-json3-dev libtomlplusplus-dev libsqlite3-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  python3 gnuplot-nox iproute2 curl aria2 axel nginx-light ca-certificates
+)
+
+if [ "$(id -u)" -eq 0 ]; then
+  SUDO=()
+elif command -v sudo >/dev/null 2>&1; then
+  SUDO=(sudo env DEBIAN_FRONTEND=noninteractive)
+else
+  echo "setup.sh: not root and sudo is not available" >&2
+  exit 1
+fi
+
+is_installed() {
+  [ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null || true)" = "installed" ]
+}
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  is_installed "$p" || missing+=("$p")
+done
+
+if [ "${#missing[@]}" -eq 0 ] && [ "${BRAID_SETUP_FORCE:-0}" != "1" ]; then
+  echo "setup.sh: all ${#PACKAGES[@]} packages already installed"
+  exit 0
+fi
+echo "setup.sh: installing: ${missing[*]:-(forced) ${PACKAGES[*]}}"
+
+nginx_was_installed=0
+is_installed nginx-light && nginx_was_installed=1
+nginx_was_running=0
+pgrep -x nginx >/dev/null 2>&1 && nginx_was_running=1
+
+"${SUDO[@]}" apt-get update
+"${SUDO[@]}" apt-get install -y --no-install-recommends "${PACKAGES[@]}"
+
+# Installing nginx-light may start a daemon on port 80: stop it if this
+# install started it. Best effort, never fatal.
+if [ "$nginx_was_installed" -eq 0 ] && [ "$nginx_was_running" -eq 0 ] \
+   && pgrep -x nginx >/dev/null 2>&1; then
+  echo "setup.sh: stopping the nginx daemon started by the install"
+  if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+    "${SUDO[@]}" systemctl stop nginx >/dev/null 2>&1 || true
+  fi
+  if pgrep -x nginx >/dev/null 2>&1; then
+    "${SUDO[@]}" nginx -s stop >/dev/null 2>&1 || true
+  fi
+fi
+
+echo "setup.sh: done"

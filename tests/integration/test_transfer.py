@@ -1,0 +1,332 @@
+"""Integration tests: complete transfers with `braid get` from 1..3 servers."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import harness as h  # noqa: E402
+
+SMALL_BS = 4096
+DEFAULT_BS = h.DEFAULT_BLOCK_SIZE
+
+
+def sizes_for(bs: int) -> list[int]:
+    # Edge sizes around one block, plus a multi-block size that is not a
+    # multiple of the block size nor of the pattern length.
+    return [0, 1, bs - 1, bs, bs + 1, 7 * bs + 3]
+
+
+class TransferMatrix(unittest.TestCase):
+    """1, 2 and 3 servers x edge sizes x (file, stdout) x (4096, default bs)."""
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        h.braid_bin()
+        cls.tmp = h.make_temp_dir()
+        cls.addClassCleanup(shutil.rmtree, cls.tmp, True)
+        cls.root = os.path.join(cls.tmp, "root")
+        os.makedirs(cls.root)
+        cls.files: dict[int, tuple[str, str]] = {}
+        for size in sorted(set(sizes_for(SMALL_BS) + sizes_for(DEFAULT_BS))):
+            name = f"f{size}.bin"
+            cls.files[size] = (name, h.write_random_file(os.path.join(cls.root, name), size))
+        cls.servers = []
+        for i in range(3):
+            srv = h.start_server(cls.root, name=f"srv{i}", log_dir=cls.tmp)
+            cls.addClassCleanup(srv.stop)
+            cls.servers.append(srv)
+
+    def setUp(self) -> None:
+        self.work = h.make_temp_dir(self)
+
+    def _one(self, nsrc: int, bs: int | None, size: int, to_stdout: bool, quiet: bool) -> None:
+        name, digest = self.files[size]
+        srcs = [s.address for s in self.servers[:nsrc]]
+        eff_bs = bs if bs is not None else DEFAULT_BS
+        outdir = os.path.join(self.work, f"out-{nsrc}-{eff_bs}-{size}-{int(to_stdout)}")
+        os.makedirs(outdir)
+        stats = os.path.join(self.work, f"stats-{nsrc}-{eff_bs}-{size}-{int(to_stdout)}.json")
+        out = "-" if to_stdout else os.path.join(outdir, "result.bin")
+        r = h.run_get(name, srcs, out, stats=stats, block_size=bs, quiet=quiet, timeout=60)
+        self.assertEqual(r.returncode, 0, f"braid get failed: {r.stderr.decode(errors='replace')}")
+        if to_stdout:
+            self.assertEqual(len(r.stdout), size, "stdout length differs from the file")
+            self.assertEqual(h.sha256_bytes(r.stdout), digest, "stdout bytes differ")
+            self.assertEqual(self._entries(outdir), [], "-o - must not create files")
+        else:
+            self.assertEqual(r.stdout, b"", "file output: nothing expected on stdout")
+            self.assertEqual(self._entries(outdir), ["result.bin"],
+                             "only the final file may remain (temp file renamed)")
+            self.assertEqual(os.path.getsize(out), size)
+            self.assertEqual(h.sha256_file(out), digest)
+        h.check_stats(self, stats, name=name, size=size, block_size=eff_bs, sources=srcs)
+
+    @staticmethod
+    def _entries(d: str) -> list[str]:
+        return sorted(os.listdir(d))
+
+    def _matrix(self, nsrc: int) -> None:
+        for bs in (SMALL_BS, None):
+            for size in sizes_for(bs or DEFAULT_BS):
+                for to_stdout in (False, True):
+                    with self.subTest(sources=nsrc, block_size=bs or "default", size=size,
+                                      stdout=to_stdout):
+                        self._one(nsrc, bs, size, to_stdout, quiet=to_stdout)
+
+    def test_one_source(self) -> None:
+        self._matrix(1)
+
+    def test_two_sources(self) -> None:
+        self._matrix(2)
+
+    def test_three_sources(self) -> None:
+        self._matrix(3)
+
+    def test_stdout_without_quiet_is_pure_data(self) -> None:
+        # Progress/log output must never go to stdout when streaming with -o -.
+        size = 7 * DEFAULT_BS + 3
+        name, digest = self.files[size]
+        srcs = [s.address for s in self.servers]
+        r = h.run_get(name, srcs, "-", timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr.decode(errors="replace"))
+        self.assertEqual(len(r.stdout), size)
+        self.assertEqual(h.sha256_bytes(r.stdout), digest)
+
+    def test_same_source_pattern_matches_stats_with_repeated_gets(self) -> None:
+        # The stats invariant must hold on every run, not only the first.
+        size = 7 * SMALL_BS + 3
+        name, digest = self.files[size]
+        srcs = [s.address for s in self.servers]
+        for i in range(5):
+            with self.subTest(run=i):
+                out = os.path.join(self.work, f"rep{i}.bin")
+                stats = os.path.join(self.work, f"rep{i}.json")
+                r = h.run_get(name, srcs, out, stats=stats, block_size=SMALL_BS, quiet=True,
+                              timeout=60)
+                self.assertEqual(r.returncode, 0, r.stderr.decode(errors="replace"))
+                self.assertEqual(h.sha256_file(out), digest)
+                h.check_stats(self, stats, name=name, size=size, block_size=SMALL_BS,
+                              sources=srcs)
+
+
+class BlockSizeBounds(h.BraidTestCase):
+    """--block-size accepts exactly 512 .. 4 MiB."""
+
+    def _transfer(self, bs: int) -> None:
+        root = os.path.join(self.tmp, "root")
+        size = 3 * bs + 1
+        digest = h.write_random_file(os.path.join(root, "b.bin"), size)
+        servers = [self.start_server(root) for _ in range(3)]
+        srcs = [s.address for s in servers]
+        out = os.path.join(self.tmp, "out.bin")
+        stats = os.path.join(self.tmp, "stats.json")
+        r = h.run_get("b.bin", srcs, out, stats=stats, block_size=bs, quiet=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr.decode(errors="replace"))
+        self.assertEqual(h.sha256_file(out), digest)
+        h.check_stats(self, stats, name="b.bin", size=size, block_size=bs, sources=srcs)
+
+    def test_min_block_size_512(self) -> None:
+        self._transfer(h.MIN_BLOCK_SIZE)
+
+    def test_max_block_size_4mib(self) -> None:
+        self._transfer(h.MAX_BLOCK_SIZE)
+
+
+class SubdirectoryName(h.BraidTestCase):
+    def test_get_file_in_subdirectory(self) -> None:
+        root = os.path.join(self.tmp, "root")
+        size = 5 * SMALL_BS + 17
+        digest = h.write_random_file(os.path.join(root, "a", "b", "c.bin"), size)
+        servers = [self.start_server(root) for _ in range(2)]
+        srcs = [s.address for s in servers]
+        out = os.path.join(self.tmp, "out.bin")
+        stats = os.path.join(self.tmp, "stats.json")
+        r = h.run_get("a/b/c.bin", srcs, out, stats=stats, block_size=SMALL_BS, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr.decode(errors="replace"))
+        self.assertEqual(h.sha256_file(out), digest)
+        h.check_stats(self, stats, name="a/b/c.bin", size=size, block_size=SMALL_BS,
+                      sources=srcs)
+
+
+class LargeRateLimited(h.BraidTestCase):
+    """100 MiB from 3 servers with different --max-rate caps."""
+
+    SIZE = 100 * h.MIB
+    RATES = ["400MB", "200MB", "100MB"]
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.root = os.path.join(self.tmp, "root")
+        self.digest = h.write_random_file(os.path.join(self.root, "big.bin"), self.SIZE)
+        self.servers = [self.start_server(self.root, max_rate=r) for r in self.RATES]
+        self.srcs = [s.address for s in self.servers]
+
+    def test_100mib_to_file(self) -> None:
+        out = os.path.join(self.tmp, "out", "big.out")
+        os.makedirs(os.path.dirname(out))
+        stats = os.path.join(self.tmp, "stats.json")
+        t0 = time.monotonic()
+        r = h.run_get("big.bin", self.srcs, out, stats=stats, quiet=True, timeout=120)
+        wall = time.monotonic() - t0
+        self.assertEqual(r.returncode, 0, r.stderr.decode(errors="replace"))
+        self.assertEqual(os.listdir(os.path.dirname(out)), ["big.out"])
+        self.assertEqual(os.path.getsize(out), self.SIZE)
+        self.assertEqual(h.sha256_file(out), self.digest)
+        st = h.check_stats(self, stats, name="big.bin", size=self.SIZE, block_size=DEFAULT_BS,
+                           sources=self.srcs)
+        self.assertLessEqual(st["seconds"], wall + 1.0, "stats seconds exceed the wall time")
+        for s in self.servers:
+            self.assertTrue(s.alive(), f"{s} died:\n{s.stderr_text()}")
+
+    def test_100mib_to_stdout(self) -> None:
+        stats = os.path.join(self.tmp, "stats.json")
+        r = h.run_get("big.bin", self.srcs, "-", stats=stats, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr.decode(errors="replace"))
+        self.assertEqual(len(r.stdout), self.SIZE)
+        self.assertEqual(h.sha256_bytes(r.stdout), self.digest)
+        h.check_stats(self, stats, name="big.bin", size=self.SIZE, block_size=DEFAULT_BS,
+                      sources=self.srcs)
+
+
+class MaxRateIsEnforced(h.BraidTestCase):
+    """--max-rate units: `2MB` = 2,000,000 B/s, `16mbit` = 2,000,000 B/s, `800k` = 800,000 B/s."""
+
+    def _timed(self, rate: str, size: int, nominal: float) -> None:
+        root = os.path.join(self.tmp, "root")
+        digest = h.write_random_file(os.path.join(root, "r.bin"), size)
+        srv = self.start_server(root, max_rate=rate)
+        out = os.path.join(self.tmp, "out.bin")
+        t0 = time.monotonic()
+        r = h.run_get("r.bin", [srv.address], out, quiet=True, timeout=60)
+        wall = time.monotonic() - t0
+        self.assertEqual(r.returncode, 0, r.stderr.decode(errors="replace"))
+        self.assertEqual(h.sha256_file(out), digest)
+        # Allow a burst of up to half the nominal time, and generous slack above.
+        self.assertGreaterEqual(wall, 0.5 * nominal,
+                                f"--max-rate {rate}: {size} bytes took only {wall:.2f}s "
+                                f"(nominal {nominal:.2f}s): cap not applied or unit misread")
+        self.assertLessEqual(wall, 2.0 * nominal + 2.0,
+                             f"--max-rate {rate}: {size} bytes took {wall:.2f}s "
+                             f"(nominal {nominal:.2f}s): unit misread (bits vs bytes?)")
+
+    def test_megabytes(self) -> None:
+        self._timed("2MB", 6_000_000, 3.0)
+
+    def test_megabits(self) -> None:
+        self._timed("16mbit", 6_000_000, 3.0)
+
+    def test_kilo_bytes(self) -> None:
+        self._timed("800k", 1_600_000, 2.0)
+
+
+class ServeProcess(h.BraidTestCase):
+    """The `listening` line, clean shutdown on signals, --config."""
+
+    def _small_root(self) -> tuple[str, str]:
+        root = os.path.join(self.tmp, "root")
+        digest = h.write_random_file(os.path.join(root, "x.bin"), 3 * SMALL_BS + 5)
+        return root, digest
+
+    def _check_signal_stop(self, sig: int) -> None:
+        root, _ = self._small_root()
+        srv = self.start_server(root)
+        h.server_healthy(srv)
+        srv.signal(sig)
+        code = srv.wait(h.SERVER_STOP_TIMEOUT)
+        self.assertIsNotNone(code, f"server did not stop within {h.SERVER_STOP_TIMEOUT}s "
+                                   f"after signal {sig}")
+        self.assertEqual(code, 0, f"server exit code after signal {sig}; stderr:\n"
+                                  f"{srv.stderr_text()}")
+        srv.stop()
+        self.assertEqual(bytes(srv.extra_stdout), b"",
+                         "serve must print exactly one line on stdout")
+
+    def test_sigterm_stops_cleanly(self) -> None:
+        self._check_signal_stop(signal.SIGTERM)
+
+    def test_sigint_stops_cleanly(self) -> None:
+        self._check_signal_stop(signal.SIGINT)
+
+    def test_sigterm_with_open_connections(self) -> None:
+        root, _ = self._small_root()
+        srv = self.start_server(root)
+        conns = [h.connect(srv) for _ in range(3)]
+        self.addCleanup(lambda: [c.close() for c in conns])
+        conns[0].hello()
+        srv.signal(signal.SIGTERM)
+        code = srv.wait(h.SERVER_STOP_TIMEOUT)
+        self.assertIsNotNone(code, "server with idle connections ignored SIGTERM")
+        self.assertEqual(code, 0)
+
+    def _get_ok(self, srv: h.Server, digest: str) -> None:
+        out = os.path.join(self.tmp, f"out-{srv.port}.bin")
+        r = h.run_get("x.bin", [srv.address], out, block_size=SMALL_BS, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr.decode(errors="replace"))
+        self.assertEqual(h.sha256_file(out), digest)
+
+    def test_config_file(self) -> None:
+        root, digest = self._small_root()
+        cfg = os.path.join(self.tmp, "serve.toml")
+        with open(cfg, "w") as f:
+            f.write(f'root = "{root}"\nlisten = "127.0.0.1:0"\nname = "from-config"\n'
+                    f'max_rate = "800k"\n')
+        srv = self.start_server(None, config=cfg, listen=None)
+        self._get_ok(srv, digest)
+
+    def test_flags_override_config(self) -> None:
+        root, digest = self._small_root()
+        empty = os.path.join(self.tmp, "empty")
+        os.makedirs(empty)
+        unused_port = h.closed_port()
+        cfg = os.path.join(self.tmp, "serve.toml")
+        with open(cfg, "w") as f:
+            f.write(f'root = "{empty}"\nlisten = "127.0.0.1:{unused_port}"\nname = "cfg"\n')
+        srv = self.start_server(root, config=cfg, listen="127.0.0.1:0")
+        self.assertNotEqual(srv.port, unused_port, "--listen must override the config's listen")
+        self._get_ok(srv, digest)  # --root must override the config's root
+
+
+class FailedGetLeavesNoFile(h.BraidTestCase):
+    def test_source_dies_mid_transfer(self) -> None:
+        root = os.path.join(self.tmp, "root")
+        h.write_random_file(os.path.join(root, "slow.bin"), 16 * h.MIB)
+        srv = self.start_server(root, max_rate="4MB")  # ~4 s nominal
+        outdir = os.path.join(self.tmp, "out")
+        os.makedirs(outdir)
+        out = os.path.join(outdir, "slow.out")
+        bg = h.start_get("slow.bin", [srv.address], out, self.tmp, quiet=True)
+        self.addCleanup(bg.kill)
+        # Wait (bounded) until the client has begun writing, then kill the source.
+        h.wait_until(lambda: os.listdir(outdir), 5.0)
+        time.sleep(0.5)
+        self.assertIsNone(bg.proc.poll(), "get finished before the source was killed; "
+                                          "rate limit not applied?")
+        srv.kill()
+        code = bg.wait(60)
+        self.assertNotEqual(code, 0, "get must fail when its only source dies")
+        self.assertFalse(os.path.exists(out), "a failed get must not leave the output file")
+        self.assertEqual(os.listdir(outdir), [], "a failed get must remove its temporary file")
+        self.assertTrue(h.nonempty_lines(bg.stderr()), "a failed get must say why on stderr")
+
+    def test_unknown_name_leaves_no_file(self) -> None:
+        root = os.path.join(self.tmp, "root")
+        os.makedirs(root)
+        srv = self.start_server(root)
+        outdir = os.path.join(self.tmp, "out")
+        os.makedirs(outdir)
+        out = os.path.join(outdir, "nope.out")
+        r = h.run_get("nope.bin", [srv.address], out, timeout=30)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertFalse(os.path.exists(out))
+        self.assertEqual(os.listdir(outdir), [])
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
