@@ -78,6 +78,7 @@ void EncodeBody(const Message& m, ByteWriter& w) {
             w.Str(std::string_view(e.message).substr(0, kMaxErrorLen));
           },
           [&](const Request& r) { w.U64(r.first), w.U32(r.count); },
+          [&](const Skip& r) { w.U64(r.first), w.U32(r.count); },
       },
       m);
 }
@@ -210,6 +211,13 @@ Expected<Message> DecodeFields(FrameType t, ByteReader& r) {
       }
       return Message(q);
     }
+    case FrameType::kSkip: {
+      Skip q{r.U64(), r.U32()};
+      if (r.ok() && (q.count == 0 || q.count > kMaxRequestCount)) {
+        return Bad(t, "count out of range");
+      }
+      return Message(q);
+    }
   }
   return MakeError(Errc::kUnknownType, "decode: unknown frame type");
 }
@@ -222,7 +230,7 @@ FrameType TypeOf(const Message& m) {
       FrameType::kList,       FrameType::kToc,    FrameType::kOpen,
       FrameType::kOpened,     FrameType::kStart,  FrameType::kPattern,
       FrameType::kPatternAck, FrameType::kData,   FrameType::kEnd,
-      FrameType::kError,      FrameType::kRequest};
+      FrameType::kError,      FrameType::kRequest, FrameType::kSkip};
   return kByIndex[m.index()];
 }
 
@@ -256,6 +264,8 @@ const char* FrameTypeName(FrameType t) {
       return "ERROR";
     case FrameType::kRequest:
       return "REQUEST";
+    case FrameType::kSkip:
+      return "SKIP";
   }
   return "?";
 }
@@ -288,6 +298,7 @@ std::optional<size_t> MaxBodySize(uint8_t type) {
     case FrameType::kError:
       return 1024;
     case FrameType::kRequest:
+    case FrameType::kSkip:
       return 12;
   }
   return std::nullopt;

@@ -41,6 +41,7 @@ enum class FrameType : uint8_t {
   kEnd = 0x0C,
   kError = 0x0D,
   kRequest = 0x0E,
+  kSkip = 0x0F,
 };
 
 enum class Role : uint8_t {
@@ -116,10 +117,15 @@ struct Request {
   uint64_t first = 0;
   uint32_t count = 0;
 };
+// Do not send blocks [first, first + count): another source covers them.
+struct Skip {
+  uint64_t first = 0;
+  uint32_t count = 0;
+};
 
 using Message =
     std::variant<Hello, Ping, Pong, List, Toc, Open, Opened, Start, PatternMsg,
-                 PatternAck, Data, End, ErrorMsg, Request>;
+                 PatternAck, Data, End, ErrorMsg, Request, Skip>;
 
 FrameType TypeOf(const Message& m);
 const char* FrameTypeName(FrameType t);

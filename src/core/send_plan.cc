@@ -31,9 +31,11 @@ uint32_t SendPlan::EpochOf(uint64_t seq) const {
 
 std::optional<uint64_t> SendPlan::Next() {
   while (!queue_.empty()) {
-    uint64_t s = queue_.front();
+    Queued q = queue_.front();
     queue_.pop_front();
-    if (s < block_count_) return s;
+    if (q.seq < block_count_ && (q.requested || !skipped_.Contains(q.seq))) {
+      return q.seq;
+    }
   }
   const auto& epochs = chain_.epochs();
   while (cursor_ < block_count_) {
@@ -45,7 +47,10 @@ std::optional<uint64_t> SendPlan::Next() {
       continue;
     }
     uint64_t s = cursor_++;
-    if (epochs[i].pattern.Owner(s, epochs[i].start_seq) == me_[i]) return s;
+    if (epochs[i].pattern.Owner(s, epochs[i].start_seq) == me_[i] &&
+        !skipped_.Contains(s)) {
+      return s;
+    }
   }
   return std::nullopt;
 }
@@ -81,7 +86,7 @@ Expected<uint64_t> SendPlan::ApplyPattern(uint32_t epoch, uint64_t switch_seq,
   for (uint64_t s = switch_seq; s < position && s < block_count_; ++s) {
     while (k < sent_before.size() && sent_before[k] < s) ++k;
     bool sent = k < sent_before.size() && sent_before[k] == s;
-    if (!sent && Mine(s)) queue_.push_back(s);
+    if (!sent && Mine(s)) queue_.push_back({s, false});
   }
   if (queue_.size() > kMaxQueued)
     return MakeError(Errc::kLimit, "send queue full");
@@ -93,8 +98,16 @@ Status SendPlan::Request(uint64_t first, uint32_t count) {
     return MakeError(Errc::kLimit, "send queue full");
   }
   for (uint64_t s = first; s < first + count && s < block_count_; ++s) {
-    queue_.push_back(s);
+    queue_.push_back({s, true});
   }
+  return Ok{};
+}
+
+Status SendPlan::Skip(uint64_t first, uint32_t count) {
+  if (skipped_.ranges() >= kMaxSkipRanges) {
+    return MakeError(Errc::kLimit, "too many skipped ranges");
+  }
+  skipped_.Add(first, first + count);
   return Ok{};
 }
 

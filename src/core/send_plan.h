@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/expected.h"
+#include "core/interval_set.h"
 #include "core/pattern.h"
 
 namespace braid::core {
@@ -21,6 +22,7 @@ class SendPlan {
   static constexpr uint64_t kMaxCatchUp = 1u << 20;
   static constexpr size_t kMaxPendingPatterns = 64;
   static constexpr size_t kMaxQueued = 1u << 20;
+  static constexpr size_t kMaxSkipRanges = 1u << 16;
 
   // REQUIRES: first.Contains(me).
   SendPlan(uint64_t block_count, uint32_t epoch, uint64_t start_seq,
@@ -36,8 +38,13 @@ class SendPlan {
   Expected<uint64_t> ApplyPattern(uint32_t epoch, uint64_t switch_seq,
                                   SourceId me, Pattern pattern);
 
-  // Queues blocks [first, first + count) clipped to the stream.
+  // Queues blocks [first, first + count) clipped to the stream. A request
+  // is served even for blocks earlier skipped.
   Status Request(uint64_t first, uint32_t count);
+
+  // Leaves out blocks [first, first + count) from the pattern walk and the
+  // catch-up (another source covers them).
+  Status Skip(uint64_t first, uint32_t count);
 
   uint64_t position() const { return cursor_; }
   uint32_t current_epoch() const { return chain_.back().epoch; }
@@ -53,7 +60,12 @@ class SendPlan {
   PatternChain chain_;
   std::vector<SourceId> me_;  // my id in each chain_ entry, same index
   uint64_t cursor_;           // next block the pattern walk considers
-  std::deque<uint64_t> queue_;
+  struct Queued {
+    uint64_t seq;
+    bool requested;  // by REQUEST (served even if skipped), else catch-up
+  };
+  std::deque<Queued> queue_;
+  IntervalSet skipped_;
 };
 
 }  // namespace braid::core

@@ -69,6 +69,21 @@ TEST(SendPlanTest, RequestsComeFirstAndAreClipped) {
   EXPECT_EQ(Drain(a), (std::vector<uint64_t>{8, 9, 2, 4, 6, 8}));
 }
 
+TEST(SendPlanTest, SkipLeavesOutBlocksButNotRequests) {
+  SendPlan a(20, 0, 0, P("AB"), 0);
+  ASSERT_TRUE(a.Skip(4, 5));  // 4, 6, 8 are A's
+  ASSERT_TRUE(a.Request(6, 1));
+  EXPECT_EQ(Drain(a), (std::vector<uint64_t>{6, 0, 2, 10, 12, 14, 16, 18}));
+}
+
+TEST(SendPlanTest, SkipAppliesToCatchUp) {
+  SendPlan b(30, 0, 0, P("AABCC"), 1);
+  while (b.position() < 20) b.Next();
+  ASSERT_TRUE(b.Skip(16, 1));
+  ASSERT_TRUE(b.ApplyPattern(1, 10, 1, P("ABBCC")));
+  EXPECT_EQ(Drain(b), (std::vector<uint64_t>{11, 21, 26, 27}));
+}
+
 TEST(SendPlanTest, RejectsBadSwitches) {
   SendPlan a(100, 0, 0, P("AABCC"), 0);
   EXPECT_FALSE(a.ApplyPattern(1, 7, 0, P("AB")));   // not a whole pattern

@@ -2,6 +2,9 @@
 
 #include <spdlog/spdlog.h>
 #include <sys/sendfile.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/socket.h>
 
 #include "server/server.h"
@@ -15,7 +18,11 @@ Session::Session(Server& server, tcp::socket socket)
       conn_(std::move(socket)),
       wake_(conn_.socket().get_executor()),
       writer_done_(conn_.socket().get_executor()),
-      last_progress_(net::Clock::now()) {}
+      last_progress_(net::Clock::now()) {
+  int lowat = kNotSentLowWater;
+  ::setsockopt(conn_.socket().native_handle(), IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat,
+               sizeof lowat);
+}
 
 awaitable<void> Session::Run() {
   auto self = shared_from_this();
@@ -103,6 +110,7 @@ Status Session::Handle(Message& m) {
     end_sent_ = false;
     return plan_->Request(r->first, r->count);
   }
+  if (auto* k = std::get_if<core::Skip>(&m)) return plan_->Skip(k->first, k->count);
   return bad_state();
 }
 
@@ -181,14 +189,35 @@ awaitable<void> Session::WriteLoop() {
 }
 
 awaitable<Status> Session::WaitWritable() {
-  auto [ec] = co_await net::WithTimeout(
-      conn_.socket().async_wait(tcp::socket::wait_write, net::kUseTuple),
-      server_.options().idle_timeout);
-  if (ec) co_return Unexpected{net::SocketError(ec, "send to " + conn_.peer())};
-  co_return Ok{};
+  // poll() honours TCP_NOTSENT_LOWAT; asio's edge-triggered wait alone could
+  // miss a socket that is already writable, so wait in short slices.
+  auto deadline = net::Clock::now() + server_.options().idle_timeout;
+  int fd = conn_.socket().native_handle();
+  for (;;) {
+    pollfd p{fd, POLLOUT, 0};
+    if (::poll(&p, 1, 0) > 0) {
+      if (p.revents & POLLOUT) co_return Ok{};
+      if (p.revents & (POLLERR | POLLHUP | POLLNVAL)) {
+        co_return MakeError(Errc::kUnavailable, "send to " + conn_.peer() + ": closed");
+      }
+    }
+    if (net::Clock::now() > deadline) {
+      co_return MakeError(Errc::kTimeout, "send to " + conn_.peer() + ": peer not reading");
+    }
+    auto [ec] = co_await net::WithTimeout(
+        conn_.socket().async_wait(tcp::socket::wait_write, net::kUseTuple),
+        std::chrono::milliseconds(20));
+    if (ec && ec != asio::error::timed_out) {
+      co_return Unexpected{net::SocketError(ec, "send to " + conn_.peer())};
+    }
+    if (closing_) co_return MakeError(Errc::kUnavailable, "closing");
+  }
 }
 
 awaitable<Status> Session::SendBlock(uint64_t seq) {
+  // Keep little unsent data in the kernel (TCP_NOTSENT_LOWAT): the send
+  // position then tracks what leaves, so a new pattern takes effect soon.
+  if (auto s = co_await WaitWritable(); !s) co_return s;
   uint32_t len = layout_.LengthOf(seq);
   auto wait =
       server_.rate_limit().Take(len + core::kDataPrefixSize, net::Clock::now());

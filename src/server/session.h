@@ -19,6 +19,9 @@ class Server;
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
+  // Unsent bytes the kernel may hold before the writer waits.
+  static constexpr int kNotSentLowWater = 256 * 1024;
+
   Session(Server& server, tcp::socket socket);
   // Runs until the connection ends. REQUIRES: owned by a shared_ptr.
   awaitable<void> Run();

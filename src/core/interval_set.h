@@ -1,0 +1,29 @@
+// A set of uint64 values stored as disjoint half-open ranges [begin, end).
+#ifndef BRAID_CORE_INTERVAL_SET_H_
+#define BRAID_CORE_INTERVAL_SET_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+
+namespace braid::core {
+
+class IntervalSet {
+ public:
+  // Adds [begin, end), merging with touching ranges.
+  void Add(uint64_t begin, uint64_t end);
+  // Removes [begin, end).
+  void Remove(uint64_t begin, uint64_t end);
+  bool Contains(uint64_t v) const;
+  // Drops every value below v.
+  void EraseBelow(uint64_t v) { Remove(0, v); }
+  size_t ranges() const { return ranges_.size(); }
+  bool empty() const { return ranges_.empty(); }
+
+ private:
+  std::map<uint64_t, uint64_t> ranges_;  // begin -> end
+};
+
+}  // namespace braid::core
+
+#endif  // BRAID_CORE_INTERVAL_SET_H_
