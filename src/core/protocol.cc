@@ -226,10 +226,10 @@ Expected<Message> DecodeFields(FrameType t, ByteReader& r) {
 
 FrameType TypeOf(const Message& m) {
   static constexpr FrameType kByIndex[] = {
-      FrameType::kHello,      FrameType::kPing,   FrameType::kPong,
-      FrameType::kList,       FrameType::kToc,    FrameType::kOpen,
-      FrameType::kOpened,     FrameType::kStart,  FrameType::kPattern,
-      FrameType::kPatternAck, FrameType::kData,   FrameType::kEnd,
+      FrameType::kHello,      FrameType::kPing,    FrameType::kPong,
+      FrameType::kList,       FrameType::kToc,     FrameType::kOpen,
+      FrameType::kOpened,     FrameType::kStart,   FrameType::kPattern,
+      FrameType::kPatternAck, FrameType::kData,    FrameType::kEnd,
       FrameType::kError,      FrameType::kRequest, FrameType::kSkip};
   return kByIndex[m.index()];
 }

@@ -33,7 +33,9 @@ std::optional<uint64_t> SendPlan::Next() {
   while (!queue_.empty()) {
     Queued q = queue_.front();
     queue_.pop_front();
-    if (q.seq < block_count_ && (q.requested || !skipped_.Contains(q.seq))) {
+    if (q.seq < block_count_ && !skipped_.Contains(q.seq)) {
+      // Sent now: the walk or a catch-up must not send it again.
+      skipped_.Add(q.seq, q.seq + 1);
       return q.seq;
     }
   }
@@ -97,6 +99,8 @@ Status SendPlan::Request(uint64_t first, uint32_t count) {
   if (queue_.size() + count > kMaxQueued) {
     return MakeError(Errc::kLimit, "send queue full");
   }
+  // The newer command wins: a request overrides an earlier skip.
+  skipped_.Remove(first, first + count);
   for (uint64_t s = first; s < first + count && s < block_count_; ++s) {
     queue_.push_back({s, true});
   }

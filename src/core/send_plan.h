@@ -38,12 +38,12 @@ class SendPlan {
   Expected<uint64_t> ApplyPattern(uint32_t epoch, uint64_t switch_seq,
                                   SourceId me, Pattern pattern);
 
-  // Queues blocks [first, first + count) clipped to the stream. A request
-  // is served even for blocks earlier skipped.
+  // Queues blocks [first, first + count) clipped to the stream. The newer
+  // of a REQUEST and a SKIP for the same block wins.
   Status Request(uint64_t first, uint32_t count);
 
-  // Leaves out blocks [first, first + count) from the pattern walk and the
-  // catch-up (another source covers them).
+  // Leaves out blocks [first, first + count) from the pattern walk, the
+  // catch-up and earlier requests (another source covers them).
   Status Skip(uint64_t first, uint32_t count);
 
   uint64_t position() const { return cursor_; }
@@ -62,7 +62,7 @@ class SendPlan {
   uint64_t cursor_;           // next block the pattern walk considers
   struct Queued {
     uint64_t seq;
-    bool requested;  // by REQUEST (served even if skipped), else catch-up
+    bool requested;  // by REQUEST, else catch-up
   };
   std::deque<Queued> queue_;
   IntervalSet skipped_;

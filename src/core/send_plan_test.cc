@@ -69,11 +69,13 @@ TEST(SendPlanTest, RequestsComeFirstAndAreClipped) {
   EXPECT_EQ(Drain(a), (std::vector<uint64_t>{8, 9, 2, 4, 6, 8}));
 }
 
-TEST(SendPlanTest, SkipLeavesOutBlocksButNotRequests) {
+TEST(SendPlanTest, NewerOfSkipAndRequestWins) {
   SendPlan a(20, 0, 0, P("AB"), 0);
   ASSERT_TRUE(a.Skip(4, 5));  // 4, 6, 8 are A's
   ASSERT_TRUE(a.Request(6, 1));
-  EXPECT_EQ(Drain(a), (std::vector<uint64_t>{6, 0, 2, 10, 12, 14, 16, 18}));
+  ASSERT_TRUE(a.Request(11, 2));
+  ASSERT_TRUE(a.Skip(12, 1));
+  EXPECT_EQ(Drain(a), (std::vector<uint64_t>{6, 11, 0, 2, 10, 14, 16, 18}));
 }
 
 TEST(SendPlanTest, SkipAppliesToCatchUp) {

@@ -1,0 +1,180 @@
+// The client's scheduler (patent FIG. 4 step 128, FIG. 8, FIG. 9): measures
+// every source per interval, decides when a new pattern is worth sending and
+// from which switch point, keeps a ledger of who is expected to send every
+// outstanding block, and repairs what the pattern alone would leave late or
+// unsent (head-of-line, end game, lost blocks, failed sources).
+//
+// Sans-IO: the transfer feeds it events with their time and sends the
+// commands Tick() returns. Deterministic for a given event sequence.
+#ifndef BRAID_CORE_SCHEDULER_H_
+#define BRAID_CORE_SCHEDULER_H_
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <unordered_map>
+#include <vector>
+
+#include "core/pattern.h"
+#include "core/reassembly.h"
+#include "core/token_bucket.h"
+
+namespace braid::core {
+
+struct SchedulerConfig {
+  // Patent: a new pattern only after a predetermined interval.
+  Clock::duration interval = std::chrono::milliseconds(500);
+  // Weight of the newest interval in each source's smoothed rate.
+  double rate_smoothing = 0.7;
+  // Re-pattern only when some source's share would move by more than this.
+  double min_share_change = 0.03;
+  // Pattern size so that rounding costs under this fraction of any share.
+  double rounding_error = 0.01;
+  // Bound on blocks ahead of the in-order point that may be outstanding
+  // (the reorder window for streamed output; 0 = unbounded, file output).
+  uint64_t window_blocks = 0;
+  // Longest a source may deliver nothing while it owes blocks before it is
+  // declared failed (at least this, more for slow sources).
+  Clock::duration min_stall = std::chrono::milliseconds(1000);
+  // Work imbalance (seconds of predicted finish time) that starts stealing.
+  double steal_threshold_s = 0.1;
+};
+
+// What the transfer must send.
+struct Command {
+  enum class Kind { kPattern, kRequest, kSkip };
+  Kind kind = Kind::kPattern;
+  SourceId to = 0;
+  uint32_t epoch = 0;  // kPattern
+  uint64_t seq = 0;    // kPattern: switch point; else first block
+  uint32_t count = 0;  // kRequest, kSkip
+  Pattern pattern;     // kPattern
+};
+
+// One row of the trace, per source, at the end of an interval.
+struct SourceSample {
+  SourceId id = 0;
+  double rate = 0;           // smoothed bytes per second
+  double interval_rate = 0;  // bytes per second in this interval alone
+  double share = 0;          // fraction of this interval's bytes
+  double pattern_share = 0;  // fraction of the current pattern's slots
+  bool alive = true;
+};
+struct IntervalSample {
+  Clock::time_point at;
+  uint32_t epoch = 0;
+  uint64_t next_in_order = 0;
+  std::vector<SourceSample> sources;
+};
+
+class Scheduler {
+ public:
+  // REQUIRES: layout.block_count() > 0.
+  Scheduler(StreamLayout layout, SchedulerConfig config, Clock::time_point now);
+
+  // A source taking part, with a throughput hint for the first pattern
+  // (e.g. from the test block's echo) and its round-trip time.
+  void AddSource(SourceId id, double rate_hint, Clock::duration rtt);
+  // The first pattern (epoch 0, from block 0), from the hints. A short one,
+  // so the first measured pattern can follow soon.
+  // REQUIRES: at least one source added.
+  const Pattern& Start(Clock::time_point now);
+
+  // Events.
+  void OnBlock(SourceId from, uint64_t seq, uint32_t bytes,
+               Clock::time_point now);
+  void OnAck(SourceId from, uint32_t epoch, uint64_t position,
+             Clock::time_point now);
+  void OnEnd(SourceId from);
+  // The connection failed (or the transfer judged it dead): its blocks go
+  // to the others and the next pattern leaves it out.
+  void OnSourceFailed(SourceId id, Clock::time_point now);
+  // The transfer stopped reading this source (back-pressure from the reorder
+  // window): it is neither slow nor stalled meanwhile.
+  void SetPaused(SourceId id, bool paused, Clock::time_point now);
+
+  // Everything due at `now`: new patterns, skips, requests.
+  std::vector<Command> Tick(Clock::time_point now);
+
+  // Whether seq is a block `from` may legitimately send (its own under some
+  // pattern of the chain, or asked of it).
+  bool MaySend(SourceId from, uint64_t seq) const;
+
+  const PatternChain& chain() const { return chain_; }
+  const ReceivedSet& received() const { return received_; }
+  bool complete() const { return received_.complete(); }
+  bool alive(SourceId id) const;
+  uint64_t patterns_sent() const { return patterns_; }
+  // Samples closed since the last call (for the trace).
+  std::vector<IntervalSample> TakeSamples();
+  // Sources declared failed since the last call.
+  std::vector<SourceId> TakeFailed();
+
+ private:
+  struct Source {
+    SourceId id = 0;
+    bool alive = true;
+    bool ended = false;
+    double rate = 0;  // smoothed bytes per second
+    double hint = 0;
+    Clock::duration rtt{};
+    uint64_t interval_bytes = 0;
+    uint64_t walk_next = 0;  // one past the highest pattern-walk block received
+    double lead_blocks = 4;  // own blocks in flight beyond walk_next (learned)
+    Clock::time_point last_block_at;
+    Clock::time_point added_at;
+  };
+
+  Source* Find(SourceId id);
+  const Source* Find(SourceId id) const;
+  SourceId ExpectedSender(uint64_t seq) const;
+  std::vector<Source*> Alive();
+  size_t ChoosePatternSize(const std::vector<double>& shares) const;
+
+  void CloseInterval(Clock::time_point now);
+  bool WorthRepattern(const std::vector<double>& shares) const;
+  void Repattern(Clock::time_point now, std::vector<Command>* out);
+  uint64_t PredictPosition(const Source& s) const;
+  uint64_t AdvanceOwned(SourceId id, uint64_t from, uint64_t k) const;
+  void SkipCoveredAfterAck(SourceId from, uint32_t epoch, uint64_t position,
+                           std::vector<Command>* out);
+  void Move(uint64_t seq, SourceId to, bool skip_old,
+            std::vector<Command>* out);
+  void RepairLost(Clock::time_point now, std::vector<Command>* out);
+  void Rebalance(Clock::time_point now, std::vector<Command>* out);
+  void EndGame(std::map<SourceId, std::vector<uint64_t>>& work,
+               std::vector<Command>* out);
+  void DetectStalls(Clock::time_point now);
+  uint64_t Horizon() const;
+
+  StreamLayout layout_;
+  SchedulerConfig config_;
+  std::vector<Source> sources_;
+  PatternChain chain_;
+  ReceivedSet received_;
+  uint64_t patterns_ = 0;
+  uint32_t epoch_ = 0;
+  Clock::time_point interval_start_;
+  Clock::time_point last_pattern_at_;
+  Clock::time_point frontier_since_;   // when next_in_order last moved
+  uint64_t blocks_since_pattern_ = 0;  // received at or after the last switch
+  bool membership_changed_ = false;
+  bool rebalance_now_ = false;
+  // Blocks asked of a source other than their pattern owner.
+  std::unordered_map<uint64_t, SourceId> moved_;
+  // Every (block, source) asked by REQUEST and not yet received.
+  std::unordered_multimap<uint64_t, SourceId> asked_;
+  // Blocks already asked again (bounds duplicate requests).
+  std::unordered_map<uint64_t, int> retried_;
+  std::set<SourceId> paused_;
+  std::vector<std::pair<SourceId, uint32_t>> pending_acks_;
+  std::vector<Command> deferred_;
+  std::vector<IntervalSample> samples_;
+  std::vector<SourceId> failed_;
+};
+
+}  // namespace braid::core
+
+#endif  // BRAID_CORE_SCHEDULER_H_

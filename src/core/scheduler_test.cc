@@ -1,0 +1,322 @@
+#include "core/scheduler.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <deque>
+#include <functional>
+#include <random>
+
+#include "core/send_plan.h"
+
+namespace braid::core {
+namespace {
+
+using std::chrono::milliseconds;
+
+// A fake-clock simulation of a whole transfer: servers run the real
+// SendPlan, links deliver blocks in order after a latency at a set rate,
+// commands and acknowledgements travel with their own (random) delays, and
+// the scheduler is driven exactly as the client drives it.
+class Sim {
+ public:
+  struct Server {
+    std::optional<SendPlan> plan;
+    double rate = 0;  // bytes per second; changeable mid-run
+    bool dead = false;
+    bool ended = false;
+    double credit = 0;
+    uint64_t last_arrival_us = 0;
+    std::deque<std::pair<uint64_t, uint64_t>> pipe;  // (arrival us, seq)
+    std::deque<std::pair<uint64_t, Command>> inbox;  // (arrival us, command)
+    uint64_t sent = 0;
+  };
+
+  Sim(uint64_t size, uint32_t block, std::vector<double> rates, uint32_t seed,
+      uint64_t window_blocks = 0)
+      : layout_{size, block}, rng_(seed), window_(window_blocks) {
+    SchedulerConfig cfg;
+    cfg.window_blocks = window_blocks;
+    sched_.emplace(layout_, cfg, Now());
+    for (size_t i = 0; i < rates.size(); ++i) {
+      servers_.push_back({});
+      servers_.back().rate = rates[i];
+      // A poor hint on purpose: the first pattern is equal shares.
+      sched_->AddSource(static_cast<SourceId>(i), 1.0, milliseconds(2));
+    }
+    Pattern first = sched_->Start(Now());
+    for (size_t i = 0; i < servers_.size(); ++i) {
+      servers_[i].plan.emplace(layout_.block_count(), 0, 0, first,
+                               static_cast<SourceId>(i));
+    }
+    if (window_blocks) reorder_.emplace(layout_, window_blocks);
+  }
+
+  Clock::time_point Now() const {
+    return Clock::time_point{} + std::chrono::microseconds(now_us_);
+  }
+  Server& server(size_t i) { return servers_[i]; }
+  Scheduler& scheduler() { return *sched_; }
+
+  // Runs until complete or limit; returns seconds of simulated time.
+  double Run(double limit_s, std::function<void(double)> at_time = nullptr) {
+    const uint64_t step = 1000;  // 1 ms
+    while (!sched_->complete() && now_us_ < limit_s * 1e6) {
+      now_us_ += step;
+      if (at_time) at_time(now_us_ / 1e6);
+      for (size_t i = 0; i < servers_.size(); ++i) StepServer(i, step);
+      Deliver();
+      if (now_us_ % 10000 == 0) SendCommands();
+    }
+    std::printf("sim: %.3f s simulated, %llu patterns, %llu duplicate blocks\n",
+                now_us_ / 1e6, (unsigned long long)sched_->patterns_sent(),
+                (unsigned long long)duplicates_);
+    return now_us_ / 1e6;
+  }
+
+  uint64_t duplicate_blocks() const { return duplicates_; }
+  const std::vector<uint8_t>& delivered_ok() const { return delivered_; }
+  uint64_t max_held() const { return max_held_; }
+
+ private:
+  uint64_t Latency() { return 2000 + rng_() % 3000; }  // 2-5 ms, random
+
+  void StepServer(size_t i, uint64_t step) {
+    Server& s = servers_[i];
+    if (s.dead) return;
+    while (!s.inbox.empty() && s.inbox.front().first <= now_us_) {
+      Command c = s.inbox.front().second;
+      s.inbox.pop_front();
+      if (c.kind == Command::Kind::kPattern) {
+        auto pos = s.plan->ApplyPattern(c.epoch, c.seq, c.to, c.pattern);
+        ASSERT_TRUE(pos.has_value());
+        acks_.push_back({now_us_ + Latency(), i, c.epoch, *pos});
+        s.ended = false;
+      } else if (c.kind == Command::Kind::kRequest) {
+        ASSERT_TRUE(s.plan->Request(c.seq, c.count));
+        s.ended = false;
+      } else {
+        ASSERT_TRUE(s.plan->Skip(c.seq, c.count));
+      }
+    }
+    s.credit =
+        std::min(s.credit + s.rate * step / 1e6, 4.0 * layout_.block_size);
+    // A small amount in flight, as TCP_NOTSENT_LOWAT keeps it.
+    while (s.credit >= layout_.block_size && s.pipe.size() < 4) {
+      auto seq = s.plan->Next();
+      if (!seq) {
+        if (!s.ended) {
+          sched_->OnEnd(static_cast<SourceId>(i));
+          if (std::getenv("SIM_TRACE"))
+            std::printf("%.3f end %zu\n", now_us_ / 1e6, i);
+        }
+        s.ended = true;
+        break;
+      }
+      s.credit -= layout_.block_size;
+      // Serialisation at the link rate, then latency; in order per link.
+      uint64_t arrival = std::max(s.last_arrival_us, now_us_ + Latency());
+      s.last_arrival_us = arrival;
+      s.pipe.push_back({arrival, *seq});
+      ++s.sent;
+    }
+  }
+
+  void Deliver() {
+    for (size_t i = 0; i < servers_.size(); ++i) {
+      Server& s = servers_[i];
+      while (!s.pipe.empty() && s.pipe.front().first <= now_us_ && !s.dead) {
+        uint64_t seq = s.pipe.front().second;
+        if (reorder_ && seq >= reorder_->next_in_order() + window_) {
+          break;  // back-pressure: the link stalls
+        }
+        s.pipe.pop_front();
+        EXPECT_TRUE(sched_->MaySend(static_cast<SourceId>(i), seq) ||
+                    sched_->received().Has(seq))
+            << "server " << i << " sent block " << seq << " nobody asked of it";
+        bool fresh = !sched_->received().Has(seq);
+        sched_->OnBlock(static_cast<SourceId>(i), seq, layout_.LengthOf(seq),
+                        Now());
+        if (!fresh) {
+          ++duplicates_;
+          if (std::getenv("SIM_TRACE"))
+            std::printf("%.3f dup %zu seq %llu\n", now_us_ / 1e6, i,
+                        (unsigned long long)seq);
+        }
+        if (reorder_ && fresh) Reorder(seq);
+      }
+    }
+    for (auto it = acks_.begin(); it != acks_.end();) {
+      if (it->at <= now_us_) {
+        if (!servers_[it->server].dead) {
+          sched_->OnAck(static_cast<SourceId>(it->server), it->epoch,
+                        it->position, Now());
+        }
+        it = acks_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+
+  void Reorder(uint64_t seq) {
+    std::vector<uint8_t> payload(layout_.LengthOf(seq),
+                                 static_cast<uint8_t>(seq));
+    auto offer = reorder_->Accept(seq, payload);
+    ASSERT_NE(offer, ReorderWindow::Offer::kNoRoom);
+    if (offer != ReorderWindow::Offer::kDeliverNow) {
+      max_held_ = std::max<uint64_t>(max_held_, reorder_->held_bytes());
+      return;
+    }
+    delivered_.push_back(static_cast<uint8_t>(seq));
+    reorder_->Delivered();
+    for (auto r = reorder_->PopReady(); !r.empty(); r = reorder_->PopReady()) {
+      delivered_.push_back(r[0]);
+      reorder_->Delivered();
+    }
+  }
+
+  void SendCommands() {
+    for (const Command& c : sched_->Tick(Now())) {
+      if (std::getenv("SIM_TRACE")) {
+        std::printf("%.3f cmd %d to %d seq %llu count %u %s\n", now_us_ / 1e6,
+                    int(c.kind), c.to, (unsigned long long)c.seq, c.count,
+                    c.pattern.size() ? "pattern" : "");
+      }
+      servers_[c.to].inbox.push_back({now_us_ + Latency(), c});
+    }
+  }
+
+  struct Ack {
+    uint64_t at;
+    size_t server;
+    uint32_t epoch;
+    uint64_t position;
+  };
+  StreamLayout layout_;
+  std::mt19937 rng_;
+  uint64_t window_;
+  std::optional<Scheduler> sched_;
+  std::optional<ReorderWindow> reorder_;
+  std::vector<Server> servers_;
+  std::vector<Ack> acks_;
+  uint64_t now_us_ = 0;
+  uint64_t duplicates_ = 0;
+  uint64_t max_held_ = 0;
+  std::vector<uint8_t> delivered_;
+};
+
+constexpr double kMB = 1e6;
+constexpr uint32_t kBlock = 64 * 1024;
+
+double Ideal(uint64_t size, double rate_sum) { return size / rate_sum; }
+
+TEST(SchedulerTest, SharesConvergeForSteadyRates) {
+  for (uint32_t seed = 1; seed <= 5; ++seed) {
+    uint64_t size = 128ull << 20;
+    Sim sim(size, kBlock, {25 * kMB, 12.5 * kMB, 6.25 * kMB}, seed);
+    double t = sim.Run(30);
+    ASSERT_TRUE(sim.scheduler().complete()) << "seed " << seed;
+    const Pattern& p = sim.scheduler().chain().back().pattern;
+    // 4/7, 2/7, 1/7 within three points.
+    EXPECT_NEAR(double(p.CountOf(0)) / p.size(), 4.0 / 7, 0.03) << p.ToString();
+    EXPECT_NEAR(double(p.CountOf(1)) / p.size(), 2.0 / 7, 0.03);
+    EXPECT_NEAR(double(p.CountOf(2)) / p.size(), 1.0 / 7, 0.03);
+    double eff = Ideal(size, 43.75 * kMB) / t;
+    EXPECT_GT(eff, 0.97) << "seed " << seed << " took " << t << " s";
+    EXPECT_LT(sim.duplicate_blocks(), 0.02 * (size / kBlock))
+        << "seed " << seed;
+  }
+}
+
+TEST(SchedulerTest, PatternSizeKeepsRoundingUnderOnePercent) {
+  Sim sim(512ull << 20, kBlock, {25 * kMB, 12.5 * kMB, 6.25 * kMB}, 9);
+  sim.Run(3);
+  const Pattern& p = sim.scheduler().chain().back().pattern;
+  ASSERT_GT(sim.scheduler().patterns_sent(), 1u);
+  // Each source's slots are within 1% of its exact share of the pattern.
+  const double exact[] = {4.0 / 7, 2.0 / 7, 1.0 / 7};
+  for (SourceId i = 0; i < 3; ++i) {
+    double share = double(p.CountOf(i)) / p.size();
+    EXPECT_LT(std::abs(share - exact[i]) / exact[i], 0.05) << p.ToString();
+  }
+  EXPECT_GE(p.size(), 0.5 / (0.01 * (1.0 / 7)) - 20);
+}
+
+TEST(SchedulerTest, FollowsAStepChange) {
+  uint64_t size = 256ull << 20;
+  Sim sim(size, kBlock, {25 * kMB, 12.5 * kMB, 6.25 * kMB}, 3);
+  bool dropped = false;
+  double t = sim.Run(60, [&](double now) {
+    if (!dropped && now >= 2.0) {
+      sim.server(0).rate = 2.5 * kMB;  // 200 -> 20 Mbit/s
+      dropped = true;
+    }
+  });
+  ASSERT_TRUE(sim.scheduler().complete());
+  const Pattern& p = sim.scheduler().chain().back().pattern;
+  double s0 = double(p.CountOf(0)) / p.size();
+  EXPECT_NEAR(s0, 2.5 / 21.25, 0.04) << p.ToString();
+  // Ideal: 2 s at 43.75 MB/s, the rest at 21.25 MB/s.
+  double ideal = 2 + (size - 2 * 43.75 * kMB) / (21.25 * kMB);
+  EXPECT_GT(ideal / t, 0.95) << "took " << t << " s, ideal " << ideal;
+  EXPECT_LT(sim.duplicate_blocks(), 0.02 * (size / kBlock));
+}
+
+TEST(SchedulerTest, NeverStarvesASlowSource) {
+  Sim sim(64ull << 20, kBlock, {40 * kMB, 0.4 * kMB}, 4);
+  sim.Run(60);
+  ASSERT_TRUE(sim.scheduler().complete());
+  for (const auto& e : sim.scheduler().chain().epochs()) {
+    EXPECT_GE(e.pattern.CountOf(1), 1u) << e.pattern.ToString();
+  }
+}
+
+TEST(SchedulerTest, FailedSourceIsDetectedAndItsBlocksRefetched) {
+  uint64_t size = 64ull << 20;
+  Sim sim(size, kBlock, {12.5 * kMB, 12.5 * kMB, 12.5 * kMB}, 5);
+  bool killed = false;
+  double t = sim.Run(60, [&](double now) {
+    if (!killed && now >= 0.8) {
+      sim.server(1).dead = true;  // frozen or gone: it sends nothing more
+      killed = true;
+    }
+  });
+  ASSERT_TRUE(sim.scheduler().complete())
+      << "stuck at " << sim.scheduler().received().next_in_order();
+  EXPECT_FALSE(sim.scheduler().alive(1));
+  EXPECT_TRUE(sim.scheduler().alive(0));
+  // Detected within about a second, and the rest fetched by the others.
+  double ideal = 0.8 + (size - 0.8 * 37.5 * kMB) / (25 * kMB);
+  EXPECT_LT(t, ideal + 1.5) << "took " << t;
+}
+
+// In-order streaming through a bounded window: every block is delivered
+// exactly once, in order, and the window bound holds, for many random
+// interleavings of data, acknowledgements and commands.
+TEST(SchedulerTest, StreamsInOrderWithinTheWindowForManyInterleavings) {
+  for (uint32_t seed = 10; seed < 30; ++seed) {
+    uint64_t size = 16ull << 20;
+    uint64_t window = 64;
+    Sim sim(size, kBlock, {12 * kMB, 6 * kMB, 3 * kMB}, seed, window);
+    bool changed = false;
+    sim.Run(60, [&](double now) {
+      if (!changed && now > 0.4) {
+        sim.server(0).rate = 1 * kMB;
+        changed = true;
+      }
+    });
+    ASSERT_TRUE(sim.scheduler().complete()) << "seed " << seed;
+    const auto& out = sim.delivered_ok();
+    ASSERT_EQ(out.size(), size / kBlock);
+    for (size_t i = 0; i < out.size(); ++i) {
+      ASSERT_EQ(out[i], static_cast<uint8_t>(i))
+          << "seed " << seed << " at " << i;
+    }
+    EXPECT_LE(sim.max_held(), window * kBlock);
+  }
+}
+
+}  // namespace
+}  // namespace braid::core
