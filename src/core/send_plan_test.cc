@@ -66,7 +66,8 @@ TEST(SendPlanTest, RequestsComeFirstAndAreClipped) {
   SendPlan a(10, 0, 0, P("AB"), 0);
   EXPECT_EQ(*a.Next(), 0u);
   ASSERT_TRUE(a.Request(8, 5));
-  EXPECT_EQ(Drain(a), (std::vector<uint64_t>{8, 9, 2, 4, 6, 8}));
+  // 8 went out as requested: the walk does not send it again.
+  EXPECT_EQ(Drain(a), (std::vector<uint64_t>{8, 9, 2, 4, 6}));
 }
 
 TEST(SendPlanTest, NewerOfSkipAndRequestWins) {
