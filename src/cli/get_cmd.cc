@@ -1,5 +1,6 @@
 // braid get: a parallel download (patent FIG. 4).
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -17,7 +18,8 @@ struct GetFlags {
   std::vector<std::string> sources;
   std::string output;
   std::string stats_json;
-  std::string block_size = "256KiB";
+  std::string trace;
+  std::string block_size = "64KiB";
   std::string max_buffer = "64MiB";
   int verbosity = 0;
   bool quiet = false;
@@ -45,6 +47,8 @@ int RunGetCommand(const GetFlags& flags) {
   auto buffer = core::ParseSize(flags.max_buffer);
   if (!buffer) return Usage(buffer.error().what);
   options.reorder_bytes = *buffer;
+  options.trace_path = flags.trace;
+  options.progress = !flags.quiet && ::isatty(STDERR_FILENO);
   options.output = flags.output.empty()
                        ? std::filesystem::path(flags.name).filename().string()
                        : flags.output;
@@ -72,8 +76,9 @@ int RunGetCommand(const GetFlags& flags) {
                  report->seconds,
                  report->seconds > 0 ? mb / report->seconds : 0.0);
     for (const auto& s : report->sources) {
-      spdlog::info("  {} (id {}): {} blocks, {} bytes", s.address, s.id,
-                   s.blocks, s.bytes);
+      spdlog::info("  {} (id {}): {} blocks, {} bytes{}", s.address, s.id,
+                   s.blocks, s.bytes,
+                   s.failed ? " (failed: " + s.error + ")" : "");
     }
   }
   return kExitOk;
@@ -97,7 +102,10 @@ void AddGetCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--stats-json", flags->stats_json,
                   "Write transfer statistics here as JSON");
   cmd->add_option("--block-size", flags->block_size,
-                  "Block size, 512 to 4MiB (default 256KiB)");
+                  "Block size, 512 to 4MiB (default 64KiB)");
+  cmd->add_option("--trace", flags->trace,
+                  "Write per-interval rates, shares and pattern changes here "
+                  "(JSON lines; scripts/plot-trace draws them)");
   cmd->add_option("--max-buffer", flags->max_buffer,
                   "Bound on bytes held for reordering when streaming to stdout "
                   "(default 64MiB)");

@@ -11,6 +11,7 @@
 
 #include "core/expected.h"
 #include "core/pattern.h"
+#include "core/scheduler.h"
 #include "core/units.h"
 
 namespace braid::client {
@@ -19,12 +20,15 @@ struct GetOptions {
   std::string name;
   std::vector<core::HostPort> sources;
   std::string output;  // a path, or "-" for standard output
-  uint32_t block_size = 256 * 1024;
-  size_t reorder_bytes = 64u << 20;  // bound of the reorder window (stdout)
-  size_t pattern_size = 100;
-  size_t probe_bytes = 64 * 1024;  // the test block
+  uint32_t block_size = 64 * 1024;
+  size_t reorder_bytes = 64u << 20;  // bound of the reorder window (streams)
+  size_t probe_bytes = 64 * 1024;    // the test block
   std::chrono::milliseconds connect_timeout{5000};
+  // No byte from any source for this long ends the transfer.
   std::chrono::milliseconds stall_timeout{30000};
+  core::SchedulerConfig scheduler;
+  std::string trace_path;  // --trace, empty for none
+  bool progress = false;   // draw the progress line on stderr
 };
 
 struct SourceReport {
@@ -32,6 +36,8 @@ struct SourceReport {
   core::SourceId id = 0;
   uint64_t bytes = 0;
   uint64_t blocks = 0;
+  bool failed = false;
+  std::string error;  // why it failed, if it did
 };
 
 struct GetReport {
@@ -43,7 +49,9 @@ struct GetReport {
   uint32_t block_size = 0;
   uint64_t blocks = 0;
   uint64_t out_of_order_blocks = 0;
+  uint64_t moved_blocks = 0;  // asked of a source other than the owner
   std::vector<core::SourceId> pattern;  // the initial pattern
+  std::string final_pattern;
   std::vector<SourceReport> sources;
 };
 

@@ -113,6 +113,7 @@ class StreamOutput : public Output {
     return window_.received();
   }
   size_t held_bytes() const override { return window_.held_bytes(); }
+  bool in_order() const override { return true; }
 
  private:
   int fd_;

@@ -29,6 +29,8 @@ class Output {
   virtual const core::ReceivedSet& received() const = 0;
   // Bytes held in memory for reordering.
   virtual size_t held_bytes() const { return 0; }
+  // True when blocks must arrive within a bounded reorder window.
+  virtual bool in_order() const { return false; }
 };
 
 // path "-" means standard output; an existing path that is not a regular

@@ -36,7 +36,7 @@ class SourceConn {
   net::Clock::duration rtt{};
   uint64_t bytes = 0;
   uint64_t blocks = 0;
-  bool ended = false;  // sent END
+  double last_rate = 0;  // bytes per second in the last interval
   std::optional<Error> failure;
 
  private:

@@ -5,6 +5,7 @@
 #define BRAID_CORE_EXPECTED_H_
 
 #include <cstdlib>
+#include <type_traits>
 #include <utility>
 #include <variant>
 
@@ -23,6 +24,9 @@ inline Unexpected MakeError(Errc code, std::string what = {}) {
 template <class T>
 class [[nodiscard]] Expected {
  public:
+  // A default T (asio's co_spawn needs this for a coroutine that threw).
+  Expected() requires std::is_default_constructible_v<T>
+      : v_(std::in_place_index<0>) {}
   Expected(T value) : v_(std::in_place_index<0>, std::move(value)) {}
   Expected(Unexpected u) : v_(std::in_place_index<1>, std::move(u.error)) {}
 

@@ -91,23 +91,23 @@ size_t Scheduler::ChoosePatternSize(const std::vector<double>& shares) const {
   return std::max(n, std::min(wanted, cap));
 }
 
-const Pattern& Scheduler::Start(Clock::time_point now) {
-  std::vector<double> shares;
+Pattern InitialPattern(const std::vector<double>& hints, uint64_t block_count) {
   double mean = 0;
-  for (const auto& s : sources_) mean += s.hint / sources_.size();
-  for (const auto& s : sources_) {
-    if (shares.size() <= s.id) shares.resize(s.id + 1, 0.0);
-    shares[s.id] = s.hint > 0 ? s.hint : std::max(mean, 1.0);
-  }
-  // A short first pattern: it is a guess, replaced after the first interval.
-  size_t size = std::min<size_t>(
-      std::max<size_t>(sources_.size() * 8, 16),
-      std::max<size_t>(layout_.block_count(), sources_.size()));
-  chain_ = PatternChain(0, 0, GeneratePattern(shares, size));
+  for (double h : hints) mean += std::max(h, 0.0) / hints.size();
+  std::vector<double> shares;
+  for (double h : hints) shares.push_back(h > 0 ? h : std::max(mean, 1.0));
+  size_t n = hints.size();
+  size_t size = std::min<size_t>(std::max<size_t>(n * 8, 16),
+                                 std::max<uint64_t>(block_count, n));
+  return GeneratePattern(shares, size);
+}
+
+void Scheduler::Start(Clock::time_point now, uint32_t epoch, Pattern first) {
+  chain_ = PatternChain(epoch, 0, std::move(first));
+  epoch_ = epoch;
   patterns_ = 1;
   interval_start_ = last_pattern_at_ = frontier_since_ = now;
   for (auto& s : sources_) s.last_block_at = s.added_at = now;
-  return chain_.back().pattern;
 }
 
 void Scheduler::OnBlock(SourceId from, uint64_t seq, uint32_t bytes,
@@ -198,6 +198,7 @@ void Scheduler::Move(uint64_t seq, SourceId to, bool skip_old,
   SourceId old = ExpectedSender(seq);
   moved_[seq] = to;
   asked_.emplace(seq, to);
+  ++moves_;
   ++retried_[seq];
   out->push_back({Command::Kind::kRequest, to, 0, seq, 1, {}});
   if (skip_old && old != to && alive(old)) {

@@ -69,6 +69,11 @@ struct IntervalSample {
   std::vector<SourceSample> sources;
 };
 
+// A first pattern from throughput hints (e.g. the test block's echo time),
+// short so that the first measured pattern can follow soon.
+// REQUIRES: hints non-empty; hints[i] is source i's hint (<= 0: unknown).
+Pattern InitialPattern(const std::vector<double>& hints, uint64_t block_count);
+
 class Scheduler {
  public:
   // REQUIRES: layout.block_count() > 0.
@@ -77,10 +82,9 @@ class Scheduler {
   // A source taking part, with a throughput hint for the first pattern
   // (e.g. from the test block's echo) and its round-trip time.
   void AddSource(SourceId id, double rate_hint, Clock::duration rtt);
-  // The first pattern (epoch 0, from block 0), from the hints. A short one,
-  // so the first measured pattern can follow soon.
-  // REQUIRES: at least one source added.
-  const Pattern& Start(Clock::time_point now);
+  // The transfer starts with `first` in force from block 0 as `epoch`.
+  // REQUIRES: at least one source added; first names only added sources.
+  void Start(Clock::time_point now, uint32_t epoch, Pattern first);
 
   // Events.
   void OnBlock(SourceId from, uint64_t seq, uint32_t bytes,
@@ -107,6 +111,8 @@ class Scheduler {
   bool complete() const { return received_.complete(); }
   bool alive(SourceId id) const;
   uint64_t patterns_sent() const { return patterns_; }
+  // Blocks asked of a source other than their pattern owner so far.
+  uint64_t moved_blocks() const { return moves_; }
   // Samples closed since the last call (for the trace).
   std::vector<IntervalSample> TakeSamples();
   // Sources declared failed since the last call.
@@ -155,6 +161,7 @@ class Scheduler {
   PatternChain chain_;
   ReceivedSet received_;
   uint64_t patterns_ = 0;
+  uint64_t moves_ = 0;
   uint32_t epoch_ = 0;
   Clock::time_point interval_start_;
   Clock::time_point last_pattern_at_;

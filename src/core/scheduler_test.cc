@@ -42,10 +42,12 @@ class Sim {
     for (size_t i = 0; i < rates.size(); ++i) {
       servers_.push_back({});
       servers_.back().rate = rates[i];
-      // A poor hint on purpose: the first pattern is equal shares.
       sched_->AddSource(static_cast<SourceId>(i), 1.0, milliseconds(2));
     }
-    Pattern first = sched_->Start(Now());
+    std::vector<double> hints(rates.size(),
+                              1.0);  // poor on purpose: equal shares
+    Pattern first = InitialPattern(hints, layout_.block_count());
+    sched_->Start(Now(), 0, first);
     for (size_t i = 0; i < servers_.size(); ++i) {
       servers_[i].plan.emplace(layout_.block_count(), 0, 0, first,
                                static_cast<SourceId>(i));

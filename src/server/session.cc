@@ -1,10 +1,10 @@
 #include "server/session.h"
 
-#include <spdlog/spdlog.h>
-#include <sys/sendfile.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <spdlog/spdlog.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 
 #include "server/server.h"
@@ -20,8 +20,8 @@ Session::Session(Server& server, tcp::socket socket)
       writer_done_(conn_.socket().get_executor()),
       last_progress_(net::Clock::now()) {
   int lowat = kNotSentLowWater;
-  ::setsockopt(conn_.socket().native_handle(), IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat,
-               sizeof lowat);
+  ::setsockopt(conn_.socket().native_handle(), IPPROTO_TCP, TCP_NOTSENT_LOWAT,
+               &lowat, sizeof lowat);
 }
 
 awaitable<void> Session::Run() {
@@ -110,7 +110,8 @@ Status Session::Handle(Message& m) {
     end_sent_ = false;
     return plan_->Request(r->first, r->count);
   }
-  if (auto* k = std::get_if<core::Skip>(&m)) return plan_->Skip(k->first, k->count);
+  if (auto* k = std::get_if<core::Skip>(&m))
+    return plan_->Skip(k->first, k->count);
   return bad_state();
 }
 
@@ -198,11 +199,13 @@ awaitable<Status> Session::WaitWritable() {
     if (::poll(&p, 1, 0) > 0) {
       if (p.revents & POLLOUT) co_return Ok{};
       if (p.revents & (POLLERR | POLLHUP | POLLNVAL)) {
-        co_return MakeError(Errc::kUnavailable, "send to " + conn_.peer() + ": closed");
+        co_return MakeError(Errc::kUnavailable,
+                            "send to " + conn_.peer() + ": closed");
       }
     }
     if (net::Clock::now() > deadline) {
-      co_return MakeError(Errc::kTimeout, "send to " + conn_.peer() + ": peer not reading");
+      co_return MakeError(Errc::kTimeout,
+                          "send to " + conn_.peer() + ": peer not reading");
     }
     auto [ec] = co_await net::WithTimeout(
         conn_.socket().async_wait(tcp::socket::wait_write, net::kUseTuple),

@@ -97,7 +97,7 @@ kLimit = 14
 kUnavailable = 15
 kBadData = 16
 
-DEFAULT_BLOCK_SIZE = 262144
+DEFAULT_BLOCK_SIZE = 65536
 MIN_BLOCK_SIZE = 512
 MAX_BLOCK_SIZE = 4 * MIB
 
@@ -488,8 +488,14 @@ def check_stats(test: unittest.TestCase, stats_path: str, *, name: str, size: in
     test.assertEqual(st["bytes"], size)
     test.assertEqual(st["block_size"], block_size)
     test.assertEqual(st["blocks"], blocks)
-    test.assertEqual(st["duplicate_bytes"], 0)
-    test.assertEqual(st["patterns"], 1, "v0 uses exactly one pattern")
+    test.assertIsInstance(st["patterns"], int)
+    test.assertGreaterEqual(st["patterns"], 1)
+    test.assertIsInstance(st["moved_blocks"], int)
+    # Duplicates are counted apart from the sources' bytes and stay small.
+    test.assertLessEqual(st["duplicate_bytes"], max(2 * block_size, size // 50),
+                         f"too many duplicate bytes: {st}")
+    # One pattern and nothing moved: every source sent exactly its slots.
+    exact = st["patterns"] == 1 and st["moved_blocks"] == 0
     test.assertIsInstance(st["seconds"], (int, float))
     test.assertGreaterEqual(st["seconds"], 0)
     test.assertIsInstance(st["out_of_order_blocks"], int)
@@ -519,11 +525,13 @@ def check_stats(test: unittest.TestCase, stats_path: str, *, name: str, size: in
 
     share = expected_source_share(pattern, size, block_size)
     for i, (nblocks, nbytes) in share.items():
-        if nblocks == 0:
+        if nblocks == 0 or not exact:
             continue
         test.assertIn(i, by_id, f"pattern id {i} owns {nblocks} blocks but is not in "
                                 f"sources: {st}")
     for i, s in by_id.items():
+        if not exact:
+            break
         exp_blocks, exp_bytes = share.get(i, (0, 0))
         test.assertEqual(s["blocks"], exp_blocks,
                          f"source id {i} ({s['address']}) blocks vs pattern {pattern}")

@@ -1,0 +1,434 @@
+#include "client/transfer.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+namespace braid::client {
+namespace {
+
+using core::Clock;
+
+// How often the scheduler runs; its own interval decides re-patterning.
+constexpr auto kTick = std::chrono::milliseconds(10);
+// Idle sources are pinged so their server keeps the connection open.
+constexpr auto kKeepAlive = std::chrono::seconds(5);
+
+// Runs f on every source concurrently and returns when all have finished.
+template <class F>
+awaitable<void> ForEachParallel(const std::vector<SourceConn*>& sources, F f) {
+  auto ex = co_await asio::this_coro::executor;
+  size_t left = sources.size();
+  net::Signal done(ex);
+  for (SourceConn* s : sources) {
+    asio::co_spawn(ex, f(*s), [&, s](std::exception_ptr e) {
+      if (e)
+        s->failure = Error{Errc::kUnavailable, s->name() + ": internal error"};
+      if (--left == 0) done.Notify();
+    });
+  }
+  while (left > 0) co_await done.Wait(std::chrono::seconds(1));
+}
+
+// Bytes per second implied by the test block's echo (sent and returned).
+double ProbeRate(const SourceConn& s, size_t probe_bytes) {
+  double seconds = std::chrono::duration<double>(s.rtt).count();
+  return 2.0 * static_cast<double>(probe_bytes) / std::max(seconds, 1e-4);
+}
+
+}  // namespace
+
+Transfer::Transfer(const GetOptions& options) : options_(options) {
+  for (const auto& a : options.sources)
+    all_.push_back(std::make_unique<SourceConn>(a));
+}
+
+SourceConn* Transfer::ById(core::SourceId id) {
+  for (SourceConn* s : live_)
+    if (s->id == id) return s;
+  return nullptr;
+}
+
+size_t Transfer::Alive() const {
+  return static_cast<size_t>(std::count_if(
+      live_.begin(), live_.end(), [](SourceConn* s) { return !s->failure; }));
+}
+
+awaitable<Status> Transfer::ConnectAll() {
+  std::vector<SourceConn*> all;
+  for (auto& s : all_) all.push_back(s.get());
+  co_await ForEachParallel(all, [&](SourceConn& s) -> awaitable<void> {
+    if (auto st = co_await s.Connect(options_.connect_timeout); !st) {
+      s.failure = st.error();
+      co_return;
+    }
+    auto rtt = co_await s.Probe(options_.probe_bytes, options_.connect_timeout);
+    if (!rtt) {
+      s.failure = rtt.error();
+      co_return;
+    }
+    s.rtt = *rtt;
+  });
+  for (SourceConn* s : all) {
+    if (!s->failure) live_.push_back(s);
+  }
+  for (SourceConn* s : all) {
+    // Warn only when others remain; otherwise the error line says it all.
+    if (s->failure && !live_.empty()) {
+      spdlog::warn("leaving out source {}: {}", s->name(),
+                   s->failure->ToString());
+    }
+  }
+  if (live_.empty()) {
+    co_return MakeError(Errc::kUnavailable,
+                        "no source reachable (" +
+                            all.front()->failure->ToString() +
+                            (all.size() > 1 ? ", ..." : "") + ")");
+  }
+  co_return Ok{};
+}
+
+awaitable<Status> Transfer::OpenAll() {
+  // Patent FIG. 4 step 114: the first pattern from the test-block echoes.
+  std::vector<double> hints;
+  for (size_t i = 0; i < live_.size(); ++i) {
+    live_[i]->id = static_cast<core::SourceId>(i);
+    hints.push_back(ProbeRate(*live_[i], options_.probe_bytes));
+  }
+  first_pattern_ = core::InitialPattern(hints, 1u << 20);
+  co_await ForEachParallel(live_, [&](SourceConn& s) -> awaitable<void> {
+    core::Open req{options_.block_size, 0, s.id, 0, first_pattern_,
+                   options_.name};
+    auto opened = co_await s.Open(req, options_.connect_timeout);
+    if (opened) {
+      opened_[&s] = *opened;
+    } else {
+      s.failure = opened.error();
+    }
+  });
+  co_return CheckOpened();
+}
+
+Status Transfer::CheckOpened() {
+  std::vector<SourceConn*> ok;
+  for (SourceConn* s : live_) {
+    if (opened_.count(s)) ok.push_back(s);
+  }
+  if (ok.empty()) {
+    bool all_missing = std::all_of(
+        live_.begin(), live_.end(),
+        [](SourceConn* s) { return s->failure->code == Errc::kNotFound; });
+    if (all_missing) {
+      return MakeError(Errc::kNotFound,
+                       "'" + options_.name + "' not found on any of " +
+                           std::to_string(live_.size()) + " source(s)");
+    }
+    return Unexpected{*live_.front()->failure};
+  }
+  uint64_t size = opened_[ok.front()].size;
+  for (SourceConn* s : ok) {
+    if (opened_[s].size != size) {
+      std::string detail;
+      for (SourceConn* t : ok) {
+        detail += " " + t->name() + "=" + std::to_string(opened_[t].size);
+      }
+      return MakeError(
+          Errc::kSizeMismatch,
+          "sources disagree on the size of '" + options_.name + "':" + detail);
+    }
+  }
+  for (SourceConn* s : live_) {
+    if (s->failure)
+      spdlog::warn("leaving out source {}: {}", s->name(),
+                   s->failure->ToString());
+  }
+  layout_ = {size, options_.block_size};
+  return Ok{};
+}
+
+// Sources that could not open the stream leave before START: the others get
+// a pattern without them, in force from block 0 (nothing is in flight yet).
+awaitable<Status> Transfer::DropUnopened() {
+  std::vector<SourceConn*> ok;
+  for (SourceConn* s : live_)
+    if (!s->failure) ok.push_back(s);
+  if (ok.size() == live_.size()) co_return Ok{};
+  live_ = ok;
+  std::vector<double> hints(live_.back()->id + 1, 0.0);
+  for (SourceConn* s : live_)
+    hints[s->id] = ProbeRate(*s, options_.probe_bytes);
+  first_pattern_ =
+      core::GeneratePattern(hints, std::max<size_t>(16, live_.size() * 8));
+  first_epoch_ = 1;
+  for (SourceConn* s : live_) {
+    core::PatternMsg p{first_epoch_, 0, s->id, first_pattern_};
+    if (auto st = co_await s->conn().Send(p, options_.connect_timeout); !st)
+      co_return st;
+  }
+  co_return Ok{};
+}
+
+void Transfer::FailSource(SourceConn& s, const Error& e) {
+  if (done_ || s.failure) return;
+  s.failure = e;
+  spdlog::warn("source {} failed: {}", s.name(), e.ToString());
+  trace_.Failed(Clock::now(), s.id, s.name(), e.ToString());
+  scheduler_->OnSourceFailed(s.id, Clock::now());
+  s.conn().Close();
+  if (Alive() == 0) {
+    fatal_ =
+        Error{e.code, "every source failed; last: " + s.name() + ": " + e.what};
+  }
+  progress_->Notify();
+}
+
+awaitable<Status> Transfer::OnData(SourceConn& s, const core::Data& d) {
+  if (d.seq >= layout_.block_count() ||
+      d.payload.size() != layout_.LengthOf(d.seq)) {
+    co_return MakeError(Errc::kBadData, "block " + std::to_string(d.seq) +
+                                            " has a wrong number or length");
+  }
+  bool fresh = !scheduler_->received().Has(d.seq);
+  if (fresh && !scheduler_->MaySend(s.id, d.seq)) {
+    co_return MakeError(Errc::kBadData, "sent block " + std::to_string(d.seq) +
+                                            " that nobody asked of it");
+  }
+  uint64_t expected = scheduler_->received().next_in_order();
+  if (fresh && d.seq != expected) {
+    ++out_of_order_;
+    spdlog::trace("block {} from {} out of sequence (next in order {})", d.seq,
+                  s.name(), expected);
+  }
+  for (;;) {
+    auto put = output_->Write(d.seq, d.payload);
+    if (!put) {
+      fatal_ = put.error();
+      progress_->Notify();
+      co_return Ok{};
+    }
+    if (*put == Output::Put::kNoRoom) {
+      // Back-pressure: stop reading this source until the window moves.
+      scheduler_->SetPaused(s.id, true, Clock::now());
+      co_await progress_->Wait(std::chrono::milliseconds(50));
+      if (done_ || fatal_ || s.failure) co_return Ok{};
+      continue;
+    }
+    scheduler_->SetPaused(s.id, false, Clock::now());
+    scheduler_->OnBlock(s.id, d.seq, static_cast<uint32_t>(d.payload.size()),
+                        Clock::now());
+    if (*put == Output::Put::kDuplicate) {
+      duplicate_bytes_ += d.payload.size();
+    } else {
+      s.bytes += d.payload.size();
+      ++s.blocks;
+      received_bytes_ += d.payload.size();
+      last_progress_ = Clock::now();
+      progress_->Notify();
+    }
+    co_return Ok{};
+  }
+}
+
+awaitable<void> Transfer::Receive(SourceConn& s) {
+  // A long read deadline: the scheduler's stall timer, derived from the
+  // source's rate, decides much sooner that a silent source is dead.
+  while (!done_ && !fatal_ && !s.failure) {
+    auto m = co_await s.conn().Read(options_.stall_timeout);
+    if (done_ || s.failure) co_return;
+    if (!m) {
+      FailSource(s, m.error());
+      co_return;
+    }
+    if (auto* d = std::get_if<core::Data>(&*m)) {
+      if (auto st = co_await OnData(s, *d); !st) {
+        FailSource(s, st.error());
+        co_return;
+      }
+    } else if (auto* a = std::get_if<core::PatternAck>(&*m)) {
+      scheduler_->OnAck(s.id, a->epoch, a->position, Clock::now());
+    } else if (std::holds_alternative<core::End>(*m)) {
+      scheduler_->OnEnd(s.id);
+    } else if (auto* e = std::get_if<core::ErrorMsg>(&*m)) {
+      FailSource(s, {e->code, e->message});
+      co_return;
+    } else if (!std::holds_alternative<core::Pong>(*m)) {
+      FailSource(s,
+                 {Errc::kBadState, std::string("unexpected ") +
+                                       core::FrameTypeName(core::TypeOf(*m))});
+      co_return;
+    }
+  }
+}
+
+void Transfer::Execute(const std::vector<core::Command>& commands) {
+  std::vector<SourceConn*> touched;
+  for (const core::Command& c : commands) {
+    SourceConn* s = ById(c.to);
+    if (!s || s->failure) continue;
+    switch (c.kind) {
+      case core::Command::Kind::kPattern:
+        s->conn().Queue(core::PatternMsg{c.epoch, c.seq, c.to, c.pattern});
+        break;
+      case core::Command::Kind::kRequest:
+        s->conn().Queue(core::Request{c.seq, c.count});
+        break;
+      case core::Command::Kind::kSkip:
+        s->conn().Queue(core::Skip{c.seq, c.count});
+        break;
+    }
+    if (c.kind == core::Command::Kind::kPattern &&
+        c.to == commands.front().to) {
+      spdlog::debug("pattern epoch {} from block {}: {}", c.epoch, c.seq,
+                    c.pattern.ToString());
+      trace_.PatternChange(Clock::now(), c.epoch, c.seq, c.pattern);
+    }
+    if (std::find(touched.begin(), touched.end(), s) == touched.end())
+      touched.push_back(s);
+  }
+  for (SourceConn* s : touched) Flush(s);
+}
+
+void Transfer::Flush(SourceConn* s) {
+  asio::co_spawn(ex_, s->conn().Flush(options_.connect_timeout),
+                 [this, s](std::exception_ptr e, Status st) {
+                   if (e) {
+                     FailSource(*s, {Errc::kUnavailable, "write failed"});
+                   } else if (!st) {
+                     FailSource(*s, st.error());
+                   }
+                 });
+}
+
+// Trace rows, failed sources and the progress line after each tick.
+void Transfer::Record() {
+  std::map<core::SourceId, std::string> names;
+  for (SourceConn* s : live_) names[s->id] = s->name();
+  for (const auto& sample : scheduler_->TakeSamples()) {
+    for (const auto& src : sample.sources) {
+      if (SourceConn* s = ById(src.id)) s->last_rate = src.interval_rate;
+    }
+    trace_.Interval(sample, output_->held_bytes(), names);
+  }
+  for (core::SourceId id : scheduler_->TakeFailed()) {
+    if (SourceConn* s = ById(id)) {
+      FailSource(*s, {Errc::kTimeout,
+                      "stalled: silent for longer than its rate allows"});
+    }
+  }
+  std::vector<Progress::Source> rates;
+  for (SourceConn* s : live_)
+    rates.push_back({s->name(), s->last_rate, !s->failure});
+  display_->Update(Clock::now(), received_bytes_, rates);
+}
+
+// The scheduler's clock: every tick it gets the time and returns commands.
+awaitable<void> Transfer::Control() {
+  auto last_ping = Clock::now();
+  while (!done_ && !fatal_) {
+    co_await net::SleepFor(kTick);
+    if (done_ || fatal_) break;
+    auto now = Clock::now();
+    Execute(scheduler_->Tick(now));
+    Record();
+    if (now - last_ping > kKeepAlive) {
+      last_ping = now;
+      for (SourceConn* s : live_) {
+        if (s->failure) continue;
+        s->conn().Queue(core::Ping{0, {}});
+        Flush(s);
+      }
+    }
+    if (now - last_progress_ > options_.stall_timeout) {
+      fatal_ = Error{Errc::kTimeout,
+                     "no data from any source for " +
+                         std::to_string(options_.stall_timeout.count() / 1000) +
+                         " s"};
+    }
+  }
+  progress_->Notify();
+}
+
+awaitable<Status> Transfer::Stream() {
+  core::SchedulerConfig config = options_.scheduler;
+  if (output_->in_order()) {
+    // Blocks may only be asked within the reorder window.
+    config.window_blocks =
+        std::max<uint64_t>(2, options_.reorder_bytes / layout_.block_size);
+  }
+  scheduler_.emplace(layout_, config, Clock::now());
+  for (SourceConn* s : live_) {
+    scheduler_->AddSource(s->id, ProbeRate(*s, options_.probe_bytes), s->rtt);
+  }
+  scheduler_->Start(Clock::now(), first_epoch_, first_pattern_);
+  trace_.PatternChange(Clock::now(), first_epoch_, 0, first_pattern_);
+  for (SourceConn* s : live_) {
+    if (auto st =
+            co_await s->conn().Send(core::Start{}, options_.connect_timeout);
+        !st) {
+      co_return st;
+    }
+  }
+  size_t tasks = live_.size() + 1;
+  auto finished = [&](std::exception_ptr e) {
+    if (e) fatal_ = Error{Errc::kUnavailable, "internal error in the transfer"};
+    --tasks;
+    progress_->Notify();
+  };
+  for (SourceConn* s : live_) asio::co_spawn(ex_, Receive(*s), finished);
+  asio::co_spawn(ex_, Control(), finished);
+  last_progress_ = Clock::now();
+  while (!output_->received().complete() && !fatal_) {
+    co_await progress_->Wait(std::chrono::milliseconds(200));
+  }
+  done_ = true;
+  for (SourceConn* s : live_) s->conn().Close();  // ends the receivers
+  while (tasks > 0) co_await progress_->Wait(std::chrono::milliseconds(50));
+  display_->Finish();
+  if (fatal_) co_return Unexpected{*fatal_};
+  co_return Ok{};
+}
+
+awaitable<Expected<GetReport>> Transfer::Run() {
+  ex_ = co_await asio::this_coro::executor;
+  progress_ = std::make_unique<net::Broadcast>(ex_);
+  if (auto s = trace_.Open(options_.trace_path, start_); !s)
+    co_return Unexpected{s.error()};
+  if (auto s = co_await ConnectAll(); !s) co_return Unexpected{s.error()};
+  if (auto s = co_await OpenAll(); !s) co_return Unexpected{s.error()};
+  if (auto s = co_await DropUnopened(); !s) co_return Unexpected{s.error()};
+  auto output = OpenOutput(options_.output, layout_, options_.reorder_bytes);
+  if (!output) co_return Unexpected{output.error()};
+  output_ = std::move(*output);
+  display_.emplace(options_.progress, layout_.size, start_);
+  spdlog::info("'{}': {} bytes in {} blocks from {} source(s)", options_.name,
+               layout_.size, layout_.block_count(), live_.size());
+  if (layout_.block_count() > 0) {
+    if (auto s = co_await Stream(); !s) co_return Unexpected{s.error()};
+  }
+  if (auto s = output_->Finish(); !s) co_return Unexpected{s.error()};
+  co_return Report();
+}
+
+GetReport Transfer::Report() const {
+  GetReport r;
+  r.name = options_.name;
+  r.bytes = layout_.size;
+  r.seconds = std::chrono::duration<double>(Clock::now() - start_).count();
+  r.duplicate_bytes = duplicate_bytes_;
+  r.patterns = scheduler_ ? scheduler_->patterns_sent() : 1;
+  r.block_size = layout_.block_size;
+  r.blocks = layout_.block_count();
+  r.out_of_order_blocks = out_of_order_;
+  r.moved_blocks = scheduler_ ? scheduler_->moved_blocks() : 0;
+  r.pattern = first_pattern_.slots();
+  r.final_pattern = scheduler_ ? scheduler_->chain().back().pattern.ToString()
+                               : first_pattern_.ToString();
+  for (const SourceConn* s : live_) {
+    r.sources.push_back({s->name(), s->id, s->bytes, s->blocks,
+                         s->failure.has_value(),
+                         s->failure ? s->failure->ToString() : ""});
+  }
+  return r;
+}
+
+}  // namespace braid::client

@@ -1,0 +1,67 @@
+// One parallel transfer (patent FIG. 4): connect and probe every source,
+// open the stream with a first pattern, then receive while the scheduler
+// re-patterns, moves blocks and repairs; write the output in order.
+#ifndef BRAID_CLIENT_TRANSFER_H_
+#define BRAID_CLIENT_TRANSFER_H_
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "client/get.h"
+#include "client/output.h"
+#include "client/progress.h"
+#include "client/source_conn.h"
+#include "client/trace.h"
+#include "core/scheduler.h"
+
+namespace braid::client {
+
+class Transfer {
+ public:
+  explicit Transfer(const GetOptions& options);
+  awaitable<Expected<GetReport>> Run();
+
+ private:
+  awaitable<Status> ConnectAll();
+  awaitable<Status> OpenAll();
+  Status CheckOpened();
+  awaitable<Status> DropUnopened();
+  awaitable<Status> Stream();
+  awaitable<void> Receive(SourceConn& s);
+  awaitable<Status> OnData(SourceConn& s, const core::Data& d);
+  awaitable<void> Control();
+  void Execute(const std::vector<core::Command>& commands);
+  void Record();
+  void Flush(SourceConn* s);
+  void FailSource(SourceConn& s, const Error& e);
+  SourceConn* ById(core::SourceId id);
+  size_t Alive() const;
+  GetReport Report() const;
+
+  const GetOptions& options_;
+  asio::any_io_executor ex_;
+  std::vector<std::unique_ptr<SourceConn>> all_;
+  std::vector<SourceConn*> live_;  // connected and taking part
+  std::map<SourceConn*, core::Opened> opened_;
+  core::StreamLayout layout_;
+  core::Pattern first_pattern_;
+  uint32_t first_epoch_ = 0;
+  std::optional<core::Scheduler> scheduler_;
+  std::unique_ptr<Output> output_;
+  std::unique_ptr<net::Broadcast> progress_;
+  TraceWriter trace_;
+  std::optional<Progress> display_;
+  core::Clock::time_point start_ = core::Clock::now();
+  core::Clock::time_point last_progress_ = start_;
+  std::optional<Error> fatal_;
+  bool done_ = false;
+  uint64_t duplicate_bytes_ = 0;
+  uint64_t out_of_order_ = 0;
+  uint64_t received_bytes_ = 0;
+};
+
+}  // namespace braid::client
+
+#endif  // BRAID_CLIENT_TRANSFER_H_
