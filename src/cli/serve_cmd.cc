@@ -2,6 +2,7 @@
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
+#include <functional>
 
 #include "cli/commands.h"
 #include "server/server.h"
@@ -15,6 +16,27 @@ struct ServeFlags {
   int verbosity = 0;
   bool quiet = false;
 };
+
+void ReloadRate(const ServeFlags& flags, server::Server& srv) {
+  if (flags.config.empty()) {
+    spdlog::warn("SIGHUP: no --config file to reload");
+    return;
+  }
+  auto file = server::LoadServerSettings(flags.config);
+  if (!file) {
+    spdlog::error("SIGHUP: {}; keeping the current settings",
+                  file.error().what);
+    return;
+  }
+  auto options = server::ResolveServerOptions(*file, flags.settings);
+  if (!options) {
+    spdlog::error("SIGHUP: {}; keeping the current settings",
+                  options.error().what);
+    return;
+  }
+  srv.SetMaxRate(options->max_rate);
+  spdlog::info("SIGHUP: max rate now {} B/s", options->max_rate);
+}
 
 int RunServe(const ServeFlags& flags) {
   SetUpLogging(flags.verbosity, flags.quiet);
@@ -62,6 +84,15 @@ int RunServe(const ServeFlags& flags) {
     srv.Stop();
     io.stop();
   });
+  // SIGHUP re-reads the config file's max_rate (flags still win).
+  asio::signal_set hup(io, SIGHUP);
+  std::function<void(std::error_code, int)> on_hup = [&](std::error_code ec,
+                                                         int) {
+    if (ec) return;
+    ReloadRate(flags, srv);
+    hup.async_wait(on_hup);
+  };
+  hup.async_wait(on_hup);
   asio::co_spawn(io, srv.Run(), asio::detached);
   io.run();
   return kExitOk;

@@ -67,7 +67,7 @@ std::vector<Scheduler::Source*> Scheduler::Alive() {
 
 SourceId Scheduler::ExpectedSender(uint64_t seq) const {
   auto it = moved_.find(seq);
-  return it != moved_.end() ? it->second : chain_.Owner(seq);
+  return it != moved_.end() ? it->second.to : chain_.Owner(seq);
 }
 
 // Pattern size so that rounding moves no source's share by more than
@@ -159,7 +159,7 @@ void Scheduler::SkipCoveredAfterAck(SourceId from, uint32_t epoch,
       SourceId owner = chain_.Owner(q);
       if (owner == from) continue;
       out->push_back({Command::Kind::kSkip, owner, 0, q, 1, {}});
-      moved_[q] = from;
+      moved_[q] = {from, moves_};
     }
     return;
   }
@@ -196,7 +196,7 @@ bool Scheduler::MaySend(SourceId from, uint64_t seq) const {
 void Scheduler::Move(uint64_t seq, SourceId to, bool skip_old,
                      std::vector<Command>* out) {
   SourceId old = ExpectedSender(seq);
-  moved_[seq] = to;
+  moved_[seq] = {to, moves_};
   asked_.emplace(seq, to);
   ++moves_;
   ++retried_[seq];
@@ -327,8 +327,8 @@ void Scheduler::Repattern(Clock::time_point now, std::vector<Command>* out) {
   for (uint64_t q = switch_at; q < layout_.block_count(); ++q) {
     SourceId owner = chain_.Owner(q);
     auto moved = moved_.find(q);
-    bool covered =
-        received_.Has(q) || (moved != moved_.end() && moved->second != owner);
+    bool covered = received_.Has(q) ||
+                   (moved != moved_.end() && moved->second.to != owner);
     if (covered && alive(owner))
       out->push_back({Command::Kind::kSkip, owner, 0, q, 1, {}});
   }
@@ -388,20 +388,47 @@ void Scheduler::RepairLost(Clock::time_point now, std::vector<Command>* out) {
   frontier_since_ = now;  // give the helper its own time
 }
 
+std::map<SourceId, std::vector<uint64_t>> Scheduler::OutstandingWork() const {
+  std::map<SourceId, std::vector<std::pair<uint64_t, uint64_t>>>
+      queued;  // (order, seq)
+  std::map<SourceId, std::vector<uint64_t>> work;
+  uint64_t end = Horizon();
+  for (uint64_t q = received_.next_in_order(); q < end; ++q) {
+    if (received_.Has(q)) continue;
+    auto m = moved_.find(q);
+    if (m != moved_.end()) {
+      queued[m->second.to].push_back({m->second.order, q});
+    } else {
+      work[chain_.Owner(q)].push_back(q);
+    }
+  }
+  // Requests go out before the pattern walk, in the order they were made.
+  for (auto& [id, list] : queued) {
+    std::sort(list.begin(), list.end());
+    std::vector<uint64_t> ordered;
+    for (const auto& [order, q] : list) ordered.push_back(q);
+    ordered.insert(ordered.end(), work[id].begin(), work[id].end());
+    work[id] = std::move(ordered);
+  }
+  return work;
+}
+
+size_t Scheduler::InFlight(const Source& s) const {
+  double transit = Seconds(s.rtt) / 2 + 0.02;
+  return static_cast<size_t>(
+             std::ceil(s.lead_blocks + s.rate * transit / layout_.block_size)) +
+         1;
+}
+
 // Equalises the predicted finish time of the sources' outstanding work by
-// moving blocks from the far end of the slowest one's list to the one that
-// would finish first (SKIP to the donor, REQUEST to the taker). Near its
-// end, a source's last blocks may be asked of an idle one too (end game).
+// moving the blocks the slowest one would send last to the one that would
+// finish first (SKIP to the donor, REQUEST to the taker). Blocks the donor
+// may already have sent are never moved this way.
 void Scheduler::Rebalance(Clock::time_point now, std::vector<Command>* out) {
   (void)now;
   auto alive = Alive();
   if (alive.size() < 2) return;
-  uint64_t frontier = received_.next_in_order();
-  uint64_t end = Horizon();
-  std::map<SourceId, std::vector<uint64_t>> work;
-  for (uint64_t q = frontier; q < end; ++q) {
-    if (!received_.Has(q)) work[ExpectedSender(q)].push_back(q);
-  }
+  auto work = OutstandingWork();
   auto finish = [&](const Source* s) {
     double r = s->rate > 0 ? s->rate : 1.0;
     return static_cast<double>(work[s->id].size()) * layout_.block_size / r;
@@ -413,32 +440,23 @@ void Scheduler::Rebalance(Clock::time_point now, std::vector<Command>* out) {
       if (!donor || finish(s) > finish(donor)) donor = s;
       if (!taker || finish(s) < finish(taker)) taker = s;
     }
-    if (!donor || !taker || donor == taker) return;
+    if (!donor || !taker || donor == taker) break;
     double gap = finish(donor) - finish(taker);
-    if (gap < config_.steal_threshold_s) return;
+    if (gap < config_.steal_threshold_s) break;
     double cost =
         layout_.block_size / donor->rate + layout_.block_size / taker->rate;
     auto k = static_cast<size_t>(gap / cost);
-    // Never take what the donor is sending right now.
-    uint64_t safe_from = PredictPosition(*donor);
     auto& list = work[donor->id];
+    size_t keep = std::min(list.size(), InFlight(*donor));
     size_t moved = 0;
-    // Blocks asked of it before are likely queued first at the donor: leave
-    // them; take never-moved ones from the far end.
-    std::vector<uint64_t> keep;
-    while (moved < k && !list.empty() && list.back() >= safe_from) {
+    while (moved < k && list.size() > keep) {
       uint64_t q = list.back();
       list.pop_back();
-      if (retried_.count(q)) {
-        keep.push_back(q);
-        continue;
-      }
       Move(q, taker->id, /*skip_old=*/true, out);
       if (Source* t = Find(taker->id)) t->ended = false;
       work[taker->id].push_back(q);
       ++moved;
     }
-    list.insert(list.end(), keep.rbegin(), keep.rend());
     if (moved == 0) break;
   }
   EndGame(work, out);
@@ -457,8 +475,8 @@ void Scheduler::EndGame(std::map<SourceId, std::vector<uint64_t>>& work,
       double busy_done = list.size() * layout_.block_size / busy->rate;
       double idle_one = layout_.block_size / idle->rate;
       if (busy_done <= idle_one) continue;
-      // Only the tail: what the busy source would still need > its lead.
-      if (list.size() > static_cast<size_t>(busy->lead_blocks) + 4) continue;
+      // Only the tail: what the busy source may already have sent.
+      if (list.size() > InFlight(*busy)) continue;
       for (auto it = list.rbegin(); it != list.rend(); ++it) {
         if (retried_[*it] >= 1) continue;
         Move(*it, idle->id, /*skip_old=*/false, out);
@@ -470,6 +488,9 @@ void Scheduler::EndGame(std::map<SourceId, std::vector<uint64_t>>& work,
 
 void Scheduler::DetectStalls(Clock::time_point now) {
   for (auto& s : sources_) {
+    // The last one standing is not dropped here: with nobody to take over,
+    // the transfer's own deadline decides.
+    if (Alive().size() <= 1) return;
     if (!s.alive || s.ended || paused_.count(s.id)) continue;
     double per_block = s.rate > 0 ? layout_.block_size / s.rate : 0;
     double limit = std::max(Seconds(config_.min_stall),

@@ -150,6 +150,10 @@ class Scheduler {
             std::vector<Command>* out);
   void RepairLost(Clock::time_point now, std::vector<Command>* out);
   void Rebalance(Clock::time_point now, std::vector<Command>* out);
+  // Each source's outstanding blocks in the order it will send them.
+  std::map<SourceId, std::vector<uint64_t>> OutstandingWork() const;
+  // Leading entries of a source's work that may already be on their way.
+  size_t InFlight(const Source& s) const;
   void EndGame(std::map<SourceId, std::vector<uint64_t>>& work,
                std::vector<Command>* out);
   void DetectStalls(Clock::time_point now);
@@ -169,8 +173,13 @@ class Scheduler {
   uint64_t blocks_since_pattern_ = 0;  // received at or after the last switch
   bool membership_changed_ = false;
   bool rebalance_now_ = false;
-  // Blocks asked of a source other than their pattern owner.
-  std::unordered_map<uint64_t, SourceId> moved_;
+  // Blocks asked of a source other than their pattern owner, with the order
+  // of asking (a server serves its requests first, in that order).
+  struct Moved {
+    SourceId to;
+    uint64_t order;
+  };
+  std::unordered_map<uint64_t, Moved> moved_;
   // Every (block, source) asked by REQUEST and not yet received.
   std::unordered_multimap<uint64_t, SourceId> asked_;
   // Blocks already asked again (bounds duplicate requests).

@@ -71,6 +71,13 @@ class Sim {
       Deliver();
       if (now_us_ % 10000 == 0) SendCommands();
     }
+    if (!sched_->complete()) {
+      std::printf("sim: stuck at %llu; alive",
+                  (unsigned long long)sched_->received().next_in_order());
+      for (size_t i = 0; i < servers_.size(); ++i)
+        std::printf(" %d", sched_->alive(i));
+      std::printf("\n");
+    }
     std::printf("sim: %.3f s simulated, %llu patterns, %llu duplicate blocks\n",
                 now_us_ / 1e6, (unsigned long long)sched_->patterns_sent(),
                 (unsigned long long)duplicates_);
@@ -131,8 +138,11 @@ class Sim {
       while (!s.pipe.empty() && s.pipe.front().first <= now_us_ && !s.dead) {
         uint64_t seq = s.pipe.front().second;
         if (reorder_ && seq >= reorder_->next_in_order() + window_) {
-          break;  // back-pressure: the link stalls
+          // Back-pressure: the client stops reading; the link stalls.
+          sched_->SetPaused(static_cast<SourceId>(i), true, Now());
+          break;
         }
+        sched_->SetPaused(static_cast<SourceId>(i), false, Now());
         s.pipe.pop_front();
         EXPECT_TRUE(sched_->MaySend(static_cast<SourceId>(i), seq) ||
                     sched_->received().Has(seq))

@@ -21,4 +21,12 @@ Clock::duration TokenBucket::Take(uint64_t n, Clock::time_point now) {
       std::chrono::duration<double>(-tokens_ / static_cast<double>(rate_)));
 }
 
+void TokenBucket::SetRate(uint64_t rate, uint64_t burst,
+                          Clock::time_point now) {
+  Take(0, now);
+  rate_ = rate;
+  burst_ = static_cast<double>(burst);
+  tokens_ = std::min(tokens_, burst_);
+}
+
 }  // namespace braid::core

@@ -18,6 +18,8 @@ class TokenBucket {
   // caller must wait before sending them. Zero when within budget.
   Clock::duration Take(uint64_t n, Clock::time_point now);
   uint64_t rate() const { return rate_; }
+  // Changes rate and burst from now on; a debt already taken is kept.
+  void SetRate(uint64_t rate, uint64_t burst, Clock::time_point now);
 
  private:
   uint64_t rate_;

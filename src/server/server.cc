@@ -5,15 +5,27 @@
 #include "server/session.h"
 
 namespace braid::server {
+namespace {
+
+// 20 ms worth of the rate, at least 64 KiB: smooth pacing, little burst.
+uint64_t Burst(uint64_t rate) {
+  return std::max<uint64_t>(rate / 50, 64 * 1024);
+}
+
+}  // namespace
 
 Server::Server(asio::io_context& io, ServerOptions options, ContentRoot root)
     : io_(io),
       options_(std::move(options)),
       root_(std::move(root)),
       acceptor_(io),
-      bucket_(options_.max_rate,
-              std::max<uint64_t>(options_.max_rate / 50, 64 * 1024),
-              core::Clock::now()) {}
+      bucket_(options_.max_rate, Burst(options_.max_rate), core::Clock::now()) {
+}
+
+void Server::SetMaxRate(uint64_t rate) {
+  options_.max_rate = rate;
+  bucket_.SetRate(rate, Burst(rate), core::Clock::now());
+}
 
 Expected<tcp::endpoint> Server::Listen() {
   std::error_code ec;

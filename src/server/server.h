@@ -27,6 +27,8 @@ class Server {
   const ContentRoot& root() const { return root_; }
   const ServerOptions& options() const { return options_; }
   void SessionEnded() { --sessions_; }
+  // Applies a new --max-rate (bytes per second, 0 = unlimited) at once.
+  void SetMaxRate(uint64_t rate);
 
  private:
   asio::io_context& io_;
