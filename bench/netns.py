@@ -23,6 +23,7 @@ byte FIFO (bfifo) leaf. The client side is not shaped (ACKs and requests).
 from __future__ import annotations
 
 import atexit
+import hashlib
 import os
 import select
 import shutil
@@ -32,6 +33,7 @@ import subprocess
 import tempfile
 import threading
 import time
+from typing import Callable
 
 PREFIX = "brb-"
 CLIENT_NS = "brb-c"
@@ -183,6 +185,102 @@ atexit.register(kill_all_started)
 
 
 # --------------------------------------------------------------------------
+# timed runs
+
+MIB = 1024 * 1024
+
+
+def sha256_file(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while True:
+            b = f.read(4 * MIB)
+            if not b:
+                break
+            h.update(b)
+    return h.hexdigest()
+
+
+TIME_BIN = "/usr/bin/time"
+
+
+def run_timed(ns: str, argv: list[str], timeout: float, on_start: Callable[[float], None] | None = None,
+              stderr_path: str | None = None) -> dict:
+    """Run argv in ns; wall seconds, client CPU and peak RSS, return code; killed after timeout.
+
+    CPU and RSS come from GNU time run inside the namespace (``time -f "%e %U %S %M"``),
+    so they are the tool's own: the rusage of ``ip netns exec`` itself would carry
+    ip's peak RSS across its exec. Wall seconds are measured here.
+    """
+    err = open(stderr_path, "wb") if stderr_path else subprocess.DEVNULL
+    tfd, tfile = tempfile.mkstemp(prefix="brb-time-")
+    os.close(tfd)
+    wrapped = [TIME_BIN, "-f", "%e %U %S %M", "-o", tfile, *argv] if os.access(TIME_BIN, os.X_OK) else argv
+    try:
+        return _run_timed(ns, argv, wrapped, tfile, timeout, on_start, err)
+    finally:
+        if err is not subprocess.DEVNULL:
+            err.close()
+        try:
+            os.unlink(tfile)
+        except OSError:
+            pass
+
+
+def _run_timed(ns, argv, wrapped, tfile, timeout, on_start, err) -> dict:
+    t0 = time.monotonic()
+    p = run_in(ns, wrapped, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
+    if on_start:
+        on_start(t0)
+    result: dict = {}
+
+    def reap():
+        try:
+            _, status, ru = os.wait4(p.pid, 0)
+        except ChildProcessError:
+            return
+        result["t1"] = time.monotonic()
+        result["rc"] = os.waitstatus_to_exitcode(status)
+        result["ru"] = ru
+
+    th = threading.Thread(target=reap, daemon=True)
+    th.start()
+    th.join(timeout)
+    timed_out = th.is_alive()
+    if timed_out:
+        _signal(p, signal.SIGCONT)
+        _signal(p, signal.SIGKILL)   # the whole group (time + tool); the reaper thread collects it
+        th.join(10)
+    p.returncode = result.get("rc", -9)
+    out = {
+        "seconds": result.get("t1", time.monotonic()) - t0,
+        "rc": result.get("rc"),
+        "timed_out": timed_out,
+        "user_s": None, "sys_s": None, "cpu_s": None, "max_rss_kib": None,
+    }
+    try:
+        with open(tfile) as f:
+            lines = [x.strip() for x in f if x.strip()]
+    except OSError:
+        lines = []
+    for line in lines:
+        if line.startswith("Command terminated by signal "):
+            out["rc"] = -int(line.rsplit(" ", 1)[1])
+    fields = lines[-1].split() if lines else []
+    if len(fields) == 4:
+        try:
+            _, u, s, m = (float(x) for x in fields)
+            out.update(user_s=u, sys_s=s, cpu_s=round(u + s, 2), max_rss_kib=int(m))
+        except ValueError:
+            pass
+    elif wrapped is argv and result.get("ru"):
+        ru = result["ru"]
+        out.update(user_s=ru.ru_utime, sys_s=ru.ru_stime, cpu_s=ru.ru_utime + ru.ru_stime,
+                   max_rss_kib=ru.ru_maxrss)
+    return out
+
+
+# --------------------------------------------------------------------------
 # readiness
 
 def wait_tcp(ns: str, host: str, port: int, timeout: float = 10) -> None:
@@ -284,10 +382,16 @@ def start_nginx(ns: str, host: str, port: int, root: str, tmpdir: str,
 
 
 def start_braid(ns: str, host: str, port: int, root: str, timeout: float = 10,
-                extra: list[str] | None = None) -> tuple[subprocess.Popen, str]:
-    """``braid serve`` inside ns; returns (Popen, "HOST:PORT" it listens on)."""
+                extra: list[str] | None = None, log_path: str | None = None) -> tuple[subprocess.Popen, str]:
+    """``braid serve`` inside ns; returns (Popen, "HOST:PORT" it listens on).
+
+    Its stderr is appended to log_path when given (else inherited).
+    """
+    log = open(log_path, "ab") if log_path else None
     p = run_in(ns, [BRAID_BIN, "serve", "--root", root, "--listen", f"{host}:{port}", "-q", *(extra or [])],
-               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
+               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log)
+    if log:
+        log.close()
     try:
         line = read_first_line(p, timeout)
     except Exception:
@@ -310,13 +414,15 @@ class Star:
     namespaces and deletes them (also on exceptions).
     """
 
-    def __init__(self, rates_mbit: list[float], leaf_limit_bytes: int = LEAF_LIMIT_BYTES):
+    def __init__(self, rates_mbit: list[float], leaf_limit_bytes: int = LEAF_LIMIT_BYTES,
+                 mtu: int = 1500):
         if not rates_mbit:
             raise ValueError("need at least one server")
         self.rates = [float(r) for r in rates_mbit]         # current rate of each link
         self.base_rates = list(self.rates)                   # as built
         self.data_dir: str | None = None                     # set by the benchmark (for mid-run starts)
         self.leaf_limit = leaf_limit_bytes
+        self.mtu = mtu                                       # of every veth link
         self.tmp = tempfile.mkdtemp(prefix="brb-star-")
         self.servers: dict[int, dict[str, object]] = {}   # i -> {"nginx": Popen, "braid": Popen, ...}
         self._namespaces: list[str] = []
@@ -363,8 +469,8 @@ class Star:
         _run(["ip", "link", "add", vs, "netns", ns, "type", "veth", "peer", "name", vc, "netns", CLIENT_NS])
         _run(["ip", "-n", ns, "addr", "add", f"{server_addr(i)}/24", "dev", vs])
         _run(["ip", "-n", CLIENT_NS, "addr", "add", f"{client_addr(i)}/24", "dev", vc])
-        _run(["ip", "-n", ns, "link", "set", vs, "up"])
-        _run(["ip", "-n", CLIENT_NS, "link", "set", vc, "up"])
+        _run(["ip", "-n", ns, "link", "set", vs, "mtu", str(self.mtu), "up"])
+        _run(["ip", "-n", CLIENT_NS, "link", "set", vc, "mtu", str(self.mtu), "up"])
         _run(["tc", "-n", ns, "qdisc", "add", "dev", vs, "root", "handle", "1:", "htb", "default", "10"])
         _run(["tc", "-n", ns, "class", "add", "dev", vs, "parent", "1:", "classid", "1:10",
               *self._htb_args(mbit)])
@@ -395,9 +501,36 @@ class Star:
         if nginx:
             entry["nginx"] = start_nginx(ns, host, NGINX_PORT, root, os.path.join(self.tmp, f"nginx{i}"))
         if braid:
-            p, addr = start_braid(ns, host, BRAID_PORT, root)
+            p, addr = start_braid(ns, host, BRAID_PORT, root, log_path=self.braid_log(i))
             entry["braid"], entry["braid_addr"] = p, addr
         return entry
+
+    def braid_log(self, i: int) -> str:
+        """File collecting braid serve's stderr of server i (all its restarts)."""
+        return os.path.join(self.tmp, f"braid-serve-{i}.log")
+
+    def log_sizes(self) -> dict[int, int]:
+        out = {}
+        for i in range(1, self.n + 1):
+            try:
+                out[i] = os.path.getsize(self.braid_log(i))
+            except OSError:
+                out[i] = 0
+        return out
+
+    def log_since(self, sizes: dict[int, int], limit: int = 2000) -> dict[str, str]:
+        """What each braid serve logged since log_sizes() returned sizes (last limit chars)."""
+        out = {}
+        for i in range(1, self.n + 1):
+            try:
+                with open(self.braid_log(i), "rb") as f:
+                    f.seek(sizes.get(i, 0))
+                    text = f.read().decode(errors="replace")
+            except OSError:
+                continue
+            if text.strip():
+                out[f"s{i}"] = text[-limit:]
+        return out
 
     def server_procs(self, i: int) -> list[subprocess.Popen]:
         e = self.servers.get(i, {})
@@ -435,6 +568,32 @@ class Star:
             _run(["ip", "netns", "del", ns], check=False)
         self._namespaces.clear()
         shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def snapshot_braid(dest_dir: str, src: str | None = None, attempts: int = 10) -> str:
+    """Copy the braid binary into dest_dir and use the copy from now on.
+
+    The build tree may be relinked while a benchmark runs (exec then fails with
+    EACCES/ETXTBSY); a private copy keeps every run on one binary.
+    """
+    global BRAID_BIN
+    src = src or BRAID_BIN
+    dest = os.path.join(dest_dir, "braid")
+    last = ""
+    for _ in range(attempts):
+        try:
+            shutil.copy2(src, dest)
+            os.chmod(dest, 0o755)
+            cp = subprocess.run([dest, "--version"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                text=True, timeout=10)
+            if cp.returncode == 0:
+                BRAID_BIN = dest
+                return dest
+            last = cp.stdout
+        except (OSError, subprocess.TimeoutExpired) as e:
+            last = str(e)
+        time.sleep(2)
+    raise RuntimeError(f"cannot snapshot a working braid binary from {src}: {last}")
 
 
 def free_port(host: str = "127.0.0.1") -> int:

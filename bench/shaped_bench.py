@@ -35,6 +35,7 @@ from typing import Callable
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import netns  # noqa: E402
+from netns import run_timed, sha256_file  # noqa: E402
 
 FILE_NAME = "data.bin"
 MIB = 1024 * 1024
@@ -111,7 +112,8 @@ def tool_argv(tool: str, out_dir: str, out_name: str, n: int, stats_path: str) -
         srcs = []
         for i in range(1, n + 1):
             srcs += ["--source", f"{netns.server_addr(i)}:{netns.BRAID_PORT}"]
-        return [netns.BRAID_BIN, "get", FILE_NAME, *srcs, "-o", out, "-q", "--stats-json", stats_path]
+        return [netns.BRAID_BIN, "get", FILE_NAME, *srcs, "-o", out, "-q", "--stats-json", stats_path,
+                "--trace", stats_path + ".trace.jsonl"]
     if tool == "aria2-16":
         return ["aria2c", "-q", "-s16", "-x16", "-k1M", "--allow-overwrite=true", "--file-allocation=none",
                 "-d", out_dir, "-o", out_name, *urls]
@@ -141,53 +143,6 @@ def tool_versions() -> dict[str, str]:
         "tc": first_line(["tc", "-V"]),
         "kernel": platform.release(),
         "python": platform.python_version(),
-    }
-
-
-def sha256_file(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while True:
-            b = f.read(4 * MIB)
-            if not b:
-                break
-            h.update(b)
-    return h.hexdigest()
-
-
-def run_timed(ns: str, argv: list[str], timeout: float, on_start: Callable[[float], None] | None = None,
-              stderr_path: str | None = None) -> dict:
-    """Run argv in ns; wall seconds, rusage of the client, return code; killed after timeout."""
-    err = open(stderr_path, "wb") if stderr_path else subprocess.DEVNULL
-    t0 = time.monotonic()
-    p = netns.run_in(ns, argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
-    if on_start:
-        on_start(t0)
-    result: dict = {}
-
-    def reap():
-        _, status, ru = os.wait4(p.pid, 0)
-        result["t1"] = time.monotonic()
-        result["rc"] = os.waitstatus_to_exitcode(status)
-        result["ru"] = ru
-
-    th = threading.Thread(target=reap, daemon=True)
-    th.start()
-    th.join(timeout)
-    timed_out = th.is_alive()
-    if timed_out:
-        netns.kill(p, wait=0)          # SIGKILL the group; the reaper thread collects it
-        th.join(10)
-    if err is not subprocess.DEVNULL:
-        err.close()
-    p.returncode = result.get("rc", -9)
-    ru = result.get("ru")
-    return {
-        "seconds": result.get("t1", time.monotonic()) - t0,
-        "rc": result.get("rc"),
-        "timed_out": timed_out,
-        "cpu_s": (ru.ru_utime + ru.ru_stime) if ru else None,
-        "max_rss_kib": ru.ru_maxrss if ru else None,
     }
 
 
@@ -265,6 +220,9 @@ def main() -> int:
     ap.add_argument("--overall-timeout", type=float, default=3600.0, help="seconds for the whole benchmark")
     ap.add_argument("--leaf-limit-kib", type=int, default=netns.LEAF_LIMIT_BYTES // 1024,
                     help="byte FIFO under each HTB class (queue bound)")
+    ap.add_argument("--mtu", type=int, default=1500,
+                    help="MTU of every link (1500: ~95.6%% of the link rate is TCP payload)")
+    ap.add_argument("--trace-dir", default="", help="keep braid's --trace files here")
     ap.add_argument("--cleanup", action="store_true", help="delete leftover brb-* namespaces and exit")
     args = ap.parse_args()
 
@@ -300,6 +258,8 @@ def main() -> int:
     os.makedirs(data_dir)
     os.makedirs(out_dir)
     os.chmod(work, 0o755)
+    braid_src = netns.BRAID_BIN
+    netns.snapshot_braid(work)            # private copy: the build tree may be relinked meanwhile
     print(f"writing {args.size_mib} MiB random file ...", flush=True)
     h = hashlib.sha256()
     with open(os.path.join(data_dir, FILE_NAME), "wb") as f:
@@ -314,19 +274,22 @@ def main() -> int:
     rows: list[dict] = []
     env = {
         "size_mib": args.size_mib, "size_bytes": size, "rates_mbit": rates, "change_at_s": args.change_at,
-        "low_mbit": args.low_mbit, "sha256": want, "versions": tool_versions(),
+        "low_mbit": args.low_mbit, "sha256": want, "versions": tool_versions(), "mtu": args.mtu,
         "shaping": {"qdisc": "htb (rate=ceil, burst/cburst " + netns.HTB_BURST + ") + bfifo leaf",
                     "leaf_limit_bytes": args.leaf_limit_kib * 1024, "client_side": "unshaped"},
-        "cpus": os.cpu_count(),
+        "cpus": os.cpu_count(), "braid_binary": braid_src,
+        "braid_sha256": sha256_file(netns.BRAID_BIN),
     }
     try:
-        with netns.Star(rates, leaf_limit_bytes=args.leaf_limit_kib * 1024) as star:
+        with netns.Star(rates, leaf_limit_bytes=args.leaf_limit_kib * 1024, mtu=args.mtu) as star:
             star.data_dir = data_dir
-            cc = subprocess.run(["ip", "netns", "exec", netns.CLIENT_NS, "sysctl", "-n",
-                                 "net.ipv4.tcp_congestion_control"], stdout=subprocess.PIPE, text=True)
+            cc = subprocess.run(["ip", "netns", "exec", netns.CLIENT_NS, "cat",
+                                 "/proc/sys/net/ipv4/tcp_congestion_control"], stdout=subprocess.PIPE, text=True,
+                                timeout=10)
             env["tcp_congestion_control"] = cc.stdout.strip()
             for i in range(1, star.n + 1):
                 star.start_servers(i, data_dir)
+            print(fmt_table([]).splitlines()[0], flush=True)
             for sc in scenarios:
                 ideal = ideal_seconds(size, sc.initial, sc.actions)
                 for tool in tools:
@@ -340,10 +303,11 @@ def main() -> int:
                         out_name = f"{tool}.out"
                         stats_path = os.path.join(work, "stats.json")
                         err_path = os.path.join(work, "stderr.txt")
-                        for pth in (stats_path,):
+                        for pth in (stats_path, stats_path + ".trace.jsonl"):
                             if os.path.exists(pth):
                                 os.unlink(pth)
                         argv = tool_argv(tool, out_dir, out_name, star.n, stats_path)
+                        log_sizes = star.log_sizes()
                         timer = ActionTimer(star, sc.actions)
                         timeout = min(args.timeout_factor * ideal + 10, left)
                         try:
@@ -374,16 +338,23 @@ def main() -> int:
                         }
                         if stderr_tail.strip():
                             row["stderr_tail"] = stderr_tail
+                        server_logs = star.log_since(log_sizes)
+                        if server_logs:
+                            row["braid_serve_logs"] = server_logs
                         if tool == "braid" and os.path.exists(stats_path):
                             try:
                                 with open(stats_path) as f:
                                     row["braid_stats"] = json.load(f)
                             except ValueError as e:
                                 row["braid_stats_error"] = str(e)
+                        trace = stats_path + ".trace.jsonl"
+                        if tool == "braid" and args.trace_dir and os.path.exists(trace):
+                            os.makedirs(args.trace_dir, exist_ok=True)
+                            keep = os.path.join(args.trace_dir, f"braid-{sc.name}-{rep}.jsonl")
+                            shutil.copyfile(trace, keep)
+                            row["trace"] = keep
                         rows.append(row)
-                        eff = f"{row['efficiency'] * 100:.1f}%" if ok else "-"
-                        print(f"{sc.name:<9} {tool:<9} {res['seconds']:8.2f}s  ideal {ideal:6.2f}s  "
-                              f"eff {eff:>6}  {intact}", flush=True)
+                        print(fmt_table([row]).splitlines()[-1], flush=True)
                         for name in os.listdir(out_dir):       # delete the output (and .aria2/.st files)
                             os.unlink(os.path.join(out_dir, name))
     except TimeoutError:
