@@ -19,6 +19,7 @@ struct GetFlags {
   std::string output;
   std::string stats_json;
   std::string trace;
+  std::string content_id;
   std::string block_size = "64KiB";
   std::string max_buffer = "64MiB";
   int verbosity = 0;
@@ -48,6 +49,15 @@ int RunGetCommand(const GetFlags& flags) {
   if (!buffer) return Usage(buffer.error().what);
   options.reorder_bytes = *buffer;
   options.trace_path = flags.trace;
+  if (!flags.content_id.empty()) {
+    auto id = core::DigestFromHex(flags.content_id);
+    if (!id) return Usage(id.error().what);
+    if (options.block_size % core::kPieceSize != 0) {
+      return Usage(
+          "--content-id needs a --block-size that is a multiple of 64KiB");
+    }
+    options.content_id = *id;
+  }
   options.progress = !flags.quiet && ::isatty(STDERR_FILENO);
   options.output = flags.output.empty()
                        ? std::filesystem::path(flags.name).filename().string()
@@ -103,6 +113,10 @@ void AddGetCommand(CLI::App& app, int* exit_code) {
                   "Write transfer statistics here as JSON");
   cmd->add_option("--block-size", flags->block_size,
                   "Block size, 512 to 4MiB (default 64KiB)");
+  cmd->add_option("--content-id", flags->content_id,
+                  "Trusted content id (64 hex digits; --stats-json shows it as "
+                  "content_id); "
+                  "every block is verified against it");
   cmd->add_option("--trace", flags->trace,
                   "Write per-interval rates, shares and pattern changes here "
                   "(JSON lines; scripts/plot-trace draws them)");

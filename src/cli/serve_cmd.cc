@@ -13,6 +13,7 @@ namespace {
 struct ServeFlags {
   server::ServerSettings settings;
   std::string config;
+  uint64_t fault_corrupt_every = 0;
   int verbosity = 0;
   bool quiet = false;
 };
@@ -56,6 +57,7 @@ int RunServe(const ServeFlags& flags) {
                  options.error().what.c_str());
     return kExitUsage;
   }
+  options->fault_corrupt_every = flags.fault_corrupt_every;
   auto root = server::ContentRoot::Open(options->root);
   if (!root) {
     std::fprintf(stderr, "braid serve: error: %s\n", root.error().what.c_str());
@@ -94,6 +96,7 @@ int RunServe(const ServeFlags& flags) {
   };
   hup.async_wait(on_hup);
   asio::co_spawn(io, srv.Run(), asio::detached);
+  asio::co_spawn(io, srv.Prehash(), asio::detached);
   io.run();
   return kExitOk;
 }
@@ -124,6 +127,9 @@ void AddServeCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--config", flags->config,
                   "TOML file with the same settings; flags override it")
       ->check(CLI::ExistingFile);
+  cmd->add_option(
+      "--fault-corrupt-every", flags->fault_corrupt_every,
+      "TESTING ONLY: flip one byte in every Nth block sent (default 0: never)");
   cmd->add_flag("-v,--verbose", flags->verbosity,
                 "More logging (-vv for trace)");
   cmd->add_flag("-q,--quiet", flags->quiet, "Log errors only");

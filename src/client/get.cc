@@ -44,6 +44,8 @@ nlohmann::json ToJson(const GetReport& r) {
           {"moved_blocks", r.moved_blocks},
           {"pattern", r.pattern},
           {"final_pattern", r.final_pattern},
+          {"content_id", r.content_id},
+          {"verified", r.verified},
           {"sources", sources}};
 }
 

@@ -6,10 +6,12 @@
 #include <chrono>
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "core/expected.h"
+#include "core/manifest.h"
 #include "core/pattern.h"
 #include "core/scheduler.h"
 #include "core/units.h"
@@ -28,7 +30,11 @@ struct GetOptions {
   std::chrono::milliseconds stall_timeout{30000};
   core::SchedulerConfig scheduler;
   std::string trace_path;  // --trace, empty for none
-  bool progress = false;   // draw the progress line on stderr
+  // The content id the user trusts (--content-id); without it, the id most
+  // sources agree on. Blocks are verified against its manifest when the
+  // block size is a multiple of the 64 KiB piece size.
+  std::optional<core::Digest> content_id;
+  bool progress = false;  // draw the progress line on stderr
 };
 
 struct SourceReport {
@@ -52,6 +58,8 @@ struct GetReport {
   uint64_t moved_blocks = 0;  // asked of a source other than the owner
   std::vector<core::SourceId> pattern;  // the initial pattern
   std::string final_pattern;
+  std::string content_id;  // hex
+  bool verified = false;   // every block checked against the manifest
   std::vector<SourceReport> sources;
 };
 

@@ -79,4 +79,37 @@ awaitable<Expected<core::Opened>> SourceConn::Open(
   co_return *opened;
 }
 
+awaitable<Expected<core::Manifest>> SourceConn::FetchManifest(
+    uint64_t size, const core::Digest& content_id,
+    net::Clock::duration timeout) {
+  uint64_t count = core::Manifest::PieceCount(size);
+  std::vector<core::Digest> digests;
+  digests.reserve(count);
+  while (digests.size() < count) {
+    uint64_t first = digests.size();
+    auto n = static_cast<uint32_t>(
+        std::min<uint64_t>(core::kMaxManifestPart, count - first));
+    if (auto s = co_await conn_->Send(core::ManifestGet{first, n}, timeout);
+        !s) {
+      co_return Unexpected{s.error()};
+    }
+    auto reply = co_await conn_->Read(timeout);
+    if (!reply) co_return Unexpected{reply.error()};
+    auto* part = std::get_if<core::ManifestPart>(&*reply);
+    if (!part) co_return Unexpected{WrongReply(*reply, name(), "MANIFEST")};
+    if (part->first != first || part->digests.size() != n) {
+      co_return MakeError(Errc::kBadData,
+                          name() + ": manifest part out of place");
+    }
+    digests.insert(digests.end(), part->digests.begin(), part->digests.end());
+  }
+  core::Manifest manifest(size, std::move(digests));
+  if (manifest.ContentId() != content_id) {
+    co_return MakeError(Errc::kBadData,
+                        name() + ": manifest does not match content id " +
+                            core::ToHex(content_id));
+  }
+  co_return manifest;
+}
+
 }  // namespace braid::client

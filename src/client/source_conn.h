@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 
+#include "core/manifest.h"
 #include "core/pattern.h"
 #include "core/units.h"
 #include "net/framed_conn.h"
@@ -25,6 +26,12 @@ class SourceConn {
   // OPEN; the server answers OPENED or ERROR.
   awaitable<Expected<core::Opened>> Open(const core::Open& request,
                                          net::Clock::duration timeout);
+
+  // The open stream's manifest, fetched in parts and checked against
+  // content_id. kBadData if it does not hash to it.
+  awaitable<Expected<core::Manifest>> FetchManifest(
+      uint64_t size, const core::Digest& content_id,
+      net::Clock::duration timeout);
 
   // REQUIRES: Connect succeeded.
   net::FramedConn& conn() { return *conn_; }

@@ -146,12 +146,97 @@ Status Transfer::CheckOpened() {
   return Ok{};
 }
 
+// Which content to fetch: the id the user trusts, or else the one a strict
+// majority of the sources hold. Sources with other content are left out:
+// their blocks are never mixed in.
+Status Transfer::ChooseContent() {
+  std::map<core::Digest, size_t> votes;
+  size_t opened = 0;
+  for (SourceConn* s : live_) {
+    if (s->failure) continue;
+    ++votes[opened_[s].content_id];
+    ++opened;
+  }
+  if (options_.content_id) {
+    content_id_ = *options_.content_id;
+    if (!votes.count(content_id_)) {
+      return MakeError(Errc::kBadData, "no source holds '" + options_.name +
+                                           "' with content id " +
+                                           core::ToHex(content_id_));
+    }
+  } else {
+    auto best =
+        std::max_element(votes.begin(), votes.end(),
+                         [](auto& a, auto& b) { return a.second < b.second; });
+    if (2 * best->second <= opened && votes.size() > 1) {
+      return MakeError(Errc::kBadData,
+                       "sources disagree on the content of '" + options_.name +
+                           "' (" + std::to_string(votes.size()) +
+                           " different content ids; pass --content-id)");
+    }
+    content_id_ = best->first;
+  }
+  for (SourceConn* s : live_) {
+    if (!s->failure && opened_[s].content_id != content_id_) {
+      s->failure =
+          Error{Errc::kBadData, "holds different content (id " +
+                                    core::ToHex(opened_[s].content_id) + ")"};
+      spdlog::warn("leaving out source {}: {}", s->name(), s->failure->what);
+    }
+  }
+  return Ok{};
+}
+
+// The manifest from the first source that serves one matching the content
+// id; a source whose manifest does not match is left out.
+awaitable<Status> Transfer::LoadManifest() {
+  if (layout_.block_size % core::kPieceSize != 0) {
+    spdlog::warn("blocks of {} bytes are not verified: use a multiple of 64KiB",
+                 layout_.block_size);
+    co_return Ok{};
+  }
+  for (SourceConn* s : live_) {
+    if (s->failure) continue;
+    auto m = co_await s->FetchManifest(layout_.size, content_id_,
+                                       std::chrono::seconds(30));
+    if (m) {
+      manifest_ = std::move(*m);
+      co_return Ok{};
+    }
+    s->failure = m.error();
+    spdlog::warn("leaving out source {}: {}", s->name(), m.error().ToString());
+  }
+  co_return MakeError(Errc::kBadData,
+                      "no source served a manifest matching content id " +
+                          core::ToHex(content_id_));
+}
+
+Status Transfer::Verify(const core::Data& d) const {
+  if (!manifest_) return Ok{};
+  uint64_t first_piece = layout_.OffsetOf(d.seq) / core::kPieceSize;
+  for (size_t off = 0; off < d.payload.size(); off += core::kPieceSize) {
+    uint64_t piece = first_piece + off / core::kPieceSize;
+    size_t len = std::min<size_t>(core::kPieceSize, d.payload.size() - off);
+    if (!manifest_->Verify(piece, d.payload.subspan(off, len))) {
+      return MakeError(Errc::kBadData,
+                       "block " + std::to_string(d.seq) +
+                           " does not match the manifest (wrong bytes)");
+    }
+  }
+  return Ok{};
+}
+
 // Sources that could not open the stream leave before START: the others get
 // a pattern without them, in force from block 0 (nothing is in flight yet).
 awaitable<Status> Transfer::DropUnopened() {
   std::vector<SourceConn*> ok;
-  for (SourceConn* s : live_)
-    if (!s->failure) ok.push_back(s);
+  for (SourceConn* s : live_) {
+    if (!s->failure) {
+      ok.push_back(s);
+    } else if (opened_.count(s)) {
+      s->conn().Close();
+    }
+  }
   if (ok.size() == live_.size()) co_return Ok{};
   live_ = ok;
   std::vector<double> hints(live_.back()->id + 1, 0.0);
@@ -192,6 +277,11 @@ awaitable<Status> Transfer::OnData(SourceConn& s, const core::Data& d) {
   if (fresh && !scheduler_->MaySend(s.id, d.seq)) {
     co_return MakeError(Errc::kBadData, "sent block " + std::to_string(d.seq) +
                                             " that nobody asked of it");
+  }
+  // Checked before anything is written: a source that lies is dropped and
+  // its blocks are fetched elsewhere.
+  if (fresh) {
+    if (Status v = Verify(d); !v) co_return v;
   }
   uint64_t expected = scheduler_->received().next_in_order();
   if (fresh && d.seq != expected) {
@@ -395,6 +485,8 @@ awaitable<Expected<GetReport>> Transfer::Run() {
     co_return Unexpected{s.error()};
   if (auto s = co_await ConnectAll(); !s) co_return Unexpected{s.error()};
   if (auto s = co_await OpenAll(); !s) co_return Unexpected{s.error()};
+  if (auto s = ChooseContent(); !s) co_return Unexpected{s.error()};
+  if (auto s = co_await LoadManifest(); !s) co_return Unexpected{s.error()};
   if (auto s = co_await DropUnopened(); !s) co_return Unexpected{s.error()};
   auto output = OpenOutput(options_.output, layout_, options_.reorder_bytes);
   if (!output) co_return Unexpected{output.error()};
@@ -421,6 +513,8 @@ GetReport Transfer::Report() const {
   r.out_of_order_blocks = out_of_order_;
   r.moved_blocks = scheduler_ ? scheduler_->moved_blocks() : 0;
   r.pattern = first_pattern_.slots();
+  r.content_id = core::ToHex(content_id_);
+  r.verified = manifest_.has_value();
   r.final_pattern = scheduler_ ? scheduler_->chain().back().pattern.ToString()
                                : first_pattern_.ToString();
   for (const SourceConn* s : live_) {

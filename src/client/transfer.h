@@ -27,7 +27,10 @@ class Transfer {
   awaitable<Status> ConnectAll();
   awaitable<Status> OpenAll();
   Status CheckOpened();
+  Status ChooseContent();
+  awaitable<Status> LoadManifest();
   awaitable<Status> DropUnopened();
+  Status Verify(const core::Data& d) const;
   awaitable<Status> Stream();
   awaitable<void> Receive(SourceConn& s);
   awaitable<Status> OnData(SourceConn& s, const core::Data& d);
@@ -47,6 +50,8 @@ class Transfer {
   std::map<SourceConn*, core::Opened> opened_;
   core::StreamLayout layout_;
   core::Pattern first_pattern_;
+  core::Digest content_id_{};
+  std::optional<core::Manifest> manifest_;  // set when blocks are verified
   uint32_t first_epoch_ = 0;
   std::optional<core::Scheduler> scheduler_;
   std::unique_ptr<Output> output_;

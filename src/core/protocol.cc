@@ -62,6 +62,7 @@ void EncodeBody(const Message& m, ByteWriter& w) {
           },
           [&](const Opened& o) {
             w.U64(o.size), w.U32(o.block_size), w.U64(o.block_count);
+            w.Bytes(o.content_id);
           },
           [&](const Start&) {},
           [&](const PatternMsg& p) {
@@ -79,6 +80,11 @@ void EncodeBody(const Message& m, ByteWriter& w) {
           },
           [&](const Request& r) { w.U64(r.first), w.U32(r.count); },
           [&](const Skip& r) { w.U64(r.first), w.U32(r.count); },
+          [&](const ManifestGet& r) { w.U64(r.first), w.U32(r.count); },
+          [&](const ManifestPart& m) {
+            w.U64(m.first), w.U32(static_cast<uint32_t>(m.digests.size()));
+            for (const Digest& d : m.digests) w.Bytes(d);
+          },
       },
       m);
 }
@@ -177,7 +183,9 @@ Expected<Message> DecodeFields(FrameType t, ByteReader& r) {
     case FrameType::kOpen:
       return DecodeOpen(r);
     case FrameType::kOpened: {
-      Opened o{r.U64(), r.U32(), r.U64()};
+      Opened o{r.U64(), r.U32(), r.U64(), {}};
+      auto id = r.Bytes(32);
+      if (r.ok()) std::copy(id.begin(), id.end(), o.content_id.begin());
       return Message(o);
     }
     case FrameType::kStart:
@@ -218,6 +226,27 @@ Expected<Message> DecodeFields(FrameType t, ByteReader& r) {
       }
       return Message(q);
     }
+    case FrameType::kManifestGet: {
+      ManifestGet q{r.U64(), r.U32()};
+      if (r.ok() && (q.count == 0 || q.count > kMaxManifestPart)) {
+        return Bad(t, "count out of range");
+      }
+      return Message(q);
+    }
+    case FrameType::kManifest: {
+      ManifestPart m;
+      m.first = r.U64();
+      uint32_t n = r.U32();
+      if (!r.ok() || n > kMaxManifestPart || r.remaining() != size_t{n} * 32) {
+        return Bad(t, "digest count does not match the body");
+      }
+      m.digests.resize(n);
+      for (auto& d : m.digests) {
+        auto b = r.Bytes(32);
+        std::copy(b.begin(), b.end(), d.begin());
+      }
+      return Message(std::move(m));
+    }
   }
   return MakeError(Errc::kUnknownType, "decode: unknown frame type");
 }
@@ -226,11 +255,12 @@ Expected<Message> DecodeFields(FrameType t, ByteReader& r) {
 
 FrameType TypeOf(const Message& m) {
   static constexpr FrameType kByIndex[] = {
-      FrameType::kHello,      FrameType::kPing,    FrameType::kPong,
-      FrameType::kList,       FrameType::kToc,     FrameType::kOpen,
-      FrameType::kOpened,     FrameType::kStart,   FrameType::kPattern,
-      FrameType::kPatternAck, FrameType::kData,    FrameType::kEnd,
-      FrameType::kError,      FrameType::kRequest, FrameType::kSkip};
+      FrameType::kHello,       FrameType::kPing,    FrameType::kPong,
+      FrameType::kList,        FrameType::kToc,     FrameType::kOpen,
+      FrameType::kOpened,      FrameType::kStart,   FrameType::kPattern,
+      FrameType::kPatternAck,  FrameType::kData,    FrameType::kEnd,
+      FrameType::kError,       FrameType::kRequest, FrameType::kSkip,
+      FrameType::kManifestGet, FrameType::kManifest};
   return kByIndex[m.index()];
 }
 
@@ -266,6 +296,10 @@ const char* FrameTypeName(FrameType t) {
       return "REQUEST";
     case FrameType::kSkip:
       return "SKIP";
+    case FrameType::kManifestGet:
+      return "MANIFEST_GET";
+    case FrameType::kManifest:
+      return "MANIFEST";
   }
   return "?";
 }
@@ -284,7 +318,7 @@ std::optional<size_t> MaxBodySize(uint8_t type) {
     case FrameType::kOpen:
       return 16 * 1024;
     case FrameType::kOpened:
-      return 20;
+      return 52;
     case FrameType::kStart:
       return 0;
     case FrameType::kPattern:
@@ -299,7 +333,10 @@ std::optional<size_t> MaxBodySize(uint8_t type) {
       return 1024;
     case FrameType::kRequest:
     case FrameType::kSkip:
+    case FrameType::kManifestGet:
       return 12;
+    case FrameType::kManifest:
+      return 12 + size_t{kMaxManifestPart} * 32;
   }
   return std::nullopt;
 }

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/expected.h"
+#include "core/manifest.h"
 #include "core/pattern.h"
 
 namespace braid::core {
@@ -42,6 +43,8 @@ enum class FrameType : uint8_t {
   kError = 0x0D,
   kRequest = 0x0E,
   kSkip = 0x0F,
+  kManifestGet = 0x10,
+  kManifest = 0x11,
 };
 
 enum class Role : uint8_t {
@@ -87,6 +90,7 @@ struct Opened {
   uint64_t size = 0;
   uint32_t block_size = 0;
   uint64_t block_count = 0;
+  Digest content_id{};  // SHA-256 of the stream's manifest
 };
 struct Start {};
 struct PatternMsg {
@@ -123,9 +127,21 @@ struct Skip {
   uint32_t count = 0;
 };
 
-using Message =
-    std::variant<Hello, Ping, Pong, List, Toc, Open, Opened, Start, PatternMsg,
-                 PatternAck, Data, End, ErrorMsg, Request, Skip>;
+// Asks for piece digests [first, first + count) of the open stream's manifest.
+struct ManifestGet {
+  uint64_t first = 0;
+  uint32_t count = 0;
+};
+// Piece digests from `first` on, 32 bytes each.
+struct ManifestPart {
+  uint64_t first = 0;
+  std::vector<Digest> digests;
+};
+inline constexpr uint32_t kMaxManifestPart = 65536;
+
+using Message = std::variant<Hello, Ping, Pong, List, Toc, Open, Opened, Start,
+                             PatternMsg, PatternAck, Data, End, ErrorMsg,
+                             Request, Skip, ManifestGet, ManifestPart>;
 
 FrameType TypeOf(const Message& m);
 const char* FrameTypeName(FrameType t);

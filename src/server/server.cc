@@ -79,6 +79,24 @@ awaitable<void> Server::Run() {
   }
 }
 
+awaitable<void> Server::Prehash() {
+  auto start = core::Clock::now();
+  size_t files = 0;
+  for (const auto& entry : root_.Scan()) {
+    auto file = root_.OpenStream(entry.name);
+    if (!file) continue;
+    auto m = co_await manifests_.Get(file->fd());
+    if (!m) {
+      spdlog::warn("hashing '{}': {}", entry.name, m.error().ToString());
+      continue;
+    }
+    ++files;
+  }
+  spdlog::info(
+      "hashed {} file(s) in {:.2f} s", files,
+      std::chrono::duration<double>(core::Clock::now() - start).count());
+}
+
 void Server::Stop() {
   std::error_code ec;
   acceptor_.close(ec);

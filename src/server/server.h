@@ -8,6 +8,7 @@
 #include "core/token_bucket.h"
 #include "net/asio_util.h"
 #include "server/content_root.h"
+#include "server/manifest_cache.h"
 #include "server/server_config.h"
 
 namespace braid::server {
@@ -25,6 +26,10 @@ class Server {
   // Shared by every session on this server (REQUIRES: io thread).
   core::TokenBucket& rate_limit() { return bucket_; }
   const ContentRoot& root() const { return root_; }
+  ManifestCache& manifests() { return manifests_; }
+  // Hashes every file of the root in the background, so that the first
+  // OPEN of a file does not wait for it.
+  awaitable<void> Prehash();
   const ServerOptions& options() const { return options_; }
   void SessionEnded() { --sessions_; }
   // Applies a new --max-rate (bytes per second, 0 = unlimited) at once.
@@ -36,6 +41,7 @@ class Server {
   ContentRoot root_;
   tcp::acceptor acceptor_;
   core::TokenBucket bucket_;
+  ManifestCache manifests_;
   size_t sessions_ = 0;
 };
 

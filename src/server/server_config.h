@@ -21,6 +21,8 @@ struct ServerOptions {
   std::string advertise;  // HOST:PORT, reserved for the director issue
   uint64_t max_rate = 0;  // bytes per second, 0 = unlimited
   size_t max_connections = 1024;
+  // Testing only: flip a byte in every Nth block sent (0 = never).
+  uint64_t fault_corrupt_every = 0;
   std::chrono::seconds handshake_timeout{10};
   std::chrono::seconds idle_timeout{60};
 };

@@ -6,6 +6,9 @@
 #include <spdlog/spdlog.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
+#include <unistd.h>
+
+#include <vector>
 
 #include "server/server.h"
 
@@ -64,7 +67,16 @@ awaitable<void> Session::ReadLoop() {
       conn_.Queue(core::ErrorMsg{e.code, e.ToString()});
       co_return;
     }
-    if (Status s = Handle(*m); !s) {
+    Status s = Ok{};
+    // No co_await inside a conditional expression: GCC 12 miscompiles it.
+    if (auto* o = std::get_if<core::Open>(&*m); o && state_ == State::kReady) {
+      s = co_await OnOpen(*o);
+    } else if (o) {
+      s = MakeError(Errc::kBadState, "OPEN not allowed here");
+    } else {
+      s = Handle(*m);
+    }
+    if (!s) {
       spdlog::info("{}: {}", conn_.peer(), s.error().ToString());
       conn_.Queue(core::ErrorMsg{s.error().code, s.error().ToString()});
       co_return;
@@ -94,11 +106,8 @@ Status Session::Handle(Message& m) {
     conn_.Queue(core::Toc{server_.root().Scan()});
     return Ok{};
   }
-  if (auto* o = std::get_if<core::Open>(&m)) {
-    if (state_ != State::kReady) return bad_state();
-    return OnOpen(*o);
-  }
   if (state_ == State::kReady) return bad_state();
+  if (auto* g = std::get_if<core::ManifestGet>(&m)) return OnManifestGet(*g);
   if (std::holds_alternative<core::Start>(m)) {
     if (state_ != State::kOpened) return bad_state();
     state_ = State::kStreaming;
@@ -130,23 +139,48 @@ Status Session::OnHello(const core::Hello& h) {
   return Ok{};
 }
 
-Status Session::OnOpen(const core::Open& o) {
+awaitable<Status> Session::OnOpen(const core::Open& o) {
   auto file = server_.root().OpenStream(o.name);
   if (!file) {
     // Not a protocol violation: report it and stay usable for another OPEN.
     spdlog::info("{}: OPEN {}", conn_.peer(), file.error().ToString());
     conn_.Queue(core::ErrorMsg{file.error().code, file.error().ToString()});
-    return Ok{};
+    co_return Ok{};
   }
+  auto manifest = co_await server_.manifests().Get(file->fd());
+  if (!manifest) {
+    spdlog::warn("{}: OPEN '{}': {}", conn_.peer(), o.name,
+                 manifest.error().ToString());
+    conn_.Queue(
+        core::ErrorMsg{manifest.error().code, manifest.error().ToString()});
+    co_return Ok{};
+  }
+  manifest_ = *manifest;
   layout_ = {file->size(), o.block_size};
+  if (manifest_->size() != layout_.size) {
+    conn_.Queue(core::ErrorMsg{Errc::kIoError,
+                               "'" + o.name + "' changed while opening"});
+    co_return Ok{};
+  }
   file_.emplace(std::move(*file));
   plan_.emplace(layout_.block_count(), o.epoch, o.start_seq, o.pattern,
                 o.my_id);
-  conn_.Queue(core::Opened{layout_.size, o.block_size, layout_.block_count()});
+  conn_.Queue(core::Opened{layout_.size, o.block_size, layout_.block_count(),
+                           manifest_->ContentId()});
   state_ = State::kOpened;
   spdlog::info("{}: OPEN '{}' ({} bytes, block {}, pattern {}, id {})",
                conn_.peer(), o.name, layout_.size, o.block_size,
                o.pattern.ToString(), o.my_id);
+  co_return Ok{};
+}
+
+Status Session::OnManifestGet(const core::ManifestGet& g) {
+  core::ManifestPart part{g.first, {}};
+  const auto& pieces = manifest_->pieces();
+  for (uint64_t i = g.first; i < pieces.size() && i < g.first + g.count; ++i) {
+    part.digests.push_back(pieces[i]);
+  }
+  conn_.Queue(part);
   return Ok{};
 }
 
@@ -217,6 +251,36 @@ awaitable<Status> Session::WaitWritable() {
   }
 }
 
+// Testing only (--fault-corrupt-every): the block with one byte flipped, sent
+// from a user-space copy.
+awaitable<Status> Session::SendCorrupted(uint64_t seq, uint32_t len) {
+  std::vector<uint8_t> frame(core::kDataPrefixSize + len);
+  core::EncodeDataPrefix(seq, plan_->EpochOf(seq), len, frame.data());
+  ssize_t n = ::pread(file_->fd(), frame.data() + core::kDataPrefixSize, len,
+                      static_cast<off_t>(layout_.OffsetOf(seq)));
+  if (n != static_cast<ssize_t>(len))
+    co_return MakeError(Errc::kIoError, "read block");
+  frame[core::kDataPrefixSize + len / 2] ^= 0x5A;
+  int fd = conn_.socket().native_handle();
+  for (size_t sent = 0; sent < frame.size();) {
+    ssize_t w =
+        ::send(fd, frame.data() + sent, frame.size() - sent, MSG_NOSIGNAL);
+    if (w >= 0) {
+      sent += static_cast<size_t>(w);
+    } else if (errno == EAGAIN || errno == EINTR) {
+      if (auto s = co_await WaitWritable(); !s) co_return s;
+    } else {
+      co_return MakeError(Errc::kUnavailable, "send to " + conn_.peer());
+    }
+  }
+  ++blocks_sent_;
+  bytes_sent_ += len;
+  last_progress_ = net::Clock::now();
+  spdlog::warn("{}: sent block {} corrupted on purpose (--fault-corrupt-every)",
+               conn_.peer(), seq);
+  co_return Ok{};
+}
+
 awaitable<Status> Session::SendBlock(uint64_t seq) {
   // Keep little unsent data in the kernel (TCP_NOTSENT_LOWAT): the send
   // position then tracks what leaves, so a new pattern takes effect soon.
@@ -225,6 +289,10 @@ awaitable<Status> Session::SendBlock(uint64_t seq) {
   auto wait =
       server_.rate_limit().Take(len + core::kDataPrefixSize, net::Clock::now());
   if (wait > net::Clock::duration::zero()) co_await net::SleepFor(wait);
+  uint64_t every = server_.options().fault_corrupt_every;
+  if (every > 0 && (blocks_sent_ + 1) % every == 0) {
+    co_return co_await SendCorrupted(seq, len);
+  }
 
   uint8_t prefix[core::kDataPrefixSize];
   core::EncodeDataPrefix(seq, plan_->EpochOf(seq), len, prefix);

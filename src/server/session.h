@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 
+#include "core/manifest.h"
 #include "core/reassembly.h"
 #include "core/send_plan.h"
 #include "net/framed_conn.h"
@@ -36,7 +37,9 @@ class Session : public std::enable_shared_from_this<Session> {
   // Handles one frame; an error means: send it to the peer and disconnect.
   Status Handle(core::Message& m);
   Status OnHello(const core::Hello& h);
-  Status OnOpen(const core::Open& o);
+  awaitable<Status> OnOpen(const core::Open& o);
+  Status OnManifestGet(const core::ManifestGet& g);
+  awaitable<Status> SendCorrupted(uint64_t seq, uint32_t len);
   Status OnPattern(const core::PatternMsg& p);
   awaitable<Status> SendBlock(uint64_t seq);
   awaitable<Status> WaitWritable();
@@ -53,6 +56,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<OpenFile> file_;
   core::StreamLayout layout_;
   std::optional<core::SendPlan> plan_;
+  std::shared_ptr<const core::Manifest> manifest_;
   bool end_sent_ = false;
   uint64_t blocks_sent_ = 0;
   uint64_t bytes_sent_ = 0;

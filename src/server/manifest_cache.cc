@@ -1,0 +1,65 @@
+#include "server/manifest_cache.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+namespace braid::server {
+
+ManifestCache::ManifestCache() = default;
+
+ManifestCache::~ManifestCache() {
+  pool_.stop();
+  pool_.join();
+}
+
+Expected<core::Manifest> ComputeManifest(int fd, uint64_t size) {
+  std::vector<core::Digest> pieces;
+  pieces.reserve(core::Manifest::PieceCount(size));
+  std::vector<uint8_t> buf(16 * core::kPieceSize);
+  for (uint64_t at = 0; at < size;) {
+    size_t want =
+        static_cast<size_t>(std::min<uint64_t>(buf.size(), size - at));
+    ssize_t n = ::pread(fd, buf.data(), want, static_cast<off_t>(at));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0 || static_cast<size_t>(n) != want) {
+      return MakeError(Errc::kIoError,
+                       std::string("hashing: ") +
+                           (n < 0 ? std::strerror(errno) : "file shrank"));
+    }
+    for (size_t off = 0; off < want; off += core::kPieceSize) {
+      size_t len = std::min<size_t>(core::kPieceSize, want - off);
+      pieces.push_back(core::Sha256({buf.data() + off, len}));
+    }
+    at += want;
+  }
+  return core::Manifest(size, std::move(pieces));
+}
+
+awaitable<Expected<std::shared_ptr<const core::Manifest>>> ManifestCache::Get(
+    int fd) {
+  struct stat st;
+  if (::fstat(fd, &st) != 0)
+    co_return MakeError(Errc::kIoError, "stat for hashing");
+  Key key{st.st_dev, st.st_ino, static_cast<uint64_t>(st.st_size),
+          static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 +
+              st.st_mtim.tv_nsec};
+  if (auto it = done_.find(key); it != done_.end()) co_return it->second;
+  uint64_t size = static_cast<uint64_t>(st.st_size);
+  // The hashing runs on the pool; this coroutine resumes on the io thread.
+  auto computed = co_await asio::co_spawn(
+      pool_,
+      [fd, size]() -> awaitable<Expected<core::Manifest>> {
+        co_return ComputeManifest(fd, size);
+      },
+      asio::use_awaitable);
+  if (!computed) co_return Unexpected{computed.error()};
+  auto manifest = std::make_shared<const core::Manifest>(std::move(*computed));
+  done_[key] = manifest;
+  co_return manifest;
+}
+
+}  // namespace braid::server

@@ -1,0 +1,123 @@
+"""Integration tests: sources that die or freeze in the middle of a transfer.
+
+A source killed with SIGKILL or stopped with SIGSTOP must be detected by the
+client's stall timer, its blocks fetched from the others, and the output must
+be byte-identical; when every source dies the transfer fails cleanly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import harness as h  # noqa: E402
+
+MB = 1_000_000
+
+
+class FailingSources(unittest.TestCase):
+    SIZE = 60 * MB
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        cls.tmp = h.make_temp_dir()
+        cls.addClassCleanup(shutil.rmtree, cls.tmp, True)
+        cls.root = os.path.join(cls.tmp, "root")
+        os.makedirs(cls.root)
+        cls.digest = h.write_random_file(os.path.join(cls.root, "big.bin"), cls.SIZE)
+
+    def start_servers(self, rates: list[str]) -> list:
+        servers = []
+        for rate in rates:
+            srv = h.start_server(self.root, max_rate=rate, log_dir=self.tmp)
+            self.addCleanup(srv.stop)
+            servers.append(srv)
+        return servers
+
+    def run_with_fault(self, servers, fault, *, stdout: bool = False, at: float = 1.0):
+        out = "-" if stdout else os.path.join(self.tmp, f"out-{self._testMethodName}.bin")
+        stats = os.path.join(self.tmp, f"stats-{self._testMethodName}.json")
+        args = h.get_args("big.bin", [f"127.0.0.1:{s.port}" for s in servers], out,
+                          stats=stats, quiet=True)
+        sink = open(os.path.join(self.tmp, "stdout.bin"), "wb")
+        self.addCleanup(sink.close)
+        proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=sink,
+                                stderr=subprocess.PIPE, cwd=h.scratch_dir())
+        try:
+            time.sleep(at)
+            self.assertIsNone(proc.poll(), "transfer ended before the fault")
+            fault()
+            _, err = proc.communicate(timeout=90)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(10)
+        sink.close()
+        return proc.returncode, err.decode(errors="replace"), out, stats
+
+    def check_intact(self, rc, err, out, stats, stdout=False):
+        self.assertEqual(rc, 0, err)
+        path = os.path.join(self.tmp, "stdout.bin") if stdout else out
+        self.assertEqual(h.sha256_file(path), self.digest)
+        with open(stats) as f:
+            st = json.load(f)
+        self.assertEqual(sum(s["bytes"] for s in st["sources"]), self.SIZE)
+        self.assertLessEqual(st["duplicate_bytes"], self.SIZE // 50)
+        return st
+
+    def test_killed_source(self) -> None:
+        servers = self.start_servers(["20MB", "15MB", "10MB"])
+        rc, err, out, stats = self.run_with_fault(servers, servers[0].kill)
+        st = self.check_intact(rc, err, out, stats)
+        by_addr = {s["address"]: s for s in st["sources"]}
+        dead = by_addr[f"127.0.0.1:{servers[0].port}"]
+        self.assertTrue(dead["failed"], st)
+        self.assertGreater(dead["bytes"], 0, "the killed source sent nothing before dying")
+        for s in servers[1:]:
+            self.assertFalse(by_addr[f"127.0.0.1:{s.port}"]["failed"], st)
+
+    def test_frozen_source(self) -> None:
+        servers = self.start_servers(["20MB", "15MB", "10MB"])
+        frozen = servers[1]
+        self.addCleanup(lambda: frozen.alive() and frozen.signal(signal.SIGCONT))
+        started = time.monotonic()
+        rc, err, out, stats = self.run_with_fault(
+            servers, lambda: frozen.signal(signal.SIGSTOP))
+        st = self.check_intact(rc, err, out, stats)
+        by_addr = {s["address"]: s for s in st["sources"]}
+        self.assertTrue(by_addr[f"127.0.0.1:{frozen.port}"]["failed"], st)
+        self.assertIn("stall", by_addr[f"127.0.0.1:{frozen.port}"]["error"])
+        # Far quicker than any kernel timeout: well under the 30 s deadline.
+        self.assertLess(time.monotonic() - started, 20)
+
+    def test_killed_source_while_streaming_to_stdout(self) -> None:
+        servers = self.start_servers(["20MB", "15MB", "10MB"])
+        rc, err, out, stats = self.run_with_fault(servers, servers[2].kill, stdout=True)
+        self.check_intact(rc, err, out, stats, stdout=True)
+
+    def test_every_source_dies(self) -> None:
+        servers = self.start_servers(["10MB", "10MB"])
+
+        def kill_all() -> None:
+            for s in servers:
+                s.kill()
+
+        rc, err, out, stats = self.run_with_fault(servers, kill_all)
+        self.assertNotEqual(rc, 0)
+        lines = [l for l in err.splitlines() if l.strip()]
+        self.assertTrue(lines and "error" in lines[-1], err)
+        self.assertFalse(os.path.exists(out), "partial output left under the final name")
+        self.assertFalse(os.path.exists(out + ".braid-part"))
+
+
+if __name__ == "__main__":
+    unittest.main()
