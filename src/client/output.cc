@@ -40,6 +40,11 @@ class FileOutput : public Output {
 
   Expected<Put> Write(uint64_t seq, std::span<const uint8_t> payload) override {
     if (received_.Has(seq)) return Put::kDuplicate;
+    if (Status s = WriteAt(seq, payload); !s) return Unexpected{s.error()};
+    return Commit(seq);
+  }
+
+  Status WriteAt(uint64_t seq, std::span<const uint8_t> payload) override {
     off_t at = static_cast<off_t>(layout_.OffsetOf(seq));
     while (!payload.empty()) {
       ssize_t n = ::pwrite(fd_, payload.data(), payload.size(), at);
@@ -48,8 +53,11 @@ class FileOutput : public Output {
       payload = payload.subspan(static_cast<size_t>(n));
       at += n;
     }
-    received_.Mark(seq);
-    return Put::kStored;
+    return Ok{};
+  }
+
+  Put Commit(uint64_t seq) override {
+    return received_.Mark(seq) ? Put::kStored : Put::kDuplicate;
   }
 
   Status Finish() override {
@@ -114,6 +122,9 @@ class StreamOutput : public Output {
   }
   size_t held_bytes() const override { return window_.held_bytes(); }
   bool in_order() const override { return true; }
+  bool HasRoom(uint64_t seq) const override {
+    return seq < window_.next_in_order() + window_.window_blocks();
+  }
 
  private:
   int fd_;

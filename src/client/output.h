@@ -24,6 +24,22 @@ class Output {
   // REQUIRES: seq < block_count, payload.size() == layout.LengthOf(seq).
   virtual Expected<Put> Write(uint64_t seq,
                               std::span<const uint8_t> payload) = 0;
+  // Whether Write would take seq now (false: beyond the reorder window).
+  virtual bool HasRoom(uint64_t seq) const {
+    (void)seq;
+    return true;
+  }
+  // Files only (!in_order()): writes the block's bytes at its offset without
+  // recording it; safe to call from another thread. Record it with Write.
+  virtual Status WriteAt(uint64_t seq, std::span<const uint8_t> payload) {
+    (void)seq, (void)payload;
+    return MakeError(Errc::kIoError, "not a file output");
+  }
+  // Files only: records a block already written with WriteAt.
+  virtual Put Commit(uint64_t seq) {
+    (void)seq;
+    return Put::kStored;
+  }
   // After every block is stored: make the output final (fsync + rename).
   virtual Status Finish() = 0;
   virtual const core::ReceivedSet& received() const = 0;

@@ -211,21 +211,6 @@ awaitable<Status> Transfer::LoadManifest() {
                           core::ToHex(content_id_));
 }
 
-Status Transfer::Verify(const core::Data& d) const {
-  if (!manifest_) return Ok{};
-  uint64_t first_piece = layout_.OffsetOf(d.seq) / core::kPieceSize;
-  for (size_t off = 0; off < d.payload.size(); off += core::kPieceSize) {
-    uint64_t piece = first_piece + off / core::kPieceSize;
-    size_t len = std::min<size_t>(core::kPieceSize, d.payload.size() - off);
-    if (!manifest_->Verify(piece, d.payload.subspan(off, len))) {
-      return MakeError(Errc::kBadData,
-                       "block " + std::to_string(d.seq) +
-                           " does not match the manifest (wrong bytes)");
-    }
-  }
-  return Ok{};
-}
-
 // Sources that could not open the stream leave before START: the others get
 // a pattern without them, in force from block 0 (nothing is in flight yet).
 awaitable<Status> Transfer::DropUnopened() {
@@ -273,50 +258,80 @@ awaitable<Status> Transfer::OnData(SourceConn& s, const core::Data& d) {
     co_return MakeError(Errc::kBadData, "block " + std::to_string(d.seq) +
                                             " has a wrong number or length");
   }
-  bool fresh = !scheduler_->received().Has(d.seq);
-  if (fresh && !scheduler_->MaySend(s.id, d.seq)) {
+  if (scheduler_->received().Has(d.seq) || pipeline_->Pending(d.seq)) {
+    duplicate_bytes_ += d.payload.size();
+    if (scheduler_->received().Has(d.seq)) {
+      scheduler_->OnBlock(s.id, d.seq, static_cast<uint32_t>(d.payload.size()),
+                          Clock::now());
+    }
+    co_return Ok{};
+  }
+  if (!scheduler_->MaySend(s.id, d.seq)) {
     co_return MakeError(Errc::kBadData, "sent block " + std::to_string(d.seq) +
                                             " that nobody asked of it");
   }
-  // Checked before anything is written: a source that lies is dropped and
-  // its blocks are fetched elsewhere.
-  if (fresh) {
-    if (Status v = Verify(d); !v) co_return v;
+  // Back-pressure: the reorder window and the pipeline bound memory; while
+  // waiting this source is not read, so TCP slows it down.
+  while (!output_->HasRoom(d.seq) ||
+         (pipeline_->Full() && !pipeline_->Idle())) {
+    scheduler_->SetPaused(s.id, true, Clock::now());
+    co_await progress_->Wait(std::chrono::milliseconds(20));
+    if (done_ || fatal_ || s.failure) co_return Ok{};
   }
+  scheduler_->SetPaused(s.id, false, Clock::now());
   uint64_t expected = scheduler_->received().next_in_order();
-  if (fresh && d.seq != expected) {
+  if (d.seq != expected) {
     ++out_of_order_;
     spdlog::trace("block {} from {} out of sequence (next in order {})", d.seq,
                   s.name(), expected);
   }
-  for (;;) {
-    auto put = output_->Write(d.seq, d.payload);
-    if (!put) {
-      fatal_ = put.error();
-      progress_->Notify();
-      co_return Ok{};
-    }
-    if (*put == Output::Put::kNoRoom) {
-      // Back-pressure: stop reading this source until the window moves.
-      scheduler_->SetPaused(s.id, true, Clock::now());
-      co_await progress_->Wait(std::chrono::milliseconds(50));
-      if (done_ || fatal_ || s.failure) co_return Ok{};
-      continue;
-    }
-    scheduler_->SetPaused(s.id, false, Clock::now());
-    scheduler_->OnBlock(s.id, d.seq, static_cast<uint32_t>(d.payload.size()),
-                        Clock::now());
-    if (*put == Output::Put::kDuplicate) {
-      duplicate_bytes_ += d.payload.size();
+  // Verified (and, for a file, written) on the worker; recorded on return.
+  SourceConn* source = &s;
+  pipeline_->Submit(
+      d.seq, d.payload,
+      [this, source](uint64_t seq, std::span<const uint8_t> payload,
+                     Status st) { OnProcessed(*source, seq, payload, st); });
+  co_return Ok{};
+}
+
+void Transfer::OnProcessed(SourceConn& s, uint64_t seq,
+                           std::span<const uint8_t> payload,
+                           const Status& status) {
+  if (done_) return;
+  if (!status) {
+    // A block that does not match the manifest: the source lies. It is
+    // dropped and everything it owed is fetched elsewhere.
+    if (status.error().code == Errc::kBadData) {
+      FailSource(s, status.error());
     } else {
-      s.bytes += d.payload.size();
-      ++s.blocks;
-      received_bytes_ += d.payload.size();
-      last_progress_ = Clock::now();
-      progress_->Notify();
+      fatal_ = status.error();
     }
-    co_return Ok{};
+    progress_->Notify();
+    return;
   }
+  Output::Put put = Output::Put::kStored;
+  if (output_->in_order()) {
+    auto w = output_->Write(seq, payload);
+    if (!w) {
+      fatal_ = w.error();
+      progress_->Notify();
+      return;
+    }
+    put = *w;
+  } else {
+    put = output_->Commit(seq);
+  }
+  scheduler_->OnBlock(s.id, seq, static_cast<uint32_t>(payload.size()),
+                      Clock::now());
+  if (put == Output::Put::kDuplicate) {
+    duplicate_bytes_ += payload.size();
+  } else {
+    s.bytes += payload.size();
+    ++s.blocks;
+    received_bytes_ += payload.size();
+    last_progress_ = Clock::now();
+  }
+  progress_->Notify();
 }
 
 awaitable<void> Transfer::Receive(SourceConn& s) {
@@ -446,6 +461,8 @@ awaitable<Status> Transfer::Stream() {
         std::max<uint64_t>(2, options_.reorder_bytes / layout_.block_size);
   }
   scheduler_.emplace(layout_, config, Clock::now());
+  pipeline_.emplace(ex_, manifest_ ? &*manifest_ : nullptr, output_.get(),
+                    layout_);
   for (SourceConn* s : live_) {
     scheduler_->AddSource(s->id, ProbeRate(*s, options_.probe_bytes), s->rtt);
   }

@@ -9,6 +9,7 @@
 #include <optional>
 #include <vector>
 
+#include "client/block_pipeline.h"
 #include "client/get.h"
 #include "client/output.h"
 #include "client/progress.h"
@@ -30,7 +31,8 @@ class Transfer {
   Status ChooseContent();
   awaitable<Status> LoadManifest();
   awaitable<Status> DropUnopened();
-  Status Verify(const core::Data& d) const;
+  void OnProcessed(SourceConn& s, uint64_t seq,
+                   std::span<const uint8_t> payload, const Status& status);
   awaitable<Status> Stream();
   awaitable<void> Receive(SourceConn& s);
   awaitable<Status> OnData(SourceConn& s, const core::Data& d);
@@ -55,6 +57,7 @@ class Transfer {
   uint32_t first_epoch_ = 0;
   std::optional<core::Scheduler> scheduler_;
   std::unique_ptr<Output> output_;
+  std::optional<BlockPipeline> pipeline_;  // after output_: destroyed first
   std::unique_ptr<net::Broadcast> progress_;
   TraceWriter trace_;
   std::optional<Progress> display_;

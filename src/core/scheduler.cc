@@ -238,7 +238,9 @@ void Scheduler::CloseInterval(Clock::time_point now) {
     double inst = static_cast<double>(s.interval_bytes) / dt;
     // A source with nothing left to send is not slow: keep its rate.
     bool idle = s.ended || paused_.count(s.id);
-    if (s.alive && !idle) {
+    if (s.alive && idle && inst > s.rate) {
+      s.rate = inst;  // idle part of the interval: at least this fast
+    } else if (s.alive && !idle) {
       double a = config_.rate_smoothing;
       // A step (the link's rate halved or doubled) is followed at once.
       bool step = inst < 0.5 * s.rate || inst > 2 * s.rate;
@@ -296,17 +298,28 @@ uint64_t Scheduler::AdvanceOwned(SourceId id, uint64_t from, uint64_t k) const {
 
 void Scheduler::Repattern(Clock::time_point now, std::vector<Command>* out) {
   membership_changed_ = false;
+  // A living source not yet measured gets the mean rate: it is measured in
+  // the next interval instead of starved.
+  double sum = 0;
+  int measured = 0;
+  for (const auto& s : sources_) {
+    if (s.alive && s.rate > 0) sum += s.rate, ++measured;
+  }
+  double mean = measured ? sum / measured : 1.0;
   std::vector<double> shares;
   for (const auto& s : sources_) {
     if (shares.size() <= s.id) shares.resize(s.id + 1, 0.0);
-    if (s.alive) shares[s.id] = s.rate > 0 ? s.rate : std::max(s.hint, 1.0);
+    if (s.alive) shares[s.id] = s.rate > 0 ? s.rate : mean;
   }
   if (std::none_of(shares.begin(), shares.end(),
                    [](double x) { return x > 0; }))
     return;
+  // Past every walking server's position; a server with nothing left to
+  // walk (END) is likely past it and catches up, which is work it can do.
   uint64_t switch_at = received_.next_in_order();
   for (const auto& s : sources_) {
-    if (s.alive) switch_at = std::max(switch_at, PredictPosition(s));
+    if (s.alive && !s.ended)
+      switch_at = std::max(switch_at, PredictPosition(s));
   }
   // Strictly after the last switch: replacing a pattern in force would lose
   // what servers past that point sent under it.

@@ -46,12 +46,15 @@ DATA = 0x0B
 END = 0x0C
 ERROR = 0x0D
 REQUEST = 0x0E
+SKIP = 0x0F
+MANIFEST_GET = 0x10
+MANIFEST = 0x11
 
 TYPE_NAMES = {
     HELLO: "HELLO", PING: "PING", PONG: "PONG", LIST: "LIST", TOC: "TOC",
     OPEN: "OPEN", OPENED: "OPENED", START: "START", PATTERN: "PATTERN",
     PATTERN_ACK: "PATTERN_ACK", DATA: "DATA", END: "END", ERROR: "ERROR",
-    REQUEST: "REQUEST",
+    REQUEST: "REQUEST", SKIP: "SKIP", MANIFEST_GET: "MANIFEST_GET", MANIFEST: "MANIFEST",
 }
 
 KIB = 1024
@@ -64,7 +67,7 @@ MAX_BODY = {
     LIST: 0,
     TOC: 8 * MIB,
     OPEN: 16 * KIB,
-    OPENED: 20,
+    OPENED: 52,
     START: 0,
     PATTERN: 16 * KIB,
     PATTERN_ACK: 12,
@@ -72,6 +75,9 @@ MAX_BODY = {
     END: 16,
     ERROR: 1 * KIB,
     REQUEST: 12,
+    SKIP: 12,
+    MANIFEST_GET: 12,
+    MANIFEST: 12 + 65536 * 32,
 }
 
 ROLE_CLIENT = 1
@@ -694,9 +700,23 @@ def parse_toc(body: bytes) -> dict[str, int]:
     return out
 
 
+PIECE_SIZE = 64 * 1024
+
+
+def content_id(data: bytes) -> str:
+    """The content id of a stream per docs/protocol.md, computed independently:
+    SHA-256("braid-manifest-v1" || u64 size || u32 piece size || SHA-256 of
+    every 64 KiB piece)."""
+    h = hashlib.sha256(b"braid-manifest-v1" + u64(len(data)) + u32(PIECE_SIZE))
+    for off in range(0, len(data), PIECE_SIZE):
+        h.update(hashlib.sha256(data[off:off + PIECE_SIZE]).digest())
+    return h.hexdigest()
+
+
 def parse_opened(body: bytes) -> dict:
     r = Reader(body)
-    d = {"size": r.u64(), "block_size": r.u32(), "block_count": r.u64()}
+    d = {"size": r.u64(), "block_size": r.u32(), "block_count": r.u64(),
+         "content_id": r.take(32).hex()}
     r.done()
     return d
 

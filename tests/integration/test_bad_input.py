@@ -199,7 +199,7 @@ class BadInput(unittest.TestCase):
         self.assertErrorThenClose(c, h.kFrameTooLarge, "HELLO of 1 KiB + 1")
 
     def test_unknown_type(self) -> None:
-        for t in (0x7F, 0x00, 0x10, 0xFF):
+        for t in (0x7F, 0x00, 0x12, 0xFF):
             with self.subTest(type=t):
                 c = self.conn()
                 c.send_raw(h.header(1, t))
@@ -357,7 +357,8 @@ class BadInput(unittest.TestCase):
         c.hello()
         opened = c.open("alias.bin", block_size=SMALL_BS)
         self.assertEqual(opened, {"size": SMALL_SIZE, "block_size": SMALL_BS,
-                                  "block_count": -(-SMALL_SIZE // SMALL_BS)})
+                                  "block_count": -(-SMALL_SIZE // SMALL_BS),
+                                  "content_id": h.content_id(self.small_data)})
 
     def test_open_bad_fields(self) -> None:
         cases = [
@@ -402,7 +403,8 @@ class BadInput(unittest.TestCase):
         c.hello()
         opened = c.open("small.bin", block_size=bs, my_id=my_id, pattern=pattern)
         nblocks = -(-SMALL_SIZE // bs)
-        self.assertEqual(opened, {"size": SMALL_SIZE, "block_size": bs, "block_count": nblocks})
+        self.assertEqual(opened, {"size": SMALL_SIZE, "block_size": bs, "block_count": nblocks,
+                                  "content_id": h.content_id(self.small_data)})
         c.send_frame(h.START)
         expected = [s for s in range(nblocks) if pattern[s % len(pattern)] == my_id]
         got: list[int] = []

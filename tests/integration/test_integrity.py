@@ -70,6 +70,8 @@ class Integrity(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr.decode())
         content_id = st["content_id"]
         self.assertRegex(content_id, r"^[0-9a-f]{64}$")
+        with open(os.path.join(self.root, "f.bin"), "rb") as f:
+            self.assertEqual(content_id, h.content_id(f.read()), "content id differs from the spec")
         os.remove(out)
         # The same id again, given by the user: fine.
         r, out, st = self.get(sources, "--content-id", content_id)
