@@ -38,6 +38,10 @@ class BlockPipeline {
   bool Idle() const { return pending_.empty(); }
   // Copies payload and queues it. REQUIRES: !Full() || Idle(), !Pending(seq).
   void Submit(uint64_t seq, std::span<const uint8_t> payload, Done done);
+  // Runs fn on the worker, after the blocks submitted before it.
+  void RunOnWorker(std::function<void()> fn) {
+    asio::post(worker_, std::move(fn));
+  }
   // Checks one block against the manifest (any thread).
   static bool Matches(const core::Manifest& m, const core::StreamLayout& layout,
                       uint64_t seq, std::span<const uint8_t> payload);

@@ -11,6 +11,11 @@ Expected<GetReport> RunGet(const GetOptions& options) {
     return MakeError(Errc::kUnavailable, "no sources given");
   asio::io_context io(1);
   Transfer transfer(options);
+  // Ctrl-C or a polite kill: stop, keep what is verified for a later run.
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](std::error_code ec, int) {
+    if (!ec) transfer.Interrupt();
+  });
   std::optional<Expected<GetReport>> result;
   asio::co_spawn(
       io, [&]() -> awaitable<void> { result.emplace(co_await transfer.Run()); },
@@ -18,6 +23,14 @@ Expected<GetReport> RunGet(const GetOptions& options) {
         if (e && !result)
           result.emplace(MakeError(Errc::kIoError, "internal error"));
       });
+  asio::co_spawn(
+      io,
+      [&]() -> awaitable<void> {
+        // The signal wait must not keep io.run() alive once the transfer ends.
+        while (!result) co_await net::SleepFor(std::chrono::milliseconds(50));
+        signals.cancel();
+      },
+      asio::detached);
   io.run();
   if (!result) return MakeError(Errc::kIoError, "transfer did not finish");
   return std::move(*result);
@@ -46,6 +59,7 @@ nlohmann::json ToJson(const GetReport& r) {
           {"final_pattern", r.final_pattern},
           {"content_id", r.content_id},
           {"verified", r.verified},
+          {"resumed_bytes", r.resumed_bytes},
           {"sources", sources}};
 }
 

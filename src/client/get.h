@@ -58,8 +58,9 @@ struct GetReport {
   uint64_t moved_blocks = 0;  // asked of a source other than the owner
   std::vector<core::SourceId> pattern;  // the initial pattern
   std::string final_pattern;
-  std::string content_id;  // hex
-  bool verified = false;   // every block checked against the manifest
+  std::string content_id;      // hex
+  bool verified = false;       // every block checked against the manifest
+  uint64_t resumed_bytes = 0;  // found verified on disk from an earlier run
   std::vector<SourceReport> sources;
 };
 

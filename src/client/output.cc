@@ -7,6 +7,9 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <optional>
+
+#include "client/resume_state.h"
 
 namespace braid::client {
 namespace {
@@ -27,15 +30,52 @@ Status WriteAll(int fd, std::span<const uint8_t> bytes, const char* what) {
 
 class FileOutput : public Output {
  public:
-  FileOutput(std::string path, int fd, core::StreamLayout layout)
+  FileOutput(std::string path, int fd, core::StreamLayout layout,
+             std::string resume_key)
       : path_(std::move(path)),
         part_(path_ + ".braid-part"),
+        state_(path_ + ".braid-state"),
         fd_(fd),
         layout_(layout),
-        received_(layout.block_count()) {}
+        received_(layout.block_count()),
+        resume_key_(std::move(resume_key)) {}
   ~FileOutput() override {
+    if (!finished_ && !resume_key_.empty() && received_.received() > 0) {
+      // Keep what is verified for the next run.
+      if (auto save = Checkpoint(); save && save()) {
+        ::close(fd_);
+        return;
+      }
+    }
     if (fd_ >= 0) ::close(fd_);
-    if (!finished_) ::unlink(part_.c_str());
+    if (!finished_) {
+      ::unlink(part_.c_str());
+      ::unlink(state_.c_str());
+    }
+  }
+
+  // Marks the blocks a previous run left verified on disk.
+  void Adopt(const ResumeState& state) {
+    for (const auto& [first, end] : state.have) {
+      for (uint64_t q = first; q < end && q < layout_.block_count(); ++q) {
+        if (received_.Mark(q)) resumed_bytes_ += layout_.LengthOf(q);
+      }
+    }
+  }
+  uint64_t resumed_bytes() const override { return resumed_bytes_; }
+
+  std::function<Status()> Checkpoint() override {
+    if (resume_key_.empty()) return nullptr;
+    // The blocks recorded now were written before this call: a data sync
+    // made after it covers them, and only then is the state replaced.
+    ResumeState state{resume_key_, layout_.size, layout_.block_size,
+                      ResumeState::RangesOf(received_)};
+    int fd = fd_;
+    std::string path = state_, part = part_;
+    return [state = std::move(state), fd, path, part]() -> Status {
+      if (::fdatasync(fd) != 0) return Unexpected{IoError("fdatasync " + part)};
+      return SaveResumeState(path, state);
+    };
   }
 
   Expected<Put> Write(uint64_t seq, std::span<const uint8_t> payload) override {
@@ -66,6 +106,7 @@ class FileOutput : public Output {
       return Unexpected{IoError("rename to " + path_)};
     }
     finished_ = true;
+    ::unlink(state_.c_str());
     return Ok{};
   }
   const core::ReceivedSet& received() const override { return received_; }
@@ -75,9 +116,12 @@ class FileOutput : public Output {
  private:
   std::string path_;
   std::string part_;
+  std::string state_;
   int fd_;
   core::StreamLayout layout_;
   core::ReceivedSet received_;
+  std::string resume_key_;
+  uint64_t resumed_bytes_ = 0;
   bool finished_ = false;
 };
 
@@ -136,7 +180,8 @@ class StreamOutput : public Output {
 
 Expected<std::unique_ptr<Output>> OpenOutput(const std::string& path,
                                              core::StreamLayout layout,
-                                             size_t reorder_bytes) {
+                                             size_t reorder_bytes,
+                                             const std::string& resume_key) {
   size_t window = std::max<size_t>(2, reorder_bytes / layout.block_size);
   if (path == "-") {
     return std::unique_ptr<Output>(
@@ -153,16 +198,33 @@ Expected<std::unique_ptr<Output>> OpenOutput(const std::string& path,
     return std::unique_ptr<Output>(new StreamOutput(fd, true, layout, window));
   }
   std::string part = path + ".braid-part";
-  int fd = ::open(part.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  std::string state_path = path + ".braid-state";
+  // Continue a previous run only for the same content, size and blocks.
+  std::optional<ResumeState> resume;
+  if (!resume_key.empty()) {
+    auto state = LoadResumeState(state_path);
+    struct stat ps;
+    if (state && state->content_id == resume_key &&
+        state->size == layout.size && state->block_size == layout.block_size &&
+        ::stat(part.c_str(), &ps) == 0 &&
+        static_cast<uint64_t>(ps.st_size) == layout.size) {
+      resume = std::move(*state);
+    }
+  }
+  int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (resume ? 0 : O_TRUNC);
+  int fd = ::open(part.c_str(), flags, 0644);
   if (fd < 0) return Unexpected{IoError("create " + part)};
-  if (layout.size > 0 &&
+  if (!resume) ::unlink(state_path.c_str());
+  if (!resume && layout.size > 0 &&
       ::ftruncate(fd, static_cast<off_t>(layout.size)) != 0) {
     Error e = IoError("size " + part);
     ::close(fd);
     ::unlink(part.c_str());
     return Unexpected{e};
   }
-  return std::unique_ptr<Output>(new FileOutput(path, fd, layout));
+  auto out = std::make_unique<FileOutput>(path, fd, layout, resume_key);
+  if (resume) out->Adopt(*resume);
+  return std::unique_ptr<Output>(std::move(out));
 }
 
 }  // namespace braid::client

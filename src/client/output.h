@@ -5,6 +5,7 @@
 #define BRAID_CLIENT_OUTPUT_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -40,6 +41,12 @@ class Output {
     (void)seq;
     return Put::kStored;
   }
+  // Files with a content id only: a closure that makes what is written so
+  // far durable and records it in the state file (run it on the thread that
+  // writes blocks). Null when the output cannot be resumed.
+  virtual std::function<Status()> Checkpoint() { return nullptr; }
+  // Bytes found already written and verified when the output was opened.
+  virtual uint64_t resumed_bytes() const { return 0; }
   // After every block is stored: make the output final (fsync + rename).
   virtual Status Finish() = 0;
   virtual const core::ReceivedSet& received() const = 0;
@@ -49,14 +56,18 @@ class Output {
   virtual bool in_order() const { return false; }
 };
 
+// resume_key: the content id (hex) of a verified transfer, or empty. With a
+// key, a file output keeps "<path>.braid-state" beside "<path>.braid-part"
+// and continues from a previous run's verified blocks of the same content;
+// an unfinished output is then kept (not removed) when destroyed.
 // path "-" means standard output; an existing path that is not a regular
 // file (a device such as /dev/null, a FIFO) is written in order, in place. For
 // a file, bytes go to "<path>.braid-part" in the same directory, removed again
 // if the Output is destroyed unfinished. reorder_bytes bounds the reorder
 // window for standard output.
-Expected<std::unique_ptr<Output>> OpenOutput(const std::string& path,
-                                             core::StreamLayout layout,
-                                             size_t reorder_bytes);
+Expected<std::unique_ptr<Output>> OpenOutput(
+    const std::string& path, core::StreamLayout layout, size_t reorder_bytes,
+    const std::string& resume_key = "");
 
 }  // namespace braid::client
 

@@ -435,6 +435,7 @@ awaitable<void> Transfer::Control() {
     auto now = Clock::now();
     Execute(scheduler_->Tick(now));
     Record();
+    Checkpoint();
     if (now - last_ping > kKeepAlive) {
       last_ping = now;
       for (SourceConn* s : live_) {
@@ -453,6 +454,60 @@ awaitable<void> Transfer::Control() {
   progress_->Notify();
 }
 
+void Transfer::Interrupt() {
+  if (!fatal_) fatal_ = Error{Errc::kUnavailable, "interrupted"};
+  if (progress_) progress_->Notify();
+}
+
+// Blocks verified by an earlier run are neither expected nor sent again.
+awaitable<Status> Transfer::SkipResumed() {
+  const auto& have = output_->received();
+  std::vector<std::pair<uint64_t, uint64_t>> runs;
+  for (uint64_t q = 0; q < layout_.block_count(); ++q) {
+    if (!have.Has(q)) continue;
+    scheduler_->MarkHave(q);
+    if (!runs.empty() && runs.back().second == q &&
+        runs.back().second - runs.back().first < core::kMaxRequestCount) {
+      ++runs.back().second;
+    } else {
+      runs.push_back({q, q + 1});
+    }
+  }
+  if (runs.empty()) co_return Ok{};
+  spdlog::info("resuming: {} of {} bytes already verified on disk",
+               output_->resumed_bytes(), layout_.size);
+  for (SourceConn* s : live_) {
+    for (const auto& [first, end] : runs) {
+      s->conn().Queue(core::Skip{first, static_cast<uint32_t>(end - first)});
+    }
+    if (auto st = co_await s->conn().Flush(options_.connect_timeout); !st)
+      co_return st;
+  }
+  co_return Ok{};
+}
+
+// Every 2 s the verified blocks are made durable and recorded, on the worker
+// thread after the writes they cover.
+void Transfer::Checkpoint() {
+  auto now = Clock::now();
+  if (now - last_checkpoint_ < std::chrono::seconds(2)) return;
+  last_checkpoint_ = now;
+  if (auto save = output_->Checkpoint()) {
+    pipeline_->RunOnWorker([save = std::move(save)] {
+      if (Status s = save(); !s)
+        spdlog::warn("saving resume state: {}", s.error().ToString());
+    });
+  }
+}
+
+Error Transfer::WithResumeHint(Error e) const {
+  if (output_ && output_->Checkpoint() && output_->received().received() > 0) {
+    e.what += "; verified blocks kept in " + options_.output +
+              ".braid-part: run the same command again to resume";
+  }
+  return e;
+}
+
 awaitable<Status> Transfer::Stream() {
   core::SchedulerConfig config = options_.scheduler;
   if (output_->in_order()) {
@@ -467,6 +522,7 @@ awaitable<Status> Transfer::Stream() {
     scheduler_->AddSource(s->id, ProbeRate(*s, options_.probe_bytes), s->rtt);
   }
   scheduler_->Start(Clock::now(), first_epoch_, first_pattern_);
+  if (auto st = co_await SkipResumed(); !st) co_return st;
   trace_.PatternChange(Clock::now(), first_epoch_, 0, first_pattern_);
   for (SourceConn* s : live_) {
     if (auto st =
@@ -505,14 +561,16 @@ awaitable<Expected<GetReport>> Transfer::Run() {
   if (auto s = ChooseContent(); !s) co_return Unexpected{s.error()};
   if (auto s = co_await LoadManifest(); !s) co_return Unexpected{s.error()};
   if (auto s = co_await DropUnopened(); !s) co_return Unexpected{s.error()};
-  auto output = OpenOutput(options_.output, layout_, options_.reorder_bytes);
+  auto output = OpenOutput(options_.output, layout_, options_.reorder_bytes,
+                           manifest_ ? core::ToHex(content_id_) : "");
   if (!output) co_return Unexpected{output.error()};
   output_ = std::move(*output);
   display_.emplace(options_.progress, layout_.size, start_);
   spdlog::info("'{}': {} bytes in {} blocks from {} source(s)", options_.name,
                layout_.size, layout_.block_count(), live_.size());
   if (layout_.block_count() > 0) {
-    if (auto s = co_await Stream(); !s) co_return Unexpected{s.error()};
+    if (auto s = co_await Stream(); !s)
+      co_return Unexpected{WithResumeHint(s.error())};
   }
   if (auto s = output_->Finish(); !s) co_return Unexpected{s.error()};
   co_return Report();
@@ -532,6 +590,7 @@ GetReport Transfer::Report() const {
   r.pattern = first_pattern_.slots();
   r.content_id = core::ToHex(content_id_);
   r.verified = manifest_.has_value();
+  r.resumed_bytes = output_ ? output_->resumed_bytes() : 0;
   r.final_pattern = scheduler_ ? scheduler_->chain().back().pattern.ToString()
                                : first_pattern_.ToString();
   for (const SourceConn* s : live_) {

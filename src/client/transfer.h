@@ -23,6 +23,9 @@ class Transfer {
  public:
   explicit Transfer(const GetOptions& options);
   awaitable<Expected<GetReport>> Run();
+  // Ends the transfer soon with an error (SIGINT, SIGTERM); what is verified
+  // is kept for a later run.
+  void Interrupt();
 
  private:
   awaitable<Status> ConnectAll();
@@ -40,6 +43,9 @@ class Transfer {
   void Execute(const std::vector<core::Command>& commands);
   void Record();
   void Flush(SourceConn* s);
+  awaitable<Status> SkipResumed();
+  void Checkpoint();
+  Error WithResumeHint(Error e) const;
   void FailSource(SourceConn& s, const Error& e);
   SourceConn* ById(core::SourceId id);
   size_t Alive() const;
@@ -68,6 +74,7 @@ class Transfer {
   uint64_t duplicate_bytes_ = 0;
   uint64_t out_of_order_ = 0;
   uint64_t received_bytes_ = 0;
+  core::Clock::time_point last_checkpoint_ = start_;
 };
 
 }  // namespace braid::client

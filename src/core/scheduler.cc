@@ -126,6 +126,10 @@ void Scheduler::OnBlock(SourceId from, uint64_t seq, uint32_t bytes,
   if (received_.next_in_order() != before) frontier_since_ = now;
 }
 
+void Scheduler::MarkHave(uint64_t seq) {
+  if (seq < layout_.block_count()) received_.Mark(seq);
+}
+
 void Scheduler::OnAck(SourceId from, uint32_t epoch, uint64_t position,
                       Clock::time_point now) {
   (void)now;

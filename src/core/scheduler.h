@@ -86,6 +86,10 @@ class Scheduler {
   // REQUIRES: at least one source added; first names only added sources.
   void Start(Clock::time_point now, uint32_t epoch, Pattern first);
 
+  // A block already at hand before the transfer starts (resume).
+  // REQUIRES: before the first Tick.
+  void MarkHave(uint64_t seq);
+
   // Events.
   void OnBlock(SourceId from, uint64_t seq, uint32_t bytes,
                Clock::time_point now);
