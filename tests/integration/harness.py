@@ -713,6 +713,17 @@ def content_id(data: bytes) -> str:
     return h.hexdigest()
 
 
+def assert_only_resumable_leftovers(test: unittest.TestCase, out: str, stderr: str) -> None:
+    """After a failed get: nothing under the final name; a partial file only
+    together with its resume state, and then stderr says how to resume."""
+    test.assertFalse(os.path.exists(out), "a failed get must not leave the output file")
+    part, state = out + ".braid-part", out + ".braid-state"
+    test.assertEqual(os.path.exists(part), os.path.exists(state),
+                     "a partial file is kept only with its resume state")
+    if os.path.exists(part):
+        test.assertIn("resume", stderr)
+
+
 def parse_opened(body: bytes) -> dict:
     r = Reader(body)
     d = {"size": r.u64(), "block_size": r.u32(), "block_count": r.u64(),

@@ -115,8 +115,7 @@ class FailingSources(unittest.TestCase):
         self.assertNotEqual(rc, 0)
         lines = [l for l in err.splitlines() if l.strip()]
         self.assertTrue(lines and "error" in lines[-1], err)
-        self.assertFalse(os.path.exists(out), "partial output left under the final name")
-        self.assertFalse(os.path.exists(out + ".braid-part"))
+        h.assert_only_resumable_leftovers(self, out, err)
 
 
 if __name__ == "__main__":
