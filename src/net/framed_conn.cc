@@ -51,10 +51,11 @@ awaitable<Status> FramedConn::Flush(Clock::duration timeout) {
   co_return Ok{};
 }
 
+// Not a coroutine: m (often a temporary) is encoded before this returns.
 awaitable<Status> FramedConn::Send(const core::Message& m,
                                    Clock::duration timeout) {
   Queue(m);
-  co_return co_await Flush(timeout);
+  return Flush(timeout);
 }
 
 awaitable<void> FramedConn::Fail(const Error& e) {

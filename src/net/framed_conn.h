@@ -30,9 +30,12 @@ class FramedConn {
   // Queue + Flush.
   awaitable<Status> Send(const core::Message& m, Clock::duration timeout);
   // Sends an ERROR frame (best effort, short deadline) and closes.
+  // (Callers pass a named Error: GCC 12 mishandles temporaries bound to a
+  // coroutine's reference parameter across co_await.)
   awaitable<void> Fail(const Error& e);
 
   bool has_queued() const { return !out_.empty(); }
+  size_t queued_bytes() const { return out_.size() + writing_.size(); }
   tcp::socket& socket() { return socket_; }
   const std::string& peer() const { return peer_; }
   void Close();

@@ -58,24 +58,35 @@ awaitable<void> Server::Run() {
       co_await net::SleepFor(std::chrono::milliseconds(100));
       continue;
     }
+    std::error_code peer_ec;
+    std::string peer = socket.remote_endpoint(peer_ec).address().to_string();
     auto session = std::make_shared<Session>(*this, std::move(socket));
-    if (sessions_ >= options_.max_connections) {
-      spdlog::warn("connection limit {} reached, refusing",
-                   options_.max_connections);
-      asio::co_spawn(io_, session->Refuse(), asio::detached);
+    if (sessions_ >= options_.max_connections ||
+        per_peer_[peer] >= options_.max_connections_per_peer) {
+      // Limits bound what one peer (or all) can hold; others are served on.
+      spdlog::debug("connection limit reached for {}, refusing", peer);
+      if (per_peer_[peer] == 0) per_peer_.erase(peer);
+      // The lambda owns the session for as long as the coroutine runs.
+      asio::co_spawn(
+          io_, [session]() -> awaitable<void> { co_await session->Refuse(); },
+          asio::detached);
       continue;
     }
     ++sessions_;
-    asio::co_spawn(io_, session->Run(), [this](std::exception_ptr e) {
-      SessionEnded();
-      if (e) {
-        try {
-          std::rethrow_exception(e);
-        } catch (const std::exception& ex) {
-          spdlog::error("session failed: {}", ex.what());
-        }
-      }
-    });
+    ++per_peer_[peer];
+    asio::co_spawn(
+        io_, [session]() -> awaitable<void> { co_await session->Run(); },
+        [this, peer](std::exception_ptr e) {
+          --sessions_;
+          if (--per_peer_[peer] == 0) per_peer_.erase(peer);
+          if (e) {
+            try {
+              std::rethrow_exception(e);
+            } catch (const std::exception& ex) {
+              spdlog::error("session failed: {}", ex.what());
+            }
+          }
+        });
   }
 }
 

@@ -3,7 +3,9 @@
 #ifndef BRAID_SERVER_SERVER_H_
 #define BRAID_SERVER_SERVER_H_
 
+#include <map>
 #include <memory>
+#include <string>
 
 #include "core/token_bucket.h"
 #include "net/asio_util.h"
@@ -31,7 +33,6 @@ class Server {
   // OPEN of a file does not wait for it.
   awaitable<void> Prehash();
   const ServerOptions& options() const { return options_; }
-  void SessionEnded() { --sessions_; }
   // Applies a new --max-rate (bytes per second, 0 = unlimited) at once.
   void SetMaxRate(uint64_t rate);
 
@@ -43,6 +44,7 @@ class Server {
   core::TokenBucket bucket_;
   ManifestCache manifests_;
   size_t sessions_ = 0;
+  std::map<std::string, size_t> per_peer_;  // open sessions by peer address
 };
 
 }  // namespace braid::server

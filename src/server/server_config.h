@@ -21,6 +21,10 @@ struct ServerOptions {
   std::string advertise;  // HOST:PORT, reserved for the director issue
   uint64_t max_rate = 0;  // bytes per second, 0 = unlimited
   size_t max_connections = 1024;
+  size_t max_connections_per_peer = 64;
+  // Control frames queued for a peer that does not read; past this the
+  // server stops reading its requests.
+  size_t max_queued_bytes = 4u << 20;
   // Testing only: flip a byte in every Nth block sent (0 = never).
   uint64_t fault_corrupt_every = 0;
   std::chrono::seconds handshake_timeout{10};

@@ -47,12 +47,25 @@ awaitable<void> Session::Run() {
 }
 
 awaitable<void> Session::Refuse() {
-  co_await conn_.Fail({Errc::kLimit, "server connection limit reached"});
+  // A named error: GCC 12 destroys temporaries inside co_await twice.
+  const Error limit{Errc::kLimit, "server connection limit reached"};
+  co_await conn_.Fail(limit);
 }
 
 awaitable<void> Session::ReadLoop() {
   const auto& opt = server_.options();
   for (;;) {
+    // A peer that sends requests but does not read the answers: stop reading
+    // it until the writer has drained (bounded memory), or give up.
+    auto stuck_since = net::Clock::now();
+    while (conn_.queued_bytes() > opt.max_queued_bytes) {
+      if (net::Clock::now() - stuck_since > opt.idle_timeout) {
+        spdlog::info("{}: not reading its answers; closing", conn_.peer());
+        co_return;
+      }
+      co_await net::SleepFor(std::chrono::milliseconds(20));
+      if (closing_) co_return;
+    }
     auto timeout =
         state_ == State::kAwaitHello ? opt.handshake_timeout : opt.idle_timeout;
     auto m = co_await conn_.Read(timeout);

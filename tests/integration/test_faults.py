@@ -86,7 +86,8 @@ class FailingSources(unittest.TestCase):
             self.assertFalse(by_addr[f"127.0.0.1:{s.port}"]["failed"], st)
 
     def test_frozen_source(self) -> None:
-        servers = self.start_servers(["20MB", "15MB", "10MB"])
+        # Slow enough that the transfer outlasts the stall timer (~1 s).
+        servers = self.start_servers(["8MB", "6MB", "4MB"])
         frozen = servers[1]
         self.addCleanup(lambda: frozen.alive() and frozen.signal(signal.SIGCONT))
         started = time.monotonic()
