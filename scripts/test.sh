@@ -1,6 +1,27 @@
 #!/usr/bin/env bash
-# Runs every registered test (unit + integration) through ctest.
-# Extra arguments go to ctest, e.g. scripts/test.sh -R integration
+# The whole test suite: unit and integration tests (ctest), the same suite
+# again under AddressSanitizer + UBSan, and a short run of every fuzz target.
+# Extra arguments go to the first ctest run, e.g. scripts/test.sh -R integration
+# (then only that run is done).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
 ctest --test-dir build --output-on-failure "$@"
+[ "$#" -eq 0 ] || exit 0
+
+echo "== the suite under AddressSanitizer + UBSan"
+cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBRAID_SANITIZE=ON >/dev/null
+cmake --build build-asan
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+  ctest --test-dir build-asan --output-on-failure
+
+echo "== fuzz targets, briefly"
+cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBRAID_FUZZ=ON \
+  -DCMAKE_CXX_COMPILER=clang++ >/dev/null
+cmake --build build-fuzz --target frame_decoder_fuzz config_fuzz
+for target in frame_decoder_fuzz config_fuzz; do
+  corpus=$(mktemp -d)
+  ./build-fuzz/$target -max_total_time=20 -print_final_stats=1 "$corpus" 2>&1 | tail -3
+  rm -rf "$corpus"
+done
+echo "fuzz: no crash"
