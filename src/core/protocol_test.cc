@@ -66,8 +66,18 @@ TEST(ProtocolTest, RoundTripsEveryMessage) {
   EXPECT_EQ(o.epoch, 3u);
   EXPECT_EQ(o.pattern, open.pattern);
   EXPECT_EQ(o.name, "x/y.bin");
-  auto opened = RoundTrip(Opened{123, 4096, 1});
+  Digest id{};
+  id[0] = 0xAB;
+  id[31] = 0xCD;
+  auto opened = RoundTrip(Opened{123, 4096, 1, id});
   EXPECT_EQ(opened.size, 123u);
+  EXPECT_EQ(opened.content_id, id);
+  auto part = RoundTrip(ManifestPart{7, {id, id}});
+  EXPECT_EQ(part.first, 7u);
+  EXPECT_EQ(part.digests.size(), 2u);
+  EXPECT_EQ(part.digests[1], id);
+  EXPECT_EQ(RoundTrip(ManifestGet{1, 2}).count, 2u);
+  EXPECT_EQ(RoundTrip(Skip{5, 3}).first, 5u);
   RoundTrip(Start{});
   auto p = RoundTrip(PatternMsg{5, 50, 1, *Pattern::FromLetters("ABBCC")});
   EXPECT_EQ(p.switch_seq, 50u);
@@ -166,6 +176,12 @@ TEST(ProtocolTest, RejectsBadMagicAndFields) {
   // Empty DATA payload, zero-count REQUEST.
   EXPECT_EQ(ErrorOf(Frame(Data{1, 0, {}})), Errc::kMalformed);
   EXPECT_EQ(ErrorOf(Frame(Request{1, 0})), Errc::kMalformed);
+  EXPECT_EQ(ErrorOf(Frame(Skip{1, 0})), Errc::kMalformed);
+  EXPECT_EQ(ErrorOf(Frame(ManifestGet{1, 0})), Errc::kMalformed);
+  // A MANIFEST whose count does not match its digests.
+  auto m = Frame(ManifestPart{0, {Digest{}}});
+  m[5 + 8 + 3] = 2;  // count 1 -> 2, body unchanged
+  EXPECT_EQ(ErrorOf(m), Errc::kMalformed);
 }
 
 TEST(ProtocolTest, RejectsBadPatternEncodings) {
