@@ -97,14 +97,10 @@ def main() -> int:
     ap.add_argument("--cleanup", action="store_true", help="delete leftover brb-* namespaces and exit")
     args = ap.parse_args()
 
-    if os.geteuid() != 0:
-        print("run as root (network namespace)", file=sys.stderr)
-        return 2
     if args.cleanup:
         netns.cleanup_all()
         return 0
-    if not os.access(netns.BRAID_BIN, os.X_OK):
-        print(f"{netns.BRAID_BIN} missing: build it with `ninja -C /work/main/build`", file=sys.stderr)
+    if netns.check_environment():
         return 2
 
     def on_signal(signum, _frame):

@@ -25,6 +25,7 @@ from __future__ import annotations
 import atexit
 import hashlib
 import os
+import sys
 import select
 import shutil
 import signal
@@ -37,7 +38,8 @@ from typing import Callable
 
 PREFIX = "brb-"
 CLIENT_NS = "brb-c"
-BRAID_BIN = os.environ.get("BRAID_BIN", "/work/main/build/braid")
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BRAID_BIN = os.environ.get("BRAID_BIN", os.path.join(REPO, "build", "braid"))
 NGINX_PORT = 8080
 BRAID_PORT = 7070
 
@@ -157,6 +159,17 @@ def kill_all_started() -> None:
 def _pids_in(ns: str) -> list[int]:
     cp = _run(["ip", "netns", "pids", ns], check=False)
     return [int(x) for x in cp.stdout.split() if x.isdigit()]
+
+
+def check_environment() -> int:
+    """0 when the benchmark can run here (root, a built braid), else 2."""
+    if os.geteuid() != 0:
+        print("run as root (network namespaces)", file=sys.stderr)
+        return 2
+    if not os.access(BRAID_BIN, os.X_OK):
+        print(f"{BRAID_BIN} missing: run scripts/build.sh first", file=sys.stderr)
+        return 2
+    return 0
 
 
 def cleanup_all(verbose: bool = True) -> None:
