@@ -28,6 +28,10 @@ class Transfer {
   void Interrupt();
 
  private:
+  // Bytes per second implied by the test block's echo (sent and returned).
+  static double ProbeRate(const SourceConn& s, size_t probe_bytes);
+
+  // Setup (transfer_setup.cc).
   awaitable<Status> ConnectAll();
   awaitable<Status> OpenAll();
   Status CheckOpened();
@@ -36,6 +40,7 @@ class Transfer {
   awaitable<Status> DropUnopened();
   void OnProcessed(SourceConn& s, uint64_t seq,
                    std::span<const uint8_t> payload, const Status& status);
+  // Streaming (transfer.cc).
   awaitable<Status> Stream();
   awaitable<void> Receive(SourceConn& s);
   awaitable<Status> OnData(SourceConn& s, const core::Data& d);

@@ -13,8 +13,6 @@ double Seconds(Clock::duration d) {
 
 // Largest number of blocks one REQUEST or SKIP frame may name.
 constexpr uint32_t kMaxRun = 65536;
-// Blocks scanned past the in-order point when looking for late blocks.
-constexpr uint64_t kHolScan = 256;
 
 }  // namespace
 
@@ -240,7 +238,8 @@ void Scheduler::CloseInterval(Clock::time_point now) {
   const Pattern& p = chain_.back().pattern;
   for (auto& s : sources_) {
     double inst = static_cast<double>(s.interval_bytes) / dt;
-    // A source with nothing left to send is not slow: keep its rate.
+    // A source with nothing left to send, or paused by back-pressure, is
+    // not slow: keep its rate.
     bool idle = s.ended || paused_.count(s.id);
     if (s.alive && idle && inst > s.rate) {
       s.rate = inst;  // idle part of the interval: at least this fast
@@ -318,19 +317,32 @@ void Scheduler::Repattern(Clock::time_point now, std::vector<Command>* out) {
   if (std::none_of(shares.begin(), shares.end(),
                    [](double x) { return x > 0; }))
     return;
-  // Past every walking server's position; a server with nothing left to
-  // walk (END) is likely past it and catches up, which is work it can do.
-  uint64_t switch_at = received_.next_in_order();
+  // Past every walking server's position, so that no server needs to catch
+  // up; a server with nothing left to walk (END) is likely past it and
+  // catches up, which is work it can do. If that leaves too little for the
+  // new pattern to run twice (a fast server raced ahead under a poor first
+  // guess), switch at the slowest walking server instead: the others catch
+  // up and the blocks they already sent are skipped at their new owners.
+  uint64_t frontier = received_.next_in_order();
+  uint64_t latest = frontier, earliest = UINT64_MAX;
   for (const auto& s : sources_) {
-    if (s.alive && !s.ended)
-      switch_at = std::max(switch_at, PredictPosition(s));
+    if (!s.alive || s.ended) continue;
+    uint64_t p = PredictPosition(s);
+    latest = std::max(latest, p);
+    earliest = std::min(earliest, p);
   }
-  // Strictly after the last switch: replacing a pattern in force would lose
-  // what servers past that point sent under it.
-  switch_at =
-      chain_.RoundUpToSwitch(std::max(switch_at, chain_.back().start_seq + 1));
-  if (switch_at >= layout_.block_count()) return;  // nothing left to re-split
-  Pattern next = GeneratePattern(shares, ChoosePatternSize(shares));
+  if (earliest == UINT64_MAX) earliest = frontier;
+  size_t size = ChoosePatternSize(shares);
+  uint64_t after_last = chain_.back().start_seq + 1;
+  uint64_t switch_at = chain_.RoundUpToSwitch(std::max(latest, after_last));
+  if (switch_at + 2 * size > layout_.block_count()) {
+    switch_at =
+        chain_.RoundUpToSwitch(std::max({earliest, frontier, after_last}));
+  }
+  // Nothing to gain when the new pattern could not run twice before the
+  // end: the tail is the work stealing's and the end game's.
+  if (switch_at + 2 * size > layout_.block_count()) return;
+  Pattern next = GeneratePattern(shares, size);
   if (!chain_.Add(epoch_ + 1, switch_at, next)) std::abort();
   ++epoch_;
   ++patterns_;
@@ -351,169 +363,6 @@ void Scheduler::Repattern(Clock::time_point now, std::vector<Command>* out) {
   }
   blocks_since_pattern_ = 0;
   last_pattern_at_ = now;
-}
-
-// Blocks that nobody will send (their sender failed) and the late block at
-// the in-order point (head-of-line), judged by its sender's own rate.
-void Scheduler::RepairLost(Clock::time_point now, std::vector<Command>* out) {
-  auto living = Alive();
-  if (living.empty()) return;
-  auto fastest_except = [&](SourceId not_this) -> const Source* {
-    const Source* best = nullptr;
-    for (const Source* s : living)
-      if (s->id != not_this && (!best || s->rate > best->rate)) best = s;
-    return best;
-  };
-  uint64_t frontier = received_.next_in_order();
-  uint64_t end = Horizon();
-  // Failed senders: everything they owed goes to the living, by rate.
-  size_t turn = 0;
-  for (uint64_t q = frontier; q < end; ++q) {
-    if (received_.Has(q)) continue;
-    SourceId e = ExpectedSender(q);
-    if (alive(e)) continue;
-    // Weighted round robin by slots of the newest pattern.
-    const Pattern& p = chain_.back().pattern;
-    SourceId to = p.at(turn++ % p.size());
-    if (!alive(to)) to = living.front()->id;
-    Move(q, to, /*skip_old=*/false, out);
-  }
-  // Head-of-line: the in-order block is overdue by its sender's rate.
-  if (frontier >= layout_.block_count() || received_.Has(frontier)) return;
-  SourceId e = ExpectedSender(frontier);
-  const Source* sender = Find(e);
-  if (!sender || retried_[frontier] >= 2) return;
-  double per_block =
-      sender->rate > 0 ? layout_.block_size / sender->rate : 0.05;
-  double patience = std::max({0.05, 3 * Seconds(sender->rtt),
-                              4 * (sender->lead_blocks + 1) * per_block});
-  // Late means: the sender itself has gone quiet for several of its own
-  // block times (a slow but steady sender is the pattern's business).
-  auto quiet = now - std::max(frontier_since_, sender->last_block_at);
-  if (Seconds(quiet) < patience) return;
-  const Source* helper = fastest_except(e);
-  if (!helper || helper->rate <= sender->rate * 0.5) return;
-  // Move the late block and the sender's next few in the scan range.
-  int moved = 0;
-  for (uint64_t q = frontier;
-       q < std::min(end, frontier + kHolScan) && moved < 8; ++q) {
-    if (received_.Has(q) || ExpectedSender(q) != e || retried_[q] >= 2)
-      continue;
-    Move(q, helper->id, /*skip_old=*/true, out);
-    ++moved;
-  }
-  frontier_since_ = now;  // give the helper its own time
-}
-
-std::map<SourceId, std::vector<uint64_t>> Scheduler::OutstandingWork() const {
-  std::map<SourceId, std::vector<std::pair<uint64_t, uint64_t>>>
-      queued;  // (order, seq)
-  std::map<SourceId, std::vector<uint64_t>> work;
-  uint64_t end = Horizon();
-  for (uint64_t q = received_.next_in_order(); q < end; ++q) {
-    if (received_.Has(q)) continue;
-    auto m = moved_.find(q);
-    if (m != moved_.end()) {
-      queued[m->second.to].push_back({m->second.order, q});
-    } else {
-      work[chain_.Owner(q)].push_back(q);
-    }
-  }
-  // Requests go out before the pattern walk, in the order they were made.
-  for (auto& [id, list] : queued) {
-    std::sort(list.begin(), list.end());
-    std::vector<uint64_t> ordered;
-    for (const auto& [order, q] : list) ordered.push_back(q);
-    ordered.insert(ordered.end(), work[id].begin(), work[id].end());
-    work[id] = std::move(ordered);
-  }
-  return work;
-}
-
-size_t Scheduler::InFlight(const Source& s) const {
-  double transit = Seconds(s.rtt) / 2 + 0.02;
-  return static_cast<size_t>(
-             std::ceil(s.lead_blocks + s.rate * transit / layout_.block_size)) +
-         1;
-}
-
-// Equalises the predicted finish time of the sources' outstanding work by
-// moving the blocks the slowest one would send last to the one that would
-// finish first (SKIP to the donor, REQUEST to the taker). Blocks the donor
-// may already have sent are never moved this way.
-void Scheduler::Rebalance(Clock::time_point now, std::vector<Command>* out) {
-  (void)now;
-  auto alive = Alive();
-  if (alive.size() < 2) return;
-  auto work = OutstandingWork();
-  auto finish = [&](const Source* s) {
-    double r = s->rate > 0 ? s->rate : 1.0;
-    return static_cast<double>(work[s->id].size()) * layout_.block_size / r;
-  };
-  for (int round = 0; round < 4; ++round) {
-    const Source *donor = nullptr, *taker = nullptr;
-    for (const Source* s : alive) {
-      if (s->rate <= 0) continue;
-      if (!donor || finish(s) > finish(donor)) donor = s;
-      if (!taker || finish(s) < finish(taker)) taker = s;
-    }
-    if (!donor || !taker || donor == taker) break;
-    double gap = finish(donor) - finish(taker);
-    if (gap < config_.steal_threshold_s) break;
-    double cost =
-        layout_.block_size / donor->rate + layout_.block_size / taker->rate;
-    auto k = static_cast<size_t>(gap / cost);
-    auto& list = work[donor->id];
-    size_t keep = std::min(list.size(), InFlight(*donor));
-    size_t moved = 0;
-    while (moved < k && list.size() > keep) {
-      uint64_t q = list.back();
-      list.pop_back();
-      Move(q, taker->id, /*skip_old=*/true, out);
-      if (Source* t = Find(taker->id)) t->ended = false;
-      work[taker->id].push_back(q);
-      ++moved;
-    }
-    if (moved == 0) break;
-  }
-  EndGame(work, out);
-}
-
-// The last blocks must not wait on the slowest source: when a source has
-// nothing left, it also fetches the blocks another still owes, if it would
-// deliver them sooner. Each block is asked again at most once.
-void Scheduler::EndGame(std::map<SourceId, std::vector<uint64_t>>& work,
-                        std::vector<Command>* out) {
-  for (Source* idle : Alive()) {
-    if (!work[idle->id].empty() || idle->rate <= 0) continue;
-    for (Source* busy : Alive()) {
-      if (busy == idle || busy->rate <= 0) continue;
-      auto& list = work[busy->id];
-      double busy_done = list.size() * layout_.block_size / busy->rate;
-      double idle_one = layout_.block_size / idle->rate;
-      if (busy_done <= idle_one) continue;
-      // Only the tail: what the busy source may already have sent.
-      if (list.size() > InFlight(*busy)) continue;
-      for (auto it = list.rbegin(); it != list.rend(); ++it) {
-        if (retried_[*it] >= 1) continue;
-        Move(*it, idle->id, /*skip_old=*/false, out);
-        idle->ended = false;
-      }
-    }
-  }
-}
-
-void Scheduler::DetectStalls(Clock::time_point now) {
-  for (auto& s : sources_) {
-    // The last one standing is not dropped here: with nobody to take over,
-    // the transfer's own deadline decides.
-    if (Alive().size() <= 1) return;
-    if (!s.alive || s.ended || paused_.count(s.id)) continue;
-    double per_block = s.rate > 0 ? layout_.block_size / s.rate : 0;
-    double limit = std::max(Seconds(config_.min_stall),
-                            8 * per_block + 4 * Seconds(s.rtt));
-    if (Seconds(now - s.last_block_at) > limit) OnSourceFailed(s.id, now);
-  }
 }
 
 void Scheduler::SetPaused(SourceId id, bool paused, Clock::time_point now) {

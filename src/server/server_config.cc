@@ -10,18 +10,21 @@ namespace braid::server {
 
 Expected<ServerSettings> LoadServerSettings(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) return MakeError(Errc::kNotFound, "config " + path + ": cannot read");
+  if (!in)
+    return MakeError(Errc::kNotFound, "config " + path + ": cannot read");
   std::ostringstream text;
   text << in.rdbuf();
   return ParseServerSettings(text.str(), path);
 }
 
-Expected<ServerSettings> ParseServerSettings(std::string_view text, const std::string& path) {
+Expected<ServerSettings> ParseServerSettings(std::string_view text,
+                                             const std::string& path) {
   toml::table table;
   try {
     table = toml::parse(text, path);
   } catch (const toml::parse_error& e) {
-    return MakeError(Errc::kMalformed, "config " + path + ": " + std::string(e.description()));
+    return MakeError(Errc::kMalformed,
+                     "config " + path + ": " + std::string(e.description()));
   }
   static const std::set<std::string> kKeys = {
       "root", "listen", "name", "director", "advertise", "max_rate"};

@@ -40,7 +40,8 @@ struct ServerSettings {
 // Parses a TOML file. Errors name the file, the key and what is wrong.
 Expected<ServerSettings> LoadServerSettings(const std::string& path);
 // Parses TOML text; `origin` names it in errors. Never throws.
-Expected<ServerSettings> ParseServerSettings(std::string_view text, const std::string& origin);
+Expected<ServerSettings> ParseServerSettings(std::string_view text,
+                                             const std::string& origin);
 
 // file, then flags on top; validates. kMalformed with a clear message.
 Expected<ServerOptions> ResolveServerOptions(const ServerSettings& file,

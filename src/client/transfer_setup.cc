@@ -1,0 +1,220 @@
+// The transfer's first phase (patent FIG. 4, steps 100-114): connect to
+// every source, probe it with the test block, open the stream with a first
+// pattern, agree on the content and fetch its manifest.
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "client/transfer.h"
+
+namespace braid::client {
+namespace {
+
+// Runs f on every source concurrently and returns when all have finished.
+template <class F>
+awaitable<void> ForEachParallel(const std::vector<SourceConn*>& sources, F f) {
+  auto ex = co_await asio::this_coro::executor;
+  size_t left = sources.size();
+  net::Signal done(ex);
+  for (SourceConn* s : sources) {
+    asio::co_spawn(ex, f(*s), [&, s](std::exception_ptr e) {
+      if (e)
+        s->failure = Error{Errc::kUnavailable, s->name() + ": internal error"};
+      if (--left == 0) done.Notify();
+    });
+  }
+  while (left > 0) co_await done.Wait(std::chrono::seconds(1));
+}
+
+}  // namespace
+
+double Transfer::ProbeRate(const SourceConn& s, size_t probe_bytes) {
+  double seconds = std::chrono::duration<double>(s.rtt).count();
+  return 2.0 * static_cast<double>(probe_bytes) / std::max(seconds, 1e-4);
+}
+
+awaitable<Status> Transfer::ConnectAll() {
+  std::vector<SourceConn*> all;
+  for (auto& s : all_) all.push_back(s.get());
+  co_await ForEachParallel(all, [&](SourceConn& s) -> awaitable<void> {
+    if (auto st = co_await s.Connect(options_.connect_timeout); !st) {
+      s.failure = st.error();
+      co_return;
+    }
+    auto rtt = co_await s.Probe(options_.probe_bytes, options_.connect_timeout);
+    if (!rtt) {
+      s.failure = rtt.error();
+      co_return;
+    }
+    s.rtt = *rtt;
+  });
+  for (SourceConn* s : all) {
+    if (!s->failure) live_.push_back(s);
+  }
+  for (SourceConn* s : all) {
+    // Warn only when others remain; otherwise the error line says it all.
+    if (s->failure && !live_.empty()) {
+      spdlog::warn("leaving out source {}: {}", s->name(),
+                   s->failure->ToString());
+    }
+  }
+  if (live_.empty()) {
+    co_return MakeError(Errc::kUnavailable,
+                        "no source reachable (" +
+                            all.front()->failure->ToString() +
+                            (all.size() > 1 ? ", ..." : "") + ")");
+  }
+  co_return Ok{};
+}
+
+awaitable<Status> Transfer::OpenAll() {
+  // Patent FIG. 4 step 114: the first pattern from the test-block echoes.
+  std::vector<double> hints;
+  for (size_t i = 0; i < live_.size(); ++i) {
+    live_[i]->id = static_cast<core::SourceId>(i);
+    hints.push_back(ProbeRate(*live_[i], options_.probe_bytes));
+  }
+  first_pattern_ = core::InitialPattern(hints, 1u << 20);
+  co_await ForEachParallel(live_, [&](SourceConn& s) -> awaitable<void> {
+    core::Open req{options_.block_size, 0, s.id, 0, first_pattern_,
+                   options_.name};
+    auto opened = co_await s.Open(req, options_.connect_timeout);
+    if (opened) {
+      opened_[&s] = *opened;
+    } else {
+      s.failure = opened.error();
+    }
+  });
+  co_return CheckOpened();
+}
+
+Status Transfer::CheckOpened() {
+  std::vector<SourceConn*> ok;
+  for (SourceConn* s : live_) {
+    if (opened_.count(s)) ok.push_back(s);
+  }
+  if (ok.empty()) {
+    bool all_missing = std::all_of(
+        live_.begin(), live_.end(),
+        [](SourceConn* s) { return s->failure->code == Errc::kNotFound; });
+    if (all_missing) {
+      return MakeError(Errc::kNotFound,
+                       "'" + options_.name + "' not found on any of " +
+                           std::to_string(live_.size()) + " source(s)");
+    }
+    return Unexpected{*live_.front()->failure};
+  }
+  uint64_t size = opened_[ok.front()].size;
+  for (SourceConn* s : ok) {
+    if (opened_[s].size != size) {
+      std::string detail;
+      for (SourceConn* t : ok) {
+        detail += " " + t->name() + "=" + std::to_string(opened_[t].size);
+      }
+      return MakeError(
+          Errc::kSizeMismatch,
+          "sources disagree on the size of '" + options_.name + "':" + detail);
+    }
+  }
+  for (SourceConn* s : live_) {
+    if (s->failure)
+      spdlog::warn("leaving out source {}: {}", s->name(),
+                   s->failure->ToString());
+  }
+  layout_ = {size, options_.block_size};
+  return Ok{};
+}
+
+// Which content to fetch: the id the user trusts, or else the one a strict
+// majority of the sources hold. Sources with other content are left out:
+// their blocks are never mixed in.
+Status Transfer::ChooseContent() {
+  std::map<core::Digest, size_t> votes;
+  size_t opened = 0;
+  for (SourceConn* s : live_) {
+    if (s->failure) continue;
+    ++votes[opened_[s].content_id];
+    ++opened;
+  }
+  if (options_.content_id) {
+    content_id_ = *options_.content_id;
+    if (!votes.count(content_id_)) {
+      return MakeError(Errc::kBadData, "no source holds '" + options_.name +
+                                           "' with content id " +
+                                           core::ToHex(content_id_));
+    }
+  } else {
+    auto best =
+        std::max_element(votes.begin(), votes.end(),
+                         [](auto& a, auto& b) { return a.second < b.second; });
+    if (2 * best->second <= opened && votes.size() > 1) {
+      return MakeError(Errc::kBadData,
+                       "sources disagree on the content of '" + options_.name +
+                           "' (" + std::to_string(votes.size()) +
+                           " different content ids; pass --content-id)");
+    }
+    content_id_ = best->first;
+  }
+  for (SourceConn* s : live_) {
+    if (!s->failure && opened_[s].content_id != content_id_) {
+      s->failure =
+          Error{Errc::kBadData, "holds different content (id " +
+                                    core::ToHex(opened_[s].content_id) + ")"};
+      spdlog::warn("leaving out source {}: {}", s->name(), s->failure->what);
+    }
+  }
+  return Ok{};
+}
+
+// The manifest from the first source that serves one matching the content
+// id; a source whose manifest does not match is left out.
+awaitable<Status> Transfer::LoadManifest() {
+  if (layout_.block_size % core::kPieceSize != 0) {
+    spdlog::warn("blocks of {} bytes are not verified: use a multiple of 64KiB",
+                 layout_.block_size);
+    co_return Ok{};
+  }
+  for (SourceConn* s : live_) {
+    if (s->failure) continue;
+    auto m = co_await s->FetchManifest(layout_.size, content_id_,
+                                       std::chrono::seconds(30));
+    if (m) {
+      manifest_ = std::move(*m);
+      co_return Ok{};
+    }
+    s->failure = m.error();
+    spdlog::warn("leaving out source {}: {}", s->name(), m.error().ToString());
+  }
+  co_return MakeError(Errc::kBadData,
+                      "no source served a manifest matching content id " +
+                          core::ToHex(content_id_));
+}
+
+// Sources that could not open the stream leave before START: the others get
+// a pattern without them, in force from block 0 (nothing is in flight yet).
+awaitable<Status> Transfer::DropUnopened() {
+  std::vector<SourceConn*> ok;
+  for (SourceConn* s : live_) {
+    if (!s->failure) {
+      ok.push_back(s);
+    } else if (opened_.count(s)) {
+      s->conn().Close();
+    }
+  }
+  if (ok.size() == live_.size()) co_return Ok{};
+  live_ = ok;
+  std::vector<double> hints(live_.back()->id + 1, 0.0);
+  for (SourceConn* s : live_)
+    hints[s->id] = ProbeRate(*s, options_.probe_bytes);
+  first_pattern_ =
+      core::GeneratePattern(hints, std::max<size_t>(16, live_.size() * 8));
+  first_epoch_ = 1;
+  for (SourceConn* s : live_) {
+    core::PatternMsg p{first_epoch_, 0, s->id, first_pattern_};
+    if (auto st = co_await s->conn().Send(p, options_.connect_timeout); !st)
+      co_return st;
+  }
+  co_return Ok{};
+}
+
+}  // namespace braid::client
