@@ -19,9 +19,17 @@ echo "== fuzz targets, briefly"
 cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBRAID_FUZZ=ON \
   -DCMAKE_CXX_COMPILER=clang++ >/dev/null
 cmake --build build-fuzz --target frame_decoder_fuzz config_fuzz
+passed=0 failed=0
 for target in frame_decoder_fuzz config_fuzz; do
   corpus=$(mktemp -d)
-  ./build-fuzz/$target -max_total_time=20 -print_final_stats=1 "$corpus" 2>&1 | tail -3
-  rm -rf "$corpus"
+  if ./build-fuzz/$target -max_total_time=20 -print_final_stats=1 "$corpus" >"$corpus.log" 2>&1; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1))
+    tail -40 "$corpus.log"
+  fi
+  tail -3 "$corpus.log"
+  rm -rf "$corpus" "$corpus.log"
 done
-echo "fuzz: 2 passed, 0 failed"
+echo "fuzz: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
