@@ -85,7 +85,12 @@ pat = st["pattern"]
 letters = "".join(chr(ord("A") + i) if i < 26 else "?" for i in pat)
 shown = letters if len(letters) <= 48 else letters[:48] + "..."
 print(f"\n{total} bytes in {secs:.3f} s = {rate:.1f} MB/s")
-print(f"pattern ({len(pat)} slots): {shown}; duplicate bytes {st['duplicate_bytes']}")
+print(f"first pattern ({len(pat)} slots, from the test block): {shown}")
+final = st["final_pattern"]
+counts = ", ".join(f"{c}: {final.count(c)}" for c in sorted(set(final)))
+print(f"measured pattern ({len(final)} slots; {counts}) after {st['patterns']} pattern(s); "
+      f"{st['moved_blocks']} blocks moved between sources; duplicate bytes {st['duplicate_bytes']}; "
+      f"every block verified: {st['verified']}")
 PY
 
 if [ "$OUT_SHA" != "$SRC_SHA" ]; then
