@@ -61,6 +61,14 @@ for i in 0 1 2; do
   echo "demo: server $i at $addr, --max-rate ${RATES[$i]}"
   SOURCES+=(--source "$addr")
 done
+# Servers hash their files when they start (the manifest); wait for that so
+# the transfer is measured on its own.
+for i in 0 1 2; do
+  for _ in $(seq 100); do  # at most 10 s
+    grep -q "hashed" "$TMP/serve$i.err" 2>/dev/null && break
+    sleep 0.1
+  done
+done
 
 OUT="$TMP/out/demo.bin"
 STATS="$TMP/stats.json"
