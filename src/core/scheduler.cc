@@ -241,8 +241,12 @@ void Scheduler::CloseInterval(Clock::time_point now) {
     // A source with nothing left to send, or paused by back-pressure, is
     // not slow: keep its rate.
     bool idle = s.ended || paused_.count(s.id);
-    if (s.alive && idle && inst > s.rate) {
-      s.rate = inst;  // idle part of the interval: at least this fast
+    if (s.alive && idle) {
+      // It ran out of work during the interval: its rate is what it did
+      // while it had work, a lower bound on what it can do.
+      double active = Seconds(s.last_block_at - interval_start_);
+      double busy_rate = active > 0.05 ? s.interval_bytes / active : inst;
+      s.rate = std::max(s.rate, busy_rate);
     } else if (s.alive && !idle) {
       double a = config_.rate_smoothing;
       // A step (the link's rate halved or doubled) is followed at once.
