@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import atexit
-import hashlib
 import json
 import os
 import platform
@@ -123,15 +122,7 @@ def main() -> int:
     netns.snapshot_braid(work)
 
     print(f"writing {args.size_mib} MiB random file ...", flush=True)
-    h = hashlib.sha256()
-    with open(os.path.join(data_dir, FILE_NAME), "wb") as f:
-        left = size
-        while left:
-            b = os.urandom(min(left, 4 * MIB))
-            h.update(b)
-            f.write(b)
-            left -= len(b)
-    want = h.hexdigest()
+    want = netns.write_random_file(os.path.join(data_dir, FILE_NAME), size)
 
     env = {"size_mib": args.size_mib, "size_bytes": size, "sha256": want, "cpus": os.cpu_count(),
            "kernel": platform.release(), "braid_binary": braid_src,

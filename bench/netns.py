@@ -161,6 +161,19 @@ def _pids_in(ns: str) -> list[int]:
     return [int(x) for x in cp.stdout.split() if x.isdigit()]
 
 
+def write_random_file(path: str, size: int, chunk: int = 4 << 20) -> str:
+    """Writes `size` random bytes to path; returns their sha256 (hex)."""
+    h = hashlib.sha256()
+    with open(path, "wb") as f:
+        left = size
+        while left:
+            b = os.urandom(min(left, chunk))
+            h.update(b)
+            f.write(b)
+            left -= len(b)
+    return h.hexdigest()
+
+
 def check_environment() -> int:
     """0 when the benchmark can run here (root, a built braid), else 2."""
     if os.geteuid() != 0:

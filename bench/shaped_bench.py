@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import atexit
 import dataclasses
-import hashlib
 import json
 import os
 import platform
@@ -257,15 +256,7 @@ def main() -> int:
     braid_src = netns.BRAID_BIN
     netns.snapshot_braid(work)            # private copy: the build tree may be relinked meanwhile
     print(f"writing {args.size_mib} MiB random file ...", flush=True)
-    h = hashlib.sha256()
-    with open(os.path.join(data_dir, FILE_NAME), "wb") as f:
-        left = size
-        while left:
-            b = os.urandom(min(left, 4 * MIB))
-            h.update(b)
-            f.write(b)
-            left -= len(b)
-    want = h.hexdigest()
+    want = netns.write_random_file(os.path.join(data_dir, FILE_NAME), size)
 
     rows: list[dict] = []
     env = {
