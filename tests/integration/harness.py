@@ -140,6 +140,16 @@ def make_temp_dir(test: unittest.TestCase | None = None, prefix: str = "braid-it
     return d
 
 
+def class_root(cls, name: str, size: int) -> str:
+    """For setUpClass: cls.tmp (removed after the class), cls.root holding one
+    random file `name` of `size` bytes; returns the file's sha256."""
+    cls.tmp = make_temp_dir()
+    cls.addClassCleanup(shutil.rmtree, cls.tmp, True)
+    cls.root = os.path.join(cls.tmp, "root")
+    os.makedirs(cls.root)
+    return write_random_file(os.path.join(cls.root, name), size)
+
+
 def write_random_file(path: str, size: int, chunk: int = 1 * MIB) -> str:
     """Writes `size` random bytes to `path` (streamed), returns the sha256 hex."""
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -49,11 +48,7 @@ class AdaptiveTransfer(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls) -> None:
-        cls.tmp = h.make_temp_dir()
-        cls.addClassCleanup(shutil.rmtree, cls.tmp, True)
-        cls.root = os.path.join(cls.tmp, "root")
-        os.makedirs(cls.root)
-        cls.digest = h.write_random_file(os.path.join(cls.root, "big.bin"), cls.SIZE)
+        cls.digest = h.class_root(cls, "big.bin", cls.SIZE)
 
     def start(self, rates: list[str]) -> tuple[list, list[str]]:
         servers, configs = [], []

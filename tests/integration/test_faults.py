@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -29,11 +28,7 @@ class FailingSources(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls) -> None:
-        cls.tmp = h.make_temp_dir()
-        cls.addClassCleanup(shutil.rmtree, cls.tmp, True)
-        cls.root = os.path.join(cls.tmp, "root")
-        os.makedirs(cls.root)
-        cls.digest = h.write_random_file(os.path.join(cls.root, "big.bin"), cls.SIZE)
+        cls.digest = h.class_root(cls, "big.bin", cls.SIZE)
 
     def start_servers(self, rates: list[str]) -> list:
         servers = []

@@ -4,7 +4,6 @@ serving a concurrent good client."""
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -29,11 +28,7 @@ def rss_kib(pid: int) -> int:
 class Hardening(unittest.TestCase):
     @classmethod
     def setUpClass(cls) -> None:
-        cls.tmp = h.make_temp_dir()
-        cls.addClassCleanup(shutil.rmtree, cls.tmp, True)
-        cls.root = os.path.join(cls.tmp, "root")
-        os.makedirs(cls.root)
-        cls.digest = h.write_random_file(os.path.join(cls.root, "f.bin"), 32 * MB)
+        cls.digest = h.class_root(cls, "f.bin", 32 * MB)
 
     def setUp(self) -> None:
         self.server = h.start_server(self.root, log_dir=self.tmp)
