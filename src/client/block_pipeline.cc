@@ -1,7 +1,5 @@
 #include "client/block_pipeline.h"
 
-#include <memory>
-
 namespace braid::client {
 
 BlockPipeline::BlockPipeline(asio::any_io_executor io,
@@ -43,28 +41,31 @@ std::vector<uint8_t> BlockPipeline::TakeBuffer(size_t size) {
 
 void BlockPipeline::Submit(uint64_t seq, std::span<const uint8_t> payload,
                            Done done) {
-  auto buf = std::make_shared<std::vector<uint8_t>>(TakeBuffer(payload.size()));
-  std::copy(payload.begin(), payload.end(), buf->begin());
+  // The buffer moves through both handlers (asio recycles handler memory):
+  // no allocation per block once the free list is warm.
+  std::vector<uint8_t> buf = TakeBuffer(payload.size());
+  std::copy(payload.begin(), payload.end(), buf.begin());
   pending_.insert(seq);
   in_flight_bytes_ += payload.size();
   bool write_here = !output_->in_order();
-  asio::post(
-      worker_, [this, seq, buf, done = std::move(done), write_here]() mutable {
-        Status status = Ok{};
-        if (manifest_ && !Matches(*manifest_, layout_, seq, *buf)) {
-          status = MakeError(Errc::kBadData,
-                             "block " + std::to_string(seq) +
-                                 " does not match the manifest (wrong bytes)");
-        } else if (write_here) {
-          status = output_->WriteAt(seq, *buf);
-        }
-        asio::post(io_, [this, seq, buf, done = std::move(done), status]() {
-          pending_.erase(seq);
-          in_flight_bytes_ -= buf->size();
-          done(seq, *buf, status);
-          free_.push_back(std::move(*buf));
-        });
-      });
+  asio::post(worker_, [this, seq, buf = std::move(buf), done = std::move(done),
+                       write_here]() mutable {
+    Status status = Ok{};
+    if (manifest_ && !Matches(*manifest_, layout_, seq, buf)) {
+      status = MakeError(Errc::kBadData,
+                         "block " + std::to_string(seq) +
+                             " does not match the manifest (wrong bytes)");
+    } else if (write_here) {
+      status = output_->WriteAt(seq, buf);
+    }
+    asio::post(io_, [this, seq, buf = std::move(buf), done = std::move(done),
+                     status = std::move(status)]() mutable {
+      pending_.erase(seq);
+      in_flight_bytes_ -= buf.size();
+      done(seq, buf, status);
+      free_.push_back(std::move(buf));
+    });
+  });
 }
 
 }  // namespace braid::client

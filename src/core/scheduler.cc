@@ -7,10 +7,6 @@
 namespace braid::core {
 namespace {
 
-double Seconds(Clock::duration d) {
-  return std::chrono::duration<double>(d).count();
-}
-
 // Largest number of blocks one REQUEST or SKIP frame may name.
 constexpr uint32_t kMaxRun = 65536;
 

@@ -8,10 +8,6 @@
 namespace braid::core {
 namespace {
 
-double Seconds(Clock::duration d) {
-  return std::chrono::duration<double>(d).count();
-}
-
 // Blocks scanned past the in-order point when looking for late blocks.
 constexpr uint64_t kHolScan = 256;
 

@@ -9,6 +9,10 @@ namespace braid::core {
 
 using Clock = std::chrono::steady_clock;
 
+inline double Seconds(Clock::duration d) {
+  return std::chrono::duration<double>(d).count();
+}
+
 class TokenBucket {
  public:
   // rate in bytes per second (0 = unlimited); burst in bytes.
