@@ -14,6 +14,8 @@ inline constexpr int kExitUsage = 2;    // bad flags or configuration
 
 void AddServeCommand(CLI::App& app, int* exit_code);
 void AddGetCommand(CLI::App& app, int* exit_code);
+void AddDirectorCommand(CLI::App& app, int* exit_code);
+void AddLsCommand(CLI::App& app, int* exit_code);
 
 // Logs to stderr; level from -v / --quiet.
 void SetUpLogging(int verbosity, bool quiet);

@@ -16,6 +16,10 @@ namespace {
 struct GetFlags {
   std::string name;
   std::vector<std::string> sources;
+  std::string director;
+  bool discover = false;
+  std::string discover_to = "255.255.255.255:7072";
+  int discover_wait_ms = 1000;
   std::string output;
   std::string stats_json;
   std::string trace;
@@ -40,6 +44,18 @@ int RunGetCommand(const GetFlags& flags) {
     if (!hp) return Usage(hp.error().what);
     options.sources.push_back(*hp);
   }
+  if (!flags.director.empty()) {
+    auto hp = core::ParseHostPort(flags.director);
+    if (!hp) return Usage("--director: " + hp.error().what);
+    options.director = *hp;
+  }
+  options.discover = flags.discover;
+  auto to = core::ParseHostPort(flags.discover_to);
+  if (!to) return Usage("--discover-to: " + to.error().what);
+  options.discover_to = *to;
+  options.discover_wait = std::chrono::milliseconds(flags.discover_wait_ms);
+  if (options.sources.empty() && !options.director && !options.discover)
+    return Usage("give sources: --source, --director or --discover");
   auto block = core::ParseSize(flags.block_size);
   if (!block || *block < core::kMinBlockSize || *block > core::kMaxBlockSize) {
     return Usage("--block-size must be between 512 and 4MiB");
@@ -104,8 +120,19 @@ void AddGetCommand(CLI::App& app, int* exit_code) {
                   "Name of the file or stream on the sources")
       ->required();
   cmd->add_option("--source", flags->sources,
-                  "A source HOST:PORT (repeat for more)")
-      ->required();
+                  "A source HOST:PORT (repeat for more)");
+  cmd->add_option("--director", flags->director,
+                  "Ask the director at HOST:PORT who holds NAME; servers that "
+                  "start serving it during the transfer join it, servers the "
+                  "director drops leave it. Its content id is trusted.");
+  cmd->add_flag("--discover", flags->discover,
+                "Ask the local network (UDP broadcast) who holds NAME, before "
+                "and during the transfer");
+  cmd->add_option("--discover-to", flags->discover_to,
+                  "Where --discover asks (default 255.255.255.255:7072)");
+  cmd->add_option("--discover-wait", flags->discover_wait_ms,
+                  "Milliseconds to gather discovery answers (default 1000)")
+      ->check(CLI::Range(10, 60000));
   cmd->add_option(
       "-o,--output", flags->output,
       "Output file, or - for standard output (default: NAME's last part)");

@@ -15,6 +15,8 @@ int main(int argc, char** argv) {
   int exit_code = braid::cli::kExitOk;
   braid::cli::AddServeCommand(app, &exit_code);
   braid::cli::AddGetCommand(app, &exit_code);
+  braid::cli::AddDirectorCommand(app, &exit_code);
+  braid::cli::AddLsCommand(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

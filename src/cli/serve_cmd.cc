@@ -5,6 +5,9 @@
 #include <functional>
 
 #include "cli/commands.h"
+#include "server/director_link.h"
+#include "server/discovery_responder.h"
+#include "server/root_watcher.h"
 #include "server/server.h"
 
 namespace braid::cli {
@@ -37,6 +40,25 @@ void ReloadRate(const ServeFlags& flags, server::Server& srv) {
   }
   srv.SetMaxRate(options->max_rate);
   spdlog::info("SIGHUP: max rate now {} B/s", options->max_rate);
+}
+
+// Hashes the root, then (with a director) registers it, and registers
+// again whenever the files under the root change.
+awaitable<void> Announce(server::Server& srv, server::DirectorLink* link) {
+  co_await srv.Prehash();
+  if (!link) co_return;
+  auto ex = co_await asio::this_coro::executor;
+  asio::co_spawn(ex, link->Run(), asio::detached);
+  auto watcher = server::RootWatcher::Create(ex, srv.root().path());
+  if (!watcher) {
+    spdlog::warn("not watching {}: {}; changes need a restart",
+                 srv.root().path().string(), watcher.error().what);
+    co_return;
+  }
+  while (co_await (*watcher)->WaitChange(std::chrono::milliseconds(300))) {
+    spdlog::info("contents of {} changed", srv.root().path().string());
+    link->Changed();
+  }
 }
 
 int RunServe(const ServeFlags& flags) {
@@ -80,12 +102,6 @@ int RunServe(const ServeFlags& flags) {
                options->max_rate
                    ? fmt::format(" at most {} B/s", options->max_rate)
                    : "");
-  asio::signal_set signals(io, SIGINT, SIGTERM);
-  signals.async_wait([&](std::error_code, int) {
-    spdlog::info("stopping");
-    srv.Stop();
-    io.stop();
-  });
   // SIGHUP re-reads the config file's max_rate (flags still win).
   asio::signal_set hup(io, SIGHUP);
   std::function<void(std::error_code, int)> on_hup = [&](std::error_code ec,
@@ -96,7 +112,25 @@ int RunServe(const ServeFlags& flags) {
   };
   hup.async_wait(on_hup);
   asio::co_spawn(io, srv.Run(), asio::detached);
-  asio::co_spawn(io, srv.Prehash(), asio::detached);
+  server::DiscoveryResponder discovery(srv);
+  if (options->discovery) {
+    if (auto s = discovery.Bind(*options->discovery); !s) {
+      spdlog::warn("not answering discovery: {}", s.error().what);
+    } else {
+      asio::co_spawn(io, discovery.Run(), asio::detached);
+    }
+  }
+  std::optional<server::DirectorLink> link;
+  if (options->director) link.emplace(srv, *options->director);
+  asio::co_spawn(io, Announce(srv, link ? &*link : nullptr), asio::detached);
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](std::error_code, int) {
+    spdlog::info("stopping");
+    srv.Stop();
+    discovery.Stop();
+    if (link) link->Stop();
+    io.stop();
+  });
   io.run();
   return kExitOk;
 }
@@ -121,9 +155,14 @@ void AddServeCommand(CLI::App& app, int* exit_code) {
       "Cap on the sending rate, e.g. 50mbit, 6MB, 800k (bits where the unit "
       "says bit)");
   opt("--director", &flags->settings.director,
-      "Director HOST:PORT (not used yet)");
+      "Register the root's contents with the director at HOST:PORT (again "
+      "when they change) and send it heartbeats");
   opt("--advertise", &flags->settings.advertise,
-      "HOST:PORT told to the director (not used yet)");
+      "HOST:PORT clients should connect to, told to the director and to "
+      "discovery (default: the listen address)");
+  opt("--discovery", &flags->settings.discovery,
+      "UDP HOST:PORT answering `braid get --discover` (default 0.0.0.0:7072; "
+      "off to disable)");
   cmd->add_option("--config", flags->config,
                   "TOML file with the same settings; flags override it")
       ->check(CLI::ExistingFile);

@@ -7,7 +7,7 @@
 namespace braid::client {
 
 Expected<GetReport> RunGet(const GetOptions& options) {
-  if (options.sources.empty())
+  if (options.sources.empty() && !options.director && !options.discover)
     return MakeError(Errc::kUnavailable, "no sources given");
   asio::io_context io(1);
   Transfer transfer(options);
@@ -44,6 +44,7 @@ nlohmann::json ToJson(const GetReport& r) {
                        {"bytes", s.bytes},
                        {"blocks", s.blocks},
                        {"failed", s.failed},
+                       {"joined", s.joined},
                        {"error", s.error}});
   }
   return {{"name", r.name},

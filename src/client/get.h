@@ -21,6 +21,12 @@ namespace braid::client {
 struct GetOptions {
   std::string name;
   std::vector<core::HostPort> sources;
+  // Finds (more) sources: the director's holders of the name, followed
+  // during the transfer; and/or a LAN broadcast (DISCOVER).
+  std::optional<core::HostPort> director;
+  bool discover = false;
+  core::HostPort discover_to{"255.255.255.255", 7072};
+  std::chrono::milliseconds discover_wait{1000};
   std::string output;  // a path, or "-" for standard output
   uint32_t block_size = 64 * 1024;
   size_t reorder_bytes = 64u << 20;  // bound of the reorder window (streams)
@@ -43,7 +49,8 @@ struct SourceReport {
   uint64_t bytes = 0;
   uint64_t blocks = 0;
   bool failed = false;
-  std::string error;  // why it failed, if it did
+  std::string error;    // why it failed, if it did
+  bool joined = false;  // joined the running transfer
 };
 
 struct GetReport {

@@ -16,7 +16,10 @@ namespace braid::client {
 
 class SourceConn {
  public:
-  explicit SourceConn(core::HostPort address) : address_(std::move(address)) {}
+  // path: the name of the stream on this source (a director may know the
+  // same content under another name on some servers).
+  SourceConn(core::HostPort address, std::string path)
+      : address_(std::move(address)), path_(std::move(path)) {}
 
   // TCP connect and HELLO exchange.
   awaitable<Status> Connect(net::Clock::duration timeout);
@@ -36,6 +39,8 @@ class SourceConn {
   // REQUIRES: Connect succeeded.
   net::FramedConn& conn() { return *conn_; }
   const core::HostPort& address() const { return address_; }
+  const std::string& path() const { return path_; }
+  bool connected() const { return conn_ != nullptr; }
   std::string name() const { return address_.ToString(); }
 
   // Transfer state, owned by the transfer.
@@ -45,9 +50,14 @@ class SourceConn {
   uint64_t blocks = 0;
   double last_rate = 0;  // bytes per second in the last interval
   std::optional<Error> failure;
+  // Joined mid-transfer: START follows its first PATTERN.
+  bool awaiting_start = false;
+  bool joined = false;         // found while the transfer ran
+  bool from_director = false;  // dropped when the director withdraws it
 
  private:
   core::HostPort address_;
+  std::string path_;
   std::unique_ptr<net::FramedConn> conn_;
 };
 

@@ -79,4 +79,12 @@ void TraceWriter::Failed(core::Clock::time_point at, core::SourceId id,
            .dump());
 }
 
+void TraceWriter::Joined(core::Clock::time_point at, core::SourceId id,
+                         const std::string& address) {
+  if (!file_) return;
+  Line(nlohmann::json{
+      {"kind", "joined"}, {"t", Since(at)}, {"id", id}, {"address", address}}
+           .dump());
+}
+
 }  // namespace braid::client

@@ -4,6 +4,7 @@
 //    "interval_rate":..,"share":..,"pattern_share":..,"alive":true}]}
 //   {"kind":"pattern","t":1.5,"epoch":2,"switch_seq":1024,"pattern":"AAB.."}
 //   {"kind":"failed","t":2.1,"id":1,"address":"h:p","reason":".."}
+//   {"kind":"joined","t":2.0,"id":3,"address":"h:p"}
 // t is seconds since the transfer started; rates are bytes per second.
 #ifndef BRAID_CLIENT_TRACE_H_
 #define BRAID_CLIENT_TRACE_H_
@@ -32,6 +33,9 @@ class TraceWriter {
                      uint64_t switch_seq, const core::Pattern& pattern);
   void Failed(core::Clock::time_point at, core::SourceId id,
               const std::string& address, const std::string& reason);
+  // A source that joined the running transfer.
+  void Joined(core::Clock::time_point at, core::SourceId id,
+              const std::string& address);
 
  private:
   double Since(core::Clock::time_point at) const;

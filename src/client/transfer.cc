@@ -16,9 +16,10 @@ constexpr auto kKeepAlive = std::chrono::seconds(5);
 
 }  // namespace
 
-Transfer::Transfer(const GetOptions& options) : options_(options) {
+Transfer::Transfer(const GetOptions& options)
+    : options_(options), trusted_(options.content_id) {
   for (const auto& a : options.sources)
-    all_.push_back(std::make_unique<SourceConn>(a));
+    all_.push_back(std::make_unique<SourceConn>(a, options.name));
 }
 
 SourceConn* Transfer::ById(core::SourceId id) {
@@ -167,6 +168,13 @@ void Transfer::Execute(const std::vector<core::Command>& commands) {
     switch (c.kind) {
       case core::Command::Kind::kPattern:
         s->conn().Queue(core::PatternMsg{c.epoch, c.seq, c.to, c.pattern});
+        if (s->awaiting_start) {
+          // A joiner starts with its first pattern (FIG. 10B).
+          s->awaiting_start = false;
+          s->conn().Queue(core::Start{});
+          spdlog::info("source {} joined: slots from block {}", s->name(),
+                       c.seq);
+        }
         break;
       case core::Command::Kind::kRequest:
         s->conn().Queue(core::Request{c.seq, c.count});
@@ -325,21 +333,21 @@ awaitable<Status> Transfer::Stream() {
       co_return st;
     }
   }
-  size_t tasks = live_.size() + 1;
-  auto finished = [&](std::exception_ptr e) {
-    if (e) fatal_ = Error{Errc::kUnavailable, "internal error in the transfer"};
-    --tasks;
-    progress_->Notify();
-  };
-  for (SourceConn* s : live_) asio::co_spawn(ex_, Receive(*s), finished);
-  asio::co_spawn(ex_, Control(), finished);
+  for (SourceConn* s : live_) Spawn(Receive(*s));
+  Spawn(Control());
+  if (director_) Spawn(WatchDirector());
+  if (options_.discover) Spawn(WatchDiscovery());
   last_progress_ = Clock::now();
   while (!output_->received().complete() && !fatal_) {
     co_await progress_->Wait(std::chrono::milliseconds(200));
   }
   done_ = true;
-  for (SourceConn* s : live_) s->conn().Close();  // ends the receivers
-  while (tasks > 0) co_await progress_->Wait(std::chrono::milliseconds(50));
+  // Ends the receivers, the joiners and the director's subscription.
+  for (auto& s : all_) {
+    if (s->connected()) s->conn().Close();
+  }
+  if (director_) director_->Close();
+  while (tasks_ > 0) co_await progress_->Wait(std::chrono::milliseconds(50));
   display_->Finish();
   if (fatal_) co_return Unexpected{*fatal_};
   co_return Ok{};
@@ -350,6 +358,7 @@ awaitable<Expected<GetReport>> Transfer::Run() {
   progress_ = std::make_unique<net::Broadcast>(ex_);
   if (auto s = trace_.Open(options_.trace_path, start_); !s)
     co_return Unexpected{s.error()};
+  if (auto s = co_await FindSources(); !s) co_return Unexpected{s.error()};
   if (auto s = co_await ConnectAll(); !s) co_return Unexpected{s.error()};
   if (auto s = co_await OpenAll(); !s) co_return Unexpected{s.error()};
   if (auto s = ChooseContent(); !s) co_return Unexpected{s.error()};
@@ -390,7 +399,7 @@ GetReport Transfer::Report() const {
   for (const SourceConn* s : live_) {
     r.sources.push_back({s->name(), s->id, s->bytes, s->blocks,
                          s->failure.has_value(),
-                         s->failure ? s->failure->ToString() : ""});
+                         s->failure ? s->failure->ToString() : "", s->joined});
   }
   return r;
 }

@@ -7,9 +7,11 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <vector>
 
 #include "client/block_pipeline.h"
+#include "client/director_client.h"
 #include "client/get.h"
 #include "client/output.h"
 #include "client/progress.h"
@@ -30,6 +32,18 @@ class Transfer {
  private:
   // Bytes per second implied by the test block's echo (sent and returned).
   static double ProbeRate(const SourceConn& s, size_t probe_bytes);
+
+  // Finding sources (transfer_sources.cc): the director, discovery, and
+  // sources that join or leave while the transfer runs.
+  awaitable<Status> FindSources();
+  SourceConn* AddSource(const core::HostPort& address, const std::string& path);
+  awaitable<void> WatchDirector();
+  awaitable<void> WatchDiscovery();
+  void OnSourcesChanged(const core::Sources& answer);
+  awaitable<void> Join(SourceConn& s);
+  awaitable<Status> OpenJoiner(SourceConn& s);
+  // Runs a task of the streaming phase; Stream() waits for all of them.
+  void Spawn(awaitable<void> task);
 
   // Setup (transfer_setup.cc).
   awaitable<Status> ConnectAll();
@@ -64,6 +78,12 @@ class Transfer {
   core::StreamLayout layout_;
   core::Pattern first_pattern_;
   core::Digest content_id_{};
+  // The content id trusted before any source answered: --content-id, or
+  // the director's (its catalog is the trust anchor).
+  std::optional<core::Digest> trusted_;
+  std::unique_ptr<DirectorClient> director_;
+  std::set<std::string> withdrawn_;  // addresses the director dropped
+  size_t tasks_ = 0;
   std::optional<core::Manifest> manifest_;  // set when blocks are verified
   uint32_t first_epoch_ = 0;
   std::optional<core::Scheduler> scheduler_;

@@ -76,8 +76,7 @@ awaitable<Status> Transfer::OpenAll() {
   }
   first_pattern_ = core::InitialPattern(hints, 1u << 20);
   co_await ForEachParallel(live_, [&](SourceConn& s) -> awaitable<void> {
-    core::Open req{options_.block_size, 0, s.id, 0, first_pattern_,
-                   options_.name};
+    core::Open req{options_.block_size, 0, s.id, 0, first_pattern_, s.path()};
     auto opened = co_await s.Open(req, options_.connect_timeout);
     if (opened) {
       opened_[&s] = *opened;
@@ -136,8 +135,8 @@ Status Transfer::ChooseContent() {
     ++votes[opened_[s].content_id];
     ++opened;
   }
-  if (options_.content_id) {
-    content_id_ = *options_.content_id;
+  if (trusted_) {
+    content_id_ = *trusted_;
     if (!votes.count(content_id_)) {
       return MakeError(Errc::kBadData, "no source holds '" + options_.name +
                                            "' with content id " +

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "core/byte_io.h"
+#include "core/protocol_directory.h"
 
 namespace braid::core {
 namespace {
@@ -85,6 +86,7 @@ void EncodeBody(const Message& m, ByteWriter& w) {
             w.U64(m.first), w.U32(static_cast<uint32_t>(m.digests.size()));
             for (const Digest& d : m.digests) w.Bytes(d);
           },
+          [&](const auto& m) { detail::EncodeDirectoryBody(m, w); },
       },
       m);
 }
@@ -144,9 +146,8 @@ Expected<Message> DecodeOpen(ByteReader& r) {
   if (o.block_size < kMinBlockSize || o.block_size > kMaxBlockSize) {
     return Bad(FrameType::kOpen, "block size out of range");
   }
-  if (!o.pattern.Contains(o.my_id)) {
-    return MakeError(Errc::kBadPattern, "decode OPEN: my_id not in pattern");
-  }
+  // my_id may be absent from the pattern: a source joining a running
+  // transfer sends nothing until a PATTERN gives it slots.
   return Message(std::move(o));
 }
 
@@ -247,20 +248,24 @@ Expected<Message> DecodeFields(FrameType t, ByteReader& r) {
       }
       return Message(std::move(m));
     }
+    default:
+      return detail::DecodeDirectoryFields(t, r);
   }
-  return MakeError(Errc::kUnknownType, "decode: unknown frame type");
 }
 
 }  // namespace
 
 FrameType TypeOf(const Message& m) {
   static constexpr FrameType kByIndex[] = {
-      FrameType::kHello,       FrameType::kPing,    FrameType::kPong,
-      FrameType::kList,        FrameType::kToc,     FrameType::kOpen,
-      FrameType::kOpened,      FrameType::kStart,   FrameType::kPattern,
-      FrameType::kPatternAck,  FrameType::kData,    FrameType::kEnd,
-      FrameType::kError,       FrameType::kRequest, FrameType::kSkip,
-      FrameType::kManifestGet, FrameType::kManifest};
+      FrameType::kHello,       FrameType::kPing,     FrameType::kPong,
+      FrameType::kList,        FrameType::kToc,      FrameType::kOpen,
+      FrameType::kOpened,      FrameType::kStart,    FrameType::kPattern,
+      FrameType::kPatternAck,  FrameType::kData,     FrameType::kEnd,
+      FrameType::kError,       FrameType::kRequest,  FrameType::kSkip,
+      FrameType::kManifestGet, FrameType::kManifest, FrameType::kRegister,
+      FrameType::kRegistered,  FrameType::kLookup,   FrameType::kSources,
+      FrameType::kCatalog,     FrameType::kDiscover, FrameType::kHere};
+  static_assert(std::size(kByIndex) == std::variant_size_v<Message>);
   return kByIndex[m.index()];
 }
 
@@ -300,8 +305,9 @@ const char* FrameTypeName(FrameType t) {
       return "MANIFEST_GET";
     case FrameType::kManifest:
       return "MANIFEST";
+    default:
+      return detail::DirectoryFrameName(t);
   }
-  return "?";
 }
 
 std::optional<size_t> MaxBodySize(uint8_t type) {
@@ -337,8 +343,9 @@ std::optional<size_t> MaxBodySize(uint8_t type) {
       return 12;
     case FrameType::kManifest:
       return 12 + size_t{kMaxManifestPart} * 32;
+    default:
+      return detail::DirectoryMaxBody(static_cast<FrameType>(type));
   }
-  return std::nullopt;
 }
 
 void Encode(const Message& m, std::vector<uint8_t>* out) {
@@ -374,6 +381,16 @@ Expected<Message> DecodeBody(uint8_t type, std::span<const uint8_t> body) {
   if (!r.ok()) return Bad(t, "truncated body");
   if (!r.AtEnd()) return Bad(t, "trailing bytes");
   return m;
+}
+
+Expected<Message> DecodeFrame(std::span<const uint8_t> frame) {
+  if (frame.size() < kFrameHeaderSize)
+    return MakeError(Errc::kTruncated, "decode: shorter than a frame header");
+  uint64_t length = 0;
+  for (size_t i = 0; i < 4; ++i) length = (length << 8) | frame[i];
+  if (length + 4 != frame.size())
+    return MakeError(Errc::kMalformed, "decode: length disagrees with size");
+  return DecodeBody(frame[4], frame.subspan(kFrameHeaderSize));
 }
 
 FrameDecoder::FrameDecoder(size_t initial_capacity) : buf_(initial_capacity) {}

@@ -45,6 +45,13 @@ enum class FrameType : uint8_t {
   kSkip = 0x0F,
   kManifestGet = 0x10,
   kManifest = 0x11,
+  kRegister = 0x12,
+  kRegistered = 0x13,
+  kLookup = 0x14,
+  kSources = 0x15,
+  kCatalog = 0x16,
+  kDiscover = 0x17,
+  kHere = 0x18,
 };
 
 enum class Role : uint8_t {
@@ -139,9 +146,77 @@ struct ManifestPart {
 };
 inline constexpr uint32_t kMaxManifestPart = 65536;
 
-using Message = std::variant<Hello, Ping, Pong, List, Toc, Open, Opened, Start,
-                             PatternMsg, PatternAck, Data, End, ErrorMsg,
-                             Request, Skip, ManifestGet, ManifestPart>;
+// Director and discovery (docs/protocol.md "Director", "Discovery").
+inline constexpr size_t kMaxAddressLen = 300;  // "host:port"
+inline constexpr size_t kMaxSources = 4096;    // holders in one SOURCES
+inline constexpr size_t kMaxListBody = 8u << 20;
+
+// One stream a server holds.
+struct CatalogItem {
+  std::string name;
+  uint64_t size = 0;
+  Digest content_id{};
+  bool operator==(const CatalogItem&) const = default;
+};
+// A server's table of contents, in one or more parts: the first part
+// replaces what the director had of this server, the last commits it.
+struct Register {
+  static constexpr uint8_t kFirst = 1, kLast = 2;
+  uint8_t flags = kFirst | kLast;
+  std::string advertise;  // "host:port" clients should connect to
+  std::vector<CatalogItem> entries;
+};
+struct Registered {
+  uint32_t entries = 0;       // what the director now holds of this server
+  uint32_t heartbeat_ms = 0;  // send a PING at least this often
+};
+struct Lookup {
+  bool subscribe = false;  // keep sending SOURCES when the holders change
+  std::string name;
+};
+struct SourceItem {
+  std::string server;  // "host:port"
+  std::string path;    // the name to OPEN there
+  uint64_t size = 0;
+  Digest content_id{};
+  bool operator==(const SourceItem&) const = default;
+};
+// Every current holder of a name (and of its content under other names).
+struct Sources {
+  std::string name;
+  std::vector<SourceItem> sources;
+};
+struct CatalogLine {
+  std::string name;
+  uint64_t size = 0;
+  Digest content_id{};
+  uint32_t servers = 0;
+  bool operator==(const CatalogLine&) const = default;
+};
+// The director's answer to LIST, in parts; `last` on the final one.
+struct CatalogPart {
+  bool last = true;
+  std::vector<CatalogLine> lines;
+};
+// UDP: who holds `name`?
+struct Discover {
+  uint64_t nonce = 0;
+  std::string name;
+};
+// UDP answer to DISCOVER. An empty host means the datagram's source address.
+struct Here {
+  uint64_t nonce = 0;
+  uint16_t port = 0;
+  std::string host;
+  uint64_t size = 0;
+  Digest content_id{};
+};
+
+using Message =
+    std::variant<Hello, Ping, Pong, List, Toc, Open, Opened, Start, PatternMsg,
+                 PatternAck, Data, End, ErrorMsg, Request, Skip, ManifestGet,
+                 ManifestPart, Register, Registered, Lookup, Sources,
+                 CatalogPart, Discover, Here>;
 
 FrameType TypeOf(const Message& m);
 const char* FrameTypeName(FrameType t);
@@ -161,6 +236,9 @@ void EncodeDataPrefix(uint64_t seq, uint32_t epoch, uint32_t payload_len,
 
 // Decodes one body (without the 5-byte frame header).
 Expected<Message> DecodeBody(uint8_t type, std::span<const uint8_t> body);
+
+// Decodes a buffer that must hold exactly one whole frame (a UDP datagram).
+Expected<Message> DecodeFrame(std::span<const uint8_t> frame);
 
 // Incremental frame decoder over a growable buffer. The caller writes
 // received bytes into Prepare() and Commit()s them, then calls Next() until it

@@ -170,9 +170,6 @@ TEST(ProtocolTest, RejectsBadMagicAndFields) {
   // Block size out of range.
   Open small{16, 0, 0, 0, *Pattern::FromLetters("A"), "a"};
   EXPECT_EQ(ErrorOf(Frame(small)), Errc::kMalformed);
-  // my_id absent from the pattern.
-  Open absent{4096, 0, 3, 0, *Pattern::FromLetters("AB"), "a"};
-  EXPECT_EQ(ErrorOf(Frame(absent)), Errc::kBadPattern);
   // Empty DATA payload, zero-count REQUEST.
   EXPECT_EQ(ErrorOf(Frame(Data{1, 0, {}})), Errc::kMalformed);
   EXPECT_EQ(ErrorOf(Frame(Request{1, 0})), Errc::kMalformed);

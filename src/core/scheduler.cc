@@ -35,6 +35,14 @@ void Scheduler::AddSource(SourceId id, double rate_hint, Clock::duration rtt) {
   if (!chain_.empty()) membership_changed_ = true;
 }
 
+void Scheduler::Join(SourceId id, double rate_hint, Clock::duration rtt,
+                     Clock::time_point now) {
+  AddSource(id, rate_hint, rtt);
+  Source& s = sources_.back();
+  s.last_block_at = s.added_at = now;
+  membership_changed_ = true;
+}
+
 Scheduler::Source* Scheduler::Find(SourceId id) {
   for (auto& s : sources_)
     if (s.id == id) return &s;
@@ -101,7 +109,10 @@ void Scheduler::Start(Clock::time_point now, uint32_t epoch, Pattern first) {
   epoch_ = epoch;
   patterns_ = 1;
   interval_start_ = last_pattern_at_ = frontier_since_ = now;
-  for (auto& s : sources_) s.last_block_at = s.added_at = now;
+  for (auto& s : sources_) {
+    s.last_block_at = s.added_at = now;
+    s.has_slots = chain_.back().pattern.Contains(s.id);
+  }
 }
 
 void Scheduler::OnBlock(SourceId from, uint64_t seq, uint32_t bytes,
@@ -233,7 +244,9 @@ void Scheduler::CloseInterval(Clock::time_point now) {
   for (const auto& s : sources_) total += s.interval_bytes;
   const Pattern& p = chain_.back().pattern;
   for (auto& s : sources_) {
-    double inst = static_cast<double>(s.interval_bytes) / dt;
+    // A source that joined during the interval is measured from then on.
+    double span = std::min(dt, Seconds(now - s.added_at));
+    double inst = static_cast<double>(s.interval_bytes) / std::max(span, 1e-3);
     // A source with nothing left to send, or paused by back-pressure, is
     // not slow: keep its rate.
     bool idle = s.ended || paused_.count(s.id);
@@ -326,7 +339,8 @@ void Scheduler::Repattern(Clock::time_point now, std::vector<Command>* out) {
   uint64_t frontier = received_.next_in_order();
   uint64_t latest = frontier, earliest = UINT64_MAX;
   for (const auto& s : sources_) {
-    if (!s.alive || s.ended) continue;
+    // A source without slots in the current pattern is not walking.
+    if (!s.alive || s.ended || !chain_.back().pattern.Contains(s.id)) continue;
     uint64_t p = PredictPosition(s);
     latest = std::max(latest, p);
     earliest = std::min(earliest, p);
@@ -346,10 +360,14 @@ void Scheduler::Repattern(Clock::time_point now, std::vector<Command>* out) {
   if (!chain_.Add(epoch_ + 1, switch_at, next)) std::abort();
   ++epoch_;
   ++patterns_;
-  for (const auto& s : sources_) {
-    if (s.alive)
-      out->push_back(
-          {Command::Kind::kPattern, s.id, epoch_, switch_at, 0, next});
+  for (auto& s : sources_) {
+    if (!s.alive) continue;
+    out->push_back({Command::Kind::kPattern, s.id, epoch_, switch_at, 0, next});
+    if (next.Contains(s.id) && !s.has_slots) {
+      s.has_slots = true;
+      s.last_block_at = now;  // its stall timer starts with its first slots
+      s.ended = false;
+    }
   }
   // Blocks past the switch that already arrived or were asked of another
   // source: their new owner must not send them again.

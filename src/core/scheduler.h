@@ -82,6 +82,12 @@ class Scheduler {
   // A source taking part, with a throughput hint for the first pattern
   // (e.g. from the test block's echo) and its round-trip time.
   void AddSource(SourceId id, double rate_hint, Clock::duration rtt);
+  // A source that joins the running transfer (patent FIG. 10B: server D).
+  // It is opened under the current pattern without slots; the next Tick
+  // re-patterns to give it its share, measured from then on.
+  // REQUIRES: after Start; id not used before.
+  void Join(SourceId id, double rate_hint, Clock::duration rtt,
+            Clock::time_point now);
   // The transfer starts with `first` in force from block 0 as `epoch`.
   // REQUIRES: at least one source added; first names only added sources.
   void Start(Clock::time_point now, uint32_t epoch, Pattern first);
@@ -133,6 +139,7 @@ class Scheduler {
     uint64_t interval_bytes = 0;
     uint64_t walk_next = 0;  // one past the highest pattern-walk block received
     double lead_blocks = 4;  // own blocks in flight beyond walk_next (learned)
+    bool has_slots = false;  // some pattern so far gave it blocks
     Clock::time_point last_block_at;
     Clock::time_point added_at;
   };

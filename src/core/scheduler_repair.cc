@@ -168,7 +168,7 @@ void Scheduler::DetectStalls(Clock::time_point now) {
     // The last one standing is not dropped here: with nobody to take over,
     // the transfer's own deadline decides.
     if (Alive().size() <= 1) return;
-    if (!s.alive || s.ended || paused_.count(s.id)) continue;
+    if (!s.alive || s.ended || !s.has_slots || paused_.count(s.id)) continue;
     double per_block = s.rate > 0 ? layout_.block_size / s.rate : 0;
     double limit = std::max(Seconds(config_.min_stall),
                             8 * per_block + 4 * Seconds(s.rtt));

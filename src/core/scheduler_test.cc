@@ -31,6 +31,7 @@ class Sim {
     std::deque<std::pair<uint64_t, uint64_t>> pipe;  // (arrival us, seq)
     std::deque<std::pair<uint64_t, Command>> inbox;  // (arrival us, command)
     uint64_t sent = 0;
+    bool started = true;  // a joiner starts with its first pattern
   };
 
   Sim(uint64_t size, uint32_t block, std::vector<double> rates, uint32_t seed,
@@ -53,6 +54,20 @@ class Sim {
                                static_cast<SourceId>(i));
     }
     if (window_blocks) reorder_.emplace(layout_, window_blocks);
+  }
+
+  // A server that appears mid-transfer (FIG. 10B): opened under the current
+  // pattern without slots, started when its first pattern arrives.
+  size_t JoinServer(double rate) {
+    auto id = static_cast<SourceId>(servers_.size());
+    const PatternEpoch& cur = sched_->chain().back();
+    servers_.push_back({});
+    servers_.back().rate = rate;
+    servers_.back().started = false;
+    servers_.back().plan.emplace(layout_.block_count(), cur.epoch,
+                                 cur.start_seq, cur.pattern, id);
+    sched_->Join(id, 1.0, milliseconds(2), Now());
+    return id;
   }
 
   Clock::time_point Now() const {
@@ -94,6 +109,7 @@ class Sim {
   void StepServer(size_t i, uint64_t step) {
     Server& s = servers_[i];
     if (s.dead) return;
+    if (!s.started && s.inbox.empty()) return;
     while (!s.inbox.empty() && s.inbox.front().first <= now_us_) {
       Command c = s.inbox.front().second;
       s.inbox.pop_front();
@@ -102,6 +118,7 @@ class Sim {
         ASSERT_TRUE(pos.has_value());
         acks_.push_back({now_us_ + Latency(), i, c.epoch, *pos});
         s.ended = false;
+        s.started = true;
       } else if (c.kind == Command::Kind::kRequest) {
         ASSERT_TRUE(s.plan->Request(c.seq, c.count));
         s.ended = false;
@@ -302,6 +319,35 @@ TEST(SchedulerTest, FailedSourceIsDetectedAndItsBlocksRefetched) {
   // Detected within about a second, and the rest fetched by the others.
   double ideal = 0.8 + (size - 0.8 * 37.5 * kMB) / (25 * kMB);
   EXPECT_LT(t, ideal + 1.5) << "took " << t;
+}
+
+// Patent FIG. 10B: a server that appears mid-transfer gets slots in the
+// next pattern and carries its link's rate within two intervals.
+TEST(SchedulerTest, AJoiningSourceGetsSlotsAndCarriesItsRate) {
+  uint64_t size = 256ull << 20;
+  Sim sim(size, kBlock, {25 * kMB, 12.5 * kMB, 6.25 * kMB}, 7);
+  std::optional<size_t> joiner;
+  std::vector<double> joiner_rates;  // per interval after it joined
+  double t = sim.Run(60, [&](double now) {
+    if (!joiner && now >= 2.0) joiner = sim.JoinServer(12.5 * kMB);
+    for (const auto& sample : sim.scheduler().TakeSamples()) {
+      for (const auto& src : sample.sources) {
+        if (joiner && src.id == *joiner)
+          joiner_rates.push_back(src.interval_rate);
+      }
+    }
+  });
+  ASSERT_TRUE(sim.scheduler().complete());
+  ASSERT_TRUE(joiner);
+  EXPECT_GT(sim.server(*joiner).sent, 0u);
+  EXPECT_GT(sim.scheduler().chain().back().pattern.CountOf(3), 0u);
+  ASSERT_GE(joiner_rates.size(), 3u);
+  // Two intervals after joining, it carries at least 80% of its link.
+  EXPECT_GE(joiner_rates[1], 0.8 * 12.5 * kMB)
+      << joiner_rates[0] << " " << joiner_rates[1];
+  double ideal = 2 + (size - 2 * 43.75 * kMB) / (56.25 * kMB);
+  EXPECT_GT(ideal / t, 0.95) << "took " << t << " s, ideal " << ideal;
+  EXPECT_LT(sim.duplicate_blocks(), 0.02 * (size / kBlock));
 }
 
 // In-order streaming through a bounded window: every block is delivered

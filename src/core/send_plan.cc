@@ -45,7 +45,10 @@ std::optional<uint64_t> SendPlan::Next() {
     uint64_t end =
         i + 1 < epochs.size() ? epochs[i + 1].start_seq : block_count_;
     if (!epochs[i].pattern.Contains(me_[i])) {
-      cursor_ = std::min(end, block_count_);  // nothing of mine in this pattern
+      // Nothing of mine in this pattern. In the newest one (a source that
+      // joined, or was left out), wait there for a pattern that has slots.
+      if (i + 1 == epochs.size()) break;
+      cursor_ = std::min(end, block_count_);
       continue;
     }
     uint64_t s = cursor_++;

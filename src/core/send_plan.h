@@ -24,7 +24,8 @@ class SendPlan {
   static constexpr size_t kMaxQueued = 1u << 20;
   static constexpr size_t kMaxSkipRanges = 1u << 16;
 
-  // REQUIRES: first.Contains(me).
+  // `first` need not contain `me` (a source joining a running transfer):
+  // nothing is then sent until a PATTERN gives it slots.
   SendPlan(uint64_t block_count, uint32_t epoch, uint64_t start_seq,
            Pattern first, SourceId me);
 

@@ -59,7 +59,20 @@ TEST(SendPlanTest, PatternWithoutMeSkipsQuickly) {
   SendPlan a(1u << 30, 0, 0, P("AB"), 0);
   ASSERT_TRUE(a.ApplyPattern(1, 0, 5, P("BBBB")));
   EXPECT_FALSE(a.Next().has_value());
-  EXPECT_EQ(a.position(), 1u << 30);
+  EXPECT_EQ(a.position(), 0u);  // waits at the pattern's start, no walk
+}
+
+TEST(SendPlanTest, JoinerSendsNothingUntilItsFirstPattern) {
+  // A source opened mid-transfer under a pattern without it (id 2).
+  SendPlan c(100, 3, 40, P("AB"), 2);
+  EXPECT_FALSE(c.Next().has_value());
+  auto pos = c.ApplyPattern(4, 50, 2, P("ABC"));
+  ASSERT_TRUE(pos);
+  EXPECT_EQ(*pos, 40u);  // nothing sent: no catch-up owed
+  std::vector<uint64_t> want;
+  for (uint64_t s = 52; s < 100; s += 3) want.push_back(s);
+  EXPECT_EQ(Drain(c), want);
+  EXPECT_EQ(c.EpochOf(52), 4u);
 }
 
 TEST(SendPlanTest, RequestsComeFirstAndAreClipped) {

@@ -85,4 +85,25 @@ awaitable<Expected<tcp::socket>> Connect(const std::string& host, uint16_t port,
   co_return std::move(socket);
 }
 
+Expected<tcp::endpoint> Listen(tcp::acceptor& acceptor,
+                               const core::HostPort& where) {
+  std::error_code ec;
+  auto address = asio::ip::make_address(where.host, ec);
+  if (ec) {
+    return MakeError(Errc::kMalformed, "listen address '" + where.host +
+                                           "' is not an IP address");
+  }
+  tcp::endpoint ep(address, where.port);
+  acceptor.open(ep.protocol(), ec);
+  if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acceptor.bind(ep, ec);
+  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return MakeError(
+        Errc::kUnavailable,
+        "cannot listen on " + where.ToString() + ": " + ec.message());
+  }
+  return acceptor.local_endpoint();
+}
+
 }  // namespace braid::net

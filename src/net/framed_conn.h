@@ -9,6 +9,7 @@
 
 #include "core/expected.h"
 #include "core/protocol.h"
+#include "core/units.h"
 #include "net/asio_util.h"
 
 namespace braid::net {
@@ -55,6 +56,11 @@ Error SocketError(const std::error_code& ec, const std::string& op);
 // Connects to host:port within timeout.
 awaitable<Expected<tcp::socket>> Connect(const std::string& host, uint16_t port,
                                          Clock::duration timeout);
+
+// Opens, binds (with SO_REUSEADDR) and listens; the bound endpoint (port 0
+// -> the port chosen). One clear line on failure.
+Expected<tcp::endpoint> Listen(tcp::acceptor& acceptor,
+                               const core::HostPort& where);
 
 }  // namespace braid::net
 

@@ -28,24 +28,9 @@ void Server::SetMaxRate(uint64_t rate) {
 }
 
 Expected<tcp::endpoint> Server::Listen() {
-  std::error_code ec;
-  auto address = asio::ip::make_address(options_.listen.host, ec);
-  if (ec) {
-    return MakeError(
-        Errc::kMalformed,
-        "listen address '" + options_.listen.host + "' is not an IP address");
-  }
-  tcp::endpoint ep(address, options_.listen.port);
-  acceptor_.open(ep.protocol(), ec);
-  if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
-  if (!ec) acceptor_.bind(ep, ec);
-  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) {
-    return MakeError(
-        Errc::kUnavailable,
-        "cannot listen on " + options_.listen.ToString() + ": " + ec.message());
-  }
-  return acceptor_.local_endpoint();
+  auto ep = net::Listen(acceptor_, options_.listen);
+  if (ep) endpoint_ = *ep;
+  return ep;
 }
 
 awaitable<void> Server::Run() {
@@ -90,21 +75,32 @@ awaitable<void> Server::Run() {
   }
 }
 
+awaitable<Expected<core::CatalogItem>> Server::Describe(std::string name) {
+  auto file = root_.OpenStream(name);
+  if (!file) co_return Unexpected{file.error()};
+  auto m = co_await manifests_.Get(file->fd());
+  if (!m) co_return Unexpected{m.error()};
+  co_return core::CatalogItem{name, (*m)->size(), (*m)->ContentId()};
+}
+
+awaitable<std::vector<core::CatalogItem>> Server::Catalog() {
+  std::vector<core::CatalogItem> out;
+  for (const auto& entry : root_.Scan()) {
+    auto item = co_await Describe(entry.name);
+    if (item) {
+      out.push_back(std::move(*item));
+    } else if (item.error().code != Errc::kNotFound) {
+      spdlog::warn("hashing '{}': {}", entry.name, item.error().ToString());
+    }
+  }
+  co_return out;
+}
+
 awaitable<void> Server::Prehash() {
   auto start = core::Clock::now();
-  size_t files = 0;
-  for (const auto& entry : root_.Scan()) {
-    auto file = root_.OpenStream(entry.name);
-    if (!file) continue;
-    auto m = co_await manifests_.Get(file->fd());
-    if (!m) {
-      spdlog::warn("hashing '{}': {}", entry.name, m.error().ToString());
-      continue;
-    }
-    ++files;
-  }
+  auto files = co_await Catalog();
   spdlog::info(
-      "hashed {} file(s) in {:.2f} s", files,
+      "hashed {} file(s) in {:.2f} s", files.size(),
       std::chrono::duration<double>(core::Clock::now() - start).count());
 }
 

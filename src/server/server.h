@@ -33,6 +33,14 @@ class Server {
   // OPEN of a file does not wait for it.
   awaitable<void> Prehash();
   const ServerOptions& options() const { return options_; }
+  asio::any_io_executor executor() { return io_.get_executor(); }
+  // The address Listen() bound.
+  const tcp::endpoint& endpoint() const { return endpoint_; }
+  // What this server holds: name, size and content id of every file, the
+  // manifests computed (or taken from the cache) on the hashing thread.
+  awaitable<std::vector<core::CatalogItem>> Catalog();
+  // The size and content id of one stream; kNotFound if not held.
+  awaitable<Expected<core::CatalogItem>> Describe(std::string name);
   // Applies a new --max-rate (bytes per second, 0 = unlimited) at once.
   void SetMaxRate(uint64_t rate);
 
@@ -41,6 +49,7 @@ class Server {
   ServerOptions options_;
   ContentRoot root_;
   tcp::acceptor acceptor_;
+  tcp::endpoint endpoint_;
   core::TokenBucket bucket_;
   ManifestCache manifests_;
   size_t sessions_ = 0;

@@ -27,7 +27,8 @@ Expected<ServerSettings> ParseServerSettings(std::string_view text,
                      "config " + path + ": " + std::string(e.description()));
   }
   static const std::set<std::string> kKeys = {
-      "root", "listen", "name", "director", "advertise", "max_rate"};
+      "root",      "listen",    "name",    "director",
+      "advertise", "discovery", "max_rate"};
   ServerSettings s;
   for (const auto& [key, value] : table) {
     std::string k(key.str());
@@ -49,6 +50,7 @@ Expected<ServerSettings> ParseServerSettings(std::string_view text,
     if (k == "name") s.name = text;
     if (k == "director") s.director = text;
     if (k == "advertise") s.advertise = text;
+    if (k == "discovery") s.discovery = text;
     if (k == "max_rate") s.max_rate = text;
   }
   return s;
@@ -76,8 +78,31 @@ Expected<ServerOptions> ResolveServerOptions(const ServerSettings& file,
     o.max_rate = *r;
   }
   o.name = pick(file.name, flags.name).value_or("");
-  o.director = pick(file.director, flags.director).value_or("");
-  o.advertise = pick(file.advertise, flags.advertise).value_or("");
+  auto address = [](const std::optional<std::string>& v, const char* what,
+                    std::optional<core::HostPort>* out) -> Status {
+    if (!v) return Ok{};
+    if (*v == "off") {
+      out->reset();
+      return Ok{};
+    }
+    auto hp = core::ParseHostPort(*v, /*allow_zero=*/false);
+    if (!hp)
+      return MakeError(Errc::kMalformed, what + (": " + hp.error().what));
+    *out = *hp;
+    return Ok{};
+  };
+  if (auto s =
+          address(pick(file.director, flags.director), "director", &o.director);
+      !s)
+    return Unexpected{s.error()};
+  if (auto s = address(pick(file.advertise, flags.advertise), "advertise",
+                       &o.advertise);
+      !s)
+    return Unexpected{s.error()};
+  if (auto s = address(pick(file.discovery, flags.discovery), "discovery",
+                       &o.discovery);
+      !s)
+    return Unexpected{s.error()};
   return o;
 }
 

@@ -1,5 +1,6 @@
 // Settings of `braid serve`, from a TOML file (--config) and flags; flags
-// override the file. Keys: root, listen, name, director, advertise, max_rate.
+// override the file. Keys: root, listen, name, director, advertise,
+// discovery, max_rate.
 #ifndef BRAID_SERVER_SERVER_CONFIG_H_
 #define BRAID_SERVER_SERVER_CONFIG_H_
 
@@ -17,9 +18,14 @@ namespace braid::server {
 struct ServerOptions {
   std::string root;
   core::HostPort listen{"127.0.0.1", 7070};
-  std::string name;       // shown in logs and (later) to the director
-  std::string director;   // HOST:PORT, reserved for the director issue
-  std::string advertise;  // HOST:PORT, reserved for the director issue
+  std::string name;  // shown in logs
+  // The director to register with, and the address told to it and to
+  // discovery (default: the listen address; an unspecified host becomes the
+  // address this machine uses to reach the director).
+  std::optional<core::HostPort> director;
+  std::optional<core::HostPort> advertise;
+  // UDP address answering DISCOVER; none when "off".
+  std::optional<core::HostPort> discovery = core::HostPort{"0.0.0.0", 7072};
   uint64_t max_rate = 0;  // bytes per second, 0 = unlimited
   size_t max_connections = 1024;
   size_t max_connections_per_peer = 64;
@@ -34,7 +40,8 @@ struct ServerOptions {
 
 // What the file and the flags may set, each optional so flags can override.
 struct ServerSettings {
-  std::optional<std::string> root, listen, name, director, advertise, max_rate;
+  std::optional<std::string> root, listen, name, director, advertise, discovery,
+      max_rate;
 };
 
 // Parses a TOML file. Errors name the file, the key and what is wrong.

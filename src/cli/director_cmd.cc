@@ -1,0 +1,80 @@
+// braid director: the content director (patent: director 16).
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+
+#include "cli/commands.h"
+#include "director/director.h"
+
+namespace braid::cli {
+namespace {
+
+struct DirectorFlags {
+  std::string listen = "127.0.0.1:7071";
+  std::string db = "braid-director.db";
+  int heartbeat_ms = 1000;
+  int verbosity = 0;
+  bool quiet = false;
+};
+
+int Fail(const std::string& message, int code) {
+  std::fprintf(stderr, "braid director: error: %s\n", message.c_str());
+  return code;
+}
+
+int RunDirector(const DirectorFlags& flags) {
+  SetUpLogging(flags.verbosity, flags.quiet);
+  director::DirectorOptions options;
+  auto listen = core::ParseHostPort(flags.listen, /*allow_zero=*/true);
+  if (!listen) return Fail(listen.error().what, kExitUsage);
+  options.listen = *listen;
+  options.db = flags.db;
+  options.heartbeat = std::chrono::milliseconds(flags.heartbeat_ms);
+  auto catalog = director::Catalog::Open(options.db);
+  if (!catalog) return Fail(catalog.error().what, kExitFailure);
+  asio::io_context io(1);
+  director::Director dir(io, options, std::move(*catalog));
+  auto endpoint = dir.Listen();
+  if (!endpoint) return Fail(endpoint.error().what, kExitFailure);
+  // The first line on stdout is the bound address (tests read the port).
+  std::printf("listening %s:%u\n", endpoint->address().to_string().c_str(),
+              endpoint->port());
+  std::fflush(stdout);
+  spdlog::info("director on {}:{}, catalog {}", endpoint->address().to_string(),
+               endpoint->port(), options.db);
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](std::error_code, int) {
+    spdlog::info("stopping");
+    dir.Stop();
+    io.stop();
+  });
+  asio::co_spawn(io, dir.Run(), asio::detached);
+  asio::co_spawn(io, dir.ExpireLoop(), asio::detached);
+  io.run();
+  return kExitOk;
+}
+
+}  // namespace
+
+void AddDirectorCommand(CLI::App& app, int* exit_code) {
+  auto flags = std::make_shared<DirectorFlags>();
+  auto* cmd = app.add_subcommand(
+      "director",
+      "Keep a catalog of which servers hold which content; answer look-ups "
+      "and tell subscribed clients when servers come and go");
+  cmd->add_option("--listen", flags->listen,
+                  "HOST:PORT to listen on (default 127.0.0.1:7071; port 0 "
+                  "picks one)");
+  cmd->add_option("--db", flags->db,
+                  "SQLite catalog file; it survives restarts (default "
+                  "braid-director.db; :memory: for none)");
+  cmd->add_option("--heartbeat-ms", flags->heartbeat_ms,
+                  "How often servers must send a heartbeat; a server silent "
+                  "for three of these is removed (default 1000)")
+      ->check(CLI::Range(100, 60000));
+  cmd->add_flag("-v,--verbose", flags->verbosity, "More logging");
+  cmd->add_flag("-q,--quiet", flags->quiet, "Log errors only");
+  cmd->callback([flags, exit_code] { *exit_code = RunDirector(*flags); });
+}
+
+}  // namespace braid::cli

@@ -1,0 +1,123 @@
+// braid ls: what a director's catalog (or one server) holds.
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "client/director_client.h"
+#include "client/source_conn.h"
+
+namespace braid::cli {
+namespace {
+
+struct LsFlags {
+  std::string director;
+  std::string source;
+  bool json = false;
+};
+
+constexpr auto kTimeout = std::chrono::seconds(10);
+
+// Runs one coroutine to completion on its own io_context.
+template <class T>
+T RunAwait(awaitable<T> task) {
+  asio::io_context io(1);
+  std::optional<T> out;
+  asio::co_spawn(
+      io, [&]() -> awaitable<void> { out.emplace(co_await std::move(task)); },
+      asio::detached);
+  io.run();
+  return std::move(*out);
+}
+
+awaitable<Expected<std::vector<core::CatalogLine>>> FromServer(
+    core::HostPort where) {
+  client::SourceConn s(where, "");
+  if (auto st = co_await s.Connect(kTimeout); !st)
+    co_return Unexpected{st.error()};
+  if (auto st = co_await s.conn().Send(core::List{}, kTimeout); !st)
+    co_return Unexpected{st.error()};
+  auto m = co_await s.conn().Read(kTimeout);
+  if (!m) co_return Unexpected{m.error()};
+  auto* toc = std::get_if<core::Toc>(&*m);
+  if (!toc) co_return MakeError(Errc::kBadState, where.ToString() + ": no TOC");
+  std::vector<core::CatalogLine> lines;
+  for (const auto& e : toc->entries) lines.push_back({e.name, e.size, {}, 1});
+  co_return lines;
+}
+
+void Print(const std::vector<core::CatalogLine>& lines, bool with_ids,
+           bool json) {
+  if (json) {
+    auto out = nlohmann::json::array();
+    for (const auto& l : lines) {
+      nlohmann::json row{{"name", l.name}, {"size", l.size}};
+      if (with_ids) {
+        row["content_id"] = core::ToHex(l.content_id);
+        row["servers"] = l.servers;
+      }
+      out.push_back(row);
+    }
+    std::printf("%s\n", out.dump(2).c_str());
+    return;
+  }
+  for (const auto& l : lines) {
+    if (with_ids) {
+      std::printf("%-40s %14llu  %s  %u server(s)\n", l.name.c_str(),
+                  static_cast<unsigned long long>(l.size),
+                  core::ToHex(l.content_id).c_str(), l.servers);
+    } else {
+      std::printf("%-40s %14llu\n", l.name.c_str(),
+                  static_cast<unsigned long long>(l.size));
+    }
+  }
+}
+
+int RunLs(const LsFlags& flags) {
+  const std::string& where =
+      flags.director.empty() ? flags.source : flags.director;
+  auto hp = core::ParseHostPort(where);
+  if (!hp) {
+    std::fprintf(stderr, "braid ls: error: %s\n", hp.error().what.c_str());
+    return kExitUsage;
+  }
+  Expected<std::vector<core::CatalogLine>> lines;
+  if (!flags.director.empty()) {
+    client::DirectorClient d(*hp);
+    lines = RunAwait(d.List(kTimeout));
+  } else {
+    lines = RunAwait(FromServer(*hp));
+  }
+  if (!lines) {
+    std::fprintf(stderr, "braid ls: error: %s\n",
+                 lines.error().ToString().c_str());
+    return kExitFailure;
+  }
+  Print(*lines, !flags.director.empty(), flags.json);
+  return kExitOk;
+}
+
+}  // namespace
+
+void AddLsCommand(CLI::App& app, int* exit_code) {
+  auto flags = std::make_shared<LsFlags>();
+  auto* cmd = app.add_subcommand(
+      "ls",
+      "List a director's catalog (name, size, content id, servers) or "
+      "one server's files");
+  auto* d = cmd->add_option("--director", flags->director,
+                            "Director HOST:PORT whose catalog to print");
+  auto* s = cmd->add_option("--source", flags->source,
+                            "Server HOST:PORT whose files to print");
+  d->excludes(s);
+  cmd->add_flag("--json", flags->json, "Print JSON for scripts");
+  cmd->callback([flags, exit_code] {
+    if (flags->director.empty() && flags->source.empty()) {
+      std::fprintf(stderr, "braid ls: error: give --director or --source\n");
+      *exit_code = kExitUsage;
+      return;
+    }
+    *exit_code = RunLs(*flags);
+  });
+}
+
+}  // namespace braid::cli

@@ -1,0 +1,149 @@
+#include "client/director_client.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+namespace braid::client {
+namespace {
+
+Error WrongReply(const core::Message& m, const std::string& who,
+                 const char* wanted) {
+  if (auto* e = std::get_if<core::ErrorMsg>(&m))
+    return {e->code, who + ": " + e->message};
+  return {Errc::kBadState, who + ": sent " +
+                               core::FrameTypeName(core::TypeOf(m)) +
+                               ", expected " + wanted};
+}
+
+}  // namespace
+
+Expected<Choice> ChooseSources(const core::Sources& answer,
+                               const std::optional<core::Digest>& wanted) {
+  std::set<core::Digest> named;  // contents held under the name asked
+  for (const auto& s : answer.sources) {
+    if (s.path == answer.name) named.insert(s.content_id);
+  }
+  Choice c;
+  if (wanted) {
+    c.content_id = *wanted;
+  } else if (named.size() == 1) {
+    c.content_id = *named.begin();
+  } else if (named.empty()) {
+    return MakeError(Errc::kNotFound, "the director knows no server holding '" +
+                                          answer.name + "'");
+  } else {
+    std::string ids;
+    for (const auto& d : named) ids += " " + core::ToHex(d);
+    return MakeError(Errc::kBadData,
+                     "the director knows " + std::to_string(named.size()) +
+                         " different contents named '" + answer.name +
+                         "'; pass --content-id with one of:" + ids);
+  }
+  for (const auto& s : answer.sources) {
+    if (s.content_id == c.content_id) c.sources.push_back(s);
+  }
+  if (c.sources.empty()) {
+    return MakeError(Errc::kNotFound, "the director knows no server holding '" +
+                                          answer.name + "' with content id " +
+                                          core::ToHex(c.content_id));
+  }
+  return c;
+}
+
+awaitable<Status> DirectorClient::Connect(net::Clock::duration timeout) {
+  conn_.reset();
+  auto socket = co_await net::Connect(director_.host, director_.port, timeout);
+  if (!socket) {
+    co_return MakeError(socket.error().code,
+                        "director " + name() + ": " + socket.error().what);
+  }
+  auto conn = std::make_unique<net::FramedConn>(std::move(*socket));
+  core::Hello hello{core::kProtocolVersion, core::kProtocolVersion,
+                    core::Role::kClient, "braid/0.1"};
+  if (auto s = co_await conn->Send(hello, timeout); !s) co_return s;
+  auto reply = co_await conn->Read(timeout);
+  if (!reply) co_return Unexpected{reply.error()};
+  if (!std::holds_alternative<core::Hello>(*reply))
+    co_return Unexpected{WrongReply(*reply, name(), "HELLO")};
+  conn_ = std::move(conn);
+  co_return Ok{};
+}
+
+awaitable<Expected<core::Sources>> DirectorClient::ReadSources(
+    net::Clock::duration timeout) {
+  for (;;) {
+    auto m = co_await conn_->Read(timeout);
+    if (!m) co_return Unexpected{m.error()};
+    if (auto* s = std::get_if<core::Sources>(&*m)) co_return std::move(*s);
+    if (std::holds_alternative<core::Pong>(*m)) continue;
+    co_return Unexpected{WrongReply(*m, name(), "SOURCES")};
+  }
+}
+
+awaitable<Expected<core::Sources>> DirectorClient::Lookup(
+    const std::string& name, bool subscribe, net::Clock::duration timeout) {
+  name_ = name;
+  if (auto s = co_await Connect(timeout); !s) co_return Unexpected{s.error()};
+  core::Lookup lookup{subscribe, name};
+  if (auto s = co_await conn_->Send(lookup, timeout); !s)
+    co_return Unexpected{s.error()};
+  co_return co_await ReadSources(timeout);
+}
+
+awaitable<Expected<core::Sources>> DirectorClient::Next() {
+  auto backoff = std::chrono::milliseconds(200);
+  while (!closed_) {
+    if (conn_) {
+      // Silence is normal; a PING tells a live director from a dead link.
+      auto m = co_await ReadSources(std::chrono::seconds(10));
+      if (m) co_return m;
+      if (closed_) break;
+      if (m.error().code == Errc::kTimeout) {
+        conn_->Queue(core::Ping{1, {}});
+        if (co_await conn_->Flush(std::chrono::seconds(2))) {
+          auto again = co_await ReadSources(std::chrono::seconds(5));
+          if (again || closed_) co_return again;
+        }
+      }
+      spdlog::warn("director {}: {}; reconnecting", name(),
+                   m.error().ToString());
+      conn_.reset();
+    }
+    co_await net::SleepFor(backoff);
+    if (closed_) break;
+    backoff = std::min<std::chrono::milliseconds>(2 * backoff,
+                                                  std::chrono::seconds(2));
+    auto s = co_await Lookup(name_, true, std::chrono::seconds(5));
+    if (s) {
+      spdlog::info("director {}: subscribed again", name());
+      co_return s;
+    }
+  }
+  co_return MakeError(Errc::kUnavailable, "director connection closed");
+}
+
+awaitable<Expected<std::vector<core::CatalogLine>>> DirectorClient::List(
+    net::Clock::duration timeout) {
+  if (auto s = co_await Connect(timeout); !s) co_return Unexpected{s.error()};
+  if (auto s = co_await conn_->Send(core::List{}, timeout); !s)
+    co_return Unexpected{s.error()};
+  std::vector<core::CatalogLine> lines;
+  for (;;) {
+    auto m = co_await conn_->Read(timeout);
+    if (!m) co_return Unexpected{m.error()};
+    auto* part = std::get_if<core::CatalogPart>(&*m);
+    if (!part) co_return Unexpected{WrongReply(*m, name(), "CATALOG")};
+    lines.insert(lines.end(), part->lines.begin(), part->lines.end());
+    if (part->last) co_return lines;
+  }
+}
+
+void DirectorClient::Close() {
+  closed_ = true;
+  if (conn_) conn_->Close();
+}
+
+}  // namespace braid::client

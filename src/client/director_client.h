@@ -1,0 +1,63 @@
+// The client's side of the content director (patent: director 16): which
+// servers hold a stream, and, when subscribed, every change of that set
+// (FIG. 10B: a server that starts serving it during the transfer).
+#ifndef BRAID_CLIENT_DIRECTOR_CLIENT_H_
+#define BRAID_CLIENT_DIRECTOR_CLIENT_H_
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/protocol.h"
+#include "core/units.h"
+#include "net/framed_conn.h"
+
+namespace braid::client {
+
+// The sources a client should use for `name`: the content id it trusts (the
+// one given, or the only one the director knows under that name) and every
+// holder of that content, under any name.
+struct Choice {
+  core::Digest content_id{};
+  std::vector<core::SourceItem> sources;
+};
+// kNotFound when nobody holds the name (or the wanted content); kBadData
+// when holders of the name disagree and no content id was given.
+Expected<Choice> ChooseSources(const core::Sources& answer,
+                               const std::optional<core::Digest>& wanted);
+
+class DirectorClient {
+ public:
+  explicit DirectorClient(core::HostPort director)
+      : director_(std::move(director)) {}
+
+  // Connects and asks who holds `name`; with subscribe, the director then
+  // sends the holders again whenever they change.
+  awaitable<Expected<core::Sources>> Lookup(const std::string& name,
+                                            bool subscribe,
+                                            net::Clock::duration timeout);
+  // The subscription's next answer. A broken connection (the director
+  // restarted) is re-established with back-off and the lookup repeated;
+  // its answer is returned. Ends with an error only after Close().
+  awaitable<Expected<core::Sources>> Next();
+  // The whole catalog (LIST).
+  awaitable<Expected<std::vector<core::CatalogLine>>> List(
+      net::Clock::duration timeout);
+  void Close();
+
+  std::string name() const { return director_.ToString(); }
+
+ private:
+  awaitable<Status> Connect(net::Clock::duration timeout);
+  awaitable<Expected<core::Sources>> ReadSources(net::Clock::duration timeout);
+
+  core::HostPort director_;
+  std::unique_ptr<net::FramedConn> conn_;
+  std::string name_;  // of the subscription
+  bool closed_ = false;
+};
+
+}  // namespace braid::client
+
+#endif  // BRAID_CLIENT_DIRECTOR_CLIENT_H_

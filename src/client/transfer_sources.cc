@@ -1,0 +1,173 @@
+// Where the sources come from (patent: director 16, or a broadcast asking
+// who holds the stream) and sources that come and go while the transfer
+// runs (FIG. 10B: server D joins and is given slots in the next pattern).
+#include <spdlog/spdlog.h>
+
+#include "client/discovery.h"
+#include "client/transfer.h"
+
+namespace braid::client {
+namespace {
+
+using core::Clock;
+
+// Pattern ids are at most 1023 (docs/protocol.md).
+constexpr core::SourceId kMaxSourceId = 1023;
+
+}  // namespace
+
+void Transfer::Spawn(awaitable<void> task) {
+  ++tasks_;
+  asio::co_spawn(ex_, std::move(task), [this](std::exception_ptr e) {
+    if (e) fatal_ = Error{Errc::kUnavailable, "internal error in the transfer"};
+    --tasks_;
+    progress_->Notify();
+  });
+}
+
+// A new source, unless one at that address is already taking part.
+SourceConn* Transfer::AddSource(const core::HostPort& address,
+                                const std::string& path) {
+  std::string name = address.ToString();
+  for (const auto& s : all_) {
+    if (s->name() == name && !s->failure) return nullptr;
+  }
+  all_.push_back(std::make_unique<SourceConn>(address, path));
+  return all_.back().get();
+}
+
+awaitable<Status> Transfer::FindSources() {
+  if (options_.director) {
+    director_ = std::make_unique<DirectorClient>(*options_.director);
+    auto answer = co_await director_->Lookup(options_.name, /*subscribe=*/true,
+                                             options_.connect_timeout);
+    if (!answer) co_return Unexpected{answer.error()};
+    auto choice = ChooseSources(*answer, trusted_);
+    if (!choice) co_return Unexpected{choice.error()};
+    trusted_ = choice->content_id;
+    for (const auto& item : choice->sources) {
+      auto hp = core::ParseHostPort(item.server);
+      if (!hp) continue;
+      if (SourceConn* s = AddSource(*hp, item.path)) s->from_director = true;
+    }
+    spdlog::info("director {}: {} holder(s) of content {}", director_->name(),
+                 choice->sources.size(), core::ToHex(*trusted_));
+  }
+  if (options_.discover) {
+    auto found = co_await Discover(options_.name, options_.discover_to,
+                                   options_.discover_wait);
+    if (!found) co_return Unexpected{found.error()};
+    spdlog::info("discovery: {} server(s) answered", found->size());
+    for (const auto& f : *found) {
+      if (!trusted_ || f.content_id == *trusted_)
+        AddSource(f.address, options_.name);
+    }
+  }
+  if (all_.empty()) {
+    co_return MakeError(
+        Errc::kNotFound,
+        "no source found for '" + options_.name + "'" +
+            (options_.discover ? " (no answer to discovery on " +
+                                     options_.discover_to.ToString() + ")"
+                               : ""));
+  }
+  co_return Ok{};
+}
+
+awaitable<void> Transfer::WatchDirector() {
+  while (!done_ && !fatal_) {
+    auto answer = co_await director_->Next();
+    if (!answer || done_) co_return;
+    OnSourcesChanged(*answer);
+  }
+}
+
+awaitable<void> Transfer::WatchDiscovery() {
+  while (!done_ && !fatal_) {
+    for (int i = 0; i < 20 && !done_ && !fatal_; ++i)
+      co_await net::SleepFor(std::chrono::milliseconds(100));
+    if (done_ || fatal_) co_return;
+    auto found = co_await Discover(options_.name, options_.discover_to,
+                                   std::chrono::milliseconds(300));
+    if (!found || done_) continue;
+    for (const auto& f : *found) {
+      if (f.content_id != content_id_) continue;
+      if (SourceConn* s = AddSource(f.address, options_.name)) Spawn(Join(*s));
+    }
+  }
+}
+
+// The director's current holders: new ones join, withdrawn ones leave
+// (unless one is the last source standing).
+void Transfer::OnSourcesChanged(const core::Sources& answer) {
+  std::set<std::string> current;
+  for (const auto& item : answer.sources) {
+    auto hp = core::ParseHostPort(item.server);
+    if (!hp || item.content_id != content_id_) continue;
+    current.insert(hp->ToString());
+    if (SourceConn* s = AddSource(*hp, item.path)) {
+      s->from_director = true;
+      Spawn(Join(*s));
+    }
+  }
+  for (SourceConn* s : live_) {
+    if (!s->from_director || s->failure || current.count(s->name())) continue;
+    if (Alive() <= 1) {
+      spdlog::warn("director withdrew {}, the last source: keeping it",
+                   s->name());
+      continue;
+    }
+    FailSource(*s, {Errc::kUnavailable, "withdrawn by the director"});
+  }
+}
+
+awaitable<Status> Transfer::OpenJoiner(SourceConn& s) {
+  if (auto st = co_await s.Connect(options_.connect_timeout); !st) co_return st;
+  auto rtt = co_await s.Probe(options_.probe_bytes, options_.connect_timeout);
+  if (!rtt) co_return Unexpected{rtt.error()};
+  s.rtt = *rtt;
+  if (done_ || fatal_) co_return Ok{};
+  // Opened under the current pattern, which has no slot for it: it sends
+  // nothing until the next pattern gives it its share.
+  const core::PatternEpoch& cur = scheduler_->chain().back();
+  core::Open req{options_.block_size, cur.start_seq, s.id,
+                 cur.epoch,           cur.pattern,   s.path()};
+  auto opened = co_await s.Open(req, options_.connect_timeout);
+  if (!opened) co_return Unexpected{opened.error()};
+  if (opened->size != layout_.size || opened->content_id != content_id_) {
+    co_return MakeError(
+        Errc::kBadData,
+        "holds different content (id " + core::ToHex(opened->content_id) + ")");
+  }
+  co_return Ok{};
+}
+
+awaitable<void> Transfer::Join(SourceConn& s) {
+  s.joined = true;
+  core::SourceId id = 0;
+  for (SourceConn* t : live_) id = std::max<core::SourceId>(id, t->id + 1);
+  for (const auto& t : all_) {
+    if (t->joined && t.get() != &s)
+      id = std::max<core::SourceId>(id, t->id + 1);
+  }
+  s.id = id;
+  Status st = id > kMaxSourceId ? MakeError(Errc::kLimit, "too many sources")
+                                : Status(Ok{});
+  if (st) st = co_await OpenJoiner(s);
+  if (done_ || fatal_) co_return;
+  if (!st) {
+    s.failure = st.error();
+    spdlog::warn("source {} cannot join: {}", s.name(), st.error().ToString());
+    if (s.connected()) s.conn().Close();
+    co_return;
+  }
+  live_.push_back(&s);
+  s.awaiting_start = true;
+  scheduler_->Join(s.id, ProbeRate(s, options_.probe_bytes), s.rtt,
+                   Clock::now());
+  trace_.Joined(Clock::now(), s.id, s.name());
+  spdlog::info("source {} found mid-transfer (id {})", s.name(), s.id);
+  co_await Receive(s);
+}
+
+}  // namespace braid::client

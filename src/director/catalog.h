@@ -1,0 +1,130 @@
+// The content director's catalog: which servers hold which streams. Kept in
+// SQLite so that it survives a restart: opening the same file again gives the
+// same catalog. Schema (PRAGMA user_version 1): servers(id, address UNIQUE)
+// and entries(server_id -> servers ON DELETE CASCADE, name, size, content_id),
+// one entry per (server, name).
+#ifndef BRAID_DIRECTOR_CATALOG_H_
+#define BRAID_DIRECTOR_CATALOG_H_
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/expected.h"
+#include "core/manifest.h"
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace braid::director {
+
+// One stream a server holds.
+struct CatalogEntry {
+  std::string name;  // path relative to its root, '/'-separated
+  uint64_t size = 0;
+  core::Digest content_id{};
+  bool operator==(const CatalogEntry&) const = default;
+};
+
+// A server that holds a stream.
+struct Holder {
+  std::string server;  // "host:port" it serves on
+  std::string path;    // the name under which it holds it
+  uint64_t size = 0;
+  core::Digest content_id{};
+};
+
+// One line of `braid ls`.
+struct CatalogRow {
+  std::string name;
+  uint64_t size = 0;
+  core::Digest content_id{};
+  uint32_t servers = 0;  // how many servers hold it
+};
+
+// Not thread-safe: use one Catalog from one thread at a time (statements are
+// prepared once and reused, even by the const methods). Every SQLite failure
+// is a kIoError whose message names the file and the operation.
+class Catalog {
+ public:
+  // Opens or creates the database at `path` (":memory:" for a throw-away
+  // one) and creates the schema if the database is new. Files use WAL with
+  // synchronous=NORMAL. Fails (kIoError, one line naming `path`) if the file
+  // cannot be opened, is not SQLite, or is another application's database.
+  static Expected<std::unique_ptr<Catalog>> Open(const std::string& path);
+  ~Catalog();  // closes the database
+  Catalog(const Catalog&) = delete;
+  Catalog& operator=(const Catalog&) = delete;
+
+  // Replaces everything `server` holds with `entries`, in one transaction:
+  // on failure the catalog is unchanged. An empty `entries` keeps the server
+  // registered, holding nothing. Fails with kLimit if a size exceeds
+  // INT64_MAX, with kIoError if a name appears twice. Names and sizes are
+  // otherwise validated by the caller.
+  Status Register(const std::string& server,
+                  const std::vector<CatalogEntry>& entries);
+  // Forgets `server` and its entries; false if it was unknown.
+  Expected<bool> Remove(const std::string& server);
+
+  // Every registered server, sorted.
+  Expected<std::vector<std::string>> Servers() const;
+  // The entries `server` holds, sorted by name; empty if it is unknown.
+  Expected<std::vector<CatalogEntry>> EntriesOf(
+      const std::string& server) const;
+  // Holders of `name`, and holders of the same content ids under other
+  // names, sorted by (content id, server, path), without duplicates; empty
+  // if no server holds `name`.
+  Expected<std::vector<Holder>> Lookup(const std::string& name) const;
+  // Distinct (name, size, content id) with the number of servers holding
+  // each, sorted by name then content id. The same name with two content ids
+  // gives two rows (never merged).
+  Expected<std::vector<CatalogRow>> List() const;
+
+ private:
+  // The prepared statements; kSql in catalog.cc holds their text, in order.
+  enum Query {
+    kBegin,
+    kCommit,
+    kRollback,
+    kUpsertServer,
+    kClearEntries,
+    kInsertEntry,
+    kDeleteServer,
+    kServers,
+    kEntriesOf,
+    kLookup,
+    kList,
+    kQueryCount
+  };
+  struct CloseDb {
+    void operator()(sqlite3* db) const;
+  };
+  struct Finalize {
+    void operator()(sqlite3_stmt* stmt) const;
+  };
+
+  Catalog(std::string path, sqlite3* db);
+  Status Init();
+  Status CheckSchema();
+  Status Exec(const char* sql, std::string_view op);
+  Expected<int64_t> QueryInt(const char* sql, std::string_view op);
+  Status Replace(const std::string& server,
+                 const std::vector<CatalogEntry>& entries);
+  Status Run(Query q, std::string_view op);
+  sqlite3_stmt* Stmt(Query q) const { return stmts_[q].get(); }
+  // kIoError naming the file, `op` and SQLite's message.
+  Unexpected Fail(std::string_view op) const;
+
+  const std::string path_;
+  // Declared before the statements so that it is closed after they are
+  // finalized.
+  std::unique_ptr<sqlite3, CloseDb> db_;
+  std::array<std::unique_ptr<sqlite3_stmt, Finalize>, kQueryCount> stmts_;
+};
+
+}  // namespace braid::director
+
+#endif  // BRAID_DIRECTOR_CATALOG_H_

@@ -1,0 +1,317 @@
+#include "director/director.h"
+
+#include <spdlog/spdlog.h>
+
+#include <set>
+
+#include "core/stream_name.h"
+#include "core/token_bucket.h"
+
+namespace braid::director {
+namespace {
+
+// Larger than any real file: a registration claiming more is nonsense.
+constexpr uint64_t kMaxStreamSize = 1ull << 60;
+// CATALOG parts stay well under the frame's body limit.
+constexpr size_t kCatalogPartBytes = 4u << 20;
+
+std::vector<CatalogEntry> ToEntries(std::vector<core::CatalogItem>& items) {
+  std::vector<CatalogEntry> out;
+  out.reserve(items.size());
+  for (auto& i : items)
+    out.push_back({std::move(i.name), i.size, i.content_id});
+  return out;
+}
+
+}  // namespace
+
+struct Director::Peer {
+  Peer(uint64_t id, tcp::socket s, double rate, double burst)
+      : id(id),
+        conn(std::move(s)),
+        registrations(static_cast<uint64_t>(rate * 1000),
+                      static_cast<uint64_t>(burst * 1000), core::Clock::now()) {
+  }
+  uint64_t id;
+  net::FramedConn conn;
+  bool hello = false;
+  std::string server;  // the address this connection registered
+  std::optional<core::Register> pending;  // parts of a REGISTER so far
+  core::TokenBucket registrations;        // in thousandths of one
+  std::optional<std::string> subscribed;  // LOOKUP name, when subscribed
+  std::vector<core::SourceItem> last_sent;
+};
+
+Director::Director(asio::io_context& io, DirectorOptions options,
+                   std::unique_ptr<Catalog> catalog)
+    : io_(io),
+      options_(std::move(options)),
+      catalog_(std::move(catalog)),
+      acceptor_(io),
+      expiry_timer_(io) {
+  // Servers known from before a restart get one expiry period to come back.
+  auto now = net::Clock::now();
+  if (auto servers = catalog_->Servers()) {
+    for (const auto& s : *servers) live_[s] = {now, 0};
+    if (!servers->empty())
+      spdlog::info("catalog holds {} server(s) from before; waiting for them",
+                   servers->size());
+  }
+}
+
+Director::~Director() = default;
+
+Expected<tcp::endpoint> Director::Listen() {
+  return net::Listen(acceptor_, options_.listen);
+}
+
+void Director::Stop() {
+  stopped_ = true;
+  std::error_code ec;
+  acceptor_.close(ec);
+  expiry_timer_.cancel();
+  for (auto& [id, p] : peers_) p->conn.Close();
+}
+
+awaitable<void> Director::Run() {
+  while (!stopped_) {
+    auto [ec, socket] = co_await acceptor_.async_accept(net::kUseTuple);
+    if (ec == asio::error::operation_aborted || stopped_) co_return;
+    if (ec) {
+      spdlog::warn("accept: {}", ec.message());
+      co_await net::SleepFor(std::chrono::milliseconds(100));
+      continue;
+    }
+    auto peer = std::make_shared<Peer>(next_peer_++, std::move(socket),
+                                       options_.registrations_per_second,
+                                       options_.registration_burst);
+    if (peers_.size() >= options_.max_connections) {
+      Error e{Errc::kLimit, "director: too many connections"};
+      co_await peer->conn.Fail(e);
+      continue;
+    }
+    peers_[peer->id] = peer;
+    asio::co_spawn(io_, Serve(peer), [this, peer](std::exception_ptr e) {
+      if (e) spdlog::error("director connection {} failed", peer->conn.peer());
+      if (!peer->server.empty()) Forget(peer->server, "disconnected");
+      peers_.erase(peer->id);
+    });
+  }
+}
+
+awaitable<void> Director::Serve(std::shared_ptr<Peer> peer) {
+  const auto expiry = options_.heartbeat * options_.missed;
+  while (!stopped_) {
+    auto timeout = peer->server.empty() ? options_.idle_timeout : expiry;
+    auto m = co_await peer->conn.Read(timeout);
+    if (!m) {
+      if (m.error().code != Errc::kUnavailable) {
+        spdlog::info("director: {}: {}", peer->conn.peer(),
+                     m.error().ToString());
+        co_await peer->conn.Fail(m.error());
+      }
+      co_return;
+    }
+    if (auto s = Handle(*peer, *m); !s) {
+      spdlog::info("director: {}: {}", peer->conn.peer(), s.error().ToString());
+      co_await peer->conn.Fail(s.error());
+      co_return;
+    }
+    Flush(*peer);
+  }
+}
+
+void Director::Flush(Peer& peer) {
+  if (!peer.conn.has_queued()) return;
+  auto keep = peers_.count(peer.id) ? peers_[peer.id] : nullptr;
+  asio::co_spawn(
+      io_,
+      [keep, &peer]() -> awaitable<void> {
+        if (!(co_await peer.conn.Flush(std::chrono::seconds(10))))
+          peer.conn.Close();
+      },
+      asio::detached);
+}
+
+Status Director::Handle(Peer& peer, core::Message& m) {
+  if (!peer.hello) {
+    auto* h = std::get_if<core::Hello>(&m);
+    if (!h) return MakeError(Errc::kBadState, "HELLO expected first");
+    if (h->min_version > core::kProtocolVersion ||
+        h->max_version < core::kProtocolVersion)
+      return MakeError(Errc::kBadVersion, "director speaks version 1");
+    peer.hello = true;
+    peer.conn.Queue(core::Hello{core::kProtocolVersion, core::kProtocolVersion,
+                                core::Role::kDirector, "braid/0.1 director"});
+    return Ok{};
+  }
+  if (auto* p = std::get_if<core::Ping>(&m)) {
+    if (!peer.server.empty()) live_[peer.server].last_seen = net::Clock::now();
+    peer.conn.Queue(core::Pong{p->token, p->payload});
+    return Ok{};
+  }
+  if (auto* r = std::get_if<core::Register>(&m)) return OnRegister(peer, *r);
+  if (auto* l = std::get_if<core::Lookup>(&m)) return OnLookup(peer, *l);
+  if (std::holds_alternative<core::List>(m)) return OnList(peer);
+  if (auto* e = std::get_if<core::ErrorMsg>(&m))
+    return MakeError(e->code, "peer reported: " + e->message);
+  return MakeError(Errc::kBadState,
+                   std::string(core::FrameTypeName(core::TypeOf(m))) +
+                       " not allowed on a director");
+}
+
+Status Director::OnRegister(Peer& peer, core::Register& r) {
+  auto address = core::ParseHostPort(r.advertise);
+  if (!address) {
+    return MakeError(Errc::kMalformed,
+                     "REGISTER: bad address '" + r.advertise + "'");
+  }
+  if (!peer.server.empty() && peer.server != r.advertise) {
+    return MakeError(Errc::kBadState,
+                     "REGISTER: one server address per connection");
+  }
+  if (r.flags & core::Register::kFirst) {
+    if (peer.registrations.Take(1000, core::Clock::now()) >
+        std::chrono::seconds(0)) {
+      return MakeError(Errc::kLimit, "REGISTER: registration flood");
+    }
+    peer.pending = core::Register{0, r.advertise, {}};
+  } else if (!peer.pending || peer.pending->advertise != r.advertise) {
+    return MakeError(Errc::kBadState, "REGISTER: part without a first part");
+  }
+  auto& entries = peer.pending->entries;
+  if (entries.size() + r.entries.size() > core::kMaxTocEntries)
+    return MakeError(Errc::kLimit, "REGISTER: too many entries");
+  for (auto& e : r.entries) {
+    if (auto s = core::CheckStreamName(e.name); !s)
+      return MakeError(Errc::kMalformed, "REGISTER: bad name '" + e.name + "'");
+    if (e.size > kMaxStreamSize) {
+      return MakeError(Errc::kMalformed, "REGISTER: '" + e.name +
+                                             "' claims an impossible size " +
+                                             std::to_string(e.size));
+    }
+    entries.push_back(std::move(e));
+  }
+  if (r.flags & core::Register::kLast) return Commit(peer);
+  return Ok{};
+}
+
+Status Director::Commit(Peer& peer) {
+  core::Register r = std::move(*peer.pending);
+  peer.pending.reset();
+  std::set<std::string_view> names;
+  for (const auto& e : r.entries) {
+    if (!names.insert(e.name).second)
+      return MakeError(Errc::kMalformed, "REGISTER: '" + e.name + "' twice");
+  }
+  bool known = live_.count(r.advertise) > 0;
+  if (!known && live_.size() >= options_.max_servers)
+    return MakeError(Errc::kLimit, "REGISTER: the catalog is full");
+  size_t count = r.entries.size();
+  if (auto s = catalog_->Register(r.advertise, ToEntries(r.entries)); !s)
+    return s;
+  // A server that reconnected takes its registration over.
+  Live& live = live_[r.advertise];
+  if (live.peer != 0 && live.peer != peer.id && peers_.count(live.peer)) {
+    peers_[live.peer]->server.clear();
+    peers_[live.peer]->conn.Close();
+  }
+  live = {net::Clock::now(), peer.id};
+  peer.server = r.advertise;
+  peer.conn.Queue(
+      core::Registered{static_cast<uint32_t>(count),
+                       static_cast<uint32_t>(options_.heartbeat.count())});
+  spdlog::info("{} {} with {} stream(s)", known ? "updated" : "registered",
+               r.advertise, count);
+  NotifySubscribers();
+  return Ok{};
+}
+
+Expected<core::Sources> Director::Answer(const std::string& name) {
+  auto holders = catalog_->Lookup(name);
+  if (!holders) return Unexpected{holders.error()};
+  core::Sources out{name, {}};
+  for (auto& h : *holders) {
+    if (out.sources.size() >= core::kMaxSources) break;
+    out.sources.push_back(
+        {std::move(h.server), std::move(h.path), h.size, h.content_id});
+  }
+  return out;
+}
+
+Status Director::OnLookup(Peer& peer, const core::Lookup& l) {
+  if (auto s = core::CheckStreamName(l.name); !s)
+    return MakeError(Errc::kForbiddenPath, "LOOKUP: bad name '" + l.name + "'");
+  auto answer = Answer(l.name);
+  if (!answer) return Unexpected{answer.error()};
+  if (l.subscribe) {
+    peer.subscribed = l.name;
+    peer.last_sent = answer->sources;
+  }
+  spdlog::debug("lookup '{}' from {}: {} holder(s)", l.name, peer.conn.peer(),
+                answer->sources.size());
+  peer.conn.Queue(*answer);
+  return Ok{};
+}
+
+Status Director::OnList(Peer& peer) {
+  auto rows = catalog_->List();
+  if (!rows) return Unexpected{rows.error()};
+  core::CatalogPart part{false, {}};
+  size_t bytes = 0;
+  for (auto& row : *rows) {
+    bytes += row.name.size() + 46;
+    part.lines.push_back(
+        {std::move(row.name), row.size, row.content_id, row.servers});
+    if (bytes > kCatalogPartBytes) {
+      peer.conn.Queue(part);
+      part.lines.clear();
+      bytes = 0;
+    }
+  }
+  part.last = true;
+  peer.conn.Queue(part);
+  return Ok{};
+}
+
+void Director::Forget(const std::string& server, const char* why) {
+  auto it = live_.find(server);
+  if (it == live_.end()) return;
+  if (it->second.peer && peers_.count(it->second.peer)) {
+    auto& owner = *peers_[it->second.peer];
+    owner.server.clear();
+    owner.conn.Close();
+  }
+  live_.erase(it);
+  if (auto s = catalog_->Remove(server); !s)
+    spdlog::error("removing {}: {}", server, s.error().ToString());
+  spdlog::info("removed {} ({})", server, why);
+  NotifySubscribers();
+}
+
+void Director::NotifySubscribers() {
+  for (auto& [id, peer] : peers_) {
+    if (!peer->subscribed) continue;
+    auto answer = Answer(*peer->subscribed);
+    if (!answer || answer->sources == peer->last_sent) continue;
+    peer->last_sent = answer->sources;
+    peer->conn.Queue(*answer);
+    Flush(*peer);
+  }
+}
+
+awaitable<void> Director::ExpireLoop() {
+  const auto expiry = options_.heartbeat * options_.missed;
+  while (!stopped_) {
+    expiry_timer_.expires_after(options_.heartbeat / 2);
+    co_await expiry_timer_.async_wait(net::kUseTuple);
+    auto now = net::Clock::now();
+    std::vector<std::string> silent;
+    for (const auto& [server, live] : live_) {
+      if (now - live.last_seen > expiry) silent.push_back(server);
+    }
+    for (const auto& s : silent) Forget(s, "no heartbeat");
+  }
+}
+
+}  // namespace braid::director

@@ -1,0 +1,80 @@
+// `braid director` (patent: director 16): keeps which servers hold which
+// content, answers look-ups with each holder's address and path, and tells
+// subscribed clients when a holder appears or disappears. The catalog lives
+// in SQLite and survives a restart; liveness (heartbeats) is kept in memory.
+#ifndef BRAID_DIRECTOR_DIRECTOR_H_
+#define BRAID_DIRECTOR_DIRECTOR_H_
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "core/units.h"
+#include "director/catalog.h"
+#include "net/framed_conn.h"
+
+namespace braid::director {
+
+struct DirectorOptions {
+  core::HostPort listen{"127.0.0.1", 7071};
+  std::string db = "braid-director.db";
+  // Servers PING at least this often; one silent for `missed` of these
+  // is expired and removed from every answer.
+  std::chrono::milliseconds heartbeat{1000};
+  int missed = 3;
+  size_t max_servers = 4096;
+  size_t max_connections = 1024;
+  // Registrations one connection may make per second (and in a burst).
+  double registrations_per_second = 2;
+  double registration_burst = 10;
+  // Clients idle longer than this are disconnected (subscribers PING).
+  std::chrono::milliseconds idle_timeout{60000};
+};
+
+class Director {
+ public:
+  Director(asio::io_context& io, DirectorOptions options,
+           std::unique_ptr<Catalog> catalog);
+  ~Director();
+
+  Expected<tcp::endpoint> Listen();
+  // Accepts connections until Stop().
+  awaitable<void> Run();
+  // Expires servers that stopped sending heartbeats, until Stop().
+  awaitable<void> ExpireLoop();
+  void Stop();
+
+ private:
+  struct Peer;
+  awaitable<void> Serve(std::shared_ptr<Peer> peer);
+  Status Handle(Peer& peer, core::Message& m);
+  Status OnRegister(Peer& peer, core::Register& r);
+  Status Commit(Peer& peer);
+  Status OnLookup(Peer& peer, const core::Lookup& l);
+  Status OnList(Peer& peer);
+  // The holders of name, as the director answers them.
+  Expected<core::Sources> Answer(const std::string& name);
+  void Forget(const std::string& server, const char* why);
+  // Sends fresh SOURCES to every subscriber whose answer changed.
+  void NotifySubscribers();
+  void Flush(Peer& peer);
+
+  asio::io_context& io_;
+  DirectorOptions options_;
+  std::unique_ptr<Catalog> catalog_;
+  tcp::acceptor acceptor_;
+  asio::steady_timer expiry_timer_;
+  bool stopped_ = false;
+  uint64_t next_peer_ = 1;
+  std::map<uint64_t, std::shared_ptr<Peer>> peers_;
+  struct Live {
+    net::Clock::time_point last_seen;
+    uint64_t peer = 0;  // the connection that registered it; 0: none yet
+  };
+  std::map<std::string, Live> live_;  // by server address
+};
+
+}  // namespace braid::director
+
+#endif  // BRAID_DIRECTOR_DIRECTOR_H_
