@@ -42,6 +42,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BRAID_BIN = os.environ.get("BRAID_BIN", os.path.join(REPO, "build", "braid"))
 NGINX_PORT = 8080
 BRAID_PORT = 7070
+DIRECTOR_PORT = 7071           # braid director, in the client namespace
 
 # Shaping parameters (see bench/README.md). HTB bucket sizes are small so the
 # link cannot burst far above its rate; the leaf queue is a byte FIFO so its
@@ -56,6 +57,11 @@ _procs_lock = threading.Lock()
 
 def server_ns(i: int) -> str:
     return f"{PREFIX}s{i}"
+
+
+def director_addr(i: int) -> str:
+    """The director as server i reaches it: the client end of link i."""
+    return f"{client_addr(i)}:{DIRECTOR_PORT}"
 
 
 def server_addr(i: int) -> str:
@@ -451,6 +457,7 @@ class Star:
         self.mtu = mtu                                       # of every veth link
         self.tmp = tempfile.mkdtemp(prefix="brb-star-")
         self.servers: dict[int, dict[str, object]] = {}   # i -> {"nginx": Popen, "braid": Popen, ...}
+        self.director: subprocess.Popen | None = None      # start_director()
         self._namespaces: list[str] = []
         atexit.register(self.close)
 
@@ -527,9 +534,27 @@ class Star:
         if nginx:
             entry["nginx"] = start_nginx(ns, host, NGINX_PORT, root, os.path.join(self.tmp, f"nginx{i}"))
         if braid:
-            p, addr = start_braid(ns, host, BRAID_PORT, root, log_path=self.braid_log(i))
+            # Registered with the director in the client namespace (if any).
+            extra = ["--discovery", "off"]
+            if self.director is not None:
+                extra += ["--director", director_addr(i)]
+            p, addr = start_braid(ns, host, BRAID_PORT, root, log_path=self.braid_log(i), extra=extra)
             entry["braid"], entry["braid_addr"] = p, addr
         return entry
+
+    def start_director(self) -> None:
+        """``braid director`` in the client namespace, on every link's client end."""
+        log = open(os.path.join(self.tmp, "director.log"), "ab")
+        p = run_in(CLIENT_NS, [BRAID_BIN, "director", "--listen", f"0.0.0.0:{DIRECTOR_PORT}",
+                               "--db", ":memory:", "-q"],
+                   stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log)
+        log.close()
+        line = read_first_line(p, 10)
+        if not line.startswith("listening "):
+            kill(p)
+            raise RuntimeError(f"braid director: unexpected first line {line!r}")
+        _drain(p)
+        self.director = p
 
     def braid_log(self, i: int) -> str:
         """File collecting braid serve's stderr of server i (all its restarts)."""
@@ -581,6 +606,9 @@ class Star:
                 if k in e:
                     terminate(e[k], grace=2)
         self.servers.clear()
+        if self.director is not None:
+            terminate(self.director, grace=2)
+            self.director = None
         for ns in reversed(self._namespaces):
             for pid in _pids_in(ns):
                 try:

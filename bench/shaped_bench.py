@@ -76,7 +76,7 @@ def make_scenario(name: str, rates: list[float], at: float, low: float) -> Scena
         return Scenario(name, r, [Action(at, "SIGKILL server 1", lambda s: s.kill_server(1), {1: 0})])
     if name == "freeze":      # server 1 SIGSTOPped at `at` (thawed when the run ends)
         return Scenario(name, r, [Action(at, "SIGSTOP server 1", lambda s: s.freeze_server(1), {1: 0})])
-    if name == "late":        # server 1 is down at the start and comes up at `at`
+    if name == "late":        # server 1 is down at the start and comes up at `at` (registers, joins)
         return Scenario(name, [0] + r[1:],
                         [Action(at, "start server 1", lambda s: s.start_servers(1, s.data_dir), {1: r[0]})])
     raise SystemExit(f"unknown scenario {name!r} (static, drop, recover, kill, freeze, late)")
@@ -113,6 +113,9 @@ def tool_argv(tool: str, out_dir: str, out_name: str, n: int, stats_path: str) -
             srcs += ["--source", f"{netns.server_addr(i)}:{netns.BRAID_PORT}"]
         return [netns.BRAID_BIN, "get", FILE_NAME, *srcs, "-o", out, "-q", "--stats-json", stats_path,
                 "--trace", stats_path + ".trace.jsonl"]
+    if tool == "braid-dir":           # sources from the director, which also announces late servers
+        return [netns.BRAID_BIN, "get", FILE_NAME, "--director", netns.director_addr(1), "-o", out, "-q",
+                "--stats-json", stats_path, "--trace", stats_path + ".trace.jsonl"]
     if tool == "aria2-16":
         return ["aria2c", "-q", "-s16", "-x16", "-k1M", "--allow-overwrite=true", "--file-allocation=none",
                 "-d", out_dir, "-o", out_name, *urls]
@@ -123,7 +126,31 @@ def tool_argv(tool: str, out_dir: str, out_name: str, n: int, stats_path: str) -
         return ["axel", "-q", "-n", str(n), "-o", out, *urls]
     if tool == "curl":
         return ["curl", "-s", "-o", out, urls[0]]         # link 1 = the fastest server
-    raise SystemExit(f"unknown tool {tool!r} (braid, aria2-16, aria2, axel, curl)")
+    raise SystemExit(f"unknown tool {tool!r} (braid, braid-dir, aria2-16, aria2, axel, curl)")
+
+
+def join_figures(trace_path: str, link_mbit: float) -> dict | None:
+    """How fast a source that joined mid-transfer took up its link (from --trace).
+
+    Returns when it joined and its rate in each of the first intervals after
+    that, as a fraction of its link's rate.
+    """
+    joined = None
+    rates: list[float] = []
+    with open(trace_path) as f:
+        for line in f:
+            ev = json.loads(line)
+            if ev.get("kind") == "joined" and joined is None:
+                joined = ev
+            elif ev.get("kind") == "interval" and joined is not None:
+                for src in ev["sources"]:
+                    if src["id"] == joined["id"]:
+                        rates.append(src["interval_rate"])
+    if joined is None:
+        return None
+    link = link_mbit * 1e6 / 8
+    return {"joined_at_s": round(joined["t"], 3), "address": joined["address"],
+            "interval_fraction_of_link": [round(r / link, 3) for r in rates[:6]]}
 
 
 def tool_versions() -> dict[str, str]:
@@ -274,6 +301,7 @@ def main() -> int:
                                  "/proc/sys/net/ipv4/tcp_congestion_control"], stdout=subprocess.PIPE, text=True,
                                 timeout=10)
             env["tcp_congestion_control"] = cc.stdout.strip()
+            star.start_director()
             for i in range(1, star.n + 1):
                 star.start_servers(i, data_dir)
             print(fmt_table([]).splitlines()[0], flush=True)
@@ -328,14 +356,21 @@ def main() -> int:
                         server_logs = star.log_since(log_sizes)
                         if server_logs:
                             row["braid_serve_logs"] = server_logs
-                        if tool == "braid" and os.path.exists(stats_path):
+                        if tool.startswith("braid") and os.path.exists(stats_path):
                             try:
                                 with open(stats_path) as f:
                                     row["braid_stats"] = json.load(f)
                             except ValueError as e:
                                 row["braid_stats_error"] = str(e)
                         trace = stats_path + ".trace.jsonl"
-                        if tool == "braid" and args.trace_dir and os.path.exists(trace):
+                        if tool.startswith("braid") and os.path.exists(trace):
+                            # 'late': server 1 (link 1) joins mid-transfer.
+                            figures = join_figures(trace, rates[0]) if sc.name == "late" else None
+                            if figures:
+                                row["join"] = figures
+                                print(f"  joined at {figures['joined_at_s']} s; per-interval share of its link:"
+                                      f" {figures['interval_fraction_of_link']}", flush=True)
+                        if tool.startswith("braid") and args.trace_dir and os.path.exists(trace):
                             os.makedirs(args.trace_dir, exist_ok=True)
                             keep = os.path.join(args.trace_dir, f"braid-{sc.name}-{rep}.jsonl")
                             shutil.copyfile(trace, keep)

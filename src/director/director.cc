@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <set>
 
 #include "core/stream_name.h"
@@ -223,7 +224,9 @@ Status Director::Commit(Peer& peer) {
                        static_cast<uint32_t>(options_.heartbeat.count())});
   spdlog::info("{} {} with {} stream(s)", known ? "updated" : "registered",
                r.advertise, count);
-  NotifySubscribers();
+  // A server that (re)appears is announced even when the answer looks the
+  // same: a client may have dropped it meanwhile.
+  NotifySubscribers(known ? "" : r.advertise);
   return Ok{};
 }
 
@@ -274,7 +277,7 @@ Status Director::OnList(Peer& peer) {
   return Ok{};
 }
 
-void Director::Forget(const std::string& server, const char* why) {
+void Director::Forget(std::string server, const char* why) {
   auto it = live_.find(server);
   if (it == live_.end()) return;
   if (it->second.peer && peers_.count(it->second.peer)) {
@@ -289,11 +292,15 @@ void Director::Forget(const std::string& server, const char* why) {
   NotifySubscribers();
 }
 
-void Director::NotifySubscribers() {
+void Director::NotifySubscribers(const std::string& fresh) {
   for (auto& [id, peer] : peers_) {
     if (!peer->subscribed) continue;
     auto answer = Answer(*peer->subscribed);
-    if (!answer || answer->sources == peer->last_sent) continue;
+    if (!answer) continue;
+    bool has_fresh = std::any_of(
+        answer->sources.begin(), answer->sources.end(),
+        [&](const core::SourceItem& s) { return s.server == fresh; });
+    if (answer->sources == peer->last_sent && !has_fresh) continue;
     peer->last_sent = answer->sources;
     peer->conn.Queue(*answer);
     Flush(*peer);

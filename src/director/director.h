@@ -55,9 +55,10 @@ class Director {
   Status OnList(Peer& peer);
   // The holders of name, as the director answers them.
   Expected<core::Sources> Answer(const std::string& name);
-  void Forget(const std::string& server, const char* why);
-  // Sends fresh SOURCES to every subscriber whose answer changed.
-  void NotifySubscribers();
+  void Forget(std::string server, const char* why);
+  // Sends fresh SOURCES to every subscriber whose answer changed, or holds
+  // `fresh` (a server that just registered after an absence).
+  void NotifySubscribers(const std::string& fresh = "");
   void Flush(Peer& peer);
 
   asio::io_context& io_;
