@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Demo: one 64 MiB file fetched from three rate-limited braid servers at once.
+# Demo: a director, three rate-limited braid servers that register with it,
+# and one 64 MiB file fetched from all of them at once by name; a fourth
+# server appears during the transfer and is given slots (patent FIG. 10B).
 # Uses build/braid (or $BRAID_BIN). Exits non-zero if the copy differs.
 set -euo pipefail
 
@@ -35,45 +37,70 @@ echo "demo: generating 64 MiB of random data"
 head -c $((64 * 1024 * 1024)) /dev/urandom > "$TMP/root/demo.bin"
 SRC_SHA="$(sha256sum "$TMP/root/demo.bin" | cut -d' ' -f1)"
 
-RATES=(40MB 20MB 10MB)
-SOURCES=()
-for i in 0 1 2; do
-  "$BIN" serve --root "$TMP/root" --listen 127.0.0.1:0 --name "demo$i" \
-      --max-rate "${RATES[$i]}" >"$TMP/serve$i.out" 2>"$TMP/serve$i.err" &
-  PIDS+=("$!")
-done
-for i in 0 1 2; do
-  addr=""
-  for _ in $(seq 100); do  # at most 10 s
-    line="$(head -n 1 "$TMP/serve$i.out" 2>/dev/null || true)"
+# Waits (at most 10 s) for "listening HOST:PORT" as the first line of $1;
+# prints the address.
+listen_addr() {
+  local line
+  for _ in $(seq 100); do
+    line="$(head -n 1 "$1" 2>/dev/null || true)"
     if [[ "$line" =~ ^listening\ (127\.0\.0\.1:[0-9]+)$ ]]; then
-      addr="${BASH_REMATCH[1]}"
-      break
+      echo "${BASH_REMATCH[1]}"
+      return 0
     fi
-    kill -0 "${PIDS[$i]}" 2>/dev/null || break
     sleep 0.1
   done
-  if [ -z "$addr" ]; then
-    echo "demo.sh: server $i did not start:" >&2
+  return 1
+}
+
+"$BIN" director --listen 127.0.0.1:0 --db "$TMP/catalog.db" \
+    >"$TMP/director.out" 2>"$TMP/director.err" &
+PIDS+=("$!")
+DIRECTOR="$(listen_addr "$TMP/director.out")" || {
+  echo "demo.sh: the director did not start:" >&2
+  cat "$TMP/director.err" >&2
+  exit 1
+}
+echo "demo: director at $DIRECTOR (catalog in SQLite)"
+
+RATES=(20MB 10MB 5MB 10MB)
+start_server() {  # index
+  "$BIN" serve --root "$TMP/root" --listen 127.0.0.1:0 --name "demo$1" \
+      --max-rate "${RATES[$1]}" --director "$DIRECTOR" --discovery off \
+      >"$TMP/serve$1.out" 2>"$TMP/serve$1.err" &
+  PIDS+=("$!")
+}
+for i in 0 1 2; do
+  start_server "$i"
+done
+# Each server hashes its files, then registers them with the director.
+for i in 0 1 2; do
+  for _ in $(seq 100); do  # at most 10 s
+    grep -q "registered" "$TMP/serve$i.err" 2>/dev/null && break
+    sleep 0.1
+  done
+  if ! grep -q "registered" "$TMP/serve$i.err"; then
+    echo "demo.sh: server $i did not register:" >&2
     cat "$TMP/serve$i.err" >&2 || true
     exit 1
   fi
-  echo "demo: server $i at $addr, --max-rate ${RATES[$i]}"
-  SOURCES+=(--source "$addr")
+  echo "demo: server $i at $(listen_addr "$TMP/serve$i.out"), --max-rate ${RATES[$i]}, registered"
 done
-# Servers hash their files when they start (the manifest); wait for that so
-# the transfer is measured on its own.
-for i in 0 1 2; do
-  for _ in $(seq 100); do  # at most 10 s
-    grep -q "hashed" "$TMP/serve$i.err" 2>/dev/null && break
-    sleep 0.1
-  done
-done
+echo
+echo "demo: braid ls --director $DIRECTOR"
+"$BIN" ls --director "$DIRECTOR"
+echo
+
+# A fourth server comes up half a second into the transfer.
+( sleep 0.5 && exec "$BIN" serve --root "$TMP/root" --listen 127.0.0.1:0 \
+    --name demo3 --max-rate "${RATES[3]}" --director "$DIRECTOR" \
+    --discovery off >"$TMP/serve3.out" 2>"$TMP/serve3.err" ) &
+PIDS+=("$!")
 
 OUT="$TMP/out/demo.bin"
 STATS="$TMP/stats.json"
 mkdir -p "$TMP/out"
-timeout 300 "$BIN" get demo.bin "${SOURCES[@]}" -o "$OUT" --stats-json "$STATS"
+echo "demo: braid get demo.bin --director $DIRECTOR"
+timeout 300 "$BIN" get demo.bin --director "$DIRECTOR" -o "$OUT" --stats-json "$STATS"
 
 OUT_SHA="$(sha256sum "$OUT" | cut -d' ' -f1)"
 
@@ -86,7 +113,8 @@ print()
 print(f"{'address':<22} {'id':>3} {'blocks':>7} {'bytes':>12} {'share':>7}")
 for s in st["sources"]:
     share = 100.0 * s["bytes"] / total if total else 0.0
-    print(f"{s['address']:<22} {s['id']:>3} {s['blocks']:>7} {s['bytes']:>12} {share:>6.1f}%")
+    note = "  (joined mid-transfer)" if s.get("joined") else ""
+    print(f"{s['address']:<22} {s['id']:>3} {s['blocks']:>7} {s['bytes']:>12} {share:>6.1f}%{note}")
 rate = total / secs / 1e6 if secs > 0 else float("inf")
 print(f"{'total':<22} {'':>3} {st['blocks']:>7} {total:>12}")
 pat = st["pattern"]

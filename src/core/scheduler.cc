@@ -313,6 +313,8 @@ uint64_t Scheduler::AdvanceOwned(SourceId id, uint64_t from, uint64_t k) const {
 }
 
 void Scheduler::Repattern(Clock::time_point now, std::vector<Command>* out) {
+  // A source that joined or left is worth a pattern that runs only once.
+  const int runs = membership_changed_ ? 1 : 2;
   membership_changed_ = false;
   // A living source not yet measured gets the mean rate: it is measured in
   // the next interval instead of starved.
@@ -336,6 +338,7 @@ void Scheduler::Repattern(Clock::time_point now, std::vector<Command>* out) {
   // new pattern to run twice (a fast server raced ahead under a poor first
   // guess), switch at the slowest walking server instead: the others catch
   // up and the blocks they already sent are skipped at their new owners.
+  // (Twice: once after a change of membership.)
   uint64_t frontier = received_.next_in_order();
   uint64_t latest = frontier, earliest = UINT64_MAX;
   for (const auto& s : sources_) {
@@ -349,13 +352,13 @@ void Scheduler::Repattern(Clock::time_point now, std::vector<Command>* out) {
   size_t size = ChoosePatternSize(shares);
   uint64_t after_last = chain_.back().start_seq + 1;
   uint64_t switch_at = chain_.RoundUpToSwitch(std::max(latest, after_last));
-  if (switch_at + 2 * size > layout_.block_count()) {
+  if (switch_at + runs * size > layout_.block_count()) {
     switch_at =
         chain_.RoundUpToSwitch(std::max({earliest, frontier, after_last}));
   }
   // Nothing to gain when the new pattern could not run twice before the
   // end: the tail is the work stealing's and the end game's.
-  if (switch_at + 2 * size > layout_.block_count()) return;
+  if (switch_at + runs * size > layout_.block_count()) return;
   Pattern next = GeneratePattern(shares, size);
   if (!chain_.Add(epoch_ + 1, switch_at, next)) std::abort();
   ++epoch_;

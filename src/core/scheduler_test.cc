@@ -350,6 +350,17 @@ TEST(SchedulerTest, AJoiningSourceGetsSlotsAndCarriesItsRate) {
   EXPECT_LT(sim.duplicate_blocks(), 0.02 * (size / kBlock));
 }
 
+// Near the end a joiner still gets a pattern that runs once.
+TEST(SchedulerTest, AJoinerNearTheEndStillGetsSlots) {
+  Sim sim(64ull << 20, kBlock, {20 * kMB, 10 * kMB, 5 * kMB}, 7);
+  std::optional<size_t> joiner;
+  sim.Run(60, [&](double now) {
+    if (!joiner && now >= 0.55) joiner = sim.JoinServer(10 * kMB);
+  });
+  ASSERT_TRUE(sim.scheduler().complete());
+  EXPECT_GT(sim.server(3).sent, 0u);
+}
+
 // In-order streaming through a bounded window: every block is delivered
 // exactly once, in order, and the window bound holds, for many random
 // interleavings of data, acknowledgements and commands.
