@@ -45,6 +45,13 @@ awaitable<Expected<std::vector<core::CatalogLine>>> FromServer(
   co_return lines;
 }
 
+// The client lives in the coroutine: its socket goes before the io_context.
+awaitable<Expected<std::vector<core::CatalogLine>>> FromDirector(
+    core::HostPort where) {
+  client::DirectorClient d(std::move(where));
+  co_return co_await d.List(kTimeout);
+}
+
 void Print(const std::vector<core::CatalogLine>& lines, bool with_ids,
            bool json) {
   if (json) {
@@ -82,8 +89,7 @@ int RunLs(const LsFlags& flags) {
   }
   Expected<std::vector<core::CatalogLine>> lines;
   if (!flags.director.empty()) {
-    client::DirectorClient d(*hp);
-    lines = RunAwait(d.List(kTimeout));
+    lines = RunAwait(FromDirector(*hp));
   } else {
     lines = RunAwait(FromServer(*hp));
   }

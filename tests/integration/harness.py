@@ -49,12 +49,21 @@ REQUEST = 0x0E
 SKIP = 0x0F
 MANIFEST_GET = 0x10
 MANIFEST = 0x11
+REGISTER = 0x12
+REGISTERED = 0x13
+LOOKUP = 0x14
+SOURCES = 0x15
+CATALOG = 0x16
+DISCOVER = 0x17
+HERE = 0x18
 
 TYPE_NAMES = {
     HELLO: "HELLO", PING: "PING", PONG: "PONG", LIST: "LIST", TOC: "TOC",
     OPEN: "OPEN", OPENED: "OPENED", START: "START", PATTERN: "PATTERN",
     PATTERN_ACK: "PATTERN_ACK", DATA: "DATA", END: "END", ERROR: "ERROR",
     REQUEST: "REQUEST", SKIP: "SKIP", MANIFEST_GET: "MANIFEST_GET", MANIFEST: "MANIFEST",
+    REGISTER: "REGISTER", REGISTERED: "REGISTERED", LOOKUP: "LOOKUP", SOURCES: "SOURCES",
+    CATALOG: "CATALOG", DISCOVER: "DISCOVER", HERE: "HERE",
 }
 
 KIB = 1024
@@ -78,7 +87,18 @@ MAX_BODY = {
     SKIP: 12,
     MANIFEST_GET: 12,
     MANIFEST: 12 + 65536 * 32,
+    REGISTER: 8 * MIB,
+    REGISTERED: 8,
+    LOOKUP: 1 + 2 + 1024,
+    SOURCES: 8 * MIB,
+    CATALOG: 8 * MIB,
+    DISCOVER: 8 + 2 + 1024,
+    HERE: 8 + 2 + 2 + 300 + 8 + 32,
 }
+
+# REGISTER flags
+REGISTER_FIRST = 1
+REGISTER_LAST = 2
 
 ROLE_CLIENT = 1
 ROLE_SERVER = 2
@@ -177,6 +197,16 @@ def sha256_file(path: str, chunk: int = 1 * MIB) -> str:
 
 def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def free_udp_port() -> int:
+    """A UDP port free right now on this host (bound to 0, then closed)."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        s.bind(("0.0.0.0", 0))
+        return s.getsockname()[1]
+    finally:
+        s.close()
 
 
 def closed_port() -> int:
@@ -299,7 +329,9 @@ def start_server(root: str, *, max_rate: str | None = None, name: str | None = N
     """Starts `braid serve`, waits (bounded) for `listening 127.0.0.1:PORT`.
 
     `root=None` leaves --root out (for --config tests); `listen=None` leaves out
-    --listen. Raises AssertionError with the server's stderr if it fails.
+    --listen. `--discovery off` is added unless `extra` names --discovery, so
+    that tests do not bind the UDP discovery port. Raises AssertionError with
+    the server's stderr if it fails.
     """
     args = [braid_bin(), "serve"]
     if root is not None:
@@ -312,10 +344,39 @@ def start_server(root: str, *, max_rate: str | None = None, name: str | None = N
         args += ["--max-rate", str(max_rate)]
     if config is not None:
         args += ["--config", config]
+    extra = list(extra or [])
+    if "--discovery" not in extra:
+        args += ["--discovery", "off"]
+    args += extra
+    return start_daemon(args, "braid serve", log_dir=log_dir, timeout=timeout)
+
+
+def start_director(db: str, *, heartbeat_ms: int | None = None,
+                   listen: str = "127.0.0.1:0", extra: list[str] | None = None,
+                   log_dir: str | None = None,
+                   timeout: float = SERVER_START_TIMEOUT) -> Server:
+    """Starts `braid director --listen LISTEN --db DB`, waits (bounded) for
+    `listening 127.0.0.1:PORT`. The returned Server's address is the director's."""
+    args = [braid_bin(), "director", "--listen", listen, "--db", db]
+    if heartbeat_ms is not None:
+        args += ["--heartbeat-ms", str(heartbeat_ms)]
     args += list(extra or [])
+    return start_daemon(args, "braid director", log_dir=log_dir, timeout=timeout)
+
+
+def start_daemon(args: list[str], what: str, *, log_dir: str | None = None,
+                 timeout: float = SERVER_START_TIMEOUT) -> Server:
+    """Starts a braid daemon (`args` with the binary first) whose first stdout
+    line is `listening 127.0.0.1:PORT`; reads that line, bounded by `timeout`.
+
+    stderr goes to a file in `log_dir` (default: the scratch dir); the rest
+    of stdout is drained in the background. Raises AssertionError with the
+    daemon's stderr if it exits or prints something else first.
+    """
     if log_dir is None:
         log_dir = scratch_dir()
-    fd, stderr_path = tempfile.mkstemp(prefix="serve-", suffix=".stderr", dir=log_dir)
+    prefix = what.split()[-1] + "-"
+    fd, stderr_path = tempfile.mkstemp(prefix=prefix, suffix=".stderr", dir=log_dir)
     with os.fdopen(fd, "wb") as errf:
         proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=errf, bufsize=0, cwd=scratch_dir())
@@ -331,7 +392,7 @@ def start_server(root: str, *, max_rate: str | None = None, name: str | None = N
         if left <= 0:
             srv.kill()
             raise AssertionError(
-                f"braid serve printed no 'listening' line within {timeout}s; "
+                f"{what} printed no 'listening' line within {timeout}s; "
                 f"stdout so far {buf!r}; args {args}; stderr:\n{srv.stderr_text()}")
         r, _, _ = select.select([fd_out], [], [], min(left, 0.5))
         if not r:
@@ -340,7 +401,7 @@ def start_server(root: str, *, max_rate: str | None = None, name: str | None = N
         if not chunk:
             code = proc.wait(timeout=SERVER_STOP_TIMEOUT)
             raise AssertionError(
-                f"braid serve exited (code {code}) before printing 'listening'; "
+                f"{what} exited (code {code}) before printing 'listening'; "
                 f"stdout {buf!r}; args {args}; stderr:\n{srv.stderr_text()}")
         buf += chunk
     line, _, rest = buf.partition(b"\n")
@@ -349,7 +410,7 @@ def start_server(root: str, *, max_rate: str | None = None, name: str | None = N
     if not m:
         srv.kill()
         raise AssertionError(
-            f"first stdout line of braid serve is {line!r}, expected "
+            f"first stdout line of {what} is {line!r}, expected "
             f"b'listening 127.0.0.1:PORT\\n'; stderr:\n{srv.stderr_text()}")
     srv.port = int(m.group(1))
     srv.address = f"127.0.0.1:{srv.port}"
@@ -621,6 +682,15 @@ def request_body(first: int, count: int) -> bytes:
     return u64(first) + u32(count)
 
 
+def register_body(advertise: str | bytes, entries: list[tuple[str | bytes, int, bytes]],
+                  flags: int = REGISTER_FIRST | REGISTER_LAST) -> bytes:
+    """REGISTER body; entries are (name, size, 32-byte content id)."""
+    body = u8(flags) + enc_str(advertise) + u32(len(entries))
+    for name, size, cid in entries:
+        body += enc_str(name) + u64(size) + cid
+    return body
+
+
 class Reader:
     """Cursor over a body; raises ValueError when a field runs past the end."""
 
@@ -732,6 +802,28 @@ def assert_only_resumable_leftovers(test: unittest.TestCase, out: str, stderr: s
                      "a partial file is kept only with its resume state")
     if os.path.exists(part):
         test.assertIn("resume", stderr)
+
+
+def parse_registered(body: bytes) -> tuple[int, int]:
+    """(entries, heartbeat_ms) of a REGISTERED body."""
+    r = Reader(body)
+    v = (r.u32(), r.u32())
+    r.done()
+    return v
+
+
+def parse_catalog(body: bytes) -> tuple[bool, list[dict]]:
+    """(last, [{name, size, content_id, servers}]) of one CATALOG part."""
+    r = Reader(body)
+    last = r.u8()
+    if last > 1:
+        raise ValueError(f"CATALOG last flag {last}")
+    lines = []
+    for _ in range(r.u32()):
+        lines.append({"name": r.str(), "size": r.u64(), "content_id": r.take(32).hex(),
+                      "servers": r.u32()})
+    r.done()
+    return last == 1, lines
 
 
 def parse_opened(body: bytes) -> dict:
