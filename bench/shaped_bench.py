@@ -372,7 +372,7 @@ def main() -> int:
                                       f" {figures['interval_fraction_of_link']}", flush=True)
                         if tool.startswith("braid") and args.trace_dir and os.path.exists(trace):
                             os.makedirs(args.trace_dir, exist_ok=True)
-                            keep = os.path.join(args.trace_dir, f"braid-{sc.name}-{rep}.jsonl")
+                            keep = os.path.join(args.trace_dir, f"{tool}-{sc.name}-{rep}.jsonl")
                             shutil.copyfile(trace, keep)
                             row["trace"] = keep
                         rows.append(row)
