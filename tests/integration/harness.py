@@ -140,6 +140,11 @@ FRAME_TIMEOUT = 10.0
 # Binary, temp dirs, files, hashes
 
 
+# Set by CMake for a -DBRAID_SANITIZE=ON build (ASan's allocator needs more
+# memory; bounds on the daemons' RSS allow for it).
+SANITIZED = os.environ.get("BRAID_SANITIZED") == "1"
+
+
 def braid_bin() -> str:
     """Path of the braid binary from $BRAID_BIN; raises a clear error if unusable."""
     path = os.environ.get("BRAID_BIN")
