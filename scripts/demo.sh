@@ -72,13 +72,14 @@ start_server() {  # index
 for i in 0 1 2; do
   start_server "$i"
 done
-# Each server hashes its files, then registers them with the director.
+# Each server hashes its files, then registers them with the director (a
+# file written in the last second waits for the next registration).
 for i in 0 1 2; do
   for _ in $(seq 100); do  # at most 10 s
-    grep -q "registered" "$TMP/serve$i.err" 2>/dev/null && break
+    grep -q "registered 1 stream" "$TMP/serve$i.err" 2>/dev/null && break
     sleep 0.1
   done
-  if ! grep -q "registered" "$TMP/serve$i.err"; then
+  if ! grep -q "registered 1 stream" "$TMP/serve$i.err"; then
     echo "demo.sh: server $i did not register:" >&2
     cat "$TMP/serve$i.err" >&2 || true
     exit 1

@@ -161,8 +161,9 @@ void AddServeCommand(CLI::App& app, int* exit_code) {
       "HOST:PORT clients should connect to, told to the director and to "
       "discovery (default: the listen address)");
   opt("--discovery", &flags->settings.discovery,
-      "UDP HOST:PORT answering `braid get --discover` (default 0.0.0.0:7072; "
-      "off to disable)");
+      "UDP HOST:PORT answering `braid get --discover` (default port 7072 on "
+      "127.255.255.255 when listening on loopback, else on 0.0.0.0; off to "
+      "disable)");
   cmd->add_option("--config", flags->config,
                   "TOML file with the same settings; flags override it")
       ->check(CLI::ExistingFile);

@@ -95,22 +95,27 @@ awaitable<Expected<core::Sources>> DirectorClient::Lookup(
 
 awaitable<Expected<core::Sources>> DirectorClient::Next() {
   auto backoff = std::chrono::milliseconds(200);
+  bool pinged = false;  // a PING is out: silence now means a dead link
   while (!closed_) {
     if (conn_) {
-      // Silence is normal; a PING tells a live director from a dead link.
-      auto m = co_await ReadSources(std::chrono::seconds(10));
-      if (m) co_return m;
+      auto m = co_await conn_->Read(pinged ? std::chrono::seconds(5)
+                                           : std::chrono::seconds(10));
       if (closed_) break;
-      if (m.error().code == Errc::kTimeout) {
+      if (m) {
+        pinged = false;  // any frame, a PONG included, shows it is alive
+        if (auto* s = std::get_if<core::Sources>(&*m)) co_return std::move(*s);
+        if (std::holds_alternative<core::Pong>(*m)) continue;
+        m = Unexpected{WrongReply(*m, name(), "SOURCES")};
+      } else if (m.error().code == Errc::kTimeout && !pinged) {
         conn_->Queue(core::Ping{1, {}});
-        if (co_await conn_->Flush(std::chrono::seconds(2))) {
-          auto again = co_await ReadSources(std::chrono::seconds(5));
-          if (again || closed_) co_return again;
-        }
+        pinged =
+            static_cast<bool>(co_await conn_->Flush(std::chrono::seconds(2)));
+        if (pinged) continue;
       }
       spdlog::warn("director {}: {}; reconnecting", name(),
-                   m.error().ToString());
+                   m ? "no answer" : m.error().ToString());
       conn_.reset();
+      pinged = false;
     }
     co_await net::SleepFor(backoff);
     if (closed_) break;

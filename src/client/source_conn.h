@@ -50,9 +50,8 @@ class SourceConn {
   uint64_t blocks = 0;
   double last_rate = 0;  // bytes per second in the last interval
   std::optional<Error> failure;
-  // Joined mid-transfer: START follows its first PATTERN.
-  bool awaiting_start = false;
   bool joined = false;         // found while the transfer ran
+  uint32_t opened_epoch = 0;   // a joiner: the pattern epoch of its OPEN
   bool from_director = false;  // dropped when the director withdraws it
 
  private:

@@ -168,13 +168,6 @@ void Transfer::Execute(const std::vector<core::Command>& commands) {
     switch (c.kind) {
       case core::Command::Kind::kPattern:
         s->conn().Queue(core::PatternMsg{c.epoch, c.seq, c.to, c.pattern});
-        if (s->awaiting_start) {
-          // A joiner starts with its first pattern (FIG. 10B).
-          s->awaiting_start = false;
-          s->conn().Queue(core::Start{});
-          spdlog::info("source {} joined: slots from block {}", s->name(),
-                       c.seq);
-        }
         break;
       case core::Command::Kind::kRequest:
         s->conn().Queue(core::Request{c.seq, c.count});

@@ -7,7 +7,6 @@
 #include <map>
 #include <memory>
 #include <optional>
-#include <set>
 #include <vector>
 
 #include "client/block_pipeline.h"
@@ -82,7 +81,8 @@ class Transfer {
   // the director's (its catalog is the trust anchor).
   std::optional<core::Digest> trusted_;
   std::unique_ptr<DirectorClient> director_;
-  std::set<std::string> withdrawn_;  // addresses the director dropped
+  // When an address that failed may be tried again.
+  std::map<std::string, core::Clock::time_point> retry_at_;
   size_t tasks_ = 0;
   std::optional<core::Manifest> manifest_;  // set when blocks are verified
   uint32_t first_epoch_ = 0;

@@ -3,6 +3,8 @@
 // runs (FIG. 10B: server D joins and is given slots in the next pattern).
 #include <spdlog/spdlog.h>
 
+#include <set>
+
 #include "client/discovery.h"
 #include "client/transfer.h"
 
@@ -25,13 +27,23 @@ void Transfer::Spawn(awaitable<void> task) {
   });
 }
 
-// A new source, unless one at that address is already taking part.
+// A new source, unless one at that address is already taking part. A
+// source that failed may come back after a back-off (doubling from 1 s per
+// failure); one that sent wrong data never does.
 SourceConn* Transfer::AddSource(const core::HostPort& address,
                                 const std::string& path) {
   std::string name = address.ToString();
+  int failures = 0;
   for (const auto& s : all_) {
-    if (s->name() == name && !s->failure) return nullptr;
+    if (s->name() != name) continue;
+    if (!s->failure) return nullptr;
+    if (s->failure->code == Errc::kBadData) return nullptr;
+    ++failures;
   }
+  auto now = Clock::now();
+  auto& retry = retry_at_[name];
+  if (now < retry) return nullptr;
+  retry = now + std::chrono::seconds(1 << std::min(failures, 5));
   all_.push_back(std::make_unique<SourceConn>(address, path));
   return all_.back().get();
 }
@@ -128,8 +140,9 @@ awaitable<Status> Transfer::OpenJoiner(SourceConn& s) {
   s.rtt = *rtt;
   if (done_ || fatal_) co_return Ok{};
   // Opened under the current pattern, which has no slot for it: it sends
-  // nothing until the next pattern gives it its share.
+  // nothing until a pattern gives it its share.
   const core::PatternEpoch& cur = scheduler_->chain().back();
+  s.opened_epoch = cur.epoch;
   core::Open req{options_.block_size, cur.start_seq, s.id,
                  cur.epoch,           cur.pattern,   s.path()};
   auto opened = co_await s.Open(req, options_.connect_timeout);
@@ -139,7 +152,19 @@ awaitable<Status> Transfer::OpenJoiner(SourceConn& s) {
         Errc::kBadData,
         "holds different content (id " + core::ToHex(opened->content_id) + ")");
   }
-  co_return Ok{};
+  // Started at once, so it can serve requests even if no pattern gives it
+  // slots (near the end). With nothing to walk it answers END at once; that
+  // END is taken here, before the scheduler knows it.
+  if (auto st = co_await s.conn().Send(core::Start{}, options_.connect_timeout);
+      !st)
+    co_return st;
+  for (;;) {
+    auto m = co_await s.conn().Read(options_.connect_timeout);
+    if (!m) co_return Unexpected{m.error()};
+    if (std::holds_alternative<core::End>(*m)) co_return Ok{};
+    if (auto* e = std::get_if<core::ErrorMsg>(&*m))
+      co_return MakeError(e->code, e->message);
+  }
 }
 
 awaitable<void> Transfer::Join(SourceConn& s) {
@@ -161,8 +186,14 @@ awaitable<void> Transfer::Join(SourceConn& s) {
     if (s.connected()) s.conn().Close();
     co_return;
   }
+  // Patterns sent while it was opening: it applies them (without slots) so
+  // that the next one, which gives it slots, follows on from them.
+  for (const auto& e : scheduler_->chain().epochs()) {
+    if (e.epoch > s.opened_epoch)
+      s.conn().Queue(core::PatternMsg{e.epoch, e.start_seq, s.id, e.pattern});
+  }
+  if (s.conn().has_queued()) Flush(&s);
   live_.push_back(&s);
-  s.awaiting_start = true;
   scheduler_->Join(s.id, ProbeRate(s, options_.probe_bytes), s.rtt,
                    Clock::now());
   trace_.Joined(Clock::now(), s.id, s.name());

@@ -24,21 +24,38 @@ std::vector<CatalogEntry> ToEntries(std::vector<core::CatalogItem>& items) {
   return out;
 }
 
+// Counts events against a rate (in thousandths of an event per second).
+core::TokenBucket EventBucket(double per_second, double burst) {
+  return core::TokenBucket(static_cast<uint64_t>(per_second * 1000),
+                           static_cast<uint64_t>(burst * 1000),
+                           core::Clock::now());
+}
+
+// Takes one event if the bucket allows it now (no debt for refused ones).
+bool TakeEvent(core::TokenBucket& b) {
+  auto now = core::Clock::now();
+  if (b.Take(0, now) > core::Clock::duration::zero()) return false;
+  return b.Take(1000, now) == core::Clock::duration::zero();
+}
+
 }  // namespace
 
 struct Director::Peer {
-  Peer(uint64_t id, tcp::socket s, double rate, double burst)
+  Peer(uint64_t id, tcp::socket s, const DirectorOptions& o)
       : id(id),
         conn(std::move(s)),
-        registrations(static_cast<uint64_t>(rate * 1000),
-                      static_cast<uint64_t>(burst * 1000), core::Clock::now()) {
-  }
+        registrations(
+            EventBucket(o.registrations_per_second, o.registration_burst)),
+        queries(EventBucket(o.queries_per_second, o.query_burst)) {}
   uint64_t id;
   net::FramedConn conn;
   bool hello = false;
   std::string server;  // the address this connection registered
   std::optional<core::Register> pending;  // parts of a REGISTER so far
-  core::TokenBucket registrations;        // in thousandths of one
+  size_t pending_bytes = 0;
+  net::Clock::time_point pending_since;
+  core::TokenBucket registrations;
+  core::TokenBucket queries;
   std::optional<std::string> subscribed;  // LOOKUP name, when subscribed
   std::vector<core::SourceItem> last_sent;
 };
@@ -50,10 +67,16 @@ Director::Director(asio::io_context& io, DirectorOptions options,
       catalog_(std::move(catalog)),
       acceptor_(io),
       expiry_timer_(io) {
-  // Servers known from before a restart get one expiry period to come back.
-  auto now = net::Clock::now();
+  // Servers known from before a restart get time to reconnect (they back
+  // off up to 5 s) and register again.
+  auto grace = net::Clock::now() + std::chrono::seconds(10);
   if (auto servers = catalog_->Servers()) {
-    for (const auto& s : *servers) live_[s] = {now, 0};
+    for (const auto& s : *servers) {
+      auto held = catalog_->EntriesOf(s);
+      size_t n = held ? held->size() : 0;
+      live_[s] = {grace, 0, n};
+      entries_ += n;
+    }
     if (!servers->empty())
       spdlog::info("catalog holds {} server(s) from before; waiting for them",
                    servers->size());
@@ -83,9 +106,8 @@ awaitable<void> Director::Run() {
       co_await net::SleepFor(std::chrono::milliseconds(100));
       continue;
     }
-    auto peer = std::make_shared<Peer>(next_peer_++, std::move(socket),
-                                       options_.registrations_per_second,
-                                       options_.registration_burst);
+    auto peer =
+        std::make_shared<Peer>(next_peer_++, std::move(socket), options_);
     if (peers_.size() >= options_.max_connections) {
       Error e{Errc::kLimit, "director: too many connections"};
       co_await peer->conn.Fail(e);
@@ -94,6 +116,7 @@ awaitable<void> Director::Run() {
     peers_[peer->id] = peer;
     asio::co_spawn(io_, Serve(peer), [this, peer](std::exception_ptr e) {
       if (e) spdlog::error("director connection {} failed", peer->conn.peer());
+      pending_bytes_ -= peer->pending_bytes;
       if (!peer->server.empty()) Forget(peer->server, "disconnected");
       peers_.erase(peer->id);
     });
@@ -113,23 +136,28 @@ awaitable<void> Director::Serve(std::shared_ptr<Peer> peer) {
       }
       co_return;
     }
+    // Any frame from a registered server shows it is alive.
+    if (!peer->server.empty() && live_.count(peer->server))
+      live_[peer->server].last_seen = net::Clock::now();
     if (auto s = Handle(*peer, *m); !s) {
       spdlog::info("director: {}: {}", peer->conn.peer(), s.error().ToString());
       co_await peer->conn.Fail(s.error());
       co_return;
     }
-    Flush(*peer);
+    // Answers are written before the next frame is read: a peer that does
+    // not read them stops being read.
+    if (!(co_await peer->conn.Flush(std::chrono::seconds(10)))) co_return;
   }
 }
 
 void Director::Flush(Peer& peer) {
-  if (!peer.conn.has_queued()) return;
-  auto keep = peers_.count(peer.id) ? peers_[peer.id] : nullptr;
+  auto it = peers_.find(peer.id);
+  if (!peer.conn.has_queued() || it == peers_.end()) return;
   asio::co_spawn(
       io_,
-      [keep, &peer]() -> awaitable<void> {
-        if (!(co_await peer.conn.Flush(std::chrono::seconds(10))))
-          peer.conn.Close();
+      [keep = it->second]() -> awaitable<void> {
+        if (!(co_await keep->conn.Flush(std::chrono::seconds(10))))
+          keep->conn.Close();
       },
       asio::detached);
 }
@@ -147,11 +175,14 @@ Status Director::Handle(Peer& peer, core::Message& m) {
     return Ok{};
   }
   if (auto* p = std::get_if<core::Ping>(&m)) {
-    if (!peer.server.empty()) live_[peer.server].last_seen = net::Clock::now();
     peer.conn.Queue(core::Pong{p->token, p->payload});
     return Ok{};
   }
   if (auto* r = std::get_if<core::Register>(&m)) return OnRegister(peer, *r);
+  bool query = std::holds_alternative<core::Lookup>(m) ||
+               std::holds_alternative<core::List>(m);
+  if (query && !TakeEvent(peer.queries))
+    return MakeError(Errc::kLimit, "too many look-ups");
   if (auto* l = std::get_if<core::Lookup>(&m)) return OnLookup(peer, *l);
   if (std::holds_alternative<core::List>(m)) return OnList(peer);
   if (auto* e = std::get_if<core::ErrorMsg>(&m))
@@ -172,17 +203,28 @@ Status Director::OnRegister(Peer& peer, core::Register& r) {
                      "REGISTER: one server address per connection");
   }
   if (r.flags & core::Register::kFirst) {
-    if (peer.registrations.Take(1000, core::Clock::now()) >
-        std::chrono::seconds(0)) {
+    if (!TakeEvent(peer.registrations))
       return MakeError(Errc::kLimit, "REGISTER: registration flood");
-    }
+    pending_bytes_ -= peer.pending_bytes;
+    peer.pending_bytes = 0;
     peer.pending = core::Register{0, r.advertise, {}};
+    peer.pending_since = net::Clock::now();
   } else if (!peer.pending || peer.pending->advertise != r.advertise) {
     return MakeError(Errc::kBadState, "REGISTER: part without a first part");
+  } else if (net::Clock::now() - peer.pending_since >
+             options_.registration_time) {
+    return MakeError(Errc::kTimeout, "REGISTER: parts took too long");
   }
   auto& entries = peer.pending->entries;
   if (entries.size() + r.entries.size() > core::kMaxTocEntries)
     return MakeError(Errc::kLimit, "REGISTER: too many entries");
+  size_t bytes = 0;
+  for (const auto& e : r.entries) bytes += e.name.size() + 48;
+  if (peer.pending_bytes + bytes > options_.max_pending_bytes ||
+      pending_bytes_ + bytes > options_.max_pending_total)
+    return MakeError(Errc::kLimit, "REGISTER: too large");
+  peer.pending_bytes += bytes;
+  pending_bytes_ += bytes;
   for (auto& e : r.entries) {
     if (auto s = core::CheckStreamName(e.name); !s)
       return MakeError(Errc::kMalformed, "REGISTER: bad name '" + e.name + "'");
@@ -200,6 +242,8 @@ Status Director::OnRegister(Peer& peer, core::Register& r) {
 Status Director::Commit(Peer& peer) {
   core::Register r = std::move(*peer.pending);
   peer.pending.reset();
+  pending_bytes_ -= peer.pending_bytes;
+  peer.pending_bytes = 0;
   std::set<std::string_view> names;
   for (const auto& e : r.entries) {
     if (!names.insert(e.name).second)
@@ -207,6 +251,9 @@ Status Director::Commit(Peer& peer) {
   }
   bool known = live_.count(r.advertise) > 0;
   if (!known && live_.size() >= options_.max_servers)
+    return MakeError(Errc::kLimit, "REGISTER: the catalog is full");
+  size_t before = known ? live_[r.advertise].entries : 0;
+  if (entries_ - before + r.entries.size() > options_.max_entries)
     return MakeError(Errc::kLimit, "REGISTER: the catalog is full");
   size_t count = r.entries.size();
   if (auto s = catalog_->Register(r.advertise, ToEntries(r.entries)); !s)
@@ -217,7 +264,8 @@ Status Director::Commit(Peer& peer) {
     peers_[live.peer]->server.clear();
     peers_[live.peer]->conn.Close();
   }
-  live = {net::Clock::now(), peer.id};
+  entries_ = entries_ - before + count;
+  live = {net::Clock::now(), peer.id, count};
   peer.server = r.advertise;
   peer.conn.Queue(
       core::Registered{static_cast<uint32_t>(count),
@@ -233,6 +281,10 @@ Status Director::Commit(Peer& peer) {
 Expected<core::Sources> Director::Answer(const std::string& name) {
   auto holders = catalog_->Lookup(name);
   if (!holders) return Unexpected{holders.error()};
+  // Holders under the name asked come first: a long answer is cut at
+  // kMaxSources among the others.
+  std::stable_partition(holders->begin(), holders->end(),
+                        [&](const Holder& h) { return h.path == name; });
   core::Sources out{name, {}};
   for (auto& h : *holders) {
     if (out.sources.size() >= core::kMaxSources) break;
@@ -285,6 +337,7 @@ void Director::Forget(std::string server, const char* why) {
     owner.server.clear();
     owner.conn.Close();
   }
+  entries_ -= it->second.entries;
   live_.erase(it);
   if (auto s = catalog_->Remove(server); !s)
     spdlog::error("removing {}: {}", server, s.error().ToString());
@@ -301,6 +354,12 @@ void Director::NotifySubscribers(const std::string& fresh) {
         answer->sources.begin(), answer->sources.end(),
         [&](const core::SourceItem& s) { return s.server == fresh; });
     if (answer->sources == peer->last_sent && !has_fresh) continue;
+    if (peer->conn.queued_bytes() > options_.max_queued_bytes) {
+      spdlog::info("director: {} does not read its answers; closing",
+                   peer->conn.peer());
+      peer->conn.Close();
+      continue;
+    }
     peer->last_sent = answer->sources;
     peer->conn.Queue(*answer);
     Flush(*peer);

@@ -24,6 +24,17 @@ struct DirectorOptions {
   std::chrono::milliseconds heartbeat{1000};
   int missed = 3;
   size_t max_servers = 4096;
+  size_t max_entries = 1000000;  // streams in the whole catalog
+  // A registration in parts: bytes held per connection and in all, and how
+  // long its parts may take.
+  size_t max_pending_bytes = 16u << 20;
+  size_t max_pending_total = 64u << 20;
+  std::chrono::seconds registration_time{30};
+  // LOOKUPs and LISTs one connection may make per second (and in a burst).
+  double queries_per_second = 20;
+  double query_burst = 50;
+  // Answers queued for a subscriber that does not read, before it is cut off.
+  size_t max_queued_bytes = 8u << 20;
   size_t max_connections = 1024;
   // Registrations one connection may make per second (and in a burst).
   double registrations_per_second = 2;
@@ -72,7 +83,10 @@ class Director {
   struct Live {
     net::Clock::time_point last_seen;
     uint64_t peer = 0;  // the connection that registered it; 0: none yet
+    size_t entries = 0;
   };
+  size_t entries_ = 0;        // in the whole catalog
+  size_t pending_bytes_ = 0;  // of registrations in parts, all connections
   std::map<std::string, Live> live_;  // by server address
 };
 

@@ -8,6 +8,8 @@ namespace {
 constexpr auto kTimeout = std::chrono::seconds(10);
 // Entries per REGISTER part: far below the frame's body limit.
 constexpr size_t kPartEntries = 4096;
+// Changes closer together than this are registered together.
+constexpr auto kMinRegisterGap = std::chrono::seconds(1);
 
 bool Unspecified(const std::string& host) {
   return host == "0.0.0.0" || host == "::" || host.empty();
@@ -15,25 +17,49 @@ bool Unspecified(const std::string& host) {
 
 }  // namespace
 
+struct DirectorLink::Link {
+  explicit Link(tcp::socket s)
+      : conn(std::move(s)), acked(conn.socket().get_executor()) {}
+  net::FramedConn conn;
+  net::Signal acked;  // a REGISTERED (or the end) arrived
+  uint32_t entries = 0;
+  std::chrono::milliseconds heartbeat{1000};
+  uint64_t acks = 0;
+  bool closed = false;
+  std::optional<Error> error;
+
+  void Close(const Error& e) {
+    if (!closed) error = e;
+    closed = true;
+    conn.Close();
+    acked.Notify();
+  }
+};
+
 DirectorLink::DirectorLink(Server& server, core::HostPort director)
     : server_(server),
       director_(std::move(director)),
       changed_(server.executor()) {}
 
+void DirectorLink::Changed() {
+  dirty_ = true;
+  changed_.Notify();
+}
+
 void DirectorLink::Stop() {
   stopped_ = true;
   changed_.Notify();
-  if (conn_) conn_->Close();
+  if (link_) link_->Close({Errc::kUnavailable, "stopping"});
 }
 
-std::string DirectorLink::Advertise() const {
+std::string DirectorLink::Advertise(net::FramedConn& conn) const {
   if (server_.options().advertise)
     return server_.options().advertise->ToString();
   core::HostPort self{server_.options().listen.host, server_.endpoint().port()};
   if (Unspecified(self.host)) {
     // The address this machine uses towards the director.
     std::error_code ec;
-    auto local = conn_->socket().local_endpoint(ec);
+    auto local = conn.socket().local_endpoint(ec);
     self.host = ec ? "127.0.0.1" : local.address().to_string();
   }
   return self.ToString();
@@ -54,48 +80,76 @@ awaitable<void> DirectorLink::Run() {
   }
 }
 
-template <class T>
-awaitable<Expected<T>> DirectorLink::Await(net::Clock::duration timeout) {
-  for (;;) {
-    auto m = co_await conn_->Read(timeout);
-    if (!m) co_return Unexpected{m.error()};
-    if (auto* t = std::get_if<T>(&*m)) co_return *t;
-    if (auto* e = std::get_if<core::ErrorMsg>(&*m))
-      co_return MakeError(e->code, "director says: " + e->message);
-    if (!std::holds_alternative<core::Pong>(*m))
-      co_return MakeError(Errc::kBadState, "director sent an unexpected frame");
+awaitable<void> DirectorLink::Read(std::shared_ptr<Link> link) {
+  while (!link->closed) {
+    // The director answers every PING: silence means it is gone.
+    auto m = co_await link->conn.Read(3 * link->heartbeat + kTimeout);
+    if (!m) {
+      link->Close(m.error());
+    } else if (auto* r = std::get_if<core::Registered>(&*m)) {
+      link->entries = r->entries;
+      link->heartbeat = std::chrono::milliseconds(
+          std::clamp<uint32_t>(r->heartbeat_ms, 100, 60000));
+      ++link->acks;
+      link->acked.Notify();
+    } else if (auto* e = std::get_if<core::ErrorMsg>(&*m)) {
+      link->Close({e->code, "director says: " + e->message});
+    } else if (!std::holds_alternative<core::Pong>(*m)) {
+      link->Close({Errc::kBadState, "director sent an unexpected frame"});
+    }
+  }
+}
+
+awaitable<void> DirectorLink::Beat(std::shared_ptr<Link> link) {
+  while (!link->closed) {
+    co_await net::SleepFor(link->heartbeat);
+    if (link->closed) break;
+    link->conn.Queue(core::Ping{0, {}});
+    if (auto s = co_await link->conn.Flush(kTimeout); !s)
+      link->Close(s.error());
   }
 }
 
 awaitable<Status> DirectorLink::Session() {
   auto socket = co_await net::Connect(director_.host, director_.port, kTimeout);
   if (!socket) co_return Unexpected{socket.error()};
-  conn_ = std::make_unique<net::FramedConn>(std::move(*socket));
+  auto link = std::make_shared<Link>(std::move(*socket));
   core::Hello hello{core::kProtocolVersion, core::kProtocolVersion,
                     core::Role::kServer, "braid/0.1 " + server_.options().name};
-  if (auto s = co_await conn_->Send(hello, kTimeout); !s) co_return s;
-  if (auto h = co_await Await<core::Hello>(kTimeout); !h)
-    co_return Unexpected{h.error()};
-  changed_.Notify();  // the first registration
-  while (!stopped_) {
-    auto before = net::Clock::now();
-    co_await changed_.Wait(heartbeat_);
-    if (stopped_) break;
-    // Woken before the heartbeat was due: the root changed.
-    Status s = Ok{};
-    if (net::Clock::now() - before < heartbeat_) {
-      s = co_await Register();
-    } else {
-      s = co_await Heartbeat();
+  if (auto s = co_await link->conn.Send(hello, kTimeout); !s) co_return s;
+  auto reply = co_await link->conn.Read(kTimeout);
+  if (!reply) co_return Unexpected{reply.error()};
+  if (!std::holds_alternative<core::Hello>(*reply))
+    co_return MakeError(Errc::kBadState, "director did not answer HELLO");
+  link_ = link;
+  auto ex = co_await asio::this_coro::executor;
+  asio::co_spawn(ex, Read(link), asio::detached);
+  asio::co_spawn(ex, Beat(link), asio::detached);
+  dirty_ = true;
+  auto last = net::Clock::now() - kMinRegisterGap;
+  while (!stopped_ && !link->closed) {
+    if (dirty_ && net::Clock::now() - last >= kMinRegisterGap) {
+      dirty_ = false;
+      last = net::Clock::now();
+      if (auto s = co_await Register(*link); !s) link->Close(s.error());
+      continue;
     }
-    if (!s) co_return s;
+    co_await changed_.Wait(std::chrono::milliseconds(250));
   }
-  co_return Ok{};
+  link->Close({Errc::kUnavailable, "closed"});
+  link_.reset();
+  if (stopped_ || !link->error) co_return Ok{};
+  co_return Unexpected{*link->error};
 }
 
-awaitable<Status> DirectorLink::Register() {
-  auto items = co_await server_.Catalog();
-  std::string advertise = Advertise();
+awaitable<Status> DirectorLink::Register(Link& link) {
+  // Heartbeats go on while new files are hashed. A file written in the
+  // last second is left for the next registration.
+  size_t unsettled = 0;
+  auto items = co_await server_.Catalog(std::chrono::seconds(1), &unsettled);
+  if (unsettled > 0) dirty_ = true;
+  if (link.closed) co_return Ok{};
+  std::string advertise = Advertise(link.conn);
   size_t sent = 0;
   do {
     core::Register part;
@@ -105,29 +159,20 @@ awaitable<Status> DirectorLink::Register() {
     part.entries.assign(items.begin() + sent, items.begin() + sent + n);
     sent += n;
     if (sent == items.size()) part.flags |= core::Register::kLast;
-    conn_->Queue(part);
+    link.conn.Queue(part);
   } while (sent < items.size());
-  if (auto s = co_await conn_->Flush(kTimeout); !s) co_return s;
-  auto ack = co_await Await<core::Registered>(kTimeout);
-  if (!ack) co_return Unexpected{ack.error()};
-  heartbeat_ = std::chrono::milliseconds(
-      std::clamp<uint32_t>(ack->heartbeat_ms, 100, 60000));
+  uint64_t acks = link.acks;
+  if (auto s = co_await link.conn.Flush(kTimeout); !s) co_return s;
+  auto deadline = net::Clock::now() + kTimeout;
+  while (link.acks == acks && !link.closed && net::Clock::now() < deadline)
+    co_await link.acked.Wait(deadline - net::Clock::now());
+  if (link.acks == acks) {
+    co_return MakeError(Errc::kTimeout, "no answer to REGISTER");
+  }
   registered_once_ = true;
-  spdlog::info("registered {} stream(s) as {} with director {}", ack->entries,
+  spdlog::info("registered {} stream(s) as {} with director {}", link.entries,
                advertise, director_.ToString());
   co_return Ok{};
-}
-
-awaitable<Status> DirectorLink::Heartbeat() {
-  if (auto s = co_await conn_->Send(core::Ping{0, {}}, kTimeout); !s)
-    co_return s;
-  for (;;) {
-    auto m = co_await conn_->Read(kTimeout);
-    if (!m) co_return Unexpected{m.error()};
-    if (std::holds_alternative<core::Pong>(*m)) co_return Ok{};
-    if (auto* e = std::get_if<core::ErrorMsg>(&*m))
-      co_return MakeError(e->code, "director says: " + e->message);
-  }
 }
 
 }  // namespace braid::server

@@ -1,8 +1,9 @@
 // `braid serve --director` (patent: each server sends the director its table
 // of contents at start): registers name, size and content id of every file,
-// again whenever the root changes, and keeps the registration alive with
-// heartbeats. A lost director is reconnected with back-off and given the
-// whole table again, so a restarted director recovers by itself.
+// again whenever the root changes (at most once a second), and keeps the
+// registration alive with heartbeats, which go on while files are hashed. A
+// lost director is reconnected with back-off and given the whole table
+// again, so a restarted director recovers by itself.
 #ifndef BRAID_SERVER_DIRECTOR_LINK_H_
 #define BRAID_SERVER_DIRECTOR_LINK_H_
 
@@ -22,25 +23,24 @@ class DirectorLink {
   // Registers and keeps the registration until Stop().
   awaitable<void> Run();
   // The root's contents changed: register again soon.
-  void Changed() { changed_.Notify(); }
+  void Changed();
   void Stop();
 
  private:
-  // One connection's life; returns why it ended.
+  // One connection: its reader, its heartbeats and the registrations.
+  struct Link;
   awaitable<Status> Session();
-  awaitable<Status> Register();
-  awaitable<Status> Heartbeat();
-  // Reads until a frame of type T, answering nothing; ERROR ends it.
-  template <class T>
-  awaitable<Expected<T>> Await(net::Clock::duration timeout);
+  awaitable<Status> Register(Link& link);
+  static awaitable<void> Read(std::shared_ptr<Link> link);
+  static awaitable<void> Beat(std::shared_ptr<Link> link);
   // HOST:PORT clients should use to reach this server.
-  std::string Advertise() const;
+  std::string Advertise(net::FramedConn& conn) const;
 
   Server& server_;
   core::HostPort director_;
-  std::unique_ptr<net::FramedConn> conn_;
+  std::shared_ptr<Link> link_;
   net::Signal changed_;
-  std::chrono::milliseconds heartbeat_{1000};
+  bool dirty_ = true;  // the table changed since the last registration
   bool stopped_ = false;
   bool registered_once_ = false;
 };

@@ -55,9 +55,13 @@ awaitable<void> DiscoveryResponder::Run() {
                     from.address().to_string());
       continue;
     }
-    if (answers_.Take(1, core::Clock::now()) > core::Clock::duration::zero())
-      continue;  // over the answer rate
-    co_await Answer(std::move(*d), from);
+    // Over the answer rate: dropped, without running up a debt.
+    auto now = core::Clock::now();
+    if (answers_.Take(0, now) > core::Clock::duration::zero()) continue;
+    answers_.Take(1, now);
+    // Answered on the side: a file being hashed delays only its answer.
+    asio::co_spawn(socket_.get_executor(), Answer(std::move(*d), from),
+                   asio::detached);
   }
 }
 
@@ -74,6 +78,10 @@ awaitable<void> DiscoveryResponder::Answer(core::Discover d,
   } else if (!server_.endpoint().address().is_unspecified()) {
     here.host = server_.endpoint().address().to_string();
   }
+  // A server on loopback is no source for another machine.
+  if (server_.endpoint().address().is_loopback() && !o.advertise &&
+      !to.address().is_loopback())
+    co_return;
   std::vector<uint8_t> out;
   core::Encode(here, &out);
   auto [ec, n] =

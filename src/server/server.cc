@@ -83,9 +83,19 @@ awaitable<Expected<core::CatalogItem>> Server::Describe(std::string name) {
   co_return core::CatalogItem{name, (*m)->size(), (*m)->ContentId()};
 }
 
-awaitable<std::vector<core::CatalogItem>> Server::Catalog() {
+awaitable<std::vector<core::CatalogItem>> Server::Catalog(
+    std::chrono::seconds settle, size_t* unsettled) {
   std::vector<core::CatalogItem> out;
+  auto recent = std::filesystem::file_time_type::clock::now() - settle;
   for (const auto& entry : root_.Scan()) {
+    std::error_code ec;
+    if (settle.count() > 0 &&
+        std::filesystem::last_write_time(root_.path() / entry.name, ec) >
+            recent &&
+        !ec) {
+      if (unsettled) ++*unsettled;
+      continue;
+    }
     auto item = co_await Describe(entry.name);
     if (item) {
       out.push_back(std::move(*item));

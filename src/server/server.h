@@ -38,7 +38,11 @@ class Server {
   const tcp::endpoint& endpoint() const { return endpoint_; }
   // What this server holds: name, size and content id of every file, the
   // manifests computed (or taken from the cache) on the hashing thread.
-  awaitable<std::vector<core::CatalogItem>> Catalog();
+  // Files modified less than `settle` ago (likely still being written) are
+  // left out and counted in *unsettled.
+  awaitable<std::vector<core::CatalogItem>> Catalog(
+      std::chrono::seconds settle = std::chrono::seconds(0),
+      size_t* unsettled = nullptr);
   // The size and content id of one stream; kNotFound if not held.
   awaitable<Expected<core::CatalogItem>> Describe(std::string name);
   // Applies a new --max-rate (bytes per second, 0 = unlimited) at once.

@@ -103,6 +103,10 @@ Expected<ServerOptions> ResolveServerOptions(const ServerSettings& file,
                        &o.discovery);
       !s)
     return Unexpected{s.error()};
+  if (o.discovery && o.discovery->host.empty()) {
+    bool loopback = o.listen.host.rfind("127.", 0) == 0;
+    o.discovery->host = loopback ? "127.255.255.255" : "0.0.0.0";
+  }
   return o;
 }
 

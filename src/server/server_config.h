@@ -24,8 +24,10 @@ struct ServerOptions {
   // address this machine uses to reach the director).
   std::optional<core::HostPort> director;
   std::optional<core::HostPort> advertise;
-  // UDP address answering DISCOVER; none when "off".
-  std::optional<core::HostPort> discovery = core::HostPort{"0.0.0.0", 7072};
+  // UDP address answering DISCOVER; none when "off". Default: port 7072 on
+  // 127.255.255.255 (loopback broadcasts only) when listening on loopback,
+  // else on 0.0.0.0.
+  std::optional<core::HostPort> discovery = core::HostPort{"", 7072};
   uint64_t max_rate = 0;  // bytes per second, 0 = unlimited
   size_t max_connections = 1024;
   size_t max_connections_per_peer = 64;

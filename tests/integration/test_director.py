@@ -289,8 +289,9 @@ class DirectorCatalog(DirectorCase):
         d2 = self.director(db=db, heartbeat_ms=200)
         self.assertEqual(self.ls(d2.address),
                          [{"name": "keep.bin", "size": 3 * MB, "content_id": cid, "servers": 1}])
-        # A server from before the restart gets one expiry period to come back.
-        self.wait_ls(d2.address, lambda rows: not rows, REMOVE_TIMEOUT,
+        # A server from before the restart gets 10 s plus one expiry period
+        # to come back; this one never does.
+        self.wait_ls(d2.address, lambda rows: not rows, 10 + REMOVE_TIMEOUT,
                      "the server that never came back expired")
 
     def test_silent_server_expires_and_comes_back(self) -> None:
