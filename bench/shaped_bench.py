@@ -153,6 +153,20 @@ def join_figures(trace_path: str, link_mbit: float) -> dict | None:
             "interval_fraction_of_link": [round(r / link, 3) for r in rates[:6]]}
 
 
+def wait_registered(n: int, timeout: float = 60) -> None:
+    """Until the director lists FILE_NAME on n servers (they hash it first)."""
+    deadline = time.monotonic() + timeout
+    argv = ["ip", "netns", "exec", netns.CLIENT_NS, netns.BRAID_BIN, "ls", "--director",
+            netns.director_addr(1), "--json"]
+    while time.monotonic() < deadline:
+        out = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, timeout=20)
+        if out.returncode == 0 and any(r["name"] == FILE_NAME and r["servers"] == n
+                                       for r in json.loads(out.stdout)):
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"{FILE_NAME} not registered by {n} servers within {timeout} s")
+
+
 def tool_versions() -> dict[str, str]:
     def first_line(argv: list[str]) -> str:
         try:
@@ -304,6 +318,7 @@ def main() -> int:
             star.start_director()
             for i in range(1, star.n + 1):
                 star.start_servers(i, data_dir)
+            wait_registered(star.n)
             print(fmt_table([]).splitlines()[0], flush=True)
             for sc in scenarios:
                 ideal = ideal_seconds(size, sc.initial, sc.actions)
