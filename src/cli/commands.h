@@ -16,6 +16,7 @@ void AddServeCommand(CLI::App& app, int* exit_code);
 void AddGetCommand(CLI::App& app, int* exit_code);
 void AddDirectorCommand(CLI::App& app, int* exit_code);
 void AddLsCommand(CLI::App& app, int* exit_code);
+void AddRelayCommand(CLI::App& app, int* exit_code);
 
 // Logs to stderr; level from -v / --quiet.
 void SetUpLogging(int verbosity, bool quiet);

@@ -20,6 +20,8 @@ struct GetFlags {
   bool discover = false;
   std::string discover_to = "255.255.255.255:7072";
   int discover_wait_ms = 1000;
+  std::string origin;
+  std::vector<std::string> vias;
   std::string output;
   std::string stats_json;
   std::string trace;
@@ -54,8 +56,28 @@ int RunGetCommand(const GetFlags& flags) {
   if (!to) return Usage("--discover-to: " + to.error().what);
   options.discover_to = *to;
   options.discover_wait = std::chrono::milliseconds(flags.discover_wait_ms);
-  if (options.sources.empty() && !options.director && !options.discover)
-    return Usage("give sources: --source, --director or --discover");
+  if (!flags.origin.empty()) {
+    auto hp = core::ParseHostPort(flags.origin);
+    if (!hp) return Usage("--origin: " + hp.error().what);
+    options.origin = *hp;
+    if (flags.vias.empty())
+      return Usage("--origin needs --via RELAY (or --via direct)");
+  }
+  for (const auto& v : flags.vias) {
+    if (!options.origin) return Usage("--via needs --origin");
+    if (v == "direct") {
+      options.vias.push_back(std::nullopt);
+      continue;
+    }
+    auto hp = core::ParseHostPort(v);
+    if (!hp) return Usage("--via: " + hp.error().what);
+    options.vias.push_back(*hp);
+  }
+  if (options.sources.empty() && !options.director && !options.discover &&
+      options.vias.empty())
+    return Usage(
+        "give sources: --source, --director, --discover or --origin "
+        "with --via");
   auto block = core::ParseSize(flags.block_size);
   if (!block || *block < core::kMinBlockSize || *block > core::kMaxBlockSize) {
     return Usage("--block-size must be between 512 and 4MiB");
@@ -125,6 +147,12 @@ void AddGetCommand(CLI::App& app, int* exit_code) {
                   "Ask the director at HOST:PORT who holds NAME; servers that "
                   "start serving it during the transfer join it, servers the "
                   "director drops leave it. Its content id is trusted.");
+  cmd->add_option("--origin", flags->origin,
+                  "The one server to fetch from over several routes (--via)");
+  cmd->add_option("--via", flags->vias,
+                  "A route to --origin: a relay HOST:PORT (`braid relay`), or "
+                  "direct; repeat for more. Each route gets its share of the "
+                  "pattern, like a source");
   cmd->add_flag("--discover", flags->discover,
                 "Ask the local network (UDP broadcast) who holds NAME, before "
                 "and during the transfer");

@@ -7,7 +7,8 @@
 namespace braid::client {
 
 Expected<GetReport> RunGet(const GetOptions& options) {
-  if (options.sources.empty() && !options.director && !options.discover)
+  if (options.sources.empty() && !options.director && !options.discover &&
+      options.vias.empty())
     return MakeError(Errc::kUnavailable, "no sources given");
   asio::io_context io(1);
   Transfer transfer(options);

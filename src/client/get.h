@@ -27,6 +27,10 @@ struct GetOptions {
   bool discover = false;
   core::HostPort discover_to{"255.255.255.255", 7072};
   std::chrono::milliseconds discover_wait{1000};
+  // One source over several routes (--origin, --via): each relay carries one
+  // connection to the origin; nullopt is the direct route.
+  std::optional<core::HostPort> origin;
+  std::vector<std::optional<core::HostPort>> vias;
   std::string output;  // a path, or "-" for standard output
   uint32_t block_size = 64 * 1024;
   size_t reorder_bytes = 64u << 20;  // bound of the reorder window (streams)

@@ -25,6 +25,9 @@ awaitable<Status> SourceConn::Connect(net::Clock::duration timeout) {
   auto socket = co_await net::Connect(address_.host, address_.port, timeout);
   if (!socket) co_return Unexpected{socket.error()};
   conn_ = std::make_unique<net::FramedConn>(std::move(*socket));
+  if (origin_) {
+    if (auto s = co_await Route(timeout); !s) co_return s;
+  }
   core::Hello hello{core::kProtocolVersion, core::kProtocolVersion,
                     core::Role::kClient, "braid/0.1"};
   if (auto s = co_await conn_->Send(hello, timeout); !s) co_return s;
@@ -37,6 +40,25 @@ awaitable<Status> SourceConn::Connect(net::Clock::duration timeout) {
     co_return MakeError(Errc::kBadVersion,
                         name() + ": no common protocol version");
   }
+  co_return Ok{};
+}
+
+awaitable<Status> SourceConn::Route(net::Clock::duration timeout) {
+  std::string relay = address_.ToString();
+  core::Hello hello{core::kProtocolVersion, core::kProtocolVersion,
+                    core::Role::kClient, "braid/0.1"};
+  if (auto s = co_await conn_->Send(hello, timeout); !s) co_return s;
+  auto reply = co_await conn_->Read(timeout);
+  if (!reply) co_return Unexpected{reply.error()};
+  if (!std::holds_alternative<core::Hello>(*reply))
+    co_return Unexpected{WrongReply(*reply, "relay " + relay, "HELLO")};
+  // Named: GCC 12 destroys a temporary with a string twice across co_await.
+  core::Message route = core::Route{origin_->ToString()};
+  if (auto s = co_await conn_->Send(route, timeout); !s) co_return s;
+  auto routed = co_await conn_->Read(timeout);
+  if (!routed) co_return Unexpected{routed.error()};
+  if (!std::holds_alternative<core::Routed>(*routed))
+    co_return Unexpected{WrongReply(*routed, "relay " + relay, "ROUTED")};
   co_return Ok{};
 }
 

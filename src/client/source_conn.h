@@ -18,10 +18,15 @@ class SourceConn {
  public:
   // path: the name of the stream on this source (a director may know the
   // same content under another name on some servers).
-  SourceConn(core::HostPort address, std::string path)
-      : address_(std::move(address)), path_(std::move(path)) {}
+  // With `origin`, address is a relay that carries the connection to it
+  // (patent FIG. 11: one route of several to a single source).
+  SourceConn(core::HostPort address, std::string path,
+             std::optional<core::HostPort> origin = std::nullopt)
+      : address_(std::move(address)),
+        path_(std::move(path)),
+        origin_(std::move(origin)) {}
 
-  // TCP connect and HELLO exchange.
+  // TCP connect (through the relay, if any) and HELLO exchange.
   awaitable<Status> Connect(net::Clock::duration timeout);
   // Sends a test block of `bytes` bytes and times its echo.
   awaitable<Expected<net::Clock::duration>> Probe(size_t bytes,
@@ -41,7 +46,11 @@ class SourceConn {
   const core::HostPort& address() const { return address_; }
   const std::string& path() const { return path_; }
   bool connected() const { return conn_ != nullptr; }
-  std::string name() const { return address_.ToString(); }
+  // "host:port", or "origin via relay" for a route through a relay.
+  std::string name() const {
+    return origin_ ? origin_->ToString() + " via " + address_.ToString()
+                   : address_.ToString();
+  }
 
   // Transfer state, owned by the transfer.
   core::SourceId id = 0;
@@ -55,8 +64,12 @@ class SourceConn {
   bool from_director = false;  // dropped when the director withdraws it
 
  private:
+  // HELLO with the relay, ROUTE, ROUTED: then the connection is the origin's.
+  awaitable<Status> Route(net::Clock::duration timeout);
+
   core::HostPort address_;
   std::string path_;
+  std::optional<core::HostPort> origin_;
   std::unique_ptr<net::FramedConn> conn_;
 };
 

@@ -20,6 +20,15 @@ Transfer::Transfer(const GetOptions& options)
     : options_(options), trusted_(options.content_id) {
   for (const auto& a : options.sources)
     all_.push_back(std::make_unique<SourceConn>(a, options.name));
+  for (const auto& via : options.vias) {
+    if (via) {
+      all_.push_back(
+          std::make_unique<SourceConn>(*via, options.name, options.origin));
+    } else {
+      all_.push_back(
+          std::make_unique<SourceConn>(*options.origin, options.name));
+    }
+  }
 }
 
 SourceConn* Transfer::ById(core::SourceId id) {

@@ -264,7 +264,8 @@ FrameType TypeOf(const Message& m) {
       FrameType::kError,       FrameType::kRequest,  FrameType::kSkip,
       FrameType::kManifestGet, FrameType::kManifest, FrameType::kRegister,
       FrameType::kRegistered,  FrameType::kLookup,   FrameType::kSources,
-      FrameType::kCatalog,     FrameType::kDiscover, FrameType::kHere};
+      FrameType::kCatalog,     FrameType::kDiscover, FrameType::kHere,
+      FrameType::kRoute,       FrameType::kRouted};
   static_assert(std::size(kByIndex) == std::variant_size_v<Message>);
   return kByIndex[m.index()];
 }

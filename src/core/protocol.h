@@ -52,6 +52,8 @@ enum class FrameType : uint8_t {
   kCatalog = 0x16,
   kDiscover = 0x17,
   kHere = 0x18,
+  kRoute = 0x19,
+  kRouted = 0x1A,
 };
 
 enum class Role : uint8_t {
@@ -212,11 +214,18 @@ struct Here {
   Digest content_id{};
 };
 
+// Relay (docs/protocol.md "Relay"): the client asks a relay to carry this
+// connection to an origin; after ROUTED the relay forwards bytes both ways.
+struct Route {
+  std::string origin;  // "host:port"
+};
+struct Routed {};
+
 using Message =
     std::variant<Hello, Ping, Pong, List, Toc, Open, Opened, Start, PatternMsg,
                  PatternAck, Data, End, ErrorMsg, Request, Skip, ManifestGet,
                  ManifestPart, Register, Registered, Lookup, Sources,
-                 CatalogPart, Discover, Here>;
+                 CatalogPart, Discover, Here, Route, Routed>;
 
 FrameType TypeOf(const Message& m);
 const char* FrameTypeName(FrameType t);
@@ -259,6 +268,9 @@ class FrameDecoder {
 
   // Bytes buffered but not yet decoded.
   size_t buffered() const { return end_ - begin_; }
+  std::span<const uint8_t> Buffered() const {
+    return {buf_.data() + begin_, end_ - begin_};
+  }
 
  private:
   std::vector<uint8_t> buf_;

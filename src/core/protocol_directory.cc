@@ -156,6 +156,10 @@ void EncodeDirectoryBody(const Here& m, ByteWriter& w) {
   PutDigest(w, m.content_id);
 }
 
+void EncodeDirectoryBody(const Route& m, ByteWriter& w) { w.Str(m.origin); }
+
+void EncodeDirectoryBody(const Routed&, ByteWriter&) {}
+
 std::optional<size_t> DirectoryMaxBody(FrameType t) {
   switch (t) {
     case FrameType::kRegister:
@@ -170,6 +174,10 @@ std::optional<size_t> DirectoryMaxBody(FrameType t) {
       return 8 + 2 + kMaxNameLen;
     case FrameType::kHere:
       return 8 + 2 + 2 + kMaxAddressLen + 8 + 32;
+    case FrameType::kRoute:
+      return 2 + kMaxAddressLen;
+    case FrameType::kRouted:
+      return 0;
     default:
       return std::nullopt;
   }
@@ -191,6 +199,10 @@ const char* DirectoryFrameName(FrameType t) {
       return "DISCOVER";
     case FrameType::kHere:
       return "HERE";
+    case FrameType::kRoute:
+      return "ROUTE";
+    case FrameType::kRouted:
+      return "ROUTED";
     default:
       return "?";
   }
@@ -218,6 +230,12 @@ Expected<Message> DecodeDirectoryFields(FrameType t, ByteReader& r) {
     }
     case FrameType::kHere:
       return DecodeHere(r);
+    case FrameType::kRoute: {
+      Route m{r.Str(kMaxAddressLen)};
+      return Message(std::move(m));
+    }
+    case FrameType::kRouted:
+      return Message(Routed{});
     default:
       return MakeError(Errc::kUnknownType, "decode: unknown frame type");
   }

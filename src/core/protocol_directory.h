@@ -1,5 +1,5 @@
-// Codec of the director and discovery frames (0x12-0x18), used by
-// protocol.cc; see docs/protocol.md "Director" and "Discovery".
+// Codec of the director, discovery and relay frames (0x12-0x1A), used by
+// protocol.cc; see docs/protocol.md "Director", "Discovery" and "Relay".
 #ifndef BRAID_CORE_PROTOCOL_DIRECTORY_H_
 #define BRAID_CORE_PROTOCOL_DIRECTORY_H_
 
@@ -17,6 +17,8 @@ void EncodeDirectoryBody(const Sources& m, ByteWriter& w);
 void EncodeDirectoryBody(const CatalogPart& m, ByteWriter& w);
 void EncodeDirectoryBody(const Discover& m, ByteWriter& w);
 void EncodeDirectoryBody(const Here& m, ByteWriter& w);
+void EncodeDirectoryBody(const Route& m, ByteWriter& w);
+void EncodeDirectoryBody(const Routed& m, ByteWriter& w);
 
 // nullopt for a type that is not a director or discovery frame.
 std::optional<size_t> DirectoryMaxBody(FrameType t);

@@ -57,6 +57,9 @@ TEST(ProtocolDirectoryTest, RoundTripsEveryFrame) {
   EXPECT_EQ(h.port, 7461);
   EXPECT_EQ(h.content_id, D(7));
   EXPECT_EQ(FrameTypeName(TypeOf(Message(h))), std::string("HERE"));
+  EXPECT_EQ(RoundTrip(Route{"10.0.0.1:7070"}).origin, "10.0.0.1:7070");
+  RoundTrip(Routed{});
+  EXPECT_EQ(FrameTypeName(TypeOf(Message(Routed{}))), std::string("ROUTED"));
 }
 
 TEST(ProtocolDirectoryTest, RejectsBadFields) {

@@ -58,6 +58,12 @@ awaitable<Status> FramedConn::Send(const core::Message& m,
   return Flush(timeout);
 }
 
+tcp::socket FramedConn::Release(std::vector<uint8_t>* leftover) {
+  auto rest = decoder_.Buffered();
+  leftover->assign(rest.begin(), rest.end());
+  return std::move(socket_);
+}
+
 awaitable<void> FramedConn::Fail(const Error& e) {
   Queue(core::ErrorMsg{e.code, e.ToString()});
   (void)co_await Flush(std::chrono::seconds(2));

@@ -38,6 +38,10 @@ class FramedConn {
   bool has_queued() const { return !out_.empty(); }
   size_t queued_bytes() const { return out_.size() + writing_.size(); }
   tcp::socket& socket() { return socket_; }
+  // Hands the socket over (to a relay's byte pump) with the bytes received
+  // but not decoded yet. REQUIRES: nothing queued; the connection is not
+  // used afterwards.
+  tcp::socket Release(std::vector<uint8_t>* leftover);
   const std::string& peer() const { return peer_; }
   void Close();
 

@@ -1,0 +1,78 @@
+// braid relay: a routing server (patent FIG. 11/12, routing servers 72).
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+
+#include "cli/commands.h"
+#include "relay/relay.h"
+
+namespace braid::cli {
+namespace {
+
+struct RelayFlags {
+  std::string listen = "127.0.0.1:7073";
+  std::vector<std::string> allow;
+  int verbosity = 0;
+  bool quiet = false;
+};
+
+int Fail(const std::string& message, int code) {
+  std::fprintf(stderr, "braid relay: error: %s\n", message.c_str());
+  return code;
+}
+
+int RunRelay(const RelayFlags& flags) {
+  SetUpLogging(flags.verbosity, flags.quiet);
+  relay::RelayOptions options;
+  auto listen = core::ParseHostPort(flags.listen, /*allow_zero=*/true);
+  if (!listen) return Fail("--listen: " + listen.error().what, kExitUsage);
+  options.listen = *listen;
+  for (const auto& a : flags.allow) {
+    auto hp = core::ParseHostPort(a);
+    if (!hp) return Fail("--allow: " + hp.error().what, kExitUsage);
+    options.allow.push_back(*hp);
+  }
+  asio::io_context io(1);
+  relay::Relay relay(io, options);
+  auto endpoint = relay.Listen();
+  if (!endpoint) return Fail(endpoint.error().what, kExitFailure);
+  // The first line on stdout is the bound address (tests read the port).
+  std::printf("listening %s:%u\n", endpoint->address().to_string().c_str(),
+              endpoint->port());
+  std::fflush(stdout);
+  if (options.allow.empty())
+    spdlog::warn("no --allow origin: every route will be refused");
+  spdlog::info("relay on {}:{} for {} origin(s)",
+               endpoint->address().to_string(), endpoint->port(),
+               options.allow.size());
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](std::error_code, int) {
+    spdlog::info("stopping");
+    relay.Stop();
+    io.stop();
+  });
+  asio::co_spawn(io, relay.Run(), asio::detached);
+  io.run();
+  return kExitOk;
+}
+
+}  // namespace
+
+void AddRelayCommand(CLI::App& app, int* exit_code) {
+  auto flags = std::make_shared<RelayFlags>();
+  auto* cmd = app.add_subcommand(
+      "relay",
+      "Carry braid connections to allowed origins over this machine's path "
+      "(one route of `braid get --origin ... --via ...`)");
+  cmd->add_option("--listen", flags->listen,
+                  "HOST:PORT to listen on (default 127.0.0.1:7073; port 0 "
+                  "picks one)");
+  cmd->add_option("--allow", flags->allow,
+                  "An origin HOST:PORT clients may ask for (repeat for more; "
+                  "matched literally; none: everything is refused)");
+  cmd->add_flag("-v,--verbose", flags->verbosity, "More logging");
+  cmd->add_flag("-q,--quiet", flags->quiet, "Log errors only");
+  cmd->callback([flags, exit_code] { *exit_code = RunRelay(*flags); });
+}
+
+}  // namespace braid::cli

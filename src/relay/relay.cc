@@ -1,0 +1,184 @@
+#include "relay/relay.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+namespace braid::relay {
+
+bool Allowed(const std::vector<core::HostPort>& allow,
+             const core::HostPort& origin) {
+  return std::any_of(allow.begin(), allow.end(), [&](const core::HostPort& a) {
+    return a.host == origin.host && a.port == origin.port;
+  });
+}
+
+// One route's two sockets and what the pumps share.
+struct Relay::Pipe {
+  Pipe(tcp::socket c, tcp::socket o, std::vector<uint8_t> early,
+       const RelayOptions& opt)
+      : client(std::move(c)),
+        origin(std::move(o)),
+        early(std::move(early)),
+        buffer_bytes(opt.buffer_bytes),
+        idle(opt.idle_timeout) {}
+  tcp::socket client;
+  tcp::socket origin;
+  std::vector<uint8_t> early;  // client bytes read with the handshake
+  size_t buffer_bytes;
+  net::Clock::duration idle;
+  net::Clock::time_point last_activity = net::Clock::now();
+  bool closed = false;
+
+  void Close() {
+    if (closed) return;
+    closed = true;
+    std::error_code ec;
+    client.shutdown(tcp::socket::shutdown_both, ec);
+    origin.shutdown(tcp::socket::shutdown_both, ec);
+    client.close(ec);
+    origin.close(ec);
+  }
+};
+
+Relay::Relay(asio::io_context& io, RelayOptions options)
+    : io_(io), options_(std::move(options)), acceptor_(io) {}
+
+Expected<tcp::endpoint> Relay::Listen() {
+  return net::Listen(acceptor_, options_.listen);
+}
+
+void Relay::Stop() {
+  std::error_code ec;
+  acceptor_.close(ec);
+}
+
+awaitable<void> Relay::Run() {
+  for (;;) {
+    auto [ec, socket] = co_await acceptor_.async_accept(net::kUseTuple);
+    if (ec == asio::error::operation_aborted) co_return;
+    if (ec) {
+      spdlog::warn("accept: {}", ec.message());
+      co_await net::SleepFor(std::chrono::milliseconds(100));
+      continue;
+    }
+    std::error_code peer_ec;
+    std::string peer = socket.remote_endpoint(peer_ec).address().to_string();
+    if (routes_ >= options_.max_connections ||
+        per_peer_[peer] >= options_.max_connections_per_peer) {
+      if (per_peer_[peer] == 0) per_peer_.erase(peer);
+      auto conn = std::make_shared<net::FramedConn>(std::move(socket));
+      asio::co_spawn(
+          io_,
+          [conn]() -> awaitable<void> {
+            Error e{Errc::kLimit, "relay: too many routes"};
+            co_await conn->Fail(e);
+          },
+          asio::detached);
+      continue;
+    }
+    ++routes_;
+    ++per_peer_[peer];
+    asio::co_spawn(io_, Serve(std::move(socket)),
+                   [this, peer](std::exception_ptr e) {
+                     --routes_;
+                     if (--per_peer_[peer] == 0) per_peer_.erase(peer);
+                     if (e) spdlog::error("relay: a route failed");
+                   });
+  }
+}
+
+awaitable<Expected<tcp::socket>> Relay::Handshake(net::FramedConn& client) {
+  auto hello = co_await client.Read(options_.handshake_timeout);
+  if (!hello) co_return Unexpected{hello.error()};
+  auto* h = std::get_if<core::Hello>(&*hello);
+  if (!h) co_return MakeError(Errc::kBadState, "HELLO expected first");
+  if (h->min_version > core::kProtocolVersion ||
+      h->max_version < core::kProtocolVersion)
+    co_return MakeError(Errc::kBadVersion, "relay speaks version 1");
+  client.Queue(core::Hello{core::kProtocolVersion, core::kProtocolVersion,
+                           core::Role::kRelay, "braid/0.1 relay"});
+  if (auto s = co_await client.Flush(options_.handshake_timeout); !s)
+    co_return Unexpected{s.error()};
+  auto route = co_await client.Read(options_.handshake_timeout);
+  if (!route) co_return Unexpected{route.error()};
+  auto* r = std::get_if<core::Route>(&*route);
+  if (!r) co_return MakeError(Errc::kBadState, "ROUTE expected after HELLO");
+  auto origin = core::ParseHostPort(r->origin);
+  if (!origin)
+    co_return MakeError(Errc::kMalformed,
+                        "ROUTE: bad origin '" + r->origin + "'");
+  if (!Allowed(options_.allow, *origin)) {
+    co_return MakeError(
+        Errc::kForbiddenPath,
+        "origin " + origin->ToString() + " is not on this relay's allow-list");
+  }
+  auto socket = co_await net::Connect(origin->host, origin->port,
+                                      options_.connect_timeout);
+  if (!socket) {
+    co_return MakeError(socket.error().code, "origin " + origin->ToString() +
+                                                 ": " + socket.error().what);
+  }
+  std::error_code ec;
+  socket->set_option(tcp::no_delay(true), ec);
+  client.Queue(core::Routed{});
+  if (auto s = co_await client.Flush(options_.handshake_timeout); !s)
+    co_return Unexpected{s.error()};
+  co_return std::move(*socket);
+}
+
+awaitable<void> Relay::Serve(tcp::socket socket) {
+  net::FramedConn client(std::move(socket));
+  std::string who = client.peer();
+  auto origin = co_await Handshake(client);
+  if (!origin) {
+    spdlog::info("relay: {}: {}", who, origin.error().ToString());
+    co_await client.Fail(origin.error());
+    co_return;
+  }
+  std::error_code ec;
+  auto to = origin->remote_endpoint(ec);
+  spdlog::info("relay: {} -> {}:{}", who, to.address().to_string(), to.port());
+  std::vector<uint8_t> early;
+  auto pipe = std::make_shared<Pipe>(client.Release(&early), std::move(*origin),
+                                     std::move(early), options_);
+  // Both directions until either ends; the route ends with them.
+  size_t left = 2;
+  net::Signal done(co_await asio::this_coro::executor);
+  for (bool up : {true, false}) {
+    asio::co_spawn(io_, Pump(pipe, up), [&](std::exception_ptr) {
+      pipe->Close();
+      if (--left == 0) done.Notify();
+    });
+  }
+  while (left > 0) co_await done.Wait(std::chrono::seconds(1));
+  spdlog::info("relay: {} closed", who);
+}
+
+awaitable<void> Relay::Pump(std::shared_ptr<Pipe> pipe, bool upstream) {
+  tcp::socket& from = upstream ? pipe->client : pipe->origin;
+  tcp::socket& to = upstream ? pipe->origin : pipe->client;
+  if (upstream && !pipe->early.empty()) {
+    auto [ec, n] = co_await net::WithTimeout(
+        asio::async_write(to, asio::buffer(pipe->early), net::kUseTuple),
+        pipe->idle);
+    if (ec) co_return;
+  }
+  std::vector<uint8_t> buf(pipe->buffer_bytes);
+  while (!pipe->closed) {
+    auto [rec, n] = co_await net::WithTimeout(
+        from.async_read_some(asio::buffer(buf), net::kUseTuple), pipe->idle);
+    if (rec == asio::error::timed_out &&
+        net::Clock::now() - pipe->last_activity < pipe->idle)
+      continue;  // the other direction is busy
+    if (rec) co_return;
+    pipe->last_activity = net::Clock::now();
+    // Nothing more is read until this is written: back-pressure.
+    auto [wec, w] = co_await net::WithTimeout(
+        asio::async_write(to, asio::buffer(buf.data(), n), net::kUseTuple),
+        pipe->idle);
+    if (wec) co_return;
+  }
+}
+
+}  // namespace braid::relay

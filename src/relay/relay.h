@@ -1,0 +1,62 @@
+// `braid relay` (patent FIG. 11/12: routing servers 72): carries a client's
+// connection to an origin over this machine's path. The client asks for an
+// origin (ROUTE); if it is on the allow-list the relay connects to it,
+// answers ROUTED and from then on forwards bytes both ways, so the request,
+// the pattern and the data pass unchanged. Each direction holds at most one
+// buffer: a slow reader on either side slows the other down (back-pressure
+// end to end). Never an open proxy: without --allow it refuses everything.
+#ifndef BRAID_RELAY_RELAY_H_
+#define BRAID_RELAY_RELAY_H_
+
+#include <chrono>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/units.h"
+#include "net/framed_conn.h"
+
+namespace braid::relay {
+
+struct RelayOptions {
+  core::HostPort listen{"127.0.0.1", 7073};
+  std::vector<core::HostPort> allow;  // origins it may connect to
+  size_t max_connections = 1024;
+  size_t max_connections_per_peer = 64;
+  std::chrono::seconds handshake_timeout{10};
+  std::chrono::seconds connect_timeout{5};
+  // Both directions silent this long: the route is closed.
+  std::chrono::seconds idle_timeout{120};
+  size_t buffer_bytes = 256 * 1024;  // per direction
+};
+
+// Whether origin is on the allow-list (host and port as given, literally).
+bool Allowed(const std::vector<core::HostPort>& allow,
+             const core::HostPort& origin);
+
+class Relay {
+ public:
+  Relay(asio::io_context& io, RelayOptions options);
+
+  Expected<tcp::endpoint> Listen();
+  // Accepts routes until Stop().
+  awaitable<void> Run();
+  void Stop();
+
+ private:
+  struct Pipe;
+  awaitable<void> Serve(tcp::socket client);
+  // HELLO and ROUTE from the client; the connected origin.
+  awaitable<Expected<tcp::socket>> Handshake(net::FramedConn& client);
+  static awaitable<void> Pump(std::shared_ptr<Pipe> pipe, bool upstream);
+
+  asio::io_context& io_;
+  RelayOptions options_;
+  tcp::acceptor acceptor_;
+  size_t routes_ = 0;
+  std::map<std::string, size_t> per_peer_;
+};
+
+}  // namespace braid::relay
+
+#endif  // BRAID_RELAY_RELAY_H_
