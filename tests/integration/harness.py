@@ -56,6 +56,8 @@ SOURCES = 0x15
 CATALOG = 0x16
 DISCOVER = 0x17
 HERE = 0x18
+ROUTE = 0x19
+ROUTED = 0x1A
 
 TYPE_NAMES = {
     HELLO: "HELLO", PING: "PING", PONG: "PONG", LIST: "LIST", TOC: "TOC",
@@ -63,7 +65,7 @@ TYPE_NAMES = {
     PATTERN_ACK: "PATTERN_ACK", DATA: "DATA", END: "END", ERROR: "ERROR",
     REQUEST: "REQUEST", SKIP: "SKIP", MANIFEST_GET: "MANIFEST_GET", MANIFEST: "MANIFEST",
     REGISTER: "REGISTER", REGISTERED: "REGISTERED", LOOKUP: "LOOKUP", SOURCES: "SOURCES",
-    CATALOG: "CATALOG", DISCOVER: "DISCOVER", HERE: "HERE",
+    CATALOG: "CATALOG", DISCOVER: "DISCOVER", HERE: "HERE", ROUTE: "ROUTE", ROUTED: "ROUTED",
 }
 
 KIB = 1024
@@ -94,6 +96,8 @@ MAX_BODY = {
     CATALOG: 8 * MIB,
     DISCOVER: 8 + 2 + 1024,
     HERE: 8 + 2 + 2 + 300 + 8 + 32,
+    ROUTE: 2 + 300,
+    ROUTED: 0,
 }
 
 # REGISTER flags
@@ -367,6 +371,18 @@ def start_director(db: str, *, heartbeat_ms: int | None = None,
         args += ["--heartbeat-ms", str(heartbeat_ms)]
     args += list(extra or [])
     return start_daemon(args, "braid director", log_dir=log_dir, timeout=timeout)
+
+
+def start_relay(allow: list[str] | None = None, *, listen: str = "127.0.0.1:0",
+                extra: list[str] | None = None, log_dir: str | None = None,
+                timeout: float = SERVER_START_TIMEOUT) -> Server:
+    """Starts `braid relay --listen LISTEN [--allow ORIGIN ...]`, waits (bounded)
+    for `listening 127.0.0.1:PORT`. The returned Server's address is the relay's."""
+    args = [braid_bin(), "relay", "--listen", listen]
+    for a in allow or []:
+        args += ["--allow", a]
+    args += list(extra or [])
+    return start_daemon(args, "braid relay", log_dir=log_dir, timeout=timeout)
 
 
 def start_daemon(args: list[str], what: str, *, log_dir: str | None = None,
