@@ -199,7 +199,7 @@ class BadInput(unittest.TestCase):
         self.assertErrorThenClose(c, h.kFrameTooLarge, "HELLO of 1 KiB + 1")
 
     def test_unknown_type(self) -> None:
-        for t in (0x7F, 0x00, 0x19, 0xFF):
+        for t in (0x7F, 0x00, 0x60, 0xFF):
             with self.subTest(type=t):
                 c = self.conn()
                 c.send_raw(h.header(1, t))
