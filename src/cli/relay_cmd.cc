@@ -32,6 +32,9 @@ int RunRelay(const RelayFlags& flags) {
     if (!hp) return Fail("--allow: " + hp.error().what, kExitUsage);
     options.allow.push_back(*hp);
   }
+  // Before the listening line, so whoever waits for that line sees it.
+  if (options.allow.empty())
+    spdlog::warn("no --allow origin: every route will be refused");
   asio::io_context io(1);
   relay::Relay relay(io, options);
   auto endpoint = relay.Listen();
@@ -40,8 +43,6 @@ int RunRelay(const RelayFlags& flags) {
   std::printf("listening %s:%u\n", endpoint->address().to_string().c_str(),
               endpoint->port());
   std::fflush(stdout);
-  if (options.allow.empty())
-    spdlog::warn("no --allow origin: every route will be refused");
   spdlog::info("relay on {}:{} for {} origin(s)",
                endpoint->address().to_string(), endpoint->port(),
                options.allow.size());

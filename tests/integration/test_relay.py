@@ -180,7 +180,8 @@ class RelayRefusals(RelayCase):
     def test_allow_list(self) -> None:
         o = self.origin()
         none = self.relay(None)
-        self.assertIn("every route will be refused", none.stderr_text())
+        self.assertTrue(h.wait_until(lambda: "every route will be refused" in none.stderr_text(), 5),
+                        none.stderr_text())
         other = self.relay([f"127.0.0.1:{h.closed_port()}"])
         for i, r in enumerate((none, other)):
             out = os.path.join(self.tmp, f"refused-{i}.bin")
