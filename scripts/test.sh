@@ -6,6 +6,10 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
+# Tests run three at a time: the integration tests mostly wait on
+# rate-limited transfers and timers, and each uses its own ports and files.
+export CTEST_PARALLEL_LEVEL="${BRAID_TEST_JOBS:-3}"
+
 ctest --test-dir build --output-on-failure "$@"
 [ "$#" -eq 0 ] || exit 0
 
