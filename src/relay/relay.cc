@@ -42,7 +42,10 @@ struct Relay::Pipe {
 };
 
 Relay::Relay(asio::io_context& io, RelayOptions options)
-    : io_(io), options_(std::move(options)), acceptor_(io) {}
+    : io_(io),
+      options_(std::move(options)),
+      acceptor_(io),
+      limits_(options_.max_connections, options_.max_connections_per_peer) {}
 
 Expected<tcp::endpoint> Relay::Listen() {
   return net::Listen(acceptor_, options_.listen);
@@ -64,9 +67,7 @@ awaitable<void> Relay::Run() {
     }
     std::error_code peer_ec;
     std::string peer = socket.remote_endpoint(peer_ec).address().to_string();
-    if (routes_ >= options_.max_connections ||
-        per_peer_[peer] >= options_.max_connections_per_peer) {
-      if (per_peer_[peer] == 0) per_peer_.erase(peer);
+    if (!limits_.TryAdd(peer)) {
       auto conn = std::make_shared<net::FramedConn>(std::move(socket));
       asio::co_spawn(
           io_,
@@ -77,12 +78,9 @@ awaitable<void> Relay::Run() {
           asio::detached);
       continue;
     }
-    ++routes_;
-    ++per_peer_[peer];
     asio::co_spawn(io_, Serve(std::move(socket)),
                    [this, peer](std::exception_ptr e) {
-                     --routes_;
-                     if (--per_peer_[peer] == 0) per_peer_.erase(peer);
+                     limits_.Remove(peer);
                      if (e) spdlog::error("relay: a route failed");
                    });
   }

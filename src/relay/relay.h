@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "core/units.h"
+#include "net/conn_limits.h"
 #include "net/framed_conn.h"
 
 namespace braid::relay {
@@ -53,8 +54,7 @@ class Relay {
   asio::io_context& io_;
   RelayOptions options_;
   tcp::acceptor acceptor_;
-  size_t routes_ = 0;
-  std::map<std::string, size_t> per_peer_;
+  net::ConnLimits limits_;
 };
 
 }  // namespace braid::relay

@@ -19,8 +19,8 @@ Server::Server(asio::io_context& io, ServerOptions options, ContentRoot root)
       options_(std::move(options)),
       root_(std::move(root)),
       acceptor_(io),
-      bucket_(options_.max_rate, Burst(options_.max_rate), core::Clock::now()) {
-}
+      bucket_(options_.max_rate, Burst(options_.max_rate), core::Clock::now()),
+      limits_(options_.max_connections, options_.max_connections_per_peer) {}
 
 void Server::SetMaxRate(uint64_t rate) {
   options_.max_rate = rate;
@@ -46,24 +46,19 @@ awaitable<void> Server::Run() {
     std::error_code peer_ec;
     std::string peer = socket.remote_endpoint(peer_ec).address().to_string();
     auto session = std::make_shared<Session>(*this, std::move(socket));
-    if (sessions_ >= options_.max_connections ||
-        per_peer_[peer] >= options_.max_connections_per_peer) {
+    if (!limits_.TryAdd(peer)) {
       // Limits bound what one peer (or all) can hold; others are served on.
       spdlog::debug("connection limit reached for {}, refusing", peer);
-      if (per_peer_[peer] == 0) per_peer_.erase(peer);
       // The lambda owns the session for as long as the coroutine runs.
       asio::co_spawn(
           io_, [session]() -> awaitable<void> { co_await session->Refuse(); },
           asio::detached);
       continue;
     }
-    ++sessions_;
-    ++per_peer_[peer];
     asio::co_spawn(
         io_, [session]() -> awaitable<void> { co_await session->Run(); },
         [this, peer](std::exception_ptr e) {
-          --sessions_;
-          if (--per_peer_[peer] == 0) per_peer_.erase(peer);
+          limits_.Remove(peer);
           if (e) {
             try {
               std::rethrow_exception(e);

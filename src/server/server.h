@@ -9,6 +9,7 @@
 
 #include "core/token_bucket.h"
 #include "net/asio_util.h"
+#include "net/conn_limits.h"
 #include "server/content_root.h"
 #include "server/manifest_cache.h"
 #include "server/server_config.h"
@@ -56,8 +57,7 @@ class Server {
   tcp::endpoint endpoint_;
   core::TokenBucket bucket_;
   ManifestCache manifests_;
-  size_t sessions_ = 0;
-  std::map<std::string, size_t> per_peer_;  // open sessions by peer address
+  net::ConnLimits limits_;
 };
 
 }  // namespace braid::server
