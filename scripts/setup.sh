@@ -9,9 +9,9 @@ export DEBIAN_FRONTEND=noninteractive
 PACKAGES=(
   build-essential cmake ninja-build pkg-config git clang-format clang libclang-rt-14-dev
   libasio-dev libssl-dev libcli11-dev libspdlog-dev libfmt-dev
-  nlohmann-json3-dev libtomlplusplus-dev libsqlite3-dev
+  nlohmann-json3-dev libtomlplusplus-dev libsqlite3-dev libcpp-httplib-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  python3 gnuplot-nox iproute2 curl aria2 axel nginx-light ca-certificates time
+  python3 gnuplot-nox iproute2 curl aria2 axel nginx-light ca-certificates time ffmpeg
 )
 
 if [ "$(id -u)" -eq 0 ]; then
