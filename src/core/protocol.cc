@@ -86,6 +86,7 @@ void EncodeBody(const Message& m, ByteWriter& w) {
             w.U64(m.first), w.U32(static_cast<uint32_t>(m.digests.size()));
             for (const Digest& d : m.digests) w.Bytes(d);
           },
+          [&](const Edge& e) { w.U64(e.available), w.U8(e.ended ? 1 : 0); },
           [&](const auto& m) { detail::EncodeDirectoryBody(m, w); },
       },
       m);
@@ -248,6 +249,13 @@ Expected<Message> DecodeFields(FrameType t, ByteReader& r) {
       }
       return Message(std::move(m));
     }
+    case FrameType::kEdge: {
+      Edge e{r.U64(), false};
+      uint8_t ended = r.U8();
+      if (r.ok() && ended > 1) return Bad(t, "ended flag is not 0 or 1");
+      e.ended = ended == 1;
+      return Message(e);
+    }
     default:
       return detail::DecodeDirectoryFields(t, r);
   }
@@ -265,7 +273,7 @@ FrameType TypeOf(const Message& m) {
       FrameType::kManifestGet, FrameType::kManifest, FrameType::kRegister,
       FrameType::kRegistered,  FrameType::kLookup,   FrameType::kSources,
       FrameType::kCatalog,     FrameType::kDiscover, FrameType::kHere,
-      FrameType::kRoute,       FrameType::kRouted};
+      FrameType::kRoute,       FrameType::kRouted,   FrameType::kEdge};
   static_assert(std::size(kByIndex) == std::variant_size_v<Message>);
   return kByIndex[m.index()];
 }
@@ -306,6 +314,8 @@ const char* FrameTypeName(FrameType t) {
       return "MANIFEST_GET";
     case FrameType::kManifest:
       return "MANIFEST";
+    case FrameType::kEdge:
+      return "EDGE";
     default:
       return detail::DirectoryFrameName(t);
   }
@@ -344,6 +354,8 @@ std::optional<size_t> MaxBodySize(uint8_t type) {
       return 12;
     case FrameType::kManifest:
       return 12 + size_t{kMaxManifestPart} * 32;
+    case FrameType::kEdge:
+      return 9;
     default:
       return detail::DirectoryMaxBody(static_cast<FrameType>(type));
   }

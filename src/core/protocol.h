@@ -54,6 +54,7 @@ enum class FrameType : uint8_t {
   kHere = 0x18,
   kRoute = 0x19,
   kRouted = 0x1A,
+  kEdge = 0x1B,
 };
 
 enum class Role : uint8_t {
@@ -95,6 +96,9 @@ struct Open {
   Pattern pattern;
   std::string name;
 };
+// OPENED.size of a live stream (unknown length): block_count is then 0,
+// the content id all zero, and an EDGE follows at once.
+inline constexpr uint64_t kLiveSize = UINT64_MAX;
 struct Opened {
   uint64_t size = 0;
   uint32_t block_size = 0;
@@ -221,11 +225,19 @@ struct Route {
 };
 struct Routed {};
 
+// Live streams (docs/protocol.md "Live streams"): how many bytes of the stream
+// exist on the server so far, and whether it has ended (then available is
+// its final size).
+struct Edge {
+  uint64_t available = 0;
+  bool ended = false;
+};
+
 using Message =
     std::variant<Hello, Ping, Pong, List, Toc, Open, Opened, Start, PatternMsg,
                  PatternAck, Data, End, ErrorMsg, Request, Skip, ManifestGet,
                  ManifestPart, Register, Registered, Lookup, Sources,
-                 CatalogPart, Discover, Here, Route, Routed>;
+                 CatalogPart, Discover, Here, Route, Routed, Edge>;
 
 FrameType TypeOf(const Message& m);
 const char* FrameTypeName(FrameType t);

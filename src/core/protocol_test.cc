@@ -91,6 +91,23 @@ TEST(ProtocolTest, RoundTripsEveryMessage) {
   EXPECT_EQ(e.code, Errc::kNotFound);
   EXPECT_EQ(e.message, "nope");
   EXPECT_EQ(RoundTrip(Request{100, 4}).count, 4u);
+  auto edge = RoundTrip(Edge{1u << 30, true});
+  EXPECT_EQ(edge.available, 1u << 30);
+  EXPECT_TRUE(edge.ended);
+  EXPECT_FALSE(RoundTrip(Edge{5, false}).ended);
+}
+
+TEST(ProtocolTest, EdgeBytesMatchTheSpecAndBadFlagsAreRefused) {
+  auto f = Frame(Edge{0x0102, true});
+  std::vector<uint8_t> want = {0, 0, 0, 10, 0x1B, 0, 0, 0, 0, 0, 0, 1, 2, 1};
+  EXPECT_EQ(f, want);
+  want[13] = 2;  // neither 0 nor 1
+  FrameDecoder d(64);
+  std::copy(want.begin(), want.end(), d.Prepare(want.size()).begin());
+  d.Commit(want.size());
+  auto m = d.Next();
+  ASSERT_FALSE(m.has_value());
+  EXPECT_EQ(m.error().code, Errc::kMalformed);
 }
 
 TEST(ProtocolTest, DecodesByteByByte) {

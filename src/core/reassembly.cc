@@ -18,6 +18,12 @@ bool ReceivedSet::Mark(uint64_t seq) {
   return true;
 }
 
+void ReceivedSet::Truncate(uint64_t count) {
+  if (count > block_count_) std::abort();
+  block_count_ = count;
+  if (next_ > count) next_ = count;
+}
+
 ReorderWindow::ReorderWindow(StreamLayout layout, size_t window_blocks)
     : layout_(layout), received_(layout.block_count()), slots_(window_blocks) {
   if (window_blocks == 0) std::abort();
@@ -56,6 +62,18 @@ std::span<const uint8_t> ReorderWindow::PopReady() {
   Slot& slot = SlotOf(next_);
   if (!slot.full) return {};
   return {slot.bytes.data(), slot.length};
+}
+
+void ReorderWindow::SkipTo(uint64_t seq) {
+  if (received_.received() > 0) std::abort();
+  for (uint64_t q = 0; q < seq && q < layout_.block_count(); ++q)
+    received_.Mark(q);
+  next_ = received_.next_in_order();
+}
+
+void ReorderWindow::Truncate(uint64_t size) {
+  layout_.size = size;
+  received_.Truncate(layout_.block_count());
 }
 
 }  // namespace braid::core

@@ -39,6 +39,9 @@ class ReceivedSet {
   uint64_t received() const { return count_; }
   bool complete() const { return count_ == block_count_; }
   uint64_t block_count() const { return block_count_; }
+  // The stream turned out shorter (a live stream ended after `count` blocks).
+  // REQUIRES: count <= block_count(); no block at or after count marked.
+  void Truncate(uint64_t count);
 
  private:
   uint64_t block_count_;
@@ -67,6 +70,12 @@ class ReorderWindow {
   // The next held block now in order, empty when none; after writing it call
   // Delivered(). The span stays valid until the next Accept.
   std::span<const uint8_t> PopReady();
+  // Starts delivery at seq (joining a live stream at its edge): the blocks
+  // before it count as received. REQUIRES: nothing accepted yet.
+  void SkipTo(uint64_t seq);
+  // The stream's final size, once known (a live stream ended).
+  // REQUIRES: nothing at or after the new block count accepted.
+  void Truncate(uint64_t size);
 
   const ReceivedSet& received() const { return received_; }
   uint64_t next_in_order() const { return next_; }

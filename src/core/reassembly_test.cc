@@ -30,6 +30,44 @@ TEST(ReceivedSetTest, TracksNextInOrderAndDuplicates) {
   EXPECT_EQ(r.next_in_order(), 130u);
 }
 
+TEST(ReceivedSetTest, TruncateEndsALiveStream) {
+  ReceivedSet r(1000);
+  for (uint64_t s = 0; s < 7; ++s) r.Mark(s);
+  EXPECT_FALSE(r.complete());
+  r.Truncate(8);
+  EXPECT_FALSE(r.complete());
+  r.Mark(7);
+  EXPECT_TRUE(r.complete());
+  r.Truncate(8);
+  EXPECT_TRUE(r.complete());
+  ReceivedSet all(1000);
+  for (uint64_t s = 0; s < 5; ++s) all.Mark(s);
+  all.Truncate(5);  // ended right at the blocks already in hand
+  EXPECT_TRUE(all.complete());
+  EXPECT_EQ(all.next_in_order(), 5u);
+}
+
+// A live stream joined at its edge and ended later: delivery starts at the
+// join point and the last, shorter block is the final one.
+TEST(ReorderWindowTest, SkipToAndTruncate) {
+  ReorderWindow w({64 * 100, 64}, 4);
+  w.SkipTo(10);
+  EXPECT_EQ(w.next_in_order(), 10u);
+  std::vector<uint8_t> full(64, 1), tail(10, 2);
+  EXPECT_EQ(w.Accept(3, full), ReorderWindow::Offer::kDuplicate);
+  EXPECT_EQ(w.Accept(11, full), ReorderWindow::Offer::kHeld);
+  EXPECT_EQ(w.Accept(10, full), ReorderWindow::Offer::kDeliverNow);
+  w.Delivered();
+  EXPECT_EQ(w.PopReady().size(), 64u);
+  w.Delivered();
+  w.Truncate(64 * 12 + 10);
+  EXPECT_FALSE(w.received().complete());
+  EXPECT_EQ(w.Accept(12, tail), ReorderWindow::Offer::kDeliverNow);
+  w.Delivered();
+  EXPECT_TRUE(w.received().complete());
+  EXPECT_TRUE(w.PopReady().empty());
+}
+
 // Random arrival orders within the window deliver the stream in order,
 // byte-exact, never holding more than the window.
 TEST(ReorderWindowTest, DeliversInOrderFromAnyArrivalOrder) {

@@ -215,8 +215,19 @@ void Scheduler::Move(uint64_t seq, SourceId to, bool skip_old,
   }
 }
 
+void Scheduler::SetEdge(uint64_t available_blocks) {
+  uint64_t v = std::min(available_blocks, layout_.block_count());
+  edge_ = edge_ == UINT64_MAX ? v : std::max(edge_, v);
+}
+
+void Scheduler::Truncate(uint64_t size) {
+  layout_.size = std::min(layout_.size, size);
+  received_.Truncate(layout_.block_count());
+  edge_ = layout_.block_count();
+}
+
 uint64_t Scheduler::Horizon() const {
-  uint64_t end = layout_.block_count();
+  uint64_t end = std::min(layout_.block_count(), edge_);
   if (config_.window_blocks == 0) return end;
   return std::min(end, received_.next_in_order() + config_.window_blocks);
 }
@@ -374,7 +385,8 @@ void Scheduler::Repattern(Clock::time_point now, std::vector<Command>* out) {
   }
   // Blocks past the switch that already arrived or were asked of another
   // source: their new owner must not send them again.
-  for (uint64_t q = switch_at; q < layout_.block_count(); ++q) {
+  // (Nothing at or past the horizon was received or moved.)
+  for (uint64_t q = switch_at; q < Horizon(); ++q) {
     SourceId owner = chain_.Owner(q);
     auto moved = moved_.find(q);
     bool covered = received_.Has(q) ||

@@ -109,6 +109,15 @@ class Scheduler {
   // window): it is neither slow nor stalled meanwhile.
   void SetPaused(SourceId id, bool paused, Clock::time_point now);
 
+  // Live streams: only blocks below `available_blocks` exist on the sources
+  // so far. Nothing beyond is owed: a source waiting for the producer is
+  // neither late nor stalled, and there is no end game until the end.
+  void SetEdge(uint64_t available_blocks);
+  // The live stream ended at `size` bytes.
+  // REQUIRES: no block at or after the new block count received.
+  void Truncate(uint64_t size);
+  bool live_open() const { return edge_ < layout_.block_count(); }
+
   // Everything due at `now`: new patterns, skips, requests.
   std::vector<Command> Tick(Clock::time_point now);
 
@@ -171,6 +180,7 @@ class Scheduler {
   uint64_t Horizon() const;
 
   StreamLayout layout_;
+  uint64_t edge_ = UINT64_MAX;  // blocks that exist (live streams)
   SchedulerConfig config_;
   std::vector<Source> sources_;
   PatternChain chain_;

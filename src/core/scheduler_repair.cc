@@ -39,7 +39,7 @@ void Scheduler::RepairLost(Clock::time_point now, std::vector<Command>* out) {
     Move(q, to, /*skip_old=*/false, out);
   }
   // Head-of-line: the in-order block is overdue by its sender's rate.
-  if (frontier >= layout_.block_count() || received_.Has(frontier)) return;
+  if (frontier >= end || received_.Has(frontier)) return;
   SourceId e = ExpectedSender(frontier);
   const Source* sender = Find(e);
   if (!sender || retried_[frontier] >= 2) return;
@@ -144,6 +144,7 @@ void Scheduler::Rebalance(Clock::time_point now, std::vector<Command>* out) {
 // deliver them sooner. Each block is asked again at most once.
 void Scheduler::EndGame(std::map<SourceId, std::vector<uint64_t>>& work,
                         std::vector<Command>* out) {
+  if (live_open()) return;  // a live stream's tail is not its end
   for (Source* idle : Alive()) {
     if (!work[idle->id].empty() || idle->rate <= 0) continue;
     for (Source* busy : Alive()) {
@@ -164,6 +165,13 @@ void Scheduler::EndGame(std::map<SourceId, std::vector<uint64_t>>& work,
 }
 
 void Scheduler::DetectStalls(Clock::time_point now) {
+  if (live_open()) {
+    // Waiting for the producer is not stalling: a source's clock runs only
+    // while it owes a block that exists.
+    auto work = OutstandingWork();
+    for (auto& s : sources_)
+      if (work[s.id].empty()) s.last_block_at = std::max(s.last_block_at, now);
+  }
   for (auto& s : sources_) {
     // The last one standing is not dropped here: with nobody to take over,
     // the transfer's own deadline decides.

@@ -32,6 +32,8 @@ uint32_t SendPlan::EpochOf(uint64_t seq) const {
 std::optional<uint64_t> SendPlan::Next() {
   while (!queue_.empty()) {
     Queued q = queue_.front();
+    bool gone = q.seq >= block_count_ || skipped_.Contains(q.seq);
+    if (!gone && q.seq >= available_) return std::nullopt;  // not yet produced
     queue_.pop_front();
     if (q.seq < block_count_ && !skipped_.Contains(q.seq)) {
       // Sent now: the walk or a catch-up must not send it again.
@@ -51,13 +53,20 @@ std::optional<uint64_t> SendPlan::Next() {
       cursor_ = std::min(end, block_count_);
       continue;
     }
-    uint64_t s = cursor_++;
-    if (epochs[i].pattern.Owner(s, epochs[i].start_seq) == me_[i] &&
-        !skipped_.Contains(s)) {
-      return s;
-    }
+    uint64_t s = cursor_;
+    bool mine = epochs[i].pattern.Owner(s, epochs[i].start_seq) == me_[i] &&
+                !skipped_.Contains(s);
+    if (mine && s >= available_) break;  // not produced yet: wait here
+    ++cursor_;
+    if (mine) return s;
   }
   return std::nullopt;
+}
+
+void SendPlan::Truncate(uint64_t count) {
+  block_count_ = std::min(block_count_, count);
+  available_ = std::min(available_, block_count_);
+  cursor_ = std::min(cursor_, block_count_);
 }
 
 Expected<uint64_t> SendPlan::ApplyPattern(uint32_t epoch, uint64_t switch_seq,

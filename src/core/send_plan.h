@@ -47,6 +47,13 @@ class SendPlan {
   // catch-up and earlier requests (another source covers them).
   Status Skip(uint64_t first, uint32_t count);
 
+  // A live stream: only blocks below `available` exist yet. Next() waits
+  // (returns nullopt) at the first block it would send that does not.
+  void SetAvailable(uint64_t available) { available_ = available; }
+  // The live stream ended after `count` blocks: nothing at or after it is
+  // sent, and Next() ends there.
+  void Truncate(uint64_t count);
+
   uint64_t position() const { return cursor_; }
   uint32_t current_epoch() const { return chain_.back().epoch; }
   // The epoch under which seq is owned (for the DATA frame's epoch field).
@@ -58,6 +65,7 @@ class SendPlan {
   size_t EntryOf(uint64_t seq) const;
 
   uint64_t block_count_;
+  uint64_t available_ = UINT64_MAX;
   PatternChain chain_;
   std::vector<SourceId> me_;  // my id in each chain_ entry, same index
   uint64_t cursor_;           // next block the pattern walk considers

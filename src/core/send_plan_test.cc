@@ -27,6 +27,22 @@ TEST(SendPlanTest, WalksOnlyItsOwnBlocks) {
   EXPECT_EQ(Drain(c), (std::vector<uint64_t>{3, 4, 8, 9}));
 }
 
+// A live stream: the walk and the requests wait at the first block not yet
+// produced, go on as it grows, and end where the stream ends.
+TEST(SendPlanTest, LiveWaitsAtTheEdgeAndEndsAtTheEnd) {
+  SendPlan a(1u << 24, 0, 0, P("AB"), 0);
+  a.SetAvailable(3);
+  EXPECT_EQ(Drain(a), (std::vector<uint64_t>{0, 2}));
+  ASSERT_TRUE(a.Request(5, 1));
+  EXPECT_FALSE(a.Next());  // block 5 does not exist yet
+  a.SetAvailable(6);
+  EXPECT_EQ(Drain(a), (std::vector<uint64_t>{5, 4}));
+  a.SetAvailable(9);
+  a.Truncate(9);
+  EXPECT_EQ(Drain(a), (std::vector<uint64_t>{6, 8}));
+  EXPECT_FALSE(a.Next());
+}
+
 TEST(SendPlanTest, NewPatternAheadOfPosition) {
   SendPlan b(60, 0, 0, P("AABCC"), 1);
   EXPECT_EQ(*b.Next(), 2u);
