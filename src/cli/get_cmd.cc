@@ -30,6 +30,7 @@ struct GetFlags {
   std::string max_buffer = "64MiB";
   int verbosity = 0;
   bool quiet = false;
+  bool live_edge = false;
 };
 
 int Usage(const std::string& message) {
@@ -96,6 +97,7 @@ int RunGetCommand(const GetFlags& flags) {
     }
     options.content_id = *id;
   }
+  options.live_edge = flags.live_edge;
   options.progress = !flags.quiet && ::isatty(STDERR_FILENO);
   options.output = flags.output.empty()
                        ? std::filesystem::path(flags.name).filename().string()
@@ -178,6 +180,9 @@ void AddGetCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--max-buffer", flags->max_buffer,
                   "Bound on bytes held for reordering when streaming to stdout "
                   "(default 64MiB)");
+  cmd->add_flag("--live-edge", flags->live_edge,
+                "A live stream: join at its newest block instead of its start "
+                "(live streams are fetched from their start by default)");
   cmd->add_flag("-v,--verbose", flags->verbosity,
                 "More logging (-vv logs each out-of-sequence block)");
   cmd->add_flag("-q,--quiet", flags->quiet, "Only errors on stderr");

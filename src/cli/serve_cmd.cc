@@ -87,6 +87,13 @@ int RunServe(const ServeFlags& flags) {
   }
   asio::io_context io(1);
   server::Server srv(io, *options, std::move(*root));
+  for (const auto& [name, path] : options->live) {
+    if (auto s = srv.AddLive(name, path); !s) {
+      std::fprintf(stderr, "braid serve: error: %s\n", s.error().what.c_str());
+      return kExitUsage;
+    }
+    spdlog::info("live stream '{}' from {}", name, path);
+  }
   auto endpoint = srv.Listen();
   if (!endpoint) {
     std::fprintf(stderr, "braid serve: error: %s\n",
@@ -164,6 +171,11 @@ void AddServeCommand(CLI::App& app, int* exit_code) {
       "UDP HOST:PORT answering `braid get --discover` (default port 7072 on "
       "127.255.255.255 when listening on loopback, else on 0.0.0.0; off to "
       "disable)");
+  cmd->add_option("--live", flags->settings.live,
+                  "Serve a live stream: NAME=PATH, PATH a FIFO or a file that "
+                  "a producer appends to; it ends when the FIFO's writer "
+                  "closes it, or the file's writer closes the file (repeat "
+                  "for more)");
   cmd->add_option("--config", flags->config,
                   "TOML file with the same settings; flags override it")
       ->check(CLI::ExistingFile);

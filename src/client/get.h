@@ -45,6 +45,9 @@ struct GetOptions {
   // block size is a multiple of the 64 KiB piece size.
   std::optional<core::Digest> content_id;
   bool progress = false;  // draw the progress line on stderr
+  // A live stream: join at its live edge (the newest whole block) instead of
+  // its start.
+  bool live_edge = false;
 };
 
 struct SourceReport {
@@ -72,6 +75,8 @@ struct GetReport {
   std::string content_id;      // hex
   bool verified = false;       // every block checked against the manifest
   uint64_t resumed_bytes = 0;  // found verified on disk from an earlier run
+  bool live = false;           // a live stream (length unknown until its end)
+  uint64_t live_start = 0;     // the byte it was joined at
   std::vector<SourceReport> sources;
 };
 

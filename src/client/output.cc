@@ -169,6 +169,8 @@ class StreamOutput : public Output {
   bool HasRoom(uint64_t seq) const override {
     return seq < window_.next_in_order() + window_.window_blocks();
   }
+  void StartAt(uint64_t seq) override { window_.SkipTo(seq); }
+  void Truncate(uint64_t size) override { window_.Truncate(size); }
 
  private:
   int fd_;
@@ -181,7 +183,8 @@ class StreamOutput : public Output {
 Expected<std::unique_ptr<Output>> OpenOutput(const std::string& path,
                                              core::StreamLayout layout,
                                              size_t reorder_bytes,
-                                             const std::string& resume_key) {
+                                             const std::string& resume_key,
+                                             bool live) {
   size_t window = std::max<size_t>(2, reorder_bytes / layout.block_size);
   if (path == "-") {
     return std::unique_ptr<Output>(
@@ -195,6 +198,12 @@ Expected<std::unique_ptr<Output>> OpenOutput(const std::string& path,
     }
     int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
     if (fd < 0) return Unexpected{IoError("open " + path)};
+    return std::unique_ptr<Output>(new StreamOutput(fd, true, layout, window));
+  }
+  if (live) {
+    int fd =
+        ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) return Unexpected{IoError("create " + path)};
     return std::unique_ptr<Output>(new StreamOutput(fd, true, layout, window));
   }
   std::string part = path + ".braid-part";

@@ -54,6 +54,10 @@ class Output {
   virtual size_t held_bytes() const { return 0; }
   // True when blocks must arrive within a bounded reorder window.
   virtual bool in_order() const { return false; }
+  // In-order outputs of live streams: start at block seq (joined at the
+  // live edge; nothing written before it), and the final size once known.
+  virtual void StartAt(uint64_t seq) { (void)seq; }
+  virtual void Truncate(uint64_t size) { (void)size; }
 };
 
 // resume_key: the content id (hex) of a verified transfer, or empty. With a
@@ -64,10 +68,14 @@ class Output {
 // file (a device such as /dev/null, a FIFO) is written in order, in place. For
 // a file, bytes go to "<path>.braid-part" in the same directory, removed again
 // if the Output is destroyed unfinished. reorder_bytes bounds the reorder
-// window for standard output.
-Expected<std::unique_ptr<Output>> OpenOutput(
-    const std::string& path, core::StreamLayout layout, size_t reorder_bytes,
-    const std::string& resume_key = "");
+// window for standard output. A live stream (`live`) is always written in
+// order; to a regular file it is written in place as it arrives (a
+// recording), kept as far as it got if the transfer fails.
+Expected<std::unique_ptr<Output>> OpenOutput(const std::string& path,
+                                             core::StreamLayout layout,
+                                             size_t reorder_bytes,
+                                             const std::string& resume_key = "",
+                                             bool live = false);
 
 }  // namespace braid::client
 

@@ -30,9 +30,12 @@ void Progress::Update(core::Clock::time_point now, uint64_t done,
   double elapsed = std::chrono::duration<double>(now - start_).count();
   double rate = elapsed > 0 ? done / elapsed : 0;
   double pct = total_ ? 100.0 * done / total_ : 100;
+  // A live stream's length is unknown (total_ == kUnknown): bytes so far.
   std::string line =
-      "\r" + std::to_string(static_cast<int>(pct)) + "% " + Rate(rate);
-  if (rate > 0 && done < total_) {
+      total_ == kUnknown
+          ? "\rlive " + std::to_string(done / 1000000) + " MB " + Rate(rate)
+          : "\r" + std::to_string(static_cast<int>(pct)) + "% " + Rate(rate);
+  if (rate > 0 && done < total_ && total_ != kUnknown) {
     line += " ETA " +
             std::to_string(static_cast<int>((total_ - done) / rate + 0.5)) +
             "s";

@@ -13,6 +13,7 @@ namespace braid::client {
 
 class Progress {
  public:
+  static constexpr uint64_t kUnknown = UINT64_MAX;  // total of a live stream
   struct Source {
     std::string name;
     double rate = 0;  // bytes per second

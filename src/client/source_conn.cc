@@ -93,6 +93,18 @@ awaitable<Expected<core::Opened>> SourceConn::Open(
   if (!reply) co_return Unexpected{reply.error()};
   auto* opened = std::get_if<core::Opened>(&*reply);
   if (!opened) co_return Unexpected{WrongReply(*reply, name(), "OPENED")};
+  if (opened->size == core::kLiveSize) {
+    core::Opened live = *opened;
+    if (live.block_size != request.block_size || live.block_count != 0)
+      co_return MakeError(Errc::kMalformed, name() + ": inconsistent OPENED");
+    // A live stream: how much of it exists comes next.
+    auto edge = co_await conn_->Read(timeout);
+    if (!edge) co_return Unexpected{edge.error()};
+    auto* e = std::get_if<core::Edge>(&*edge);
+    if (!e) co_return Unexpected{WrongReply(*edge, name(), "EDGE")};
+    live_edge = *e;
+    co_return live;
+  }
   if (opened->block_size != request.block_size ||
       opened->block_count !=
           core::StreamLayout{opened->size, request.block_size}.block_count()) {

@@ -62,6 +62,7 @@ class SourceConn {
   bool joined = false;         // found while the transfer ran
   uint32_t opened_epoch = 0;   // a joiner: the pattern epoch of its OPEN
   bool from_director = false;  // dropped when the director withdraws it
+  core::Edge live_edge;        // a live stream: what exists on this source
 
  private:
   // HELLO with the relay, ROUTE, ROUTED: then the connection is the origin's.

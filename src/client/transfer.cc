@@ -83,6 +83,7 @@ awaitable<Status> Transfer::OnData(SourceConn& s, const core::Data& d) {
     if (done_ || fatal_ || s.failure) co_return Ok{};
   }
   scheduler_->SetPaused(s.id, false, Clock::now());
+  highest_seq_ = std::max(highest_seq_, d.seq + 1);
   uint64_t expected = scheduler_->received().next_in_order();
   if (d.seq != expected) {
     ++out_of_order_;
@@ -155,6 +156,8 @@ awaitable<void> Transfer::Receive(SourceConn& s) {
       }
     } else if (auto* a = std::get_if<core::PatternAck>(&*m)) {
       scheduler_->OnAck(s.id, a->epoch, a->position, Clock::now());
+    } else if (auto* e = std::get_if<core::Edge>(&*m); e && live_stream_) {
+      OnEdge(s, *e);
     } else if (std::holds_alternative<core::End>(*m)) {
       scheduler_->OnEnd(s.id);
     } else if (auto* e = std::get_if<core::ErrorMsg>(&*m)) {
@@ -267,8 +270,11 @@ void Transfer::Interrupt() {
 awaitable<Status> Transfer::SkipResumed() {
   const auto& have = output_->received();
   std::vector<std::pair<uint64_t, uint64_t>> runs;
-  for (uint64_t q = 0; q < layout_.block_count(); ++q) {
+  uint64_t found = 0;
+  for (uint64_t q = 0; q < layout_.block_count() && found < have.received();
+       ++q) {
     if (!have.Has(q)) continue;
+    ++found;
     scheduler_->MarkHave(q);
     if (!runs.empty() && runs.back().second == q &&
         runs.back().second - runs.back().first < core::kMaxRequestCount) {
@@ -278,8 +284,9 @@ awaitable<Status> Transfer::SkipResumed() {
     }
   }
   if (runs.empty()) co_return Ok{};
-  spdlog::info("resuming: {} of {} bytes already verified on disk",
-               output_->resumed_bytes(), layout_.size);
+  if (!live_stream_)
+    spdlog::info("resuming: {} of {} bytes already verified on disk",
+                 output_->resumed_bytes(), layout_.size);
   for (SourceConn* s : live_) {
     for (const auto& [first, end] : runs) {
       s->conn().Queue(core::Skip{first, static_cast<uint32_t>(end - first)});
@@ -326,6 +333,7 @@ awaitable<Status> Transfer::Stream() {
     scheduler_->AddSource(s->id, ProbeRate(*s, options_.probe_bytes), s->rtt);
   }
   scheduler_->Start(Clock::now(), first_epoch_, first_pattern_);
+  if (live_stream_) StartLive();
   if (auto st = co_await SkipResumed(); !st) co_return st;
   trace_.PatternChange(Clock::now(), first_epoch_, 0, first_pattern_);
   for (SourceConn* s : live_) {
@@ -366,13 +374,20 @@ awaitable<Expected<GetReport>> Transfer::Run() {
   if (auto s = ChooseContent(); !s) co_return Unexpected{s.error()};
   if (auto s = co_await LoadManifest(); !s) co_return Unexpected{s.error()};
   if (auto s = co_await DropUnopened(); !s) co_return Unexpected{s.error()};
-  auto output = OpenOutput(options_.output, layout_, options_.reorder_bytes,
-                           manifest_ ? core::ToHex(content_id_) : "");
+  auto output =
+      OpenOutput(options_.output, layout_, options_.reorder_bytes,
+                 manifest_ ? core::ToHex(content_id_) : "", live_stream_);
   if (!output) co_return Unexpected{output.error()};
   output_ = std::move(*output);
-  display_.emplace(options_.progress, layout_.size, start_);
-  spdlog::info("'{}': {} bytes in {} blocks from {} source(s)", options_.name,
-               layout_.size, layout_.block_count(), live_.size());
+  display_.emplace(options_.progress,
+                   live_stream_ ? Progress::kUnknown : layout_.size, start_);
+  if (live_stream_) {
+    spdlog::info("'{}': a live stream from {} source(s)", options_.name,
+                 live_.size());
+  } else {
+    spdlog::info("'{}': {} bytes in {} blocks from {} source(s)", options_.name,
+                 layout_.size, layout_.block_count(), live_.size());
+  }
   if (layout_.block_count() > 0) {
     if (auto s = co_await Stream(); !s)
       co_return Unexpected{WithResumeHint(s.error())};
@@ -396,6 +411,8 @@ GetReport Transfer::Report() const {
   r.content_id = core::ToHex(content_id_);
   r.verified = manifest_.has_value();
   r.resumed_bytes = output_ ? output_->resumed_bytes() : 0;
+  r.live = live_stream_;
+  r.live_start = layout_.OffsetOf(live_start_);
   r.final_pattern = scheduler_ ? scheduler_->chain().back().pattern.ToString()
                                : first_pattern_.ToString();
   for (const SourceConn* s : live_) {

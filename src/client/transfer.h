@@ -62,6 +62,10 @@ class Transfer {
   void Record();
   void Flush(SourceConn* s);
   awaitable<Status> SkipResumed();
+  // Live streams (transfer_live.cc).
+  void StartLive();
+  void OnEdge(SourceConn& s, const core::Edge& e);
+  void EndLive(SourceConn& s, uint64_t size);
   void Checkpoint();
   Error WithResumeHint(Error e) const;
   void FailSource(SourceConn& s, const Error& e);
@@ -99,6 +103,10 @@ class Transfer {
   uint64_t duplicate_bytes_ = 0;
   uint64_t out_of_order_ = 0;
   uint64_t received_bytes_ = 0;
+  bool live_stream_ = false;  // a live stream
+  uint64_t live_start_ = 0;   // first block delivered (joined at the edge)
+  uint64_t highest_seq_ = 0;  // one past the highest block received
+  std::optional<uint64_t> live_end_;  // its final size, once it ended
   core::Clock::time_point last_checkpoint_ = start_;
 };
 

@@ -120,6 +120,8 @@ Status Transfer::CheckOpened() {
       spdlog::warn("leaving out source {}: {}", s->name(),
                    s->failure->ToString());
   }
+  live_stream_ = size == core::kLiveSize;
+  if (live_stream_) size = uint64_t{options_.block_size} * core::kLiveMaxBlocks;
   layout_ = {size, options_.block_size};
   return Ok{};
 }
@@ -168,6 +170,10 @@ Status Transfer::ChooseContent() {
 // The manifest from the first source that serves one matching the content
 // id; a source whose manifest does not match is left out.
 awaitable<Status> Transfer::LoadManifest() {
+  if (live_stream_) {
+    spdlog::info("live stream: blocks are not verified (no manifest yet)");
+    co_return Ok{};
+  }
   if (layout_.block_size % core::kPieceSize != 0) {
     spdlog::warn("blocks of {} bytes are not verified: use a multiple of 64KiB",
                  layout_.block_size);

@@ -99,6 +99,9 @@ struct Open {
 // OPENED.size of a live stream (unknown length): block_count is then 0,
 // the content id all zero, and an EDGE follows at once.
 inline constexpr uint64_t kLiveSize = UINT64_MAX;
+// A live stream's blocks are numbered below this (1 TiB at 64 KiB blocks);
+// one that grows past it ends there.
+inline constexpr uint64_t kLiveMaxBlocks = uint64_t{1} << 24;
 struct Opened {
   uint64_t size = 0;
   uint32_t block_size = 0;

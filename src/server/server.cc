@@ -114,4 +114,20 @@ void Server::Stop() {
   acceptor_.close(ec);
 }
 
+Status Server::AddLive(const std::string& name, const std::string& path) {
+  if (live_.count(name)) {
+    return MakeError(Errc::kMalformed,
+                     "live stream '" + name + "' given twice");
+  }
+  auto live = LiveSource::Open(name, path, io_.get_executor());
+  if (!live) return Unexpected{live.error()};
+  live_[name] = std::move(*live);
+  return Ok{};
+}
+
+std::shared_ptr<LiveSource> Server::FindLive(const std::string& name) const {
+  auto it = live_.find(name);
+  return it == live_.end() ? nullptr : it->second;
+}
+
 }  // namespace braid::server

@@ -11,6 +11,7 @@
 #include "net/asio_util.h"
 #include "net/conn_limits.h"
 #include "server/content_root.h"
+#include "server/live_source.h"
 #include "server/manifest_cache.h"
 #include "server/server_config.h"
 
@@ -46,6 +47,10 @@ class Server {
       size_t* unsettled = nullptr);
   // The size and content id of one stream; kNotFound if not held.
   awaitable<Expected<core::CatalogItem>> Describe(std::string name);
+  // Serves a live stream under `name` (a FIFO or a growing file).
+  Status AddLive(const std::string& name, const std::string& path);
+  // The live stream of that name, or null.
+  std::shared_ptr<LiveSource> FindLive(const std::string& name) const;
   // Applies a new --max-rate (bytes per second, 0 = unlimited) at once.
   void SetMaxRate(uint64_t rate);
 
@@ -58,6 +63,7 @@ class Server {
   core::TokenBucket bucket_;
   ManifestCache manifests_;
   net::ConnLimits limits_;
+  std::map<std::string, std::shared_ptr<LiveSource>> live_;
 };
 
 }  // namespace braid::server

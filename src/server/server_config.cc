@@ -6,6 +6,8 @@
 #include <set>
 #include <sstream>
 
+#include "core/stream_name.h"
+
 namespace braid::server {
 
 Expected<ServerSettings> LoadServerSettings(const std::string& path) {
@@ -16,6 +18,53 @@ Expected<ServerSettings> LoadServerSettings(const std::string& path) {
   text << in.rdbuf();
   return ParseServerSettings(text.str(), path);
 }
+
+namespace {
+
+// [live] NAME = "PATH", one per live stream.
+Status ParseLiveTable(const toml::node& node, const std::string& path,
+                      std::vector<std::string>* out) {
+  const toml::table* table = node.as_table();
+  if (!table) {
+    return MakeError(Errc::kMalformed, "config " + path +
+                                           ": 'live' must be a table of NAME = "
+                                           "\"PATH\"");
+  }
+  for (const auto& [name, value] : *table) {
+    auto where = value.value<std::string>();
+    if (!where) {
+      return MakeError(Errc::kMalformed, "config " + path + ": live." +
+                                             std::string(name.str()) +
+                                             " must be a string (a path)");
+    }
+    out->push_back(std::string(name.str()) + "=" + *where);
+  }
+  return Ok{};
+}
+
+// "NAME=PATH" -> the pair, with NAME a valid stream name.
+Status ParseLive(const std::string& item, ServerOptions* o) {
+  auto eq = item.find('=');
+  if (eq == std::string::npos || eq + 1 == item.size()) {
+    return MakeError(Errc::kMalformed,
+                     "live stream '" + item + "': expected NAME=PATH");
+  }
+  std::string name = item.substr(0, eq);
+  if (auto st = core::CheckStreamName(name); !st) {
+    return MakeError(Errc::kMalformed,
+                     "live stream name '" + name + "': " + st.error().what);
+  }
+  for (auto& [n, p] : o->live) {
+    if (n == name) {
+      p = item.substr(eq + 1);  // a flag overrides the file
+      return Ok{};
+    }
+  }
+  o->live.emplace_back(name, item.substr(eq + 1));
+  return Ok{};
+}
+
+}  // namespace
 
 Expected<ServerSettings> ParseServerSettings(std::string_view text,
                                              const std::string& path) {
@@ -32,6 +81,11 @@ Expected<ServerSettings> ParseServerSettings(std::string_view text,
   ServerSettings s;
   for (const auto& [key, value] : table) {
     std::string k(key.str());
+    if (k == "live") {
+      if (auto st = ParseLiveTable(value, path, &s.live); !st)
+        return Unexpected{st.error()};
+      continue;
+    }
     if (!kKeys.count(k)) {
       return MakeError(Errc::kMalformed,
                        "config " + path + ": unknown key '" + k + "'");
@@ -103,6 +157,11 @@ Expected<ServerOptions> ResolveServerOptions(const ServerSettings& file,
                        &o.discovery);
       !s)
     return Unexpected{s.error()};
+  for (const auto* list : {&file.live, &flags.live}) {
+    for (const auto& item : *list) {
+      if (auto st = ParseLive(item, &o); !st) return Unexpected{st.error()};
+    }
+  }
   if (o.discovery && o.discovery->host.empty()) {
     bool loopback = o.listen.host.rfind("127.", 0) == 0;
     o.discovery->host = loopback ? "127.255.255.255" : "0.0.0.0";

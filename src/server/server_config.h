@@ -1,6 +1,6 @@
 // Settings of `braid serve`, from a TOML file (--config) and flags; flags
 // override the file. Keys: root, listen, name, director, advertise,
-// discovery, max_rate.
+// discovery, max_rate, and a table [live] of NAME = "PATH" live streams.
 #ifndef BRAID_SERVER_SERVER_CONFIG_H_
 #define BRAID_SERVER_SERVER_CONFIG_H_
 
@@ -9,6 +9,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "core/expected.h"
 #include "core/units.h"
@@ -29,6 +31,8 @@ struct ServerOptions {
   // else on 0.0.0.0.
   std::optional<core::HostPort> discovery = core::HostPort{"", 7072};
   uint64_t max_rate = 0;  // bytes per second, 0 = unlimited
+  // Live streams: name -> a FIFO or a file a producer appends to.
+  std::vector<std::pair<std::string, std::string>> live;
   size_t max_connections = 1024;
   size_t max_connections_per_peer = 64;
   // Control frames queued for a peer that does not read; past this the
@@ -44,6 +48,7 @@ struct ServerOptions {
 struct ServerSettings {
   std::optional<std::string> root, listen, name, director, advertise, discovery,
       max_rate;
+  std::vector<std::string> live;  // "NAME=PATH"; the flags add to the file's
 };
 
 // Parses a TOML file. Errors name the file, the key and what is wrong.

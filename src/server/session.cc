@@ -153,6 +153,7 @@ Status Session::OnHello(const core::Hello& h) {
 }
 
 awaitable<Status> Session::OnOpen(const core::Open& o) {
+  if (auto live = server_.FindLive(o.name)) co_return OpenLive(o, live);
   auto file = server_.root().OpenStream(o.name);
   if (!file) {
     // Not a protocol violation: report it and stay usable for another OPEN.
@@ -218,11 +219,12 @@ awaitable<void> Session::WriteLoop() {
       continue;
     }
     if (state_ == State::kStreaming && !closing_) {
+      if (live_ && SyncLive()) continue;  // EDGE queued: it goes first
       if (auto seq = plan_->Next()) {
         if (!(co_await SendBlock(*seq))) break;
         continue;
       }
-      if (!end_sent_) {
+      if (!end_sent_ && (!live_ || live_->ended())) {
         conn_.Queue(core::End{blocks_sent_, bytes_sent_});
         end_sent_ = true;
         continue;
@@ -269,7 +271,7 @@ awaitable<Status> Session::WaitWritable() {
 awaitable<Status> Session::SendCorrupted(uint64_t seq, uint32_t len) {
   std::vector<uint8_t> frame(core::kDataPrefixSize + len);
   core::EncodeDataPrefix(seq, plan_->EpochOf(seq), len, frame.data());
-  ssize_t n = ::pread(file_->fd(), frame.data() + core::kDataPrefixSize, len,
+  ssize_t n = ::pread(DataFd(), frame.data() + core::kDataPrefixSize, len,
                       static_cast<off_t>(layout_.OffsetOf(seq)));
   if (n != static_cast<ssize_t>(len))
     co_return MakeError(Errc::kIoError, "read block");
@@ -326,7 +328,7 @@ awaitable<Status> Session::SendBlock(uint64_t seq) {
   off_t end = offset + len;
   while (offset < end) {
     ssize_t n =
-        ::sendfile(fd, file_->fd(), &offset, static_cast<size_t>(end - offset));
+        ::sendfile(fd, DataFd(), &offset, static_cast<size_t>(end - offset));
     if (n > 0) continue;
     if (n == 0)
       co_return MakeError(Errc::kIoError, "stream shrank while sending");

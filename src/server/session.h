@@ -13,6 +13,7 @@
 #include "core/send_plan.h"
 #include "net/framed_conn.h"
 #include "server/content_root.h"
+#include "server/live_source.h"
 
 namespace braid::server {
 
@@ -24,6 +25,7 @@ class Session : public std::enable_shared_from_this<Session> {
   static constexpr int kNotSentLowWater = 256 * 1024;
 
   Session(Server& server, tcp::socket socket);
+  ~Session();
   // Runs until the connection ends. REQUIRES: owned by a shared_ptr.
   awaitable<void> Run();
   // Tells the peer the server is full (kLimit) and closes.
@@ -38,6 +40,12 @@ class Session : public std::enable_shared_from_this<Session> {
   Status Handle(core::Message& m);
   Status OnHello(const core::Hello& h);
   awaitable<Status> OnOpen(const core::Open& o);
+  // Live streams (session_live.cc).
+  Status OpenLive(const core::Open& o, std::shared_ptr<LiveSource> live);
+  // Brings the plan up to the producer and queues an EDGE when the client
+  // should hear of it; true if one was queued.
+  bool SyncLive();
+  int DataFd() const { return live_ ? live_->fd() : file_->fd(); }
   Status OnManifestGet(const core::ManifestGet& g);
   awaitable<Status> SendCorrupted(uint64_t seq, uint32_t len);
   Status OnPattern(const core::PatternMsg& p);
@@ -54,6 +62,10 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // The open stream (from OPEN on).
   std::optional<OpenFile> file_;
+  std::shared_ptr<LiveSource> live_;  // or a live stream
+  uint64_t edge_blocks_sent_ = UINT64_MAX;
+  bool ended_sent_ = false;
+  net::Clock::time_point edge_sent_at_{};
   core::StreamLayout layout_;
   std::optional<core::SendPlan> plan_;
   std::shared_ptr<const core::Manifest> manifest_;
