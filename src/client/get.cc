@@ -62,6 +62,8 @@ nlohmann::json ToJson(const GetReport& r) {
           {"content_id", r.content_id},
           {"verified", r.verified},
           {"resumed_bytes", r.resumed_bytes},
+          {"live", r.live},
+          {"live_start", r.live_start},
           {"sources", sources}};
 }
 

@@ -29,7 +29,8 @@ void Transfer::OnEdge(SourceConn& s, const core::Edge& e) {
     EndLive(s, e.available);
     return;
   }
-  if (!live_end_) scheduler_->SetEdge(e.available / layout_.block_size);
+  if (!live_end_)
+    scheduler_->SetSourceEdge(s.id, e.available / layout_.block_size);
 }
 
 void Transfer::EndLive(SourceConn& s, uint64_t size) {

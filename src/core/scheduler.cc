@@ -220,6 +220,14 @@ void Scheduler::SetEdge(uint64_t available_blocks) {
   edge_ = edge_ == UINT64_MAX ? v : std::max(edge_, v);
 }
 
+void Scheduler::SetSourceEdge(SourceId id, uint64_t available_blocks) {
+  SetEdge(available_blocks);
+  if (Source* s = Find(id)) {
+    s->edge = s->edge == UINT64_MAX ? available_blocks
+                                    : std::max(s->edge, available_blocks);
+  }
+}
+
 void Scheduler::Truncate(uint64_t size) {
   layout_.size = std::min(layout_.size, size);
   received_.Truncate(layout_.block_count());

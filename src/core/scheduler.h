@@ -113,6 +113,9 @@ class Scheduler {
   // so far. Nothing beyond is owed: a source waiting for the producer is
   // neither late nor stalled, and there is no end game until the end.
   void SetEdge(uint64_t available_blocks);
+  // What one source has of it (its producer feed may lag the others'): a
+  // source is not stalled while what it owes is beyond its own edge.
+  void SetSourceEdge(SourceId id, uint64_t available_blocks);
   // The live stream ended at `size` bytes.
   // REQUIRES: no block at or after the new block count received.
   void Truncate(uint64_t size);
@@ -149,6 +152,7 @@ class Scheduler {
     uint64_t walk_next = 0;  // one past the highest pattern-walk block received
     double lead_blocks = 4;  // own blocks in flight beyond walk_next (learned)
     bool has_slots = false;  // some pattern so far gave it blocks
+    uint64_t edge = UINT64_MAX;  // blocks it has (live streams)
     Clock::time_point last_block_at;
     Clock::time_point added_at;
   };

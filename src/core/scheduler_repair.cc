@@ -169,8 +169,11 @@ void Scheduler::DetectStalls(Clock::time_point now) {
     // Waiting for the producer is not stalling: a source's clock runs only
     // while it owes a block that exists.
     auto work = OutstandingWork();
-    for (auto& s : sources_)
-      if (work[s.id].empty()) s.last_block_at = std::max(s.last_block_at, now);
+    for (auto& s : sources_) {
+      const auto& w = work[s.id];
+      if (w.empty() || w.front() >= s.edge)
+        s.last_block_at = std::max(s.last_block_at, now);
+    }
   }
   for (auto& s : sources_) {
     // The last one standing is not dropped here: with nobody to take over,

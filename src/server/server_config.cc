@@ -158,7 +158,13 @@ Expected<ServerOptions> ResolveServerOptions(const ServerSettings& file,
       !s)
     return Unexpected{s.error()};
   for (const auto* list : {&file.live, &flags.live}) {
+    std::set<std::string> seen;
     for (const auto& item : *list) {
+      if (!seen.insert(item.substr(0, item.find('='))).second) {
+        return MakeError(Errc::kMalformed,
+                         "live stream '" + item.substr(0, item.find('=')) +
+                             "' given twice");
+      }
       if (auto st = ParseLive(item, &o); !st) return Unexpected{st.error()};
     }
   }

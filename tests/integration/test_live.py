@@ -1,0 +1,253 @@
+"""Integration tests: live streams (issue 7).
+
+A producer writes a stream at a fixed bitrate into FIFOs (or files) that
+several `braid serve --live` servers follow; `braid get` fetches it from all
+of them while it is being produced and must deliver exactly what the producer
+wrote, in order, ending when the producer ends.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import harness as h  # noqa: E402
+
+MB = 1_000_000
+
+
+class Producer(threading.Thread):
+    """Writes `seconds` of a stream at `rate` bytes/s, the same bytes to every
+    path (FIFOs or files), then an odd-sized tail, and closes them. Optional
+    pause: (at_second, for_seconds) without writing."""
+
+    def __init__(self, paths: list[str], rate: int, seconds: float, *,
+                 pause: tuple[float, float] | None = None, seed: int = 1):
+        super().__init__(daemon=True)
+        self.paths, self.rate, self.seconds, self.pause = paths, rate, seconds, pause
+        self.rng = random.Random(seed)
+        self.data = bytearray()
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            files = [open(p, "ab" if os.path.isfile(p) else "wb", buffering=0)
+                     for p in self.paths]
+            tick = 0.02
+            chunk = int(self.rate * tick)
+            start = time.monotonic()
+            n = 0
+            paused = False
+            while time.monotonic() - start < self.seconds:
+                t = time.monotonic() - start
+                if self.pause and not paused and t >= self.pause[0]:
+                    paused = True
+                    time.sleep(self.pause[1])
+                    start += self.pause[1]
+                b = self.rng.randbytes(chunk)
+                files = self.write_all(files, b)
+                self.data += b
+                n += 1
+                time.sleep(max(0.0, start + n * tick - time.monotonic()))
+            tail = self.rng.randbytes(12345)
+            for f in self.write_all(files, tail):
+                f.close()
+            self.data += tail
+        except BaseException as e:  # reported by the test
+            self.error = e
+
+    @staticmethod
+    def write_all(files: list, b: bytes) -> list:
+        # A server that died leaves its FIFO without a reader: feed the rest.
+        alive = []
+        for f in files:
+            try:
+                f.write(b)
+                alive.append(f)
+            except BrokenPipeError:
+                f.close()
+        return alive
+
+    def finish(self, test: unittest.TestCase, timeout: float) -> bytes:
+        self.join(timeout)
+        test.assertFalse(self.is_alive(), "producer did not finish")
+        test.assertIsNone(self.error, f"producer failed: {self.error}")
+        return bytes(self.data)
+
+
+class LiveStreams(unittest.TestCase):
+    def setUp(self) -> None:
+        self.tmp = h.make_temp_dir(self)
+        self.root = os.path.join(self.tmp, "root")
+        os.makedirs(self.root)
+
+    def live_servers(self, n: int, *, fifo: bool = True, name: str = "cam",
+                     rates: list[str] | None = None) -> tuple[list, list[str]]:
+        servers, paths = [], []
+        for i in range(n):
+            path = os.path.join(self.tmp, f"feed{i}")
+            if fifo:
+                os.mkfifo(path)
+            else:
+                open(path, "wb").close()
+            extra = ["--live", f"{name}={path}"]
+            srv = h.start_server(self.root, log_dir=self.tmp, extra=extra,
+                                 max_rate=rates[i] if rates else None)
+            self.addCleanup(srv.stop)
+            servers.append(srv)
+            paths.append(path)
+        return servers, paths
+
+    def stats(self, path: str) -> dict:
+        with open(path) as f:
+            return json.load(f)
+
+    def assert_none_failed(self, stats: dict) -> None:
+        failed = [s for s in stats["sources"] if s["failed"]]
+        self.assertEqual(failed, [], "a source was declared failed")
+
+    def test_fifo_stream_from_three_servers_while_produced(self) -> None:
+        servers, paths = self.live_servers(3)
+        prod = Producer(paths, 2 * MB, 4)
+        prod.start()
+        out, st = os.path.join(self.tmp, "out.bin"), os.path.join(self.tmp, "st.json")
+        r = h.run_get("cam", [s.address for s in servers], out, stats=st, timeout=60)
+        data = prod.finish(self, 30)
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        self.assertEqual(h.sha256_file(out), h.sha256_bytes(data))
+        stats = self.stats(st)
+        self.assertTrue(stats["live"])
+        self.assertEqual(stats["bytes"], len(data))
+        self.assert_none_failed(stats)
+        # Every server carried part of it.
+        for s in stats["sources"]:
+            self.assertGreater(s["bytes"], 0, s)
+
+    def test_growing_file_with_a_pause_longer_than_the_stall_timer(self) -> None:
+        servers, paths = self.live_servers(3, fifo=False)
+        prod = Producer(paths, 1 * MB, 4, pause=(1.5, 3.0), seed=2)
+        prod.start()
+        out, st = os.path.join(self.tmp, "out.bin"), os.path.join(self.tmp, "st.json")
+        r = h.run_get("cam", [s.address for s in servers], out, stats=st, timeout=60)
+        data = prod.finish(self, 30)
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        self.assertEqual(h.sha256_file(out), h.sha256_bytes(data))
+        self.assert_none_failed(self.stats(st))
+
+    def test_stdout_into_a_slow_reader_keeps_memory_bounded(self) -> None:
+        servers, paths = self.live_servers(3)
+        prod = Producer(paths, 4 * MB, 4, seed=3)
+        prod.start()
+        args = h.get_args("cam", [s.address for s in servers], "-",
+                          extra=["--max-buffer", "2MiB", "--quiet"])
+        proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                stdin=subprocess.DEVNULL, cwd=h.scratch_dir())
+        self.addCleanup(lambda: proc.poll() is None and proc.kill())
+        got = hashlib.sha256()
+        total, peak_kib = 0, 0
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            chunk = proc.stdout.read(64 * 1024)
+            if not chunk:
+                break
+            got.update(chunk)
+            total += len(chunk)
+            time.sleep(0.02)  # about 3 MB/s: slower than the producer
+            peak_kib = max(peak_kib, rss_kib(proc.pid))
+        rc = proc.wait(timeout=30)
+        data = prod.finish(self, 30)
+        self.assertEqual(rc, 0, proc.stderr.read().decode())
+        self.assertEqual(total, len(data))
+        self.assertEqual(got.hexdigest(), h.sha256_bytes(data))
+        # The reorder window is 2 MiB; the rest waits on the servers.
+        self.assertLess(peak_kib, 64 * 1024, f"client RSS peaked at {peak_kib} KiB")
+
+    def test_join_at_the_live_edge(self) -> None:
+        servers, paths = self.live_servers(3)
+        prod = Producer(paths, 1 * MB, 5, seed=4)
+        prod.start()
+        time.sleep(2.0)
+        out, st = os.path.join(self.tmp, "out.bin"), os.path.join(self.tmp, "st.json")
+        r = h.run_get("cam", [s.address for s in servers], out, stats=st,
+                      timeout=60, extra=["--live-edge"])
+        data = prod.finish(self, 30)
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        stats = self.stats(st)
+        start = stats["live_start"]
+        self.assertGreater(start, MB)  # joined well after the start
+        self.assertEqual(start % 65536, 0)
+        self.assertEqual(h.sha256_file(out), h.sha256_bytes(data[start:]))
+
+    def test_a_server_killed_mid_stream(self) -> None:
+        servers, paths = self.live_servers(3)
+        prod = Producer(paths, 2 * MB, 5, seed=5)
+        prod.start()
+        out, st = os.path.join(self.tmp, "out.bin"), os.path.join(self.tmp, "st.json")
+        get = h.start_get("cam", [s.address for s in servers], out, self.tmp, stats=st)
+        time.sleep(2.0)
+        servers[1].kill()
+        rc = get.wait(60)
+        data = prod.finish(self, 30)
+        self.assertEqual(rc, 0, get.stderr())
+        self.assertEqual(h.sha256_file(out), h.sha256_bytes(data))
+        failed = [s for s in self.stats(st)["sources"] if s["failed"]]
+        self.assertEqual(len(failed), 1)
+
+    def test_bad_live_declarations_are_refused(self) -> None:
+        fifo = os.path.join(self.tmp, "f")
+        os.mkfifo(fifo)
+        cases = [
+            (["--live", "cam=" + os.path.join(self.tmp, "missing")], "missing"),
+            (["--live", "../cam=" + fifo], "live stream name"),
+            (["--live", "cam"], "NAME=PATH"),
+            (["--live", "cam=" + self.tmp], "neither a FIFO nor a file"),
+            (["--live", "cam=" + fifo, "--live", "cam=" + fifo], "twice"),
+        ]
+        for extra, want in cases:
+            r = h.run_braid(["serve", "--root", self.root, "--listen", "127.0.0.1:0",
+                             "--discovery", "off"] + extra, timeout=10)
+            self.assertEqual(r.returncode, 2, (extra, r.stderr))
+            self.assertIn(want, r.stderr.decode(), extra)
+
+    def test_live_and_file_sources_under_one_name_are_not_mixed(self) -> None:
+        servers, paths = self.live_servers(1)
+        h.write_random_file(os.path.join(self.root, "cam"), 100000)
+        plain = h.start_server(self.root, log_dir=self.tmp)
+        self.addCleanup(plain.stop)
+        out = os.path.join(self.tmp, "out.bin")
+        r = h.run_get("cam", [servers[0].address, plain.address], out, timeout=30)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("disagree on the size", r.stderr.decode())
+        self.assertFalse(os.path.exists(out))
+        # The live server serves on.
+        prod = Producer(paths, 1 * MB, 1, seed=6)
+        prod.start()
+        r = h.run_get("cam", [servers[0].address], out, timeout=30)
+        data = prod.finish(self, 30)
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        self.assertEqual(h.sha256_file(out), h.sha256_bytes(data))
+
+
+def rss_kib(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    unittest.main()
