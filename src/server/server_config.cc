@@ -161,9 +161,9 @@ Expected<ServerOptions> ResolveServerOptions(const ServerSettings& file,
     std::set<std::string> seen;
     for (const auto& item : *list) {
       if (!seen.insert(item.substr(0, item.find('='))).second) {
-        return MakeError(Errc::kMalformed,
-                         "live stream '" + item.substr(0, item.find('=')) +
-                             "' given twice");
+        return MakeError(
+            Errc::kMalformed,
+            "live stream '" + item.substr(0, item.find('=')) + "' given twice");
       }
       if (auto st = ParseLive(item, &o); !st) return Unexpected{st.error()};
     }
