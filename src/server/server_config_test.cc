@@ -33,6 +33,35 @@ TEST(ServerConfigTest, FileThenFlagsOverride) {
   EXPECT_EQ(o->name, "s1");
 }
 
+TEST(ServerConfigTest, LiveStreamsFromTheFileAndTheFlags) {
+  auto file = ParseServerSettings(
+      "root = \"/srv\"\n[live]\ncam = \"/run/cam.fifo\"\nmic = \"/run/mic\"\n",
+      "t.toml");
+  ASSERT_TRUE(file) << file.error().ToString();
+  ServerSettings flags;
+  flags.live = {"cam=/run/other", "tv/one=/run/tv"};
+  auto o = ResolveServerOptions(*file, flags);
+  ASSERT_TRUE(o) << o.error().ToString();
+  using Live = std::vector<std::pair<std::string, std::string>>;
+  EXPECT_EQ(o->live, (Live{{"cam", "/run/other"},
+                           {"mic", "/run/mic"},
+                           {"tv/one", "/run/tv"}}));
+  for (const char* bad : {"cam", "cam=", "../x=/p", "/abs=/p"}) {
+    ServerSettings f;
+    f.root = "/srv";
+    f.live = {bad};
+    EXPECT_FALSE(ResolveServerOptions({}, f)) << bad;
+  }
+  ServerSettings twice;
+  twice.root = "/srv";
+  twice.live = {"cam=/a", "cam=/b"};
+  auto o2 = ResolveServerOptions({}, twice);
+  ASSERT_FALSE(o2);
+  EXPECT_NE(o2.error().what.find("twice"), std::string::npos);
+  EXPECT_FALSE(ParseServerSettings("live = \"x\"\n", "t.toml"));
+  EXPECT_FALSE(ParseServerSettings("[live]\ncam = 3\n", "t.toml"));
+}
+
 TEST(ServerConfigTest, ClearErrors) {
   auto unknown = WriteConfig("root = \"/x\"\nspeed = \"fast\"\n");
   auto r = LoadServerSettings(unknown);
