@@ -169,8 +169,10 @@ class LiveStreams(unittest.TestCase):
         self.assertEqual(rc, 0, proc.stderr.read().decode())
         self.assertEqual(total, len(data))
         self.assertEqual(got.hexdigest(), h.sha256_bytes(data))
-        # The reorder window is 2 MiB; the rest waits on the servers.
-        self.assertLess(peak_kib, 64 * 1024, f"client RSS peaked at {peak_kib} KiB")
+        # The reorder window is 2 MiB; the rest waits on the servers. (Under
+        # ASan freed memory sits in its 256 MiB quarantine.)
+        bound = (400 if h.SANITIZED else 64) * 1024
+        self.assertLess(peak_kib, bound, f"client RSS peaked at {peak_kib} KiB")
 
     def test_join_at_the_live_edge(self) -> None:
         servers, paths = self.live_servers(3)
