@@ -42,8 +42,15 @@ void Transfer::EndLive(SourceConn& s, uint64_t size) {
     }
     return;
   }
-  // Every block received so far was a whole one before the end.
-  if (size < highest_seq_ * layout_.block_size || size > layout_.size) {
+  // Every block received so far was a whole one before the end, and no
+  // other source has more of the stream than this end.
+  bool others_have_more = false;
+  for (SourceConn* o : live_) {
+    if (o != &s && !o->failure && o->live_edge.available > size)
+      others_have_more = true;
+  }
+  if (size < highest_seq_ * layout_.block_size || size > layout_.size ||
+      others_have_more) {
     FailSource(s, {Errc::kBadData, "ended the live stream at byte " +
                                        std::to_string(size) +
                                        ", before blocks already received"});
