@@ -288,6 +288,7 @@ awaitable<Status> Transfer::SkipResumed() {
     spdlog::info("resuming: {} of {} bytes already verified on disk",
                  output_->resumed_bytes(), layout_.size);
   for (SourceConn* s : live_) {
+    if (s->failure) continue;  // e.g. a live source that lied about the end
     for (const auto& [first, end] : runs) {
       s->conn().Queue(core::Skip{first, static_cast<uint32_t>(end - first)});
     }
@@ -337,6 +338,7 @@ awaitable<Status> Transfer::Stream() {
   if (auto st = co_await SkipResumed(); !st) co_return st;
   trace_.PatternChange(Clock::now(), first_epoch_, 0, first_pattern_);
   for (SourceConn* s : live_) {
+    if (s->failure) continue;
     if (auto st =
             co_await s->conn().Send(core::Start{}, options_.connect_timeout);
         !st) {

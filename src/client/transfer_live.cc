@@ -51,9 +51,9 @@ void Transfer::EndLive(SourceConn& s, uint64_t size) {
   }
   if (size < highest_seq_ * layout_.block_size || size > layout_.size ||
       others_have_more) {
-    FailSource(s, {Errc::kBadData, "ended the live stream at byte " +
-                                       std::to_string(size) +
-                                       ", before blocks already received"});
+    FailSource(s, {Errc::kBadData,
+                   "ended the live stream at byte " + std::to_string(size) +
+                       ", before bytes received or held by others"});
     return;
   }
   live_end_ = size;

@@ -240,6 +240,132 @@ class LiveStreams(unittest.TestCase):
         self.assertEqual(h.sha256_file(out), h.sha256_bytes(data))
 
 
+class ProtocolLevel(unittest.TestCase):
+    """The live conversation byte for byte, and a source that lies about the end."""
+
+    def setUp(self) -> None:
+        self.tmp = h.make_temp_dir(self)
+        self.root = os.path.join(self.tmp, "root")
+        os.makedirs(self.root)
+        self.fifo = os.path.join(self.tmp, "feed")
+        os.mkfifo(self.fifo)
+        self.srv = h.start_server(self.root, log_dir=self.tmp,
+                                  extra=["--live", f"cam={self.fifo}"])
+        self.addCleanup(self.srv.stop)
+
+    def test_opened_edge_data_only_for_produced_blocks_then_end(self) -> None:
+        block = 4096
+        with h.RawConn(self.srv.port) as c:
+            c.send_frame(h.HELLO, h.hello_body())
+            c.expect(h.HELLO)
+            c.send_frame(h.OPEN, h.open_body("cam", block_size=block, pattern=[0]))
+            r = h.Reader(c.expect(h.OPENED).body)
+            self.assertEqual((r.u64(), r.u32(), r.u64(), r.take(32)),
+                             (2**64 - 1, block, 0, bytes(32)))
+            r = h.Reader(c.expect(h.EDGE).body)
+            self.assertEqual((r.u64(), r.u8()), (0, 0))  # nothing produced yet
+            c.send_frame(h.START)
+            prod = Producer([self.fifo], 200_000, 0.3, seed=7)
+            prod.start()
+            blocks: dict[int, bytes] = {}
+            edge, ended, saw_end = 0, False, False
+            deadline = time.monotonic() + 20
+            while not saw_end and time.monotonic() < deadline:
+                f = c.recv_frame(10)
+                self.assertIsNotNone(f, "server closed before END")
+                if f.type == h.EDGE:
+                    r = h.Reader(f.body)
+                    avail, flag = r.u64(), r.u8()
+                    self.assertGreaterEqual(avail, edge)
+                    edge, ended = avail, flag == 1
+                elif f.type == h.DATA:
+                    r = h.Reader(f.body)
+                    seq, _epoch = r.u64(), r.u32()
+                    payload = r.rest()
+                    # Only what exists, and the client heard of it first.
+                    self.assertLessEqual(seq * block + len(payload), edge)
+                    if len(payload) < block:
+                        self.assertTrue(ended, "a short block before the end")
+                    blocks[seq] = payload
+                elif f.type == h.END:
+                    saw_end = True
+            data = prod.finish(self, 10)
+            self.assertTrue(saw_end and ended)
+            self.assertEqual(edge, len(data))
+            self.assertEqual(b"".join(blocks[i] for i in sorted(blocks)), data)
+            self.assertEqual(sorted(blocks), list(range(len(blocks))))
+
+    def test_a_source_that_ends_the_stream_early_is_dropped(self) -> None:
+        prod = Producer([self.fifo], 1 * MB, 2.5, seed=8)
+        prod.start()
+        self.assertTrue(h.wait_until(lambda: len(prod.data) > 200_000, 10))
+        liar = LyingLiveSource()
+        self.addCleanup(liar.close)
+        out, st = os.path.join(self.tmp, "out.bin"), os.path.join(self.tmp, "st.json")
+        r = h.run_get("cam", [self.srv.address, liar.address], out, stats=st, timeout=60)
+        data = prod.finish(self, 30)
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        self.assertEqual(h.sha256_file(out), h.sha256_bytes(data))
+        with open(st) as f:
+            failed = [s for s in json.load(f)["sources"] if s["failed"]]
+        self.assertEqual(len(failed), 1)
+        self.assertEqual(failed[0]["address"], liar.address)
+        self.assertIn("ended the live stream", failed[0]["error"])
+
+
+class LyingLiveSource(threading.Thread):
+    """A fake server: answers HELLO, the test block and OPEN (live), then
+    claims the stream already ended at byte 0."""
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        import socket
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.address = f"127.0.0.1:{self.listener.getsockname()[1]}"
+        self.conns: list = []
+        self.start()
+
+    def run(self) -> None:
+        try:
+            sock, _ = self.listener.accept()
+        except OSError:
+            return
+        self.conns.append(sock)
+        sock.settimeout(20)
+        buf = b""
+        try:
+            while True:
+                b = sock.recv(65536)
+                if not b:
+                    return
+                buf += b
+                while len(buf) >= 5:
+                    length, ftype = int.from_bytes(buf[:4], "big"), buf[4]
+                    if len(buf) < 4 + length:
+                        break
+                    body, buf = buf[5:4 + length], buf[4 + length:]
+                    sock.sendall(self.answer(ftype, body))
+        except OSError:
+            return
+
+    @staticmethod
+    def answer(ftype: int, body: bytes) -> bytes:
+        if ftype == h.HELLO:
+            return h.frame(h.HELLO, h.hello_body(role=2, agent="liar"))
+        if ftype == h.PING:
+            return h.frame(h.PONG, body)
+        if ftype == h.OPEN:
+            block = int.from_bytes(body[:4], "big")
+            opened = h.u64(2**64 - 1) + h.u32(block) + h.u64(0) + bytes(32)
+            return h.frame(h.OPENED, opened) + h.frame(h.EDGE, h.u64(0) + h.u8(1))
+        return b""
+
+    def close(self) -> None:
+        self.listener.close()
+        for s in self.conns:
+            s.close()
+
+
 def rss_kib(pid: int) -> int:
     try:
         with open(f"/proc/{pid}/status") as f:
