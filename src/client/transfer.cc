@@ -20,6 +20,8 @@ Transfer::Transfer(const GetOptions& options)
     : options_(options), trusted_(options.content_id) {
   for (const auto& a : options.sources)
     all_.push_back(std::make_unique<SourceConn>(a, options.name));
+  for (const auto& url : options.mirrors)
+    all_.push_back(std::make_unique<SourceConn>(url));
   for (const auto& via : options.vias) {
     if (via) {
       all_.push_back(
@@ -364,6 +366,8 @@ awaitable<Expected<GetReport>> Transfer::Run() {
   if (auto s = co_await ConnectAll(); !s) co_return Unexpected{s.error()};
   if (auto s = co_await OpenAll(); !s) co_return Unexpected{s.error()};
   if (auto s = ChooseContent(); !s) co_return Unexpected{s.error()};
+  if (auto s = co_await CrossCheckMirrors(); !s)
+    co_return Unexpected{s.error()};
   if (auto s = co_await LoadManifest(); !s) co_return Unexpected{s.error()};
   if (auto s = co_await DropUnopened(); !s) co_return Unexpected{s.error()};
   auto output = OpenOutput(options_.output, layout_, options_.reorder_bytes,
