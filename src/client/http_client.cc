@@ -55,6 +55,30 @@ Status CheckAnswer(const httplib::Response& r, const Expect& e, uint64_t* total,
   return Ok{};
 }
 
+// cpp-httplib's error names are terse ("Connection"): say what failed.
+std::string Describe(httplib::Error e) {
+  switch (e) {
+    case httplib::Error::Connection:
+      return "cannot connect";
+    case httplib::Error::ConnectionTimeout:
+      return "connect timed out";
+    case httplib::Error::Read:
+      return "connection lost or silent while reading";
+    case httplib::Error::Write:
+      return "connection lost while writing";
+    case httplib::Error::Canceled:
+      return "aborted";
+    case httplib::Error::SSLConnection:
+      return "TLS handshake failed";
+    case httplib::Error::SSLServerVerification:
+      return "TLS server certificate verification failed";
+    case httplib::Error::ExceedRedirectCount:
+      return "too many redirects";
+    default:
+      return httplib::to_string(e);
+  }
+}
+
 }  // namespace
 
 HttpWorkers::HttpWorkers(const Url& url, size_t threads, HttpTimeouts timeouts)
@@ -146,7 +170,7 @@ Expected<uint64_t> RangeGet(httplib::Client& c, const Url& url, uint64_t offset,
   if (!result) {
     return MakeError(
         Errc::kUnavailable,
-        what + ": " + httplib::to_string(result.error()) +
+        what + ": " + Describe(result.error()) +
             (got > 0 ? " after " + std::to_string(got) + " bytes" : ""));
   }
   if (got != body) {

@@ -64,8 +64,8 @@ awaitable<Status> Transfer::CrossCheckMirrors() {
   if (votes.size() > 1 && 2 * best->second <= samples.size()) {
     co_return MakeError(Errc::kBadData,
                         "mirrors disagree on the content of '" + options_.name +
-                            "' (samples differ, no majority; pass --sha256 "
-                            "and fewer mirrors, or add a braid source)");
+                            "' (samples of the file differ and no majority "
+                            "agrees: add a mirror or a braid source)");
   }
   for (SourceConn* s : mirrors) {
     if (!s->failure && samples[s] != best->first) {
