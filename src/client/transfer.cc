@@ -64,12 +64,18 @@ awaitable<Status> Transfer::OnData(SourceConn& s, const core::Data& d) {
     co_return MakeError(Errc::kBadData, "block " + std::to_string(d.seq) +
                                             " has a wrong number or length");
   }
-  if (scheduler_->received().Has(d.seq) || pipeline_->Pending(d.seq)) {
+  // Another source's copy may still be under verification: wait for its
+  // verdict, or a copy that fails would make this good one a "duplicate"
+  // and the block would never come again (a lying source's blocks race the
+  // repairs asked of the others).
+  while (pipeline_->Pending(d.seq)) {
+    co_await progress_->Wait(std::chrono::milliseconds(20));
+    if (done_ || fatal_ || s.failure) co_return Ok{};
+  }
+  if (scheduler_->received().Has(d.seq)) {
     duplicate_bytes_ += d.payload.size();
-    if (scheduler_->received().Has(d.seq)) {
-      scheduler_->OnBlock(s.id, d.seq, static_cast<uint32_t>(d.payload.size()),
-                          Clock::now());
-    }
+    scheduler_->OnBlock(s.id, d.seq, static_cast<uint32_t>(d.payload.size()),
+                        Clock::now());
     co_return Ok{};
   }
   if (!scheduler_->MaySend(s.id, d.seq)) {
@@ -85,6 +91,10 @@ awaitable<Status> Transfer::OnData(SourceConn& s, const core::Data& d) {
     if (done_ || fatal_ || s.failure) co_return Ok{};
   }
   scheduler_->SetPaused(s.id, false, Clock::now());
+  if (pipeline_->Pending(d.seq) || scheduler_->received().Has(d.seq)) {
+    duplicate_bytes_ += d.payload.size();  // arrived meanwhile from another
+    co_return Ok{};
+  }
   uint64_t expected = scheduler_->received().next_in_order();
   if (d.seq != expected) {
     ++out_of_order_;
