@@ -82,7 +82,10 @@ std::string Describe(httplib::Error e) {
 }  // namespace
 
 HttpWorkers::HttpWorkers(const Url& url, size_t threads, HttpTimeouts timeouts)
-    : url_(url), timeouts_(timeouts), clients_(threads, nullptr) {
+    : url_(url),
+      timeouts_(timeouts),
+      own_(threads),
+      clients_(threads, nullptr) {
   for (size_t i = 0; i < threads; ++i)
     threads_.emplace_back([this, i] { Run(i); });
 }
@@ -101,11 +104,21 @@ void HttpWorkers::Post(Job job) {
   cv_.notify_one();
 }
 
+void HttpWorkers::PostTo(size_t index, Job job) {
+  {
+    std::lock_guard lock(mu_);
+    if (stopped_) return;
+    own_.at(index).push_back(std::move(job));
+  }
+  cv_.notify_all();
+}
+
 void HttpWorkers::Stop() {
   {
     std::lock_guard lock(mu_);
     stopped_ = true;
     jobs_.clear();
+    for (auto& q : own_) q.clear();
     for (httplib::Client* c : clients_)
       if (c) c->stop();
   }
@@ -129,10 +142,13 @@ void HttpWorkers::Run(size_t index) {
     Job job;
     {
       std::unique_lock lock(mu_);
-      cv_.wait(lock, [&] { return stopped_ || !jobs_.empty(); });
+      auto& own = own_[index];
+      cv_.wait(lock,
+               [&] { return stopped_ || !own.empty() || !jobs_.empty(); });
       if (stopped_) break;
-      job = std::move(jobs_.front());
-      jobs_.pop_front();
+      auto& from = own.empty() ? jobs_ : own;
+      job = std::move(from.front());
+      from.pop_front();
     }
     job(client);
   }

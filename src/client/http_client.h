@@ -37,6 +37,9 @@ class HttpWorkers {
 
   // Runs job on the first free worker. Jobs queued after Stop() are dropped.
   void Post(Job job);
+  // Runs job on worker `index` (its own connection), before shared jobs.
+  void PostTo(size_t index, Job job);
+  size_t size() const { return threads_.size(); }
   // Any thread: drops queued jobs and aborts the requests under way (their
   // sinks should also check stopped()).
   void Stop();
@@ -48,9 +51,10 @@ class HttpWorkers {
   Url url_;
   HttpTimeouts timeouts_;
   std::atomic<bool> stopped_{false};
-  std::mutex mu_;  // guards jobs_ and clients_
+  std::mutex mu_;  // guards jobs_, own_ and clients_
   std::condition_variable cv_;
   std::deque<Job> jobs_;
+  std::vector<std::deque<Job>> own_;       // per worker
   std::vector<httplib::Client*> clients_;  // each owned by its thread
   std::vector<std::thread> threads_;
 };

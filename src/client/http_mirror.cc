@@ -51,15 +51,21 @@ HttpMirror::~HttpMirror() {
 
 template <class T>
 void HttpMirror::Async(std::function<Expected<T>(httplib::Client&)> fn,
-                       std::function<void(HttpMirror&, Expected<T>)> done) {
+                       std::function<void(HttpMirror&, Expected<T>)> done,
+                       std::optional<size_t> worker) {
   Poster post{ex_, self_};
   // done moves on to the io thread: what it holds is released there.
-  workers_.Post([fn = std::move(fn), done = std::move(done),
-                 post](httplib::Client& c) mutable {
+  auto job = [fn = std::move(fn), done = std::move(done),
+              post](httplib::Client& c) mutable {
     auto r = std::make_shared<Expected<T>>(fn(c));
     post(
         [r, done = std::move(done)](HttpMirror& m) { done(m, std::move(*r)); });
-  });
+  };
+  if (worker) {
+    workers_.PostTo(*worker, std::move(job));
+  } else {
+    workers_.Post(std::move(job));
+  }
 }
 
 void HttpMirror::Answer(core::Message m, std::vector<uint8_t> bytes) {
@@ -130,9 +136,10 @@ Status HttpMirror::Handle(const core::Message& m) {
   return Ok{};
 }
 
-// The mirror's HELLO waits for a one-byte range GET: it connects (as TCP
-// connect does for a server), checks the URL serves ranges and learns the
-// size, so a bad mirror fails here with a clear error.
+// The mirror's HELLO waits for a one-byte range GET on every connection:
+// they connect (as TCP connect does for a server, so the test block that
+// follows measures transfer, not connection set-up), check the URL serves
+// ranges and learn the size, so a bad mirror fails here with a clear error.
 void HttpMirror::OnHello(const core::Hello& h) {
   hello_ = true;
   if (h.min_version > core::kProtocolVersion ||
@@ -141,20 +148,36 @@ void HttpMirror::OnHello(const core::Hello& h) {
     return;
   }
   Url url = url_;
-  Async<uint64_t>(
-      [url](httplib::Client& c) {
-        return RangeGet(c, url, 0, 1, std::nullopt,
-                        [](const char*, size_t) { return true; });
-      },
-      [](HttpMirror& m, Expected<uint64_t> size) {
-        if (!size) {
-          m.Answer(core::ErrorMsg{size.error().code, size.error().what});
-          return;
-        }
-        m.size_ = *size;
-        m.Answer(core::Hello{core::kProtocolVersion, core::kProtocolVersion,
-                             core::Role::kServer, "braid-http-mirror"});
-      });
+  connecting_ = workers_.size();
+  for (size_t i = 0; i < workers_.size(); ++i) {
+    Async<uint64_t>(
+        [url](httplib::Client& c) {
+          return RangeGet(c, url, 0, 1, std::nullopt,
+                          [](const char*, size_t) { return true; });
+        },
+        [](HttpMirror& m, Expected<uint64_t> size) {
+          m.OnConnected(std::move(size));
+        },
+        i);
+  }
+}
+
+void HttpMirror::OnConnected(Expected<uint64_t> size) {
+  if (connecting_ == 0) return;  // answered already (an error)
+  if (!size) {
+    connecting_ = 0;
+    Answer(core::ErrorMsg{size.error().code, size.error().what});
+    return;
+  }
+  if (size_ && *size_ != *size) {
+    connecting_ = 0;
+    Answer(core::ErrorMsg{Errc::kBadData, "size changed while connecting"});
+    return;
+  }
+  size_ = *size;
+  if (--connecting_ > 0) return;
+  Answer(core::Hello{core::kProtocolVersion, core::kProtocolVersion,
+                     core::Role::kServer, "braid-http-mirror"});
 }
 
 // The test block: a range GET of the ping's size, so the time measured is

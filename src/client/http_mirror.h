@@ -82,9 +82,12 @@ class HttpMirror final : public net::Link {
   Status OnOpen(const core::Open& o);
   void Answer(core::Message m, std::vector<uint8_t> bytes = {});
   // Runs fn on a worker and done with its result on the io thread.
+  // worker: a given worker's connection, or any.
   template <class T>
   void Async(std::function<Expected<T>(httplib::Client&)> fn,
-             std::function<void(HttpMirror&, Expected<T>)> done);
+             std::function<void(HttpMirror&, Expected<T>)> done,
+             std::optional<size_t> worker = std::nullopt);
+  void OnConnected(Expected<uint64_t> size);
   // Issues range GETs while the plan has blocks and the buffer bound allows;
   // END when the plan is empty and everything asked for was read.
   void Pump();
@@ -106,6 +109,7 @@ class HttpMirror final : public net::Link {
   std::optional<Block> current_block_;
   std::optional<Error> failure_;
   bool hello_ = false, closed_ = false, streaming_ = false;
+  size_t connecting_ = 0;  // workers whose first request is under way
   bool plan_empty_ = false, end_sent_ = false;
   std::optional<uint64_t> size_;
   core::StreamLayout layout_;
