@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -161,6 +162,13 @@ class HttpMirrors(unittest.TestCase):
             self.assertGreater(s["bytes"], 0, s)
         self.assertEqual(sum(s["bytes"] for s in st["sources"]), self.SIZE)
 
+    def test_three_mirrors_to_stdout(self) -> None:
+        ms = [self.mirror() for _ in range(3)]
+        r = h.run_braid(["get", *[m.url("data.bin") for m in ms], "-o", "-", "-q",
+                         "--max-buffer", "8MiB"], timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        self.assertEqual(h.sha256_bytes(r.stdout), self.digest)
+
     def test_name_then_urls_and_default_output(self) -> None:
         m = self.mirror()
         r = h.run_braid(["get", m.url("data.bin"), m.url("data.bin") + "?copy", "-q"],
@@ -219,7 +227,8 @@ class HttpMirrors(unittest.TestCase):
         self.assertIn("HTTP 500", err)
         self.assertIn("HTTP 404", err)
 
-    def test_mirror_killed_mid_transfer(self) -> None:
+    def run_with_fault(self, fault) -> None:
+        """Three slow mirrors; fault(mirror 0) once the transfer runs."""
         # nginx limits each request after a first second's worth: 1 MiB
         # requests at 512 KB/s take about 1 s, 2 at a time per mirror: the
         # transfer takes about 4 s.
@@ -232,7 +241,7 @@ class HttpMirrors(unittest.TestCase):
                                          or bg.proc.poll() is not None, 20))
             time.sleep(0.5)
             self.assertIsNone(bg.proc.poll(), "transfer ended before the fault")
-            ms[0].stop()
+            fault(ms[0])
             rc = bg.wait(120)
         finally:
             bg.kill()
@@ -242,6 +251,15 @@ class HttpMirrors(unittest.TestCase):
             st = json.load(f)
         by = {s["address"]: s for s in st["sources"]}
         self.assertTrue(by[ms[0].url("slow/data.bin")]["failed"], st)
+
+    def test_mirror_killed_mid_transfer(self) -> None:
+        self.run_with_fault(lambda m: m.stop())
+
+    def test_mirror_frozen_mid_transfer(self) -> None:
+        def freeze(m: Nginx) -> None:
+            m.proc.send_signal(signal.SIGSTOP)
+            self.addCleanup(m.proc.send_signal, signal.SIGCONT)
+        self.run_with_fault(freeze)
 
     def test_no_range_support_is_a_clear_error(self) -> None:
         m = self.mirror()
