@@ -28,7 +28,7 @@ struct GetFlags {
   std::string trace;
   std::string content_id;
   std::string sha256;
-  std::string block_size;  // default: 64KiB, 1MiB with HTTP mirrors
+  std::string block_size;  // default: 64KiB, 256KiB with HTTP mirrors
   std::string max_buffer = "64MiB";
   int verbosity = 0;
   bool quiet = false;
@@ -120,7 +120,7 @@ int RunGetCommand(const GetFlags& flags) {
   // A range request costs a round trip and headers: bigger blocks for mirrors.
   std::string block_size = flags.block_size;
   if (block_size.empty())
-    block_size = options.mirrors.empty() ? "64KiB" : "1MiB";
+    block_size = options.mirrors.empty() ? "64KiB" : "256KiB";
   auto block = core::ParseSize(block_size);
   if (!block || *block < core::kMinBlockSize || *block > core::kMaxBlockSize) {
     return Usage("--block-size must be between 512 and 4MiB");
@@ -223,7 +223,7 @@ void AddGetCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--stats-json", flags->stats_json,
                   "Write transfer statistics here as JSON");
   cmd->add_option("--block-size", flags->block_size,
-                  "Block size, 512 to 4MiB (default 64KiB; 1MiB when HTTP "
+                  "Block size, 512 to 4MiB (default 64KiB; 256KiB when HTTP "
                   "mirrors take part)");
   cmd->add_option("--content-id", flags->content_id,
                   "Trusted content id (64 hex digits; --stats-json shows it as "

@@ -234,7 +234,7 @@ class HttpMirrors(unittest.TestCase):
         # transfer takes about 4 s.
         ms = [self.mirror(slow="512k") for _ in range(3)]
         args = [h.braid_bin(), "get", *[m.url("slow/data.bin") for m in ms],
-                "-o", self.out, "-q", "--stats-json", self.stats]
+                "-o", self.out, "-q", "--stats-json", self.stats, "--block-size", "1MiB"]
         bg = h.BackgroundGet(args, self.work)
         try:
             self.assertTrue(h.wait_until(lambda: os.path.exists(self.out + ".braid-part")
