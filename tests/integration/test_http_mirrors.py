@@ -106,11 +106,11 @@ class HttpMirrors(unittest.TestCase):
     @classmethod
     def setUpClass(cls) -> None:
         cls.digest = h.class_root(cls, "data.bin", cls.SIZE)
-        # Same size, other bytes; and a copy with one byte changed per MiB.
+        # Same size, other bytes; and a copy with one byte changed per 64 KiB.
         h.write_random_file(os.path.join(cls.root, "other.bin"), cls.SIZE)
         with open(os.path.join(cls.root, "data.bin"), "rb") as f:
             data = bytearray(f.read())
-        for at in range(1000, cls.SIZE, 1 << 20):
+        for at in range(1000, cls.SIZE, 1 << 16):
             data[at] ^= 0x5A
         with open(os.path.join(cls.root, "liar.bin"), "wb") as f:
             f.write(data)
