@@ -222,11 +222,17 @@ Status HttpMirror::OnOpen(const core::Open& o) {
   return Ok{};
 }
 
+void HttpMirror::LimitReadAhead(uint64_t end) {
+  if (end == walk_limit_) return;
+  walk_limit_ = end;
+  Pump();
+}
+
 void HttpMirror::Pump() {
   if (!streaming_ || closed_ || failure_) return;
   while (requests_ < options_.connections &&
          buffered_ < options_.max_buffered_bytes) {
-    auto run = runs_->Take([this] { return plan_->Next(); });
+    auto run = runs_->Take([this] { return plan_->Next(walk_limit_); });
     plan_empty_ = !run;
     if (!run) break;
     FetchRun(*run);

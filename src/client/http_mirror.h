@@ -45,6 +45,7 @@ class HttpMirror final : public net::Link {
   awaitable<Status> Flush(net::Clock::duration timeout) override;
   bool has_queued() const override { return false; }
   void Close() override;
+  void LimitReadAhead(uint64_t end) override;
 
   // Bytes [offset, offset + length) of the file, outside the plan (the
   // cross-check of mirrors at open). REQUIRES: OPENED was answered.
@@ -115,8 +116,9 @@ class HttpMirror final : public net::Link {
   core::StreamLayout layout_;
   std::optional<core::SendPlan> plan_;
   std::optional<RunCoalescer> runs_;
-  size_t requests_ = 0;    // range GETs under way
-  uint64_t buffered_ = 0;  // bytes asked for and not yet Read()
+  uint64_t walk_limit_ = UINT64_MAX;  // LimitReadAhead()
+  size_t requests_ = 0;               // range GETs under way
+  uint64_t buffered_ = 0;             // bytes asked for and not yet Read()
   uint64_t blocks_sent_ = 0, bytes_sent_ = 0;
 };
 

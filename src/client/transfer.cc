@@ -250,6 +250,16 @@ awaitable<void> Transfer::Control() {
     if (done_ || fatal_) break;
     auto now = Clock::now();
     Execute(scheduler_->Tick(now));
+    if (output_->in_order()) {
+      // Sources that fetch ahead on their own stay within the window: a
+      // block beyond it would hold their reader while the block the
+      // window waits for queues behind it.
+      uint64_t window =
+          std::max<uint64_t>(2, options_.reorder_bytes / layout_.block_size);
+      uint64_t end = scheduler_->received().next_in_order() + window;
+      for (SourceConn* s : live_)
+        if (!s->failure) s->conn().LimitReadAhead(end);
+    }
     Record();
     Checkpoint();
     if (now - last_ping > kKeepAlive) {

@@ -25,6 +25,11 @@ class Link {
   virtual awaitable<Status> Flush(Clock::duration timeout) = 0;
   virtual bool has_queued() const = 0;
   virtual void Close() = 0;
+  // The receiver cannot place blocks at `end` or beyond yet (its reorder
+  // window): a source that fetches ahead on its own (an HTTP mirror) does
+  // not fetch its pattern's blocks from there; asked-for blocks still come.
+  // A braid server is held back by TCP instead: no-op.
+  virtual void LimitReadAhead(uint64_t end) { (void)end; }
 
   // Queue + Flush. Not a coroutine: m (often a temporary) is taken before
   // this returns.
