@@ -277,6 +277,11 @@ class HttpMirrors(unittest.TestCase):
         self.assertEqual(r.returncode, 2)
         self.assertIn("not a URL", r.stderr.decode())
 
+    def test_content_id_needs_a_braid_source(self) -> None:
+        m = self.mirror()
+        self.assert_failed(self.get([m.url("data.bin")], ["--content-id", "ab" * 32]),
+                           "no manifest", "--sha256")
+
     def test_sha256(self) -> None:
         m = self.mirror()
         st = self.assert_ok(self.get([m.url("data.bin")], ["--sha256", self.digest]))
