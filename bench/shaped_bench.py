@@ -113,6 +113,9 @@ def tool_argv(tool: str, out_dir: str, out_name: str, n: int, stats_path: str) -
             srcs += ["--source", f"{netns.server_addr(i)}:{netns.BRAID_PORT}"]
         return [netns.BRAID_BIN, "get", FILE_NAME, *srcs, "-o", out, "-q", "--stats-json", stats_path,
                 "--trace", stats_path + ".trace.jsonl"]
+    if tool == "braid-http":          # braid fetching from the same nginx mirrors as aria2/axel
+        return [netns.BRAID_BIN, "get", *urls, "-o", out, "-q", "--stats-json", stats_path,
+                "--trace", stats_path + ".trace.jsonl"]
     if tool == "braid-dir":           # sources from the director, which also announces late servers
         return [netns.BRAID_BIN, "get", FILE_NAME, "--director", netns.director_addr(1), "-o", out, "-q",
                 "--stats-json", stats_path, "--trace", stats_path + ".trace.jsonl"]
@@ -126,7 +129,7 @@ def tool_argv(tool: str, out_dir: str, out_name: str, n: int, stats_path: str) -
         return ["axel", "-q", "-n", str(n), "-o", out, *urls]
     if tool == "curl":
         return ["curl", "-s", "-o", out, urls[0]]         # link 1 = the fastest server
-    raise SystemExit(f"unknown tool {tool!r} (braid, braid-dir, aria2-16, aria2, axel, curl)")
+    raise SystemExit(f"unknown tool {tool!r} (braid, braid-http, braid-dir, aria2-16, aria2, axel, curl)")
 
 
 def join_figures(trace_path: str, link_mbit: float) -> dict | None:

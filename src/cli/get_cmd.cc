@@ -8,13 +8,14 @@
 
 #include "cli/commands.h"
 #include "client/get.h"
+#include "client/http_url.h"
 #include "core/protocol.h"
 
 namespace braid::cli {
 namespace {
 
 struct GetFlags {
-  std::string name;
+  std::vector<std::string> items;  // NAME and/or URLs
   std::vector<std::string> sources;
   std::string director;
   bool discover = false;
@@ -26,7 +27,8 @@ struct GetFlags {
   std::string stats_json;
   std::string trace;
   std::string content_id;
-  std::string block_size = "64KiB";
+  std::string sha256;
+  std::string block_size;  // default: 64KiB, 256KiB with HTTP mirrors
   std::string max_buffer = "64MiB";
   int verbosity = 0;
   bool quiet = false;
@@ -38,14 +40,51 @@ int Usage(const std::string& message) {
   return kExitUsage;
 }
 
+// A source given as --source or positionally: host:port or an http(s) URL.
+Status AddSource(const std::string& text, client::GetOptions* options) {
+  if (client::LooksLikeUrl(text)) {
+    auto url = client::ParseUrl(text);
+    if (!url) return Unexpected{url.error()};
+    options->mirrors.push_back(*url);
+    return Ok{};
+  }
+  auto hp = core::ParseHostPort(text);
+  if (!hp) return Unexpected{hp.error()};
+  options->sources.push_back(*hp);
+  return Ok{};
+}
+
+// `get NAME [URL...]` or `get URL [URL...]` (the name is then the first
+// URL's last path segment).
+Status TakeItems(const std::vector<std::string>& items,
+                 client::GetOptions* options) {
+  size_t first_url = 1;
+  if (client::LooksLikeUrl(items.front())) {
+    auto url = client::ParseUrl(items.front());
+    if (!url) return Unexpected{url.error()};
+    options->name = client::UrlBaseName(*url);
+    first_url = 0;
+  } else {
+    options->name = items.front();
+  }
+  for (size_t i = first_url; i < items.size(); ++i) {
+    if (!client::LooksLikeUrl(items[i])) {
+      return MakeError(
+          Errc::kMalformed,
+          "'" + items[i] + "' is not a URL (give braid servers with --source)");
+    }
+    if (Status s = AddSource(items[i], options); !s) return s;
+  }
+  return Ok{};
+}
+
 int RunGetCommand(const GetFlags& flags) {
   SetUpLogging(flags.verbosity, flags.quiet);
   client::GetOptions options;
-  options.name = flags.name;
+  if (Status s = TakeItems(flags.items, &options); !s)
+    return Usage(s.error().what);
   for (const auto& s : flags.sources) {
-    auto hp = core::ParseHostPort(s);
-    if (!hp) return Usage(hp.error().what);
-    options.sources.push_back(*hp);
+    if (Status st = AddSource(s, &options); !st) return Usage(st.error().what);
   }
   if (!flags.director.empty()) {
     auto hp = core::ParseHostPort(flags.director);
@@ -74,12 +113,16 @@ int RunGetCommand(const GetFlags& flags) {
     if (!hp) return Usage("--via: " + hp.error().what);
     options.vias.push_back(*hp);
   }
-  if (options.sources.empty() && !options.director && !options.discover &&
-      options.vias.empty())
+  if (options.sources.empty() && options.mirrors.empty() && !options.director &&
+      !options.discover && options.vias.empty())
     return Usage(
-        "give sources: --source, --director, --discover or --origin "
+        "give sources: URLs, --source, --director, --discover or --origin "
         "with --via");
-  auto block = core::ParseSize(flags.block_size);
+  // A range request costs a round trip and headers: bigger blocks for mirrors.
+  std::string block_size = flags.block_size;
+  if (block_size.empty())
+    block_size = options.mirrors.empty() ? "64KiB" : "256KiB";
+  auto block = core::ParseSize(block_size);
   if (!block || *block < core::kMinBlockSize || *block > core::kMaxBlockSize) {
     return Usage("--block-size must be between 512 and 4MiB");
   }
@@ -100,10 +143,17 @@ int RunGetCommand(const GetFlags& flags) {
   options.live_edge = flags.live_edge;
   options.progress = !flags.quiet && ::isatty(STDERR_FILENO);
   options.output = flags.output.empty()
-                       ? std::filesystem::path(flags.name).filename().string()
+                       ? std::filesystem::path(options.name).filename().string()
                        : flags.output;
   if (options.output.empty())
     return Usage("cannot derive an output name; use -o");
+  if (!flags.sha256.empty()) {
+    auto digest = core::DigestFromHex(flags.sha256);
+    if (!digest) return Usage("--sha256: " + digest.error().what);
+    if (options.output == "-")
+      return Usage("--sha256 needs a file output (-o FILE)");
+    options.sha256 = *digest;
+  }
 
   auto report = client::RunGet(options);
   if (!report) {
@@ -138,13 +188,19 @@ int RunGetCommand(const GetFlags& flags) {
 
 void AddGetCommand(CLI::App& app, int* exit_code) {
   auto flags = std::make_shared<GetFlags>();
-  auto* cmd =
-      app.add_subcommand("get", "Download NAME from several sources at once");
-  cmd->add_option("NAME", flags->name,
-                  "Name of the file or stream on the sources")
+  auto* cmd = app.add_subcommand(
+      "get",
+      "Download NAME from several sources at once: braid servers and/or "
+      "HTTP(S) mirrors (`braid get URL URL ...`)");
+  cmd->add_option("NAME_OR_URL", flags->items,
+                  "NAME of the file or stream on the braid sources, then any "
+                  "number of http:// or https:// mirror URLs of the same "
+                  "file; or only URLs (NAME is then the first URL's last "
+                  "path segment). Mirrors need byte-range support (206)")
       ->required();
   cmd->add_option("--source", flags->sources,
-                  "A source HOST:PORT (repeat for more)");
+                  "A source: a braid server HOST:PORT or a mirror URL "
+                  "(repeat for more)");
   cmd->add_option("--director", flags->director,
                   "Ask the director at HOST:PORT who holds NAME; servers that "
                   "start serving it during the transfer join it, servers the "
@@ -169,11 +225,17 @@ void AddGetCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--stats-json", flags->stats_json,
                   "Write transfer statistics here as JSON");
   cmd->add_option("--block-size", flags->block_size,
-                  "Block size, 512 to 4MiB (default 64KiB)");
+                  "Block size, 512 to 4MiB (default 64KiB; 256KiB when HTTP "
+                  "mirrors take part)");
   cmd->add_option("--content-id", flags->content_id,
                   "Trusted content id (64 hex digits; --stats-json shows it as "
                   "content_id); "
-                  "every block is verified against it");
+                  "every block is verified against it (needs a braid source "
+                  "for the manifest; mirrors' blocks are verified too)");
+  cmd->add_option("--sha256", flags->sha256,
+                  "SHA-256 of the whole file (64 hex digits), checked at the "
+                  "end; a file that does not match is removed. The only "
+                  "end-to-end check when all sources are HTTP mirrors");
   cmd->add_option("--trace", flags->trace,
                   "Write per-interval rates, shares and pattern changes here "
                   "(JSON lines; scripts/plot-trace draws them)");

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "client/http_url.h"
 #include "core/expected.h"
 #include "core/manifest.h"
 #include "core/pattern.h"
@@ -21,6 +22,9 @@ namespace braid::client {
 struct GetOptions {
   std::string name;
   std::vector<core::HostPort> sources;
+  // HTTP(S) mirrors of the file: each one a source of the same pattern, its
+  // blocks fetched with range requests.
+  std::vector<Url> mirrors;
   // Finds (more) sources: the director's holders of the name, followed
   // during the transfer; and/or a LAN broadcast (DISCOVER).
   std::optional<core::HostPort> director;
@@ -48,6 +52,9 @@ struct GetOptions {
   // A live stream: join at its live edge (the newest whole block) instead of
   // its start.
   bool live_edge = false;
+  // SHA-256 of the whole file (--sha256), checked at the end; a file output
+  // that does not match is removed. REQUIRES: a file output.
+  std::optional<core::Digest> sha256;
 };
 
 struct SourceReport {
@@ -72,11 +79,12 @@ struct GetReport {
   uint64_t moved_blocks = 0;  // asked of a source other than the owner
   std::vector<core::SourceId> pattern;  // the initial pattern
   std::string final_pattern;
-  std::string content_id;      // hex
-  bool verified = false;       // every block checked against the manifest
-  uint64_t resumed_bytes = 0;  // found verified on disk from an earlier run
-  bool live = false;           // a live stream (length unknown until its end)
-  uint64_t live_start = 0;     // the byte it was joined at
+  std::string content_id;       // hex
+  bool verified = false;        // every block checked against the manifest
+  bool sha256_checked = false;  // the whole output matched --sha256
+  uint64_t resumed_bytes = 0;   // found verified on disk from an earlier run
+  bool live = false;            // a live stream (length unknown until its end)
+  uint64_t live_start = 0;      // the byte it was joined at
   std::vector<SourceReport> sources;
 };
 
@@ -85,6 +93,9 @@ struct GetReport {
 Expected<GetReport> RunGet(const GetOptions& options);
 
 nlohmann::json ToJson(const GetReport& report);
+
+// Hashes the file at path; if it is not `want`, removes it and says so.
+Status CheckSha256(const std::string& path, const core::Digest& want);
 
 }  // namespace braid::client
 

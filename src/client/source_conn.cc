@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "client/http_mirror.h"
 #include "core/reassembly.h"
 
 namespace braid::client {
@@ -21,10 +22,22 @@ Error WrongReply(const core::Message& m, const std::string& peer,
 
 }  // namespace
 
+SourceConn::~SourceConn() = default;
+
 awaitable<Status> SourceConn::Connect(net::Clock::duration timeout) {
-  auto socket = co_await net::Connect(address_.host, address_.port, timeout);
-  if (!socket) co_return Unexpected{socket.error()};
-  conn_ = std::make_unique<net::FramedConn>(std::move(*socket));
+  if (url_) {
+    HttpMirrorOptions options;
+    options.timeouts.connect =
+        std::chrono::duration_cast<std::chrono::milliseconds>(timeout);
+    auto mirror = std::make_unique<HttpMirror>(
+        co_await asio::this_coro::executor, *url_, options);
+    mirror_ = mirror.get();
+    conn_ = std::move(mirror);
+  } else {
+    auto socket = co_await net::Connect(address_.host, address_.port, timeout);
+    if (!socket) co_return Unexpected{socket.error()};
+    conn_ = std::make_unique<net::FramedConn>(std::move(*socket));
+  }
   if (origin_) {
     if (auto s = co_await Route(timeout); !s) co_return s;
   }

@@ -7,12 +7,16 @@
 #include <optional>
 #include <string>
 
+#include "client/http_url.h"
 #include "core/manifest.h"
 #include "core/pattern.h"
 #include "core/units.h"
 #include "net/framed_conn.h"
+#include "net/link.h"
 
 namespace braid::client {
+
+class HttpMirror;
 
 class SourceConn {
  public:
@@ -25,8 +29,12 @@ class SourceConn {
       : address_(std::move(address)),
         path_(std::move(path)),
         origin_(std::move(origin)) {}
+  // An HTTP(S) mirror of the file (client/http_mirror.h).
+  explicit SourceConn(Url mirror) : url_(std::move(mirror)) {}
+  ~SourceConn();
 
-  // TCP connect (through the relay, if any) and HELLO exchange.
+  // TCP connect (through the relay, if any), or the mirror's first range
+  // request, and HELLO exchange.
   awaitable<Status> Connect(net::Clock::duration timeout);
   // Sends a test block of `bytes` bytes and times its echo.
   awaitable<Expected<net::Clock::duration>> Probe(size_t bytes,
@@ -42,12 +50,16 @@ class SourceConn {
       net::Clock::duration timeout);
 
   // REQUIRES: Connect succeeded.
-  net::FramedConn& conn() { return *conn_; }
+  net::Link& conn() { return *conn_; }
+  // The mirror, for an HTTP source that has connected; else null.
+  HttpMirror* mirror() { return mirror_; }
+  bool is_mirror() const { return url_.has_value(); }
   const core::HostPort& address() const { return address_; }
   const std::string& path() const { return path_; }
   bool connected() const { return conn_ != nullptr; }
   // "host:port", or "origin via relay" for a route through a relay.
   std::string name() const {
+    if (url_) return url_->ToString();
     return origin_ ? origin_->ToString() + " via " + address_.ToString()
                    : address_.ToString();
   }
@@ -71,7 +83,9 @@ class SourceConn {
   core::HostPort address_;
   std::string path_;
   std::optional<core::HostPort> origin_;
-  std::unique_ptr<net::FramedConn> conn_;
+  std::optional<Url> url_;
+  std::unique_ptr<net::Link> conn_;
+  HttpMirror* mirror_ = nullptr;  // conn_, for a mirror
 };
 
 }  // namespace braid::client

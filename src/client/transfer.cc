@@ -20,6 +20,8 @@ Transfer::Transfer(const GetOptions& options)
     : options_(options), trusted_(options.content_id) {
   for (const auto& a : options.sources)
     all_.push_back(std::make_unique<SourceConn>(a, options.name));
+  for (const auto& url : options.mirrors)
+    all_.push_back(std::make_unique<SourceConn>(url));
   for (const auto& via : options.vias) {
     if (via) {
       all_.push_back(
@@ -62,12 +64,18 @@ awaitable<Status> Transfer::OnData(SourceConn& s, const core::Data& d) {
     co_return MakeError(Errc::kBadData, "block " + std::to_string(d.seq) +
                                             " has a wrong number or length");
   }
-  if (scheduler_->received().Has(d.seq) || pipeline_->Pending(d.seq)) {
+  // Another source's copy may still be under verification: wait for its
+  // verdict, or a copy that fails would make this good one a "duplicate"
+  // and the block would never come again (a lying source's blocks race the
+  // repairs asked of the others).
+  while (pipeline_->Pending(d.seq)) {
+    co_await progress_->Wait(std::chrono::milliseconds(20));
+    if (done_ || fatal_ || s.failure) co_return Ok{};
+  }
+  if (scheduler_->received().Has(d.seq)) {
     duplicate_bytes_ += d.payload.size();
-    if (scheduler_->received().Has(d.seq)) {
-      scheduler_->OnBlock(s.id, d.seq, static_cast<uint32_t>(d.payload.size()),
-                          Clock::now());
-    }
+    scheduler_->OnBlock(s.id, d.seq, static_cast<uint32_t>(d.payload.size()),
+                        Clock::now());
     co_return Ok{};
   }
   if (!scheduler_->MaySend(s.id, d.seq)) {
@@ -83,6 +91,10 @@ awaitable<Status> Transfer::OnData(SourceConn& s, const core::Data& d) {
     if (done_ || fatal_ || s.failure) co_return Ok{};
   }
   scheduler_->SetPaused(s.id, false, Clock::now());
+  if (pipeline_->Pending(d.seq) || scheduler_->received().Has(d.seq)) {
+    duplicate_bytes_ += d.payload.size();  // arrived meanwhile from another
+    co_return Ok{};
+  }
   highest_seq_ = std::max(highest_seq_, d.seq + 1);
   uint64_t expected = scheduler_->received().next_in_order();
   if (d.seq != expected) {
@@ -241,6 +253,16 @@ awaitable<void> Transfer::Control() {
     if (done_ || fatal_) break;
     auto now = Clock::now();
     Execute(scheduler_->Tick(now));
+    if (output_->in_order()) {
+      // Sources that fetch ahead on their own stay within the window: a
+      // block beyond it would hold their reader while the block the
+      // window waits for queues behind it.
+      uint64_t window =
+          std::max<uint64_t>(2, options_.reorder_bytes / layout_.block_size);
+      uint64_t end = scheduler_->received().next_in_order() + window;
+      for (SourceConn* s : live_)
+        if (!s->failure) s->conn().LimitReadAhead(end);
+    }
     Record();
     Checkpoint();
     if (now - last_ping > kKeepAlive) {
@@ -374,6 +396,8 @@ awaitable<Expected<GetReport>> Transfer::Run() {
   if (auto s = co_await ConnectAll(); !s) co_return Unexpected{s.error()};
   if (auto s = co_await OpenAll(); !s) co_return Unexpected{s.error()};
   if (auto s = ChooseContent(); !s) co_return Unexpected{s.error()};
+  if (auto s = co_await CrossCheckMirrors(); !s)
+    co_return Unexpected{s.error()};
   if (auto s = co_await LoadManifest(); !s) co_return Unexpected{s.error()};
   if (auto s = co_await DropUnopened(); !s) co_return Unexpected{s.error()};
   auto output =

@@ -48,7 +48,11 @@ class Transfer {
   awaitable<Status> ConnectAll();
   awaitable<Status> OpenAll();
   Status CheckOpened();
+  Expected<uint64_t> MajoritySize(const std::vector<SourceConn*>& ok);
   Status ChooseContent();
+  // HTTP mirrors (transfer_mirrors.cc): without a content id to check them
+  // against, samples of the file are compared and a minority left out.
+  awaitable<Status> CrossCheckMirrors();
   awaitable<Status> LoadManifest();
   awaitable<Status> DropUnopened();
   void OnProcessed(SourceConn& s, uint64_t seq,

@@ -5,32 +5,17 @@
 
 #include <algorithm>
 
+#include "client/for_each_parallel.h"
 #include "client/transfer.h"
 
 namespace braid::client {
-namespace {
-
-// Runs f on every source concurrently and returns when all have finished.
-template <class F>
-awaitable<void> ForEachParallel(const std::vector<SourceConn*>& sources, F f) {
-  auto ex = co_await asio::this_coro::executor;
-  size_t left = sources.size();
-  net::Signal done(ex);
-  for (SourceConn* s : sources) {
-    asio::co_spawn(ex, f(*s), [&, s](std::exception_ptr e) {
-      if (e)
-        s->failure = Error{Errc::kUnavailable, s->name() + ": internal error"};
-      if (--left == 0) done.Notify();
-    });
-  }
-  while (left > 0) co_await done.Wait(std::chrono::seconds(1));
-}
-
-}  // namespace
 
 double Transfer::ProbeRate(const SourceConn& s, size_t probe_bytes) {
   double seconds = std::chrono::duration<double>(s.rtt).count();
-  return 2.0 * static_cast<double>(probe_bytes) / std::max(seconds, 1e-4);
+  // A server echoes the test block (sent and returned); a mirror's probe is
+  // a range GET of that size (returned only).
+  double trips = s.is_mirror() ? 1.0 : 2.0;
+  return trips * static_cast<double>(probe_bytes) / std::max(seconds, 1e-4);
 }
 
 awaitable<Status> Transfer::ConnectAll() {
@@ -103,41 +88,67 @@ Status Transfer::CheckOpened() {
     }
     return Unexpected{*live_.front()->failure};
   }
-  uint64_t size = opened_[ok.front()].size;
-  for (SourceConn* s : ok) {
-    if (opened_[s].size != size) {
-      std::string detail;
-      for (SourceConn* t : ok) {
-        detail += " " + t->name() + "=" + std::to_string(opened_[t].size);
-      }
-      return MakeError(
-          Errc::kSizeMismatch,
-          "sources disagree on the size of '" + options_.name + "':" + detail);
-    }
-  }
+  auto size = MajoritySize(ok);
+  if (!size) return Unexpected{size.error()};
   for (SourceConn* s : live_) {
     if (s->failure)
       spdlog::warn("leaving out source {}: {}", s->name(),
                    s->failure->ToString());
   }
-  live_stream_ = size == core::kLiveSize;
-  if (live_stream_) size = uint64_t{options_.block_size} * core::kLiveMaxBlocks;
-  layout_ = {size, options_.block_size};
+  live_stream_ = *size == core::kLiveSize;
+  if (live_stream_) *size = uint64_t{options_.block_size} * core::kLiveMaxBlocks;
+  layout_ = {*size, options_.block_size};
   return Ok{};
+}
+
+// The size a strict majority of the opened sources report; the others are
+// left out (a mirror of another file, a stale copy). No majority: an error.
+Expected<uint64_t> Transfer::MajoritySize(const std::vector<SourceConn*>& ok) {
+  std::map<uint64_t, size_t> votes;
+  for (SourceConn* s : ok) ++votes[opened_[s].size];
+  auto best =
+      std::max_element(votes.begin(), votes.end(),
+                       [](auto& a, auto& b) { return a.second < b.second; });
+  if (votes.size() > 1 && 2 * best->second <= ok.size()) {
+    std::string detail;
+    for (SourceConn* t : ok)
+      detail += " " + t->name() + "=" + std::to_string(opened_[t].size);
+    return MakeError(Errc::kSizeMismatch, "sources disagree on the size of '" +
+                                              options_.name + "':" + detail);
+  }
+  for (SourceConn* s : ok) {
+    if (opened_[s].size != best->first) {
+      s->failure =
+          Error{Errc::kSizeMismatch, "size " + std::to_string(opened_[s].size) +
+                                         ", the majority's is " +
+                                         std::to_string(best->first)};
+    }
+  }
+  return best->first;
 }
 
 // Which content to fetch: the id the user trusts, or else the one a strict
 // majority of the sources hold. Sources with other content are left out:
-// their blocks are never mixed in.
+// their blocks are never mixed in. HTTP mirrors cannot name their content
+// (all-zero id): they do not vote, and their blocks are verified against
+// the chosen content's manifest when there is one.
 Status Transfer::ChooseContent() {
   std::map<core::Digest, size_t> votes;
   size_t opened = 0;
   for (SourceConn* s : live_) {
-    if (s->failure) continue;
+    if (s->failure || opened_[s].content_id == core::Digest{}) continue;
     ++votes[opened_[s].content_id];
     ++opened;
   }
-  if (trusted_) {
+  if (votes.empty() && trusted_) {
+    return MakeError(Errc::kBadData,
+                     "HTTP mirrors have no manifest to check --content-id "
+                     "against: add a braid source, or check the whole file "
+                     "with --sha256");
+  }
+  if (votes.empty()) {
+    content_id_ = {};  // only mirrors: unknown, blocks not verified
+  } else if (trusted_) {
     content_id_ = *trusted_;
     if (!votes.count(content_id_)) {
       return MakeError(Errc::kBadData, "no source holds '" + options_.name +
@@ -157,7 +168,8 @@ Status Transfer::ChooseContent() {
     content_id_ = best->first;
   }
   for (SourceConn* s : live_) {
-    if (!s->failure && opened_[s].content_id != content_id_) {
+    if (!s->failure && opened_[s].content_id != content_id_ &&
+        opened_[s].content_id != core::Digest{}) {
       s->failure =
           Error{Errc::kBadData, "holds different content (id " +
                                     core::ToHex(opened_[s].content_id) + ")"};
@@ -179,8 +191,9 @@ awaitable<Status> Transfer::LoadManifest() {
                  layout_.block_size);
     co_return Ok{};
   }
+  if (content_id_ == core::Digest{}) co_return Ok{};  // only HTTP mirrors
   for (SourceConn* s : live_) {
-    if (s->failure) continue;
+    if (s->failure || s->is_mirror()) continue;
     auto m = co_await s->FetchManifest(layout_.size, content_id_,
                                        std::chrono::seconds(30));
     if (m) {

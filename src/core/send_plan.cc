@@ -29,7 +29,7 @@ uint32_t SendPlan::EpochOf(uint64_t seq) const {
   return chain_.epochs()[EntryOf(seq)].epoch;
 }
 
-std::optional<uint64_t> SendPlan::Next() {
+std::optional<uint64_t> SendPlan::Next(uint64_t walk_limit) {
   while (!queue_.empty()) {
     Queued q = queue_.front();
     bool gone = q.seq >= block_count_ || skipped_.Contains(q.seq);
@@ -42,7 +42,7 @@ std::optional<uint64_t> SendPlan::Next() {
     }
   }
   const auto& epochs = chain_.epochs();
-  while (cursor_ < block_count_) {
+  while (cursor_ < block_count_ && cursor_ < walk_limit) {
     size_t i = EntryOf(cursor_);
     uint64_t end =
         i + 1 < epochs.size() ? epochs[i + 1].start_seq : block_count_;

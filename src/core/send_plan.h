@@ -30,8 +30,10 @@ class SendPlan {
            Pattern first, SourceId me);
 
   // The next block to send, or nullopt when nothing is left for now. Queued
-  // blocks (catch-up, requests) come first, in order of arrival.
-  std::optional<uint64_t> Next();
+  // blocks (catch-up, requests) come first, in order of arrival. The
+  // pattern walk does not go to walk_limit or beyond (a sender that may
+  // not run ahead of the receiver's window); queued blocks are not limited.
+  std::optional<uint64_t> Next(uint64_t walk_limit = UINT64_MAX);
 
   // Applies a PATTERN. Returns the send position at which it was applied
   // (the PATTERN_ACK position). Queues the catch-up when the position is

@@ -174,5 +174,18 @@ TEST(SendPlanTest, SwitchLeavesNoGapForAnyPositions) {
   EXPECT_GT(combos, 5000);
 }
 
+TEST(SendPlanTest, WalkStopsAtTheLimitButQueuedBlocksDoNot) {
+  SendPlan plan(100, 0, 0, P("AB"), 0);
+  EXPECT_EQ(plan.Next(3), 0u);
+  EXPECT_EQ(plan.Next(3), 2u);
+  EXPECT_EQ(plan.Next(3), std::nullopt);
+  EXPECT_EQ(plan.position(), 3u);
+  ASSERT_TRUE(plan.Request(50, 1));
+  EXPECT_EQ(plan.Next(3), 50u);
+  EXPECT_EQ(plan.Next(3), std::nullopt);
+  EXPECT_EQ(plan.Next(6), 4u);
+  EXPECT_EQ(plan.Next(), 6u);
+}
+
 }  // namespace
 }  // namespace braid::core

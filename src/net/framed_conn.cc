@@ -51,13 +51,6 @@ awaitable<Status> FramedConn::Flush(Clock::duration timeout) {
   co_return Ok{};
 }
 
-// Not a coroutine: m (often a temporary) is encoded before this returns.
-awaitable<Status> FramedConn::Send(const core::Message& m,
-                                   Clock::duration timeout) {
-  Queue(m);
-  return Flush(timeout);
-}
-
 tcp::socket FramedConn::Release(std::vector<uint8_t>* leftover) {
   auto rest = decoder_.Buffered();
   leftover->assign(rest.begin(), rest.end());

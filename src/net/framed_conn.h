@@ -11,31 +11,30 @@
 #include "core/protocol.h"
 #include "core/units.h"
 #include "net/asio_util.h"
+#include "net/link.h"
 
 namespace braid::net {
 
-class FramedConn {
+class FramedConn final : public Link {
  public:
   explicit FramedConn(tcp::socket socket);
 
   // The next frame. Views inside it stay valid until the next Read().
   // Errors: kTimeout (nothing within timeout), kUnavailable (closed or reset),
   // or the decoder's error for a bad frame (the connection is then unusable).
-  awaitable<Expected<core::Message>> Read(Clock::duration timeout);
+  awaitable<Expected<core::Message>> Read(Clock::duration timeout) override;
 
   // Appends a frame to the send queue; Flush() writes it.
-  void Queue(const core::Message& m) { core::Encode(m, &out_); }
+  void Queue(const core::Message& m) override { core::Encode(m, &out_); }
   // Writes everything queued, including frames queued while it runs. If a
   // flush is already under way this returns at once (that one sends it).
-  awaitable<Status> Flush(Clock::duration timeout);
-  // Queue + Flush.
-  awaitable<Status> Send(const core::Message& m, Clock::duration timeout);
+  awaitable<Status> Flush(Clock::duration timeout) override;
   // Sends an ERROR frame (best effort, short deadline) and closes.
   // (Callers pass a named Error: GCC 12 mishandles temporaries bound to a
   // coroutine's reference parameter across co_await.)
   awaitable<void> Fail(const Error& e);
 
-  bool has_queued() const { return !out_.empty(); }
+  bool has_queued() const override { return !out_.empty(); }
   size_t queued_bytes() const { return out_.size() + writing_.size(); }
   tcp::socket& socket() { return socket_; }
   // Hands the socket over (to a relay's byte pump) with the bytes received
@@ -43,7 +42,7 @@ class FramedConn {
   // used afterwards.
   tcp::socket Release(std::vector<uint8_t>* leftover);
   const std::string& peer() const { return peer_; }
-  void Close();
+  void Close() override;
 
  private:
   tcp::socket socket_;

@@ -1,0 +1,24 @@
+// libFuzzer target: arbitrary text as a mirror URL or a Content-Range value
+// must parse or give a clear error, never crash; what parses is consistent.
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <string_view>
+
+#include "client/http_url.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  std::string_view text(reinterpret_cast<const char*>(data), size);
+  if (auto url = braid::client::ParseUrl(text)) {
+    if (url->host.empty() || url->port == 0 || url->target.empty() ||
+        url->target.front() != '/')
+      std::abort();
+    (void)braid::client::UrlBaseName(*url);
+    (void)url->ToString();
+  }
+  if (auto r = braid::client::ParseContentRange(text)) {
+    if (r->first.has_value() != r->last.has_value()) std::abort();
+    if (r->first && *r->last < *r->first) std::abort();
+  }
+  return 0;
+}

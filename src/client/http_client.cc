@@ -1,0 +1,200 @@
+#include "client/http_client.h"
+
+#include <httplib.h>
+
+namespace braid::client {
+namespace {
+
+// What a mirror's answer to one range request must be.
+struct Expect {
+  uint64_t offset, length;
+  std::optional<uint64_t> total;
+};
+
+Status CheckAnswer(const httplib::Response& r, const Expect& e, uint64_t* total,
+                   uint64_t* body) {
+  if (r.status == 200) {
+    return MakeError(Errc::kUnavailable,
+                     "answered 200 to a Range request: the server does not "
+                     "serve byte ranges");
+  }
+  auto cr = ParseContentRange(r.get_header_value("Content-Range"));
+  // An empty file: a range starting at 0 is unsatisfiable.
+  if (r.status == 416 && cr && cr->total == 0 && e.offset == 0 && !e.total) {
+    *total = 0;
+    *body = 0;
+    return Ok{};
+  }
+  if (r.status != 206) {
+    return MakeError(Errc::kUnavailable,
+                     "HTTP " + std::to_string(r.status) +
+                         (r.reason.empty() ? "" : " " + r.reason));
+  }
+  if (!cr) return Unexpected{cr.error()};
+  if (!cr->first || !cr->total) {
+    return MakeError(Errc::kMalformed, "Content-Range without a total size");
+  }
+  std::string enc = r.get_header_value("Content-Encoding");
+  if (!enc.empty() && enc != "identity")
+    return MakeError(Errc::kMalformed, "body is " + enc + "-encoded");
+  uint64_t want_last = e.offset + e.length - 1;
+  bool clipped =
+      !e.total && *cr->last < want_last && *cr->last + 1 == *cr->total;
+  if (*cr->first != e.offset || (*cr->last != want_last && !clipped)) {
+    return MakeError(Errc::kBadData, "Content-Range '" +
+                                         r.get_header_value("Content-Range") +
+                                         "' is not the range asked");
+  }
+  if (e.total && *cr->total != *e.total) {
+    return MakeError(Errc::kBadData, "size changed from " +
+                                         std::to_string(*e.total) + " to " +
+                                         std::to_string(*cr->total));
+  }
+  *total = *cr->total;
+  *body = *cr->last - *cr->first + 1;
+  return Ok{};
+}
+
+// cpp-httplib's error names are terse ("Connection"): say what failed.
+std::string Describe(httplib::Error e) {
+  switch (e) {
+    case httplib::Error::Connection:
+      return "cannot connect";
+    case httplib::Error::ConnectionTimeout:
+      return "connect timed out";
+    case httplib::Error::Read:
+      return "connection lost or silent while reading";
+    case httplib::Error::Write:
+      return "connection lost while writing";
+    case httplib::Error::Canceled:
+      return "aborted";
+    case httplib::Error::SSLConnection:
+      return "TLS handshake failed";
+    case httplib::Error::SSLServerVerification:
+      return "TLS server certificate verification failed";
+    case httplib::Error::ExceedRedirectCount:
+      return "too many redirects";
+    default:
+      return httplib::to_string(e);
+  }
+}
+
+}  // namespace
+
+HttpWorkers::HttpWorkers(const Url& url, size_t threads, HttpTimeouts timeouts)
+    : url_(url),
+      timeouts_(timeouts),
+      own_(threads),
+      clients_(threads, nullptr) {
+  for (size_t i = 0; i < threads; ++i)
+    threads_.emplace_back([this, i] { Run(i); });
+}
+
+HttpWorkers::~HttpWorkers() {
+  Stop();
+  for (auto& t : threads_) t.join();
+}
+
+void HttpWorkers::Post(Job job) {
+  {
+    std::lock_guard lock(mu_);
+    if (stopped_) return;
+    jobs_.push_back(std::move(job));
+  }
+  cv_.notify_one();
+}
+
+void HttpWorkers::PostTo(size_t index, Job job) {
+  {
+    std::lock_guard lock(mu_);
+    if (stopped_) return;
+    own_.at(index).push_back(std::move(job));
+  }
+  cv_.notify_all();
+}
+
+void HttpWorkers::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopped_ = true;
+    jobs_.clear();
+    for (auto& q : own_) q.clear();
+    for (httplib::Client* c : clients_)
+      if (c) c->stop();
+  }
+  cv_.notify_all();
+}
+
+void HttpWorkers::Run(size_t index) {
+  httplib::Client client(url_.Origin());
+  client.set_keep_alive(true);
+  client.set_decompress(false);
+  client.set_follow_location(true);
+  client.set_connection_timeout(timeouts_.connect);
+  client.set_read_timeout(timeouts_.read);
+  client.set_write_timeout(timeouts_.read);
+  client.enable_server_certificate_verification(true);
+  {
+    std::lock_guard lock(mu_);
+    clients_[index] = &client;
+  }
+  for (;;) {
+    Job job;
+    {
+      std::unique_lock lock(mu_);
+      auto& own = own_[index];
+      cv_.wait(lock,
+               [&] { return stopped_ || !own.empty() || !jobs_.empty(); });
+      if (stopped_) break;
+      auto& from = own.empty() ? jobs_ : own;
+      job = std::move(from.front());
+      from.pop_front();
+    }
+    job(client);
+  }
+  std::lock_guard lock(mu_);
+  clients_[index] = nullptr;
+}
+
+Expected<uint64_t> RangeGet(httplib::Client& c, const Url& url, uint64_t offset,
+                            uint64_t length,
+                            std::optional<uint64_t> expect_total,
+                            const BodySink& sink) {
+  std::string range = RangeHeader(offset, length);
+  httplib::Headers headers{{"Range", range},
+                           {"Accept-Encoding", "identity"},
+                           {"User-Agent", "braid/0.1"}};
+  Status answer = Ok{};
+  uint64_t total = 0, body = 0, got = 0;
+  auto result = c.Get(
+      url.target, headers,
+      [&](const httplib::Response& r) {
+        answer = CheckAnswer(r, {offset, length, expect_total}, &total, &body);
+        return answer.has_value();
+      },
+      [&](const char* data, size_t n) {
+        if (answer && body == 0) return true;  // an empty file's 416 page
+        if (got + n > body) return false;
+        got += n;
+        return sink(data, n);
+      });
+  std::string what = "GET " + range;
+  if (!answer) {
+    const Error& e = answer.error();
+    return MakeError(e.code, what + ": " + e.what);
+  }
+  if (!result) {
+    return MakeError(
+        Errc::kUnavailable,
+        what + ": " + Describe(result.error()) +
+            (got > 0 ? " after " + std::to_string(got) + " bytes" : ""));
+  }
+  if (got != body) {
+    return MakeError(Errc::kUnavailable, what + ": body ended after " +
+                                             std::to_string(got) + " of " +
+                                             std::to_string(body) + " bytes");
+  }
+  return total;
+}
+
+}  // namespace braid::client

@@ -1,0 +1,44 @@
+// The client's view of one source: braid frames in and out, whatever carries
+// them (a braid TCP connection, or an HTTP mirror emulating a server
+// session in-process). Single-threaded: all calls from the io_context's
+// thread.
+#ifndef BRAID_NET_LINK_H_
+#define BRAID_NET_LINK_H_
+
+#include "core/expected.h"
+#include "core/protocol.h"
+#include "net/asio_util.h"
+
+namespace braid::net {
+
+class Link {
+ public:
+  virtual ~Link() = default;
+
+  // The next frame. Views inside it stay valid until the next Read().
+  // Errors: kTimeout (nothing within timeout), kUnavailable (closed or
+  // reset), or another code naming what failed (the link is then unusable).
+  virtual awaitable<Expected<core::Message>> Read(Clock::duration timeout) = 0;
+  // Appends a frame to the send queue; Flush() sends it.
+  virtual void Queue(const core::Message& m) = 0;
+  // Sends everything queued, including frames queued while it runs.
+  virtual awaitable<Status> Flush(Clock::duration timeout) = 0;
+  virtual bool has_queued() const = 0;
+  virtual void Close() = 0;
+  // The receiver cannot place blocks at `end` or beyond yet (its reorder
+  // window): a source that fetches ahead on its own (an HTTP mirror) does
+  // not fetch its pattern's blocks from there; asked-for blocks still come.
+  // A braid server is held back by TCP instead: no-op.
+  virtual void LimitReadAhead(uint64_t end) { (void)end; }
+
+  // Queue + Flush. Not a coroutine: m (often a temporary) is taken before
+  // this returns.
+  awaitable<Status> Send(const core::Message& m, Clock::duration timeout) {
+    Queue(m);
+    return Flush(timeout);
+  }
+};
+
+}  // namespace braid::net
+
+#endif  // BRAID_NET_LINK_H_

@@ -1,0 +1,294 @@
+"""Integration tests: HTTP mirrors (nginx) as sources of `braid get`.
+
+Each mirror is its own nginx process (single process, no daemon) on a
+127.0.0.1 port, with a temporary config and prefix dir, killed by its PID at
+the end. Locations: / serves the root, /err/ answers 500, /norange/ ignores
+Range (max_ranges 0), /slow/ is rate limited per connection.
+Every output is compared by SHA-256.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import harness as h  # noqa: E402
+
+MB = 1_000_000
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+
+NGINX_CONF = """\
+daemon off;
+master_process off;
+worker_processes 1;
+pid {tmp}/nginx.pid;
+error_log {tmp}/error.log warn;
+events {{ worker_connections 64; }}
+http {{
+    default_type application/octet-stream;
+    types {{ }}
+    access_log off;
+    client_body_temp_path {tmp}/body;
+    proxy_temp_path {tmp}/proxy;
+    fastcgi_temp_path {tmp}/fastcgi;
+    uwsgi_temp_path {tmp}/uwsgi;
+    scgi_temp_path {tmp}/scgi;
+    sendfile on;
+    server {{
+        listen 127.0.0.1:{port};
+        root {root};
+        location / {{ }}
+        location /err/ {{ return 500; }}
+        location /norange/ {{ alias {root}/; max_ranges 0; }}
+        location /slow/ {{ alias {root}/; limit_rate {slow}; }}
+    }}
+}}
+"""
+
+
+def free_tcp_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def port_open(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+class Nginx:
+    """One nginx mirror of `root`; stop() kills exactly the process started."""
+
+    def __init__(self, root: str, tmp: str, slow: str = "2m"):
+        self.tmp = tmp
+        os.makedirs(tmp, exist_ok=True)
+        self.proc = None
+        for _ in range(3):  # the port may be taken between choice and bind
+            self.port = free_tcp_port()
+            conf = os.path.join(tmp, "nginx.conf")
+            with open(conf, "w") as f:
+                f.write(NGINX_CONF.format(tmp=tmp, port=self.port, root=root, slow=slow))
+            with open(os.path.join(tmp, "stderr.log"), "wb") as err:
+                self.proc = subprocess.Popen(
+                    [NGINX, "-c", conf, "-p", tmp, "-e", os.path.join(tmp, "error.log")],
+                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
+            if h.wait_until(lambda: port_open(self.port) or self.proc.poll() is not None, 10):
+                if self.proc.poll() is None:
+                    return
+        raise RuntimeError(f"nginx did not start; see {tmp}/stderr.log")
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}/{path}"
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+
+@unittest.skipUnless(os.path.exists(NGINX), "nginx is not installed")
+class HttpMirrors(unittest.TestCase):
+    SIZE = 24 * MB
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        cls.digest = h.class_root(cls, "data.bin", cls.SIZE)
+        # Same size, other bytes; and a copy with one byte changed per 64 KiB.
+        h.write_random_file(os.path.join(cls.root, "other.bin"), cls.SIZE)
+        with open(os.path.join(cls.root, "data.bin"), "rb") as f:
+            data = bytearray(f.read())
+        for at in range(1000, cls.SIZE, 1 << 16):
+            data[at] ^= 0x5A
+        with open(os.path.join(cls.root, "liar.bin"), "wb") as f:
+            f.write(data)
+        h.write_random_file(os.path.join(cls.root, "short.bin"), cls.SIZE - 4096)
+
+    def setUp(self) -> None:
+        h.braid_bin()
+        self.work = h.make_temp_dir(self)
+        self.out = os.path.join(self.work, "out.bin")
+        self.stats = os.path.join(self.work, "stats.json")
+
+    def mirror(self, **kw) -> Nginx:
+        n = Nginx(self.root, os.path.join(self.work, f"nginx{len(os.listdir(self.work))}"), **kw)
+        self.addCleanup(n.stop)
+        return n
+
+    def get(self, items: list[str], extra: list[str] | None = None,
+            timeout: float = 120, quiet: bool = True) -> subprocess.CompletedProcess:
+        """braid get; quiet=False keeps the warnings (sources left out)."""
+        args = ["get", *items, "-o", self.out, "--stats-json", self.stats]
+        args += ["-q"] if quiet else []
+        return h.run_braid(args + list(extra or []), timeout=timeout)
+
+    def assert_ok(self, r: subprocess.CompletedProcess) -> dict:
+        err = r.stderr.decode("utf-8", "replace")
+        self.assertEqual(r.returncode, 0, err)
+        self.assertEqual(h.sha256_file(self.out), self.digest)
+        with open(self.stats) as f:
+            return json.load(f)
+
+    def assert_failed(self, r: subprocess.CompletedProcess, *needles: str) -> str:
+        err = r.stderr.decode("utf-8", "replace")
+        self.assertNotEqual(r.returncode, 0, err)
+        lines = h.nonempty_lines(err)
+        self.assertEqual(len(lines), 1, f"want one clear line: {err}")
+        for n in needles:
+            self.assertIn(n, lines[0])
+        self.assertFalse(os.path.exists(self.out))
+        return lines[0]
+
+    def test_three_mirrors(self) -> None:
+        ms = [self.mirror() for _ in range(3)]
+        st = self.assert_ok(self.get([m.url("data.bin") for m in ms]))
+        self.assertEqual(st["name"], "data.bin")
+        self.assertEqual(st["bytes"], self.SIZE)
+        self.assertFalse(st["verified"], "mirrors alone have no manifest")
+        self.assertEqual(len(st["sources"]), 3)
+        for s in st["sources"]:
+            self.assertGreater(s["bytes"], 0, s)
+        self.assertEqual(sum(s["bytes"] for s in st["sources"]), self.SIZE)
+
+    def test_three_mirrors_to_stdout(self) -> None:
+        ms = [self.mirror() for _ in range(3)]
+        r = h.run_braid(["get", *[m.url("data.bin") for m in ms], "-o", "-", "-q",
+                         "--max-buffer", "8MiB"], timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        self.assertEqual(h.sha256_bytes(r.stdout), self.digest)
+
+    def test_name_then_urls_and_default_output(self) -> None:
+        m = self.mirror()
+        r = h.run_braid(["get", m.url("data.bin"), m.url("data.bin") + "?copy", "-q"],
+                        timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        out = os.path.join(h.scratch_dir(), "data.bin")
+        self.addCleanup(os.remove, out)
+        self.assertEqual(h.sha256_file(out), self.digest)
+
+    def test_mixed_braid_servers_and_mirrors(self) -> None:
+        servers = [h.start_server(self.root, log_dir=self.work) for _ in range(2)]
+        for s in servers:
+            self.addCleanup(s.stop)
+        ms = [self.mirror() for _ in range(2)]
+        items = ["data.bin"] + [m.url("data.bin") for m in ms]
+        extra = [a for s in servers for a in ("--source", s.address)]
+        st = self.assert_ok(self.get(items, extra))
+        self.assertTrue(st["verified"], "a braid server gives the manifest")
+        self.assertEqual({s["address"] for s in st["sources"]},
+                         {s.address for s in servers} | {m.url("data.bin") for m in ms})
+        self.assertGreater(sum(s["bytes"] for s in st["sources"] if "http" in s["address"]), 0)
+
+    def test_lying_mirror_is_dropped_when_a_manifest_exists(self) -> None:
+        server = h.start_server(self.root, log_dir=self.work)
+        self.addCleanup(server.stop)
+        liar, good = self.mirror(), self.mirror()
+        st = self.assert_ok(self.get(
+            ["data.bin", liar.url("liar.bin"), good.url("data.bin"), "--source", server.address],
+            quiet=False))
+        by = {s["address"]: s for s in st["sources"]}
+        self.assertTrue(by[liar.url("liar.bin")]["failed"], st)
+        self.assertIn("bad data", by[liar.url("liar.bin")]["error"])
+
+    def test_mirror_of_another_file_same_size_is_left_out(self) -> None:
+        ms = [self.mirror() for _ in range(3)]
+        urls = [ms[0].url("data.bin"), ms[1].url("other.bin"), ms[2].url("data.bin")]
+        r = self.get(urls, quiet=False)
+        st = self.assert_ok(r)
+        self.assertIn(urls[1], r.stderr.decode())
+        self.assertNotIn(urls[1], [s["address"] for s in st["sources"]])
+
+    def test_mirror_of_another_size_is_left_out(self) -> None:
+        ms = [self.mirror() for _ in range(3)]
+        urls = [ms[0].url("short.bin"), ms[1].url("data.bin"), ms[2].url("data.bin")]
+        r = self.get(urls, quiet=False)
+        st = self.assert_ok(r)
+        self.assertIn(urls[0], r.stderr.decode())
+        self.assertNotIn(urls[0], [s["address"] for s in st["sources"]])
+
+    def test_mirror_answering_500_or_404_is_left_out(self) -> None:
+        ms = [self.mirror() for _ in range(3)]
+        urls = [ms[0].url("err/data.bin"), ms[1].url("data.bin"), ms[2].url("nothere.bin")]
+        r = self.get(["data.bin", *urls], quiet=False)
+        self.assert_ok(r)
+        err = r.stderr.decode()
+        self.assertIn("HTTP 500", err)
+        self.assertIn("HTTP 404", err)
+
+    def run_with_fault(self, fault) -> None:
+        """Three slow mirrors; fault(mirror 0) once the transfer runs."""
+        # nginx limits each request after a first second's worth: 1 MiB
+        # requests at 512 KB/s take about 1 s, 2 at a time per mirror: the
+        # transfer takes about 4 s.
+        ms = [self.mirror(slow="512k") for _ in range(3)]
+        args = [h.braid_bin(), "get", *[m.url("slow/data.bin") for m in ms],
+                "-o", self.out, "-q", "--stats-json", self.stats, "--block-size", "1MiB"]
+        bg = h.BackgroundGet(args, self.work)
+        try:
+            self.assertTrue(h.wait_until(lambda: os.path.exists(self.out + ".braid-part")
+                                         or bg.proc.poll() is not None, 20))
+            time.sleep(0.5)
+            self.assertIsNone(bg.proc.poll(), "transfer ended before the fault")
+            fault(ms[0])
+            rc = bg.wait(120)
+        finally:
+            bg.kill()
+        self.assertEqual(rc, 0, bg.stderr())
+        self.assertEqual(h.sha256_file(self.out), self.digest)
+        with open(self.stats) as f:
+            st = json.load(f)
+        by = {s["address"]: s for s in st["sources"]}
+        self.assertTrue(by[ms[0].url("slow/data.bin")]["failed"], st)
+
+    def test_mirror_killed_mid_transfer(self) -> None:
+        self.run_with_fault(lambda m: m.stop())
+
+    def test_mirror_frozen_mid_transfer(self) -> None:
+        def freeze(m: Nginx) -> None:
+            m.proc.send_signal(signal.SIGSTOP)
+            self.addCleanup(m.proc.send_signal, signal.SIGCONT)
+        self.run_with_fault(freeze)
+
+    def test_no_range_support_is_a_clear_error(self) -> None:
+        m = self.mirror()
+        self.assert_failed(self.get([m.url("norange/data.bin")]), "byte ranges")
+
+    def test_bad_urls_are_clear_errors(self) -> None:
+        m = self.mirror()
+        self.assert_failed(self.get([m.url("nothere.bin")]), "HTTP 404")
+        self.assert_failed(self.get([f"http://127.0.0.1:{h.closed_port()}/data.bin"]),
+                           "cannot connect")
+        r = self.get(["ftp://127.0.0.1/data.bin"])
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("only http and https", r.stderr.decode())
+        r = self.get(["data.bin", "127.0.0.1:7070"])
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("not a URL", r.stderr.decode())
+
+    def test_content_id_needs_a_braid_source(self) -> None:
+        m = self.mirror()
+        self.assert_failed(self.get([m.url("data.bin")], ["--content-id", "ab" * 32]),
+                           "no manifest", "--sha256")
+
+    def test_sha256(self) -> None:
+        m = self.mirror()
+        st = self.assert_ok(self.get([m.url("data.bin")], ["--sha256", self.digest]))
+        self.assertTrue(st["sha256_checked"])
+        wrong = "0" * 64
+        self.assert_failed(self.get([m.url("data.bin")], ["--sha256", wrong]), "SHA-256", wrong)
+
+
+if __name__ == "__main__":
+    unittest.main()
