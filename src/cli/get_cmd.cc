@@ -2,11 +2,13 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 
 #include "cli/commands.h"
+#include "cli/source_flags.h"
 #include "client/get.h"
 #include "core/protocol.h"
 
@@ -15,19 +17,12 @@ namespace {
 
 struct GetFlags {
   std::string name;
-  std::vector<std::string> sources;
-  std::string director;
-  bool discover = false;
-  std::string discover_to = "255.255.255.255:7072";
-  int discover_wait_ms = 1000;
-  std::string origin;
-  std::vector<std::string> vias;
+  SourceFlags source;
   std::string output;
   std::string stats_json;
   std::string trace;
   std::string content_id;
-  std::string block_size = "64KiB";
-  std::string max_buffer = "64MiB";
+  std::string range;
   int verbosity = 0;
   bool quiet = false;
 };
@@ -37,56 +32,27 @@ int Usage(const std::string& message) {
   return kExitUsage;
 }
 
+// "FIRST-LAST": inclusive byte offsets, FIRST <= LAST.
+std::optional<core::ByteRange> ParseRangeFlag(const std::string& text) {
+  uint64_t first = 0, last = 0;
+  const char* end = text.data() + text.size();
+  auto a = std::from_chars(text.data(), end, first);
+  if (a.ec != std::errc() || a.ptr == end || *a.ptr != '-') return std::nullopt;
+  auto b = std::from_chars(a.ptr + 1, end, last);
+  if (b.ec != std::errc() || b.ptr != end || last < first) return std::nullopt;
+  return core::ByteRange{first, last - first + 1};
+}
+
 int RunGetCommand(const GetFlags& flags) {
   SetUpLogging(flags.verbosity, flags.quiet);
   client::GetOptions options;
   options.name = flags.name;
-  for (const auto& s : flags.sources) {
-    auto hp = core::ParseHostPort(s);
-    if (!hp) return Usage(hp.error().what);
-    options.sources.push_back(*hp);
-  }
-  if (!flags.director.empty()) {
-    auto hp = core::ParseHostPort(flags.director);
-    if (!hp) return Usage("--director: " + hp.error().what);
-    options.director = *hp;
-  }
-  options.discover = flags.discover;
-  auto to = core::ParseHostPort(flags.discover_to);
-  if (!to) return Usage("--discover-to: " + to.error().what);
-  options.discover_to = *to;
-  options.discover_wait = std::chrono::milliseconds(flags.discover_wait_ms);
-  if (!flags.origin.empty()) {
-    auto hp = core::ParseHostPort(flags.origin);
-    if (!hp) return Usage("--origin: " + hp.error().what);
-    options.origin = *hp;
-    if (flags.vias.empty())
-      return Usage("--origin needs --via RELAY (or --via direct)");
-  }
-  for (const auto& v : flags.vias) {
-    if (!options.origin) return Usage("--via needs --origin");
-    if (v == "direct") {
-      options.vias.push_back(std::nullopt);
-      continue;
-    }
-    auto hp = core::ParseHostPort(v);
-    if (!hp) return Usage("--via: " + hp.error().what);
-    options.vias.push_back(*hp);
-  }
-  if (options.sources.empty() && !options.director && !options.discover &&
-      options.vias.empty())
-    return Usage(
-        "give sources: --source, --director, --discover or --origin "
-        "with --via");
-  auto block = core::ParseSize(flags.block_size);
-  if (!block || *block < core::kMinBlockSize || *block > core::kMaxBlockSize) {
-    return Usage("--block-size must be between 512 and 4MiB");
-  }
-  options.block_size = static_cast<uint32_t>(*block);
-  auto buffer = core::ParseSize(flags.max_buffer);
-  if (!buffer) return Usage(buffer.error().what);
-  options.reorder_bytes = *buffer;
+  if (auto e = ApplySourceFlags(flags.source, &options)) return Usage(*e);
   options.trace_path = flags.trace;
+  if (!flags.range.empty()) {
+    options.range = ParseRangeFlag(flags.range);
+    if (!options.range) return Usage("--range wants FIRST-LAST byte offsets");
+  }
   if (!flags.content_id.empty()) {
     auto id = core::DigestFromHex(flags.content_id);
     if (!id) return Usage(id.error().what);
@@ -141,43 +107,25 @@ void AddGetCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("NAME", flags->name,
                   "Name of the file or stream on the sources")
       ->required();
-  cmd->add_option("--source", flags->sources,
-                  "A source HOST:PORT (repeat for more)");
-  cmd->add_option("--director", flags->director,
-                  "Ask the director at HOST:PORT who holds NAME; servers that "
-                  "start serving it during the transfer join it, servers the "
-                  "director drops leave it. Its content id is trusted.");
-  cmd->add_option("--origin", flags->origin,
-                  "The one server to fetch from over several routes (--via)");
-  cmd->add_option("--via", flags->vias,
-                  "A route to --origin: a relay HOST:PORT (`braid relay`), or "
-                  "direct; repeat for more. Each route gets its share of the "
-                  "pattern, like a source");
-  cmd->add_flag("--discover", flags->discover,
-                "Ask the local network (UDP broadcast) who holds NAME, before "
-                "and during the transfer");
-  cmd->add_option("--discover-to", flags->discover_to,
-                  "Where --discover asks (default 255.255.255.255:7072)");
-  cmd->add_option("--discover-wait", flags->discover_wait_ms,
-                  "Milliseconds to gather discovery answers (default 1000)")
-      ->check(CLI::Range(10, 60000));
+  AddSourceFlags(cmd, &flags->source,
+                 "Bound on bytes held for reordering when writing in order "
+                 "(standard output, --range) (default 64MiB)");
   cmd->add_option(
       "-o,--output", flags->output,
       "Output file, or - for standard output (default: NAME's last part)");
   cmd->add_option("--stats-json", flags->stats_json,
                   "Write transfer statistics here as JSON");
-  cmd->add_option("--block-size", flags->block_size,
-                  "Block size, 512 to 4MiB (default 64KiB)");
   cmd->add_option("--content-id", flags->content_id,
                   "Trusted content id (64 hex digits; --stats-json shows it as "
                   "content_id); "
                   "every block is verified against it");
+  cmd->add_option("--range", flags->range,
+                  "Only bytes FIRST-LAST (inclusive offsets) of NAME: only "
+                  "the blocks holding them are fetched; the output is those "
+                  "bytes, written in order");
   cmd->add_option("--trace", flags->trace,
                   "Write per-interval rates, shares and pattern changes here "
                   "(JSON lines; scripts/plot-trace draws them)");
-  cmd->add_option("--max-buffer", flags->max_buffer,
-                  "Bound on bytes held for reordering when streaming to stdout "
-                  "(default 64MiB)");
   cmd->add_flag("-v,--verbose", flags->verbosity,
                 "More logging (-vv logs each out-of-sequence block)");
   cmd->add_flag("-q,--quiet", flags->quiet, "Only errors on stderr");

@@ -6,20 +6,32 @@
 
 namespace braid::client {
 
-Expected<GetReport> RunGet(const GetOptions& options) {
-  if (options.sources.empty() && !options.director && !options.discover &&
-      options.vias.empty())
-    return MakeError(Errc::kUnavailable, "no sources given");
+namespace {
+
+bool HasSources(const GetOptions& options) {
+  return !options.sources.empty() || options.director || options.discover ||
+         !options.vias.empty();
+}
+
+// Runs step (a Transfer coroutine) on a fresh io_context until it ends;
+// cancel or, without it, SIGINT/SIGTERM interrupt the transfer.
+template <class T>
+Expected<T> RunOnOwnContext(Transfer& transfer,
+                            awaitable<Expected<T>> (Transfer::*step)(),
+                            const std::atomic<bool>* cancel) {
   asio::io_context io(1);
-  Transfer transfer(options);
   // Ctrl-C or a polite kill: stop, keep what is verified for a later run.
-  asio::signal_set signals(io, SIGINT, SIGTERM);
-  signals.async_wait([&](std::error_code ec, int) {
-    if (!ec) transfer.Interrupt();
-  });
-  std::optional<Expected<GetReport>> result;
+  std::optional<asio::signal_set> signals;
+  if (!cancel) {
+    signals.emplace(io, SIGINT, SIGTERM);
+    signals->async_wait([&](std::error_code ec, int) {
+      if (!ec) transfer.Interrupt();
+    });
+  }
+  std::optional<Expected<T>> result;
   asio::co_spawn(
-      io, [&]() -> awaitable<void> { result.emplace(co_await transfer.Run()); },
+      io,
+      [&]() -> awaitable<void> { result.emplace(co_await (transfer.*step)()); },
       [&](std::exception_ptr e) {
         if (e && !result)
           result.emplace(MakeError(Errc::kIoError, "internal error"));
@@ -28,13 +40,38 @@ Expected<GetReport> RunGet(const GetOptions& options) {
       io,
       [&]() -> awaitable<void> {
         // The signal wait must not keep io.run() alive once the transfer ends.
-        while (!result) co_await net::SleepFor(std::chrono::milliseconds(50));
-        signals.cancel();
+        bool interrupted = false;
+        while (!result) {
+          co_await net::SleepFor(std::chrono::milliseconds(50));
+          if (cancel && *cancel && !interrupted) {
+            interrupted = true;
+            transfer.Interrupt();
+          }
+        }
+        if (signals) signals->cancel();
       },
       asio::detached);
   io.run();
   if (!result) return MakeError(Errc::kIoError, "transfer did not finish");
   return std::move(*result);
+}
+
+}  // namespace
+
+Expected<GetReport> RunGet(const GetOptions& options,
+                           const std::atomic<bool>* cancel) {
+  if (!HasSources(options))
+    return MakeError(Errc::kUnavailable, "no sources given");
+  Transfer transfer(options);
+  return RunOnOwnContext(transfer, &Transfer::Run, cancel);
+}
+
+Expected<Description> Describe(const GetOptions& options) {
+  if (!HasSources(options))
+    return MakeError(Errc::kUnavailable, "no sources given");
+  Transfer transfer(options);
+  std::atomic<bool> never{false};
+  return RunOnOwnContext(transfer, &Transfer::Describe, &never);
 }
 
 nlohmann::json ToJson(const GetReport& r) {

@@ -64,10 +64,13 @@ class Output {
 // file (a device such as /dev/null, a FIFO) is written in order, in place. For
 // a file, bytes go to "<path>.braid-part" in the same directory, removed again
 // if the Output is destroyed unfinished. reorder_bytes bounds the reorder
-// window for standard output.
+// window for standard output. With a range only those bytes are written (in
+// order; a file is then never resumed) and only the blocks covering them
+// are expected.
 Expected<std::unique_ptr<Output>> OpenOutput(
     const std::string& path, core::StreamLayout layout, size_t reorder_bytes,
-    const std::string& resume_key = "");
+    const std::string& resume_key = "",
+    std::optional<core::ByteRange> range = std::nullopt);
 
 }  // namespace braid::client
 

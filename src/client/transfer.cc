@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "client/output_sink.h"
+
 namespace braid::client {
 namespace {
 
@@ -278,8 +280,9 @@ awaitable<Status> Transfer::SkipResumed() {
     }
   }
   if (runs.empty()) co_return Ok{};
-  spdlog::info("resuming: {} of {} bytes already verified on disk",
-               output_->resumed_bytes(), layout_.size);
+  if (output_->resumed_bytes() > 0)
+    spdlog::info("resuming: {} of {} bytes already verified on disk",
+                 output_->resumed_bytes(), layout_.size);
   for (SourceConn* s : live_) {
     for (const auto& [first, end] : runs) {
       s->conn().Queue(core::Skip{first, static_cast<uint32_t>(end - first)});
@@ -345,35 +348,65 @@ awaitable<Status> Transfer::Stream() {
   }
   done_ = true;
   // Ends the receivers, the joiners and the director's subscription.
-  for (auto& s : all_) {
-    if (s->connected()) s->conn().Close();
-  }
-  if (director_) director_->Close();
+  CloseAll();
   while (tasks_ > 0) co_await progress_->Wait(std::chrono::milliseconds(50));
   display_->Finish();
   if (fatal_) co_return Unexpected{*fatal_};
   co_return Ok{};
 }
 
-awaitable<Expected<GetReport>> Transfer::Run() {
+awaitable<Status> Transfer::Setup() {
   ex_ = co_await asio::this_coro::executor;
   progress_ = std::make_unique<net::Broadcast>(ex_);
-  if (auto s = trace_.Open(options_.trace_path, start_); !s)
-    co_return Unexpected{s.error()};
-  if (auto s = co_await FindSources(); !s) co_return Unexpected{s.error()};
-  if (auto s = co_await ConnectAll(); !s) co_return Unexpected{s.error()};
-  if (auto s = co_await OpenAll(); !s) co_return Unexpected{s.error()};
-  if (auto s = ChooseContent(); !s) co_return Unexpected{s.error()};
+  if (auto s = trace_.Open(options_.trace_path, start_); !s) co_return s;
+  if (auto s = co_await FindSources(); !s) co_return s;
+  if (auto s = co_await ConnectAll(); !s) co_return s;
+  if (auto s = co_await OpenAll(); !s) co_return s;
+  co_return ChooseContent();
+}
+
+void Transfer::CloseAll() {
+  for (auto& s : all_) {
+    if (s->connected()) s->conn().Close();
+  }
+  if (director_) director_->Close();
+}
+
+awaitable<Expected<Description>> Transfer::Describe() {
+  Status st = co_await Setup();
+  CloseAll();
+  if (!st) co_return Unexpected{st.error()};
+  co_return Description{layout_.size, content_id_};
+}
+
+Expected<std::unique_ptr<Output>> Transfer::OpenTheOutput() const {
+  if (options_.range && options_.range->end() > layout_.size) {
+    return MakeError(Errc::kMalformed,
+                     "range ends at byte " +
+                         std::to_string(options_.range->end()) + " of " +
+                         std::to_string(layout_.size));
+  }
+  if (options_.sink) {
+    return MakeInOrderOutput(layout_,
+                             WindowBlocks(layout_, options_.reorder_bytes),
+                             options_.range, options_.sink);
+  }
+  bool resumable = manifest_ && !options_.range;
+  return OpenOutput(options_.output, layout_, options_.reorder_bytes,
+                    resumable ? core::ToHex(content_id_) : "", options_.range);
+}
+
+awaitable<Expected<GetReport>> Transfer::Run() {
+  if (auto s = co_await Setup(); !s) co_return Unexpected{s.error()};
   if (auto s = co_await LoadManifest(); !s) co_return Unexpected{s.error()};
   if (auto s = co_await DropUnopened(); !s) co_return Unexpected{s.error()};
-  auto output = OpenOutput(options_.output, layout_, options_.reorder_bytes,
-                           manifest_ ? core::ToHex(content_id_) : "");
+  auto output = OpenTheOutput();
   if (!output) co_return Unexpected{output.error()};
   output_ = std::move(*output);
   display_.emplace(options_.progress, layout_.size, start_);
   spdlog::info("'{}': {} bytes in {} blocks from {} source(s)", options_.name,
                layout_.size, layout_.block_count(), live_.size());
-  if (layout_.block_count() > 0) {
+  if (!output_->received().complete()) {
     if (auto s = co_await Stream(); !s)
       co_return Unexpected{WithResumeHint(s.error())};
   }

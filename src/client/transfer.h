@@ -24,6 +24,8 @@ class Transfer {
  public:
   explicit Transfer(const GetOptions& options);
   awaitable<Expected<GetReport>> Run();
+  // Setup only (sources found, opened, content chosen), then closes them.
+  awaitable<Expected<Description>> Describe();
   // Ends the transfer soon with an error (SIGINT, SIGTERM); what is verified
   // is kept for a later run.
   void Interrupt();
@@ -44,7 +46,9 @@ class Transfer {
   // Runs a task of the streaming phase; Stream() waits for all of them.
   void Spawn(awaitable<void> task);
 
-  // Setup (transfer_setup.cc).
+  // Setup (transfer_setup.cc); Setup runs the steps up to ChooseContent.
+  awaitable<Status> Setup();
+  void CloseAll();
   awaitable<Status> ConnectAll();
   awaitable<Status> OpenAll();
   Status CheckOpened();
@@ -62,6 +66,8 @@ class Transfer {
   void Record();
   void Flush(SourceConn* s);
   awaitable<Status> SkipResumed();
+  // The file, standard output or sink, trimmed to options_.range.
+  Expected<std::unique_ptr<Output>> OpenTheOutput() const;
   void Checkpoint();
   Error WithResumeHint(Error e) const;
   void FailSource(SourceConn& s, const Error& e);
