@@ -215,7 +215,7 @@ class ProxyCase(unittest.TestCase):
                 curl.kill()
             curl.wait(timeout=10)
         with open(err, "rb") as f:
-            self.assertEqual(curl.returncode, 0, f.read())
+            self.assertEqual(curl.returncode, 0, (f.read(), self.proxy.stderr_text()[-4000:]))
         self.assertEqual(h.sha256_file(out), self.big_digest)
         self.assertGreater(peak, 0)
         self.assertLess(peak, 200 * h.MIB, f"proxy RSS peaked at {peak} bytes")
