@@ -3,7 +3,8 @@
 
 Three `braid serve` and one `braid proxy` on 127.0.0.1; one random file.
 Measures, each run repeated and the median reported:
-  - `braid get` directly, to /dev/null and to a file;
+  - `braid get` directly, to /dev/null, to a file, and in order into a pipe
+    (`-o - | cat > /dev/null`, what the proxy does before HTTP);
   - curl through the proxy, to /dev/null and to a file (sha256 checked);
   - the proxy's peak RSS (VmRSS sampled every 20 ms) during those curls;
   - time to first byte of a 64 KiB range request in the middle of the file
@@ -146,6 +147,9 @@ def main() -> None:
         get = [braid, "get", "data.bin", "--quiet"] + sources
         run("braid_get_devnull_s", get + ["-o", "/dev/null"])
         run("braid_get_file_s", get + ["-o", out], check=True)
+        # In order through a pipe, as the proxy delivers (same --max-buffer).
+        run("braid_get_pipe_s", ["sh", "-c", " ".join(get + ["--max-buffer", a.max_buffer,
+                                                            "-o", "-", "| cat > /dev/null"])])
         run("curl_proxy_devnull_s", ["curl", "-sS", "-o", "/dev/null", url], watch=True)
         run("curl_proxy_file_s", ["curl", "-sS", "-o", out, url], check=True, watch=True)
         mid = a.size_mib * MIB // 2 + 12345
@@ -155,7 +159,8 @@ def main() -> None:
             res.setdefault("head_s", []).append(curl_metric(["-I", url], "time_total"))
         summary = {k: round(statistics.median(v), 4) for k, v in res.items()}
         summary["proxy_peak_rss_mib"] = round(max(res["proxy_peak_rss_mib"]), 1)
-        for k in ("braid_get_devnull_s", "braid_get_file_s", "curl_proxy_devnull_s",
+        for k in ("braid_get_devnull_s", "braid_get_file_s", "braid_get_pipe_s",
+                  "curl_proxy_devnull_s",
                   "curl_proxy_file_s"):
             summary[k.replace("_s", "_mib_per_s")] = round(a.size_mib / summary[k], 1)
         summary.update(size_mib=a.size_mib, runs=a.runs, servers=a.servers,

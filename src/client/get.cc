@@ -29,12 +29,15 @@ Expected<T> RunOnOwnContext(Transfer& transfer,
     });
   }
   std::optional<Expected<T>> result;
+  // Wakes the watcher below at once when the step ends.
+  asio::steady_timer tick(io);
   asio::co_spawn(
       io,
       [&]() -> awaitable<void> { result.emplace(co_await (transfer.*step)()); },
       [&](std::exception_ptr e) {
         if (e && !result)
           result.emplace(MakeError(Errc::kIoError, "internal error"));
+        tick.cancel();
       });
   asio::co_spawn(
       io,
@@ -42,7 +45,8 @@ Expected<T> RunOnOwnContext(Transfer& transfer,
         // The signal wait must not keep io.run() alive once the transfer ends.
         bool interrupted = false;
         while (!result) {
-          co_await net::SleepFor(std::chrono::milliseconds(50));
+          tick.expires_after(std::chrono::milliseconds(50));
+          co_await tick.async_wait(net::kUseTuple);
           if (cancel && *cancel && !interrupted) {
             interrupted = true;
             transfer.Interrupt();
