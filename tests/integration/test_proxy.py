@@ -55,6 +55,10 @@ class ProxyCase(unittest.TestCase):
         cls.proxy = h.start_proxy([s.address for s in cls.servers], log_dir=cls.tmp,
                                   extra=["--max-buffer", "8MiB", "--queue", "4MiB"])
         cls.addClassCleanup(cls.proxy.stop)
+        # The servers hash their files after they start listening; an OPEN
+        # waits for that, so wait (bounded) until the big file is described.
+        ready = h.wait_until(lambda: head_status(cls.proxy.port, cls.BIG) == 200, 120, 0.5)
+        assert ready, cls.proxy.stderr_text()[-4000:]
 
     def setUp(self) -> None:
         self.tmp = h.make_temp_dir(self)
@@ -80,7 +84,7 @@ class ProxyCase(unittest.TestCase):
         return self.request("GET", "/" + self.NAME, {"Range": spec})
 
     def curl(self, args: list[str], timeout: float = 120.0) -> subprocess.CompletedProcess:
-        return h.run_cmd(["curl", "-sS", "--max-time", str(int(timeout))] + args,
+        return h.run_cmd(["curl", "-sS", "-f", "--max-time", str(int(timeout))] + args,
                          timeout=timeout + 10)
 
     # -- whole bodies
@@ -143,6 +147,20 @@ class ProxyCase(unittest.TestCase):
         with open(out, "rb") as f:
             self.assertEqual(f.read(), self.data[BS - 3:3 * BS + 1])
 
+    def test_braid_get_range(self):
+        sources = [s.address for s in self.servers]
+        for first, last in ((0, 0), (BS - 1, BS), (self.SIZE - 77, self.SIZE - 1)):
+            with self.subTest(first=first, last=last):
+                out = os.path.join(self.tmp, f"r{first}.bin")
+                r = h.run_get(self.NAME, sources, out, extra=["--range", f"{first}-{last}"])
+                self.assertEqual(r.returncode, 0, r.stderr)
+                with open(out, "rb") as f:
+                    self.assertEqual(f.read(), self.data[first:last + 1])
+        out = os.path.join(self.tmp, "past.bin")
+        r = h.run_get(self.NAME, sources, out, extra=["--range", f"10-{self.SIZE}"])
+        self.assertNotEqual(r.returncode, 0)
+        self.assertFalse(os.path.exists(out))
+
     def test_several_ranges_answer_the_whole_body(self):
         status, hdr, body = self.get_range("bytes=0-1,10-20")
         self.assertEqual(status, 200)
@@ -201,7 +219,7 @@ class ProxyCase(unittest.TestCase):
         out = os.path.join(self.tmp, "slow.bin")
         err = os.path.join(self.tmp, "curl.stderr")
         with open(err, "wb") as errf:
-            curl = subprocess.Popen(["curl", "-sS", "--max-time", "120", "--limit-rate", "48M",
+            curl = subprocess.Popen(["curl", "-sS", "-f", "--max-time", "120", "--limit-rate", "48M",
                                      "-o", out, self.url(self.BIG)],
                                     stdout=subprocess.DEVNULL, stderr=errf)
         peak = 0
@@ -252,6 +270,17 @@ class ProxyCase(unittest.TestCase):
         self.assertEqual(hdr["content-type"], "video/mp4")
         log = self.proxy.stderr_text()
         self.assertTrue(re.search(r"GET /clip\.mp4 -> 206", log), "ffmpeg sent no Range")
+
+
+def head_status(port: int, name: str) -> int:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=HTTP_TIMEOUT)
+    try:
+        conn.request("HEAD", "/" + name)
+        return conn.getresponse().status
+    except OSError:
+        return 0
+    finally:
+        conn.close()
 
 
 def make_clip(path: str) -> None:
