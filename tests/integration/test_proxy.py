@@ -200,7 +200,17 @@ class ProxyCase(unittest.TestCase):
 
     # -- big file: disconnects and back-pressure
 
+    def threads(self) -> int:
+        with open(f"/proc/{self.proxy.proc.pid}/status") as f:
+            for line in f:
+                if line.startswith("Threads:"):
+                    return int(line.split()[1])
+        return 0
+
     def test_client_disconnect_mid_body_then_full_download(self):
+        # Idle: main, the listener and httplib's pool. A body adds its
+        # transfer's threads, which must end soon after the client leaves.
+        idle = self.threads()
         for _ in range(3):
             s = socket.create_connection(("127.0.0.1", self.proxy.port), timeout=HTTP_TIMEOUT)
             s.sendall(f"GET /{self.BIG} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
@@ -209,7 +219,10 @@ class ProxyCase(unittest.TestCase):
                 b = s.recv(1 << 16)
                 self.assertTrue(b, "proxy closed early")
                 got += len(b)
+            self.assertGreater(self.threads(), idle)
             s.close()
+            self.assertTrue(h.wait_until(lambda: self.threads() == idle, 10),
+                            f"transfer threads still running: {self.threads()} > {idle}")
         self.assertTrue(self.proxy.alive())
         r = self.curl([self.url(self.BIG)], timeout=120)
         self.assertEqual(r.returncode, 0, r.stderr)
