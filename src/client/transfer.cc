@@ -417,7 +417,7 @@ awaitable<Expected<GetReport>> Transfer::Run() {
 GetReport Transfer::Report() const {
   GetReport r;
   r.name = options_.name;
-  r.bytes = layout_.size;
+  r.bytes = options_.range ? options_.range->length : layout_.size;
   r.seconds = std::chrono::duration<double>(Clock::now() - start_).count();
   r.duplicate_bytes = duplicate_bytes_;
   r.patterns = scheduler_ ? scheduler_->patterns_sent() : 1;
