@@ -82,6 +82,17 @@ Proxy::Proxy(ProxyOptions options)
   server_->set_pre_routing_handler(OnlyGetAndHead);
   server_->Get(".*", [this](const httplib::Request& req,
                             httplib::Response& res) { Handle(req, res); });
+  // httplib answers 416 itself, before routing, to a Range it cannot parse
+  // ("bytes=abc", "bytes=5-1"); the RFC says to ignore such a field, so the
+  // request is handled as if it had none.
+  server_->set_error_handler(httplib::Server::HandlerWithResponse(
+      [this](const httplib::Request& req, httplib::Response& res) {
+        if (res.status != 416 || res.has_header("Content-Range") ||
+            (req.method != "GET" && req.method != "HEAD"))
+          return httplib::Server::HandlerResponse::Unhandled;
+        Handle(req, res, /*ignore_range=*/true);
+        return httplib::Server::HandlerResponse::Handled;
+      }));
   server_->set_logger(
       [](const httplib::Request& req, const httplib::Response& res) {
         spdlog::info("{} {} {} -> {}", req.remote_addr, req.method, req.path,
@@ -109,7 +120,8 @@ void Proxy::Serve() { server_->listen_after_bind(); }
 
 void Proxy::Stop() { server_->stop(); }
 
-void Proxy::Handle(const httplib::Request& req, httplib::Response& res) {
+void Proxy::Handle(const httplib::Request& req, httplib::Response& res,
+                   bool ignore_range) {
   // httplib 0.11.4 applies the Range it parsed to any content provider,
   // unchecked against the size: ranges are resolved here instead.
   const_cast<httplib::Request&>(req).ranges.clear();
@@ -123,7 +135,8 @@ void Proxy::Handle(const httplib::Request& req, httplib::Response& res) {
   res.set_header("Accept-Ranges", "bytes");
   res.set_header("ETag", "\"" + core::ToHex(d->content_id) + "\"");
   std::string type(GuessContentType(name));
-  RangeRequest r = ResolveRange(req.get_header_value("Range"), d->size);
+  RangeRequest r =
+      ResolveRange(ignore_range ? "" : req.get_header_value("Range"), d->size);
   switch (r.kind) {
     case RangeRequest::Kind::kUnsatisfiable:
       res.status = 416;

@@ -46,7 +46,9 @@ class Proxy {
   void Stop();
 
  private:
-  void Handle(const httplib::Request& req, httplib::Response& res);
+  // ignore_range: answer as if the request had no Range field.
+  void Handle(const httplib::Request& req, httplib::Response& res,
+              bool ignore_range = false);
 
   ProxyOptions options_;
   std::unique_ptr<httplib::Server> server_;
