@@ -60,6 +60,26 @@ bool Feed(StreamJob& job, httplib::DataSink& sink) {
   }
 }
 
+// The body: length bytes of get's stream (get.range, when set), streamed
+// from a transfer of its own; for a HEAD only its length.
+void SetBody(bool head, client::GetOptions get, uint64_t length,
+             const std::string& type, size_t queue_bytes,
+             httplib::Response& res) {
+  if (length == 0) return res.set_content("", type);
+  if (head) {
+    // httplib sends the headers (Content-Length included), never the body.
+    return res.set_content_provider(
+        length, type, [](size_t, size_t, httplib::DataSink&) { return false; });
+  }
+  auto job = std::make_shared<StreamJob>(std::move(get), queue_bytes);
+  res.set_content_provider(
+      length, type,
+      [job](size_t, size_t, httplib::DataSink& sink) {
+        return Feed(*job, sink);
+      },
+      [job](bool) { job->Cancel(); });
+}
+
 httplib::Server::HandlerResponse OnlyGetAndHead(const httplib::Request& req,
                                                 httplib::Response& res) {
   if (req.method == "GET" || req.method == "HEAD")
@@ -152,20 +172,9 @@ void Proxy::Handle(const httplib::Request& req, httplib::Response& res,
       break;
   }
   uint64_t length = get.range ? get.range->length : d->size;
-  if (length == 0) return res.set_content("", type);
-  if (req.method == "HEAD") {
-    // httplib sends the headers (Content-Length included), never the body.
-    return res.set_content_provider(
-        length, type, [](size_t, size_t, httplib::DataSink&) { return false; });
-  }
   get.content_id = d->content_id;  // the body is the content described
-  auto job = std::make_shared<StreamJob>(std::move(get), options_.queue_bytes);
-  res.set_content_provider(
-      length, type,
-      [job](size_t, size_t, httplib::DataSink& sink) {
-        return Feed(*job, sink);
-      },
-      [job](bool) { job->Cancel(); });
+  SetBody(req.method == "HEAD", std::move(get), length, type,
+          options_.queue_bytes, res);
 }
 
 }  // namespace braid::proxy
