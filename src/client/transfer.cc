@@ -13,6 +13,9 @@ using core::Clock;
 
 // How often the scheduler runs; its own interval decides re-patterning.
 constexpr auto kTick = std::chrono::milliseconds(10);
+// An in-order point stuck this long while sources wait to hand over blocks
+// beyond the window is a deadlock (see BeyondStuckWindow).
+constexpr auto kStuckWindow = std::chrono::milliseconds(300);
 // Idle sources are pinged so their server keeps the connection open.
 constexpr auto kKeepAlive = std::chrono::seconds(5);
 
@@ -78,11 +81,26 @@ awaitable<Status> Transfer::OnData(SourceConn& s, const core::Data& d) {
   }
   // Back-pressure: the reorder window and the pipeline bound memory; while
   // waiting this source is not read, so TCP slows it down.
+  uint64_t frontier = scheduler_->received().next_in_order();
+  auto since = Clock::now();
   while (!output_->HasRoom(d.seq) ||
          (pipeline_->Full() && !pipeline_->Idle())) {
     scheduler_->SetPaused(s.id, true, Clock::now());
     co_await progress_->Wait(std::chrono::milliseconds(20));
     if (done_ || fatal_ || s.failure) co_return Ok{};
+    if (scheduler_->received().next_in_order() != frontier) {
+      frontier = scheduler_->received().next_in_order();
+      since = Clock::now();
+    } else if (BeyondStuckWindow(d.seq, since)) {
+      // The in-order block may be queued behind this one on this very
+      // connection: drop this block, read on, and ask for it again.
+      scheduler_->SetPaused(s.id, false, Clock::now());
+      scheduler_->Refetch(d.seq, s.id);
+      duplicate_bytes_ += d.payload.size();  // it comes again
+      spdlog::debug("block {} from {} dropped: in-order point {} stuck", d.seq,
+                    s.name(), frontier);
+      co_return Ok{};
+    }
   }
   scheduler_->SetPaused(s.id, false, Clock::now());
   uint64_t expected = scheduler_->received().next_in_order();
@@ -98,6 +116,16 @@ awaitable<Status> Transfer::OnData(SourceConn& s, const core::Data& d) {
       [this, source](uint64_t seq, std::span<const uint8_t> payload,
                      Status st) { OnProcessed(*source, seq, payload, st); });
   co_return Ok{};
+}
+
+bool Transfer::BeyondStuckWindow(uint64_t seq,
+                                 Clock::time_point stuck_since) const {
+  uint64_t frontier = scheduler_->received().next_in_order();
+  // Held by the window, not by a slow reader (who has room for the
+  // in-order block), and for long enough to be a deadlock.
+  return output_->in_order() && !output_->HasRoom(seq) &&
+         output_->HasRoom(frontier) && !pipeline_->Pending(frontier) &&
+         Clock::now() - stuck_since > kStuckWindow;
 }
 
 void Transfer::OnProcessed(SourceConn& s, uint64_t seq,

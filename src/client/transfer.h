@@ -61,6 +61,12 @@ class Transfer {
   awaitable<Status> Stream();
   awaitable<void> Receive(SourceConn& s);
   awaitable<Status> OnData(SourceConn& s, const core::Data& d);
+  // In-order output only: block seq waits beyond the reorder window while
+  // the in-order point, which the reader has room for, has not moved since
+  // stuck_since. The block it waits for may be queued behind seq on the same
+  // connection, so seq is dropped and fetched again.
+  bool BeyondStuckWindow(uint64_t seq,
+                         core::Clock::time_point stuck_since) const;
   awaitable<void> Control();
   void Execute(const std::vector<core::Command>& commands);
   void Record();
