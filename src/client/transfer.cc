@@ -81,24 +81,19 @@ awaitable<Status> Transfer::OnData(SourceConn& s, const core::Data& d) {
   }
   // Back-pressure: the reorder window and the pipeline bound memory; while
   // waiting this source is not read, so TCP slows it down.
-  uint64_t frontier = scheduler_->received().next_in_order();
-  auto since = Clock::now();
   while (!output_->HasRoom(d.seq) ||
          (pipeline_->Full() && !pipeline_->Idle())) {
     scheduler_->SetPaused(s.id, true, Clock::now());
     co_await progress_->Wait(std::chrono::milliseconds(20));
     if (done_ || fatal_ || s.failure) co_return Ok{};
-    if (scheduler_->received().next_in_order() != frontier) {
-      frontier = scheduler_->received().next_in_order();
-      since = Clock::now();
-    } else if (BeyondStuckWindow(d.seq, since)) {
+    if (BeyondStuckWindow(d.seq)) {
       // The in-order block may be queued behind this one on this very
       // connection: drop this block, read on, and ask for it again.
       scheduler_->SetPaused(s.id, false, Clock::now());
       scheduler_->Refetch(d.seq, s.id);
       duplicate_bytes_ += d.payload.size();  // it comes again
       spdlog::debug("block {} from {} dropped: in-order point {} stuck", d.seq,
-                    s.name(), frontier);
+                    s.name(), frontier_);
       co_return Ok{};
     }
   }
@@ -118,14 +113,21 @@ awaitable<Status> Transfer::OnData(SourceConn& s, const core::Data& d) {
   co_return Ok{};
 }
 
-bool Transfer::BeyondStuckWindow(uint64_t seq,
-                                 Clock::time_point stuck_since) const {
+bool Transfer::BeyondStuckWindow(uint64_t seq) {
+  auto now = Clock::now();
   uint64_t frontier = scheduler_->received().next_in_order();
+  if (frontier != frontier_) {
+    frontier_ = frontier;
+    frontier_moved_at_ = now;
+    return false;
+  }
   // Held by the window, not by a slow reader (who has room for the
-  // in-order block), and for long enough to be a deadlock.
+  // in-order block), and for long enough to be a deadlock. Once stuck, every
+  // waiting block beyond the window goes at once: the block owed may sit
+  // behind a whole socket buffer of them.
   return output_->in_order() && !output_->HasRoom(seq) &&
          output_->HasRoom(frontier) && !pipeline_->Pending(frontier) &&
-         Clock::now() - stuck_since > kStuckWindow;
+         now - frontier_moved_at_ > kStuckWindow;
 }
 
 void Transfer::OnProcessed(SourceConn& s, uint64_t seq,

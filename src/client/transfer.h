@@ -62,11 +62,10 @@ class Transfer {
   awaitable<void> Receive(SourceConn& s);
   awaitable<Status> OnData(SourceConn& s, const core::Data& d);
   // In-order output only: block seq waits beyond the reorder window while
-  // the in-order point, which the reader has room for, has not moved since
-  // stuck_since. The block it waits for may be queued behind seq on the same
+  // the in-order point, which the reader has room for, has not moved for a
+  // while. The block it waits for may be queued behind seq on the same
   // connection, so seq is dropped and fetched again.
-  bool BeyondStuckWindow(uint64_t seq,
-                         core::Clock::time_point stuck_since) const;
+  bool BeyondStuckWindow(uint64_t seq);
   awaitable<void> Control();
   void Execute(const std::vector<core::Command>& commands);
   void Record();
@@ -110,6 +109,9 @@ class Transfer {
   bool done_ = false;
   uint64_t duplicate_bytes_ = 0;
   uint64_t out_of_order_ = 0;
+  // The in-order point and when it last moved (BeyondStuckWindow).
+  uint64_t frontier_ = 0;
+  core::Clock::time_point frontier_moved_at_ = start_;
   uint64_t received_bytes_ = 0;
   core::Clock::time_point last_checkpoint_ = start_;
 };
