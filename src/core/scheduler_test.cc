@@ -428,11 +428,12 @@ TEST(SchedulerTest, StreamsToASlowReaderWithoutStalling) {
   for (uint32_t seed = 40; seed < 80; ++seed) RunSlowReader(seed, 4);
 }
 
-// Known limitation: when a server has more blocks on the way than the
-// reorder window holds, a block it owes after a pattern switch (catch-up)
-// sits behind blocks beyond the window; every source is then held and the
-// transfer stalls until its deadline. Needs flow control from the client
-// (servers sending no further than the window) or reading past the window.
+// When a server has more blocks on the way than the reorder window holds,
+// a block it owes after a pattern switch (catch-up) sits behind blocks
+// beyond the window and every source is held. The client breaks this by
+// dropping and refetching those blocks (Transfer::BeyondStuckWindow,
+// Scheduler::Refetch), which this simulation does not model; flow control
+// from the client would avoid it altogether.
 TEST(SchedulerTest, DISABLED_SlowReaderWithServersFarAheadOfTheWindow) {
   for (uint32_t seed = 40; seed < 80; ++seed) RunSlowReader(seed, 64);
 }
