@@ -16,10 +16,12 @@ bool HasSources(const GetOptions& options) {
 // Runs step (a Transfer coroutine) on a fresh io_context until it ends;
 // cancel or, without it, SIGINT/SIGTERM interrupt the transfer.
 template <class T>
-Expected<T> RunOnOwnContext(Transfer& transfer,
+Expected<T> RunOnOwnContext(const GetOptions& options,
                             awaitable<Expected<T>> (Transfer::*step)(),
                             const std::atomic<bool>* cancel) {
   asio::io_context io(1);
+  // After io: its sockets and timers must go before the io_context does.
+  Transfer transfer(options);
   // Ctrl-C or a polite kill: stop, keep what is verified for a later run.
   std::optional<asio::signal_set> signals;
   if (!cancel) {
@@ -66,16 +68,14 @@ Expected<GetReport> RunGet(const GetOptions& options,
                            const std::atomic<bool>* cancel) {
   if (!HasSources(options))
     return MakeError(Errc::kUnavailable, "no sources given");
-  Transfer transfer(options);
-  return RunOnOwnContext(transfer, &Transfer::Run, cancel);
+  return RunOnOwnContext(options, &Transfer::Run, cancel);
 }
 
 Expected<Description> Describe(const GetOptions& options) {
   if (!HasSources(options))
     return MakeError(Errc::kUnavailable, "no sources given");
-  Transfer transfer(options);
   std::atomic<bool> never{false};
-  return RunOnOwnContext(transfer, &Transfer::Describe, &never);
+  return RunOnOwnContext(options, &Transfer::Describe, &never);
 }
 
 nlohmann::json ToJson(const GetReport& r) {

@@ -251,7 +251,9 @@ class ProxyCase(unittest.TestCase):
             self.assertEqual(curl.returncode, 0, (f.read(), self.proxy.stderr_text()[-4000:]))
         self.assertEqual(h.sha256_file(out), self.big_digest)
         self.assertGreater(peak, 0)
-        self.assertLess(peak, 200 * h.MIB, f"proxy RSS peaked at {peak} bytes")
+        # ASan's quarantine keeps freed memory resident: no bound there.
+        if not h.SANITIZED:
+            self.assertLess(peak, 200 * h.MIB, f"proxy RSS peaked at {peak} bytes")
 
     # -- media tools
 
