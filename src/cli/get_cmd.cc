@@ -2,11 +2,13 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 
 #include "cli/commands.h"
+#include "cli/source_flags.h"
 #include "client/get.h"
 #include "client/http_url.h"
 #include "core/protocol.h"
@@ -16,20 +18,13 @@ namespace {
 
 struct GetFlags {
   std::vector<std::string> items;  // NAME and/or URLs
-  std::vector<std::string> sources;
-  std::string director;
-  bool discover = false;
-  std::string discover_to = "255.255.255.255:7072";
-  int discover_wait_ms = 1000;
-  std::string origin;
-  std::vector<std::string> vias;
+  SourceFlags source;
   std::string output;
   std::string stats_json;
   std::string trace;
   std::string content_id;
   std::string sha256;
-  std::string block_size;  // default: 64KiB, 256KiB with HTTP mirrors
-  std::string max_buffer = "64MiB";
+  std::string range;
   int verbosity = 0;
   bool quiet = false;
   bool live_edge = false;
@@ -40,28 +35,14 @@ int Usage(const std::string& message) {
   return kExitUsage;
 }
 
-// A source given as --source or positionally: host:port or an http(s) URL.
-Status AddSource(const std::string& text, client::GetOptions* options) {
-  if (client::LooksLikeUrl(text)) {
-    auto url = client::ParseUrl(text);
-    if (!url) return Unexpected{url.error()};
-    options->mirrors.push_back(*url);
-    return Ok{};
-  }
-  auto hp = core::ParseHostPort(text);
-  if (!hp) return Unexpected{hp.error()};
-  options->sources.push_back(*hp);
-  return Ok{};
-}
-
 // `get NAME [URL...]` or `get URL [URL...]` (the name is then the first
 // URL's last path segment).
-Status TakeItems(const std::vector<std::string>& items,
-                 client::GetOptions* options) {
+std::optional<std::string> TakeItems(const std::vector<std::string>& items,
+                                     client::GetOptions* options) {
   size_t first_url = 1;
   if (client::LooksLikeUrl(items.front())) {
     auto url = client::ParseUrl(items.front());
-    if (!url) return Unexpected{url.error()};
+    if (!url) return url.error().what;
     options->name = client::UrlBaseName(*url);
     first_url = 0;
   } else {
@@ -69,68 +50,35 @@ Status TakeItems(const std::vector<std::string>& items,
   }
   for (size_t i = first_url; i < items.size(); ++i) {
     if (!client::LooksLikeUrl(items[i])) {
-      return MakeError(
-          Errc::kMalformed,
-          "'" + items[i] + "' is not a URL (give braid servers with --source)");
+      return "'" + items[i] +
+             "' is not a URL (give braid servers with --source)";
     }
-    if (Status s = AddSource(items[i], options); !s) return s;
+    if (auto e = AddSourceText(items[i], options)) return e;
   }
-  return Ok{};
+  return std::nullopt;
+}
+
+// "FIRST-LAST": inclusive byte offsets, FIRST <= LAST.
+std::optional<core::ByteRange> ParseRangeFlag(const std::string& text) {
+  uint64_t first = 0, last = 0;
+  const char* end = text.data() + text.size();
+  auto a = std::from_chars(text.data(), end, first);
+  if (a.ec != std::errc() || a.ptr == end || *a.ptr != '-') return std::nullopt;
+  auto b = std::from_chars(a.ptr + 1, end, last);
+  if (b.ec != std::errc() || b.ptr != end || last < first) return std::nullopt;
+  return core::ByteRange{first, last - first + 1};
 }
 
 int RunGetCommand(const GetFlags& flags) {
   SetUpLogging(flags.verbosity, flags.quiet);
   client::GetOptions options;
-  if (Status s = TakeItems(flags.items, &options); !s)
-    return Usage(s.error().what);
-  for (const auto& s : flags.sources) {
-    if (Status st = AddSource(s, &options); !st) return Usage(st.error().what);
-  }
-  if (!flags.director.empty()) {
-    auto hp = core::ParseHostPort(flags.director);
-    if (!hp) return Usage("--director: " + hp.error().what);
-    options.director = *hp;
-  }
-  options.discover = flags.discover;
-  auto to = core::ParseHostPort(flags.discover_to);
-  if (!to) return Usage("--discover-to: " + to.error().what);
-  options.discover_to = *to;
-  options.discover_wait = std::chrono::milliseconds(flags.discover_wait_ms);
-  if (!flags.origin.empty()) {
-    auto hp = core::ParseHostPort(flags.origin);
-    if (!hp) return Usage("--origin: " + hp.error().what);
-    options.origin = *hp;
-    if (flags.vias.empty())
-      return Usage("--origin needs --via RELAY (or --via direct)");
-  }
-  for (const auto& v : flags.vias) {
-    if (!options.origin) return Usage("--via needs --origin");
-    if (v == "direct") {
-      options.vias.push_back(std::nullopt);
-      continue;
-    }
-    auto hp = core::ParseHostPort(v);
-    if (!hp) return Usage("--via: " + hp.error().what);
-    options.vias.push_back(*hp);
-  }
-  if (options.sources.empty() && options.mirrors.empty() && !options.director &&
-      !options.discover && options.vias.empty())
-    return Usage(
-        "give sources: URLs, --source, --director, --discover or --origin "
-        "with --via");
-  // A range request costs a round trip and headers: bigger blocks for mirrors.
-  std::string block_size = flags.block_size;
-  if (block_size.empty())
-    block_size = options.mirrors.empty() ? "64KiB" : "256KiB";
-  auto block = core::ParseSize(block_size);
-  if (!block || *block < core::kMinBlockSize || *block > core::kMaxBlockSize) {
-    return Usage("--block-size must be between 512 and 4MiB");
-  }
-  options.block_size = static_cast<uint32_t>(*block);
-  auto buffer = core::ParseSize(flags.max_buffer);
-  if (!buffer) return Usage(buffer.error().what);
-  options.reorder_bytes = *buffer;
+  if (auto e = TakeItems(flags.items, &options)) return Usage(*e);
+  if (auto e = ApplySourceFlags(flags.source, &options)) return Usage(*e);
   options.trace_path = flags.trace;
+  if (!flags.range.empty()) {
+    options.range = ParseRangeFlag(flags.range);
+    if (!options.range) return Usage("--range wants FIRST-LAST byte offsets");
+  }
   if (!flags.content_id.empty()) {
     auto id = core::DigestFromHex(flags.content_id);
     if (!id) return Usage(id.error().what);
@@ -152,6 +100,8 @@ int RunGetCommand(const GetFlags& flags) {
     if (!digest) return Usage("--sha256: " + digest.error().what);
     if (options.output == "-")
       return Usage("--sha256 needs a file output (-o FILE)");
+    if (options.range)
+      return Usage("--sha256 checks a whole file, not --range");
     options.sha256 = *digest;
   }
 
@@ -198,35 +148,14 @@ void AddGetCommand(CLI::App& app, int* exit_code) {
                   "file; or only URLs (NAME is then the first URL's last "
                   "path segment). Mirrors need byte-range support (206)")
       ->required();
-  cmd->add_option("--source", flags->sources,
-                  "A source: a braid server HOST:PORT or a mirror URL "
-                  "(repeat for more)");
-  cmd->add_option("--director", flags->director,
-                  "Ask the director at HOST:PORT who holds NAME; servers that "
-                  "start serving it during the transfer join it, servers the "
-                  "director drops leave it. Its content id is trusted.");
-  cmd->add_option("--origin", flags->origin,
-                  "The one server to fetch from over several routes (--via)");
-  cmd->add_option("--via", flags->vias,
-                  "A route to --origin: a relay HOST:PORT (`braid relay`), or "
-                  "direct; repeat for more. Each route gets its share of the "
-                  "pattern, like a source");
-  cmd->add_flag("--discover", flags->discover,
-                "Ask the local network (UDP broadcast) who holds NAME, before "
-                "and during the transfer");
-  cmd->add_option("--discover-to", flags->discover_to,
-                  "Where --discover asks (default 255.255.255.255:7072)");
-  cmd->add_option("--discover-wait", flags->discover_wait_ms,
-                  "Milliseconds to gather discovery answers (default 1000)")
-      ->check(CLI::Range(10, 60000));
+  AddSourceFlags(cmd, &flags->source,
+                 "Bound on bytes held for reordering when writing in order "
+                 "(standard output, --range, live streams) (default 64MiB)");
   cmd->add_option(
       "-o,--output", flags->output,
       "Output file, or - for standard output (default: NAME's last part)");
   cmd->add_option("--stats-json", flags->stats_json,
                   "Write transfer statistics here as JSON");
-  cmd->add_option("--block-size", flags->block_size,
-                  "Block size, 512 to 4MiB (default 64KiB; 256KiB when HTTP "
-                  "mirrors take part)");
   cmd->add_option("--content-id", flags->content_id,
                   "Trusted content id (64 hex digits; --stats-json shows it as "
                   "content_id); "
@@ -236,12 +165,13 @@ void AddGetCommand(CLI::App& app, int* exit_code) {
                   "SHA-256 of the whole file (64 hex digits), checked at the "
                   "end; a file that does not match is removed. The only "
                   "end-to-end check when all sources are HTTP mirrors");
+  cmd->add_option("--range", flags->range,
+                  "Only bytes FIRST-LAST (inclusive offsets) of NAME: only "
+                  "the blocks holding them are fetched; the output is those "
+                  "bytes, written in order");
   cmd->add_option("--trace", flags->trace,
                   "Write per-interval rates, shares and pattern changes here "
                   "(JSON lines; scripts/plot-trace draws them)");
-  cmd->add_option("--max-buffer", flags->max_buffer,
-                  "Bound on bytes held for reordering when streaming to stdout "
-                  "(default 64MiB)");
   cmd->add_flag("--live-edge", flags->live_edge,
                 "A live stream: join at its newest block instead of its start "
                 "(live streams are fetched from their start by default)");

@@ -9,41 +9,63 @@
 
 namespace braid::client {
 
-Expected<GetReport> RunGet(const GetOptions& options) {
-  if (options.sources.empty() && options.mirrors.empty() && !options.director &&
-      !options.discover && options.vias.empty())
-    return MakeError(Errc::kUnavailable, "no sources given");
+namespace {
+
+bool HasSources(const GetOptions& options) {
+  return !options.sources.empty() || !options.mirrors.empty() ||
+         options.director || options.discover || !options.vias.empty();
+}
+
+// Runs step (a Transfer coroutine) on a fresh io_context until it ends;
+// cancel or, without it, SIGINT/SIGTERM interrupt the transfer.
+template <class T>
+Expected<T> RunOnOwnContext(const GetOptions& options,
+                            awaitable<Expected<T>> (Transfer::*step)(),
+                            const std::atomic<bool>* cancel) {
   asio::io_context io(1);
+  // After io: its sockets and timers must go before the io_context does.
   Transfer transfer(options);
   // Ctrl-C or a polite kill: stop, keep what is verified for a later run.
-  asio::signal_set signals(io, SIGINT, SIGTERM);
-  signals.async_wait([&](std::error_code ec, int) {
-    if (!ec) transfer.Interrupt();
-  });
-  std::optional<Expected<GetReport>> result;
+  std::optional<asio::signal_set> signals;
+  if (!cancel) {
+    signals.emplace(io, SIGINT, SIGTERM);
+    signals->async_wait([&](std::error_code ec, int) {
+      if (!ec) transfer.Interrupt();
+    });
+  }
+  std::optional<Expected<T>> result;
+  // Wakes the watcher below at once when the step ends.
+  asio::steady_timer tick(io);
   asio::co_spawn(
-      io, [&]() -> awaitable<void> { result.emplace(co_await transfer.Run()); },
+      io,
+      [&]() -> awaitable<void> { result.emplace(co_await (transfer.*step)()); },
       [&](std::exception_ptr e) {
         if (e && !result)
           result.emplace(MakeError(Errc::kIoError, "internal error"));
+        tick.cancel();
       });
   asio::co_spawn(
       io,
       [&]() -> awaitable<void> {
         // The signal wait must not keep io.run() alive once the transfer ends.
-        while (!result) co_await net::SleepFor(std::chrono::milliseconds(50));
-        signals.cancel();
+        bool interrupted = false;
+        while (!result) {
+          tick.expires_after(std::chrono::milliseconds(50));
+          co_await tick.async_wait(net::kUseTuple);
+          if (cancel && *cancel && !interrupted) {
+            interrupted = true;
+            transfer.Interrupt();
+          }
+        }
+        if (signals) signals->cancel();
       },
       asio::detached);
   io.run();
   if (!result) return MakeError(Errc::kIoError, "transfer did not finish");
-  if (*result && options.sha256) {
-    if (Status s = CheckSha256(options.output, *options.sha256); !s)
-      return Unexpected{s.error()};
-    (*result)->sha256_checked = true;
-  }
   return std::move(*result);
 }
+
+}  // namespace
 
 Status CheckSha256(const std::string& path, const core::Digest& want) {
   std::ifstream in(path, std::ios::binary);
@@ -63,6 +85,26 @@ Status CheckSha256(const std::string& path, const core::Digest& want) {
                    "SHA-256 of the download is " + core::ToHex(got) +
                        ", not the " + core::ToHex(want) +
                        " given with --sha256: " + path + " removed");
+}
+
+Expected<GetReport> RunGet(const GetOptions& options,
+                           const std::atomic<bool>* cancel) {
+  if (!HasSources(options))
+    return MakeError(Errc::kUnavailable, "no sources given");
+  auto result = RunOnOwnContext(options, &Transfer::Run, cancel);
+  if (result && options.sha256) {
+    if (Status s = CheckSha256(options.output, *options.sha256); !s)
+      return Unexpected{s.error()};
+    result->sha256_checked = true;
+  }
+  return result;
+}
+
+Expected<Description> Describe(const GetOptions& options) {
+  if (!HasSources(options))
+    return MakeError(Errc::kUnavailable, "no sources given");
+  std::atomic<bool> never{false};
+  return RunOnOwnContext(options, &Transfer::Describe, &never);
 }
 
 nlohmann::json ToJson(const GetReport& r) {

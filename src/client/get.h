@@ -3,8 +3,10 @@
 #ifndef BRAID_CLIENT_GET_H_
 #define BRAID_CLIENT_GET_H_
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -14,10 +16,13 @@
 #include "core/expected.h"
 #include "core/manifest.h"
 #include "core/pattern.h"
+#include "core/reassembly.h"
 #include "core/scheduler.h"
 #include "core/units.h"
 
 namespace braid::client {
+
+class ByteSink;
 
 struct GetOptions {
   std::string name;
@@ -55,6 +60,19 @@ struct GetOptions {
   // SHA-256 of the whole file (--sha256), checked at the end; a file output
   // that does not match is removed. REQUIRES: a file output.
   std::optional<core::Digest> sha256;
+  // Only these bytes of the stream (--range): the other blocks are skipped
+  // on every source and the output holds just the range, in order.
+  // REQUIRES: range->end() <= the stream's size (see Describe).
+  std::optional<core::ByteRange> range;
+  // Instead of `output`: the stream goes in order to this sink (the proxy).
+  std::shared_ptr<ByteSink> sink;
+};
+
+// What the sources hold under a name, learned by connecting and opening
+// only: nothing is transferred.
+struct Description {
+  uint64_t size = 0;
+  core::Digest content_id{};
 };
 
 struct SourceReport {
@@ -89,8 +107,15 @@ struct GetReport {
 };
 
 // Runs a whole transfer on its own io_context. On failure the output file
-// does not exist and the error is one line fit for the user.
-Expected<GetReport> RunGet(const GetOptions& options);
+// does not exist and the error is one line fit for the user. Without cancel,
+// SIGINT and SIGTERM interrupt it; with it, setting *cancel does (polled
+// every 50 ms) and signals are left to the caller.
+Expected<GetReport> RunGet(const GetOptions& options,
+                           const std::atomic<bool>* cancel = nullptr);
+
+// Finds and opens options' sources and agrees on the content, as a transfer
+// starts, then closes them. kNotFound when no source holds the name.
+Expected<Description> Describe(const GetOptions& options);
 
 nlohmann::json ToJson(const GetReport& report);
 

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <optional>
 
+#include "client/output_sink.h"
 #include "client/resume_state.h"
 
 namespace braid::client {
@@ -16,16 +17,6 @@ namespace {
 
 Error IoError(const std::string& op) {
   return {Errc::kIoError, op + ": " + std::strerror(errno)};
-}
-
-Status WriteAll(int fd, std::span<const uint8_t> bytes, const char* what) {
-  while (!bytes.empty()) {
-    ssize_t n = ::write(fd, bytes.data(), bytes.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return Unexpected{IoError(what)};
-    bytes = bytes.subspan(static_cast<size_t>(n));
-  }
-  return Ok{};
 }
 
 class FileOutput : public Output {
@@ -125,70 +116,22 @@ class FileOutput : public Output {
   bool finished_ = false;
 };
 
-// Writes strictly in order to a descriptor that may not seek: standard
-// output, a pipe, a FIFO or a device such as /dev/null.
-class StreamOutput : public Output {
- public:
-  StreamOutput(int fd, bool owned, core::StreamLayout layout,
-               size_t window_blocks)
-      : fd_(fd), owned_(owned), window_(layout, window_blocks) {}
-  ~StreamOutput() override {
-    if (owned_) ::close(fd_);
-  }
-
-  Expected<Put> Write(uint64_t seq, std::span<const uint8_t> payload) override {
-    switch (window_.Accept(seq, payload)) {
-      case core::ReorderWindow::Offer::kDuplicate:
-        return Put::kDuplicate;
-      case core::ReorderWindow::Offer::kNoRoom:
-        return Put::kNoRoom;
-      case core::ReorderWindow::Offer::kHeld:
-        return Put::kStored;
-      case core::ReorderWindow::Offer::kDeliverNow:
-        break;
-    }
-    if (Status s = WriteAll(fd_, payload, "write output"); !s) {
-      return Unexpected{s.error()};
-    }
-    window_.Delivered();
-    for (auto ready = window_.PopReady(); !ready.empty();
-         ready = window_.PopReady()) {
-      if (Status s = WriteAll(fd_, ready, "write output"); !s) {
-        return Unexpected{s.error()};
-      }
-      window_.Delivered();
-    }
-    return Put::kStored;
-  }
-  Status Finish() override { return Ok{}; }
-  const core::ReceivedSet& received() const override {
-    return window_.received();
-  }
-  size_t held_bytes() const override { return window_.held_bytes(); }
-  bool in_order() const override { return true; }
-  bool HasRoom(uint64_t seq) const override {
-    return seq < window_.next_in_order() + window_.window_blocks();
-  }
-  void StartAt(uint64_t seq) override { window_.SkipTo(seq); }
-  void Truncate(uint64_t size) override { window_.Truncate(size); }
-
- private:
-  int fd_;
-  bool owned_;
-  core::ReorderWindow window_;
-};
-
 }  // namespace
 
-Expected<std::unique_ptr<Output>> OpenOutput(const std::string& path,
-                                             core::StreamLayout layout,
-                                             size_t reorder_bytes,
-                                             const std::string& resume_key,
-                                             bool live) {
-  size_t window = std::max<size_t>(2, reorder_bytes / layout.block_size);
-  if (path == "-") {
-    return std::unique_ptr<Output>(
-        new StreamOutput(STDOUT_FILENO, false, layout, window));
+Expected<std::unique_ptr<Output>> OpenOutput(
+    const std::string& path, core::StreamLayout layout, size_t reorder_bytes,
+    const std::string& resume_key, std::optional<core::ByteRange> range,
+    bool live) {
+  size_t window = WindowBlocks(layout, reorder_bytes);
+  if (path == "-")
+    return MakeInOrderOutput(layout, window, range,
+                             MakeFdSink(STDOUT_FILENO, false));
+  if (live) {
+    int fd =
+        ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) return Unexpected{IoError("create " + path)};
+    return MakeInOrderOutput(layout, window, std::nullopt,
+                             MakeFdSink(fd, true));
   }
   // An existing device or FIFO is written in place, in order: never replaced.
   struct stat st;
@@ -198,13 +141,13 @@ Expected<std::unique_ptr<Output>> OpenOutput(const std::string& path,
     }
     int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
     if (fd < 0) return Unexpected{IoError("open " + path)};
-    return std::unique_ptr<Output>(new StreamOutput(fd, true, layout, window));
+    return MakeInOrderOutput(layout, window, range, MakeFdSink(fd, true));
   }
-  if (live) {
-    int fd =
-        ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) return Unexpected{IoError("create " + path)};
-    return std::unique_ptr<Output>(new StreamOutput(fd, true, layout, window));
+  if (range) {
+    // A part of the stream is written front to back, never resumed.
+    auto sink = OpenFileSink(path);
+    if (!sink) return Unexpected{sink.error()};
+    return MakeInOrderOutput(layout, window, range, std::move(*sink));
   }
   std::string part = path + ".braid-part";
   std::string state_path = path + ".braid-state";

@@ -68,14 +68,15 @@ class Output {
 // file (a device such as /dev/null, a FIFO) is written in order, in place. For
 // a file, bytes go to "<path>.braid-part" in the same directory, removed again
 // if the Output is destroyed unfinished. reorder_bytes bounds the reorder
-// window for standard output. A live stream (`live`) is always written in
-// order; to a regular file it is written in place as it arrives (a
-// recording), kept as far as it got if the transfer fails.
-Expected<std::unique_ptr<Output>> OpenOutput(const std::string& path,
-                                             core::StreamLayout layout,
-                                             size_t reorder_bytes,
-                                             const std::string& resume_key = "",
-                                             bool live = false);
+// window for standard output. With a range only those bytes are written (in
+// order; a file is then never resumed) and only the blocks covering them
+// are expected. A live stream (`live`) is always written in order; to a
+// regular file it is written in place as it arrives (a recording), kept as
+// far as it got if the transfer fails.
+Expected<std::unique_ptr<Output>> OpenOutput(
+    const std::string& path, core::StreamLayout layout, size_t reorder_bytes,
+    const std::string& resume_key = "",
+    std::optional<core::ByteRange> range = std::nullopt, bool live = false);
 
 }  // namespace braid::client
 

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "client/output_sink.h"
+
 namespace braid::client {
 namespace {
 
@@ -11,6 +13,9 @@ using core::Clock;
 
 // How often the scheduler runs; its own interval decides re-patterning.
 constexpr auto kTick = std::chrono::milliseconds(10);
+// An in-order point stuck this long while sources wait to hand over blocks
+// beyond the window is a deadlock (see BeyondStuckWindow).
+constexpr auto kStuckWindow = std::chrono::milliseconds(300);
 // Idle sources are pinged so their server keeps the connection open.
 constexpr auto kKeepAlive = std::chrono::seconds(5);
 
@@ -89,6 +94,16 @@ awaitable<Status> Transfer::OnData(SourceConn& s, const core::Data& d) {
     scheduler_->SetPaused(s.id, true, Clock::now());
     co_await progress_->Wait(std::chrono::milliseconds(20));
     if (done_ || fatal_ || s.failure) co_return Ok{};
+    if (BeyondStuckWindow(d.seq)) {
+      // The in-order block may be queued behind this one on this very
+      // connection: drop this block, read on, and ask for it again.
+      scheduler_->SetPaused(s.id, false, Clock::now());
+      scheduler_->Refetch(d.seq, s.id);
+      duplicate_bytes_ += d.payload.size();  // it comes again
+      spdlog::debug("block {} from {} dropped: in-order point {} stuck", d.seq,
+                    s.name(), frontier_);
+      co_return Ok{};
+    }
   }
   scheduler_->SetPaused(s.id, false, Clock::now());
   if (pipeline_->Pending(d.seq) || scheduler_->received().Has(d.seq)) {
@@ -109,6 +124,23 @@ awaitable<Status> Transfer::OnData(SourceConn& s, const core::Data& d) {
       [this, source](uint64_t seq, std::span<const uint8_t> payload,
                      Status st) { OnProcessed(*source, seq, payload, st); });
   co_return Ok{};
+}
+
+bool Transfer::BeyondStuckWindow(uint64_t seq) {
+  auto now = Clock::now();
+  uint64_t frontier = scheduler_->received().next_in_order();
+  if (frontier != frontier_) {
+    frontier_ = frontier;
+    frontier_moved_at_ = now;
+    return false;
+  }
+  // Held by the window, not by a slow reader (who has room for the
+  // in-order block), and for long enough to be a deadlock. Once stuck, every
+  // waiting block beyond the window goes at once: the block owed may sit
+  // behind a whole socket buffer of them.
+  return output_->in_order() && !output_->HasRoom(seq) &&
+         output_->HasRoom(frontier) && !pipeline_->Pending(frontier) &&
+         now - frontier_moved_at_ > kStuckWindow;
 }
 
 void Transfer::OnProcessed(SourceConn& s, uint64_t seq,
@@ -306,7 +338,7 @@ awaitable<Status> Transfer::SkipResumed() {
     }
   }
   if (runs.empty()) co_return Ok{};
-  if (!live_stream_)
+  if (output_->resumed_bytes() > 0)
     spdlog::info("resuming: {} of {} bytes already verified on disk",
                  output_->resumed_bytes(), layout_.size);
   for (SourceConn* s : live_) {
@@ -377,32 +409,68 @@ awaitable<Status> Transfer::Stream() {
   }
   done_ = true;
   // Ends the receivers, the joiners and the director's subscription.
-  for (auto& s : all_) {
-    if (s->connected()) s->conn().Close();
-  }
-  if (director_) director_->Close();
+  CloseAll();
   while (tasks_ > 0) co_await progress_->Wait(std::chrono::milliseconds(50));
   display_->Finish();
   if (fatal_) co_return Unexpected{*fatal_};
   co_return Ok{};
 }
 
-awaitable<Expected<GetReport>> Transfer::Run() {
+awaitable<Status> Transfer::Setup() {
   ex_ = co_await asio::this_coro::executor;
   progress_ = std::make_unique<net::Broadcast>(ex_);
-  if (auto s = trace_.Open(options_.trace_path, start_); !s)
-    co_return Unexpected{s.error()};
-  if (auto s = co_await FindSources(); !s) co_return Unexpected{s.error()};
-  if (auto s = co_await ConnectAll(); !s) co_return Unexpected{s.error()};
-  if (auto s = co_await OpenAll(); !s) co_return Unexpected{s.error()};
-  if (auto s = ChooseContent(); !s) co_return Unexpected{s.error()};
-  if (auto s = co_await CrossCheckMirrors(); !s)
-    co_return Unexpected{s.error()};
+  if (auto s = trace_.Open(options_.trace_path, start_); !s) co_return s;
+  if (auto s = co_await FindSources(); !s) co_return s;
+  if (auto s = co_await ConnectAll(); !s) co_return s;
+  if (auto s = co_await OpenAll(); !s) co_return s;
+  if (auto s = ChooseContent(); !s) co_return s;
+  Status st = co_await CrossCheckMirrors();
+  co_return st;
+}
+
+void Transfer::CloseAll() {
+  for (auto& s : all_) {
+    if (s->connected()) s->conn().Close();
+  }
+  if (director_) director_->Close();
+}
+
+awaitable<Expected<Description>> Transfer::Describe() {
+  Status st = co_await Setup();
+  CloseAll();
+  if (!st) co_return Unexpected{st.error()};
+  co_return Description{live_stream_ ? core::kLiveSize : layout_.size,
+                        content_id_};
+}
+
+Expected<std::unique_ptr<Output>> Transfer::OpenTheOutput() const {
+  if (live_stream_ && options_.range) {
+    return MakeError(
+        Errc::kMalformed,
+        "'" + options_.name + "' is a live stream: it has no byte ranges");
+  }
+  if (options_.range && options_.range->end() > layout_.size) {
+    return MakeError(Errc::kMalformed,
+                     "range ends at byte " +
+                         std::to_string(options_.range->end()) + " of " +
+                         std::to_string(layout_.size));
+  }
+  if (options_.sink) {
+    return MakeInOrderOutput(layout_,
+                             WindowBlocks(layout_, options_.reorder_bytes),
+                             options_.range, options_.sink);
+  }
+  bool resumable = manifest_ && !options_.range;
+  return OpenOutput(options_.output, layout_, options_.reorder_bytes,
+                    resumable ? core::ToHex(content_id_) : "", options_.range,
+                    live_stream_);
+}
+
+awaitable<Expected<GetReport>> Transfer::Run() {
+  if (auto s = co_await Setup(); !s) co_return Unexpected{s.error()};
   if (auto s = co_await LoadManifest(); !s) co_return Unexpected{s.error()};
   if (auto s = co_await DropUnopened(); !s) co_return Unexpected{s.error()};
-  auto output =
-      OpenOutput(options_.output, layout_, options_.reorder_bytes,
-                 manifest_ ? core::ToHex(content_id_) : "", live_stream_);
+  auto output = OpenTheOutput();
   if (!output) co_return Unexpected{output.error()};
   output_ = std::move(*output);
   display_.emplace(options_.progress,
@@ -414,7 +482,7 @@ awaitable<Expected<GetReport>> Transfer::Run() {
     spdlog::info("'{}': {} bytes in {} blocks from {} source(s)", options_.name,
                  layout_.size, layout_.block_count(), live_.size());
   }
-  if (layout_.block_count() > 0) {
+  if (!output_->received().complete()) {
     if (auto s = co_await Stream(); !s)
       co_return Unexpected{WithResumeHint(s.error())};
   }
@@ -425,7 +493,7 @@ awaitable<Expected<GetReport>> Transfer::Run() {
 GetReport Transfer::Report() const {
   GetReport r;
   r.name = options_.name;
-  r.bytes = layout_.size;
+  r.bytes = options_.range ? options_.range->length : layout_.size;
   r.seconds = std::chrono::duration<double>(Clock::now() - start_).count();
   r.duplicate_bytes = duplicate_bytes_;
   r.patterns = scheduler_ ? scheduler_->patterns_sent() : 1;

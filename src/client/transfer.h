@@ -24,6 +24,8 @@ class Transfer {
  public:
   explicit Transfer(const GetOptions& options);
   awaitable<Expected<GetReport>> Run();
+  // Setup only (sources found, opened, content chosen), then closes them.
+  awaitable<Expected<Description>> Describe();
   // Ends the transfer soon with an error (SIGINT, SIGTERM); what is verified
   // is kept for a later run.
   void Interrupt();
@@ -44,7 +46,9 @@ class Transfer {
   // Runs a task of the streaming phase; Stream() waits for all of them.
   void Spawn(awaitable<void> task);
 
-  // Setup (transfer_setup.cc).
+  // Setup (transfer_setup.cc); Setup runs the steps up to ChooseContent.
+  awaitable<Status> Setup();
+  void CloseAll();
   awaitable<Status> ConnectAll();
   awaitable<Status> OpenAll();
   Status CheckOpened();
@@ -61,6 +65,11 @@ class Transfer {
   awaitable<Status> Stream();
   awaitable<void> Receive(SourceConn& s);
   awaitable<Status> OnData(SourceConn& s, const core::Data& d);
+  // In-order output only: block seq waits beyond the reorder window while
+  // the in-order point, which the reader has room for, has not moved for a
+  // while. The block it waits for may be queued behind seq on the same
+  // connection, so seq is dropped and fetched again.
+  bool BeyondStuckWindow(uint64_t seq);
   awaitable<void> Control();
   void Execute(const std::vector<core::Command>& commands);
   void Record();
@@ -70,6 +79,8 @@ class Transfer {
   void StartLive();
   void OnEdge(SourceConn& s, const core::Edge& e);
   void EndLive(SourceConn& s, uint64_t size);
+  // The file, standard output or sink, trimmed to options_.range.
+  Expected<std::unique_ptr<Output>> OpenTheOutput() const;
   void Checkpoint();
   Error WithResumeHint(Error e) const;
   void FailSource(SourceConn& s, const Error& e);
@@ -106,6 +117,9 @@ class Transfer {
   bool done_ = false;
   uint64_t duplicate_bytes_ = 0;
   uint64_t out_of_order_ = 0;
+  // The in-order point and when it last moved (BeyondStuckWindow).
+  uint64_t frontier_ = 0;
+  core::Clock::time_point frontier_moved_at_ = start_;
   uint64_t received_bytes_ = 0;
   bool live_stream_ = false;  // a live stream
   uint64_t live_start_ = 0;   // first block delivered (joined at the edge)

@@ -96,7 +96,8 @@ Status Transfer::CheckOpened() {
                    s->failure->ToString());
   }
   live_stream_ = *size == core::kLiveSize;
-  if (live_stream_) *size = uint64_t{options_.block_size} * core::kLiveMaxBlocks;
+  if (live_stream_)
+    *size = uint64_t{options_.block_size} * core::kLiveMaxBlocks;
   layout_ = {*size, options_.block_size};
   return Ok{};
 }

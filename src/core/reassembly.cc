@@ -29,6 +29,16 @@ ReorderWindow::ReorderWindow(StreamLayout layout, size_t window_blocks)
   if (window_blocks == 0) std::abort();
 }
 
+void ReorderWindow::Restrict(uint64_t first_block, uint64_t end_block) {
+  if (next_ != 0 || first_block > end_block ||
+      end_block > layout_.block_count())
+    std::abort();
+  for (uint64_t q = 0; q < first_block; ++q) received_.Mark(q);
+  for (uint64_t q = end_block; q < layout_.block_count(); ++q)
+    received_.Mark(q);
+  next_ = first_block;
+}
+
 ReorderWindow::Offer ReorderWindow::Accept(uint64_t seq,
                                            std::span<const uint8_t> payload) {
   if (received_.Has(seq)) return Offer::kDuplicate;

@@ -26,6 +26,23 @@ struct StreamLayout {
   }
 };
 
+// A run of bytes of a stream: [first, first + length).
+struct ByteRange {
+  uint64_t first = 0;
+  uint64_t length = 0;
+
+  uint64_t end() const { return first + length; }
+  // The blocks [first_block, end_block) holding these bytes, empty for an
+  // empty range. REQUIRES: end() <= layout.size.
+  uint64_t FirstBlock(const StreamLayout& layout) const {
+    return first / layout.block_size;
+  }
+  uint64_t EndBlock(const StreamLayout& layout) const {
+    if (length == 0) return FirstBlock(layout);
+    return (end() + layout.block_size - 1) / layout.block_size;
+  }
+};
+
 // Which blocks have arrived; the lowest missing one is next_in_order().
 class ReceivedSet {
  public:
@@ -63,6 +80,10 @@ class ReorderWindow {
 
   // REQUIRES: window_blocks >= 1.
   ReorderWindow(StreamLayout layout, size_t window_blocks);
+
+  // Only blocks [first_block, end_block) will be delivered: the others count
+  // as received. REQUIRES: before the first Accept; first <= end <= count.
+  void Restrict(uint64_t first_block, uint64_t end_block);
 
   Offer Accept(uint64_t seq, std::span<const uint8_t> payload);
   // After writing the block Accept returned kDeliverNow for.

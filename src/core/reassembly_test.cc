@@ -116,5 +116,34 @@ TEST(ReorderWindowTest, DeliversInOrderFromAnyArrivalOrder) {
   }
 }
 
+TEST(ByteRangeTest, CoversTheBlocksHoldingItsBytes) {
+  StreamLayout layout{1000, 100};
+  EXPECT_EQ((ByteRange{0, 1}.FirstBlock(layout)), 0u);
+  EXPECT_EQ((ByteRange{0, 1}.EndBlock(layout)), 1u);
+  EXPECT_EQ((ByteRange{99, 2}.FirstBlock(layout)), 0u);
+  EXPECT_EQ((ByteRange{99, 2}.EndBlock(layout)), 2u);
+  EXPECT_EQ((ByteRange{100, 100}.FirstBlock(layout)), 1u);
+  EXPECT_EQ((ByteRange{100, 100}.EndBlock(layout)), 2u);
+  EXPECT_EQ((ByteRange{999, 1}.EndBlock(layout)), 10u);
+  EXPECT_EQ((ByteRange{500, 0}.EndBlock(layout)), 5u);
+}
+
+TEST(ReorderWindowTest, RestrictDeliversOnlyTheRange) {
+  StreamLayout layout{1000, 100};
+  ReorderWindow w(layout, 2);
+  w.Restrict(3, 5);
+  EXPECT_EQ(w.next_in_order(), 3u);
+  EXPECT_EQ(w.received().received(), 8u);
+  std::vector<uint8_t> block(100, 7);
+  EXPECT_EQ(w.Accept(0, block), ReorderWindow::Offer::kDuplicate);
+  EXPECT_EQ(w.Accept(4, block), ReorderWindow::Offer::kHeld);
+  EXPECT_EQ(w.Accept(3, block), ReorderWindow::Offer::kDeliverNow);
+  w.Delivered();
+  EXPECT_EQ(w.PopReady().size(), 100u);
+  w.Delivered();
+  EXPECT_TRUE(w.PopReady().empty());
+  EXPECT_TRUE(w.received().complete());
+}
+
 }  // namespace
 }  // namespace braid::core

@@ -414,6 +414,12 @@ void Scheduler::SetPaused(SourceId id, bool paused, Clock::time_point now) {
   }
 }
 
+void Scheduler::Refetch(uint64_t seq, SourceId from) {
+  if (seq >= layout_.block_count() || received_.Has(seq) || !alive(from))
+    return;
+  Move(seq, from, /*skip_old=*/false, &deferred_);
+}
+
 // Merges single-block REQUESTs and SKIPs to the same source into runs.
 static void Coalesce(std::vector<Command>* cmds) {
   std::vector<Command> out;

@@ -108,6 +108,10 @@ class Scheduler {
   // The transfer stopped reading this source (back-pressure from the reorder
   // window): it is neither slow nor stalled meanwhile.
   void SetPaused(SourceId id, bool paused, Clock::time_point now);
+  // The transfer read block seq from `from` but dropped it (it lay beyond
+  // the reorder window while the in-order point was stuck behind it): the
+  // next Tick asks `from` for it again.
+  void Refetch(uint64_t seq, SourceId from);
 
   // Live streams: only blocks below `available_blocks` exist on the sources
   // so far. Nothing beyond is owed: a source waiting for the producer is

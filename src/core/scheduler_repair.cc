@@ -18,10 +18,14 @@ constexpr uint64_t kHolScan = 256;
 void Scheduler::RepairLost(Clock::time_point now, std::vector<Command>* out) {
   auto living = Alive();
   if (living.empty()) return;
+  // A helper held by back-pressure would not read the block before the
+  // one it holds, which may lie beyond the reorder window: never ask it.
   auto fastest_except = [&](SourceId not_this) -> const Source* {
     const Source* best = nullptr;
     for (const Source* s : living)
-      if (s->id != not_this && (!best || s->rate > best->rate)) best = s;
+      if (s->id != not_this && !paused_.count(s->id) &&
+          (!best || s->rate > best->rate))
+        best = s;
     return best;
   };
   uint64_t frontier = received_.next_in_order();
@@ -42,7 +46,8 @@ void Scheduler::RepairLost(Clock::time_point now, std::vector<Command>* out) {
   if (frontier >= end || received_.Has(frontier)) return;
   SourceId e = ExpectedSender(frontier);
   const Source* sender = Find(e);
-  if (!sender || retried_[frontier] >= 2) return;
+  // A sender held by back-pressure (a slow reader) is not late.
+  if (!sender || retried_[frontier] >= 2 || paused_.count(e)) return;
   double per_block =
       sender->rate > 0 ? layout_.block_size / sender->rate : 0.05;
   double patience = std::max({0.05, 3 * Seconds(sender->rtt),
@@ -115,6 +120,8 @@ void Scheduler::Rebalance(Clock::time_point now, std::vector<Command>* out) {
     for (const Source* s : alive) {
       if (s->rate <= 0) continue;
       if (!donor || finish(s) > finish(donor)) donor = s;
+      // Not one held by back-pressure: see RepairLost.
+      if (paused_.count(s->id)) continue;
       if (!taker || finish(s) < finish(taker)) taker = s;
     }
     if (!donor || !taker || donor == taker) break;
@@ -146,7 +153,8 @@ void Scheduler::EndGame(std::map<SourceId, std::vector<uint64_t>>& work,
                         std::vector<Command>* out) {
   if (live_open()) return;  // a live stream's tail is not its end
   for (Source* idle : Alive()) {
-    if (!work[idle->id].empty() || idle->rate <= 0) continue;
+    if (!work[idle->id].empty() || idle->rate <= 0 || paused_.count(idle->id))
+      continue;
     for (Source* busy : Alive()) {
       if (busy == idle || busy->rate <= 0) continue;
       auto& list = work[busy->id];

@@ -388,6 +388,30 @@ def start_relay(allow: list[str] | None = None, *, listen: str = "127.0.0.1:0",
     return start_daemon(args, "braid relay", log_dir=log_dir, timeout=timeout)
 
 
+def start_proxy(sources: list[str], *, listen: str = "127.0.0.1:0",
+                extra: list[str] | None = None, log_dir: str | None = None,
+                timeout: float = SERVER_START_TIMEOUT) -> Server:
+    """Starts `braid proxy --listen LISTEN --source S ...`, waits (bounded)
+    for `listening 127.0.0.1:PORT`. The returned Server's address is the proxy's."""
+    args = [braid_bin(), "proxy", "--listen", listen]
+    for s in sources:
+        args += ["--source", s]
+    args += list(extra or [])
+    return start_daemon(args, "braid proxy", log_dir=log_dir, timeout=timeout)
+
+
+def vm_rss_bytes(pid: int) -> int:
+    """Resident memory of a process (VmRSS from /proc), 0 if it is gone."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
 def start_daemon(args: list[str], what: str, *, log_dir: str | None = None,
                  timeout: float = SERVER_START_TIMEOUT) -> Server:
     """Starts a braid daemon (`args` with the binary first) whose first stdout

@@ -1,0 +1,93 @@
+// braid proxy: a local HTTP server; each request is a parallel transfer.
+#include <signal.h>
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <thread>
+
+#include "cli/commands.h"
+#include "cli/source_flags.h"
+#include "core/units.h"
+#include "proxy/proxy.h"
+
+namespace braid::cli {
+namespace {
+
+struct ProxyFlags {
+  std::string listen = "127.0.0.1:8080";
+  SourceFlags source;
+  std::string queue = "4MiB";
+  int verbosity = 0;
+  bool quiet = false;
+};
+
+int Fail(const std::string& message, int code) {
+  std::fprintf(stderr, "braid proxy: error: %s\n", message.c_str());
+  return code;
+}
+
+// Waits for SIGINT or SIGTERM (blocked in every thread, see RunProxy).
+void WaitForStopSignal(const sigset_t& signals) {
+  int sig = 0;
+  while (sigwait(&signals, &sig) != 0) {
+  }
+}
+
+int RunProxy(ProxyFlags flags) {
+  SetUpLogging(flags.verbosity, flags.quiet);
+  proxy::ProxyOptions options;
+  auto listen = core::ParseHostPort(flags.listen, /*allow_zero=*/true);
+  if (!listen) return Fail("--listen: " + listen.error().what, kExitUsage);
+  options.host = listen->host;
+  options.port = listen->port;
+  if (auto e = ApplySourceFlags(flags.source, &options.get))
+    return Fail(*e, kExitUsage);
+  auto queue = core::ParseSize(flags.queue);
+  if (!queue || *queue == 0) return Fail("--queue: want a size", kExitUsage);
+  options.queue_bytes = *queue;
+  // Before any thread starts, so that every thread inherits the mask and
+  // the signals reach only sigwait below.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  proxy::Proxy proxy(options);
+  auto port = proxy.Bind();
+  if (!port) return Fail(port.error().what, kExitFailure);
+  // The first line on stdout is the bound address (tests read the port).
+  std::printf("listening %s:%d\n", options.host.c_str(), *port);
+  std::fflush(stdout);
+  std::thread server([&] { proxy.Serve(); });
+  WaitForStopSignal(signals);
+  spdlog::info("stopping");
+  proxy.Stop();
+  server.join();
+  return kExitOk;
+}
+
+}  // namespace
+
+void AddProxyCommand(CLI::App& app, int* exit_code) {
+  auto flags = std::make_shared<ProxyFlags>();
+  flags->source.max_buffer = "16MiB";
+  auto* cmd = app.add_subcommand(
+      "proxy",
+      "Serve NAMEs over local HTTP/1.1 (GET with Range, HEAD); each request "
+      "is a parallel transfer from the sources");
+  cmd->add_option("--listen", flags->listen,
+                  "HOST:PORT to listen on (default 127.0.0.1:8080; port 0 "
+                  "picks one, printed as `listening HOST:PORT`)");
+  AddSourceFlags(cmd, &flags->source,
+                 "Bound on bytes each response's transfer holds for "
+                 "reordering (default 16MiB)");
+  cmd->add_option("--queue", flags->queue,
+                  "Bytes each response keeps ready for a slow HTTP reader "
+                  "before its transfer stops reading its sources (default "
+                  "4MiB)");
+  cmd->add_flag("-v,--verbose", flags->verbosity, "More logging");
+  cmd->add_flag("-q,--quiet", flags->quiet, "Log errors only");
+  cmd->callback([flags, exit_code] { *exit_code = RunProxy(*flags); });
+}
+
+}  // namespace braid::cli

@@ -1,0 +1,43 @@
+// The flags that say where a stream comes from and how it is cut, shared by
+// `braid get` and `braid proxy`.
+#ifndef BRAID_CLI_SOURCE_FLAGS_H_
+#define BRAID_CLI_SOURCE_FLAGS_H_
+
+#include <CLI/CLI.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "client/get.h"
+
+namespace braid::cli {
+
+struct SourceFlags {
+  std::vector<std::string> sources;
+  std::string director;
+  bool discover = false;
+  std::string discover_to = "255.255.255.255:7072";
+  int discover_wait_ms = 1000;
+  std::string origin;
+  std::vector<std::string> vias;
+  std::string block_size;  // default: 64KiB, 256KiB with HTTP mirrors
+  std::string max_buffer = "64MiB";
+};
+
+// Registers --source, --director, --origin, --via, --discover*,
+// --block-size and --max-buffer (described by max_buffer_help) on cmd.
+void AddSourceFlags(CLI::App* cmd, SourceFlags* flags,
+                    const std::string& max_buffer_help);
+
+// A source: a braid server HOST:PORT or an http(s) mirror URL.
+std::optional<std::string> AddSourceText(const std::string& text,
+                                         client::GetOptions* options);
+
+// Fills options' sources, block size and reorder bound; the error is a
+// usage message.
+std::optional<std::string> ApplySourceFlags(const SourceFlags& flags,
+                                            client::GetOptions* options);
+
+}  // namespace braid::cli
+
+#endif  // BRAID_CLI_SOURCE_FLAGS_H_

@@ -1,0 +1,180 @@
+#include "proxy/proxy.h"
+
+#include <httplib.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "core/manifest.h"
+#include "core/stream_name.h"
+#include "proxy/content_type.h"
+#include "proxy/http_range.h"
+#include "proxy/stream_job.h"
+
+namespace braid::proxy {
+namespace {
+
+// How often a body writer waiting for the transfer checks its client.
+constexpr auto kPoll = std::chrono::milliseconds(500);
+
+bool HasControlCharacters(std::string_view s) {
+  return std::any_of(s.begin(), s.end(), [](char c) {
+    auto u = static_cast<unsigned char>(c);
+    return u < 0x20 || u == 0x7f;
+  });
+}
+
+int HttpStatusOf(const Error& e) {
+  switch (e.code) {
+    case Errc::kNotFound:
+      return 404;
+    case Errc::kForbiddenPath:
+      return 400;
+    default:
+      return 502;  // the sources failed us
+  }
+}
+
+void Plain(httplib::Response& res, int status, const std::string& text) {
+  res.status = status;
+  res.set_content(text + "\n", "text/plain");
+}
+
+// Hands httplib the next queued bytes of the body. False ends the
+// response: the client left, or the transfer failed (the client then sees
+// a body shorter than Content-Length).
+bool Feed(StreamJob& job, httplib::DataSink& sink) {
+  std::vector<uint8_t> chunk;
+  for (;;) {
+    switch (job.queue().Next(chunk, kPoll)) {
+      case BodyQueue::Pop::kData:
+        return sink.write(reinterpret_cast<const char*>(chunk.data()),
+                          chunk.size());
+      case BodyQueue::Pop::kTimeout:
+        if (sink.is_writable && !sink.is_writable()) return false;
+        continue;
+      case BodyQueue::Pop::kEnd:
+      case BodyQueue::Pop::kFailed:
+        return false;
+    }
+  }
+}
+
+// The body: length bytes of get's stream (get.range, when set), streamed
+// from a transfer of its own; for a HEAD only its length.
+void SetBody(bool head, client::GetOptions get, uint64_t length,
+             const std::string& type, size_t queue_bytes,
+             httplib::Response& res) {
+  if (length == 0) return res.set_content("", type);
+  if (head) {
+    // httplib sends the headers (Content-Length included), never the body.
+    return res.set_content_provider(
+        length, type, [](size_t, size_t, httplib::DataSink&) { return false; });
+  }
+  auto job = std::make_shared<StreamJob>(std::move(get), queue_bytes);
+  res.set_content_provider(
+      length, type,
+      [job](size_t, size_t, httplib::DataSink& sink) {
+        return Feed(*job, sink);
+      },
+      [job](bool) { job->Cancel(); });
+}
+
+httplib::Server::HandlerResponse OnlyGetAndHead(const httplib::Request& req,
+                                                httplib::Response& res) {
+  if (req.method == "GET" || req.method == "HEAD")
+    return httplib::Server::HandlerResponse::Unhandled;
+  res.set_header("Allow", "GET, HEAD");
+  Plain(res, 405, "method not allowed");
+  return httplib::Server::HandlerResponse::Handled;
+}
+
+}  // namespace
+
+Proxy::Proxy(ProxyOptions options)
+    : options_(std::move(options)),
+      server_(std::make_unique<httplib::Server>()) {
+  server_->new_task_queue = [n = options_.threads] {
+    return new httplib::ThreadPool(n);
+  };
+  // A player that pauses stops reading; give it time before dropping it.
+  server_->set_write_timeout(60, 0);
+  server_->set_pre_routing_handler(OnlyGetAndHead);
+  server_->Get(".*", [this](const httplib::Request& req,
+                            httplib::Response& res) { Handle(req, res); });
+  // httplib answers 416 itself, before routing, to a Range it cannot parse
+  // ("bytes=abc", "bytes=5-1"); the RFC says to ignore such a field, so the
+  // request is handled as if it had none.
+  server_->set_error_handler(httplib::Server::HandlerWithResponse(
+      [this](const httplib::Request& req, httplib::Response& res) {
+        if (res.status != 416 || res.has_header("Content-Range") ||
+            (req.method != "GET" && req.method != "HEAD"))
+          return httplib::Server::HandlerResponse::Unhandled;
+        Handle(req, res, /*ignore_range=*/true);
+        return httplib::Server::HandlerResponse::Handled;
+      }));
+  server_->set_logger(
+      [](const httplib::Request& req, const httplib::Response& res) {
+        spdlog::info("{} {} {} -> {}", req.remote_addr, req.method, req.path,
+                     res.status);
+      });
+}
+
+Proxy::~Proxy() = default;
+
+Expected<int> Proxy::Bind() {
+  int port = options_.port;
+  if (port == 0) {
+    port = server_->bind_to_any_port(options_.host);
+  } else if (!server_->bind_to_port(options_.host, port)) {
+    port = -1;
+  }
+  if (port <= 0) {
+    return MakeError(Errc::kIoError, "cannot listen on " + options_.host + ":" +
+                                         std::to_string(options_.port));
+  }
+  return port;
+}
+
+void Proxy::Serve() { server_->listen_after_bind(); }
+
+void Proxy::Stop() { server_->stop(); }
+
+void Proxy::Handle(const httplib::Request& req, httplib::Response& res,
+                   bool ignore_range) {
+  // httplib 0.11.4 applies the Range it parsed to any content provider,
+  // unchecked against the size: ranges are resolved here instead.
+  const_cast<httplib::Request&>(req).ranges.clear();
+  std::string name = req.path.empty() ? "" : req.path.substr(1);
+  if (HasControlCharacters(name) || !core::CheckStreamName(name))
+    return Plain(res, 400, "bad name");
+  client::GetOptions get = options_.get;
+  get.name = name;
+  auto d = client::Describe(get);
+  if (!d) return Plain(res, HttpStatusOf(d.error()), d.error().ToString());
+  res.set_header("Accept-Ranges", "bytes");
+  res.set_header("ETag", "\"" + core::ToHex(d->content_id) + "\"");
+  std::string type(GuessContentType(name));
+  RangeRequest r =
+      ResolveRange(ignore_range ? "" : req.get_header_value("Range"), d->size);
+  switch (r.kind) {
+    case RangeRequest::Kind::kUnsatisfiable:
+      res.status = 416;
+      res.set_header("Content-Range", "bytes */" + std::to_string(d->size));
+      return;
+    case RangeRequest::Kind::kPartial:
+      res.status = 206;
+      res.set_header("Content-Range", ContentRange(r.range, d->size));
+      get.range = r.range;
+      break;
+    case RangeRequest::Kind::kWhole:
+      res.status = 200;
+      break;
+  }
+  uint64_t length = get.range ? get.range->length : d->size;
+  get.content_id = d->content_id;  // the body is the content described
+  SetBody(req.method == "HEAD", std::move(get), length, type,
+          options_.queue_bytes, res);
+}
+
+}  // namespace braid::proxy

@@ -1,0 +1,59 @@
+// `braid proxy`: a local HTTP/1.1 server in front of parallel transfers
+// (the patent's "the request is intercepted by the module"). GET /NAME
+// streams NAME from the configured sources, Range requests included; HEAD
+// answers the same headers from a Describe (sources opened, nothing sent).
+// Thread model: httplib's thread per connection; each GET body runs its
+// own transfer thread (StreamJob) behind a bounded queue.
+#ifndef BRAID_PROXY_PROXY_H_
+#define BRAID_PROXY_PROXY_H_
+
+#include <memory>
+#include <string>
+
+#include "client/get.h"
+#include "core/expected.h"
+
+namespace httplib {
+class Server;
+struct Request;
+struct Response;
+}  // namespace httplib
+
+namespace braid::proxy {
+
+struct ProxyOptions {
+  std::string host = "127.0.0.1";
+  int port = 8080;  // 0 picks one
+  // Sources, block size and reorder bound of every transfer; name, output,
+  // range and content id are set per request.
+  client::GetOptions get;
+  // Bytes a response may hold ready for a slow HTTP reader before its
+  // transfer stops taking blocks.
+  size_t queue_bytes = 4u << 20;
+  size_t threads = 32;  // concurrent connections served
+};
+
+class Proxy {
+ public:
+  explicit Proxy(ProxyOptions options);
+  ~Proxy();
+
+  // Binds the listening socket; the bound port.
+  Expected<int> Bind();
+  // Serves until Stop(). REQUIRES: Bind() succeeded.
+  void Serve();
+  // Any thread; Serve returns soon after.
+  void Stop();
+
+ private:
+  // ignore_range: answer as if the request had no Range field.
+  void Handle(const httplib::Request& req, httplib::Response& res,
+              bool ignore_range = false);
+
+  ProxyOptions options_;
+  std::unique_ptr<httplib::Server> server_;
+};
+
+}  // namespace braid::proxy
+
+#endif  // BRAID_PROXY_PROXY_H_

@@ -1,0 +1,315 @@
+"""Integration tests: `braid proxy`, a local HTTP/1.1 server in front of
+parallel transfers.
+
+Three `braid serve` hold the files; one `braid proxy --source ...` serves
+them over HTTP on 127.0.0.1. Bodies are compared by sha256 with the files;
+curl, ffprobe and ffmpeg are used unchanged. Everything runs on 127.0.0.1
+and every wait is bounded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import harness as h  # noqa: E402
+
+BS = h.DEFAULT_BLOCK_SIZE
+HTTP_TIMEOUT = 60.0
+
+
+class ProxyCase(unittest.TestCase):
+    """A file whose size is not a multiple of the block size, a 256 MiB one
+    for memory and disconnects, and (when ffmpeg is installed) a short mp4."""
+
+    NAME = "data.bin"
+    SIZE = 20 * BS + 123
+    BIG = "big.bin"
+    BIG_SIZE = 256 * h.MIB
+    CLIP = "clip.mp4"
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        h.braid_bin()
+        cls.digest = h.class_root(cls, cls.NAME, cls.SIZE)
+        with open(os.path.join(cls.root, cls.NAME), "rb") as f:
+            cls.data = f.read()
+        cls.big_digest = h.write_random_file(os.path.join(cls.root, cls.BIG), cls.BIG_SIZE)
+        cls.has_ffmpeg = bool(shutil.which("ffmpeg") and shutil.which("ffprobe"))
+        if cls.has_ffmpeg:
+            make_clip(os.path.join(cls.root, cls.CLIP))
+        cls.servers = [h.start_server(cls.root, log_dir=cls.tmp) for _ in range(3)]
+        for s in cls.servers:
+            cls.addClassCleanup(s.stop)
+        cls.proxy = h.start_proxy([s.address for s in cls.servers], log_dir=cls.tmp,
+                                  extra=["--max-buffer", "8MiB", "--queue", "4MiB"])
+        cls.addClassCleanup(cls.proxy.stop)
+        # The servers hash their files after they start listening; an OPEN
+        # waits for that, so wait (bounded) until the big file is described.
+        ready = h.wait_until(lambda: head_status(cls.proxy.port, cls.BIG) == 200, 120, 0.5)
+        assert ready, cls.proxy.stderr_text()[-4000:]
+
+    def setUp(self) -> None:
+        self.tmp = h.make_temp_dir(self)
+        self.assertTrue(self.proxy.alive(), self.proxy.stderr_text())
+
+    # -- helpers
+
+    def url(self, name: str) -> str:
+        return f"http://{self.proxy.address}/{name}"
+
+    def request(self, method: str, path: str, headers: dict | None = None):
+        """One request on a fresh connection: (status, headers, body)."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.proxy.port, timeout=HTTP_TIMEOUT)
+        try:
+            conn.request(method, path, headers=headers or {})
+            resp = conn.getresponse()
+            body = resp.read()
+            return resp.status, {k.lower(): v for k, v in resp.getheaders()}, body
+        finally:
+            conn.close()
+
+    def get_range(self, spec: str):
+        return self.request("GET", "/" + self.NAME, {"Range": spec})
+
+    def curl(self, args: list[str], timeout: float = 120.0) -> subprocess.CompletedProcess:
+        return h.run_cmd(["curl", "-sS", "-f", "--max-time", str(int(timeout))] + args,
+                         timeout=timeout + 10)
+
+    # -- whole bodies
+
+    def test_curl_full_get_matches_sha256(self):
+        out = os.path.join(self.tmp, "out.bin")
+        r = self.curl(["-o", out, "-w", "%{http_code}", self.url(self.NAME)])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout.strip(), b"200")
+        self.assertEqual(h.sha256_file(out), self.digest)
+
+    def test_head_answers_the_headers_without_a_body(self):
+        status, hdr, body = self.request("HEAD", "/" + self.NAME)
+        self.assertEqual(status, 200)
+        self.assertEqual(body, b"")
+        self.assertEqual(int(hdr["content-length"]), self.SIZE)
+        self.assertEqual(hdr["accept-ranges"], "bytes")
+        self.assertEqual(hdr["content-type"], "application/octet-stream")
+        self.assertRegex(hdr["etag"], r'^"[0-9a-f]{64}"$')
+        # The same ETag on a GET, and a Range on HEAD gives the range's length.
+        _, ghdr, _ = self.get_range("bytes=0-0")
+        self.assertEqual(ghdr["etag"], hdr["etag"])
+        status, rhdr, _ = self.request("HEAD", "/" + self.NAME, {"Range": "bytes=10-19"})
+        self.assertEqual(status, 206)
+        self.assertEqual(int(rhdr["content-length"]), 10)
+        self.assertEqual(rhdr["content-range"], f"bytes 10-19/{self.SIZE}")
+
+    # -- ranges
+
+    def check_range(self, spec: str, first: int, last: int):
+        status, hdr, body = self.get_range(spec)
+        self.assertEqual(status, 206, spec)
+        self.assertEqual(hdr["content-range"], f"bytes {first}-{last}/{self.SIZE}", spec)
+        self.assertEqual(int(hdr["content-length"]), last - first + 1, spec)
+        self.assertEqual(h.sha256_bytes(body), h.sha256_bytes(self.data[first:last + 1]), spec)
+
+    def test_ranges(self):
+        n = self.SIZE
+        cases = [
+            ("bytes=0-0", 0, 0),                          # first byte
+            (f"bytes={n - 1}-{n - 1}", n - 1, n - 1),     # last byte
+            (f"bytes={BS - 1}-{BS}", BS - 1, BS),         # across a block boundary
+            (f"bytes={BS}-{2 * BS - 1}", BS, 2 * BS - 1),  # exactly one block
+            (f"bytes={BS // 2}-{5 * BS + 7}", BS // 2, 5 * BS + 7),
+            ("bytes=-100", n - 100, n - 1),               # suffix
+            (f"bytes=-{n + 5000}", 0, n - 1),             # suffix longer than the file
+            (f"bytes={3 * BS + 5}-", 3 * BS + 5, n - 1),  # open end
+            (f"bytes={n - 10}-{n + 1000}", n - 10, n - 1),  # end clamped
+        ]
+        for spec, first, last in cases:
+            with self.subTest(spec=spec):
+                self.check_range(spec, first, last)
+
+    def test_curl_range_option(self):
+        out = os.path.join(self.tmp, "part.bin")
+        r = self.curl(["-r", f"{BS - 3}-{3 * BS}", "-o", out, "-w", "%{http_code}",
+                       self.url(self.NAME)])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout.strip(), b"206")
+        with open(out, "rb") as f:
+            self.assertEqual(f.read(), self.data[BS - 3:3 * BS + 1])
+
+    def test_braid_get_range(self):
+        sources = [s.address for s in self.servers]
+        for first, last in ((0, 0), (BS - 1, BS), (self.SIZE - 77, self.SIZE - 1)):
+            with self.subTest(first=first, last=last):
+                out = os.path.join(self.tmp, f"r{first}.bin")
+                r = h.run_get(self.NAME, sources, out, extra=["--range", f"{first}-{last}"])
+                self.assertEqual(r.returncode, 0, r.stderr)
+                with open(out, "rb") as f:
+                    self.assertEqual(f.read(), self.data[first:last + 1])
+        out = os.path.join(self.tmp, "past.bin")
+        r = h.run_get(self.NAME, sources, out, extra=["--range", f"10-{self.SIZE}"])
+        self.assertNotEqual(r.returncode, 0)
+        self.assertFalse(os.path.exists(out))
+
+    def test_several_or_invalid_ranges_answer_the_whole_body(self):
+        for spec in ("bytes=0-1,10-20", "bytes=abc", "items=0-5", "bytes=5-1", "bytes=-"):
+            with self.subTest(spec=spec):
+                status, hdr, body = self.get_range(spec)
+                self.assertEqual(status, 200)
+                self.assertNotIn("content-range", hdr)
+                self.assertEqual(h.sha256_bytes(body), self.digest)
+
+    def test_unsatisfiable_range_is_416(self):
+        for spec in (f"bytes={self.SIZE}-", f"bytes={self.SIZE + 10}-{self.SIZE + 20}",
+                     "bytes=-0"):
+            with self.subTest(spec=spec):
+                status, hdr, body = self.get_range(spec)
+                self.assertEqual(status, 416)
+                self.assertEqual(hdr["content-range"], f"bytes */{self.SIZE}")
+                self.assertEqual(body, b"")
+
+    # -- errors
+
+    def test_unknown_name_is_404(self):
+        status, _, _ = self.request("GET", "/no-such-file.bin")
+        self.assertEqual(status, 404)
+        status, _, _ = self.request("HEAD", "/no-such-file.bin")
+        self.assertEqual(status, 404)
+
+    def test_bad_names_are_400(self):
+        for path in ("/../etc/passwd", "/%2e%2e/etc/passwd", "/a/../../x", "//etc/passwd",
+                     "/a%01b", "/a%00b", "/a%7fb", "/"):
+            with self.subTest(path=path):
+                status, _, _ = self.request("GET", path)
+                self.assertEqual(status, 400)
+
+    def test_other_methods_are_405(self):
+        for method in ("POST", "PUT", "DELETE", "OPTIONS", "PATCH"):
+            with self.subTest(method=method):
+                status, hdr, _ = self.request(method, "/" + self.NAME)
+                self.assertEqual(status, 405)
+                self.assertEqual(hdr.get("allow"), "GET, HEAD")
+
+    # -- big file: disconnects and back-pressure
+
+    def threads(self) -> int:
+        with open(f"/proc/{self.proxy.proc.pid}/status") as f:
+            for line in f:
+                if line.startswith("Threads:"):
+                    return int(line.split()[1])
+        return 0
+
+    def test_client_disconnect_mid_body_then_full_download(self):
+        # Idle: main, the listener and httplib's pool. A body adds its
+        # transfer's threads, which must end soon after the client leaves.
+        idle = self.threads()
+        for _ in range(3):
+            s = socket.create_connection(("127.0.0.1", self.proxy.port), timeout=HTTP_TIMEOUT)
+            s.sendall(f"GET /{self.BIG} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            got = 0
+            while got < 4 * h.MIB:
+                b = s.recv(1 << 16)
+                self.assertTrue(b, "proxy closed early")
+                got += len(b)
+            self.assertGreater(self.threads(), idle)
+            s.close()
+            self.assertTrue(h.wait_until(lambda: self.threads() == idle, 10),
+                            f"transfer threads still running: {self.threads()} > {idle}")
+        self.assertTrue(self.proxy.alive())
+        r = self.curl([self.url(self.BIG)], timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(hashlib.sha256(r.stdout).hexdigest(), self.big_digest)
+
+    def test_slow_reader_gets_all_bytes_with_bounded_memory(self):
+        out = os.path.join(self.tmp, "slow.bin")
+        err = os.path.join(self.tmp, "curl.stderr")
+        with open(err, "wb") as errf:
+            curl = subprocess.Popen(["curl", "-sS", "-f", "--max-time", "120", "--limit-rate", "48M",
+                                     "-o", out, self.url(self.BIG)],
+                                    stdout=subprocess.DEVNULL, stderr=errf)
+        peak = 0
+        try:
+            deadline = time.monotonic() + 130
+            while curl.poll() is None and time.monotonic() < deadline:
+                peak = max(peak, h.vm_rss_bytes(self.proxy.proc.pid))
+                time.sleep(0.1)
+        finally:
+            if curl.poll() is None:
+                curl.kill()
+            curl.wait(timeout=10)
+        with open(err, "rb") as f:
+            self.assertEqual(curl.returncode, 0, (f.read(), self.proxy.stderr_text()[-4000:]))
+        self.assertEqual(h.sha256_file(out), self.big_digest)
+        self.assertGreater(peak, 0)
+        # ASan's quarantine keeps freed memory resident: no bound there.
+        if not h.SANITIZED:
+            self.assertLess(peak, 200 * h.MIB, f"proxy RSS peaked at {peak} bytes")
+
+    # -- media tools
+
+    def test_ffprobe_and_ffmpeg_through_the_proxy(self):
+        if not self.has_ffmpeg:
+            self.skipTest("ffmpeg/ffprobe not installed")
+        r = h.run_cmd(["ffprobe", "-v", "error", "-show_entries",
+                       "format=duration:stream=codec_type", "-of", "json",
+                       self.url(self.CLIP)], timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        info = json.loads(r.stdout)
+        self.assertAlmostEqual(float(info["format"]["duration"]), 4.0, delta=0.2)
+        kinds = sorted(s["codec_type"] for s in info["streams"])
+        self.assertEqual(kinds, ["audio", "video"])
+        # A stream copy reads the whole file through seeks (Range requests).
+        copy = os.path.join(self.tmp, "copy.mp4")
+        r = h.run_cmd(["ffmpeg", "-v", "error", "-y", "-i", self.url(self.CLIP), "-c", "copy",
+                       "-f", "mp4", copy], timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertGreater(os.path.getsize(copy), 0)
+        # Decoding from a seek point.
+        r = h.run_cmd(["ffmpeg", "-v", "error", "-ss", "2", "-i", self.url(self.CLIP),
+                       "-f", "null", "-"], timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        # The bytes curl gets are the file's.
+        r = self.curl([self.url(self.CLIP)])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(hashlib.sha256(r.stdout).hexdigest(),
+                         h.sha256_file(os.path.join(self.root, self.CLIP)))
+        status, hdr, _ = self.request("HEAD", "/" + self.CLIP)
+        self.assertEqual(hdr["content-type"], "video/mp4")
+        log = self.proxy.stderr_text()
+        self.assertTrue(re.search(r"GET /clip\.mp4 -> 206", log), "ffmpeg sent no Range")
+
+
+def head_status(port: int, name: str) -> int:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=HTTP_TIMEOUT)
+    try:
+        conn.request("HEAD", "/" + name)
+        return conn.getresponse().status
+    except OSError:
+        return 0
+    finally:
+        conn.close()
+
+
+def make_clip(path: str) -> None:
+    """A 4 s test picture with a tone: mpeg4 + aac in mp4 (encoders in
+    Debian's ffmpeg)."""
+    r = h.run_cmd(["ffmpeg", "-v", "error", "-y",
+                   "-f", "lavfi", "-i", "testsrc=duration=4:size=320x240:rate=25",
+                   "-f", "lavfi", "-i", "sine=duration=4",
+                   "-c:v", "mpeg4", "-c:a", "aac", path], timeout=60)
+    if r.returncode != 0:
+        raise AssertionError(f"ffmpeg could not make the clip: {r.stderr!r}")
+
+
+if __name__ == "__main__":
+    unittest.main()
