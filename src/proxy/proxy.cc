@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "core/manifest.h"
+#include "core/protocol.h"
 #include "core/stream_name.h"
 #include "proxy/content_type.h"
 #include "proxy/http_range.h"
@@ -42,8 +43,9 @@ void Plain(httplib::Response& res, int status, const std::string& text) {
 
 // Hands httplib the next queued bytes of the body. False ends the
 // response: the client left, or the transfer failed (the client then sees
-// a body shorter than Content-Length).
-bool Feed(StreamJob& job, httplib::DataSink& sink) {
+// a body shorter than Content-Length, or a chunked body without its end).
+// A chunked body (a live stream) ends with done() when the stream ends.
+bool Feed(StreamJob& job, httplib::DataSink& sink, bool chunked = false) {
   std::vector<uint8_t> chunk;
   for (;;) {
     switch (job.queue().Next(chunk, kPoll)) {
@@ -54,10 +56,38 @@ bool Feed(StreamJob& job, httplib::DataSink& sink) {
         if (sink.is_writable && !sink.is_writable()) return false;
         continue;
       case BodyQueue::Pop::kEnd:
+        if (!chunked) return false;
+        sink.done();
+        return true;
       case BodyQueue::Pop::kFailed:
         return false;
     }
   }
+}
+
+// A live stream (unknown length, no ranges): joined at its live edge, or at
+// its start with ?from=start.
+void SetLiveBody(const httplib::Request& req, client::GetOptions get,
+                 const std::string& type, size_t queue_bytes,
+                 httplib::Response& res) {
+  res.status = 200;
+  res.set_header("Accept-Ranges", "none");
+  res.set_header("Cache-Control", "no-store");
+  get.live_edge = req.get_param_value("from") != "start";
+  if (req.method == "HEAD") {
+    return res.set_chunked_content_provider(
+        type, [](size_t, httplib::DataSink& sink) {
+          sink.done();
+          return true;
+        });
+  }
+  auto job = std::make_shared<StreamJob>(std::move(get), queue_bytes);
+  res.set_chunked_content_provider(
+      type,
+      [job](size_t, httplib::DataSink& sink) {
+        return Feed(*job, sink, /*chunked=*/true);
+      },
+      [job](bool) { job->Cancel(); });
 }
 
 // The body: length bytes of get's stream (get.range, when set), streamed
@@ -152,9 +182,11 @@ void Proxy::Handle(const httplib::Request& req, httplib::Response& res,
   get.name = name;
   auto d = client::Describe(get);
   if (!d) return Plain(res, HttpStatusOf(d.error()), d.error().ToString());
+  std::string type(GuessContentType(name));
+  if (d->size == core::kLiveSize)
+    return SetLiveBody(req, std::move(get), type, options_.queue_bytes, res);
   res.set_header("Accept-Ranges", "bytes");
   res.set_header("ETag", "\"" + core::ToHex(d->content_id) + "\"");
-  std::string type(GuessContentType(name));
   RangeRequest r =
       ResolveRange(ignore_range ? "" : req.get_header_value("Range"), d->size);
   switch (r.kind) {

@@ -240,6 +240,44 @@ class LiveStreams(unittest.TestCase):
         self.assertEqual(h.sha256_file(out), h.sha256_bytes(data))
 
 
+class LiveThroughTheProxy(unittest.TestCase):
+    """`braid proxy` in front of live servers: a chunked 200, no ranges."""
+
+    def test_curl_gets_the_live_stream_through_the_proxy(self) -> None:
+        tmp = h.make_temp_dir(self)
+        root = os.path.join(tmp, "root")
+        os.makedirs(root)
+        servers, paths = [], []
+        for i in range(3):
+            path = os.path.join(tmp, f"feed{i}")
+            os.mkfifo(path)
+            srv = h.start_server(root, log_dir=tmp, extra=["--live", f"cam.ts={path}"])
+            self.addCleanup(srv.stop)
+            servers.append(srv)
+            paths.append(path)
+        proxy = h.start_proxy([s.address for s in servers], log_dir=tmp)
+        self.addCleanup(proxy.stop)
+        url = f"http://{proxy.address}/cam.ts"
+        head = h.run_cmd(["curl", "-sS", "-I", url], timeout=30)
+        self.assertEqual(head.returncode, 0, head.stderr)
+        headers = head.stdout.decode().lower()
+        self.assertIn("200", headers.splitlines()[0])
+        self.assertIn("accept-ranges: none", headers)
+        self.assertIn("transfer-encoding: chunked", headers)
+        self.assertNotIn("content-length", headers)
+        self.assertIn("content-type: video/mp2t", headers)
+        prod = Producer(paths, 1 * MB, 3, seed=9)
+        out = os.path.join(tmp, "out.ts")
+        curl = subprocess.Popen(["curl", "-sS", "-f", "--max-time", "60", "-o", out,
+                                 url + "?from=start"], stderr=subprocess.PIPE)
+        self.addCleanup(lambda: curl.poll() is None and curl.kill())
+        prod.start()
+        _, err = curl.communicate(timeout=70)
+        data = prod.finish(self, 30)
+        self.assertEqual(curl.returncode, 0, err)
+        self.assertEqual(h.sha256_file(out), h.sha256_bytes(data))
+
+
 class ProtocolLevel(unittest.TestCase):
     """The live conversation byte for byte, and a source that lies about the end."""
 
