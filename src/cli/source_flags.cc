@@ -112,8 +112,7 @@ std::optional<std::string> ApplySourceFlags(const SourceFlags& flags,
                                             client::GetOptions* options) {
   if (auto e = ParseEndpoints(flags, options)) return e;
   if (auto e = ParseRoutes(flags, options)) return e;
-  if (options->sources.empty() && options->mirrors.empty() &&
-      !options->director && !options->discover && options->vias.empty())
+  if (!client::HasSources(*options))
     return "give sources: URLs, --source, --director, --discover or --origin "
            "with --via";
   return ParseSizes(flags, options);

@@ -9,12 +9,12 @@
 
 namespace braid::client {
 
-namespace {
-
 bool HasSources(const GetOptions& options) {
   return !options.sources.empty() || !options.mirrors.empty() ||
          options.director || options.discover || !options.vias.empty();
 }
+
+namespace {
 
 // Runs step (a Transfer coroutine) on a fresh io_context until it ends;
 // cancel or, without it, SIGINT/SIGTERM interrupt the transfer.

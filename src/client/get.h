@@ -106,6 +106,10 @@ struct GetReport {
   std::vector<SourceReport> sources;
 };
 
+// Whether options name any source (servers, mirrors, a director,
+// discovery or routes).
+bool HasSources(const GetOptions& options);
+
 // Runs a whole transfer on its own io_context. On failure the output file
 // does not exist and the error is one line fit for the user. Without cancel,
 // SIGINT and SIGTERM interrupt it; with it, setting *cancel does (polled

@@ -15,10 +15,6 @@
 namespace braid::client {
 namespace {
 
-Error IoError(const std::string& op) {
-  return {Errc::kIoError, op + ": " + std::strerror(errno)};
-}
-
 class FileOutput : public Output {
  public:
   FileOutput(std::string path, int fd, core::StreamLayout layout,

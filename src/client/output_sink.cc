@@ -10,10 +10,6 @@
 namespace braid::client {
 namespace {
 
-Error IoError(const std::string& op) {
-  return {Errc::kIoError, op + ": " + std::strerror(errno)};
-}
-
 class FdSink : public ByteSink {
  public:
   FdSink(int fd, bool owned) : fd_(fd), owned_(owned) {}

@@ -13,10 +13,6 @@
 namespace braid::client {
 namespace {
 
-Error IoError(const std::string& op) {
-  return {Errc::kIoError, op + ": " + std::strerror(errno)};
-}
-
 Status SyncPath(const std::string& path, int flags) {
   int fd = ::open(path.c_str(), flags | O_CLOEXEC);
   if (fd < 0) return Unexpected{IoError("open " + path)};

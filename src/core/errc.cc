@@ -1,5 +1,8 @@
 #include "core/errc.h"
 
+#include <cerrno>
+#include <cstring>
+
 namespace braid {
 
 std::string_view ErrcName(Errc e) {
@@ -49,6 +52,10 @@ std::string Error::ToString() const {
     s += what;
   }
   return s;
+}
+
+Error IoError(const std::string& op) {
+  return {Errc::kIoError, op + ": " + std::strerror(errno)};
 }
 
 }  // namespace braid

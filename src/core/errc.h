@@ -40,6 +40,10 @@ struct Error {
   std::string ToString() const;
 };
 
+// kIoError naming the operation and errno's text ("write out.bin: No space
+// left on device"). Call right after the failing system call.
+Error IoError(const std::string& op);
+
 }  // namespace braid
 
 #endif  // BRAID_CORE_ERRC_H_

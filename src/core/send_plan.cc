@@ -35,7 +35,7 @@ std::optional<uint64_t> SendPlan::Next(uint64_t walk_limit) {
     bool gone = q.seq >= block_count_ || skipped_.Contains(q.seq);
     if (!gone && q.seq >= available_) return std::nullopt;  // not yet produced
     queue_.pop_front();
-    if (q.seq < block_count_ && !skipped_.Contains(q.seq)) {
+    if (!gone) {
       // Sent now: the walk or a catch-up must not send it again.
       skipped_.Add(q.seq, q.seq + 1);
       return q.seq;

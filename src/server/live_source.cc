@@ -18,10 +18,6 @@ namespace {
 constexpr int kPollMs = 20;          // how often the reader looks
 constexpr size_t kChunk = 1u << 20;  // FIFO reads
 
-Error IoError(const std::string& what) {
-  return {Errc::kIoError, what + ": " + std::strerror(errno)};
-}
-
 // An unnamed file for a FIFO's bytes, gone when closed.
 Expected<int> OpenSpool(const std::string& for_path) {
   const char* dir = std::getenv("TMPDIR");

@@ -12,7 +12,7 @@ import hashlib
 import json
 import os
 import random
-import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -163,7 +163,7 @@ class LiveStreams(unittest.TestCase):
             got.update(chunk)
             total += len(chunk)
             time.sleep(0.02)  # about 3 MB/s: slower than the producer
-            peak_kib = max(peak_kib, rss_kib(proc.pid))
+            peak_kib = max(peak_kib, h.vm_rss_bytes(proc.pid) // 1024)
         rc = proc.wait(timeout=30)
         data = prod.finish(self, 30)
         self.assertEqual(rc, 0, proc.stderr.read().decode())
@@ -357,7 +357,6 @@ class LyingLiveSource(threading.Thread):
 
     def __init__(self):
         super().__init__(daemon=True)
-        import socket
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.address = f"127.0.0.1:{self.listener.getsockname()[1]}"
         self.conns: list = []
@@ -402,17 +401,6 @@ class LyingLiveSource(threading.Thread):
         self.listener.close()
         for s in self.conns:
             s.close()
-
-
-def rss_kib(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
 
 
 if __name__ == "__main__":
