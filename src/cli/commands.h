@@ -4,6 +4,7 @@
 #define BRAID_CLI_COMMANDS_H_
 
 #include <CLI/CLI.hpp>
+#include <string>
 
 namespace braid::cli {
 
@@ -21,6 +22,9 @@ void AddProxyCommand(CLI::App& app, int* exit_code);
 
 // Logs to stderr; level from -v / --quiet.
 void SetUpLogging(int verbosity, bool quiet);
+
+// Prints "braid COMMAND: error: MESSAGE" on stderr; returns code.
+int Fail(const char* command, const std::string& message, int code);
 
 }  // namespace braid::cli
 

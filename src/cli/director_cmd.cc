@@ -17,25 +17,20 @@ struct DirectorFlags {
   bool quiet = false;
 };
 
-int Fail(const std::string& message, int code) {
-  std::fprintf(stderr, "braid director: error: %s\n", message.c_str());
-  return code;
-}
-
 int RunDirector(const DirectorFlags& flags) {
   SetUpLogging(flags.verbosity, flags.quiet);
   director::DirectorOptions options;
   auto listen = core::ParseHostPort(flags.listen, /*allow_zero=*/true);
-  if (!listen) return Fail(listen.error().what, kExitUsage);
+  if (!listen) return Fail("director", listen.error().what, kExitUsage);
   options.listen = *listen;
   options.db = flags.db;
   options.heartbeat = std::chrono::milliseconds(flags.heartbeat_ms);
   auto catalog = director::Catalog::Open(options.db);
-  if (!catalog) return Fail(catalog.error().what, kExitFailure);
+  if (!catalog) return Fail("director", catalog.error().what, kExitFailure);
   asio::io_context io(1);
   director::Director dir(io, options, std::move(*catalog));
   auto endpoint = dir.Listen();
-  if (!endpoint) return Fail(endpoint.error().what, kExitFailure);
+  if (!endpoint) return Fail("director", endpoint.error().what, kExitFailure);
   // The first line on stdout is the bound address (tests read the port).
   std::printf("listening %s:%u\n", endpoint->address().to_string().c_str(),
               endpoint->port());

@@ -1,6 +1,8 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <cstdio>
+
 #include "cli/commands.h"
 
 namespace braid::cli {
@@ -14,6 +16,11 @@ void SetUpLogging(int verbosity, bool quiet) {
   if (verbosity == 1) level = spdlog::level::debug;
   if (verbosity >= 2) level = spdlog::level::trace;
   spdlog::set_level(level);
+}
+
+int Fail(const char* command, const std::string& message, int code) {
+  std::fprintf(stderr, "braid %s: error: %s\n", command, message.c_str());
+  return code;
 }
 
 }  // namespace braid::cli

@@ -21,11 +21,6 @@ struct ProxyFlags {
   bool quiet = false;
 };
 
-int Fail(const std::string& message, int code) {
-  std::fprintf(stderr, "braid proxy: error: %s\n", message.c_str());
-  return code;
-}
-
 // Waits for SIGINT or SIGTERM (blocked in every thread, see RunProxy).
 void WaitForStopSignal(const sigset_t& signals) {
   int sig = 0;
@@ -37,13 +32,15 @@ int RunProxy(ProxyFlags flags) {
   SetUpLogging(flags.verbosity, flags.quiet);
   proxy::ProxyOptions options;
   auto listen = core::ParseHostPort(flags.listen, /*allow_zero=*/true);
-  if (!listen) return Fail("--listen: " + listen.error().what, kExitUsage);
+  if (!listen)
+    return Fail("proxy", "--listen: " + listen.error().what, kExitUsage);
   options.host = listen->host;
   options.port = listen->port;
   if (auto e = ApplySourceFlags(flags.source, &options.get))
-    return Fail(*e, kExitUsage);
+    return Fail("proxy", *e, kExitUsage);
   auto queue = core::ParseSize(flags.queue);
-  if (!queue || *queue == 0) return Fail("--queue: want a size", kExitUsage);
+  if (!queue || *queue == 0)
+    return Fail("proxy", "--queue: want a size", kExitUsage);
   options.queue_bytes = *queue;
   // Before any thread starts, so that every thread inherits the mask and
   // the signals reach only sigwait below.
@@ -54,7 +51,7 @@ int RunProxy(ProxyFlags flags) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   proxy::Proxy proxy(options);
   auto port = proxy.Bind();
-  if (!port) return Fail(port.error().what, kExitFailure);
+  if (!port) return Fail("proxy", port.error().what, kExitFailure);
   // The first line on stdout is the bound address (tests read the port).
   std::printf("listening %s:%d\n", options.host.c_str(), *port);
   std::fflush(stdout);

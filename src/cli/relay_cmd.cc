@@ -16,20 +16,16 @@ struct RelayFlags {
   bool quiet = false;
 };
 
-int Fail(const std::string& message, int code) {
-  std::fprintf(stderr, "braid relay: error: %s\n", message.c_str());
-  return code;
-}
-
 int RunRelay(const RelayFlags& flags) {
   SetUpLogging(flags.verbosity, flags.quiet);
   relay::RelayOptions options;
   auto listen = core::ParseHostPort(flags.listen, /*allow_zero=*/true);
-  if (!listen) return Fail("--listen: " + listen.error().what, kExitUsage);
+  if (!listen)
+    return Fail("relay", "--listen: " + listen.error().what, kExitUsage);
   options.listen = *listen;
   for (const auto& a : flags.allow) {
     auto hp = core::ParseHostPort(a);
-    if (!hp) return Fail("--allow: " + hp.error().what, kExitUsage);
+    if (!hp) return Fail("relay", "--allow: " + hp.error().what, kExitUsage);
     options.allow.push_back(*hp);
   }
   // Before the listening line, so whoever waits for that line sees it.
@@ -38,7 +34,7 @@ int RunRelay(const RelayFlags& flags) {
   asio::io_context io(1);
   relay::Relay relay(io, options);
   auto endpoint = relay.Listen();
-  if (!endpoint) return Fail(endpoint.error().what, kExitFailure);
+  if (!endpoint) return Fail("relay", endpoint.error().what, kExitFailure);
   // The first line on stdout is the bound address (tests read the port).
   std::printf("listening %s:%u\n", endpoint->address().to_string().c_str(),
               endpoint->port());

@@ -260,6 +260,7 @@ void HttpMirror::FetchRun(BlockRun run) {
     // (and the io thread woken) as soon as it is complete.
     auto sink = [&](const char* data, size_t n) {
       if (workers->stopped()) return false;
+      inbox->bytes_received.fetch_add(n, std::memory_order_relaxed);
       while (n > 0) {
         size_t want = layout.LengthOf(seq) - buf.size();
         size_t take = std::min(want, n);

@@ -13,6 +13,7 @@
 #ifndef BRAID_CLIENT_HTTP_MIRROR_H_
 #define BRAID_CLIENT_HTTP_MIRROR_H_
 
+#include <atomic>
 #include <deque>
 #include <memory>
 #include <mutex>
@@ -46,6 +47,9 @@ class HttpMirror final : public net::Link {
   bool has_queued() const override { return false; }
   void Close() override;
   void LimitReadAhead(uint64_t end) override;
+  uint64_t bytes_received() const override {
+    return inbox_->bytes_received.load(std::memory_order_relaxed);
+  }
 
   // Bytes [offset, offset + length) of the file, outside the plan (the
   // cross-check of mirrors at open). REQUIRES: OPENED was answered.
@@ -67,7 +71,8 @@ class HttpMirror final : public net::Link {
   struct Inbox {
     std::mutex mu;
     std::deque<Block> blocks;
-    std::vector<std::vector<uint8_t>> free;  // reused block buffers
+    std::vector<std::vector<uint8_t>> free;   // reused block buffers
+    std::atomic<uint64_t> bytes_received{0};  // body bytes, for the stall timer
   };
   // Hands work from a worker thread to the io thread, unless the mirror is
   // gone by the time it runs there.

@@ -51,6 +51,10 @@ class SourceConn {
 
   // REQUIRES: Connect succeeded.
   net::Link& conn() { return *conn_; }
+  // Bytes from the source so far (0 before it is connected).
+  uint64_t bytes_received() const {
+    return conn_ ? conn_->bytes_received() : 0;
+  }
   // The mirror, for an HTTP source that has connected; else null.
   HttpMirror* mirror() { return mirror_; }
   bool is_mirror() const { return url_.has_value(); }
@@ -69,7 +73,8 @@ class SourceConn {
   net::Clock::duration rtt{};
   uint64_t bytes = 0;
   uint64_t blocks = 0;
-  double last_rate = 0;  // bytes per second in the last interval
+  double last_rate = 0;      // bytes per second in the last interval
+  uint64_t bytes_heard = 0;  // conn().bytes_received() at the last tick
   std::optional<Error> failure;
   bool joined = false;         // found while the transfer ran
   uint32_t opened_epoch = 0;   // a joiner: the pattern epoch of its OPEN

@@ -284,6 +284,12 @@ awaitable<void> Transfer::Control() {
     co_await net::SleepFor(kTick);
     if (done_ || fatal_) break;
     auto now = Clock::now();
+    for (SourceConn* s : live_) {
+      uint64_t heard = s->bytes_received();
+      if (heard == s->bytes_heard) continue;
+      s->bytes_heard = heard;
+      scheduler_->OnBytes(s->id, now);
+    }
     Execute(scheduler_->Tick(now));
     if (output_->in_order()) {
       // Sources that fetch ahead on their own stay within the window: a

@@ -115,12 +115,19 @@ void Scheduler::Start(Clock::time_point now, uint32_t epoch, Pattern first) {
   }
 }
 
+void Scheduler::OnBytes(SourceId from, Clock::time_point now) {
+  Source* s = Find(from);
+  if (s && !s->first_block_seen)
+    s->last_block_at = std::max(s->last_block_at, now);
+}
+
 void Scheduler::OnBlock(SourceId from, uint64_t seq, uint32_t bytes,
                         Clock::time_point now) {
   Source* s = Find(from);
   if (!s || seq >= layout_.block_count()) return;
   s->interval_bytes += bytes;
   s->last_block_at = now;
+  s->first_block_seen = true;
   // A pattern-walk or catch-up block: the sender's walk has passed it.
   if (chain_.Owner(seq) == from) s->walk_next = std::max(s->walk_next, seq + 1);
   uint64_t before = received_.next_in_order();

@@ -102,6 +102,12 @@ class Scheduler {
   void OnAck(SourceId from, uint32_t epoch, uint64_t position,
              Clock::time_point now);
   void OnEnd(SourceId from);
+  // Bytes of a block still on its way arrived from `from`. Before its first
+  // whole block this counts as hearing from it: a large block from a slow
+  // source (an HTTP mirror at 512 KB/s, 1 MiB blocks) takes longer than the
+  // stall timer's floor. From its first block on, only blocks count, timed
+  // by its measured rate (a source that trickles is not kept alive).
+  void OnBytes(SourceId from, Clock::time_point now);
   // The connection failed (or the transfer judged it dead): its blocks go
   // to the others and the next pattern leaves it out.
   void OnSourceFailed(SourceId id, Clock::time_point now);
@@ -157,7 +163,9 @@ class Scheduler {
     double lead_blocks = 4;  // own blocks in flight beyond walk_next (learned)
     bool has_slots = false;  // some pattern so far gave it blocks
     uint64_t edge = UINT64_MAX;  // blocks it has (live streams)
-    Clock::time_point last_block_at;
+    Clock::time_point
+        last_block_at;  // or its last bytes before the first block
+    bool first_block_seen = false;
     Clock::time_point added_at;
   };
 

@@ -406,6 +406,25 @@ TEST(SchedulerTest, FailedSourceIsDetectedAndItsBlocksRefetched) {
   EXPECT_LT(t, ideal + 1.5) << "took " << t;
 }
 
+// Before its first whole block, bytes of it arriving keep a source's stall
+// timer from firing: a 1 MiB block from a mirror at 0.5 MB/s takes 2 s. A
+// source that sends nothing at all is dropped after the floor (1 s).
+TEST(SchedulerTest, BytesOfAFirstBlockAreNotSilence) {
+  StreamLayout layout{64ull << 20, 1u << 20};
+  Clock::time_point t0{};
+  Scheduler sched(layout, SchedulerConfig{}, t0);
+  for (SourceId id = 0; id < 3; ++id)
+    sched.AddSource(id, 1 * kMB, milliseconds(1));
+  sched.Start(t0, 0, InitialPattern({1, 1, 1}, layout.block_count()));
+  for (int ms = 100; ms <= 1900; ms += 100) {
+    auto now = t0 + milliseconds(ms);
+    sched.OnBytes(0, now);  // a slow first block, still coming
+    sched.Tick(now);
+  }
+  EXPECT_TRUE(sched.alive(0)) << "dropped while its first block was arriving";
+  EXPECT_FALSE(sched.alive(1)) << "a source silent for 1.9 s is stalled";
+}
+
 // Patent FIG. 10B: a server that appears mid-transfer gets slots in the
 // next pattern and carries its link's rate within two intervals.
 TEST(SchedulerTest, AJoiningSourceGetsSlotsAndCarriesItsRate) {

@@ -30,6 +30,7 @@ awaitable<Expected<core::Message>> FramedConn::Read(Clock::duration timeout) {
         timeout);
     if (ec) co_return Unexpected{SocketError(ec, "read from " + peer_)};
     decoder_.Commit(n);
+    bytes_received_ += n;
   }
 }
 

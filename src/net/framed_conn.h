@@ -23,6 +23,7 @@ class FramedConn final : public Link {
   // Errors: kTimeout (nothing within timeout), kUnavailable (closed or reset),
   // or the decoder's error for a bad frame (the connection is then unusable).
   awaitable<Expected<core::Message>> Read(Clock::duration timeout) override;
+  uint64_t bytes_received() const override { return bytes_received_; }
 
   // Appends a frame to the send queue; Flush() writes it.
   void Queue(const core::Message& m) override { core::Encode(m, &out_); }
@@ -48,6 +49,7 @@ class FramedConn final : public Link {
   tcp::socket socket_;
   std::string peer_;
   core::FrameDecoder decoder_;
+  uint64_t bytes_received_ = 0;
   std::vector<uint8_t> out_;      // queued, not yet being written
   std::vector<uint8_t> writing_;  // being written now
   bool flushing_ = false;

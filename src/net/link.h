@@ -30,6 +30,9 @@ class Link {
   // not fetch its pattern's blocks from there; asked-for blocks still come.
   // A braid server is held back by TCP instead: no-op.
   virtual void LimitReadAhead(uint64_t end) { (void)end; }
+  // Bytes received from the source so far, whole frames or not: a large
+  // block on its way is not silence.
+  virtual uint64_t bytes_received() const = 0;
 
   // Queue + Flush. Not a coroutine: m (often a temporary) is taken before
   // this returns.

@@ -136,20 +136,26 @@ MAX_BLOCK_SIZE = 4 * MIB
 
 LISTEN_RE = re.compile(rb"^listening 127\.0\.0\.1:(\d+)\n$")
 
-# Timeouts (seconds).
+# Set by CMake for a -DBRAID_SANITIZE=ON build (ASan's allocator needs more
+# memory; bounds on the daemons' RSS allow for it).
+SANITIZED = os.environ.get("BRAID_SANITIZED") == "1"
+
+# A sanitizer build runs several times slower, and the suite runs three tests
+# at a time on two cores. Tests never wait a fixed time for something to
+# happen: they wait for the event itself, bounded by a timeout given in
+# seconds of a release build, which wait_until, wait_trace, run_cmd,
+# BackgroundGet.wait and start_daemon multiply by SLOW.
+SLOW = 3.0 if SANITIZED else 1.0
+
+# Timeouts (seconds of a release build).
 SERVER_START_TIMEOUT = 10.0
 SERVER_STOP_TIMEOUT = 10.0
 GET_TIMEOUT = 120.0
-FRAME_TIMEOUT = 10.0
+FRAME_TIMEOUT = 10.0 * SLOW  # RawConn's default: used as it is
 
 
 # --------------------------------------------------------------------------
 # Binary, temp dirs, files, hashes
-
-
-# Set by CMake for a -DBRAID_SANITIZE=ON build (ASan's allocator needs more
-# memory; bounds on the daemons' RSS allow for it).
-SANITIZED = os.environ.get("BRAID_SANITIZED") == "1"
 
 
 def braid_bin() -> str:
@@ -232,13 +238,75 @@ def closed_port() -> int:
 
 
 def wait_until(pred, timeout: float, interval: float = 0.02) -> bool:
-    deadline = time.monotonic() + timeout
+    """Polls pred until it holds (True) or timeout * SLOW passes (False)."""
+    deadline = time.monotonic() + timeout * SLOW
     while True:
         if pred():
             return True
         if time.monotonic() >= deadline:
             return False
         time.sleep(interval)
+
+
+def read_jsonl(path: str) -> list[dict]:
+    """The complete JSON lines of a file another process is still writing
+    (a last line without its newline is left for the next read)."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError:
+        return []
+    rows = []
+    for line in data.split(b"\n")[:-1]:
+        if line.strip():
+            rows.append(json.loads(line))
+    return rows
+
+
+def wait_trace(path: str, pred, timeout: float, what: str, proc=None) -> list[dict]:
+    """Waits until pred(rows) holds for the rows of a growing --trace file
+    (at most timeout * SLOW seconds); returns the rows. Raises AssertionError naming `what` (with the rows so
+    far) on timeout, or at once if `proc` (a Popen) ends first."""
+    rows: list[dict] = []
+
+    def check() -> bool:
+        nonlocal rows
+        rows = read_jsonl(path)
+        return pred(rows) or (proc is not None and proc.poll() is not None)
+
+    ok = wait_until(check, timeout)
+    if ok and pred(rows):
+        return rows
+    why = "the process ended first" if ok else f"not within {timeout * SLOW:.0f} s"
+    raise AssertionError(f"trace never showed {what} ({why}); last rows: {rows[-4:]}")
+
+
+def sent_by(rows: list[dict], address: str) -> bool:
+    """True once an interval row of a trace shows data from `address`."""
+    for r in rows:
+        if r.get("kind") != "interval":
+            continue
+        for s in r["sources"]:
+            if s["address"] == address and s["rate"] > 0:
+                return True
+    return False
+
+
+def all_sent(rows: list[dict], addresses: list[str]) -> bool:
+    """True once every address in the list has delivered data (trace rows)."""
+    return all(sent_by(rows, a) for a in addresses)
+
+
+def resume_state_bytes(path: str) -> int:
+    """Bytes that a .braid-state file names as verified on disk (0 if there
+    is none yet or it is being replaced)."""
+    try:
+        with open(path) as f:
+            st = json.load(f)
+    except (OSError, ValueError):
+        return 0
+    blocks = sum(end - first for first, end in st["have"])
+    return min(blocks * st["block_size"], st["size"])
 
 
 def nonempty_lines(text: str | bytes) -> list[str]:
@@ -434,6 +502,7 @@ def start_daemon(args: list[str], what: str, *, log_dir: str | None = None,
     # Read the first stdout line, bounded by `timeout`.
     fd_out = proc.stdout.fileno()
     buf = b""
+    timeout *= SLOW
     deadline = time.monotonic() + timeout
     while b"\n" not in buf:
         left = deadline - time.monotonic()
@@ -519,6 +588,7 @@ def scratch_dir() -> str:
 
 def run_cmd(args: list[str], timeout: float = GET_TIMEOUT,
             cwd: str | None = None) -> subprocess.CompletedProcess:
+    timeout *= SLOW
     try:
         return subprocess.run(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, timeout=timeout,
@@ -547,6 +617,8 @@ class BackgroundGet:
                                          cwd=scratch_dir())
 
     def wait(self, timeout: float) -> int:
+        """The exit code; kills the get and fails after timeout * SLOW."""
+        timeout *= SLOW
         try:
             return self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:

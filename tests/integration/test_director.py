@@ -149,14 +149,17 @@ class DirectorTransfers(DirectorCase):
                      REGISTER_TIMEOUT, f"{self.NAME} registered by 3 servers")
         return d, servers
 
-    def get_with_event(self, director: str, event, at: float = 1.0) -> tuple[int, str]:
-        """Runs `get --director` in the background, calls event() `at` seconds
-        in (the transfer must still be running), waits for the end."""
+    def get_with_event(self, director: str, servers: list[h.Server], event) -> tuple[int, str]:
+        """Runs `get --director` in the background, calls event() once the
+        trace shows data from every one of `servers` (about 0.5 s into a 4 s
+        transfer, which must still be running), waits for the end."""
         bg = h.BackgroundGet(self.director_get_args(
             self.NAME, director, self.out, stats=self.stats, extra=["--trace", self.trace]),
             self.tmp)
         self.addCleanup(bg.kill)
-        time.sleep(at)
+        addresses = [s.address for s in servers]
+        h.wait_trace(self.trace, lambda rows: h.all_sent(rows, addresses), 30,
+                     "data from every server", bg.proc)
         self.assertIsNone(bg.proc.poll(), f"transfer ended before the event: {bg.stderr()}")
         event()
         self.assertIsNone(bg.proc.poll(), f"transfer ended during the event: {bg.stderr()}")
@@ -204,7 +207,7 @@ class DirectorTransfers(DirectorCase):
         shutil.copy(os.path.join(self.root, self.NAME), os.path.join(root4, self.NAME))
         fourth: list[h.Server] = []
         rc, err = self.get_with_event(
-            d.address, lambda: fourth.append(self.serve(root4, d, rate=self.RATE)))
+            d.address, servers, lambda: fourth.append(self.serve(root4, d, rate=self.RATE)))
         st = self.check_output(rc, err, [s.address for s in servers + fourth])
         srcs = self.by_addr(st)
         self.assertIn(fourth[0].address, srcs, st)
@@ -223,7 +226,7 @@ class DirectorTransfers(DirectorCase):
     def test_killed_server_is_removed(self) -> None:
         d, servers = self.three()
         victim = servers[1]
-        rc, err = self.get_with_event(d.address, victim.kill)
+        rc, err = self.get_with_event(d.address, servers, victim.kill)
         # The registration connection closed with the process: removed.
         self.wait_ls(d.address, lambda rows: self.servers_of(rows, self.NAME) == 2,
                      REMOVE_TIMEOUT, "the killed server removed from the catalog")
@@ -248,7 +251,7 @@ class DirectorTransfers(DirectorCase):
             # the catalog comes from the database.
             first_ls.append(self.ls(restarted[0].address))
 
-        rc, err = self.get_with_event(d.address, restart)
+        rc, err = self.get_with_event(d.address, servers, restart)
         d2 = restarted[0]
         self.assertEqual(d2.port, port)
         self.assertEqual(self.rows(first_ls[0], self.NAME),

@@ -16,7 +16,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -233,13 +232,15 @@ class HttpMirrors(unittest.TestCase):
         # requests at 512 KB/s take about 1 s, 2 at a time per mirror: the
         # transfer takes about 4 s.
         ms = [self.mirror(slow="512k") for _ in range(3)]
-        args = [h.braid_bin(), "get", *[m.url("slow/data.bin") for m in ms],
-                "-o", self.out, "-q", "--stats-json", self.stats, "--block-size", "1MiB"]
+        urls = [m.url("slow/data.bin") for m in ms]
+        trace = os.path.join(self.work, "trace.jsonl")
+        args = [h.braid_bin(), "get", *urls, "-o", self.out, "-q", "--stats-json", self.stats,
+                "--block-size", "1MiB", "--trace", trace]
         bg = h.BackgroundGet(args, self.work)
         try:
-            self.assertTrue(h.wait_until(lambda: os.path.exists(self.out + ".braid-part")
-                                         or bg.proc.poll() is not None, 20))
-            time.sleep(0.5)
+            # The fault comes once mirror 0 has delivered data.
+            h.wait_trace(trace, lambda rows: h.sent_by(rows, urls[0]), 30,
+                         "data from mirror 0", bg.proc)
             self.assertIsNone(bg.proc.poll(), "transfer ended before the fault")
             fault(ms[0])
             rc = bg.wait(120)

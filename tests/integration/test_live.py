@@ -178,7 +178,9 @@ class LiveStreams(unittest.TestCase):
         servers, paths = self.live_servers(3)
         prod = Producer(paths, 1 * MB, 5, seed=4)
         prod.start()
-        time.sleep(2.0)
+        # Join once 2 MB are out (about 2 s into the 5 s stream).
+        self.assertTrue(h.wait_until(lambda: len(prod.data) >= 2 * MB or not prod.is_alive(), 30))
+        self.assertTrue(prod.is_alive(), "the stream ended before the join")
         out, st = os.path.join(self.tmp, "out.bin"), os.path.join(self.tmp, "st.json")
         r = h.run_get("cam", [s.address for s in servers], out, stats=st,
                       timeout=60, extra=["--live-edge"])
@@ -195,8 +197,13 @@ class LiveStreams(unittest.TestCase):
         prod = Producer(paths, 2 * MB, 5, seed=5)
         prod.start()
         out, st = os.path.join(self.tmp, "out.bin"), os.path.join(self.tmp, "st.json")
-        get = h.start_get("cam", [s.address for s in servers], out, self.tmp, stats=st)
-        time.sleep(2.0)
+        trace = os.path.join(self.tmp, "trace.jsonl")
+        addresses = [s.address for s in servers]
+        get = h.start_get("cam", addresses, out, self.tmp, stats=st, extra=["--trace", trace])
+        # Killed once every server has sent part of the 5 s stream.
+        h.wait_trace(trace, lambda rows: h.all_sent(rows, addresses), 30,
+                     "data from every server", get.proc)
+        self.assertTrue(prod.is_alive(), "the stream ended before the kill")
         servers[1].kill()
         rc = get.wait(60)
         data = prod.finish(self, 30)

@@ -146,16 +146,19 @@ class RelayTransfers(RelayCase):
         r1, r2 = self.relay([o.address]), self.relay([o.address])
         errf = open(os.path.join(self.tmp, "get.stderr"), "w+b")
         self.addCleanup(errf.close)
-        proc = subprocess.Popen(self.via_args(self.BIG, o.address, [r1.address, r2.address]),
-                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+        trace = os.path.join(self.tmp, "trace.jsonl")
+        args = self.via_args(self.BIG, o.address, [r1.address, r2.address]) + ["--trace", trace]
+        proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                 stderr=errf, cwd=h.scratch_dir())
         self.addCleanup(lambda: proc.poll() is None and (proc.kill(), proc.wait(10)))
-        time.sleep(1.0)
+        routes = [self.route_addr(o, r1), self.route_addr(o, r2)]
+        h.wait_trace(trace, lambda rows: h.all_sent(rows, routes), 30,
+                     "data over both routes", proc)
         self.assertIsNone(proc.poll(), "transfer ended before the relay was killed")
         r1.proc.send_signal(signal.SIGKILL)
         r1.wait(10)
         try:
-            rc = proc.wait(timeout=60)
+            rc = proc.wait(timeout=60 * h.SLOW)
         except subprocess.TimeoutExpired:
             self.fail("get did not finish within 60 s after a relay died")
         errf.seek(0)

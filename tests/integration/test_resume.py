@@ -9,7 +9,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -38,20 +37,34 @@ class Resume(unittest.TestCase):
     def args(self) -> list[str]:
         return h.get_args("f.bin", self.servers, self.out, stats=self.stats, quiet=True)
 
-    def interrupt_after(self, seconds: float, sig: int) -> tuple[int, str]:
+    def interrupt_when_saved(self, sig: int) -> tuple[int, str]:
+        """Sends `sig` once a periodic resume state names more than 4 MB
+        (48 MB at 12 MB/s: the first state, about 2 s in, names about half)."""
+        state = self.out + ".braid-state"
         proc = subprocess.Popen(self.args(), stdin=subprocess.DEVNULL,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                 cwd=h.scratch_dir())
         try:
-            time.sleep(seconds)
+            saved = h.wait_until(lambda: h.resume_state_bytes(state) > 4 * MB
+                                 or proc.poll() is not None, 30)
+            self.assertTrue(saved, "no resume state naming 4 MB was saved")
             self.assertIsNone(proc.poll(), "finished before the interruption")
             proc.send_signal(sig)
-            _, err = proc.communicate(timeout=30)
+            _, err = proc.communicate(timeout=30 * h.SLOW)
         finally:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait(10)
         return proc.returncode, err.decode(errors="replace")
+
+    @staticmethod
+    def served_cid(addr: str) -> str:
+        """The content id a server gives for f.bin now ("" while it has none)."""
+        with h.connect(int(addr.rsplit(":", 1)[1])) as c:
+            c.hello()
+            c.send_frame(h.OPEN, h.open_body("f.bin"))
+            f = c.recv_frame()
+            return h.parse_opened(f.body)["content_id"] if f and f.type == h.OPENED else ""
 
     def rerun(self) -> dict:
         r = h.run_cmd(self.args(), timeout=120)
@@ -69,7 +82,7 @@ class Resume(unittest.TestCase):
         self.assertEqual(fetched + st["resumed_bytes"], SIZE, st)
 
     def test_ctrl_c_then_resume(self) -> None:
-        rc, err = self.interrupt_after(3.0, signal.SIGINT)
+        rc, err = self.interrupt_when_saved(signal.SIGINT)
         self.assertNotEqual(rc, 0)
         self.assertIn("resume", err)
         self.assertFalse(os.path.exists(self.out), "nothing under the final name")
@@ -78,18 +91,23 @@ class Resume(unittest.TestCase):
         self.assert_fetched_only_missing(self.rerun())
 
     def test_sigkill_then_resume(self) -> None:
-        # No chance to clean up: the last periodic state (<= 2 s old) counts.
-        rc, _ = self.interrupt_after(3.0, signal.SIGKILL)
+        # No chance to clean up: the last periodic state counts.
+        rc, _ = self.interrupt_when_saved(signal.SIGKILL)
         self.assertEqual(rc, -signal.SIGKILL)
         self.assertFalse(os.path.exists(self.out))
         self.assert_fetched_only_missing(self.rerun())
 
     def test_changed_content_starts_over(self) -> None:
-        rc, _ = self.interrupt_after(3.0, signal.SIGINT)
+        rc, _ = self.interrupt_when_saved(signal.SIGINT)
         self.assertNotEqual(rc, 0)
         # The servers now hold other bytes under the same name and size.
-        self.digest = h.write_random_file(os.path.join(self.root, "f.bin"), SIZE)
-        time.sleep(0.2)
+        path = os.path.join(self.root, "f.bin")
+        self.digest = h.write_random_file(path, SIZE)
+        with open(path, "rb") as f:
+            cid = h.content_id(f.read())
+        for addr in self.servers:
+            self.assertTrue(h.wait_until(lambda: self.served_cid(addr) == cid, 30),
+                            f"{addr} never served the new content")
         st = self.rerun()
         self.assertEqual(st["resumed_bytes"], 0)
 

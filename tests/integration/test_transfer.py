@@ -301,11 +301,13 @@ class FailedGetLeavesNoFile(h.BraidTestCase):
         outdir = os.path.join(self.tmp, "out")
         os.makedirs(outdir)
         out = os.path.join(outdir, "slow.out")
-        bg = h.start_get("slow.bin", [srv.address], out, self.tmp, quiet=True)
+        trace = os.path.join(self.tmp, "trace.jsonl")
+        bg = h.start_get("slow.bin", [srv.address], out, self.tmp, quiet=True,
+                         extra=["--trace", trace])
         self.addCleanup(bg.kill)
-        # Wait (bounded) until the client has begun writing, then kill the source.
-        h.wait_until(lambda: os.listdir(outdir), 5.0)
-        time.sleep(0.5)
+        # Once data has come (the first 0.5 s interval), kill the source.
+        h.wait_trace(trace, lambda rows: h.sent_by(rows, srv.address), 30,
+                     "data from the source", bg.proc)
         self.assertIsNone(bg.proc.poll(), "get finished before the source was killed; "
                                           "rate limit not applied?")
         srv.kill()
