@@ -7,7 +7,7 @@ set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
 PACKAGES=(
-  build-essential cmake ninja-build pkg-config git clang-format clang libclang-rt-14-dev
+  build-essential cmake ninja-build ccache pkg-config git clang-format clang libclang-rt-14-dev
   libasio-dev libssl-dev libcli11-dev libspdlog-dev libfmt-dev
   nlohmann-json3-dev libtomlplusplus-dev libsqlite3-dev libcpp-httplib-dev
   libgtest-dev libgmock-dev libbenchmark-dev

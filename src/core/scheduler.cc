@@ -310,6 +310,15 @@ bool Scheduler::WorthRepattern(const std::vector<double>& shares) const {
   double total = 0;
   for (double s : shares) total += s;
   if (total <= 0) return false;
+  // Not in the tail: what all sources together deliver within one more
+  // interval is left to work stealing and the end game. A switch there
+  // lands among blocks the servers have sent already (the client that
+  // reads late, a busy or starved one, sees them far behind): duplicates.
+  if (!live_open()) {
+    uint64_t left = layout_.block_count() - received_.received();
+    if (left < total / layout_.block_size * Seconds(config_.interval))
+      return false;
+  }
   for (size_t id = 0; id < shares.size(); ++id) {
     double now_share =
         static_cast<double>(last.pattern.CountOf(static_cast<SourceId>(id))) /

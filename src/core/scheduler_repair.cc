@@ -54,10 +54,14 @@ void Scheduler::RepairLost(Clock::time_point now, std::vector<Command>* out) {
                               4 * (sender->lead_blocks + 1) * per_block});
   // Late means: the sender itself has gone quiet for several of its own
   // block times (a slow but steady sender is the pattern's business).
-  auto quiet = now - std::max(frontier_since_, sender->last_block_at);
-  if (Seconds(quiet) < patience) return;
+  auto quiet_since = std::max(frontier_since_, sender->last_block_at);
+  if (Seconds(now - quiet_since) < patience) return;
   const Source* helper = fastest_except(e);
   if (!helper || helper->rate <= sender->rate * 0.5) return;
+  // ...while the helper kept delivering: when nobody's blocks came in, the
+  // client itself was not reading (starved of CPU, or busy), and blocks
+  // from every source sit in the socket buffers.
+  if (Seconds(helper->last_block_at - quiet_since) < patience) return;
   // Move the late block and the sender's next few in the scan range.
   int moved = 0;
   for (uint64_t q = frontier;
