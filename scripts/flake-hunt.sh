@@ -44,8 +44,8 @@ for i in $(seq "$runs"); do
     echo "run $i $b: $result in $(( $(date +%s) - start )) s ($summary)"
     if [ "$result" = "FAILED" ]; then
       failures=$((failures + 1))
-      sed -n '/The following tests FAILED/,$p' "$log" | grep -E '^\s+[0-9]+ - ' \
-        | sed "s/^/    run $i $b: /"
+      { sed -n '/The following tests FAILED/,$p' "$log" | grep -E '^\s+[0-9]+ - ' \
+          | sed "s/^/    run $i $b: /"; } || echo "    run $i $b: see $log"
     fi
   done
 done

@@ -7,6 +7,8 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <memory>
+#include <mutex>
 #include <optional>
 
 #include "client/output_sink.h"
@@ -59,7 +61,12 @@ class FileOutput : public Output {
                       ResumeState::RangesOf(received_)};
     int fd = fd_;
     std::string path = state_, part = part_;
-    return [state = std::move(state), fd, path, part]() -> Status {
+    return [state = std::move(state), fd, path, part,
+            saving = saving_]() -> Status {
+      // A save still running on the worker when the transfer finishes must
+      // not put the state back after Finish removed it.
+      std::lock_guard lock(saving->mu);
+      if (saving->finished) return Ok{};
       if (::fdatasync(fd) != 0) return Unexpected{IoError("fdatasync " + part)};
       return SaveResumeState(path, state);
     };
@@ -93,6 +100,8 @@ class FileOutput : public Output {
       return Unexpected{IoError("rename to " + path_)};
     }
     finished_ = true;
+    std::lock_guard lock(saving_->mu);
+    saving_->finished = true;
     ::unlink(state_.c_str());
     return Ok{};
   }
@@ -104,6 +113,12 @@ class FileOutput : public Output {
   std::string path_;
   std::string part_;
   std::string state_;
+  // Shared with the checkpoints that run on the pipeline's worker.
+  struct Saving {
+    std::mutex mu;
+    bool finished = false;  // the state file is gone for good
+  };
+  std::shared_ptr<Saving> saving_ = std::make_shared<Saving>();
   int fd_;
   core::StreamLayout layout_;
   core::ReceivedSet received_;

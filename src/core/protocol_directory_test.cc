@@ -6,7 +6,7 @@
 namespace braid::core {
 namespace {
 
-std::vector<uint8_t> Frame(const Message& m) {
+std::vector<uint8_t> DirectoryFrame(const Message& m) {
   std::vector<uint8_t> out;
   Encode(m, &out);
   return out;
@@ -18,8 +18,8 @@ Expected<Message> Decode(const std::vector<uint8_t>& f) {
 }
 
 template <class T>
-T RoundTrip(const T& m) {
-  auto r = Decode(Frame(m));
+T DirectoryRoundTrip(const T& m) {
+  auto r = Decode(DirectoryFrame(m));
   EXPECT_TRUE(r.has_value()) << (r ? "" : r.error().ToString());
   return std::get<T>(*r);
 }
@@ -34,50 +34,50 @@ TEST(ProtocolDirectoryTest, RoundTripsEveryFrame) {
   Register reg{Register::kFirst,
                "10.0.0.1:7461",
                {{"a.bin", 5, D(1)}, {"dir/b", 1ull << 40, D(2)}}};
-  auto r = RoundTrip(reg);
+  auto r = DirectoryRoundTrip(reg);
   EXPECT_EQ(r.flags, Register::kFirst);
   EXPECT_EQ(r.advertise, reg.advertise);
   EXPECT_EQ(r.entries, reg.entries);
-  auto ack = RoundTrip(Registered{2, 1500});
+  auto ack = DirectoryRoundTrip(Registered{2, 1500});
   EXPECT_EQ(ack.entries, 2u);
   EXPECT_EQ(ack.heartbeat_ms, 1500u);
-  auto l = RoundTrip(Lookup{true, "a.bin"});
+  auto l = DirectoryRoundTrip(Lookup{true, "a.bin"});
   EXPECT_TRUE(l.subscribe);
   EXPECT_EQ(l.name, "a.bin");
   Sources s{"a.bin", {{"h:1", "a.bin", 5, D(1)}, {"g:2", "copy", 5, D(1)}}};
-  EXPECT_EQ(RoundTrip(s).sources, s.sources);
+  EXPECT_EQ(DirectoryRoundTrip(s).sources, s.sources);
   CatalogPart c{false, {{"a.bin", 5, D(1), 3}}};
-  auto c2 = RoundTrip(c);
+  auto c2 = DirectoryRoundTrip(c);
   EXPECT_FALSE(c2.last);
   EXPECT_EQ(c2.lines, c.lines);
-  auto d = RoundTrip(Discover{99, "a.bin"});
+  auto d = DirectoryRoundTrip(Discover{99, "a.bin"});
   EXPECT_EQ(d.nonce, 99u);
   EXPECT_EQ(d.name, "a.bin");
-  auto h = RoundTrip(Here{99, 7461, "", 5, D(7)});
+  auto h = DirectoryRoundTrip(Here{99, 7461, "", 5, D(7)});
   EXPECT_EQ(h.port, 7461);
   EXPECT_EQ(h.content_id, D(7));
   EXPECT_EQ(FrameTypeName(TypeOf(Message(h))), std::string("HERE"));
-  EXPECT_EQ(RoundTrip(Route{"10.0.0.1:7070"}).origin, "10.0.0.1:7070");
-  RoundTrip(Routed{});
+  EXPECT_EQ(DirectoryRoundTrip(Route{"10.0.0.1:7070"}).origin, "10.0.0.1:7070");
+  DirectoryRoundTrip(Routed{});
   EXPECT_EQ(FrameTypeName(TypeOf(Message(Routed{}))), std::string("ROUTED"));
 }
 
 TEST(ProtocolDirectoryTest, RejectsBadFields) {
   // Unknown REGISTER flag bits.
-  auto f = Frame(Register{4, "h:1", {}});
+  auto f = DirectoryFrame(Register{4, "h:1", {}});
   EXPECT_EQ(Decode(f).error().code, Errc::kMalformed);
   // A count larger than the body can hold.
-  f = Frame(Register{3, "h:1", {{"a", 1, D(1)}}});
+  f = DirectoryFrame(Register{3, "h:1", {{"a", 1, D(1)}}});
   f[f.size() - 32 - 8 - 3 - 1] = 2;  // count 1 -> 2
   EXPECT_EQ(Decode(f).error().code, Errc::kMalformed);
   // LOOKUP flags other than subscribe; HERE with port 0.
-  f = Frame(Lookup{false, "a"});
+  f = DirectoryFrame(Lookup{false, "a"});
   f[5] = 2;
   EXPECT_EQ(Decode(f).error().code, Errc::kMalformed);
-  EXPECT_EQ(Decode(Frame(Here{1, 0, "", 5, D(0)})).error().code,
+  EXPECT_EQ(Decode(DirectoryFrame(Here{1, 0, "", 5, D(0)})).error().code,
             Errc::kMalformed);
   // Trailing bytes after a whole REGISTERED.
-  f = Frame(Registered{1, 2});
+  f = DirectoryFrame(Registered{1, 2});
   f.push_back(0);
   EXPECT_EQ(DecodeBody(f[4], std::span(f).subspan(5)).error().code,
             Errc::kFrameTooLarge);

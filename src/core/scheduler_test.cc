@@ -406,6 +406,22 @@ TEST(SchedulerTest, FailedSourceIsDetectedAndItsBlocksRefetched) {
   EXPECT_LT(t, ideal + 1.5) << "took " << t;
 }
 
+// 16 MiB at 22 MB/s: when the first interval closes (0.5 s, 11 MB in) what
+// is left arrives within one more interval, so the measured shares (10:1
+// against the first guess of 1:1) do not bring a new pattern: a switch in
+// the tail lands among blocks the servers have sent already.
+TEST(SchedulerTest, NoRepatternForSharesInTheLastInterval) {
+  Sim sim(16ull << 20, kBlock, {20 * kMB, 2 * kMB}, 7);
+  sim.Run(60);
+  ASSERT_TRUE(sim.scheduler().complete());
+  EXPECT_EQ(sim.scheduler().chain().epochs().size(), 1u);
+  // A longer transfer with the same rates does re-pattern.
+  Sim longer(64ull << 20, kBlock, {20 * kMB, 2 * kMB}, 7);
+  longer.Run(60);
+  ASSERT_TRUE(longer.scheduler().complete());
+  EXPECT_GT(longer.scheduler().chain().epochs().size(), 1u);
+}
+
 // Before its first whole block, bytes of it arriving keep a source's stall
 // timer from firing: a 1 MiB block from a mirror at 0.5 MB/s takes 2 s. A
 // source that sends nothing at all is dropped after the floor (1 s).

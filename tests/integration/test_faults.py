@@ -100,7 +100,7 @@ class FailingSources(unittest.TestCase):
         self.assertTrue(by_addr[f"127.0.0.1:{frozen.port}"]["failed"], st)
         self.assertIn("stall", by_addr[f"127.0.0.1:{frozen.port}"]["error"])
         # Far quicker than any kernel timeout: well under the 30 s deadline.
-        self.assertLess(time.monotonic() - started, 20 * h.SLOW)
+        self.assertLess(time.monotonic() - started, 20)
 
     def test_killed_source_while_streaming_to_stdout(self) -> None:
         servers = self.start_servers(["10MB", "7.5MB", "5MB"])

@@ -146,7 +146,7 @@ class Hardening(unittest.TestCase):
 
     def answers_hello(self) -> bool:
         try:
-            h.server_healthy(self.server)
+            h.server_healthy(self.server, timeout=2.0)
             return True
         except (AssertionError, OSError, TimeoutError, h.Closed):
             return False
