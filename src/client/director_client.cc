@@ -7,18 +7,6 @@
 #include <set>
 
 namespace braid::client {
-namespace {
-
-Error WrongDirectorReply(const core::Message& m, const std::string& who,
-                         const char* wanted) {
-  if (auto* e = std::get_if<core::ErrorMsg>(&m))
-    return {e->code, who + ": " + e->message};
-  return {Errc::kBadState, who + ": sent " +
-                               core::FrameTypeName(core::TypeOf(m)) +
-                               ", expected " + wanted};
-}
-
-}  // namespace
 
 Expected<Choice> ChooseSources(const core::Sources& answer,
                                const std::optional<core::Digest>& wanted) {
@@ -67,7 +55,7 @@ awaitable<Status> DirectorClient::Connect(net::Clock::duration timeout) {
   auto reply = co_await conn->Read(timeout);
   if (!reply) co_return Unexpected{reply.error()};
   if (!std::holds_alternative<core::Hello>(*reply))
-    co_return Unexpected{WrongDirectorReply(*reply, name(), "HELLO")};
+    co_return Unexpected{core::WrongReply(*reply, name(), "HELLO")};
   conn_ = std::move(conn);
   co_return Ok{};
 }
@@ -79,7 +67,7 @@ awaitable<Expected<core::Sources>> DirectorClient::ReadSources(
     if (!m) co_return Unexpected{m.error()};
     if (auto* s = std::get_if<core::Sources>(&*m)) co_return std::move(*s);
     if (std::holds_alternative<core::Pong>(*m)) continue;
-    co_return Unexpected{WrongDirectorReply(*m, name(), "SOURCES")};
+    co_return Unexpected{core::WrongReply(*m, name(), "SOURCES")};
   }
 }
 
@@ -105,7 +93,7 @@ awaitable<Expected<core::Sources>> DirectorClient::Next() {
         pinged = false;  // any frame, a PONG included, shows it is alive
         if (auto* s = std::get_if<core::Sources>(&*m)) co_return std::move(*s);
         if (std::holds_alternative<core::Pong>(*m)) continue;
-        m = Unexpected{WrongDirectorReply(*m, name(), "SOURCES")};
+        m = Unexpected{core::WrongReply(*m, name(), "SOURCES")};
       } else if (m.error().code == Errc::kTimeout && !pinged) {
         conn_->Queue(core::Ping{1, {}});
         pinged =
@@ -140,7 +128,7 @@ awaitable<Expected<std::vector<core::CatalogLine>>> DirectorClient::List(
     auto m = co_await conn_->Read(timeout);
     if (!m) co_return Unexpected{m.error()};
     auto* part = std::get_if<core::CatalogPart>(&*m);
-    if (!part) co_return Unexpected{WrongDirectorReply(*m, name(), "CATALOG")};
+    if (!part) co_return Unexpected{core::WrongReply(*m, name(), "CATALOG")};
     lines.insert(lines.end(), part->lines.begin(), part->lines.end());
     if (part->last) co_return lines;
   }

@@ -29,7 +29,8 @@ class FileOutput : public Output {
         received_(layout.block_count()),
         resume_key_(std::move(resume_key)) {}
   ~FileOutput() override {
-    if (!finished_ && !resume_key_.empty() && received_.received() > 0) {
+    if (!saving_->finished && !resume_key_.empty() &&
+        received_.received() > 0) {
       // Keep what is verified for the next run.
       if (auto save = Checkpoint(); save && save()) {
         ::close(fd_);
@@ -37,7 +38,7 @@ class FileOutput : public Output {
       }
     }
     if (fd_ >= 0) ::close(fd_);
-    if (!finished_) {
+    if (!saving_->finished) {
       ::unlink(part_.c_str());
       ::unlink(state_.c_str());
     }
@@ -99,7 +100,6 @@ class FileOutput : public Output {
     if (::rename(part_.c_str(), path_.c_str()) != 0) {
       return Unexpected{IoError("rename to " + path_)};
     }
-    finished_ = true;
     std::lock_guard lock(saving_->mu);
     saving_->finished = true;
     ::unlink(state_.c_str());
@@ -113,10 +113,11 @@ class FileOutput : public Output {
   std::string path_;
   std::string part_;
   std::string state_;
-  // Shared with the checkpoints that run on the pipeline's worker.
+  // Shared with the checkpoints that run on the pipeline's worker. Only
+  // Finish (io thread) sets finished, under mu; the io thread reads it.
   struct Saving {
     std::mutex mu;
-    bool finished = false;  // the state file is gone for good
+    bool finished = false;  // renamed to its final name; no state file
   };
   std::shared_ptr<Saving> saving_ = std::make_shared<Saving>();
   int fd_;
@@ -124,7 +125,6 @@ class FileOutput : public Output {
   core::ReceivedSet received_;
   std::string resume_key_;
   uint64_t resumed_bytes_ = 0;
-  bool finished_ = false;
 };
 
 }  // namespace

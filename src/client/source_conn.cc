@@ -7,21 +7,6 @@
 #include "core/reassembly.h"
 
 namespace braid::client {
-namespace {
-
-// A frame that is neither the answer nor an ERROR is a protocol violation.
-Error WrongReply(const core::Message& m, const std::string& peer,
-                 const char* wanted) {
-  if (auto* e = std::get_if<core::ErrorMsg>(&m)) {
-    return {e->code, peer + ": " + e->message};
-  }
-  return {Errc::kBadState, peer + ": sent " +
-                               core::FrameTypeName(core::TypeOf(m)) +
-                               ", expected " + wanted};
-}
-
-}  // namespace
-
 SourceConn::~SourceConn() = default;
 
 awaitable<Status> SourceConn::Connect(net::Clock::duration timeout) {
@@ -47,7 +32,7 @@ awaitable<Status> SourceConn::Connect(net::Clock::duration timeout) {
   auto reply = co_await conn_->Read(timeout);
   if (!reply) co_return Unexpected{reply.error()};
   auto* h = std::get_if<core::Hello>(&*reply);
-  if (!h) co_return Unexpected{WrongReply(*reply, name(), "HELLO")};
+  if (!h) co_return Unexpected{core::WrongReply(*reply, name(), "HELLO")};
   if (h->min_version > core::kProtocolVersion ||
       h->max_version < core::kProtocolVersion) {
     co_return MakeError(Errc::kBadVersion,
@@ -64,14 +49,14 @@ awaitable<Status> SourceConn::Route(net::Clock::duration timeout) {
   auto reply = co_await conn_->Read(timeout);
   if (!reply) co_return Unexpected{reply.error()};
   if (!std::holds_alternative<core::Hello>(*reply))
-    co_return Unexpected{WrongReply(*reply, "relay " + relay, "HELLO")};
+    co_return Unexpected{core::WrongReply(*reply, "relay " + relay, "HELLO")};
   // Named: GCC 12 destroys a temporary with a string twice across co_await.
   core::Message route = core::Route{origin_->ToString()};
   if (auto s = co_await conn_->Send(route, timeout); !s) co_return s;
   auto routed = co_await conn_->Read(timeout);
   if (!routed) co_return Unexpected{routed.error()};
   if (!std::holds_alternative<core::Routed>(*routed))
-    co_return Unexpected{WrongReply(*routed, "relay " + relay, "ROUTED")};
+    co_return Unexpected{core::WrongReply(*routed, "relay " + relay, "ROUTED")};
   co_return Ok{};
 }
 
@@ -88,7 +73,7 @@ awaitable<Expected<net::Clock::duration>> SourceConn::Probe(
   auto reply = co_await conn_->Read(timeout);
   if (!reply) co_return Unexpected{reply.error()};
   auto* pong = std::get_if<core::Pong>(&*reply);
-  if (!pong) co_return Unexpected{WrongReply(*reply, name(), "PONG")};
+  if (!pong) co_return Unexpected{core::WrongReply(*reply, name(), "PONG")};
   if (pong->token != token ||
       !std::equal(pong->payload.begin(), pong->payload.end(), payload.begin(),
                   payload.end())) {
@@ -105,7 +90,7 @@ awaitable<Expected<core::Opened>> SourceConn::Open(
   auto reply = co_await conn_->Read(timeout);
   if (!reply) co_return Unexpected{reply.error()};
   auto* opened = std::get_if<core::Opened>(&*reply);
-  if (!opened) co_return Unexpected{WrongReply(*reply, name(), "OPENED")};
+  if (!opened) co_return Unexpected{core::WrongReply(*reply, name(), "OPENED")};
   if (opened->size == core::kLiveSize) {
     core::Opened live = *opened;
     if (live.block_size != request.block_size || live.block_count != 0)
@@ -114,7 +99,7 @@ awaitable<Expected<core::Opened>> SourceConn::Open(
     auto edge = co_await conn_->Read(timeout);
     if (!edge) co_return Unexpected{edge.error()};
     auto* e = std::get_if<core::Edge>(&*edge);
-    if (!e) co_return Unexpected{WrongReply(*edge, name(), "EDGE")};
+    if (!e) co_return Unexpected{core::WrongReply(*edge, name(), "EDGE")};
     live_edge = *e;
     co_return live;
   }
@@ -143,7 +128,8 @@ awaitable<Expected<core::Manifest>> SourceConn::FetchManifest(
     auto reply = co_await conn_->Read(timeout);
     if (!reply) co_return Unexpected{reply.error()};
     auto* part = std::get_if<core::ManifestPart>(&*reply);
-    if (!part) co_return Unexpected{WrongReply(*reply, name(), "MANIFEST")};
+    if (!part)
+      co_return Unexpected{core::WrongReply(*reply, name(), "MANIFEST")};
     if (part->first != first || part->digests.size() != n) {
       co_return MakeError(Errc::kBadData,
                           name() + ": manifest part out of place");

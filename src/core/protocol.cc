@@ -278,6 +278,14 @@ FrameType TypeOf(const Message& m) {
   return kByIndex[m.index()];
 }
 
+Error WrongReply(const Message& m, const std::string& peer,
+                 const char* wanted) {
+  if (auto* e = std::get_if<ErrorMsg>(&m))
+    return {e->code, peer + ": " + e->message};
+  return {Errc::kBadState,
+          peer + ": sent " + FrameTypeName(TypeOf(m)) + ", expected " + wanted};
+}
+
 const char* FrameTypeName(FrameType t) {
   switch (t) {
     case FrameType::kHello:

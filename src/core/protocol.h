@@ -245,6 +245,11 @@ using Message =
 FrameType TypeOf(const Message& m);
 const char* FrameTypeName(FrameType t);
 
+// The error for a reply `m` from `peer` where `wanted` was expected: the
+// peer's own ERROR as it is, any other frame a protocol violation
+// (kBadState).
+Error WrongReply(const Message& m, const std::string& peer, const char* wanted);
+
 // Largest body a frame of this type may carry; nullopt for an unknown type.
 std::optional<size_t> MaxBodySize(uint8_t type);
 

@@ -163,8 +163,8 @@ class Scheduler {
     double lead_blocks = 4;  // own blocks in flight beyond walk_next (learned)
     bool has_slots = false;  // some pattern so far gave it blocks
     uint64_t edge = UINT64_MAX;  // blocks it has (live streams)
-    Clock::time_point
-        last_block_at;  // or its last bytes before the first block
+    // Its last block; before its first block, its last bytes (OnBytes).
+    Clock::time_point last_block_at;
     bool first_block_seen = false;
     Clock::time_point added_at;
   };
