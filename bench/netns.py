@@ -18,11 +18,24 @@ Topology built by :class:`Star` (N servers)::
 Data flows server -> client, so each server-side veth (``vsI``) has an HTB
 root qdisc with one class 1:10 (rate = ceil = the link rate) and a bounded
 byte FIFO (bfifo) leaf. The client side is not shaped (ACKs and requests).
+
+Wide-area links (``Star(..., wan=[Wan(...), ...])``): the kernel has no netem,
+so server namespace I also gets a TUN device ``wanI`` and a policy rule that
+sends every packet the server itself sends (``iif lo``) into it. ``wanem``
+(bench/wanem.cc, built as build/bench/wanem) holds each packet for the link's
+round-trip time (plus jitter), drops it with the loss probability and writes
+it back; the kernel forwards it onto the shaped veth::
+
+    server socket -> wanI -> wanem (delay, loss) -> wanI -> forward -> vsI (HTB) -> client
+
+The whole round trip is added on the server -> client direction (data and
+SYN-ACKs); requests and ACKs go straight through.
 """
 
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import hashlib
 import os
 import sys
@@ -40,6 +53,7 @@ PREFIX = "brb-"
 CLIENT_NS = "brb-c"
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BRAID_BIN = os.environ.get("BRAID_BIN", os.path.join(REPO, "build", "braid"))
+WANEM_BIN = os.environ.get("WANEM_BIN", os.path.join(os.path.dirname(BRAID_BIN), "bench", "wanem"))
 NGINX_PORT = 8080
 BRAID_PORT = 7070
 DIRECTOR_PORT = 7071           # braid director, in the client namespace
@@ -50,6 +64,28 @@ DIRECTOR_PORT = 7071           # braid director, in the client namespace
 HTB_BURST = "15k"
 HTB_QUANTUM = 60000          # one class only: quantum just silences a warning
 LEAF_LIMIT_BYTES = 256 * 1024  # 10 ms at 200 Mbit/s, 100 ms at 20 Mbit/s
+
+WAN_TABLE = 100               # policy routing table of the server's own packets
+
+
+@dataclasses.dataclass
+class Wan:
+    """What wanem adds to one link's server -> client direction."""
+    rtt_ms: float = 0.0        # the link's whole round trip
+    jitter_ms: float = 0.0     # uniform +-, without reordering
+    loss_pct: float = 0.0      # Bernoulli, per packet
+
+    def active(self) -> bool:
+        return self.rtt_ms > 0 or self.jitter_ms > 0 or self.loss_pct > 0
+
+    def label(self) -> str:
+        out = f"rtt {self.rtt_ms:g} ms"
+        if self.jitter_ms:
+            out += f" +-{self.jitter_ms:g}"
+        if self.loss_pct:
+            out += f", loss {self.loss_pct:g} %"
+        return out
+
 
 _procs: list[subprocess.Popen] = []
 _procs_lock = threading.Lock()
@@ -447,7 +483,7 @@ class Star:
     """
 
     def __init__(self, rates_mbit: list[float], leaf_limit_bytes: int = LEAF_LIMIT_BYTES,
-                 mtu: int = 1500):
+                 mtu: int = 1500, wan: list[Wan] | None = None):
         if not rates_mbit:
             raise ValueError("need at least one server")
         self.rates = [float(r) for r in rates_mbit]         # current rate of each link
@@ -458,6 +494,9 @@ class Star:
         self.tmp = tempfile.mkdtemp(prefix="brb-star-")
         self.servers: dict[int, dict[str, object]] = {}   # i -> {"nginx": Popen, "braid": Popen, ...}
         self.director: subprocess.Popen | None = None      # start_director()
+        self.wan = list(wan or [])                          # per link; missing = plain link
+        self.wanem: dict[int, subprocess.Popen] = {}
+        self.wanem_final: dict[int, str] = {}              # wanem's counters, read at close()
         self._namespaces: list[str] = []
         atexit.register(self.close)
 
@@ -509,6 +548,44 @@ class Star:
               *self._htb_args(mbit)])
         _run(["tc", "-n", ns, "qdisc", "add", "dev", vs, "parent", "1:10", "handle", "10:",
               "bfifo", "limit", str(self.leaf_limit)])
+        if i <= len(self.wan) and self.wan[i - 1].active():
+            self._add_wan(i, self.wan[i - 1])
+
+    def _add_wan(self, i: int, wan: Wan) -> None:
+        """The TUN detour through wanem for server i's own packets (see the module doc)."""
+        ns, dev = server_ns(i), f"wan{i}"
+        if not os.access(WANEM_BIN, os.X_OK):
+            raise RuntimeError(f"{WANEM_BIN} missing: build the 'wanem' target")
+        _run(["ip", "-n", ns, "tuntap", "add", "dev", dev, "mode", "tun"])
+        _run(["ip", "-n", ns, "link", "set", dev, "mtu", str(self.mtu), "up"])
+        _run(["ip", "netns", "exec", ns, "sysctl", "-q", "-w", "net.ipv4.ip_forward=1",
+              "net.ipv4.conf.all.rp_filter=0", f"net.ipv4.conf.{dev}.rp_filter=0",
+              f"net.ipv4.conf.{dev}.accept_local=1"])
+        _run(["ip", "-n", ns, "route", "add", "default", "dev", dev, "src", server_addr(i),
+              "table", str(WAN_TABLE)])
+        _run(["ip", "-n", ns, "rule", "add", "iif", "lo", "table", str(WAN_TABLE), "priority", "100"])
+        p = run_in(ns, [WANEM_BIN, "--dev", dev, "--delay-ms", str(wan.rtt_ms), "--jitter-ms",
+                        str(wan.jitter_ms), "--loss", str(wan.loss_pct), "--seed", str(i)],
+                   stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                   stderr=open(os.path.join(self.tmp, f"wanem{i}.log"), "ab"))
+        line = read_first_line(p, 10)
+        if not line.startswith("ready "):
+            kill(p)
+            raise RuntimeError(f"wanem in {ns}: unexpected first line {line!r}")
+        _drain(p)
+        self.wanem[i] = p
+
+    def wanem_counters(self) -> dict[int, str]:
+        """The last counter line each wanem printed (after close(): on SIGTERM)."""
+        out = {}
+        for i in self.wanem:
+            try:
+                with open(os.path.join(self.tmp, f"wanem{i}.log"), errors="replace") as f:
+                    lines = [x.strip() for x in f if x.strip()]
+                out[i] = lines[-1] if lines else ""
+            except OSError:
+                pass
+        return out
 
     @staticmethod
     def _htb_args(mbit: float) -> list[str]:
@@ -609,6 +686,11 @@ class Star:
         if self.director is not None:
             terminate(self.director, grace=2)
             self.director = None
+        for p in self.wanem.values():
+            terminate(p, grace=2)
+        if self.wanem:
+            self.wanem_final = self.wanem_counters()
+        self.wanem.clear()
         for ns in reversed(self._namespaces):
             for pid in _pids_in(ns):
                 try:

@@ -76,10 +76,17 @@ def make_scenario(name: str, rates: list[float], at: float, low: float) -> Scena
         return Scenario(name, r, [Action(at, "SIGKILL server 1", lambda s: s.kill_server(1), {1: 0})])
     if name == "freeze":      # server 1 SIGSTOPped at `at` (thawed when the run ends)
         return Scenario(name, r, [Action(at, "SIGSTOP server 1", lambda s: s.freeze_server(1), {1: 0})])
+    if name == "flap":        # link 1 toggles between `low` and its rate every second, from 1 s on
+        acts = []
+        for k in range(1, 900):
+            mbit = low if k % 2 else r[0]
+            acts.append(Action(float(k), f"link1 -> {mbit:g}mbit",
+                               lambda s, m=mbit: s.set_rate(1, m), {1: mbit}))
+        return Scenario(name, r, acts)
     if name == "late":        # server 1 is down at the start and comes up at `at` (registers, joins)
         return Scenario(name, [0] + r[1:],
                         [Action(at, "start server 1", lambda s: s.start_servers(1, s.data_dir), {1: r[0]})])
-    raise SystemExit(f"unknown scenario {name!r} (static, drop, recover, kill, freeze, late)")
+    raise SystemExit(f"unknown scenario {name!r} (static, drop, recover, flap, kill, freeze, late)")
 
 
 def ideal_seconds(size_bytes: int, initial: list[float], actions: list[Action]) -> float:
@@ -189,6 +196,47 @@ def tool_versions() -> dict[str, str]:
     }
 
 
+class FirstByte:
+    """When the first data byte reached the output directory (polled every 2 ms).
+
+    Counts allocated blocks, not sizes: braid sizes its part file up front
+    (sparse), aria2 and axel write at offsets. Control files are ignored.
+    """
+    SKIP = (".aria2", ".st", ".braid-state")
+
+    def __init__(self, out_dir: str):
+        self.out_dir = out_dir
+        self.at: float | None = None
+        self.stop_ev = threading.Event()
+        self.thread: threading.Thread | None = None
+
+    def start(self, t0: float) -> None:
+        def loop():
+            while not self.stop_ev.is_set():
+                if self._has_data():
+                    self.at = time.monotonic() - t0
+                    return
+                time.sleep(0.002)
+        self.thread = threading.Thread(target=loop, daemon=True)
+        self.thread.start()
+
+    def _has_data(self) -> bool:
+        try:
+            with os.scandir(self.out_dir) as it:
+                for e in it:
+                    if not e.name.endswith(self.SKIP) and e.stat().st_blocks > 0:
+                        return True
+        except OSError:
+            pass
+        return False
+
+    def stop(self) -> float | None:
+        self.stop_ev.set()
+        if self.thread:
+            self.thread.join(5)
+        return self.at
+
+
 class ActionTimer:
     """Runs a scenario's actions at their times after t0, until stopped."""
 
@@ -237,27 +285,47 @@ def reset(star: netns.Star, sc: Scenario, data_dir: str) -> None:
 # --------------------------------------------------------------------------
 
 def fmt_table(rows: list[dict]) -> str:
-    head = f"{'scenario':<9} {'tool':<9} {'seconds':>8} {'ideal':>7} {'eff %':>6} {'cpu s':>6}  intact"
+    head = (f"{'scenario':<9} {'tool':<9} {'seconds':>8} {'ideal':>7} {'eff %':>6} {'ceil %':>6} "
+            f"{'ttfb ms':>7} {'dup %':>5} {'cpu s':>6}  intact")
     lines = [head, "-" * len(head)]
+
+    def num(v, fmt, scale=1.0):
+        return format(v * scale, fmt) if v is not None else "-".rjust(len(format(0.0, fmt)))
     for r in rows:
-        eff = f"{r['efficiency'] * 100:6.1f}" if r.get("efficiency") is not None else "     -"
-        cpu = f"{r['cpu_s']:6.2f}" if r.get("cpu_s") is not None else "     -"
-        lines.append(f"{r['scenario']:<9} {r['tool']:<9} {r['seconds']:8.2f} {r['ideal_s']:7.2f} {eff} {cpu}  "
-                     f"{r['intact']}")
+        lines.append(f"{r['scenario']:<9} {r['tool']:<9} {r['seconds']:8.2f} {r['ideal_s']:7.2f} "
+                     f"{num(r.get('efficiency'), '6.1f', 100)} {num(r.get('ceiling_efficiency'), '6.1f', 100)} "
+                     f"{num(r.get('ttfb_s'), '7.0f', 1000)} {num(r.get('duplicate_pct'), '5.2f')} "
+                     f"{num(r.get('cpu_s'), '6.2f')}  {r['intact']}")
     return "\n".join(lines)
 
 
-def main() -> int:
+def per_link(text: str, n: int, what: str) -> list[float]:
+    """'10,40,80' (one value per link) or '0.5' (every link)."""
+    vals = [float(x) for x in text.split(",")] if text else [0.0]
+    if len(vals) == 1:
+        vals = vals * n
+    if len(vals) != n:
+        raise SystemExit(f"--{what}: give one value or {n}")
+    return vals
+
+
+def parse_args() -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--size-mib", type=int, default=256)
     ap.add_argument("--rates", default="200,100,50", help="Mbit/s per server link, comma-separated")
+    ap.add_argument("--rtt-ms", default="0", help="round trip added to each link (wanem), e.g. 10,40,80")
+    ap.add_argument("--jitter-ms", default="0", help="+- jitter per link (no reordering)")
+    ap.add_argument("--loss", default="0", help="packet loss %% per link (server -> client), e.g. 0,0,0.5")
     ap.add_argument("--scenarios", default="static,drop,recover",
-                    help="static,drop,recover (also available: kill,freeze,late)")
+                    help="static,drop,recover (also available: flap,kill,freeze,late)")
     ap.add_argument("--tools", default="braid,aria2-16,aria2,axel,curl")
     ap.add_argument("--out", default="results.json")
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--change-at", type=float, default=2.0, help="seconds after start of the scenario action")
-    ap.add_argument("--low-mbit", type=float, default=20.0, help="rate of link 1 in drop/recover")
+    ap.add_argument("--low-mbit", type=float, default=20.0, help="rate of link 1 in drop/recover/flap")
+    ap.add_argument("--calibrate-mib", type=int, default=-1,
+                    help="first run curl alone over each link with a file this big, static, for the payload "
+                         "ceiling and the faithfulness check (-1: min(size, 64); 0: skip)")
     ap.add_argument("--timeout-factor", type=float, default=10.0,
                     help="per-run timeout = factor * ideal + 10 s (curl alone in 'drop' needs ~9x)")
     ap.add_argument("--overall-timeout", type=float, default=3600.0, help="seconds for the whole benchmark")
@@ -267,8 +335,156 @@ def main() -> int:
                     help="MTU of every link (1500: ~95.6%% of the link rate is TCP payload)")
     ap.add_argument("--trace-dir", default="", help="keep braid's --trace files here")
     ap.add_argument("--cleanup", action="store_true", help="delete leftover brb-* namespaces and exit")
-    args = ap.parse_args()
+    return ap.parse_args()
 
+
+PAYLOAD_SHARE = 1448 / 1514        # TCP payload per byte on the wire at MTU 1500
+
+
+def calibrate(star: netns.Star, data_dir: str, out_dir: str, size_mib: int) -> list[dict]:
+    """curl alone over each link in turn (static rates): the payload ceiling of each link.
+
+    A link whose curl rate is under 95 % of its payload ceiling is not faithful
+    (wanem or the machine cannot keep up): its numbers are marked so.
+    """
+    name = "calib.bin"
+    want = netns.write_random_file(os.path.join(data_dir, name), size_mib * MIB)
+    out, rows = os.path.join(out_dir, "calib.out"), []
+    try:
+        for i in range(1, star.n + 1):
+            star.set_rate(i, star.base_rates[i - 1])
+            time.sleep(0.5)
+            url = f"http://{netns.server_addr(i)}:{netns.NGINX_PORT}/{name}"
+            res = run_timed(netns.CLIENT_NS, ["curl", "-s", "-o", out, url], 60 + size_mib * 2)
+            ok = res["rc"] == 0 and os.path.exists(out) and sha256_file(out) == want
+            mbit = size_mib * MIB * 8 / res["seconds"] / 1e6 if ok else 0.0
+            ceiling = star.base_rates[i - 1] * PAYLOAD_SHARE
+            row = {"link": i, "rate_mbit": star.base_rates[i - 1], "curl_mbit": round(mbit, 2),
+                   "of_payload_ceiling": round(mbit / ceiling, 4), "faithful": mbit >= 0.95 * ceiling,
+                   "intact": ok}
+            rows.append(row)
+            print(f"calibration link {i}: {star.base_rates[i - 1]:g} Mbit/s, curl {mbit:.1f} Mbit/s = "
+                  f"{row['of_payload_ceiling'] * 100:.1f} % of the payload ceiling"
+                  f"{'' if row['faithful'] else '  (NOT FAITHFUL)'}", flush=True)
+            if os.path.exists(out):
+                os.unlink(out)
+    finally:
+        os.unlink(os.path.join(data_dir, name))
+    return rows
+
+
+def ceiling_seconds(size: int, sc: Scenario, calib: list[dict]) -> float | None:
+    """The ideal time with every link at what curl alone measured on it (same ratio after changes)."""
+    if not calib or not all(c["intact"] for c in calib):
+        return None
+    ratio = {c["link"]: c["curl_mbit"] / c["rate_mbit"] for c in calib}
+    initial = [r * ratio[i + 1] for i, r in enumerate(sc.initial)]
+    actions = [dataclasses.replace(a, effect={k: v * ratio[k] for k, v in a.effect.items()})
+               for a in sc.actions]
+    return ideal_seconds(size, initial, actions)
+
+
+class Bench:
+    """Runs each (scenario, tool, repeat) in the star and collects a row each."""
+
+    def __init__(self, args, star: netns.Star, work: str, data_dir: str, out_dir: str, want: str,
+                 deadline: float, calib: list[dict]):
+        self.args, self.star, self.work, self.data_dir, self.out_dir = args, star, work, data_dir, out_dir
+        self.want, self.deadline, self.calib = want, deadline, calib
+        self.size = args.size_mib * MIB
+        self.rates = [float(x) for x in args.rates.split(",")]
+
+    def run(self, sc: Scenario, tool: str, rep: int) -> dict:
+        star, args = self.star, self.args
+        ideal = ideal_seconds(self.size, sc.initial, sc.actions)
+        left = self.deadline - time.monotonic()
+        if left < 5:
+            print("overall timeout reached; stopping", file=sys.stderr)
+            raise TimeoutError
+        reset(star, sc, self.data_dir)
+        time.sleep(0.5)    # let queues drain and sockets settle
+        out_name = f"{tool}.out"
+        stats_path = os.path.join(self.work, "stats.json")
+        err_path = os.path.join(self.work, "stderr.txt")
+        trace = stats_path + ".trace.jsonl"
+        for pth in (stats_path, trace):
+            if os.path.exists(pth):
+                os.unlink(pth)
+        argv = tool_argv(tool, self.out_dir, out_name, star.n, stats_path)
+        log_sizes = star.log_sizes()
+        timer, first = ActionTimer(star, sc.actions), FirstByte(self.out_dir)
+        timeout = min(args.timeout_factor * ideal + 10, left)
+
+        def on_start(t0: float) -> None:
+            timer.start(t0)
+            first.start(t0)
+        try:
+            res = run_timed(netns.CLIENT_NS, argv, timeout, on_start=on_start, stderr_path=err_path)
+        finally:
+            timer.stop()
+            ttfb = first.stop()
+        intact = self.check(res, os.path.join(self.out_dir, out_name))
+        ok = intact == "intact"
+        ceiling = ceiling_seconds(self.size, sc, self.calib)
+        row = {
+            "scenario": sc.name, "tool": tool, "repeat": rep,
+            "seconds": round(res["seconds"], 3), "ideal_s": round(ideal, 3),
+            "efficiency": round(ideal / res["seconds"], 4) if ok else None,
+            "ceiling_s": round(ceiling, 3) if ceiling else None,
+            "ceiling_efficiency": round(ceiling / res["seconds"], 4) if ok and ceiling else None,
+            "ttfb_s": round(ttfb, 4) if ttfb is not None else None,
+            "intact": intact, "rc": res["rc"], "cpu_s": res["cpu_s"],
+            "max_rss_kib": res["max_rss_kib"], "argv": argv,
+            "actions": timer.done[:20], "initial_rates_mbit": sc.initial,
+            "timeout_s": round(timeout, 1),
+        }
+        with open(err_path, errors="replace") as f:
+            stderr_tail = f.read()[-2000:]
+        if stderr_tail.strip():
+            row["stderr_tail"] = stderr_tail
+        server_logs = star.log_since(log_sizes)
+        if server_logs:
+            row["braid_serve_logs"] = server_logs
+        if tool.startswith("braid"):
+            self.add_braid_figures(row, sc, stats_path, trace, rep)
+        for name in os.listdir(self.out_dir):       # delete the output (and .aria2/.st files)
+            os.unlink(os.path.join(self.out_dir, name))
+        return row
+
+    def check(self, res: dict, out: str) -> str:
+        if res["timed_out"]:
+            return "FAILED (timeout)"
+        if res["rc"] != 0:
+            return f"FAILED (rc {res['rc']})"
+        if not os.path.exists(out):
+            return "FAILED (no output)"
+        return "intact" if sha256_file(out) == self.want else "CORRUPT"
+
+    def add_braid_figures(self, row: dict, sc: Scenario, stats_path: str, trace: str, rep: int) -> None:
+        if os.path.exists(stats_path):
+            try:
+                with open(stats_path) as f:
+                    row["braid_stats"] = json.load(f)
+                row["duplicate_pct"] = round(100.0 * row["braid_stats"]["duplicate_bytes"] / self.size, 3)
+            except (ValueError, KeyError) as e:
+                row["braid_stats_error"] = str(e)
+        if not os.path.exists(trace):
+            return
+        # 'late': server 1 (link 1) joins mid-transfer.
+        figures = join_figures(trace, self.rates[0]) if sc.name == "late" else None
+        if figures:
+            row["join"] = figures
+            print(f"  joined at {figures['joined_at_s']} s; per-interval share of its link:"
+                  f" {figures['interval_fraction_of_link']}", flush=True)
+        if self.args.trace_dir:
+            os.makedirs(self.args.trace_dir, exist_ok=True)
+            keep = os.path.join(self.args.trace_dir, f"{row['tool']}-{sc.name}-{rep}.jsonl")
+            shutil.copyfile(trace, keep)
+            row["trace"] = keep
+
+
+def main() -> int:
+    args = parse_args()
     if args.cleanup:
         netns.cleanup_all()
         return 0
@@ -281,6 +497,10 @@ def main() -> int:
 
     deadline = time.monotonic() + args.overall_timeout
     rates = [float(x) for x in args.rates.split(",")]
+    n = len(rates)
+    wan = [netns.Wan(r, j, l) for r, j, l in zip(per_link(args.rtt_ms, n, "rtt-ms"),
+                                                  per_link(args.jitter_ms, n, "jitter-ms"),
+                                                  per_link(args.loss, n, "loss"))]
     scenarios = [make_scenario(s, rates, args.change_at, args.low_mbit) for s in args.scenarios.split(",")]
     tools = args.tools.split(",")
     size = args.size_mib * MIB
@@ -306,13 +526,15 @@ def main() -> int:
     env = {
         "size_mib": args.size_mib, "size_bytes": size, "rates_mbit": rates, "change_at_s": args.change_at,
         "low_mbit": args.low_mbit, "sha256": want, "versions": tool_versions(), "mtu": args.mtu,
+        "wan": [dataclasses.asdict(w) for w in wan],
         "shaping": {"qdisc": "htb (rate=ceil, burst/cburst " + netns.HTB_BURST + ") + bfifo leaf",
                     "leaf_limit_bytes": args.leaf_limit_kib * 1024, "client_side": "unshaped"},
         "cpus": os.cpu_count(), "braid_binary": braid_src,
         "braid_sha256": sha256_file(netns.BRAID_BIN),
     }
+    star = None
     try:
-        with netns.Star(rates, leaf_limit_bytes=args.leaf_limit_kib * 1024, mtu=args.mtu) as star:
+        with netns.Star(rates, leaf_limit_bytes=args.leaf_limit_kib * 1024, mtu=args.mtu, wan=wan) as star:
             star.data_dir = data_dir
             cc = subprocess.run(["ip", "netns", "exec", netns.CLIENT_NS, "cat",
                                  "/proc/sys/net/ipv4/tcp_congestion_control"], stdout=subprocess.PIPE, text=True,
@@ -322,84 +544,21 @@ def main() -> int:
             for i in range(1, star.n + 1):
                 star.start_servers(i, data_dir)
             wait_registered(star.n)
+            calib_mib = min(args.size_mib, 64) if args.calibrate_mib < 0 else args.calibrate_mib
+            calib = calibrate(star, data_dir, out_dir, calib_mib) if calib_mib > 0 else []
+            env["calibration"] = calib
+            bench = Bench(args, star, work, data_dir, out_dir, want, deadline, calib)
             print(fmt_table([]).splitlines()[0], flush=True)
             for sc in scenarios:
-                ideal = ideal_seconds(size, sc.initial, sc.actions)
                 for tool in tools:
                     for rep in range(args.repeat):
-                        left = deadline - time.monotonic()
-                        if left < 5:
-                            print("overall timeout reached; stopping", file=sys.stderr)
-                            raise TimeoutError
-                        reset(star, sc, data_dir)
-                        time.sleep(0.5)    # let queues drain and sockets settle
-                        out_name = f"{tool}.out"
-                        stats_path = os.path.join(work, "stats.json")
-                        err_path = os.path.join(work, "stderr.txt")
-                        for pth in (stats_path, stats_path + ".trace.jsonl"):
-                            if os.path.exists(pth):
-                                os.unlink(pth)
-                        argv = tool_argv(tool, out_dir, out_name, star.n, stats_path)
-                        log_sizes = star.log_sizes()
-                        timer = ActionTimer(star, sc.actions)
-                        timeout = min(args.timeout_factor * ideal + 10, left)
-                        try:
-                            res = run_timed(netns.CLIENT_NS, argv, timeout, on_start=timer.start,
-                                            stderr_path=err_path)
-                        finally:
-                            timer.stop()
-                        out = os.path.join(out_dir, out_name)
-                        if res["timed_out"]:
-                            intact = "FAILED (timeout)"
-                        elif res["rc"] != 0:
-                            intact = f"FAILED (rc {res['rc']})"
-                        elif not os.path.exists(out):
-                            intact = "FAILED (no output)"
-                        else:
-                            intact = "intact" if sha256_file(out) == want else "CORRUPT"
-                        ok = intact == "intact"
-                        with open(err_path, errors="replace") as f:
-                            stderr_tail = f.read()[-2000:]
-                        row = {
-                            "scenario": sc.name, "tool": tool, "repeat": rep,
-                            "seconds": round(res["seconds"], 3), "ideal_s": round(ideal, 3),
-                            "efficiency": round(ideal / res["seconds"], 4) if ok else None,
-                            "intact": intact, "rc": res["rc"], "cpu_s": res["cpu_s"],
-                            "max_rss_kib": res["max_rss_kib"], "argv": argv,
-                            "actions": timer.done, "initial_rates_mbit": sc.initial,
-                            "timeout_s": round(timeout, 1),
-                        }
-                        if stderr_tail.strip():
-                            row["stderr_tail"] = stderr_tail
-                        server_logs = star.log_since(log_sizes)
-                        if server_logs:
-                            row["braid_serve_logs"] = server_logs
-                        if tool.startswith("braid") and os.path.exists(stats_path):
-                            try:
-                                with open(stats_path) as f:
-                                    row["braid_stats"] = json.load(f)
-                            except ValueError as e:
-                                row["braid_stats_error"] = str(e)
-                        trace = stats_path + ".trace.jsonl"
-                        if tool.startswith("braid") and os.path.exists(trace):
-                            # 'late': server 1 (link 1) joins mid-transfer.
-                            figures = join_figures(trace, rates[0]) if sc.name == "late" else None
-                            if figures:
-                                row["join"] = figures
-                                print(f"  joined at {figures['joined_at_s']} s; per-interval share of its link:"
-                                      f" {figures['interval_fraction_of_link']}", flush=True)
-                        if tool.startswith("braid") and args.trace_dir and os.path.exists(trace):
-                            os.makedirs(args.trace_dir, exist_ok=True)
-                            keep = os.path.join(args.trace_dir, f"{tool}-{sc.name}-{rep}.jsonl")
-                            shutil.copyfile(trace, keep)
-                            row["trace"] = keep
-                        rows.append(row)
-                        print(fmt_table([row]).splitlines()[-1], flush=True)
-                        for name in os.listdir(out_dir):       # delete the output (and .aria2/.st files)
-                            os.unlink(os.path.join(out_dir, name))
+                        rows.append(bench.run(sc, tool, rep))
+                        print(fmt_table([rows[-1]]).splitlines()[-1], flush=True)
     except TimeoutError:
         pass
     finally:
+        if star is not None:
+            env["wanem"] = star.wanem_final
         with open(args.out, "w") as f:
             json.dump({"environment": env, "rows": rows}, f, indent=2)
         print()
