@@ -9,7 +9,14 @@
 namespace braid::client {
 SourceConn::~SourceConn() = default;
 
-awaitable<Status> SourceConn::Connect(net::Clock::duration timeout) {
+namespace {
+core::Hello ClientHello() {
+  return {core::kProtocolVersion, core::kProtocolVersion, core::Role::kClient,
+          "braid/0.1"};
+}
+}  // namespace
+
+awaitable<Status> SourceConn::ConnectTransport(net::Clock::duration timeout) {
   if (url_) {
     HttpMirrorOptions options;
     options.timeouts.connect =
@@ -26,9 +33,10 @@ awaitable<Status> SourceConn::Connect(net::Clock::duration timeout) {
   if (origin_) {
     if (auto s = co_await Route(timeout); !s) co_return s;
   }
-  core::Hello hello{core::kProtocolVersion, core::kProtocolVersion,
-                    core::Role::kClient, "braid/0.1"};
-  if (auto s = co_await conn_->Send(hello, timeout); !s) co_return s;
+  co_return Ok{};
+}
+
+awaitable<Status> SourceConn::ReadHello(net::Clock::duration timeout) {
   auto reply = co_await conn_->Read(timeout);
   if (!reply) co_return Unexpected{reply.error()};
   auto* h = std::get_if<core::Hello>(&*reply);
@@ -41,10 +49,31 @@ awaitable<Status> SourceConn::Connect(net::Clock::duration timeout) {
   co_return Ok{};
 }
 
+awaitable<Status> SourceConn::Connect(net::Clock::duration timeout) {
+  if (auto s = co_await ConnectTransport(timeout); !s) co_return s;
+  core::Message hello = ClientHello();  // named: see Route
+  if (auto s = co_await conn_->Send(hello, timeout); !s) co_return s;
+  co_return co_await ReadHello(timeout);
+}
+
+awaitable<Expected<core::Opened>> SourceConn::Handshake(
+    const core::Open& request, net::Clock::duration timeout) {
+  if (auto s = co_await ConnectTransport(timeout); !s)
+    co_return Unexpected{s.error()};
+  conn_->Queue(ClientHello());
+  if (!is_mirror()) conn_->Queue(request);  // one flight
+  auto sent = net::Clock::now();
+  if (auto s = co_await conn_->Flush(timeout); !s)
+    co_return Unexpected{s.error()};
+  if (auto s = co_await ReadHello(timeout); !s) co_return Unexpected{s.error()};
+  rtt = net::Clock::now() - sent;
+  if (is_mirror()) co_return co_await Open(request, timeout);
+  co_return co_await ReadOpened(request, timeout);
+}
+
 awaitable<Status> SourceConn::Route(net::Clock::duration timeout) {
   std::string relay = address_.ToString();
-  core::Hello hello{core::kProtocolVersion, core::kProtocolVersion,
-                    core::Role::kClient, "braid/0.1"};
+  core::Message hello = ClientHello();  // named: see Route
   if (auto s = co_await conn_->Send(hello, timeout); !s) co_return s;
   auto reply = co_await conn_->Read(timeout);
   if (!reply) co_return Unexpected{reply.error()};
@@ -87,6 +116,11 @@ awaitable<Expected<core::Opened>> SourceConn::Open(
   if (auto s = co_await conn_->Send(request, timeout); !s) {
     co_return Unexpected{s.error()};
   }
+  co_return co_await ReadOpened(request, timeout);
+}
+
+awaitable<Expected<core::Opened>> SourceConn::ReadOpened(
+    const core::Open& request, net::Clock::duration timeout) {
   auto reply = co_await conn_->Read(timeout);
   if (!reply) co_return Unexpected{reply.error()};
   auto* opened = std::get_if<core::Opened>(&*reply);
@@ -117,14 +151,18 @@ awaitable<Expected<core::Manifest>> SourceConn::FetchManifest(
   uint64_t count = core::Manifest::PieceCount(size);
   std::vector<core::Digest> digests;
   digests.reserve(count);
+  // Every part asked in one flight; they come back in order.
+  for (uint64_t first = 0; first < count; first += core::kMaxManifestPart) {
+    auto n = static_cast<uint32_t>(
+        std::min<uint64_t>(core::kMaxManifestPart, count - first));
+    conn_->Queue(core::ManifestGet{first, n});
+  }
+  if (auto s = co_await conn_->Flush(timeout); !s)
+    co_return Unexpected{s.error()};
   while (digests.size() < count) {
     uint64_t first = digests.size();
     auto n = static_cast<uint32_t>(
         std::min<uint64_t>(core::kMaxManifestPart, count - first));
-    if (auto s = co_await conn_->Send(core::ManifestGet{first, n}, timeout);
-        !s) {
-      co_return Unexpected{s.error()};
-    }
     auto reply = co_await conn_->Read(timeout);
     if (!reply) co_return Unexpected{reply.error()};
     auto* part = std::get_if<core::ManifestPart>(&*reply);

@@ -36,6 +36,13 @@ class SourceConn {
   // TCP connect (through the relay, if any), or the mirror's first range
   // request, and HELLO exchange.
   awaitable<Status> Connect(net::Clock::duration timeout);
+  // Connect and OPEN with as few round trips as the source allows: to a
+  // braid server HELLO and OPEN go in one flight after the TCP handshake
+  // (the server handles frames in order). Sets rtt from the HELLO's answer.
+  // A mirror answers HELLO only once its HTTP connection is up: it gets
+  // HELLO, then OPEN (which it answers in-process).
+  awaitable<Expected<core::Opened>> Handshake(const core::Open& request,
+                                              net::Clock::duration timeout);
   // Sends a test block of `bytes` bytes and times its echo.
   awaitable<Expected<net::Clock::duration>> Probe(size_t bytes,
                                                   net::Clock::duration timeout);
@@ -84,6 +91,13 @@ class SourceConn {
  private:
   // HELLO with the relay, ROUTE, ROUTED: then the connection is the origin's.
   awaitable<Status> Route(net::Clock::duration timeout);
+  // The TCP connection (routed through the relay) or the mirror object.
+  awaitable<Status> ConnectTransport(net::Clock::duration timeout);
+  // Reads the source's HELLO (after ours was sent).
+  awaitable<Status> ReadHello(net::Clock::duration timeout);
+  // Reads OPENED (and, for a live stream, EDGE) after an OPEN was sent.
+  awaitable<Expected<core::Opened>> ReadOpened(const core::Open& request,
+                                               net::Clock::duration timeout);
 
   core::HostPort address_;
   std::string path_;

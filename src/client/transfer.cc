@@ -390,9 +390,7 @@ awaitable<Status> Transfer::Stream() {
   scheduler_.emplace(layout_, config, Clock::now());
   pipeline_.emplace(ex_, manifest_ ? &*manifest_ : nullptr, output_.get(),
                     layout_);
-  for (SourceConn* s : live_) {
-    scheduler_->AddSource(s->id, ProbeRate(*s, options_.probe_bytes), s->rtt);
-  }
+  for (SourceConn* s : live_) scheduler_->AddSource(s->id, 0.0, s->rtt);
   scheduler_->Start(Clock::now(), first_epoch_, first_pattern_);
   if (live_stream_) StartLive();
   if (auto st = co_await SkipResumed(); !st) co_return st;
@@ -427,8 +425,7 @@ awaitable<Status> Transfer::Setup() {
   progress_ = std::make_unique<net::Broadcast>(ex_);
   if (auto s = trace_.Open(options_.trace_path, start_); !s) co_return s;
   if (auto s = co_await FindSources(); !s) co_return s;
-  if (auto s = co_await ConnectAll(); !s) co_return s;
-  if (auto s = co_await OpenAll(); !s) co_return s;
+  if (auto s = co_await HandshakeAll(); !s) co_return s;
   if (auto s = ChooseContent(); !s) co_return s;
   Status st = co_await CrossCheckMirrors();
   co_return st;

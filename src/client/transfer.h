@@ -49,8 +49,7 @@ class Transfer {
   // Setup (transfer_setup.cc); Setup runs the steps up to ChooseContent.
   awaitable<Status> Setup();
   void CloseAll();
-  awaitable<Status> ConnectAll();
-  awaitable<Status> OpenAll();
+  awaitable<Status> HandshakeAll();
   Status CheckOpened();
   Expected<uint64_t> MajoritySize(const std::vector<SourceConn*>& ok);
   Status ChooseContent();

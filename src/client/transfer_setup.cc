@@ -1,6 +1,6 @@
 // The transfer's first phase (patent FIG. 4, steps 100-114): connect to
-// every source, probe it with the test block, open the stream with a first
-// pattern, agree on the content and fetch its manifest.
+// every source and open the stream with a first pattern in one flight, agree
+// on the content and fetch its manifest.
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -18,27 +18,35 @@ double Transfer::ProbeRate(const SourceConn& s, size_t probe_bytes) {
   return trips * static_cast<double>(probe_bytes) / std::max(seconds, 1e-4);
 }
 
-awaitable<Status> Transfer::ConnectAll() {
+// Patent FIG. 4 steps 106-114 in one flight per source: every source is
+// connected and opened at once, with a first pattern of equal shares (its
+// first blocks are the measurement the test block used to be); none waits
+// for another's handshake.
+awaitable<Status> Transfer::HandshakeAll() {
   std::vector<SourceConn*> all;
-  for (auto& s : all_) all.push_back(s.get());
+  for (auto& s : all_) {
+    s->id = static_cast<core::SourceId>(all.size());
+    all.push_back(s.get());
+  }
+  first_pattern_ =
+      core::InitialPattern(std::vector<double>(all.size(), 0.0), 1u << 20);
+  std::map<SourceConn*, bool> answered;  // HELLO came back
   co_await ForEachParallel(all, [&](SourceConn& s) -> awaitable<void> {
-    if (auto st = co_await s.Connect(options_.connect_timeout); !st) {
-      s.failure = st.error();
-      co_return;
+    core::Open req{options_.block_size, 0, s.id, 0, first_pattern_, s.path()};
+    auto opened = co_await s.Handshake(req, options_.connect_timeout);
+    answered[&s] = s.rtt.count() > 0;
+    if (opened) {
+      opened_[&s] = *opened;
+    } else {
+      s.failure = opened.error();
     }
-    auto rtt = co_await s.Probe(options_.probe_bytes, options_.connect_timeout);
-    if (!rtt) {
-      s.failure = rtt.error();
-      co_return;
-    }
-    s.rtt = *rtt;
   });
   for (SourceConn* s : all) {
-    if (!s->failure) live_.push_back(s);
+    if (answered[s]) live_.push_back(s);
   }
   for (SourceConn* s : all) {
     // Warn only when others remain; otherwise the error line says it all.
-    if (s->failure && !live_.empty()) {
+    if (!answered[s] && !live_.empty()) {
       spdlog::warn("leaving out source {}: {}", s->name(),
                    s->failure->ToString());
     }
@@ -49,26 +57,6 @@ awaitable<Status> Transfer::ConnectAll() {
                             all.front()->failure->ToString() +
                             (all.size() > 1 ? ", ..." : "") + ")");
   }
-  co_return Ok{};
-}
-
-awaitable<Status> Transfer::OpenAll() {
-  // Patent FIG. 4 step 114: the first pattern from the test-block echoes.
-  std::vector<double> hints;
-  for (size_t i = 0; i < live_.size(); ++i) {
-    live_[i]->id = static_cast<core::SourceId>(i);
-    hints.push_back(ProbeRate(*live_[i], options_.probe_bytes));
-  }
-  first_pattern_ = core::InitialPattern(hints, 1u << 20);
-  co_await ForEachParallel(live_, [&](SourceConn& s) -> awaitable<void> {
-    core::Open req{options_.block_size, 0, s.id, 0, first_pattern_, s.path()};
-    auto opened = co_await s.Open(req, options_.connect_timeout);
-    if (opened) {
-      opened_[&s] = *opened;
-    } else {
-      s.failure = opened.error();
-    }
-  });
   co_return CheckOpened();
 }
 
@@ -193,7 +181,12 @@ awaitable<Status> Transfer::LoadManifest() {
     co_return Ok{};
   }
   if (content_id_ == core::Digest{}) co_return Ok{};  // only HTTP mirrors
-  for (SourceConn* s : live_) {
+  // From the nearest source first: one round trip of its link.
+  std::vector<SourceConn*> order = live_;
+  std::stable_sort(
+      order.begin(), order.end(),
+      [](SourceConn* a, SourceConn* b) { return a->rtt < b->rtt; });
+  for (SourceConn* s : order) {
     if (s->failure || s->is_mirror()) continue;
     auto m = co_await s->FetchManifest(layout_.size, content_id_,
                                        std::chrono::seconds(30));
@@ -209,8 +202,9 @@ awaitable<Status> Transfer::LoadManifest() {
                           core::ToHex(content_id_));
 }
 
-// Sources that could not open the stream leave before START: the others get
-// a pattern without them, in force from block 0 (nothing is in flight yet).
+// Sources that could not connect or open the stream leave before START: the
+// others get a pattern without them, in force from block 0 (nothing is in
+// flight yet).
 awaitable<Status> Transfer::DropUnopened() {
   std::vector<SourceConn*> ok;
   for (SourceConn* s : live_) {
@@ -220,11 +214,10 @@ awaitable<Status> Transfer::DropUnopened() {
       s->conn().Close();
     }
   }
-  if (ok.size() == live_.size()) co_return Ok{};
+  if (ok.size() == all_.size()) co_return Ok{};  // the first pattern's sources
   live_ = ok;
   std::vector<double> hints(live_.back()->id + 1, 0.0);
-  for (SourceConn* s : live_)
-    hints[s->id] = ProbeRate(*s, options_.probe_bytes);
+  for (SourceConn* s : live_) hints[s->id] = 1.0;
   first_pattern_ =
       core::GeneratePattern(hints, std::max<size_t>(16, live_.size() * 8));
   first_epoch_ = 1;

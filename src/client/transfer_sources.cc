@@ -169,11 +169,11 @@ awaitable<Status> Transfer::OpenJoiner(SourceConn& s) {
 
 awaitable<void> Transfer::Join(SourceConn& s) {
   s.joined = true;
+  // Above every id given so far, including the first pattern's sources that
+  // never answered.
   core::SourceId id = 0;
-  for (SourceConn* t : live_) id = std::max<core::SourceId>(id, t->id + 1);
   for (const auto& t : all_) {
-    if (t->joined && t.get() != &s)
-      id = std::max<core::SourceId>(id, t->id + 1);
+    if (t.get() != &s) id = std::max<core::SourceId>(id, t->id + 1);
   }
   s.id = id;
   Status st = id > kMaxSourceId ? MakeError(Errc::kLimit, "too many sources")
