@@ -564,10 +564,10 @@ class Star:
         _run(["ip", "-n", ns, "route", "add", "default", "dev", dev, "src", server_addr(i),
               "table", str(WAN_TABLE)])
         _run(["ip", "-n", ns, "rule", "add", "iif", "lo", "table", str(WAN_TABLE), "priority", "100"])
-        p = run_in(ns, [WANEM_BIN, "--dev", dev, "--delay-ms", str(wan.rtt_ms), "--jitter-ms",
-                        str(wan.jitter_ms), "--loss", str(wan.loss_pct), "--seed", str(i)],
-                   stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                   stderr=open(os.path.join(self.tmp, f"wanem{i}.log"), "ab"))
+        with open(os.path.join(self.tmp, f"wanem{i}.log"), "ab") as log:
+            p = run_in(ns, [WANEM_BIN, "--dev", dev, "--delay-ms", str(wan.rtt_ms), "--jitter-ms",
+                            str(wan.jitter_ms), "--loss", str(wan.loss_pct), "--seed", str(i)],
+                       stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log)
         line = read_first_line(p, 10)
         if not line.startswith("ready "):
             kill(p)

@@ -106,12 +106,19 @@ void AddSourceFlags(CLI::App* cmd, SourceFlags* flags,
                   "Block size, 512 to 4MiB (default 64KiB; 256KiB when HTTP "
                   "mirrors take part)");
   cmd->add_option("--max-buffer", flags->max_buffer, max_buffer_help);
+  cmd->add_option("--connections-per-source", flags->connections,
+                  "Experimental: most TCP connections to one braid server "
+                  "(default 1). Above 1, another one is opened when a path "
+                  "loses packets without queueing, and more only while each "
+                  "one added raised that server's throughput")
+      ->check(CLI::Range(1, 16));
 }
 
 std::optional<std::string> ApplySourceFlags(const SourceFlags& flags,
                                             client::GetOptions* options) {
   if (auto e = ParseEndpoints(flags, options)) return e;
   if (auto e = ParseRoutes(flags, options)) return e;
+  options->connections_per_source = static_cast<size_t>(flags.connections);
   if (!client::HasSources(*options))
     return "give sources: URLs, --source, --director, --discover or --origin "
            "with --via";

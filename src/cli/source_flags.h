@@ -22,10 +22,12 @@ struct SourceFlags {
   std::vector<std::string> vias;
   std::string block_size;  // default: 64KiB, 256KiB with HTTP mirrors
   std::string max_buffer = "64MiB";
+  int connections = 1;  // --connections-per-source (experimental)
 };
 
 // Registers --source, --director, --origin, --via, --discover*,
-// --block-size and --max-buffer (described by max_buffer_help) on cmd.
+// --block-size, --max-buffer (described by max_buffer_help) and
+// --connections-per-source on cmd.
 void AddSourceFlags(CLI::App* cmd, SourceFlags* flags,
                     const std::string& max_buffer_help);
 

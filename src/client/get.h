@@ -43,7 +43,10 @@ struct GetOptions {
   std::string output;  // a path, or "-" for standard output
   uint32_t block_size = 64 * 1024;
   size_t reorder_bytes = 64u << 20;  // bound of the reorder window (streams)
-  size_t probe_bytes = 64 * 1024;    // the test block
+  // Most connections to one braid server: more are opened while its path
+  // loses packets and each one added raises its throughput. Experimental
+  // (see client/transfer_paths.cc): off by default.
+  size_t connections_per_source = 1;
   std::chrono::milliseconds connect_timeout{5000};
   // No byte from any source for this long ends the transfer.
   std::chrono::milliseconds stall_timeout{30000};

@@ -89,28 +89,6 @@ awaitable<Status> SourceConn::Route(net::Clock::duration timeout) {
   co_return Ok{};
 }
 
-awaitable<Expected<net::Clock::duration>> SourceConn::Probe(
-    size_t bytes, net::Clock::duration timeout) {
-  std::vector<uint8_t> payload(bytes);
-  for (size_t i = 0; i < bytes; ++i)
-    payload[i] = static_cast<uint8_t>(i * 131 + 7);
-  const uint64_t token = 0x74657374626c6bULL;  // "testblk"
-  auto start = net::Clock::now();
-  if (auto s = co_await conn_->Send(core::Ping{token, payload}, timeout); !s) {
-    co_return Unexpected{s.error()};
-  }
-  auto reply = co_await conn_->Read(timeout);
-  if (!reply) co_return Unexpected{reply.error()};
-  auto* pong = std::get_if<core::Pong>(&*reply);
-  if (!pong) co_return Unexpected{core::WrongReply(*reply, name(), "PONG")};
-  if (pong->token != token ||
-      !std::equal(pong->payload.begin(), pong->payload.end(), payload.begin(),
-                  payload.end())) {
-    co_return MakeError(Errc::kBadData, name() + ": test block echoed wrongly");
-  }
-  co_return net::Clock::now() - start;
-}
-
 awaitable<Expected<core::Opened>> SourceConn::Open(
     const core::Open& request, net::Clock::duration timeout) {
   if (auto s = co_await conn_->Send(request, timeout); !s) {

@@ -1,5 +1,6 @@
 // The client's connection to one source (patent FIG. 4, steps 106-112):
-// connect, version handshake, the test block (PING) and OPEN.
+// connect, version handshake and OPEN (the first blocks are the test
+// block's measurement).
 #ifndef BRAID_CLIENT_SOURCE_CONN_H_
 #define BRAID_CLIENT_SOURCE_CONN_H_
 
@@ -13,6 +14,7 @@
 #include "core/units.h"
 #include "net/framed_conn.h"
 #include "net/link.h"
+#include "net/tcp_info.h"
 
 namespace braid::client {
 
@@ -43,9 +45,6 @@ class SourceConn {
   // HELLO, then OPEN (which it answers in-process).
   awaitable<Expected<core::Opened>> Handshake(const core::Open& request,
                                               net::Clock::duration timeout);
-  // Sends a test block of `bytes` bytes and times its echo.
-  awaitable<Expected<net::Clock::duration>> Probe(size_t bytes,
-                                                  net::Clock::duration timeout);
   // OPEN; the server answers OPENED or ERROR.
   awaitable<Expected<core::Opened>> Open(const core::Open& request,
                                          net::Clock::duration timeout);
@@ -66,6 +65,11 @@ class SourceConn {
   HttpMirror* mirror() { return mirror_; }
   bool is_mirror() const { return url_.has_value(); }
   const core::HostPort& address() const { return address_; }
+  const std::optional<core::HostPort>& origin() const { return origin_; }
+  // What the kernel knows of the connection's path (braid servers only).
+  std::optional<net::PathStats> path_stats() const {
+    return conn_ ? conn_->path_stats() : std::nullopt;
+  }
   const std::string& path() const { return path_; }
   bool connected() const { return conn_ != nullptr; }
   // "host:port", or "origin via relay" for a route through a relay.
@@ -86,7 +90,8 @@ class SourceConn {
   bool joined = false;         // found while the transfer ran
   uint32_t opened_epoch = 0;   // a joiner: the pattern epoch of its OPEN
   bool from_director = false;  // dropped when the director withdraws it
-  core::Edge live_edge;        // a live stream: what exists on this source
+  bool extra = false;    // another connection to a source's path (paths.cc)
+  core::Edge live_edge;  // a live stream: what exists on this source
 
  private:
   // HELLO with the relay, ROUTE, ROUTED: then the connection is the origin's.

@@ -259,12 +259,15 @@ void Transfer::Flush(SourceConn* s) {
 void Transfer::Record() {
   std::map<core::SourceId, std::string> names;
   for (SourceConn* s : live_) names[s->id] = s->name();
+  bool sampled = false;
   for (const auto& sample : scheduler_->TakeSamples()) {
     for (const auto& src : sample.sources) {
       if (SourceConn* s = ById(src.id)) s->last_rate = src.interval_rate;
     }
     trace_.Interval(sample, output_->held_bytes(), names);
+    sampled = true;
   }
+  if (sampled) TunePaths(Clock::now());
   for (core::SourceId id : scheduler_->TakeFailed()) {
     if (SourceConn* s = ById(id)) {
       FailSource(*s, {Errc::kTimeout,

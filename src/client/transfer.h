@@ -31,9 +31,6 @@ class Transfer {
   void Interrupt();
 
  private:
-  // Bytes per second implied by the test block's echo (sent and returned).
-  static double ProbeRate(const SourceConn& s, size_t probe_bytes);
-
   // Finding sources (transfer_sources.cc): the director, discovery, and
   // sources that join or leave while the transfer runs.
   awaitable<Status> FindSources();
@@ -43,6 +40,18 @@ class Transfer {
   void OnSourcesChanged(const core::Sources& answer);
   awaitable<void> Join(SourceConn& s);
   awaitable<Status> OpenJoiner(SourceConn& s);
+  // More connections to a server whose path loses packets (paths.cc).
+  struct PathState {
+    uint64_t out_of_order = 0;  // its connections' count at the last look
+    uint32_t min_rtt_us = UINT32_MAX;  // smallest receive-side RTT seen
+    // A connection was added: judged then (did the server's rate rise?).
+    std::optional<core::Clock::time_point> trial_until;
+    double rate_before = 0;
+    bool saturated = false;  // the last one added did not help: no more
+  };
+  void TunePaths(core::Clock::time_point now);
+  bool Opening(const std::string& name) const;
+  void AddConnection(const SourceConn& to, double rate_hint);
   // Runs a task of the streaming phase; Stream() waits for all of them.
   void Spawn(awaitable<void> task);
 
@@ -125,6 +134,7 @@ class Transfer {
   uint64_t highest_seq_ = 0;  // one past the highest block received
   std::optional<uint64_t> live_end_;  // its final size, once it ended
   core::Clock::time_point last_checkpoint_ = start_;
+  std::map<std::string, PathState> paths_;  // by source name
 };
 
 }  // namespace braid::client

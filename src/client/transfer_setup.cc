@@ -10,14 +10,6 @@
 
 namespace braid::client {
 
-double Transfer::ProbeRate(const SourceConn& s, size_t probe_bytes) {
-  double seconds = std::chrono::duration<double>(s.rtt).count();
-  // A server echoes the test block (sent and returned); a mirror's probe is
-  // a range GET of that size (returned only).
-  double trips = s.is_mirror() ? 1.0 : 2.0;
-  return trips * static_cast<double>(probe_bytes) / std::max(seconds, 1e-4);
-}
-
 // Patent FIG. 4 steps 106-114 in one flight per source: every source is
 // connected and opened at once, with a first pattern of equal shares (its
 // first blocks are the measurement the test block used to be); none waits

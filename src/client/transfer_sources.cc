@@ -134,19 +134,16 @@ void Transfer::OnSourcesChanged(const core::Sources& answer) {
 }
 
 awaitable<Status> Transfer::OpenJoiner(SourceConn& s) {
-  if (auto st = co_await s.Connect(options_.connect_timeout); !st) co_return st;
-  auto rtt = co_await s.Probe(options_.probe_bytes, options_.connect_timeout);
-  if (!rtt) co_return Unexpected{rtt.error()};
-  s.rtt = *rtt;
-  if (done_ || fatal_) co_return Ok{};
   // Opened under the current pattern, which has no slot for it: it sends
-  // nothing until a pattern gives it its share.
+  // nothing until a pattern gives it its share. HELLO and OPEN in one
+  // flight; patterns sent meanwhile follow once it is open (Join).
   const core::PatternEpoch& cur = scheduler_->chain().back();
   s.opened_epoch = cur.epoch;
   core::Open req{options_.block_size, cur.start_seq, s.id,
                  cur.epoch,           cur.pattern,   s.path()};
-  auto opened = co_await s.Open(req, options_.connect_timeout);
+  auto opened = co_await s.Handshake(req, options_.connect_timeout);
   if (!opened) co_return Unexpected{opened.error()};
+  if (done_ || fatal_) co_return Ok{};
   if (opened->size != layout_.size || opened->content_id != content_id_) {
     co_return MakeError(
         Errc::kBadData,
@@ -194,10 +191,15 @@ awaitable<void> Transfer::Join(SourceConn& s) {
   }
   if (s.conn().has_queued()) Flush(&s);
   live_.push_back(&s);
-  scheduler_->Join(s.id, ProbeRate(s, options_.probe_bytes), s.rtt,
-                   Clock::now());
+  // An added connection starts with its siblings' rate each; another
+  // joiner is measured from the mean.
+  scheduler_->Join(s.id, s.last_rate, s.rtt, Clock::now());
   trace_.Joined(Clock::now(), s.id, s.name());
-  spdlog::info("source {} found mid-transfer (id {})", s.name(), s.id);
+  if (s.extra) {
+    spdlog::info("source {}: another connection (id {})", s.name(), s.id);
+  } else {
+    spdlog::info("source {} found mid-transfer (id {})", s.name(), s.id);
+  }
   co_await Receive(s);
 }
 

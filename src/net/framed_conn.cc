@@ -1,5 +1,7 @@
 #include "net/framed_conn.h"
 
+#include "net/tcp_info.h"
+
 namespace braid::net {
 
 FramedConn::FramedConn(tcp::socket socket) : socket_(std::move(socket)) {
@@ -62,6 +64,13 @@ awaitable<void> FramedConn::Fail(const Error& e) {
   Queue(core::ErrorMsg{e.code, e.ToString()});
   (void)co_await Flush(std::chrono::seconds(2));
   Close();
+}
+
+std::optional<PathStats> FramedConn::path_stats() const {
+  // const_cast: native_handle() is not const in asio; nothing changes.
+  auto& socket = const_cast<tcp::socket&>(socket_);
+  if (!socket.is_open()) return {};
+  return ReadPathStats(socket.native_handle());
 }
 
 void FramedConn::Close() {

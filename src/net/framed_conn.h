@@ -24,6 +24,7 @@ class FramedConn final : public Link {
   // or the decoder's error for a bad frame (the connection is then unusable).
   awaitable<Expected<core::Message>> Read(Clock::duration timeout) override;
   uint64_t bytes_received() const override { return bytes_received_; }
+  std::optional<PathStats> path_stats() const override;
 
   // Appends a frame to the send queue; Flush() writes it.
   void Queue(const core::Message& m) override { core::Encode(m, &out_); }

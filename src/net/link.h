@@ -8,6 +8,7 @@
 #include "core/expected.h"
 #include "core/protocol.h"
 #include "net/asio_util.h"
+#include "net/tcp_info.h"
 
 namespace braid::net {
 
@@ -33,6 +34,9 @@ class Link {
   // Bytes received from the source so far, whole frames or not: a large
   // block on its way is not silence.
   virtual uint64_t bytes_received() const = 0;
+  // What the kernel knows of this connection's path (loss, round trip);
+  // nullopt where that cannot be known (an HTTP mirror).
+  virtual std::optional<PathStats> path_stats() const { return {}; }
 
   // Queue + Flush. Not a coroutine: m (often a temporary) is taken before
   // this returns.
