@@ -104,6 +104,10 @@ Pattern InitialPattern(const std::vector<double>& hints, uint64_t block_count) {
   return GeneratePattern(shares, size);
 }
 
+void Scheduler::SetRtt(SourceId id, Clock::duration rtt) {
+  if (Source* s = Find(id)) s->rtt = rtt;
+}
+
 void Scheduler::Start(Clock::time_point now, uint32_t epoch, Pattern first) {
   chain_ = PatternChain(epoch, 0, std::move(first));
   epoch_ = epoch;
@@ -127,6 +131,7 @@ void Scheduler::OnBlock(SourceId from, uint64_t seq, uint32_t bytes,
   if (!s || seq >= layout_.block_count()) return;
   s->interval_bytes += bytes;
   s->last_block_at = now;
+  if (!s->first_block_seen) s->first_block_at = now;
   s->first_block_seen = true;
   // A pattern-walk or catch-up block: the sender's walk has passed it.
   if (chain_.Owner(seq) == from) s->walk_next = std::max(s->walk_next, seq + 1);
@@ -270,8 +275,13 @@ void Scheduler::CloseInterval(Clock::time_point now) {
   for (const auto& s : sources_) total += s.interval_bytes;
   const Pattern& p = chain_.back().pattern;
   for (auto& s : sources_) {
-    // A source that joined during the interval is measured from then on.
-    double span = std::min(dt, Seconds(now - s.added_at));
+    // A source that joined during the interval is measured from then on,
+    // and one whose first block came during it from that block on: its
+    // connection and first request are set-up, not slowness (a long round
+    // trip would otherwise win it a tiny first share).
+    auto from = s.first_block_seen ? std::max(s.added_at, s.first_block_at)
+                                   : s.added_at;
+    double span = std::min(dt, Seconds(now - from));
     double inst = static_cast<double>(s.interval_bytes) / std::max(span, 1e-3);
     // A source with nothing left to send, or paused by back-pressure, is
     // not slow: keep its rate.
@@ -387,7 +397,12 @@ void Scheduler::Repattern(Clock::time_point now, std::vector<Command>* out) {
   size_t size = ChoosePatternSize(shares);
   uint64_t after_last = chain_.back().start_seq + 1;
   uint64_t switch_at = chain_.RoundUpToSwitch(std::max(latest, after_last));
-  if (switch_at + runs * size > layout_.block_count()) {
+  // The first pattern was a guess (equal shares): switching past the
+  // fastest source would leave a slow one owing its equal share of
+  // everything up to there. Switch at the slowest instead; the faster ones
+  // catch up and what they sent is skipped at its new owners.
+  if (chain_.epochs().size() == 1 ||
+      switch_at + runs * size > layout_.block_count()) {
     switch_at =
         chain_.RoundUpToSwitch(std::max({earliest, frontier, after_last}));
   }

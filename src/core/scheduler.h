@@ -82,6 +82,8 @@ class Scheduler {
   // A source taking part, with a throughput hint for the first pattern
   // (e.g. from the test block's echo) and its round-trip time.
   void AddSource(SourceId id, double rate_hint, Clock::duration rtt);
+  // The source's round trip, measured again (e.g. once it has answered).
+  void SetRtt(SourceId id, Clock::duration rtt);
   // A source that joins the running transfer (patent FIG. 10B: server D).
   // It is opened under the current pattern without slots; the next Tick
   // re-patterns to give it its share, measured from then on.
@@ -166,6 +168,7 @@ class Scheduler {
     // Its last block; before its first block, its last bytes (OnBytes).
     Clock::time_point last_block_at;
     bool first_block_seen = false;
+    Clock::time_point first_block_at;
     Clock::time_point added_at;
   };
 
