@@ -90,7 +90,11 @@ class SourceConn {
   bool joined = false;         // found while the transfer ran
   uint32_t opened_epoch = 0;   // a joiner: the pattern epoch of its OPEN
   bool from_director = false;  // dropped when the director withdraws it
-  bool extra = false;    // another connection to a source's path (paths.cc)
+  bool extra = false;  // another connection to a source's path (paths.cc)
+  // Still connecting or opening while the transfer runs: commands for it
+  // are held and sent, before START, once it is open (Transfer::StartLate).
+  bool pending = false;
+  std::vector<core::Message> held;
   core::Edge live_edge;  // a live stream: what exists on this source
 
  private:

@@ -55,7 +55,7 @@ void Transfer::FailSource(SourceConn& s, const Error& e) {
   spdlog::warn("source {} failed: {}", s.name(), e.ToString());
   trace_.Failed(Clock::now(), s.id, s.name(), e.ToString());
   scheduler_->OnSourceFailed(s.id, Clock::now());
-  s.conn().Close();
+  if (s.connected()) s.conn().Close();
   if (Alive() == 0) {
     fatal_ =
         Error{e.code, "every source failed; last: " + s.name() + ": " + e.what};
@@ -221,16 +221,16 @@ void Transfer::Execute(const std::vector<core::Command>& commands) {
   for (const core::Command& c : commands) {
     SourceConn* s = ById(c.to);
     if (!s || s->failure) continue;
-    switch (c.kind) {
-      case core::Command::Kind::kPattern:
-        s->conn().Queue(core::PatternMsg{c.epoch, c.seq, c.to, c.pattern});
-        break;
-      case core::Command::Kind::kRequest:
-        s->conn().Queue(core::Request{c.seq, c.count});
-        break;
-      case core::Command::Kind::kSkip:
-        s->conn().Queue(core::Skip{c.seq, c.count});
-        break;
+    core::Message m = core::Skip{c.seq, c.count};
+    if (c.kind == core::Command::Kind::kPattern) {
+      m = core::PatternMsg{c.epoch, c.seq, c.to, c.pattern};
+    } else if (c.kind == core::Command::Kind::kRequest) {
+      m = core::Request{c.seq, c.count};
+    }
+    if (s->pending) {
+      s->held.push_back(std::move(m));  // sent once it is open
+    } else {
+      s->conn().Queue(m);
     }
     if (c.kind == core::Command::Kind::kPattern &&
         c.to == commands.front().to) {
@@ -238,7 +238,8 @@ void Transfer::Execute(const std::vector<core::Command>& commands) {
                     c.pattern.ToString());
       trace_.PatternChange(Clock::now(), c.epoch, c.seq, c.pattern);
     }
-    if (std::find(touched.begin(), touched.end(), s) == touched.end())
+    if (!s->pending &&
+        std::find(touched.begin(), touched.end(), s) == touched.end())
       touched.push_back(s);
   }
   for (SourceConn* s : touched) Flush(s);
@@ -302,14 +303,14 @@ awaitable<void> Transfer::Control() {
           std::max<uint64_t>(2, options_.reorder_bytes / layout_.block_size);
       uint64_t end = scheduler_->received().next_in_order() + window;
       for (SourceConn* s : live_)
-        if (!s->failure) s->conn().LimitReadAhead(end);
+        if (!s->failure && !s->pending) s->conn().LimitReadAhead(end);
     }
     Record();
     Checkpoint();
     if (now - last_ping > kKeepAlive) {
       last_ping = now;
       for (SourceConn* s : live_) {
-        if (s->failure) continue;
+        if (s->failure || s->pending) continue;
         s->conn().Queue(core::Ping{0, {}});
         Flush(s);
       }
@@ -329,16 +330,14 @@ void Transfer::Interrupt() {
   if (progress_) progress_->Notify();
 }
 
-// Blocks verified by an earlier run are neither expected nor sent again.
-awaitable<Status> Transfer::SkipResumed() {
-  const auto& have = output_->received();
+// The blocks an earlier run verified, as runs [first, end) of SKIPs.
+static std::vector<std::pair<uint64_t, uint64_t>> HeldRuns(
+    const core::ReceivedSet& have, uint64_t block_count) {
   std::vector<std::pair<uint64_t, uint64_t>> runs;
   uint64_t found = 0;
-  for (uint64_t q = 0; q < layout_.block_count() && found < have.received();
-       ++q) {
+  for (uint64_t q = 0; q < block_count && found < have.received(); ++q) {
     if (!have.Has(q)) continue;
     ++found;
-    scheduler_->MarkHave(q);
     if (!runs.empty() && runs.back().second == q &&
         runs.back().second - runs.back().first < core::kMaxRequestCount) {
       ++runs.back().second;
@@ -346,19 +345,28 @@ awaitable<Status> Transfer::SkipResumed() {
       runs.push_back({q, q + 1});
     }
   }
-  if (runs.empty()) co_return Ok{};
+  return runs;
+}
+
+void Transfer::QueueResumedSkips(SourceConn& s) {
+  for (const auto& [first, end] :
+       HeldRuns(output_->received(), layout_.block_count())) {
+    s.conn().Queue(core::Skip{first, static_cast<uint32_t>(end - first)});
+  }
+}
+
+// Blocks verified by an earlier run (or outside --range) are neither
+// expected nor sent again: the scheduler has them, and every source gets
+// their SKIPs before its START (QueueResumedSkips).
+void Transfer::MarkResumed() {
+  const auto& have = output_->received();
+  if (have.received() == 0) return;
+  for (const auto& [first, end] : HeldRuns(have, layout_.block_count())) {
+    for (uint64_t q = first; q < end; ++q) scheduler_->MarkHave(q);
+  }
   if (output_->resumed_bytes() > 0)
     spdlog::info("resuming: {} of {} bytes already verified on disk",
                  output_->resumed_bytes(), layout_.size);
-  for (SourceConn* s : live_) {
-    if (s->failure) continue;  // e.g. a live source that lied about the end
-    for (const auto& [first, end] : runs) {
-      s->conn().Queue(core::Skip{first, static_cast<uint32_t>(end - first)});
-    }
-    if (auto st = co_await s->conn().Flush(options_.connect_timeout); !st)
-      co_return st;
-  }
-  co_return Ok{};
 }
 
 // Every 2 s the verified blocks are made durable and recorded, on the worker
@@ -393,20 +401,31 @@ awaitable<Status> Transfer::Stream() {
   scheduler_.emplace(layout_, config, Clock::now());
   pipeline_.emplace(ex_, manifest_ ? &*manifest_ : nullptr, output_.get(),
                     layout_);
-  for (SourceConn* s : live_) scheduler_->AddSource(s->id, 0.0, s->rtt);
-  scheduler_->Start(Clock::now(), first_epoch_, first_pattern_);
-  if (live_stream_) StartLive();
-  if (auto st = co_await SkipResumed(); !st) co_return st;
-  trace_.PatternChange(Clock::now(), first_epoch_, 0, first_pattern_);
   for (SourceConn* s : live_) {
-    if (s->failure) continue;
-    if (auto st =
-            co_await s->conn().Send(core::Start{}, options_.connect_timeout);
-        !st) {
-      co_return st;
-    }
+    scheduler_->AddSource(s->id, 0.0, s->rtt);
+    // Not stalled while it still connects: it starts on its own answer.
+    if (s->pending) scheduler_->SetPaused(s->id, true, Clock::now());
   }
-  for (SourceConn* s : live_) Spawn(Receive(*s));
+  scheduler_->Start(Clock::now(), first_epoch_, first_pattern_);
+  CheckAnsweredMeanwhile();
+  // From here on a source that finishes opening starts itself (StartLate);
+  // the ones open now are started here, and only here.
+  started_ = true;
+  std::vector<SourceConn*> open;
+  for (SourceConn* s : live_) {
+    if (!s->failure && !s->pending) open.push_back(s);
+  }
+  if (live_stream_) StartLive();
+  MarkResumed();
+  trace_.PatternChange(Clock::now(), first_epoch_, 0, first_pattern_);
+  for (SourceConn* s : open) {
+    if (s->failure) continue;  // e.g. a live source that lied about the end
+    QueueResumedSkips(*s);
+    s->conn().Queue(core::Start{});
+    if (auto st = co_await s->conn().Flush(options_.connect_timeout); !st)
+      co_return st;
+  }
+  for (SourceConn* s : open) Spawn(Receive(*s));
   Spawn(Control());
   if (director_) Spawn(WatchDirector());
   if (options_.discover) Spawn(WatchDiscovery());
@@ -423,12 +442,34 @@ awaitable<Status> Transfer::Stream() {
   co_return Ok{};
 }
 
+// Sources that answered after the content was chosen and before the start:
+// checked as StartLate checks later ones.
+void Transfer::CheckAnsweredMeanwhile() {
+  for (SourceConn* s : live_) {
+    if (s->pending) continue;
+    if (s->failure) {  // its connection failed since it answered
+      scheduler_->OnSourceFailed(s->id, Clock::now());
+      continue;
+    }
+    const core::Opened* o = OpenedOf(s);
+    if (o && SameContent(*o)) continue;
+    FailSource(*s, {Errc::kBadData, o ? "holds different content (id " +
+                                            core::ToHex(o->content_id) + ")"
+                                      : "did not open the stream"});
+  }
+}
+
+awaitable<void> Transfer::Drain() {
+  CloseAll();
+  while (tasks_ > 0) co_await progress_->Wait(std::chrono::milliseconds(50));
+}
+
 awaitable<Status> Transfer::Setup() {
   ex_ = co_await asio::this_coro::executor;
   progress_ = std::make_unique<net::Broadcast>(ex_);
   if (auto s = trace_.Open(options_.trace_path, start_); !s) co_return s;
   if (auto s = co_await FindSources(); !s) co_return s;
-  if (auto s = co_await HandshakeAll(); !s) co_return s;
+  if (auto s = co_await HandshakeAll(early_); !s) co_return s;
   if (auto s = ChooseContent(); !s) co_return s;
   Status st = co_await CrossCheckMirrors();
   co_return st;
@@ -442,8 +483,9 @@ void Transfer::CloseAll() {
 }
 
 awaitable<Expected<Description>> Transfer::Describe() {
+  early_ = false;  // every source's answer: nothing runs after this
   Status st = co_await Setup();
-  CloseAll();
+  co_await Drain();
   if (!st) co_return Unexpected{st.error()};
   co_return Description{live_stream_ ? core::kLiveSize : layout_.size,
                         content_id_};
@@ -473,6 +515,14 @@ Expected<std::unique_ptr<Output>> Transfer::OpenTheOutput() const {
 }
 
 awaitable<Expected<GetReport>> Transfer::Run() {
+  auto report = co_await RunSteps();
+  // Sources still opening, receivers, joiners: all end before the
+  // transfer object does, on every path.
+  co_await Drain();
+  co_return report;
+}
+
+awaitable<Expected<GetReport>> Transfer::RunSteps() {
   if (auto s = co_await Setup(); !s) co_return Unexpected{s.error()};
   if (auto s = co_await LoadManifest(); !s) co_return Unexpected{s.error()};
   if (auto s = co_await DropUnopened(); !s) co_return Unexpected{s.error()};

@@ -55,10 +55,27 @@ class Transfer {
   // Runs a task of the streaming phase; Stream() waits for all of them.
   void Spawn(awaitable<void> task);
 
+  awaitable<Expected<GetReport>> RunSteps();
   // Setup (transfer_setup.cc); Setup runs the steps up to ChooseContent.
   awaitable<Status> Setup();
   void CloseAll();
-  awaitable<Status> HandshakeAll();
+  // Every source connects and opens at once; returns when the content can
+  // be chosen: all have answered, or (`early`, braid servers of a file
+  // only) the trusted content id or one a strict majority of all the
+  // sources hold has been seen. Those still opening then go on as tasks
+  // and start on their own answer (StartLate).
+  awaitable<Status> HandshakeAll(bool early);
+  awaitable<void> HandshakeOne(SourceConn& s);
+  bool Decided(bool early) const;
+  const core::Opened* OpenedOf(SourceConn* s) const;
+  // OPENED names the chosen stream (a mirror's unknown id passes).
+  bool SameContent(const core::Opened& o) const;
+  // A source whose OPENED came after the transfer started: checked against
+  // the chosen content, then its held commands and START; then it receives.
+  awaitable<void> StartLate(SourceConn& s, Expected<core::Opened> opened);
+  // Closes every connection and waits for every task (error paths too).
+  awaitable<void> Drain();
+  void CheckAnsweredMeanwhile();
   Status CheckOpened();
   Expected<uint64_t> MajoritySize(const std::vector<SourceConn*>& ok);
   Status ChooseContent();
@@ -82,7 +99,9 @@ class Transfer {
   void Execute(const std::vector<core::Command>& commands);
   void Record();
   void Flush(SourceConn* s);
-  awaitable<Status> SkipResumed();
+  void MarkResumed();
+  // SKIPs of the blocks a resumed file holds, queued to s.
+  void QueueResumedSkips(SourceConn& s);
   // Live streams (transfer_live.cc).
   void StartLive();
   void OnEdge(SourceConn& s, const core::Edge& e);
@@ -123,6 +142,8 @@ class Transfer {
   core::Clock::time_point last_progress_ = start_;
   std::optional<Error> fatal_;
   bool done_ = false;
+  bool started_ = false;  // START sent: late handshakes start on arrival
+  bool early_ = true;     // HandshakeAll's `early` (Describe: false)
   uint64_t duplicate_bytes_ = 0;
   uint64_t out_of_order_ = 0;
   // The in-order point and when it last moved (BeyondStuckWindow).

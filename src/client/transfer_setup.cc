@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <map>
 
 #include "client/for_each_parallel.h"
 #include "client/transfer.h"
@@ -13,32 +14,29 @@ namespace braid::client {
 // Patent FIG. 4 steps 106-114 in one flight per source: every source is
 // connected and opened at once, with a first pattern of equal shares (its
 // first blocks are the measurement the test block used to be); none waits
-// for another's handshake.
-awaitable<Status> Transfer::HandshakeAll() {
+// for another's handshake, and with `early` the transfer does not wait for
+// the slowest either.
+awaitable<Status> Transfer::HandshakeAll(bool early) {
   std::vector<SourceConn*> all;
   for (auto& s : all_) {
     s->id = static_cast<core::SourceId>(all.size());
+    s->pending = true;
     all.push_back(s.get());
   }
   first_pattern_ =
       core::InitialPattern(std::vector<double>(all.size(), 0.0), 1u << 20);
-  std::map<SourceConn*, bool> answered;  // HELLO came back
-  co_await ForEachParallel(all, [&](SourceConn& s) -> awaitable<void> {
-    core::Open req{options_.block_size, 0, s.id, 0, first_pattern_, s.path()};
-    auto opened = co_await s.Handshake(req, options_.connect_timeout);
-    answered[&s] = s.rtt.count() > 0;
-    if (opened) {
-      opened_[&s] = *opened;
-    } else {
-      s.failure = opened.error();
-    }
-  });
+  for (SourceConn* s : all) Spawn(HandshakeOne(*s));
+  while (!Decided(early)) {
+    co_await progress_->Wait(std::chrono::milliseconds(100));
+  }
   for (SourceConn* s : all) {
-    if (answered[s]) live_.push_back(s);
+    // Answered (HELLO came back), or still on its way.
+    if (s->pending || s->rtt.count() > 0) live_.push_back(s);
   }
   for (SourceConn* s : all) {
     // Warn only when others remain; otherwise the error line says it all.
-    if (!answered[s] && !live_.empty()) {
+    bool in = std::find(live_.begin(), live_.end(), s) != live_.end();
+    if (!in && !live_.empty()) {
       spdlog::warn("leaving out source {}: {}", s->name(),
                    s->failure->ToString());
     }
@@ -52,15 +50,95 @@ awaitable<Status> Transfer::HandshakeAll() {
   co_return CheckOpened();
 }
 
+awaitable<void> Transfer::HandshakeOne(SourceConn& s) {
+  core::Open req{options_.block_size, 0, s.id, 0, first_pattern_, s.path()};
+  auto opened = co_await s.Handshake(req, options_.connect_timeout);
+  s.pending = false;
+  if (started_) {
+    co_await StartLate(s, std::move(opened));
+    co_return;
+  }
+  if (opened) {
+    opened_[&s] = *opened;
+  } else {
+    s.failure = opened.error();
+  }
+  progress_->Notify();
+}
+
+bool Transfer::Decided(bool early) const {
+  size_t pending = 0;
+  for (const auto& s : all_) pending += s->pending;
+  if (pending == 0) return true;
+  if (!early) return false;
+  std::map<core::Digest, size_t> votes;
+  for (const auto& s : all_) {
+    // Mirrors are cross-checked together, and live streams join at the
+    // edge the sources report: both need every answer.
+    if (s->is_mirror()) return false;
+    const core::Opened* o = OpenedOf(s.get());
+    if (!o) continue;
+    if (o->size == core::kLiveSize) return false;
+    if (trusted_ && o->content_id == *trusted_) return true;
+    ++votes[o->content_id];
+  }
+  if (trusted_) return false;
+  for (const auto& [id, n] : votes) {
+    if (2 * n > all_.size()) return true;
+  }
+  return false;
+}
+
+bool Transfer::SameContent(const core::Opened& o) const {
+  uint64_t size = live_stream_ ? core::kLiveSize : layout_.size;
+  return o.size == size &&
+         (o.content_id == content_id_ || o.content_id == core::Digest{});
+}
+
+const core::Opened* Transfer::OpenedOf(SourceConn* s) const {
+  auto it = opened_.find(s);
+  return it == opened_.end() ? nullptr : &it->second;
+}
+
+awaitable<void> Transfer::StartLate(SourceConn& s,
+                                    Expected<core::Opened> opened) {
+  if (done_ || fatal_ || s.failure) {
+    if (s.connected()) s.conn().Close();
+    co_return;
+  }
+  if (!opened) {
+    FailSource(s, opened.error());
+    co_return;
+  }
+  opened_[&s] = *opened;
+  if (!SameContent(*opened)) {
+    FailSource(s, {Errc::kBadData, "holds different content (id " +
+                                       core::ToHex(opened->content_id) + ")"});
+    co_return;
+  }
+  QueueResumedSkips(s);
+  for (const core::Message& m : s.held) s.conn().Queue(m);
+  s.held.clear();
+  s.conn().Queue(core::Start{});
+  Flush(&s);
+  scheduler_->SetRtt(s.id, s.rtt);
+  scheduler_->SetPaused(s.id, false, core::Clock::now());
+  spdlog::debug(
+      "source {} opened after the start ({} ms round trip)", s.name(),
+      std::chrono::duration_cast<std::chrono::milliseconds>(s.rtt).count());
+  co_await Receive(s);
+}
+
 Status Transfer::CheckOpened() {
   std::vector<SourceConn*> ok;
   for (SourceConn* s : live_) {
     if (opened_.count(s)) ok.push_back(s);
   }
   if (ok.empty()) {
-    bool all_missing = std::all_of(
-        live_.begin(), live_.end(),
-        [](SourceConn* s) { return s->failure->code == Errc::kNotFound; });
+    bool all_missing =
+        std::all_of(live_.begin(), live_.end(), [](SourceConn* s) {
+          return s->failure && s->failure->code == Errc::kNotFound;
+        });
     if (all_missing) {
       return MakeError(Errc::kNotFound,
                        "'" + options_.name + "' not found on any of " +
@@ -117,8 +195,9 @@ Status Transfer::ChooseContent() {
   std::map<core::Digest, size_t> votes;
   size_t opened = 0;
   for (SourceConn* s : live_) {
-    if (s->failure || opened_[s].content_id == core::Digest{}) continue;
-    ++votes[opened_[s].content_id];
+    const core::Opened* o = OpenedOf(s);
+    if (s->failure || !o || o->content_id == core::Digest{}) continue;
+    ++votes[o->content_id];
     ++opened;
   }
   if (votes.empty() && trusted_) {
@@ -149,11 +228,11 @@ Status Transfer::ChooseContent() {
     content_id_ = best->first;
   }
   for (SourceConn* s : live_) {
-    if (!s->failure && opened_[s].content_id != content_id_ &&
-        opened_[s].content_id != core::Digest{}) {
-      s->failure =
-          Error{Errc::kBadData, "holds different content (id " +
-                                    core::ToHex(opened_[s].content_id) + ")"};
+    const core::Opened* o = OpenedOf(s);
+    if (!s->failure && o && o->content_id != content_id_ &&
+        o->content_id != core::Digest{}) {
+      s->failure = Error{Errc::kBadData, "holds different content (id " +
+                                             core::ToHex(o->content_id) + ")"};
       spdlog::warn("leaving out source {}: {}", s->name(), s->failure->what);
     }
   }
@@ -179,7 +258,7 @@ awaitable<Status> Transfer::LoadManifest() {
       order.begin(), order.end(),
       [](SourceConn* a, SourceConn* b) { return a->rtt < b->rtt; });
   for (SourceConn* s : order) {
-    if (s->failure || s->is_mirror()) continue;
+    if (s->failure || s->pending || s->is_mirror()) continue;
     auto m = co_await s->FetchManifest(layout_.size, content_id_,
                                        std::chrono::seconds(30));
     if (m) {
@@ -215,8 +294,12 @@ awaitable<Status> Transfer::DropUnopened() {
   first_epoch_ = 1;
   for (SourceConn* s : live_) {
     core::PatternMsg p{first_epoch_, 0, s->id, first_pattern_};
-    if (auto st = co_await s->conn().Send(p, options_.connect_timeout); !st)
+    if (s->pending) {
+      s->held.push_back(p);
+    } else if (auto st = co_await s->conn().Send(p, options_.connect_timeout);
+               !st) {
       co_return st;
+    }
   }
   co_return Ok{};
 }
