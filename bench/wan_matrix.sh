@@ -7,18 +7,20 @@
 #
 # SIZES_MIB defaults to "16 256", SCENARIOS to "static,drop,flap,kill,freeze"
 # (16 MiB runs are static only). One JSON file per cell in OUT_DIR.
+# Environment: TOOLS (default braid,aria2-16,aria2,axel; curl is added for
+# 16 MiB), RTTS (default "10,40,80 40,120,250"), LOSSES (default "0 0,0,0.5").
 set -euo pipefail
 out=${1:?usage: bench/wan_matrix.sh OUT_DIR [SIZES_MIB] [SCENARIOS]}
 sizes=${2:-16 256}
 scenarios=${3:-static,drop,flap,kill,freeze}
 mkdir -p "$out"
 here=$(dirname "$0")
-for rtt in 10,40,80 40,120,250; do
-  for loss in 0 0,0,0.5; do
+for rtt in ${RTTS:-10,40,80 40,120,250}; do
+  for loss in ${LOSSES:-0 0,0,0.5}; do
     for size in $sizes; do
       sc=$scenarios
-      tools=braid,aria2-16,aria2,axel
-      if [ "$size" -le 16 ]; then sc=static; tools=braid,aria2-16,aria2,axel,curl; fi
+      tools=${TOOLS:-braid,aria2-16,aria2,axel}
+      if [ "$size" -le 16 ]; then sc=static; tools=$tools,curl; fi
       # curl's calibration needs a long enough file at long round trips.
       calib=64
       [ "$rtt" = 40,120,250 ] && calib=128

@@ -348,6 +348,11 @@ static std::vector<std::pair<uint64_t, uint64_t>> HeldRuns(
   return runs;
 }
 
+void Transfer::QueueHeld(SourceConn& s) {
+  for (const core::Message& m : s.held) s.conn().Queue(m);
+  s.held.clear();
+}
+
 void Transfer::QueueResumedSkips(SourceConn& s) {
   for (const auto& [first, end] :
        HeldRuns(output_->received(), layout_.block_count())) {
@@ -401,10 +406,12 @@ awaitable<Status> Transfer::Stream() {
   scheduler_.emplace(layout_, config, Clock::now());
   pipeline_.emplace(ex_, manifest_ ? &*manifest_ : nullptr, output_.get(),
                     layout_);
+  // A source still opening is not paused: if it has not delivered within
+  // the stall timer's allowance (at least a second), it is dropped and its
+  // blocks go to the others, as for one that goes silent.
   for (SourceConn* s : live_) {
     scheduler_->AddSource(s->id, 0.0, s->rtt);
-    // Not stalled while it still connects: it starts on its own answer.
-    if (s->pending) scheduler_->SetPaused(s->id, true, Clock::now());
+    s->bytes_heard = s->bytes_received();  // the handshake is not data
   }
   scheduler_->Start(Clock::now(), first_epoch_, first_pattern_);
   CheckAnsweredMeanwhile();
@@ -420,6 +427,7 @@ awaitable<Status> Transfer::Stream() {
   trace_.PatternChange(Clock::now(), first_epoch_, 0, first_pattern_);
   for (SourceConn* s : open) {
     if (s->failure) continue;  // e.g. a live source that lied about the end
+    QueueHeld(*s);             // it opened after DropUnopened held its pattern
     QueueResumedSkips(*s);
     s->conn().Queue(core::Start{});
     if (auto st = co_await s->conn().Flush(options_.connect_timeout); !st)
@@ -460,6 +468,7 @@ void Transfer::CheckAnsweredMeanwhile() {
 }
 
 awaitable<void> Transfer::Drain() {
+  done_ = true;  // a source that finishes opening now closes (StartLate)
   CloseAll();
   while (tasks_ > 0) co_await progress_->Wait(std::chrono::milliseconds(50));
 }

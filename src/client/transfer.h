@@ -100,6 +100,8 @@ class Transfer {
   void Record();
   void Flush(SourceConn* s);
   void MarkResumed();
+  // The commands held while s was opening, queued to it.
+  void QueueHeld(SourceConn& s);
   // SKIPs of the blocks a resumed file holds, queued to s.
   void QueueResumedSkips(SourceConn& s);
   // Live streams (transfer_live.cc).

@@ -26,9 +26,10 @@ awaitable<Status> Transfer::HandshakeAll(bool early) {
   first_pattern_ =
       core::InitialPattern(std::vector<double>(all.size(), 0.0), 1u << 20);
   for (SourceConn* s : all) Spawn(HandshakeOne(*s));
-  while (!Decided(early)) {
+  while (!Decided(early) && !fatal_) {
     co_await progress_->Wait(std::chrono::milliseconds(100));
   }
+  if (fatal_) co_return Unexpected{*fatal_};
   for (SourceConn* s : all) {
     // Answered (HELLO came back), or still on its way.
     if (s->pending || s->rtt.count() > 0) live_.push_back(s);
@@ -116,13 +117,12 @@ awaitable<void> Transfer::StartLate(SourceConn& s,
                                        core::ToHex(opened->content_id) + ")"});
     co_return;
   }
+  QueueHeld(s);
   QueueResumedSkips(s);
-  for (const core::Message& m : s.held) s.conn().Queue(m);
-  s.held.clear();
   s.conn().Queue(core::Start{});
   Flush(&s);
   scheduler_->SetRtt(s.id, s.rtt);
-  scheduler_->SetPaused(s.id, false, core::Clock::now());
+  s.bytes_heard = s.bytes_received();  // the handshake is not data
   spdlog::debug(
       "source {} opened after the start ({} ms round trip)", s.name(),
       std::chrono::duration_cast<std::chrono::milliseconds>(s.rtt).count());

@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import socket
 import sys
+import threading
 import time
 import unittest
 
@@ -334,3 +336,80 @@ class FailedGetLeavesNoFile(h.BraidTestCase):
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
+
+
+class SlowToOpenSource(threading.Thread):
+    """A fake server that answers HELLO and OPEN only after `delay` seconds,
+    for a file of the right size but with another content id."""
+
+    def __init__(self, size: int, delay: float):
+        super().__init__(daemon=True)
+        self.size, self.delay = size, delay
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.address = f"127.0.0.1:{self.listener.getsockname()[1]}"
+        self.conns: list = []
+        self.start()
+
+    def run(self) -> None:
+        try:
+            sock, _ = self.listener.accept()
+        except OSError:
+            return
+        self.conns.append(sock)
+        sock.settimeout(30)
+        buf, types = b"", []
+        try:
+            while h.OPEN not in types:        # HELLO and OPEN come together
+                b = sock.recv(65536)
+                if not b:
+                    return
+                buf += b
+                while len(buf) >= 5 and len(buf) >= 4 + int.from_bytes(buf[:4], "big"):
+                    length = int.from_bytes(buf[:4], "big")
+                    types.append(buf[4])
+                    buf = buf[4 + length:]
+            time.sleep(self.delay)            # pacing the fake, not a wait
+            block = h.DEFAULT_BLOCK_SIZE
+            count = (self.size + block - 1) // block
+            opened = h.u64(self.size) + h.u32(block) + h.u64(count) + bytes([7]) * 32
+            sock.sendall(h.frame(h.HELLO, h.hello_body(role=2, agent="late")) +
+                         h.frame(h.OPENED, opened))
+            while sock.recv(65536):
+                pass
+        except OSError:
+            return
+
+    def close(self) -> None:
+        self.listener.close()
+        for s in self.conns:
+            s.close()
+
+
+class NoWaitForTheSlowest(h.BraidTestCase):
+    """Two servers agree on the content: the transfer starts without the
+    third, which answers 1 s later with other content and is left out."""
+
+    SIZE = 24 * h.MIB
+
+    def test_late_source_with_other_content_is_dropped(self) -> None:
+        root = os.path.join(self.tmp, "root")
+        digest = h.write_random_file(os.path.join(root, "big.bin"), self.SIZE)
+        # Rate-limited so the transfer is still running when the fake answers.
+        servers = [self.start_server(root, max_rate="6MB") for _ in range(2)]
+        late = SlowToOpenSource(self.SIZE, delay=1.0)
+        self.addCleanup(late.close)
+        out = os.path.join(self.tmp, "big.out")
+        stats = os.path.join(self.tmp, "stats.json")
+        trace = os.path.join(self.tmp, "trace.jsonl")
+        r = h.run_get("big.bin", [servers[0].address, late.address, servers[1].address], out,
+                      stats=stats, quiet=True, extra=["--trace", trace])
+        self.assertEqual(r.returncode, 0, r.stderr.decode(errors="replace"))
+        self.assertEqual(h.sha256_file(out), digest)
+        rows = h.read_jsonl(trace)
+        failed = [x for x in rows if x.get("kind") == "failed"]
+        self.assertEqual([x["address"] for x in failed], [late.address], failed)
+        self.assertIn("holds different content", failed[0]["reason"])
+        # The real servers' data came before the late answer: nobody waited.
+        first_data = min(x["t"] for x in rows if x.get("kind") == "interval" and
+                         any(s["rate"] > 0 for s in x["sources"]))
+        self.assertLess(first_data, failed[0]["t"])
