@@ -61,14 +61,28 @@ awaitable<Expected<core::Opened>> SourceConn::Handshake(
   if (auto s = co_await ConnectTransport(timeout); !s)
     co_return Unexpected{s.error()};
   conn_->Queue(ClientHello());
-  if (!is_mirror()) conn_->Queue(request);  // one flight
+  if (!is_mirror()) {  // one flight
+    conn_->Queue(request);
+    conn_->Queue(core::ManifestGet{0, kEarlyManifestPieces});
+  }
   auto sent = net::Clock::now();
   if (auto s = co_await conn_->Flush(timeout); !s)
     co_return Unexpected{s.error()};
   if (auto s = co_await ReadHello(timeout); !s) co_return Unexpected{s.error()};
   rtt = net::Clock::now() - sent;
   if (is_mirror()) co_return co_await Open(request, timeout);
-  co_return co_await ReadOpened(request, timeout);
+  auto opened = co_await ReadOpened(request, timeout);
+  if (!opened) co_return opened;
+  // The answer to the early MANIFEST_GET: its part, or ERROR (a live
+  // stream has no manifest).
+  auto part = co_await conn_->Read(timeout);
+  if (!part) co_return Unexpected{part.error()};
+  if (auto* p = std::get_if<core::ManifestPart>(&*part); p && p->first == 0) {
+    early_manifest_.assign(p->digests.begin(), p->digests.end());
+  } else if (!std::holds_alternative<core::ErrorMsg>(*part)) {
+    co_return Unexpected{core::WrongReply(*part, name(), "MANIFEST")};
+  }
+  co_return opened;
 }
 
 awaitable<Status> SourceConn::Route(net::Clock::duration timeout) {
@@ -128,6 +142,15 @@ awaitable<Expected<core::Manifest>> SourceConn::FetchManifest(
     net::Clock::duration timeout) {
   uint64_t count = core::Manifest::PieceCount(size);
   std::vector<core::Digest> digests;
+  if (early_manifest_.size() == count) {
+    core::Manifest manifest(size, early_manifest_);
+    if (manifest.ContentId() != content_id) {
+      co_return MakeError(Errc::kBadData,
+                          name() + ": manifest does not match content id " +
+                              core::ToHex(content_id));
+    }
+    co_return manifest;
+  }
   digests.reserve(count);
   // Every part asked in one flight; they come back in order.
   for (uint64_t first = 0; first < count; first += core::kMaxManifestPart) {

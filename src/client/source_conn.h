@@ -39,8 +39,10 @@ class SourceConn {
   // request, and HELLO exchange.
   awaitable<Status> Connect(net::Clock::duration timeout);
   // Connect and OPEN with as few round trips as the source allows: to a
-  // braid server HELLO and OPEN go in one flight after the TCP handshake
-  // (the server handles frames in order). Sets rtt from the HELLO's answer.
+  // braid server HELLO, OPEN and MANIFEST_GET of the manifest's first
+  // kEarlyManifestPieces go in one flight after the TCP handshake (the
+  // server handles frames in order); the part is kept (early_manifest).
+  // Sets rtt from the HELLO's answer.
   // A mirror answers HELLO only once its HTTP connection is up: it gets
   // HELLO, then OPEN (which it answers in-process).
   awaitable<Expected<core::Opened>> Handshake(const core::Open& request,
@@ -49,11 +51,20 @@ class SourceConn {
   awaitable<Expected<core::Opened>> Open(const core::Open& request,
                                          net::Clock::duration timeout);
 
-  // The open stream's manifest, fetched in parts and checked against
-  // content_id. kBadData if it does not hash to it.
+  // The open stream's manifest, fetched in parts (or taken from the early
+  // part when that is all of it) and checked against content_id. kBadData
+  // if it does not hash to it.
   awaitable<Expected<core::Manifest>> FetchManifest(
       uint64_t size, const core::Digest& content_id,
       net::Clock::duration timeout);
+
+  // The manifest's first digests as the source sent them with OPENED
+  // (unchecked: FetchManifest checks a whole manifest against the content
+  // id); empty if it sent none.
+  const std::vector<core::Digest>& early_manifest() const {
+    return early_manifest_;
+  }
+  static constexpr uint32_t kEarlyManifestPieces = 4096;  // 256 MiB of file
 
   // REQUIRES: Connect succeeded.
   net::Link& conn() { return *conn_; }
@@ -114,6 +125,7 @@ class SourceConn {
   std::optional<Url> url_;
   std::unique_ptr<net::Link> conn_;
   HttpMirror* mirror_ = nullptr;  // conn_, for a mirror
+  std::vector<core::Digest> early_manifest_;
 };
 
 }  // namespace braid::client

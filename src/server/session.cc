@@ -189,6 +189,13 @@ awaitable<Status> Session::OnOpen(const core::Open& o) {
 }
 
 Status Session::OnManifestGet(const core::ManifestGet& g) {
+  if (!manifest_) {
+    // A live stream has none (yet). Not a violation: a client may ask in
+    // the same flight as its OPEN, before it knows the stream is live.
+    conn_.Queue(
+        core::ErrorMsg{Errc::kNotFound, "a live stream has no manifest"});
+    return Ok{};
+  }
   core::ManifestPart part{g.first, {}};
   const auto& pieces = manifest_->pieces();
   for (uint64_t i = g.first; i < pieces.size() && i < g.first + g.count; ++i) {

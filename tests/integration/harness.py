@@ -868,6 +868,10 @@ class Frame:
         return f"Frame({name}, {len(self.body)} bytes{extra})"
 
 
+def error_body(code: int, message: str) -> bytes:
+    return u16(code) + enc_str(message)
+
+
 def parse_error(body: bytes) -> tuple[int, str]:
     r = Reader(body)
     code = r.u16()

@@ -298,6 +298,22 @@ class ProtocolLevel(unittest.TestCase):
                                   extra=["--live", f"cam={self.fifo}"])
         self.addCleanup(self.srv.stop)
 
+    def test_manifest_get_on_a_live_stream_is_refused_and_the_server_lives(self) -> None:
+        """It has no manifest: an ERROR, and the session stays usable (a
+        client asks in the same flight as OPEN, before it knows)."""
+        with h.RawConn(self.srv.port) as c:
+            c.send_frame(h.HELLO, h.hello_body())
+            c.send_frame(h.OPEN, h.open_body("cam", block_size=4096, pattern=[0]))
+            c.send_frame(h.MANIFEST_GET, h.u64(0) + h.u32(4096))
+            c.expect(h.HELLO)
+            c.expect(h.OPENED)
+            c.expect(h.EDGE)
+            code, msg = h.parse_error(c.expect(h.ERROR).body)
+            self.assertEqual(code, 9, msg)
+            c.send_frame(h.PING, h.ping_body(7))
+            self.assertEqual(h.parse_pong(c.expect(h.PONG).body)[0], 7)
+        self.assertTrue(self.srv.alive(), self.srv.stderr_text())
+
     def test_opened_edge_data_only_for_produced_blocks_then_end(self) -> None:
         block = 4096
         with h.RawConn(self.srv.port) as c:
@@ -402,6 +418,8 @@ class LyingLiveSource(threading.Thread):
             block = int.from_bytes(body[:4], "big")
             opened = h.u64(2**64 - 1) + h.u32(block) + h.u64(0) + bytes(32)
             return h.frame(h.OPENED, opened) + h.frame(h.EDGE, h.u64(0) + h.u8(1))
+        if ftype == h.MANIFEST_GET:     # asked with OPEN; a live stream has none
+            return h.frame(h.ERROR, h.error_body(9, "a live stream has no manifest"))
         return b""
 
     def close(self) -> None:

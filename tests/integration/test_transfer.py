@@ -339,8 +339,9 @@ if __name__ == "__main__":
 
 
 class SlowToOpenSource(threading.Thread):
-    """A fake server that answers HELLO and OPEN only after `delay` seconds,
-    for a file of the right size but with another content id."""
+    """A fake server that answers HELLO, OPEN and the MANIFEST_GET sent with
+    them only after `delay` seconds, for a file of the right size but with
+    another content id."""
 
     def __init__(self, size: int, delay: float):
         super().__init__(daemon=True)
@@ -372,8 +373,11 @@ class SlowToOpenSource(threading.Thread):
             block = h.DEFAULT_BLOCK_SIZE
             count = (self.size + block - 1) // block
             opened = h.u64(self.size) + h.u32(block) + h.u64(count) + bytes([7]) * 32
+            # MANIFEST_GET came with OPEN: an ERROR answers it (the client
+            # leaves this source out before it needs a manifest).
             sock.sendall(h.frame(h.HELLO, h.hello_body(role=2, agent="late")) +
-                         h.frame(h.OPENED, opened))
+                         h.frame(h.OPENED, opened) +
+                         h.frame(h.ERROR, h.error_body(9, "no manifest here")))
             while sock.recv(65536):
                 pass
         except OSError:
