@@ -558,9 +558,11 @@ class Star:
             raise RuntimeError(f"{WANEM_BIN} missing: build the 'wanem' target")
         _run(["ip", "-n", ns, "tuntap", "add", "dev", dev, "mode", "tun"])
         _run(["ip", "-n", ns, "link", "set", dev, "mtu", str(self.mtu), "up"])
-        _run(["ip", "netns", "exec", ns, "sysctl", "-q", "-w", "net.ipv4.ip_forward=1",
-              "net.ipv4.conf.all.rp_filter=0", f"net.ipv4.conf.{dev}.rp_filter=0",
-              f"net.ipv4.conf.{dev}.accept_local=1"])
+        # /proc/sys/net is the writer's namespace's (no sysctl binary needed).
+        settings = {"ipv4/ip_forward": 1, "ipv4/conf/all/rp_filter": 0,
+                    f"ipv4/conf/{dev}/rp_filter": 0, f"ipv4/conf/{dev}/accept_local": 1}
+        script = "; ".join(f"echo {v} > /proc/sys/net/{k}" for k, v in settings.items())
+        _run(["ip", "netns", "exec", ns, "sh", "-ec", script])
         _run(["ip", "-n", ns, "route", "add", "default", "dev", dev, "src", server_addr(i),
               "table", str(WAN_TABLE)])
         _run(["ip", "-n", ns, "rule", "add", "iif", "lo", "table", str(WAN_TABLE), "priority", "100"])
