@@ -87,6 +87,19 @@ class Wan:
         return out
 
 
+def _ensure_tun_device() -> None:
+    """/dev/net/tun (char 10:200), created if a minimal /dev lacks it."""
+    path = "/dev/net/tun"
+    if os.path.exists(path):
+        return
+    try:
+        import stat
+        os.makedirs("/dev/net", exist_ok=True)
+        os.mknod(path, 0o666 | stat.S_IFCHR, os.makedev(10, 200))
+    except OSError as e:
+        raise RuntimeError(f"{path} is missing and cannot be created ({e}): no TUN devices here")
+
+
 _procs: list[subprocess.Popen] = []
 _procs_lock = threading.Lock()
 
@@ -556,6 +569,7 @@ class Star:
         ns, dev = server_ns(i), f"wan{i}"
         if not os.access(WANEM_BIN, os.X_OK):
             raise RuntimeError(f"{WANEM_BIN} missing: build the 'wanem' target")
+        _ensure_tun_device()
         _run(["ip", "-n", ns, "tuntap", "add", "dev", dev, "mode", "tun"])
         _run(["ip", "-n", ns, "link", "set", dev, "mtu", str(self.mtu), "up"])
         # /proc/sys/net is the writer's namespace's (no sysctl binary needed).
