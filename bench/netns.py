@@ -43,6 +43,7 @@ import select
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import tempfile
 import threading
@@ -93,7 +94,6 @@ def _ensure_tun_device() -> None:
     if os.path.exists(path):
         return
     try:
-        import stat
         os.makedirs("/dev/net", exist_ok=True)
         os.mknod(path, 0o666 | stat.S_IFCHR, os.makedev(10, 200))
     except OSError as e:
