@@ -122,7 +122,7 @@ pat = st["pattern"]
 letters = "".join(chr(ord("A") + i) if i < 26 else "?" for i in pat)
 shown = letters if len(letters) <= 48 else letters[:48] + "..."
 print(f"\n{total} bytes in {secs:.3f} s = {rate:.1f} MB/s")
-print(f"first pattern ({len(pat)} slots, from the test block): {shown}")
+print(f"first pattern ({len(pat)} slots, equal shares: the first blocks are the measurement): {shown}")
 final = st["final_pattern"]
 counts = ", ".join(f"{c}: {final.count(c)}" for c in sorted(set(final)))
 print(f"measured pattern ({len(final)} slots; {counts}) after {st['patterns']} pattern(s); "
