@@ -87,7 +87,7 @@ awaitable<Expected<core::Opened>> SourceConn::Handshake(
 
 awaitable<Status> SourceConn::Route(net::Clock::duration timeout) {
   std::string relay = address_.ToString();
-  core::Message hello = ClientHello();  // named: see Route
+  core::Message hello = ClientHello();  // named: see `route` below
   if (auto s = co_await conn_->Send(hello, timeout); !s) co_return s;
   auto reply = co_await conn_->Read(timeout);
   if (!reply) co_return Unexpected{reply.error()};
@@ -137,20 +137,9 @@ awaitable<Expected<core::Opened>> SourceConn::ReadOpened(
   co_return *opened;
 }
 
-awaitable<Expected<core::Manifest>> SourceConn::FetchManifest(
-    uint64_t size, const core::Digest& content_id,
-    net::Clock::duration timeout) {
-  uint64_t count = core::Manifest::PieceCount(size);
+awaitable<Expected<std::vector<core::Digest>>> SourceConn::FetchDigests(
+    uint64_t count, net::Clock::duration timeout) {
   std::vector<core::Digest> digests;
-  if (early_manifest_.size() == count) {
-    core::Manifest manifest(size, early_manifest_);
-    if (manifest.ContentId() != content_id) {
-      co_return MakeError(Errc::kBadData,
-                          name() + ": manifest does not match content id " +
-                              core::ToHex(content_id));
-    }
-    co_return manifest;
-  }
   digests.reserve(count);
   // Every part asked in one flight; they come back in order.
   for (uint64_t first = 0; first < count; first += core::kMaxManifestPart) {
@@ -174,6 +163,21 @@ awaitable<Expected<core::Manifest>> SourceConn::FetchManifest(
                           name() + ": manifest part out of place");
     }
     digests.insert(digests.end(), part->digests.begin(), part->digests.end());
+  }
+  co_return digests;
+}
+
+awaitable<Expected<core::Manifest>> SourceConn::FetchManifest(
+    uint64_t size, const core::Digest& content_id,
+    net::Clock::duration timeout) {
+  uint64_t count = core::Manifest::PieceCount(size);
+  std::vector<core::Digest> digests;
+  if (early_manifest_.size() == count) {
+    digests = std::move(early_manifest_);  // all of it came with OPENED
+  } else {
+    auto fetched = co_await FetchDigests(count, timeout);
+    if (!fetched) co_return Unexpected{fetched.error()};
+    digests = std::move(*fetched);
   }
   core::Manifest manifest(size, std::move(digests));
   if (manifest.ContentId() != content_id) {

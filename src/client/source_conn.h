@@ -109,6 +109,9 @@ class SourceConn {
   core::Edge live_edge;  // a live stream: what exists on this source
 
  private:
+  // count digests from MANIFEST_GETs sent in one flight.
+  awaitable<Expected<std::vector<core::Digest>>> FetchDigests(
+      uint64_t count, net::Clock::duration timeout);
   // HELLO with the relay, ROUTE, ROUTED: then the connection is the origin's.
   awaitable<Status> Route(net::Clock::duration timeout);
   // The TCP connection (routed through the relay) or the mirror object.

@@ -354,8 +354,7 @@ void Transfer::QueueHeld(SourceConn& s) {
 }
 
 void Transfer::QueueResumedSkips(SourceConn& s) {
-  for (const auto& [first, end] :
-       HeldRuns(output_->received(), layout_.block_count())) {
+  for (const auto& [first, end] : resumed_runs_) {
     s.conn().Queue(core::Skip{first, static_cast<uint32_t>(end - first)});
   }
 }
@@ -366,7 +365,8 @@ void Transfer::QueueResumedSkips(SourceConn& s) {
 void Transfer::MarkResumed() {
   const auto& have = output_->received();
   if (have.received() == 0) return;
-  for (const auto& [first, end] : HeldRuns(have, layout_.block_count())) {
+  resumed_runs_ = HeldRuns(have, layout_.block_count());
+  for (const auto& [first, end] : resumed_runs_) {
     for (uint64_t q = first; q < end; ++q) scheduler_->MarkHave(q);
   }
   if (output_->resumed_bytes() > 0)
@@ -441,10 +441,8 @@ awaitable<Status> Transfer::Stream() {
   while (!output_->received().complete() && !fatal_) {
     co_await progress_->Wait(std::chrono::milliseconds(200));
   }
-  done_ = true;
   // Ends the receivers, the joiners and the director's subscription.
-  CloseAll();
-  while (tasks_ > 0) co_await progress_->Wait(std::chrono::milliseconds(50));
+  co_await Drain();
   display_->Finish();
   if (fatal_) co_return Unexpected{*fatal_};
   co_return Ok{};

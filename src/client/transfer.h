@@ -102,7 +102,7 @@ class Transfer {
   void MarkResumed();
   // The commands held while s was opening, queued to it.
   void QueueHeld(SourceConn& s);
-  // SKIPs of the blocks a resumed file holds, queued to s.
+  // SKIPs of the blocks a resumed file holds (resumed_runs_), queued to s.
   void QueueResumedSkips(SourceConn& s);
   // Live streams (transfer_live.cc).
   void StartLive();
@@ -158,6 +158,9 @@ class Transfer {
   std::optional<uint64_t> live_end_;  // its final size, once it ended
   core::Clock::time_point last_checkpoint_ = start_;
   std::map<std::string, PathState> paths_;  // by source name
+  // Blocks held at the start (resume, --range) as runs [first, end): every
+  // source is told to skip them (MarkResumed, QueueResumedSkips).
+  std::vector<std::pair<uint64_t, uint64_t>> resumed_runs_;
 };
 
 }  // namespace braid::client

@@ -30,17 +30,16 @@ awaitable<Status> Transfer::HandshakeAll(bool early) {
     co_await progress_->Wait(std::chrono::milliseconds(100));
   }
   if (fatal_) co_return Unexpected{*fatal_};
+  std::vector<SourceConn*> unreachable;
   for (SourceConn* s : all) {
     // Answered (HELLO came back), or still on its way.
-    if (s->pending || s->rtt.count() > 0) live_.push_back(s);
+    bool taking_part = s->pending || s->rtt.count() > 0;
+    (taking_part ? live_ : unreachable).push_back(s);
   }
-  for (SourceConn* s : all) {
-    // Warn only when others remain; otherwise the error line says it all.
-    bool in = std::find(live_.begin(), live_.end(), s) != live_.end();
-    if (!in && !live_.empty()) {
+  if (!live_.empty()) {  // else the error line below says it all
+    for (SourceConn* s : unreachable)
       spdlog::warn("leaving out source {}: {}", s->name(),
                    s->failure->ToString());
-    }
   }
   if (live_.empty()) {
     co_return MakeError(Errc::kUnavailable,

@@ -123,10 +123,7 @@ void Scheduler::OnBytes(SourceId from, Clock::time_point now) {
   Source* s = Find(from);
   if (!s || s->first_block_seen) return;
   s->last_block_at = std::max(s->last_block_at, now);
-  if (!s->heard) {
-    s->heard = true;
-    s->heard_from = now;
-  }
+  if (!s->heard_from) s->heard_from = now;
 }
 
 void Scheduler::OnBlock(SourceId from, uint64_t seq, uint32_t bytes,
@@ -135,10 +132,7 @@ void Scheduler::OnBlock(SourceId from, uint64_t seq, uint32_t bytes,
   if (!s || seq >= layout_.block_count()) return;
   s->interval_bytes += bytes;
   s->last_block_at = now;
-  if (!s->first_block_seen && !s->heard) {
-    s->heard = true;
-    s->heard_from = now;
-  }
+  if (!s->heard_from) s->heard_from = now;
   s->first_block_seen = true;
   // A pattern-walk or catch-up block: the sender's walk has passed it.
   if (chain_.Owner(seq) == from) s->walk_next = std::max(s->walk_next, seq + 1);
@@ -283,11 +277,11 @@ void Scheduler::CloseInterval(Clock::time_point now) {
   const Pattern& p = chain_.back().pattern;
   for (auto& s : sources_) {
     // A source that joined during the interval is measured from then on,
-    // and one whose first block came during it from that block on: its
-    // connection and first request are set-up, not slowness (a long round
-    // trip would otherwise win it a tiny first share).
+    // and one whose first block came during it from its first bytes on:
+    // its connection and first request are set-up, not slowness (a long
+    // round trip would otherwise win it a tiny first share).
     auto from =
-        s.first_block_seen ? std::max(s.added_at, s.heard_from) : s.added_at;
+        s.first_block_seen ? std::max(s.added_at, *s.heard_from) : s.added_at;
     double span = std::min(dt, Seconds(now - from));
     // Too short a span says nothing (one block at the end of the interval
     // would read as a huge rate): then the whole interval.

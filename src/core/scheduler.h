@@ -168,9 +168,8 @@ class Scheduler {
     // Its last block; before its first block, its last bytes (OnBytes).
     Clock::time_point last_block_at;
     bool first_block_seen = false;
-    // The first bytes heard from it (OnBytes, or its first block).
-    bool heard = false;
-    Clock::time_point heard_from;
+    // When the first bytes came from it (OnBytes, or its first block).
+    std::optional<Clock::time_point> heard_from;
     Clock::time_point added_at;
   };
 

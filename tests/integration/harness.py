@@ -1156,6 +1156,50 @@ def server_healthy(server: Server, timeout: float = FRAME_TIMEOUT) -> None:
             raise AssertionError(f"bad PONG: {(tok, payload)}")
 
 
+class FakeSource(threading.Thread):
+    """A fake braid server on 127.0.0.1 for one connection: each whole frame
+    it receives is answered with answer(type, body) (bytes, possibly none),
+    until the client closes. Subclasses say what it answers."""
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.address = f"127.0.0.1:{self.listener.getsockname()[1]}"
+        self.conns: list = []
+        self.start()
+
+    def answer(self, ftype: int, body: bytes) -> bytes:
+        raise NotImplementedError
+
+    def run(self) -> None:
+        try:
+            sock, _ = self.listener.accept()
+        except OSError:
+            return
+        self.conns.append(sock)
+        sock.settimeout(30)
+        buf = b""
+        try:
+            while True:
+                b = sock.recv(65536)
+                if not b:
+                    return
+                buf += b
+                while len(buf) >= 5:
+                    length, ftype = int.from_bytes(buf[:4], "big"), buf[4]
+                    if len(buf) < 4 + length:
+                        break
+                    body, buf = buf[5:4 + length], buf[4 + length:]
+                    sock.sendall(self.answer(ftype, body))
+        except OSError:
+            return
+
+    def close(self) -> None:
+        self.listener.close()
+        for s in self.conns:
+            s.close()
+
+
 class BraidTestCase(unittest.TestCase):
     """Base class: per-test temp dir, server cleanup."""
 

@@ -12,7 +12,6 @@ import hashlib
 import json
 import os
 import random
-import socket
 import subprocess
 import sys
 import threading
@@ -374,39 +373,9 @@ class ProtocolLevel(unittest.TestCase):
         self.assertIn("ended the live stream", failed[0]["error"])
 
 
-class LyingLiveSource(threading.Thread):
+class LyingLiveSource(h.FakeSource):
     """A fake server: answers HELLO, the test block and OPEN (live), then
     claims the stream already ended at byte 0."""
-
-    def __init__(self):
-        super().__init__(daemon=True)
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.address = f"127.0.0.1:{self.listener.getsockname()[1]}"
-        self.conns: list = []
-        self.start()
-
-    def run(self) -> None:
-        try:
-            sock, _ = self.listener.accept()
-        except OSError:
-            return
-        self.conns.append(sock)
-        sock.settimeout(20)
-        buf = b""
-        try:
-            while True:
-                b = sock.recv(65536)
-                if not b:
-                    return
-                buf += b
-                while len(buf) >= 5:
-                    length, ftype = int.from_bytes(buf[:4], "big"), buf[4]
-                    if len(buf) < 4 + length:
-                        break
-                    body, buf = buf[5:4 + length], buf[4 + length:]
-                    sock.sendall(self.answer(ftype, body))
-        except OSError:
-            return
 
     @staticmethod
     def answer(ftype: int, body: bytes) -> bytes:
@@ -421,11 +390,6 @@ class LyingLiveSource(threading.Thread):
         if ftype == h.MANIFEST_GET:     # asked with OPEN; a live stream has none
             return h.frame(h.ERROR, h.error_body(9, "a live stream has no manifest"))
         return b""
-
-    def close(self) -> None:
-        self.listener.close()
-        for s in self.conns:
-            s.close()
 
 
 if __name__ == "__main__":

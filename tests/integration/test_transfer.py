@@ -5,9 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import sys
-import threading
 import time
 import unittest
 
@@ -334,59 +332,28 @@ class FailedGetLeavesNoFile(h.BraidTestCase):
         self.assertEqual(os.listdir(outdir), [])
 
 
-if __name__ == "__main__":
-    unittest.main(verbosity=2)
-
-
-class SlowToOpenSource(threading.Thread):
+class SlowToOpenSource(h.FakeSource):
     """A fake server that answers HELLO, OPEN and the MANIFEST_GET sent with
     them only after `delay` seconds, for a file of the right size but with
     another content id."""
 
     def __init__(self, size: int, delay: float):
-        super().__init__(daemon=True)
         self.size, self.delay = size, delay
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.address = f"127.0.0.1:{self.listener.getsockname()[1]}"
-        self.conns: list = []
-        self.start()
+        super().__init__()
 
-    def run(self) -> None:
-        try:
-            sock, _ = self.listener.accept()
-        except OSError:
-            return
-        self.conns.append(sock)
-        sock.settimeout(30)
-        buf, types = b"", []
-        try:
-            while h.OPEN not in types:        # HELLO and OPEN come together
-                b = sock.recv(65536)
-                if not b:
-                    return
-                buf += b
-                while len(buf) >= 5 and len(buf) >= 4 + int.from_bytes(buf[:4], "big"):
-                    length = int.from_bytes(buf[:4], "big")
-                    types.append(buf[4])
-                    buf = buf[4 + length:]
+    def answer(self, ftype: int, body: bytes) -> bytes:
+        if ftype == h.OPEN:                   # HELLO came just before it
             time.sleep(self.delay)            # pacing the fake, not a wait
             block = h.DEFAULT_BLOCK_SIZE
             count = (self.size + block - 1) // block
             opened = h.u64(self.size) + h.u32(block) + h.u64(count) + bytes([7]) * 32
-            # MANIFEST_GET came with OPEN: an ERROR answers it (the client
-            # leaves this source out before it needs a manifest).
-            sock.sendall(h.frame(h.HELLO, h.hello_body(role=2, agent="late")) +
-                         h.frame(h.OPENED, opened) +
-                         h.frame(h.ERROR, h.error_body(9, "no manifest here")))
-            while sock.recv(65536):
-                pass
-        except OSError:
-            return
-
-    def close(self) -> None:
-        self.listener.close()
-        for s in self.conns:
-            s.close()
+            return (h.frame(h.HELLO, h.hello_body(role=2, agent="late")) +
+                    h.frame(h.OPENED, opened))
+        if ftype == h.MANIFEST_GET:
+            # Sent with OPEN: an ERROR answers it (the client leaves this
+            # source out before it needs a manifest).
+            return h.frame(h.ERROR, h.error_body(9, "no manifest here"))
+        return b""
 
 
 class NoWaitForTheSlowest(h.BraidTestCase):
@@ -417,3 +384,7 @@ class NoWaitForTheSlowest(h.BraidTestCase):
         first_data = min(x["t"] for x in rows if x.get("kind") == "interval" and
                          any(s["rate"] > 0 for s in x["sources"]))
         self.assertLess(first_data, failed[0]["t"])
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
