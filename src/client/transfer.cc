@@ -13,9 +13,6 @@ using core::Clock;
 
 // How often the scheduler runs; its own interval decides re-patterning.
 constexpr auto kTick = std::chrono::milliseconds(10);
-// An in-order point stuck this long while sources wait to hand over blocks
-// beyond the window is a deadlock (see BeyondStuckWindow).
-constexpr auto kStuckWindow = std::chrono::milliseconds(300);
 // Idle sources are pinged so their server keeps the connection open.
 constexpr auto kKeepAlive = std::chrono::seconds(5);
 
@@ -94,14 +91,13 @@ awaitable<Status> Transfer::OnData(SourceConn& s, const core::Data& d) {
     scheduler_->SetPaused(s.id, true, Clock::now());
     co_await progress_->Wait(std::chrono::milliseconds(20));
     if (done_ || fatal_ || s.failure) co_return Ok{};
-    if (BeyondStuckWindow(d.seq)) {
+    if (BeyondStuckWindow(s, d.seq)) {
       // The in-order block may be queued behind this one on this very
-      // connection: drop this block, read on, and ask for it again.
+      // connection: drop this block, read on; it is asked again.
       scheduler_->SetPaused(s.id, false, Clock::now());
-      scheduler_->Refetch(d.seq, s.id);
       duplicate_bytes_ += d.payload.size();  // it comes again
       spdlog::debug("block {} from {} dropped: in-order point {} stuck", d.seq,
-                    s.name(), frontier_);
+                    s.name(), scheduler_->received().next_in_order());
       co_return Ok{};
     }
   }
@@ -126,21 +122,14 @@ awaitable<Status> Transfer::OnData(SourceConn& s, const core::Data& d) {
   co_return Ok{};
 }
 
-bool Transfer::BeyondStuckWindow(uint64_t seq) {
-  auto now = Clock::now();
-  uint64_t frontier = scheduler_->received().next_in_order();
-  if (frontier != frontier_) {
-    frontier_ = frontier;
-    frontier_moved_at_ = now;
-    return false;
-  }
+bool Transfer::BeyondStuckWindow(SourceConn& s, uint64_t seq) {
+  if (!output_->in_order() || output_->HasRoom(seq)) return false;
   // Held by the window, not by a slow reader (who has room for the
-  // in-order block), and for long enough to be a deadlock. Once stuck, every
-  // waiting block beyond the window goes at once: the block owed may sit
-  // behind a whole socket buffer of them.
-  return output_->in_order() && !output_->HasRoom(seq) &&
-         output_->HasRoom(frontier) && !pipeline_->Pending(frontier) &&
-         now - frontier_moved_at_ > kStuckWindow;
+  // in-order block, and it is not being verified).
+  uint64_t frontier = scheduler_->received().next_in_order();
+  bool reader_ready =
+      output_->HasRoom(frontier) && !pipeline_->Pending(frontier);
+  return scheduler_->DropHeldBlock(s.id, seq, reader_ready, Clock::now());
 }
 
 void Transfer::OnProcessed(SourceConn& s, uint64_t seq,

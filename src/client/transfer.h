@@ -90,11 +90,11 @@ class Transfer {
   awaitable<Status> Stream();
   awaitable<void> Receive(SourceConn& s);
   awaitable<Status> OnData(SourceConn& s, const core::Data& d);
-  // In-order output only: block seq waits beyond the reorder window while
-  // the in-order point, which the reader has room for, has not moved for a
-  // while. The block it waits for may be queued behind seq on the same
-  // connection, so seq is dropped and fetched again.
-  bool BeyondStuckWindow(uint64_t seq);
+  // In-order output only: block seq from s waits beyond the reorder window
+  // while the in-order point, which the reader has room for, is stuck
+  // (Scheduler::DropHeldBlock). The block it waits for may be queued behind
+  // seq on the same connection, so seq is dropped and fetched again.
+  bool BeyondStuckWindow(SourceConn& s, uint64_t seq);
   awaitable<void> Control();
   void Execute(const std::vector<core::Command>& commands);
   void Record();
@@ -148,9 +148,6 @@ class Transfer {
   bool early_ = true;     // HandshakeAll's `early` (Describe: false)
   uint64_t duplicate_bytes_ = 0;
   uint64_t out_of_order_ = 0;
-  // The in-order point and when it last moved (BeyondStuckWindow).
-  uint64_t frontier_ = 0;
-  core::Clock::time_point frontier_moved_at_ = start_;
   uint64_t received_bytes_ = 0;
   bool live_stream_ = false;  // a live stream
   uint64_t live_start_ = 0;   // first block delivered (joined at the edge)

@@ -72,6 +72,13 @@ SourceId Scheduler::ExpectedSender(uint64_t seq) const {
   return it != moved_.end() ? it->second.to : chain_.Owner(seq);
 }
 
+bool Scheduler::Owes(SourceId from, uint64_t seq) const {
+  if (ExpectedSender(seq) == from) return true;
+  auto [first, last] = asked_.equal_range(seq);
+  return std::any_of(first, last,
+                     [&](const auto& a) { return a.second == from; });
+}
+
 // Pattern size so that rounding moves no source's share by more than
 // rounding_error of it: half a slot / (share * P) <= rounding_error. Never
 // so long that a switch point would fall past a quarter of what is left.
@@ -451,7 +458,44 @@ void Scheduler::SetPaused(SourceId id, bool paused, Clock::time_point now) {
 void Scheduler::Refetch(uint64_t seq, SourceId from) {
   if (seq >= layout_.block_count() || received_.Has(seq) || !alive(from))
     return;
+  // Asked again only once within the window: at once, it would come back
+  // beyond it and be held (and dropped) again.
+  if (seq >= Horizon()) {
+    dropped_.emplace(seq, from);
+    return;
+  }
   Move(seq, from, /*skip_old=*/false, &deferred_);
+}
+
+void Scheduler::RefetchDropped(std::vector<Command>* out) {
+  uint64_t horizon = Horizon();
+  while (!dropped_.empty() && dropped_.begin()->first < horizon) {
+    auto [seq, from] = *dropped_.begin();
+    dropped_.erase(dropped_.begin());
+    if (received_.Has(seq)) continue;
+    auto living = Alive();
+    if (living.empty()) return;
+    Move(seq, alive(from) ? from : living.front()->id, /*skip_old=*/false, out);
+  }
+}
+
+bool Scheduler::DropHeldBlock(SourceId from, uint64_t seq, bool reader_ready,
+                              Clock::time_point now) {
+  uint64_t frontier = received_.next_in_order();
+  if (!reader_ready || seq <= frontier || complete()) return false;
+  // Only a block held from a source that owes the in-order one may hide
+  // it; another source's blocks would be dropped and sent again in vain.
+  if (!Owes(from, frontier)) return false;
+  // The owed block may be one round trip of its sender away, twice over
+  // (asked again, then sent).
+  const Source* sender = Find(from);
+  auto allowance = std::max<Clock::duration>(
+      config_.stuck_window, sender ? 2 * sender->rtt : Clock::duration{});
+  if (now - frontier_since_ <= allowance) return false;
+  // Once stuck, every held block beyond the window goes at once: the block
+  // owed may sit behind a whole socket buffer of them.
+  Refetch(seq, from);
+  return true;
 }
 
 // Merges single-block REQUESTs and SKIPs to the same source into runs.
@@ -486,6 +530,7 @@ std::vector<Command> Scheduler::Tick(Clock::time_point now) {
     }
     if (membership_changed_ || WorthRepattern(shares)) Repattern(now, &out);
   }
+  RefetchDropped(&out);
   RepairLost(now, &out);
   if (interval_over || rebalance_now_) Rebalance(now, &out);
   rebalance_now_ = false;

@@ -40,6 +40,10 @@ struct SchedulerConfig {
   Clock::duration min_stall = std::chrono::milliseconds(1000);
   // Work imbalance (seconds of predicted finish time) that starts stealing.
   double steal_threshold_s = 0.1;
+  // An in-order point stuck this long (or two round trips of the block's
+  // sender, if longer) while blocks beyond the window are held is a
+  // deadlock (DropHeldBlock).
+  Clock::duration stuck_window = std::chrono::milliseconds(300);
 };
 
 // What the transfer must send.
@@ -120,6 +124,14 @@ class Scheduler {
   // the reorder window while the in-order point was stuck behind it): the
   // next Tick asks `from` for it again.
   void Refetch(uint64_t seq, SourceId from);
+  // The transfer holds block seq from `from` unread: it lies beyond the
+  // reorder window. When the in-order point has not moved for the stuck
+  // window and the reader has room for it (`reader_ready`: the reader is
+  // not what holds it), the block it waits for may be queued behind seq on
+  // that very connection: returns true, and seq is to be dropped; the next
+  // Tick asks `from` for it again (Refetch). Else false: keep waiting.
+  bool DropHeldBlock(SourceId from, uint64_t seq, bool reader_ready,
+                     Clock::time_point now);
 
   // Live streams: only blocks below `available_blocks` exist on the sources
   // so far. Nothing beyond is owed: a source waiting for the producer is
@@ -176,6 +188,8 @@ class Scheduler {
   Source* Find(SourceId id);
   const Source* Find(SourceId id) const;
   SourceId ExpectedSender(uint64_t seq) const;
+  // Whether `from` is to send seq: its expected sender, or asked for it.
+  bool Owes(SourceId from, uint64_t seq) const;
   std::vector<Source*> Alive();
   size_t ChoosePatternSize(const std::vector<double>& shares) const;
 
@@ -189,6 +203,8 @@ class Scheduler {
   void Move(uint64_t seq, SourceId to, bool skip_old,
             std::vector<Command>* out);
   void RepairLost(Clock::time_point now, std::vector<Command>* out);
+  // Blocks dropped beyond the window (Refetch), asked again once within it.
+  void RefetchDropped(std::vector<Command>* out);
   void Rebalance(Clock::time_point now, std::vector<Command>* out);
   // Each source's outstanding blocks in the order it will send them.
   std::map<SourceId, std::vector<uint64_t>> OutstandingWork() const;
@@ -225,6 +241,8 @@ class Scheduler {
   std::unordered_multimap<uint64_t, SourceId> asked_;
   // Blocks already asked again (bounds duplicate requests).
   std::unordered_map<uint64_t, int> retried_;
+  // Dropped beyond the window, by whom (RefetchDropped).
+  std::map<uint64_t, SourceId> dropped_;
   std::set<SourceId> paused_;
   std::vector<std::pair<SourceId, uint32_t>> pending_acks_;
   std::vector<Command> deferred_;

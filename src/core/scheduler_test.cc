@@ -133,13 +133,17 @@ class Sim {
         std::printf(" %d", sched_->alive(i));
       std::printf("\n");
     }
-    std::printf("sim: %.3f s simulated, %llu patterns, %llu duplicate blocks\n",
-                now_us_ / 1e6, (unsigned long long)sched_->patterns_sent(),
-                (unsigned long long)duplicates_);
+    std::printf(
+        "sim: %.3f s simulated, %llu patterns, %llu duplicate blocks, %llu "
+        "dropped\n",
+        now_us_ / 1e6, (unsigned long long)sched_->patterns_sent(),
+        (unsigned long long)duplicates_, (unsigned long long)dropped_);
     return now_us_ / 1e6;
   }
 
   uint64_t duplicate_blocks() const { return duplicates_; }
+  // Blocks dropped unread beyond a stuck window (fetched again).
+  uint64_t dropped_blocks() const { return dropped_; }
   const std::vector<uint8_t>& delivered_ok() const { return delivered_; }
   uint64_t max_held() const { return max_held_; }
 
@@ -239,9 +243,18 @@ class Sim {
         bool reader_full = reader_rate_ > 0 && reader_queued_ >= reader_bound_;
         if (reorder_ &&
             (seq >= reorder_->next_in_order() + window_ || reader_full)) {
-          // Back-pressure: the client stops reading; the link stalls.
+          // Back-pressure: the client stops reading; the link stalls...
           sched_->SetPaused(static_cast<SourceId>(i), true, Now());
-          break;
+          bool beyond = seq >= reorder_->next_in_order() + window_;
+          if (!beyond || !sched_->DropHeldBlock(static_cast<SourceId>(i), seq,
+                                                !reader_full, Now()))
+            break;
+          // ...unless the in-order point is stuck behind this very block:
+          // it is dropped (and comes again), and the link reads on.
+          sched_->SetPaused(static_cast<SourceId>(i), false, Now());
+          s.pipe.pop_front();
+          ++dropped_;
+          continue;
         }
         sched_->SetPaused(static_cast<SourceId>(i), false, Now());
         s.pipe.pop_front();
@@ -320,6 +333,7 @@ class Sim {
   std::vector<Ack> acks_;
   uint64_t now_us_ = 0;
   uint64_t duplicates_ = 0;
+  uint64_t dropped_ = 0;
   uint64_t max_held_ = 0;
   std::vector<uint8_t> delivered_;
   uint64_t live_size_ = 0;
@@ -609,13 +623,44 @@ TEST(SchedulerTest, StreamsToASlowReaderWithoutStalling) {
   for (uint32_t seed = 40; seed < 80; ++seed) RunSlowReader(seed, 4);
 }
 
+// A held block beyond the window is dropped only when its source owes the
+// stuck in-order block, after the stuck window or two of its round trips,
+// and it is asked again once the window reaches it.
+TEST(SchedulerTest, DropsAHeldBlockOnlyWhenItHidesTheInOrderOne) {
+  StreamLayout layout{64ull * kBlock, kBlock};
+  SchedulerConfig cfg;
+  cfg.window_blocks = 4;
+  auto t0 = Clock::time_point{};
+  Scheduler s(layout, cfg, t0);
+  s.AddSource(0, 1.0, milliseconds(400));
+  s.AddSource(1, 1.0, milliseconds(10));
+  s.Start(t0, 0, Pattern({0, 1}));  // 0 owns the even blocks
+  s.Tick(t0);
+  s.OnBlock(1, 1, kBlock, t0);
+  // Block 9 (source 1's) waits beyond the window; 0 owes the in-order block.
+  EXPECT_FALSE(s.DropHeldBlock(1, 9, true, t0 + milliseconds(900)));
+  // Source 0's own block 8 may hide block 0: dropped after 2 x 400 ms.
+  EXPECT_FALSE(s.DropHeldBlock(0, 8, true, t0 + milliseconds(700)));
+  EXPECT_FALSE(s.DropHeldBlock(0, 8, false, t0 + milliseconds(900)));
+  ASSERT_TRUE(s.DropHeldBlock(0, 8, true, t0 + milliseconds(900)));
+  // Not asked again while beyond the window...
+  for (const Command& c : s.Tick(t0 + milliseconds(910)))
+    EXPECT_FALSE(c.kind == Command::Kind::kRequest && c.seq == 8);
+  // ...but once the window reaches it.
+  for (uint64_t q : {0, 2, 4}) s.OnBlock(0, q, kBlock, t0 + milliseconds(920));
+  for (uint64_t q : {3, 5}) s.OnBlock(1, q, kBlock, t0 + milliseconds(920));
+  bool asked = false;
+  for (const Command& c : s.Tick(t0 + milliseconds(930)))
+    asked |= c.kind == Command::Kind::kRequest && c.seq == 8 && c.to == 0;
+  EXPECT_TRUE(asked);
+}
+
 // When a server has more blocks on the way than the reorder window holds,
 // a block it owes after a pattern switch (catch-up) sits behind blocks
-// beyond the window and every source is held. The client breaks this by
-// dropping and refetching those blocks (Transfer::BeyondStuckWindow,
-// Scheduler::Refetch), which this simulation does not model; flow control
-// from the client would avoid it altogether.
-TEST(SchedulerTest, DISABLED_SlowReaderWithServersFarAheadOfTheWindow) {
+// beyond the window and every source is held. The scheduler breaks this
+// (DropHeldBlock): once the in-order point is stuck, held blocks beyond the
+// window are dropped and asked again.
+TEST(SchedulerTest, SlowReaderWithServersFarAheadOfTheWindow) {
   for (uint32_t seed = 40; seed < 80; ++seed) RunSlowReader(seed, 64);
 }
 
