@@ -112,6 +112,10 @@ void AddSourceFlags(CLI::App* cmd, SourceFlags* flags,
                   "loses packets without queueing, and more only while each "
                   "one added raised that server's throughput")
       ->check(CLI::Range(1, 16));
+  cmd->add_option("--connect-timeout", flags->connect_timeout_s,
+                  "Seconds to connect to and open a source before it is left "
+                  "out (default 5)")
+      ->check(CLI::Range(0.1, 600.0));
 }
 
 std::optional<std::string> ApplySourceFlags(const SourceFlags& flags,
@@ -119,6 +123,8 @@ std::optional<std::string> ApplySourceFlags(const SourceFlags& flags,
   if (auto e = ParseEndpoints(flags, options)) return e;
   if (auto e = ParseRoutes(flags, options)) return e;
   options->connections_per_source = static_cast<size_t>(flags.connections);
+  options->connect_timeout = std::chrono::milliseconds(
+      static_cast<int64_t>(flags.connect_timeout_s * 1000));
   if (!client::HasSources(*options))
     return "give sources: URLs, --source, --director, --discover or --origin "
            "with --via";

@@ -23,11 +23,12 @@ struct SourceFlags {
   std::string block_size;  // default: 64KiB, 256KiB with HTTP mirrors
   std::string max_buffer = "64MiB";
   int connections = 1;  // --connections-per-source (experimental)
+  double connect_timeout_s = 5;
 };
 
 // Registers --source, --director, --origin, --via, --discover*,
-// --block-size, --max-buffer (described by max_buffer_help) and
-// --connections-per-source on cmd.
+// --block-size, --max-buffer (described by max_buffer_help),
+// --connections-per-source and --connect-timeout on cmd.
 void AddSourceFlags(CLI::App* cmd, SourceFlags* flags,
                     const std::string& max_buffer_help);
 

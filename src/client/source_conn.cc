@@ -26,14 +26,32 @@ awaitable<Status> SourceConn::ConnectTransport(net::Clock::duration timeout) {
     mirror_ = mirror.get();
     conn_ = std::move(mirror);
   } else {
-    auto socket = co_await net::Connect(address_.host, address_.port, timeout);
-    if (!socket) co_return Unexpected{socket.error()};
-    conn_ = std::make_unique<net::FramedConn>(std::move(*socket));
+    connecting_.emplace(co_await asio::this_coro::executor);
+    auto st = co_await net::ConnectSocket(*connecting_, address_.host,
+                                          address_.port, timeout);
+    asio::ip::tcp::socket socket = std::move(*connecting_);
+    connecting_.reset();
+    if (closed_) {
+      co_return MakeError(Errc::kUnavailable,
+                          "connect to " + address_.ToString() + ": given up");
+    }
+    if (!st) co_return st;
+    conn_ = std::make_unique<net::FramedConn>(std::move(socket));
   }
   if (origin_) {
     if (auto s = co_await Route(timeout); !s) co_return s;
   }
   co_return Ok{};
+}
+
+void SourceConn::Close() {
+  closed_ = true;
+  if (conn_) {
+    conn_->Close();
+  } else if (connecting_) {
+    std::error_code ignored;
+    connecting_->close(ignored);
+  }
 }
 
 awaitable<Status> SourceConn::ReadHello(net::Clock::duration timeout) {

@@ -68,6 +68,9 @@ class SourceConn {
 
   // REQUIRES: Connect succeeded.
   net::Link& conn() { return *conn_; }
+  // Closes the connection; one still being made is given up at once (its
+  // Connect or Handshake fails).
+  void Close();
   // Bytes from the source so far (0 before it is connected).
   uint64_t bytes_received() const {
     return conn_ ? conn_->bytes_received() : 0;
@@ -127,6 +130,9 @@ class SourceConn {
   std::optional<core::HostPort> origin_;
   std::optional<Url> url_;
   std::unique_ptr<net::Link> conn_;
+  // The TCP connection being made (Close gives it up); closed: given up.
+  std::optional<asio::ip::tcp::socket> connecting_;
+  bool closed_ = false;
   HttpMirror* mirror_ = nullptr;  // conn_, for a mirror
   std::vector<core::Digest> early_manifest_;
 };

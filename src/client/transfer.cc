@@ -52,7 +52,7 @@ void Transfer::FailSource(SourceConn& s, const Error& e) {
   spdlog::warn("source {} failed: {}", s.name(), e.ToString());
   trace_.Failed(Clock::now(), s.id, s.name(), e.ToString());
   scheduler_->OnSourceFailed(s.id, Clock::now());
-  if (s.connected()) s.conn().Close();
+  s.Close();
   if (Alive() == 0) {
     fatal_ =
         Error{e.code, "every source failed; last: " + s.name() + ": " + e.what};
@@ -473,7 +473,7 @@ awaitable<Status> Transfer::Setup() {
 
 void Transfer::CloseAll() {
   for (auto& s : all_) {
-    if (s->connected()) s->conn().Close();
+    s->Close();
   }
   if (director_) director_->Close();
 }

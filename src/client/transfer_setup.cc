@@ -103,7 +103,7 @@ const core::Opened* Transfer::OpenedOf(SourceConn* s) const {
 awaitable<void> Transfer::StartLate(SourceConn& s,
                                     Expected<core::Opened> opened) {
   if (done_ || fatal_ || s.failure) {
-    if (s.connected()) s.conn().Close();
+    s.Close();
     co_return;
   }
   if (!opened) {

@@ -180,7 +180,7 @@ awaitable<void> Transfer::Join(SourceConn& s) {
   if (!st) {
     s.failure = st.error();
     spdlog::warn("source {} cannot join: {}", s.name(), st.error().ToString());
-    if (s.connected()) s.conn().Close();
+    s.Close();
     co_return;
   }
   // Patterns sent while it was opening: it applies them (without slots) so

@@ -79,18 +79,24 @@ void FramedConn::Close() {
   socket_.close(ec);
 }
 
-awaitable<Expected<tcp::socket>> Connect(const std::string& host, uint16_t port,
-                                         Clock::duration timeout) {
-  auto ex = co_await asio::this_coro::executor;
-  tcp::resolver resolver(ex);
+awaitable<Status> ConnectSocket(tcp::socket& socket, const std::string& host,
+                                uint16_t port, Clock::duration timeout) {
+  tcp::resolver resolver(socket.get_executor());
   std::string where = host + ":" + std::to_string(port);
   auto [rec, endpoints] = co_await WithTimeout(
       resolver.async_resolve(host, std::to_string(port), kUseTuple), timeout);
   if (rec) co_return Unexpected{SocketError(rec, "resolve " + where)};
-  tcp::socket socket(ex);
   auto [ec, ep] = co_await WithTimeout(
       asio::async_connect(socket, endpoints, kUseTuple), timeout);
   if (ec) co_return Unexpected{SocketError(ec, "connect to " + where)};
+  co_return Ok{};
+}
+
+awaitable<Expected<tcp::socket>> Connect(const std::string& host, uint16_t port,
+                                         Clock::duration timeout) {
+  tcp::socket socket(co_await asio::this_coro::executor);
+  if (auto s = co_await ConnectSocket(socket, host, port, timeout); !s)
+    co_return Unexpected{s.error()};
   co_return std::move(socket);
 }
 

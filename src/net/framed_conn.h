@@ -62,6 +62,10 @@ Error SocketError(const std::error_code& ec, const std::string& op);
 // Connects to host:port within timeout.
 awaitable<Expected<tcp::socket>> Connect(const std::string& host, uint16_t port,
                                          Clock::duration timeout);
+// The same into `socket`, which its owner may close meanwhile to give up
+// at once (the connect then fails as aborted).
+awaitable<Status> ConnectSocket(tcp::socket& socket, const std::string& host,
+                                uint16_t port, Clock::duration timeout);
 
 // Opens, binds (with SO_REUSEADDR) and listens; the bound endpoint (port 0
 // -> the port chosen). One clear line on failure.
