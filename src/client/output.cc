@@ -129,6 +129,15 @@ class FileOutput : public Output {
 
 }  // namespace
 
+static std::string StatePath(const std::string& path) {
+  return path + ".braid-state";
+}
+
+bool HasResumeState(const std::string& path) {
+  struct stat st;
+  return path != "-" && ::stat(StatePath(path).c_str(), &st) == 0;
+}
+
 Expected<std::unique_ptr<Output>> OpenOutput(
     const std::string& path, core::StreamLayout layout, size_t reorder_bytes,
     const std::string& resume_key, std::optional<core::ByteRange> range,
@@ -161,7 +170,7 @@ Expected<std::unique_ptr<Output>> OpenOutput(
     return MakeInOrderOutput(layout, window, range, std::move(*sink));
   }
   std::string part = path + ".braid-part";
-  std::string state_path = path + ".braid-state";
+  std::string state_path = StatePath(path);
   // Continue a previous run only for the same content, size and blocks.
   std::optional<ResumeState> resume;
   if (!resume_key.empty()) {

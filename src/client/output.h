@@ -78,6 +78,10 @@ Expected<std::unique_ptr<Output>> OpenOutput(
     const std::string& resume_key = "",
     std::optional<core::ByteRange> range = std::nullopt, bool live = false);
 
+// Whether a file output at path has a previous run's state to resume from
+// (before the content is known: OpenOutput decides whether it matches).
+bool HasResumeState(const std::string& path);
+
 }  // namespace braid::client
 
 #endif  // BRAID_CLIENT_OUTPUT_H_

@@ -75,13 +75,16 @@ awaitable<Status> SourceConn::Connect(net::Clock::duration timeout) {
 }
 
 awaitable<Expected<core::Opened>> SourceConn::Handshake(
-    const core::Open& request, net::Clock::duration timeout) {
+    const core::Open& request, net::Clock::duration timeout, bool start) {
+  open_ = request;
   if (auto s = co_await ConnectTransport(timeout); !s)
     co_return Unexpected{s.error()};
   conn_->Queue(ClientHello());
   if (!is_mirror()) {  // one flight
     conn_->Queue(request);
     conn_->Queue(core::ManifestGet{0, kEarlyManifestPieces});
+    if (start) conn_->Queue(core::Start{});
+    start_sent = start;
   }
   auto sent = net::Clock::now();
   if (auto s = co_await conn_->Flush(timeout); !s)
@@ -192,6 +195,15 @@ awaitable<Expected<core::Manifest>> SourceConn::FetchManifest(
   std::vector<core::Digest> digests;
   if (early_manifest_.size() == count) {
     digests = std::move(early_manifest_);  // all of it came with OPENED
+  } else if (start_sent) {
+    // Blocks flow here: the manifest over a connection of its own.
+    SourceConn side(address_, path_, origin_);
+    auto opened = co_await side.Handshake(open_, timeout);
+    if (!opened) co_return Unexpected{opened.error()};
+    auto fetched = co_await side.FetchDigests(count, timeout);
+    side.Close();
+    if (!fetched) co_return Unexpected{fetched.error()};
+    digests = std::move(*fetched);
   } else {
     auto fetched = co_await FetchDigests(count, timeout);
     if (!fetched) co_return Unexpected{fetched.error()};

@@ -45,15 +45,20 @@ class SourceConn {
   // Sets rtt from the HELLO's answer.
   // A mirror answers HELLO only once its HTTP connection is up: it gets
   // HELLO, then OPEN (which it answers in-process).
+  // With `start`, START goes in that flight too: the source sends its first
+  // blocks right after its answers (start_sent). A manifest longer than the
+  // early part then comes over a second connection (FetchManifest).
   awaitable<Expected<core::Opened>> Handshake(const core::Open& request,
-                                              net::Clock::duration timeout);
+                                              net::Clock::duration timeout,
+                                              bool start = false);
   // OPEN; the server answers OPENED or ERROR.
   awaitable<Expected<core::Opened>> Open(const core::Open& request,
                                          net::Clock::duration timeout);
 
   // The open stream's manifest, fetched in parts (or taken from the early
   // part when that is all of it) and checked against content_id. kBadData
-  // if it does not hash to it.
+  // if it does not hash to it. Once START was sent, blocks flow on this
+  // connection: the parts are fetched over another one to the source.
   awaitable<Expected<core::Manifest>> FetchManifest(
       uint64_t size, const core::Digest& content_id,
       net::Clock::duration timeout);
@@ -108,6 +113,7 @@ class SourceConn {
   // Still connecting or opening while the transfer runs: commands for it
   // are held and sent, before START, once it is open (Transfer::StartLate).
   bool pending = false;
+  bool start_sent = false;  // START went in the handshake's flight
   std::vector<core::Message> held;
   core::Edge live_edge;  // a live stream: what exists on this source
 
@@ -135,6 +141,7 @@ class SourceConn {
   bool closed_ = false;
   HttpMirror* mirror_ = nullptr;  // conn_, for a mirror
   std::vector<core::Digest> early_manifest_;
+  core::Open open_;  // the Handshake's OPEN (FetchManifest's second one)
 };
 
 }  // namespace braid::client

@@ -402,7 +402,18 @@ awaitable<Status> Transfer::Stream() {
     scheduler_->AddSource(s->id, 0.0, s->rtt);
     s->bytes_heard = s->bytes_received();  // the handshake is not data
   }
+  // After an early START the first pattern still names the unreachable
+  // (DropUnopened left it as it was): their blocks go to the others.
+  std::vector<core::SourceId> unreachable;
+  for (const auto& s : all_) {
+    if (early_start_ && !std::count(live_.begin(), live_.end(), s.get())) {
+      scheduler_->AddSource(s->id, 0.0, s->rtt);
+      unreachable.push_back(s->id);
+    }
+  }
   scheduler_->Start(Clock::now(), first_epoch_, first_pattern_);
+  for (core::SourceId id : unreachable)
+    scheduler_->OnSourceFailed(id, Clock::now());
   CheckAnsweredMeanwhile();
   // From here on a source that finishes opening starts itself (StartLate);
   // the ones open now are started here, and only here.
@@ -418,7 +429,7 @@ awaitable<Status> Transfer::Stream() {
     if (s->failure) continue;  // e.g. a live source that lied about the end
     QueueHeld(*s);             // it opened after DropUnopened held its pattern
     QueueResumedSkips(*s);
-    s->conn().Queue(core::Start{});
+    if (!s->start_sent) s->conn().Queue(core::Start{});
     if (auto st = co_await s->conn().Flush(options_.connect_timeout); !st)
       co_return st;
   }
@@ -442,8 +453,9 @@ awaitable<Status> Transfer::Stream() {
 void Transfer::CheckAnsweredMeanwhile() {
   for (SourceConn* s : live_) {
     if (s->pending) continue;
-    if (s->failure) {  // its connection failed since it answered
+    if (s->failure) {  // failed since it answered, or left out
       scheduler_->OnSourceFailed(s->id, Clock::now());
+      s->Close();  // it may be sending already (early START)
       continue;
     }
     const core::Opened* o = OpenedOf(s);

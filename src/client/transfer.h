@@ -67,6 +67,9 @@ class Transfer {
   awaitable<Status> HandshakeAll(bool early);
   awaitable<void> HandshakeOne(SourceConn& s);
   bool Decided(bool early) const;
+  // Whether START may go in the handshake's flight: nothing to skip first
+  // (no resume, --range or --live-edge) and no mirror to cross-check.
+  bool StartsEarly() const;
   const core::Opened* OpenedOf(SourceConn* s) const;
   // OPENED names the chosen stream (a mirror's unknown id passes).
   bool SameContent(const core::Opened& o) const;
@@ -146,6 +149,10 @@ class Transfer {
   bool done_ = false;
   bool started_ = false;  // START sent: late handshakes start on arrival
   bool early_ = true;     // HandshakeAll's `early` (Describe: false)
+  // START goes with OPEN (StartsEarly): the sources send before the content
+  // is chosen; one that turns out not to take part is failed, not
+  // re-patterned out (DropUnopened).
+  bool early_start_ = false;
   uint64_t duplicate_bytes_ = 0;
   uint64_t out_of_order_ = 0;
   uint64_t received_bytes_ = 0;

@@ -25,6 +25,7 @@ awaitable<Status> Transfer::HandshakeAll(bool early) {
   }
   first_pattern_ =
       core::InitialPattern(std::vector<double>(all.size(), 0.0), 1u << 20);
+  early_start_ = early && StartsEarly();
   for (SourceConn* s : all) Spawn(HandshakeOne(*s));
   while (!Decided(early) && !fatal_) {
     co_await progress_->Wait(std::chrono::milliseconds(100));
@@ -52,7 +53,8 @@ awaitable<Status> Transfer::HandshakeAll(bool early) {
 
 awaitable<void> Transfer::HandshakeOne(SourceConn& s) {
   core::Open req{options_.block_size, 0, s.id, 0, first_pattern_, s.path()};
-  auto opened = co_await s.Handshake(req, options_.connect_timeout);
+  auto opened =
+      co_await s.Handshake(req, options_.connect_timeout, early_start_);
   s.pending = false;
   if (started_) {
     co_await StartLate(s, std::move(opened));
@@ -89,6 +91,12 @@ bool Transfer::Decided(bool early) const {
   return false;
 }
 
+bool Transfer::StartsEarly() const {
+  bool file = !options_.sink && options_.output != "-";
+  return options_.mirrors.empty() && !options_.range && !options_.live_edge &&
+         !(file && HasResumeState(options_.output));
+}
+
 bool Transfer::SameContent(const core::Opened& o) const {
   uint64_t size = live_stream_ ? core::kLiveSize : layout_.size;
   return o.size == size &&
@@ -118,7 +126,7 @@ awaitable<void> Transfer::StartLate(SourceConn& s,
   }
   QueueHeld(s);
   QueueResumedSkips(s);
-  s.conn().Queue(core::Start{});
+  if (!s.start_sent) s.conn().Queue(core::Start{});
   Flush(&s);
   scheduler_->SetRtt(s.id, s.rtt);
   s.bytes_heard = s.bytes_received();  // the handshake is not data
@@ -276,6 +284,7 @@ awaitable<Status> Transfer::LoadManifest() {
 // others get a pattern without them, in force from block 0 (nothing is in
 // flight yet).
 awaitable<Status> Transfer::DropUnopened() {
+  if (early_start_) co_return Ok{};  // failed at the start instead
   std::vector<SourceConn*> ok;
   for (SourceConn* s : live_) {
     if (!s->failure) {

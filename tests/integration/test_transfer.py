@@ -8,6 +8,7 @@ import shutil
 import signal
 import socket
 import sys
+import threading
 import time
 import unittest
 
@@ -430,6 +431,129 @@ class BlackholedSource(h.BraidTestCase):
             report = json.load(f)
         hole_row = [x for x in report["sources"] if x["address"] == address]
         self.assertTrue(hole_row and hole_row[0]["failed"], report["sources"])
+
+
+class FlightRecorder(threading.Thread):
+    """A TCP forwarder in front of a server: on the first connection it
+    holds what the client sends, without forwarding or answering, until the
+    client has been quiet for `hold` seconds, and keeps the frame types of
+    that first flight; then it forwards both ways (later connections are
+    forwarded at once)."""
+
+    def __init__(self, upstream: str, hold: float = 0.5):
+        super().__init__(daemon=True)
+        self.upstream, self.hold = upstream, hold
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.address = "127.0.0.1:%d" % self.listener.getsockname()[1]
+        self.first_flight: list[int] = []
+        self.socks: list = []
+        self.start()
+
+    def run(self) -> None:
+        first = True
+        while True:  # later connections are forwarded at once
+            try:
+                client, _ = self.listener.accept()
+                host, port = self.upstream.rsplit(":", 1)
+                server = socket.create_connection((host, int(port)))
+            except OSError:
+                return
+            self.socks += [client, server]
+            threading.Thread(target=self._forward, args=(client, server, first),
+                             daemon=True).start()
+            first = False
+
+    def _forward(self, client, server, record: bool) -> None:
+        held = b""
+        client.settimeout(self.hold if record else 0.001)
+        try:
+            while True:
+                b = client.recv(65536)
+                if not b:
+                    break
+                held += b
+        except (socket.timeout, OSError):
+            pass
+        rest = held if record else b""
+        while len(rest) >= 5 and len(rest) >= 4 + int.from_bytes(rest[:4], "big"):
+            self.first_flight.append(rest[4])
+            rest = rest[4 + int.from_bytes(rest[:4], "big"):]
+        client.settimeout(None)
+        try:
+            server.sendall(held)
+        except OSError:
+            return
+        pipes = [threading.Thread(target=self._pipe, args=(a, b), daemon=True)
+                 for a, b in ((client, server), (server, client))]
+        for t in pipes:
+            t.start()
+        for t in pipes:
+            t.join(60)
+
+    @staticmethod
+    def _pipe(src, dst) -> None:
+        try:
+            while True:
+                b = src.recv(65536)
+                if not b:
+                    break
+                dst.sendall(b)
+        except OSError:
+            pass
+        for s in (src, dst):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def close(self) -> None:
+        self.listener.close()
+        for s in self.socks:
+            s.close()
+
+
+class StartInTheFirstFlight(h.BraidTestCase):
+    """HELLO, OPEN, MANIFEST_GET and START go in one flight when nothing
+    needs skipping first: the source sends its blocks after one round trip
+    of its own."""
+
+    def fetch_through_recorder(self, size: int, extra: list[str], sparse=False):
+        root = os.path.join(self.tmp, "root")
+        path = os.path.join(root, "f.bin")
+        if sparse:  # large: random bytes at a few places, holes between
+            os.makedirs(root, exist_ok=True)
+            with open(path, "wb") as f:
+                f.truncate(size)
+                for at in range(0, size, 32 * h.MIB):
+                    f.seek(at)
+                    f.write(os.urandom(4096))
+            digest = h.sha256_file(path)
+        else:
+            digest = h.write_random_file(path, size)
+        srv = self.start_server(root)
+        rec = FlightRecorder(srv.address)
+        self.addCleanup(rec.close)
+        out = os.path.join(self.tmp, "f.out")
+        r = h.run_get("f.bin", [rec.address], out, quiet=True, extra=extra)
+        self.assertEqual(r.returncode, 0, r.stderr.decode(errors="replace"))
+        got = h.sha256_file(out) if "--range" not in extra else None
+        return rec.first_flight, digest, got
+
+    def test_start_goes_with_open(self) -> None:
+        flight, digest, got = self.fetch_through_recorder(4 * h.MIB, [])
+        self.assertEqual(flight, [h.HELLO, h.OPEN, h.MANIFEST_GET, h.START])
+        self.assertEqual(got, digest)
+
+    def test_not_with_a_range_to_skip_first(self) -> None:
+        flight, _, _ = self.fetch_through_recorder(4 * h.MIB, ["--range", "0-999"])
+        self.assertEqual(flight, [h.HELLO, h.OPEN, h.MANIFEST_GET])
+
+    def test_a_manifest_longer_than_the_early_part(self) -> None:
+        # Over 4096 pieces of 64 KiB: the rest of the manifest comes over a
+        # second connection while blocks flow on the first.
+        flight, digest, got = self.fetch_through_recorder(260 * h.MIB, [], sparse=True)
+        self.assertEqual(flight, [h.HELLO, h.OPEN, h.MANIFEST_GET, h.START])
+        self.assertEqual(got, digest)
 
 
 if __name__ == "__main__":
