@@ -41,7 +41,8 @@ Expected<Choice> ChooseSources(const core::Sources& answer,
   return c;
 }
 
-awaitable<Status> DirectorClient::Connect(net::Clock::duration timeout) {
+awaitable<Status> DirectorClient::Connect(const core::Message& request,
+                                          net::Clock::duration timeout) {
   conn_.reset();
   auto socket = co_await net::Connect(director_.host, director_.port, timeout);
   if (!socket) {
@@ -51,7 +52,9 @@ awaitable<Status> DirectorClient::Connect(net::Clock::duration timeout) {
   auto conn = std::make_unique<net::FramedConn>(std::move(*socket));
   core::Hello hello{core::kProtocolVersion, core::kProtocolVersion,
                     core::Role::kClient, "braid/0.1"};
-  if (auto s = co_await conn->Send(hello, timeout); !s) co_return s;
+  conn->Queue(hello);
+  conn->Queue(request);
+  if (auto s = co_await conn->Flush(timeout); !s) co_return s;
   auto reply = co_await conn->Read(timeout);
   if (!reply) co_return Unexpected{reply.error()};
   if (!std::holds_alternative<core::Hello>(*reply))
@@ -74,9 +77,9 @@ awaitable<Expected<core::Sources>> DirectorClient::ReadSources(
 awaitable<Expected<core::Sources>> DirectorClient::Lookup(
     const std::string& name, bool subscribe, net::Clock::duration timeout) {
   name_ = name;
-  if (auto s = co_await Connect(timeout); !s) co_return Unexpected{s.error()};
-  core::Lookup lookup{subscribe, name};
-  if (auto s = co_await conn_->Send(lookup, timeout); !s)
+  // Named: GCC 12 destroys a temporary with a string twice across co_await.
+  core::Message lookup = core::Lookup{subscribe, name};
+  if (auto s = co_await Connect(lookup, timeout); !s)
     co_return Unexpected{s.error()};
   co_return co_await ReadSources(timeout);
 }
@@ -120,8 +123,8 @@ awaitable<Expected<core::Sources>> DirectorClient::Next() {
 
 awaitable<Expected<std::vector<core::CatalogLine>>> DirectorClient::List(
     net::Clock::duration timeout) {
-  if (auto s = co_await Connect(timeout); !s) co_return Unexpected{s.error()};
-  if (auto s = co_await conn_->Send(core::List{}, timeout); !s)
+  core::Message list = core::List{};
+  if (auto s = co_await Connect(list, timeout); !s)
     co_return Unexpected{s.error()};
   std::vector<core::CatalogLine> lines;
   for (;;) {

@@ -49,7 +49,10 @@ class DirectorClient {
   std::string name() const { return director_.ToString(); }
 
  private:
-  awaitable<Status> Connect(net::Clock::duration timeout);
+  // Connects and sends HELLO, and `request` in the same flight (the
+  // director answers in order): its answer follows the HELLO read here.
+  awaitable<Status> Connect(const core::Message& request,
+                            net::Clock::duration timeout);
   awaitable<Expected<core::Sources>> ReadSources(net::Clock::duration timeout);
 
   core::HostPort director_;
