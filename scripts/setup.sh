@@ -11,7 +11,7 @@ PACKAGES=(
   libasio-dev libssl-dev libcli11-dev libspdlog-dev libfmt-dev
   nlohmann-json3-dev libtomlplusplus-dev libsqlite3-dev libcpp-httplib-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  python3 gnuplot-nox iproute2 curl aria2 axel nginx-light ca-certificates time ffmpeg
+  python3 gnuplot-nox iproute2 curl aria2 axel nginx-light ca-certificates openssl time ffmpeg
 )
 
 if [ "$(id -u)" -eq 0 ]; then

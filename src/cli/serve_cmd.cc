@@ -87,6 +87,16 @@ int RunServe(const ServeFlags& flags) {
   }
   asio::io_context io(1);
   server::Server srv(io, *options, std::move(*root));
+  if (!options->sign_key.empty()) {
+    auto key = core::SigningKey::Load(options->sign_key);
+    if (!key) {
+      std::fprintf(stderr, "braid serve: error: %s\n",
+                   key.error().what.c_str());
+      return kExitUsage;
+    }
+    spdlog::info("signing with key {}", core::ToHex(key->id()));
+    srv.SetSigningKey(std::move(*key));
+  }
   for (const auto& [name, path] : options->live) {
     if (auto s = srv.AddLive(name, path); !s) {
       std::fprintf(stderr, "braid serve: error: %s\n", s.error().what.c_str());
@@ -171,6 +181,10 @@ void AddServeCommand(CLI::App& app, int* exit_code) {
       "UDP HOST:PORT answering `braid get --discover` (default port 7072 on "
       "127.255.255.255 when listening on loopback, else on 0.0.0.0; off to "
       "disable)");
+  opt("--sign-key", &flags->settings.sign_key,
+      "A publisher's Ed25519 private key (PEM, e.g. from `openssl genpkey "
+      "-algorithm ed25519`): clients with the public key (`get "
+      "--trust-key`) then accept only what this server signs for a name");
   cmd->add_option("--live", flags->settings.live,
                   "Serve a live stream: NAME=PATH, PATH a FIFO or a file that "
                   "a producer appends to; it ends when the FIFO's writer "

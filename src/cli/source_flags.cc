@@ -116,6 +116,12 @@ void AddSourceFlags(CLI::App* cmd, SourceFlags* flags,
                   "Seconds to connect to and open a source before it is left "
                   "out (default 5)")
       ->check(CLI::Range(0.1, 600.0));
+  cmd->add_option("--trust-key", flags->trust_keys,
+                  "A publisher's Ed25519 public key (PEM): only content it "
+                  "signed for NAME is accepted (sources serving with "
+                  "--sign-key send the signature), whatever the director, "
+                  "discovery or the other sources say (repeat for more keys)")
+      ->check(CLI::ExistingFile);
 }
 
 std::optional<std::string> ApplySourceFlags(const SourceFlags& flags,
@@ -123,6 +129,11 @@ std::optional<std::string> ApplySourceFlags(const SourceFlags& flags,
   if (auto e = ParseEndpoints(flags, options)) return e;
   if (auto e = ParseRoutes(flags, options)) return e;
   options->connections_per_source = static_cast<size_t>(flags.connections);
+  for (const auto& path : flags.trust_keys) {
+    auto key = core::TrustKey::Load(path);
+    if (!key) return key.error().what;
+    options->trust_keys.push_back(std::move(*key));
+  }
   options->connect_timeout = std::chrono::milliseconds(
       static_cast<int64_t>(flags.connect_timeout_s * 1000));
   if (!client::HasSources(*options))

@@ -24,11 +24,12 @@ struct SourceFlags {
   std::string max_buffer = "64MiB";
   int connections = 1;  // --connections-per-source (experimental)
   double connect_timeout_s = 5;
+  std::vector<std::string> trust_keys;  // PEM public key files
 };
 
 // Registers --source, --director, --origin, --via, --discover*,
 // --block-size, --max-buffer (described by max_buffer_help),
-// --connections-per-source and --connect-timeout on cmd.
+// --connections-per-source, --connect-timeout and --trust-key on cmd.
 void AddSourceFlags(CLI::App* cmd, SourceFlags* flags,
                     const std::string& max_buffer_help);
 

@@ -131,6 +131,7 @@ nlohmann::json ToJson(const GetReport& r) {
           {"final_pattern", r.final_pattern},
           {"content_id", r.content_id},
           {"verified", r.verified},
+          {"signed_by", r.signed_by},
           {"sha256_checked", r.sha256_checked},
           {"resumed_bytes", r.resumed_bytes},
           {"live", r.live},

@@ -18,6 +18,7 @@
 #include "core/pattern.h"
 #include "core/reassembly.h"
 #include "core/scheduler.h"
+#include "core/signing.h"
 #include "core/units.h"
 
 namespace braid::client {
@@ -56,6 +57,10 @@ struct GetOptions {
   // sources agree on. Blocks are verified against its manifest when the
   // block size is a multiple of the 64 KiB piece size.
   std::optional<core::Digest> content_id;
+  // Publishers' public keys (--trust-key): only content one of them signed
+  // for this name is accepted, whatever the director, discovery or a
+  // majority of the sources say (docs/security.md "Signed content").
+  std::vector<core::TrustKey> trust_keys;
   bool progress = false;  // draw the progress line on stderr
   // A live stream: join at its live edge (the newest whole block) instead of
   // its start.
@@ -102,6 +107,7 @@ struct GetReport {
   std::string final_pattern;
   std::string content_id;       // hex
   bool verified = false;        // every block checked against the manifest
+  std::string signed_by;        // hex id of the trusted key that signed it
   bool sha256_checked = false;  // the whole output matched --sha256
   uint64_t resumed_bytes = 0;   // found verified on disk from an earlier run
   bool live = false;            // a live stream (length unknown until its end)

@@ -75,13 +75,15 @@ awaitable<Status> SourceConn::Connect(net::Clock::duration timeout) {
 }
 
 awaitable<Expected<core::Opened>> SourceConn::Handshake(
-    const core::Open& request, net::Clock::duration timeout, bool start) {
+    const core::Open& request, net::Clock::duration timeout, bool start,
+    bool signed_only) {
   open_ = request;
   if (auto s = co_await ConnectTransport(timeout); !s)
     co_return Unexpected{s.error()};
   conn_->Queue(ClientHello());
   if (!is_mirror()) {  // one flight
     conn_->Queue(request);
+    if (signed_only) conn_->Queue(core::SignatureGet{});
     conn_->Queue(core::ManifestGet{0, kEarlyManifestPieces});
     if (start) conn_->Queue(core::Start{});
     start_sent = start;
@@ -94,6 +96,10 @@ awaitable<Expected<core::Opened>> SourceConn::Handshake(
   if (is_mirror()) co_return co_await Open(request, timeout);
   auto opened = co_await ReadOpened(request, timeout);
   if (!opened) co_return opened;
+  if (signed_only) {
+    if (auto s = co_await ReadSignature(timeout); !s)
+      co_return Unexpected{s.error()};
+  }
   // The answer to the early MANIFEST_GET: its part, or ERROR (a live
   // stream has no manifest).
   auto part = co_await conn_->Read(timeout);
@@ -104,6 +110,17 @@ awaitable<Expected<core::Opened>> SourceConn::Handshake(
     co_return Unexpected{core::WrongReply(*part, name(), "MANIFEST")};
   }
   co_return opened;
+}
+
+awaitable<Status> SourceConn::ReadSignature(net::Clock::duration timeout) {
+  auto reply = co_await conn_->Read(timeout);
+  if (!reply) co_return Unexpected{reply.error()};
+  if (auto* sig = std::get_if<core::SignatureMsg>(&*reply)) {
+    signature_ = std::move(*sig);
+  } else if (!std::holds_alternative<core::ErrorMsg>(*reply)) {
+    co_return Unexpected{core::WrongReply(*reply, name(), "SIGNATURE")};
+  }
+  co_return Ok{};
 }
 
 awaitable<Status> SourceConn::Route(net::Clock::duration timeout) {

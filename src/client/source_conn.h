@@ -48,9 +48,16 @@ class SourceConn {
   // With `start`, START goes in that flight too: the source sends its first
   // blocks right after its answers (start_sent). A manifest longer than the
   // early part then comes over a second connection (FetchManifest).
+  // With `signed_only`, SIGNATURE_GET goes after OPEN (signature()).
   awaitable<Expected<core::Opened>> Handshake(const core::Open& request,
                                               net::Clock::duration timeout,
-                                              bool start = false);
+                                              bool start = false,
+                                              bool signed_only = false);
+  // The publisher's signature the source sent for the stream (unchecked:
+  // client/signatures.h checks it), if asked and it has one.
+  const std::optional<core::SignatureMsg>& signature() const {
+    return signature_;
+  }
   // OPEN; the server answers OPENED or ERROR.
   awaitable<Expected<core::Opened>> Open(const core::Open& request,
                                          net::Clock::duration timeout);
@@ -127,6 +134,8 @@ class SourceConn {
   awaitable<Status> ConnectTransport(net::Clock::duration timeout);
   // Reads the source's HELLO (after ours was sent).
   awaitable<Status> ReadHello(net::Clock::duration timeout);
+  // Reads the answer to SIGNATURE_GET: SIGNATURE, or ERROR (none here).
+  awaitable<Status> ReadSignature(net::Clock::duration timeout);
   // Reads OPENED (and, for a live stream, EDGE) after an OPEN was sent.
   awaitable<Expected<core::Opened>> ReadOpened(const core::Open& request,
                                                net::Clock::duration timeout);
@@ -141,6 +150,7 @@ class SourceConn {
   bool closed_ = false;
   HttpMirror* mirror_ = nullptr;  // conn_, for a mirror
   std::vector<core::Digest> early_manifest_;
+  std::optional<core::SignatureMsg> signature_;
   core::Open open_;  // the Handshake's OPEN (FetchManifest's second one)
 };
 

@@ -568,6 +568,7 @@ GetReport Transfer::Report() const {
   r.pattern = first_pattern_.slots();
   r.content_id = core::ToHex(content_id_);
   r.verified = manifest_.has_value();
+  if (signed_by_) r.signed_by = core::ToHex(*signed_by_);
   r.resumed_bytes = output_ ? output_->resumed_bytes() : 0;
   r.live = live_stream_;
   r.live_start = layout_.OffsetOf(live_start_);

@@ -34,6 +34,7 @@ class Transfer {
   // Finding sources (transfer_sources.cc): the director, discovery, and
   // sources that join or leave while the transfer runs.
   awaitable<Status> FindSources();
+  Status UseDirectorChoice(const core::Sources& answer);
   SourceConn* AddSource(const core::HostPort& address, const std::string& path);
   awaitable<void> WatchDirector();
   awaitable<void> WatchDiscovery();
@@ -67,6 +68,9 @@ class Transfer {
   awaitable<Status> HandshakeAll(bool early);
   awaitable<void> HandshakeOne(SourceConn& s);
   bool Decided(bool early) const;
+  // With --trust-key: a valid signature of s for the name makes its content
+  // the trusted one (the user's --content-id, if given, must match).
+  void NoteSignature(const SourceConn& s, const core::Opened& o);
   // Whether START may go in the handshake's flight: nothing to skip first
   // (no resume, --range or --live-edge) and no mirror to cross-check.
   bool StartsEarly() const;
@@ -131,6 +135,8 @@ class Transfer {
   // The content id trusted before any source answered: --content-id, or
   // the director's (its catalog is the trust anchor).
   std::optional<core::Digest> trusted_;
+  // The trusted key that signed trusted_ (--trust-key), once one has.
+  std::optional<core::KeyId> signed_by_;
   std::unique_ptr<DirectorClient> director_;
   // When an address that failed may be tried again.
   std::map<std::string, core::Clock::time_point> retry_at_;

@@ -7,6 +7,7 @@
 #include <map>
 
 #include "client/for_each_parallel.h"
+#include "client/signatures.h"
 #include "client/transfer.h"
 
 namespace braid::client {
@@ -54,8 +55,10 @@ awaitable<Status> Transfer::HandshakeAll(bool early) {
 awaitable<void> Transfer::HandshakeOne(SourceConn& s) {
   core::Open req{options_.block_size, 0, s.id, 0, first_pattern_, s.path()};
   auto opened =
-      co_await s.Handshake(req, options_.connect_timeout, early_start_);
+      co_await s.Handshake(req, options_.connect_timeout, early_start_,
+                           !options_.trust_keys.empty());
   s.pending = false;
+  if (opened) NoteSignature(s, *opened);
   if (started_) {
     co_await StartLate(s, std::move(opened));
     co_return;
@@ -81,14 +84,32 @@ bool Transfer::Decided(bool early) const {
     const core::Opened* o = OpenedOf(s.get());
     if (!o) continue;
     if (o->size == core::kLiveSize) return false;
-    if (trusted_ && o->content_id == *trusted_) return true;
+    if (trusted_ && o->content_id == *trusted_ &&
+        (options_.trust_keys.empty() || signed_by_))
+      return true;
     ++votes[o->content_id];
   }
-  if (trusted_) return false;
+  // With trusted keys only a signature decides.
+  if (trusted_ || !options_.trust_keys.empty()) return false;
   for (const auto& [id, n] : votes) {
     if (2 * n > all_.size()) return true;
   }
   return false;
+}
+
+void Transfer::NoteSignature(const SourceConn& s, const core::Opened& o) {
+  if (options_.trust_keys.empty() || !s.signature() || signed_by_) return;
+  auto key =
+      CheckSignature(options_.trust_keys, options_.name, o, *s.signature());
+  if (!key) {
+    spdlog::warn("source {}: {}", s.name(), key.error().what);
+    return;
+  }
+  if (trusted_ && *trusted_ != o.content_id) return;  // not the --content-id
+  trusted_ = o.content_id;
+  signed_by_ = (*key)->id();
+  spdlog::info("'{}' is content {}, signed by trusted key {}", options_.name,
+               core::ToHex(o.content_id), core::ToHex(*signed_by_));
 }
 
 bool Transfer::StartsEarly() const {
@@ -199,6 +220,14 @@ Expected<uint64_t> Transfer::MajoritySize(const std::vector<SourceConn*>& ok) {
 // (all-zero id): they do not vote, and their blocks are verified against
 // the chosen content's manifest when there is one.
 Status Transfer::ChooseContent() {
+  if (!options_.trust_keys.empty() && !signed_by_) {
+    return MakeError(
+        Errc::kBadData,
+        "no source holds '" + options_.name + "'" +
+            (trusted_ ? " with content id " + core::ToHex(*trusted_)
+                      : std::string()) +
+            " signed by a trusted key (--trust-key)");
+  }
   std::map<core::Digest, size_t> votes;
   size_t opened = 0;
   for (SourceConn* s : live_) {

@@ -48,22 +48,39 @@ SourceConn* Transfer::AddSource(const core::HostPort& address,
   return all_.back().get();
 }
 
+// The director as the trust anchor: its content id for the name, and the
+// servers holding that content.
+Status Transfer::UseDirectorChoice(const core::Sources& answer) {
+  auto choice = ChooseSources(answer, trusted_);
+  if (!choice) return Unexpected{choice.error()};
+  trusted_ = choice->content_id;
+  for (const auto& item : choice->sources) {
+    auto hp = core::ParseHostPort(item.server);
+    if (!hp) continue;
+    if (SourceConn* s = AddSource(*hp, item.path)) s->from_director = true;
+  }
+  spdlog::info("director {}: {} holder(s) of content {}", director_->name(),
+               choice->sources.size(), core::ToHex(*trusted_));
+  return Ok{};
+}
+
 awaitable<Status> Transfer::FindSources() {
   if (options_.director) {
     director_ = std::make_unique<DirectorClient>(*options_.director);
     auto answer = co_await director_->Lookup(options_.name, /*subscribe=*/true,
                                              options_.connect_timeout);
     if (!answer) co_return Unexpected{answer.error()};
-    auto choice = ChooseSources(*answer, trusted_);
-    if (!choice) co_return Unexpected{choice.error()};
-    trusted_ = choice->content_id;
-    for (const auto& item : choice->sources) {
-      auto hp = core::ParseHostPort(item.server);
-      if (!hp) continue;
-      if (SourceConn* s = AddSource(*hp, item.path)) s->from_director = true;
+    if (!options_.trust_keys.empty() && !trusted_) {
+      // Not the trust anchor then: every holder it names is asked, and
+      // signatures decide which content is the name's.
+      for (const auto& item : answer->sources) {
+        auto hp = core::ParseHostPort(item.server);
+        if (!hp) continue;
+        if (SourceConn* s = AddSource(*hp, item.path)) s->from_director = true;
+      }
+    } else if (auto s = UseDirectorChoice(*answer); !s) {
+      co_return s;
     }
-    spdlog::info("director {}: {} holder(s) of content {}", director_->name(),
-                 choice->sources.size(), core::ToHex(*trusted_));
   }
   if (options_.discover) {
     auto found = co_await Discover(options_.name, options_.discover_to,

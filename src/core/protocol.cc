@@ -87,6 +87,12 @@ void EncodeBody(const Message& m, ByteWriter& w) {
             for (const Digest& d : m.digests) w.Bytes(d);
           },
           [&](const Edge& e) { w.U64(e.available), w.U8(e.ended ? 1 : 0); },
+          [&](const SignatureGet&) {},
+          [&](const SignatureMsg& m) {
+            w.Str(m.statement.name), w.U64(m.statement.size);
+            w.Bytes(m.statement.content_id), w.Bytes(m.key_id);
+            w.Bytes(m.signature);
+          },
           [&](const auto& m) { detail::EncodeDirectoryBody(m, w); },
       },
       m);
@@ -113,6 +119,21 @@ Expected<Message> DecodeHello(ByteReader& r) {
   if (h.min_version > h.max_version) return Bad(FrameType::kHello, "min > max");
   h.role = static_cast<Role>(role);
   return Message(std::move(h));
+}
+
+Expected<Message> DecodeSignature(ByteReader& r) {
+  SignatureMsg m;
+  m.statement.name = r.Str(kMaxNameLen);
+  m.statement.size = r.U64();
+  auto copy = [&](auto& to) {
+    auto b = r.Bytes(to.size());
+    if (r.ok()) std::copy(b.begin(), b.end(), to.begin());
+  };
+  copy(m.statement.content_id);
+  copy(m.key_id);
+  copy(m.signature);
+  if (!r.ok()) return Bad(FrameType::kSignature, "truncated");
+  return Message(std::move(m));
 }
 
 Expected<Message> DecodeToc(ByteReader& r) {
@@ -256,6 +277,10 @@ Expected<Message> DecodeFields(FrameType t, ByteReader& r) {
       e.ended = ended == 1;
       return Message(e);
     }
+    case FrameType::kSignatureGet:
+      return Message(SignatureGet{});
+    case FrameType::kSignature:
+      return DecodeSignature(r);
     default:
       return detail::DecodeDirectoryFields(t, r);
   }
@@ -265,15 +290,16 @@ Expected<Message> DecodeFields(FrameType t, ByteReader& r) {
 
 FrameType TypeOf(const Message& m) {
   static constexpr FrameType kByIndex[] = {
-      FrameType::kHello,       FrameType::kPing,     FrameType::kPong,
-      FrameType::kList,        FrameType::kToc,      FrameType::kOpen,
-      FrameType::kOpened,      FrameType::kStart,    FrameType::kPattern,
-      FrameType::kPatternAck,  FrameType::kData,     FrameType::kEnd,
-      FrameType::kError,       FrameType::kRequest,  FrameType::kSkip,
-      FrameType::kManifestGet, FrameType::kManifest, FrameType::kRegister,
-      FrameType::kRegistered,  FrameType::kLookup,   FrameType::kSources,
-      FrameType::kCatalog,     FrameType::kDiscover, FrameType::kHere,
-      FrameType::kRoute,       FrameType::kRouted,   FrameType::kEdge};
+      FrameType::kHello,        FrameType::kPing,     FrameType::kPong,
+      FrameType::kList,         FrameType::kToc,      FrameType::kOpen,
+      FrameType::kOpened,       FrameType::kStart,    FrameType::kPattern,
+      FrameType::kPatternAck,   FrameType::kData,     FrameType::kEnd,
+      FrameType::kError,        FrameType::kRequest,  FrameType::kSkip,
+      FrameType::kManifestGet,  FrameType::kManifest, FrameType::kRegister,
+      FrameType::kRegistered,   FrameType::kLookup,   FrameType::kSources,
+      FrameType::kCatalog,      FrameType::kDiscover, FrameType::kHere,
+      FrameType::kRoute,        FrameType::kRouted,   FrameType::kEdge,
+      FrameType::kSignatureGet, FrameType::kSignature};
   static_assert(std::size(kByIndex) == std::variant_size_v<Message>);
   return kByIndex[m.index()];
 }
@@ -324,6 +350,10 @@ const char* FrameTypeName(FrameType t) {
       return "MANIFEST";
     case FrameType::kEdge:
       return "EDGE";
+    case FrameType::kSignatureGet:
+      return "SIGNATURE_GET";
+    case FrameType::kSignature:
+      return "SIGNATURE";
     default:
       return detail::DirectoryFrameName(t);
   }
@@ -364,6 +394,10 @@ std::optional<size_t> MaxBodySize(uint8_t type) {
       return 12 + size_t{kMaxManifestPart} * 32;
     case FrameType::kEdge:
       return 9;
+    case FrameType::kSignatureGet:
+      return 0;
+    case FrameType::kSignature:
+      return 2 + kMaxNameLen + 8 + 32 + 32 + 64;
     default:
       return detail::DirectoryMaxBody(static_cast<FrameType>(type));
   }

@@ -14,6 +14,7 @@
 #include "core/expected.h"
 #include "core/manifest.h"
 #include "core/pattern.h"
+#include "core/signing.h"
 
 namespace braid::core {
 
@@ -55,6 +56,8 @@ enum class FrameType : uint8_t {
   kRoute = 0x19,
   kRouted = 0x1A,
   kEdge = 0x1B,
+  kSignatureGet = 0x1C,
+  kSignature = 0x1D,
 };
 
 enum class Role : uint8_t {
@@ -236,11 +239,21 @@ struct Edge {
   bool ended = false;
 };
 
+// Publisher signatures (docs/protocol.md "Signatures", core/signing.h):
+// after OPEN, the client may ask for the open stream's signature.
+struct SignatureGet {};
+struct SignatureMsg {
+  SignedStatement statement;
+  KeyId key_id{};
+  Signature signature{};
+};
+
 using Message =
     std::variant<Hello, Ping, Pong, List, Toc, Open, Opened, Start, PatternMsg,
                  PatternAck, Data, End, ErrorMsg, Request, Skip, ManifestGet,
                  ManifestPart, Register, Registered, Lookup, Sources,
-                 CatalogPart, Discover, Here, Route, Routed, Edge>;
+                 CatalogPart, Discover, Here, Route, Routed, Edge, SignatureGet,
+                 SignatureMsg>;
 
 FrameType TypeOf(const Message& m);
 const char* FrameTypeName(FrameType t);

@@ -95,6 +95,15 @@ TEST(ProtocolTest, RoundTripsEveryMessage) {
   EXPECT_EQ(edge.available, 1u << 30);
   EXPECT_TRUE(edge.ended);
   EXPECT_FALSE(RoundTrip(Edge{5, false}).ended);
+  RoundTrip(SignatureGet{});
+  SignatureMsg sig{{"dir/f.bin", 12345, {}}, {}, {}};
+  sig.statement.content_id[0] = 7;
+  sig.key_id[31] = 8;
+  sig.signature[63] = 9;
+  auto got = RoundTrip(sig);
+  EXPECT_EQ(got.statement, sig.statement);
+  EXPECT_EQ(got.key_id, sig.key_id);
+  EXPECT_EQ(got.signature, sig.signature);
 }
 
 TEST(ProtocolTest, EdgeBytesMatchTheSpecAndBadFlagsAreRefused) {

@@ -5,8 +5,10 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
+#include "core/signing.h"
 #include "core/token_bucket.h"
 #include "net/asio_util.h"
 #include "net/conn_limits.h"
@@ -53,10 +55,16 @@ class Server {
   std::shared_ptr<LiveSource> FindLive(const std::string& name) const;
   // Applies a new --max-rate (bytes per second, 0 = unlimited) at once.
   void SetMaxRate(uint64_t rate);
+  // The publisher key that signs what each name means (--sign-key).
+  void SetSigningKey(core::SigningKey key) { signing_key_ = std::move(key); }
+  const core::SigningKey* signing_key() const {
+    return signing_key_ ? &*signing_key_ : nullptr;
+  }
 
  private:
   asio::io_context& io_;
   ServerOptions options_;
+  std::optional<core::SigningKey> signing_key_;
   ContentRoot root_;
   tcp::acceptor acceptor_;
   tcp::endpoint endpoint_;

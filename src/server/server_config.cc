@@ -76,8 +76,8 @@ Expected<ServerSettings> ParseServerSettings(std::string_view text,
                      "config " + path + ": " + std::string(e.description()));
   }
   static const std::set<std::string> kKeys = {
-      "root",      "listen",    "name",    "director",
-      "advertise", "discovery", "max_rate"};
+      "root",      "listen",    "name",     "director",
+      "advertise", "discovery", "max_rate", "sign_key"};
   ServerSettings s;
   for (const auto& [key, value] : table) {
     std::string k(key.str());
@@ -106,6 +106,7 @@ Expected<ServerSettings> ParseServerSettings(std::string_view text,
     if (k == "advertise") s.advertise = text;
     if (k == "discovery") s.discovery = text;
     if (k == "max_rate") s.max_rate = text;
+    if (k == "sign_key") s.sign_key = text;
   }
   return s;
 }
@@ -132,6 +133,7 @@ Expected<ServerOptions> ResolveServerOptions(const ServerSettings& file,
     o.max_rate = *r;
   }
   o.name = pick(file.name, flags.name).value_or("");
+  o.sign_key = pick(file.sign_key, flags.sign_key).value_or("");
   auto address = [](const std::optional<std::string>& v, const char* what,
                     std::optional<core::HostPort>* out) -> Status {
     if (!v) return Ok{};

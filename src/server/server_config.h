@@ -1,6 +1,7 @@
 // Settings of `braid serve`, from a TOML file (--config) and flags; flags
 // override the file. Keys: root, listen, name, director, advertise,
-// discovery, max_rate, and a table [live] of NAME = "PATH" live streams.
+// discovery, max_rate, sign_key, and a table [live] of NAME = "PATH" live
+// streams.
 #ifndef BRAID_SERVER_SERVER_CONFIG_H_
 #define BRAID_SERVER_SERVER_CONFIG_H_
 
@@ -31,6 +32,9 @@ struct ServerOptions {
   // else on 0.0.0.0.
   std::optional<core::HostPort> discovery = core::HostPort{"", 7072};
   uint64_t max_rate = 0;  // bytes per second, 0 = unlimited
+  // A publisher's Ed25519 private key (PEM): the server signs each file's
+  // name, size and content id with it (core/signing.h). Empty: none.
+  std::string sign_key;
   // Live streams: name -> a FIFO or a file a producer appends to.
   std::vector<std::pair<std::string, std::string>> live;
   size_t max_connections = 1024;
@@ -47,7 +51,7 @@ struct ServerOptions {
 // What the file and the flags may set, each optional so flags can override.
 struct ServerSettings {
   std::optional<std::string> root, listen, name, director, advertise, discovery,
-      max_rate;
+      max_rate, sign_key;
   std::vector<std::string> live;  // "NAME=PATH"; the flags add to the file's
 };
 

@@ -121,6 +121,10 @@ Status Session::Handle(Message& m) {
   }
   if (state_ == State::kReady) return bad_state();
   if (auto* g = std::get_if<core::ManifestGet>(&m)) return OnManifestGet(*g);
+  if (std::holds_alternative<core::SignatureGet>(m)) {
+    OnSignatureGet();
+    return Ok{};
+  }
   if (std::holds_alternative<core::Start>(m)) {
     if (state_ != State::kOpened) return bad_state();
     state_ = State::kStreaming;
@@ -177,6 +181,7 @@ awaitable<Status> Session::OnOpen(const core::Open& o) {
     co_return Ok{};
   }
   file_.emplace(std::move(*file));
+  name_ = o.name;
   plan_.emplace(layout_.block_count(), o.epoch, o.start_seq, o.pattern,
                 o.my_id);
   conn_.Queue(core::Opened{layout_.size, o.block_size, layout_.block_count(),
@@ -186,6 +191,16 @@ awaitable<Status> Session::OnOpen(const core::Open& o) {
                conn_.peer(), o.name, layout_.size, o.block_size,
                o.pattern.ToString(), o.my_id);
   co_return Ok{};
+}
+
+void Session::OnSignatureGet() {
+  const core::SigningKey* key = server_.signing_key();
+  if (!key || !manifest_) {
+    conn_.Queue(core::ErrorMsg{Errc::kNotFound, "not signed here"});
+    return;
+  }
+  core::SignedStatement what{name_, layout_.size, manifest_->ContentId()};
+  conn_.Queue(core::SignatureMsg{what, key->id(), key->Sign(what)});
 }
 
 Status Session::OnManifestGet(const core::ManifestGet& g) {

@@ -47,6 +47,9 @@ class Session : public std::enable_shared_from_this<Session> {
   bool SyncLive();
   int DataFd() const { return live_ ? live_->fd() : file_->fd(); }
   Status OnManifestGet(const core::ManifestGet& g);
+  // The open file's publisher signature (server's --sign-key), or ERROR
+  // kNotFound: none here (no key, or a live stream).
+  void OnSignatureGet();
   awaitable<Status> SendCorrupted(uint64_t seq, uint32_t len);
   Status OnPattern(const core::PatternMsg& p);
   awaitable<Status> SendBlock(uint64_t seq);
@@ -69,6 +72,7 @@ class Session : public std::enable_shared_from_this<Session> {
   core::StreamLayout layout_;
   std::optional<core::SendPlan> plan_;
   std::shared_ptr<const core::Manifest> manifest_;
+  std::string name_;  // the open file's name, as OPEN named it
   bool end_sent_ = false;
   uint64_t blocks_sent_ = 0;
   uint64_t bytes_sent_ = 0;
