@@ -231,6 +231,12 @@ awaitable<void> Session::WriteLoop() {
         if (!(co_await SendBlock(*seq))) break;
         continue;
       }
+      if (plan_->exhausted()) {
+        spdlog::info("{}: replays switches behind its position", conn_.peer());
+        conn_.Queue(core::ErrorMsg{Errc::kLimit, "catch-up credit exhausted"});
+        closing_ = true;
+        continue;
+      }
       if (!end_sent_ && (!live_ || live_->ended())) {
         conn_.Queue(core::End{blocks_sent_, bytes_sent_});
         end_sent_ = true;
