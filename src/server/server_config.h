@@ -1,6 +1,7 @@
 // Settings of `braid serve`, from a TOML file (--config) and flags; flags
 // override the file. Keys: root, listen, name, director, advertise,
-// discovery, max_rate, and a table [live] of NAME = "PATH" live streams.
+// discovery, max_rate, live_spool_max, and a table [live] of NAME = "PATH"
+// live streams.
 #ifndef BRAID_SERVER_SERVER_CONFIG_H_
 #define BRAID_SERVER_SERVER_CONFIG_H_
 
@@ -33,6 +34,9 @@ struct ServerOptions {
   uint64_t max_rate = 0;  // bytes per second, 0 = unlimited
   // Live streams: name -> a FIFO or a file a producer appends to.
   std::vector<std::pair<std::string, std::string>> live;
+  // Most bytes of one FIFO live stream kept in its spool; the stream ends
+  // there (the disk does not fill up).
+  uint64_t live_spool_max = uint64_t{16} << 30;
   size_t max_connections = 1024;
   size_t max_connections_per_peer = 64;
   // Control frames queued for a peer that does not read; past this the
@@ -47,7 +51,7 @@ struct ServerOptions {
 // What the file and the flags may set, each optional so flags can override.
 struct ServerSettings {
   std::optional<std::string> root, listen, name, director, advertise, discovery,
-      max_rate;
+      max_rate, live_spool_max;
   std::vector<std::string> live;  // "NAME=PATH"; the flags add to the file's
 };
 
