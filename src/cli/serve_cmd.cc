@@ -42,22 +42,24 @@ void ReloadRate(const ServeFlags& flags, server::Server& srv) {
   spdlog::info("SIGHUP: max rate now {} B/s", options->max_rate);
 }
 
-// Hashes the root, then (with a director) registers it, and registers
-// again whenever the files under the root change.
+// Hashes the root, then (with a director) registers it, and watches the
+// root: a change refreshes LIST's table of contents and registers again.
 awaitable<void> Announce(server::Server& srv, server::DirectorLink* link) {
   co_await srv.Prehash();
-  if (!link) co_return;
   auto ex = co_await asio::this_coro::executor;
-  asio::co_spawn(ex, link->Run(), asio::detached);
+  if (link) asio::co_spawn(ex, link->Run(), asio::detached);
   auto watcher = server::RootWatcher::Create(ex, srv.root().path());
   if (!watcher) {
-    spdlog::warn("not watching {}: {}; changes need a restart",
-                 srv.root().path().string(), watcher.error().what);
+    spdlog::warn("not watching {}: {}; {}", srv.root().path().string(),
+                 watcher.error().what,
+                 link ? "changes need a restart" : "LIST rescans every second");
     co_return;
   }
+  srv.WatchingRoot();
   while (co_await (*watcher)->WaitChange(std::chrono::milliseconds(300))) {
     spdlog::info("contents of {} changed", srv.root().path().string());
-    link->Changed();
+    srv.RootChanged();
+    if (link) link->Changed();
   }
 }
 
@@ -190,6 +192,9 @@ void AddServeCommand(CLI::App& app, int* exit_code) {
                   "a producer appends to; it ends when the FIFO's writer "
                   "closes it, or the file's writer closes the file (repeat "
                   "for more)");
+  opt("--live-spool-max", &flags->settings.live_spool_max,
+      "Most bytes of a FIFO live stream the server keeps (default 16GiB); "
+      "the stream ends there");
   cmd->add_option("--config", flags->config,
                   "TOML file with the same settings; flags override it")
       ->check(CLI::ExistingFile);

@@ -172,6 +172,14 @@ awaitable<Expected<core::Opened>> SourceConn::ReadOpened(
           core::StreamLayout{opened->size, request.block_size}.block_count()) {
     co_return MakeError(Errc::kMalformed, name() + ": inconsistent OPENED");
   }
+  if (opened->size > kMaxStreamSize || opened->block_count > kMaxBlocks) {
+    co_return MakeError(Errc::kLimit,
+                        name() + ": announces " + std::to_string(opened->size) +
+                            " bytes in " + std::to_string(opened->block_count) +
+                            " blocks, more than a client takes (" +
+                            std::to_string(kMaxStreamSize) + " bytes, " +
+                            std::to_string(kMaxBlocks) + " blocks)");
+  }
   co_return *opened;
 }
 

@@ -77,6 +77,11 @@ class SourceConn {
     return early_manifest_;
   }
   static constexpr uint32_t kEarlyManifestPieces = 4096;  // 256 MiB of file
+  // The largest stream a client takes (its manifest: 2 GiB of digests),
+  // and most blocks (the received set: 512 MiB). A source that announces
+  // more is left out, as one that announces another size.
+  static constexpr uint64_t kMaxStreamSize = uint64_t{1} << 42;
+  static constexpr uint64_t kMaxBlocks = uint64_t{1} << 32;
 
   // REQUIRES: Connect succeeded.
   net::Link& conn() { return *conn_; }

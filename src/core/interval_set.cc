@@ -39,10 +39,13 @@ void IntervalSet::Remove(uint64_t begin, uint64_t end) {
   }
 }
 
-bool IntervalSet::Contains(uint64_t v) const {
+bool IntervalSet::Contains(uint64_t v) const { return FirstAbsentFrom(v) != v; }
+
+uint64_t IntervalSet::FirstAbsentFrom(uint64_t v) const {
+  // Ranges never touch (Add merges them), so a range's end is absent.
   auto it = ranges_.upper_bound(v);
-  if (it == ranges_.begin()) return false;
-  return std::prev(it)->second > v;
+  if (it == ranges_.begin()) return v;
+  return std::max(v, std::prev(it)->second);
 }
 
 }  // namespace braid::core

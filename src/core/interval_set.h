@@ -15,6 +15,8 @@ class IntervalSet {
   // Removes [begin, end).
   void Remove(uint64_t begin, uint64_t end);
   bool Contains(uint64_t v) const;
+  // The smallest value >= v not in the set (v itself when v is absent).
+  uint64_t FirstAbsentFrom(uint64_t v) const;
   // Drops every value below v.
   void EraseBelow(uint64_t v) { Remove(0, v); }
   size_t ranges() const { return ranges_.size(); }

@@ -21,8 +21,12 @@ TEST(IntervalSetTest, MatchesASetOfValues) {
       s.Add(b, e);
       for (uint64_t v = b; v < e; ++v) model.insert(v);
     }
-    for (uint64_t v = 0; v < 230; ++v)
+    for (uint64_t v = 0; v < 230; ++v) {
       ASSERT_EQ(s.Contains(v), model.count(v) > 0) << i;
+      uint64_t absent = v;
+      while (model.count(absent)) ++absent;
+      ASSERT_EQ(s.FirstAbsentFrom(v), absent) << i;
+    }
   }
   s.EraseBelow(100);
   for (uint64_t v = 0; v < 100; ++v) EXPECT_FALSE(s.Contains(v));

@@ -451,7 +451,9 @@ Expected<Message> DecodeFrame(std::span<const uint8_t> frame) {
 FrameDecoder::FrameDecoder(size_t initial_capacity) : buf_(initial_capacity) {}
 
 std::span<uint8_t> FrameDecoder::Prepare(size_t min_size) {
-  size_t want = std::max(min_size, need_ > buffered() ? need_ - buffered() : 0);
+  size_t missing = need_ > buffered() ? need_ - buffered() : 0;
+  size_t want =
+      std::max(min_size, std::min(missing, std::max(buffered(), kGrowStep)));
   if (buf_.size() - end_ < want) {
     // Compact: move the undecoded tail to the front, then grow if needed.
     std::memmove(buf_.data(), buf_.data() + begin_, buffered());
@@ -481,7 +483,7 @@ Expected<std::optional<Message>> FrameDecoder::Next() {
     return MakeError(Errc::kUnknownType, "frame type " + std::to_string(type));
   }
   if (len == 0) return MakeError(Errc::kMalformed, "frame length 0");
-  if (len - 1 > *max) {
+  if (len - 1 > std::min(*max, max_body_)) {
     return MakeError(Errc::kFrameTooLarge,
                      std::string(FrameTypeName(static_cast<FrameType>(type))) +
                          " frame of " + std::to_string(len) + " bytes");

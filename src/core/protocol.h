@@ -285,10 +285,17 @@ Expected<Message> DecodeFrame(std::span<const uint8_t> frame);
 // Incremental frame decoder over a growable buffer. The caller writes
 // received bytes into Prepare() and Commit()s them, then calls Next() until it
 // returns no message. Views in a returned message stay valid until the next
-// Prepare() call.
+// Prepare() call. The buffer grows with the bytes that arrive, not with the
+// length a header announces: at most twice what is buffered, or kGrowStep.
 class FrameDecoder {
  public:
+  static constexpr size_t kGrowStep = 64 * 1024;
+
   explicit FrameDecoder(size_t initial_capacity = 64 * 1024);
+
+  // Frames whose body is longer are kFrameTooLarge, whatever their type
+  // allows (a connection before HELLO). Default: no bound beyond the type's.
+  void set_max_body(size_t max_body) { max_body_ = max_body; }
 
   // A writable region of at least min_size bytes at the end of the buffer.
   std::span<uint8_t> Prepare(size_t min_size = 4096);
@@ -299,8 +306,9 @@ class FrameDecoder {
   // which the decoder must not be used again.
   Expected<std::optional<Message>> Next();
 
-  // Bytes buffered but not yet decoded.
+  // Bytes buffered but not yet decoded, and bytes allocated.
   size_t buffered() const { return end_ - begin_; }
+  size_t allocated() const { return buf_.capacity(); }
   std::span<const uint8_t> Buffered() const {
     return {buf_.data() + begin_, end_ - begin_};
   }
@@ -310,6 +318,7 @@ class FrameDecoder {
   size_t begin_ = 0;
   size_t end_ = 0;
   size_t need_ = kFrameHeaderSize;  // bytes the current frame needs in all
+  size_t max_body_ = SIZE_MAX;
 };
 
 }  // namespace braid::core

@@ -138,6 +138,46 @@ TEST(ProtocolTest, DecodesByteByByte) {
   EXPECT_EQ(messages, 2);
 }
 
+// Issue 13 #5: a header announcing a maximum-size frame allocates nothing
+// for the body until its bytes come.
+TEST(ProtocolTest, BufferGrowsWithTheBytesNotTheAnnouncedLength) {
+  FrameDecoder d(16);
+  std::vector<uint8_t> header = {0x00, 0x40, 0x00, 0x0D, 0x0B};  // DATA 4 MiB
+  std::copy(header.begin(), header.end(), d.Prepare(header.size()).begin());
+  d.Commit(header.size());
+  ASSERT_TRUE(d.Next().has_value());
+  for (int i = 0; i < 1000; ++i) {
+    d.Prepare()[0] = 0;
+    d.Commit(1);
+    auto m = d.Next();
+    ASSERT_TRUE(m.has_value() && !m->has_value());
+  }
+  EXPECT_LE(d.allocated(), 4 * FrameDecoder::kGrowStep);  // not 4 MiB
+  // Bytes that do arrive are taken in growing steps, then the frame decodes.
+  for (size_t got = 1000; got < (4u << 20) + 12;) {
+    auto buf = d.Prepare();
+    size_t n = std::min(buf.size(), (4u << 20) + 12 - got);
+    std::fill_n(buf.begin(), n, 0);
+    d.Commit(n);
+    got += n;
+    EXPECT_LE(d.allocated(), 4 * (got + FrameDecoder::kGrowStep));
+  }
+  auto m = d.Next();
+  ASSERT_TRUE(m.has_value() && m->has_value());
+  EXPECT_EQ(std::get<Data>(**m).payload.size(), 4u << 20);
+}
+
+TEST(ProtocolTest, MaxBodyRefusesALargerHeaderAtOnce) {
+  FrameDecoder d(16);
+  d.set_max_body(1024);
+  std::vector<uint8_t> header = {0x00, 0x00, 0x04, 0x02, 0x02};  // PING 1025
+  std::copy(header.begin(), header.end(), d.Prepare(header.size()).begin());
+  d.Commit(header.size());
+  auto m = d.Next();
+  ASSERT_FALSE(m.has_value());
+  EXPECT_EQ(m.error().code, Errc::kFrameTooLarge);
+}
+
 Errc ErrorOf(std::vector<uint8_t> bytes) {
   auto r = DecodeAll(bytes);
   if (r.has_value()) return Errc::kOk;

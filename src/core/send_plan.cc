@@ -5,24 +5,50 @@
 
 namespace braid::core {
 
+OwnedBlocks::OwnedBlocks(const Pattern& pattern, SourceId me,
+                         uint64_t start_seq)
+    : start_(start_seq), period_(pattern.size()) {
+  for (size_t i = 0; i < pattern.size(); ++i) {
+    if (pattern.at(i) == me) slots_.push_back(static_cast<uint16_t>(i));
+  }
+}
+
+bool OwnedBlocks::Owns(uint64_t seq) const {
+  uint64_t k = (seq - start_) % period_;
+  return std::binary_search(slots_.begin(), slots_.end(), k);
+}
+
+uint64_t OwnedBlocks::NextFrom(uint64_t seq) const {
+  uint64_t k = (seq - start_) % period_;
+  auto it = std::lower_bound(slots_.begin(), slots_.end(), k);
+  if (it != slots_.end()) return seq + (*it - k);
+  return seq + (period_ - k) + slots_.front();  // in the next period
+}
+
+uint64_t OwnedBlocks::CountBelow(uint64_t seq) const {
+  uint64_t k = seq - start_;
+  auto partial = std::lower_bound(slots_.begin(), slots_.end(), k % period_);
+  return k / period_ * slots_.size() +
+         static_cast<uint64_t>(partial - slots_.begin());
+}
+
+uint64_t OwnedBlocks::CountIn(uint64_t begin, uint64_t end) const {
+  return CountBelow(end) - CountBelow(begin);
+}
+
 SendPlan::SendPlan(uint64_t block_count, uint32_t epoch, uint64_t start_seq,
                    Pattern first, SourceId me)
     : block_count_(block_count),
-      chain_(epoch, start_seq, std::move(first)),
-      me_{me},
+      chain_(epoch, start_seq, first),
+      mine_{std::make_shared<const OwnedBlocks>(first, me, start_seq)},
       cursor_(start_seq) {}
 
 size_t SendPlan::EntryOf(uint64_t seq) const {
   const auto& e = chain_.epochs();
-  size_t i = e.size() - 1;
-  while (i > 0 && e[i].start_seq > seq) --i;
-  return i;
-}
-
-bool SendPlan::Mine(uint64_t seq) const {
-  size_t i = EntryOf(seq);
-  const PatternEpoch& e = chain_.epochs()[i];
-  return e.pattern.Owner(seq, e.start_seq) == me_[i];
+  auto it = std::upper_bound(
+      e.begin() + 1, e.end(), seq,
+      [](uint64_t s, const PatternEpoch& p) { return s < p.start_seq; });
+  return static_cast<size_t>(it - e.begin()) - 1;
 }
 
 uint32_t SendPlan::EpochOf(uint64_t seq) const {
@@ -30,35 +56,83 @@ uint32_t SendPlan::EpochOf(uint64_t seq) const {
 }
 
 std::optional<uint64_t> SendPlan::Next(uint64_t walk_limit) {
-  while (!queue_.empty()) {
-    Queued q = queue_.front();
-    bool gone = q.seq >= block_count_ || skipped_.Contains(q.seq);
-    if (!gone && q.seq >= available_) return std::nullopt;  // not yet produced
-    queue_.pop_front();
-    if (!gone) {
-      // Sent now: the walk or a catch-up must not send it again.
-      skipped_.Add(q.seq, q.seq + 1);
-      return q.seq;
-    }
+  if (exhausted_) return std::nullopt;
+  std::optional<uint64_t> s;
+  while (!s && !queue_.empty()) {
+    Queued& q = queue_.front();
+    s = NextQueued(q);
+    if (!s && q.next < q.end) return std::nullopt;  // waits (or exhausted)
+    if (!s) queue_.pop_front();
   }
+  if (!s) s = NextWalked(walk_limit);
+  if (s) credit_ = std::min(kCatchUpCredit, credit_ + kCreditPerBlock);
+  return s;
+}
+
+// Each step returns a block, waits, jumps over a skipped range, or (a
+// catch-up) passes a block sent under the old pattern. A catch-up's steps
+// are paid from the credit: a client replaying switches behind the position
+// runs out of it.
+std::optional<uint64_t> SendPlan::NextQueued(Queued& q) {
+  q.end = std::min(q.end, block_count_);  // a live stream may have ended
+  while (q.next < q.end) {
+    if (q.now && credit_ == 0) {
+      exhausted_ = true;
+      return std::nullopt;
+    }
+    ++work_;
+    uint64_t s = q.now ? q.now->NextFrom(q.next) : q.next;
+    if (s >= q.end) break;
+    if (q.now) --credit_;
+    uint64_t gap = skipped_.FirstAbsentFrom(s);
+    if (gap != s) {
+      q.next = gap;
+      continue;
+    }
+    q.next = s + 1;
+    if (q.before && q.before->Owns(s)) continue;  // sent under the old one
+    if (s >= available_) {
+      q.next = s;
+      return std::nullopt;  // not produced yet
+    }
+    // A requested block: the walk or a catch-up must not send it again.
+    if (!q.now) skipped_.Add(s, s + 1);
+    return s;
+  }
+  q.next = q.end;
+  return std::nullopt;
+}
+
+// Each step returns a block, waits, or moves the cursor to my next slot, past
+// a skipped range or to the next pattern.
+std::optional<uint64_t> SendPlan::NextWalked(uint64_t walk_limit) {
   const auto& epochs = chain_.epochs();
   while (cursor_ < block_count_ && cursor_ < walk_limit) {
+    ++work_;
     size_t i = EntryOf(cursor_);
     uint64_t end =
-        i + 1 < epochs.size() ? epochs[i + 1].start_seq : block_count_;
-    if (!epochs[i].pattern.Contains(me_[i])) {
+        std::min(i + 1 < epochs.size() ? epochs[i + 1].start_seq : block_count_,
+                 block_count_);
+    if (mine_[i]->empty()) {
       // Nothing of mine in this pattern. In the newest one (a source that
       // joined, or was left out), wait there for a pattern that has slots.
       if (i + 1 == epochs.size()) break;
-      cursor_ = std::min(end, block_count_);
+      cursor_ = end;
       continue;
     }
-    uint64_t s = cursor_;
-    bool mine = epochs[i].pattern.Owner(s, epochs[i].start_seq) == me_[i] &&
-                !skipped_.Contains(s);
-    if (mine && s >= available_) break;  // not produced yet: wait here
+    uint64_t s = mine_[i]->NextFrom(cursor_);
+    if (s >= end || s >= walk_limit) {
+      cursor_ = std::min(end, walk_limit);
+      continue;
+    }
+    if (uint64_t gap = skipped_.FirstAbsentFrom(s); gap != s) {
+      cursor_ = std::min({gap, walk_limit, block_count_});
+      continue;
+    }
+    cursor_ = s;
+    if (s >= available_) break;  // not produced yet: wait here
     ++cursor_;
-    if (mine) return s;
+    return s;
   }
   return std::nullopt;
 }
@@ -73,7 +147,8 @@ Expected<uint64_t> SendPlan::ApplyPattern(uint32_t epoch, uint64_t switch_seq,
                                           SourceId me, Pattern pattern) {
   // Entries wholly behind the walk are no longer needed.
   chain_.DropBefore(std::min(cursor_, switch_seq));
-  me_.erase(me_.begin(), me_.end() - static_cast<long>(chain_.epochs().size()));
+  mine_.erase(mine_.begin(),
+              mine_.end() - static_cast<long>(chain_.epochs().size()));
   if (chain_.epochs().size() >= kMaxPendingPatterns) {
     return MakeError(Errc::kLimit, "too many pending patterns");
   }
@@ -81,49 +156,61 @@ Expected<uint64_t> SendPlan::ApplyPattern(uint32_t epoch, uint64_t switch_seq,
   if (position > switch_seq && position - switch_seq > kMaxCatchUp) {
     return MakeError(Errc::kBadPattern, "switch point too far behind");
   }
-  // Which of [switch_seq, position) did I already send under the old chain?
-  std::vector<uint64_t> sent_before;
-  for (uint64_t s = switch_seq; s < position && s < block_count_; ++s) {
-    if (Mine(s)) sent_before.push_back(s);
+  auto now = std::make_shared<const OwnedBlocks>(pattern, me, switch_seq);
+  // Catch-up: of [switch_seq, position), the blocks the new pattern gives
+  // me and the old one (the last, as switch_seq is past its start) did not.
+  uint64_t owed_end = std::min(position, block_count_);
+  bool owes = owed_end > switch_seq && !now->empty();
+  if (owes && !RoomFor(1)) {
+    return MakeError(Errc::kLimit, "too many queued ranges");
   }
-  size_t before = chain_.epochs().size();
+  std::shared_ptr<const OwnedBlocks> before = mine_.back();
+  size_t entries = chain_.epochs().size();
   if (Status st = chain_.Add(epoch, switch_seq, std::move(pattern)); !st) {
     return Unexpected{st.error()};
   }
-  if (chain_.epochs().size() == before) {
-    me_.back() = me;  // replaced the pattern starting at the same point
+  if (chain_.epochs().size() == entries) {
+    mine_.back() = now;  // replaced the pattern starting at the same point
   } else {
-    me_.push_back(me);
+    mine_.push_back(now);
   }
-  // Catch-up: blocks the new pattern gives me that I have not sent.
-  size_t k = 0;
-  for (uint64_t s = switch_seq; s < position && s < block_count_; ++s) {
-    while (k < sent_before.size() && sent_before[k] < s) ++k;
-    bool sent = k < sent_before.size() && sent_before[k] == s;
-    if (!sent && Mine(s)) queue_.push_back({s, false});
+  if (owes) {
+    queue_.push_back({switch_seq, owed_end, std::move(now), std::move(before)});
   }
-  if (queue_.size() > kMaxQueued)
-    return MakeError(Errc::kLimit, "send queue full");
   return position;
 }
 
+uint64_t SendPlan::ClipEnd(uint64_t first, uint32_t count) const {
+  return first > block_count_ ? first
+                              : std::min(block_count_, first + uint64_t{count});
+}
+
+bool SendPlan::RoomFor(size_t more) {
+  if (skipped_.ranges() + queue_.size() + more <= kMaxRanges) return true;
+  // With nothing queued, skips behind every catch-up the walk may still
+  // owe (kMaxCatchUp) concern no block that can be sent again.
+  if (queue_.empty() && cursor_ > kMaxCatchUp) {
+    skipped_.EraseBelow(cursor_ - kMaxCatchUp);
+  }
+  return skipped_.ranges() + queue_.size() + more <= kMaxRanges;
+}
+
 Status SendPlan::Request(uint64_t first, uint32_t count) {
-  if (queue_.size() + count > kMaxQueued) {
-    return MakeError(Errc::kLimit, "send queue full");
-  }
+  uint64_t end = ClipEnd(first, count);
+  if (first >= end) return Ok{};  // nothing of the stream
+  // The split of a skipped range, and the range sent.
+  if (!RoomFor(2)) return MakeError(Errc::kLimit, "send queue full");
   // The newer command wins: a request overrides an earlier skip.
-  skipped_.Remove(first, first + count);
-  for (uint64_t s = first; s < first + count && s < block_count_; ++s) {
-    queue_.push_back({s, true});
-  }
+  skipped_.Remove(first, end);
+  queue_.push_back({first, end, nullptr, nullptr});
   return Ok{};
 }
 
 Status SendPlan::Skip(uint64_t first, uint32_t count) {
-  if (skipped_.ranges() >= kMaxSkipRanges) {
-    return MakeError(Errc::kLimit, "too many skipped ranges");
-  }
-  skipped_.Add(first, first + count);
+  uint64_t end = ClipEnd(first, count);
+  if (first >= end) return Ok{};  // nothing of the stream
+  if (!RoomFor(1)) return MakeError(Errc::kLimit, "too many skipped ranges");
+  skipped_.Add(first, end);
   return Ok{};
 }
 

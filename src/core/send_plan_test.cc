@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <random>
 #include <set>
 
 namespace braid::core {
@@ -185,6 +186,129 @@ TEST(SendPlanTest, WalkStopsAtTheLimitButQueuedBlocksDoNot) {
   EXPECT_EQ(plan.Next(3), std::nullopt);
   EXPECT_EQ(plan.Next(6), 4u);
   EXPECT_EQ(plan.Next(), 6u);
+}
+
+// Issue 13 #3: a live stream at small blocks, SKIPs over 2^20 blocks (the walk
+// jumps them), then PATTERNs replayed at one switch point far behind the
+// position. Each costs its frame, not the 2^20 blocks behind it.
+TEST(SendPlanTest, ReplayedSwitchesOverSkippedBlocksCostTheirFrames) {
+  SendPlan a(1u << 24, 0, 0, P("A"), 0);
+  a.SetAvailable(16);
+  for (uint64_t first = 0; first < (1u << 20); first += 65536) {
+    ASSERT_TRUE(a.Skip(first, 65536));
+  }
+  EXPECT_FALSE(a.Next());
+  EXPECT_EQ(a.position(), 1u << 20);
+  const int kFrames = 1000;
+  for (int e = 1; e <= kFrames; ++e) {
+    ASSERT_TRUE(a.ApplyPattern(e, 0, 0, P(e % 2 ? "A" : "AB")));
+    EXPECT_FALSE(a.Next());
+  }
+  EXPECT_FALSE(a.exhausted());
+  EXPECT_LE(a.work(), 4u * (kFrames + 1));
+}
+
+// The same replay over blocks the server did send: each replay passes them
+// again, paid from a credit that only blocks sent refill; it runs out.
+TEST(SendPlanTest, ReplayedSwitchesOverSentBlocksExhaustTheCredit) {
+  const uint64_t kSent = 4096;
+  SendPlan a(1u << 24, 0, 0, P("A"), 0);
+  a.SetAvailable(kSent);
+  EXPECT_EQ(Drain(a).size(), kSent);
+  uint64_t calls = 1, frames = 0;
+  for (uint32_t e = 1; e <= 1000 && !a.exhausted(); ++e) {
+    ASSERT_TRUE(a.ApplyPattern(e, 0, 0, P("A")));
+    ++frames;
+    EXPECT_FALSE(a.Next());
+    ++calls;
+  }
+  EXPECT_TRUE(a.exhausted());
+  uint64_t earned =
+      SendPlan::kCatchUpCredit + SendPlan::kCreditPerBlock * kSent;
+  EXPECT_LE(frames, earned / kSent + 1);
+  EXPECT_LE(a.work(), earned + 2 * kSent + 4 * (frames + calls));
+  ASSERT_TRUE(a.Request(0, 1));
+  EXPECT_FALSE(a.Next());  // an exhausted plan sends nothing more
+}
+
+// Issue 13 #9: REQUESTs that split a skipped range (or fall beyond the end)
+// cannot make the plan hold more than kMaxRanges ranges.
+TEST(SendPlanTest, RequestsThatSplitSkipsAreBounded) {
+  SendPlan a(1u << 22, 0, 0, P("AB"), 0);
+  for (int i = 0; i < 32; ++i) {
+    ASSERT_TRUE(a.Skip((1u << 22) + i * 65536u, 65536));  // beyond the end
+  }
+  for (uint64_t first = 0; first < (1u << 22); first += 65536) {
+    ASSERT_TRUE(a.Skip(first, 65536));
+  }
+  uint64_t accepted = 0;
+  Status last = Ok{};
+  for (uint64_t s = 1; s < 2000000 && last; s += 2) {
+    last = a.Request(s % (1u << 22), 1);
+    if (last) ++accepted;
+    ASSERT_TRUE(a.Request((1u << 22) + s, 1));  // beyond the end: nothing held
+  }
+  ASSERT_FALSE(last);
+  EXPECT_EQ(last.error().code, Errc::kLimit);
+  EXPECT_LE(accepted, SendPlan::kMaxRanges / 2);
+  // Sending the requested blocks frees their queue entries again.
+  EXPECT_EQ(Drain(a, 10).size(), 10u);
+}
+
+// Whatever a client sends, the plan's work is linear in the frames, the calls
+// of Next() and the blocks returned, never in the stream's length (2^40
+// blocks here, positions and switch points anywhere within reach).
+TEST(SendPlanTest, WorkIsBoundedByFramesCallsAndBlocks) {
+  std::mt19937_64 rng(13);
+  for (int round = 0; round < 8; ++round) {
+    const uint64_t kBlocks = uint64_t{1} << 40;
+    SendPlan plan(kBlocks, 0, 0, P("AB"), 0);
+    PatternChain chain(0, 0, P("AB"));
+    uint64_t frames = 0, calls = 0, blocks = 0;
+    uint32_t epoch = 0;
+    for (int i = 0; i < 3000 && !plan.exhausted(); ++i) {
+      uint64_t pos = plan.position();
+      uint64_t near =
+          pos - std::min<uint64_t>(pos, rng() % 200000) + rng() % 200000;
+      switch (rng() % 5) {
+        case 0: {  // a pattern at or behind the position, or ahead of it
+          std::string letters;
+          for (size_t n = 1 + rng() % 64; n > 0; --n)
+            letters += "ABC"[rng() % 3];
+          const PatternEpoch& last = chain.back();
+          uint64_t size = last.pattern.size();
+          uint64_t behind =
+              pos > last.start_seq ? (pos - last.start_seq) / size : 0;
+          uint64_t sw = last.start_seq + size * (rng() % (behind + 3));
+          if (rng() % 2) sw = last.start_seq;  // replays at one point
+          ++epoch;
+          ++frames;
+          if (plan.ApplyPattern(epoch, sw, 0, P(letters))) {
+            ASSERT_TRUE(chain.Add(epoch, sw, P(letters)));
+          }
+          break;
+        }
+        case 1:
+          ++frames;
+          (void)plan.Skip(pos + rng() % 1000, 1 + rng() % 65536);
+          break;
+        case 2:
+          ++frames;
+          (void)plan.Request(near, 1 + rng() % 16);
+          break;
+        default:
+          for (int k = rng() % 1000; k >= 0; --k) {
+            ++calls;
+            if (!plan.Next()) break;
+            ++blocks;
+          }
+      }
+    }
+    EXPECT_LE(plan.work(), SendPlan::kCatchUpCredit +
+                               (SendPlan::kCreditPerBlock + 4) * blocks +
+                               8 * (frames + calls))
+        << "round " << round;
+  }
 }
 
 }  // namespace

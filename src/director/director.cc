@@ -125,9 +125,16 @@ awaitable<void> Director::Run() {
 
 awaitable<void> Director::Serve(std::shared_ptr<Peer> peer) {
   const auto expiry = options_.heartbeat * options_.missed;
+  // The handshake has one deadline in all, however its bytes trickle in.
+  const auto hello_by = net::Clock::now() + options_.handshake_timeout;
   while (!stopped_) {
     auto timeout = peer->server.empty() ? options_.idle_timeout : expiry;
-    auto m = co_await peer->conn.Read(timeout);
+    Expected<core::Message> m = MakeError(Errc::kTimeout, "");
+    if (!peer->hello) {
+      m = co_await peer->conn.ReadBy(hello_by);
+    } else {
+      m = co_await peer->conn.Read(timeout);
+    }
     if (!m) {
       if (m.error().code != Errc::kUnavailable) {
         spdlog::info("director: {}: {}", peer->conn.peer(),

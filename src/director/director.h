@@ -41,6 +41,8 @@ struct DirectorOptions {
   double registration_burst = 10;
   // Clients idle longer than this are disconnected (subscribers PING).
   std::chrono::milliseconds idle_timeout{60000};
+  // HELLO must have come whole within this of the connection.
+  std::chrono::seconds handshake_timeout{10};
 };
 
 class Director {

@@ -4,7 +4,13 @@
 
 namespace braid::net {
 
-FramedConn::FramedConn(tcp::socket socket) : socket_(std::move(socket)) {
+// Before HELLO: a small buffer, and no frame larger than a HELLO.
+constexpr size_t kFirstBuffer = 4096;
+
+FramedConn::FramedConn(tcp::socket socket)
+    : socket_(std::move(socket)), decoder_(kFirstBuffer) {
+  decoder_.set_max_body(
+      *core::MaxBodySize(static_cast<uint8_t>(core::FrameType::kHello)));
   std::error_code ec;
   auto ep = socket_.remote_endpoint(ec);
   if (!ec) {
@@ -21,15 +27,30 @@ Error SocketError(const std::error_code& ec, const std::string& op) {
 }
 
 awaitable<Expected<core::Message>> FramedConn::Read(Clock::duration timeout) {
+  return ReadFrame(timeout, Clock::time_point::max());
+}
+
+awaitable<Expected<core::Message>> FramedConn::ReadBy(
+    Clock::time_point deadline) {
+  return ReadFrame(Clock::duration::max(), deadline);
+}
+
+awaitable<Expected<core::Message>> FramedConn::ReadFrame(
+    Clock::duration timeout, Clock::time_point deadline) {
   for (;;) {
     auto next = decoder_.Next();
     if (!next) co_return Unexpected{next.error()};
-    if (*next) co_return std::move(**next);
+    if (*next) {
+      if (std::holds_alternative<core::Hello>(**next))
+        decoder_.set_max_body(SIZE_MAX);
+      co_return std::move(**next);
+    }
     auto buf = decoder_.Prepare();
+    auto left = std::min(timeout, deadline - Clock::now());
     auto [ec, n] = co_await WithTimeout(
         socket_.async_read_some(asio::buffer(buf.data(), buf.size()),
                                 kUseTuple),
-        timeout);
+        left);
     if (ec) co_return Unexpected{SocketError(ec, "read from " + peer_)};
     decoder_.Commit(n);
     bytes_received_ += n;

@@ -1,5 +1,7 @@
 // A TCP connection that speaks braid frames (docs/protocol.md): reads whole
 // frames with a deadline, queues outgoing frames and flushes them in order.
+// Until a HELLO has been read it takes no frame with a body over HELLO's
+// maximum, and its buffer starts small and grows with the bytes received.
 // Single-threaded: all calls from the io_context's thread.
 #ifndef BRAID_NET_FRAMED_CONN_H_
 #define BRAID_NET_FRAMED_CONN_H_
@@ -23,6 +25,9 @@ class FramedConn final : public Link {
   // Errors: kTimeout (nothing within timeout), kUnavailable (closed or reset),
   // or the decoder's error for a bad frame (the connection is then unusable).
   awaitable<Expected<core::Message>> Read(Clock::duration timeout) override;
+  // The next frame, whole by `deadline` however its bytes trickle in (a
+  // handshake's deadline). Errors as Read().
+  awaitable<Expected<core::Message>> ReadBy(Clock::time_point deadline);
   uint64_t bytes_received() const override { return bytes_received_; }
   std::optional<PathStats> path_stats() const override;
 
@@ -47,6 +52,9 @@ class FramedConn final : public Link {
   void Close() override;
 
  private:
+  awaitable<Expected<core::Message>> ReadFrame(Clock::duration timeout,
+                                               Clock::time_point deadline);
+
   tcp::socket socket_;
   std::string peer_;
   core::FrameDecoder decoder_;

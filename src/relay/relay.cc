@@ -87,7 +87,10 @@ awaitable<void> Relay::Run() {
 }
 
 awaitable<Expected<tcp::socket>> Relay::Handshake(net::FramedConn& client) {
-  auto hello = co_await client.Read(options_.handshake_timeout);
+  // One deadline for the whole handshake, however its bytes trickle in.
+  const auto deadline = net::Clock::now() + options_.handshake_timeout;
+  auto left = [&] { return deadline - net::Clock::now(); };
+  auto hello = co_await client.ReadBy(deadline);
   if (!hello) co_return Unexpected{hello.error()};
   auto* h = std::get_if<core::Hello>(&*hello);
   if (!h) co_return MakeError(Errc::kBadState, "HELLO expected first");
@@ -96,9 +99,9 @@ awaitable<Expected<tcp::socket>> Relay::Handshake(net::FramedConn& client) {
     co_return MakeError(Errc::kBadVersion, "relay speaks version 1");
   client.Queue(core::Hello{core::kProtocolVersion, core::kProtocolVersion,
                            core::Role::kRelay, "braid/0.1 relay"});
-  if (auto s = co_await client.Flush(options_.handshake_timeout); !s)
+  if (auto s = co_await client.Flush(left()); !s)
     co_return Unexpected{s.error()};
-  auto route = co_await client.Read(options_.handshake_timeout);
+  auto route = co_await client.ReadBy(deadline);
   if (!route) co_return Unexpected{route.error()};
   auto* r = std::get_if<core::Route>(&*route);
   if (!r) co_return MakeError(Errc::kBadState, "ROUTE expected after HELLO");

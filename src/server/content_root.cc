@@ -72,14 +72,20 @@ Expected<OpenFile> ContentRoot::OpenStream(const std::string& name) const {
   if (ec || !Inside(canonical)) {
     return MakeError(Errc::kForbiddenPath, "'" + name + "' leaves the root");
   }
-  int fd = ::open(canonical.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return MakeError(Errc::kNotFound, "cannot open '" + name + "'");
-  struct stat st;
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
+  // Only regular files: a FIFO (or a device) would block open() or read()
+  // and with it every client. Checked before opening, then (in case it was
+  // swapped meanwhile) on the descriptor, opened so that it cannot block.
+  auto not_regular = [&] {
     return MakeError(Errc::kNotFound, "'" + name + "' is not a regular file");
-  }
-  return OpenFile(fd, static_cast<uint64_t>(st.st_size));
+  };
+  if (!fs::is_regular_file(canonical, ec)) return not_regular();
+  int fd = ::open(canonical.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) return MakeError(Errc::kNotFound, "cannot open '" + name + "'");
+  OpenFile file(fd, 0);
+  struct stat st;
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) return not_regular();
+  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+  return OpenFile(file.release(), static_cast<uint64_t>(st.st_size));
 }
 
 }  // namespace braid::server

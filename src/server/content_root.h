@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/expected.h"
@@ -24,6 +25,8 @@ class OpenFile {
 
   int fd() const { return fd_; }
   uint64_t size() const { return size_; }
+  // Gives up ownership of the descriptor.
+  int release() { return std::exchange(fd_, -1); }
 
  private:
   int fd_;
@@ -40,7 +43,8 @@ class ContentRoot {
   std::vector<core::TocEntry> Scan() const;
 
   // kForbiddenPath for names that break core::CheckStreamName or resolve
-  // outside the root; kNotFound for missing or non-regular files.
+  // outside the root; kNotFound for missing or non-regular files (a FIFO
+  // is refused without blocking).
   Expected<OpenFile> OpenStream(const std::string& name) const;
 
   const std::filesystem::path& path() const { return root_; }

@@ -1,9 +1,13 @@
 #include "server/content_root.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <fstream>
+#include <future>
 
 namespace braid::server {
 namespace {
@@ -56,6 +60,27 @@ TEST_F(ContentRootTest, OpensByNameOnlyInsideTheRoot) {
     ASSERT_FALSE(r) << bad;
     EXPECT_EQ(r.error().code, Errc::kForbiddenPath) << bad;
   }
+}
+
+// Issue 13 #10: a FIFO with no writer inside the root is refused at once
+// (open() of it would block the server's only thread until a writer came).
+TEST_F(ContentRootTest, RefusesAFifoWithoutBlocking) {
+  auto root = ContentRoot::Open(base_ / "root");
+  ASSERT_TRUE(root);
+  fs::path fifo = base_ / "root/pipe";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  auto opening =
+      std::async(std::launch::async, [&] { return root->OpenStream("pipe"); });
+  if (opening.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
+    int w = ::open(fifo.c_str(), O_WRONLY);  // lets the blocked open() go
+    opening.wait();
+    if (w >= 0) ::close(w);
+    FAIL() << "OpenStream blocked on a FIFO";
+  }
+  auto r = opening.get();
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::kNotFound);
+  EXPECT_EQ(root->Scan().size(), 3u);  // not listed either
 }
 
 TEST_F(ContentRootTest, RootMustBeADirectory) {

@@ -30,8 +30,10 @@ Expected<int> OpenSpool(const std::string& for_path) {
 
 }  // namespace
 
-Expected<std::shared_ptr<LiveSource>> LiveSource::Open(
-    std::string name, std::string path, asio::any_io_executor ex) {
+Expected<std::shared_ptr<LiveSource>> LiveSource::Open(std::string name,
+                                                       std::string path,
+                                                       asio::any_io_executor ex,
+                                                       uint64_t max_spool) {
   struct stat st;
   if (::stat(path.c_str(), &st) != 0) {
     return MakeError(
@@ -56,19 +58,20 @@ Expected<std::shared_ptr<LiveSource>> LiveSource::Open(
     }
     data = *spool;
   }
-  return std::shared_ptr<LiveSource>(
-      new LiveSource(std::move(name), std::move(path), ex, in, data, fifo));
+  return std::shared_ptr<LiveSource>(new LiveSource(
+      std::move(name), std::move(path), ex, in, data, fifo, max_spool));
 }
 
 LiveSource::LiveSource(std::string name, std::string path,
                        asio::any_io_executor ex, int input_fd, int data_fd,
-                       bool fifo)
+                       bool fifo, uint64_t max_spool)
     : name_(std::move(name)),
       path_(std::move(path)),
       ex_(std::move(ex)),
       input_fd_(input_fd),
       data_fd_(data_fd),
-      fifo_(fifo) {
+      fifo_(fifo),
+      max_spool_(max_spool) {
   reader_ = std::jthread([this](std::stop_token stop) {
     if (fifo_) {
       FollowFifo(stop);
@@ -83,7 +86,7 @@ LiveSource::~LiveSource() {
   reader_.request_stop();
   if (reader_.joinable()) reader_.join();
   if (data_fd_ != input_fd_) ::close(data_fd_);
-  ::close(input_fd_);
+  if (input_fd_ >= 0) ::close(input_fd_);
 }
 
 void LiveSource::Unsubscribe(net::Signal* s) {
@@ -106,7 +109,18 @@ void LiveSource::FollowFifo(std::stop_token stop) {
   while (!stop.stop_requested()) {
     pollfd p{input_fd_, POLLIN, 0};
     if (::poll(&p, 1, kPollMs) <= 0) continue;
-    ssize_t n = ::read(input_fd_, buffer.data(), buffer.size());
+    size_t room = static_cast<size_t>(
+        std::min<uint64_t>(buffer.size(), max_spool_ - total));
+    if (room == 0) {
+      // The spool is full: the stream ends here, and the producer sees the
+      // FIFO closed rather than the server's disk filling up.
+      spdlog::warn("live stream '{}' reached the spool limit ({} bytes)", name_,
+                   max_spool_);
+      ::close(input_fd_);
+      input_fd_ = -1;
+      break;
+    }
+    ssize_t n = ::read(input_fd_, buffer.data(), room);
     if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
     if (n < 0) {
       spdlog::error("live stream '{}': {}", name_, IoError(path_).what);

@@ -23,10 +23,12 @@ namespace braid::server {
 class LiveSource {
  public:
   // kNotFound when PATH does not exist, kIoError when it is neither a FIFO
-  // nor a regular file or cannot be opened.
+  // nor a regular file or cannot be opened. A FIFO's spool holds at most
+  // max_spool bytes: the stream ends there, and the FIFO is closed.
   static Expected<std::shared_ptr<LiveSource>> Open(std::string name,
                                                     std::string path,
-                                                    asio::any_io_executor ex);
+                                                    asio::any_io_executor ex,
+                                                    uint64_t max_spool);
   ~LiveSource();
   LiveSource(const LiveSource&) = delete;
   LiveSource& operator=(const LiveSource&) = delete;
@@ -43,7 +45,7 @@ class LiveSource {
 
  private:
   LiveSource(std::string name, std::string path, asio::any_io_executor ex,
-             int input_fd, int data_fd, bool fifo);
+             int input_fd, int data_fd, bool fifo, uint64_t max_spool);
   // Reader thread.
   void FollowFifo(std::stop_token stop);
   void FollowFile(std::stop_token stop);
@@ -52,9 +54,10 @@ class LiveSource {
   std::string name_;
   std::string path_;
   asio::any_io_executor ex_;
-  int input_fd_;  // the FIFO, or the file
+  int input_fd_;  // the FIFO (-1 once the spool is full), or the file
   int data_fd_;   // the spool (FIFO), or the file
   bool fifo_;
+  uint64_t max_spool_;
   uint64_t available_ = 0;
   bool ended_ = false;
   std::vector<net::Signal*> subscribers_;

@@ -9,7 +9,13 @@
 
 namespace braid::server {
 
-ManifestCache::ManifestCache() = default;
+struct ManifestCache::Hashing {
+  explicit Hashing(const asio::any_io_executor& ex) : done(ex) {}
+  net::Broadcast done;
+  std::optional<Result> result;
+};
+
+ManifestCache::ManifestCache(uint64_t max_bytes) : max_bytes_(max_bytes) {}
 
 ManifestCache::~ManifestCache() {
   pool_.stop();
@@ -39,16 +45,35 @@ Expected<core::Manifest> ComputeManifest(int fd, uint64_t size) {
   return core::Manifest(size, std::move(pieces));
 }
 
-awaitable<Expected<std::shared_ptr<const core::Manifest>>> ManifestCache::Get(
-    int fd) {
+awaitable<ManifestCache::Result> ManifestCache::Get(int fd) {
   struct stat st;
   if (::fstat(fd, &st) != 0)
     co_return MakeError(Errc::kIoError, "stat for hashing");
   Key key{st.st_dev, st.st_ino, static_cast<uint64_t>(st.st_size),
           static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 +
               st.st_mtim.tv_nsec};
-  if (auto it = done_.find(key); it != done_.end()) co_return it->second;
-  uint64_t size = static_cast<uint64_t>(st.st_size);
+  if (auto it = done_.find(key); it != done_.end()) {
+    lru_.splice(lru_.begin(), lru_, it->second.used);
+    co_return it->second.manifest;
+  }
+  if (auto it = hashing_.find(key); it != hashing_.end()) {
+    // Another request hashes this file: wait for its result.
+    std::shared_ptr<Hashing> h = it->second;
+    while (!h->result) co_await h->done.Wait(std::chrono::seconds(1));
+    co_return *h->result;
+  }
+  auto h = std::make_shared<Hashing>(co_await asio::this_coro::executor);
+  hashing_[key] = h;
+  h->result = co_await Compute(key, fd);
+  hashing_.erase(key);
+  h->done.Notify();
+  co_return *h->result;
+}
+
+awaitable<ManifestCache::Result> ManifestCache::Compute(const Key& key,
+                                                        int fd) {
+  uint64_t size = std::get<2>(key);
+  ++hashed_;
   // The hashing runs on the pool; this coroutine resumes on the io thread.
   auto computed = co_await asio::co_spawn(
       pool_,
@@ -58,8 +83,26 @@ awaitable<Expected<std::shared_ptr<const core::Manifest>>> ManifestCache::Get(
       asio::use_awaitable);
   if (!computed) co_return Unexpected{computed.error()};
   auto manifest = std::make_shared<const core::Manifest>(std::move(*computed));
-  done_[key] = manifest;
+  Keep(key, manifest);
   co_return manifest;
+}
+
+uint64_t ManifestCache::Cost(const core::Manifest& m) {
+  return m.piece_count() * sizeof(core::Digest) + kEntryOverhead;
+}
+
+void ManifestCache::Keep(const Key& key,
+                         std::shared_ptr<const core::Manifest> manifest) {
+  bytes_ += Cost(*manifest);
+  lru_.push_front(key);
+  done_[key] = {std::move(manifest), lru_.begin()};
+  // Evict the least recently used (never the one just added).
+  while (bytes_ > max_bytes_ && lru_.size() > 1) {
+    auto it = done_.find(lru_.back());
+    bytes_ -= Cost(*it->second.manifest);
+    done_.erase(it);
+    lru_.pop_back();
+  }
 }
 
 }  // namespace braid::server

@@ -70,6 +70,17 @@ awaitable<void> Server::Run() {
   }
 }
 
+const std::vector<core::TocEntry>& Server::Toc() {
+  auto now = net::Clock::now();
+  bool maybe_stale = toc_changed_ || !root_watched_;
+  if (!toc_ || (maybe_stale && now - toc_at_ >= kMinRescan)) {
+    toc_ = root_.Scan();
+    toc_at_ = now;
+    toc_changed_ = false;
+  }
+  return *toc_;
+}
+
 awaitable<Expected<core::CatalogItem>> Server::Describe(std::string name) {
   auto file = root_.OpenStream(name);
   if (!file) co_return Unexpected{file.error()};
@@ -119,7 +130,8 @@ Status Server::AddLive(const std::string& name, const std::string& path) {
     return MakeError(Errc::kMalformed,
                      "live stream '" + name + "' given twice");
   }
-  auto live = LiveSource::Open(name, path, io_.get_executor());
+  auto live =
+      LiveSource::Open(name, path, io_.get_executor(), options_.live_spool_max);
   if (!live) return Unexpected{live.error()};
   live_[name] = std::move(*live);
   return Ok{};

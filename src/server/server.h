@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "core/signing.h"
 #include "core/token_bucket.h"
@@ -49,6 +50,13 @@ class Server {
       size_t* unsettled = nullptr);
   // The size and content id of one stream; kNotFound if not held.
   awaitable<Expected<core::CatalogItem>> Describe(std::string name);
+  // The root's table of contents for LIST: scanned again at most once per
+  // kMinRescan, and only after the root changed, or while it is unwatched.
+  static constexpr auto kMinRescan = std::chrono::seconds(1);
+  const std::vector<core::TocEntry>& Toc();
+  // The root watcher runs (WatchingRoot) and saw a change (RootChanged).
+  void WatchingRoot() { root_watched_ = toc_changed_ = true; }
+  void RootChanged() { toc_changed_ = true; }
   // Serves a live stream under `name` (a FIFO or a growing file).
   Status AddLive(const std::string& name, const std::string& path);
   // The live stream of that name, or null.
@@ -72,6 +80,12 @@ class Server {
   ManifestCache manifests_;
   net::ConnLimits limits_;
   std::map<std::string, std::shared_ptr<LiveSource>> live_;
+
+  // Toc()'s cache.
+  std::optional<std::vector<core::TocEntry>> toc_;
+  net::Clock::time_point toc_at_{};
+  bool root_watched_ = false;
+  bool toc_changed_ = false;
 };
 
 }  // namespace braid::server

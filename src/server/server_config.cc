@@ -76,8 +76,8 @@ Expected<ServerSettings> ParseServerSettings(std::string_view text,
                      "config " + path + ": " + std::string(e.description()));
   }
   static const std::set<std::string> kKeys = {
-      "root",      "listen",    "name",     "director",
-      "advertise", "discovery", "max_rate", "sign_key"};
+      "root",      "listen",   "name",           "director", "advertise",
+      "discovery", "max_rate", "live_spool_max", "sign_key"};
   ServerSettings s;
   for (const auto& [key, value] : table) {
     std::string k(key.str());
@@ -93,7 +93,8 @@ Expected<ServerSettings> ParseServerSettings(std::string_view text,
     std::optional<std::string> text;
     if (auto str = value.value<std::string>()) {
       text = *str;
-    } else if (auto num = value.value<int64_t>(); num && k == "max_rate") {
+    } else if (auto num = value.value<int64_t>();
+               num && (k == "max_rate" || k == "live_spool_max")) {
       text = std::to_string(*num);
     } else {
       return MakeError(Errc::kMalformed,
@@ -106,6 +107,7 @@ Expected<ServerSettings> ParseServerSettings(std::string_view text,
     if (k == "advertise") s.advertise = text;
     if (k == "discovery") s.discovery = text;
     if (k == "max_rate") s.max_rate = text;
+    if (k == "live_spool_max") s.live_spool_max = text;
     if (k == "sign_key") s.sign_key = text;
   }
   return s;
@@ -131,6 +133,11 @@ Expected<ServerOptions> ResolveServerOptions(const ServerSettings& file,
     auto r = core::ParseRate(*rate);
     if (!r) return Unexpected{r.error()};
     o.max_rate = *r;
+  }
+  if (auto spool = pick(file.live_spool_max, flags.live_spool_max)) {
+    auto bytes = core::ParseSize(*spool);
+    if (!bytes) return Unexpected{bytes.error()};
+    o.live_spool_max = *bytes;
   }
   o.name = pick(file.name, flags.name).value_or("");
   o.sign_key = pick(file.sign_key, flags.sign_key).value_or("");

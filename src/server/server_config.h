@@ -1,7 +1,7 @@
 // Settings of `braid serve`, from a TOML file (--config) and flags; flags
 // override the file. Keys: root, listen, name, director, advertise,
-// discovery, max_rate, sign_key, and a table [live] of NAME = "PATH" live
-// streams.
+// discovery, max_rate, live_spool_max, sign_key, and a table [live] of
+// NAME = "PATH" live streams.
 #ifndef BRAID_SERVER_SERVER_CONFIG_H_
 #define BRAID_SERVER_SERVER_CONFIG_H_
 
@@ -37,6 +37,9 @@ struct ServerOptions {
   std::string sign_key;
   // Live streams: name -> a FIFO or a file a producer appends to.
   std::vector<std::pair<std::string, std::string>> live;
+  // Most bytes of one FIFO live stream kept in its spool; the stream ends
+  // there (the disk does not fill up).
+  uint64_t live_spool_max = uint64_t{16} << 30;
   size_t max_connections = 1024;
   size_t max_connections_per_peer = 64;
   // Control frames queued for a peer that does not read; past this the
@@ -51,7 +54,7 @@ struct ServerOptions {
 // What the file and the flags may set, each optional so flags can override.
 struct ServerSettings {
   std::optional<std::string> root, listen, name, director, advertise, discovery,
-      max_rate, sign_key;
+      max_rate, live_spool_max, sign_key;
   std::vector<std::string> live;  // "NAME=PATH"; the flags add to the file's
 };
 

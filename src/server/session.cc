@@ -21,6 +21,7 @@ Session::Session(Server& server, tcp::socket socket)
       conn_(std::move(socket)),
       wake_(conn_.socket().get_executor()),
       writer_done_(conn_.socket().get_executor()),
+      hello_by_(net::Clock::now() + server.options().handshake_timeout),
       last_progress_(net::Clock::now()) {
   int lowat = kNotSentLowWater;
   ::setsockopt(conn_.socket().native_handle(), IPPROTO_TCP, TCP_NOTSENT_LOWAT,
@@ -66,9 +67,13 @@ awaitable<void> Session::ReadLoop() {
       co_await net::SleepFor(std::chrono::milliseconds(20));
       if (closing_) co_return;
     }
-    auto timeout =
-        state_ == State::kAwaitHello ? opt.handshake_timeout : opt.idle_timeout;
-    auto m = co_await conn_.Read(timeout);
+    // The handshake has one deadline in all, however its bytes trickle in.
+    Expected<Message> m = MakeError(Errc::kTimeout, "");
+    if (state_ == State::kAwaitHello) {
+      m = co_await conn_.ReadBy(hello_by_);
+    } else {
+      m = co_await conn_.Read(opt.idle_timeout);
+    }
     if (!m) {
       const Error& e = m.error();
       if (e.code == Errc::kUnavailable) co_return;  // peer closed
@@ -116,7 +121,7 @@ Status Session::Handle(Message& m) {
     return MakeError(e->code, "peer reported: " + e->message);
   }
   if (std::holds_alternative<core::List>(m)) {
-    conn_.Queue(core::Toc{server_.root().Scan()});
+    conn_.Queue(core::Toc{server_.Toc()});
     return Ok{};
   }
   if (state_ == State::kReady) return bad_state();
@@ -244,6 +249,12 @@ awaitable<void> Session::WriteLoop() {
       if (live_ && SyncLive()) continue;  // EDGE queued: it goes first
       if (auto seq = plan_->Next()) {
         if (!(co_await SendBlock(*seq))) break;
+        continue;
+      }
+      if (plan_->exhausted()) {
+        spdlog::info("{}: replays switches behind its position", conn_.peer());
+        conn_.Queue(core::ErrorMsg{Errc::kLimit, "catch-up credit exhausted"});
+        closing_ = true;
         continue;
       }
       if (!end_sent_ && (!live_ || live_->ended())) {

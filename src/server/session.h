@@ -60,6 +60,7 @@ class Session : public std::enable_shared_from_this<Session> {
   net::Signal wake_;  // writer: something to send, or closing
   net::Signal writer_done_;
   State state_ = State::kAwaitHello;
+  const net::Clock::time_point hello_by_;  // the handshake's deadline
   bool closing_ = false;
   bool writer_running_ = false;
 
