@@ -33,10 +33,10 @@ stage "sanitizer suite"
 echo "== fuzz targets, briefly"
 cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBRAID_FUZZ=ON \
   -DCMAKE_CXX_COMPILER=clang++ >/dev/null
-cmake --build build-fuzz --target frame_decoder_fuzz config_fuzz http_url_fuzz
+cmake --build build-fuzz --target frame_decoder_fuzz config_fuzz http_url_fuzz input_fuzz
 stage "fuzz build"
 passed=0 failed=0
-for target in frame_decoder_fuzz config_fuzz http_url_fuzz; do
+for target in frame_decoder_fuzz config_fuzz http_url_fuzz input_fuzz; do
   corpus=$(mktemp -d)
   if ./build-fuzz/$target -max_total_time=20 -print_final_stats=1 "$corpus" >"$corpus.log" 2>&1; then
     passed=$((passed + 1))

@@ -38,13 +38,12 @@ std::vector<std::pair<uint64_t, uint64_t>> ResumeState::RangesOf(
   return out;
 }
 
-Expected<ResumeState> LoadResumeState(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return MakeError(Errc::kNotFound, "no state file " + path);
+Expected<ResumeState> ParseResumeState(std::string_view text,
+                                       const std::string& origin) {
   try {
-    nlohmann::json j = nlohmann::json::parse(in);
+    nlohmann::json j = nlohmann::json::parse(text);
     if (j.at("version").get<int>() != 1) {
-      return MakeError(Errc::kMalformed, path + ": unknown version");
+      return MakeError(Errc::kMalformed, origin + ": unknown version");
     }
     ResumeState s;
     s.content_id = j.at("content_id").get<std::string>();
@@ -53,13 +52,21 @@ Expected<ResumeState> LoadResumeState(const std::string& path) {
     for (const auto& r : j.at("have")) {
       uint64_t first = r.at(0).get<uint64_t>(), end = r.at(1).get<uint64_t>();
       if (first >= end)
-        return MakeError(Errc::kMalformed, path + ": empty range");
+        return MakeError(Errc::kMalformed, origin + ": empty range");
       s.have.push_back({first, end});
     }
     return s;
   } catch (const nlohmann::json::exception& e) {
-    return MakeError(Errc::kMalformed, path + ": " + e.what());
+    return MakeError(Errc::kMalformed, origin + ": " + e.what());
   }
+}
+
+Expected<ResumeState> LoadResumeState(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return MakeError(Errc::kNotFound, "no state file " + path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return ParseResumeState(text.str(), path);
 }
 
 Status SaveResumeState(const std::string& path, const ResumeState& state) {

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -31,6 +32,9 @@ struct ResumeState {
 
 // kNotFound if there is no state file; kMalformed if it cannot be parsed.
 Expected<ResumeState> LoadResumeState(const std::string& path);
+// The state file's text; `origin` names it in errors. Never throws.
+Expected<ResumeState> ParseResumeState(std::string_view text,
+                                       const std::string& origin);
 
 // Writes path.tmp, fsyncs it, renames it over path and fsyncs the directory.
 Status SaveResumeState(const std::string& path, const ResumeState& state);
