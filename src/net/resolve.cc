@@ -30,6 +30,19 @@ awaitable<Expected<core::HostPort>> ResolveHostPort(core::HostPort address,
   co_return address;
 }
 
+awaitable<std::vector<std::optional<core::HostPort>>> ResolveAll(
+    std::vector<core::HostPort> addresses, Clock::duration budget) {
+  std::vector<std::optional<core::HostPort>> out;
+  auto deadline = Clock::now() + budget;
+  for (auto& a : addresses) {
+    auto left = std::max<Clock::duration>(deadline - Clock::now(),
+                                          std::chrono::milliseconds(1));
+    auto r = co_await ResolveHostPort(std::move(a), left);
+    out.push_back(r ? std::optional(std::move(*r)) : std::nullopt);
+  }
+  co_return out;
+}
+
 std::string PeerIp(const tcp::socket& socket) {
   std::error_code ec;
   auto ep = socket.remote_endpoint(ec);

@@ -4,7 +4,9 @@
 #ifndef BRAID_NET_RESOLVE_H_
 #define BRAID_NET_RESOLVE_H_
 
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "core/expected.h"
 #include "core/units.h"
@@ -20,6 +22,15 @@ awaitable<Expected<std::string>> ResolveIp(std::string host,
 // The same for the host of an address; the port is kept.
 awaitable<Expected<core::HostPort>> ResolveHostPort(core::HostPort address,
                                                     Clock::duration timeout);
+// The host names in one peer's answer (a director's, or discovery's) are
+// resolved within this, in all.
+inline constexpr auto kResolveBudget = std::chrono::seconds(2);
+
+// Each address resolved as by ResolveHostPort, in order, within `budget`
+// in all (numeric hosts cost nothing); nullopt for one that does not
+// resolve in time.
+awaitable<std::vector<std::optional<core::HostPort>>> ResolveAll(
+    std::vector<core::HostPort> addresses, Clock::duration budget);
 // The canonical IP literal of a connected socket's peer; "" if unknown.
 std::string PeerIp(const tcp::socket& socket);
 

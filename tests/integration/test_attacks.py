@@ -259,5 +259,77 @@ class DirectorAttacks(AttackCase):
         self.assertTrue(d.alive(), d.stderr_text())
 
 
+class LanResponder(threading.Thread):
+    """A discovery responder on 127.0.0.1 that answers every DISCOVER with
+    one HERE per host in `hosts`, all for `port` and one content."""
+
+    def __init__(self, hosts: list[str], port: int, size: int, cid: bytes):
+        super().__init__(daemon=True)
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.address = f"127.0.0.1:{self.sock.getsockname()[1]}"
+        self.answers = [(host, port, size, cid) for host in hosts]
+        self.start()
+
+    def run(self) -> None:
+        while True:
+            try:
+                data, sender = self.sock.recvfrom(4096)
+            except OSError:
+                return
+            if len(data) < 13 or data[4] != h.DISCOVER:
+                continue
+            nonce = data[5:13]
+            for host, port, size, cid in self.answers:
+                body = nonce + h.u16(port) + h.enc_str(host) + h.u64(size) + cid
+                self.sock.sendto(h.frame(h.HERE, body), sender)
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+class DiscoveryAttacks(AttackCase):
+    def discover_get(self, responder: LanResponder, named: list[str]) -> tuple[int, str, dict]:
+        out = os.path.join(self.tmp, "out.bin")
+        stats = os.path.join(self.tmp, "stats.json")
+        r = h.run_get(self.NAME, named, out, stats=stats, timeout=60,
+                      extra=["--discover", "--discover-to", responder.address,
+                             "--discover-wait", "500"])
+        err = r.stderr.decode(errors="replace")
+        st = {}
+        if r.returncode == 0:
+            self.assertEqual(h.sha256_file(out), self.digest, "the wrong file was written")
+            with open(stats) as f:
+                st = json.load(f)
+        return r.returncode, err, st
+
+    def test_aliases_do_not_outvote_the_named_source(self) -> None:
+        """#4: three spellings of one bad server answer discovery; the
+        server the user named wins, the bad one is left out."""
+        good = self.serve(self.root)
+        evil_root = os.path.join(self.tmp, "evil")
+        h.write_random_file(os.path.join(evil_root, self.NAME), self.SIZE)
+        evil = self.serve(evil_root)
+        evil_cid = read_cid(os.path.join(evil_root, self.NAME))
+        lan = LanResponder(["127.0.0.1", "localhost", "127.1"], evil.port, self.SIZE, evil_cid)
+        self.addCleanup(lan.close)
+        rc, err, st = self.discover_get(lan, [good.address])
+        self.assertEqual(rc, 0, err)
+        self.assertIn("different content", err)  # the discovered one, left out
+        self.assertTrue(good.alive() and evil.alive())
+
+    def test_six_spellings_answer_discovery(self) -> None:
+        """#8 (client side): six spellings of one victim in discovery
+        answers are one source, one connection."""
+        victim = self.serve(self.root)
+        port = victim.port
+        lan = LanResponder(["127.0.0.1", "127.1", "2130706433", "0x7f000001", "0177.0.0.1",
+                            "localhost"], port, self.SIZE, self.cid)
+        self.addCleanup(lan.close)
+        rc, err, st = self.discover_get(lan, [])
+        self.assertEqual(rc, 0, err)
+        self.assertEqual([s["address"] for s in st["sources"]], [victim.address], err)
+
+
 if __name__ == "__main__":
     unittest.main()
