@@ -331,5 +331,39 @@ class DiscoveryAttacks(AttackCase):
         self.assertEqual([s["address"] for s in st["sources"]], [victim.address], err)
 
 
+class RelayAttacks(AttackCase):
+    def route(self, relay: h.Server, origin: str) -> h.RawConn | None:
+        """A route from another machine through `relay` to `origin`, holding a
+        connection at the origin (its HELLO answered); None if refused."""
+        try:
+            c = self.raw(relay.port, source=OTHER_HOST)
+            c.hello()
+            c.send_frame(h.ROUTE, h.enc_str(origin))
+            f = c.recv_frame()
+            if f is None or f.type != h.ROUTED:
+                return None
+            c.hello()  # now the origin's
+            return c
+        except (OSError, AssertionError, h.Closed):
+            return None
+
+    def test_64_routes_from_one_address(self) -> None:
+        """#13: one client address cannot use up, through a relay, the
+        slots the origin gives the relay: the relay's other clients are served."""
+        origin = self.serve(self.root, rate="60mbit")
+        relay = self.daemon(h.start_relay([origin.address], log_dir=self.tmp))
+        args = ["--origin", origin.address, "--via", relay.address]
+        during = self.slow_get([], extra=args)
+        routes = [c for c in (self.route(relay, origin.address) for _ in range(64)) if c]
+        out = os.path.join(self.tmp, "after.bin")
+        r = h.run_get(self.NAME, [], out, extra=args, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr.decode(errors="replace"))
+        self.assertEqual(h.sha256_file(out), self.digest)
+        self.assertLessEqual(len(routes), 16, "no per-client route limit below the origin's")
+        self.assertGreater(len(routes), 0)
+        self.check_get(during)
+        self.assertTrue(relay.alive() and origin.alive())
+
+
 if __name__ == "__main__":
     unittest.main()
