@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -363,6 +365,109 @@ class RelayAttacks(AttackCase):
         self.assertGreater(len(routes), 0)
         self.check_get(during)
         self.assertTrue(relay.alive() and origin.alive())
+
+
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+OPENSSL = shutil.which("openssl") or "/usr/bin/openssl"
+
+# An https mirror on TLS_PORT: /f.bin served, /down/f.bin redirected to the
+# http server on PLAIN_PORT, whose every request is logged.
+TLS_NGINX_CONF = """\
+daemon off;
+master_process off;
+worker_processes 1;
+pid {tmp}/nginx.pid;
+error_log {tmp}/error.log warn;
+events {{ worker_connections 64; }}
+http {{
+    default_type application/octet-stream;
+    types {{ }}
+    access_log off;
+    client_body_temp_path {tmp}/body;
+    proxy_temp_path {tmp}/proxy;
+    fastcgi_temp_path {tmp}/fastcgi;
+    uwsgi_temp_path {tmp}/uwsgi;
+    scgi_temp_path {tmp}/scgi;
+    server {{
+        listen 127.0.0.1:{tls_port} ssl;
+        ssl_certificate {tmp}/cert.pem;
+        ssl_certificate_key {tmp}/key.pem;
+        root {root};
+        location /down/ {{ return 302 http://127.0.0.1:{plain_port}/f.bin; }}
+    }}
+    server {{
+        listen 127.0.0.1:{plain_port};
+        root {root};
+        access_log {tmp}/plain.log;
+    }}
+}}
+"""
+
+
+def free_tcp_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def port_open(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+@unittest.skipUnless(os.path.exists(NGINX) and os.path.exists(OPENSSL),
+                     "nginx or openssl is not installed")
+class MirrorAttacks(AttackCase):
+    def tls_nginx(self) -> tuple[int, str]:
+        """Starts the https + http nginx; (https port, path of the http log).
+        The certificate (for IP 127.0.0.1) is trusted through SSL_CERT_FILE."""
+        tmp = os.path.join(self.tmp, "nginx")
+        os.makedirs(tmp)
+        subprocess.run([OPENSSL, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                        "-keyout", f"{tmp}/key.pem", "-out", f"{tmp}/cert.pem",
+                        "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                       check=True, capture_output=True, timeout=60)
+        old = os.environ.get("SSL_CERT_FILE")
+        os.environ["SSL_CERT_FILE"] = f"{tmp}/cert.pem"
+        self.addCleanup(lambda: os.environ.pop("SSL_CERT_FILE") if old is None
+                        else os.environ.__setitem__("SSL_CERT_FILE", old))
+        for _ in range(3):  # a port may be taken between choice and bind
+            tls_port, plain_port = free_tcp_port(), free_tcp_port()
+            conf = os.path.join(tmp, "nginx.conf")
+            with open(conf, "w") as f:
+                f.write(TLS_NGINX_CONF.format(tmp=tmp, root=self.root, tls_port=tls_port,
+                                              plain_port=plain_port))
+            proc = subprocess.Popen([NGINX, "-c", conf, "-p", tmp, "-e", f"{tmp}/error.log"],
+                                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL)
+            self.addCleanup(lambda p=proc: p.poll() is None and (p.kill(), p.wait(10)))
+            up = lambda: (port_open(tls_port) and port_open(plain_port)) or proc.poll() is not None
+            if h.wait_until(up, 10) and proc.poll() is None:
+                return tls_port, f"{tmp}/plain.log"
+        self.fail(f"nginx did not start; see {tmp}/error.log")
+
+    def test_https_mirror_redirecting_to_http(self) -> None:
+        """#11: a redirect from https to http is refused with a clear error;
+        nothing is fetched in clear text; the other mirror serves the file."""
+        tls_port, plain_log = self.tls_nginx()
+        good = f"https://127.0.0.1:{tls_port}/f.bin"
+        down = f"https://127.0.0.1:{tls_port}/down/f.bin"
+        out = os.path.join(self.tmp, "out.bin")
+        r = h.run_braid(["get", down, "-o", out], timeout=60)
+        err = r.stderr.decode(errors="replace")
+        self.assertNotEqual(r.returncode, 0, "followed a redirect from https to http")
+        self.assertIn("https to http", err)
+        self.assertFalse(os.path.exists(out))
+        r = h.run_braid(["get", good, down, "-o", out], timeout=60)
+        err = r.stderr.decode(errors="replace")
+        self.assertEqual(r.returncode, 0, err)
+        self.assertEqual(h.sha256_file(out), self.digest)
+        self.assertIn("https to http", err)
+        with open(plain_log) as f:
+            self.assertEqual(f.read(), "", "a request went out in clear text")
 
 
 if __name__ == "__main__":
