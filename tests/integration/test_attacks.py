@@ -22,6 +22,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import harness as h  # noqa: E402
+from test_http_mirrors import NGINX, free_tcp_port, port_open  # noqa: E402
 
 MB = 1_000_000
 OTHER_HOST = "127.0.0.2"  # another machine, as the daemons see it
@@ -367,7 +368,6 @@ class RelayAttacks(AttackCase):
         self.assertTrue(relay.alive() and origin.alive())
 
 
-NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 OPENSSL = shutil.which("openssl") or "/usr/bin/openssl"
 
 # An https mirror on TLS_PORT: /f.bin served, /down/f.bin redirected to the
@@ -402,20 +402,6 @@ http {{
     }}
 }}
 """
-
-
-def free_tcp_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def port_open(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-            return True
-    except OSError:
-        return False
 
 
 @unittest.skipUnless(os.path.exists(NGINX) and os.path.exists(OPENSSL),
