@@ -456,5 +456,96 @@ class MirrorAttacks(AttackCase):
             self.assertEqual(f.read(), "", "a request went out in clear text")
 
 
+class ProxyAttacks(AttackCase):
+    def setUp(self) -> None:
+        super().setUp()
+        self.server = self.serve(self.root)
+        self.proxy = self.daemon(h.start_proxy([self.server.address], log_dir=self.tmp))
+
+    def request(self, head: bytes, timeout: float = 30) -> bytes:
+        """Sends a raw request head; what the proxy answers, until it closes."""
+        with socket.create_connection(("127.0.0.1", self.proxy.port), timeout=timeout) as s:
+            try:
+                s.sendall(head)
+            except OSError:
+                pass  # refused mid-head: the answer may still be there
+            out = b""
+            while True:
+                try:
+                    b = s.recv(1 << 16)
+                except (ConnectionResetError, socket.timeout):
+                    return out
+                if not b:
+                    return out
+                out += b
+
+    def status(self, head: bytes) -> int:
+        answer = self.request(head)
+        self.assertTrue(answer.startswith(b"HTTP/1.1 "), answer[:200])
+        return int(answer[9:12])
+
+    def get_body(self, host: str) -> bytes:
+        answer = self.request(f"GET /{self.NAME} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode(),
+                              timeout=30 * h.SLOW)
+        head, _, body = answer.partition(b"\r\n\r\n")
+        self.assertTrue(head.startswith(b"HTTP/1.1 200"), head[:200])
+        return body
+
+    def test_slow_heads_many_fields_and_a_foreign_host(self) -> None:
+        """#12: 40 connections sending one header byte every 2 s do not stall
+        the proxy (and are cut off at the head deadline); a head of 2,500
+        fields is refused (431); a foreign Host is refused (421)."""
+        stop = threading.Event()
+        slow = [socket.create_connection(("127.0.0.1", self.proxy.port), timeout=5)
+                for _ in range(40)]
+        for s in slow:
+            self.addCleanup(s.close)
+        started = threading.Event()
+
+        def trickle() -> None:
+            head = b"GET /f.bin HTTP/1.1\r\nHost: localhost\r\nX-Slow: " + b"a" * 1000
+            for i in range(len(head)):
+                for s in slow:
+                    try:
+                        s.send(head[i:i + 1])
+                    except OSError:
+                        pass  # cut off
+                started.set()
+                if stop.wait(2):
+                    return
+
+        t = threading.Thread(target=trickle, daemon=True)
+        t.start()
+        self.addCleanup(t.join, 10)
+        self.addCleanup(stop.set)
+        self.assertTrue(started.wait(10), "the slow heads did not start")
+        self.assertEqual(h.sha256_bytes(self.get_body(f"127.0.0.1:{self.proxy.port}")),
+                         self.digest)
+        self.assertEqual(h.sha256_bytes(self.get_body("localhost")), self.digest)
+
+        fields = b"".join(b"X-Field-%d: %s\r\n" % (i, b"v" * 80) for i in range(2500))
+        self.assertEqual(self.status(b"GET /f.bin HTTP/1.1\r\nHost: localhost\r\n" +
+                                     fields + b"\r\n"), 431)
+        self.assertEqual(self.status(b"GET /f.bin HTTP/1.1\r\nHost: attacker.example\r\n\r\n"),
+                         421)
+
+        # The slow heads are cut off at the head deadline (10 s).
+        def all_cut() -> bool:
+            for s in slow:
+                s.settimeout(0.05)
+                try:
+                    if s.recv(4096) == b"":
+                        continue
+                except (ConnectionResetError, BrokenPipeError):
+                    continue
+                except socket.timeout:
+                    return False
+            return True
+
+        self.assertTrue(h.wait_until(all_cut, 30, interval=0.5),
+                        "connections sending their head slowly were not cut off")
+        self.assertTrue(self.proxy.alive(), self.proxy.stderr_text())
+
+
 if __name__ == "__main__":
     unittest.main()
