@@ -13,6 +13,10 @@ struct DirectorFlags {
   std::string listen = "127.0.0.1:7071";
   std::string db = "braid-director.db";
   int heartbeat_ms = 1000;
+  size_t max_connections = 1024;
+  size_t max_connections_per_peer = 64;
+  size_t max_names_per_server = 20000;
+  bool allow_foreign_advertise = false;
   int verbosity = 0;
   bool quiet = false;
 };
@@ -25,6 +29,10 @@ int RunDirector(const DirectorFlags& flags) {
   options.listen = *listen;
   options.db = flags.db;
   options.heartbeat = std::chrono::milliseconds(flags.heartbeat_ms);
+  options.max_connections = flags.max_connections;
+  options.max_connections_per_peer = flags.max_connections_per_peer;
+  options.max_names_per_server = flags.max_names_per_server;
+  options.allow_foreign_advertise = flags.allow_foreign_advertise;
   auto catalog = director::Catalog::Open(options.db);
   if (!catalog) return Fail("director", catalog.error().what, kExitFailure);
   asio::io_context io(1);
@@ -67,6 +75,21 @@ void AddDirectorCommand(CLI::App& app, int* exit_code) {
                   "How often servers must send a heartbeat; a server silent "
                   "for three of these is removed (default 1000)")
       ->check(CLI::Range(100, 60000));
+  cmd->add_option("--max-connections", flags->max_connections,
+                  "Open connections in all; more are refused (default 1024)")
+      ->check(CLI::Range(1, 1000000));
+  cmd->add_option("--max-connections-per-peer", flags->max_connections_per_peer,
+                  "Open connections from one IP address; more are refused "
+                  "(default 64)")
+      ->check(CLI::Range(1, 1000000));
+  cmd->add_option("--max-names-per-server", flags->max_names_per_server,
+                  "Names one server may register; a registration with more "
+                  "is refused (default 20000, at most 100000)")
+      ->check(CLI::Range(1, 100000));
+  cmd->add_flag("--allow-foreign-advertise", flags->allow_foreign_advertise,
+                "Let a server register an address other than the IP it "
+                "connects from (servers behind NAT). Without it, a "
+                "registration's host must resolve to the sender's IP");
   cmd->add_flag("-v,--verbose", flags->verbosity, "More logging");
   cmd->add_flag("-q,--quiet", flags->quiet, "Log errors only");
   cmd->callback([flags, exit_code] { *exit_code = RunDirector(*flags); });

@@ -2,6 +2,7 @@
 #include <signal.h>
 #include <spdlog/spdlog.h>
 
+#include <cctype>
 #include <cstdio>
 #include <thread>
 
@@ -17,6 +18,7 @@ struct ProxyFlags {
   std::string listen = "127.0.0.1:8080";
   SourceFlags source;
   std::string queue = "4MiB";
+  std::vector<std::string> allow_hosts;
   int verbosity = 0;
   bool quiet = false;
 };
@@ -42,6 +44,12 @@ int RunProxy(ProxyFlags flags) {
   if (!queue || *queue == 0)
     return Fail("proxy", "--queue: want a size", kExitUsage);
   options.queue_bytes = *queue;
+  for (const auto& name : flags.allow_hosts) {
+    std::string lower;
+    for (char c : name)
+      lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    options.allowed_hosts.push_back(lower);
+  }
   // Before any thread starts, so that every thread inherits the mask and
   // the signals reach only sigwait below.
   sigset_t signals;
@@ -82,6 +90,11 @@ void AddProxyCommand(CLI::App& app, int* exit_code) {
                   "Bytes each response keeps ready for a slow HTTP reader "
                   "before its transfer stops reading its sources (default "
                   "4MiB)");
+  cmd->add_option("--allow-host", flags->allow_hosts,
+                  "A host name requests may name in their Host field besides "
+                  "IP addresses and localhost (repeat for more). Requests "
+                  "naming another host are refused (421), so that a web page "
+                  "cannot read the proxy through DNS rebinding");
   cmd->add_flag("-v,--verbose", flags->verbosity, "More logging");
   cmd->add_flag("-q,--quiet", flags->quiet, "Log errors only");
   cmd->callback([flags, exit_code] { *exit_code = RunProxy(*flags); });

@@ -12,6 +12,7 @@ namespace {
 struct RelayFlags {
   std::string listen = "127.0.0.1:7073";
   std::vector<std::string> allow;
+  size_t max_routes_per_client = relay::RelayOptions{}.max_connections_per_peer;
   int verbosity = 0;
   bool quiet = false;
 };
@@ -23,6 +24,7 @@ int RunRelay(const RelayFlags& flags) {
   if (!listen)
     return Fail("relay", "--listen: " + listen.error().what, kExitUsage);
   options.listen = *listen;
+  options.max_connections_per_peer = flags.max_routes_per_client;
   for (const auto& a : flags.allow) {
     auto hp = core::ParseHostPort(a);
     if (!hp) return Fail("relay", "--allow: " + hp.error().what, kExitUsage);
@@ -67,6 +69,12 @@ void AddRelayCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--allow", flags->allow,
                   "An origin HOST:PORT clients may ask for (repeat for more; "
                   "matched literally; none: everything is refused)");
+  cmd->add_option("--max-routes-per-client", flags->max_routes_per_client,
+                  "Routes open from one client address; more are refused. "
+                  "Keep it below what an origin allows one peer (64 for "
+                  "braid serve): every route reaches the origin from this "
+                  "relay's address (default 16)")
+      ->check(CLI::Range(1, 1000000));
   cmd->add_flag("-v,--verbose", flags->verbosity, "More logging");
   cmd->add_flag("-q,--quiet", flags->quiet, "Log errors only");
   cmd->callback([flags, exit_code] { *exit_code = RunRelay(*flags); });

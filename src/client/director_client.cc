@@ -6,7 +6,36 @@
 #include <map>
 #include <set>
 
+#include "net/resolve.h"
+
 namespace braid::client {
+namespace {
+
+// answer with every server as one IP literal, each (server, content) once
+// (its first row: holders of the name come first); rows whose server does
+// not parse or resolve are dropped. One host must not count as several.
+awaitable<core::Sources> Canonical(core::Sources answer) {
+  std::vector<core::HostPort> addresses;
+  std::vector<core::SourceItem> parsed;
+  for (auto& item : answer.sources) {
+    auto hp = core::ParseHostPort(item.server);
+    if (!hp) continue;
+    addresses.push_back(*hp);
+    parsed.push_back(std::move(item));
+  }
+  auto resolved = co_await net::ResolveAll(addresses, net::kResolveBudget);
+  answer.sources.clear();
+  std::set<std::pair<std::string, core::Digest>> seen;
+  for (size_t i = 0; i < parsed.size(); ++i) {
+    if (!resolved[i]) continue;
+    parsed[i].server = resolved[i]->ToString();
+    if (seen.emplace(parsed[i].server, parsed[i].content_id).second)
+      answer.sources.push_back(std::move(parsed[i]));
+  }
+  co_return answer;
+}
+
+}  // namespace
 
 Expected<Choice> ChooseSources(const core::Sources& answer,
                                const std::optional<core::Digest>& wanted) {
@@ -68,7 +97,8 @@ awaitable<Expected<core::Sources>> DirectorClient::ReadSources(
   for (;;) {
     auto m = co_await conn_->Read(timeout);
     if (!m) co_return Unexpected{m.error()};
-    if (auto* s = std::get_if<core::Sources>(&*m)) co_return std::move(*s);
+    if (auto* s = std::get_if<core::Sources>(&*m))
+      co_return co_await Canonical(std::move(*s));
     if (std::holds_alternative<core::Pong>(*m)) continue;
     co_return Unexpected{core::WrongReply(*m, name(), "SOURCES")};
   }
@@ -94,7 +124,8 @@ awaitable<Expected<core::Sources>> DirectorClient::Next() {
       if (closed_) break;
       if (m) {
         pinged = false;  // any frame, a PONG included, shows it is alive
-        if (auto* s = std::get_if<core::Sources>(&*m)) co_return std::move(*s);
+        if (auto* s = std::get_if<core::Sources>(&*m))
+          co_return co_await Canonical(std::move(*s));
         if (std::holds_alternative<core::Pong>(*m)) continue;
         m = Unexpected{core::WrongReply(*m, name(), "SOURCES")};
       } else if (m.error().code == Errc::kTimeout && !pinged) {

@@ -33,7 +33,9 @@ class DirectorClient {
       : director_(std::move(director)) {}
 
   // Connects and asks who holds `name`; with subscribe, the director then
-  // sends the holders again whenever they change.
+  // sends the holders again whenever they change. In every answer each
+  // server is one IP literal (host names resolved), each (server, content)
+  // once.
   awaitable<Expected<core::Sources>> Lookup(const std::string& name,
                                             bool subscribe,
                                             net::Clock::duration timeout);

@@ -4,11 +4,18 @@
 
 #include <algorithm>
 #include <random>
+#include <set>
+
+#include "net/resolve.h"
 
 namespace braid::client {
 namespace {
 
 using asio::ip::udp;
+
+// Distinct answers kept from one discovery; more are ignored (each may
+// cost a name resolution).
+constexpr size_t kMaxAnswers = 64;
 
 // The HERE answer as an address; an empty host is the sender's.
 Found ToFound(const core::Here& h, const udp::endpoint& from) {
@@ -18,6 +25,28 @@ Found ToFound(const core::Here& h, const udp::endpoint& from) {
   f.size = h.size;
   f.content_id = h.content_id;
   return f;
+}
+
+// found with every address as one IP literal, each address once (its
+// first answer): anyone on the network can answer, so one host must not
+// count as several. Answers whose host does not resolve are dropped.
+awaitable<std::vector<Found>> Canonical(std::vector<Found> found) {
+  std::vector<core::HostPort> addresses;
+  for (const Found& f : found) addresses.push_back(f.address);
+  auto resolved = co_await net::ResolveAll(addresses, net::kResolveBudget);
+  std::vector<Found> out;
+  std::set<std::string> seen;
+  for (size_t i = 0; i < found.size(); ++i) {
+    if (!resolved[i]) {
+      spdlog::debug("discovery: {} does not resolve; ignored",
+                    found[i].address.ToString());
+      continue;
+    }
+    found[i].address = *resolved[i];
+    if (seen.insert(resolved[i]->ToString()).second)
+      out.push_back(std::move(found[i]));
+  }
+  co_return out;
 }
 
 }  // namespace
@@ -71,9 +100,9 @@ awaitable<Expected<std::vector<Found>>> Discover(
       return g.address.host == f.address.host &&
              g.address.port == f.address.port;
     });
-    if (!seen) found.push_back(std::move(f));
+    if (!seen && found.size() < kMaxAnswers) found.push_back(std::move(f));
   }
-  co_return found;
+  co_return co_await Canonical(std::move(found));
 }
 
 }  // namespace braid::client

@@ -23,8 +23,10 @@ struct Found {
 // Default target: the limited broadcast address and braid's discovery port.
 inline const core::HostPort kDefaultDiscoverTo{"255.255.255.255", 7072};
 
-// Asks `to` who holds `name` and collects distinct answers for `wait`.
-// Answers that do not carry this request's nonce are ignored.
+// Asks `to` who holds `name` and collects distinct answers for `wait`
+// (at most 64). Answers that do not carry this request's nonce are
+// ignored. Every address comes back as one IP literal (host names
+// resolved), each address once.
 awaitable<Expected<std::vector<Found>>> Discover(
     std::string name, core::HostPort to, std::chrono::milliseconds wait);
 

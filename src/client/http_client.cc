@@ -2,6 +2,8 @@
 
 #include <httplib.h>
 
+#include <memory>
+
 namespace braid::client {
 namespace {
 
@@ -79,6 +81,25 @@ std::string Describe(httplib::Error e) {
   }
 }
 
+// Redirects followed for one request; more is an error.
+constexpr int kMaxRedirects = 5;
+
+// Keep-alive, no decompression, certificates verified; redirects are
+// followed by RangeGet, which refuses https to http.
+void Configure(httplib::Client& client, const HttpTimeouts& timeouts) {
+  client.set_keep_alive(true);
+  client.set_decompress(false);
+  client.set_follow_location(false);
+  client.set_connection_timeout(timeouts.connect);
+  client.set_read_timeout(timeouts.read);
+  client.set_write_timeout(timeouts.read);
+  client.enable_server_certificate_verification(true);
+}
+
+bool IsRedirect(const httplib::Response& r) {
+  return r.status >= 300 && r.status < 400 && r.has_header("Location");
+}
+
 }  // namespace
 
 HttpWorkers::HttpWorkers(const Url& url, size_t threads, HttpTimeouts timeouts)
@@ -127,13 +148,7 @@ void HttpWorkers::Stop() {
 
 void HttpWorkers::Run(size_t index) {
   httplib::Client client(url_.Origin());
-  client.set_keep_alive(true);
-  client.set_decompress(false);
-  client.set_follow_location(true);
-  client.set_connection_timeout(timeouts_.connect);
-  client.set_read_timeout(timeouts_.read);
-  client.set_write_timeout(timeouts_.read);
-  client.enable_server_certificate_verification(true);
+  Configure(client, timeouts_);
   {
     std::lock_guard lock(mu_);
     clients_[index] = &client;
@@ -156,10 +171,14 @@ void HttpWorkers::Run(size_t index) {
   clients_[index] = nullptr;
 }
 
-Expected<uint64_t> RangeGet(httplib::Client& c, const Url& url, uint64_t offset,
-                            uint64_t length,
-                            std::optional<uint64_t> expect_total,
-                            const BodySink& sink) {
+namespace {
+
+// One request of RangeGet; a redirect's Location goes to *location.
+Expected<uint64_t> RangeGetOnce(httplib::Client& c, const Url& url,
+                                uint64_t offset, uint64_t length,
+                                std::optional<uint64_t> expect_total,
+                                const BodySink& sink,
+                                std::optional<std::string>* location) {
   std::string range = RangeHeader(offset, length);
   httplib::Headers headers{{"Range", range},
                            {"Accept-Encoding", "identity"},
@@ -169,6 +188,10 @@ Expected<uint64_t> RangeGet(httplib::Client& c, const Url& url, uint64_t offset,
   auto result = c.Get(
       url.target, headers,
       [&](const httplib::Response& r) {
+        if (IsRedirect(r)) {
+          *location = r.get_header_value("Location");
+          return false;
+        }
         answer = CheckAnswer(r, {offset, length, expect_total}, &total, &body);
         return answer.has_value();
       },
@@ -179,6 +202,7 @@ Expected<uint64_t> RangeGet(httplib::Client& c, const Url& url, uint64_t offset,
         return sink(data, n);
       });
   std::string what = "GET " + range;
+  if (*location) return 0;
   if (!answer) {
     const Error& e = answer.error();
     return MakeError(e.code, what + ": " + e.what);
@@ -195,6 +219,35 @@ Expected<uint64_t> RangeGet(httplib::Client& c, const Url& url, uint64_t offset,
                                              std::to_string(body) + " bytes");
   }
   return total;
+}
+
+}  // namespace
+
+Expected<uint64_t> RangeGet(httplib::Client& c, const Url& url,
+                            const HttpTimeouts& timeouts, uint64_t offset,
+                            uint64_t length,
+                            std::optional<uint64_t> expect_total,
+                            const BodySink& sink) {
+  Url at = url;
+  std::unique_ptr<httplib::Client> hop;  // to another origin
+  for (int redirects = 0;; ++redirects) {
+    std::optional<std::string> location;
+    auto r = RangeGetOnce(hop ? *hop : c, at, offset, length, expect_total,
+                          sink, &location);
+    if (!location) return r;
+    if (redirects == kMaxRedirects)
+      return MakeError(Errc::kUnavailable,
+                       url.ToString() + ": too many redirects");
+    auto next = RedirectTarget(at, *location);
+    if (!next)
+      return MakeError(next.error().code,
+                       at.ToString() + ": " + next.error().what);
+    if (next->Origin() != at.Origin()) {
+      hop = std::make_unique<httplib::Client>(next->Origin());
+      Configure(*hop, timeouts);
+    }
+    at = std::move(*next);
+  }
 }
 
 }  // namespace braid::client

@@ -66,8 +66,11 @@ using BodySink = std::function<bool(const char* data, size_t n)>;
 // 206 answer whose Content-Range is the range asked (or its clipped tail
 // when expect_total is nullopt: the size is not known yet) and a body of
 // exactly that length. Returns the Content-Range total (the file size).
-// Errors name the request and what was wrong with the answer.
-Expected<uint64_t> RangeGet(httplib::Client& c, const Url& url, uint64_t offset,
+// Errors name the request and what was wrong with the answer. Redirects
+// are followed (at most 5; to another origin over a connection of its own,
+// with `timeouts`), except from https to http: an error.
+Expected<uint64_t> RangeGet(httplib::Client& c, const Url& url,
+                            const HttpTimeouts& timeouts, uint64_t offset,
                             uint64_t length,
                             std::optional<uint64_t> expect_total,
                             const BodySink& sink);

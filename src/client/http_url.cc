@@ -62,6 +62,25 @@ bool LooksLikeUrl(std::string_view text) {
   return true;
 }
 
+Expected<Url> RedirectTarget(const Url& from, std::string_view location) {
+  location = location.substr(0, location.find('#'));
+  Expected<Url> to = from;
+  if (LooksLikeUrl(location)) {
+    to = ParseUrl(location);
+  } else if (!location.empty() && location.front() == '/' &&
+             location.substr(0, 2) != "//") {
+    to = ParseUrl(from.Origin() + std::string(location));
+  } else {
+    return BadUrl(location, "redirect to a relative or scheme-relative URL");
+  }
+  if (to && from.scheme == "https" && to->scheme == "http") {
+    return MakeError(Errc::kUnavailable,
+                     "refused a redirect from https to http (" +
+                         std::string(location) + "): it would be clear text");
+  }
+  return to;
+}
+
 Expected<Url> ParseUrl(std::string_view text) {
   auto sep = text.find("://");
   if (!LooksLikeUrl(text)) return BadUrl(text, "not an absolute URL");

@@ -30,6 +30,11 @@ bool LooksLikeUrl(std::string_view text);
 // Parses an absolute http(s) URL; kMalformed naming what is wrong (another
 // scheme, no host, a bad port, user info, a fragment).
 Expected<Url> ParseUrl(std::string_view text);
+// Where a redirect from `from` with this Location leads: an absolute URL,
+// or a path on from's origin ("/x"; a fragment is dropped). kUnavailable
+// for a redirect from https to http, which would send the request and the
+// data in clear text; kMalformed for a Location that is no http(s) URL.
+Expected<Url> RedirectTarget(const Url& from, std::string_view location);
 // The last non-empty path segment, without the query ("" if none).
 std::string UrlBaseName(const Url& url);
 

@@ -40,6 +40,25 @@ TEST(HttpUrlTest, RejectsWhatItCannotFetch) {
   EXPECT_NE(ftp.error().what.find("only http and https"), std::string::npos);
 }
 
+TEST(HttpUrlTest, RedirectTargets) {
+  Url from = *ParseUrl("https://a.example/x/f.bin?k=1");
+  EXPECT_EQ(RedirectTarget(from, "/y/f.bin#top")->ToString(),
+            "https://a.example:443/y/f.bin");
+  EXPECT_EQ(RedirectTarget(from, "https://b.example:8443/f")->ToString(),
+            "https://b.example:8443/f");
+  auto down = RedirectTarget(from, "http://b.example/f");
+  ASSERT_FALSE(down);
+  EXPECT_EQ(down.error().code, Errc::kUnavailable);
+  EXPECT_NE(down.error().what.find("https to http"), std::string::npos);
+  EXPECT_FALSE(RedirectTarget(from, "HTTP://b.example/f"));
+  EXPECT_FALSE(RedirectTarget(from, "//b.example/f"));
+  EXPECT_FALSE(RedirectTarget(from, "f.bin"));
+  EXPECT_FALSE(RedirectTarget(from, "ftp://b.example/f"));
+  Url plain = *ParseUrl("http://a.example/f");
+  EXPECT_EQ(RedirectTarget(plain, "https://a.example/f")->scheme, "https");
+  EXPECT_EQ(RedirectTarget(plain, "http://c.example/f")->host, "c.example");
+}
+
 TEST(HttpUrlTest, LooksLikeUrl) {
   EXPECT_TRUE(LooksLikeUrl("http://x/y"));
   EXPECT_TRUE(LooksLikeUrl("ftp://x/y"));

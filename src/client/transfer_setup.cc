@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <map>
 
+#include "client/content_vote.h"
 #include "client/for_each_parallel.h"
 #include "client/signatures.h"
 #include "client/transfer.h"
@@ -76,23 +77,23 @@ bool Transfer::Decided(bool early) const {
   for (const auto& s : all_) pending += s->pending;
   if (pending == 0) return true;
   if (!early) return false;
-  std::map<core::Digest, size_t> votes;
+  Election<core::Digest> election;
   for (const auto& s : all_) {
     // Mirrors are cross-checked together, and live streams join at the
     // edge the sources report: both need every answer.
     if (s->is_mirror()) return false;
     const core::Opened* o = OpenedOf(s.get());
-    if (!o) continue;
-    if (o->size == core::kLiveSize) return false;
-    if (trusted_ && o->content_id == *trusted_ &&
+    if (o && o->size == core::kLiveSize) return false;
+    if (o && trusted_ && o->content_id == *trusted_ &&
         (options_.trust_keys.empty() || signed_by_))
       return true;
-    ++votes[o->content_id];
+    election.Cast(VoterOf(*s, options_),
+                  o ? std::optional(o->content_id) : std::nullopt);
   }
   // With trusted keys only a signature decides.
   if (trusted_ || !options_.trust_keys.empty()) return false;
-  for (const auto& [id, n] : votes) {
-    if (2 * n > all_.size()) return true;
+  for (const auto& [id, n] : election.Tally()) {
+    if (2 * n > election.Electorate()) return true;
   }
   return false;
 }
@@ -188,15 +189,19 @@ Status Transfer::CheckOpened() {
   return Ok{};
 }
 
-// The size a strict majority of the opened sources report; the others are
-// left out (a mirror of another file, a stale copy). No majority: an error.
+// The size a strict majority of the opened sources report (one vote per
+// address; discovered sources outvote no named one: client/content_vote.h);
+// the others are left out (a mirror of another file, a stale copy). No
+// majority: an error.
 Expected<uint64_t> Transfer::MajoritySize(const std::vector<SourceConn*>& ok) {
-  std::map<uint64_t, size_t> votes;
-  for (SourceConn* s : ok) ++votes[opened_[s].size];
+  Election<uint64_t> election;
+  for (SourceConn* s : ok)
+    election.Cast(VoterOf(*s, options_), opened_[s].size);
+  const auto& votes = election.Tally();
   auto best =
       std::max_element(votes.begin(), votes.end(),
                        [](auto& a, auto& b) { return a.second < b.second; });
-  if (votes.size() > 1 && 2 * best->second <= ok.size()) {
+  if (votes.size() > 1 && 2 * best->second <= election.Electorate()) {
     std::string detail;
     for (SourceConn* t : ok)
       detail += " " + t->name() + "=" + std::to_string(opened_[t].size);
@@ -215,10 +220,10 @@ Expected<uint64_t> Transfer::MajoritySize(const std::vector<SourceConn*>& ok) {
 }
 
 // Which content to fetch: the id the user trusts, or else the one a strict
-// majority of the sources hold. Sources with other content are left out:
-// their blocks are never mixed in. HTTP mirrors cannot name their content
-// (all-zero id): they do not vote, and their blocks are verified against
-// the chosen content's manifest when there is one.
+// majority of the sources hold (counted as in MajoritySize). Sources with other
+// content are left out: their blocks are never mixed in. HTTP mirrors cannot
+// name their content (all-zero id): they do not vote, and their blocks are
+// verified against the chosen content's manifest when there is one.
 Status Transfer::ChooseContent() {
   if (!options_.trust_keys.empty() && !signed_by_) {
     return MakeError(
@@ -228,14 +233,14 @@ Status Transfer::ChooseContent() {
                       : std::string()) +
             " signed by a trusted key (--trust-key)");
   }
-  std::map<core::Digest, size_t> votes;
-  size_t opened = 0;
+  Election<core::Digest> election;
   for (SourceConn* s : live_) {
     const core::Opened* o = OpenedOf(s);
     if (s->failure || !o || o->content_id == core::Digest{}) continue;
-    ++votes[o->content_id];
-    ++opened;
+    election.Cast(VoterOf(*s, options_), o->content_id);
   }
+  const auto& votes = election.Tally();
+  size_t opened = election.Electorate();
   if (votes.empty() && trusted_) {
     return MakeError(Errc::kBadData,
                      "HTTP mirrors have no manifest to check --content-id "

@@ -32,7 +32,9 @@ class KeyFiles {
     ::unlink(private_path.c_str());
     ::unlink(public_path.c_str());
   }
-  std::string base = ::testing::TempDir() + "key" + std::to_string(++count_);
+  std::string base = ::testing::TempDir() + "braid-key-" +
+                     std::to_string(::getpid()) + "-" +
+                     std::to_string(++count_);
   std::string private_path = base + ".pem";
   std::string public_path = base + ".pub.pem";
 

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <iterator>
 #include <limits>
+#include <tuple>
 #include <utility>
 
 namespace braid::director {
@@ -44,10 +45,16 @@ constexpr const char* kSql[] = {
     "SELECT e.name, e.size, e.content_id FROM entries e "
     "JOIN servers s ON s.id = e.server_id WHERE s.address = ?1 "
     "ORDER BY e.name",
+    // At most one row per server: (server_id, name) is the key.
+    "SELECT s.address, e.name, e.size, e.content_id FROM entries e "
+    "JOIN servers s ON s.id = e.server_id WHERE e.name = ?1 "
+    "ORDER BY e.content_id, s.address LIMIT ?2",
+    // In the order of the content id index (rowid: the order registered),
+    // so that LIMIT stops the walk: no sort of every holder.
     "SELECT s.address, e.name, e.size, e.content_id FROM entries e "
     "JOIN servers s ON s.id = e.server_id WHERE e.content_id IN "
-    "(SELECT content_id FROM entries WHERE name = ?1) "
-    "ORDER BY e.content_id, s.address, e.name",
+    "(SELECT content_id FROM entries WHERE name = ?1) AND e.name != ?1 "
+    "ORDER BY e.content_id, e.rowid LIMIT ?2",
     "SELECT name, size, content_id, count(*) FROM entries "
     "GROUP BY name, size, content_id ORDER BY name, content_id, size",
 };
@@ -272,15 +279,25 @@ Expected<std::vector<CatalogEntry>> Catalog::EntriesOf(
   return out;
 }
 
-Expected<std::vector<Holder>> Catalog::Lookup(const std::string& name) const {
+Expected<std::vector<Holder>> Catalog::Lookup(const std::string& name,
+                                              size_t limit) const {
   std::vector<Holder> out;
-  Reset reset(Stmt(kLookup));
   auto read = [](sqlite3_stmt* s) {
     return Holder{ColumnText(s, 0), ColumnText(s, 1), ColumnSize(s, 2),
                   ColumnDigest(s, 3)};
   };
-  if (Collect(Stmt(kLookup), &name, read, &out) != SQLITE_DONE)
-    return Fail("look up " + name);
+  for (Query q : {kLookupNamed, kLookupOthers}) {
+    if (out.size() >= limit) break;
+    Reset reset(Stmt(q));
+    auto left = static_cast<sqlite3_int64>(limit - out.size());
+    if (sqlite3_bind_int64(Stmt(q), 2, left) != SQLITE_OK ||
+        Collect(Stmt(q), &name, read, &out) != SQLITE_DONE)
+      return Fail("look up " + name);
+  }
+  std::sort(out.begin(), out.end(), [](const Holder& a, const Holder& b) {
+    return std::tie(a.content_id, a.server, a.path) <
+           std::tie(b.content_id, b.server, b.path);
+  });
   return out;
 }
 

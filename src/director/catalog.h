@@ -75,9 +75,13 @@ class Catalog {
   Expected<std::vector<CatalogEntry>> EntriesOf(
       const std::string& server) const;
   // Holders of `name`, and holders of the same content ids under other
-  // names, sorted by (content id, server, path), without duplicates; empty
-  // if no server holds `name`.
-  Expected<std::vector<Holder>> Lookup(const std::string& name) const;
+  // names, at most `limit` in all, sorted by (content id, server, path),
+  // without duplicates; empty if no server holds `name`. Holders under
+  // `name` itself are taken first; of the others, those registered first.
+  // The database stops reading at `limit`: the cost of a look-up does not
+  // grow with the names registered under one content id.
+  Expected<std::vector<Holder>> Lookup(const std::string& name,
+                                       size_t limit) const;
   // Distinct (name, size, content id) with the number of servers holding
   // each, sorted by name then content id. The same name with two content ids
   // gives two rows (never merged).
@@ -95,7 +99,8 @@ class Catalog {
     kDeleteServer,
     kServers,
     kEntriesOf,
-    kLookup,
+    kLookupNamed,
+    kLookupOthers,
     kList,
     kQueryCount
   };

@@ -70,9 +70,9 @@ TEST(CatalogTest, RegistersLooksUpAndLists) {
   std::vector<CatalogEntry> want = {{"x.bin", 10, Id(1)}, {"y.bin", 20, Id(2)}};
   EXPECT_EQ(*c->EntriesOf("a:1"), want);
   EXPECT_TRUE(c->EntriesOf("nobody:1")->empty());
-  EXPECT_EQ(Describe(*c->Lookup("x.bin")),
+  EXPECT_EQ(Describe(*c->Lookup("x.bin", 100)),
             (std::vector<std::string>{"a:1 x.bin 10 1", "b:2 x.bin 10 1"}));
-  EXPECT_TRUE(c->Lookup("z.bin")->empty());
+  EXPECT_TRUE(c->Lookup("z.bin", 100)->empty());
   EXPECT_EQ(Describe(*c->List()),
             (std::vector<std::string>{"x.bin 10 1 x2", "y.bin 20 2 x1"}));
 }
@@ -84,7 +84,7 @@ TEST(CatalogTest, ReRegisteringReplacesEverything) {
   ASSERT_TRUE(c->Register("a:1", {{"kept", 3, Id(3)}, {"new", 4, Id(4)}}));
   std::vector<CatalogEntry> want = {{"kept", 3, Id(3)}, {"new", 4, Id(4)}};
   EXPECT_EQ(*c->EntriesOf("a:1"), want);
-  EXPECT_TRUE(c->Lookup("old")->empty());
+  EXPECT_TRUE(c->Lookup("old", 100)->empty());
   EXPECT_EQ(*c->Servers(), std::vector<std::string>{"a:1"});
 }
 
@@ -119,7 +119,7 @@ TEST(CatalogTest, SameNameWithTwoContentIdsIsNeverMerged) {
   ASSERT_TRUE(c->Register("c:3", {{"movie", 5, Id(9)}}));
   EXPECT_EQ(Describe(*c->List()),
             (std::vector<std::string>{"movie 5 3 x1", "movie 5 9 x2"}));
-  EXPECT_EQ(Describe(*c->Lookup("movie")),
+  EXPECT_EQ(Describe(*c->Lookup("movie", 100)),
             (std::vector<std::string>{"b:2 movie 5 3", "a:1 movie 5 9",
                                       "c:3 movie 5 9"}));
 }
@@ -131,9 +131,28 @@ TEST(CatalogTest, LookupFindsTheSameContentUnderAnotherPath) {
   ASSERT_TRUE(c->Register("b:2", {{"copy.mkv", 7, Id(5)},
                                   {"films/a.mkv", 7, Id(5)},
                                   {"other.mkv", 8, Id(6)}}));
-  EXPECT_EQ(Describe(*c->Lookup("films/a.mkv")),
+  EXPECT_EQ(Describe(*c->Lookup("films/a.mkv", 100)),
             (std::vector<std::string>{"a:1 films/a.mkv 7 5", "b:2 copy.mkv 7 5",
                                       "b:2 films/a.mkv 7 5"}));
+}
+
+// One server's many names for one content cannot crowd out the holders of
+// the name asked, and the answer stops at the limit.
+TEST(CatalogTest, LookupStopsAtTheLimitHoldersOfTheNameFirst) {
+  auto c = OpenMemory();
+  ASSERT_TRUE(c);
+  std::vector<CatalogEntry> aliases;
+  for (int i = 0; i < 1000; ++i)
+    aliases.push_back({"alias" + std::to_string(1000 + i), 7, Id(5)});
+  ASSERT_TRUE(c->Register("a:1", aliases));
+  ASSERT_TRUE(c->Register("b:2", {{"x", 7, Id(5)}}));
+  ASSERT_TRUE(c->Register("c:3", {{"x", 7, Id(5)}}));
+  EXPECT_EQ(Describe(*c->Lookup("x", 4)),
+            (std::vector<std::string>{"a:1 alias1000 7 5", "a:1 alias1001 7 5",
+                                      "b:2 x 7 5", "c:3 x 7 5"}));
+  EXPECT_EQ(Describe(*c->Lookup("x", 1)),
+            std::vector<std::string>{"b:2 x 7 5"});
+  EXPECT_EQ(c->Lookup("x", 5000)->size(), 1002u);
 }
 
 TEST(CatalogTest, AFailedRegistrationChangesNothing) {
@@ -172,7 +191,7 @@ TEST(CatalogTest, SurvivesReopeningTheFile) {
   EXPECT_EQ(*(*c)->Servers(), (std::vector<std::string>{"a:1", "b:2"}));
   EXPECT_EQ(Describe(*(*c)->List()),
             (std::vector<std::string>{"x 1 1 x2", "y 2 2 x1"}));
-  EXPECT_EQ(Describe(*(*c)->Lookup("y")),
+  EXPECT_EQ(Describe(*(*c)->Lookup("y", 100)),
             std::vector<std::string>{"a:1 y 2 2"});
 }
 

@@ -5,8 +5,10 @@
 #include <algorithm>
 #include <set>
 
+#include "core/ip_literal.h"
 #include "core/stream_name.h"
 #include "core/token_bucket.h"
+#include "net/resolve.h"
 
 namespace braid::director {
 namespace {
@@ -15,6 +17,8 @@ namespace {
 constexpr uint64_t kMaxStreamSize = 1ull << 60;
 // CATALOG parts stay well under the frame's body limit.
 constexpr size_t kCatalogPartBytes = 4u << 20;
+// A registered host name that does not resolve in this long is refused.
+constexpr auto kResolveTimeout = std::chrono::seconds(5);
 
 std::vector<CatalogEntry> ToEntries(std::vector<core::CatalogItem>& items) {
   std::vector<CatalogEntry> out;
@@ -49,8 +53,11 @@ struct Director::Peer {
         queries(EventBucket(o.queries_per_second, o.query_burst)) {}
   uint64_t id;
   net::FramedConn conn;
+  std::string ip = net::PeerIp(conn.socket());  // canonical
   bool hello = false;
   std::string server;  // the address this connection registered
+  // The last address asked to register, and what Canonicalize made of it.
+  std::string advertise_asked, advertise_kept;
   std::optional<core::Register> pending;  // parts of a REGISTER so far
   size_t pending_bytes = 0;
   net::Clock::time_point pending_since;
@@ -66,7 +73,8 @@ Director::Director(asio::io_context& io, DirectorOptions options,
       options_(std::move(options)),
       catalog_(std::move(catalog)),
       acceptor_(io),
-      expiry_timer_(io) {
+      expiry_timer_(io),
+      limits_(options_.max_connections, options_.max_connections_per_peer) {
   // Servers known from before a restart get time to reconnect (they back
   // off up to 5 s) and register again.
   auto grace = net::Clock::now() + std::chrono::seconds(10);
@@ -108,14 +116,21 @@ awaitable<void> Director::Run() {
     }
     auto peer =
         std::make_shared<Peer>(next_peer_++, std::move(socket), options_);
-    if (peers_.size() >= options_.max_connections) {
-      Error e{Errc::kLimit, "director: too many connections"};
-      co_await peer->conn.Fail(e);
+    if (!limits_.TryAdd(peer->ip)) {
+      spdlog::debug("connection limit reached for {}, refusing", peer->ip);
+      asio::co_spawn(
+          io_,
+          [peer]() -> awaitable<void> {
+            Error e{Errc::kLimit, "director: too many connections"};
+            co_await peer->conn.Fail(e);
+          },
+          asio::detached);
       continue;
     }
     peers_[peer->id] = peer;
     asio::co_spawn(io_, Serve(peer), [this, peer](std::exception_ptr e) {
       if (e) spdlog::error("director connection {} failed", peer->conn.peer());
+      limits_.Remove(peer->ip);
       pending_bytes_ -= peer->pending_bytes;
       if (!peer->server.empty()) Forget(peer->server, "disconnected");
       peers_.erase(peer->id);
@@ -146,7 +161,11 @@ awaitable<void> Director::Serve(std::shared_ptr<Peer> peer) {
     // Any frame from a registered server shows it is alive.
     if (!peer->server.empty() && live_.count(peer->server))
       live_[peer->server].last_seen = net::Clock::now();
-    if (auto s = Handle(*peer, *m); !s) {
+    Status s = Ok{};
+    if (auto* r = std::get_if<core::Register>(&*m); r && peer->hello)
+      s = co_await Canonicalize(*peer, *r);
+    if (s) s = Handle(*peer, *m);
+    if (!s) {
       spdlog::info("director: {}: {}", peer->conn.peer(), s.error().ToString());
       co_await peer->conn.Fail(s.error());
       co_return;
@@ -199,11 +218,45 @@ Status Director::Handle(Peer& peer, core::Message& m) {
                        " not allowed on a director");
 }
 
+awaitable<Status> Director::Canonicalize(Peer& peer, core::Register& r) {
+  if (r.advertise != peer.advertise_asked || peer.advertise_asked.empty()) {
+    auto address = core::ParseHostPort(r.advertise);
+    if (!address) {
+      co_return MakeError(Errc::kMalformed,
+                          "REGISTER: bad address '" + r.advertise + "'");
+    }
+    auto ip = co_await net::ResolveIp(address->host, kResolveTimeout);
+    if (!ip)
+      co_return MakeError(Errc::kMalformed, "REGISTER: " + ip.error().what);
+    if (core::IsUnspecifiedIp(*ip)) *ip = peer.ip;
+    if (*ip != peer.ip && !options_.allow_foreign_advertise) {
+      co_return MakeError(Errc::kBadState,
+                          "REGISTER: " + r.advertise +
+                              " is not an address of " + peer.ip +
+                              ", which registers it (a director started with "
+                              "--allow-foreign-advertise accepts any)");
+    }
+    address->host = *ip;
+    peer.advertise_asked = r.advertise;
+    peer.advertise_kept = address->ToString();
+  }
+  r.advertise = peer.advertise_kept;
+  co_return Ok{};
+}
+
+bool Director::HeldByAnother(const Peer& peer,
+                             const std::string& address) const {
+  auto it = live_.find(address);
+  return it != live_.end() && it->second.peer != 0 &&
+         it->second.peer != peer.id && peers_.count(it->second.peer) > 0;
+}
+
 Status Director::OnRegister(Peer& peer, core::Register& r) {
-  auto address = core::ParseHostPort(r.advertise);
-  if (!address) {
-    return MakeError(Errc::kMalformed,
-                     "REGISTER: bad address '" + r.advertise + "'");
+  if (HeldByAnother(peer, r.advertise)) {
+    return MakeError(Errc::kBadState,
+                     "REGISTER: " + r.advertise +
+                         " is registered by another connection, which keeps "
+                         "it until it closes or misses its heartbeats");
   }
   if (!peer.server.empty() && peer.server != r.advertise) {
     return MakeError(Errc::kBadState,
@@ -223,8 +276,13 @@ Status Director::OnRegister(Peer& peer, core::Register& r) {
     return MakeError(Errc::kTimeout, "REGISTER: parts took too long");
   }
   auto& entries = peer.pending->entries;
-  if (entries.size() + r.entries.size() > core::kMaxTocEntries)
-    return MakeError(Errc::kLimit, "REGISTER: too many entries");
+  size_t max_names =
+      std::min(core::kMaxTocEntries, options_.max_names_per_server);
+  if (entries.size() + r.entries.size() > max_names) {
+    return MakeError(Errc::kLimit, "REGISTER: more than " +
+                                       std::to_string(max_names) +
+                                       " names for one server");
+  }
   size_t bytes = 0;
   for (const auto& e : r.entries) bytes += e.name.size() + 48;
   if (peer.pending_bytes + bytes > options_.max_pending_bytes ||
@@ -265,12 +323,10 @@ Status Director::Commit(Peer& peer) {
   size_t count = r.entries.size();
   if (auto s = catalog_->Register(r.advertise, ToEntries(r.entries)); !s)
     return s;
-  // A server that reconnected takes its registration over.
+  // OnRegister checked that no other live connection holds the address (the
+  // io thread has not run anything since): a registration never takes over
+  // another connection's.
   Live& live = live_[r.advertise];
-  if (live.peer != 0 && live.peer != peer.id && peers_.count(live.peer)) {
-    peers_[live.peer]->server.clear();
-    peers_[live.peer]->conn.Close();
-  }
   entries_ = entries_ - before + count;
   live = {net::Clock::now(), peer.id, count};
   peer.server = r.advertise;
@@ -286,15 +342,14 @@ Status Director::Commit(Peer& peer) {
 }
 
 Expected<core::Sources> Director::Answer(const std::string& name) {
-  auto holders = catalog_->Lookup(name);
+  // The catalog cuts the answer at kMaxSources, holders under the name
+  // asked first; they also come first in the answer.
+  auto holders = catalog_->Lookup(name, core::kMaxSources);
   if (!holders) return Unexpected{holders.error()};
-  // Holders under the name asked come first: a long answer is cut at
-  // kMaxSources among the others.
   std::stable_partition(holders->begin(), holders->end(),
                         [&](const Holder& h) { return h.path == name; });
   core::Sources out{name, {}};
   for (auto& h : *holders) {
-    if (out.sources.size() >= core::kMaxSources) break;
     out.sources.push_back(
         {std::move(h.server), std::move(h.path), h.size, h.content_id});
   }

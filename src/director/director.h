@@ -12,6 +12,7 @@
 
 #include "core/units.h"
 #include "director/catalog.h"
+#include "net/conn_limits.h"
 #include "net/framed_conn.h"
 
 namespace braid::director {
@@ -36,6 +37,15 @@ struct DirectorOptions {
   // Answers queued for a subscriber that does not read, before it is cut off.
   size_t max_queued_bytes = 8u << 20;
   size_t max_connections = 1024;
+  // Open connections from one IP address (nginx's limit_conn): one address
+  // cannot take every slot.
+  size_t max_connections_per_peer = 64;
+  // Names one server may register; a registration with more is refused.
+  size_t max_names_per_server = 20000;
+  // A server may register only an address whose host is the IP it connects
+  // from (hosts are resolved to one IP literal first). True allows any
+  // address: servers behind NAT, or one host registering for another.
+  bool allow_foreign_advertise = false;
   // Registrations one connection may make per second (and in a burst).
   double registrations_per_second = 2;
   double registration_burst = 10;
@@ -62,6 +72,12 @@ class Director {
   struct Peer;
   awaitable<void> Serve(std::shared_ptr<Peer> peer);
   Status Handle(Peer& peer, core::Message& m);
+  // Rewrites r.advertise to the address the director keeps: its host
+  // resolved to one IP literal (an unspecified host: the peer's IP), which
+  // must be the peer's own unless allow_foreign_advertise.
+  awaitable<Status> Canonicalize(Peer& peer, core::Register& r);
+  // Whether another live connection holds `address`'s registration.
+  bool HeldByAnother(const Peer& peer, const std::string& address) const;
   Status OnRegister(Peer& peer, core::Register& r);
   Status Commit(Peer& peer);
   Status OnLookup(Peer& peer, const core::Lookup& l);
@@ -82,6 +98,7 @@ class Director {
   bool stopped_ = false;
   uint64_t next_peer_ = 1;
   std::map<uint64_t, std::shared_ptr<Peer>> peers_;
+  net::ConnLimits limits_;  // of peers_, by peer IP
   struct Live {
     net::Clock::time_point last_seen;
     uint64_t peer = 0;  // the connection that registered it; 0: none yet

@@ -8,14 +8,6 @@ namespace {
 
 constexpr uint64_t kMax = UINT64_MAX;
 
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-    s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
-    s.remove_suffix(1);
-  return s;
-}
-
 // Decimal digits only; saturates at UINT64_MAX (a position that large is
 // beyond any size). nullopt for empty or non-digit text.
 std::optional<uint64_t> Number(std::string_view s) {
@@ -55,15 +47,23 @@ RangeRequest Suffix(std::string_view digits, uint64_t size) {
 
 }  // namespace
 
+std::string_view TrimOws(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
+    s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
+    s.remove_suffix(1);
+  return s;
+}
+
 RangeRequest ResolveRange(std::string_view header, uint64_t size) {
-  header = Trim(header);
+  header = TrimOws(header);
   if (!StartsWithBytes(header)) return Whole();
-  std::string_view spec = Trim(header.substr(6));
+  std::string_view spec = TrimOws(header.substr(6));
   if (spec.find(',') != std::string_view::npos) return Whole();
   size_t dash = spec.find('-');
   if (dash == std::string_view::npos) return Whole();
-  std::string_view a = Trim(spec.substr(0, dash));
-  std::string_view b = Trim(spec.substr(dash + 1));
+  std::string_view a = TrimOws(spec.substr(0, dash));
+  std::string_view b = TrimOws(spec.substr(dash + 1));
   if (a.empty()) return Suffix(b, size);
   auto first = Number(a);
   if (!first) return Whole();

@@ -11,6 +11,9 @@
 
 namespace braid::proxy {
 
+// s without the optional white space (spaces, tabs) around it (RFC 7230 OWS).
+std::string_view TrimOws(std::string_view s);
+
 struct RangeRequest {
   enum class Kind {
     kWhole,          // 200 with the whole body

@@ -9,6 +9,7 @@
 #include "core/protocol.h"
 #include "core/stream_name.h"
 #include "proxy/content_type.h"
+#include "proxy/gated_server.h"
 #include "proxy/http_range.h"
 #include "proxy/stream_job.h"
 
@@ -119,16 +120,20 @@ httplib::Server::HandlerResponse OnlyGetAndHead(const httplib::Request& req,
   return httplib::Server::HandlerResponse::Handled;
 }
 
+// A player that pauses stops reading: it gets the gate's write timeout
+// (60 s) before it is dropped.
+GateOptions GateOf(const ProxyOptions& o) {
+  GateOptions g;
+  g.threads = o.threads;
+  g.head.allowed_hosts = o.allowed_hosts;
+  return g;
+}
+
 }  // namespace
 
 Proxy::Proxy(ProxyOptions options)
     : options_(std::move(options)),
-      server_(std::make_unique<httplib::Server>()) {
-  server_->new_task_queue = [n = options_.threads] {
-    return new httplib::ThreadPool(n);
-  };
-  // A player that pauses stops reading; give it time before dropping it.
-  server_->set_write_timeout(60, 0);
+      server_(std::make_unique<GatedServer>(GateOf(options_))) {
   server_->set_pre_routing_handler(OnlyGetAndHead);
   server_->Get(".*", [this](const httplib::Request& req,
                             httplib::Response& res) { Handle(req, res); });
@@ -166,7 +171,10 @@ Expected<int> Proxy::Bind() {
   return port;
 }
 
-void Proxy::Serve() { server_->listen_after_bind(); }
+void Proxy::Serve() {
+  server_->listen_after_bind();
+  server_->StopGate();
+}
 
 void Proxy::Stop() { server_->stop(); }
 

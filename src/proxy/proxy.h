@@ -2,24 +2,28 @@
 // (the patent's "the request is intercepted by the module"). GET /NAME
 // streams NAME from the configured sources, Range requests included; HEAD
 // answers the same headers from a Describe (sources opened, nothing sent).
-// Thread model: httplib's thread per connection; each GET body runs its
-// own transfer thread (StreamJob) behind a bounded queue.
+// Thread model: one thread reads request heads (GatedServer); a request
+// whose head is complete and acceptable gets one of `threads` serving
+// threads; each GET body runs its own transfer thread (StreamJob) behind
+// a bounded queue.
 #ifndef BRAID_PROXY_PROXY_H_
 #define BRAID_PROXY_PROXY_H_
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "client/get.h"
 #include "core/expected.h"
 
 namespace httplib {
-class Server;
 struct Request;
 struct Response;
 }  // namespace httplib
 
 namespace braid::proxy {
+
+class GatedServer;
 
 struct ProxyOptions {
   std::string host = "127.0.0.1";
@@ -30,7 +34,11 @@ struct ProxyOptions {
   // Bytes a response may hold ready for a slow HTTP reader before its
   // transfer stops taking blocks.
   size_t queue_bytes = 4u << 20;
-  size_t threads = 32;  // concurrent connections served
+  size_t threads = 32;  // requests served at once
+  // Host names a request may name besides IP literals and localhost
+  // (lower case): a browser's request to any other name is refused, so a
+  // web page cannot read the proxy through DNS rebinding.
+  std::vector<std::string> allowed_hosts;
 };
 
 class Proxy {
@@ -51,7 +59,7 @@ class Proxy {
               bool ignore_range = false);
 
   ProxyOptions options_;
-  std::unique_ptr<httplib::Server> server_;
+  std::unique_ptr<GatedServer> server_;
 };
 
 }  // namespace braid::proxy

@@ -23,7 +23,10 @@ struct RelayOptions {
   core::HostPort listen{"127.0.0.1", 7073};
   std::vector<core::HostPort> allow;  // origins it may connect to
   size_t max_connections = 1024;
-  size_t max_connections_per_peer = 64;
+  // Routes from one client address. Below what an origin allows one peer
+  // (64 for `braid serve`): every route reaches the origin from the relay's
+  // address, so one client must not use up the origin's slots for it.
+  size_t max_connections_per_peer = 16;
   std::chrono::seconds handshake_timeout{10};
   std::chrono::seconds connect_timeout{5};
   // Both directions silent this long: the route is closed.

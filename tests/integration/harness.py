@@ -984,8 +984,13 @@ class Closed(Exception):
 class RawConn:
     """A raw protocol client socket to a braid server on 127.0.0.1."""
 
-    def __init__(self, port: int, timeout: float = FRAME_TIMEOUT, host: str = "127.0.0.1"):
-        self.sock = socket.create_connection((host, port), timeout=timeout)
+    def __init__(self, port: int, timeout: float = FRAME_TIMEOUT, host: str = "127.0.0.1",
+                 source: str | None = None):
+        """`source`: the local address to connect from (another loopback
+        address such as 127.0.0.2 stands for another machine)."""
+        self.sock = socket.create_connection(
+            (host, port), timeout=timeout,
+            source_address=(source, 0) if source else None)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.timeout = timeout
         self.reset = False

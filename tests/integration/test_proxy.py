@@ -215,7 +215,7 @@ class ProxyCase(unittest.TestCase):
         idle = self.threads()
         for _ in range(3):
             s = socket.create_connection(("127.0.0.1", self.proxy.port), timeout=HTTP_TIMEOUT)
-            s.sendall(f"GET /{self.BIG} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            s.sendall(f"GET /{self.BIG} HTTP/1.1\r\nHost: localhost\r\n\r\n".encode())
             got = 0
             while got < 4 * h.MIB:
                 b = s.recv(1 << 16)

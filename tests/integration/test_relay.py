@@ -356,14 +356,14 @@ class RelayRefusals(RelayCase):
     def test_route_limit_per_peer(self) -> None:
         o = self.origin()
         r = self.relay([o.address])
-        conns = [h.connect(r) for _ in range(64)]
+        conns = [h.connect(r) for _ in range(16)]  # --max-routes-per-client
         try:
-            # All 64 accepted and waiting in the handshake.
+            # All 16 accepted and waiting in the handshake.
             for c in conns[:1]:
                 self.assertEqual(c.hello()["role"], h.ROLE_RELAY)
             with h.connect(r) as c:
                 got = c.error_or_close(5)
-                self.assertIsNotNone(got, "65th route from one address: closed without ERROR")
+                self.assertIsNotNone(got, "17th route from one address: closed without ERROR")
                 self.assertEqual(got[0], h.kLimit, got)
         finally:
             for c in conns:

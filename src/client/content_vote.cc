@@ -1,0 +1,24 @@
+#include "client/content_vote.h"
+
+#include <algorithm>
+
+#include "client/source_conn.h"
+#include "core/ip_literal.h"
+
+namespace braid::client {
+
+Voter VoterOf(const SourceConn& s, const GetOptions& options) {
+  if (s.is_mirror()) return {s.name(), true};
+  core::HostPort a = s.origin() ? *s.origin() : s.address();
+  auto is_a = [&](const core::HostPort& n) {
+    return n.host == a.host && n.port == a.port;
+  };
+  bool named =
+      s.origin() ||
+      std::any_of(options.sources.begin(), options.sources.end(), is_a) ||
+      (options.origin && is_a(*options.origin));
+  a.host = core::CanonicalIp(a.host).value_or(a.host);
+  return {a.ToString(), named};
+}
+
+}  // namespace braid::client
