@@ -100,8 +100,16 @@ awaitable<Expected<core::Opened>> SourceConn::Handshake(
     if (auto s = co_await ReadSignature(timeout); !s)
       co_return Unexpected{s.error()};
   }
-  // The answer to the early MANIFEST_GET: its part, or ERROR (a live
-  // stream has no manifest).
+  // The early MANIFEST_GET's answer is read when needed (TakeEarlyManifest):
+  // a large one from a far source would hold the content's choice.
+  early_manifest_pending_ = true;
+  co_return opened;
+}
+
+awaitable<Status> SourceConn::TakeEarlyManifest(net::Clock::duration timeout) {
+  if (!early_manifest_pending_) co_return Ok{};
+  early_manifest_pending_ = false;
+  // Its part, or ERROR (a live stream has no manifest).
   auto part = co_await conn_->Read(timeout);
   if (!part) co_return Unexpected{part.error()};
   if (auto* p = std::get_if<core::ManifestPart>(&*part); p && p->first == 0) {
@@ -109,7 +117,7 @@ awaitable<Expected<core::Opened>> SourceConn::Handshake(
   } else if (!std::holds_alternative<core::ErrorMsg>(*part)) {
     co_return Unexpected{core::WrongReply(*part, name(), "MANIFEST")};
   }
-  co_return opened;
+  co_return Ok{};
 }
 
 awaitable<Status> SourceConn::ReadSignature(net::Clock::duration timeout) {
@@ -217,6 +225,8 @@ awaitable<Expected<core::Manifest>> SourceConn::FetchManifest(
     uint64_t size, const core::Digest& content_id,
     net::Clock::duration timeout) {
   uint64_t count = core::Manifest::PieceCount(size);
+  if (auto s = co_await TakeEarlyManifest(timeout); !s)
+    co_return Unexpected{s.error()};
   std::vector<core::Digest> digests;
   if (early_manifest_.size() == count) {
     digests = std::move(early_manifest_);  // all of it came with OPENED
@@ -225,6 +235,8 @@ awaitable<Expected<core::Manifest>> SourceConn::FetchManifest(
     SourceConn side(address_, path_, origin_);
     auto opened = co_await side.Handshake(open_, timeout);
     if (!opened) co_return Unexpected{opened.error()};
+    if (auto s = co_await side.TakeEarlyManifest(timeout); !s)
+      co_return Unexpected{s.error()};
     auto fetched = co_await side.FetchDigests(count, timeout);
     side.Close();
     if (!fetched) co_return Unexpected{fetched.error()};

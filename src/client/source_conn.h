@@ -70,6 +70,9 @@ class SourceConn {
       uint64_t size, const core::Digest& content_id,
       net::Clock::duration timeout);
 
+  // Reads the answer to the handshake's MANIFEST_GET if not read yet (it
+  // comes before any block): keeps its part (early_manifest).
+  awaitable<Status> TakeEarlyManifest(net::Clock::duration timeout);
   // The manifest's first digests as the source sent them with OPENED
   // (unchecked: FetchManifest checks a whole manifest against the content
   // id); empty if it sent none.
@@ -155,6 +158,7 @@ class SourceConn {
   bool closed_ = false;
   HttpMirror* mirror_ = nullptr;  // conn_, for a mirror
   std::vector<core::Digest> early_manifest_;
+  bool early_manifest_pending_ = false;  // its answer not read yet
   std::optional<core::SignatureMsg> signature_;
   core::Open open_;  // the Handshake's OPEN (FetchManifest's second one)
 };

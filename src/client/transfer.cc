@@ -173,6 +173,10 @@ void Transfer::OnProcessed(SourceConn& s, uint64_t seq,
 }
 
 awaitable<void> Transfer::Receive(SourceConn& s) {
+  if (auto st = co_await s.TakeEarlyManifest(options_.stall_timeout); !st) {
+    FailSource(s, st.error());
+    co_return;
+  }
   // A long read deadline: the scheduler's stall timer, derived from the
   // source's rate, decides much sooner that a silent source is dead.
   while (!done_ && !fatal_ && !s.failure) {

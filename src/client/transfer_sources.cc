@@ -160,6 +160,9 @@ awaitable<Status> Transfer::OpenJoiner(SourceConn& s) {
                  cur.epoch,           cur.pattern,   s.path()};
   auto opened = co_await s.Handshake(req, options_.connect_timeout);
   if (!opened) co_return Unexpected{opened.error()};
+  // The answers it reads next come after the early manifest's.
+  if (auto st = co_await s.TakeEarlyManifest(options_.connect_timeout); !st)
+    co_return st;
   if (done_ || fatal_) co_return Ok{};
   if (opened->size != layout_.size || opened->content_id != content_id_) {
     co_return MakeError(
