@@ -44,12 +44,8 @@ int RunProxy(ProxyFlags flags) {
   if (!queue || *queue == 0)
     return Fail("proxy", "--queue: want a size", kExitUsage);
   options.queue_bytes = *queue;
-  for (const auto& name : flags.allow_hosts) {
-    std::string lower;
-    for (char c : name)
-      lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    options.allowed_hosts.push_back(lower);
-  }
+  for (const auto& name : flags.allow_hosts)
+    options.allowed_hosts.push_back(core::AsciiLower(name));
   // Before any thread starts, so that every thread inherits the mask and
   // the signals reach only sigwait below.
   sigset_t signals;

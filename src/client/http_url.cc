@@ -3,6 +3,8 @@
 #include <cctype>
 #include <charconv>
 
+#include "core/units.h"
+
 namespace braid::client {
 namespace {
 
@@ -85,9 +87,7 @@ Expected<Url> ParseUrl(std::string_view text) {
   auto sep = text.find("://");
   if (!LooksLikeUrl(text)) return BadUrl(text, "not an absolute URL");
   Url url;
-  for (char c : text.substr(0, sep))
-    url.scheme +=
-        static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  url.scheme = core::AsciiLower(text.substr(0, sep));
   if (url.scheme != "http" && url.scheme != "https") {
     return BadUrl(text, "scheme '" + url.scheme +
                             "' is not supported (only http and https)");

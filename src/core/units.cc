@@ -6,14 +6,14 @@
 #include <string>
 
 namespace braid::core {
-namespace {
-
-std::string Lower(std::string_view s) {
+std::string AsciiLower(std::string_view s) {
   std::string out(s);
   for (char& c : out)
     c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return out;
 }
+
+namespace {
 
 // Splits "12.5MB" into 12.5 and "mb". Fails on no digits or trailing junk.
 bool SplitNumber(std::string_view text, double* value, std::string* unit) {
@@ -26,7 +26,7 @@ bool SplitNumber(std::string_view text, double* value, std::string* unit) {
   char* end = nullptr;
   *value = std::strtod(num.c_str(), &end);
   if (end != num.c_str() + num.size() || !std::isfinite(*value)) return false;
-  *unit = Lower(text.substr(i));
+  *unit = AsciiLower(text.substr(i));
   return true;
 }
 

@@ -16,6 +16,9 @@ namespace braid::core {
 // 1024; a unit ending in "bit" or "bps" counts bits. "0" means unlimited.
 Expected<uint64_t> ParseRate(std::string_view text);
 
+// s with ASCII letters in lower case (names, units and schemes compare so).
+std::string AsciiLower(std::string_view s);
+
 // A size in bytes: "4096", "256k", "256KiB", "64MiB", "1G" (k/M/G powers of
 // 1000, KiB/MiB/GiB powers of 1024).
 Expected<uint64_t> ParseSize(std::string_view text);

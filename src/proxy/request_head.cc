@@ -4,17 +4,11 @@
 #include <cctype>
 
 #include "core/ip_literal.h"
+#include "core/units.h"
 #include "proxy/http_range.h"
 
 namespace braid::proxy {
 namespace {
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out)
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 // The host of a Host value ("name", "name:port", "[v6]:port").
 std::string_view HostOf(std::string_view value) {
@@ -26,7 +20,7 @@ std::string_view HostOf(std::string_view value) {
 }
 
 bool Accepted(std::string_view host, const HeadLimits& limits) {
-  std::string name = Lower(host);
+  std::string name = core::AsciiLower(host);
   if (!name.empty() && name.back() == '.') name.pop_back();  // FQDN form
   // A numeric host in its canonical form: a rebinding attack needs a name.
   if (core::CanonicalIp(name) == name) return true;
@@ -57,7 +51,7 @@ HeadVerdict CheckHead(std::string_view head, const HeadLimits& limits) {
                        " header fields"};
     auto colon = line.find(':');
     if (colon != std::string_view::npos &&
-        Lower(line.substr(0, colon)) == "host") {
+        core::AsciiLower(line.substr(0, colon)) == "host") {
       ++hosts;
       host = HostOf(TrimOws(line.substr(colon + 1)));
     }
