@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "cli/commands.h"
+#include "cli/tls_flags.h"
 #include "director/director.h"
 
 namespace braid::cli {
@@ -17,6 +18,7 @@ struct DirectorFlags {
   size_t max_connections_per_peer = 64;
   size_t max_names_per_server = 20000;
   bool allow_foreign_advertise = false;
+  net::TlsServerOptions tls;
   int verbosity = 0;
   bool quiet = false;
 };
@@ -33,6 +35,9 @@ int RunDirector(const DirectorFlags& flags) {
   options.max_connections_per_peer = flags.max_connections_per_peer;
   options.max_names_per_server = flags.max_names_per_server;
   options.allow_foreign_advertise = flags.allow_foreign_advertise;
+  auto tls = ServerTls(flags.tls);
+  if (!tls) return Fail("director", tls.error().what, kExitUsage);
+  options.tls = std::move(*tls);
   auto catalog = director::Catalog::Open(options.db);
   if (!catalog) return Fail("director", catalog.error().what, kExitFailure);
   asio::io_context io(1);
@@ -90,6 +95,7 @@ void AddDirectorCommand(CLI::App& app, int* exit_code) {
                 "Let a server register an address other than the IP it "
                 "connects from (servers behind NAT). Without it, a "
                 "registration's host must resolve to the sender's IP");
+  AddTlsServerFlags(cmd, &flags->tls);
   cmd->add_flag("-v,--verbose", flags->verbosity, "More logging");
   cmd->add_flag("-q,--quiet", flags->quiet, "Log errors only");
   cmd->callback([flags, exit_code] { *exit_code = RunDirector(*flags); });

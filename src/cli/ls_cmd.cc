@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/tls_flags.h"
 #include "client/director_client.h"
 #include "client/source_conn.h"
 
@@ -13,6 +14,7 @@ struct LsFlags {
   std::string director;
   std::string source;
   bool json = false;
+  net::TlsClientOptions tls;
 };
 
 constexpr auto kTimeout = std::chrono::seconds(10);
@@ -30,8 +32,8 @@ T RunAwait(awaitable<T> task) {
 }
 
 awaitable<Expected<std::vector<core::CatalogLine>>> FromServer(
-    core::HostPort where) {
-  client::SourceConn s(where, "");
+    core::HostPort where, std::shared_ptr<const net::TlsContext> tls) {
+  client::SourceConn s(where, "", std::nullopt, std::move(tls));
   if (auto st = co_await s.Connect(kTimeout); !st)
     co_return Unexpected{st.error()};
   if (auto st = co_await s.conn().Send(core::List{}, kTimeout); !st)
@@ -47,8 +49,8 @@ awaitable<Expected<std::vector<core::CatalogLine>>> FromServer(
 
 // The client lives in the coroutine: its socket goes before the io_context.
 awaitable<Expected<std::vector<core::CatalogLine>>> FromDirector(
-    core::HostPort where) {
-  client::DirectorClient d(std::move(where));
+    core::HostPort where, std::shared_ptr<const net::TlsContext> tls) {
+  client::DirectorClient d(std::move(where), std::move(tls));
   co_return co_await d.List(kTimeout);
 }
 
@@ -87,11 +89,16 @@ int RunLs(const LsFlags& flags) {
     std::fprintf(stderr, "braid ls: error: %s\n", hp.error().what.c_str());
     return kExitUsage;
   }
+  auto tls = ClientTls(flags.tls);
+  if (!tls) {
+    std::fprintf(stderr, "braid ls: error: %s\n", tls.error().what.c_str());
+    return kExitUsage;
+  }
   Expected<std::vector<core::CatalogLine>> lines;
   if (!flags.director.empty()) {
-    lines = RunAwait(FromDirector(*hp));
+    lines = RunAwait(FromDirector(*hp, *tls));
   } else {
-    lines = RunAwait(FromServer(*hp));
+    lines = RunAwait(FromServer(*hp, *tls));
   }
   if (!lines) {
     std::fprintf(stderr, "braid ls: error: %s\n",
@@ -116,6 +123,7 @@ void AddLsCommand(CLI::App& app, int* exit_code) {
                             "Server HOST:PORT whose files to print");
   d->excludes(s);
   cmd->add_flag("--json", flags->json, "Print JSON for scripts");
+  AddTlsClientFlags(cmd, &flags->tls, "server or director");
   cmd->callback([flags, exit_code] {
     if (flags->director.empty() && flags->source.empty()) {
       std::fprintf(stderr, "braid ls: error: give --director or --source\n");

@@ -5,6 +5,7 @@
 #include <functional>
 
 #include "cli/commands.h"
+#include "cli/tls_flags.h"
 #include "server/director_link.h"
 #include "server/discovery_responder.h"
 #include "server/root_watcher.h"
@@ -15,6 +16,7 @@ namespace {
 
 struct ServeFlags {
   server::ServerSettings settings;
+  net::TlsClientOptions director_tls;
   std::string config;
   uint64_t fault_corrupt_every = 0;
   int verbosity = 0;
@@ -99,6 +101,18 @@ int RunServe(const ServeFlags& flags) {
     spdlog::info("signing with key {}", core::ToHex(key->id()));
     srv.SetSigningKey(std::move(*key));
   }
+  auto tls = ServerTls(options->tls);
+  if (!tls) {
+    std::fprintf(stderr, "braid serve: error: %s\n", tls.error().what.c_str());
+    return kExitUsage;
+  }
+  srv.SetTls(std::move(*tls));
+  auto director_tls = ClientTls(flags.director_tls);
+  if (!director_tls) {
+    std::fprintf(stderr, "braid serve: error: %s\n",
+                 director_tls.error().what.c_str());
+    return kExitUsage;
+  }
   for (const auto& [name, path] : options->live) {
     if (auto s = srv.AddLive(name, path); !s) {
       std::fprintf(stderr, "braid serve: error: %s\n", s.error().what.c_str());
@@ -140,7 +154,8 @@ int RunServe(const ServeFlags& flags) {
     }
   }
   std::optional<server::DirectorLink> link;
-  if (options->director) link.emplace(srv, *options->director);
+  if (options->director)
+    link.emplace(srv, *options->director, std::move(*director_tls));
   asio::co_spawn(io, Announce(srv, link ? &*link : nullptr), asio::detached);
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](std::error_code, int) {
@@ -187,6 +202,11 @@ void AddServeCommand(CLI::App& app, int* exit_code) {
       "A publisher's Ed25519 private key (PEM, e.g. from `openssl genpkey "
       "-algorithm ed25519`): clients with the public key (`get "
       "--trust-key`) then accept only what this server signs for a name");
+  opt("--tls-cert", &flags->settings.tls_cert,
+      "PEM certificate chain: every client must then speak TLS (`get "
+      "--tls`)");
+  opt("--tls-key", &flags->settings.tls_key, "PEM private key of --tls-cert");
+  AddTlsClientFlags(cmd, &flags->director_tls, "director (--director)");
   cmd->add_option("--live", flags->settings.live,
                   "Serve a live stream: NAME=PATH, PATH a FIFO or a file that "
                   "a producer appends to; it ends when the FIFO's writer "

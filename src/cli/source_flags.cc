@@ -1,5 +1,6 @@
 #include "cli/source_flags.h"
 
+#include "cli/tls_flags.h"
 #include "client/http_url.h"
 #include "core/protocol.h"
 #include "core/units.h"
@@ -122,6 +123,7 @@ void AddSourceFlags(CLI::App* cmd, SourceFlags* flags,
                   "--sign-key send the signature), whatever the director, "
                   "discovery or the other sources say (repeat for more keys)")
       ->check(CLI::ExistingFile);
+  AddTlsClientFlags(cmd, &flags->tls, "servers, relays' origins and director");
 }
 
 std::optional<std::string> ApplySourceFlags(const SourceFlags& flags,
@@ -134,6 +136,10 @@ std::optional<std::string> ApplySourceFlags(const SourceFlags& flags,
     if (!key) return key.error().what;
     options->trust_keys.push_back(std::move(*key));
   }
+  auto tls = ClientTls(flags.tls);
+  if (!tls) return tls.error().what;
+  options->tls = std::move(*tls);
+  options->tls_options = flags.tls;
   options->connect_timeout = std::chrono::milliseconds(
       static_cast<int64_t>(flags.connect_timeout_s * 1000));
   if (!client::HasSources(*options))

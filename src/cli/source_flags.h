@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "client/get.h"
+#include "net/tls.h"
 
 namespace braid::cli {
 
@@ -25,11 +26,13 @@ struct SourceFlags {
   int connections = 1;  // --connections-per-source (experimental)
   double connect_timeout_s = 5;
   std::vector<std::string> trust_keys;  // PEM public key files
+  net::TlsClientOptions tls;
 };
 
 // Registers --source, --director, --origin, --via, --discover*,
 // --block-size, --max-buffer (described by max_buffer_help),
-// --connections-per-source, --connect-timeout and --trust-key on cmd.
+// --connections-per-source, --connect-timeout, --trust-key and the TLS
+// client flags (cli/tls_flags.h) on cmd.
 void AddSourceFlags(CLI::App* cmd, SourceFlags* flags,
                     const std::string& max_buffer_help);
 

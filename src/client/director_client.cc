@@ -79,6 +79,14 @@ awaitable<Status> DirectorClient::Connect(const core::Message& request,
                         "director " + name() + ": " + socket.error().what);
   }
   auto conn = std::make_unique<net::FramedConn>(std::move(*socket));
+  if (tls_) {
+    auto s = co_await conn->StartTls(*tls_, director_.host,
+                                     net::Clock::now() + timeout);
+    if (!s) {
+      co_return MakeError(s.error().code,
+                          "director " + name() + ": " + s.error().what);
+    }
+  }
   core::Hello hello{core::kProtocolVersion, core::kProtocolVersion,
                     core::Role::kClient, "braid/0.1"};
   conn->Queue(hello);

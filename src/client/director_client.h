@@ -29,8 +29,11 @@ Expected<Choice> ChooseSources(const core::Sources& answer,
 
 class DirectorClient {
  public:
-  explicit DirectorClient(core::HostPort director)
-      : director_(std::move(director)) {}
+  // With `tls`, every connection to the director is TLS (its certificate
+  // must name director.host).
+  explicit DirectorClient(core::HostPort director,
+                          std::shared_ptr<const net::TlsContext> tls = nullptr)
+      : director_(std::move(director)), tls_(std::move(tls)) {}
 
   // Connects and asks who holds `name`; with subscribe, the director then
   // sends the holders again whenever they change. In every answer each
@@ -58,6 +61,7 @@ class DirectorClient {
   awaitable<Expected<core::Sources>> ReadSources(net::Clock::duration timeout);
 
   core::HostPort director_;
+  std::shared_ptr<const net::TlsContext> tls_;
   std::unique_ptr<net::FramedConn> conn_;
   std::string name_;  // of the subscription
   bool closed_ = false;

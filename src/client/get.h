@@ -20,6 +20,7 @@
 #include "core/scheduler.h"
 #include "core/signing.h"
 #include "core/units.h"
+#include "net/tls.h"
 
 namespace braid::client {
 
@@ -61,6 +62,12 @@ struct GetOptions {
   // for this name is accepted, whatever the director, discovery or a
   // majority of the sources say (docs/security.md "Signed content").
   std::vector<core::TrustKey> trust_keys;
+  // TLS as the user set it (--tls, --cacert, --insecure): https mirrors
+  // use its authorities; braid links use `tls`, built from it.
+  net::TlsClientOptions tls_options;
+  // TLS on every braid link (--tls): to servers, relays' origins and the
+  // director. Null: plain TCP.
+  std::shared_ptr<const net::TlsContext> tls;
   bool progress = false;  // draw the progress line on stderr
   // A live stream: join at its live edge (the newest whole block) instead of
   // its start.

@@ -86,14 +86,16 @@ constexpr int kMaxRedirects = 5;
 
 // Keep-alive, no decompression, certificates verified; redirects are
 // followed by RangeGet, which refuses https to http.
-void Configure(httplib::Client& client, const HttpTimeouts& timeouts) {
+void Configure(httplib::Client& client, const HttpConnOptions& conn_options) {
   client.set_keep_alive(true);
   client.set_decompress(false);
   client.set_follow_location(false);
-  client.set_connection_timeout(timeouts.connect);
-  client.set_read_timeout(timeouts.read);
-  client.set_write_timeout(timeouts.read);
-  client.enable_server_certificate_verification(true);
+  client.set_connection_timeout(conn_options.connect);
+  client.set_read_timeout(conn_options.read);
+  client.set_write_timeout(conn_options.read);
+  client.enable_server_certificate_verification(!conn_options.insecure);
+  if (!conn_options.ca_file.empty())
+    client.set_ca_cert_path(conn_options.ca_file);
 }
 
 bool IsRedirect(const httplib::Response& r) {
@@ -102,9 +104,10 @@ bool IsRedirect(const httplib::Response& r) {
 
 }  // namespace
 
-HttpWorkers::HttpWorkers(const Url& url, size_t threads, HttpTimeouts timeouts)
+HttpWorkers::HttpWorkers(const Url& url, size_t threads,
+                         HttpConnOptions conn_options)
     : url_(url),
-      timeouts_(timeouts),
+      conn_options_(conn_options),
       own_(threads),
       clients_(threads, nullptr) {
   for (size_t i = 0; i < threads; ++i)
@@ -148,7 +151,7 @@ void HttpWorkers::Stop() {
 
 void HttpWorkers::Run(size_t index) {
   httplib::Client client(url_.Origin());
-  Configure(client, timeouts_);
+  Configure(client, conn_options_);
   {
     std::lock_guard lock(mu_);
     clients_[index] = &client;
@@ -224,8 +227,8 @@ Expected<uint64_t> RangeGetOnce(httplib::Client& c, const Url& url,
 }  // namespace
 
 Expected<uint64_t> RangeGet(httplib::Client& c, const Url& url,
-                            const HttpTimeouts& timeouts, uint64_t offset,
-                            uint64_t length,
+                            const HttpConnOptions& conn_options,
+                            uint64_t offset, uint64_t length,
                             std::optional<uint64_t> expect_total,
                             const BodySink& sink) {
   Url at = url;
@@ -244,7 +247,7 @@ Expected<uint64_t> RangeGet(httplib::Client& c, const Url& url,
                        at.ToString() + ": " + next.error().what);
     if (next->Origin() != at.Origin()) {
       hop = std::make_unique<httplib::Client>(next->Origin());
-      Configure(*hop, timeouts);
+      Configure(*hop, conn_options);
     }
     at = std::move(*next);
   }

@@ -23,15 +23,19 @@ class Client;
 
 namespace braid::client {
 
-struct HttpTimeouts {
+struct HttpConnOptions {
   std::chrono::milliseconds connect{5000};
   std::chrono::milliseconds read{30000};  // silence within a response
+  // https: PEM authorities to trust (--cacert; empty: the system's), or
+  // no certificate check at all (--insecure).
+  std::string ca_file;
+  bool insecure = false;
 };
 
 class HttpWorkers {
  public:
   using Job = std::function<void(httplib::Client&)>;
-  HttpWorkers(const Url& url, size_t threads, HttpTimeouts timeouts);
+  HttpWorkers(const Url& url, size_t threads, HttpConnOptions conn_options);
   // Stop() and join.
   ~HttpWorkers();
 
@@ -49,7 +53,7 @@ class HttpWorkers {
   void Run(size_t index);
 
   Url url_;
-  HttpTimeouts timeouts_;
+  HttpConnOptions conn_options_;
   std::atomic<bool> stopped_{false};
   std::mutex mu_;  // guards jobs_, own_ and clients_
   std::condition_variable cv_;
@@ -68,10 +72,10 @@ using BodySink = std::function<bool(const char* data, size_t n)>;
 // exactly that length. Returns the Content-Range total (the file size).
 // Errors name the request and what was wrong with the answer. Redirects
 // are followed (at most 5; to another origin over a connection of its own,
-// with `timeouts`), except from https to http: an error.
+// with `conn_options`), except from https to http: an error.
 Expected<uint64_t> RangeGet(httplib::Client& c, const Url& url,
-                            const HttpTimeouts& timeouts, uint64_t offset,
-                            uint64_t length,
+                            const HttpConnOptions& conn_options,
+                            uint64_t offset, uint64_t length,
                             std::optional<uint64_t> expect_total,
                             const BodySink& sink);
 

@@ -42,7 +42,7 @@ HttpMirror::HttpMirror(asio::any_io_executor ex, Url url,
       self_(std::make_shared<HttpMirror*>(this)),
       inbox_(std::make_shared<Inbox>()),
       workers_(url_, std::max<size_t>(1, options.connections),
-               options.timeouts) {}
+               options.conn_options) {}
 
 HttpMirror::~HttpMirror() {
   workers_.Stop();
@@ -151,8 +151,8 @@ void HttpMirror::OnHello(const core::Hello& h) {
   connecting_ = workers_.size();
   for (size_t i = 0; i < workers_.size(); ++i) {
     Async<uint64_t>(
-        [url, timeouts = options_.timeouts](httplib::Client& c) {
-          return RangeGet(c, url, timeouts, 0, 1, std::nullopt,
+        [url, conn_options = options_.conn_options](httplib::Client& c) {
+          return RangeGet(c, url, conn_options, 0, 1, std::nullopt,
                           [](const char*, size_t) { return true; });
         },
         [](HttpMirror& m, Expected<uint64_t> size) {
@@ -193,8 +193,8 @@ void HttpMirror::OnPing(const core::Ping& p) {
   uint64_t n = payload.size();
   auto shared = std::make_shared<std::vector<uint8_t>>(std::move(payload));
   Async<uint64_t>(
-      [url, n, timeouts = options_.timeouts](httplib::Client& c) {
-        return RangeGet(c, url, timeouts, 0, n, std::nullopt,
+      [url, n, conn_options = options_.conn_options](httplib::Client& c) {
+        return RangeGet(c, url, conn_options, 0, n, std::nullopt,
                         [](const char*, size_t) { return true; });
       },
       [token, shared](HttpMirror& m, Expected<uint64_t> r) {
@@ -252,9 +252,9 @@ void HttpMirror::FetchRun(BlockRun run) {
   end_sent_ = false;
   Poster post{ex_, self_};
   HttpWorkers* workers = &workers_;
-  workers_.Post([inbox = inbox_, url = url_, timeouts = options_.timeouts,
-                 layout = layout_, run, offset, length, post,
-                 workers](httplib::Client& c) {
+  workers_.Post([inbox = inbox_, url = url_,
+                 conn_options = options_.conn_options, layout = layout_, run,
+                 offset, length, post, workers](httplib::Client& c) {
     uint64_t seq = run.first;
     auto buf = TakeBuffer(inbox->mu, inbox->free, layout.block_size);
     // Slices the body into blocks as it arrives: each block is handed over
@@ -278,7 +278,7 @@ void HttpMirror::FetchRun(BlockRun run) {
       }
       return true;
     };
-    auto r = RangeGet(c, url, timeouts, offset, length, layout.size, sink);
+    auto r = RangeGet(c, url, conn_options, offset, length, layout.size, sink);
     Status s = r ? Status(Ok{}) : Status(Unexpected{r.error()});
     post([s](HttpMirror& m) { m.OnRunDone(s); });
   });
@@ -343,13 +343,13 @@ awaitable<Expected<std::vector<uint8_t>>> HttpMirror::Fetch(
   };
   auto pending = std::make_shared<Pending>(ex_);
   Url url = url_;
-  HttpTimeouts timeouts = options_.timeouts;
+  HttpConnOptions conn_options = options_.conn_options;
   uint64_t total = *size_;
   using Bytes = std::vector<uint8_t>;
   Async<Bytes>(
       [=](httplib::Client& c) -> Expected<Bytes> {
         Bytes out;
-        auto r = RangeGet(c, url, timeouts, offset, length, total,
+        auto r = RangeGet(c, url, conn_options, offset, length, total,
                           [&](const char* d, size_t n) {
                             out.insert(out.end(), d, d + n);
                             return true;

@@ -32,7 +32,7 @@ struct HttpMirrorOptions {
   size_t connections = 2;                   // parallel keep-alive connections
   uint64_t max_request_bytes = 4u << 20;    // one range GET at most
   uint64_t max_buffered_bytes = 16u << 20;  // asked for and not yet Read()
-  HttpTimeouts timeouts;
+  HttpConnOptions conn_options;
 };
 
 class HttpMirror final : public net::Link {

@@ -17,10 +17,13 @@ core::Hello ClientHello() {
 }  // namespace
 
 awaitable<Status> SourceConn::ConnectTransport(net::Clock::duration timeout) {
+  net::FramedConn* framed = nullptr;  // a braid connection (not a mirror)
   if (url_) {
     HttpMirrorOptions options;
-    options.timeouts.connect =
+    options.conn_options.connect =
         std::chrono::duration_cast<std::chrono::milliseconds>(timeout);
+    options.conn_options.ca_file = mirror_tls_.ca_file;
+    options.conn_options.insecure = mirror_tls_.insecure;
     auto mirror = std::make_unique<HttpMirror>(
         co_await asio::this_coro::executor, *url_, options);
     mirror_ = mirror.get();
@@ -36,10 +39,17 @@ awaitable<Status> SourceConn::ConnectTransport(net::Clock::duration timeout) {
                           "connect to " + address_.ToString() + ": given up");
     }
     if (!st) co_return st;
-    conn_ = std::make_unique<net::FramedConn>(std::move(socket));
+    auto conn = std::make_unique<net::FramedConn>(std::move(socket));
+    framed = conn.get();
+    conn_ = std::move(conn);
   }
   if (origin_) {
     if (auto s = co_await Route(timeout); !s) co_return s;
+  }
+  if (tls_ && framed) {
+    const std::string& host = origin_ ? origin_->host : address_.host;
+    co_return co_await framed->StartTls(*tls_, host,
+                                        net::Clock::now() + timeout);
   }
   co_return Ok{};
 }
@@ -232,7 +242,7 @@ awaitable<Expected<core::Manifest>> SourceConn::FetchManifest(
     digests = std::move(early_manifest_);  // all of it came with OPENED
   } else if (start_sent) {
     // Blocks flow here: the manifest over a connection of its own.
-    SourceConn side(address_, path_, origin_);
+    SourceConn side(address_, path_, origin_, tls_);
     auto opened = co_await side.Handshake(open_, timeout);
     if (!opened) co_return Unexpected{opened.error()};
     if (auto s = co_await side.TakeEarlyManifest(timeout); !s)

@@ -26,13 +26,18 @@ class SourceConn {
   // same content under another name on some servers).
   // With `origin`, address is a relay that carries the connection to it
   // (patent FIG. 11: one route of several to a single source).
+  // With `tls`, the braid session is TLS with the server (through the
+  // relay, end to end: the relay carries only ciphertext).
   SourceConn(core::HostPort address, std::string path,
-             std::optional<core::HostPort> origin = std::nullopt)
+             std::optional<core::HostPort> origin = std::nullopt,
+             std::shared_ptr<const net::TlsContext> tls = nullptr)
       : address_(std::move(address)),
         path_(std::move(path)),
-        origin_(std::move(origin)) {}
+        origin_(std::move(origin)),
+        tls_(std::move(tls)) {}
   // An HTTP(S) mirror of the file (client/http_mirror.h).
-  explicit SourceConn(Url mirror) : url_(std::move(mirror)) {}
+  explicit SourceConn(Url mirror, net::TlsClientOptions tls = {})
+      : url_(std::move(mirror)), mirror_tls_(std::move(tls)) {}
   ~SourceConn();
 
   // TCP connect (through the relay, if any), or the mirror's first range
@@ -155,6 +160,8 @@ class SourceConn {
   std::unique_ptr<net::Link> conn_;
   // The TCP connection being made (Close gives it up); closed: given up.
   std::optional<asio::ip::tcp::socket> connecting_;
+  std::shared_ptr<const net::TlsContext> tls_;
+  net::TlsClientOptions mirror_tls_;  // https: authorities, --insecure
   bool closed_ = false;
   HttpMirror* mirror_ = nullptr;  // conn_, for a mirror
   std::vector<core::Digest> early_manifest_;

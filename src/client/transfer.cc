@@ -21,16 +21,17 @@ constexpr auto kKeepAlive = std::chrono::seconds(5);
 Transfer::Transfer(const GetOptions& options)
     : options_(options), trusted_(options.content_id) {
   for (const auto& a : options.sources)
-    all_.push_back(std::make_unique<SourceConn>(a, options.name));
+    all_.push_back(std::make_unique<SourceConn>(a, options.name, std::nullopt,
+                                                options.tls));
   for (const auto& url : options.mirrors)
-    all_.push_back(std::make_unique<SourceConn>(url));
+    all_.push_back(std::make_unique<SourceConn>(url, options.tls_options));
   for (const auto& via : options.vias) {
     if (via) {
-      all_.push_back(
-          std::make_unique<SourceConn>(*via, options.name, options.origin));
+      all_.push_back(std::make_unique<SourceConn>(*via, options.name,
+                                                  options.origin, options.tls));
     } else {
-      all_.push_back(
-          std::make_unique<SourceConn>(*options.origin, options.name));
+      all_.push_back(std::make_unique<SourceConn>(*options.origin, options.name,
+                                                  std::nullopt, options.tls));
     }
   }
 }

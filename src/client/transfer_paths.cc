@@ -92,8 +92,8 @@ bool Transfer::Opening(const std::string& name) const {
 }
 
 void Transfer::AddConnection(const SourceConn& to, double rate_hint) {
-  all_.push_back(
-      std::make_unique<SourceConn>(to.address(), to.path(), to.origin()));
+  all_.push_back(std::make_unique<SourceConn>(to.address(), to.path(),
+                                              to.origin(), options_.tls));
   SourceConn* s = all_.back().get();
   s->extra = true;
   s->last_rate = rate_hint;

@@ -44,7 +44,8 @@ SourceConn* Transfer::AddSource(const core::HostPort& address,
   auto& retry = retry_at_[name];
   if (now < retry) return nullptr;
   retry = now + std::chrono::seconds(1 << std::min(failures, 5));
-  all_.push_back(std::make_unique<SourceConn>(address, path));
+  all_.push_back(
+      std::make_unique<SourceConn>(address, path, std::nullopt, options_.tls));
   return all_.back().get();
 }
 
@@ -66,7 +67,8 @@ Status Transfer::UseDirectorChoice(const core::Sources& answer) {
 
 awaitable<Status> Transfer::FindSources() {
   if (options_.director) {
-    director_ = std::make_unique<DirectorClient>(*options_.director);
+    director_ =
+        std::make_unique<DirectorClient>(*options_.director, options_.tls);
     auto answer = co_await director_->Lookup(options_.name, /*subscribe=*/true,
                                              options_.connect_timeout);
     if (!answer) co_return Unexpected{answer.error()};

@@ -142,6 +142,12 @@ awaitable<void> Director::Serve(std::shared_ptr<Peer> peer) {
   const auto expiry = options_.heartbeat * options_.missed;
   // The handshake has one deadline in all, however its bytes trickle in.
   const auto hello_by = net::Clock::now() + options_.handshake_timeout;
+  if (options_.tls) {
+    if (auto s = co_await peer->conn.AcceptTls(*options_.tls, hello_by); !s) {
+      spdlog::info("director: {}: {}", peer->conn.peer(), s.error().ToString());
+      co_return;
+    }
+  }
   while (!stopped_) {
     auto timeout = peer->server.empty() ? options_.idle_timeout : expiry;
     Expected<core::Message> m = MakeError(Errc::kTimeout, "");

@@ -46,6 +46,8 @@ struct DirectorOptions {
   // from (hosts are resolved to one IP literal first). True allows any
   // address: servers behind NAT, or one host registering for another.
   bool allow_foreign_advertise = false;
+  // TLS on every connection (--tls-cert); null: plain TCP.
+  std::shared_ptr<const net::TlsContext> tls;
   // Registrations one connection may make per second (and in a burst).
   double registrations_per_second = 2;
   double registration_burst = 10;

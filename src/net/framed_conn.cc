@@ -1,5 +1,7 @@
 #include "net/framed_conn.h"
 
+#include <sys/socket.h>
+
 #include "net/tcp_info.h"
 
 namespace braid::net {
@@ -19,6 +21,45 @@ FramedConn::FramedConn(tcp::socket socket)
     peer_ = "?";
   }
   socket_.set_option(tcp::no_delay(true), ec);
+}
+
+FramedConn::~FramedConn() = default;
+
+awaitable<Status> FramedConn::StartTls(const TlsContext& context,
+                                       const std::string& host,
+                                       Clock::time_point deadline) {
+  tls_ = std::make_unique<TlsStream>(socket_, context);
+  co_return co_await tls_->Handshake(host, deadline);
+}
+
+awaitable<Status> FramedConn::AcceptTls(const TlsContext& context,
+                                        Clock::time_point deadline) {
+  auto [ec] = co_await WithTimeout(
+      socket_.async_wait(tcp::socket::wait_read, kUseTuple),
+      deadline - Clock::now());
+  if (ec) co_return Unexpected{SocketError(ec, "TLS from " + peer_)};
+  uint8_t first = 0;
+  ssize_t n = ::recv(socket_.native_handle(), &first, 1, MSG_PEEK);
+  if (n <= 0) co_return MakeError(Errc::kUnavailable, peer_ + ": closed");
+  if (first != kTlsHandshakeByte) {
+    const Error plain{Errc::kBadState,
+                      "this server takes TLS only (connect with --tls)"};
+    co_await Fail(plain);
+    co_return Unexpected{plain};
+  }
+  co_return co_await StartTls(context, peer_, deadline);
+}
+
+awaitable<std::tuple<std::error_code, size_t>> FramedConn::ReadSome(
+    asio::mutable_buffer buffer) {
+  if (tls_) return tls_->ReadSome(buffer);
+  return socket_.async_read_some(buffer, kUseTuple);
+}
+
+awaitable<std::tuple<std::error_code, size_t>> FramedConn::WriteAll(
+    asio::const_buffer buffer) {
+  if (tls_) return tls_->Write(buffer);
+  return asio::async_write(socket_, buffer, kUseTuple);
 }
 
 Error SocketError(const std::error_code& ec, const std::string& op) {
@@ -48,9 +89,7 @@ awaitable<Expected<core::Message>> FramedConn::ReadFrame(
     auto buf = decoder_.Prepare();
     auto left = std::min(timeout, deadline - Clock::now());
     auto [ec, n] = co_await WithTimeout(
-        socket_.async_read_some(asio::buffer(buf.data(), buf.size()),
-                                kUseTuple),
-        left);
+        ReadSome(asio::buffer(buf.data(), buf.size())), left);
     if (ec) co_return Unexpected{SocketError(ec, "read from " + peer_)};
     decoder_.Commit(n);
     bytes_received_ += n;
@@ -63,8 +102,8 @@ awaitable<Status> FramedConn::Flush(Clock::duration timeout) {
   while (!out_.empty()) {
     writing_.swap(out_);
     out_.clear();
-    auto [ec, n] = co_await WithTimeout(
-        asio::async_write(socket_, asio::buffer(writing_), kUseTuple), timeout);
+    auto [ec, n] =
+        co_await WithTimeout(WriteAll(asio::buffer(writing_)), timeout);
     writing_.clear();
     if (ec) {
       flushing_ = false;
@@ -72,6 +111,15 @@ awaitable<Status> FramedConn::Flush(Clock::duration timeout) {
     }
   }
   flushing_ = false;
+  co_return Ok{};
+}
+
+awaitable<Status> FramedConn::WriteRaw(std::span<const uint8_t> bytes,
+                                       Clock::duration timeout) {
+  if (auto s = co_await Flush(timeout); !s) co_return s;
+  auto [ec, n] = co_await WithTimeout(
+      WriteAll(asio::buffer(bytes.data(), bytes.size())), timeout);
+  if (ec) co_return Unexpected{SocketError(ec, "write to " + peer_)};
   co_return Ok{};
 }
 

@@ -6,6 +6,8 @@
 #ifndef BRAID_NET_FRAMED_CONN_H_
 #define BRAID_NET_FRAMED_CONN_H_
 
+#include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -14,12 +16,27 @@
 #include "core/units.h"
 #include "net/asio_util.h"
 #include "net/link.h"
+#include "net/tls.h"
 
 namespace braid::net {
 
 class FramedConn final : public Link {
  public:
   explicit FramedConn(tcp::socket socket);
+  ~FramedConn() override;
+
+  // Turns the connection into TLS (net/tls.h): the handshake, done by
+  // `deadline`; a client checks the certificate names `host`. Everything
+  // read and written afterwards is inside the TLS session. REQUIRES: nothing
+  // received and not yet decoded, nothing queued.
+  awaitable<Status> StartTls(const TlsContext& context, const std::string& host,
+                             Clock::time_point deadline);
+  // A server's side: TLS with the first bytes the peer sends; a peer
+  // that starts with a braid frame instead gets a plain ERROR saying TLS is
+  // required. By `deadline` (the handshake's).
+  awaitable<Status> AcceptTls(const TlsContext& context,
+                              Clock::time_point deadline);
+  bool tls() const { return tls_ != nullptr; }
 
   // The next frame. Views inside it stay valid until the next Read().
   // Errors: kTimeout (nothing within timeout), kUnavailable (closed or reset),
@@ -41,12 +58,18 @@ class FramedConn final : public Link {
   // coroutine's reference parameter across co_await.)
   awaitable<void> Fail(const Error& e);
 
+  // Writes `bytes` (whole frames the caller encoded) after anything queued
+  // has been flushed. For a sender that builds its own frames (a server's
+  // blocks over TLS).
+  awaitable<Status> WriteRaw(std::span<const uint8_t> bytes,
+                             Clock::duration timeout);
+
   bool has_queued() const override { return !out_.empty(); }
   size_t queued_bytes() const { return out_.size() + writing_.size(); }
   tcp::socket& socket() { return socket_; }
   // Hands the socket over (to a relay's byte pump) with the bytes received
-  // but not decoded yet. REQUIRES: nothing queued; the connection is not
-  // used afterwards.
+  // but not decoded yet. REQUIRES: no TLS, nothing queued; the connection
+  // is not used afterwards.
   tcp::socket Release(std::vector<uint8_t>* leftover);
   const std::string& peer() const { return peer_; }
   void Close() override;
@@ -55,7 +78,13 @@ class FramedConn final : public Link {
   awaitable<Expected<core::Message>> ReadFrame(Clock::duration timeout,
                                                Clock::time_point deadline);
 
+  awaitable<std::tuple<std::error_code, size_t>> ReadSome(
+      asio::mutable_buffer buffer);
+  awaitable<std::tuple<std::error_code, size_t>> WriteAll(
+      asio::const_buffer buffer);
+
   tcp::socket socket_;
+  std::unique_ptr<TlsStream> tls_;  // over socket_, once StartTls ran
   std::string peer_;
   core::FrameDecoder decoder_;
   uint64_t bytes_received_ = 0;

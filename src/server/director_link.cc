@@ -36,9 +36,11 @@ struct DirectorLink::Link {
   }
 };
 
-DirectorLink::DirectorLink(Server& server, core::HostPort director)
+DirectorLink::DirectorLink(Server& server, core::HostPort director,
+                           std::shared_ptr<const net::TlsContext> tls)
     : server_(server),
       director_(std::move(director)),
+      tls_(std::move(tls)),
       changed_(server.executor()) {}
 
 void DirectorLink::Changed() {
@@ -114,6 +116,11 @@ awaitable<Status> DirectorLink::Session() {
   auto socket = co_await net::Connect(director_.host, director_.port, kTimeout);
   if (!socket) co_return Unexpected{socket.error()};
   auto link = std::make_shared<Link>(std::move(*socket));
+  if (tls_) {
+    auto s = co_await link->conn.StartTls(*tls_, director_.host,
+                                          net::Clock::now() + kTimeout);
+    if (!s) co_return s;
+  }
   core::Hello hello{core::kProtocolVersion, core::kProtocolVersion,
                     core::Role::kServer, "braid/0.1 " + server_.options().name};
   if (auto s = co_await link->conn.Send(hello, kTimeout); !s) co_return s;

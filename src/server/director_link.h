@@ -18,7 +18,10 @@ namespace braid::server {
 
 class DirectorLink {
  public:
-  DirectorLink(Server& server, core::HostPort director);
+  // With `tls`, the link to the director is TLS (its certificate must
+  // name director.host).
+  DirectorLink(Server& server, core::HostPort director,
+               std::shared_ptr<const net::TlsContext> tls = nullptr);
 
   // Registers and keeps the registration until Stop().
   awaitable<void> Run();
@@ -38,6 +41,7 @@ class DirectorLink {
 
   Server& server_;
   core::HostPort director_;
+  std::shared_ptr<const net::TlsContext> tls_;
   std::shared_ptr<Link> link_;
   net::Signal changed_;
   bool dirty_ = true;  // the table changed since the last registration

@@ -13,6 +13,7 @@
 #include "core/token_bucket.h"
 #include "net/asio_util.h"
 #include "net/conn_limits.h"
+#include "net/tls.h"
 #include "server/content_root.h"
 #include "server/live_source.h"
 #include "server/manifest_cache.h"
@@ -68,11 +69,17 @@ class Server {
   const core::SigningKey* signing_key() const {
     return signing_key_ ? &*signing_key_ : nullptr;
   }
+  // TLS on every client connection (--tls-cert); none: plain TCP.
+  void SetTls(std::shared_ptr<const net::TlsContext> tls) {
+    tls_ = std::move(tls);
+  }
+  const net::TlsContext* tls() const { return tls_.get(); }
 
  private:
   asio::io_context& io_;
   ServerOptions options_;
   std::optional<core::SigningKey> signing_key_;
+  std::shared_ptr<const net::TlsContext> tls_;
   ContentRoot root_;
   tcp::acceptor acceptor_;
   tcp::endpoint endpoint_;

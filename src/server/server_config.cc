@@ -76,8 +76,9 @@ Expected<ServerSettings> ParseServerSettings(std::string_view text,
                      "config " + path + ": " + std::string(e.description()));
   }
   static const std::set<std::string> kKeys = {
-      "root",      "listen",   "name",           "director", "advertise",
-      "discovery", "max_rate", "live_spool_max", "sign_key"};
+      "root",      "listen",    "name",     "director",
+      "advertise", "discovery", "max_rate", "live_spool_max",
+      "sign_key",  "tls_cert",  "tls_key"};
   ServerSettings s;
   for (const auto& [key, value] : table) {
     std::string k(key.str());
@@ -109,6 +110,8 @@ Expected<ServerSettings> ParseServerSettings(std::string_view text,
     if (k == "max_rate") s.max_rate = text;
     if (k == "live_spool_max") s.live_spool_max = text;
     if (k == "sign_key") s.sign_key = text;
+    if (k == "tls_cert") s.tls_cert = text;
+    if (k == "tls_key") s.tls_key = text;
   }
   return s;
 }
@@ -141,6 +144,8 @@ Expected<ServerOptions> ResolveServerOptions(const ServerSettings& file,
   }
   o.name = pick(file.name, flags.name).value_or("");
   o.sign_key = pick(file.sign_key, flags.sign_key).value_or("");
+  o.tls.cert_file = pick(file.tls_cert, flags.tls_cert).value_or("");
+  o.tls.key_file = pick(file.tls_key, flags.tls_key).value_or("");
   auto address = [](const std::optional<std::string>& v, const char* what,
                     std::optional<core::HostPort>* out) -> Status {
     if (!v) return Ok{};

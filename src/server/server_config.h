@@ -1,6 +1,7 @@
 // Settings of `braid serve`, from a TOML file (--config) and flags; flags
 // override the file. Keys: root, listen, name, director, advertise,
-// discovery, max_rate, live_spool_max, sign_key, and a table [live] of
+// discovery, max_rate, live_spool_max, sign_key, tls_cert, tls_key, and a
+// table [live] of
 // NAME = "PATH" live streams.
 #ifndef BRAID_SERVER_SERVER_CONFIG_H_
 #define BRAID_SERVER_SERVER_CONFIG_H_
@@ -15,6 +16,7 @@
 
 #include "core/expected.h"
 #include "core/units.h"
+#include "net/tls.h"
 
 namespace braid::server {
 
@@ -35,6 +37,8 @@ struct ServerOptions {
   // A publisher's Ed25519 private key (PEM): the server signs each file's
   // name, size and content id with it (core/signing.h). Empty: none.
   std::string sign_key;
+  // TLS on every connection (docs/security.md "TLS"); none without a cert.
+  net::TlsServerOptions tls;
   // Live streams: name -> a FIFO or a file a producer appends to.
   std::vector<std::pair<std::string, std::string>> live;
   // Most bytes of one FIFO live stream kept in its spool; the stream ends
@@ -54,7 +58,7 @@ struct ServerOptions {
 // What the file and the flags may set, each optional so flags can override.
 struct ServerSettings {
   std::optional<std::string> root, listen, name, director, advertise, discovery,
-      max_rate, live_spool_max, sign_key;
+      max_rate, live_spool_max, sign_key, tls_cert, tls_key;
   std::vector<std::string> live;  // "NAME=PATH"; the flags add to the file's
 };
 

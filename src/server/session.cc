@@ -30,6 +30,13 @@ Session::Session(Server& server, tcp::socket socket)
 
 awaitable<void> Session::Run() {
   auto self = shared_from_this();
+  if (const auto* tls = server_.tls()) {
+    if (auto s = co_await conn_.AcceptTls(*tls, hello_by_); !s) {
+      spdlog::info("{}: {}", conn_.peer(), s.error().ToString());
+      conn_.Close();
+      co_return;
+    }
+  }
   writer_running_ = true;
   asio::co_spawn(conn_.socket().get_executor(), WriteLoop(),
                  [self](std::exception_ptr e) {
@@ -299,33 +306,28 @@ awaitable<Status> Session::WaitWritable() {
   }
 }
 
-// Testing only (--fault-corrupt-every): the block with one byte flipped, sent
-// from a user-space copy.
-awaitable<Status> Session::SendCorrupted(uint64_t seq, uint32_t len) {
-  std::vector<uint8_t> frame(core::kDataPrefixSize + len);
-  core::EncodeDataPrefix(seq, plan_->EpochOf(seq), len, frame.data());
-  ssize_t n = ::pread(DataFd(), frame.data() + core::kDataPrefixSize, len,
+// A block built in user space: over TLS (the bytes must pass through the
+// cipher), or with one byte flipped for --fault-corrupt-every (testing).
+awaitable<Status> Session::SendCopied(uint64_t seq, uint32_t len,
+                                      bool corrupt) {
+  copy_.resize(core::kDataPrefixSize + len);
+  core::EncodeDataPrefix(seq, plan_->EpochOf(seq), len, copy_.data());
+  ssize_t n = ::pread(DataFd(), copy_.data() + core::kDataPrefixSize, len,
                       static_cast<off_t>(layout_.OffsetOf(seq)));
   if (n != static_cast<ssize_t>(len))
     co_return MakeError(Errc::kIoError, "read block");
-  frame[core::kDataPrefixSize + len / 2] ^= 0x5A;
-  int fd = conn_.socket().native_handle();
-  for (size_t sent = 0; sent < frame.size();) {
-    ssize_t w =
-        ::send(fd, frame.data() + sent, frame.size() - sent, MSG_NOSIGNAL);
-    if (w >= 0) {
-      sent += static_cast<size_t>(w);
-    } else if (errno == EAGAIN || errno == EINTR) {
-      if (auto s = co_await WaitWritable(); !s) co_return s;
-    } else {
-      co_return MakeError(Errc::kUnavailable, "send to " + conn_.peer());
-    }
+  if (corrupt) {
+    copy_[core::kDataPrefixSize + len / 2] ^= 0x5A;
+    spdlog::warn(
+        "{}: sending block {} corrupted on purpose (--fault-corrupt-every)",
+        conn_.peer(), seq);
   }
+  if (auto s = co_await conn_.WriteRaw(copy_, server_.options().idle_timeout);
+      !s)
+    co_return s;
   ++blocks_sent_;
   bytes_sent_ += len;
   last_progress_ = net::Clock::now();
-  spdlog::warn("{}: sent block {} corrupted on purpose (--fault-corrupt-every)",
-               conn_.peer(), seq);
   co_return Ok{};
 }
 
@@ -338,9 +340,8 @@ awaitable<Status> Session::SendBlock(uint64_t seq) {
       server_.rate_limit().Take(len + core::kDataPrefixSize, net::Clock::now());
   if (wait > net::Clock::duration::zero()) co_await net::SleepFor(wait);
   uint64_t every = server_.options().fault_corrupt_every;
-  if (every > 0 && (blocks_sent_ + 1) % every == 0) {
-    co_return co_await SendCorrupted(seq, len);
-  }
+  bool corrupt = every > 0 && (blocks_sent_ + 1) % every == 0;
+  if (corrupt || conn_.tls()) co_return co_await SendCopied(seq, len, corrupt);
 
   uint8_t prefix[core::kDataPrefixSize];
   core::EncodeDataPrefix(seq, plan_->EpochOf(seq), len, prefix);

@@ -1,12 +1,14 @@
 // One client connection of a server: a reader coroutine that handles commands
 // (HELLO, PING, LIST, OPEN, START, PATTERN, REQUEST) and a writer coroutine
 // that is the only one writing to the socket: queued control frames first,
-// then the blocks the SendPlan names, each header + sendfile.
+// then the blocks the SendPlan names, each header + sendfile (over TLS, a
+// copy through the cipher).
 #ifndef BRAID_SERVER_SESSION_H_
 #define BRAID_SERVER_SESSION_H_
 
 #include <memory>
 #include <optional>
+#include <vector>
 
 #include "core/manifest.h"
 #include "core/reassembly.h"
@@ -50,7 +52,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // The open file's publisher signature (server's --sign-key), or ERROR
   // kNotFound: none here (no key, or a live stream).
   void OnSignatureGet();
-  awaitable<Status> SendCorrupted(uint64_t seq, uint32_t len);
+  awaitable<Status> SendCopied(uint64_t seq, uint32_t len, bool corrupt);
   Status OnPattern(const core::PatternMsg& p);
   awaitable<Status> SendBlock(uint64_t seq);
   awaitable<Status> WaitWritable();
@@ -77,6 +79,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool end_sent_ = false;
   uint64_t blocks_sent_ = 0;
   uint64_t bytes_sent_ = 0;
+  std::vector<uint8_t> copy_;  // SendCopied's frame, kept between blocks
   net::Clock::time_point last_progress_;
 };
 

@@ -43,7 +43,7 @@ http {{
     scgi_temp_path {tmp}/scgi;
     sendfile on;
     server {{
-        listen 127.0.0.1:{port};
+        listen 127.0.0.1:{port}{ssl};
         root {root};
         location / {{ }}
         location /err/ {{ return 500; }}
@@ -71,15 +71,20 @@ def port_open(port: int) -> bool:
 class Nginx:
     """One nginx mirror of `root`; stop() kills exactly the process started."""
 
-    def __init__(self, root: str, tmp: str, slow: str = "2m"):
+    def __init__(self, root: str, tmp: str, slow: str = "2m",
+                 tls: tuple[str, str] | None = None):
+        """With `tls` (certificate, key PEM files) it serves https."""
         self.tmp = tmp
+        self.scheme = "https" if tls else "http"
+        ssl = f" ssl; ssl_certificate {tls[0]}; ssl_certificate_key {tls[1]}" if tls else ""
         os.makedirs(tmp, exist_ok=True)
         self.proc = None
         for _ in range(3):  # the port may be taken between choice and bind
             self.port = free_tcp_port()
             conf = os.path.join(tmp, "nginx.conf")
             with open(conf, "w") as f:
-                f.write(NGINX_CONF.format(tmp=tmp, port=self.port, root=root, slow=slow))
+                f.write(NGINX_CONF.format(tmp=tmp, port=self.port, root=root, slow=slow,
+                                          ssl=ssl))
             with open(os.path.join(tmp, "stderr.log"), "wb") as err:
                 self.proc = subprocess.Popen(
                     [NGINX, "-c", conf, "-p", tmp, "-e", os.path.join(tmp, "error.log")],
@@ -90,7 +95,7 @@ class Nginx:
         raise RuntimeError(f"nginx did not start; see {tmp}/stderr.log")
 
     def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}/{path}"
+        return f"{self.scheme}://127.0.0.1:{self.port}/{path}"
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
