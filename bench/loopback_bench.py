@@ -5,7 +5,9 @@ No rate cap: this measures how much CPU and memory each client spends to move a
 file over loopback, and how fast it can go on this machine. Everything runs
 inside one private namespace, brb-lo (its own 127.0.0.1), so nothing else on
 the host shares the ports: three ``braid serve --listen 127.0.0.1:0`` and one
-nginx on 127.0.0.1:<free port>, all serving one random file.
+nginx on 127.0.0.1:<free port>, all serving one random file; for the
+braid-tls-* tools three more ``braid serve`` with ``--tls-cert`` (a test
+authority made with openssl), fetched with ``--tls --cacert``.
 
     python3 bench/loopback_bench.py --size-mib 1024 --out loopback.json
     python3 bench/loopback_bench.py --cleanup
@@ -36,7 +38,10 @@ FILE_NAME = "data.bin"
 MIB = 1024 * 1024
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
-TOOLS = ["braid-null", "braid-file", "curl-null", "curl-file", "aria2-x3"]
+TOOLS = ["braid-null", "braid-file", "braid-tls-null", "braid-tls-file", "curl-null", "curl-file",
+         "aria2-x3"]
+TLS_CA = ""                       # the test authority of the TLS servers
+TLS_ADDRS: list[str] = []         # three more braid servers, with --tls-cert
 
 
 def proc_cpu_s(pid: int) -> float:
@@ -54,8 +59,12 @@ def ns_cpu_s(pids: list[int]) -> float:
 
 
 def tool_argv(tool: str, braid_addrs: list[str], nginx_url: str, out_dir: str, stats: str) -> tuple[list[str], str | None]:
-    """argv and the output path to verify (None when writing to /dev/null)."""
+    """argv and the output path to verify (None when writing to /dev/null).
+    braid-tls-* use the TLS servers (TLS_ADDRS) with the same flags."""
     out = os.path.join(out_dir, "out.bin")
+    if tool.startswith("braid-tls-"):
+        argv, path = tool_argv("braid-" + tool[len("braid-tls-"):], TLS_ADDRS, nginx_url, out_dir, stats)
+        return argv + ["--tls", "--cacert", TLS_CA], path
     srcs = [x for a in braid_addrs for x in ("--source", a)]
     if tool == "braid-null":
         return [netns.BRAID_BIN, "get", FILE_NAME, *srcs, "-o", "/dev/null", "-q", "--stats-json", stats], None
@@ -152,6 +161,15 @@ def main() -> int:
             p, addr = netns.start_braid(NS, "127.0.0.1", 0, data_dir)
             braid_addrs.append(addr)
             server_procs.append(p)
+        if any(t.startswith("braid-tls-") for t in tools):
+            global TLS_CA
+            pki = netns.make_pki(os.path.join(work, "tls"), ["127.0.0.1"])
+            TLS_CA = pki["ca"]
+            for _ in range(3):
+                p, addr = netns.start_braid(NS, "127.0.0.1", 0, data_dir,
+                                            extra=["--tls-cert", pki["cert"], "--tls-key", pki["key"]])
+                TLS_ADDRS.append(addr)
+                server_procs.append(p)
         port = 8080                 # the namespace is new: every port is free
         nginx = netns.start_nginx(NS, "127.0.0.1", port, data_dir, os.path.join(work, "nginx"))
         server_procs.append(nginx)
@@ -162,7 +180,7 @@ def main() -> int:
 
         # Warm-up, not measured: the page cache for every tool, and the braid
         # servers' manifest of the file (hashed once per file, then cached).
-        for tool in ("braid-null", "curl-null"):
+        for tool in ("braid-null", "curl-null") + (("braid-tls-null",) if TLS_ADDRS else ()):
             argv, _ = tool_argv(tool, braid_addrs, nginx_url, out_dir, os.path.join(work, "warm.json"))
             subprocess.run(["ip", "netns", "exec", NS, *argv], stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL, timeout=300)

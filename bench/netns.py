@@ -57,6 +57,7 @@ BRAID_BIN = os.environ.get("BRAID_BIN", os.path.join(REPO, "build", "braid"))
 WANEM_BIN = os.environ.get("WANEM_BIN", os.path.join(os.path.dirname(BRAID_BIN), "bench", "wanem"))
 NGINX_PORT = 8080
 BRAID_PORT = 7070
+BRAID_TLS_PORT = 7470          # a second braid serve with TLS, when Star.tls is set
 DIRECTOR_PORT = 7071           # braid director, in the client namespace
 
 # Shaping parameters (see bench/README.md). HTB bucket sizes are small so the
@@ -485,6 +486,23 @@ def start_braid(ns: str, host: str, port: int, root: str, timeout: float = 10,
     return p, line.split(" ", 1)[1]
 
 
+def make_pki(d: str, ips: list[str]) -> dict[str, str]:
+    """A test authority ("ca") and a certificate ("cert", "key") naming the
+    IP addresses `ips`, made by the openssl program in directory d."""
+    os.makedirs(d, exist_ok=True)
+    p = {k: os.path.join(d, k + ".pem") for k in ("ca", "ca_key", "cert", "key", "csr")}
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+    _run(["openssl", "req", "-x509", *ec, "-keyout", p["ca_key"], "-out", p["ca"], "-days", "2",
+          "-subj", "/CN=bench CA"])
+    _run(["openssl", "req", *ec, "-keyout", p["key"], "-out", p["csr"], "-subj", "/CN=bench"])
+    ext = os.path.join(d, "san.ext")
+    with open(ext, "w") as f:
+        f.write("subjectAltName=" + ",".join(f"IP:{ip}" for ip in ips) + "\n")
+    _run(["openssl", "x509", "-req", "-in", p["csr"], "-CA", p["ca"], "-CAkey", p["ca_key"],
+          "-CAcreateserial", "-out", p["cert"], "-days", "2", "-extfile", ext])
+    return p
+
+
 # --------------------------------------------------------------------------
 # the star topology
 
@@ -507,6 +525,7 @@ class Star:
         self.tmp = tempfile.mkdtemp(prefix="brb-star-")
         self.servers: dict[int, dict[str, object]] = {}   # i -> {"nginx": Popen, "braid": Popen, ...}
         self.director: subprocess.Popen | None = None      # start_director()
+        self.tls: dict[str, str] | None = None             # enable_tls(): ca, cert, key
         self.wan = list(wan or [])                          # per link; missing = plain link
         self.wanem: dict[int, subprocess.Popen] = {}
         self.wanem_final: dict[int, str] = {}              # wanem's counters, read at close()
@@ -633,7 +652,18 @@ class Star:
                 extra += ["--director", director_addr(i)]
             p, addr = start_braid(ns, host, BRAID_PORT, root, log_path=self.braid_log(i), extra=extra)
             entry["braid"], entry["braid_addr"] = p, addr
+            if self.tls:
+                tls = ["--discovery", "off", "--tls-cert", self.tls["cert"], "--tls-key", self.tls["key"]]
+                entry["braid_tls"], _ = start_braid(ns, host, BRAID_TLS_PORT, root,
+                                                    log_path=self.braid_log(i), extra=tls)
         return entry
+
+    def enable_tls(self) -> dict[str, str]:
+        """Servers started afterwards also serve TLS on BRAID_TLS_PORT, with
+        one certificate naming every server address."""
+        self.tls = make_pki(os.path.join(self.tmp, "tls"),
+                            [server_addr(i) for i in range(1, self.n + 1)])
+        return self.tls
 
     def start_director(self) -> None:
         """``braid director`` in the client namespace, on every link's client end."""

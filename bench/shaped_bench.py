@@ -37,6 +37,7 @@ import netns  # noqa: E402
 from netns import run_timed, sha256_file  # noqa: E402
 
 FILE_NAME = "data.bin"
+TLS_CA = ""                    # the test authority, when braid-tls is benched
 MIB = 1024 * 1024
 
 
@@ -120,6 +121,12 @@ def tool_argv(tool: str, out_dir: str, out_name: str, n: int, stats_path: str) -
             srcs += ["--source", f"{netns.server_addr(i)}:{netns.BRAID_PORT}"]
         return [netns.BRAID_BIN, "get", FILE_NAME, *srcs, "-o", out, "-q", "--stats-json", stats_path,
                 "--trace", stats_path + ".trace.jsonl"]
+    if tool == "braid-tls":           # the same, to the TLS servers (netns.BRAID_TLS_PORT)
+        srcs = []
+        for i in range(1, n + 1):
+            srcs += ["--source", f"{netns.server_addr(i)}:{netns.BRAID_TLS_PORT}"]
+        return [netns.BRAID_BIN, "get", FILE_NAME, *srcs, "-o", out, "-q", "--stats-json", stats_path,
+                "--trace", stats_path + ".trace.jsonl", "--tls", "--cacert", TLS_CA]
     if tool == "braid-http":          # braid fetching from the same nginx mirrors as aria2/axel
         return [netns.BRAID_BIN, "get", *urls, "-o", out, "-q", "--stats-json", stats_path,
                 "--trace", stats_path + ".trace.jsonl"]
@@ -136,7 +143,7 @@ def tool_argv(tool: str, out_dir: str, out_name: str, n: int, stats_path: str) -
         return ["axel", "-q", "-n", str(n), "-o", out, *urls]
     if tool == "curl":
         return ["curl", "-s", "-o", out, urls[0]]         # link 1 = the fastest server
-    raise SystemExit(f"unknown tool {tool!r} (braid, braid-http, braid-dir, aria2-16, aria2, axel, curl)")
+    raise SystemExit(f"unknown tool {tool!r} (braid, braid-tls, braid-http, braid-dir, aria2-16, aria2, axel, curl)")
 
 
 def join_figures(trace_path: str, link_mbit: float) -> dict | None:
@@ -541,6 +548,9 @@ def main() -> int:
                                 timeout=10)
             env["tcp_congestion_control"] = cc.stdout.strip()
             star.start_director()
+            if "braid-tls" in tools:
+                global TLS_CA
+                TLS_CA = star.enable_tls()["ca"]
             for i in range(1, star.n + 1):
                 star.start_servers(i, data_dir)
             wait_registered(star.n)
