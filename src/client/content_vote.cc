@@ -17,6 +17,9 @@ Voter VoterOf(const SourceConn& s, const GetOptions& options) {
       s.origin() ||
       std::any_of(options.sources.begin(), options.sources.end(), is_a) ||
       (options.origin && is_a(*options.origin));
+  // A direct source counts as the address it reached: localhost:P and
+  // 127.0.0.1:P are one voter.
+  if (!s.origin() && !s.peer().empty()) return {s.peer(), named};
   a.host = core::CanonicalIp(a.host).value_or(a.host);
   return {a.ToString(), named};
 }

@@ -41,6 +41,7 @@ awaitable<Status> SourceConn::ConnectTransport(net::Clock::duration timeout) {
     if (!st) co_return st;
     auto conn = std::make_unique<net::FramedConn>(std::move(socket));
     framed = conn.get();
+    peer_ = framed->peer();
     conn_ = std::move(conn);
   }
   if (origin_) {

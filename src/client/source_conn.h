@@ -105,6 +105,9 @@ class SourceConn {
   bool is_mirror() const { return url_.has_value(); }
   const core::HostPort& address() const { return address_; }
   const std::optional<core::HostPort>& origin() const { return origin_; }
+  // The IP and port the connection reached ("127.0.0.1:7070" for a source
+  // named localhost:7070); empty before it connected, or for a mirror.
+  const std::string& peer() const { return peer_; }
   // What the kernel knows of the connection's path (braid servers only).
   std::optional<net::PathStats> path_stats() const {
     return conn_ ? conn_->path_stats() : std::nullopt;
@@ -161,7 +164,8 @@ class SourceConn {
   // The TCP connection being made (Close gives it up); closed: given up.
   std::optional<asio::ip::tcp::socket> connecting_;
   std::shared_ptr<const net::TlsContext> tls_;
-  net::TlsClientOptions mirror_tls_;  // https: authorities, --insecure
+  net::TlsClientOptions mirror_tls_;
+  std::string peer_;  // peer()  // https: authorities, --insecure
   bool closed_ = false;
   HttpMirror* mirror_ = nullptr;  // conn_, for a mirror
   std::vector<core::Digest> early_manifest_;

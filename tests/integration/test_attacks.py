@@ -321,6 +321,30 @@ class DiscoveryAttacks(AttackCase):
         self.assertIn("different content", err)  # the discovered one, left out
         self.assertTrue(good.alive() and evil.alive())
 
+    def test_named_aliases_are_one_vote(self) -> None:
+        """A server the user names twice (localhost:P and 127.0.0.1:P) is
+        one voter: it does not outvote the other named server, so the client
+        refuses to guess instead of writing its content."""
+        good = self.serve(self.root)
+        evil_root = os.path.join(self.tmp, "evil")
+        h.write_random_file(os.path.join(evil_root, self.NAME), self.SIZE)
+        evil = self.serve(evil_root)
+        out = os.path.join(self.tmp, "out.bin")
+        r = h.run_get(self.NAME, [f"localhost:{evil.port}", good.address, evil.address], out,
+                      timeout=60)
+        err = r.stderr.decode(errors="replace")
+        self.assertNotEqual(r.returncode, 0, err)
+        self.assertIn("--content-id", err)
+        self.assertFalse(os.path.exists(out))
+        # Two good servers against the two spellings of the bad one: 2 to 1.
+        good2 = self.serve(self.root)
+        r = h.run_get(self.NAME, [f"localhost:{evil.port}", evil.address, good.address,
+                                  good2.address], out, timeout=60)
+        err = r.stderr.decode(errors="replace")
+        self.assertEqual(r.returncode, 0, err)
+        self.assertEqual(h.sha256_file(out), self.digest)
+        self.assertIn("different content", err)
+
     def test_six_spellings_answer_discovery(self) -> None:
         """#8 (client side): six spellings of one victim in discovery
         answers are one source, one connection."""
