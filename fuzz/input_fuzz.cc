@@ -4,7 +4,9 @@
 //   1  HOST:PORT, rates and sizes (flags, config, director answers)
 //   2  the resume state file
 //   3  a SIGNATURE frame, checked as a client with no matching key would
-// (Director answers are frames: frame_decoder_fuzz covers them.)
+//   4  a director's SOURCES answer: its addresses parsed, and the holders a
+//      client would choose, with and without a content id of its own
+// (frame_decoder_fuzz covers the decoding of every frame.)
 // Each must parse or give a clear error, never crash or throw, and what
 // parses must be consistent.
 #include <cstddef>
@@ -14,6 +16,7 @@
 
 #include "client/resume_state.h"
 #include "client/signatures.h"
+#include "client/source_choice.h"
 #include "core/protocol.h"
 #include "core/units.h"
 #include "proxy/http_range.h"
@@ -53,13 +56,31 @@ void Signature(std::span<const uint8_t> body) {
   if (client::CheckSignature({}, sig.statement.name, opened, sig)) std::abort();
 }
 
+void CheckChoice(const Expected<client::Choice>& c) {
+  if (!c) return;
+  if (c->sources.empty()) std::abort();
+  for (const auto& s : c->sources)
+    if (s.content_id != c->content_id) std::abort();
+}
+
+void DirectorAnswer(std::span<const uint8_t> body) {
+  auto m =
+      core::DecodeBody(static_cast<uint8_t>(core::FrameType::kSources), body);
+  if (!m) return;
+  const auto& answer = std::get<core::Sources>(*m);
+  for (const auto& s : answer.sources) Units(s.server);
+  CheckChoice(client::ChooseSources(answer, std::nullopt));
+  if (!answer.sources.empty())
+    CheckChoice(client::ChooseSources(answer, answer.sources[0].content_id));
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   std::span<const uint8_t> in(data + 1, size - 1);
   std::string_view text(reinterpret_cast<const char*>(in.data()), in.size());
-  switch (data[0] % 4) {
+  switch (data[0] % 5) {
     case 0:
       Range(in);
       break;
@@ -69,8 +90,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     case 2:
       (void)client::ParseResumeState(text, "fuzz.braid-state");
       break;
-    default:
+    case 3:
       Signature(in);
+      break;
+    default:
+      DirectorAnswer(in);
   }
   return 0;
 }

@@ -9,23 +9,12 @@
 #include <string>
 #include <vector>
 
+#include "client/source_choice.h"
 #include "core/protocol.h"
 #include "core/units.h"
 #include "net/framed_conn.h"
 
 namespace braid::client {
-
-// The sources a client should use for `name`: the content id it trusts (the
-// one given, or the only one the director knows under that name) and every
-// holder of that content, under any name.
-struct Choice {
-  core::Digest content_id{};
-  std::vector<core::SourceItem> sources;
-};
-// kNotFound when nobody holds the name (or the wanted content); kBadData
-// when holders of the name disagree and no content id was given.
-Expected<Choice> ChooseSources(const core::Sources& answer,
-                               const std::optional<core::Digest>& wanted);
 
 class DirectorClient {
  public:
