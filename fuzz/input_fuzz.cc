@@ -6,6 +6,9 @@
 //   3  a SIGNATURE frame, checked as a client with no matching key would
 //   4  a director's SOURCES answer: its addresses parsed, and the holders a
 //      client would choose, with and without a content id of its own
+//   5  an access token (as a server checks it, and as the proxy finds it in
+//      an Authorization field); a valid scope makes a token that checks
+//   6  a director's registration token file, and a server's
 // (frame_decoder_fuzz covers the decoding of every frame.)
 // Each must parse or give a clear error, never crash or throw, and what
 // parses must be consistent.
@@ -17,9 +20,12 @@
 #include "client/resume_state.h"
 #include "client/signatures.h"
 #include "client/source_choice.h"
+#include "core/access_token.h"
 #include "core/protocol.h"
+#include "core/register_token.h"
 #include "core/units.h"
 #include "proxy/http_range.h"
+#include "proxy/request_token.h"
 
 namespace {
 
@@ -74,13 +80,39 @@ void DirectorAnswer(std::span<const uint8_t> body) {
     CheckChoice(client::ChooseSources(answer, answer.sources[0].content_id));
 }
 
+void AccessToken(std::string_view text) {
+  static const core::AccessKey key =
+      *core::AccessKey::FromHex(std::string(64, 'a'), "fuzz");
+  const core::UnixTime now(std::chrono::seconds(1000));
+  auto s = core::CheckAccessToken(key, text, "a/b", now);
+  if (!s && s.error().code != Errc::kForbidden) std::abort();
+  (void)proxy::RequestToken("", text);
+  if (!core::CheckScope(text)) return;
+  std::string scope(text);
+  std::string name = scope == core::kEveryName ? "x"
+                     : scope.back() == '/'     ? scope + "x"
+                                               : scope;
+  auto token =
+      core::MakeAccessToken(key, {scope, now + std::chrono::seconds(1)});
+  if (token.size() > core::kMaxAccessTokenLen) std::abort();
+  if (!core::CheckAccessToken(key, token, name, now)) std::abort();
+}
+
+void RegisterTokenFiles(std::string_view text) {
+  auto tokens = core::RegisterTokens::Parse(text, "fuzz");
+  if (tokens && tokens->size() == 0) std::abort();
+  if (auto one = core::ParseRegisterToken(text, "fuzz")) {
+    if (tokens && !tokens->Check(*one)) std::abort();
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   std::span<const uint8_t> in(data + 1, size - 1);
   std::string_view text(reinterpret_cast<const char*>(in.data()), in.size());
-  switch (data[0] % 5) {
+  switch (data[0] % 7) {
     case 0:
       Range(in);
       break;
@@ -93,8 +125,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     case 3:
       Signature(in);
       break;
-    default:
+    case 4:
       DirectorAnswer(in);
+      break;
+    case 5:
+      AccessToken(text);
+      break;
+    default:
+      RegisterTokenFiles(text);
   }
   return 0;
 }

@@ -19,6 +19,7 @@ void AddDirectorCommand(CLI::App& app, int* exit_code);
 void AddLsCommand(CLI::App& app, int* exit_code);
 void AddRelayCommand(CLI::App& app, int* exit_code);
 void AddProxyCommand(CLI::App& app, int* exit_code);
+void AddTokenCommand(CLI::App& app, int* exit_code);
 
 // Logs to stderr; level from -v / --quiet.
 void SetUpLogging(int verbosity, bool quiet);

@@ -19,6 +19,7 @@ struct DirectorFlags {
   size_t max_names_per_server = 20000;
   bool allow_foreign_advertise = false;
   net::TlsServerOptions tls;
+  std::string register_tokens;  // a file
   int verbosity = 0;
   bool quiet = false;
 };
@@ -38,6 +39,11 @@ int RunDirector(const DirectorFlags& flags) {
   auto tls = ServerTls(flags.tls);
   if (!tls) return Fail("director", tls.error().what, kExitUsage);
   options.tls = std::move(*tls);
+  if (!flags.register_tokens.empty()) {
+    auto tokens = core::RegisterTokens::Load(flags.register_tokens);
+    if (!tokens) return Fail("director", tokens.error().what, kExitUsage);
+    options.register_tokens = std::move(*tokens);
+  }
   auto catalog = director::Catalog::Open(options.db);
   if (!catalog) return Fail("director", catalog.error().what, kExitFailure);
   asio::io_context io(1);
@@ -50,6 +56,15 @@ int RunDirector(const DirectorFlags& flags) {
   std::fflush(stdout);
   spdlog::info("director on {}:{}, catalog {}", endpoint->address().to_string(),
                endpoint->port(), options.db);
+  if (options.register_tokens) {
+    spdlog::info("registrations need one of {} token(s)",
+                 options.register_tokens->size());
+  } else if (!endpoint->address().is_loopback()) {
+    spdlog::warn(
+        "registrations are not authenticated: anyone who reaches {} can "
+        "register servers (--register-tokens FILE requires a token)",
+        endpoint->address().to_string());
+  }
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](std::error_code, int) {
     spdlog::info("stopping");
@@ -96,6 +111,12 @@ void AddDirectorCommand(CLI::App& app, int* exit_code) {
                 "connects from (servers behind NAT). Without it, a "
                 "registration's host must resolve to the sender's IP");
   AddTlsServerFlags(cmd, &flags->tls);
+  cmd->add_option("--register-tokens", flags->register_tokens,
+                  "File of registration tokens, one a line (`#` comments), "
+                  "each optionally followed by `any-address` (that token may "
+                  "advertise any address, as --allow-foreign-advertise does "
+                  "for all): every REGISTER must then carry one of them "
+                  "(`serve --director-token-file`), others are refused");
   cmd->add_flag("-v,--verbose", flags->verbosity, "More logging");
   cmd->add_flag("-q,--quiet", flags->quiet, "Log errors only");
   cmd->callback([flags, exit_code] { *exit_code = RunDirector(*flags); });

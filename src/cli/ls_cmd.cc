@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/source_flags.h"
 #include "cli/tls_flags.h"
 #include "client/director_client.h"
 #include "client/source_conn.h"
@@ -13,6 +14,7 @@ namespace {
 struct LsFlags {
   std::string director;
   std::string source;
+  std::string access_token;
   bool json = false;
   net::TlsClientOptions tls;
 };
@@ -32,16 +34,18 @@ T RunAwait(awaitable<T> task) {
 }
 
 awaitable<Expected<std::vector<core::CatalogLine>>> FromServer(
-    core::HostPort where, std::shared_ptr<const net::TlsContext> tls) {
+    core::HostPort where, std::shared_ptr<const net::TlsContext> tls,
+    std::string access_token) {
   client::SourceConn s(where, "", std::nullopt, std::move(tls));
   if (auto st = co_await s.Connect(kTimeout); !st)
     co_return Unexpected{st.error()};
-  if (auto st = co_await s.conn().Send(core::List{}, kTimeout); !st)
+  core::List list{std::move(access_token)};
+  if (auto st = co_await s.conn().Send(list, kTimeout); !st)
     co_return Unexpected{st.error()};
   auto m = co_await s.conn().Read(kTimeout);
   if (!m) co_return Unexpected{m.error()};
   auto* toc = std::get_if<core::Toc>(&*m);
-  if (!toc) co_return MakeError(Errc::kBadState, where.ToString() + ": no TOC");
+  if (!toc) co_return Unexpected{core::WrongReply(*m, where.ToString(), "TOC")};
   std::vector<core::CatalogLine> lines;
   for (const auto& e : toc->entries) lines.push_back({e.name, e.size, {}, 1});
   co_return lines;
@@ -98,7 +102,7 @@ int RunLs(const LsFlags& flags) {
   if (!flags.director.empty()) {
     lines = RunAwait(FromDirector(*hp, *tls));
   } else {
-    lines = RunAwait(FromServer(*hp, *tls));
+    lines = RunAwait(FromServer(*hp, *tls, flags.access_token));
   }
   if (!lines) {
     std::fprintf(stderr, "braid ls: error: %s\n",
@@ -122,6 +126,10 @@ void AddLsCommand(CLI::App& app, int* exit_code) {
   auto* s = cmd->add_option("--source", flags->source,
                             "Server HOST:PORT whose files to print");
   d->excludes(s);
+  AddAccessTokenFlag(cmd, &flags->access_token,
+                     "With --source: an access token for every name (`braid "
+                     "token --name /`), which a server started with "
+                     "--access-key-file requires for LIST");
   cmd->add_flag("--json", flags->json, "Print JSON for scripts");
   AddTlsClientFlags(cmd, &flags->tls, "server or director");
   cmd->callback([flags, exit_code] {

@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   braid::cli::AddLsCommand(app, &exit_code);
   braid::cli::AddRelayCommand(app, &exit_code);
   braid::cli::AddProxyCommand(app, &exit_code);
+  braid::cli::AddTokenCommand(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

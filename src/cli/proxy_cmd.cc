@@ -19,6 +19,7 @@ struct ProxyFlags {
   SourceFlags source;
   std::string queue = "4MiB";
   std::vector<std::string> allow_hosts;
+  std::string access_key_file;
   int verbosity = 0;
   bool quiet = false;
 };
@@ -46,6 +47,11 @@ int RunProxy(ProxyFlags flags) {
   options.queue_bytes = *queue;
   for (const auto& name : flags.allow_hosts)
     options.allowed_hosts.push_back(core::AsciiLower(name));
+  if (!flags.access_key_file.empty()) {
+    auto key = core::AccessKey::Load(flags.access_key_file);
+    if (!key) return Fail("proxy", key.error().what, kExitUsage);
+    options.access_key = std::move(*key);
+  }
   // Before any thread starts, so that every thread inherits the mask and
   // the signals reach only sigwait below.
   sigset_t signals;
@@ -91,6 +97,13 @@ void AddProxyCommand(CLI::App& app, int* exit_code) {
                   "IP addresses and localhost (repeat for more). Requests "
                   "naming another host are refused (421), so that a web page "
                   "cannot read the proxy through DNS rebinding");
+  cmd->add_option("--access-key-file", flags->access_key_file,
+                  "File holding a secret key in hex, at least 32 bytes: every "
+                  "request must then carry an access token made with it "
+                  "(`braid token`) for its NAME, as ?token=TOKEN or "
+                  "`Authorization: Bearer TOKEN`; others get 403 with the "
+                  "reason. (--access-token is what the proxy itself sends to "
+                  "its sources.)");
   cmd->add_flag("-v,--verbose", flags->verbosity, "More logging");
   cmd->add_flag("-q,--quiet", flags->quiet, "Log errors only");
   cmd->callback([flags, exit_code] { *exit_code = RunProxy(*flags); });

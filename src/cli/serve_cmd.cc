@@ -6,6 +6,7 @@
 
 #include "cli/commands.h"
 #include "cli/tls_flags.h"
+#include "core/register_token.h"
 #include "server/director_link.h"
 #include "server/discovery_responder.h"
 #include "server/root_watcher.h"
@@ -102,16 +103,22 @@ int RunServe(const ServeFlags& flags) {
     srv.SetSigningKey(std::move(*key));
   }
   auto tls = ServerTls(options->tls);
-  if (!tls) {
-    std::fprintf(stderr, "braid serve: error: %s\n", tls.error().what.c_str());
-    return kExitUsage;
-  }
+  if (!tls) return Fail("serve", tls.error().what, kExitUsage);
   srv.SetTls(std::move(*tls));
   auto director_tls = ClientTls(flags.director_tls);
-  if (!director_tls) {
-    std::fprintf(stderr, "braid serve: error: %s\n",
-                 director_tls.error().what.c_str());
-    return kExitUsage;
+  if (!director_tls)
+    return Fail("serve", director_tls.error().what, kExitUsage);
+  if (!options->access_key_file.empty()) {
+    auto key = core::AccessKey::Load(options->access_key_file);
+    if (!key) return Fail("serve", key.error().what, kExitUsage);
+    spdlog::info("OPEN and LIST need an access token");
+    srv.SetAccessKey(std::move(*key));
+  }
+  std::string director_token;
+  if (!options->director_token_file.empty()) {
+    auto token = core::LoadRegisterToken(options->director_token_file);
+    if (!token) return Fail("serve", token.error().what, kExitUsage);
+    director_token = std::move(*token);
   }
   for (const auto& [name, path] : options->live) {
     if (auto s = srv.AddLive(name, path); !s) {
@@ -154,8 +161,10 @@ int RunServe(const ServeFlags& flags) {
     }
   }
   std::optional<server::DirectorLink> link;
-  if (options->director)
+  if (options->director) {
     link.emplace(srv, *options->director, std::move(*director_tls));
+    link->set_token(std::move(director_token));
+  }
   asio::co_spawn(io, Announce(srv, link ? &*link : nullptr), asio::detached);
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](std::error_code, int) {
@@ -207,6 +216,15 @@ void AddServeCommand(CLI::App& app, int* exit_code) {
       "--tls`)");
   opt("--tls-key", &flags->settings.tls_key, "PEM private key of --tls-cert");
   AddTlsClientFlags(cmd, &flags->director_tls, "director (--director)");
+  opt("--access-key-file", &flags->settings.access_key_file,
+      "File holding a secret key in hex, at least 32 bytes (e.g. `openssl "
+      "rand -hex 32`): every OPEN must then carry an access token made with "
+      "it (`braid token`) for that name, and LIST one for every name (`/`); "
+      "others are refused");
+  opt("--director-token-file", &flags->settings.director_token_file,
+      "File holding this server's registration token for --director (one "
+      "line): a director started with --register-tokens admits only "
+      "registrations that carry one of its tokens");
   cmd->add_option("--live", flags->settings.live,
                   "Serve a live stream: NAME=PATH, PATH a FIFO or a file that "
                   "a producer appends to; it ends when the FIFO's writer "

@@ -124,6 +124,19 @@ void AddSourceFlags(CLI::App* cmd, SourceFlags* flags,
                   "discovery or the other sources say (repeat for more keys)")
       ->check(CLI::ExistingFile);
   AddTlsClientFlags(cmd, &flags->tls, "servers, relays' origins and director");
+  AddAccessTokenFlag(cmd, &flags->access_token,
+                     "An access token (`braid token`) sent when opening a "
+                     "stream on every braid source; servers started with "
+                     "--access-key-file require one");
+}
+
+void AddAccessTokenFlag(CLI::App* cmd, std::string* token,
+                        const std::string& help) {
+  cmd->add_option("--access-token", *token,
+                  help + ". Better in the environment variable " +
+                      kAccessTokenEnv +
+                      ", which other users cannot read in the process list")
+      ->envname(kAccessTokenEnv);
 }
 
 std::optional<std::string> ApplySourceFlags(const SourceFlags& flags,
@@ -131,6 +144,7 @@ std::optional<std::string> ApplySourceFlags(const SourceFlags& flags,
   if (auto e = ParseEndpoints(flags, options)) return e;
   if (auto e = ParseRoutes(flags, options)) return e;
   options->connections_per_source = static_cast<size_t>(flags.connections);
+  options->access_token = flags.access_token;
   for (const auto& path : flags.trust_keys) {
     auto key = core::TrustKey::Load(path);
     if (!key) return key.error().what;

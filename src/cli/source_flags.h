@@ -27,14 +27,20 @@ struct SourceFlags {
   double connect_timeout_s = 5;
   std::vector<std::string> trust_keys;  // PEM public key files
   net::TlsClientOptions tls;
+  std::string access_token;  // or $BRAID_ACCESS_TOKEN
 };
 
 // Registers --source, --director, --origin, --via, --discover*,
 // --block-size, --max-buffer (described by max_buffer_help),
-// --connections-per-source, --connect-timeout, --trust-key and the TLS
-// client flags (cli/tls_flags.h) on cmd.
+// --connections-per-source, --connect-timeout, --trust-key, --access-token
+// and the TLS client flags (cli/tls_flags.h) on cmd.
 void AddSourceFlags(CLI::App* cmd, SourceFlags* flags,
                     const std::string& max_buffer_help);
+
+// --access-token, also read from the environment variable kAccessTokenEnv.
+inline constexpr char kAccessTokenEnv[] = "BRAID_ACCESS_TOKEN";
+void AddAccessTokenFlag(CLI::App* cmd, std::string* token,
+                        const std::string& help);
 
 // A source: a braid server HOST:PORT or an http(s) mirror URL.
 std::optional<std::string> AddSourceText(const std::string& text,

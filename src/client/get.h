@@ -68,6 +68,9 @@ struct GetOptions {
   // TLS on every braid link (--tls): to servers, relays' origins and the
   // director. Null: plain TCP.
   std::shared_ptr<const net::TlsContext> tls;
+  // Sent in OPEN to every braid source: servers started with
+  // --access-key-file require one (docs/security.md "Authentication").
+  std::string access_token;
   bool progress = false;  // draw the progress line on stderr
   // A live stream: join at its live edge (the newest whole block) instead of
   // its start.

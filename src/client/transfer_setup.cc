@@ -54,7 +54,8 @@ awaitable<Status> Transfer::HandshakeAll(bool early) {
 }
 
 awaitable<void> Transfer::HandshakeOne(SourceConn& s) {
-  core::Open req{options_.block_size, 0, s.id, 0, first_pattern_, s.path()};
+  core::Open req{options_.block_size,  0, s.id, 0, first_pattern_, s.path(),
+                 options_.access_token};
   auto opened =
       co_await s.Handshake(req, options_.connect_timeout, early_start_,
                            !options_.trust_keys.empty());

@@ -158,8 +158,13 @@ awaitable<Status> Transfer::OpenJoiner(SourceConn& s) {
   // flight; patterns sent meanwhile follow once it is open (Join).
   const core::PatternEpoch& cur = scheduler_->chain().back();
   s.opened_epoch = cur.epoch;
-  core::Open req{options_.block_size, cur.start_seq, s.id,
-                 cur.epoch,           cur.pattern,   s.path()};
+  core::Open req{options_.block_size,
+                 cur.start_seq,
+                 s.id,
+                 cur.epoch,
+                 cur.pattern,
+                 s.path(),
+                 options_.access_token};
   auto opened = co_await s.Handshake(req, options_.connect_timeout);
   if (!opened) co_return Unexpected{opened.error()};
   // The answers it reads next come after the early manifest's.

@@ -41,6 +41,8 @@ std::string_view ErrcName(Errc e) {
       return "unavailable";
     case Errc::kBadData:
       return "bad data";
+    case Errc::kForbidden:
+      return "forbidden";
   }
   return "unknown error";
 }

@@ -27,6 +27,7 @@ enum class Errc : uint16_t {
   kLimit = 14,          // a resource limit was reached
   kUnavailable = 15,    // a source could not be reached or stopped answering
   kBadData = 16,        // a block not owned by the sender, or wrong length
+  kForbidden = 17,      // no valid credential or access token for this
 };
 
 // Short stable name, e.g. "kNotFound" -> "not found".

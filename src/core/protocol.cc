@@ -48,7 +48,9 @@ void EncodeBody(const Message& m, ByteWriter& w) {
           },
           [&](const Ping& p) { w.U64(p.token), w.Bytes(p.payload); },
           [&](const Pong& p) { w.U64(p.token), w.Bytes(p.payload); },
-          [&](const List&) {},
+          [&](const List& l) {
+            if (!l.access_token.empty()) w.Str(l.access_token);
+          },
           [&](const Toc& t) {
             w.U32(static_cast<uint32_t>(t.entries.size()));
             for (const auto& e : t.entries) w.Str(e.name), w.U64(e.size);
@@ -60,6 +62,7 @@ void EncodeBody(const Message& m, ByteWriter& w) {
             w.U32(o.epoch);
             PutPattern(w, o.pattern);
             w.Str(o.name);
+            if (!o.access_token.empty()) w.Str(o.access_token);
           },
           [&](const Opened& o) {
             w.U64(o.size), w.U32(o.block_size), w.U64(o.block_count);
@@ -165,6 +168,8 @@ Expected<Message> DecodeOpen(ByteReader& r) {
   }
   o.name = r.Str(kMaxNameLen);
   if (!r.ok()) return Bad(FrameType::kOpen, "bad name");
+  if (!r.AtEnd()) o.access_token = r.Str(kMaxAccessTokenLen);
+  if (!r.ok()) return Bad(FrameType::kOpen, "bad access token");
   if (o.block_size < kMinBlockSize || o.block_size > kMaxBlockSize) {
     return Bad(FrameType::kOpen, "block size out of range");
   }
@@ -199,8 +204,11 @@ Expected<Message> DecodeFields(FrameType t, ByteReader& r) {
       p.payload = r.Rest();
       return Message(p);
     }
-    case FrameType::kList:
-      return Message(List{});
+    case FrameType::kList: {
+      List l;
+      if (!r.AtEnd()) l.access_token = r.Str(kMaxAccessTokenLen);
+      return Message(std::move(l));
+    }
     case FrameType::kToc:
       return DecodeToc(r);
     case FrameType::kOpen:
@@ -367,11 +375,11 @@ std::optional<size_t> MaxBodySize(uint8_t type) {
     case FrameType::kPong:
       return kMaxPingPayload + 8;
     case FrameType::kList:
-      return 0;
+      return 2 + kMaxAccessTokenLen;
     case FrameType::kToc:
       return 8u << 20;
     case FrameType::kOpen:
-      return 16 * 1024;
+      return 16 * 1024;  // a name and a token of the longest take 2.6 KiB
     case FrameType::kOpened:
       return 52;
     case FrameType::kStart:

@@ -11,6 +11,7 @@
 #include <variant>
 #include <vector>
 
+#include "core/access_token.h"
 #include "core/expected.h"
 #include "core/manifest.h"
 #include "core/pattern.h"
@@ -82,7 +83,11 @@ struct Pong {
   uint64_t token = 0;
   std::span<const uint8_t> payload;
 };
-struct List {};
+// access_token: for a server that requires one (docs/protocol.md "Access
+// tokens"); empty for none. LIST needs one whose scope is every name.
+struct List {
+  std::string access_token;
+};
 struct TocEntry {
   std::string name;
   uint64_t size = 0;
@@ -98,6 +103,7 @@ struct Open {
   uint32_t epoch = 0;
   Pattern pattern;
   std::string name;
+  std::string access_token;  // empty: none (docs/protocol.md "Access tokens")
 };
 // OPENED.size of a live stream (unknown length): block_count is then 0,
 // the content id all zero, and an EDGE follows at once.
@@ -172,11 +178,14 @@ struct CatalogItem {
 };
 // A server's table of contents, in one or more parts: the first part
 // replaces what the director had of this server, the last commits it.
+// kToken is set on the wire when `token` (a registration credential) is
+// not empty; only a first part may carry one.
 struct Register {
-  static constexpr uint8_t kFirst = 1, kLast = 2;
+  static constexpr uint8_t kFirst = 1, kLast = 2, kToken = 4;
   uint8_t flags = kFirst | kLast;
   std::string advertise;  // "host:port" clients should connect to
   std::vector<CatalogItem> entries;
+  std::string token;  // see core/register_token.h; empty: none
 };
 struct Registered {
   uint32_t entries = 0;       // what the director now holds of this server

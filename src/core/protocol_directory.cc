@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "core/register_token.h"
+
 namespace braid::core::detail {
 namespace {
 
@@ -33,11 +35,18 @@ bool GetCount(ByteReader& r, size_t min_size, size_t max, uint32_t* n) {
 
 Expected<Message> DecodeRegister(ByteReader& r) {
   Register m;
+  constexpr uint8_t kKnown =
+      Register::kFirst | Register::kLast | Register::kToken;
   m.flags = r.U8();
   m.advertise = r.Str(kMaxAddressLen);
+  if (m.flags & Register::kToken) m.token = r.Str(kMaxRegisterTokenLen);
   uint32_t n = 0;
-  if (!r.ok() || (m.flags & ~(Register::kFirst | Register::kLast)) != 0)
+  if (!r.ok() || (m.flags & ~kKnown) != 0)
     return Bad(FrameType::kRegister, "bad header");
+  if ((m.flags & Register::kToken) &&
+      (!(m.flags & Register::kFirst) || m.token.empty()))
+    return Bad(FrameType::kRegister, "a token empty or not on a first part");
+  m.flags &= ~Register::kToken;  // `token` says it
   if (!GetCount(r, kMinItem, kMaxTocEntries, &n))
     return Bad(FrameType::kRegister, "bad count");
   m.entries.reserve(n);
@@ -115,8 +124,10 @@ Expected<Message> DecodeHere(ByteReader& r) {
 }  // namespace
 
 void EncodeDirectoryBody(const Register& m, ByteWriter& w) {
-  w.U8(m.flags);
+  bool token = !m.token.empty();
+  w.U8((m.flags & ~Register::kToken) | (token ? Register::kToken : 0));
   w.Str(m.advertise);
+  if (token) w.Str(m.token);
   w.U32(static_cast<uint32_t>(m.entries.size()));
   for (const auto& e : m.entries) {
     w.Str(e.name), w.U64(e.size), PutDigest(w, e.content_id);

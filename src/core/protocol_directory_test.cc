@@ -64,7 +64,7 @@ TEST(ProtocolDirectoryTest, RoundTripsEveryFrame) {
 
 TEST(ProtocolDirectoryTest, RejectsBadFields) {
   // Unknown REGISTER flag bits.
-  auto f = DirectoryFrame(Register{4, "h:1", {}});
+  auto f = DirectoryFrame(Register{8, "h:1", {}});
   EXPECT_EQ(Decode(f).error().code, Errc::kMalformed);
   // A count larger than the body can hold.
   f = DirectoryFrame(Register{3, "h:1", {{"a", 1, D(1)}}});
@@ -81,6 +81,27 @@ TEST(ProtocolDirectoryTest, RejectsBadFields) {
   f.push_back(0);
   EXPECT_EQ(DecodeBody(f[4], std::span(f).subspan(5)).error().code,
             Errc::kFrameTooLarge);
+}
+
+TEST(ProtocolDirectoryTest, ATokenRidesOnAFirstPartAfterTheAddress) {
+  Register reg{Register::kFirst | Register::kLast, "h:1", {}, "tok"};
+  std::vector<uint8_t> want = {0,   0, 0, 16,  0x12, 7,   0, 3, 'h', ':',
+                               '1', 0, 3, 't', 'o',  'k', 0, 0, 0,   0};
+  auto f = DirectoryFrame(reg);
+  EXPECT_EQ(f, want);
+  auto r = DirectoryRoundTrip(reg);
+  EXPECT_EQ(r.flags, Register::kFirst | Register::kLast);  // token says it
+  EXPECT_EQ(r.token, "tok");
+  // No token: no flag, no field.
+  reg.token.clear();
+  EXPECT_EQ(DirectoryFrame(reg)[5], 3);
+  EXPECT_EQ(DirectoryRoundTrip(reg).token, "");
+  // A token on a later part, or an empty one, is refused.
+  want[5] = Register::kToken | Register::kLast;
+  EXPECT_EQ(Decode(want).error().code, Errc::kMalformed);
+  std::vector<uint8_t> empty = {0,   0,   0, 13, 0x12, 7, 0, 3, 'h',
+                                ':', '1', 0, 0,  0,    0, 0, 0};
+  EXPECT_EQ(Decode(empty).error().code, Errc::kMalformed);
 }
 
 TEST(ProtocolDirectoryTest, ListsAreBounded) {

@@ -119,6 +119,31 @@ TEST(ProtocolTest, EdgeBytesMatchTheSpecAndBadFlagsAreRefused) {
   EXPECT_EQ(m.error().code, Errc::kMalformed);
 }
 
+TEST(ProtocolTest, OpenAndListCarryAnAccessTokenLast) {
+  Open open{4096, 0, 0, 0, *Pattern::FromLetters("A"), "a", "tok"};
+  auto f = Frame(open);
+  // ... name "a", then the token as a str.
+  std::vector<uint8_t> tail = {0, 1, 'a', 0, 3, 't', 'o', 'k'};
+  EXPECT_TRUE(std::equal(tail.rbegin(), tail.rend(), f.rbegin()));
+  EXPECT_EQ(RoundTrip(open).access_token, "tok");
+  Open none = open;
+  none.access_token.clear();
+  EXPECT_EQ(Frame(none).size(), f.size() - 5);  // no field at all
+  EXPECT_EQ(RoundTrip(none).access_token, "");
+  EXPECT_EQ(Frame(List{}), (std::vector<uint8_t>{0, 0, 0, 1, 0x04}));
+  EXPECT_EQ(Frame(List{"tok"}),
+            (std::vector<uint8_t>{0, 0, 0, 6, 0x04, 0, 3, 't', 'o', 'k'}));
+  EXPECT_EQ(RoundTrip(List{"tok"}).access_token, "tok");
+  // Longer than kMaxAccessTokenLen, or a field cut short.
+  open.access_token.assign(kMaxAccessTokenLen + 1, 'x');
+  f = Frame(open);
+  EXPECT_EQ(DecodeBody(f[4], std::span(f).subspan(5)).error().code,
+            Errc::kMalformed);
+  f = Frame(List{"tok"});
+  EXPECT_EQ(DecodeBody(f[4], std::span(f).subspan(5, 3)).error().code,
+            Errc::kMalformed);
+}
+
 TEST(ProtocolTest, DecodesByteByByte) {
   auto f = Frame(Data{3, 0, std::vector<uint8_t>(1000, 9)});
   auto f2 = Frame(End{1, 1000});

@@ -83,6 +83,25 @@ Expected<uint64_t> ParseSize(std::string_view text) {
   return Quantity(text, /*allow_bits=*/false, "size");
 }
 
+Expected<std::chrono::seconds> ParseDuration(std::string_view text) {
+  auto bad = [&] {
+    return MakeError(Errc::kMalformed, "bad duration '" + std::string(text) +
+                                           "': want e.g. 90s, 15m, 2h or 7d");
+  };
+  uint64_t n = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  std::string_view unit(end, text.data() + text.size() - end);
+  if (ec != std::errc() || end == text.data()) return bad();
+  uint64_t scale = 0;
+  if (unit.empty() || unit == "s") scale = 1;
+  if (unit == "m") scale = 60;
+  if (unit == "h") scale = 3600;
+  if (unit == "d") scale = 86400;
+  constexpr uint64_t kMax = 100ull * 366 * 86400;
+  if (scale == 0 || n > kMax / scale) return bad();
+  return std::chrono::seconds(static_cast<int64_t>(n * scale));
+}
+
 std::string HostPort::ToString() const {
   if (host.find(':') != std::string::npos)
     return "[" + host + "]:" + std::to_string(port);

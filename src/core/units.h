@@ -3,6 +3,7 @@
 #ifndef BRAID_CORE_UNITS_H_
 #define BRAID_CORE_UNITS_H_
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -22,6 +23,10 @@ std::string AsciiLower(std::string_view s);
 // A size in bytes: "4096", "256k", "256KiB", "64MiB", "1G" (k/M/G powers of
 // 1000, KiB/MiB/GiB powers of 1024).
 Expected<uint64_t> ParseSize(std::string_view text);
+
+// A duration in whole seconds: "90" or "90s", "15m", "2h", "7d". At most
+// 100 years.
+Expected<std::chrono::seconds> ParseDuration(std::string_view text);
 
 struct HostPort {
   std::string host;

@@ -31,6 +31,18 @@ TEST(UnitsTest, Sizes) {
   EXPECT_FALSE(ParseSize("1kbit"));
 }
 
+TEST(UnitsTest, Durations) {
+  EXPECT_EQ(ParseDuration("90")->count(), 90);
+  EXPECT_EQ(ParseDuration("90s")->count(), 90);
+  EXPECT_EQ(ParseDuration("15m")->count(), 900);
+  EXPECT_EQ(ParseDuration("2h")->count(), 7200);
+  EXPECT_EQ(ParseDuration("7d")->count(), 604800);
+  EXPECT_EQ(ParseDuration("0s")->count(), 0);
+  for (const char* bad : {"", "h", "-1h", "1.5h", "1 h", "1w", "1hh",
+                          "99999999999999999999", "36600000d"})
+    EXPECT_FALSE(ParseDuration(bad)) << bad;
+}
+
 TEST(UnitsTest, HostPort) {
   auto a = ParseHostPort("127.0.0.1:7070");
   ASSERT_TRUE(a);

@@ -55,7 +55,8 @@ struct Director::Peer {
   net::FramedConn conn;
   std::string ip = net::PeerIp(conn.socket());  // canonical
   bool hello = false;
-  std::string server;  // the address this connection registered
+  std::string server;         // the address this connection registered
+  core::RegisterGrant grant;  // of the token its last first part carried
   // The last address asked to register, and what Canonicalize made of it.
   std::string advertise_asked, advertise_kept;
   std::optional<core::Register> pending;  // parts of a REGISTER so far
@@ -168,8 +169,10 @@ awaitable<void> Director::Serve(std::shared_ptr<Peer> peer) {
     if (!peer->server.empty() && live_.count(peer->server))
       live_[peer->server].last_seen = net::Clock::now();
     Status s = Ok{};
-    if (auto* r = std::get_if<core::Register>(&*m); r && peer->hello)
-      s = co_await Canonicalize(*peer, *r);
+    if (auto* r = std::get_if<core::Register>(&*m); r && peer->hello) {
+      s = Authenticate(*peer, *r);
+      if (s) s = co_await Canonicalize(*peer, *r);
+    }
     if (s) s = Handle(*peer, *m);
     if (!s) {
       spdlog::info("director: {}: {}", peer->conn.peer(), s.error().ToString());
@@ -235,12 +238,14 @@ awaitable<Status> Director::Canonicalize(Peer& peer, core::Register& r) {
     if (!ip)
       co_return MakeError(Errc::kMalformed, "REGISTER: " + ip.error().what);
     if (core::IsUnspecifiedIp(*ip)) *ip = peer.ip;
-    if (*ip != peer.ip && !options_.allow_foreign_advertise) {
+    if (*ip != peer.ip && !options_.allow_foreign_advertise &&
+        !peer.grant.any_address) {
       co_return MakeError(Errc::kBadState,
                           "REGISTER: " + r.advertise +
                               " is not an address of " + peer.ip +
                               ", which registers it (a director started with "
-                              "--allow-foreign-advertise accepts any)");
+                              "--allow-foreign-advertise, or a token with "
+                              "any-address, accepts any)");
     }
     address->host = *ip;
     peer.advertise_asked = r.advertise;
@@ -248,6 +253,17 @@ awaitable<Status> Director::Canonicalize(Peer& peer, core::Register& r) {
   }
   r.advertise = peer.advertise_kept;
   co_return Ok{};
+}
+
+Status Director::Authenticate(Peer& peer, const core::Register& r) {
+  if (!options_.register_tokens || !(r.flags & core::Register::kFirst))
+    return Ok{};
+  auto grant = options_.register_tokens->Admit(r.token);
+  if (!grant) return Unexpected{grant.error()};
+  if (grant->any_address != peer.grant.any_address)
+    peer.advertise_asked.clear();  // Canonicalize checks again
+  peer.grant = *grant;
+  return Ok{};
 }
 
 bool Director::HeldByAnother(const Peer& peer,

@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 
+#include "core/register_token.h"
 #include "core/units.h"
 #include "director/catalog.h"
 #include "net/conn_limits.h"
@@ -48,6 +49,10 @@ struct DirectorOptions {
   bool allow_foreign_advertise = false;
   // TLS on every connection (--tls-cert); null: plain TCP.
   std::shared_ptr<const net::TlsContext> tls;
+  // When set, a REGISTER is admitted only with one of these tokens; a
+  // token's any-address also allows a foreign address (docs/security.md
+  // "Authentication").
+  std::optional<core::RegisterTokens> register_tokens;
   // Registrations one connection may make per second (and in a burst).
   double registrations_per_second = 2;
   double registration_burst = 10;
@@ -74,9 +79,13 @@ class Director {
   struct Peer;
   awaitable<void> Serve(std::shared_ptr<Peer> peer);
   Status Handle(Peer& peer, core::Message& m);
+  // A first part of a REGISTER must carry a valid token when the director
+  // has register_tokens; its grant holds for the connection's later parts.
+  Status Authenticate(Peer& peer, const core::Register& r);
   // Rewrites r.advertise to the address the director keeps: its host
   // resolved to one IP literal (an unspecified host: the peer's IP), which
-  // must be the peer's own unless allow_foreign_advertise.
+  // must be the peer's own unless allow_foreign_advertise or the peer's
+  // token allows any address.
   awaitable<Status> Canonicalize(Peer& peer, core::Register& r);
   // Whether another live connection holds `address`'s registration.
   bool HeldByAnother(const Peer& peer, const std::string& address) const;

@@ -11,6 +11,7 @@
 #include "proxy/content_type.h"
 #include "proxy/gated_server.h"
 #include "proxy/http_range.h"
+#include "proxy/request_token.h"
 #include "proxy/stream_job.h"
 
 namespace braid::proxy {
@@ -186,6 +187,14 @@ void Proxy::Handle(const httplib::Request& req, httplib::Response& res,
   std::string name = req.path.empty() ? "" : req.path.substr(1);
   if (HasControlCharacters(name) || !core::CheckStreamName(name))
     return Plain(res, 400, "bad name");
+  if (options_.access_key) {
+    auto now = std::chrono::floor<std::chrono::seconds>(
+        std::chrono::system_clock::now());
+    std::string token = RequestToken(req.get_param_value("token"),
+                                     req.get_header_value("Authorization"));
+    auto s = core::CheckAccessToken(*options_.access_key, token, name, now);
+    if (!s) return Plain(res, 403, s.error().ToString());
+  }
   client::GetOptions get = options_.get;
   get.name = name;
   auto d = client::Describe(get);

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "client/get.h"
+#include "core/access_token.h"
 #include "core/expected.h"
 
 namespace httplib {
@@ -39,6 +40,9 @@ struct ProxyOptions {
   // (lower case): a browser's request to any other name is refused, so a
   // web page cannot read the proxy through DNS rebinding.
   std::vector<std::string> allowed_hosts;
+  // When set, a request must carry an access token made with this key for
+  // its name (proxy/request_token.h); others get 403 saying why.
+  std::optional<core::AccessKey> access_key;
 };
 
 class Proxy {

@@ -162,6 +162,7 @@ awaitable<Status> DirectorLink::Register(Link& link) {
     core::Register part;
     part.flags = sent == 0 ? core::Register::kFirst : 0;
     part.advertise = advertise;
+    if (sent == 0) part.token = token_;
     size_t n = std::min(kPartEntries, items.size() - sent);
     part.entries.assign(items.begin() + sent, items.begin() + sent + n);
     sent += n;

@@ -27,6 +27,9 @@ class DirectorLink {
   awaitable<void> Run();
   // The root's contents changed: register again soon.
   void Changed();
+  // A registration credential sent with every registration (a director
+  // with --register-tokens requires one). Before Run().
+  void set_token(std::string token) { token_ = std::move(token); }
   void Stop();
 
  private:
@@ -42,6 +45,7 @@ class DirectorLink {
   Server& server_;
   core::HostPort director_;
   std::shared_ptr<const net::TlsContext> tls_;
+  std::string token_;
   std::shared_ptr<Link> link_;
   net::Signal changed_;
   bool dirty_ = true;  // the table changed since the last registration

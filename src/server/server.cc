@@ -22,6 +22,14 @@ Server::Server(asio::io_context& io, ServerOptions options, ContentRoot root)
       bucket_(options_.max_rate, Burst(options_.max_rate), core::Clock::now()),
       limits_(options_.max_connections, options_.max_connections_per_peer) {}
 
+Status Server::CheckAccess(std::string_view token,
+                           std::string_view name) const {
+  if (!access_key_) return Ok{};
+  auto now = std::chrono::floor<std::chrono::seconds>(
+      std::chrono::system_clock::now());
+  return core::CheckAccessToken(*access_key_, token, name, now);
+}
+
 void Server::SetMaxRate(uint64_t rate) {
   options_.max_rate = rate;
   bucket_.SetRate(rate, Burst(rate), core::Clock::now());

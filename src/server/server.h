@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "core/access_token.h"
 #include "core/signing.h"
 #include "core/token_bucket.h"
 #include "net/asio_util.h"
@@ -74,12 +75,19 @@ class Server {
     tls_ = std::move(tls);
   }
   const net::TlsContext* tls() const { return tls_.get(); }
+  // From now on OPEN and LIST need an access token made with key
+  // (--access-key-file).
+  void SetAccessKey(core::AccessKey key) { access_key_ = std::move(key); }
+  // Ok when no key is set, or when `token` grants `name` (core::kEveryName
+  // for LIST) at this moment; kForbidden saying why otherwise.
+  Status CheckAccess(std::string_view token, std::string_view name) const;
 
  private:
   asio::io_context& io_;
   ServerOptions options_;
   std::optional<core::SigningKey> signing_key_;
   std::shared_ptr<const net::TlsContext> tls_;
+  std::optional<core::AccessKey> access_key_;
   ContentRoot root_;
   tcp::acceptor acceptor_;
   tcp::endpoint endpoint_;

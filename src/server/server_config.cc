@@ -75,10 +75,19 @@ Expected<ServerSettings> ParseServerSettings(std::string_view text,
     return MakeError(Errc::kMalformed,
                      "config " + path + ": " + std::string(e.description()));
   }
-  static const std::set<std::string> kKeys = {
-      "root",      "listen",    "name",     "director",
-      "advertise", "discovery", "max_rate", "live_spool_max",
-      "sign_key",  "tls_cert",  "tls_key"};
+  static const std::set<std::string> kKeys = {"root",
+                                              "listen",
+                                              "name",
+                                              "director",
+                                              "advertise",
+                                              "discovery",
+                                              "max_rate",
+                                              "live_spool_max",
+                                              "sign_key",
+                                              "tls_cert",
+                                              "tls_key",
+                                              "access_key_file",
+                                              "director_token_file"};
   ServerSettings s;
   for (const auto& [key, value] : table) {
     std::string k(key.str());
@@ -112,6 +121,8 @@ Expected<ServerSettings> ParseServerSettings(std::string_view text,
     if (k == "sign_key") s.sign_key = text;
     if (k == "tls_cert") s.tls_cert = text;
     if (k == "tls_key") s.tls_key = text;
+    if (k == "access_key_file") s.access_key_file = text;
+    if (k == "director_token_file") s.director_token_file = text;
   }
   return s;
 }
@@ -146,6 +157,10 @@ Expected<ServerOptions> ResolveServerOptions(const ServerSettings& file,
   o.sign_key = pick(file.sign_key, flags.sign_key).value_or("");
   o.tls.cert_file = pick(file.tls_cert, flags.tls_cert).value_or("");
   o.tls.key_file = pick(file.tls_key, flags.tls_key).value_or("");
+  o.access_key_file =
+      pick(file.access_key_file, flags.access_key_file).value_or("");
+  o.director_token_file =
+      pick(file.director_token_file, flags.director_token_file).value_or("");
   auto address = [](const std::optional<std::string>& v, const char* what,
                     std::optional<core::HostPort>* out) -> Status {
     if (!v) return Ok{};
@@ -171,6 +186,10 @@ Expected<ServerOptions> ResolveServerOptions(const ServerSettings& file,
                        &o.discovery);
       !s)
     return Unexpected{s.error()};
+  if (!o.director_token_file.empty() && !o.director) {
+    return MakeError(Errc::kMalformed,
+                     "a director token file without a director (--director)");
+  }
   for (const auto* list : {&file.live, &flags.live}) {
     std::set<std::string> seen;
     for (const auto& item : *list) {

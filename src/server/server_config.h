@@ -1,7 +1,7 @@
 // Settings of `braid serve`, from a TOML file (--config) and flags; flags
 // override the file. Keys: root, listen, name, director, advertise,
-// discovery, max_rate, live_spool_max, sign_key, tls_cert, tls_key, and a
-// table [live] of
+// discovery, max_rate, live_spool_max, sign_key, tls_cert, tls_key,
+// access_key_file, director_token_file, and a table [live] of
 // NAME = "PATH" live streams.
 #ifndef BRAID_SERVER_SERVER_CONFIG_H_
 #define BRAID_SERVER_SERVER_CONFIG_H_
@@ -39,6 +39,12 @@ struct ServerOptions {
   std::string sign_key;
   // TLS on every connection (docs/security.md "TLS"); none without a cert.
   net::TlsServerOptions tls;
+  // A file holding the hex secret of access tokens (core/access_token.h):
+  // OPEN and LIST then need a token made with it. Empty: open to all.
+  std::string access_key_file;
+  // A file holding this server's registration token for the director
+  // (core/register_token.h). Empty: none. REQUIRES: director, when set.
+  std::string director_token_file;
   // Live streams: name -> a FIFO or a file a producer appends to.
   std::vector<std::pair<std::string, std::string>> live;
   // Most bytes of one FIFO live stream kept in its spool; the stream ends
@@ -58,7 +64,8 @@ struct ServerOptions {
 // What the file and the flags may set, each optional so flags can override.
 struct ServerSettings {
   std::optional<std::string> root, listen, name, director, advertise, discovery,
-      max_rate, live_spool_max, sign_key, tls_cert, tls_key;
+      max_rate, live_spool_max, sign_key, tls_cert, tls_key, access_key_file,
+      director_token_file;
   std::vector<std::string> live;  // "NAME=PATH"; the flags add to the file's
 };
 

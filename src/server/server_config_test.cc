@@ -88,5 +88,29 @@ TEST(ServerConfigTest, ClearErrors) {
   EXPECT_FALSE(ResolveServerOptions({}, bad_listen));
 }
 
+TEST(ServerConfigTest, CredentialFilesFromTheFileAndTheFlags) {
+  auto file = ParseServerSettings(
+      "root = \"/srv\"\ndirector = \"10.0.0.1:7071\"\n"
+      "access_key_file = \"/etc/braid/access.key\"\n"
+      "director_token_file = \"/etc/braid/director.token\"\n",
+      "t.toml");
+  ASSERT_TRUE(file) << file.error().ToString();
+  auto o = ResolveServerOptions(*file, {});
+  ASSERT_TRUE(o) << o.error().ToString();
+  EXPECT_EQ(o->access_key_file, "/etc/braid/access.key");
+  EXPECT_EQ(o->director_token_file, "/etc/braid/director.token");
+  ServerSettings flags;
+  flags.access_key_file = "/run/other.key";
+  EXPECT_EQ(ResolveServerOptions(*file, flags)->access_key_file,
+            "/run/other.key");
+  // A token for a director that is not there is a mistake.
+  ServerSettings lone;
+  lone.root = "/srv";
+  lone.director_token_file = "/etc/braid/director.token";
+  auto bad = ResolveServerOptions({}, lone);
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().what.find("without a director"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace braid::server

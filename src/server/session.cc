@@ -127,7 +127,9 @@ Status Session::Handle(Message& m) {
   if (auto* e = std::get_if<core::ErrorMsg>(&m)) {
     return MakeError(e->code, "peer reported: " + e->message);
   }
-  if (std::holds_alternative<core::List>(m)) {
+  if (auto* l = std::get_if<core::List>(&m)) {
+    if (auto s = server_.CheckAccess(l->access_token, core::kEveryName); !s)
+      return s;
     conn_.Queue(core::Toc{server_.Toc()});
     return Ok{};
   }
@@ -169,6 +171,8 @@ Status Session::OnHello(const core::Hello& h) {
 }
 
 awaitable<Status> Session::OnOpen(const core::Open& o) {
+  // Before anything that could tell whether the name exists.
+  if (auto s = server_.CheckAccess(o.access_token, o.name); !s) co_return s;
   if (auto live = server_.FindLive(o.name)) co_return OpenLive(o, live);
   auto file = server_.root().OpenStream(o.name);
   if (!file) {

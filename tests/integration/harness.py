@@ -77,7 +77,7 @@ MAX_BODY = {
     HELLO: 1 * KIB,
     PING: 1 * MIB + 8,
     PONG: 1 * MIB + 8,
-    LIST: 0,
+    LIST: 2 + 1536,  # an optional access token
     TOC: 8 * MIB,
     OPEN: 16 * KIB,
     OPENED: 52,
@@ -106,6 +106,7 @@ MAX_BODY = {
 # REGISTER flags
 REGISTER_FIRST = 1
 REGISTER_LAST = 2
+REGISTER_TOKEN = 4
 
 ROLE_CLIENT = 1
 ROLE_SERVER = 2
@@ -129,6 +130,7 @@ kSizeMismatch = 13
 kLimit = 14
 kUnavailable = 15
 kBadData = 16
+kForbidden = 17
 
 DEFAULT_BLOCK_SIZE = 65536
 MIN_BLOCK_SIZE = 512
@@ -587,12 +589,14 @@ def scratch_dir() -> str:
 
 
 def run_cmd(args: list[str], timeout: float = GET_TIMEOUT,
-            cwd: str | None = None) -> subprocess.CompletedProcess:
+            cwd: str | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
+    """`env`: variables added to this process's environment."""
     timeout *= SLOW
     try:
         return subprocess.run(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, timeout=timeout,
-                              cwd=cwd or scratch_dir())
+                              cwd=cwd or scratch_dir(),
+                              env={**os.environ, **env} if env else None)
     except subprocess.TimeoutExpired as e:
         # subprocess.run has killed the child already.
         raise AssertionError(
@@ -645,6 +649,22 @@ class BackgroundGet:
 
 def start_get(name: str, sources: list[str], out: str, log_dir: str, **kw) -> BackgroundGet:
     return BackgroundGet(get_args(name, sources, out, **kw), log_dir)
+
+
+def get_during(test: unittest.TestCase, args: list[str], out: str,
+               log_dir: str) -> BackgroundGet:
+    """`braid get` (args, binary first) writing `out`, run while the test
+    attacks a daemon; killed by the test's cleanup. check_get_during checks it."""
+    bg = BackgroundGet(args, log_dir)
+    bg.out = out
+    test.addCleanup(bg.kill)
+    return bg
+
+
+def check_get_during(test: unittest.TestCase, bg: BackgroundGet, digest: str) -> None:
+    """The get of get_during succeeded and wrote exactly the file of `digest`."""
+    test.assertEqual(bg.wait(120), 0, bg.stderr())
+    test.assertEqual(sha256_file(bg.out), digest)
 
 
 # --------------------------------------------------------------------------
@@ -787,11 +807,13 @@ def ping_body(token: int, payload: bytes = b"") -> bytes:
 
 
 def open_body(name: str | bytes, *, block_size: int = 4096, start_seq: int = 0, my_id: int = 0,
-              epoch: int = 0, pattern: list[int] | None = None) -> bytes:
+              epoch: int = 0, pattern: list[int] | None = None,
+              access_token: str | None = None) -> bytes:
     if pattern is None:
         pattern = [my_id]
-    return (u32(block_size) + u64(start_seq) + u16(my_id) + u32(epoch) +
+    body = (u32(block_size) + u64(start_seq) + u16(my_id) + u32(epoch) +
             enc_pattern(pattern) + enc_str(name))
+    return body + (enc_str(access_token) if access_token else b"")
 
 
 def pattern_body(epoch: int, switch_seq: int, my_id: int, pattern: list[int]) -> bytes:
@@ -803,9 +825,14 @@ def request_body(first: int, count: int) -> bytes:
 
 
 def register_body(advertise: str | bytes, entries: list[tuple[str | bytes, int, bytes]],
-                  flags: int = REGISTER_FIRST | REGISTER_LAST) -> bytes:
-    """REGISTER body; entries are (name, size, 32-byte content id)."""
-    body = u8(flags) + enc_str(advertise) + u32(len(entries))
+                  flags: int = REGISTER_FIRST | REGISTER_LAST,
+                  token: str | None = None) -> bytes:
+    """REGISTER body; entries are (name, size, 32-byte content id); a token
+    sets REGISTER_TOKEN and follows the address."""
+    body = u8(flags | (REGISTER_TOKEN if token else 0)) + enc_str(advertise)
+    if token:
+        body += enc_str(token)
+    body += u32(len(entries))
     for name, size, cid in entries:
         body += enc_str(name) + u64(size) + cid
     return body

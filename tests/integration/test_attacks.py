@@ -114,14 +114,11 @@ class AttackCase(unittest.TestCase):
     def slow_get(self, sources: list[str], extra: list[str] | None = None) -> h.BackgroundGet:
         """A download that runs while the attack goes on; check_get checks it."""
         out = os.path.join(self.tmp, f"during-{len(os.listdir(self.tmp))}.bin")
-        bg = h.start_get(self.NAME, sources, out, self.tmp, quiet=True, extra=extra)
-        bg.out = out
-        self.addCleanup(bg.kill)
-        return bg
+        args = h.get_args(self.NAME, sources, out, quiet=True, extra=extra)
+        return h.get_during(self, args, out, self.tmp)
 
     def check_get(self, bg: h.BackgroundGet) -> None:
-        self.assertEqual(bg.wait(120), 0, bg.stderr())
-        self.assertEqual(h.sha256_file(bg.out), self.digest)
+        h.check_get_during(self, bg, self.digest)
 
     def assert_refused(self, c: h.RawConn, code: int, what: str) -> str:
         """The next frame is ERROR `code`, then a close; returns the message."""

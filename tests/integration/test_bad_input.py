@@ -307,10 +307,11 @@ class BadInput(unittest.TestCase):
         self.assertEqual(c.ping(7, b"after list"), (7, b"after list"))
 
     def test_list_with_body(self) -> None:
+        # A LIST body holds only an access token (a str): one byte is none.
         c = self.conn()
         c.hello()
         c.send_frame(h.LIST, b"x")
-        self.assertErrorThenClose(c, h.kFrameTooLarge, "LIST with a body")
+        self.assertErrorThenClose(c, h.kMalformed, "LIST with a body")
 
     # -- OPEN ------------------------------------------------------------------
 
