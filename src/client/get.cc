@@ -122,6 +122,7 @@ nlohmann::json ToJson(const GetReport& r) {
           {"bytes", r.bytes},
           {"seconds", r.seconds},
           {"duplicate_bytes", r.duplicate_bytes},
+          {"duplicate_blocks_by_cause", r.duplicate_blocks_by_cause},
           {"patterns", r.patterns},
           {"block_size", r.block_size},
           {"blocks", r.blocks},

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -108,6 +109,10 @@ struct GetReport {
   uint64_t bytes = 0;  // stream size
   double seconds = 0;
   uint64_t duplicate_bytes = 0;
+  // Blocks that came twice, by the scheduler's reason for asking one of
+  // their copies (core::MoveReason); the bytes above also count copies
+  // dropped before the scheduler saw them.
+  std::map<std::string, uint64_t> duplicate_blocks_by_cause;
   uint64_t patterns = 0;  // patterns used, the initial one included
   uint32_t block_size = 0;
   uint64_t blocks = 0;

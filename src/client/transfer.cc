@@ -570,6 +570,12 @@ GetReport Transfer::Report() const {
   r.blocks = layout_.block_count();
   r.out_of_order_blocks = out_of_order_;
   r.moved_blocks = scheduler_ ? scheduler_->moved_blocks() : 0;
+  for (size_t i = 0; scheduler_ && i < core::kMoveReasons; ++i) {
+    uint64_t n = scheduler_->duplicate_blocks()[i];
+    if (n)
+      r.duplicate_blocks_by_cause[core::MoveReasonName(
+          static_cast<core::MoveReason>(i))] = n;
+  }
   r.pattern = first_pattern_.slots();
   r.content_id = core::ToHex(content_id_);
   r.verified = manifest_.has_value();

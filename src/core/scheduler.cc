@@ -9,8 +9,28 @@ namespace {
 
 // Largest number of blocks one REQUEST or SKIP frame may name.
 constexpr uint32_t kMaxRun = 65536;
+// Moved blocks remembered after their first copy (Scheduler::settled_).
+constexpr size_t kMaxSettled = 65536;
 
 }  // namespace
+
+const char* MoveReasonName(MoveReason r) {
+  switch (r) {
+    case MoveReason::kSwitch:
+      return "switch";
+    case MoveReason::kFailedSender:
+      return "failed_sender";
+    case MoveReason::kHeadOfLine:
+      return "head_of_line";
+    case MoveReason::kSteal:
+      return "steal";
+    case MoveReason::kEndGame:
+      return "end_game";
+    case MoveReason::kRefetch:
+      return "refetch";
+  }
+  return "unknown";
+}
 
 Scheduler::Scheduler(StreamLayout layout, SchedulerConfig config,
                      Clock::time_point now)
@@ -144,11 +164,28 @@ void Scheduler::OnBlock(SourceId from, uint64_t seq, uint32_t bytes,
   // A pattern-walk or catch-up block: the sender's walk has passed it.
   if (chain_.Owner(seq) == from) s->walk_next = std::max(s->walk_next, seq + 1);
   uint64_t before = received_.next_in_order();
-  if (!received_.Mark(seq)) return;  // a duplicate
+  if (!received_.Mark(seq)) {
+    CountDuplicate(seq);
+    return;
+  }
   if (seq >= chain_.back().start_seq) ++blocks_since_pattern_;
-  moved_.erase(seq);
+  if (auto m = moved_.find(seq); m != moved_.end()) {
+    if (settled_.size() >= kMaxSettled) settled_.clear();
+    settled_[seq] = m->second.why;
+    moved_.erase(m);
+  }
   asked_.erase(seq);
   if (received_.next_in_order() != before) frontier_since_ = now;
+}
+
+void Scheduler::CountDuplicate(uint64_t seq) {
+  auto it = settled_.find(seq);
+  MoveReason why = MoveReason::kSwitch;
+  if (it != settled_.end()) {
+    why = it->second;
+    settled_.erase(it);
+  }
+  ++duplicates_[static_cast<size_t>(why)];
 }
 
 void Scheduler::MarkHave(uint64_t seq) {
@@ -188,7 +225,7 @@ void Scheduler::SkipCoveredAfterAck(SourceId from, uint32_t epoch,
       SourceId owner = chain_.Owner(q);
       if (owner == from) continue;
       out->push_back({Command::Kind::kSkip, owner, 0, q, 1, {}});
-      moved_[q] = {from, moves_};
+      moved_[q] = {from, moves_, MoveReason::kSwitch};
     }
     return;
   }
@@ -222,10 +259,10 @@ bool Scheduler::MaySend(SourceId from, uint64_t seq) const {
   return false;
 }
 
-void Scheduler::Move(uint64_t seq, SourceId to, bool skip_old,
+void Scheduler::Move(uint64_t seq, SourceId to, bool skip_old, MoveReason why,
                      std::vector<Command>* out) {
   SourceId old = ExpectedSender(seq);
-  moved_[seq] = {to, moves_};
+  moved_[seq] = {to, moves_, why};
   asked_.emplace(seq, to);
   ++moves_;
   ++retried_[seq];
@@ -464,7 +501,7 @@ void Scheduler::Refetch(uint64_t seq, SourceId from) {
     dropped_.emplace(seq, from);
     return;
   }
-  Move(seq, from, /*skip_old=*/false, &deferred_);
+  Move(seq, from, /*skip_old=*/false, MoveReason::kRefetch, &deferred_);
 }
 
 void Scheduler::RefetchDropped(std::vector<Command>* out) {
@@ -475,7 +512,8 @@ void Scheduler::RefetchDropped(std::vector<Command>* out) {
     if (received_.Has(seq)) continue;
     auto living = Alive();
     if (living.empty()) return;
-    Move(seq, alive(from) ? from : living.front()->id, /*skip_old=*/false, out);
+    Move(seq, alive(from) ? from : living.front()->id, /*skip_old=*/false,
+         MoveReason::kRefetch, out);
   }
 }
 

@@ -9,6 +9,7 @@
 #ifndef BRAID_CORE_SCHEDULER_H_
 #define BRAID_CORE_SCHEDULER_H_
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -45,6 +46,22 @@ struct SchedulerConfig {
   // deadlock (DropHeldBlock).
   Clock::duration stuck_window = std::chrono::milliseconds(300);
 };
+
+// Why a block was asked of a source other than its pattern owner. A
+// duplicate is counted under the move that caused it; kSwitch also counts
+// those no move caused (a server past a switch point sent blocks under the
+// old pattern that their new owner sent too).
+enum class MoveReason : uint8_t {
+  kSwitch,        // a server's old-pattern blocks past the switch (ACK)
+  kFailedSender,  // its sender failed
+  kHeadOfLine,    // the in-order block was late
+  kSteal,         // work stealing (Rebalance)
+  kEndGame,       // the tail, asked of an idle source too
+  kRefetch,       // dropped beyond the reorder window, asked again
+};
+inline constexpr size_t kMoveReasons = 6;
+// "switch", "failed_sender", "head_of_line", "steal", "end_game", "refetch".
+const char* MoveReasonName(MoveReason r);
 
 // What the transfer must send.
 struct Command {
@@ -159,6 +176,11 @@ class Scheduler {
   uint64_t patterns_sent() const { return patterns_; }
   // Blocks asked of a source other than their pattern owner so far.
   uint64_t moved_blocks() const { return moves_; }
+  // Blocks received again, by the reason of the move that caused them
+  // (indexed by MoveReason).
+  const std::array<uint64_t, kMoveReasons>& duplicate_blocks() const {
+    return duplicates_;
+  }
   // Samples closed since the last call (for the trace).
   std::vector<IntervalSample> TakeSamples();
   // Sources declared failed since the last call.
@@ -200,8 +222,10 @@ class Scheduler {
   uint64_t AdvanceOwned(SourceId id, uint64_t from, uint64_t k) const;
   void SkipCoveredAfterAck(SourceId from, uint32_t epoch, uint64_t position,
                            std::vector<Command>* out);
-  void Move(uint64_t seq, SourceId to, bool skip_old,
+  void Move(uint64_t seq, SourceId to, bool skip_old, MoveReason why,
             std::vector<Command>* out);
+  // A block arrived twice: counted under the move that caused it.
+  void CountDuplicate(uint64_t seq);
   void RepairLost(Clock::time_point now, std::vector<Command>* out);
   // Blocks dropped beyond the window (Refetch), asked again once within it.
   void RefetchDropped(std::vector<Command>* out);
@@ -235,8 +259,14 @@ class Scheduler {
   struct Moved {
     SourceId to;
     uint64_t order;
+    MoveReason why;
   };
   std::unordered_map<uint64_t, Moved> moved_;
+  // Moved blocks that arrived once, with why they were moved: a second
+  // copy is a duplicate of that cause. Emptied past kMaxSettled entries
+  // (the count is a diagnostic; memory stays bounded).
+  std::unordered_map<uint64_t, MoveReason> settled_;
+  std::array<uint64_t, kMoveReasons> duplicates_{};
   // Every (block, source) asked by REQUEST and not yet received.
   std::unordered_multimap<uint64_t, SourceId> asked_;
   // Blocks already asked again (bounds duplicate requests).

@@ -40,7 +40,7 @@ void Scheduler::RepairLost(Clock::time_point now, std::vector<Command>* out) {
     const Pattern& p = chain_.back().pattern;
     SourceId to = p.at(turn++ % p.size());
     if (!alive(to)) to = living.front()->id;
-    Move(q, to, /*skip_old=*/false, out);
+    Move(q, to, /*skip_old=*/false, MoveReason::kFailedSender, out);
   }
   // Head-of-line: the in-order block is overdue by its sender's rate.
   if (frontier >= end || received_.Has(frontier)) return;
@@ -68,7 +68,7 @@ void Scheduler::RepairLost(Clock::time_point now, std::vector<Command>* out) {
        q < std::min(end, frontier + kHolScan) && moved < 8; ++q) {
     if (received_.Has(q) || ExpectedSender(q) != e || retried_[q] >= 2)
       continue;
-    Move(q, helper->id, /*skip_old=*/true, out);
+    Move(q, helper->id, /*skip_old=*/true, MoveReason::kHeadOfLine, out);
     ++moved;
   }
   frontier_since_ = now;  // give the helper its own time
@@ -140,7 +140,7 @@ void Scheduler::Rebalance(Clock::time_point now, std::vector<Command>* out) {
     while (moved < k && list.size() > keep) {
       uint64_t q = list.back();
       list.pop_back();
-      Move(q, taker->id, /*skip_old=*/true, out);
+      Move(q, taker->id, /*skip_old=*/true, MoveReason::kSteal, out);
       if (Source* t = Find(taker->id)) t->ended = false;
       work[taker->id].push_back(q);
       ++moved;
@@ -169,7 +169,7 @@ void Scheduler::EndGame(std::map<SourceId, std::vector<uint64_t>>& work,
       if (list.size() > InFlight(*busy)) continue;
       for (auto it = list.rbegin(); it != list.rend(); ++it) {
         if (retried_[*it] >= 1) continue;
-        Move(*it, idle->id, /*skip_old=*/false, out);
+        Move(*it, idle->id, /*skip_old=*/false, MoveReason::kEndGame, out);
         idle->ended = false;
       }
     }

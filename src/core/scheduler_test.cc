@@ -142,6 +142,12 @@ class Sim {
   }
 
   uint64_t duplicate_blocks() const { return duplicates_; }
+  // What the scheduler counted by cause; every duplicate passes OnBlock.
+  uint64_t counted_duplicates() const {
+    uint64_t n = 0;
+    for (uint64_t c : sched_->duplicate_blocks()) n += c;
+    return n;
+  }
   // Blocks dropped unread beyond a stuck window (fetched again).
   uint64_t dropped_blocks() const { return dropped_; }
   const std::vector<uint8_t>& delivered_ok() const { return delivered_; }
@@ -441,6 +447,7 @@ TEST(SchedulerTest, WideAreaPathsWithJitterAndLoss) {
     // arrive anyway (the bench's lossy links show fewer).
     EXPECT_LT(sim.duplicate_blocks(), 0.02 * (size / kBlock))
         << "seed " << seed;
+    EXPECT_EQ(sim.counted_duplicates(), sim.duplicate_blocks());
     const Pattern& p = sim.scheduler().chain().back().pattern;
     double sent = 0;
     for (size_t i = 0; i < 3; ++i) sent += sim.server(i).sent;
@@ -470,6 +477,32 @@ TEST(SchedulerTest, AFlappingLinkDoesNotChurnPatterns) {
   EXPECT_LT(double(sim.scheduler().patterns_sent()), intervals / 2)
       << sim.scheduler().patterns_sent() << " patterns in " << t << " s";
   EXPECT_LT(sim.duplicate_blocks(), 0.01 * (size / kBlock));
+  EXPECT_EQ(sim.counted_duplicates(), sim.duplicate_blocks());
+}
+
+// A second copy of a block counts under the reason its copy was asked
+// for; a copy no move caused (two pattern owners) counts as kSwitch.
+TEST(SchedulerTest, DuplicatesAreCountedUnderTheirCause) {
+  StreamLayout layout{64ull * kBlock, kBlock};
+  auto t0 = Clock::time_point{};
+  Scheduler s(layout, SchedulerConfig{}, t0);
+  s.AddSource(0, 1.0, milliseconds(10));
+  s.AddSource(1, 1.0, milliseconds(10));
+  s.Start(t0, 0, Pattern({0, 1}));  // 0 owns the even blocks
+  s.OnSourceFailed(0, t0);
+  bool moved = false;
+  for (const Command& c : s.Tick(t0 + milliseconds(10)))
+    moved |= c.kind == Command::Kind::kRequest && c.to == 1 && c.seq == 0;
+  ASSERT_TRUE(moved) << "the failed source's block 0 is asked of 1";
+  s.OnBlock(1, 0, kBlock, t0 + milliseconds(20));
+  s.OnBlock(0, 0, kBlock, t0 + milliseconds(21));  // its late copy
+  s.OnBlock(1, 1, kBlock, t0 + milliseconds(22));
+  s.OnBlock(1, 1, kBlock, t0 + milliseconds(23));  // no move: kSwitch
+  const auto& d = s.duplicate_blocks();
+  EXPECT_EQ(d[static_cast<size_t>(MoveReason::kFailedSender)], 1u);
+  EXPECT_EQ(d[static_cast<size_t>(MoveReason::kSwitch)], 1u);
+  EXPECT_EQ(d[static_cast<size_t>(MoveReason::kSteal)], 0u);
+  EXPECT_STREQ(MoveReasonName(MoveReason::kHeadOfLine), "head_of_line");
 }
 
 TEST(SchedulerTest, NeverStarvesASlowSource) {
