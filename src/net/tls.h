@@ -11,22 +11,9 @@
 
 #include "core/expected.h"
 #include "net/asio_util.h"
+#include "net/tls_options.h"
 
 namespace braid::net {
-
-// What a command line says about TLS on the links a process opens.
-struct TlsClientOptions {
-  bool enabled = false;   // --tls (implied by --cacert and --insecure)
-  std::string ca_file;    // PEM authorities; empty: the system's
-  bool insecure = false;  // no certificate check at all (warned)
-};
-
-// What a daemon shows: its certificate chain and key (PEM files).
-struct TlsServerOptions {
-  std::string cert_file;
-  std::string key_file;
-  bool enabled() const { return !cert_file.empty(); }
-};
 
 class TlsContext {
  public:

@@ -16,7 +16,7 @@
 
 #include "core/expected.h"
 #include "core/units.h"
-#include "net/tls.h"
+#include "net/tls_options.h"
 
 namespace braid::server {
 
