@@ -39,6 +39,40 @@ void IntervalSet::Remove(uint64_t begin, uint64_t end) {
   }
 }
 
+void IntervalMap::Assign(uint64_t begin, uint64_t end, uint64_t value) {
+  if (begin >= end) return;
+  Remove(begin, end);
+  ranges_[begin] = {end, value};
+}
+
+void IntervalMap::Remove(uint64_t begin, uint64_t end) {
+  if (begin >= end) return;
+  auto it = ranges_.upper_bound(begin);
+  if (it != ranges_.begin()) --it;
+  while (it != ranges_.end() && it->first < end) {
+    uint64_t b = it->first;
+    Range r = it->second;
+    if (r.end <= begin) {
+      ++it;
+      continue;
+    }
+    it = ranges_.erase(it);
+    if (b < begin) ranges_[b] = {begin, r.value};
+    if (r.end > end) {
+      ranges_[end] = {r.end, r.value};
+      break;
+    }
+  }
+}
+
+std::optional<uint64_t> IntervalMap::Get(uint64_t v) const {
+  auto it = ranges_.upper_bound(v);
+  if (it == ranges_.begin()) return std::nullopt;
+  --it;
+  if (v >= it->second.end) return std::nullopt;
+  return it->second.value;
+}
+
 bool IntervalSet::Contains(uint64_t v) const { return FirstAbsentFrom(v) != v; }
 
 uint64_t IntervalSet::FirstAbsentFrom(uint64_t v) const {

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <optional>
 
 namespace braid::core {
 
@@ -24,6 +25,26 @@ class IntervalSet {
 
  private:
   std::map<uint64_t, uint64_t> ranges_;  // begin -> end
+};
+
+// Disjoint half-open ranges [begin, end), each with a value; a newer
+// Assign overwrites what it covers.
+class IntervalMap {
+ public:
+  // [begin, end) holds `value` from now on.
+  void Assign(uint64_t begin, uint64_t end, uint64_t value);
+  // Nothing holds a value in [begin, end) any more.
+  void Remove(uint64_t begin, uint64_t end);
+  // The value at v, if a range holds v.
+  std::optional<uint64_t> Get(uint64_t v) const;
+  size_t ranges() const { return ranges_.size(); }
+
+ private:
+  struct Range {
+    uint64_t end;
+    uint64_t value;
+  };
+  std::map<uint64_t, Range> ranges_;  // begin -> (end, value)
 };
 
 }  // namespace braid::core

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <random>
 #include <set>
 
@@ -44,6 +45,29 @@ TEST(IntervalSetTest, MergesTouchingRanges) {
   EXPECT_EQ(s.ranges(), 2u);
   EXPECT_FALSE(s.Contains(3));
   EXPECT_TRUE(s.Contains(4));
+}
+
+TEST(IntervalMapTest, MatchesAMapOfValues) {
+  std::mt19937 rng(5);
+  IntervalMap m;
+  std::map<uint64_t, uint64_t> model;
+  for (uint64_t i = 0; i < 5000; ++i) {
+    uint64_t b = rng() % 200, e = b + rng() % 20;
+    if (rng() % 3 == 0) {
+      m.Remove(b, e);
+      for (uint64_t v = b; v < e; ++v) model.erase(v);
+    } else {
+      m.Assign(b, e, i);
+      for (uint64_t v = b; v < e; ++v) model[v] = i;
+    }
+    for (uint64_t v = 0; v < 230; ++v) {
+      auto got = m.Get(v);
+      auto want = model.find(v);
+      ASSERT_EQ(got.has_value(), want != model.end()) << i << " at " << v;
+      if (got) ASSERT_EQ(*got, want->second) << i << " at " << v;
+    }
+  }
+  EXPECT_LE(m.ranges(), 230u);
 }
 
 }  // namespace

@@ -89,6 +89,10 @@ std::optional<uint64_t> SendPlan::NextQueued(Queued& q) {
       q.next = gap;
       continue;
     }
+    if (q.request && requested_.Get(s) != q.request) {
+      q.next = s + 1;  // asked again since: the newer request sends it
+      continue;
+    }
     q.next = s + 1;
     if (q.before && q.before->Owns(s)) continue;  // sent under the old one
     if (s >= available_) {
@@ -96,7 +100,10 @@ std::optional<uint64_t> SendPlan::NextQueued(Queued& q) {
       return std::nullopt;  // not produced yet
     }
     // A requested block: the walk or a catch-up must not send it again.
-    if (!q.now) skipped_.Add(s, s + 1);
+    if (q.request) {
+      skipped_.Add(s, s + 1);
+      requested_.Remove(s, s + 1);
+    }
     return s;
   }
   q.next = q.end;
@@ -186,31 +193,38 @@ uint64_t SendPlan::ClipEnd(uint64_t first, uint32_t count) const {
 }
 
 bool SendPlan::RoomFor(size_t more) {
-  if (skipped_.ranges() + queue_.size() + more <= kMaxRanges) return true;
+  if (skipped_.ranges() + queue_.size() + requested_.ranges() + more <=
+      kMaxRanges)
+    return true;
   // With nothing queued, skips behind every catch-up the walk may still
   // owe (kMaxCatchUp) concern no block that can be sent again.
   if (queue_.empty() && cursor_ > kMaxCatchUp) {
     skipped_.EraseBelow(cursor_ - kMaxCatchUp);
   }
-  return skipped_.ranges() + queue_.size() + more <= kMaxRanges;
+  return skipped_.ranges() + queue_.size() + requested_.ranges() + more <=
+         kMaxRanges;
 }
 
 Status SendPlan::Request(uint64_t first, uint32_t count) {
   uint64_t end = ClipEnd(first, count);
   if (first >= end) return Ok{};  // nothing of the stream
-  // The split of a skipped range, and the range sent.
-  if (!RoomFor(2)) return MakeError(Errc::kLimit, "send queue full");
+  // The split of a skipped range, the range sent, and its place in
+  // requested_ (which may split one there).
+  if (!RoomFor(4)) return MakeError(Errc::kLimit, "send queue full");
   // The newer command wins: a request overrides an earlier skip.
   skipped_.Remove(first, end);
-  queue_.push_back({first, end, nullptr, nullptr});
+  requested_.Assign(first, end, ++requests_);
+  queue_.push_back({first, end, nullptr, nullptr, requests_});
   return Ok{};
 }
 
 Status SendPlan::Skip(uint64_t first, uint32_t count) {
   uint64_t end = ClipEnd(first, count);
   if (first >= end) return Ok{};  // nothing of the stream
-  if (!RoomFor(1)) return MakeError(Errc::kLimit, "too many skipped ranges");
+  // A range in skipped_, and the split of one in requested_.
+  if (!RoomFor(2)) return MakeError(Errc::kLimit, "too many skipped ranges");
   skipped_.Add(first, end);
+  requested_.Remove(first, end);  // no request sends them now
   return Ok{};
 }
 

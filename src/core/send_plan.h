@@ -79,7 +79,8 @@ class SendPlan {
                                   SourceId me, Pattern pattern);
 
   // Queues blocks [first, first + count) clipped to the stream. The newer
-  // of a REQUEST and a SKIP for the same block wins. kLimit past kMaxRanges.
+  // of a REQUEST and a SKIP for the same block wins; of two REQUESTs of one
+  // block, the newer places it in the queue. kLimit past kMaxRanges.
   Status Request(uint64_t first, uint32_t count);
 
   // Leaves out blocks [first, first + count) from the pattern walk, the
@@ -111,6 +112,7 @@ class SendPlan {
     uint64_t next;  // the first block not looked at yet
     uint64_t end;
     std::shared_ptr<const OwnedBlocks> now, before;  // null for a REQUEST
+    uint64_t request = 0;  // a REQUEST's number (requested_), from 1
   };
 
   // Index into chain_.epochs() of the pattern covering seq.
@@ -130,6 +132,12 @@ class SendPlan {
   uint64_t cursor_;  // next block the pattern walk considers
   std::deque<Queued> queue_;
   IntervalSet skipped_;
+  // For blocks asked by a REQUEST not yet served, the number of the newest
+  // one: an older REQUEST of the same block (revived when a later SKIP was
+  // overridden) leaves it to that one, so a block asked again goes out in
+  // the order it was asked again, as the client assumes.
+  IntervalMap requested_;
+  uint64_t requests_ = 0;
   uint64_t credit_ = kCatchUpCredit;
   bool exhausted_ = false;
   uint64_t work_ = 0;

@@ -44,6 +44,24 @@ TEST(SendPlanTest, LiveWaitsAtTheEdgeAndEndsAtTheEnd) {
   EXPECT_FALSE(a.Next());
 }
 
+// A block asked, skipped (moved to another source) and asked again goes
+// out where it was asked again, once: the first REQUEST, revived by the
+// second, would otherwise send it first, ahead of what the client expects
+// (work stealing then takes it from the back and it comes twice).
+TEST(SendPlanTest, ABlockAskedAgainGoesOutInTheOrderAskedAgain) {
+  SendPlan a(100, 0, 0, P("B"), 0);  // nothing of its own to walk
+  ASSERT_TRUE(a.Request(10, 2));
+  ASSERT_TRUE(a.Request(20, 1));
+  ASSERT_TRUE(a.Skip(11, 1));
+  ASSERT_TRUE(a.Request(11, 1));
+  ASSERT_TRUE(a.Request(10, 1));  // asked twice: the newer one places it
+  EXPECT_EQ(Drain(a), (std::vector<uint64_t>{20, 11, 10}));
+  // Skipped after its last request: nobody sends it.
+  ASSERT_TRUE(a.Request(30, 1));
+  ASSERT_TRUE(a.Skip(30, 1));
+  EXPECT_EQ(Drain(a), (std::vector<uint64_t>{}));
+}
+
 TEST(SendPlanTest, NewPatternAheadOfPosition) {
   SendPlan b(60, 0, 0, P("AABCC"), 1);
   EXPECT_EQ(*b.Next(), 2u);
