@@ -340,7 +340,10 @@ def parse_args() -> argparse.Namespace:
                     help="byte FIFO under each HTB class (queue bound)")
     ap.add_argument("--mtu", type=int, default=1500,
                     help="MTU of every link (1500: ~95.6%% of the link rate is TCP payload)")
-    ap.add_argument("--trace-dir", default="", help="keep braid's --trace files here")
+    ap.add_argument("--trace-dir", default="",
+                    help="keep braid's --trace files here (and its whole stderr)")
+    ap.add_argument("--braid-args", default="",
+                    help="more arguments for every braid tool, e.g. '-v -v' (debug log)")
     ap.add_argument("--cleanup", action="store_true", help="delete leftover brb-* namespaces and exit")
     return ap.parse_args()
 
@@ -418,6 +421,8 @@ class Bench:
             if os.path.exists(pth):
                 os.unlink(pth)
         argv = tool_argv(tool, self.out_dir, out_name, star.n, stats_path)
+        if tool.startswith("braid"):
+            argv += args.braid_args.split()
         log_sizes = star.log_sizes()
         timer, first = ActionTimer(star, sc.actions), FirstByte(self.out_dir)
         timeout = min(args.timeout_factor * ideal + 10, left)
@@ -488,6 +493,9 @@ class Bench:
             keep = os.path.join(self.args.trace_dir, f"{row['tool']}-{sc.name}-{rep}.jsonl")
             shutil.copyfile(trace, keep)
             row["trace"] = keep
+            err = os.path.join(self.work, "stderr.txt")
+            if os.path.exists(err):
+                shutil.copyfile(err, keep[:-len(".jsonl")] + ".stderr.txt")
 
 
 def main() -> int:

@@ -77,6 +77,7 @@ awaitable<Status> Transfer::OnData(SourceConn& s, const core::Data& d) {
   }
   if (scheduler_->received().Has(d.seq)) {
     duplicate_bytes_ += d.payload.size();
+    spdlog::debug("{}: block {} again", s.name(), d.seq);
     scheduler_->OnBlock(s.id, d.seq, static_cast<uint32_t>(d.payload.size()),
                         Clock::now());
     co_return Ok{};
@@ -193,6 +194,8 @@ awaitable<void> Transfer::Receive(SourceConn& s) {
         co_return;
       }
     } else if (auto* a = std::get_if<core::PatternAck>(&*m)) {
+      spdlog::debug("{}: pattern epoch {} applied at block {}", s.name(),
+                    a->epoch, a->position);
       scheduler_->OnAck(s.id, a->epoch, a->position, Clock::now());
     } else if (auto* e = std::get_if<core::Edge>(&*m); e && live_stream_) {
       OnEdge(s, *e);

@@ -197,14 +197,32 @@ void Scheduler::OnAck(SourceId from, uint32_t epoch, uint64_t position,
   (void)now;
   Source* s = Find(from);
   if (!s) return;
-  // What the server had sent beyond what we had received: its lead.
-  uint64_t lead = 0;
-  for (uint64_t q = s->walk_next;
+  // The server's position when the PATTERN reached it, against what we had
+  // received from it when we sent it: its lead, as PredictPosition needs
+  // it. (Counted from what we have now, the ACK would read as no lead: it
+  // comes after every block the server sent before it.)
+  auto sent = s->walk_at_pattern.find(epoch);
+  if (sent == s->walk_at_pattern.end()) {
+    SkipCoveredAfterAck(from, epoch, position, &deferred_);
+    return;
+  }
+  uint64_t from_seq = sent->second;
+  s->walk_at_pattern.erase(s->walk_at_pattern.begin(), std::next(sent));
+  // A server that had walked all its blocks answers with the end: that is
+  // no lead (what it sends meanwhile are requests, not its walk).
+  if (position >= layout_.block_count()) {
+    SkipCoveredAfterAck(from, epoch, position, &deferred_);
+    return;
+  }
+  double lead = 0;
+  for (uint64_t q = from_seq;
        q < position && q < layout_.block_count() && lead < 1024; ++q) {
     if (chain_.Owner(q) == from) ++lead;
   }
+  // Up at once, down slowly: a lead too short costs duplicates.
+  lead = std::max(lead, 1.0);
   s->lead_blocks =
-      std::max(1.0, 0.5 * s->lead_blocks + 0.5 * static_cast<double>(lead));
+      lead >= s->lead_blocks ? lead : 0.7 * s->lead_blocks + 0.3 * lead;
   SkipCoveredAfterAck(from, epoch, position, &deferred_);
 }
 
@@ -389,10 +407,19 @@ bool Scheduler::WorthRepattern(const std::vector<double>& shares) const {
 
 // Own blocks of `id` the server may have sent beyond what we received, plus
 // what it sends while the PATTERN travels: its position when it applies it.
+double Scheduler::Lead(const Source& s) const {
+  // A round trip of data at its rate, at least (the path's share of it in
+  // each direction is unknown), and 20 ms of our own reaction.
+  double bdp = s.rate * (Seconds(s.rtt) + 0.02) / layout_.block_size;
+  // Before its first ACK: TCP's start overshoots a round trip (cwnd
+  // reaches twice the path), and a socket buffer's few blocks.
+  if (s.lead_blocks == 0) return 2 * bdp + 4;
+  return std::max(s.lead_blocks, bdp) + 1;
+}
+
 uint64_t Scheduler::PredictPosition(const Source& s) const {
-  double transit = Seconds(s.rtt) / 2 + 0.02;
-  double k = s.lead_blocks + s.rate * transit / layout_.block_size + 1;
-  return AdvanceOwned(s.id, s.walk_next, static_cast<uint64_t>(std::ceil(k)));
+  return AdvanceOwned(s.id, s.walk_next,
+                      static_cast<uint64_t>(std::ceil(Lead(s))));
 }
 
 uint64_t Scheduler::AdvanceOwned(SourceId id, uint64_t from, uint64_t k) const {
@@ -427,32 +454,24 @@ void Scheduler::Repattern(Clock::time_point now, std::vector<Command>* out) {
     return;
   // Past every walking server's position, so that no server needs to catch
   // up; a server with nothing left to walk (END) is likely past it and
-  // catches up, which is work it can do. If that leaves too little for the
-  // new pattern to run twice (a fast server raced ahead under a poor first
-  // guess), switch at the slowest walking server instead: the others catch
-  // up and the blocks they already sent are skipped at their new owners.
-  // (Twice: once after a change of membership.)
-  uint64_t frontier = received_.next_in_order();
-  uint64_t latest = frontier, earliest = UINT64_MAX;
+  // catches up, which is work it can do. (Twice: once after a change of
+  // membership.)
+  // Switching earlier, at the slowest walking server, when a fast one has
+  // raced ahead under the first guess (the others then catch up, and what
+  // they sent under the old pattern is skipped at its new owners once
+  // their ACKs come) was tried twice: the skips arrive after a fast
+  // catching-up server has sent those blocks (16 MiB at 10/40/80 ms: 1.6
+  // to 3 % duplicates, no time gained); work stealing moves those blocks
+  // for free.
+  uint64_t latest = received_.next_in_order();
   for (const auto& s : sources_) {
     // A source without slots in the current pattern is not walking.
     if (!s.alive || s.ended || !chain_.back().pattern.Contains(s.id)) continue;
-    uint64_t p = PredictPosition(s);
-    latest = std::max(latest, p);
-    earliest = std::min(earliest, p);
+    latest = std::max(latest, PredictPosition(s));
   }
-  if (earliest == UINT64_MAX) earliest = frontier;
   size_t size = ChoosePatternSize(shares);
   uint64_t after_last = chain_.back().start_seq + 1;
   uint64_t switch_at = chain_.RoundUpToSwitch(std::max(latest, after_last));
-  // (Switching the first measured pattern at the slowest source instead,
-  // so that a slow one does not owe its equal first share of everything the
-  // fast one walked, was tried: the catch-up cost 1.6 % duplicates and
-  // time on the bench; work stealing moves those blocks for free.)
-  if (switch_at + runs * size > layout_.block_count()) {
-    switch_at =
-        chain_.RoundUpToSwitch(std::max({earliest, frontier, after_last}));
-  }
   // Nothing to gain when the new pattern could not run twice before the
   // end: the tail is the work stealing's and the end game's.
   if (switch_at + runs * size > layout_.block_count()) return;
@@ -463,6 +482,11 @@ void Scheduler::Repattern(Clock::time_point now, std::vector<Command>* out) {
   for (auto& s : sources_) {
     if (!s.alive) continue;
     out->push_back({Command::Kind::kPattern, s.id, epoch_, switch_at, 0, next});
+    // Its ACK says how far it had gone meanwhile (OnAck); a server that
+    // never answers cannot grow this past the patterns pending.
+    if (s.walk_at_pattern.size() >= 64)
+      s.walk_at_pattern.erase(s.walk_at_pattern.begin());
+    s.walk_at_pattern[epoch_] = s.walk_next;
     if (next.Contains(s.id) && !s.has_slots) {
       s.has_slots = true;
       s.last_block_at = now;  // its stall timer starts with its first slots

@@ -196,8 +196,12 @@ class Scheduler {
     Clock::duration rtt{};
     uint64_t interval_bytes = 0;
     uint64_t walk_next = 0;  // one past the highest pattern-walk block received
-    double lead_blocks = 4;  // own blocks in flight beyond walk_next (learned)
-    bool has_slots = false;  // some pattern so far gave it blocks
+    // Own blocks the server had passed beyond walk_next by the time a
+    // command sent then reached it, learned from ACKs (0: no ACK yet).
+    double lead_blocks = 0;
+    // walk_next when each PATTERN not yet acknowledged was sent, by epoch.
+    std::map<uint32_t, uint64_t> walk_at_pattern;
+    bool has_slots = false;      // some pattern so far gave it blocks
     uint64_t edge = UINT64_MAX;  // blocks it has (live streams)
     // Its last block; before its first block, its last bytes (OnBytes).
     Clock::time_point last_block_at;
@@ -218,6 +222,10 @@ class Scheduler {
   void CloseInterval(Clock::time_point now);
   bool WorthRepattern(const std::vector<double>& shares) const;
   void Repattern(Clock::time_point now, std::vector<Command>* out);
+  // Own blocks of s past walk_next that the server has passed when a
+  // command sent now reaches it: what is on the wire and in buffers, plus
+  // what it sends while the command travels.
+  double Lead(const Source& s) const;
   uint64_t PredictPosition(const Source& s) const;
   uint64_t AdvanceOwned(SourceId id, uint64_t from, uint64_t k) const;
   void SkipCoveredAfterAck(SourceId from, uint32_t epoch, uint64_t position,

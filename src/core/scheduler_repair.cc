@@ -50,8 +50,7 @@ void Scheduler::RepairLost(Clock::time_point now, std::vector<Command>* out) {
   if (!sender || retried_[frontier] >= 2 || paused_.count(e)) return;
   double per_block =
       sender->rate > 0 ? layout_.block_size / sender->rate : 0.05;
-  double patience = std::max({0.05, 3 * Seconds(sender->rtt),
-                              4 * (sender->lead_blocks + 1) * per_block});
+  double patience = std::max({0.05, 3 * Seconds(sender->rtt), 8 * per_block});
   // Late means: the sender itself has gone quiet for several of its own
   // block times (a slow but steady sender is the pattern's business).
   auto quiet_since = std::max(frontier_since_, sender->last_block_at);
@@ -100,10 +99,7 @@ std::map<SourceId, std::vector<uint64_t>> Scheduler::OutstandingWork() const {
 }
 
 size_t Scheduler::InFlight(const Source& s) const {
-  double transit = Seconds(s.rtt) / 2 + 0.02;
-  return static_cast<size_t>(
-             std::ceil(s.lead_blocks + s.rate * transit / layout_.block_size)) +
-         1;
+  return static_cast<size_t>(std::ceil(Lead(s)));
 }
 
 // Equalises the predicted finish time of the sources' outstanding work by
