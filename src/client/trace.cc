@@ -42,6 +42,7 @@ void TraceWriter::Interval(const core::IntervalSample& s, size_t reorder_bytes,
                        {"address", name == names.end() ? "" : name->second},
                        {"rate", src.rate},
                        {"interval_rate", src.interval_rate},
+                       {"recent_rate", src.recent_rate},
                        {"share", src.share},
                        {"pattern_share", src.pattern_share},
                        {"alive", src.alive}});

@@ -1,7 +1,7 @@
 // --trace FILE: one JSON object per line, written as the transfer runs.
 //   {"kind":"interval","t":1.5,"epoch":2,"next_in_order":812,
 //    "reorder_bytes":0,"sources":[{"id":0,"address":"h:p","rate":..,
-//    "interval_rate":..,"share":..,"pattern_share":..,"alive":true}]}
+//    "interval_rate":..,"recent_rate":..,"share":..,"pattern_share":..,"alive":true}]}
 //   {"kind":"pattern","t":1.5,"epoch":2,"switch_seq":1024,"pattern":"AAB.."}
 //   {"kind":"failed","t":2.1,"id":1,"address":"h:p","reason":".."}
 //   {"kind":"joined","t":2.0,"id":3,"address":"h:p"}

@@ -159,6 +159,7 @@ void Scheduler::OnBlock(SourceId from, uint64_t seq, uint32_t bytes,
   if (!s || seq >= layout_.block_count()) return;
   s->interval_bytes += bytes;
   s->last_block_at = now;
+  UpdateRecentRate(*s, bytes, now);
   if (!s->heard_from) s->heard_from = now;
   s->first_block_seen = true;
   // A pattern-walk or catch-up block: the sender's walk has passed it.
@@ -176,6 +177,19 @@ void Scheduler::OnBlock(SourceId from, uint64_t seq, uint32_t bytes,
   }
   asked_.erase(seq);
   if (received_.next_in_order() != before) frontier_since_ = now;
+}
+
+void Scheduler::UpdateRecentRate(Source& s, uint32_t bytes,
+                                 Clock::time_point now) {
+  if (s.recent_at) {
+    // An exponential average with time constant tau: each block adds
+    // bytes / tau, and the old estimate decays by dt / tau.
+    double dt = std::max(Seconds(now - *s.recent_at), 0.0);
+    double tau = std::max(Seconds(s.rtt), 0.05);
+    s.recent_rate =
+        dt >= tau ? bytes / dt : s.recent_rate * (1 - dt / tau) + bytes / tau;
+  }
+  s.recent_at = now;
 }
 
 void Scheduler::CountDuplicate(uint64_t seq) {
@@ -368,6 +382,7 @@ void Scheduler::CloseInterval(Clock::time_point now) {
     row.id = s.id;
     row.rate = s.rate;
     row.interval_rate = inst;
+    row.recent_rate = s.recent_rate;
     row.share = total ? static_cast<double>(s.interval_bytes) / total : 0;
     row.pattern_share = static_cast<double>(p.CountOf(s.id)) / p.size();
     row.alive = s.alive;
@@ -410,7 +425,8 @@ bool Scheduler::WorthRepattern(const std::vector<double>& shares) const {
 double Scheduler::Lead(const Source& s) const {
   // A round trip of data at its rate, at least (the path's share of it in
   // each direction is unknown), and 20 ms of our own reaction.
-  double bdp = s.rate * (Seconds(s.rtt) + 0.02) / layout_.block_size;
+  double rate = std::max(s.rate, s.recent_rate);
+  double bdp = rate * (Seconds(s.rtt) + 0.02) / layout_.block_size;
   // Before its first ACK: TCP's start overshoots a round trip (cwnd
   // reaches twice the path), and a socket buffer's few blocks.
   if (s.lead_blocks == 0) return 2 * bdp + 4;

@@ -79,6 +79,7 @@ struct SourceSample {
   SourceId id = 0;
   double rate = 0;           // smoothed bytes per second
   double interval_rate = 0;  // bytes per second in this interval alone
+  double recent_rate = 0;    // over about its last round trip
   double share = 0;          // fraction of this interval's bytes
   double pattern_share = 0;  // fraction of the current pattern's slots
   bool alive = true;
@@ -192,6 +193,11 @@ class Scheduler {
     bool alive = true;
     bool ended = false;
     double rate = 0;  // smoothed bytes per second
+    // Delivery rate averaged over about a round trip (at least 50 ms),
+    // and the last block it counts: a source still ramping up (TCP's
+    // start) runs well above its interval's mean.
+    double recent_rate = 0;
+    std::optional<Clock::time_point> recent_at;
     double hint = 0;
     Clock::duration rtt{};
     uint64_t interval_bytes = 0;
@@ -232,6 +238,7 @@ class Scheduler {
                            std::vector<Command>* out);
   void Move(uint64_t seq, SourceId to, bool skip_old, MoveReason why,
             std::vector<Command>* out);
+  void UpdateRecentRate(Source& s, uint32_t bytes, Clock::time_point now);
   // A block arrived twice: counted under the move that caused it.
   void CountDuplicate(uint64_t seq);
   void RepairLost(Clock::time_point now, std::vector<Command>* out);

@@ -480,6 +480,32 @@ TEST(SchedulerTest, AFlappingLinkDoesNotChurnPatterns) {
   EXPECT_EQ(sim.counted_duplicates(), sim.duplicate_blocks());
 }
 
+// A source in TCP's start: its interval's mean is half what it delivers at
+// the end; the recent rate (over about a round trip) follows the ramp.
+TEST(SchedulerTest, RecentRateFollowsARampingSource) {
+  StreamLayout layout{4096ull * kBlock, kBlock};
+  auto t0 = Clock::time_point{};
+  Scheduler s(layout, SchedulerConfig{}, t0);
+  s.AddSource(0, 1.0, milliseconds(40));
+  s.Start(t0, 0, Pattern({0}));
+  // The rate grows linearly from 0 to 8 MB/s over the 500 ms interval.
+  double at = 0;
+  uint64_t seq = 0;
+  while (at < 0.5) {
+    double rate = 16e6 * std::max(at, 0.01);
+    at += kBlock / rate;
+    s.OnBlock(0, seq++, kBlock,
+              t0 + std::chrono::microseconds(static_cast<int64_t>(at * 1e6)));
+  }
+  s.Tick(t0 + milliseconds(501));
+  auto samples = s.TakeSamples();
+  ASSERT_EQ(samples.size(), 1u);
+  const SourceSample& row = samples[0].sources[0];
+  EXPECT_LT(row.interval_rate, 5.5e6);
+  EXPECT_NEAR(row.recent_rate, 7e6, 1e6);  // it lags the ramp by about tau
+  EXPECT_GT(row.recent_rate, 1.4 * row.interval_rate);
+}
+
 // A second copy of a block counts under the reason its copy was asked
 // for; a copy no move caused (two pattern owners) counts as kSwitch.
 TEST(SchedulerTest, DuplicatesAreCountedUnderTheirCause) {
