@@ -420,8 +420,6 @@ bool Scheduler::WorthRepattern(const std::vector<double>& shares) const {
   return false;
 }
 
-// Own blocks of `id` the server may have sent beyond what we received, plus
-// what it sends while the PATTERN travels: its position when it applies it.
 double Scheduler::Lead(const Source& s) const {
   // A round trip of data at its rate, at least (the path's share of it in
   // each direction is unknown), and 20 ms of our own reaction.
@@ -433,6 +431,7 @@ double Scheduler::Lead(const Source& s) const {
   return std::max(s.lead_blocks, bdp) + 1;
 }
 
+// The server's position when a PATTERN sent now reaches it.
 uint64_t Scheduler::PredictPosition(const Source& s) const {
   return AdvanceOwned(s.id, s.walk_next,
                       static_cast<uint64_t>(std::ceil(Lead(s))));
