@@ -423,12 +423,12 @@ bool Scheduler::WorthRepattern(const std::vector<double>& shares) const {
 double Scheduler::Lead(const Source& s) const {
   // A round trip of data at its rate, at least (the path's share of it in
   // each direction is unknown), and 20 ms of our own reaction.
-  double rate = std::max(s.rate, s.recent_rate);
-  double bdp = rate * (Seconds(s.rtt) + 0.02) / layout_.block_size;
-  // Before its first ACK: TCP's start overshoots a round trip (cwnd
-  // reaches twice the path), and a socket buffer's few blocks.
-  if (s.lead_blocks == 0) return 2 * bdp + 4;
-  return std::max(s.lead_blocks, bdp) + 1;
+  double per_s = std::max(s.rate, s.recent_rate) / layout_.block_size;
+  double path = per_s * Seconds(s.rtt), reaction = per_s * 0.02;
+  // Before its first ACK: TCP's start overshoots the path (cwnd reaches
+  // twice it), and a socket buffer's few blocks.
+  if (s.lead_blocks == 0) return 2 * path + reaction + 4;
+  return std::max(s.lead_blocks, path + reaction) + 1;
 }
 
 // The server's position when a PATTERN sent now reaches it.
