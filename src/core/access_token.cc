@@ -29,13 +29,6 @@ std::vector<uint8_t> SignedBytes(uint64_t expires, std::string_view scope) {
   return out;
 }
 
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;
-}
-
 std::string_view Trim(std::string_view s) {
   auto space = [](char c) {
     return std::isspace(static_cast<unsigned char>(c));
@@ -92,11 +85,7 @@ Expected<AccessKey> AccessKey::FromHex(std::string_view text,
   };
   if (text.size() % 2 != 0) return bad("not hex digits (an odd count)");
   AccessKey key;
-  for (size_t i = 0; i < text.size(); i += 2) {
-    int hi = HexValue(text[i]), lo = HexValue(text[i + 1]);
-    if (hi < 0 || lo < 0) return bad("not hex digits");
-    key.secret_.push_back(static_cast<uint8_t>(hi * 16 + lo));
-  }
+  if (!BytesFromHex(text, &key.secret_)) return bad("not hex digits");
   if (key.secret_.size() < kMinAccessKeyBytes) {
     return bad("too short: " + std::to_string(key.secret_.size()) +
                " bytes, at least " + std::to_string(kMinAccessKeyBytes) +

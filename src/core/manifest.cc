@@ -2,6 +2,7 @@
 
 #include <openssl/evp.h>
 
+#include <algorithm>
 #include <cstdlib>
 
 #include "core/byte_io.h"
@@ -49,27 +50,33 @@ std::string ToHex(const Digest& d) {
   return s;
 }
 
+bool BytesFromHex(std::string_view hex, std::vector<uint8_t>* out) {
+  auto value = [](char c) {
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+  };
+  out->clear();
+  if (hex.size() % 2 != 0) return false;
+  out->reserve(hex.size() / 2);
+  for (size_t i = 0; i < hex.size(); i += 2) {
+    int hi = value(hex[i]), lo = value(hex[i + 1]);
+    if (hi < 0 || lo < 0) return false;
+    out->push_back(static_cast<uint8_t>(hi * 16 + lo));
+  }
+  return true;
+}
+
 Expected<Digest> DigestFromHex(std::string_view hex) {
-  auto bad = [&] {
+  std::vector<uint8_t> bytes;
+  Digest d{};
+  if (!BytesFromHex(hex, &bytes) || bytes.size() != d.size()) {
     return MakeError(Errc::kMalformed,
                      "content id must be 64 hex digits, got '" +
                          std::string(hex.substr(0, 80)) + "'");
-  };
-  if (hex.size() != 64) return bad();
-  Digest d{};
-  for (size_t i = 0; i < 32; ++i) {
-    int v = 0;
-    for (int k = 0; k < 2; ++k) {
-      char c = hex[2 * i + k];
-      int x = c >= '0' && c <= '9'   ? c - '0'
-              : c >= 'a' && c <= 'f' ? c - 'a' + 10
-              : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                     : -1;
-      if (x < 0) return bad();
-      v = v * 16 + x;
-    }
-    d[i] = static_cast<uint8_t>(v);
   }
+  std::copy(bytes.begin(), bytes.end(), d.begin());
   return d;
 }
 

@@ -24,6 +24,9 @@ Digest Sha256(std::span<const uint8_t> data);
 std::string ToHex(const Digest& d);
 // 64 hex digits, either case.
 Expected<Digest> DigestFromHex(std::string_view hex);
+// Hex digits (either case), two a byte, into `out`; false if the text is
+// not that.
+bool BytesFromHex(std::string_view hex, std::vector<uint8_t>* out);
 
 // Incremental SHA-256 (OpenSSL EVP underneath).
 class Sha256Stream {

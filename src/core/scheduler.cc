@@ -211,33 +211,30 @@ void Scheduler::OnAck(SourceId from, uint32_t epoch, uint64_t position,
   (void)now;
   Source* s = Find(from);
   if (!s) return;
-  // The server's position when the PATTERN reached it, against what we had
-  // received from it when we sent it: its lead, as PredictPosition needs
-  // it. (Counted from what we have now, the ACK would read as no lead: it
-  // comes after every block the server sent before it.)
-  auto sent = s->walk_at_pattern.find(epoch);
-  if (sent == s->walk_at_pattern.end()) {
-    SkipCoveredAfterAck(from, epoch, position, &deferred_);
-    return;
-  }
+  LearnLead(*s, epoch, position);
+  SkipCoveredAfterAck(from, epoch, position, &deferred_);
+}
+
+// The server's position when the PATTERN reached it, against what we had
+// received from it when we sent it: its lead, as PredictPosition needs it.
+// (Counted from what we have now, the ACK would read as no lead: it comes
+// after every block the server sent before it.)
+void Scheduler::LearnLead(Source& s, uint32_t epoch, uint64_t position) {
+  auto sent = s.walk_at_pattern.find(epoch);
+  if (sent == s.walk_at_pattern.end()) return;
   uint64_t from_seq = sent->second;
-  s->walk_at_pattern.erase(s->walk_at_pattern.begin(), std::next(sent));
+  s.walk_at_pattern.erase(s.walk_at_pattern.begin(), std::next(sent));
   // A server that had walked all its blocks answers with the end: that is
   // no lead (what it sends meanwhile are requests, not its walk).
-  if (position >= layout_.block_count()) {
-    SkipCoveredAfterAck(from, epoch, position, &deferred_);
-    return;
-  }
+  if (position >= layout_.block_count()) return;
   double lead = 0;
-  for (uint64_t q = from_seq;
-       q < position && q < layout_.block_count() && lead < 1024; ++q) {
-    if (chain_.Owner(q) == from) ++lead;
+  for (uint64_t q = from_seq; q < position && lead < 1024; ++q) {
+    if (chain_.Owner(q) == s.id) ++lead;
   }
   // Up at once, down slowly: a lead too short costs duplicates.
   lead = std::max(lead, 1.0);
-  s->lead_blocks =
-      lead >= s->lead_blocks ? lead : 0.7 * s->lead_blocks + 0.3 * lead;
-  SkipCoveredAfterAck(from, epoch, position, &deferred_);
+  s.lead_blocks =
+      lead >= s.lead_blocks ? lead : 0.7 * s.lead_blocks + 0.3 * lead;
 }
 
 // A server that was already past the switch point when the pattern arrived

@@ -233,6 +233,8 @@ class Scheduler {
   // what it sends while the command travels.
   double Lead(const Source& s) const;
   uint64_t PredictPosition(const Source& s) const;
+  // From a PATTERN_ACK of `epoch` at `position`: s.lead_blocks.
+  void LearnLead(Source& s, uint32_t epoch, uint64_t position);
   uint64_t AdvanceOwned(SourceId id, uint64_t from, uint64_t k) const;
   void SkipCoveredAfterAck(SourceId from, uint32_t epoch, uint64_t position,
                            std::vector<Command>* out);
