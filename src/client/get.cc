@@ -116,6 +116,7 @@ nlohmann::json ToJson(const GetReport& r) {
                        {"blocks", s.blocks},
                        {"failed", s.failed},
                        {"joined", s.joined},
+                       {"read_ahead_bytes", s.read_ahead_bytes},
                        {"error", s.error}});
   }
   return {{"name", r.name},

@@ -102,6 +102,9 @@ struct SourceReport {
   bool failed = false;
   std::string error;    // why it failed, if it did
   bool joined = false;  // joined the running transfer
+  // Of its blocks, bytes read before the transfer started (while the
+  // content was chosen: Transfer::ReadAhead).
+  uint64_t read_ahead_bytes = 0;
 };
 
 struct GetReport {

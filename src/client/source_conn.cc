@@ -78,6 +78,17 @@ awaitable<Status> SourceConn::ReadHello(net::Clock::duration timeout) {
   co_return Ok{};
 }
 
+// A busy or stopped server answers HELLO late, but that is not its path's
+// round trip, which the scheduler's timers and leads assume: on a direct
+// connection the kernel's estimate bounds it. (Through a relay the kernel
+// knows only the first leg.)
+net::Clock::duration SourceConn::PathRtt(net::Clock::duration hello) const {
+  auto stats = origin_ ? std::nullopt : path_stats();
+  if (!stats || stats->rtt_us == 0) return hello;
+  return std::min<net::Clock::duration>(
+      hello, std::chrono::microseconds(stats->rtt_us));
+}
+
 awaitable<Status> SourceConn::Connect(net::Clock::duration timeout) {
   if (auto s = co_await ConnectTransport(timeout); !s) co_return s;
   core::Message hello = ClientHello();  // named: see Route
@@ -103,7 +114,7 @@ awaitable<Expected<core::Opened>> SourceConn::Handshake(
   if (auto s = co_await conn_->Flush(timeout); !s)
     co_return Unexpected{s.error()};
   if (auto s = co_await ReadHello(timeout); !s) co_return Unexpected{s.error()};
-  rtt = net::Clock::now() - sent;
+  rtt = PathRtt(net::Clock::now() - sent);
   if (is_mirror()) co_return co_await Open(request, timeout);
   auto opened = co_await ReadOpened(request, timeout);
   if (!opened) co_return opened;
@@ -121,7 +132,9 @@ awaitable<Status> SourceConn::TakeEarlyManifest(net::Clock::duration timeout) {
   if (!early_manifest_pending_) co_return Ok{};
   early_manifest_pending_ = false;
   // Its part, or ERROR (a live stream has no manifest).
+  early_manifest_in_read_ = true;
   auto part = co_await conn_->Read(timeout);
+  early_manifest_in_read_ = false;
   if (!part) co_return Unexpected{part.error()};
   if (auto* p = std::get_if<core::ManifestPart>(&*part); p && p->first == 0) {
     early_manifest_.assign(p->digests.begin(), p->digests.end());

@@ -78,6 +78,8 @@ class SourceConn {
   // Reads the answer to the handshake's MANIFEST_GET if not read yet (it
   // comes before any block): keeps its part (early_manifest).
   awaitable<Status> TakeEarlyManifest(net::Clock::duration timeout);
+  // TakeEarlyManifest is reading that answer (another reader waits).
+  bool early_manifest_in_read() const { return early_manifest_in_read_; }
   // The manifest's first digests as the source sent them with OPENED
   // (unchecked: FetchManifest checks a whole manifest against the content
   // id); empty if it sent none.
@@ -114,6 +116,7 @@ class SourceConn {
   }
   const std::string& path() const { return path_; }
   bool connected() const { return conn_ != nullptr; }
+  bool tls() const { return tls_ != nullptr; }
   // "host:port", or "origin via relay" for a route through a relay.
   std::string name() const {
     if (url_) return url_->ToString();
@@ -138,12 +141,21 @@ class SourceConn {
   bool pending = false;
   bool start_sent = false;  // START went in the handshake's flight
   std::vector<core::Message> held;
-  core::Edge live_edge;  // a live stream: what exists on this source
+  // Frames read before the transfer started (Transfer::ReadAhead), handled
+  // once it has; a DATA's payload points into early_payloads.
+  std::vector<core::Message> early_frames;
+  std::vector<std::vector<uint8_t>> early_payloads;
+  size_t early_bytes = 0;
+  uint64_t read_ahead_bytes = 0;  // early_bytes once they were handled
+  bool receiving = false;         // its Transfer::Receive task runs
+  core::Edge live_edge;           // a live stream: what exists on this source
 
  private:
   // count digests from MANIFEST_GETs sent in one flight.
   awaitable<Expected<std::vector<core::Digest>>> FetchDigests(
       uint64_t count, net::Clock::duration timeout);
+  // The round trip of HELLO, bounded by the kernel's path estimate.
+  net::Clock::duration PathRtt(net::Clock::duration hello) const;
   // HELLO with the relay, ROUTE, ROUTED: then the connection is the origin's.
   awaitable<Status> Route(net::Clock::duration timeout);
   // The TCP connection (routed through the relay) or the mirror object.
@@ -170,6 +182,7 @@ class SourceConn {
   HttpMirror* mirror_ = nullptr;  // conn_, for a mirror
   std::vector<core::Digest> early_manifest_;
   bool early_manifest_pending_ = false;  // its answer not read yet
+  bool early_manifest_in_read_ = false;
   std::optional<core::SignatureMsg> signature_;
   core::Open open_;  // the Handshake's OPEN (FetchManifest's second one)
 };

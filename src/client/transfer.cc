@@ -51,6 +51,11 @@ void Transfer::FailSource(SourceConn& s, const Error& e) {
   if (done_ || s.failure) return;
   s.failure = e;
   spdlog::warn("source {} failed: {}", s.name(), e.ToString());
+  if (!scheduler_) {  // before the start: CheckAnsweredMeanwhile drops it
+    s.Close();
+    progress_->Notify();
+    return;
+  }
   trace_.Failed(Clock::now(), s.id, s.name(), e.ToString());
   scheduler_->OnSourceFailed(s.id, Clock::now());
   s.Close();
@@ -175,10 +180,24 @@ void Transfer::OnProcessed(SourceConn& s, uint64_t seq,
 }
 
 awaitable<void> Transfer::Receive(SourceConn& s) {
-  if (auto st = co_await s.TakeEarlyManifest(options_.stall_timeout); !st) {
-    FailSource(s, st.error());
+  s.receiving = true;
+  Status early = co_await s.TakeEarlyManifest(options_.stall_timeout);
+  progress_->Notify();  // LoadManifest may wait for that answer
+  if (!early) {
+    FailSource(s, early.error());
     co_return;
   }
+  if (!started_ && !co_await ReadAhead(s)) co_return;
+  if (!s.early_frames.empty()) {
+    spdlog::debug("{}: {} frames ({} bytes of blocks) read before the start",
+                  s.name(), s.early_frames.size(), s.early_bytes);
+  }
+  s.read_ahead_bytes = s.early_bytes;
+  for (core::Message& m : s.early_frames) {
+    if (!co_await Dispatch(s, m)) co_return;
+  }
+  s.early_frames = {};
+  s.early_payloads = {};
   // A long read deadline: the scheduler's stall timer, derived from the
   // source's rate, decides much sooner that a silent source is dead.
   while (!done_ && !fatal_ && !s.failure) {
@@ -188,29 +207,71 @@ awaitable<void> Transfer::Receive(SourceConn& s) {
       FailSource(s, m.error());
       co_return;
     }
-    if (auto* d = std::get_if<core::Data>(&*m)) {
-      if (auto st = co_await OnData(s, *d); !st) {
-        FailSource(s, st.error());
-        co_return;
-      }
-    } else if (auto* a = std::get_if<core::PatternAck>(&*m)) {
-      spdlog::debug("{}: pattern epoch {} applied at block {}", s.name(),
-                    a->epoch, a->position);
-      scheduler_->OnAck(s.id, a->epoch, a->position, Clock::now());
-    } else if (auto* e = std::get_if<core::Edge>(&*m); e && live_stream_) {
-      OnEdge(s, *e);
-    } else if (std::holds_alternative<core::End>(*m)) {
-      scheduler_->OnEnd(s.id);
-    } else if (auto* e = std::get_if<core::ErrorMsg>(&*m)) {
-      FailSource(s, {e->code, e->message});
-      co_return;
-    } else if (!std::holds_alternative<core::Pong>(*m)) {
-      FailSource(s,
-                 {Errc::kBadState, std::string("unexpected ") +
-                                       core::FrameTypeName(core::TypeOf(*m))});
-      co_return;
+    if (!co_await Dispatch(s, *m)) co_return;
+  }
+}
+
+// Before the transfer starts (START went with OPEN), the source's first
+// frames are read and kept: the kernel's receive window, not grown by
+// reads, would otherwise hold the nearest source back while the content is
+// chosen (the second source's handshake: most of a short transfer's start).
+awaitable<bool> Transfer::ReadAhead(SourceConn& s) {
+  auto heard = Clock::now();
+  while (!started_) {
+    if (done_ || fatal_ || s.failure) co_return false;
+    if (s.early_bytes >= kReadAheadBytes) {
+      co_await progress_->Wait(kReadAheadPoll);
+      heard = Clock::now();  // not read: silence is ours
+      continue;
+    }
+    auto m = co_await s.conn().Read(kReadAheadPoll);
+    if (done_ || s.failure) co_return false;
+    if (m) {
+      KeepEarly(s, std::move(*m));
+      heard = Clock::now();
+    } else if (m.error().code != Errc::kTimeout ||
+               Clock::now() - heard > options_.stall_timeout) {
+      FailSource(s, m.error());
+      co_return false;
     }
   }
+  co_return true;
+}
+
+void Transfer::KeepEarly(SourceConn& s, core::Message m) {
+  if (auto* d = std::get_if<core::Data>(&m)) {
+    auto& copy =
+        s.early_payloads.emplace_back(d->payload.begin(), d->payload.end());
+    d->payload = copy;
+    s.early_bytes += copy.size();
+  }
+  s.early_frames.push_back(std::move(m));
+}
+
+// One frame from s while the transfer runs; false once s has failed.
+awaitable<bool> Transfer::Dispatch(SourceConn& s, core::Message& m) {
+  if (auto* d = std::get_if<core::Data>(&m)) {
+    if (auto st = co_await OnData(s, *d); !st) {
+      FailSource(s, st.error());
+      co_return false;
+    }
+  } else if (auto* a = std::get_if<core::PatternAck>(&m)) {
+    spdlog::debug("{}: pattern epoch {} applied at block {}", s.name(),
+                  a->epoch, a->position);
+    scheduler_->OnAck(s.id, a->epoch, a->position, Clock::now());
+  } else if (auto* e = std::get_if<core::Edge>(&m); e && live_stream_) {
+    OnEdge(s, *e);
+  } else if (std::holds_alternative<core::End>(m)) {
+    scheduler_->OnEnd(s.id);
+  } else if (auto* e = std::get_if<core::ErrorMsg>(&m)) {
+    FailSource(s, {e->code, e->message});
+    co_return false;
+  } else if (!std::holds_alternative<core::Pong>(m)) {
+    FailSource(s, {Errc::kBadState, std::string("unexpected ") +
+                                        core::FrameTypeName(core::TypeOf(m))});
+    co_return false;
+  }
+  co_return !done_ && !fatal_ && !s.failure;
 }
 
 void Transfer::Execute(const std::vector<core::Command>& commands) {
@@ -441,7 +502,10 @@ awaitable<Status> Transfer::Stream() {
     if (auto st = co_await s->conn().Flush(options_.connect_timeout); !st)
       co_return st;
   }
-  for (SourceConn* s : open) Spawn(Receive(*s));
+  progress_->Notify();  // the sources reading ahead (ReadAhead)
+  for (SourceConn* s : open) {
+    if (!s->receiving) Spawn(Receive(*s));
+  }
   Spawn(Control());
   if (director_) Spawn(WatchDirector());
   if (options_.discover) Spawn(WatchDiscovery());
@@ -591,7 +655,8 @@ GetReport Transfer::Report() const {
   for (const SourceConn* s : live_) {
     r.sources.push_back({s->name(), s->id, s->bytes, s->blocks,
                          s->failure.has_value(),
-                         s->failure ? s->failure->ToString() : "", s->joined});
+                         s->failure ? s->failure->ToString() : "", s->joined,
+                         s->read_ahead_bytes});
   }
   return r;
 }

@@ -96,6 +96,13 @@ class Transfer {
   // Streaming (transfer.cc).
   awaitable<Status> Stream();
   awaitable<void> Receive(SourceConn& s);
+  // Before the start: s's frames kept (at most kReadAheadBytes of blocks);
+  // false if s failed or the transfer ended meanwhile.
+  awaitable<bool> ReadAhead(SourceConn& s);
+  void KeepEarly(SourceConn& s, core::Message m);
+  static constexpr size_t kReadAheadBytes = 4u << 20;
+  static constexpr auto kReadAheadPoll = std::chrono::milliseconds(5);
+  awaitable<bool> Dispatch(SourceConn& s, core::Message& m);
   awaitable<Status> OnData(SourceConn& s, const core::Data& d);
   // In-order output only: block seq from s waits beyond the reorder window
   // while the in-order point, which the reader has room for, is stuck

@@ -71,6 +71,9 @@ awaitable<void> Transfer::HandshakeOne(SourceConn& s) {
     s.failure = opened.error();
   }
   progress_->Notify();
+  // Its blocks are on their way: read them while the content is chosen
+  // (over TLS a read is not given up for a poll: it waits for the start).
+  if (opened && s.start_sent && !s.tls() && !s.is_mirror()) co_await Receive(s);
 }
 
 bool Transfer::Decided(bool early) const {
@@ -301,6 +304,9 @@ awaitable<Status> Transfer::LoadManifest() {
       [](SourceConn* a, SourceConn* b) { return a->rtt < b->rtt; });
   for (SourceConn* s : order) {
     if (s->failure || s->pending || s->is_mirror()) continue;
+    while (s->early_manifest_in_read() && !s->failure) {  // by ReadAhead's task
+      co_await progress_->Wait(std::chrono::milliseconds(20));
+    }
     auto m = co_await s->FetchManifest(layout_.size, content_id_,
                                        std::chrono::seconds(30));
     if (m) {

@@ -16,6 +16,7 @@ std::optional<PathStats> ReadPathStats(int fd) {
   if (::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) != 0) return {};
   PathStats out;
   out.receiver_rtt_us = info.tcpi_rcv_rtt;
+  out.rtt_us = info.tcpi_rtt;
   // Older kernels fill less of the struct: the field is then absent (0).
   if (len >=
       offsetof(tcp_info, tcpi_rcv_ooopack) + sizeof info.tcpi_rcv_ooopack)

@@ -13,6 +13,9 @@ struct PathStats {
   // the segments after it arriving before its retransmission.
   uint64_t out_of_order_packets = 0;
   uint32_t receiver_rtt_us = 0;  // the kernel's receive-side RTT estimate
+  // Its smoothed RTT of our segments' ACKs (0: none yet): the path alone,
+  // whatever the peer process does (the kernel ACKs for it).
+  uint32_t rtt_us = 0;
 };
 
 // REQUIRES: fd is a connected TCP socket. nullopt if the kernel says no.

@@ -107,6 +107,39 @@ class FailingSources(unittest.TestCase):
         rc, err, out, stats = self.run_with_fault(servers, servers[2].kill, stdout=True)
         self.check_intact(rc, err, out, stats, stdout=True)
 
+    def test_sources_frozen_at_the_start(self) -> None:
+        """Two of three sources answer only after 1.5 s: no majority until
+        then, and the one that answered reads its first blocks ahead, at
+        most 4 MiB of them; nothing is lost. The late HELLO is no round trip
+        of the path (its 1.5 s as one made 4 MB of duplicates)."""
+        servers = self.start_servers(["10MB", "10MB", "10MB"])
+        frozen = servers[1:]
+        for s in frozen:
+            s.signal(signal.SIGSTOP)
+            self.addCleanup(lambda s=s: s.alive() and s.signal(signal.SIGCONT))
+        out = os.path.join(self.tmp, "out-frozen-start.bin")
+        stats = os.path.join(self.tmp, "stats-frozen-start.json")
+        args = h.get_args("big.bin", [s.address for s in servers], out, stats=stats,
+                          quiet=True)
+        proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, cwd=h.scratch_dir())
+        try:
+            time.sleep(1.5)
+            self.assertIsNone(proc.poll(), "transfer ended without a majority")
+            for s in frozen:
+                s.signal(signal.SIGCONT)
+            _, err = proc.communicate(timeout=90 * h.SLOW)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(10)
+        st = self.check_intact(proc.returncode, err.decode(errors="replace"), out, stats)
+        by_addr = {s["address"]: s for s in st["sources"]}
+        first = by_addr[servers[0].address]
+        self.assertGreaterEqual(first["read_ahead_bytes"], 4 * h.MIB - 64 * 1024, st)
+        self.assertLessEqual(first["read_ahead_bytes"], 4 * h.MIB + 64 * 1024, st)
+        self.assertGreaterEqual(first["bytes"], first["read_ahead_bytes"], st)
+
     def test_every_source_dies(self) -> None:
         servers = self.start_servers(["10MB", "10MB"])
 
