@@ -224,16 +224,19 @@ awaitable<bool> Transfer::ReadAhead(SourceConn& s) {
       heard = Clock::now();  // not read: silence is ours
       continue;
     }
-    auto m = co_await s.conn().Read(kReadAheadPoll);
+    if (!co_await s.conn().WaitReadable(kReadAheadPoll)) {
+      if (Clock::now() - heard <= options_.stall_timeout) continue;
+      FailSource(s, {Errc::kTimeout, "silent since it opened the stream"});
+      co_return false;
+    }
+    auto m = co_await s.conn().Read(options_.stall_timeout);
     if (done_ || s.failure) co_return false;
-    if (m) {
-      KeepEarly(s, std::move(*m));
-      heard = Clock::now();
-    } else if (m.error().code != Errc::kTimeout ||
-               Clock::now() - heard > options_.stall_timeout) {
+    if (!m) {
       FailSource(s, m.error());
       co_return false;
     }
+    KeepEarly(s, std::move(*m));
+    heard = Clock::now();
   }
   co_return true;
 }

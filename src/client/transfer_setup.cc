@@ -72,7 +72,7 @@ awaitable<void> Transfer::HandshakeOne(SourceConn& s) {
   }
   progress_->Notify();
   // Its blocks are on their way: read them while the content is chosen
-  // (over TLS a read is not given up for a poll: it waits for the start).
+  // (over TLS a record may be buffered unseen: its reads wait for the start).
   if (opened && s.start_sent && !s.tls() && !s.is_mirror()) co_await Receive(s);
 }
 

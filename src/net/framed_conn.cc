@@ -96,6 +96,13 @@ awaitable<Expected<core::Message>> FramedConn::ReadFrame(
   }
 }
 
+awaitable<bool> FramedConn::WaitReadable(Clock::duration timeout) {
+  if (decoder_.buffered() > 0 || tls_) co_return true;
+  auto [ec] = co_await WithTimeout(
+      socket_.async_wait(tcp::socket::wait_read, kUseTuple), timeout);
+  co_return ec != asio::error::timed_out;
+}
+
 awaitable<Status> FramedConn::Flush(Clock::duration timeout) {
   if (flushing_) co_return Ok{};
   flushing_ = true;

@@ -45,6 +45,8 @@ class FramedConn final : public Link {
   // The next frame, whole by `deadline` however its bytes trickle in (a
   // handshake's deadline). Errors as Read().
   awaitable<Expected<core::Message>> ReadBy(Clock::time_point deadline);
+  // Over TLS at once (the stream may hold a record already).
+  awaitable<bool> WaitReadable(Clock::duration timeout) override;
   uint64_t bytes_received() const override { return bytes_received_; }
   std::optional<PathStats> path_stats() const override;
 

@@ -20,6 +20,14 @@ class Link {
   // Errors: kTimeout (nothing within timeout), kUnavailable (closed or
   // reset), or another code naming what failed (the link is then unusable).
   virtual awaitable<Expected<core::Message>> Read(Clock::duration timeout) = 0;
+  // Waits until Read() has something to work on (a frame or bytes of one
+  // buffered, data from the peer, or an error to report), or `timeout`
+  // passed: false. Nothing is consumed, so giving it up loses nothing (a
+  // Read's timeout may drop bytes that came as it fired).
+  virtual awaitable<bool> WaitReadable(Clock::duration timeout) {
+    (void)timeout;
+    co_return true;
+  }
   // Appends a frame to the send queue; Flush() sends it.
   virtual void Queue(const core::Message& m) = 0;
   // Sends everything queued, including frames queued while it runs.
