@@ -145,8 +145,8 @@ class SourceConn {
   // once it has; a DATA's payload points into early_payloads.
   std::vector<core::Message> early_frames;
   std::vector<std::vector<uint8_t>> early_payloads;
-  size_t early_bytes = 0;
-  uint64_t read_ahead_bytes = 0;  // early_bytes once they were handled
+  size_t early_bytes = 0;         // what they hold (kReadAheadBytes)
+  uint64_t read_ahead_bytes = 0;  // of blocks among them
   bool receiving = false;         // its Transfer::Receive task runs
   core::Edge live_edge;           // a live stream: what exists on this source
 

@@ -192,7 +192,6 @@ awaitable<void> Transfer::Receive(SourceConn& s) {
     spdlog::debug("{}: {} frames ({} bytes of blocks) read before the start",
                   s.name(), s.early_frames.size(), s.early_bytes);
   }
-  s.read_ahead_bytes = s.early_bytes;
   for (core::Message& m : s.early_frames) {
     if (!co_await Dispatch(s, m)) co_return;
   }
@@ -242,11 +241,17 @@ awaitable<bool> Transfer::ReadAhead(SourceConn& s) {
 }
 
 void Transfer::KeepEarly(SourceConn& s, core::Message m) {
+  // Every frame counts: a flood of small ones is bounded too.
+  s.early_bytes += kEarlyFrameCost;
+  if (std::holds_alternative<core::Pong>(m)) return;  // nothing to handle
   if (auto* d = std::get_if<core::Data>(&m)) {
     auto& copy =
         s.early_payloads.emplace_back(d->payload.begin(), d->payload.end());
     d->payload = copy;
     s.early_bytes += copy.size();
+    s.read_ahead_bytes += copy.size();
+  } else if (auto* e = std::get_if<core::ErrorMsg>(&m)) {
+    s.early_bytes += e->message.size();
   }
   s.early_frames.push_back(std::move(m));
 }

@@ -101,6 +101,7 @@ class Transfer {
   awaitable<bool> ReadAhead(SourceConn& s);
   void KeepEarly(SourceConn& s, core::Message m);
   static constexpr size_t kReadAheadBytes = 4u << 20;
+  static constexpr size_t kEarlyFrameCost = 256;  // counted per frame kept
   static constexpr auto kReadAheadPoll = std::chrono::milliseconds(5);
   awaitable<bool> Dispatch(SourceConn& s, core::Message& m);
   awaitable<Status> OnData(SourceConn& s, const core::Data& d);

@@ -23,6 +23,32 @@ import harness as h  # noqa: E402
 MB = 1_000_000
 
 
+class PongFlooder(h.FakeSource):
+    """Opens the stream at once (the right size, another content id), then
+    answers START with PONG frames as fast as the socket takes them, for
+    at most `seconds`."""
+
+    def __init__(self, size: int, seconds: float):
+        self.size, self.seconds = size, seconds
+        super().__init__()
+
+    def answer(self, ftype: int, body: bytes) -> bytes:
+        if ftype == h.OPEN:
+            block = h.DEFAULT_BLOCK_SIZE
+            count = (self.size + block - 1) // block
+            opened = h.u64(self.size) + h.u32(block) + h.u64(count) + bytes([7]) * 32
+            return (h.frame(h.HELLO, h.hello_body(role=2, agent="flood")) +
+                    h.frame(h.OPENED, opened))
+        if ftype == h.MANIFEST_GET:
+            return h.frame(h.ERROR, h.error_body(9, "no manifest here"))
+        if ftype == h.START:
+            burst = h.frame(h.PONG, h.ping_body(1)) * 10000
+            end = time.monotonic() + self.seconds
+            while time.monotonic() < end:
+                self.conns[0].sendall(burst)  # raises once the client closes
+        return b""
+
+
 class FailingSources(unittest.TestCase):
     SIZE = 60 * MB
 
@@ -139,6 +165,45 @@ class FailingSources(unittest.TestCase):
         self.assertGreaterEqual(first["read_ahead_bytes"], 4 * h.MIB - 64 * 1024, st)
         self.assertLessEqual(first["read_ahead_bytes"], 4 * h.MIB + 64 * 1024, st)
         self.assertGreaterEqual(first["bytes"], first["read_ahead_bytes"], st)
+
+    def test_flood_of_frames_before_the_start(self) -> None:
+        """While the two real sources are frozen (no majority yet), a third
+        floods PONGs: what the client keeps of it is bounded, the flooder
+        (another content) is left out, and the file comes intact."""
+        servers = self.start_servers(["20MB", "20MB"])
+        for s in servers:
+            s.signal(signal.SIGSTOP)
+            self.addCleanup(lambda s=s: s.alive() and s.signal(signal.SIGCONT))
+        flood = PongFlooder(self.SIZE, seconds=20)
+        self.addCleanup(flood.close)
+        out = os.path.join(self.tmp, "out-flood.bin")
+        stats = os.path.join(self.tmp, "stats-flood.json")
+        args = h.get_args("big.bin", [flood.address] + [s.address for s in servers], out,
+                          stats=stats, quiet=True)
+        proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, cwd=h.scratch_dir())
+        peak = 0
+        try:
+            end = time.monotonic() + 1.5
+            while time.monotonic() < end and proc.poll() is None:
+                peak = max(peak, h.vm_rss_bytes(proc.pid))
+                time.sleep(0.05)
+            for s in servers:
+                s.signal(signal.SIGCONT)
+            _, err = proc.communicate(timeout=90 * h.SLOW)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(10)
+        err = err.decode(errors="replace")
+        self.assertEqual(proc.returncode, 0, err)
+        self.assertEqual(h.sha256_file(out), self.digest)
+        self.assertLess(peak, 100 * MB, "memory grew with the flood")
+        with open(stats) as f:
+            st = json.load(f)
+        by_addr = {s["address"]: s for s in st["sources"]}
+        if flood.address in by_addr:
+            self.assertEqual(by_addr[flood.address]["bytes"], 0, st)
 
     def test_every_source_dies(self) -> None:
         servers = self.start_servers(["10MB", "10MB"])
