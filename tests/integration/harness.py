@@ -1188,6 +1188,15 @@ def server_healthy(server: Server, timeout: float = FRAME_TIMEOUT) -> None:
             raise AssertionError(f"bad PONG: {(tok, payload)}")
 
 
+def opened_answer(size: int, agent: str) -> bytes:
+    """A fake server's HELLO and OPENED for a file of `size` bytes in
+    default blocks, with a content id (all 7s) no real file has."""
+    block = DEFAULT_BLOCK_SIZE
+    count = (size + block - 1) // block
+    opened = u64(size) + u32(block) + u64(count) + bytes([7]) * 32
+    return frame(HELLO, hello_body(role=2, agent=agent)) + frame(OPENED, opened)
+
+
 class FakeSource(threading.Thread):
     """A fake braid server on 127.0.0.1 for one connection: each whole frame
     it receives is answered with answer(type, body) (bytes, possibly none),

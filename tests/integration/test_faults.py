@@ -34,11 +34,7 @@ class PongFlooder(h.FakeSource):
 
     def answer(self, ftype: int, body: bytes) -> bytes:
         if ftype == h.OPEN:
-            block = h.DEFAULT_BLOCK_SIZE
-            count = (self.size + block - 1) // block
-            opened = h.u64(self.size) + h.u32(block) + h.u64(count) + bytes([7]) * 32
-            return (h.frame(h.HELLO, h.hello_body(role=2, agent="flood")) +
-                    h.frame(h.OPENED, opened))
+            return h.opened_answer(self.size, "flood")
         if ftype == h.MANIFEST_GET:
             return h.frame(h.ERROR, h.error_body(9, "no manifest here"))
         if ftype == h.START:
@@ -133,25 +129,25 @@ class FailingSources(unittest.TestCase):
         rc, err, out, stats = self.run_with_fault(servers, servers[2].kill, stdout=True)
         self.check_intact(rc, err, out, stats, stdout=True)
 
-    def test_sources_frozen_at_the_start(self) -> None:
-        """Two of three sources answer only after 1.5 s: no majority until
-        then, and the one that answered reads its first blocks ahead, at
-        most 4 MiB of them; nothing is lost. The late HELLO is no round trip
-        of the path (its 1.5 s as one made 4 MB of duplicates)."""
-        servers = self.start_servers(["10MB", "10MB", "10MB"])
-        frozen = servers[1:]
+    def get_with_frozen_start(self, sources: list[str], frozen: list, tag: str):
+        """Runs the get while `frozen` are stopped for 1.5 s from its start
+        (no majority until then); returns (returncode, stderr, out, stats,
+        the client's peak resident memory in that time)."""
         for s in frozen:
             s.signal(signal.SIGSTOP)
             self.addCleanup(lambda s=s: s.alive() and s.signal(signal.SIGCONT))
-        out = os.path.join(self.tmp, "out-frozen-start.bin")
-        stats = os.path.join(self.tmp, "stats-frozen-start.json")
-        args = h.get_args("big.bin", [s.address for s in servers], out, stats=stats,
-                          quiet=True)
+        out = os.path.join(self.tmp, f"out-{tag}.bin")
+        stats = os.path.join(self.tmp, f"stats-{tag}.json")
+        args = h.get_args("big.bin", sources, out, stats=stats, quiet=True)
         proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.PIPE, cwd=h.scratch_dir())
+        peak = 0
         try:
-            time.sleep(1.5)
-            self.assertIsNone(proc.poll(), "transfer ended without a majority")
+            end = time.monotonic() + 1.5
+            while time.monotonic() < end:
+                self.assertIsNone(proc.poll(), "transfer ended without a majority")
+                peak = max(peak, h.vm_rss_bytes(proc.pid))
+                time.sleep(0.05)
             for s in frozen:
                 s.signal(signal.SIGCONT)
             _, err = proc.communicate(timeout=90 * h.SLOW)
@@ -159,7 +155,17 @@ class FailingSources(unittest.TestCase):
             if proc.poll() is None:
                 proc.kill()
                 proc.wait(10)
-        st = self.check_intact(proc.returncode, err.decode(errors="replace"), out, stats)
+        return proc.returncode, err.decode(errors="replace"), out, stats, peak
+
+    def test_sources_frozen_at_the_start(self) -> None:
+        """Two of three sources answer only after 1.5 s: no majority until
+        then, and the one that answered reads its first blocks ahead, at
+        most 4 MiB of them; nothing is lost. The late HELLO is no round trip
+        of the path (its 1.5 s as one made 4 MB of duplicates)."""
+        servers = self.start_servers(["10MB", "10MB", "10MB"])
+        rc, err, out, stats, _ = self.get_with_frozen_start(
+            [s.address for s in servers], servers[1:], "frozen-start")
+        st = self.check_intact(rc, err, out, stats)
         by_addr = {s["address"]: s for s in st["sources"]}
         first = by_addr[servers[0].address]
         self.assertGreaterEqual(first["read_ahead_bytes"], 4 * h.MIB - 64 * 1024, st)
@@ -171,32 +177,11 @@ class FailingSources(unittest.TestCase):
         floods PONGs: what the client keeps of it is bounded, the flooder
         (another content) is left out, and the file comes intact."""
         servers = self.start_servers(["20MB", "20MB"])
-        for s in servers:
-            s.signal(signal.SIGSTOP)
-            self.addCleanup(lambda s=s: s.alive() and s.signal(signal.SIGCONT))
         flood = PongFlooder(self.SIZE, seconds=20)
         self.addCleanup(flood.close)
-        out = os.path.join(self.tmp, "out-flood.bin")
-        stats = os.path.join(self.tmp, "stats-flood.json")
-        args = h.get_args("big.bin", [flood.address] + [s.address for s in servers], out,
-                          stats=stats, quiet=True)
-        proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE, cwd=h.scratch_dir())
-        peak = 0
-        try:
-            end = time.monotonic() + 1.5
-            while time.monotonic() < end and proc.poll() is None:
-                peak = max(peak, h.vm_rss_bytes(proc.pid))
-                time.sleep(0.05)
-            for s in servers:
-                s.signal(signal.SIGCONT)
-            _, err = proc.communicate(timeout=90 * h.SLOW)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait(10)
-        err = err.decode(errors="replace")
-        self.assertEqual(proc.returncode, 0, err)
+        rc, err, out, stats, peak = self.get_with_frozen_start(
+            [flood.address] + [s.address for s in servers], servers, "flood")
+        self.assertEqual(rc, 0, err)
         self.assertEqual(h.sha256_file(out), self.digest)
         self.assertLess(peak, 100 * MB, "memory grew with the flood")
         with open(stats) as f:

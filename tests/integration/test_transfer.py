@@ -347,11 +347,7 @@ class SlowToOpenSource(h.FakeSource):
     def answer(self, ftype: int, body: bytes) -> bytes:
         if ftype == h.OPEN:                   # HELLO came just before it
             time.sleep(self.delay)            # pacing the fake, not a wait
-            block = h.DEFAULT_BLOCK_SIZE
-            count = (self.size + block - 1) // block
-            opened = h.u64(self.size) + h.u32(block) + h.u64(count) + bytes([7]) * 32
-            return (h.frame(h.HELLO, h.hello_body(role=2, agent="late")) +
-                    h.frame(h.OPENED, opened))
+            return h.opened_answer(self.size, "late")
         if ftype == h.MANIFEST_GET:
             # Sent with OPEN: an ERROR answers it (the client leaves this
             # source out before it needs a manifest).
