@@ -190,23 +190,37 @@ awaitable<void> Transfer::Receive(SourceConn& s) {
   if (!started_ && !co_await ReadAhead(s)) co_return;
   if (!s.early_frames.empty()) {
     spdlog::debug("{}: {} frames ({} bytes of blocks) read before the start",
-                  s.name(), s.early_frames.size(), s.early_bytes);
+                  s.name(), s.early_frames.size(), s.read_ahead_bytes);
   }
-  for (core::Message& m : s.early_frames) {
-    if (!co_await Dispatch(s, m)) co_return;
-  }
-  s.early_frames = {};
-  s.early_payloads = {};
-  // A long read deadline: the scheduler's stall timer, derived from the
-  // source's rate, decides much sooner that a silent source is dead.
+  // The frames read ahead first, then the connection's. A long read
+  // deadline: the scheduler's stall timer, derived from the source's rate,
+  // decides much sooner that a silent source is dead.
+  size_t next_early = 0;
+  Expected<core::Message> read = core::Message{};  // each Read()'s
   while (!done_ && !fatal_ && !s.failure) {
-    auto m = co_await s.conn().Read(options_.stall_timeout);
-    if (done_ || s.failure) co_return;
-    if (!m) {
-      FailSource(s, m.error());
+    const core::Message* m = nullptr;
+    if (next_early < s.early_frames.size()) {
+      m = &s.early_frames[next_early++];
+    } else {
+      if (next_early > 0) {  // all handled
+        s.early_frames = {};
+        s.early_payloads = {};
+        next_early = 0;
+      }
+      read = co_await s.conn().Read(options_.stall_timeout);
+      if (done_ || s.failure) co_return;
+      if (!read) {
+        FailSource(s, read.error());
+        co_return;
+      }
+      m = &*read;
+    }
+    if (auto* d = std::get_if<core::Data>(m)) {
+      Status st = co_await OnData(s, *d);
+      if (!GoesOn(s, st)) co_return;
+    } else if (!OnControl(s, *m)) {
       co_return;
     }
-    if (!co_await Dispatch(s, *m)) co_return;
   }
 }
 
@@ -256,14 +270,10 @@ void Transfer::KeepEarly(SourceConn& s, core::Message m) {
   s.early_frames.push_back(std::move(m));
 }
 
-// One frame from s while the transfer runs; false once s has failed.
-awaitable<bool> Transfer::Dispatch(SourceConn& s, core::Message& m) {
-  if (auto* d = std::get_if<core::Data>(&m)) {
-    if (auto st = co_await OnData(s, *d); !st) {
-      FailSource(s, st.error());
-      co_return false;
-    }
-  } else if (auto* a = std::get_if<core::PatternAck>(&m)) {
+// A frame from s other than DATA while the transfer runs (a plain call:
+// only blocks wait); false once s has failed.
+bool Transfer::OnControl(SourceConn& s, const core::Message& m) {
+  if (auto* a = std::get_if<core::PatternAck>(&m)) {
     spdlog::debug("{}: pattern epoch {} applied at block {}", s.name(),
                   a->epoch, a->position);
     scheduler_->OnAck(s.id, a->epoch, a->position, Clock::now());
@@ -273,13 +283,16 @@ awaitable<bool> Transfer::Dispatch(SourceConn& s, core::Message& m) {
     scheduler_->OnEnd(s.id);
   } else if (auto* e = std::get_if<core::ErrorMsg>(&m)) {
     FailSource(s, {e->code, e->message});
-    co_return false;
   } else if (!std::holds_alternative<core::Pong>(m)) {
     FailSource(s, {Errc::kBadState, std::string("unexpected ") +
                                         core::FrameTypeName(core::TypeOf(m))});
-    co_return false;
   }
-  co_return !done_ && !fatal_ && !s.failure;
+  return GoesOn(s);
+}
+
+bool Transfer::GoesOn(SourceConn& s, const Status& st) {
+  if (!st) FailSource(s, st.error());
+  return !done_ && !fatal_ && !s.failure;
 }
 
 void Transfer::Execute(const std::vector<core::Command>& commands) {

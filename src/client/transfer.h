@@ -96,14 +96,16 @@ class Transfer {
   // Streaming (transfer.cc).
   awaitable<Status> Stream();
   awaitable<void> Receive(SourceConn& s);
-  // Before the start: s's frames kept (at most kReadAheadBytes of blocks);
-  // false if s failed or the transfer ended meanwhile.
+  // Before the start: s's frames kept (at most kReadAheadBytes, each frame
+  // counted: KeepEarly); false if s failed or the transfer ended meanwhile.
   awaitable<bool> ReadAhead(SourceConn& s);
   void KeepEarly(SourceConn& s, core::Message m);
   static constexpr size_t kReadAheadBytes = 4u << 20;
   static constexpr size_t kEarlyFrameCost = 256;  // counted per frame kept
   static constexpr auto kReadAheadPoll = std::chrono::milliseconds(5);
-  awaitable<bool> Dispatch(SourceConn& s, core::Message& m);
+  bool OnControl(SourceConn& s, const core::Message& m);
+  // Fails s if st is an error; whether s and the transfer go on.
+  bool GoesOn(SourceConn& s, const Status& st = Ok{});
   awaitable<Status> OnData(SourceConn& s, const core::Data& d);
   // In-order output only: block seq from s waits beyond the reorder window
   // while the in-order point, which the reader has room for, is stuck
