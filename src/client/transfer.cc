@@ -306,6 +306,11 @@ void Transfer::Execute(const std::vector<core::Command>& commands) {
     } else if (c.kind == core::Command::Kind::kRequest) {
       m = core::Request{c.seq, c.count};
     }
+    if (c.kind != core::Command::Kind::kPattern) {
+      spdlog::trace("{} blocks {}+{} to {}",
+                    c.kind == core::Command::Kind::kSkip ? "SKIP" : "REQUEST",
+                    c.seq, c.count, s->name());
+    }
     if (s->pending) {
       s->held.push_back(std::move(m));  // sent once it is open
     } else {

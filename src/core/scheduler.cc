@@ -160,6 +160,7 @@ void Scheduler::OnBlock(SourceId from, uint64_t seq, uint32_t bytes,
   s->interval_bytes += bytes;
   s->last_block_at = now;
   UpdateRecentRate(*s, bytes, now);
+  s->delivery.OnBlock(bytes, now);
   if (!s->heard_from) s->heard_from = now;
   s->first_block_seen = true;
   // A pattern-walk or catch-up block: the sender's walk has passed it.
@@ -606,7 +607,8 @@ std::vector<Command> Scheduler::Tick(Clock::time_point now) {
   }
   RefetchDropped(&out);
   RepairLost(now, &out);
-  if (interval_over || rebalance_now_) Rebalance(now, &out);
+  if (interval_over || rebalance_now_ || RebalanceDue(now))
+    Rebalance(now, &out);
   rebalance_now_ = false;
   Coalesce(&out);
   return out;

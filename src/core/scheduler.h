@@ -18,6 +18,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/delivery_rate.h"
 #include "core/pattern.h"
 #include "core/reassembly.h"
 #include "core/token_bucket.h"
@@ -198,6 +199,8 @@ class Scheduler {
     // start) runs well above its interval's mean.
     double recent_rate = 0;
     std::optional<Clock::time_point> recent_at;
+    // Its recent blocks: the rate work stealing predicts with.
+    DeliveryRate delivery;
     double hint = 0;
     Clock::duration rtt{};
     uint64_t interval_bytes = 0;
@@ -247,11 +250,21 @@ class Scheduler {
   // Blocks dropped beyond the window (Refetch), asked again once within it.
   void RefetchDropped(std::vector<Command>* out);
   void Rebalance(Clock::time_point now, std::vector<Command>* out);
+  // The rates s may deliver at from now on, high and low (0: not known).
+  struct Forecast {
+    double high = 0, low = 0;
+  };
+  Forecast ForwardRate(const Source& s, Clock::time_point now) const;
+  // Whether work stealing runs at this tick though no interval closed.
+  bool RebalanceDue(Clock::time_point now) const;
+  // Whether work stealing runs every few ticks (the work left is short).
+  bool FrequentRebalance() const;
   // Each source's outstanding blocks in the order it will send them.
   std::map<SourceId, std::vector<uint64_t>> OutstandingWork() const;
   // Leading entries of a source's work that may already be on their way.
   size_t InFlight(const Source& s) const;
   void EndGame(std::map<SourceId, std::vector<uint64_t>>& work,
+               const std::map<SourceId, Forecast>& rates,
                std::vector<Command>* out);
   void DetectStalls(Clock::time_point now);
   uint64_t Horizon() const;
@@ -271,6 +284,7 @@ class Scheduler {
   uint64_t blocks_since_pattern_ = 0;  // received at or after the last switch
   bool membership_changed_ = false;
   bool rebalance_now_ = false;
+  Clock::time_point last_rebalance_at_;
   // Blocks asked of a source other than their pattern owner, with the order
   // of asking (a server serves its requests first, in that order).
   struct Moved {

@@ -10,6 +10,14 @@ namespace {
 
 // Blocks scanned past the in-order point when looking for late blocks.
 constexpr uint64_t kHolScan = 256;
+// The window of a source's recent rate: three of its round trips, within
+// these bounds.
+constexpr Clock::duration kRecentWindowMin = std::chrono::milliseconds(100);
+constexpr Clock::duration kRecentWindowMax = std::chrono::milliseconds(500);
+// Work stealing between intervals: this often, while at most this many
+// blocks lie between the in-order point and the end.
+constexpr Clock::duration kRebalanceEvery = std::chrono::milliseconds(50);
+constexpr uint64_t kFrequentRebalanceBlocks = 4096;
 
 }  // namespace
 
@@ -102,38 +110,71 @@ size_t Scheduler::InFlight(const Source& s) const {
   return static_cast<size_t>(std::ceil(Lead(s)));
 }
 
-// Equalises the predicted finish time of the sources' outstanding work by
-// moving the blocks the slowest one would send last to the one that would
-// finish first (SKIP to the donor, REQUEST to the taker). Blocks the donor
-// may already have sent are never moved this way.
+// What work stealing predicts with: the smoothed rate (before any interval
+// closed, the rate since the first block) and the rate over the last few
+// round trips. They differ while TCP starts (the recent one higher) and
+// around a loss's recovery (a gap, then a burst). A donor is judged by the
+// higher, a taker by the lower: doubt moves fewer blocks.
+Scheduler::Forecast Scheduler::ForwardRate(const Source& s,
+                                           Clock::time_point now) const {
+  double longer = s.rate;
+  if (longer <= 0) longer = s.delivery.SinceFirst(now).value_or(0);
+  auto window = std::clamp<Clock::duration>(3 * s.rtt, kRecentWindowMin,
+                                            kRecentWindowMax);
+  double recent = s.delivery.Over(now, window).value_or(longer);
+  return {std::max(longer, recent), std::min(longer, recent)};
+}
+
+// Moves the blocks the source that would finish last would send last to the
+// one that would finish first (SKIP to the donor, REQUEST to the taker),
+// towards equal finish times, but only as many as keep the taker busy until
+// the next chance to move more: rates measured early (TCP's start, a loss's
+// recovery) are rough, and what is moved in small steps from the back is
+// corrected by the next step. A block asked of the taker comes a round trip
+// later at the soonest: that is its finish when it has less work. Blocks the
+// donor may already have sent are never moved this way.
 void Scheduler::Rebalance(Clock::time_point now, std::vector<Command>* out) {
-  (void)now;
+  last_rebalance_at_ = now;
   auto alive = Alive();
   if (alive.size() < 2) return;
   auto work = OutstandingWork();
-  auto finish = [&](const Source* s) {
-    double r = s->rate > 0 ? s->rate : 1.0;
-    return static_cast<double>(work[s->id].size()) * layout_.block_size / r;
+  std::map<SourceId, Forecast> rate;
+  for (const Source* s : alive) rate[s->id] = ForwardRate(*s, now);
+  auto blocks = [&](const Source* s) {
+    return static_cast<double>(work[s->id].size() * layout_.block_size);
   };
+  auto donor_finish = [&](const Source* s) {
+    return blocks(s) / rate[s->id].high;
+  };
+  auto taker_finish = [&](const Source* s) {
+    return std::max(blocks(s) / rate[s->id].low, Seconds(s->rtt));
+  };
+  Clock::duration next_chance =
+      FrequentRebalance() ? kRebalanceEvery : config_.interval;
   for (int round = 0; round < 4; ++round) {
     const Source *donor = nullptr, *taker = nullptr;
     for (const Source* s : alive) {
-      if (s->rate <= 0) continue;
-      if (!donor || finish(s) > finish(donor)) donor = s;
+      if (rate[s->id].low <= 0) continue;
+      if (!donor || donor_finish(s) > donor_finish(donor)) donor = s;
       // Not one held by back-pressure: see RepairLost.
       if (paused_.count(s->id)) continue;
-      if (!taker || finish(s) < finish(taker)) taker = s;
+      if (!taker || taker_finish(s) < taker_finish(taker)) taker = s;
     }
     if (!donor || !taker || donor == taker) break;
-    double gap = finish(donor) - finish(taker);
+    double gap = donor_finish(donor) - taker_finish(taker);
     if (gap < config_.steal_threshold_s) break;
-    double cost =
-        layout_.block_size / donor->rate + layout_.block_size / taker->rate;
-    auto k = static_cast<size_t>(gap / cost);
+    double taker_rate = rate[taker->id].low;
+    double cost = layout_.block_size / rate[donor->id].high +
+                  layout_.block_size / taker_rate;
+    // Enough to last a round trip and two chances beyond its work.
+    double busy = Seconds(taker->rtt + 2 * next_chance) - taker_finish(taker);
+    double wanted =
+        std::min(gap / cost, std::ceil(busy * taker_rate / layout_.block_size));
+    if (wanted < 1) break;
     auto& list = work[donor->id];
     size_t keep = std::min(list.size(), InFlight(*donor));
     size_t moved = 0;
-    while (moved < k && list.size() > keep) {
+    while (moved < wanted && list.size() > keep) {
       uint64_t q = list.back();
       list.pop_back();
       Move(q, taker->id, /*skip_old=*/true, MoveReason::kSteal, out);
@@ -143,29 +184,57 @@ void Scheduler::Rebalance(Clock::time_point now, std::vector<Command>* out) {
     }
     if (moved == 0) break;
   }
-  EndGame(work, out);
+  EndGame(work, rate, out);
 }
 
-// The last blocks must not wait on the slowest source: when a source has
-// nothing left, it also fetches the blocks another still owes, if it would
-// deliver them sooner. Each block is asked again at most once.
+bool Scheduler::FrequentRebalance() const {
+  // Cheap enough so often only where the work to scan is short.
+  return Horizon() - received_.next_in_order() <= kFrequentRebalanceBlocks;
+}
+
+bool Scheduler::RebalanceDue(Clock::time_point now) const {
+  return now - last_rebalance_at_ >= kRebalanceEvery && FrequentRebalance();
+}
+
+// The last blocks must not wait on the slowest source: when a source will
+// run out of work before a block asked at the next chance would reach it, it
+// also fetches the blocks another still owes and may have sent already, those
+// it would deliver sooner, from the back (where the owner, sending from the
+// front, reaches last). The owner is told to skip them: what it has not sent
+// yet is not sent twice. Each block is asked again at most once.
 void Scheduler::EndGame(std::map<SourceId, std::vector<uint64_t>>& work,
+                        const std::map<SourceId, Forecast>& rates,
                         std::vector<Command>* out) {
   if (live_open()) return;  // a live stream's tail is not its end
+  // As in Rebalance: the idle judged by its lower rate, the busy by its
+  // higher.
+  auto idle_block = [&](const Source* s) {
+    return layout_.block_size / rates.at(s->id).low;
+  };
+  auto busy_block = [&](const Source* s) {
+    return layout_.block_size / rates.at(s->id).high;
+  };
   for (Source* idle : Alive()) {
-    if (!work[idle->id].empty() || idle->rate <= 0 || paused_.count(idle->id))
-      continue;
+    if (rates.at(idle->id).low <= 0 || paused_.count(idle->id)) continue;
+    double idle_done = work[idle->id].size() * idle_block(idle);
+    if (idle_done >= Seconds(idle->rtt)) continue;
     for (Source* busy : Alive()) {
-      if (busy == idle || busy->rate <= 0) continue;
+      if (busy == idle || rates.at(busy->id).low <= 0) continue;
       auto& list = work[busy->id];
-      double busy_done = list.size() * layout_.block_size / busy->rate;
-      double idle_one = layout_.block_size / idle->rate;
-      if (busy_done <= idle_one) continue;
       // Only the tail: what the busy source may already have sent.
-      if (list.size() > InFlight(*busy)) continue;
-      for (auto it = list.rbegin(); it != list.rend(); ++it) {
-        if (retried_[*it] >= 1) continue;
-        Move(*it, idle->id, /*skip_old=*/false, MoveReason::kEndGame, out);
+      if (list.empty() || list.size() > InFlight(*busy)) continue;
+      // The block at place i comes from busy at (i + 1) * its block time,
+      // the j-th asked of idle a round trip and j of its block times on.
+      // Asked only when sooner by more than busy's round trip: what a
+      // loss's recovery would cost, the delay this guards against.
+      double idle_at = std::max(idle_done, Seconds(idle->rtt));
+      for (size_t i = list.size(); i-- > 0;) {
+        idle_at += idle_block(idle);
+        double busy_at = (i + 1) * busy_block(busy);
+        if (idle_at + Seconds(busy->rtt) >= busy_at) break;
+        if (retried_[list[i]] >= 1) continue;
+        Move(list[i], idle->id, /*skip_old=*/true, MoveReason::kEndGame, out);
+        work[idle->id].push_back(list[i]);
         idle->ended = false;
       }
     }

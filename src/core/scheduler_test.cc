@@ -433,7 +433,9 @@ TEST(SchedulerTest, FollowsAStepChange) {
 
 // Round trips of 10, 120 and 300 ms with jitter, and one path that loses
 // (a fifth of its blocks held a round trip, and what follows with them):
-// no gap, almost no duplicates, each share near what its path delivered.
+// no gap, almost no duplicates, and the two paths that do not lose kept
+// busy to the end (what the lossy one cannot deliver is theirs, whether
+// the pattern or work stealing gives it to them).
 TEST(SchedulerTest, WideAreaPathsWithJitterAndLoss) {
   for (uint32_t seed = 1; seed <= 3; ++seed) {
     uint64_t size = 128ull << 20;
@@ -448,17 +450,38 @@ TEST(SchedulerTest, WideAreaPathsWithJitterAndLoss) {
     EXPECT_LT(sim.duplicate_blocks(), 0.02 * (size / kBlock))
         << "seed " << seed;
     EXPECT_EQ(sim.counted_duplicates(), sim.duplicate_blocks());
-    const Pattern& p = sim.scheduler().chain().back().pattern;
-    double sent = 0;
-    for (size_t i = 0; i < 3; ++i) sent += sim.server(i).sent;
-    for (size_t i = 0; i < 3; ++i) {
-      EXPECT_NEAR(double(p.CountOf(i)) / p.size(), sim.server(i).sent / sent,
-                  0.06)
-          << "seed " << seed << " source " << i << ": " << p.ToString();
+    // 91-99 % (the 120 ms path idles for its first and last round trips);
+    // work stealing judged by interval means alone (before) left one seed
+    // at 86 %.
+    for (size_t i = 0; i < 2; ++i) {
+      double could = sim.server(i).rate * t / kBlock;
+      EXPECT_GT(sim.server(i).sent, 0.9 * could)
+          << "seed " << seed << " source " << i;
     }
     // Simulated time (the lossy path delivers less than its rate).
     EXPECT_GT(Ideal(size, 21.875 * kMB) / t, 0.75) << "seed " << seed;
   }
+}
+
+// A short transfer over round trips of 10, 80 and 160 ms, one pattern all
+// through: the fastest path sends its third long before the first interval
+// closes and is given the slowest's last blocks in small steps (its rate
+// since its first block judges it), and the end game asks again only what
+// would come sooner by more than its owner's round trip. Here: 0 duplicate
+// blocks, the fastest path 85 % busy, 87 % of the ideal; stealing whole
+// imbalances at interval closes (before) made 13 duplicates (5 %).
+TEST(SchedulerTest, AShortTransferOverLongPathsMakesAlmostNoDuplicates) {
+  uint64_t size = 16ull << 20;
+  Sim sim(size, kBlock, {12.5 * kMB, 6.25 * kMB, 3.125 * kMB}, 1);
+  sim.SetPath(0, 5, 0);
+  sim.SetPath(1, 40, 0);
+  sim.SetPath(2, 80, 0);
+  double t = sim.Run(20);
+  ASSERT_TRUE(sim.scheduler().complete());
+  EXPECT_LT(sim.duplicate_blocks(), 0.01 * (size / kBlock));
+  double could = sim.server(0).rate * t / kBlock;
+  EXPECT_GT(sim.server(0).sent, 0.82 * could) << t << " s";
+  EXPECT_GT(Ideal(size, 21.875 * kMB) / t, 0.85) << t << " s";
 }
 
 // A link that flaps between its rate and a fifth of it every second: the
