@@ -15,9 +15,11 @@ constexpr uint64_t kHolScan = 256;
 constexpr Clock::duration kRecentWindowMin = std::chrono::milliseconds(100);
 constexpr Clock::duration kRecentWindowMax = std::chrono::milliseconds(500);
 // Work stealing between intervals: this often, while at most this many
-// blocks lie between the in-order point and the end.
+// blocks lie between the in-order point and the end, and only in the tail:
+// the last seconds of the work left at the measured rates.
 constexpr Clock::duration kRebalanceEvery = std::chrono::milliseconds(50);
 constexpr uint64_t kFrequentRebalanceBlocks = 4096;
+constexpr Clock::duration kFrequentTail = std::chrono::seconds(2);
 
 }  // namespace
 
@@ -127,12 +129,14 @@ Scheduler::Forecast Scheduler::ForwardRate(const Source& s,
 
 // Moves the blocks the source that would finish last would send last to the
 // one that would finish first (SKIP to the donor, REQUEST to the taker),
-// towards equal finish times, but only as many as keep the taker busy until
-// the next chance to move more: rates measured early (TCP's start, a loss's
+// towards equal finish times. Where it runs every few ticks (the tail, and
+// before the first rates), only as many as keep the taker busy until the
+// next chance to move more: rates measured early (TCP's start, a loss's
 // recovery) are rough, and what is moved in small steps from the back is
-// corrected by the next step. A block asked of the taker comes a round trip
-// later at the soonest: that is its finish when it has less work. Blocks the
-// donor may already have sent are never moved this way.
+// corrected by the next step. In between, at each interval, the whole
+// imbalance (a link that dropped sheds its work at once). A block asked of the
+// taker comes a round trip later at the soonest: that is its finish when it has
+// less work. Blocks the donor may already have sent are never moved this way.
 void Scheduler::Rebalance(Clock::time_point now, std::vector<Command>* out) {
   last_rebalance_at_ = now;
   auto alive = Alive();
@@ -149,8 +153,7 @@ void Scheduler::Rebalance(Clock::time_point now, std::vector<Command>* out) {
   auto taker_finish = [&](const Source* s) {
     return std::max(blocks(s) / rate[s->id].low, Seconds(s->rtt));
   };
-  Clock::duration next_chance =
-      FrequentRebalance() ? kRebalanceEvery : config_.interval;
+  bool in_steps = FrequentRebalance();
   for (int round = 0; round < 4; ++round) {
     const Source *donor = nullptr, *taker = nullptr;
     for (const Source* s : alive) {
@@ -166,10 +169,14 @@ void Scheduler::Rebalance(Clock::time_point now, std::vector<Command>* out) {
     double taker_rate = rate[taker->id].low;
     double cost = layout_.block_size / rate[donor->id].high +
                   layout_.block_size / taker_rate;
-    // Enough to last a round trip and two chances beyond its work.
-    double busy = Seconds(taker->rtt + 2 * next_chance) - taker_finish(taker);
-    double wanted =
-        std::min(gap / cost, std::ceil(busy * taker_rate / layout_.block_size));
+    double wanted = gap / cost;
+    if (in_steps) {
+      // Enough to last a round trip and two chances beyond its work.
+      double busy =
+          Seconds(taker->rtt + 2 * kRebalanceEvery) - taker_finish(taker);
+      wanted =
+          std::min(wanted, std::ceil(busy * taker_rate / layout_.block_size));
+    }
     if (wanted < 1) break;
     auto& list = work[donor->id];
     size_t keep = std::min(list.size(), InFlight(*donor));
@@ -189,7 +196,19 @@ void Scheduler::Rebalance(Clock::time_point now, std::vector<Command>* out) {
 
 bool Scheduler::FrequentRebalance() const {
   // Cheap enough so often only where the work to scan is short.
-  return Horizon() - received_.next_in_order() <= kFrequentRebalanceBlocks;
+  if (Horizon() - received_.next_in_order() > kFrequentRebalanceBlocks)
+    return false;
+  // In the tail, or before any rate is known (the first pattern's equal
+  // shares are a guess). In between, the pattern shares the work and
+  // stealing at each interval corrects it: moved blocks are served first,
+  // and a taker whose link then drops holds up the in-order point.
+  double total = 0;
+  for (const auto& s : sources_)
+    if (s.alive) total += s.rate;
+  double left =
+      static_cast<double>(layout_.block_count() - received_.received()) *
+      layout_.block_size;
+  return total <= 0 || left / total <= Seconds(kFrequentTail);
 }
 
 bool Scheduler::RebalanceDue(Clock::time_point now) const {

@@ -450,12 +450,12 @@ TEST(SchedulerTest, WideAreaPathsWithJitterAndLoss) {
     EXPECT_LT(sim.duplicate_blocks(), 0.02 * (size / kBlock))
         << "seed " << seed;
     EXPECT_EQ(sim.counted_duplicates(), sim.duplicate_blocks());
-    // 91-99 % (the 120 ms path idles for its first and last round trips);
-    // work stealing judged by interval means alone (before) left one seed
-    // at 86 %.
+    // 89-99 % (the 120 ms path idles for its first and last round trips,
+    // and blocks moved to the lossy path at an interval come late); work
+    // stealing judged by interval means alone left one seed at 86 %.
     for (size_t i = 0; i < 2; ++i) {
       double could = sim.server(i).rate * t / kBlock;
-      EXPECT_GT(sim.server(i).sent, 0.9 * could)
+      EXPECT_GT(sim.server(i).sent, 0.88 * could)
           << "seed " << seed << " source " << i;
     }
     // Simulated time (the lossy path delivers less than its rate).
