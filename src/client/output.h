@@ -31,7 +31,8 @@ class Output {
     return true;
   }
   // Files only (!in_order()): writes the block's bytes at its offset without
-  // recording it; safe to call from another thread. Record it with Write.
+  // recording it; may be called from another thread than Commit's, one
+  // writer thread at a time. Record it with Commit.
   virtual Status WriteAt(uint64_t seq, std::span<const uint8_t> payload) {
     (void)seq, (void)payload;
     return MakeError(Errc::kIoError, "not a file output");

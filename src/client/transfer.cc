@@ -306,7 +306,8 @@ void Transfer::Execute(const std::vector<core::Command>& commands) {
     } else if (c.kind == core::Command::Kind::kRequest) {
       m = core::Request{c.seq, c.count};
     }
-    if (c.kind != core::Command::Kind::kPattern) {
+    if (c.kind != core::Command::Kind::kPattern &&
+        spdlog::should_log(spdlog::level::trace)) {
       spdlog::trace("{} blocks {}+{} to {}",
                     c.kind == core::Command::Kind::kSkip ? "SKIP" : "REQUEST",
                     c.seq, c.count, s->name());

@@ -26,7 +26,8 @@ class DeliveryRate {
   std::optional<double> Over(Clock::time_point now, Clock::duration window,
                              size_t min_blocks = 3) const;
   // Bytes per second since the first block (the first block's own bytes
-  // are its connection's start, not counted). Empty before `min_blocks`.
+  // are its connection's start, not counted). Empty until `min_blocks`
+  // blocks came after the first.
   std::optional<double> SinceFirst(Clock::time_point now,
                                    size_t min_blocks = 3) const;
   uint64_t blocks() const { return blocks_; }

@@ -254,7 +254,8 @@ class Scheduler {
   struct Forecast {
     double high = 0, low = 0;
   };
-  Forecast ForwardRate(const Source& s, Clock::time_point now) const;
+  Forecast ForwardRate(const Source& s, bool has_work,
+                       Clock::time_point now) const;
   // Whether work stealing runs at this tick though no interval closed.
   bool RebalanceDue(Clock::time_point now) const;
   // Whether work stealing runs every few ticks (the work left is short).

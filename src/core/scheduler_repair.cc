@@ -2,6 +2,7 @@
 // late in-order block, work stealing, the end game and stall detection.
 #include <algorithm>
 #include <cmath>
+#include <set>
 
 #include "core/scheduler.h"
 
@@ -11,7 +12,7 @@ namespace {
 // Blocks scanned past the in-order point when looking for late blocks.
 constexpr uint64_t kHolScan = 256;
 // The window of a source's recent rate: three of its round trips, within
-// these bounds.
+// these bounds (and no longer than its last DeliveryRate::kKept blocks).
 constexpr Clock::duration kRecentWindowMin = std::chrono::milliseconds(100);
 constexpr Clock::duration kRecentWindowMax = std::chrono::milliseconds(500);
 // Work stealing between intervals: this often, while at most this many
@@ -117,13 +118,15 @@ size_t Scheduler::InFlight(const Source& s) const {
 // round trips. They differ while TCP starts (the recent one higher) and
 // around a loss's recovery (a gap, then a burst). A donor is judged by the
 // higher, a taker by the lower: doubt moves fewer blocks.
-Scheduler::Forecast Scheduler::ForwardRate(const Source& s,
+Scheduler::Forecast Scheduler::ForwardRate(const Source& s, bool has_work,
                                            Clock::time_point now) const {
+  // A source out of work is not slow: its rates end at its last block.
+  Clock::time_point until = has_work ? now : std::min(now, s.last_block_at);
   double longer = s.rate;
-  if (longer <= 0) longer = s.delivery.SinceFirst(now).value_or(0);
+  if (longer <= 0) longer = s.delivery.SinceFirst(until).value_or(0);
   auto window = std::clamp<Clock::duration>(3 * s.rtt, kRecentWindowMin,
                                             kRecentWindowMax);
-  double recent = s.delivery.Over(now, window).value_or(longer);
+  double recent = s.delivery.Over(until, window).value_or(longer);
   return {std::max(longer, recent), std::min(longer, recent)};
 }
 
@@ -143,7 +146,8 @@ void Scheduler::Rebalance(Clock::time_point now, std::vector<Command>* out) {
   if (alive.size() < 2) return;
   auto work = OutstandingWork();
   std::map<SourceId, Forecast> rate;
-  for (const Source* s : alive) rate[s->id] = ForwardRate(*s, now);
+  for (const Source* s : alive)
+    rate[s->id] = ForwardRate(*s, !work[s->id].empty(), now);
   auto blocks = [&](const Source* s) {
     return static_cast<double>(work[s->id].size() * layout_.block_size);
   };
@@ -154,16 +158,22 @@ void Scheduler::Rebalance(Clock::time_point now, std::vector<Command>* out) {
     return std::max(blocks(s) / rate[s->id].low, Seconds(s->rtt));
   };
   bool in_steps = FrequentRebalance();
+  // What a taker got is served first, not last: it does not give in the
+  // same call (its list here would say otherwise).
+  std::set<SourceId> took;
   for (int round = 0; round < 4; ++round) {
     const Source *donor = nullptr, *taker = nullptr;
     for (const Source* s : alive) {
       if (rate[s->id].low <= 0) continue;
-      if (!donor || donor_finish(s) > donor_finish(donor)) donor = s;
+      if (!took.count(s->id) &&
+          (!donor || donor_finish(s) > donor_finish(donor)))
+        donor = s;
       // Not one held by back-pressure: see RepairLost.
       if (paused_.count(s->id)) continue;
       if (!taker || taker_finish(s) < taker_finish(taker)) taker = s;
     }
     if (!donor || !taker || donor == taker) break;
+    took.insert(taker->id);
     double gap = donor_finish(donor) - taker_finish(taker);
     if (gap < config_.steal_threshold_s) break;
     double taker_rate = rate[taker->id].low;
@@ -171,17 +181,18 @@ void Scheduler::Rebalance(Clock::time_point now, std::vector<Command>* out) {
                   layout_.block_size / taker_rate;
     double wanted = gap / cost;
     if (in_steps) {
-      // Enough to last a round trip and two chances beyond its work.
+      // Enough to keep it busy a round trip and two steps from now.
       double busy =
           Seconds(taker->rtt + 2 * kRebalanceEvery) - taker_finish(taker);
       wanted =
           std::min(wanted, std::ceil(busy * taker_rate / layout_.block_size));
     }
-    if (wanted < 1) break;
+    auto k = static_cast<size_t>(std::max(wanted, 0.0));
+    if (k == 0) break;
     auto& list = work[donor->id];
     size_t keep = std::min(list.size(), InFlight(*donor));
     size_t moved = 0;
-    while (moved < wanted && list.size() > keep) {
+    while (moved < k && list.size() > keep) {
       uint64_t q = list.back();
       list.pop_back();
       Move(q, taker->id, /*skip_old=*/true, MoveReason::kSteal, out);
@@ -216,11 +227,11 @@ bool Scheduler::RebalanceDue(Clock::time_point now) const {
 }
 
 // The last blocks must not wait on the slowest source: when a source will
-// run out of work before a block asked at the next chance would reach it, it
-// also fetches the blocks another still owes and may have sent already, those
-// it would deliver sooner, from the back (where the owner, sending from the
-// front, reaches last). The owner is told to skip them: what it has not sent
-// yet is not sent twice. Each block is asked again at most once.
+// run out of work before a block asked now would reach it (its round trip),
+// it also fetches the blocks another still owes and may have sent already,
+// those it would deliver sooner, from the back (where the owner, sending from
+// the front, reaches last). The owner is told to skip them: what it has not
+// sent yet is not sent twice. Each block is asked again at most once.
 void Scheduler::EndGame(std::map<SourceId, std::vector<uint64_t>>& work,
                         const std::map<SourceId, Forecast>& rates,
                         std::vector<Command>* out) {
@@ -237,21 +248,22 @@ void Scheduler::EndGame(std::map<SourceId, std::vector<uint64_t>>& work,
     if (rates.at(idle->id).low <= 0 || paused_.count(idle->id)) continue;
     double idle_done = work[idle->id].size() * idle_block(idle);
     if (idle_done >= Seconds(idle->rtt)) continue;
+    // When the j-th block asked of idle now would come: a round trip and j
+    // of its block times on (one timeline over every busy source).
+    double idle_at = std::max(idle_done, Seconds(idle->rtt));
     for (Source* busy : Alive()) {
       if (busy == idle || rates.at(busy->id).low <= 0) continue;
       auto& list = work[busy->id];
       // Only the tail: what the busy source may already have sent.
       if (list.empty() || list.size() > InFlight(*busy)) continue;
-      // The block at place i comes from busy at (i + 1) * its block time,
-      // the j-th asked of idle a round trip and j of its block times on.
+      // The block at place i comes from busy at (i + 1) * its block time.
       // Asked only when sooner by more than busy's round trip: what a
       // loss's recovery would cost, the delay this guards against.
-      double idle_at = std::max(idle_done, Seconds(idle->rtt));
       for (size_t i = list.size(); i-- > 0;) {
-        idle_at += idle_block(idle);
-        double busy_at = (i + 1) * busy_block(busy);
-        if (idle_at + Seconds(busy->rtt) >= busy_at) break;
         if (retried_[list[i]] >= 1) continue;
+        double busy_at = (i + 1) * busy_block(busy);
+        if (idle_at + idle_block(idle) + Seconds(busy->rtt) >= busy_at) break;
+        idle_at += idle_block(idle);
         Move(list[i], idle->id, /*skip_old=*/true, MoveReason::kEndGame, out);
         work[idle->id].push_back(list[i]);
         idle->ended = false;

@@ -65,7 +65,11 @@ std::optional<uint64_t> SendPlan::Next(uint64_t walk_limit) {
     if (!s) queue_.pop_front();
   }
   if (!s) s = NextWalked(walk_limit);
-  if (s) credit_ = std::min(kCatchUpCredit, credit_ + kCreditPerBlock);
+  if (!s) return s;
+  credit_ = std::min(kCatchUpCredit, credit_ + kCreditPerBlock);
+  // Sent by a catch-up (queued ahead) or the walk: a REQUEST of it that came
+  // before is answered (the client's next REQUEST of it sends it again).
+  if (requested_.Get(*s)) requested_.Remove(*s, *s + 1);
   return s;
 }
 
