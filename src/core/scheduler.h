@@ -264,7 +264,8 @@ class Scheduler {
   std::map<SourceId, std::vector<uint64_t>> OutstandingWork() const;
   // Leading entries of a source's work that may already be on their way.
   size_t InFlight(const Source& s) const;
-  void EndGame(std::map<SourceId, std::vector<uint64_t>>& work,
+  void EndGame(Clock::time_point now,
+               std::map<SourceId, std::vector<uint64_t>>& work,
                const std::map<SourceId, Forecast>& rates,
                std::vector<Command>* out);
   void DetectStalls(Clock::time_point now);

@@ -202,7 +202,7 @@ void Scheduler::Rebalance(Clock::time_point now, std::vector<Command>* out) {
     }
     if (moved == 0) break;
   }
-  EndGame(work, rate, out);
+  EndGame(now, work, rate, out);
 }
 
 bool Scheduler::FrequentRebalance() const {
@@ -232,7 +232,8 @@ bool Scheduler::RebalanceDue(Clock::time_point now) const {
 // those it would deliver sooner, from the back (where the owner, sending from
 // the front, reaches last). The owner is told to skip them: what it has not
 // sent yet is not sent twice. Each block is asked again at most once.
-void Scheduler::EndGame(std::map<SourceId, std::vector<uint64_t>>& work,
+void Scheduler::EndGame(Clock::time_point now,
+                        std::map<SourceId, std::vector<uint64_t>>& work,
                         const std::map<SourceId, Forecast>& rates,
                         std::vector<Command>* out) {
   if (live_open()) return;  // a live stream's tail is not its end
@@ -258,11 +259,16 @@ void Scheduler::EndGame(std::map<SourceId, std::vector<uint64_t>>& work,
       if (list.empty() || list.size() > InFlight(*busy)) continue;
       // The block at place i comes from busy at (i + 1) * its block time.
       // Asked only when sooner by more than busy's round trip: what a
-      // loss's recovery would cost, the delay this guards against.
+      // loss's recovery would cost, the delay this guards against. A busy
+      // source already quiet for four of its block times (and 50 ms) is in
+      // such a recovery: then whatever idle would deliver sooner at all.
+      double quiet = Seconds(now - busy->last_block_at);
+      bool stalled = quiet > std::max(4 * busy_block(busy), 0.05);
+      double margin = stalled ? 0 : Seconds(busy->rtt);
       for (size_t i = list.size(); i-- > 0;) {
         if (retried_[list[i]] >= 1) continue;
         double busy_at = (i + 1) * busy_block(busy);
-        if (idle_at + idle_block(idle) + Seconds(busy->rtt) >= busy_at) break;
+        if (idle_at + idle_block(idle) + margin >= busy_at) break;
         idle_at += idle_block(idle);
         Move(list[i], idle->id, /*skip_old=*/true, MoveReason::kEndGame, out);
         work[idle->id].push_back(list[i]);

@@ -587,6 +587,33 @@ TEST(SchedulerTest, AnEndGameBlockComesBackWhenItsNewSenderFails) {
   EXPECT_TRUE(s.complete());
 }
 
+// The end game hedges a busy source's tail only where the idle source is
+// sooner by more than the busy one's round trip, unless the busy one has
+// gone quiet for several of its block times (a loss's recovery): then all
+// that the idle one would deliver sooner at all.
+TEST(SchedulerTest, TheEndGameTakesMoreOfAQuietSourcesTail) {
+  auto end_game_at = [](int tick_ms) {
+    StreamLayout layout{64ull * kBlock, kBlock};
+    auto t0 = Clock::time_point{};
+    Scheduler s(layout, SchedulerConfig{}, t0);
+    s.AddSource(0, 1.0, milliseconds(10));
+    s.AddSource(1, 1.0, milliseconds(100));
+    s.Start(t0, 0, Pattern({0, 1}));
+    for (uint64_t q = 0; q < 64; q += 2)
+      s.OnBlock(0, q, kBlock, t0 + milliseconds(2 + q));
+    s.OnEnd(0);  // its walk is done: idle, not slow
+    for (uint64_t q = 1; q < 53; q += 2)
+      s.OnBlock(1, q, kBlock, t0 + milliseconds(10 * q));
+    size_t asked = 0;
+    for (const Command& c : s.Tick(t0 + milliseconds(tick_ms)))
+      if (c.kind == Command::Kind::kRequest && c.to == 0) asked += c.count;
+    return asked;
+  };
+  size_t steady = end_game_at(515), quiet = end_game_at(700);
+  EXPECT_LE(steady, 2u);
+  EXPECT_GE(quiet, 5u);  // of the 6 left
+}
+
 TEST(SchedulerTest, NeverStarvesASlowSource) {
   Sim sim(64ull << 20, kBlock, {40 * kMB, 0.4 * kMB}, 4);
   sim.Run(60);
