@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <random>
 #include <set>
 
@@ -469,9 +470,9 @@ TEST(SchedulerTest, WideAreaPathsWithJitterAndLoss) {
 // closes and is given the slowest's last blocks in small steps (its rate
 // since its first block judges it), and the end game asks again only what
 // would come sooner by more than its owner's round trip. Here: 0 duplicate
-// blocks (under 1 % asserted), the fastest path 85 % busy, 87 % of the ideal;
-// stealing whole imbalances at interval closes (before) made 13 duplicates (5
-// %).
+// blocks (under 1 % asserted), the fastest path 85 % busy, 87 % of the
+// ideal; stealing whole imbalances at interval closes (before) made 13
+// duplicates, 5 %.
 TEST(SchedulerTest, AShortTransferOverLongPathsMakesAlmostNoDuplicates) {
   uint64_t size = 16ull << 20;
   Sim sim(size, kBlock, {12.5 * kMB, 6.25 * kMB, 3.125 * kMB}, 1);
@@ -556,35 +557,47 @@ TEST(SchedulerTest, DuplicatesAreCountedUnderTheirCause) {
   EXPECT_STREQ(MoveReasonName(MoveReason::kHeadOfLine), "head_of_line");
 }
 
+// Two sources over 64 blocks, 0 owning the even ones and 1 the odd (round
+// trips 10 ms and rtt1): 0 has sent all of its own by 64 ms, 1 those up to
+// 51, one every 20 ms; 53 to 63 are 1's tail.
+std::unique_ptr<Scheduler> OddTailLeft(Clock::duration rtt1) {
+  StreamLayout layout{64ull * kBlock, kBlock};
+  auto t0 = Clock::time_point{};
+  auto s = std::make_unique<Scheduler>(layout, SchedulerConfig{}, t0);
+  s->AddSource(0, 1.0, milliseconds(10));
+  s->AddSource(1, 1.0, rtt1);
+  s->Start(t0, 0, Pattern({0, 1}));
+  for (uint64_t q = 0; q < 64; q += 2)
+    s->OnBlock(0, q, kBlock, t0 + milliseconds(2 + q));
+  for (uint64_t q = 1; q < 53; q += 2)
+    s->OnBlock(1, q, kBlock, t0 + milliseconds(10 * q));
+  return s;
+}
+
+// The blocks REQUESTed of `to` among `cmds`.
+std::set<uint64_t> RequestedOf(const std::vector<Command>& cmds, SourceId to) {
+  std::set<uint64_t> seqs;
+  for (const Command& c : cmds) {
+    if (c.kind == Command::Kind::kRequest && c.to == to)
+      for (uint32_t k = 0; k < c.count; ++k) seqs.insert(c.seq + k);
+  }
+  return seqs;
+}
+
 // The end game asks a source with nothing left for the tail another may
 // have in flight, and SKIPs it there; if the one asked then fails, those
 // blocks are asked again of the living: none is lost to the SKIP.
 TEST(SchedulerTest, AnEndGameBlockComesBackWhenItsNewSenderFails) {
-  StreamLayout layout{64ull * kBlock, kBlock};
-  auto t0 = Clock::time_point{};
-  Scheduler s(layout, SchedulerConfig{}, t0);
-  s.AddSource(0, 1.0, milliseconds(10));
-  s.AddSource(1, 1.0, milliseconds(10));
-  s.Start(t0, 0, Pattern({0, 1}));  // 0 owns the even blocks, 1 the odd
-  auto at = [&](int ms) { return t0 + milliseconds(ms); };
-  for (uint64_t q = 0; q < 64; q += 2) s.OnBlock(0, q, kBlock, at(2 + q));
-  for (uint64_t q = 1; q < 53; q += 2) s.OnBlock(1, q, kBlock, at(10 * q));
-  std::set<uint64_t> end_game;
-  for (const Command& c : s.Tick(at(520))) {
-    if (c.kind == Command::Kind::kRequest && c.to == 0)
-      for (uint32_t k = 0; k < c.count; ++k) end_game.insert(c.seq + k);
-  }
+  auto s = OddTailLeft(milliseconds(10));
+  auto at = [](int ms) { return Clock::time_point{} + milliseconds(ms); };
+  std::set<uint64_t> end_game = RequestedOf(s->Tick(at(520)), 0);
   ASSERT_FALSE(end_game.empty()) << "source 0 is idle: it takes 1's tail";
   EXPECT_EQ(*end_game.rbegin(), 63u) << "from the back";
-  s.OnSourceFailed(0, at(530));
-  std::set<uint64_t> again;
-  for (const Command& c : s.Tick(at(540))) {
-    if (c.kind == Command::Kind::kRequest && c.to == 1)
-      for (uint32_t k = 0; k < c.count; ++k) again.insert(c.seq + k);
-  }
+  s->OnSourceFailed(0, at(530));
+  std::set<uint64_t> again = RequestedOf(s->Tick(at(540)), 1);
   for (uint64_t q : end_game) EXPECT_TRUE(again.count(q)) << "block " << q;
-  for (uint64_t q = 53; q < 64; q += 2) s.OnBlock(1, q, kBlock, at(600 + q));
-  EXPECT_TRUE(s.complete());
+  for (uint64_t q = 53; q < 64; q += 2) s->OnBlock(1, q, kBlock, at(600 + q));
+  EXPECT_TRUE(s->complete());
 }
 
 // The end game hedges a busy source's tail only where the idle source is
@@ -593,21 +606,10 @@ TEST(SchedulerTest, AnEndGameBlockComesBackWhenItsNewSenderFails) {
 // that the idle one would deliver sooner at all.
 TEST(SchedulerTest, TheEndGameTakesMoreOfAQuietSourcesTail) {
   auto end_game_at = [](int tick_ms) {
-    StreamLayout layout{64ull * kBlock, kBlock};
-    auto t0 = Clock::time_point{};
-    Scheduler s(layout, SchedulerConfig{}, t0);
-    s.AddSource(0, 1.0, milliseconds(10));
-    s.AddSource(1, 1.0, milliseconds(100));
-    s.Start(t0, 0, Pattern({0, 1}));
-    for (uint64_t q = 0; q < 64; q += 2)
-      s.OnBlock(0, q, kBlock, t0 + milliseconds(2 + q));
-    s.OnEnd(0);  // its walk is done: idle, not slow
-    for (uint64_t q = 1; q < 53; q += 2)
-      s.OnBlock(1, q, kBlock, t0 + milliseconds(10 * q));
-    size_t asked = 0;
-    for (const Command& c : s.Tick(t0 + milliseconds(tick_ms)))
-      if (c.kind == Command::Kind::kRequest && c.to == 0) asked += c.count;
-    return asked;
+    auto s = OddTailLeft(milliseconds(100));
+    s->OnEnd(0);  // its walk is done: idle, not slow
+    return RequestedOf(s->Tick(Clock::time_point{} + milliseconds(tick_ms)), 0)
+        .size();
   };
   size_t steady = end_game_at(515), quiet = end_game_at(700);
   EXPECT_LE(steady, 2u);
