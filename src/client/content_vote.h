@@ -45,6 +45,22 @@ class Election {
   // How many voters the counted votes come from (those not answered yet
   // included): a strict majority is more than half of this.
   size_t Electorate() const { return Counted().voters; }
+  // Whether every voter counted has answered.
+  bool AllIn() const {
+    size_t cast = 0;
+    for (const auto& [choice, n] : Tally()) cast += n;
+    return cast == Electorate();
+  }
+  // The choice of a strict majority of the electorate, or, once all are
+  // in, the only choice made; nullopt: undecided (yet, or for good if
+  // AllIn: a split).
+  std::optional<T> Winner() const {
+    for (const auto& [choice, n] : Tally()) {
+      if (2 * n > Electorate()) return choice;
+    }
+    if (AllIn() && Tally().size() == 1) return Tally().begin()->first;
+    return std::nullopt;
+  }
 
  private:
   struct Ballots {

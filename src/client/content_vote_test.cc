@@ -43,6 +43,37 @@ TEST(ContentVoteTest, WithoutNamedSourcesDiscoveredOnesVote) {
   EXPECT_EQ(e.Electorate(), 2u);
 }
 
+TEST(ContentVoteTest, AStrictMajorityOfTheElectorateWinsBeforeAllAreIn) {
+  Election<char> e;
+  e.Cast({"127.0.0.1:1", true}, 'A');
+  e.Cast({"127.0.0.1:2", true}, std::nullopt);
+  e.Cast({"127.0.0.1:3", true}, 'A');
+  EXPECT_FALSE(e.AllIn());
+  EXPECT_EQ(e.Winner(), 'A');
+}
+
+TEST(ContentVoteTest, OneAnswerOfThreeDecidesNothing) {
+  Election<char> e;
+  e.Cast({"127.0.0.1:1", true}, 'A');
+  e.Cast({"127.0.0.1:2", true}, std::nullopt);
+  e.Cast({"127.0.0.1:3", true}, std::nullopt);
+  EXPECT_EQ(e.Winner(), std::nullopt);
+}
+
+TEST(ContentVoteTest, ATieOnceAllAreInIsASplit) {
+  Election<char> e;
+  e.Cast({"127.0.0.1:1", true}, 'A');
+  e.Cast({"127.0.0.1:2", true}, 'B');
+  EXPECT_TRUE(e.AllIn());
+  EXPECT_EQ(e.Winner(), std::nullopt);
+}
+
+TEST(ContentVoteTest, TheOnlyChoiceWinsOnceAllAreIn) {
+  Election<char> e;  // the other named sources never answered: not voters
+  e.Cast({"127.0.0.1:1", true}, 'A');
+  EXPECT_EQ(e.Winner(), 'A');
+}
+
 TEST(ContentVoteTest, VoterIsTheCanonicalAddressAndWhetherItWasNamed) {
   GetOptions o;
   o.sources = {{"127.1", 7070}};

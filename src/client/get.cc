@@ -18,10 +18,12 @@ namespace {
 
 // Runs step (a Transfer coroutine) on a fresh io_context until it ends;
 // cancel or, without it, SIGINT/SIGTERM interrupt the transfer.
+// overturned (if given): whether the vote overturned a tentative start.
 template <class T>
 Expected<T> RunOnOwnContext(const GetOptions& options,
                             awaitable<Expected<T>> (Transfer::*step)(),
-                            const std::atomic<bool>* cancel) {
+                            const std::atomic<bool>* cancel,
+                            bool* overturned = nullptr) {
   asio::io_context io(1);
   // After io: its sockets and timers must go before the io_context does.
   Transfer transfer(options);
@@ -61,6 +63,7 @@ Expected<T> RunOnOwnContext(const GetOptions& options,
       },
       asio::detached);
   io.run();
+  if (overturned) *overturned = transfer.overturned();
   if (!result) return MakeError(Errc::kIoError, "transfer did not finish");
   return std::move(*result);
 }
@@ -91,7 +94,13 @@ Expected<GetReport> RunGet(const GetOptions& options,
                            const std::atomic<bool>* cancel) {
   if (!HasSources(options))
     return MakeError(Errc::kUnavailable, "no sources given");
-  auto result = RunOnOwnContext(options, &Transfer::Run, cancel);
+  bool overturned = false;
+  auto result = RunOnOwnContext(options, &Transfer::Run, cancel, &overturned);
+  if (overturned && !(cancel && *cancel)) {
+    GetOptions again = options;  // the same, waiting for the vote
+    again.tentative_start = false;
+    result = RunOnOwnContext(again, &Transfer::Run, cancel);
+  }
   if (result && options.sha256) {
     if (Status s = CheckSha256(options.output, *options.sha256); !s)
       return Unexpected{s.error()};

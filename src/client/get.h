@@ -63,6 +63,15 @@ struct GetOptions {
   // for this name is accepted, whatever the director, discovery or a
   // majority of the sources say (docs/security.md "Signed content").
   std::vector<core::TrustKey> trust_keys;
+  // A file may start on the first source's answer, before a majority of
+  // the sources has confirmed its content: its blocks are verified against
+  // that content's manifest and written to the part file, which becomes
+  // the file only once the vote agrees. If the majority holds other
+  // content, the part file is thrown away and the transfer starts again,
+  // waiting for the vote (docs/security.md "Choosing the content"). Off:
+  // always wait. Standard output and sinks always wait: what they are
+  // given cannot be taken back.
+  bool tentative_start = true;
   // TLS as the user set it (--tls, --cacert, --insecure): https mirrors
   // use its authorities; braid links use `tls`, built from it.
   net::TlsClientOptions tls_options;

@@ -67,7 +67,7 @@ class FileOutput : public Output {
       // A save still running on the worker when the transfer finishes must
       // not put the state back after Finish removed it.
       std::lock_guard lock(saving->mu);
-      if (saving->finished) return Ok{};
+      if (saving->finished || saving->discarded) return Ok{};
       if (::fdatasync(fd) != 0) return Unexpected{IoError("fdatasync " + part)};
       return SaveResumeState(path, state);
     };
@@ -119,6 +119,11 @@ class FileOutput : public Output {
     ::unlink(state_.c_str());
     return Ok{};
   }
+  void Discard() override {
+    std::lock_guard lock(saving_->mu);
+    saving_->discarded = true;
+    resume_key_.clear();  // the destructor removes both files
+  }
   const core::ReceivedSet& received() const override { return received_; }
 
   const std::string& part() const { return part_; }
@@ -131,7 +136,8 @@ class FileOutput : public Output {
   // Finish (io thread) sets finished, under mu; the io thread reads it.
   struct Saving {
     std::mutex mu;
-    bool finished = false;  // renamed to its final name; no state file
+    bool finished = false;   // renamed to its final name; no state file
+    bool discarded = false;  // Discard: no state file either
   };
   std::shared_ptr<Saving> saving_ = std::make_shared<Saving>();
   int fd_;

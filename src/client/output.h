@@ -50,6 +50,10 @@ class Output {
   virtual uint64_t resumed_bytes() const { return 0; }
   // After every block is stored: make the output final (fsync + rename).
   virtual Status Finish() = 0;
+  // Files only: what was written is of content not chosen after all (a
+  // tentative start the vote overturned): removed when the output is
+  // destroyed, nothing kept for a later run.
+  virtual void Discard() {}
   virtual const core::ReceivedSet& received() const = 0;
   // Bytes held in memory for reordering.
   virtual size_t held_bytes() const { return 0; }

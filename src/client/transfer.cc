@@ -58,8 +58,12 @@ void Transfer::FailSource(SourceConn& s, const Error& e) {
   }
   trace_.Failed(Clock::now(), s.id, s.name(), e.ToString());
   scheduler_->OnSourceFailed(s.id, Clock::now());
-  s.Close();
-  if (Alive() == 0) {
+  // Still opening during a tentative start: its answer is a vote, its
+  // handshake goes on (StartLate).
+  if (!(tentative_ && s.pending)) s.Close();
+  if (Alive() == 0 && tentative_) {
+    StartAgain("every source that answered failed");
+  } else if (Alive() == 0) {
     fatal_ =
         Error{e.code, "every source failed; last: " + s.name() + ": " + e.what};
   }
@@ -121,6 +125,7 @@ awaitable<Status> Transfer::OnData(SourceConn& s, const core::Data& d) {
                   s.name(), expected);
   }
   // Verified (and, for a file, written) on the worker; recorded on return.
+  scheduler_->OnArrived(d.seq);
   SourceConn* source = &s;
   pipeline_->Submit(
       d.seq, d.payload,
@@ -146,6 +151,7 @@ void Transfer::OnProcessed(SourceConn& s, uint64_t seq,
   if (!status) {
     // A block that does not match the manifest: the source lies. It is
     // dropped and everything it owed is fetched elsewhere.
+    scheduler_->OnUnverified(seq);
     if (status.error().code == Errc::kBadData) {
       FailSource(s, status.error());
     } else {
@@ -537,7 +543,10 @@ awaitable<Status> Transfer::Stream() {
   if (director_) Spawn(WatchDirector());
   if (options_.discover) Spawn(WatchDiscovery());
   last_progress_ = Clock::now();
-  while (!output_->received().complete() && !fatal_) {
+  // A tentative start also waits for the vote: the file is not final before.
+  for (;;) {
+    CheckTheVote();
+    if (fatal_ || (output_->received().complete() && !tentative_)) break;
     co_await progress_->Wait(std::chrono::milliseconds(200));
   }
   // Ends the receivers, the joiners and the director's subscription.
@@ -631,7 +640,10 @@ awaitable<Expected<GetReport>> Transfer::Run() {
 
 awaitable<Expected<GetReport>> Transfer::RunSteps() {
   if (auto s = co_await Setup(); !s) co_return Unexpected{s.error()};
-  if (auto s = co_await LoadManifest(); !s) co_return Unexpected{s.error()};
+  if (auto s = co_await LoadManifest(); !s) {
+    if (tentative_) StartAgain(s.error().what);
+    co_return Unexpected{s.error()};
+  }
   if (auto s = co_await DropUnopened(); !s) co_return Unexpected{s.error()};
   auto output = OpenTheOutput();
   if (!output) co_return Unexpected{output.error()};
@@ -646,8 +658,9 @@ awaitable<Expected<GetReport>> Transfer::RunSteps() {
                  layout_.size, layout_.block_count(), live_.size());
   }
   if (!output_->received().complete()) {
-    if (auto s = co_await Stream(); !s)
-      co_return Unexpected{WithResumeHint(s.error())};
+    Status s = co_await Stream();
+    if (!s && vote_lost_) output_->Discard();
+    if (!s) co_return Unexpected{WithResumeHint(s.error())};
   }
   if (auto s = output_->Finish(); !s) co_return Unexpected{s.error()};
   co_return Report();

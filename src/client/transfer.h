@@ -29,6 +29,10 @@ class Transfer {
   // Ends the transfer soon with an error (SIGINT, SIGTERM); what is verified
   // is kept for a later run.
   void Interrupt();
+  // Run failed because the first source to answer, on whose content it had
+  // started (tentative start), was outvoted or found false before the vote
+  // was in: nothing was kept; run again with options.tentative_start off.
+  bool overturned() const { return overturned_; }
 
  private:
   // Finding sources (transfer_sources.cc): the director, discovery, and
@@ -68,6 +72,22 @@ class Transfer {
   awaitable<Status> HandshakeAll(bool early);
   awaitable<void> HandshakeOne(SourceConn& s);
   bool Decided(bool early) const;
+  // Whether the transfer may start on the first answer (a file, no
+  // trusted id or key, StartsEarly): GetOptions::tentative_start.
+  bool StartsTentatively() const;
+  // Tentative start: counts the answers so far; confirms the content, or
+  // ends the transfer (fatal_) when the majority holds other content or no
+  // content has one. Each source of the handshake votes with the content
+  // id it reported, also one left out since; those still opening may yet.
+  void CheckTheVote();
+  // Ends a tentative start that cannot go on (the vote chose other
+  // content, or its content turned out false before the vote was in): the
+  // transfer runs again, waiting for the vote (overturned()).
+  void StartAgain(const std::string& why);
+  // No majority for one content (ids different ones) or one size (the
+  // sizes of ok, which answered).
+  Error Disagreement(size_t ids) const;
+  Error SizeDisagreement(const std::vector<SourceConn*>& ok) const;
   // With --trust-key: a valid signature of s for the name makes its content
   // the trusted one (the user's --content-id, if given, must match).
   void NoteSignature(const SourceConn& s, const core::Opened& o);
@@ -169,6 +189,11 @@ class Transfer {
   // is chosen; one that turns out not to take part is failed, not
   // re-patterned out (DropUnopened).
   bool early_start_ = false;
+  // Started on the first answer; the vote is not in yet (CheckTheVote).
+  bool tentative_ = false;
+  size_t voters_ = 0;  // sources of the handshake: all_'s first
+  bool overturned_ = false;
+  bool vote_lost_ = false;  // overturned, or a split: nothing written is kept
   uint64_t duplicate_bytes_ = 0;
   uint64_t out_of_order_ = 0;
   uint64_t received_bytes_ = 0;

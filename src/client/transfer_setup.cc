@@ -2,6 +2,7 @@
 // every source and open the stream with a first pattern in one flight, agree
 // on the content and fetch its manifest.
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <map>
@@ -28,6 +29,8 @@ awaitable<Status> Transfer::HandshakeAll(bool early) {
   first_pattern_ =
       core::InitialPattern(std::vector<double>(all.size(), 0.0), 1u << 20);
   early_start_ = early && StartsEarly();
+  tentative_ = early_start_ && StartsTentatively();
+  voters_ = all.size();
   for (SourceConn* s : all) Spawn(HandshakeOne(*s));
   while (!Decided(early) && !fatal_) {
     co_await progress_->Wait(std::chrono::milliseconds(100));
@@ -91,15 +94,13 @@ bool Transfer::Decided(bool early) const {
     if (o && trusted_ && o->content_id == *trusted_ &&
         (options_.trust_keys.empty() || signed_by_))
       return true;
+    if (o && tentative_) return true;  // the vote goes on: CheckTheVote
     election.Cast(VoterOf(*s, options_),
                   o ? std::optional(o->content_id) : std::nullopt);
   }
   // With trusted keys only a signature decides.
   if (trusted_ || !options_.trust_keys.empty()) return false;
-  for (const auto& [id, n] : election.Tally()) {
-    if (2 * n > election.Electorate()) return true;
-  }
-  return false;
+  return election.Winner().has_value();
 }
 
 void Transfer::NoteSignature(const SourceConn& s, const core::Opened& o) {
@@ -123,6 +124,70 @@ bool Transfer::StartsEarly() const {
          !(file && HasResumeState(options_.output));
 }
 
+bool Transfer::StartsTentatively() const {
+  if (!options_.tentative_start || options_.sink || options_.output == "-" ||
+      trusted_ || !options_.trust_keys.empty())
+    return false;
+  // A device or FIFO is written in place: what it is given stays.
+  struct stat st;
+  return ::stat(options_.output.c_str(), &st) != 0 || S_ISREG(st.st_mode);
+}
+
+void Transfer::CheckTheVote() {
+  if (!tentative_ || fatal_) return;
+  Election<core::Digest> election;
+  std::vector<SourceConn*> answered;
+  bool sizes_differ = false;
+  for (size_t i = 0; i < voters_ && i < all_.size(); ++i) {
+    SourceConn& s = *all_[i];
+    const core::Opened* o = OpenedOf(&s);
+    if (o) {
+      answered.push_back(&s);
+      sizes_differ |= o->size != OpenedOf(answered.front())->size;
+    }
+    if (s.pending || o) {
+      election.Cast(VoterOf(s, options_),
+                    o ? std::optional(o->content_id) : std::nullopt);
+    }
+  }
+  std::optional<core::Digest> winner = election.Winner();
+  if (winner && *winner == content_id_) {
+    tentative_ = false;
+    spdlog::debug("the sources' vote confirms content {}",
+                  core::ToHex(content_id_));
+  } else if (winner) {
+    StartAgain("most sources hold '" + options_.name + "' as content " +
+               core::ToHex(*winner) + ", not as " + core::ToHex(content_id_) +
+               " (the first to answer)");
+  } else if (election.AllIn()) {
+    vote_lost_ = true;
+    fatal_ = sizes_differ ? SizeDisagreement(answered)
+                          : Disagreement(election.Tally().size());
+  }
+  if (!tentative_ || fatal_) progress_->Notify();  // Stream's wait
+}
+
+void Transfer::StartAgain(const std::string& why) {
+  overturned_ = vote_lost_ = true;
+  spdlog::warn("{}: starting again, waiting for the sources' vote", why);
+  fatal_ = Error{Errc::kBadData, why};
+  progress_->Notify();
+}
+
+Error Transfer::SizeDisagreement(const std::vector<SourceConn*>& ok) const {
+  std::string detail;
+  for (SourceConn* t : ok)
+    detail += " " + t->name() + "=" + std::to_string(OpenedOf(t)->size);
+  return {Errc::kSizeMismatch,
+          "sources disagree on the size of '" + options_.name + "':" + detail};
+}
+
+Error Transfer::Disagreement(size_t ids) const {
+  return {Errc::kBadData, "sources disagree on the content of '" +
+                              options_.name + "' (" + std::to_string(ids) +
+                              " different content ids; pass --content-id)"};
+}
+
 bool Transfer::SameContent(const core::Opened& o) const {
   uint64_t size = live_stream_ ? core::kLiveSize : layout_.size;
   return o.size == size &&
@@ -136,6 +201,10 @@ const core::Opened* Transfer::OpenedOf(SourceConn* s) const {
 
 awaitable<void> Transfer::StartLate(SourceConn& s,
                                     Expected<core::Opened> opened) {
+  if (opened && !done_ && !fatal_) {
+    opened_[&s] = *opened;  // a vote, even if s was dropped meanwhile
+    CheckTheVote();
+  }
   if (done_ || fatal_ || s.failure) {
     s.Close();
     co_return;
@@ -144,7 +213,6 @@ awaitable<void> Transfer::StartLate(SourceConn& s,
     FailSource(s, opened.error());
     co_return;
   }
-  opened_[&s] = *opened;
   if (!SameContent(*opened)) {
     FailSource(s, {Errc::kBadData, "holds different content (id " +
                                        core::ToHex(opened->content_id) + ")"});
@@ -205,13 +273,10 @@ Expected<uint64_t> Transfer::MajoritySize(const std::vector<SourceConn*>& ok) {
   auto best =
       std::max_element(votes.begin(), votes.end(),
                        [](auto& a, auto& b) { return a.second < b.second; });
-  if (votes.size() > 1 && 2 * best->second <= election.Electorate()) {
-    std::string detail;
-    for (SourceConn* t : ok)
-      detail += " " + t->name() + "=" + std::to_string(opened_[t].size);
-    return MakeError(Errc::kSizeMismatch, "sources disagree on the size of '" +
-                                              options_.name + "':" + detail);
-  }
+  // A tentative start picks the likeliest; CheckTheVote decides.
+  if (votes.size() > 1 && 2 * best->second <= election.Electorate() &&
+      !tentative_)
+    return Unexpected{SizeDisagreement(ok)};
   for (SourceConn* s : ok) {
     if (opened_[s].size != best->first) {
       s->failure =
@@ -264,13 +329,15 @@ Status Transfer::ChooseContent() {
     auto best =
         std::max_element(votes.begin(), votes.end(),
                          [](auto& a, auto& b) { return a.second < b.second; });
-    if (2 * best->second <= opened && votes.size() > 1) {
-      return MakeError(Errc::kBadData,
-                       "sources disagree on the content of '" + options_.name +
-                           "' (" + std::to_string(votes.size()) +
-                           " different content ids; pass --content-id)");
-    }
+    if (2 * best->second <= opened && votes.size() > 1 && !tentative_)
+      return Unexpected{Disagreement(votes.size())};
     content_id_ = best->first;
+  }
+  CheckTheVote();  // the answers so far may settle it
+  if (fatal_) return Unexpected{*fatal_};
+  if (tentative_) {
+    spdlog::debug("starting on content {} before the vote is in",
+                  core::ToHex(content_id_));
   }
   for (SourceConn* s : live_) {
     const core::Opened* o = OpenedOf(s);

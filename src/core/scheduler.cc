@@ -37,6 +37,7 @@ Scheduler::Scheduler(StreamLayout layout, SchedulerConfig config,
     : layout_(layout),
       config_(config),
       received_(layout.block_count()),
+      arriving_(layout.block_count()),
       interval_start_(now),
       last_pattern_at_(now),
       frontier_since_(now) {
@@ -155,6 +156,7 @@ void Scheduler::OnBytes(SourceId from, Clock::time_point now) {
 
 void Scheduler::OnBlock(SourceId from, uint64_t seq, uint32_t bytes,
                         Clock::time_point now) {
+  if (seq < arriving_.size()) arriving_[seq] = false;
   Source* s = Find(from);
   if (!s || seq >= layout_.block_count()) return;
   s->interval_bytes += bytes;
@@ -250,7 +252,7 @@ void Scheduler::SkipCoveredAfterAck(SourceId from, uint32_t epoch,
     const PatternEpoch& old = epochs[i - 1];
     uint64_t end = std::min(position, layout_.block_count());
     for (uint64_t q = epochs[i].start_seq; q < end; ++q) {
-      if (received_.Has(q) || moved_.count(q)) continue;
+      if (Here(q) || moved_.count(q)) continue;
       if (old.pattern.Owner(q, old.start_seq) != from) continue;
       SourceId owner = chain_.Owner(q);
       if (owner == from) continue;
@@ -264,6 +266,14 @@ void Scheduler::SkipCoveredAfterAck(SourceId from, uint32_t epoch,
 void Scheduler::OnEnd(SourceId from) {
   if (Source* s = Find(from)) s->ended = true;
   rebalance_now_ = true;  // an idle source can take others' work at once
+}
+
+void Scheduler::OnArrived(uint64_t seq) {
+  if (seq < arriving_.size()) arriving_[seq] = true;
+}
+
+void Scheduler::OnUnverified(uint64_t seq) {
+  if (seq < arriving_.size()) arriving_[seq] = false;
 }
 
 void Scheduler::OnSourceFailed(SourceId id, Clock::time_point now) {
@@ -512,8 +522,8 @@ void Scheduler::Repattern(Clock::time_point now, std::vector<Command>* out) {
   for (uint64_t q = switch_at; q < Horizon(); ++q) {
     SourceId owner = chain_.Owner(q);
     auto moved = moved_.find(q);
-    bool covered = received_.Has(q) ||
-                   (moved != moved_.end() && moved->second.to != owner);
+    bool covered =
+        Here(q) || (moved != moved_.end() && moved->second.to != owner);
     if (covered && alive(owner))
       out->push_back({Command::Kind::kSkip, owner, 0, q, 1, {}});
   }

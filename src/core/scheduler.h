@@ -127,6 +127,11 @@ class Scheduler {
   void OnAck(SourceId from, uint32_t epoch, uint64_t position,
              Clock::time_point now);
   void OnEnd(SourceId from);
+  // Block seq has come and is being verified (off the network thread):
+  // nobody is asked for it meanwhile. OnBlock or OnUnverified follows.
+  void OnArrived(uint64_t seq);
+  // Block seq did not verify (its sender is failed): wanted again.
+  void OnUnverified(uint64_t seq);
   // Bytes of a block still on its way arrived from `from`. Before its first
   // whole block this counts as hearing from it: a large block from a slow
   // source (an HTTP mirror at 512 KB/s, 1 MiB blocks) takes longer than the
@@ -277,6 +282,9 @@ class Scheduler {
   std::vector<Source> sources_;
   PatternChain chain_;
   ReceivedSet received_;
+  std::vector<bool> arriving_;  // OnArrived, until OnBlock or OnUnverified
+  // Received, or arrived and being verified: asked of nobody.
+  bool Here(uint64_t seq) const { return received_.Has(seq) || arriving_[seq]; }
   uint64_t patterns_ = 0;
   uint64_t moves_ = 0;
   uint32_t epoch_ = 0;

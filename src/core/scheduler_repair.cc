@@ -44,7 +44,7 @@ void Scheduler::RepairLost(Clock::time_point now, std::vector<Command>* out) {
   // Failed senders: everything they owed goes to the living, by rate.
   size_t turn = 0;
   for (uint64_t q = frontier; q < end; ++q) {
-    if (received_.Has(q)) continue;
+    if (Here(q)) continue;
     SourceId e = ExpectedSender(q);
     if (alive(e)) continue;
     // Weighted round robin by slots of the newest pattern.
@@ -54,7 +54,7 @@ void Scheduler::RepairLost(Clock::time_point now, std::vector<Command>* out) {
     Move(q, to, /*skip_old=*/false, MoveReason::kFailedSender, out);
   }
   // Head-of-line: the in-order block is overdue by its sender's rate.
-  if (frontier >= end || received_.Has(frontier)) return;
+  if (frontier >= end || Here(frontier)) return;
   SourceId e = ExpectedSender(frontier);
   const Source* sender = Find(e);
   // A sender held by back-pressure (a slow reader) is not late.
@@ -76,8 +76,7 @@ void Scheduler::RepairLost(Clock::time_point now, std::vector<Command>* out) {
   int moved = 0;
   for (uint64_t q = frontier;
        q < std::min(end, frontier + kHolScan) && moved < 8; ++q) {
-    if (received_.Has(q) || ExpectedSender(q) != e || retried_[q] >= 2)
-      continue;
+    if (Here(q) || ExpectedSender(q) != e || retried_[q] >= 2) continue;
     Move(q, helper->id, /*skip_old=*/true, MoveReason::kHeadOfLine, out);
     ++moved;
   }
@@ -90,7 +89,7 @@ std::map<SourceId, std::vector<uint64_t>> Scheduler::OutstandingWork() const {
   std::map<SourceId, std::vector<uint64_t>> work;
   uint64_t end = Horizon();
   for (uint64_t q = received_.next_in_order(); q < end; ++q) {
-    if (received_.Has(q)) continue;
+    if (Here(q)) continue;
     auto m = moved_.find(q);
     if (m != moved_.end()) {
       queued[m->second.to].push_back({m->second.order, q});

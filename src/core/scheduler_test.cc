@@ -600,6 +600,19 @@ TEST(SchedulerTest, AnEndGameBlockComesBackWhenItsNewSenderFails) {
   EXPECT_TRUE(s->complete());
 }
 
+// A block that has come and is being verified is asked of nobody (the end
+// game here, a failed sender's repair too); one that fails verification is
+// wanted again.
+TEST(SchedulerTest, ABlockBeingVerifiedIsAskedOfNobody) {
+  auto s = OddTailLeft(milliseconds(10));
+  auto at = [](int ms) { return Clock::time_point{} + milliseconds(ms); };
+  for (uint64_t q = 53; q < 64; q += 2) s->OnArrived(q);
+  EXPECT_TRUE(RequestedOf(s->Tick(at(520)), 0).empty());
+  s->OnUnverified(63);
+  s->OnSourceFailed(1, at(530));  // its blocks' verdict: it lied
+  EXPECT_EQ(RequestedOf(s->Tick(at(540)), 0), std::set<uint64_t>{63});
+}
+
 // The end game hedges a busy source's tail only where the idle source is
 // sooner by more than the busy one's round trip, unless the busy one has
 // gone quiet for several of its block times (a loss's recovery): then all

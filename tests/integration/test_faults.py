@@ -129,17 +129,22 @@ class FailingSources(unittest.TestCase):
         rc, err, out, stats = self.run_with_fault(servers, servers[2].kill, stdout=True)
         self.check_intact(rc, err, out, stats, stdout=True)
 
-    def get_with_frozen_start(self, sources: list[str], frozen: list, tag: str):
+    def get_with_frozen_start(self, sources: list[str], frozen: list, tag: str,
+                              stdout: bool = False):
         """Runs the get while `frozen` are stopped for 1.5 s from its start
         (no majority until then); returns (returncode, stderr, out, stats,
-        the client's peak resident memory in that time)."""
+        the client's peak resident memory in that time). stdout: the get
+        writes to its standard output, kept in `out`."""
         for s in frozen:
             s.signal(signal.SIGSTOP)
             self.addCleanup(lambda s=s: s.alive() and s.signal(signal.SIGCONT))
         out = os.path.join(self.tmp, f"out-{tag}.bin")
         stats = os.path.join(self.tmp, f"stats-{tag}.json")
-        args = h.get_args("big.bin", sources, out, stats=stats, quiet=True)
-        proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+        args = h.get_args("big.bin", sources, "-" if stdout else out, stats=stats, quiet=True)
+        sink = open(out, "wb") if stdout else subprocess.DEVNULL
+        if stdout:
+            self.addCleanup(sink.close)
+        proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=sink,
                                 stderr=subprocess.PIPE, cwd=h.scratch_dir())
         peak = 0
         try:
@@ -159,18 +164,31 @@ class FailingSources(unittest.TestCase):
 
     def test_sources_frozen_at_the_start(self) -> None:
         """Two of three sources answer only after 1.5 s: no majority until
-        then, and the one that answered reads its first blocks ahead, at
-        most 4 MiB of them; nothing is lost. The late HELLO is no round trip
-        of the path (its 1.5 s as one made 4 MB of duplicates)."""
+        then, and to standard output (no tentative start) the one that
+        answered reads its first blocks ahead, at most 4 MiB of them;
+        nothing is lost. The late HELLO is no round trip of the path (its
+        1.5 s as one made 4 MB of duplicates)."""
         servers = self.start_servers(["10MB", "10MB", "10MB"])
         rc, err, out, stats, _ = self.get_with_frozen_start(
-            [s.address for s in servers], servers[1:], "frozen-start")
+            [s.address for s in servers], servers[1:], "frozen-start", stdout=True)
         st = self.check_intact(rc, err, out, stats)
         by_addr = {s["address"]: s for s in st["sources"]}
         first = by_addr[servers[0].address]
         self.assertGreaterEqual(first["read_ahead_bytes"], 4 * h.MIB - 64 * 1024, st)
         self.assertLessEqual(first["read_ahead_bytes"], 4 * h.MIB + 64 * 1024, st)
         self.assertGreaterEqual(first["bytes"], first["read_ahead_bytes"], st)
+
+    def test_a_file_starts_on_the_first_answer(self) -> None:
+        """The same to a file: it starts on the first answer (nothing read
+        ahead), the two frozen sources are dropped by the stall timer but
+        still vote once they answer, and the file is final only then."""
+        servers = self.start_servers(["10MB", "10MB", "10MB"])
+        rc, err, out, stats, _ = self.get_with_frozen_start(
+            [s.address for s in servers], servers[1:], "tentative-start")
+        st = self.check_intact(rc, err, out, stats)
+        first = st["sources"][0]
+        self.assertEqual(first["address"], servers[0].address)
+        self.assertLessEqual(first["read_ahead_bytes"], 1 * h.MIB, st)
 
     def test_flood_of_frames_before_the_start(self) -> None:
         """While the two real sources are frozen (no majority yet), a third

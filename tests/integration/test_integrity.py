@@ -11,7 +11,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import sys
+import threading
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -36,14 +38,31 @@ class Integrity(unittest.TestCase):
         cls.other_digest = h.write_random_file(os.path.join(cls.other, "f.bin"), SIZE)
 
     def serve(self, root: str, *extra: str, rate: str = "12MB"):
+        return self.server(root, *extra, rate=rate).address
+
+    def server(self, root: str, *extra: str, rate: str = "12MB") -> h.Server:
         srv = h.start_server(root, max_rate=rate, extra=list(extra), log_dir=self.tmp)
         self.addCleanup(srv.stop)
-        return f"127.0.0.1:{srv.port}"
+        return srv
 
-    def get(self, sources: list[str], *extra: str):
+    def answer_late(self, servers: list[h.Server], after: float = 0.5) -> None:
+        """Frozen until the get below has had the others' answers: the
+        kernel accepts their connections, they answer `after` seconds on."""
+        for srv in servers:
+            srv.signal(signal.SIGSTOP)
+            self.addCleanup(srv.signal, signal.SIGCONT)
+        thaw = threading.Timer(after, lambda: [s.signal(signal.SIGCONT) for s in servers])
+        self.addCleanup(thaw.cancel)
+        thaw.start()
+
+    def assert_no_part_file(self, out: str) -> None:
+        for leftover in (out + ".braid-part", out + ".braid-state"):
+            self.assertFalse(os.path.exists(leftover), leftover)
+
+    def get(self, sources: list[str], *extra: str, quiet: bool = True):
         out = os.path.join(self.tmp, f"out-{self._testMethodName}.bin")
         stats = os.path.join(self.tmp, f"stats-{self._testMethodName}.json")
-        r = h.run_get("f.bin", sources, out, stats=stats, quiet=True, extra=list(extra),
+        r = h.run_get("f.bin", sources, out, stats=stats, quiet=quiet, extra=list(extra),
                       timeout=120)
         st = None
         if os.path.exists(stats):
@@ -112,6 +131,47 @@ class Integrity(unittest.TestCase):
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("disagree", r.stderr.decode())
         self.assertFalse(os.path.exists(out))
+        self.assert_no_part_file(out)
+
+    def test_the_majority_overturns_a_first_answer(self) -> None:
+        # The file starts on the first answer, other content; the two
+        # sources answering after it hold the majority's: the part file is
+        # thrown away and the transfer runs again, waiting for the vote.
+        # They answer after the stall timer (a second) has dropped them:
+        # their votes still count.
+        honest = [self.server(self.root), self.server(self.root)]
+        liar = self.serve(self.other, rate="40MB")
+        self.answer_late(honest, after=1.5)
+        r, out, st = self.get([liar] + [s.address for s in honest], quiet=False)
+        err = r.stderr.decode()
+        self.assertEqual(r.returncode, 0, err)
+        self.assertEqual(h.sha256_file(out), self.digest)
+        self.assertIn("starting again", err)
+        with open(os.path.join(self.root, "f.bin"), "rb") as f:
+            self.assertEqual(st["content_id"], h.content_id(f.read()))
+        self.assert_no_part_file(out)
+
+    def test_the_majority_confirms_a_first_answer(self) -> None:
+        first = self.server(self.root, rate="40MB")
+        late = [self.server(self.other), self.server(self.root)]
+        self.answer_late(late)
+        r, out, st = self.get([first.address] + [s.address for s in late], quiet=False)
+        err = r.stderr.decode()
+        self.assertEqual(r.returncode, 0, err)
+        self.assertEqual(h.sha256_file(out), self.digest)
+        self.assertNotIn("starting again", err)
+        by_addr = {s["address"]: s for s in st["sources"]}
+        self.assertEqual(by_addr[late[0].address]["bytes"], 0, st)
+
+    def test_standard_output_waits_for_the_vote(self) -> None:
+        # What a pipe is given cannot be taken back: no tentative start.
+        honest = [self.server(self.root), self.server(self.root)]
+        liar = self.serve(self.other, rate="40MB")
+        self.answer_late(honest)
+        r = h.run_get("f.bin", [liar] + [s.address for s in honest], "-", timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        self.assertEqual(h.sha256_bytes(r.stdout), self.digest)
+        self.assertNotIn("starting again", r.stderr.decode())
 
     def test_only_a_lying_source(self) -> None:
         liar = self.serve(self.root, "--fault-corrupt-every", "3")
