@@ -155,6 +155,12 @@ static std::string StatePath(const std::string& path) {
   return path + ".braid-state";
 }
 
+bool WritesInPlace(const std::string& path) {
+  struct stat st;
+  return path == "-" ||
+         (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode));
+}
+
 bool HasResumeState(const std::string& path) {
   struct stat st;
   return path != "-" && ::stat(StatePath(path).c_str(), &st) == 0;

@@ -83,6 +83,10 @@ Expected<std::unique_ptr<Output>> OpenOutput(
     const std::string& resume_key = "",
     std::optional<core::ByteRange> range = std::nullopt, bool live = false);
 
+// Whether OpenOutput writes path in place, in order (standard output, an
+// existing device or FIFO): what it is given cannot be taken back.
+bool WritesInPlace(const std::string& path);
+
 // Whether a file output at path has a previous run's state to resume from
 // (before the content is known: OpenOutput decides whether it matches).
 bool HasResumeState(const std::string& path);

@@ -62,7 +62,7 @@ void Transfer::FailSource(SourceConn& s, const Error& e) {
   // handshake goes on (StartLate).
   if (!(tentative_ && s.pending)) s.Close();
   if (Alive() == 0 && tentative_) {
-    StartAgain("every source that answered failed");
+    StartAgain("every source that answered failed");  // the file is kept
   } else if (Alive() == 0) {
     fatal_ =
         Error{e.code, "every source failed; last: " + s.name() + ": " + e.what};
@@ -514,6 +514,7 @@ awaitable<Status> Transfer::Stream() {
     }
   }
   scheduler_->Start(Clock::now(), first_epoch_, first_pattern_);
+  if (tentative_) scheduler_->HoldJudgement();  // until the vote: CheckTheVote
   for (core::SourceId id : unreachable)
     scheduler_->OnSourceFailed(id, Clock::now());
   CheckAnsweredMeanwhile();
@@ -543,10 +544,16 @@ awaitable<Status> Transfer::Stream() {
   if (director_) Spawn(WatchDirector());
   if (options_.discover) Spawn(WatchDiscovery());
   last_progress_ = Clock::now();
-  // A tentative start also waits for the vote: the file is not final before.
+  // A tentative start also waits for the vote: the file is not final
+  // before. Once it is complete, a source still opening has connect_timeout
+  // more to answer.
+  std::optional<Clock::time_point> complete_at;
   for (;;) {
-    CheckTheVote();
-    if (fatal_ || (output_->received().complete() && !tentative_)) break;
+    if (output_->received().complete() && !complete_at)
+      complete_at = Clock::now();
+    CheckTheVote(complete_at &&
+                 Clock::now() - *complete_at >= options_.connect_timeout);
+    if (fatal_ || (complete_at && !tentative_)) break;
     co_await progress_->Wait(std::chrono::milliseconds(200));
   }
   // Ends the receivers, the joiners and the director's subscription.

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "client/block_pipeline.h"
+#include "client/content_vote.h"
 #include "client/director_client.h"
 #include "client/get.h"
 #include "client/output.h"
@@ -67,19 +68,28 @@ class Transfer {
   // Every source connects and opens at once; returns when the content can
   // be chosen: all have answered, or (`early`, braid servers of a file
   // only) the trusted content id or one a strict majority of all the
-  // sources hold has been seen. Those still opening then go on as tasks
-  // and start on their own answer (StartLate).
+  // sources hold has been seen, or (a tentative start) the first answer.
+  // Those still opening then go on as tasks and start on their own answer
+  // (StartLate).
   awaitable<Status> HandshakeAll(bool early);
   awaitable<void> HandshakeOne(SourceConn& s);
   bool Decided(bool early) const;
-  // Whether the transfer may start on the first answer (a file, no
-  // trusted id or key, StartsEarly): GetOptions::tentative_start.
+  // The content ids the first `count` sources reported (one vote per
+  // address, client/content_vote.h), and who else counts in the electorate:
+  // every source that has not answered, only those still opening, or none.
+  enum class Unanswered { kHoldTheElectorate, kMayStillVote, kAbstain };
+  Election<core::Digest> Ballots(size_t count, Unanswered unanswered) const;
+  // Whether the transfer may start on the first answer: a file output not
+  // written in place, no trusted id or key, and StartsEarly
+  // (GetOptions::tentative_start).
   bool StartsTentatively() const;
   // Tentative start: counts the answers so far; confirms the content, or
   // ends the transfer (fatal_) when the majority holds other content or no
   // content has one. Each source of the handshake votes with the content
-  // id it reported, also one left out since; those still opening may yet.
-  void CheckTheVote();
+  // id it reported (a live stream's is all zero), also one left out since;
+  // those still opening may yet, unless `closing` (the file is complete
+  // and they have had connect_timeout more: they count as unreachable).
+  void CheckTheVote(bool closing = false);
   // Ends a tentative start that cannot go on (the vote chose other
   // content, or its content turned out false before the vote was in): the
   // transfer runs again, waiting for the vote (overturned()).
@@ -191,7 +201,8 @@ class Transfer {
   bool early_start_ = false;
   // Started on the first answer; the vote is not in yet (CheckTheVote).
   bool tentative_ = false;
-  size_t voters_ = 0;  // sources of the handshake: all_'s first
+  // The sources of the handshake, all_'s first: joiners do not vote.
+  size_t voters_ = 0;
   bool overturned_ = false;
   bool vote_lost_ = false;  // overturned, or a split: nothing written is kept
   uint64_t duplicate_bytes_ = 0;

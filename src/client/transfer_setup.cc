@@ -2,7 +2,6 @@
 // every source and open the stream with a first pattern in one flight, agree
 // on the content and fetch its manifest.
 #include <spdlog/spdlog.h>
-#include <sys/stat.h>
 
 #include <algorithm>
 #include <map>
@@ -84,7 +83,7 @@ bool Transfer::Decided(bool early) const {
   for (const auto& s : all_) pending += s->pending;
   if (pending == 0) return true;
   if (!early) return false;
-  Election<core::Digest> election;
+  const core::Opened* first = nullptr;  // answered, not failed
   for (const auto& s : all_) {
     // Mirrors are cross-checked together, and live streams join at the
     // edge the sources report: both need every answer.
@@ -94,13 +93,37 @@ bool Transfer::Decided(bool early) const {
     if (o && trusted_ && o->content_id == *trusted_ &&
         (options_.trust_keys.empty() || signed_by_))
       return true;
-    if (o && tentative_) return true;  // the vote goes on: CheckTheVote
-    election.Cast(VoterOf(*s, options_),
-                  o ? std::optional(o->content_id) : std::nullopt);
+    if (o && !s->failure && !first) first = o;
   }
   // With trusted keys only a signature decides.
   if (trusted_ || !options_.trust_keys.empty()) return false;
-  return election.Winner().has_value();
+  // A file with bytes in it may start on the first answer: CheckTheVote.
+  // (An empty one would be done before the vote.)
+  if (tentative_ && first && first->size > 0) return true;
+  return Ballots(all_.size(), Unanswered::kHoldTheElectorate)
+      .Winner()
+      .has_value();
+}
+
+// Answered ballots first: a connection to an address that has not answered
+// must not hide an answered one to the same address (a route and the
+// direct link).
+Election<core::Digest> Transfer::Ballots(size_t count,
+                                         Unanswered unanswered) const {
+  Election<core::Digest> election;
+  count = std::min(count, all_.size());
+  for (size_t i = 0; i < count; ++i) {
+    if (const core::Opened* o = OpenedOf(all_[i].get()))
+      election.Cast(VoterOf(*all_[i], options_), o->content_id);
+  }
+  for (size_t i = 0; i < count; ++i) {
+    const SourceConn& s = *all_[i];
+    bool votes = unanswered == Unanswered::kHoldTheElectorate ||
+                 (unanswered == Unanswered::kMayStillVote && s.pending);
+    if (votes && !OpenedOf(all_[i].get()))
+      election.Cast(VoterOf(s, options_), std::nullopt);
+  }
+  return election;
 }
 
 void Transfer::NoteSignature(const SourceConn& s, const core::Opened& o) {
@@ -125,42 +148,36 @@ bool Transfer::StartsEarly() const {
 }
 
 bool Transfer::StartsTentatively() const {
-  if (!options_.tentative_start || options_.sink || options_.output == "-" ||
-      trusted_ || !options_.trust_keys.empty())
-    return false;
-  // A device or FIFO is written in place: what it is given stays.
-  struct stat st;
-  return ::stat(options_.output.c_str(), &st) != 0 || S_ISREG(st.st_mode);
+  return options_.tentative_start && !options_.sink && !trusted_ &&
+         options_.trust_keys.empty() && !WritesInPlace(options_.output) &&
+         StartsEarly();
 }
 
-void Transfer::CheckTheVote() {
+void Transfer::CheckTheVote(bool closing) {
   if (!tentative_ || fatal_) return;
-  Election<core::Digest> election;
-  std::vector<SourceConn*> answered;
-  bool sizes_differ = false;
-  for (size_t i = 0; i < voters_ && i < all_.size(); ++i) {
-    SourceConn& s = *all_[i];
-    const core::Opened* o = OpenedOf(&s);
-    if (o) {
-      answered.push_back(&s);
-      sizes_differ |= o->size != OpenedOf(answered.front())->size;
-    }
-    if (s.pending || o) {
-      election.Cast(VoterOf(s, options_),
-                    o ? std::optional(o->content_id) : std::nullopt);
-    }
-  }
+  // Closing: those still opening count as unreachable.
+  Election<core::Digest> election = Ballots(
+      voters_, closing ? Unanswered::kAbstain : Unanswered::kMayStillVote);
   std::optional<core::Digest> winner = election.Winner();
   if (winner && *winner == content_id_) {
     tentative_ = false;
+    if (scheduler_) scheduler_->Judge(Clock::now());
     spdlog::debug("the sources' vote confirms content {}",
                   core::ToHex(content_id_));
   } else if (winner) {
+    vote_lost_ = true;
     StartAgain("most sources hold '" + options_.name + "' as content " +
                core::ToHex(*winner) + ", not as " + core::ToHex(content_id_) +
-               " (the first to answer)");
+               " (the one started on)");
   } else if (election.AllIn()) {
     vote_lost_ = true;
+    std::vector<SourceConn*> answered;
+    for (size_t i = 0; i < voters_ && i < all_.size(); ++i)
+      if (OpenedOf(all_[i].get())) answered.push_back(all_[i].get());
+    bool sizes_differ =
+        std::any_of(answered.begin(), answered.end(), [&](SourceConn* s) {
+          return OpenedOf(s)->size != OpenedOf(answered.front())->size;
+        });
     fatal_ = sizes_differ ? SizeDisagreement(answered)
                           : Disagreement(election.Tally().size());
   }
@@ -168,7 +185,8 @@ void Transfer::CheckTheVote() {
 }
 
 void Transfer::StartAgain(const std::string& why) {
-  overturned_ = vote_lost_ = true;
+  if (fatal_) return;  // ending already (interrupted, a write error)
+  overturned_ = true;
   spdlog::warn("{}: starting again, waiting for the sources' vote", why);
   fatal_ = Error{Errc::kBadData, why};
   progress_->Notify();
@@ -264,7 +282,8 @@ Status Transfer::CheckOpened() {
 // The size a strict majority of the opened sources report (one vote per
 // address; discovered sources outvote no named one: client/content_vote.h);
 // the others are left out (a mirror of another file, a stale copy). No
-// majority: an error.
+// majority: an error, unless the start is tentative (then the likeliest;
+// CheckTheVote decides).
 Expected<uint64_t> Transfer::MajoritySize(const std::vector<SourceConn*>& ok) {
   Election<uint64_t> election;
   for (SourceConn* s : ok)
@@ -273,7 +292,6 @@ Expected<uint64_t> Transfer::MajoritySize(const std::vector<SourceConn*>& ok) {
   auto best =
       std::max_element(votes.begin(), votes.end(),
                        [](auto& a, auto& b) { return a.second < b.second; });
-  // A tentative start picks the likeliest; CheckTheVote decides.
   if (votes.size() > 1 && 2 * best->second <= election.Electorate() &&
       !tentative_)
     return Unexpected{SizeDisagreement(ok)};
@@ -292,7 +310,8 @@ Expected<uint64_t> Transfer::MajoritySize(const std::vector<SourceConn*>& ok) {
 // majority of the sources hold (counted as in MajoritySize). Sources with other
 // content are left out: their blocks are never mixed in. HTTP mirrors cannot
 // name their content (all-zero id): they do not vote, and their blocks are
-// verified against the chosen content's manifest when there is one.
+// verified against the chosen content's manifest when there is one. A
+// tentative start takes the likeliest of the answers so far.
 Status Transfer::ChooseContent() {
   if (!options_.trust_keys.empty() && !signed_by_) {
     return MakeError(

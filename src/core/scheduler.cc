@@ -147,6 +147,13 @@ void Scheduler::Start(Clock::time_point now, uint32_t epoch, Pattern first) {
   }
 }
 
+void Scheduler::Judge(Clock::time_point now) {
+  if (!held_) return;
+  held_ = false;
+  interval_start_ = last_pattern_at_ = frontier_since_ = now;
+  for (auto& s : sources_) s.last_block_at = std::max(s.last_block_at, now);
+}
+
 void Scheduler::OnBytes(SourceId from, Clock::time_point now) {
   Source* s = Find(from);
   if (!s || s->first_block_seen) return;
@@ -252,7 +259,7 @@ void Scheduler::SkipCoveredAfterAck(SourceId from, uint32_t epoch,
     const PatternEpoch& old = epochs[i - 1];
     uint64_t end = std::min(position, layout_.block_count());
     for (uint64_t q = epochs[i].start_seq; q < end; ++q) {
-      if (Here(q) || moved_.count(q)) continue;
+      if (received_.Has(q) || moved_.count(q)) continue;
       if (old.pattern.Owner(q, old.start_seq) != from) continue;
       SourceId owner = chain_.Owner(q);
       if (owner == from) continue;
@@ -522,8 +529,9 @@ void Scheduler::Repattern(Clock::time_point now, std::vector<Command>* out) {
   for (uint64_t q = switch_at; q < Horizon(); ++q) {
     SourceId owner = chain_.Owner(q);
     auto moved = moved_.find(q);
-    bool covered =
-        Here(q) || (moved != moved_.end() && moved->second.to != owner);
+    // (Not one being verified: if it fails, its new owner must send it.)
+    bool covered = received_.Has(q) ||
+                   (moved != moved_.end() && moved->second.to != owner);
     if (covered && alive(owner))
       out->push_back({Command::Kind::kSkip, owner, 0, q, 1, {}});
   }
@@ -604,6 +612,12 @@ std::vector<Command> Scheduler::Tick(Clock::time_point now) {
   std::vector<Command> out;
   out.swap(deferred_);
   if (complete()) return out;
+  if (held_) {
+    if (membership_changed_) Repattern(now, &out);
+    RepairLost(now, &out);
+    Coalesce(&out);
+    return out;
+  }
   DetectStalls(now);
   bool interval_over = now - interval_start_ >= config_.interval;
   if (interval_over) CloseInterval(now);

@@ -117,6 +117,16 @@ class Scheduler {
   // REQUIRES: at least one source added; first names only added sources.
   void Start(Clock::time_point now, uint32_t epoch, Pattern first);
 
+  // Until Judge: blocks are recorded and a failed source's blocks go to
+  // the others, nothing more (no interval, rate, pattern, work stealing,
+  // end game, head-of-line or stall judgement). For a transfer that starts
+  // on the first source's answer: the sources are judged from when most of
+  // them have answered, as if it had started then, with what came before
+  // counted in the first interval. REQUIRES: right after Start.
+  void HoldJudgement() { held_ = true; }
+  void Judge(Clock::time_point now);
+  bool held() const { return held_; }
+
   // A block already at hand before the transfer starts (resume).
   // REQUIRES: before the first Tick.
   void MarkHave(uint64_t seq);
@@ -294,6 +304,7 @@ class Scheduler {
   uint64_t blocks_since_pattern_ = 0;  // received at or after the last switch
   bool membership_changed_ = false;
   bool rebalance_now_ = false;
+  bool held_ = false;  // HoldJudgement, until Judge
   Clock::time_point last_rebalance_at_;
   // Blocks asked of a source other than their pattern owner, with the order
   // of asking (a server serves its requests first, in that order).

@@ -54,7 +54,7 @@ void Scheduler::RepairLost(Clock::time_point now, std::vector<Command>* out) {
     Move(q, to, /*skip_old=*/false, MoveReason::kFailedSender, out);
   }
   // Head-of-line: the in-order block is overdue by its sender's rate.
-  if (frontier >= end || Here(frontier)) return;
+  if (held_ || frontier >= end || Here(frontier)) return;
   SourceId e = ExpectedSender(frontier);
   const Source* sender = Find(e);
   // A sender held by back-pressure (a slow reader) is not late.

@@ -629,6 +629,33 @@ TEST(SchedulerTest, TheEndGameTakesMoreOfAQuietSourcesTail) {
   EXPECT_GE(quiet, 5u);  // of the 6 left
 }
 
+// Held (a start on the first answer, before the vote): a silent source is
+// not judged, nothing is stolen; a failed one's blocks still go to the
+// others. From Judge on, silence counts from then.
+TEST(SchedulerTest, AHeldSchedulerJudgesNobodyUntilJudge) {
+  StreamLayout layout{64ull * kBlock, kBlock};
+  auto at = [](int ms) { return Clock::time_point{} + milliseconds(ms); };
+  Scheduler s(layout, SchedulerConfig{}, at(0));
+  for (SourceId id : {0, 1, 2}) s.AddSource(id, 1.0, milliseconds(10));
+  s.Start(at(0), 0, Pattern({0, 1, 2}));
+  s.HoldJudgement();
+  for (uint64_t q = 0; q < 64; q += 3) s.OnBlock(0, q, kBlock, at(10 + q));
+  EXPECT_TRUE(RequestedOf(s.Tick(at(3000)), 0).empty()) << "1 and 2 silent";
+  EXPECT_TRUE(s.alive(1) && s.alive(2));
+  s.OnSourceFailed(2, at(3000));
+  auto cmds = s.Tick(at(3010));
+  std::set<uint64_t> moved = RequestedOf(cmds, 0);
+  moved.merge(RequestedOf(cmds, 1));
+  for (uint64_t q = 2; q < 64; q += 3) {
+    EXPECT_TRUE(moved.count(q) || s.chain().Owner(q) != 2) << "block " << q;
+  }
+  s.Judge(at(3020));
+  s.Tick(at(3100));
+  EXPECT_TRUE(s.alive(0) && s.alive(1)) << "silent since Judge only";
+  s.Tick(at(9000));
+  EXPECT_FALSE(s.alive(0) && s.alive(1)) << "silence from Judge on counts";
+}
+
 TEST(SchedulerTest, NeverStarvesASlowSource) {
   Sim sim(64ull << 20, kBlock, {40 * kMB, 0.4 * kMB}, 4);
   sim.Run(60);

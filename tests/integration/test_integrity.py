@@ -163,6 +163,19 @@ class Integrity(unittest.TestCase):
         by_addr = {s["address"]: s for s in st["sources"]}
         self.assertEqual(by_addr[late[0].address]["bytes"], 0, st)
 
+    def test_an_empty_first_answer_waits_for_the_vote(self) -> None:
+        # An empty file would be complete before the vote: no tentative
+        # start on it, the majority's file comes.
+        empty = os.path.join(self.tmp, "empty")
+        os.makedirs(empty, exist_ok=True)
+        open(os.path.join(empty, "f.bin"), "wb").close()
+        honest = [self.server(self.root), self.server(self.root)]
+        liar = self.serve(empty)
+        self.answer_late(honest)
+        r, out, _ = self.get([liar] + [s.address for s in honest], quiet=False)
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        self.assertEqual(h.sha256_file(out), self.digest)
+
     def test_standard_output_waits_for_the_vote(self) -> None:
         # What a pipe is given cannot be taken back: no tentative start.
         honest = [self.server(self.root), self.server(self.root)]
