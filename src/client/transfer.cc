@@ -518,6 +518,7 @@ awaitable<Status> Transfer::Stream() {
   for (core::SourceId id : unreachable)
     scheduler_->OnSourceFailed(id, Clock::now());
   CheckAnsweredMeanwhile();
+  CheckTheVote();  // with the answers since ChooseContent; then StartLate's
   // From here on a source that finishes opening starts itself (StartLate);
   // the ones open now are started here, and only here.
   started_ = true;
@@ -544,15 +545,15 @@ awaitable<Status> Transfer::Stream() {
   if (director_) Spawn(WatchDirector());
   if (options_.discover) Spawn(WatchDiscovery());
   last_progress_ = Clock::now();
-  // A tentative start also waits for the vote: the file is not final
-  // before. Once it is complete, a source still opening has connect_timeout
-  // more to answer.
+  // A tentative start also waits for the vote (answers come in StartLate):
+  // the file is not final before. Once it is complete, a source still
+  // opening has connect_timeout more to answer.
   std::optional<Clock::time_point> complete_at;
   for (;;) {
     if (output_->received().complete() && !complete_at)
       complete_at = Clock::now();
-    CheckTheVote(complete_at &&
-                 Clock::now() - *complete_at >= options_.connect_timeout);
+    if (complete_at && Clock::now() - *complete_at >= options_.connect_timeout)
+      CheckTheVote(/*closing=*/true);
     if (fatal_ || (complete_at && !tentative_)) break;
     co_await progress_->Wait(std::chrono::milliseconds(200));
   }

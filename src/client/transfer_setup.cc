@@ -219,8 +219,9 @@ const core::Opened* Transfer::OpenedOf(SourceConn* s) const {
 
 awaitable<void> Transfer::StartLate(SourceConn& s,
                                     Expected<core::Opened> opened) {
-  if (opened && !done_ && !fatal_) {
-    opened_[&s] = *opened;  // a vote, even if s was dropped meanwhile
+  if (!done_ && !fatal_) {
+    // A vote, even if s was dropped meanwhile; or one voter fewer.
+    if (opened) opened_[&s] = *opened;
     CheckTheVote();
   }
   if (done_ || fatal_ || s.failure) {

@@ -125,7 +125,6 @@ class Scheduler {
   // counted in the first interval. REQUIRES: right after Start.
   void HoldJudgement() { held_ = true; }
   void Judge(Clock::time_point now);
-  bool held() const { return held_; }
 
   // A block already at hand before the transfer starts (resume).
   // REQUIRES: before the first Tick.
