@@ -70,6 +70,10 @@ void Transfer::FailSource(SourceConn& s, const Error& e) {
   progress_->Notify();
 }
 
+void Transfer::LeaveOut(const SourceConn& s) {
+  spdlog::warn("leaving out source {}: {}", s.name(), s.failure->ToString());
+}
+
 awaitable<Status> Transfer::OnData(SourceConn& s, const core::Data& d) {
   if (d.seq >= layout_.block_count() ||
       d.payload.size() != layout_.LengthOf(d.seq)) {

@@ -160,6 +160,8 @@ class Transfer {
   void Checkpoint();
   Error WithResumeHint(Error e) const;
   void FailSource(SourceConn& s, const Error& e);
+  // Says why s, failed before taking part, is left out (s.failure).
+  static void LeaveOut(const SourceConn& s);
   SourceConn* ById(core::SourceId id);
   size_t Alive() const;
   GetReport Report() const;
@@ -193,6 +195,7 @@ class Transfer {
   core::Clock::time_point last_progress_ = start_;
   std::optional<Error> fatal_;
   bool done_ = false;
+  bool chosen_ = false;   // CheckOpened has told who is left out
   bool started_ = false;  // START sent: late handshakes start on arrival
   bool early_ = true;     // HandshakeAll's `early` (Describe: false)
   // START goes with OPEN (StartsEarly): the sources send before the content

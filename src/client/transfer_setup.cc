@@ -42,9 +42,7 @@ awaitable<Status> Transfer::HandshakeAll(bool early) {
     (taking_part ? live_ : unreachable).push_back(s);
   }
   if (!live_.empty()) {  // else the error line below says it all
-    for (SourceConn* s : unreachable)
-      spdlog::warn("leaving out source {}: {}", s->name(),
-                   s->failure->ToString());
+    for (SourceConn* s : unreachable) LeaveOut(*s);
   }
   if (live_.empty()) {
     co_return MakeError(Errc::kUnavailable,
@@ -52,7 +50,9 @@ awaitable<Status> Transfer::HandshakeAll(bool early) {
                             all.front()->failure->ToString() +
                             (all.size() > 1 ? ", ..." : "") + ")");
   }
-  co_return CheckOpened();
+  Status checked = CheckOpened();
+  chosen_ = true;  // later failures are told as they come (HandshakeOne)
+  co_return checked;
 }
 
 awaitable<void> Transfer::HandshakeOne(SourceConn& s) {
@@ -71,6 +71,7 @@ awaitable<void> Transfer::HandshakeOne(SourceConn& s) {
     opened_[&s] = *opened;
   } else {
     s.failure = opened.error();
+    if (chosen_) LeaveOut(s);
   }
   progress_->Notify();
   // Its blocks are on their way: read them while the content is chosen
@@ -225,6 +226,10 @@ awaitable<void> Transfer::StartLate(SourceConn& s,
     CheckTheVote();
   }
   if (done_ || fatal_ || s.failure) {
+    if (!opened && !s.failure) {
+      s.failure = opened.error();
+      LeaveOut(s);
+    }
     s.Close();
     co_return;
   }
@@ -269,9 +274,7 @@ Status Transfer::CheckOpened() {
   auto size = MajoritySize(ok);
   if (!size) return Unexpected{size.error()};
   for (SourceConn* s : live_) {
-    if (s->failure)
-      spdlog::warn("leaving out source {}: {}", s->name(),
-                   s->failure->ToString());
+    if (s->failure) LeaveOut(*s);
   }
   live_stream_ = *size == core::kLiveSize;
   if (live_stream_)
@@ -365,7 +368,7 @@ Status Transfer::ChooseContent() {
         o->content_id != core::Digest{}) {
       s->failure = Error{Errc::kBadData, "holds different content (id " +
                                              core::ToHex(o->content_id) + ")"};
-      spdlog::warn("leaving out source {}: {}", s->name(), s->failure->what);
+      LeaveOut(*s);
     }
   }
   return Ok{};

@@ -293,10 +293,16 @@ class LiveSpool(LimitsCase):
 
 
 class HugeSource(h.FakeSource):
-    """Answers OPENED for a stream of 2^60 bytes (and no manifest)."""
+    """Answers OPENED for a stream of 2^60 bytes (and no manifest), after
+    `delay` seconds."""
+
+    def __init__(self, delay: float = 0.0):
+        self.delay = delay
+        super().__init__()
 
     def answer(self, ftype: int, body: bytes) -> bytes:
         if ftype == h.OPEN:
+            time.sleep(self.delay)
             size, block = 1 << 60, h.DEFAULT_BLOCK_SIZE
             opened = h.u64(size) + h.u32(block) + h.u64(size // block) + bytes([7]) * 32
             return (h.frame(h.HELLO, h.hello_body(role=h.ROLE_SERVER, agent="huge")) +
@@ -310,7 +316,15 @@ class HugeOpened(LimitsCase):
     """#15: a source announcing 2^60 bytes is left out, the get goes on."""
 
     def test_source_announcing_2_to_the_60_is_left_out(self) -> None:
-        fake = HugeSource()
+        self.check_left_out(HugeSource())
+
+    def test_a_late_announcement_of_2_to_the_60_is_told_too(self) -> None:
+        # It answers after the start on the real source's answer, so it is
+        # judged after the start (or after the last block, while the vote
+        # waits for it): the same clear line.
+        self.check_left_out(HugeSource(delay=0.5))
+
+    def check_left_out(self, fake: HugeSource) -> None:
         self.addCleanup(fake.close)
         out = os.path.join(self.tmp, "out.bin")
         r = h.run_get("f.bin", [self.addr, fake.address], out, timeout=120)
