@@ -530,7 +530,7 @@ class StartInTheFirstFlight(h.BraidTestCase):
         else:
             digest = h.write_random_file(path, size)
         srv = self.start_server(root)
-        rec = FlightRecorder(srv.address)
+        rec = self.rec = FlightRecorder(srv.address)
         self.addCleanup(rec.close)
         out = os.path.join(self.tmp, "f.out")
         r = h.run_get("f.bin", [rec.address], out, quiet=True, extra=extra)
@@ -547,12 +547,14 @@ class StartInTheFirstFlight(h.BraidTestCase):
         flight, _, _ = self.fetch_through_recorder(4 * h.MIB, ["--range", "0-999"])
         self.assertEqual(flight, [h.HELLO, h.OPEN, h.MANIFEST_GET])
 
-    def test_a_manifest_longer_than_the_early_part(self) -> None:
-        # Over 4096 pieces of 64 KiB: the rest of the manifest comes over a
-        # second connection while blocks flow on the first.
+    def test_a_long_manifest_comes_in_the_first_flight(self) -> None:
+        # 4160 pieces of 64 KiB: all in the early part (up to 65536), so no
+        # second connection for the rest, which would start slowly beside
+        # the first.
         flight, digest, got = self.fetch_through_recorder(260 * h.MIB, [], sparse=True)
         self.assertEqual(flight, [h.HELLO, h.OPEN, h.MANIFEST_GET, h.START])
         self.assertEqual(got, digest)
+        self.assertEqual(len(self.rec.socks), 2, "one connection, client and server ends")
 
 
 if __name__ == "__main__":
