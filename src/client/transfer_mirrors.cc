@@ -2,7 +2,6 @@
 // names the content): a mirror serving another file of the same size is
 // found by comparing samples of the file across mirrors before the
 // transfer starts; the majority wins and the others are left out.
-#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <map>
@@ -73,8 +72,7 @@ awaitable<Status> Transfer::CrossCheckMirrors() {
                          "serves other bytes than the majority of mirrors "
                          "(samples at the start, middle and end differ)"};
     }
-    if (s->failure)
-      spdlog::warn("leaving out source {}: {}", s->name(), s->failure->what);
+    if (s->failure) LeaveOut(*s);
   }
   co_return Ok{};
 }

@@ -404,7 +404,7 @@ awaitable<Status> Transfer::LoadManifest() {
       co_return Ok{};
     }
     s->failure = m.error();
-    spdlog::warn("leaving out source {}: {}", s->name(), m.error().ToString());
+    LeaveOut(*s);
   }
   co_return MakeError(Errc::kBadData,
                       "no source served a manifest matching content id " +
