@@ -175,14 +175,20 @@ void Scheduler::OnBlock(SourceId from, uint64_t seq, uint32_t bytes,
   // A pattern-walk or catch-up block: the sender's walk has passed it.
   if (chain_.Owner(seq) == from) s->walk_next = std::max(s->walk_next, seq + 1);
   uint64_t before = received_.next_in_order();
-  if (!received_.Mark(seq)) {
+  bool fresh = received_.Mark(seq);
+  auto m = moved_.find(seq);
+  const Moved* move = m != moved_.end() ? &m->second : nullptr;
+  if (auto st = settled_.find(seq); !move && st != settled_.end())
+    move = &st->second;
+  if (move && move->skipped_at == from) OnSentBeforeSkip(*s, seq, *move, fresh);
+  if (!fresh) {
     CountDuplicate(seq);
     return;
   }
   if (seq >= chain_.back().start_seq) ++blocks_since_pattern_;
-  if (auto m = moved_.find(seq); m != moved_.end()) {
+  if (m != moved_.end()) {
     if (settled_.size() >= kMaxSettled) settled_.clear();
-    settled_[seq] = m->second.why;
+    settled_[seq] = m->second;
     moved_.erase(m);
   }
   asked_.erase(seq);
@@ -202,11 +208,22 @@ void Scheduler::UpdateRecentRate(Source& s, uint32_t bytes,
   s.recent_at = now;
 }
 
+void Scheduler::OnSentBeforeSkip(Source& s, uint64_t seq, const Moved& m,
+                                 bool fresh) {
+  // Stolen from beyond what we took for its lead: it was at least this.
+  if (m.why == MoveReason::kSteal)
+    s.lead_blocks = std::max(s.lead_blocks, m.depth + 1.0);
+  // The new sender serves its REQUESTs in order: this one may still be
+  // queued there.
+  if (fresh && m.to != s.id && alive(m.to))
+    deferred_.push_back({Command::Kind::kSkip, m.to, 0, seq, 1, {}});
+}
+
 void Scheduler::CountDuplicate(uint64_t seq) {
   auto it = settled_.find(seq);
   MoveReason why = MoveReason::kSwitch;
   if (it != settled_.end()) {
-    why = it->second;
+    why = it->second.why;
     settled_.erase(it);
   }
   ++duplicates_[static_cast<size_t>(why)];
@@ -264,7 +281,7 @@ void Scheduler::SkipCoveredAfterAck(SourceId from, uint32_t epoch,
       SourceId owner = chain_.Owner(q);
       if (owner == from) continue;
       out->push_back({Command::Kind::kSkip, owner, 0, q, 1, {}});
-      moved_[q] = {from, moves_, MoveReason::kSwitch};
+      moved_[q] = {from, moves_, MoveReason::kSwitch, std::nullopt};
     }
     return;
   }
@@ -307,16 +324,16 @@ bool Scheduler::MaySend(SourceId from, uint64_t seq) const {
 }
 
 void Scheduler::Move(uint64_t seq, SourceId to, bool skip_old, MoveReason why,
-                     std::vector<Command>* out) {
+                     std::vector<Command>* out, uint32_t depth) {
   SourceId old = ExpectedSender(seq);
-  moved_[seq] = {to, moves_, why};
+  bool skip = skip_old && old != to && alive(old);
+  moved_[seq] = {to, moves_, why, skip ? std::optional(old) : std::nullopt,
+                 depth};
   asked_.emplace(seq, to);
   ++moves_;
   ++retried_[seq];
   out->push_back({Command::Kind::kRequest, to, 0, seq, 1, {}});
-  if (skip_old && old != to && alive(old)) {
-    out->push_back({Command::Kind::kSkip, old, 0, seq, 1, {}});
-  }
+  if (skip) out->push_back({Command::Kind::kSkip, old, 0, seq, 1, {}});
 }
 
 void Scheduler::SetEdge(uint64_t available_blocks) {
@@ -392,6 +409,7 @@ void Scheduler::CloseInterval(Clock::time_point now) {
       // A step (the link's rate halved or doubled) is followed at once.
       bool step = inst < 0.5 * s.rate || inst > 2 * s.rate;
       s.rate = s.rate == 0 || step ? inst : a * inst + (1 - a) * s.rate;
+      s.peak_rate = std::max(inst, 0.8 * s.peak_rate);
     }
     SourceSample row;
     row.id = s.id;

@@ -212,6 +212,9 @@ class Scheduler {
     // and the last block it counts: a source still ramping up (TCP's
     // start) runs well above its interval's mean.
     double recent_rate = 0;
+    // The highest interval rate lately (decays by a fifth per interval):
+    // what it can send while its deliveries wait behind a loss.
+    double peak_rate = 0;
     std::optional<Clock::time_point> recent_at;
     // Its recent blocks: the rate work stealing predicts with.
     DeliveryRate delivery;
@@ -233,6 +236,7 @@ class Scheduler {
     std::optional<Clock::time_point> heard_from;
     Clock::time_point added_at;
   };
+  struct Moved;  // below, with the ledger
 
   Source* Find(SourceId id);
   const Source* Find(SourceId id) const;
@@ -255,8 +259,13 @@ class Scheduler {
   uint64_t AdvanceOwned(SourceId id, uint64_t from, uint64_t k) const;
   void SkipCoveredAfterAck(SourceId from, uint32_t epoch, uint64_t position,
                            std::vector<Command>* out);
+  // depth: for work stealing, the donor's outstanding blocks ahead of seq.
   void Move(uint64_t seq, SourceId to, bool skip_old, MoveReason why,
-            std::vector<Command>* out);
+            std::vector<Command>* out, uint32_t depth = 0);
+  // A moved block came from the sender told to skip it: it had sent it
+  // before the SKIP. Its lead was longer than thought (learned), and the
+  // new sender need not send it if it has not yet.
+  void OnSentBeforeSkip(Source& s, uint64_t seq, const Moved& m, bool fresh);
   void UpdateRecentRate(Source& s, uint32_t bytes, Clock::time_point now);
   // A block arrived twice: counted under the move that caused it.
   void CountDuplicate(uint64_t seq);
@@ -282,6 +291,10 @@ class Scheduler {
                std::map<SourceId, std::vector<uint64_t>>& work,
                const std::map<SourceId, Forecast>& rates,
                std::vector<Command>* out);
+  // Whether the end game may ask seq again: once, whether or not it was
+  // moved before (a block stolen by a source that then slowed is the tail
+  // too), and never a block asked more than twice.
+  bool MayHedge(uint64_t seq) const;
   void DetectStalls(Clock::time_point now);
   uint64_t Horizon() const;
 
@@ -311,12 +324,16 @@ class Scheduler {
     SourceId to;
     uint64_t order;
     MoveReason why;
+    // The sender told to skip it, if any, and (work stealing) how many of
+    // that sender's outstanding blocks lay ahead of it then.
+    std::optional<SourceId> skipped_at;
+    uint32_t depth = 0;
   };
   std::unordered_map<uint64_t, Moved> moved_;
-  // Moved blocks that arrived once, with why they were moved: a second
-  // copy is a duplicate of that cause. Emptied past kMaxSettled entries
-  // (the count is a diagnostic; memory stays bounded).
-  std::unordered_map<uint64_t, MoveReason> settled_;
+  // Moved blocks that arrived once, with their move: a second copy is a
+  // duplicate of its cause. Emptied past kMaxSettled entries (the count is
+  // a diagnostic; memory stays bounded).
+  std::unordered_map<uint64_t, Moved> settled_;
   std::array<uint64_t, kMoveReasons> duplicates_{};
   // Every (block, source) asked by REQUEST and not yet received.
   std::unordered_multimap<uint64_t, SourceId> asked_;

@@ -108,8 +108,13 @@ std::map<SourceId, std::vector<uint64_t>> Scheduler::OutstandingWork() const {
   return work;
 }
 
+// A source whose deliveries wait behind a loss (TCP delivers in order)
+// looks slow while it goes on sending: what it has sent and we have not
+// seen yet is its path at the best rate it has shown lately.
 size_t Scheduler::InFlight(const Source& s) const {
-  return static_cast<size_t>(std::ceil(Lead(s)));
+  double best = std::max({s.rate, s.recent_rate, s.peak_rate});
+  double path = best / layout_.block_size * Seconds(s.rtt) + 1;
+  return static_cast<size_t>(std::ceil(std::max(Lead(s), path)));
 }
 
 // What work stealing predicts with: the smoothed rate (before any interval
@@ -265,7 +270,7 @@ void Scheduler::EndGame(Clock::time_point now,
       bool stalled = quiet > std::max(4 * busy_block(busy), 0.05);
       double margin = stalled ? 0 : Seconds(busy->rtt);
       for (size_t i = list.size(); i-- > 0;) {
-        if (retried_[list[i]] >= 1) continue;
+        if (!MayHedge(list[i])) continue;
         double busy_at = (i + 1) * busy_block(busy);
         if (idle_at + idle_block(idle) + margin >= busy_at) break;
         idle_at += idle_block(idle);
@@ -275,6 +280,14 @@ void Scheduler::EndGame(Clock::time_point now,
       }
     }
   }
+}
+
+bool Scheduler::MayHedge(uint64_t seq) const {
+  auto r = retried_.find(seq);
+  if (r == retried_.end()) return true;
+  auto m = moved_.find(seq);
+  return r->second < 2 &&
+         (m == moved_.end() || m->second.why != MoveReason::kEndGame);
 }
 
 void Scheduler::DetectStalls(Clock::time_point now) {
