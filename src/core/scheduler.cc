@@ -208,11 +208,8 @@ void Scheduler::UpdateRecentRate(Source& s, uint32_t bytes,
   s.recent_at = now;
 }
 
-void Scheduler::OnSentBeforeSkip(Source& s, uint64_t seq, const Moved& m,
+void Scheduler::OnSentBeforeSkip(const Source& s, uint64_t seq, const Moved& m,
                                  bool fresh) {
-  // Stolen from beyond what we took for its lead: it was at least this.
-  if (m.why == MoveReason::kSteal)
-    s.lead_blocks = std::max(s.lead_blocks, m.depth + 1.0);
   // The new sender serves its REQUESTs in order: this one may still be
   // queued there.
   if (fresh && m.to != s.id && alive(m.to))
@@ -324,11 +321,10 @@ bool Scheduler::MaySend(SourceId from, uint64_t seq) const {
 }
 
 void Scheduler::Move(uint64_t seq, SourceId to, bool skip_old, MoveReason why,
-                     std::vector<Command>* out, uint32_t depth) {
+                     std::vector<Command>* out) {
   SourceId old = ExpectedSender(seq);
   bool skip = skip_old && old != to && alive(old);
-  moved_[seq] = {to, moves_, why, skip ? std::optional(old) : std::nullopt,
-                 depth};
+  moved_[seq] = {to, moves_, why, skip ? std::optional(old) : std::nullopt};
   asked_.emplace(seq, to);
   ++moves_;
   ++retried_[seq];
@@ -409,7 +405,8 @@ void Scheduler::CloseInterval(Clock::time_point now) {
       // A step (the link's rate halved or doubled) is followed at once.
       bool step = inst < 0.5 * s.rate || inst > 2 * s.rate;
       s.rate = s.rate == 0 || step ? inst : a * inst + (1 - a) * s.rate;
-      s.peak_rate = std::max(inst, 0.8 * s.peak_rate);
+      // Not from too short a span (a burst would read as a huge rate).
+      if (span >= 0.1) s.peak_rate = std::max(inst, 0.8 * s.peak_rate);
     }
     SourceSample row;
     row.id = s.id;

@@ -259,13 +259,12 @@ class Scheduler {
   uint64_t AdvanceOwned(SourceId id, uint64_t from, uint64_t k) const;
   void SkipCoveredAfterAck(SourceId from, uint32_t epoch, uint64_t position,
                            std::vector<Command>* out);
-  // depth: for work stealing, the donor's outstanding blocks ahead of seq.
   void Move(uint64_t seq, SourceId to, bool skip_old, MoveReason why,
-            std::vector<Command>* out, uint32_t depth = 0);
+            std::vector<Command>* out);
   // A moved block came from the sender told to skip it: it had sent it
-  // before the SKIP. Its lead was longer than thought (learned), and the
-  // new sender need not send it if it has not yet.
-  void OnSentBeforeSkip(Source& s, uint64_t seq, const Moved& m, bool fresh);
+  // before the SKIP. The new sender need not send it if it has not yet.
+  void OnSentBeforeSkip(const Source& s, uint64_t seq, const Moved& m,
+                        bool fresh);
   void UpdateRecentRate(Source& s, uint32_t bytes, Clock::time_point now);
   // A block arrived twice: counted under the move that caused it.
   void CountDuplicate(uint64_t seq);
@@ -291,10 +290,10 @@ class Scheduler {
                std::map<SourceId, std::vector<uint64_t>>& work,
                const std::map<SourceId, Forecast>& rates,
                std::vector<Command>* out);
-  // Whether the end game may ask seq again: once, whether or not it was
-  // moved before (a block stolen by a source that then slowed is the tail
-  // too), and never a block asked more than twice.
-  bool MayHedge(uint64_t seq) const;
+  // Whether the end game may ask seq again: once; a block moved once
+  // before only while its owner has gone quiet (a source that took stolen
+  // blocks and then met a loss holds the tail).
+  bool MayHedge(uint64_t seq, bool owner_quiet) const;
   void DetectStalls(Clock::time_point now);
   uint64_t Horizon() const;
 
@@ -324,10 +323,8 @@ class Scheduler {
     SourceId to;
     uint64_t order;
     MoveReason why;
-    // The sender told to skip it, if any, and (work stealing) how many of
-    // that sender's outstanding blocks lay ahead of it then.
+    // The sender told to skip it, if any.
     std::optional<SourceId> skipped_at;
-    uint32_t depth = 0;
   };
   std::unordered_map<uint64_t, Moved> moved_;
   // Moved blocks that arrived once, with their move: a second copy is a

@@ -235,7 +235,7 @@ bool Scheduler::RebalanceDue(Clock::time_point now) const {
 // it also fetches the blocks another still owes and may have sent already,
 // those it would deliver sooner, from the back (where the owner, sending from
 // the front, reaches last). The owner is told to skip them: what it has not
-// sent yet is not sent twice. Each block is asked again at most once.
+// sent yet is not sent twice. At most once per block (MayHedge).
 void Scheduler::EndGame(Clock::time_point now,
                         std::map<SourceId, std::vector<uint64_t>>& work,
                         const std::map<SourceId, Forecast>& rates,
@@ -270,7 +270,7 @@ void Scheduler::EndGame(Clock::time_point now,
       bool stalled = quiet > std::max(4 * busy_block(busy), 0.05);
       double margin = stalled ? 0 : Seconds(busy->rtt);
       for (size_t i = list.size(); i-- > 0;) {
-        if (!MayHedge(list[i])) continue;
+        if (!MayHedge(list[i], stalled)) continue;
         double busy_at = (i + 1) * busy_block(busy);
         if (idle_at + idle_block(idle) + margin >= busy_at) break;
         idle_at += idle_block(idle);
@@ -282,12 +282,12 @@ void Scheduler::EndGame(Clock::time_point now,
   }
 }
 
-bool Scheduler::MayHedge(uint64_t seq) const {
+bool Scheduler::MayHedge(uint64_t seq, bool owner_quiet) const {
   auto r = retried_.find(seq);
-  if (r == retried_.end()) return true;
+  if (r == retried_.end() || r->second == 0) return true;
   auto m = moved_.find(seq);
-  return r->second < 2 &&
-         (m == moved_.end() || m->second.why != MoveReason::kEndGame);
+  return owner_quiet && r->second == 1 && m != moved_.end() &&
+         m->second.why != MoveReason::kEndGame;
 }
 
 void Scheduler::DetectStalls(Clock::time_point now) {

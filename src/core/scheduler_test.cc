@@ -660,12 +660,12 @@ TEST(SchedulerTest, AHeldSchedulerJudgesNobodyUntilJudge) {
 // (a block held a round trip now and then, and what follows with it), so
 // its deliveries come in bursts after gaps and its measured rate drops
 // while it goes on sending. Work stealing judges what it may have sent by
-// the best rate it showed lately and how long it has been quiet, not by
-// the low rate of the gap. On the bench (64 MiB, 40/120/250 ms, nearest
-// server killed) the old rule moved 120-160 blocks back and forth at each
-// interval and made 1.1-4.5 % duplicates. Over 16 seeds of this simulation
-// the old rules made 50 duplicate blocks (0.31 %), these 39 (0.24 %, at most
-// 12 in one seed); the bound guards against the back-and-forth.
+// the best rate it showed lately, not by the low rate of the gap. On the bench
+// (64 MiB, 40/120/250 ms, nearest server killed) the old rule moved 120-160
+// blocks back and forth at each interval and made 1.1-4.5 % duplicates. Over 16
+// seeds of this simulation the old rules made 50 duplicate blocks (0.31 %),
+// these 39 (0.24 %, at most 12 in one seed); the bound guards against the
+// back-and-forth.
 TEST(SchedulerTest, BurstyDeliveryAfterAFailureMakesFewDuplicates) {
   for (uint32_t seed = 1; seed <= 4; ++seed) {
     uint64_t size = 64ull << 20;
