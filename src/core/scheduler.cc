@@ -175,20 +175,18 @@ void Scheduler::OnBlock(SourceId from, uint64_t seq, uint32_t bytes,
   // A pattern-walk or catch-up block: the sender's walk has passed it.
   if (chain_.Owner(seq) == from) s->walk_next = std::max(s->walk_next, seq + 1);
   uint64_t before = received_.next_in_order();
-  bool fresh = received_.Mark(seq);
-  auto m = moved_.find(seq);
-  const Moved* move = m != moved_.end() ? &m->second : nullptr;
-  if (auto st = settled_.find(seq); !move && st != settled_.end())
-    move = &st->second;
-  if (move && move->skipped_at == from) OnSentBeforeSkip(*s, seq, *move, fresh);
-  if (!fresh) {
+  if (!received_.Mark(seq)) {
     CountDuplicate(seq);
     return;
   }
   if (seq >= chain_.back().start_seq) ++blocks_since_pattern_;
-  if (m != moved_.end()) {
+  if (auto m = moved_.find(seq); m != moved_.end()) {
+    // Sent by the source told to skip it, before the SKIP came: the one it
+    // was moved to serves its REQUESTs in order and may not have sent it.
+    if (m->second.skipped_at == from && alive(m->second.to))
+      deferred_.push_back({Command::Kind::kSkip, m->second.to, 0, seq, 1, {}});
     if (settled_.size() >= kMaxSettled) settled_.clear();
-    settled_[seq] = m->second;
+    settled_[seq] = m->second.why;
     moved_.erase(m);
   }
   asked_.erase(seq);
@@ -208,19 +206,11 @@ void Scheduler::UpdateRecentRate(Source& s, uint32_t bytes,
   s.recent_at = now;
 }
 
-void Scheduler::OnSentBeforeSkip(const Source& s, uint64_t seq, const Moved& m,
-                                 bool fresh) {
-  // The new sender serves its REQUESTs in order: this one may still be
-  // queued there.
-  if (fresh && m.to != s.id && alive(m.to))
-    deferred_.push_back({Command::Kind::kSkip, m.to, 0, seq, 1, {}});
-}
-
 void Scheduler::CountDuplicate(uint64_t seq) {
   auto it = settled_.find(seq);
   MoveReason why = MoveReason::kSwitch;
   if (it != settled_.end()) {
-    why = it->second.why;
+    why = it->second;
     settled_.erase(it);
   }
   ++duplicates_[static_cast<size_t>(why)];

@@ -236,7 +236,6 @@ class Scheduler {
     std::optional<Clock::time_point> heard_from;
     Clock::time_point added_at;
   };
-  struct Moved;  // below, with the ledger
 
   Source* Find(SourceId id);
   const Source* Find(SourceId id) const;
@@ -261,10 +260,6 @@ class Scheduler {
                            std::vector<Command>* out);
   void Move(uint64_t seq, SourceId to, bool skip_old, MoveReason why,
             std::vector<Command>* out);
-  // A moved block came from the sender told to skip it: it had sent it
-  // before the SKIP. The new sender need not send it if it has not yet.
-  void OnSentBeforeSkip(const Source& s, uint64_t seq, const Moved& m,
-                        bool fresh);
   void UpdateRecentRate(Source& s, uint32_t bytes, Clock::time_point now);
   // A block arrived twice: counted under the move that caused it.
   void CountDuplicate(uint64_t seq);
@@ -327,10 +322,10 @@ class Scheduler {
     std::optional<SourceId> skipped_at;
   };
   std::unordered_map<uint64_t, Moved> moved_;
-  // Moved blocks that arrived once, with their move: a second copy is a
-  // duplicate of its cause. Emptied past kMaxSettled entries (the count is
-  // a diagnostic; memory stays bounded).
-  std::unordered_map<uint64_t, Moved> settled_;
+  // Moved blocks that arrived once, with why they were moved: a second
+  // copy is a duplicate of that cause. Emptied past kMaxSettled entries
+  // (the count is a diagnostic; memory stays bounded).
+  std::unordered_map<uint64_t, MoveReason> settled_;
   std::array<uint64_t, kMoveReasons> duplicates_{};
   // Every (block, source) asked by REQUEST and not yet received.
   std::unordered_multimap<uint64_t, SourceId> asked_;
