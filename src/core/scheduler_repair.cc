@@ -53,8 +53,12 @@ void Scheduler::RepairLost(Clock::time_point now, std::vector<Command>* out) {
     if (!alive(to)) to = living.front()->id;
     Move(q, to, /*skip_old=*/false, MoveReason::kFailedSender, out);
   }
-  // Head-of-line: the in-order block is overdue by its sender's rate.
-  if (held_ || frontier >= end || Here(frontier)) return;
+  // Head-of-line: the in-order block is overdue by its sender's rate. Only
+  // where a reorder window waits on it: a file takes blocks in any order,
+  // and a sender gone quiet in a loss's recovery has it on the way already
+  // (64 MiB at 10/40/80 ms, 0.5 % loss, a link dropping: 1.6 % duplicates).
+  if (held_ || config_.window_blocks == 0 || frontier >= end || Here(frontier))
+    return;
   SourceId e = ExpectedSender(frontier);
   const Source* sender = Find(e);
   // A sender held by back-pressure (a slow reader) is not late.

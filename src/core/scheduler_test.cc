@@ -706,6 +706,32 @@ TEST(SchedulerTest, AMovedBlockThatCameFromItsFirstSenderIsSkippedAtTheNew) {
     EXPECT_NE(c.kind, Command::Kind::kSkip) << "block " << c.seq;
 }
 
+// The in-order block's sender goes quiet while the other delivers: with a
+// reorder window waiting on it, that block goes to the other; a file, which
+// takes blocks in any order, leaves it to its sender (a loss's recovery
+// has it on the way; stalls, stealing and the end game cover the rest).
+TEST(SchedulerTest, HeadOfLineRepairOnlyWhereAWindowWaits) {
+  auto asked_for_block_0 = [](uint64_t window_blocks) {
+    StreamLayout layout{64ull * kBlock, kBlock};
+    SchedulerConfig cfg;
+    cfg.window_blocks = window_blocks;
+    auto at = [](int ms) { return Clock::time_point{} + milliseconds(ms); };
+    Scheduler s(layout, cfg, at(0));
+    s.AddSource(0, 1.0, milliseconds(10));
+    s.AddSource(1, 1.0, milliseconds(10));
+    s.Start(at(0), 0, Pattern({0, 1}));  // 0 owns the even blocks
+    bool asked = false;
+    for (int ms = 10; ms <= 700; ms += 10) {
+      if (ms % 20 == 0) s.OnBlock(1, ms / 20 * 2 - 1, kBlock, at(ms));
+      for (const Command& c : s.Tick(at(ms)))
+        asked |= c.kind == Command::Kind::kRequest && c.seq == 0;
+    }
+    return asked;
+  };
+  EXPECT_TRUE(asked_for_block_0(16));
+  EXPECT_FALSE(asked_for_block_0(0));
+}
+
 TEST(SchedulerTest, NeverStarvesASlowSource) {
   Sim sim(64ull << 20, kBlock, {40 * kMB, 0.4 * kMB}, 4);
   sim.Run(60);
