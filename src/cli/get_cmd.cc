@@ -6,12 +6,12 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 
+#include "cli/cancel_on_signals.h"
 #include "cli/commands.h"
+#include "cli/progress_line.h"
 #include "cli/source_flags.h"
-#include "client/get.h"
-#include "client/http_url.h"
-#include "core/protocol.h"
 
 namespace braid::cli {
 namespace {
@@ -36,101 +36,147 @@ int Usage(const std::string& message) {
 }
 
 // `get NAME [URL...]` or `get URL [URL...]` (the name is then the first
-// URL's last path segment).
+// URL's last path segment, which the session works out).
 std::optional<std::string> TakeItems(const std::vector<std::string>& items,
-                                     client::GetOptions* options) {
+                                     SessionOptions* options) {
+  // Any SCHEME://: the session says which schemes it takes.
+  auto is_url = [](const std::string& s) {
+    auto sep = s.find("://");
+    return sep != std::string::npos && sep > 0;
+  };
   size_t first_url = 1;
-  if (client::LooksLikeUrl(items.front())) {
-    auto url = client::ParseUrl(items.front());
-    if (!url) return url.error().what;
-    options->name = client::UrlBaseName(*url);
+  if (is_url(items.front())) {
     first_url = 0;
   } else {
     options->name = items.front();
   }
   for (size_t i = first_url; i < items.size(); ++i) {
-    if (!client::LooksLikeUrl(items[i])) {
+    if (!is_url(items[i])) {
       return "'" + items[i] +
              "' is not a URL (give braid servers with --source)";
     }
-    if (auto e = AddSourceText(items[i], options)) return e;
+    options->sources.push_back(items[i]);
   }
   return std::nullopt;
 }
 
 // "FIRST-LAST": inclusive byte offsets, FIRST <= LAST.
-std::optional<core::ByteRange> ParseRangeFlag(const std::string& text) {
+std::optional<ByteRange> ParseRangeFlag(const std::string& text) {
   uint64_t first = 0, last = 0;
   const char* end = text.data() + text.size();
   auto a = std::from_chars(text.data(), end, first);
   if (a.ec != std::errc() || a.ptr == end || *a.ptr != '-') return std::nullopt;
   auto b = std::from_chars(a.ptr + 1, end, last);
   if (b.ec != std::errc() || b.ptr != end || last < first) return std::nullopt;
-  return core::ByteRange{first, last - first + 1};
+  return ByteRange{first, last - first + 1};
+}
+
+nlohmann::json ToJson(const Report& r) {
+  nlohmann::json sources = nlohmann::json::array();
+  for (const auto& s : r.sources) {
+    sources.push_back({{"address", s.address},
+                       {"id", s.id},
+                       {"bytes", s.bytes},
+                       {"blocks", s.blocks},
+                       {"failed", s.failed},
+                       {"joined", s.joined},
+                       {"read_ahead_bytes", s.read_ahead_bytes},
+                       {"error", s.error}});
+  }
+  return {{"name", r.name},
+          {"bytes", r.bytes},
+          {"seconds", r.seconds},
+          {"duplicate_bytes", r.duplicate_bytes},
+          {"duplicate_blocks_by_cause", r.duplicate_blocks_by_cause},
+          {"patterns", r.patterns},
+          {"block_size", r.block_size},
+          {"blocks", r.blocks},
+          {"out_of_order_blocks", r.out_of_order_blocks},
+          {"moved_blocks", r.moved_blocks},
+          {"pattern", r.pattern},
+          {"final_pattern", r.final_pattern},
+          {"content_id", r.content_id},
+          {"verified", r.verified},
+          {"signed_by", r.signed_by},
+          {"sha256_checked", r.sha256_checked},
+          {"resumed_bytes", r.resumed_bytes},
+          {"live", r.live},
+          {"live_start", r.live_start},
+          {"sources", sources}};
+}
+
+// What a fetch asks beyond the session's options; the error is a usage
+// message.
+std::optional<std::string> TakeFetchFlags(const GetFlags& flags,
+                                          FetchOptions* fetch) {
+  fetch->trace_path = flags.trace;
+  if (!flags.range.empty()) {
+    fetch->range = ParseRangeFlag(flags.range);
+    if (!fetch->range) return "--range wants FIRST-LAST byte offsets";
+  }
+  fetch->live_edge = flags.live_edge;
+  if (!flags.sha256.empty()) {
+    if (flags.output == "-") return "--sha256 needs a file output (-o FILE)";
+    if (fetch->range) return "--sha256 checks a whole file, not --range";
+    fetch->sha256 = flags.sha256;
+  }
+  return std::nullopt;
+}
+
+int FailGet(const Error& e) {
+  std::fprintf(stderr, "braid get: error: %s\n", e.ToString().c_str());
+  return e.code == Errc::kInvalidArgument ? kExitUsage : kExitFailure;
+}
+
+void Summarize(const Report& report) {
+  double mb = static_cast<double>(report.bytes) / 1e6;
+  spdlog::info("done: {} bytes in {:.2f} s ({:.1f} MB/s)", report.bytes,
+               report.seconds, report.seconds > 0 ? mb / report.seconds : 0.0);
+  for (const auto& s : report.sources) {
+    spdlog::info("  {} (id {}): {} blocks, {} bytes{}", s.address, s.id,
+                 s.blocks, s.bytes,
+                 s.failed ? " (failed: " + s.error + ")" : "");
+  }
 }
 
 int RunGetCommand(const GetFlags& flags) {
   SetUpLogging(flags.verbosity, flags.quiet);
-  client::GetOptions options;
+  SessionOptions options;
   if (auto e = TakeItems(flags.items, &options)) return Usage(*e);
   if (auto e = ApplySourceFlags(flags.source, &options)) return Usage(*e);
-  options.trace_path = flags.trace;
-  if (!flags.range.empty()) {
-    options.range = ParseRangeFlag(flags.range);
-    if (!options.range) return Usage("--range wants FIRST-LAST byte offsets");
+  options.content_id = flags.content_id;
+  FetchOptions fetch;
+  if (auto e = TakeFetchFlags(flags, &fetch)) return Usage(*e);
+  Client client;
+  auto session = client.Prepare(options);
+  if (!session) return FailGet(session.error());
+  std::string output = flags.output.empty()
+                           ? std::filesystem::path((*session)->Describe().name)
+                                 .filename()
+                                 .string()
+                           : flags.output;
+  if (output.empty()) return Usage("cannot derive an output name; use -o");
+  ProgressLine line(!flags.quiet && ::isatty(STDERR_FILENO));
+  fetch.on_progress = [&line](const Progress& p) { line.Update(p); };
+  Expected<Report> report = MakeError(Errc::kCancelled);
+  {
+    CancelOnSignals cancel;
+    fetch.stop = cancel.token();
+    report = output == "-" ? (*session)->Fetch(*FdSink(STDOUT_FILENO), fetch)
+                           : (*session)->FetchToFile(output, fetch);
   }
-  if (!flags.content_id.empty()) {
-    auto id = core::DigestFromHex(flags.content_id);
-    if (!id) return Usage(id.error().what);
-    if (options.block_size % core::kPieceSize != 0) {
-      return Usage(
-          "--content-id needs a --block-size that is a multiple of 64KiB");
-    }
-    options.content_id = *id;
-  }
-  options.live_edge = flags.live_edge;
-  options.progress = !flags.quiet && ::isatty(STDERR_FILENO);
-  options.output = flags.output.empty()
-                       ? std::filesystem::path(options.name).filename().string()
-                       : flags.output;
-  if (options.output.empty())
-    return Usage("cannot derive an output name; use -o");
-  if (!flags.sha256.empty()) {
-    auto digest = core::DigestFromHex(flags.sha256);
-    if (!digest) return Usage("--sha256: " + digest.error().what);
-    if (options.output == "-")
-      return Usage("--sha256 needs a file output (-o FILE)");
-    if (options.range)
-      return Usage("--sha256 checks a whole file, not --range");
-    options.sha256 = *digest;
-  }
-
-  auto report = client::RunGet(options);
-  if (!report) {
-    std::fprintf(stderr, "braid get: error: %s\n",
-                 report.error().ToString().c_str());
-    return kExitFailure;
-  }
+  line.Finish();
+  if (!report) return FailGet(report.error());
   if (!flags.stats_json.empty()) {
     std::ofstream out(flags.stats_json);
-    out << client::ToJson(*report).dump(2) << "\n";
+    out << ToJson(*report).dump(2) << "\n";
     if (!out) {
       std::fprintf(stderr, "braid get: error: cannot write %s\n",
                    flags.stats_json.c_str());
       return kExitFailure;
     }
   }
-  if (!flags.quiet) {
-    double mb = static_cast<double>(report->bytes) / 1e6;
-    spdlog::info("done: {} bytes in {:.2f} s ({:.1f} MB/s)", report->bytes,
-                 report->seconds,
-                 report->seconds > 0 ? mb / report->seconds : 0.0);
-    for (const auto& s : report->sources) {
-      spdlog::info("  {} (id {}): {} blocks, {} bytes{}", s.address, s.id,
-                   s.blocks, s.bytes,
-                   s.failed ? " (failed: " + s.error + ")" : "");
-    }
-  }
+  if (!flags.quiet) Summarize(*report);
   return kExitOk;
 }
 

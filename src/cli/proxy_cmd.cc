@@ -39,8 +39,13 @@ int RunProxy(ProxyFlags flags) {
     return Fail("proxy", "--listen: " + listen.error().what, kExitUsage);
   options.host = listen->host;
   options.port = listen->port;
-  if (auto e = ApplySourceFlags(flags.source, &options.get))
+  if (auto e = ApplySourceFlags(flags.source, &options.sources))
     return Fail("proxy", *e, kExitUsage);
+  // Each request names its stream; the rest is checked now, once.
+  SessionOptions check = options.sources;
+  check.name = "any";
+  if (auto s = Client().Prepare(check); !s)
+    return Fail("proxy", s.error().what, kExitUsage);
   auto queue = core::ParseSize(flags.queue);
   if (!queue || *queue == 0)
     return Fail("proxy", "--queue: want a size", kExitUsage);

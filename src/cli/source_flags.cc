@@ -1,84 +1,10 @@
 #include "cli/source_flags.h"
 
 #include "cli/tls_flags.h"
-#include "client/http_url.h"
 #include "core/protocol.h"
 #include "core/units.h"
 
 namespace braid::cli {
-namespace {
-
-using Problem = std::optional<std::string>;
-
-Problem ParseEndpoints(const SourceFlags& flags, client::GetOptions* options) {
-  for (const auto& s : flags.sources) {
-    if (auto e = AddSourceText(s, options)) return e;
-  }
-  if (!flags.director.empty()) {
-    auto hp = core::ParseHostPort(flags.director);
-    if (!hp) return "--director: " + hp.error().what;
-    options->director = *hp;
-  }
-  options->discover = flags.discover;
-  auto to = core::ParseHostPort(flags.discover_to);
-  if (!to) return "--discover-to: " + to.error().what;
-  options->discover_to = *to;
-  options->discover_wait = std::chrono::milliseconds(flags.discover_wait_ms);
-  return std::nullopt;
-}
-
-// --origin with its --via routes ("direct" is the route without a relay).
-Problem ParseRoutes(const SourceFlags& flags, client::GetOptions* options) {
-  if (!flags.origin.empty()) {
-    auto hp = core::ParseHostPort(flags.origin);
-    if (!hp) return "--origin: " + hp.error().what;
-    options->origin = *hp;
-    if (flags.vias.empty())
-      return "--origin needs --via RELAY (or --via direct)";
-  }
-  for (const auto& v : flags.vias) {
-    if (!options->origin) return "--via needs --origin";
-    if (v == "direct") {
-      options->vias.push_back(std::nullopt);
-      continue;
-    }
-    auto hp = core::ParseHostPort(v);
-    if (!hp) return "--via: " + hp.error().what;
-    options->vias.push_back(*hp);
-  }
-  return std::nullopt;
-}
-
-Problem ParseSizes(const SourceFlags& flags, client::GetOptions* options) {
-  // A range request costs a round trip and headers: bigger blocks for mirrors.
-  std::string block_size = flags.block_size;
-  if (block_size.empty())
-    block_size = options->mirrors.empty() ? "64KiB" : "256KiB";
-  auto block = core::ParseSize(block_size);
-  if (!block || *block < core::kMinBlockSize || *block > core::kMaxBlockSize)
-    return "--block-size must be between 512 and 4MiB";
-  options->block_size = static_cast<uint32_t>(*block);
-  auto buffer = core::ParseSize(flags.max_buffer);
-  if (!buffer) return buffer.error().what;
-  options->reorder_bytes = *buffer;
-  return std::nullopt;
-}
-
-}  // namespace
-
-std::optional<std::string> AddSourceText(const std::string& text,
-                                         client::GetOptions* options) {
-  if (client::LooksLikeUrl(text)) {
-    auto url = client::ParseUrl(text);
-    if (!url) return url.error().what;
-    options->mirrors.push_back(*url);
-    return std::nullopt;
-  }
-  auto hp = core::ParseHostPort(text);
-  if (!hp) return hp.error().what;
-  options->sources.push_back(*hp);
-  return std::nullopt;
-}
 
 void AddSourceFlags(CLI::App* cmd, SourceFlags* flags,
                     const std::string& max_buffer_help) {
@@ -140,26 +66,32 @@ void AddAccessTokenFlag(CLI::App* cmd, std::string* token,
 }
 
 std::optional<std::string> ApplySourceFlags(const SourceFlags& flags,
-                                            client::GetOptions* options) {
-  if (auto e = ParseEndpoints(flags, options)) return e;
-  if (auto e = ParseRoutes(flags, options)) return e;
-  options->connections_per_source = static_cast<size_t>(flags.connections);
-  options->access_token = flags.access_token;
-  for (const auto& path : flags.trust_keys) {
-    auto key = core::TrustKey::Load(path);
-    if (!key) return key.error().what;
-    options->trust_keys.push_back(std::move(*key));
+                                            SessionOptions* options) {
+  options->sources.insert(options->sources.end(), flags.sources.begin(),
+                          flags.sources.end());
+  options->director = flags.director;
+  options->discover = flags.discover;
+  options->discover_to = flags.discover_to;
+  options->discover_wait = std::chrono::milliseconds(flags.discover_wait_ms);
+  options->origin = flags.origin;
+  options->vias = flags.vias;
+  if (!flags.block_size.empty()) {
+    auto block = core::ParseSize(flags.block_size);
+    if (!block || *block < core::kMinBlockSize || *block > core::kMaxBlockSize)
+      return "--block-size must be between 512 and 4MiB";
+    options->block_size = static_cast<uint32_t>(*block);
   }
-  auto tls = ClientTls(flags.tls);
-  if (!tls) return tls.error().what;
-  options->tls = std::move(*tls);
-  options->tls_options = flags.tls;
+  auto buffer = core::ParseSize(flags.max_buffer);
+  if (!buffer) return "--max-buffer: " + buffer.error().what;
+  options->max_buffer = *buffer;
+  options->connections_per_source = flags.connections;
   options->connect_timeout = std::chrono::milliseconds(
       static_cast<int64_t>(flags.connect_timeout_s * 1000));
-  if (!client::HasSources(*options))
-    return "give sources: URLs, --source, --director, --discover or --origin "
-           "with --via";
-  return ParseSizes(flags, options);
+  options->trust_key_files = flags.trust_keys;
+  WarnIfInsecure(flags.tls);
+  options->tls = flags.tls;
+  options->access_token = flags.access_token;
+  return std::nullopt;
 }
 
 }  // namespace braid::cli

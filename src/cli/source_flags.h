@@ -3,12 +3,13 @@
 #ifndef BRAID_CLI_SOURCE_FLAGS_H_
 #define BRAID_CLI_SOURCE_FLAGS_H_
 
+#include <braid/client.h>
+
 #include <CLI/CLI.hpp>
 #include <optional>
 #include <string>
 #include <vector>
 
-#include "client/get.h"
 #include "net/tls.h"
 
 namespace braid::cli {
@@ -42,14 +43,11 @@ inline constexpr char kAccessTokenEnv[] = "BRAID_ACCESS_TOKEN";
 void AddAccessTokenFlag(CLI::App* cmd, std::string* token,
                         const std::string& help);
 
-// A source: a braid server HOST:PORT or an http(s) mirror URL.
-std::optional<std::string> AddSourceText(const std::string& text,
-                                         client::GetOptions* options);
-
-// Fills options' sources, block size and reorder bound; the error is a
-// usage message.
+// Copies the flags into options (adding to its sources); sizes are parsed
+// here, the rest is checked when the session is made. The error is a usage
+// message.
 std::optional<std::string> ApplySourceFlags(const SourceFlags& flags,
-                                            client::GetOptions* options);
+                                            SessionOptions* options);
 
 }  // namespace braid::cli
 

@@ -31,13 +31,17 @@ void AddTlsServerFlags(CLI::App* cmd, net::TlsServerOptions* options) {
       ->check(CLI::ExistingFile);
 }
 
-Expected<std::shared_ptr<const net::TlsContext>> ClientTls(
-    const net::TlsClientOptions& options) {
+void WarnIfInsecure(const net::TlsClientOptions& options) {
   if (options.insecure) {
     spdlog::warn(
         "--insecure: TLS certificates are not checked; anyone on the path "
         "can read and change what braid receives");
   }
+}
+
+Expected<std::shared_ptr<const net::TlsContext>> ClientTls(
+    const net::TlsClientOptions& options) {
+  WarnIfInsecure(options);
   if (!options.enabled) return std::shared_ptr<const net::TlsContext>();
   return net::TlsContext::ForClient(options);
 }

@@ -4,10 +4,11 @@
 #ifndef BRAID_CLI_TLS_FLAGS_H_
 #define BRAID_CLI_TLS_FLAGS_H_
 
+#include <braid/expected.h>
+
 #include <CLI/CLI.hpp>
 #include <memory>
 
-#include "core/expected.h"
 #include "net/tls.h"
 
 namespace braid::cli {
@@ -19,6 +20,8 @@ void AddTlsClientFlags(CLI::App* cmd, net::TlsClientOptions* options,
 // --tls-cert FILE, --tls-key FILE.
 void AddTlsServerFlags(CLI::App* cmd, net::TlsServerOptions* options);
 
+// Says on stderr what --insecure gives up.
+void WarnIfInsecure(const net::TlsClientOptions& options);
 // The context for braid links (null without --tls); the error names the
 // file or flag that is wrong.
 Expected<std::shared_ptr<const net::TlsContext>> ClientTls(

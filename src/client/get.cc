@@ -16,25 +16,16 @@ bool HasSources(const GetOptions& options) {
 
 namespace {
 
-// Runs step (a Transfer coroutine) on a fresh io_context until it ends;
-// cancel or, without it, SIGINT/SIGTERM interrupt the transfer.
+// Runs step (a Transfer coroutine) on a fresh io_context until it ends; a
+// stop requested interrupts the transfer.
 // overturned (if given): whether the vote overturned a tentative start.
 template <class T>
 Expected<T> RunOnOwnContext(const GetOptions& options,
                             awaitable<Expected<T>> (Transfer::*step)(),
-                            const std::atomic<bool>* cancel,
-                            bool* overturned = nullptr) {
+                            std::stop_token stop, bool* overturned = nullptr) {
   asio::io_context io(1);
   // After io: its sockets and timers must go before the io_context does.
   Transfer transfer(options);
-  // Ctrl-C or a polite kill: stop, keep what is verified for a later run.
-  std::optional<asio::signal_set> signals;
-  if (!cancel) {
-    signals.emplace(io, SIGINT, SIGTERM);
-    signals->async_wait([&](std::error_code ec, int) {
-      if (!ec) transfer.Interrupt();
-    });
-  }
   std::optional<Expected<T>> result;
   // Wakes the watcher below at once when the step ends.
   asio::steady_timer tick(io);
@@ -49,17 +40,15 @@ Expected<T> RunOnOwnContext(const GetOptions& options,
   asio::co_spawn(
       io,
       [&]() -> awaitable<void> {
-        // The signal wait must not keep io.run() alive once the transfer ends.
         bool interrupted = false;
         while (!result) {
           tick.expires_after(std::chrono::milliseconds(50));
           co_await tick.async_wait(net::kUseTuple);
-          if (cancel && *cancel && !interrupted) {
+          if (stop.stop_requested() && !interrupted) {
             interrupted = true;
             transfer.Interrupt();
           }
         }
-        if (signals) signals->cancel();
       },
       asio::detached);
   io.run();
@@ -90,16 +79,15 @@ Status CheckSha256(const std::string& path, const core::Digest& want) {
                        " given with --sha256: " + path + " removed");
 }
 
-Expected<GetReport> RunGet(const GetOptions& options,
-                           const std::atomic<bool>* cancel) {
+Expected<GetReport> RunGet(const GetOptions& options, std::stop_token stop) {
   if (!HasSources(options))
     return MakeError(Errc::kUnavailable, "no sources given");
   bool overturned = false;
-  auto result = RunOnOwnContext(options, &Transfer::Run, cancel, &overturned);
-  if (overturned && !(cancel && *cancel)) {
+  auto result = RunOnOwnContext(options, &Transfer::Run, stop, &overturned);
+  if (overturned && !stop.stop_requested()) {
     GetOptions again = options;  // the same, waiting for the vote
     again.tentative_start = false;
-    result = RunOnOwnContext(again, &Transfer::Run, cancel);
+    result = RunOnOwnContext(again, &Transfer::Run, stop);
   }
   if (result && options.sha256) {
     if (Status s = CheckSha256(options.output, *options.sha256); !s)
@@ -112,42 +100,7 @@ Expected<GetReport> RunGet(const GetOptions& options,
 Expected<Description> Describe(const GetOptions& options) {
   if (!HasSources(options))
     return MakeError(Errc::kUnavailable, "no sources given");
-  std::atomic<bool> never{false};
-  return RunOnOwnContext(options, &Transfer::Describe, &never);
-}
-
-nlohmann::json ToJson(const GetReport& r) {
-  nlohmann::json sources = nlohmann::json::array();
-  for (const auto& s : r.sources) {
-    sources.push_back({{"address", s.address},
-                       {"id", s.id},
-                       {"bytes", s.bytes},
-                       {"blocks", s.blocks},
-                       {"failed", s.failed},
-                       {"joined", s.joined},
-                       {"read_ahead_bytes", s.read_ahead_bytes},
-                       {"error", s.error}});
-  }
-  return {{"name", r.name},
-          {"bytes", r.bytes},
-          {"seconds", r.seconds},
-          {"duplicate_bytes", r.duplicate_bytes},
-          {"duplicate_blocks_by_cause", r.duplicate_blocks_by_cause},
-          {"patterns", r.patterns},
-          {"block_size", r.block_size},
-          {"blocks", r.blocks},
-          {"out_of_order_blocks", r.out_of_order_blocks},
-          {"moved_blocks", r.moved_blocks},
-          {"pattern", r.pattern},
-          {"final_pattern", r.final_pattern},
-          {"content_id", r.content_id},
-          {"verified", r.verified},
-          {"signed_by", r.signed_by},
-          {"sha256_checked", r.sha256_checked},
-          {"resumed_bytes", r.resumed_bytes},
-          {"live", r.live},
-          {"live_start", r.live_start},
-          {"sources", sources}};
+  return RunOnOwnContext(options, &Transfer::Describe, std::stop_token());
 }
 
 }  // namespace braid::client

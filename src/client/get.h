@@ -3,18 +3,20 @@
 #ifndef BRAID_CLIENT_GET_H_
 #define BRAID_CLIENT_GET_H_
 
-#include <atomic>
+#include <braid/client.h>
+#include <braid/expected.h>
+
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
-#include <nlohmann/json.hpp>
 #include <optional>
+#include <stop_token>
 #include <string>
 #include <vector>
 
 #include "client/http_url.h"
-#include "core/expected.h"
 #include "core/manifest.h"
 #include "core/pattern.h"
 #include "core/reassembly.h"
@@ -24,8 +26,6 @@
 #include "net/tls.h"
 
 namespace braid::client {
-
-class ByteSink;
 
 struct GetOptions {
   std::string name;
@@ -81,7 +81,9 @@ struct GetOptions {
   // Sent in OPEN to every braid source: servers started with
   // --access-key-file require one (docs/security.md "Authentication").
   std::string access_token;
-  bool progress = false;  // draw the progress line on stderr
+  // Progress and source events (braid/client.h), on the transfer's thread.
+  std::function<void(const braid::Progress&)> on_progress;
+  std::function<void(const braid::SourceEvent&)> on_source;
   // A live stream: join at its live edge (the newest whole block) instead of
   // its start.
   bool live_edge = false;
@@ -93,7 +95,7 @@ struct GetOptions {
   // REQUIRES: range->end() <= the stream's size (see Describe).
   std::optional<core::ByteRange> range;
   // Instead of `output`: the stream goes in order to this sink (the proxy).
-  std::shared_ptr<ByteSink> sink;
+  std::shared_ptr<braid::Sink> sink;
 };
 
 // What the sources hold under a name, learned by connecting and opening
@@ -103,61 +105,22 @@ struct Description {
   core::Digest content_id{};
 };
 
-struct SourceReport {
-  std::string address;
-  core::SourceId id = 0;
-  uint64_t bytes = 0;
-  uint64_t blocks = 0;
-  bool failed = false;
-  std::string error;    // why it failed, if it did
-  bool joined = false;  // joined the running transfer
-  // Of its blocks, bytes read before the transfer started (while the
-  // content was chosen: Transfer::ReadAhead).
-  uint64_t read_ahead_bytes = 0;
-};
-
-struct GetReport {
-  std::string name;
-  uint64_t bytes = 0;  // stream size
-  double seconds = 0;
-  uint64_t duplicate_bytes = 0;
-  // Blocks that came twice, by the scheduler's reason for asking one of
-  // their copies (core::MoveReason); the bytes above also count copies
-  // dropped before the scheduler saw them.
-  std::map<std::string, uint64_t> duplicate_blocks_by_cause;
-  uint64_t patterns = 0;  // patterns used, the initial one included
-  uint32_t block_size = 0;
-  uint64_t blocks = 0;
-  uint64_t out_of_order_blocks = 0;
-  uint64_t moved_blocks = 0;  // asked of a source other than the owner
-  std::vector<core::SourceId> pattern;  // the initial pattern
-  std::string final_pattern;
-  std::string content_id;       // hex
-  bool verified = false;        // every block checked against the manifest
-  std::string signed_by;        // hex id of the trusted key that signed it
-  bool sha256_checked = false;  // the whole output matched --sha256
-  uint64_t resumed_bytes = 0;   // found verified on disk from an earlier run
-  bool live = false;            // a live stream (length unknown until its end)
-  uint64_t live_start = 0;      // the byte it was joined at
-  std::vector<SourceReport> sources;
-};
+using SourceReport = braid::SourceReport;
+using GetReport = braid::Report;
 
 // Whether options name any source (servers, mirrors, a director,
 // discovery or routes).
 bool HasSources(const GetOptions& options);
 
 // Runs a whole transfer on its own io_context. On failure the output file
-// does not exist and the error is one line fit for the user. Without cancel,
-// SIGINT and SIGTERM interrupt it; with it, setting *cancel does (polled
-// every 50 ms) and signals are left to the caller.
+// does not exist and the error is one line fit for the user. A stop
+// requested (polled every 50 ms) interrupts it: kCancelled.
 Expected<GetReport> RunGet(const GetOptions& options,
-                           const std::atomic<bool>* cancel = nullptr);
+                           std::stop_token stop = {});
 
 // Finds and opens options' sources and agrees on the content, as a transfer
 // starts, then closes them. kNotFound when no source holds the name.
 Expected<Description> Describe(const GetOptions& options);
-
-nlohmann::json ToJson(const GetReport& report);
 
 // Hashes the file at path; if it is not `want`, removes it and says so.
 Status CheckSha256(const std::string& path, const core::Digest& want);

@@ -4,6 +4,8 @@
 #ifndef BRAID_CLIENT_HTTP_CLIENT_H_
 #define BRAID_CLIENT_HTTP_CLIENT_H_
 
+#include <braid/expected.h>
+
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -15,7 +17,6 @@
 #include <vector>
 
 #include "client/http_url.h"
-#include "core/expected.h"
 
 namespace httplib {
 class Client;

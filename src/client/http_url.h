@@ -3,13 +3,13 @@
 #ifndef BRAID_CLIENT_HTTP_URL_H_
 #define BRAID_CLIENT_HTTP_URL_H_
 
+#include <braid/expected.h>
+
 #include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
-
-#include "core/expected.h"
 
 namespace braid::client {
 

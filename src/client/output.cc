@@ -13,6 +13,7 @@
 
 #include "client/output_sink.h"
 #include "client/resume_state.h"
+#include "core/errc.h"
 
 namespace braid::client {
 namespace {

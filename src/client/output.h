@@ -4,6 +4,8 @@
 #ifndef BRAID_CLIENT_OUTPUT_H_
 #define BRAID_CLIENT_OUTPUT_H_
 
+#include <braid/expected.h>
+
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -11,7 +13,6 @@
 #include <span>
 #include <string>
 
-#include "core/expected.h"
 #include "core/reassembly.h"
 
 namespace braid::client {

@@ -7,6 +7,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "core/errc.h"
+
 namespace braid::client {
 namespace {
 
@@ -122,8 +124,8 @@ class InOrderOutput : public Output {
 
 }  // namespace
 
-std::shared_ptr<ByteSink> MakeFdSink(int fd, bool owned) {
-  return std::make_shared<FdSink>(fd, owned);
+std::unique_ptr<ByteSink> MakeFdSink(int fd, bool owned) {
+  return std::make_unique<FdSink>(fd, owned);
 }
 
 Expected<std::shared_ptr<ByteSink>> OpenFileSink(const std::string& path) {

@@ -4,32 +4,25 @@
 #ifndef BRAID_CLIENT_OUTPUT_SINK_H_
 #define BRAID_CLIENT_OUTPUT_SINK_H_
 
+#include <braid/client.h>
+#include <braid/expected.h>
+
 #include <memory>
 #include <optional>
 #include <span>
 #include <string>
 
 #include "client/output.h"
-#include "core/expected.h"
 #include "core/reassembly.h"
 
 namespace braid::client {
 
-// Where in-order bytes go. Called on the transfer's thread only.
-class ByteSink {
- public:
-  virtual ~ByteSink() = default;
-  // Takes the next bytes of the output. An error ends the transfer.
-  virtual Status Put(std::span<const uint8_t> bytes) = 0;
-  // False: the reader is behind; the transfer takes no more blocks (and so
-  // stops reading its sources) until it is true again.
-  virtual bool HasRoom() const { return true; }
-  // After the last byte: make the output final.
-  virtual Status Finish() { return Ok{}; }
-};
+// Where in-order bytes go (libbraid's Sink). Called on the transfer's
+// thread only.
+using ByteSink = braid::Sink;
 
 // Writes to fd (closed on destruction if owned).
-std::shared_ptr<ByteSink> MakeFdSink(int fd, bool owned);
+std::unique_ptr<ByteSink> MakeFdSink(int fd, bool owned);
 // Writes "<path>.braid-part", renamed to path by Finish; removed if the
 // sink is destroyed unfinished.
 Expected<std::shared_ptr<ByteSink>> OpenFileSink(const std::string& path);

@@ -10,6 +10,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "core/errc.h"
+
 namespace braid::client {
 namespace {
 

@@ -8,13 +8,14 @@
 #ifndef BRAID_CLIENT_RESUME_STATE_H_
 #define BRAID_CLIENT_RESUME_STATE_H_
 
+#include <braid/expected.h>
+
 #include <cstdint>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
-#include "core/expected.h"
 #include "core/reassembly.h"
 
 namespace braid::client {

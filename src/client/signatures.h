@@ -3,10 +3,11 @@
 #ifndef BRAID_CLIENT_SIGNATURES_H_
 #define BRAID_CLIENT_SIGNATURES_H_
 
+#include <braid/expected.h>
+
 #include <string>
 #include <vector>
 
-#include "core/expected.h"
 #include "core/protocol.h"
 #include "core/signing.h"
 

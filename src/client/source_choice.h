@@ -3,10 +3,11 @@
 #ifndef BRAID_CLIENT_SOURCE_CHOICE_H_
 #define BRAID_CLIENT_SOURCE_CHOICE_H_
 
+#include <braid/expected.h>
+
 #include <optional>
 #include <vector>
 
-#include "core/expected.h"
 #include "core/protocol.h"
 
 namespace braid::client {

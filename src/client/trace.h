@@ -9,11 +9,12 @@
 #ifndef BRAID_CLIENT_TRACE_H_
 #define BRAID_CLIENT_TRACE_H_
 
+#include <braid/expected.h>
+
 #include <cstdio>
 #include <map>
 #include <string>
 
-#include "core/expected.h"
 #include "core/scheduler.h"
 
 namespace braid::client {

@@ -13,6 +13,7 @@ using core::Clock;
 
 // How often the scheduler runs; its own interval decides re-patterning.
 constexpr auto kTick = std::chrono::milliseconds(10);
+constexpr auto kProgressEvery = std::chrono::milliseconds(100);
 // Idle sources are pinged so their server keeps the connection open.
 constexpr auto kKeepAlive = std::chrono::seconds(5);
 
@@ -51,6 +52,7 @@ void Transfer::FailSource(SourceConn& s, const Error& e) {
   if (done_ || s.failure) return;
   s.failure = e;
   spdlog::warn("source {} failed: {}", s.name(), e.ToString());
+  TellSource({braid::SourceEvent::Kind::kFailed, s.name(), e});
   if (!scheduler_) {  // before the start: CheckAnsweredMeanwhile drops it
     s.Close();
     progress_->Notify();
@@ -70,8 +72,9 @@ void Transfer::FailSource(SourceConn& s, const Error& e) {
   progress_->Notify();
 }
 
-void Transfer::LeaveOut(const SourceConn& s) {
+void Transfer::LeaveOut(const SourceConn& s) const {
   spdlog::warn("leaving out source {}: {}", s.name(), s.failure->ToString());
+  TellSource({braid::SourceEvent::Kind::kFailed, s.name(), *s.failure});
 }
 
 awaitable<Status> Transfer::OnData(SourceConn& s, const core::Data& d) {
@@ -370,10 +373,23 @@ void Transfer::Record() {
                       "stalled: silent for longer than its rate allows"});
     }
   }
-  std::vector<Progress::Source> rates;
+  TellProgress(Clock::now());
+}
+
+void Transfer::TellSource(const braid::SourceEvent& event) const {
+  if (options_.on_source) options_.on_source(event);
+}
+
+void Transfer::TellProgress(Clock::time_point now) {
+  if (!options_.on_progress || now - last_told_ < kProgressEvery) return;
+  last_told_ = now;
+  braid::Progress p;
+  p.done_bytes = received_bytes_;
+  p.total_bytes = live_stream_ ? braid::Description::kLiveSize : layout_.size;
+  p.elapsed = now - start_;
   for (SourceConn* s : live_)
-    rates.push_back({s->name(), s->last_rate, !s->failure});
-  display_->Update(Clock::now(), received_bytes_, rates);
+    p.sources.push_back({s->name(), s->last_rate, !s->failure});
+  options_.on_progress(p);
 }
 
 // The scheduler's clock: every tick it gets the time and returns commands.
@@ -421,7 +437,7 @@ awaitable<void> Transfer::Control() {
 }
 
 void Transfer::Interrupt() {
-  if (!fatal_) fatal_ = Error{Errc::kUnavailable, "interrupted"};
+  if (!fatal_) fatal_ = Error{Errc::kCancelled, "interrupted"};
   if (progress_) progress_->Notify();
 }
 
@@ -563,7 +579,6 @@ awaitable<Status> Transfer::Stream() {
   }
   // Ends the receivers, the joiners and the director's subscription.
   co_await Drain();
-  display_->Finish();
   if (fatal_) co_return Unexpected{*fatal_};
   co_return Ok{};
 }
@@ -660,8 +675,6 @@ awaitable<Expected<GetReport>> Transfer::RunSteps() {
   auto output = OpenTheOutput();
   if (!output) co_return Unexpected{output.error()};
   output_ = std::move(*output);
-  display_.emplace(options_.progress,
-                   live_stream_ ? Progress::kUnknown : layout_.size, start_);
   if (live_stream_) {
     spdlog::info("'{}': a live stream from {} source(s)", options_.name,
                  live_.size());
@@ -695,7 +708,8 @@ GetReport Transfer::Report() const {
       r.duplicate_blocks_by_cause[core::MoveReasonName(
           static_cast<core::MoveReason>(i))] = n;
   }
-  r.pattern = first_pattern_.slots();
+  r.pattern.assign(first_pattern_.slots().begin(),
+                   first_pattern_.slots().end());
   r.content_id = core::ToHex(content_id_);
   r.verified = manifest_.has_value();
   if (signed_by_) r.signed_by = core::ToHex(*signed_by_);

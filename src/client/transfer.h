@@ -14,7 +14,6 @@
 #include "client/director_client.h"
 #include "client/get.h"
 #include "client/output.h"
-#include "client/progress.h"
 #include "client/source_conn.h"
 #include "client/trace.h"
 #include "core/scheduler.h"
@@ -145,6 +144,9 @@ class Transfer {
   awaitable<void> Control();
   void Execute(const std::vector<core::Command>& commands);
   void Record();
+  // GetOptions::on_progress, at most every kProgressEvery.
+  void TellProgress(core::Clock::time_point now);
+  void TellSource(const braid::SourceEvent& event) const;  // on_source
   void Flush(SourceConn* s);
   void MarkResumed();
   // The commands held while s was opening, queued to it.
@@ -161,7 +163,7 @@ class Transfer {
   Error WithResumeHint(Error e) const;
   void FailSource(SourceConn& s, const Error& e);
   // Says why s, failed before taking part, is left out (s.failure).
-  static void LeaveOut(const SourceConn& s);
+  void LeaveOut(const SourceConn& s) const;
   SourceConn* ById(core::SourceId id);
   size_t Alive() const;
   GetReport Report() const;
@@ -190,7 +192,7 @@ class Transfer {
   std::optional<BlockPipeline> pipeline_;  // after output_: destroyed first
   std::unique_ptr<net::Broadcast> progress_;
   TraceWriter trace_;
-  std::optional<Progress> display_;
+  core::Clock::time_point last_told_ = start_;  // on_progress
   core::Clock::time_point start_ = core::Clock::now();
   core::Clock::time_point last_progress_ = start_;
   std::optional<Error> fatal_;

@@ -222,6 +222,7 @@ awaitable<void> Transfer::Join(SourceConn& s) {
   // joiner is measured from the mean.
   scheduler_->Join(s.id, s.last_rate, s.rtt, Clock::now());
   trace_.Joined(Clock::now(), s.id, s.name());
+  TellSource({braid::SourceEvent::Kind::kJoined, s.name(), {}});
   if (s.extra) {
     spdlog::info("source {}: another connection (id {})", s.name(), s.id);
   } else {

@@ -11,6 +11,8 @@
 #ifndef BRAID_CORE_ACCESS_TOKEN_H_
 #define BRAID_CORE_ACCESS_TOKEN_H_
 
+#include <braid/expected.h>
+
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -19,7 +21,6 @@
 #include <string_view>
 #include <vector>
 
-#include "core/expected.h"
 #include "core/manifest.h"
 
 namespace braid::core {

@@ -43,6 +43,10 @@ std::string_view ErrcName(Errc e) {
       return "bad data";
     case Errc::kForbidden:
       return "forbidden";
+    case Errc::kCancelled:
+      return "cancelled";
+    case Errc::kInvalidArgument:
+      return "invalid argument";
   }
   return "unknown error";
 }

@@ -5,14 +5,14 @@
 #ifndef BRAID_CORE_MANIFEST_H_
 #define BRAID_CORE_MANIFEST_H_
 
+#include <braid/expected.h>
+
 #include <array>
 #include <cstdint>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include "core/expected.h"
 
 namespace braid::core {
 

@@ -4,13 +4,13 @@
 #ifndef BRAID_CORE_PATTERN_H_
 #define BRAID_CORE_PATTERN_H_
 
+#include <braid/expected.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include "core/expected.h"
 
 namespace braid::core {
 

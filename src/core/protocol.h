@@ -3,6 +3,8 @@
 #ifndef BRAID_CORE_PROTOCOL_H_
 #define BRAID_CORE_PROTOCOL_H_
 
+#include <braid/expected.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -12,7 +14,6 @@
 #include <vector>
 
 #include "core/access_token.h"
-#include "core/expected.h"
 #include "core/manifest.h"
 #include "core/pattern.h"
 #include "core/signing.h"

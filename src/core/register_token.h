@@ -12,13 +12,14 @@
 #ifndef BRAID_CORE_REGISTER_TOKEN_H_
 #define BRAID_CORE_REGISTER_TOKEN_H_
 
+#include <braid/expected.h>
+
 #include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include "core/expected.h"
 #include "core/manifest.h"
 
 namespace braid::core {

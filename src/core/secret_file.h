@@ -3,10 +3,10 @@
 #ifndef BRAID_CORE_SECRET_FILE_H_
 #define BRAID_CORE_SECRET_FILE_H_
 
+#include <braid/expected.h>
+
 #include <cstddef>
 #include <string>
-
-#include "core/expected.h"
 
 namespace braid::core {
 

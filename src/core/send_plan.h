@@ -4,13 +4,14 @@
 #ifndef BRAID_CORE_SEND_PLAN_H_
 #define BRAID_CORE_SEND_PLAN_H_
 
+#include <braid/expected.h>
+
 #include <cstdint>
 #include <deque>
 #include <memory>
 #include <optional>
 #include <vector>
 
-#include "core/expected.h"
 #include "core/interval_set.h"
 #include "core/pattern.h"
 

@@ -5,13 +5,14 @@
 #ifndef BRAID_CORE_SIGNING_H_
 #define BRAID_CORE_SIGNING_H_
 
+#include <braid/expected.h>
+
 #include <array>
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
 
-#include "core/expected.h"
 #include "core/manifest.h"
 
 namespace braid::core {

@@ -4,9 +4,9 @@
 #ifndef BRAID_CORE_STREAM_NAME_H_
 #define BRAID_CORE_STREAM_NAME_H_
 
-#include <string_view>
+#include <braid/expected.h>
 
-#include "core/expected.h"
+#include <string_view>
 
 namespace braid::core {
 

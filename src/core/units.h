@@ -3,12 +3,12 @@
 #ifndef BRAID_CORE_UNITS_H_
 #define BRAID_CORE_UNITS_H_
 
+#include <braid/expected.h>
+
 #include <chrono>
 #include <cstdint>
 #include <string>
 #include <string_view>
-
-#include "core/expected.h"
 
 namespace braid::core {
 

@@ -6,6 +6,8 @@
 #ifndef BRAID_DIRECTOR_CATALOG_H_
 #define BRAID_DIRECTOR_CATALOG_H_
 
+#include <braid/expected.h>
+
 #include <array>
 #include <cstdint>
 #include <memory>
@@ -13,7 +15,6 @@
 #include <string_view>
 #include <vector>
 
-#include "core/expected.h"
 #include "core/manifest.h"
 
 struct sqlite3;

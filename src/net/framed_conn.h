@@ -6,12 +6,13 @@
 #ifndef BRAID_NET_FRAMED_CONN_H_
 #define BRAID_NET_FRAMED_CONN_H_
 
+#include <braid/expected.h>
+
 #include <memory>
 #include <span>
 #include <string>
 #include <vector>
 
-#include "core/expected.h"
 #include "core/protocol.h"
 #include "core/units.h"
 #include "net/asio_util.h"

@@ -5,7 +5,8 @@
 #ifndef BRAID_NET_LINK_H_
 #define BRAID_NET_LINK_H_
 
-#include "core/expected.h"
+#include <braid/expected.h>
+
 #include "core/protocol.h"
 #include "net/asio_util.h"
 #include "net/tcp_info.h"

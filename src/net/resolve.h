@@ -4,11 +4,12 @@
 #ifndef BRAID_NET_RESOLVE_H_
 #define BRAID_NET_RESOLVE_H_
 
+#include <braid/expected.h>
+
 #include <optional>
 #include <string>
 #include <vector>
 
-#include "core/expected.h"
 #include "core/units.h"
 #include "net/asio_util.h"
 

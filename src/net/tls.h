@@ -6,10 +6,11 @@
 #ifndef BRAID_NET_TLS_H_
 #define BRAID_NET_TLS_H_
 
+#include <braid/expected.h>
+
 #include <memory>
 #include <string>
 
-#include "core/expected.h"
 #include "net/asio_util.h"
 #include "net/tls_options.h"
 

@@ -5,16 +5,15 @@
 #ifndef BRAID_NET_TLS_OPTIONS_H_
 #define BRAID_NET_TLS_OPTIONS_H_
 
+#include <braid/client.h>
+
 #include <string>
 
 namespace braid::net {
 
-// What a command line says about TLS on the links a process opens.
-struct TlsClientOptions {
-  bool enabled = false;   // --tls (implied by --cacert and --insecure)
-  std::string ca_file;    // PEM authorities; empty: the system's
-  bool insecure = false;  // no certificate check at all (warned)
-};
+// What a command line says about TLS on the links a process opens
+// (libbraid's TlsSettings: --tls, implied by --cacert and --insecure).
+using TlsClientOptions = braid::TlsSettings;
 
 // What a daemon shows: its certificate chain and key (PEM files).
 struct TlsServerOptions {

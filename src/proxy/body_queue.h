@@ -3,6 +3,8 @@
 #ifndef BRAID_PROXY_BODY_QUEUE_H_
 #define BRAID_PROXY_BODY_QUEUE_H_
 
+#include <braid/expected.h>
+
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -11,7 +13,6 @@
 #include <vector>
 
 #include "client/output_sink.h"
-#include "core/expected.h"
 
 namespace braid::proxy {
 

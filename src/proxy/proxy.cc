@@ -5,8 +5,6 @@
 
 #include <algorithm>
 
-#include "core/manifest.h"
-#include "core/protocol.h"
 #include "core/stream_name.h"
 #include "proxy/content_type.h"
 #include "proxy/gated_server.h"
@@ -69,13 +67,14 @@ bool Feed(StreamJob& job, httplib::DataSink& sink, bool chunked = false) {
 
 // A live stream (unknown length, no ranges): joined at its live edge, or at
 // its start with ?from=start.
-void SetLiveBody(const httplib::Request& req, client::GetOptions get,
+void SetLiveBody(const httplib::Request& req, std::shared_ptr<Session> session,
                  const std::string& type, size_t queue_bytes,
-                 httplib::Response& res) {
+                 std::function<void()> on_failure, httplib::Response& res) {
   res.status = 200;
   res.set_header("Accept-Ranges", "none");
   res.set_header("Cache-Control", "no-store");
-  get.live_edge = req.get_param_value("from") != "start";
+  FetchOptions fetch;
+  fetch.live_edge = req.get_param_value("from") != "start";
   if (req.method == "HEAD") {
     return res.set_chunked_content_provider(
         type, [](size_t, httplib::DataSink& sink) {
@@ -83,7 +82,8 @@ void SetLiveBody(const httplib::Request& req, client::GetOptions get,
           return true;
         });
   }
-  auto job = std::make_shared<StreamJob>(std::move(get), queue_bytes);
+  auto job = std::make_shared<StreamJob>(std::move(session), std::move(fetch),
+                                         queue_bytes, std::move(on_failure));
   res.set_chunked_content_provider(
       type,
       [job](size_t, httplib::DataSink& sink) {
@@ -92,18 +92,19 @@ void SetLiveBody(const httplib::Request& req, client::GetOptions get,
       [job](bool) { job->Cancel(); });
 }
 
-// The body: length bytes of get's stream (get.range, when set), streamed
-// from a transfer of its own; for a HEAD only its length.
-void SetBody(bool head, client::GetOptions get, uint64_t length,
-             const std::string& type, size_t queue_bytes,
-             httplib::Response& res) {
+// The body: length bytes of the session's stream (fetch.range, when set),
+// streamed from a fetch of its own; for a HEAD only its length.
+void SetBody(bool head, std::shared_ptr<Session> session, FetchOptions fetch,
+             uint64_t length, const std::string& type, size_t queue_bytes,
+             std::function<void()> on_failure, httplib::Response& res) {
   if (length == 0) return res.set_content("", type);
   if (head) {
     // httplib sends the headers (Content-Length included), never the body.
     return res.set_content_provider(
         length, type, [](size_t, size_t, httplib::DataSink&) { return false; });
   }
-  auto job = std::make_shared<StreamJob>(std::move(get), queue_bytes);
+  auto job = std::make_shared<StreamJob>(std::move(session), std::move(fetch),
+                                         queue_bytes, std::move(on_failure));
   res.set_content_provider(
       length, type,
       [job](size_t, size_t, httplib::DataSink& sink) {
@@ -134,6 +135,16 @@ GateOptions GateOf(const ProxyOptions& o) {
 
 Proxy::Proxy(ProxyOptions options)
     : options_(std::move(options)),
+      sessions_(
+          [this](
+              const std::string& name) -> Expected<std::shared_ptr<Session>> {
+            SessionOptions o = options_.sources;
+            o.name = name;
+            auto session = client_.Open(o);
+            if (!session) return Unexpected{session.error()};
+            return std::shared_ptr<Session>(std::move(*session));
+          },
+          options_.keep_sessions),
       server_(std::make_unique<GatedServer>(GateOf(options_))) {
   server_->set_pre_routing_handler(OnlyGetAndHead);
   server_->Get(".*", [this](const httplib::Request& req,
@@ -195,35 +206,40 @@ void Proxy::Handle(const httplib::Request& req, httplib::Response& res,
     auto s = core::CheckAccessToken(*options_.access_key, token, name, now);
     if (!s) return Plain(res, 403, s.error().ToString());
   }
-  client::GetOptions get = options_.get;
-  get.name = name;
-  auto d = client::Describe(get);
-  if (!d) return Plain(res, HttpStatusOf(d.error()), d.error().ToString());
+  auto session = sessions_.Get(name);
+  if (!session)
+    return Plain(res, HttpStatusOf(session.error()),
+                 session.error().ToString());
+  // A failed fetch may mean the sources hold other content now.
+  auto forget = [this, name, s = session->get()] { sessions_.Forget(name, s); };
+  Description d = (*session)->Describe();
   std::string type(GuessContentType(name));
-  if (d->size == core::kLiveSize)
-    return SetLiveBody(req, std::move(get), type, options_.queue_bytes, res);
+  if (d.live()) {
+    return SetLiveBody(req, std::move(*session), type, options_.queue_bytes,
+                       forget, res);
+  }
   res.set_header("Accept-Ranges", "bytes");
-  res.set_header("ETag", "\"" + core::ToHex(d->content_id) + "\"");
+  res.set_header("ETag", "\"" + d.content_id + "\"");
   RangeRequest r =
-      ResolveRange(ignore_range ? "" : req.get_header_value("Range"), d->size);
+      ResolveRange(ignore_range ? "" : req.get_header_value("Range"), d.size);
+  FetchOptions fetch;
   switch (r.kind) {
     case RangeRequest::Kind::kUnsatisfiable:
       res.status = 416;
-      res.set_header("Content-Range", "bytes */" + std::to_string(d->size));
+      res.set_header("Content-Range", "bytes */" + std::to_string(d.size));
       return;
     case RangeRequest::Kind::kPartial:
       res.status = 206;
-      res.set_header("Content-Range", ContentRange(r.range, d->size));
-      get.range = r.range;
+      res.set_header("Content-Range", ContentRange(r.range, d.size));
+      fetch.range = ByteRange{r.range.first, r.range.length};
       break;
     case RangeRequest::Kind::kWhole:
       res.status = 200;
       break;
   }
-  uint64_t length = get.range ? get.range->length : d->size;
-  get.content_id = d->content_id;  // the body is the content described
-  SetBody(req.method == "HEAD", std::move(get), length, type,
-          options_.queue_bytes, res);
+  uint64_t length = fetch.range ? fetch.range->length : d.size;
+  SetBody(req.method == "HEAD", std::move(*session), std::move(fetch), length,
+          type, options_.queue_bytes, forget, res);
 }
 
 }  // namespace braid::proxy

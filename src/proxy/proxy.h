@@ -1,21 +1,25 @@
 // `braid proxy`: a local HTTP/1.1 server in front of parallel transfers
 // (the patent's "the request is intercepted by the module"). GET /NAME
 // streams NAME from the configured sources, Range requests included; HEAD
-// answers the same headers from a Describe (sources opened, nothing sent).
+// answers the same headers from the name's session (sources opened,
+// nothing sent), kept a while for the requests that follow
+// (SessionCache). It uses libbraid's API only (braid/client.h).
 // Thread model: one thread reads request heads (GatedServer); a request
 // whose head is complete and acceptable gets one of `threads` serving
-// threads; each GET body runs its own transfer thread (StreamJob) behind
-// a bounded queue.
+// threads; each GET body runs its own fetch thread (StreamJob) behind a
+// bounded queue.
 #ifndef BRAID_PROXY_PROXY_H_
 #define BRAID_PROXY_PROXY_H_
 
+#include <braid/client.h>
+
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
 
-#include "client/get.h"
 #include "core/access_token.h"
-#include "core/expected.h"
+#include "proxy/session_cache.h"
 
 namespace httplib {
 struct Request;
@@ -29,9 +33,12 @@ class GatedServer;
 struct ProxyOptions {
   std::string host = "127.0.0.1";
   int port = 8080;  // 0 picks one
-  // Sources, block size and reorder bound of every transfer; name, output,
-  // range and content id are set per request.
-  client::GetOptions get;
+  // Sources, block size and reorder bound of every fetch; the name is the
+  // request's.
+  SessionOptions sources;
+  // How long a name's session (its size and content id, as the sources
+  // agreed) serves further requests before they are asked again.
+  std::chrono::milliseconds keep_sessions{10000};
   // Bytes a response may hold ready for a slow HTTP reader before its
   // transfer stops taking blocks.
   size_t queue_bytes = 4u << 20;
@@ -63,7 +70,9 @@ class Proxy {
               bool ignore_range = false);
 
   ProxyOptions options_;
-  std::unique_ptr<GatedServer> server_;
+  Client client_;
+  SessionCache sessions_;
+  std::unique_ptr<GatedServer> server_;  // last: its handlers use the above
 };
 
 }  // namespace braid::proxy

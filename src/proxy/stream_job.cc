@@ -4,10 +4,13 @@
 
 namespace braid::proxy {
 
-StreamJob::StreamJob(client::GetOptions options, size_t queue_bytes)
-    : options_(std::move(options)),
+StreamJob::StreamJob(std::shared_ptr<Session> session, FetchOptions fetch,
+                     size_t queue_bytes, std::function<void()> on_failure)
+    : session_(std::move(session)),
+      fetch_(std::move(fetch)),
+      on_failure_(std::move(on_failure)),
       queue_(std::make_shared<BodyQueue>(queue_bytes)) {
-  options_.sink = queue_;
+  fetch_.stop = stop_.get_token();
   thread_ = std::thread([this] { Run(); });
 }
 
@@ -17,21 +20,24 @@ StreamJob::~StreamJob() {
 }
 
 void StreamJob::Cancel() {
-  cancel_ = true;
+  stop_.request_stop();
   queue_->Cancel();
 }
 
 void StreamJob::Run() {
-  auto report = client::RunGet(options_, &cancel_);
+  std::string name = session_->Describe().name;
+  auto report = session_->Fetch(*queue_, fetch_);
   if (report) {
-    spdlog::info("'{}': {} bytes in {:.2f} s", options_.name,
-                 options_.range ? options_.range->length : report->bytes,
+    spdlog::info("'{}': {} bytes in {:.2f} s", name,
+                 fetch_.range ? fetch_.range->length : report->bytes,
                  report->seconds);
     queue_->Close(std::nullopt);
     return;
   }
-  if (!cancel_)
-    spdlog::warn("'{}': {}", options_.name, report.error().ToString());
+  if (!stop_.stop_requested()) {
+    spdlog::warn("'{}': {}", name, report.error().ToString());
+    if (on_failure_) on_failure_();
+  }
   queue_->Close(report.error());
 }
 

@@ -3,13 +3,14 @@
 #ifndef BRAID_SERVER_CONTENT_ROOT_H_
 #define BRAID_SERVER_CONTENT_ROOT_H_
 
+#include <braid/expected.h>
+
 #include <cstdint>
 #include <filesystem>
 #include <string>
 #include <utility>
 #include <vector>
 
-#include "core/expected.h"
 #include "core/protocol.h"
 
 namespace braid::server {

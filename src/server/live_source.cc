@@ -12,6 +12,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "core/errc.h"
+
 namespace braid::server {
 namespace {
 

@@ -9,13 +9,14 @@
 #ifndef BRAID_SERVER_LIVE_SOURCE_H_
 #define BRAID_SERVER_LIVE_SOURCE_H_
 
+#include <braid/expected.h>
+
 #include <atomic>
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include "core/expected.h"
 #include "net/asio_util.h"
 
 namespace braid::server {

@@ -3,6 +3,8 @@
 #ifndef BRAID_SERVER_ROOT_WATCHER_H_
 #define BRAID_SERVER_ROOT_WATCHER_H_
 
+#include <braid/expected.h>
+
 #include <asio/any_io_executor.hpp>
 #include <asio/posix/stream_descriptor.hpp>
 #include <chrono>
@@ -11,7 +13,6 @@
 #include <memory>
 #include <unordered_map>
 
-#include "core/expected.h"
 #include "net/asio_util.h"
 
 namespace braid::server {

@@ -6,6 +6,8 @@
 #ifndef BRAID_SERVER_SERVER_CONFIG_H_
 #define BRAID_SERVER_SERVER_CONFIG_H_
 
+#include <braid/expected.h>
+
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -14,7 +16,6 @@
 #include <utility>
 #include <vector>
 
-#include "core/expected.h"
 #include "core/units.h"
 #include "net/tls_options.h"
 

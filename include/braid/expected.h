@@ -1,15 +1,15 @@
 // Expected<T>: a value or a braid::Error. Debian 12 ships no tl-expected or
 // std::expected, so this is the minimal subset braid uses, with the same
 // names (has_value, value, error, operator*, operator->).
-#ifndef BRAID_CORE_EXPECTED_H_
-#define BRAID_CORE_EXPECTED_H_
+#ifndef BRAID_EXPECTED_H_
+#define BRAID_EXPECTED_H_
+
+#include <braid/error.h>
 
 #include <cstdlib>
 #include <type_traits>
 #include <utility>
 #include <variant>
-
-#include "core/errc.h"
 
 namespace braid {
 
@@ -24,7 +24,8 @@ inline Unexpected MakeError(Errc code, std::string what = {}) {
 template <class T>
 class [[nodiscard]] Expected {
  public:
-  // A default T (asio's co_spawn needs this for a coroutine that threw).
+  // A default T (a coroutine framework may need one for a coroutine that
+  // threw).
   Expected() requires std::is_default_constructible_v<T>
       : v_(std::in_place_index<0>) {}
   Expected(T value) : v_(std::in_place_index<0>, std::move(value)) {}
@@ -61,4 +62,4 @@ using Status = Expected<Ok>;
 
 }  // namespace braid
 
-#endif  // BRAID_CORE_EXPECTED_H_
+#endif  // BRAID_EXPECTED_H_

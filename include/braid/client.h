@@ -1,0 +1,242 @@
+// libbraid: fetch one file or live stream from several sources at once
+// (braid servers, HTTP(S) mirrors, routes through relays), each sending the
+// blocks a pattern gives it, verified and handed over in order.
+// docs/library.md is the guide; examples/fetch.cc a whole program.
+//
+//   braid::Client client;
+//   braid::SessionOptions options;
+//   options.name = "video.mp4";
+//   options.sources = {"10.0.0.1:7070", "10.0.0.2:7070",
+//                      "https://mirror.example/video.mp4"};
+//   auto session = client.Open(options);
+//   if (!session) return Fail(session.error().ToString());
+//   auto report = (*session)->FetchToFile("video.mp4");
+//
+// Errors are values (braid/expected.h): nothing here throws. An option that
+// is wrong is kInvalidArgument, named as braid's command line names it
+// ("--origin needs --via RELAY").
+#ifndef BRAID_CLIENT_H_
+#define BRAID_CLIENT_H_
+
+#include <braid/expected.h>
+#include <braid/export.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <stop_token>
+#include <string>
+#include <vector>
+
+namespace braid {
+
+// TLS on every braid link: to servers, relays' origins and the director.
+// HTTPS mirrors use ca_file and insecure whatever `enabled` says.
+struct TlsSettings {
+  bool enabled = false;
+  std::string ca_file;    // PEM authorities; empty: the system's
+  bool insecure = false;  // no certificate check (tests only)
+};
+
+// Where a stream comes from and how it is cut. Every way of finding
+// sources may be combined; at least one must be given.
+struct SessionOptions {
+  // The stream's name on braid servers and the director. May be empty when
+  // every source is a URL: it is then the first URL's last path segment.
+  std::string name;
+  // Braid servers ("HOST:PORT") and HTTP(S) mirrors of the same file
+  // ("http://..." or "https://...", byte ranges required).
+  std::vector<std::string> sources;
+  // A director ("HOST:PORT") that knows who holds the name; followed while
+  // a fetch runs. Empty: none.
+  std::string director;
+  // Ask the local network (UDP broadcast) who holds the name.
+  bool discover = false;
+  std::string discover_to = "255.255.255.255:7072";
+  std::chrono::milliseconds discover_wait{1000};
+  // One source over several routes: `origin` ("HOST:PORT") reached through
+  // each of `vias`, a relay's "HOST:PORT" or "direct".
+  std::string origin;
+  std::vector<std::string> vias;
+  // Bytes per block, 512 to 4 MiB. 0: 64 KiB, or 256 KiB when HTTP mirrors
+  // take part. Blocks are verified only at multiples of 64 KiB.
+  uint32_t block_size = 0;
+  // Bound on bytes held to put blocks in order (sinks, ranges, live).
+  uint64_t max_buffer = uint64_t{64} << 20;
+  // Experimental: most TCP connections to one braid server, 1 to 16.
+  int connections_per_source = 1;
+  // A source not connected and open within this is left out.
+  std::chrono::milliseconds connect_timeout{5000};
+  // No byte from any source for this long ends a fetch (kTimeout).
+  std::chrono::milliseconds stall_timeout{30000};
+  // The content id the caller trusts (64 hex digits). Empty: the one a
+  // strict majority of the sources report.
+  std::string content_id;
+  // Publishers' Ed25519 public keys (PEM files): only content one of them
+  // signed for the name is taken, whatever the sources say.
+  std::vector<std::string> trust_key_files;
+  TlsSettings tls;
+  // Sent when opening the stream on every braid server (`braid token`).
+  std::string access_token;
+};
+
+// What the sources hold under the name, as agreed when the session opened.
+struct Description {
+  std::string name;
+  // Bytes; kLiveSize for a live stream (its length is unknown until it ends).
+  uint64_t size = 0;
+  std::string content_id;  // 64 hex digits; empty for a live stream
+  bool live() const { return size == kLiveSize; }
+  static constexpr uint64_t kLiveSize = UINT64_MAX;
+};
+
+// Bytes [offset, offset + length) of the stream.
+struct ByteRange {
+  uint64_t offset = 0;
+  uint64_t length = 0;
+  uint64_t end() const { return offset + length; }
+};
+
+// Where Fetch puts the stream, strictly in order. Called on the fetch's
+// own thread, never two calls at once.
+class BRAID_EXPORT Sink {
+ public:
+  virtual ~Sink() = default;
+  // Takes the next bytes. An error ends the fetch with it.
+  virtual Status Put(std::span<const uint8_t> bytes) = 0;
+  // False: the reader is behind; the fetch takes no more blocks (and so
+  // stops reading its sources) until it is true again.
+  virtual bool HasRoom() const { return true; }
+  // After the last byte.
+  virtual Status Finish() { return Ok{}; }
+};
+
+// A sink that writes to a file descriptor (standard output, a pipe, a
+// socket), which it does not close.
+BRAID_EXPORT std::unique_ptr<Sink> FdSink(int fd);
+
+struct SourceProgress {
+  std::string name;  // "HOST:PORT", a URL, or "ORIGIN via RELAY"
+  double rate = 0;   // bytes per second over the last interval
+  bool alive = true;
+};
+
+struct Progress {
+  uint64_t done_bytes = 0;
+  uint64_t total_bytes = 0;  // Description::kLiveSize for a live stream
+  std::chrono::steady_clock::duration elapsed{};
+  std::vector<SourceProgress> sources;
+};
+
+// A source joined the fetch, or was left out of it.
+struct SourceEvent {
+  enum class Kind { kJoined, kFailed };
+  Kind kind = Kind::kJoined;
+  std::string name;
+  Error error;  // kFailed: why
+};
+
+struct FetchOptions {
+  // Only these bytes (a sink gets just them, in order). Empty: all.
+  // REQUIRES: range->end() <= the stream's size.
+  std::optional<ByteRange> range;
+  // A live stream: join at its newest whole block instead of its start.
+  bool live_edge = false;
+  // SHA-256 of the whole file (64 hex digits), checked at the end; a file
+  // that does not match is removed. FetchToFile only, no range.
+  std::string sha256;
+  // JSON lines of per-interval rates and pattern changes; empty: none.
+  std::string trace_path;
+  // Roughly every 100 ms while blocks flow, on the fetch's thread. Keep it
+  // short: the fetch waits for it.
+  std::function<void(const Progress&)> on_progress;
+  // When a source joins or fails, on the fetch's thread.
+  std::function<void(const SourceEvent&)> on_source;
+  // A stop requested (any thread) ends the fetch within about 50 ms with
+  // kCancelled; a file keeps what was verified for a later fetch.
+  std::stop_token stop;
+};
+
+struct SourceReport {
+  std::string address;
+  uint32_t id = 0;
+  uint64_t bytes = 0;
+  uint64_t blocks = 0;
+  bool failed = false;
+  std::string error;    // why it failed, if it did
+  bool joined = false;  // joined the running fetch
+  // Of its blocks, bytes read before the fetch started (while the content
+  // was chosen).
+  uint64_t read_ahead_bytes = 0;
+};
+
+// What a fetch did.
+struct Report {
+  std::string name;
+  uint64_t bytes = 0;  // stream size
+  double seconds = 0;
+  uint64_t duplicate_bytes = 0;
+  // Blocks that came twice, by why one of their copies was asked for.
+  std::map<std::string, uint64_t> duplicate_blocks_by_cause;
+  uint64_t patterns = 0;  // patterns used, the first one included
+  uint32_t block_size = 0;
+  uint64_t blocks = 0;
+  uint64_t out_of_order_blocks = 0;
+  uint64_t moved_blocks = 0;      // asked of a source other than their owner
+  std::vector<uint32_t> pattern;  // the first pattern
+  std::string final_pattern;
+  std::string content_id;       // hex
+  bool verified = false;        // every block checked against the manifest
+  std::string signed_by;        // hex id of the trusted key that signed it
+  bool sha256_checked = false;  // the whole file matched FetchOptions::sha256
+  uint64_t resumed_bytes = 0;   // found verified on disk from an earlier run
+  bool live = false;            // a live stream
+  uint64_t live_start = 0;      // the byte it was joined at
+  std::vector<SourceReport> sources;
+};
+
+// One stream and the sources that hold it. Each fetch runs on its calling
+// thread until it ends; several threads may fetch at once (a proxy serving
+// ranges of one file), each with its own connections. Thread-safe.
+class BRAID_EXPORT Session {
+ public:
+  virtual ~Session() = default;
+  // As agreed when the session opened, or by its first whole fetch (no
+  // network).
+  virtual Description Describe() const = 0;
+  // The stream (or FetchOptions::range of it) into a file: written to
+  // "PATH.braid-part", resumed from an earlier interrupted fetch, renamed
+  // to PATH once whole and verified. On failure PATH does not exist.
+  virtual Expected<Report> FetchToFile(const std::string& path,
+                                       const FetchOptions& options = {}) = 0;
+  // The stream (or its range) to `sink`, in order. Nothing is given to the
+  // sink before the sources' content is confirmed.
+  virtual Expected<Report> Fetch(Sink& sink,
+                                 const FetchOptions& options = {}) = 0;
+};
+
+class BRAID_EXPORT Client {
+ public:
+  Client();
+  ~Client();
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  // Finds the sources, connects to them and agrees on the content (what a
+  // fetch starts with), then lets them go. Errors: kInvalidArgument (an
+  // option), kNotFound (no source holds the name), kUnavailable (none
+  // could be reached), and what the sources answered.
+  Expected<std::unique_ptr<Session>> Open(const SessionOptions& options);
+  // Open without contacting the sources: Describe() says only the name
+  // until the first fetch has run. kInvalidArgument only.
+  Expected<std::unique_ptr<Session>> Prepare(const SessionOptions& options);
+};
+
+}  // namespace braid
+
+#endif  // BRAID_CLIENT_H_

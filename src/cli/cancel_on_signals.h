@@ -1,0 +1,36 @@
+// Ctrl-C or a polite kill while a fetch runs: the fetch is stopped (a file
+// keeps what is verified for a later run) instead of the process dying.
+#ifndef BRAID_CLI_CANCEL_ON_SIGNALS_H_
+#define BRAID_CLI_CANCEL_ON_SIGNALS_H_
+
+#include <signal.h>
+
+#include <atomic>
+#include <stop_token>
+#include <thread>
+
+namespace braid::cli {
+
+class CancelOnSignals {
+ public:
+  // Blocks SIGINT and SIGTERM in this thread (and the threads it starts
+  // from now on); a thread of its own requests a stop when one comes.
+  CancelOnSignals();
+  // Stops that thread and restores the signal mask.
+  ~CancelOnSignals();
+  // For FetchOptions::stop.
+  std::stop_token token() const { return stop_.get_token(); }
+  CancelOnSignals(const CancelOnSignals&) = delete;
+  CancelOnSignals& operator=(const CancelOnSignals&) = delete;
+
+ private:
+  std::stop_source stop_;
+  sigset_t signals_;
+  sigset_t old_mask_;
+  std::atomic<bool> done_{false};
+  std::thread waiter_;  // last: started once the rest is set
+};
+
+}  // namespace braid::cli
+
+#endif  // BRAID_CLI_CANCEL_ON_SIGNALS_H_

@@ -1,0 +1,102 @@
+// libbraid's Client and Session (braid/client.h) over the client engine
+// (client/get.h): a session keeps its sources and the content they agreed
+// on; each fetch runs a transfer on its own io_context, pinned to that
+// content.
+#include <braid/client.h>
+
+#include <mutex>
+
+#include "client/get.h"
+#include "client/output_sink.h"
+#include "core/manifest.h"
+#include "core/protocol.h"
+#include "lib/session_options.h"
+
+namespace braid {
+namespace {
+
+class SessionImpl final : public Session {
+ public:
+  explicit SessionImpl(client::GetOptions get) : get_(std::move(get)) {
+    description_.name = get_.name;
+  }
+
+  // Learns the size and content id the sources agree on.
+  Status Agree() {
+    auto d = client::Describe(get_);
+    if (!d) return Unexpected{d.error()};
+    bool live = d->size == core::kLiveSize;
+    Learn(d->size, live ? "" : core::ToHex(d->content_id));
+    return Ok{};
+  }
+
+  Description Describe() const override {
+    std::lock_guard lock(mu_);
+    return description_;
+  }
+
+  Expected<Report> FetchToFile(const std::string& path,
+                               const FetchOptions& options) override {
+    if (path.empty()) return MakeError(Errc::kInvalidArgument, "no file name");
+    client::GetOptions get = get_;
+    get.output = path;
+    return Run(std::move(get), options);
+  }
+
+  Expected<Report> Fetch(Sink& sink, const FetchOptions& options) override {
+    client::GetOptions get = get_;
+    // The caller owns the sink: a shared_ptr that never deletes it.
+    get.sink = std::shared_ptr<Sink>(&sink, [](Sink*) {});
+    return Run(std::move(get), options);
+  }
+
+ private:
+  Expected<Report> Run(client::GetOptions get, const FetchOptions& options) {
+    if (auto s = lib::AddFetchOptions(options, &get); !s)
+      return Unexpected{s.error()};
+    // The content agreed on when the session opened, or by its first fetch.
+    std::string agreed = Describe().content_id;
+    if (!get.content_id && !agreed.empty())
+      get.content_id = *core::DigestFromHex(agreed);
+    auto report = client::RunGet(get, options.stop);
+    if (!report && options.stop.stop_requested())
+      return MakeError(Errc::kCancelled, report.error().what);
+    if (report && !report->live && !get.range)
+      Learn(report->bytes, report->content_id);
+    return report;
+  }
+
+  void Learn(uint64_t size, std::string content_id) {
+    std::lock_guard lock(mu_);
+    description_.size = size;
+    description_.content_id = std::move(content_id);
+  }
+
+  const client::GetOptions get_;
+  mutable std::mutex mu_;
+  Description description_;  // guarded by mu_
+};
+
+}  // namespace
+
+std::unique_ptr<Sink> FdSink(int fd) { return client::MakeFdSink(fd, false); }
+
+Client::Client() = default;
+Client::~Client() = default;
+
+Expected<std::unique_ptr<Session>> Client::Prepare(
+    const SessionOptions& options) {
+  auto get = lib::ToGetOptions(options);
+  if (!get) return Unexpected{get.error()};
+  return std::unique_ptr<Session>(new SessionImpl(std::move(*get)));
+}
+
+Expected<std::unique_ptr<Session>> Client::Open(const SessionOptions& options) {
+  auto get = lib::ToGetOptions(options);
+  if (!get) return Unexpected{get.error()};
+  auto session = std::make_unique<SessionImpl>(std::move(*get));
+  if (auto s = session->Agree(); !s) return Unexpected{s.error()};
+  return std::unique_ptr<Session>(std::move(session));
+}
+
+}  // namespace braid

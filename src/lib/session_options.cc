@@ -1,0 +1,149 @@
+#include "lib/session_options.h"
+
+#include "client/http_url.h"
+#include "core/protocol.h"
+#include "core/units.h"
+
+namespace braid::lib {
+namespace {
+
+Unexpected Invalid(const std::string& what) {
+  return MakeError(Errc::kInvalidArgument, what);
+}
+
+Expected<core::HostPort> HostPortOf(const std::string& option,
+                                    const std::string& text) {
+  auto hp = core::ParseHostPort(text);
+  if (!hp) return Invalid(option + ": " + hp.error().what);
+  return *hp;
+}
+
+// A braid server HOST:PORT or an http(s) mirror URL.
+Status AddSource(const std::string& text, client::GetOptions* get) {
+  if (client::LooksLikeUrl(text)) {
+    auto url = client::ParseUrl(text);
+    if (!url) return Invalid(url.error().what);
+    get->mirrors.push_back(*url);
+    if (get->name.empty()) get->name = client::UrlBaseName(*url);
+    return Ok{};
+  }
+  auto hp = HostPortOf("--source", text);
+  if (!hp) return Unexpected{hp.error()};
+  get->sources.push_back(*hp);
+  return Ok{};
+}
+
+Status AddFinders(const SessionOptions& o, client::GetOptions* get) {
+  for (const auto& s : o.sources) {
+    if (auto st = AddSource(s, get); !st) return st;
+  }
+  if (!o.director.empty()) {
+    auto hp = HostPortOf("--director", o.director);
+    if (!hp) return Unexpected{hp.error()};
+    get->director = *hp;
+  }
+  get->discover = o.discover;
+  auto to = HostPortOf("--discover-to", o.discover_to);
+  if (!to) return Unexpected{to.error()};
+  get->discover_to = *to;
+  get->discover_wait = o.discover_wait;
+  return Ok{};
+}
+
+// origin with its routes ("direct" is the route without a relay).
+Status AddRoutes(const SessionOptions& o, client::GetOptions* get) {
+  if (!o.origin.empty()) {
+    auto hp = HostPortOf("--origin", o.origin);
+    if (!hp) return Unexpected{hp.error()};
+    get->origin = *hp;
+    if (o.vias.empty())
+      return Invalid("--origin needs --via RELAY (or --via direct)");
+  }
+  for (const auto& v : o.vias) {
+    if (!get->origin) return Invalid("--via needs --origin");
+    if (v == "direct") {
+      get->vias.push_back(std::nullopt);
+      continue;
+    }
+    auto hp = HostPortOf("--via", v);
+    if (!hp) return Unexpected{hp.error()};
+    get->vias.push_back(*hp);
+  }
+  return Ok{};
+}
+
+Status AddSizes(const SessionOptions& o, client::GetOptions* get) {
+  // A range request costs a round trip and headers: bigger blocks for mirrors.
+  uint32_t block = o.block_size;
+  if (block == 0) block = get->mirrors.empty() ? 64 * 1024 : 256 * 1024;
+  if (block < core::kMinBlockSize || block > core::kMaxBlockSize)
+    return Invalid("--block-size must be between 512 and 4MiB");
+  get->block_size = block;
+  get->reorder_bytes = o.max_buffer;
+  if (o.connections_per_source < 1 || o.connections_per_source > 16)
+    return Invalid("--connections-per-source must be 1 to 16");
+  get->connections_per_source = static_cast<size_t>(o.connections_per_source);
+  get->connect_timeout = o.connect_timeout;
+  get->stall_timeout = o.stall_timeout;
+  return Ok{};
+}
+
+Status AddTrust(const SessionOptions& o, client::GetOptions* get) {
+  for (const auto& path : o.trust_key_files) {
+    auto key = core::TrustKey::Load(path);
+    if (!key) return Invalid(key.error().what);
+    get->trust_keys.push_back(std::move(*key));
+  }
+  if (!o.content_id.empty()) {
+    auto id = core::DigestFromHex(o.content_id);
+    if (!id) return Invalid("--content-id: " + id.error().what);
+    if (get->block_size % core::kPieceSize != 0) {
+      return Invalid(
+          "--content-id needs a --block-size that is a multiple of 64KiB");
+    }
+    get->content_id = *id;
+  }
+  get->tls_options = o.tls;
+  if (o.tls.enabled) {
+    auto tls = net::TlsContext::ForClient(o.tls);
+    if (!tls) return Invalid(tls.error().what);
+    get->tls = std::move(*tls);
+  }
+  get->access_token = o.access_token;
+  return Ok{};
+}
+
+}  // namespace
+
+Expected<client::GetOptions> ToGetOptions(const SessionOptions& o) {
+  client::GetOptions get;
+  get.name = o.name;
+  for (auto step : {AddFinders, AddRoutes, AddSizes, AddTrust}) {
+    if (auto st = step(o, &get); !st) return Unexpected{st.error()};
+  }
+  if (get.name.empty()) return Invalid("no name given");
+  if (!client::HasSources(get)) {
+    return Invalid(
+        "give sources: URLs, --source, --director, --discover or --origin "
+        "with --via");
+  }
+  return get;
+}
+
+Status AddFetchOptions(const FetchOptions& f, client::GetOptions* get) {
+  if (f.range) get->range = core::ByteRange{f.range->offset, f.range->length};
+  get->live_edge = f.live_edge;
+  if (!f.sha256.empty()) {
+    auto digest = core::DigestFromHex(f.sha256);
+    if (!digest) return Invalid("--sha256: " + digest.error().what);
+    if (get->sink) return Invalid("--sha256 needs a file output");
+    if (f.range) return Invalid("--sha256 checks a whole file, not --range");
+    get->sha256 = *digest;
+  }
+  get->trace_path = f.trace_path;
+  get->on_progress = f.on_progress;
+  get->on_source = f.on_source;
+  return Ok{};
+}
+
+}  // namespace braid::lib
