@@ -1,8 +1,9 @@
-// In libbraid.so only (the braid program sets up its own logging): braid's
-// log lines go to standard error, warnings and errors only, so that an
-// application's standard output carries nothing of braid's. spdlog is
-// compiled into the library (header-only, hidden), so this logger is the
-// library's own and the application's spdlog, if any, is left alone.
+// In libbraid.so only (the braid program sets up its own logging): until
+// the application sets spdlog's default logger itself, braid's log lines go
+// to standard error, warnings and errors only, so that an application's
+// standard output carries nothing of braid's. An application that uses
+// spdlog and sets its own default logger in main() (after this ran, when
+// the library was loaded) gets braid's lines in its log.
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -10,7 +11,7 @@ namespace braid::lib {
 namespace {
 
 const bool kLogging = [] {
-  auto logger = spdlog::stderr_logger_mt("braid");
+  auto logger = spdlog::stderr_logger_mt("braid-library");
   logger->set_level(spdlog::level::warn);
   spdlog::set_default_logger(std::move(logger));
   return true;
