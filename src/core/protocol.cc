@@ -1,10 +1,12 @@
 #include "core/protocol.h"
 
 #include <algorithm>
+#include <array>
 #include <cstring>
+#include <utility>
 
 #include "core/byte_io.h"
-#include "core/protocol_directory.h"
+#include "core/protocol_codec.h"
 
 namespace braid::core {
 namespace {
@@ -12,13 +14,6 @@ namespace {
 constexpr uint8_t kMagic[4] = {'B', 'R', 'A', 'D'};
 constexpr size_t kMaxAgentLen = 256;
 constexpr size_t kMaxErrorLen = 512;
-
-template <class... Ts>
-struct Overloaded : Ts... {
-  using Ts::operator()...;
-};
-template <class... Ts>
-Overloaded(Ts...) -> Overloaded<Ts...>;
 
 void PutPattern(ByteWriter& w, const Pattern& p) {
   w.U16(static_cast<uint16_t>(p.size()));
@@ -36,280 +31,311 @@ bool GetPattern(ByteReader& r, Pattern* out) {
   return true;
 }
 
-void EncodeBody(const Message& m, ByteWriter& w) {
-  std::visit(
-      Overloaded{
-          [&](const Hello& h) {
-            w.Bytes(kMagic);
-            w.U16(h.min_version);
-            w.U16(h.max_version);
-            w.U8(static_cast<uint8_t>(h.role));
-            w.Str(h.agent.substr(0, kMaxAgentLen));
-          },
-          [&](const Ping& p) { w.U64(p.token), w.Bytes(p.payload); },
-          [&](const Pong& p) { w.U64(p.token), w.Bytes(p.payload); },
-          [&](const List& l) {
-            if (!l.access_token.empty()) w.Str(l.access_token);
-          },
-          [&](const Toc& t) {
-            w.U32(static_cast<uint32_t>(t.entries.size()));
-            for (const auto& e : t.entries) w.Str(e.name), w.U64(e.size);
-          },
-          [&](const Open& o) {
-            w.U32(o.block_size);
-            w.U64(o.start_seq);
-            w.U16(o.my_id);
-            w.U32(o.epoch);
-            PutPattern(w, o.pattern);
-            w.Str(o.name);
-            if (!o.access_token.empty()) w.Str(o.access_token);
-          },
-          [&](const Opened& o) {
-            w.U64(o.size), w.U32(o.block_size), w.U64(o.block_count);
-            w.Bytes(o.content_id);
-          },
-          [&](const Start&) {},
-          [&](const PatternMsg& p) {
-            w.U32(p.epoch), w.U64(p.switch_seq), w.U16(p.my_id);
-            PutPattern(w, p.pattern);
-          },
-          [&](const PatternAck& a) { w.U32(a.epoch), w.U64(a.position); },
-          [&](const Data& d) {
-            w.U64(d.seq), w.U32(d.epoch), w.Bytes(d.payload);
-          },
-          [&](const End& e) { w.U64(e.blocks_sent), w.U64(e.bytes_sent); },
-          [&](const ErrorMsg& e) {
-            w.U16(static_cast<uint16_t>(e.code));
-            w.Str(std::string_view(e.message).substr(0, kMaxErrorLen));
-          },
-          [&](const Request& r) { w.U64(r.first), w.U32(r.count); },
-          [&](const Skip& r) { w.U64(r.first), w.U32(r.count); },
-          [&](const ManifestGet& r) { w.U64(r.first), w.U32(r.count); },
-          [&](const ManifestPart& m) {
-            w.U64(m.first), w.U32(static_cast<uint32_t>(m.digests.size()));
-            for (const Digest& d : m.digests) w.Bytes(d);
-          },
-          [&](const Edge& e) { w.U64(e.available), w.U8(e.ended ? 1 : 0); },
-          [&](const SignatureGet&) {},
-          [&](const SignatureMsg& m) {
-            w.Str(m.statement.name), w.U64(m.statement.size);
-            w.Bytes(m.statement.content_id), w.Bytes(m.key_id);
-            w.Bytes(m.signature);
-          },
-          [&](const auto& m) { detail::EncodeDirectoryBody(m, w); },
-      },
-      m);
+}  // namespace
+
+namespace codec {
+
+void PutDigest(ByteWriter& w, const Digest& d) { w.Bytes(d); }
+
+Digest TakeDigest(ByteReader& r) {
+  Digest d{};
+  auto b = r.Bytes(d.size());
+  if (r.ok()) std::copy(b.begin(), b.end(), d.begin());
+  return d;
 }
 
-Expected<Message> Bad(FrameType t, const char* why) {
-  return MakeError(Errc::kMalformed,
-                   std::string("decode ") + FrameTypeName(t) + ": " + why);
+void Put(ByteWriter& w, const Hello& h) {
+  w.Bytes(kMagic);
+  w.U16(h.min_version);
+  w.U16(h.max_version);
+  w.U8(static_cast<uint8_t>(h.role));
+  w.Str(h.agent.substr(0, kMaxAgentLen));
 }
 
-Expected<Message> DecodeHello(ByteReader& r) {
-  Hello h;
+Status Take(ByteReader& r, Hello* h) {
   auto magic = r.Bytes(4);
-  if (!r.ok()) return Bad(FrameType::kHello, "truncated");
-  if (std::memcmp(magic.data(), kMagic, 4) != 0) {
+  if (!r.ok()) return Bad<Hello>("truncated");
+  if (std::memcmp(magic.data(), kMagic, 4) != 0)
     return MakeError(Errc::kBadMagic, "HELLO magic is not BRAD");
-  }
-  h.min_version = r.U16();
-  h.max_version = r.U16();
+  h->min_version = r.U16();
+  h->max_version = r.U16();
   uint8_t role = r.U8();
-  h.agent = r.Str(kMaxAgentLen);
-  if (!r.ok()) return Bad(FrameType::kHello, "bad field");
-  if (role < 1 || role > 4) return Bad(FrameType::kHello, "unknown role");
-  if (h.min_version > h.max_version) return Bad(FrameType::kHello, "min > max");
-  h.role = static_cast<Role>(role);
-  return Message(std::move(h));
+  h->agent = r.Str(kMaxAgentLen);
+  if (!r.ok()) return Bad<Hello>("bad field");
+  if (role < 1 || role > 4) return Bad<Hello>("unknown role");
+  if (h->min_version > h->max_version) return Bad<Hello>("min > max");
+  h->role = static_cast<Role>(role);
+  return Ok{};
 }
 
-Expected<Message> DecodeSignature(ByteReader& r) {
-  SignatureMsg m;
-  m.statement.name = r.Str(kMaxNameLen);
-  m.statement.size = r.U64();
-  auto copy = [&](auto& to) {
-    auto b = r.Bytes(to.size());
-    if (r.ok()) std::copy(b.begin(), b.end(), to.begin());
-  };
-  copy(m.statement.content_id);
-  copy(m.key_id);
-  copy(m.signature);
-  if (!r.ok()) return Bad(FrameType::kSignature, "truncated");
-  return Message(std::move(m));
+void Put(ByteWriter& w, const Ping& p) { w.U64(p.token), w.Bytes(p.payload); }
+
+Status Take(ByteReader& r, Ping* p) {
+  p->token = r.U64();
+  p->payload = r.Rest();
+  return Ok{};
 }
 
-Expected<Message> DecodeToc(ByteReader& r) {
-  Toc t;
+void Put(ByteWriter& w, const Pong& p) { w.U64(p.token), w.Bytes(p.payload); }
+
+Status Take(ByteReader& r, Pong* p) {
+  p->token = r.U64();
+  p->payload = r.Rest();
+  return Ok{};
+}
+
+void Put(ByteWriter& w, const List& l) {
+  if (!l.access_token.empty()) w.Str(l.access_token);
+}
+
+Status Take(ByteReader& r, List* l) {
+  if (!r.AtEnd()) l->access_token = r.Str(kMaxAccessTokenLen);
+  return Ok{};
+}
+
+void Put(ByteWriter& w, const Toc& t) {
+  w.U32(static_cast<uint32_t>(t.entries.size()));
+  for (const auto& e : t.entries) w.Str(e.name), w.U64(e.size);
+}
+
+Status Take(ByteReader& r, Toc* t) {
   uint32_t n = r.U32();
-  if (!r.ok() || n > kMaxTocEntries) return Bad(FrameType::kToc, "bad count");
+  if (!r.ok() || n > kMaxTocEntries) return Bad<Toc>("bad count");
   // Each entry takes at least 10 bytes: bound the reservation by the body.
-  if (r.remaining() / 10 < n) return Bad(FrameType::kToc, "count exceeds body");
-  t.entries.reserve(n);
+  if (r.remaining() / 10 < n) return Bad<Toc>("count exceeds body");
+  t->entries.reserve(n);
   for (uint32_t i = 0; i < n && r.ok(); ++i) {
     TocEntry e;
     e.name = r.Str(kMaxNameLen);
     e.size = r.U64();
-    t.entries.push_back(std::move(e));
+    t->entries.push_back(std::move(e));
   }
-  if (!r.ok()) return Bad(FrameType::kToc, "bad entry");
-  return Message(std::move(t));
+  if (!r.ok()) return Bad<Toc>("bad entry");
+  return Ok{};
 }
 
-Expected<Message> DecodeOpen(ByteReader& r) {
-  Open o;
-  o.block_size = r.U32();
-  o.start_seq = r.U64();
-  o.my_id = r.U16();
-  o.epoch = r.U32();
-  if (!r.ok()) return Bad(FrameType::kOpen, "truncated");
-  if (!GetPattern(r, &o.pattern)) {
+void Put(ByteWriter& w, const Open& o) {
+  w.U32(o.block_size);
+  w.U64(o.start_seq);
+  w.U16(o.my_id);
+  w.U32(o.epoch);
+  PutPattern(w, o.pattern);
+  w.Str(o.name);
+  if (!o.access_token.empty()) w.Str(o.access_token);
+}
+
+Status Take(ByteReader& r, Open* o) {
+  o->block_size = r.U32();
+  o->start_seq = r.U64();
+  o->my_id = r.U16();
+  o->epoch = r.U32();
+  if (!r.ok()) return Bad<Open>("truncated");
+  if (!GetPattern(r, &o->pattern))
     return MakeError(Errc::kBadPattern, "decode OPEN: bad pattern");
-  }
-  o.name = r.Str(kMaxNameLen);
-  if (!r.ok()) return Bad(FrameType::kOpen, "bad name");
-  if (!r.AtEnd()) o.access_token = r.Str(kMaxAccessTokenLen);
-  if (!r.ok()) return Bad(FrameType::kOpen, "bad access token");
-  if (o.block_size < kMinBlockSize || o.block_size > kMaxBlockSize) {
-    return Bad(FrameType::kOpen, "block size out of range");
-  }
+  o->name = r.Str(kMaxNameLen);
+  if (!r.ok()) return Bad<Open>("bad name");
+  if (!r.AtEnd()) o->access_token = r.Str(kMaxAccessTokenLen);
+  if (!r.ok()) return Bad<Open>("bad access token");
+  if (o->block_size < kMinBlockSize || o->block_size > kMaxBlockSize)
+    return Bad<Open>("block size out of range");
   // my_id may be absent from the pattern: a source joining a running
   // transfer sends nothing until a PATTERN gives it slots.
-  return Message(std::move(o));
+  return Ok{};
 }
 
-Expected<Message> DecodePattern(ByteReader& r) {
-  PatternMsg p;
-  p.epoch = r.U32();
-  p.switch_seq = r.U64();
-  p.my_id = r.U16();
-  if (!r.ok()) return Bad(FrameType::kPattern, "truncated");
-  if (!GetPattern(r, &p.pattern)) {
+void Put(ByteWriter& w, const Opened& o) {
+  w.U64(o.size), w.U32(o.block_size), w.U64(o.block_count);
+  PutDigest(w, o.content_id);
+}
+
+Status Take(ByteReader& r, Opened* o) {
+  o->size = r.U64();
+  o->block_size = r.U32();
+  o->block_count = r.U64();
+  o->content_id = TakeDigest(r);
+  return Ok{};
+}
+
+void Put(ByteWriter&, const Start&) {}
+Status Take(ByteReader&, Start*) { return Ok{}; }
+
+void Put(ByteWriter& w, const PatternMsg& p) {
+  w.U32(p.epoch), w.U64(p.switch_seq), w.U16(p.my_id);
+  PutPattern(w, p.pattern);
+}
+
+Status Take(ByteReader& r, PatternMsg* p) {
+  p->epoch = r.U32();
+  p->switch_seq = r.U64();
+  p->my_id = r.U16();
+  if (!r.ok()) return Bad<PatternMsg>("truncated");
+  if (!GetPattern(r, &p->pattern))
     return MakeError(Errc::kBadPattern, "decode PATTERN: bad pattern");
-  }
-  return Message(std::move(p));
+  return Ok{};
 }
 
-Expected<Message> DecodeFields(FrameType t, ByteReader& r) {
-  switch (t) {
-    case FrameType::kHello:
-      return DecodeHello(r);
-    case FrameType::kPing: {
-      Ping p{r.U64(), {}};
-      p.payload = r.Rest();
-      return Message(p);
-    }
-    case FrameType::kPong: {
-      Pong p{r.U64(), {}};
-      p.payload = r.Rest();
-      return Message(p);
-    }
-    case FrameType::kList: {
-      List l;
-      if (!r.AtEnd()) l.access_token = r.Str(kMaxAccessTokenLen);
-      return Message(std::move(l));
-    }
-    case FrameType::kToc:
-      return DecodeToc(r);
-    case FrameType::kOpen:
-      return DecodeOpen(r);
-    case FrameType::kOpened: {
-      Opened o{r.U64(), r.U32(), r.U64(), {}};
-      auto id = r.Bytes(32);
-      if (r.ok()) std::copy(id.begin(), id.end(), o.content_id.begin());
-      return Message(o);
-    }
-    case FrameType::kStart:
-      return Message(Start{});
-    case FrameType::kPattern:
-      return DecodePattern(r);
-    case FrameType::kPatternAck: {
-      PatternAck a{r.U32(), r.U64()};
-      return Message(a);
-    }
-    case FrameType::kData: {
-      Data d{r.U64(), r.U32(), {}};
-      d.payload = r.Rest();
-      if (r.ok() && d.payload.empty()) return Bad(t, "empty payload");
-      return Message(d);
-    }
-    case FrameType::kEnd: {
-      End e{r.U64(), r.U64()};
-      return Message(e);
-    }
-    case FrameType::kError: {
-      ErrorMsg e;
-      e.code = static_cast<Errc>(r.U16());
-      e.message = r.Str(kMaxErrorLen);
-      return Message(std::move(e));
-    }
-    case FrameType::kRequest: {
-      Request q{r.U64(), r.U32()};
-      if (r.ok() && (q.count == 0 || q.count > kMaxRequestCount)) {
-        return Bad(t, "count out of range");
-      }
-      return Message(q);
-    }
-    case FrameType::kSkip: {
-      Skip q{r.U64(), r.U32()};
-      if (r.ok() && (q.count == 0 || q.count > kMaxRequestCount)) {
-        return Bad(t, "count out of range");
-      }
-      return Message(q);
-    }
-    case FrameType::kManifestGet: {
-      ManifestGet q{r.U64(), r.U32()};
-      if (r.ok() && (q.count == 0 || q.count > kMaxManifestPart)) {
-        return Bad(t, "count out of range");
-      }
-      return Message(q);
-    }
-    case FrameType::kManifest: {
-      ManifestPart m;
-      m.first = r.U64();
-      uint32_t n = r.U32();
-      if (!r.ok() || n > kMaxManifestPart || r.remaining() != size_t{n} * 32) {
-        return Bad(t, "digest count does not match the body");
-      }
-      m.digests.resize(n);
-      for (auto& d : m.digests) {
-        auto b = r.Bytes(32);
-        std::copy(b.begin(), b.end(), d.begin());
-      }
-      return Message(std::move(m));
-    }
-    case FrameType::kEdge: {
-      Edge e{r.U64(), false};
-      uint8_t ended = r.U8();
-      if (r.ok() && ended > 1) return Bad(t, "ended flag is not 0 or 1");
-      e.ended = ended == 1;
-      return Message(e);
-    }
-    case FrameType::kSignatureGet:
-      return Message(SignatureGet{});
-    case FrameType::kSignature:
-      return DecodeSignature(r);
-    default:
-      return detail::DecodeDirectoryFields(t, r);
-  }
+void Put(ByteWriter& w, const PatternAck& a) {
+  w.U32(a.epoch), w.U64(a.position);
 }
+
+Status Take(ByteReader& r, PatternAck* a) {
+  a->epoch = r.U32();
+  a->position = r.U64();
+  return Ok{};
+}
+
+void Put(ByteWriter& w, const Data& d) {
+  w.U64(d.seq), w.U32(d.epoch), w.Bytes(d.payload);
+}
+
+Status Take(ByteReader& r, Data* d) {
+  d->seq = r.U64();
+  d->epoch = r.U32();
+  d->payload = r.Rest();
+  if (r.ok() && d->payload.empty()) return Bad<Data>("empty payload");
+  return Ok{};
+}
+
+void Put(ByteWriter& w, const End& e) {
+  w.U64(e.blocks_sent), w.U64(e.bytes_sent);
+}
+
+Status Take(ByteReader& r, End* e) {
+  e->blocks_sent = r.U64();
+  e->bytes_sent = r.U64();
+  return Ok{};
+}
+
+void Put(ByteWriter& w, const ErrorMsg& e) {
+  w.U16(static_cast<uint16_t>(e.code));
+  w.Str(std::string_view(e.message).substr(0, kMaxErrorLen));
+}
+
+Status Take(ByteReader& r, ErrorMsg* e) {
+  e->code = static_cast<Errc>(r.U16());
+  e->message = r.Str(kMaxErrorLen);
+  return Ok{};
+}
+
+// REQUEST, SKIP and MANIFEST_GET: a first block (or piece) and a count.
+template <class T>
+void PutRun(ByteWriter& w, const T& m) {
+  w.U64(m.first), w.U32(m.count);
+}
+
+template <class T>
+Status TakeRun(ByteReader& r, T* m, uint32_t most) {
+  m->first = r.U64();
+  m->count = r.U32();
+  if (r.ok() && (m->count == 0 || m->count > most))
+    return Bad<T>("count out of range");
+  return Ok{};
+}
+
+void Put(ByteWriter& w, const Request& m) { PutRun(w, m); }
+Status Take(ByteReader& r, Request* m) {
+  return TakeRun(r, m, kMaxRequestCount);
+}
+void Put(ByteWriter& w, const Skip& m) { PutRun(w, m); }
+Status Take(ByteReader& r, Skip* m) { return TakeRun(r, m, kMaxRequestCount); }
+void Put(ByteWriter& w, const ManifestGet& m) { PutRun(w, m); }
+Status Take(ByteReader& r, ManifestGet* m) {
+  return TakeRun(r, m, kMaxManifestPart);
+}
+
+void Put(ByteWriter& w, const ManifestPart& m) {
+  w.U64(m.first), w.U32(static_cast<uint32_t>(m.digests.size()));
+  for (const Digest& d : m.digests) PutDigest(w, d);
+}
+
+Status Take(ByteReader& r, ManifestPart* m) {
+  m->first = r.U64();
+  uint32_t n = r.U32();
+  if (!r.ok() || n > kMaxManifestPart || r.remaining() != size_t{n} * 32)
+    return Bad<ManifestPart>("digest count does not match the body");
+  m->digests.resize(n);
+  for (auto& d : m->digests) d = TakeDigest(r);
+  return Ok{};
+}
+
+void Put(ByteWriter& w, const Edge& e) {
+  w.U64(e.available), w.U8(e.ended ? 1 : 0);
+}
+
+Status Take(ByteReader& r, Edge* e) {
+  e->available = r.U64();
+  uint8_t ended = r.U8();
+  if (r.ok() && ended > 1) return Bad<Edge>("ended flag is not 0 or 1");
+  e->ended = ended == 1;
+  return Ok{};
+}
+
+void Put(ByteWriter&, const SignatureGet&) {}
+Status Take(ByteReader&, SignatureGet*) { return Ok{}; }
+
+void Put(ByteWriter& w, const SignatureMsg& m) {
+  w.Str(m.statement.name), w.U64(m.statement.size);
+  PutDigest(w, m.statement.content_id), w.Bytes(m.key_id);
+  w.Bytes(m.signature);
+}
+
+Status Take(ByteReader& r, SignatureMsg* m) {
+  m->statement.name = r.Str(kMaxNameLen);
+  m->statement.size = r.U64();
+  m->statement.content_id = TakeDigest(r);
+  auto copy = [&](auto& to) {
+    auto b = r.Bytes(to.size());
+    if (r.ok()) std::copy(b.begin(), b.end(), to.begin());
+  };
+  copy(m->key_id);
+  copy(m->signature);
+  if (!r.ok()) return Bad<SignatureMsg>("truncated");
+  return Ok{};
+}
+
+}  // namespace codec
+
+namespace {
+
+using codec::Put;
+using codec::Take;
+
+template <class T>
+Expected<Message> DecodeAs(ByteReader& r) {
+  T m;
+  if (Status s = Take(r, &m); !s) return Unexpected{s.error()};
+  return Message(std::move(m));
+}
+
+// What the tables know of one frame type, from its struct.
+struct Kind {
+  const char* name = nullptr;  // null: no such type
+  size_t max_body = 0;
+  Expected<Message> (*decode)(ByteReader&) = nullptr;
+};
+
+constexpr std::array<Kind, 256> MakeKinds() {
+  std::array<Kind, 256> kinds{};
+  [&]<size_t... I>(std::index_sequence<I...>) {
+    auto add = [&]<class T>(T*) {
+      auto& k = kinds[static_cast<uint8_t>(T::kType)];
+      // Two messages of one type: a compile error (a throw is no constant).
+      if (k.name) throw "two messages of one frame type";
+      k = {T::kName, T::kMaxBody, &DecodeAs<T>};
+    };
+    (add(static_cast<std::variant_alternative_t<I, Message>*>(nullptr)), ...);
+  }
+  (std::make_index_sequence<std::variant_size_v<Message>>());
+  return kinds;
+}
+
+constexpr std::array<Kind, 256> kKinds = MakeKinds();
 
 }  // namespace
 
 FrameType TypeOf(const Message& m) {
-  static constexpr FrameType kByIndex[] = {
-      FrameType::kHello,        FrameType::kPing,     FrameType::kPong,
-      FrameType::kList,         FrameType::kToc,      FrameType::kOpen,
-      FrameType::kOpened,       FrameType::kStart,    FrameType::kPattern,
-      FrameType::kPatternAck,   FrameType::kData,     FrameType::kEnd,
-      FrameType::kError,        FrameType::kRequest,  FrameType::kSkip,
-      FrameType::kManifestGet,  FrameType::kManifest, FrameType::kRegister,
-      FrameType::kRegistered,   FrameType::kLookup,   FrameType::kSources,
-      FrameType::kCatalog,      FrameType::kDiscover, FrameType::kHere,
-      FrameType::kRoute,        FrameType::kRouted,   FrameType::kEdge,
-      FrameType::kSignatureGet, FrameType::kSignature};
-  static_assert(std::size(kByIndex) == std::variant_size_v<Message>);
-  return kByIndex[m.index()];
+  return std::visit(
+      [](const auto& x) { return std::decay_t<decltype(x)>::kType; }, m);
 }
 
 Error WrongReply(const Message& m, const std::string& peer,
@@ -321,101 +347,20 @@ Error WrongReply(const Message& m, const std::string& peer,
 }
 
 const char* FrameTypeName(FrameType t) {
-  switch (t) {
-    case FrameType::kHello:
-      return "HELLO";
-    case FrameType::kPing:
-      return "PING";
-    case FrameType::kPong:
-      return "PONG";
-    case FrameType::kList:
-      return "LIST";
-    case FrameType::kToc:
-      return "TOC";
-    case FrameType::kOpen:
-      return "OPEN";
-    case FrameType::kOpened:
-      return "OPENED";
-    case FrameType::kStart:
-      return "START";
-    case FrameType::kPattern:
-      return "PATTERN";
-    case FrameType::kPatternAck:
-      return "PATTERN_ACK";
-    case FrameType::kData:
-      return "DATA";
-    case FrameType::kEnd:
-      return "END";
-    case FrameType::kError:
-      return "ERROR";
-    case FrameType::kRequest:
-      return "REQUEST";
-    case FrameType::kSkip:
-      return "SKIP";
-    case FrameType::kManifestGet:
-      return "MANIFEST_GET";
-    case FrameType::kManifest:
-      return "MANIFEST";
-    case FrameType::kEdge:
-      return "EDGE";
-    case FrameType::kSignatureGet:
-      return "SIGNATURE_GET";
-    case FrameType::kSignature:
-      return "SIGNATURE";
-    default:
-      return detail::DirectoryFrameName(t);
-  }
+  const char* name = kKinds[static_cast<uint8_t>(t)].name;
+  return name ? name : "?";
 }
 
 std::optional<size_t> MaxBodySize(uint8_t type) {
-  switch (static_cast<FrameType>(type)) {
-    case FrameType::kHello:
-      return 1024;
-    case FrameType::kPing:
-    case FrameType::kPong:
-      return kMaxPingPayload + 8;
-    case FrameType::kList:
-      return 2 + kMaxAccessTokenLen;
-    case FrameType::kToc:
-      return 8u << 20;
-    case FrameType::kOpen:
-      return 16 * 1024;  // a name and a token of the longest take 2.6 KiB
-    case FrameType::kOpened:
-      return 52;
-    case FrameType::kStart:
-      return 0;
-    case FrameType::kPattern:
-      return 16 * 1024;
-    case FrameType::kPatternAck:
-      return 12;
-    case FrameType::kData:
-      return kDataHeaderSize + kMaxBlockSize;
-    case FrameType::kEnd:
-      return 16;
-    case FrameType::kError:
-      return 1024;
-    case FrameType::kRequest:
-    case FrameType::kSkip:
-    case FrameType::kManifestGet:
-      return 12;
-    case FrameType::kManifest:
-      return 12 + size_t{kMaxManifestPart} * 32;
-    case FrameType::kEdge:
-      return 9;
-    case FrameType::kSignatureGet:
-      return 0;
-    case FrameType::kSignature:
-      return 2 + kMaxNameLen + 8 + 32 + 32 + 64;
-    default:
-      return detail::DirectoryMaxBody(static_cast<FrameType>(type));
-  }
+  if (!kKinds[type].name) return std::nullopt;
+  return kKinds[type].max_body;
 }
 
 void Encode(const Message& m, std::vector<uint8_t>* out) {
   size_t at = out->size();
   out->resize(at + kFrameHeaderSize);
   ByteWriter w(out);
-  EncodeBody(m, w);
+  std::visit([&](const auto& x) { Put(w, x); }, m);
   uint32_t len = static_cast<uint32_t>(out->size() - at - 4);
   PutBe(out->data() + at, len, 4);
   (*out)[at + 4] = static_cast<uint8_t>(TypeOf(m));
@@ -430,19 +375,19 @@ void EncodeDataPrefix(uint64_t seq, uint32_t epoch, uint32_t payload_len,
 }
 
 Expected<Message> DecodeBody(uint8_t type, std::span<const uint8_t> body) {
-  auto max = MaxBodySize(type);
-  if (!max) return MakeError(Errc::kUnknownType, "decode: unknown frame type");
-  auto t = static_cast<FrameType>(type);
-  if (body.size() > *max) {
-    return MakeError(
-        Errc::kFrameTooLarge,
-        std::string("decode ") + FrameTypeName(t) + ": body too large");
-  }
+  const Kind& kind = kKinds[type];
+  if (!kind.name)
+    return MakeError(Errc::kUnknownType, "decode: unknown frame type");
+  auto bad = [&](Errc code, const char* why) -> Expected<Message> {
+    return MakeError(code, std::string("decode ") + kind.name + ": " + why);
+  };
+  if (body.size() > kind.max_body)
+    return bad(Errc::kFrameTooLarge, "body too large");
   ByteReader r(body);
-  Expected<Message> m = DecodeFields(t, r);
+  Expected<Message> m = kind.decode(r);
   if (!m) return m;
-  if (!r.ok()) return Bad(t, "truncated body");
-  if (!r.AtEnd()) return Bad(t, "trailing bytes");
+  if (!r.ok()) return bad(Errc::kMalformed, "truncated body");
+  if (!r.AtEnd()) return bad(Errc::kMalformed, "trailing bytes");
   return m;
 }
 

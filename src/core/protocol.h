@@ -70,6 +70,9 @@ enum class Role : uint8_t {
 };
 
 struct Hello {
+  static constexpr FrameType kType = FrameType::kHello;
+  static constexpr const char* kName = "HELLO";
+  static constexpr size_t kMaxBody = 1024;
   uint16_t min_version = kProtocolVersion;
   uint16_t max_version = kProtocolVersion;
   Role role = Role::kClient;
@@ -77,16 +80,25 @@ struct Hello {
 };
 // Ping and Pong payloads are views into the decoder's buffer.
 struct Ping {
+  static constexpr FrameType kType = FrameType::kPing;
+  static constexpr const char* kName = "PING";
+  static constexpr size_t kMaxBody = kMaxPingPayload + 8;
   uint64_t token = 0;
   std::span<const uint8_t> payload;
 };
 struct Pong {
+  static constexpr FrameType kType = FrameType::kPong;
+  static constexpr const char* kName = "PONG";
+  static constexpr size_t kMaxBody = kMaxPingPayload + 8;
   uint64_t token = 0;
   std::span<const uint8_t> payload;
 };
 // access_token: for a server that requires one (docs/protocol.md "Access
 // tokens"); empty for none. LIST needs one whose scope is every name.
 struct List {
+  static constexpr FrameType kType = FrameType::kList;
+  static constexpr const char* kName = "LIST";
+  static constexpr size_t kMaxBody = 2 + kMaxAccessTokenLen;
   std::string access_token;
 };
 struct TocEntry {
@@ -95,9 +107,15 @@ struct TocEntry {
   bool operator==(const TocEntry&) const = default;
 };
 struct Toc {
+  static constexpr FrameType kType = FrameType::kToc;
+  static constexpr const char* kName = "TOC";
+  static constexpr size_t kMaxBody = 8u << 20;
   std::vector<TocEntry> entries;
 };
 struct Open {
+  static constexpr FrameType kType = FrameType::kOpen;
+  static constexpr const char* kName = "OPEN";
+  static constexpr size_t kMaxBody = 16 * 1024;
   uint32_t block_size = 0;
   uint64_t start_seq = 0;
   SourceId my_id = 0;
@@ -113,57 +131,92 @@ inline constexpr uint64_t kLiveSize = UINT64_MAX;
 // one that grows past it ends there.
 inline constexpr uint64_t kLiveMaxBlocks = uint64_t{1} << 24;
 struct Opened {
+  static constexpr FrameType kType = FrameType::kOpened;
+  static constexpr const char* kName = "OPENED";
+  static constexpr size_t kMaxBody = 52;
   uint64_t size = 0;
   uint32_t block_size = 0;
   uint64_t block_count = 0;
   Digest content_id{};  // SHA-256 of the stream's manifest
 };
-struct Start {};
+struct Start {
+  static constexpr FrameType kType = FrameType::kStart;
+  static constexpr const char* kName = "START";
+  static constexpr size_t kMaxBody = 0;
+};
 struct PatternMsg {
+  static constexpr FrameType kType = FrameType::kPattern;
+  static constexpr const char* kName = "PATTERN";
+  static constexpr size_t kMaxBody = 16 * 1024;
   uint32_t epoch = 0;
   uint64_t switch_seq = 0;
   SourceId my_id = 0;
   Pattern pattern;
 };
 struct PatternAck {
+  static constexpr FrameType kType = FrameType::kPatternAck;
+  static constexpr const char* kName = "PATTERN_ACK";
+  static constexpr size_t kMaxBody = 12;
   uint32_t epoch = 0;
   uint64_t position = 0;
 };
 // payload is a view into the decoder's buffer.
 struct Data {
+  static constexpr FrameType kType = FrameType::kData;
+  static constexpr const char* kName = "DATA";
+  static constexpr size_t kMaxBody = kDataHeaderSize + kMaxBlockSize;
   uint64_t seq = 0;
   uint32_t epoch = 0;
   std::span<const uint8_t> payload;
 };
 struct End {
+  static constexpr FrameType kType = FrameType::kEnd;
+  static constexpr const char* kName = "END";
+  static constexpr size_t kMaxBody = 16;
   uint64_t blocks_sent = 0;
   uint64_t bytes_sent = 0;
 };
 struct ErrorMsg {
+  static constexpr FrameType kType = FrameType::kError;
+  static constexpr const char* kName = "ERROR";
+  static constexpr size_t kMaxBody = 1024;
   Errc code = Errc::kOk;
   std::string message;
 };
 struct Request {
+  static constexpr FrameType kType = FrameType::kRequest;
+  static constexpr const char* kName = "REQUEST";
+  static constexpr size_t kMaxBody = 12;
   uint64_t first = 0;
   uint32_t count = 0;
 };
 // Do not send blocks [first, first + count): another source covers them.
 struct Skip {
+  static constexpr FrameType kType = FrameType::kSkip;
+  static constexpr const char* kName = "SKIP";
+  static constexpr size_t kMaxBody = 12;
   uint64_t first = 0;
   uint32_t count = 0;
 };
 
 // Asks for piece digests [first, first + count) of the open stream's manifest.
 struct ManifestGet {
+  static constexpr FrameType kType = FrameType::kManifestGet;
+  static constexpr const char* kName = "MANIFEST_GET";
+  static constexpr size_t kMaxBody = 12;
   uint64_t first = 0;
   uint32_t count = 0;
 };
+inline constexpr uint32_t kMaxManifestPart = 65536;
+
 // Piece digests from `first` on, 32 bytes each.
 struct ManifestPart {
+  static constexpr FrameType kType = FrameType::kManifest;
+  static constexpr const char* kName = "MANIFEST";
+  static constexpr size_t kMaxBody = 12 + size_t{kMaxManifestPart} * 32;
   uint64_t first = 0;
   std::vector<Digest> digests;
 };
-inline constexpr uint32_t kMaxManifestPart = 65536;
 
 // Director and discovery (docs/protocol.md "Director", "Discovery").
 inline constexpr size_t kMaxAddressLen = 300;  // "host:port"
@@ -182,6 +235,9 @@ struct CatalogItem {
 // kToken is set on the wire when `token` (a registration credential) is
 // not empty; only a first part may carry one.
 struct Register {
+  static constexpr FrameType kType = FrameType::kRegister;
+  static constexpr const char* kName = "REGISTER";
+  static constexpr size_t kMaxBody = kMaxListBody;
   static constexpr uint8_t kFirst = 1, kLast = 2, kToken = 4;
   uint8_t flags = kFirst | kLast;
   std::string advertise;  // "host:port" clients should connect to
@@ -189,10 +245,16 @@ struct Register {
   std::string token;  // see core/register_token.h; empty: none
 };
 struct Registered {
+  static constexpr FrameType kType = FrameType::kRegistered;
+  static constexpr const char* kName = "REGISTERED";
+  static constexpr size_t kMaxBody = 8;
   uint32_t entries = 0;       // what the director now holds of this server
   uint32_t heartbeat_ms = 0;  // send a PING at least this often
 };
 struct Lookup {
+  static constexpr FrameType kType = FrameType::kLookup;
+  static constexpr const char* kName = "LOOKUP";
+  static constexpr size_t kMaxBody = 1 + 2 + kMaxNameLen;
   bool subscribe = false;  // keep sending SOURCES when the holders change
   std::string name;
 };
@@ -205,6 +267,9 @@ struct SourceItem {
 };
 // Every current holder of a name (and of its content under other names).
 struct Sources {
+  static constexpr FrameType kType = FrameType::kSources;
+  static constexpr const char* kName = "SOURCES";
+  static constexpr size_t kMaxBody = kMaxListBody;
   std::string name;
   std::vector<SourceItem> sources;
 };
@@ -217,16 +282,25 @@ struct CatalogLine {
 };
 // The director's answer to LIST, in parts; `last` on the final one.
 struct CatalogPart {
+  static constexpr FrameType kType = FrameType::kCatalog;
+  static constexpr const char* kName = "CATALOG";
+  static constexpr size_t kMaxBody = kMaxListBody;
   bool last = true;
   std::vector<CatalogLine> lines;
 };
 // UDP: who holds `name`?
 struct Discover {
+  static constexpr FrameType kType = FrameType::kDiscover;
+  static constexpr const char* kName = "DISCOVER";
+  static constexpr size_t kMaxBody = 8 + 2 + kMaxNameLen;
   uint64_t nonce = 0;
   std::string name;
 };
 // UDP answer to DISCOVER. An empty host means the datagram's source address.
 struct Here {
+  static constexpr FrameType kType = FrameType::kHere;
+  static constexpr const char* kName = "HERE";
+  static constexpr size_t kMaxBody = 8 + 2 + 2 + kMaxAddressLen + 8 + 32;
   uint64_t nonce = 0;
   uint16_t port = 0;
   std::string host;
@@ -237,22 +311,39 @@ struct Here {
 // Relay (docs/protocol.md "Relay"): the client asks a relay to carry this
 // connection to an origin; after ROUTED the relay forwards bytes both ways.
 struct Route {
+  static constexpr FrameType kType = FrameType::kRoute;
+  static constexpr const char* kName = "ROUTE";
+  static constexpr size_t kMaxBody = 2 + kMaxAddressLen;
   std::string origin;  // "host:port"
 };
-struct Routed {};
+struct Routed {
+  static constexpr FrameType kType = FrameType::kRouted;
+  static constexpr const char* kName = "ROUTED";
+  static constexpr size_t kMaxBody = 0;
+};
 
 // Live streams (docs/protocol.md "Live streams"): how many bytes of the stream
 // exist on the server so far, and whether it has ended (then available is
 // its final size).
 struct Edge {
+  static constexpr FrameType kType = FrameType::kEdge;
+  static constexpr const char* kName = "EDGE";
+  static constexpr size_t kMaxBody = 9;
   uint64_t available = 0;
   bool ended = false;
 };
 
 // Publisher signatures (docs/protocol.md "Signatures", core/signing.h):
 // after OPEN, the client may ask for the open stream's signature.
-struct SignatureGet {};
+struct SignatureGet {
+  static constexpr FrameType kType = FrameType::kSignatureGet;
+  static constexpr const char* kName = "SIGNATURE_GET";
+  static constexpr size_t kMaxBody = 0;
+};
 struct SignatureMsg {
+  static constexpr FrameType kType = FrameType::kSignature;
+  static constexpr const char* kName = "SIGNATURE";
+  static constexpr size_t kMaxBody = 2 + kMaxNameLen + 8 + 32 + 32 + 64;
   SignedStatement statement;
   KeyId key_id{};
   Signature signature{};

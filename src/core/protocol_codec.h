@@ -1,31 +1,92 @@
-// Codec of the director, discovery and relay frames (0x12-0x1A), used by
-// protocol.cc; see docs/protocol.md "Director", "Discovery" and "Relay".
-#ifndef BRAID_CORE_PROTOCOL_DIRECTORY_H_
-#define BRAID_CORE_PROTOCOL_DIRECTORY_H_
+// The wire codec, one pair of functions per message: Put writes the body,
+// Take reads it (the frame header and the checks common to every frame are
+// protocol.cc's). A message's type, name and largest body are constants of
+// its struct (core/protocol.h); the tables of protocol.cc are derived from
+// those. Adding a frame: its struct, its Put and Take, its place in
+// Message. Bodies byte by byte: docs/protocol.md.
+#ifndef BRAID_CORE_PROTOCOL_CODEC_H_
+#define BRAID_CORE_PROTOCOL_CODEC_H_
 
-#include <optional>
+#include <string>
 
 #include "core/byte_io.h"
 #include "core/protocol.h"
 
-namespace braid::core::detail {
+namespace braid::core::codec {
 
-void EncodeDirectoryBody(const Register& m, ByteWriter& w);
-void EncodeDirectoryBody(const Registered& m, ByteWriter& w);
-void EncodeDirectoryBody(const Lookup& m, ByteWriter& w);
-void EncodeDirectoryBody(const Sources& m, ByteWriter& w);
-void EncodeDirectoryBody(const CatalogPart& m, ByteWriter& w);
-void EncodeDirectoryBody(const Discover& m, ByteWriter& w);
-void EncodeDirectoryBody(const Here& m, ByteWriter& w);
-void EncodeDirectoryBody(const Route& m, ByteWriter& w);
-void EncodeDirectoryBody(const Routed& m, ByteWriter& w);
+// kMalformed, "decode NAME: why".
+template <class T>
+Unexpected Bad(const char* why) {
+  return MakeError(Errc::kMalformed,
+                   std::string("decode ") + T::kName + ": " + why);
+}
 
-// nullopt for a type that is not a director or discovery frame.
-std::optional<size_t> DirectoryMaxBody(FrameType t);
-const char* DirectoryFrameName(FrameType t);
-// REQUIRES: DirectoryMaxBody(t) has a value.
-Expected<Message> DecodeDirectoryFields(FrameType t, ByteReader& r);
+// A 32-byte digest (zero if the body is short: the reader says so).
+void PutDigest(ByteWriter& w, const Digest& d);
+Digest TakeDigest(ByteReader& r);
 
-}  // namespace braid::core::detail
+// Session frames (protocol.cc).
+void Put(ByteWriter& w, const Hello& m);
+Status Take(ByteReader& r, Hello* m);
+void Put(ByteWriter& w, const Ping& m);
+Status Take(ByteReader& r, Ping* m);
+void Put(ByteWriter& w, const Pong& m);
+Status Take(ByteReader& r, Pong* m);
+void Put(ByteWriter& w, const List& m);
+Status Take(ByteReader& r, List* m);
+void Put(ByteWriter& w, const Toc& m);
+Status Take(ByteReader& r, Toc* m);
+void Put(ByteWriter& w, const Open& m);
+Status Take(ByteReader& r, Open* m);
+void Put(ByteWriter& w, const Opened& m);
+Status Take(ByteReader& r, Opened* m);
+void Put(ByteWriter& w, const Start& m);
+Status Take(ByteReader& r, Start* m);
+void Put(ByteWriter& w, const PatternMsg& m);
+Status Take(ByteReader& r, PatternMsg* m);
+void Put(ByteWriter& w, const PatternAck& m);
+Status Take(ByteReader& r, PatternAck* m);
+void Put(ByteWriter& w, const Data& m);
+Status Take(ByteReader& r, Data* m);
+void Put(ByteWriter& w, const End& m);
+Status Take(ByteReader& r, End* m);
+void Put(ByteWriter& w, const ErrorMsg& m);
+Status Take(ByteReader& r, ErrorMsg* m);
+void Put(ByteWriter& w, const Request& m);
+Status Take(ByteReader& r, Request* m);
+void Put(ByteWriter& w, const Skip& m);
+Status Take(ByteReader& r, Skip* m);
+void Put(ByteWriter& w, const ManifestGet& m);
+Status Take(ByteReader& r, ManifestGet* m);
+void Put(ByteWriter& w, const ManifestPart& m);
+Status Take(ByteReader& r, ManifestPart* m);
+void Put(ByteWriter& w, const Edge& m);
+Status Take(ByteReader& r, Edge* m);
+void Put(ByteWriter& w, const SignatureGet& m);
+Status Take(ByteReader& r, SignatureGet* m);
+void Put(ByteWriter& w, const SignatureMsg& m);
+Status Take(ByteReader& r, SignatureMsg* m);
 
-#endif  // BRAID_CORE_PROTOCOL_DIRECTORY_H_
+// Director, discovery and relay frames (protocol_directory.cc).
+void Put(ByteWriter& w, const Register& m);
+Status Take(ByteReader& r, Register* m);
+void Put(ByteWriter& w, const Registered& m);
+Status Take(ByteReader& r, Registered* m);
+void Put(ByteWriter& w, const Lookup& m);
+Status Take(ByteReader& r, Lookup* m);
+void Put(ByteWriter& w, const Sources& m);
+Status Take(ByteReader& r, Sources* m);
+void Put(ByteWriter& w, const CatalogPart& m);
+Status Take(ByteReader& r, CatalogPart* m);
+void Put(ByteWriter& w, const Discover& m);
+Status Take(ByteReader& r, Discover* m);
+void Put(ByteWriter& w, const Here& m);
+Status Take(ByteReader& r, Here* m);
+void Put(ByteWriter& w, const Route& m);
+Status Take(ByteReader& r, Route* m);
+void Put(ByteWriter& w, const Routed& m);
+Status Take(ByteReader& r, Routed* m);
+
+}  // namespace braid::core::codec
+
+#endif  // BRAID_CORE_PROTOCOL_CODEC_H_

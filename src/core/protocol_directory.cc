@@ -1,10 +1,11 @@
-#include "core/protocol_directory.h"
-
+// Codec of the director, discovery and relay frames (0x12-0x1A); see
+// docs/protocol.md "Director", "Discovery" and "Relay".
 #include <algorithm>
 
+#include "core/protocol_codec.h"
 #include "core/register_token.h"
 
-namespace braid::core::detail {
+namespace braid::core::codec {
 namespace {
 
 // Smallest encoding of one entry of each list, to bound a count by the body
@@ -13,117 +14,15 @@ constexpr size_t kMinItem = 2 + 8 + 32;
 constexpr size_t kMinSource = 2 + 2 + 8 + 32;
 constexpr size_t kMinLine = 2 + 8 + 32 + 4;
 
-Expected<Message> Bad(FrameType t, const char* why) {
-  return MakeError(Errc::kMalformed,
-                   std::string("decode ") + DirectoryFrameName(t) + ": " + why);
-}
-
-void PutDigest(ByteWriter& w, const Digest& d) { w.Bytes(d); }
-
-Digest GetDigest(ByteReader& r) {
-  Digest d{};
-  auto b = r.Bytes(32);
-  if (r.ok()) std::copy(b.begin(), b.end(), d.begin());
-  return d;
-}
-
 // A u32 count of entries of at least min_size bytes each, at most max.
 bool GetCount(ByteReader& r, size_t min_size, size_t max, uint32_t* n) {
   *n = r.U32();
   return r.ok() && *n <= max && r.remaining() / min_size >= *n;
 }
 
-Expected<Message> DecodeRegister(ByteReader& r) {
-  Register m;
-  constexpr uint8_t kKnown =
-      Register::kFirst | Register::kLast | Register::kToken;
-  m.flags = r.U8();
-  m.advertise = r.Str(kMaxAddressLen);
-  if (m.flags & Register::kToken) m.token = r.Str(kMaxRegisterTokenLen);
-  uint32_t n = 0;
-  if (!r.ok() || (m.flags & ~kKnown) != 0)
-    return Bad(FrameType::kRegister, "bad header");
-  if ((m.flags & Register::kToken) &&
-      (!(m.flags & Register::kFirst) || m.token.empty()))
-    return Bad(FrameType::kRegister, "a token empty or not on a first part");
-  m.flags &= ~Register::kToken;  // `token` says it
-  if (!GetCount(r, kMinItem, kMaxTocEntries, &n))
-    return Bad(FrameType::kRegister, "bad count");
-  m.entries.reserve(n);
-  for (uint32_t i = 0; i < n && r.ok(); ++i) {
-    CatalogItem e;
-    e.name = r.Str(kMaxNameLen);
-    e.size = r.U64();
-    e.content_id = GetDigest(r);
-    m.entries.push_back(std::move(e));
-  }
-  if (!r.ok()) return Bad(FrameType::kRegister, "bad entry");
-  return Message(std::move(m));
-}
-
-Expected<Message> DecodeSources(ByteReader& r) {
-  Sources m;
-  m.name = r.Str(kMaxNameLen);
-  uint32_t n = 0;
-  if (!GetCount(r, kMinSource, kMaxSources, &n))
-    return Bad(FrameType::kSources, "bad count");
-  m.sources.reserve(n);
-  for (uint32_t i = 0; i < n && r.ok(); ++i) {
-    SourceItem s;
-    s.server = r.Str(kMaxAddressLen);
-    s.path = r.Str(kMaxNameLen);
-    s.size = r.U64();
-    s.content_id = GetDigest(r);
-    m.sources.push_back(std::move(s));
-  }
-  if (!r.ok()) return Bad(FrameType::kSources, "bad entry");
-  return Message(std::move(m));
-}
-
-Expected<Message> DecodeCatalog(ByteReader& r) {
-  CatalogPart m;
-  uint8_t last = r.U8();
-  uint32_t n = 0;
-  if (!r.ok() || last > 1) return Bad(FrameType::kCatalog, "bad flags");
-  m.last = last == 1;
-  if (!GetCount(r, kMinLine, kMaxTocEntries, &n))
-    return Bad(FrameType::kCatalog, "bad count");
-  m.lines.reserve(n);
-  for (uint32_t i = 0; i < n && r.ok(); ++i) {
-    CatalogLine l;
-    l.name = r.Str(kMaxNameLen);
-    l.size = r.U64();
-    l.content_id = GetDigest(r);
-    l.servers = r.U32();
-    m.lines.push_back(std::move(l));
-  }
-  if (!r.ok()) return Bad(FrameType::kCatalog, "bad entry");
-  return Message(std::move(m));
-}
-
-Expected<Message> DecodeLookup(ByteReader& r) {
-  Lookup m;
-  uint8_t flags = r.U8();
-  m.name = r.Str(kMaxNameLen);
-  if (!r.ok() || flags > 1) return Bad(FrameType::kLookup, "bad field");
-  m.subscribe = flags == 1;
-  return Message(std::move(m));
-}
-
-Expected<Message> DecodeHere(ByteReader& r) {
-  Here m;
-  m.nonce = r.U64();
-  m.port = r.U16();
-  m.host = r.Str(kMaxAddressLen);
-  m.size = r.U64();
-  m.content_id = GetDigest(r);
-  if (!r.ok() || m.port == 0) return Bad(FrameType::kHere, "bad field");
-  return Message(std::move(m));
-}
-
 }  // namespace
 
-void EncodeDirectoryBody(const Register& m, ByteWriter& w) {
+void Put(ByteWriter& w, const Register& m) {
   bool token = !m.token.empty();
   w.U8((m.flags & ~Register::kToken) | (token ? Register::kToken : 0));
   w.Str(m.advertise);
@@ -134,15 +33,55 @@ void EncodeDirectoryBody(const Register& m, ByteWriter& w) {
   }
 }
 
-void EncodeDirectoryBody(const Registered& m, ByteWriter& w) {
+Status Take(ByteReader& r, Register* m) {
+  constexpr uint8_t kKnown =
+      Register::kFirst | Register::kLast | Register::kToken;
+  m->flags = r.U8();
+  m->advertise = r.Str(kMaxAddressLen);
+  if (m->flags & Register::kToken) m->token = r.Str(kMaxRegisterTokenLen);
+  uint32_t n = 0;
+  if (!r.ok() || (m->flags & ~kKnown) != 0) return Bad<Register>("bad header");
+  if ((m->flags & Register::kToken) &&
+      (!(m->flags & Register::kFirst) || m->token.empty()))
+    return Bad<Register>("a token empty or not on a first part");
+  m->flags &= ~Register::kToken;  // `token` says it
+  if (!GetCount(r, kMinItem, kMaxTocEntries, &n))
+    return Bad<Register>("bad count");
+  m->entries.reserve(n);
+  for (uint32_t i = 0; i < n && r.ok(); ++i) {
+    CatalogItem e;
+    e.name = r.Str(kMaxNameLen);
+    e.size = r.U64();
+    e.content_id = TakeDigest(r);
+    m->entries.push_back(std::move(e));
+  }
+  if (!r.ok()) return Bad<Register>("bad entry");
+  return Ok{};
+}
+
+void Put(ByteWriter& w, const Registered& m) {
   w.U32(m.entries), w.U32(m.heartbeat_ms);
 }
 
-void EncodeDirectoryBody(const Lookup& m, ByteWriter& w) {
+Status Take(ByteReader& r, Registered* m) {
+  m->entries = r.U32();
+  m->heartbeat_ms = r.U32();
+  return Ok{};
+}
+
+void Put(ByteWriter& w, const Lookup& m) {
   w.U8(m.subscribe ? 1 : 0), w.Str(m.name);
 }
 
-void EncodeDirectoryBody(const Sources& m, ByteWriter& w) {
+Status Take(ByteReader& r, Lookup* m) {
+  uint8_t flags = r.U8();
+  m->name = r.Str(kMaxNameLen);
+  if (!r.ok() || flags > 1) return Bad<Lookup>("bad field");
+  m->subscribe = flags == 1;
+  return Ok{};
+}
+
+void Put(ByteWriter& w, const Sources& m) {
   w.Str(m.name);
   w.U32(static_cast<uint32_t>(m.sources.size()));
   for (const auto& s : m.sources) {
@@ -150,7 +89,25 @@ void EncodeDirectoryBody(const Sources& m, ByteWriter& w) {
   }
 }
 
-void EncodeDirectoryBody(const CatalogPart& m, ByteWriter& w) {
+Status Take(ByteReader& r, Sources* m) {
+  m->name = r.Str(kMaxNameLen);
+  uint32_t n = 0;
+  if (!GetCount(r, kMinSource, kMaxSources, &n))
+    return Bad<Sources>("bad count");
+  m->sources.reserve(n);
+  for (uint32_t i = 0; i < n && r.ok(); ++i) {
+    SourceItem s;
+    s.server = r.Str(kMaxAddressLen);
+    s.path = r.Str(kMaxNameLen);
+    s.size = r.U64();
+    s.content_id = TakeDigest(r);
+    m->sources.push_back(std::move(s));
+  }
+  if (!r.ok()) return Bad<Sources>("bad entry");
+  return Ok{};
+}
+
+void Put(ByteWriter& w, const CatalogPart& m) {
   w.U8(m.last ? 1 : 0);
   w.U32(static_cast<uint32_t>(m.lines.size()));
   for (const auto& l : m.lines) {
@@ -158,98 +115,57 @@ void EncodeDirectoryBody(const CatalogPart& m, ByteWriter& w) {
   }
 }
 
-void EncodeDirectoryBody(const Discover& m, ByteWriter& w) {
-  w.U64(m.nonce), w.Str(m.name);
+Status Take(ByteReader& r, CatalogPart* m) {
+  uint8_t last = r.U8();
+  uint32_t n = 0;
+  if (!r.ok() || last > 1) return Bad<CatalogPart>("bad flags");
+  m->last = last == 1;
+  if (!GetCount(r, kMinLine, kMaxTocEntries, &n))
+    return Bad<CatalogPart>("bad count");
+  m->lines.reserve(n);
+  for (uint32_t i = 0; i < n && r.ok(); ++i) {
+    CatalogLine l;
+    l.name = r.Str(kMaxNameLen);
+    l.size = r.U64();
+    l.content_id = TakeDigest(r);
+    l.servers = r.U32();
+    m->lines.push_back(std::move(l));
+  }
+  if (!r.ok()) return Bad<CatalogPart>("bad entry");
+  return Ok{};
 }
 
-void EncodeDirectoryBody(const Here& m, ByteWriter& w) {
+void Put(ByteWriter& w, const Discover& m) { w.U64(m.nonce), w.Str(m.name); }
+
+Status Take(ByteReader& r, Discover* m) {
+  m->nonce = r.U64();
+  m->name = r.Str(kMaxNameLen);
+  return Ok{};
+}
+
+void Put(ByteWriter& w, const Here& m) {
   w.U64(m.nonce), w.U16(m.port), w.Str(m.host), w.U64(m.size);
   PutDigest(w, m.content_id);
 }
 
-void EncodeDirectoryBody(const Route& m, ByteWriter& w) { w.Str(m.origin); }
-
-void EncodeDirectoryBody(const Routed&, ByteWriter&) {}
-
-std::optional<size_t> DirectoryMaxBody(FrameType t) {
-  switch (t) {
-    case FrameType::kRegister:
-    case FrameType::kSources:
-    case FrameType::kCatalog:
-      return kMaxListBody;
-    case FrameType::kRegistered:
-      return 8;
-    case FrameType::kLookup:
-      return 1 + 2 + kMaxNameLen;
-    case FrameType::kDiscover:
-      return 8 + 2 + kMaxNameLen;
-    case FrameType::kHere:
-      return 8 + 2 + 2 + kMaxAddressLen + 8 + 32;
-    case FrameType::kRoute:
-      return 2 + kMaxAddressLen;
-    case FrameType::kRouted:
-      return 0;
-    default:
-      return std::nullopt;
-  }
+Status Take(ByteReader& r, Here* m) {
+  m->nonce = r.U64();
+  m->port = r.U16();
+  m->host = r.Str(kMaxAddressLen);
+  m->size = r.U64();
+  m->content_id = TakeDigest(r);
+  if (!r.ok() || m->port == 0) return Bad<Here>("bad field");
+  return Ok{};
 }
 
-const char* DirectoryFrameName(FrameType t) {
-  switch (t) {
-    case FrameType::kRegister:
-      return "REGISTER";
-    case FrameType::kRegistered:
-      return "REGISTERED";
-    case FrameType::kLookup:
-      return "LOOKUP";
-    case FrameType::kSources:
-      return "SOURCES";
-    case FrameType::kCatalog:
-      return "CATALOG";
-    case FrameType::kDiscover:
-      return "DISCOVER";
-    case FrameType::kHere:
-      return "HERE";
-    case FrameType::kRoute:
-      return "ROUTE";
-    case FrameType::kRouted:
-      return "ROUTED";
-    default:
-      return "?";
-  }
+void Put(ByteWriter& w, const Route& m) { w.Str(m.origin); }
+
+Status Take(ByteReader& r, Route* m) {
+  m->origin = r.Str(kMaxAddressLen);
+  return Ok{};
 }
 
-Expected<Message> DecodeDirectoryFields(FrameType t, ByteReader& r) {
-  switch (t) {
-    case FrameType::kRegister:
-      return DecodeRegister(r);
-    case FrameType::kRegistered: {
-      Registered m{r.U32(), r.U32()};
-      return Message(m);
-    }
-    case FrameType::kLookup:
-      return DecodeLookup(r);
-    case FrameType::kSources:
-      return DecodeSources(r);
-    case FrameType::kCatalog:
-      return DecodeCatalog(r);
-    case FrameType::kDiscover: {
-      Discover m;
-      m.nonce = r.U64();
-      m.name = r.Str(kMaxNameLen);
-      return Message(std::move(m));
-    }
-    case FrameType::kHere:
-      return DecodeHere(r);
-    case FrameType::kRoute: {
-      Route m{r.Str(kMaxAddressLen)};
-      return Message(std::move(m));
-    }
-    case FrameType::kRouted:
-      return Message(Routed{});
-    default:
-      return MakeError(Errc::kUnknownType, "decode: unknown frame type");
-  }
-}
+void Put(ByteWriter&, const Routed&) {}
+Status Take(ByteReader&, Routed*) { return Ok{}; }
 
-}  // namespace braid::core::detail
+}  // namespace braid::core::codec
