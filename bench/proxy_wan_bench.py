@@ -5,9 +5,10 @@ The namespace star of shaped_bench.py (100/50/25 Mbit/s, round trips
 10/40/80 ms by default, through wanem): `braid serve` in each server
 namespace, `braid proxy` in the client namespace on 127.0.0.1, curl there.
 A player's pattern: a HEAD, then a run of 64 KiB range requests at spread
-offsets of one file, one after another. Reports curl's time to first byte
-(`time_starttransfer`) of each request, and how many connections the
-servers accepted for the run (from their logs).
+offsets of one file, one after another. Reports, for each request, when
+curl had the answer's first byte (`time_starttransfer`) and its last
+(`time_total`), and how many connections the servers served for the run
+(from their logs).
 
     BRAID_BIN=build/braid python3 bench/proxy_wan_bench.py --out proxy_wan.json
 """
@@ -30,16 +31,19 @@ MIB = 1024 * 1024
 NAME = "movie.bin"
 
 
-def curl(url: str, *extra: str) -> float:
-    """curl in the client namespace; its time to first byte in seconds."""
+def curl(url: str, *extra: str) -> tuple[float, float]:
+    """curl in the client namespace: its time to the answer's first byte
+    (the status line: the proxy sends it before the body's first block) and
+    to the last byte, in seconds."""
     out = subprocess.run(
         ["ip", "netns", "exec", netns.CLIENT_NS, "curl", "-sS", "-o", "/dev/null",
-         "--max-time", "30", "-w", "%{http_code} %{time_starttransfer}", *extra, url],
+         "--max-time", "30", "-w", "%{http_code} %{time_starttransfer} %{time_total}",
+         *extra, url],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=40, check=True)
-    code, ttfb = out.stdout.split()
+    code, first, total = out.stdout.split()
     if code not in ("200", "206"):
         raise SystemExit(f"curl {url} {extra}: HTTP {code}")
-    return float(ttfb)
+    return float(first), float(total)
 
 
 def start_proxy(sources: list[str], log: str) -> tuple[subprocess.Popen, int]:
@@ -93,20 +97,22 @@ def main() -> None:
             proxy, port = start_proxy(sources, os.path.join(star.tmp, "proxy.log"))
             url = f"http://127.0.0.1:{port}/{NAME}"
             before = sum(accepted(log) for log in logs)
-            head = curl(url, "-I")
+            head = curl(url, "-I")[1]
             step = size // (a.requests + 1)
             ranges = [curl(url, "-r", f"{k * step}-{k * step + 65535}")
                       for k in range(1, a.requests + 1)]
             netns.terminate(proxy)
             conns = sum(accepted(log) for log in logs) - before
-            row = {"head_ttfb_s": head, "range_ttfb_s": ranges, "connections": conns}
+            row = {"head_total_s": head, "range_first_s": [r[0] for r in ranges],
+                   "range_total_s": [r[1] for r in ranges], "connections": conns}
             res["runs"].append(row)
-            print(f"run {run + 1}: HEAD {head * 1000:.0f} ms, ranges "
-                  + " ".join(f"{t * 1000:.0f}" for t in ranges)
+            print(f"run {run + 1}: HEAD {head * 1000:.0f} ms; ranges, answer/last byte "
+                  + " ".join(f"{f * 1000:.0f}/{t * 1000:.0f}" for f, t in ranges)
                   + f" ms; {conns} connections to the servers", flush=True)
-    later = [t for r in res["runs"] for t in r["range_ttfb_s"]]
-    res["range_ttfb_median_s"] = statistics.median(later)
-    print(f"median range TTFB {statistics.median(later) * 1000:.0f} ms")
+    for key in ("range_first_s", "range_total_s"):
+        res[key + "_median"] = statistics.median(t for r in res["runs"] for t in r[key])
+    print(f"median range: answer {res['range_first_s_median'] * 1000:.0f} ms, "
+          f"last byte {res['range_total_s_median'] * 1000:.0f} ms")
     if a.out:
         with open(a.out, "w") as f:
             json.dump(res, f, indent=2)
