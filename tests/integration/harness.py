@@ -482,6 +482,24 @@ def vm_rss_bytes(pid: int) -> int:
     return 0
 
 
+_IDLE_RSS: int | None = None
+
+
+def idle_rss_bytes() -> int:
+    """Peak resident memory of `braid --help`: what the binary costs before
+    it does anything (about 10 MB; nearly 100 MB under ASan, whose
+    instrumented globals the loader relocates). Memory bounds in tests are
+    this plus what the test allows."""
+    global _IDLE_RSS
+    if _IDLE_RSS is None:
+        p = subprocess.Popen([braid_bin(), "--help"], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+        _, _, usage = os.wait4(p.pid, 0)
+        p.returncode = 0  # reaped here
+        _IDLE_RSS = usage.ru_maxrss * 1024
+    return _IDLE_RSS
+
+
 def start_daemon(args: list[str], what: str, *, log_dir: str | None = None,
                  timeout: float = SERVER_START_TIMEOUT) -> Server:
     """Starts a braid daemon (`args` with the binary first) whose first stdout
