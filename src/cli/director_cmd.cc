@@ -6,6 +6,7 @@
 #include "cli/commands.h"
 #include "cli/tls_flags.h"
 #include "director/director.h"
+#include "net/accept_loop.h"
 
 namespace braid::cli {
 namespace {
@@ -71,8 +72,8 @@ int RunDirector(const DirectorFlags& flags) {
     dir.Stop();
     io.stop();
   });
-  asio::co_spawn(io, dir.Run(), asio::detached);
-  asio::co_spawn(io, dir.ExpireLoop(), asio::detached);
+  asio::co_spawn(io, dir.Run(), net::LogFailure("director"));
+  asio::co_spawn(io, dir.ExpireLoop(), net::LogFailure("director expiry"));
   io.run();
   return kExitOk;
 }

@@ -7,6 +7,7 @@
 #include "cli/tls_flags.h"
 #include "client/director_client.h"
 #include "client/source_conn.h"
+#include "net/accept_loop.h"
 
 namespace braid::cli {
 namespace {
@@ -28,7 +29,7 @@ T RunAwait(awaitable<T> task) {
   std::optional<T> out;
   asio::co_spawn(
       io, [&]() -> awaitable<void> { out.emplace(co_await std::move(task)); },
-      asio::detached);
+      net::LogFailure("braid ls"));
   io.run();
   return std::move(*out);
 }

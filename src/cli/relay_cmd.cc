@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "cli/commands.h"
+#include "net/accept_loop.h"
 #include "relay/relay.h"
 
 namespace braid::cli {
@@ -50,7 +51,7 @@ int RunRelay(const RelayFlags& flags) {
     relay.Stop();
     io.stop();
   });
-  asio::co_spawn(io, relay.Run(), asio::detached);
+  asio::co_spawn(io, relay.Run(), net::LogFailure("relay"));
   io.run();
   return kExitOk;
 }

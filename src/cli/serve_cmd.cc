@@ -7,6 +7,7 @@
 #include "cli/commands.h"
 #include "cli/tls_flags.h"
 #include "core/register_token.h"
+#include "net/accept_loop.h"
 #include "server/director_link.h"
 #include "server/discovery_responder.h"
 #include "server/root_watcher.h"
@@ -50,7 +51,7 @@ void ReloadRate(const ServeFlags& flags, server::Server& srv) {
 awaitable<void> Announce(server::Server& srv, server::DirectorLink* link) {
   co_await srv.Prehash();
   auto ex = co_await asio::this_coro::executor;
-  if (link) asio::co_spawn(ex, link->Run(), asio::detached);
+  if (link) asio::co_spawn(ex, link->Run(), net::LogFailure("director link"));
   auto watcher = server::RootWatcher::Create(ex, srv.root().path());
   if (!watcher) {
     spdlog::warn("not watching {}: {}; {}", srv.root().path().string(),
@@ -151,13 +152,13 @@ int RunServe(const ServeFlags& flags) {
     hup.async_wait(on_hup);
   };
   hup.async_wait(on_hup);
-  asio::co_spawn(io, srv.Run(), asio::detached);
+  asio::co_spawn(io, srv.Run(), net::LogFailure("server"));
   server::DiscoveryResponder discovery(srv);
   if (options->discovery) {
     if (auto s = discovery.Bind(*options->discovery); !s) {
       spdlog::warn("not answering discovery: {}", s.error().what);
     } else {
-      asio::co_spawn(io, discovery.Run(), asio::detached);
+      asio::co_spawn(io, discovery.Run(), net::LogFailure("discovery"));
     }
   }
   std::optional<server::DirectorLink> link;
@@ -165,7 +166,8 @@ int RunServe(const ServeFlags& flags) {
     link.emplace(srv, *options->director, std::move(*director_tls));
     link->set_token(std::move(director_token));
   }
-  asio::co_spawn(io, Announce(srv, link ? &*link : nullptr), asio::detached);
+  asio::co_spawn(io, Announce(srv, link ? &*link : nullptr),
+                 net::LogFailure("announcement"));
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](std::error_code, int) {
     spdlog::info("stopping");

@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "client/transfer.h"
+#include "net/accept_loop.h"
 
 namespace braid::client {
 
@@ -50,7 +51,7 @@ Expected<T> RunOnOwnContext(const GetOptions& options,
           }
         }
       },
-      asio::detached);
+      net::LogFailure("the transfer's watcher"));
   io.run();
   if (overturned) *overturned = transfer.overturned();
   if (!result) return MakeError(Errc::kIoError, "transfer did not finish");

@@ -8,6 +8,7 @@
 #include "core/ip_literal.h"
 #include "core/stream_name.h"
 #include "core/token_bucket.h"
+#include "net/accept_loop.h"
 #include "net/resolve.h"
 
 namespace braid::director {
@@ -107,36 +108,34 @@ void Director::Stop() {
 }
 
 awaitable<void> Director::Run() {
-  while (!stopped_) {
-    auto [ec, socket] = co_await acceptor_.async_accept(net::kUseTuple);
-    if (ec == asio::error::operation_aborted || stopped_) co_return;
-    if (ec) {
-      spdlog::warn("accept: {}", ec.message());
-      co_await net::SleepFor(std::chrono::milliseconds(100));
-      continue;
-    }
-    auto peer =
-        std::make_shared<Peer>(next_peer_++, std::move(socket), options_);
-    if (!limits_.TryAdd(peer->ip)) {
-      spdlog::debug("connection limit reached for {}, refusing", peer->ip);
-      asio::co_spawn(
-          io_,
-          [peer]() -> awaitable<void> {
-            Error e{Errc::kLimit, "director: too many connections"};
-            co_await peer->conn.Fail(e);
-          },
-          asio::detached);
-      continue;
-    }
-    peers_[peer->id] = peer;
-    asio::co_spawn(io_, Serve(peer), [this, peer](std::exception_ptr e) {
-      if (e) spdlog::error("director connection {} failed", peer->conn.peer());
-      limits_.Remove(peer->ip);
-      pending_bytes_ -= peer->pending_bytes;
-      if (!peer->server.empty()) Forget(peer->server, "disconnected");
-      peers_.erase(peer->id);
-    });
+  net::AcceptHandlers handlers;
+  handlers.serve = [this](tcp::socket socket, std::string) {
+    return Accepted(std::move(socket));
+  };
+  handlers.refusal = "director: too many connections";
+  co_await net::AcceptLoop(acceptor_, limits_, "director connection",
+                           std::move(handlers));
+}
+
+awaitable<void> Director::Accepted(tcp::socket socket) {
+  auto peer = std::make_shared<Peer>(next_peer_++, std::move(socket), options_);
+  peers_[peer->id] = peer;
+  // However Serve ends (an exception included), the peer is let go; not
+  // when the io_context drops the coroutine unfinished at shutdown (the
+  // director may be gone by then).
+  try {
+    co_await Serve(peer);
+  } catch (...) {
+    Release(*peer);
+    throw;
   }
+  Release(*peer);
+}
+
+void Director::Release(Peer& peer) {
+  pending_bytes_ -= peer.pending_bytes;
+  if (!peer.server.empty()) Forget(peer.server, "disconnected");
+  peers_.erase(peer.id);  // last: it may hold the last reference to peer
 }
 
 awaitable<void> Director::Serve(std::shared_ptr<Peer> peer) {
@@ -194,7 +193,7 @@ void Director::Flush(Peer& peer) {
         if (!(co_await keep->conn.Flush(std::chrono::seconds(10))))
           keep->conn.Close();
       },
-      asio::detached);
+      net::LogFailure("a subscriber's flush"));
 }
 
 Status Director::Handle(Peer& peer, core::Message& m) {

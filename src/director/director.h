@@ -77,7 +77,10 @@ class Director {
 
  private:
   struct Peer;
+  awaitable<void> Accepted(tcp::socket socket);
   awaitable<void> Serve(std::shared_ptr<Peer> peer);
+  // A connection ended: its pending registration, its server, the peer.
+  void Release(Peer& peer);
   Status Handle(Peer& peer, core::Message& m);
   // A first part of a REGISTER must carry a valid token when the director
   // has register_tokens; its grant holds for the connection's later parts.

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "net/accept_loop.h"
+
 namespace braid::relay {
 
 bool Allowed(const std::vector<core::HostPort>& allow,
@@ -57,33 +59,12 @@ void Relay::Stop() {
 }
 
 awaitable<void> Relay::Run() {
-  for (;;) {
-    auto [ec, socket] = co_await acceptor_.async_accept(net::kUseTuple);
-    if (ec == asio::error::operation_aborted) co_return;
-    if (ec) {
-      spdlog::warn("accept: {}", ec.message());
-      co_await net::SleepFor(std::chrono::milliseconds(100));
-      continue;
-    }
-    std::error_code peer_ec;
-    std::string peer = socket.remote_endpoint(peer_ec).address().to_string();
-    if (!limits_.TryAdd(peer)) {
-      auto conn = std::make_shared<net::FramedConn>(std::move(socket));
-      asio::co_spawn(
-          io_,
-          [conn]() -> awaitable<void> {
-            Error e{Errc::kLimit, "relay: too many routes"};
-            co_await conn->Fail(e);
-          },
-          asio::detached);
-      continue;
-    }
-    asio::co_spawn(io_, Serve(std::move(socket)),
-                   [this, peer](std::exception_ptr e) {
-                     limits_.Remove(peer);
-                     if (e) spdlog::error("relay: a route failed");
-                   });
-  }
+  net::AcceptHandlers handlers;
+  handlers.serve = [this](tcp::socket socket, std::string) {
+    return Serve(std::move(socket));
+  };
+  handlers.refusal = "relay: too many routes";
+  co_await net::AcceptLoop(acceptor_, limits_, "route", std::move(handlers));
 }
 
 awaitable<Expected<tcp::socket>> Relay::Handshake(net::FramedConn& client) {

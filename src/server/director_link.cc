@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "net/accept_loop.h"
+
 namespace braid::server {
 namespace {
 
@@ -130,8 +132,8 @@ awaitable<Status> DirectorLink::Session() {
     co_return MakeError(Errc::kBadState, "director did not answer HELLO");
   link_ = link;
   auto ex = co_await asio::this_coro::executor;
-  asio::co_spawn(ex, Read(link), asio::detached);
-  asio::co_spawn(ex, Beat(link), asio::detached);
+  asio::co_spawn(ex, Read(link), net::LogFailure("director link reader"));
+  asio::co_spawn(ex, Beat(link), net::LogFailure("director heartbeat"));
   dirty_ = true;
   auto last = net::Clock::now() - kMinRegisterGap;
   while (!stopped_ && !link->closed) {

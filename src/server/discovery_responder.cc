@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/stream_name.h"
+#include "net/accept_loop.h"
 
 namespace braid::server {
 namespace {
@@ -61,7 +62,7 @@ awaitable<void> DiscoveryResponder::Run() {
     answers_.Take(1, now);
     // Answered on the side: a file being hashed delays only its answer.
     asio::co_spawn(socket_.get_executor(), Answer(std::move(*d), from),
-                   asio::detached);
+                   net::LogFailure("discovery answer"));
   }
 }
 

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "net/accept_loop.h"
 #include "server/session.h"
 
 namespace braid::server {
@@ -41,41 +42,23 @@ Expected<tcp::endpoint> Server::Listen() {
   return ep;
 }
 
+namespace {
+
+// Coroutines of their own, not lambdas: a coroutine lambda's captures live
+// in the lambda, which the accept loop does not keep.
+awaitable<void> RunSession(std::shared_ptr<Session> session) {
+  co_await session->Run();
+}
+
+}  // namespace
+
 awaitable<void> Server::Run() {
-  for (;;) {
-    auto [ec, socket] = co_await acceptor_.async_accept(net::kUseTuple);
-    if (ec == asio::error::operation_aborted) co_return;
-    if (ec) {
-      // EMFILE and friends: log, back off briefly, keep serving.
-      spdlog::warn("accept: {}", ec.message());
-      co_await net::SleepFor(std::chrono::milliseconds(100));
-      continue;
-    }
-    std::error_code peer_ec;
-    std::string peer = socket.remote_endpoint(peer_ec).address().to_string();
-    auto session = std::make_shared<Session>(*this, std::move(socket));
-    if (!limits_.TryAdd(peer)) {
-      // Limits bound what one peer (or all) can hold; others are served on.
-      spdlog::debug("connection limit reached for {}, refusing", peer);
-      // The lambda owns the session for as long as the coroutine runs.
-      asio::co_spawn(
-          io_, [session]() -> awaitable<void> { co_await session->Refuse(); },
-          asio::detached);
-      continue;
-    }
-    asio::co_spawn(
-        io_, [session]() -> awaitable<void> { co_await session->Run(); },
-        [this, peer](std::exception_ptr e) {
-          limits_.Remove(peer);
-          if (e) {
-            try {
-              std::rethrow_exception(e);
-            } catch (const std::exception& ex) {
-              spdlog::error("session failed: {}", ex.what());
-            }
-          }
-        });
-  }
+  net::AcceptHandlers handlers;
+  handlers.serve = [this](tcp::socket socket, std::string) {
+    return RunSession(std::make_shared<Session>(*this, std::move(socket)));
+  };
+  handlers.refusal = "server connection limit reached";
+  co_await net::AcceptLoop(acceptor_, limits_, "session", std::move(handlers));
 }
 
 const std::vector<core::TocEntry>& Server::Toc() {

@@ -54,12 +54,6 @@ awaitable<void> Session::Run() {
                 blocks_sent_, bytes_sent_);
 }
 
-awaitable<void> Session::Refuse() {
-  // A named error: GCC 12 destroys temporaries inside co_await twice.
-  const Error limit{Errc::kLimit, "server connection limit reached"};
-  co_await conn_.Fail(limit);
-}
-
 awaitable<void> Session::ReadLoop() {
   const auto& opt = server_.options();
   for (;;) {

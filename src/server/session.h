@@ -31,7 +31,6 @@ class Session : public std::enable_shared_from_this<Session> {
   // Runs until the connection ends. REQUIRES: owned by a shared_ptr.
   awaitable<void> Run();
   // Tells the peer the server is full (kLimit) and closes.
-  awaitable<void> Refuse();
 
  private:
   enum class State { kAwaitHello, kReady, kOpened, kStreaming };
