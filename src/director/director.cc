@@ -76,7 +76,8 @@ Director::Director(asio::io_context& io, DirectorOptions options,
       catalog_(std::move(catalog)),
       acceptor_(io),
       expiry_timer_(io),
-      limits_(options_.max_connections, options_.max_connections_per_peer) {
+      limits_(options_.max_connections, options_.max_connections_per_peer),
+      live_(options_.max_servers, options_.max_entries) {
   // Servers known from before a restart get time to reconnect (they back
   // off up to 5 s) and register again.
   auto grace = net::Clock::now() + std::chrono::seconds(10);
@@ -84,8 +85,7 @@ Director::Director(asio::io_context& io, DirectorOptions options,
     for (const auto& s : *servers) {
       auto held = catalog_->EntriesOf(s);
       size_t n = held ? held->size() : 0;
-      live_[s] = {grace, 0, n};
-      entries_ += n;
+      live_.Restore(s, n, grace);
     }
     if (!servers->empty())
       spdlog::info("catalog holds {} server(s) from before; waiting for them",
@@ -165,8 +165,7 @@ awaitable<void> Director::Serve(std::shared_ptr<Peer> peer) {
       co_return;
     }
     // Any frame from a registered server shows it is alive.
-    if (!peer->server.empty() && live_.count(peer->server))
-      live_[peer->server].last_seen = net::Clock::now();
+    if (!peer->server.empty()) live_.Heard(peer->server, net::Clock::now());
     Status s = Ok{};
     if (auto* r = std::get_if<core::Register>(&*m); r && peer->hello) {
       s = Authenticate(*peer, *r);
@@ -267,9 +266,8 @@ Status Director::Authenticate(Peer& peer, const core::Register& r) {
 
 bool Director::HeldByAnother(const Peer& peer,
                              const std::string& address) const {
-  auto it = live_.find(address);
-  return it != live_.end() && it->second.peer != 0 &&
-         it->second.peer != peer.id && peers_.count(it->second.peer) > 0;
+  uint64_t holder = live_.Holder(address);
+  return holder != 0 && holder != peer.id && peers_.count(holder) > 0;
 }
 
 Status Director::OnRegister(Peer& peer, core::Register& r) {
@@ -335,21 +333,14 @@ Status Director::Commit(Peer& peer) {
     if (!names.insert(e.name).second)
       return MakeError(Errc::kMalformed, "REGISTER: '" + e.name + "' twice");
   }
-  bool known = live_.count(r.advertise) > 0;
-  if (!known && live_.size() >= options_.max_servers)
-    return MakeError(Errc::kLimit, "REGISTER: the catalog is full");
-  size_t before = known ? live_[r.advertise].entries : 0;
-  if (entries_ - before + r.entries.size() > options_.max_entries)
-    return MakeError(Errc::kLimit, "REGISTER: the catalog is full");
   size_t count = r.entries.size();
+  if (auto s = live_.Admits(r.advertise, count); !s) return s;
   if (auto s = catalog_->Register(r.advertise, ToEntries(r.entries)); !s)
     return s;
   // OnRegister checked that no other live connection holds the address (the
   // io thread has not run anything since): a registration never takes over
   // another connection's.
-  Live& live = live_[r.advertise];
-  entries_ = entries_ - before + count;
-  live = {net::Clock::now(), peer.id, count};
+  bool known = live_.Register(r.advertise, peer.id, count, net::Clock::now());
   peer.server = r.advertise;
   peer.conn.Queue(
       core::Registered{static_cast<uint32_t>(count),
@@ -413,15 +404,12 @@ Status Director::OnList(Peer& peer) {
 }
 
 void Director::Forget(std::string server, const char* why) {
-  auto it = live_.find(server);
-  if (it == live_.end()) return;
-  if (it->second.peer && peers_.count(it->second.peer)) {
-    auto& owner = *peers_[it->second.peer];
-    owner.server.clear();
-    owner.conn.Close();
+  auto holder = live_.Remove(server);
+  if (!holder) return;
+  if (auto it = peers_.find(*holder); *holder && it != peers_.end()) {
+    it->second->server.clear();
+    it->second->conn.Close();
   }
-  entries_ -= it->second.entries;
-  live_.erase(it);
   if (auto s = catalog_->Remove(server); !s)
     spdlog::error("removing {}: {}", server, s.error().ToString());
   spdlog::info("removed {} ({})", server, why);
@@ -433,10 +421,7 @@ void Director::NotifySubscribers(const std::string& fresh) {
     if (!peer->subscribed) continue;
     auto answer = Answer(*peer->subscribed);
     if (!answer) continue;
-    bool has_fresh = std::any_of(
-        answer->sources.begin(), answer->sources.end(),
-        [&](const core::SourceItem& s) { return s.server == fresh; });
-    if (answer->sources == peer->last_sent && !has_fresh) continue;
+    if (!OwesAnswer(peer->last_sent, *answer, fresh)) continue;
     if (peer->conn.queued_bytes() > options_.max_queued_bytes) {
       spdlog::info("director: {} does not read its answers; closing",
                    peer->conn.peer());
@@ -454,12 +439,8 @@ awaitable<void> Director::ExpireLoop() {
   while (!stopped_) {
     expiry_timer_.expires_after(options_.heartbeat / 2);
     co_await expiry_timer_.async_wait(net::kUseTuple);
-    auto now = net::Clock::now();
-    std::vector<std::string> silent;
-    for (const auto& [server, live] : live_) {
-      if (now - live.last_seen > expiry) silent.push_back(server);
-    }
-    for (const auto& s : silent) Forget(s, "no heartbeat");
+    for (const auto& s : live_.Silent(net::Clock::now(), expiry))
+      Forget(s, "no heartbeat");
   }
 }
 

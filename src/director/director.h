@@ -13,6 +13,7 @@
 #include "core/register_token.h"
 #include "core/units.h"
 #include "director/catalog.h"
+#include "director/liveness.h"
 #include "net/conn_limits.h"
 #include "net/framed_conn.h"
 
@@ -112,15 +113,9 @@ class Director {
   bool stopped_ = false;
   uint64_t next_peer_ = 1;
   std::map<uint64_t, std::shared_ptr<Peer>> peers_;
-  net::ConnLimits limits_;  // of peers_, by peer IP
-  struct Live {
-    net::Clock::time_point last_seen;
-    uint64_t peer = 0;  // the connection that registered it; 0: none yet
-    size_t entries = 0;
-  };
-  size_t entries_ = 0;        // in the whole catalog
+  net::ConnLimits limits_;    // of peers_, by peer IP
   size_t pending_bytes_ = 0;  // of registrations in parts, all connections
-  std::map<std::string, Live> live_;  // by server address
+  Liveness live_;
 };
 
 }  // namespace braid::director
