@@ -4,7 +4,6 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <spdlog/spdlog.h>
-#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -304,29 +303,16 @@ awaitable<Status> Session::WaitWritable() {
   }
 }
 
-// A block built in user space: over TLS (the bytes must pass through the
-// cipher), or with one byte flipped for --fault-corrupt-every (testing).
-awaitable<Status> Session::SendCopied(uint64_t seq, uint32_t len,
-                                      bool corrupt) {
-  copy_.resize(core::kDataPrefixSize + len);
-  core::EncodeDataPrefix(seq, plan_->EpochOf(seq), len, copy_.data());
-  ssize_t n = ::pread(DataFd(), copy_.data() + core::kDataPrefixSize, len,
-                      static_cast<off_t>(layout_.OffsetOf(seq)));
-  if (n != static_cast<ssize_t>(len))
-    co_return MakeError(Errc::kIoError, "read block");
-  if (corrupt) {
-    copy_[core::kDataPrefixSize + len / 2] ^= 0x5A;
-    spdlog::warn(
-        "{}: sending block {} corrupted on purpose (--fault-corrupt-every)",
-        conn_.peer(), seq);
+std::unique_ptr<BlockWriter> Session::MakeWriter() {
+  const auto& opt = server_.options();
+  auto writer = conn_.tls() ? MakeCopyingWriter(conn_, opt.idle_timeout)
+                            : MakeSendfileWriter(
+                                  conn_, [this] { return WaitWritable(); });
+  if (opt.fault_corrupt_every > 0) {
+    writer = MakeCorruptingWriter(std::move(writer), conn_, opt.idle_timeout,
+                                  opt.fault_corrupt_every);
   }
-  if (auto s = co_await conn_.WriteRaw(copy_, server_.options().idle_timeout);
-      !s)
-    co_return s;
-  ++blocks_sent_;
-  bytes_sent_ += len;
-  last_progress_ = net::Clock::now();
-  co_return Ok{};
+  return writer;
 }
 
 awaitable<Status> Session::SendBlock(uint64_t seq) {
@@ -337,39 +323,10 @@ awaitable<Status> Session::SendBlock(uint64_t seq) {
   auto wait =
       server_.rate_limit().Take(len + core::kDataPrefixSize, net::Clock::now());
   if (wait > net::Clock::duration::zero()) co_await net::SleepFor(wait);
-  uint64_t every = server_.options().fault_corrupt_every;
-  bool corrupt = every > 0 && (blocks_sent_ + 1) % every == 0;
-  if (corrupt || conn_.tls()) co_return co_await SendCopied(seq, len, corrupt);
-
-  uint8_t prefix[core::kDataPrefixSize];
-  core::EncodeDataPrefix(seq, plan_->EpochOf(seq), len, prefix);
-  int fd = conn_.socket().native_handle();
-  size_t sent = 0;
-  while (sent < sizeof prefix) {
-    ssize_t n = ::send(fd, prefix + sent, sizeof prefix - sent,
-                       MSG_MORE | MSG_NOSIGNAL);
-    if (n >= 0) {
-      sent += static_cast<size_t>(n);
-    } else if (errno == EAGAIN || errno == EINTR) {
-      if (auto s = co_await WaitWritable(); !s) co_return s;
-    } else {
-      co_return MakeError(Errc::kUnavailable, "send to " + conn_.peer());
-    }
-  }
-  off_t offset = static_cast<off_t>(layout_.OffsetOf(seq));
-  off_t end = offset + len;
-  while (offset < end) {
-    ssize_t n =
-        ::sendfile(fd, DataFd(), &offset, static_cast<size_t>(end - offset));
-    if (n > 0) continue;
-    if (n == 0)
-      co_return MakeError(Errc::kIoError, "stream shrank while sending");
-    if (errno == EAGAIN || errno == EINTR) {
-      if (auto s = co_await WaitWritable(); !s) co_return s;
-    } else {
-      co_return MakeError(Errc::kUnavailable, "sendfile to " + conn_.peer());
-    }
-  }
+  if (!writer_) writer_ = MakeWriter();  // after the TLS handshake, if any
+  BlockToSend block{seq, plan_->EpochOf(seq), DataFd(), layout_.OffsetOf(seq),
+                    len};
+  if (auto s = co_await writer_->Write(block); !s) co_return s;
   ++blocks_sent_;
   bytes_sent_ += len;
   last_progress_ = net::Clock::now();

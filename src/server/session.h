@@ -14,6 +14,7 @@
 #include "core/reassembly.h"
 #include "core/send_plan.h"
 #include "net/framed_conn.h"
+#include "server/block_writer.h"
 #include "server/content_root.h"
 #include "server/live_source.h"
 
@@ -51,9 +52,11 @@ class Session : public std::enable_shared_from_this<Session> {
   // The open file's publisher signature (server's --sign-key), or ERROR
   // kNotFound: none here (no key, or a live stream).
   void OnSignatureGet();
-  awaitable<Status> SendCopied(uint64_t seq, uint32_t len, bool corrupt);
   Status OnPattern(const core::PatternMsg& p);
   awaitable<Status> SendBlock(uint64_t seq);
+  // How blocks go on this connection (sendfile, or copied for TLS), with
+  // --fault-corrupt-every's decorator when set.
+  std::unique_ptr<BlockWriter> MakeWriter();
   awaitable<Status> WaitWritable();
 
   Server& server_;
@@ -78,7 +81,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool end_sent_ = false;
   uint64_t blocks_sent_ = 0;
   uint64_t bytes_sent_ = 0;
-  std::vector<uint8_t> copy_;  // SendCopied's frame, kept between blocks
+  std::unique_ptr<BlockWriter> writer_;  // made at the first block
   net::Clock::time_point last_progress_;
 };
 
