@@ -152,8 +152,8 @@ struct FetchOptions {
   std::string sha256;
   // JSON lines of per-interval rates and pattern changes; empty: none.
   std::string trace_path;
-  // Roughly every 100 ms while blocks flow, on the fetch's thread. Keep it
-  // short: the fetch waits for it.
+  // Roughly every 100 ms while blocks flow, and once when the output is
+  // whole, on the fetch's thread. Keep it short: the fetch waits for it.
   std::function<void(const Progress&)> on_progress;
   // When a source joins or fails, on the fetch's thread.
   std::function<void(const SourceEvent&)> on_source;

@@ -20,6 +20,11 @@ CancelOnSignals::CancelOnSignals() {
 CancelOnSignals::~CancelOnSignals() {
   done_ = true;
   waiter_.join();
+  // One that came after the waiter's last look: the fetch is over, and
+  // unblocking it would kill the process now.
+  const timespec none{0, 0};
+  while (sigtimedwait(&signals_, nullptr, &none) > 0) {
+  }
   pthread_sigmask(SIG_SETMASK, &old_mask_, nullptr);
 }
 

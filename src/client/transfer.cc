@@ -380,8 +380,9 @@ void Transfer::TellSource(const braid::SourceEvent& event) const {
   if (options_.on_source) options_.on_source(event);
 }
 
-void Transfer::TellProgress(Clock::time_point now) {
-  if (!options_.on_progress || now - last_told_ < kProgressEvery) return;
+void Transfer::TellProgress(Clock::time_point now, bool last) {
+  if (!options_.on_progress) return;
+  if (!last && now - last_told_ < kProgressEvery) return;
   last_told_ = now;
   braid::Progress p;
   p.done_bytes = received_bytes_;
@@ -688,6 +689,7 @@ awaitable<Expected<GetReport>> Transfer::RunSteps() {
     if (!s) co_return Unexpected{WithResumeHint(s.error())};
   }
   if (auto s = output_->Finish(); !s) co_return Unexpected{s.error()};
+  TellProgress(Clock::now(), /*last=*/true);
   co_return Report();
 }
 

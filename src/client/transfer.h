@@ -144,8 +144,9 @@ class Transfer {
   awaitable<void> Control();
   void Execute(const std::vector<core::Command>& commands);
   void Record();
-  // GetOptions::on_progress, at most every kProgressEvery.
-  void TellProgress(core::Clock::time_point now);
+  // GetOptions::on_progress, at most every kProgressEvery; and `last`,
+  // once the output is whole.
+  void TellProgress(core::Clock::time_point now, bool last = false);
   void TellSource(const braid::SourceEvent& event) const;  // on_source
   void Flush(SourceConn* s);
   void MarkResumed();
@@ -192,7 +193,7 @@ class Transfer {
   std::optional<BlockPipeline> pipeline_;  // after output_: destroyed first
   std::unique_ptr<net::Broadcast> progress_;
   TraceWriter trace_;
-  core::Clock::time_point last_told_ = start_;  // on_progress
+  core::Clock::time_point last_told_{};  // on_progress (the first at once)
   core::Clock::time_point start_ = core::Clock::now();
   core::Clock::time_point last_progress_ = start_;
   std::optional<Error> fatal_;

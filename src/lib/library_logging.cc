@@ -11,7 +11,10 @@ namespace braid::lib {
 namespace {
 
 const bool kLogging = [] {
-  auto logger = spdlog::stderr_logger_mt("braid-library");
+  // Not through spdlog's registry: a name the application registered
+  // itself would make it throw while the library loads.
+  auto logger = std::make_shared<spdlog::logger>(
+      "braid", std::make_shared<spdlog::sinks::stderr_sink_mt>());
   logger->set_level(spdlog::level::warn);
   spdlog::set_default_logger(std::move(logger));
   return true;

@@ -110,6 +110,8 @@ class InstalledLibrary(unittest.TestCase):
         err = r.stderr.decode()
         self.assertIn(f"{SIZE} bytes in", err)
         self.assertIn("from 3 sources, verified: yes", err)
+        # on_progress: the last report says the whole file is in.
+        self.assertIn(f"{SIZE} of {SIZE} bytes", err)
         self.assertFalse(os.path.exists(out + ".braid-part"))
 
     def test_example_built_with_pkg_config_fetches_a_range(self) -> None:
