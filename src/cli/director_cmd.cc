@@ -6,7 +6,7 @@
 #include "cli/commands.h"
 #include "cli/tls_flags.h"
 #include "director/director.h"
-#include "net/accept_loop.h"
+#include "net/log_failure.h"
 
 namespace braid::cli {
 namespace {

@@ -7,7 +7,7 @@
 #include "cli/tls_flags.h"
 #include "client/director_client.h"
 #include "client/source_conn.h"
-#include "net/accept_loop.h"
+#include "net/log_failure.h"
 
 namespace braid::cli {
 namespace {

@@ -4,7 +4,7 @@
 #include <cstdio>
 
 #include "cli/commands.h"
-#include "net/accept_loop.h"
+#include "net/log_failure.h"
 #include "relay/relay.h"
 
 namespace braid::cli {

@@ -7,7 +7,7 @@
 #include "cli/commands.h"
 #include "cli/tls_flags.h"
 #include "core/register_token.h"
-#include "net/accept_loop.h"
+#include "net/log_failure.h"
 #include "server/director_link.h"
 #include "server/discovery_responder.h"
 #include "server/root_watcher.h"

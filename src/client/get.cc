@@ -6,7 +6,7 @@
 #include <fstream>
 
 #include "client/transfer.h"
-#include "net/accept_loop.h"
+#include "net/log_failure.h"
 
 namespace braid::client {
 

@@ -135,6 +135,7 @@ class SourceConn {
   double last_rate = 0;      // bytes per second in the last interval
   uint64_t bytes_heard = 0;  // conn().bytes_received() at the last tick
   std::optional<Error> failure;
+  bool failure_told = false;   // GetOptions::on_source heard of it
   bool joined = false;         // found while the transfer ran
   uint32_t opened_epoch = 0;   // a joiner: the pattern epoch of its OPEN
   bool from_director = false;  // dropped when the director withdraws it

@@ -52,7 +52,7 @@ void Transfer::FailSource(SourceConn& s, const Error& e) {
   if (done_ || s.failure) return;
   s.failure = e;
   spdlog::warn("source {} failed: {}", s.name(), e.ToString());
-  TellSource({braid::SourceEvent::Kind::kFailed, s.name(), e});
+  TellFailed(s);
   if (!scheduler_) {  // before the start: CheckAnsweredMeanwhile drops it
     s.Close();
     progress_->Notify();
@@ -72,9 +72,9 @@ void Transfer::FailSource(SourceConn& s, const Error& e) {
   progress_->Notify();
 }
 
-void Transfer::LeaveOut(const SourceConn& s) const {
+void Transfer::LeaveOut(SourceConn& s) {
   spdlog::warn("leaving out source {}: {}", s.name(), s.failure->ToString());
-  TellSource({braid::SourceEvent::Kind::kFailed, s.name(), *s.failure});
+  TellFailed(s);
 }
 
 awaitable<Status> Transfer::OnData(SourceConn& s, const core::Data& d) {
@@ -378,6 +378,12 @@ void Transfer::Record() {
 
 void Transfer::TellSource(const braid::SourceEvent& event) const {
   if (options_.on_source) options_.on_source(event);
+}
+
+void Transfer::TellFailed(SourceConn& s) {
+  if (s.failure_told) return;  // failed, then left out: one event
+  s.failure_told = true;
+  TellSource({braid::SourceEvent::Kind::kFailed, s.name(), *s.failure});
 }
 
 void Transfer::TellProgress(Clock::time_point now, bool last) {

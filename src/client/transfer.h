@@ -148,6 +148,8 @@ class Transfer {
   // once the output is whole.
   void TellProgress(core::Clock::time_point now, bool last = false);
   void TellSource(const braid::SourceEvent& event) const;  // on_source
+  // s.failure, once per source, however many ways it is left out.
+  void TellFailed(SourceConn& s);
   void Flush(SourceConn* s);
   void MarkResumed();
   // The commands held while s was opening, queued to it.
@@ -164,7 +166,7 @@ class Transfer {
   Error WithResumeHint(Error e) const;
   void FailSource(SourceConn& s, const Error& e);
   // Says why s, failed before taking part, is left out (s.failure).
-  void LeaveOut(const SourceConn& s) const;
+  void LeaveOut(SourceConn& s);
   SourceConn* ById(core::SourceId id);
   size_t Alive() const;
   GetReport Report() const;

@@ -2,22 +2,18 @@
 // socket, in one place: accept until the acceptor is closed; refuse a
 // connection past the limits (in all, or from its IP); serve the others,
 // each on a coroutine of its own whose slot is released when it ends,
-// however it ends. And co_spawn's completion for coroutines nobody waits
-// for, which logs what they threw (asio::detached would drop it).
+// however it ends.
 #ifndef BRAID_NET_ACCEPT_LOOP_H_
 #define BRAID_NET_ACCEPT_LOOP_H_
 
-#include <exception>
 #include <functional>
 #include <string>
 
 #include "net/asio_util.h"
 #include "net/conn_limits.h"
+#include "net/log_failure.h"
 
 namespace braid::net {
-
-// For asio::co_spawn: logs an exception as "WHAT failed: ...".
-std::function<void(std::exception_ptr)> LogFailure(std::string what);
 
 struct AcceptHandlers {
   // A connection within the limits; `ip` is its peer's canonical IP.

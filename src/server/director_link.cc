@@ -2,7 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "net/accept_loop.h"
+#include "net/log_failure.h"
 
 namespace braid::server {
 namespace {

@@ -3,7 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/stream_name.h"
-#include "net/accept_loop.h"
+#include "net/log_failure.h"
 
 namespace braid::server {
 namespace {
