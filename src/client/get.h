@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "client/connection_pool.h"
 #include "client/http_url.h"
 #include "core/manifest.h"
 #include "core/pattern.h"
@@ -96,6 +97,12 @@ struct GetOptions {
   std::optional<core::ByteRange> range;
   // Instead of `output`: the stream goes in order to this sink (the proxy).
   std::shared_ptr<braid::Sink> sink;
+  // A library session's fetches share connections and the manifest
+  // (client/connection_pool.h); null for one transfer alone.
+  std::shared_ptr<SessionState> session;
+  // The stream's size when known beforehand (a session's agreed content,
+  // with content_id): a range's SKIPs then go in the first flight.
+  std::optional<uint64_t> size;
 };
 
 // What the sources hold under a name, learned by connecting and opening

@@ -40,7 +40,7 @@ awaitable<Status> SourceConn::ConnectTransport(net::Clock::duration timeout) {
     }
     if (!st) co_return st;
     auto conn = std::make_unique<net::FramedConn>(std::move(socket));
-    framed = conn.get();
+    framed = framed_ = conn.get();
     peer_ = framed->peer();
     conn_ = std::move(conn);
   }
@@ -97,35 +97,86 @@ awaitable<Status> SourceConn::Connect(net::Clock::duration timeout) {
 }
 
 awaitable<Expected<core::Opened>> SourceConn::Handshake(
-    const core::Open& request, net::Clock::duration timeout, bool start,
-    bool signed_only) {
+    const core::Open& request, net::Clock::duration timeout,
+    OpenFlight flight) {
   open_ = request;
+  if (closed_) co_return MakeError(Errc::kUnavailable, name() + ": given up");
   if (auto s = co_await ConnectTransport(timeout); !s)
     co_return Unexpected{s.error()};
   conn_->Queue(ClientHello());
-  if (!is_mirror()) {  // one flight
-    conn_->Queue(request);
-    if (signed_only) conn_->Queue(core::SignatureGet{});
-    conn_->Queue(core::ManifestGet{0, kEarlyManifestPieces});
-    if (start) conn_->Queue(core::Start{});
-    start_sent = start;
+  if (is_mirror()) {  // HELLO first: the mirror answers once it is up
+    auto sent = net::Clock::now();
+    if (auto s = co_await conn_->Flush(timeout); !s)
+      co_return Unexpected{s.error()};
+    if (auto s = co_await ReadHello(timeout); !s)
+      co_return Unexpected{s.error()};
+    rtt = PathRtt(net::Clock::now() - sent);
+    co_return co_await Open(request, timeout);
   }
+  co_return co_await OpenInFlight(request, timeout, std::move(flight), false);
+}
+
+awaitable<Expected<core::Opened>> SourceConn::Reopen(
+    ConnectionPool::Entry kept, const core::Open& request,
+    net::Clock::duration timeout, OpenFlight flight) {
+  open_ = request;
+  auto conn = net::FramedConn::Adopt(co_await asio::this_coro::executor,
+                                     std::move(kept.conn));
+  if (!conn) co_return MakeError(Errc::kUnavailable, "kept connection lost");
+  framed_ = conn.get();
+  conn_ = std::move(conn);
+  peer_ = kept.peer;
+  rtt = kept.rtt;
+  auto opened =
+      co_await OpenInFlight(request, timeout, std::move(flight), true);
+  if (!opened) {  // as if never kept: Handshake may connect anew
+    conn_.reset();
+    framed_ = nullptr;
+    signature_.reset();
+    early_manifest_pending_ = false;
+    start_sent = false;
+  }
+  co_return opened;
+}
+
+awaitable<Expected<core::Opened>> SourceConn::OpenInFlight(
+    const core::Open& request, net::Clock::duration timeout, OpenFlight flight,
+    bool stale) {
+  bool hello = !stale;  // a kept connection said HELLO long ago
+  conn_->Queue(request);
+  if (flight.signed_only) conn_->Queue(core::SignatureGet{});
+  if (flight.manifest) conn_->Queue(core::ManifestGet{0, kEarlyManifestPieces});
+  for (const core::Message& m : flight.before_start) conn_->Queue(m);
+  if (flight.start) conn_->Queue(core::Start{});
+  start_sent = flight.start;
   auto sent = net::Clock::now();
   if (auto s = co_await conn_->Flush(timeout); !s)
     co_return Unexpected{s.error()};
-  if (auto s = co_await ReadHello(timeout); !s) co_return Unexpected{s.error()};
-  rtt = PathRtt(net::Clock::now() - sent);
-  if (is_mirror()) co_return co_await Open(request, timeout);
-  auto opened = co_await ReadOpened(request, timeout);
+  if (hello) {
+    if (auto s = co_await ReadHello(timeout); !s)
+      co_return Unexpected{s.error()};
+    rtt = PathRtt(net::Clock::now() - sent);
+  }
+  auto opened = co_await ReadOpened(request, timeout, stale);
   if (!opened) co_return opened;
-  if (signed_only) {
+  if (flight.signed_only) {
     if (auto s = co_await ReadSignature(timeout); !s)
       co_return Unexpected{s.error()};
   }
   // The early MANIFEST_GET's answer is read when needed (TakeEarlyManifest):
   // a large one from a far source would hold the content's choice.
-  early_manifest_pending_ = true;
+  early_manifest_pending_ = flight.manifest;
   co_return opened;
+}
+
+ConnectionPool::Entry SourceConn::Park() {
+  ConnectionPool::Entry e;
+  if (framed_) e.conn = framed_->Park();
+  e.rtt = rtt;
+  e.peer = peer_;
+  conn_.reset();
+  framed_ = nullptr;
+  return e;
 }
 
 awaitable<Status> SourceConn::TakeEarlyManifest(net::Clock::duration timeout) {
@@ -181,9 +232,29 @@ awaitable<Expected<core::Opened>> SourceConn::Open(
   co_return co_await ReadOpened(request, timeout);
 }
 
+// The frames a stream sends after OPENED (its blocks, END, acks, answers
+// to PING, MANIFEST_GET and SIGNATURE_GET, EDGE): a re-OPEN passes over the
+// previous stream's.
+static bool OfAStream(const core::Message& m) {
+  return std::holds_alternative<core::Data>(m) ||
+         std::holds_alternative<core::End>(m) ||
+         std::holds_alternative<core::PatternAck>(m) ||
+         std::holds_alternative<core::Pong>(m) ||
+         std::holds_alternative<core::ManifestPart>(m) ||
+         std::holds_alternative<core::SignatureMsg>(m) ||
+         std::holds_alternative<core::Edge>(m);
+}
+
 awaitable<Expected<core::Opened>> SourceConn::ReadOpened(
-    const core::Open& request, net::Clock::duration timeout) {
+    const core::Open& request, net::Clock::duration timeout, bool stale) {
+  auto deadline = net::Clock::now() + timeout;
   auto reply = co_await conn_->Read(timeout);
+  while (stale && reply && OfAStream(*reply)) {
+    auto left = deadline - net::Clock::now();
+    if (left <= net::Clock::duration::zero())
+      co_return MakeError(Errc::kTimeout, name() + ": no OPENED in time");
+    reply = co_await conn_->Read(left);
+  }
   if (!reply) co_return Unexpected{reply.error()};
   auto* opened = std::get_if<core::Opened>(&*reply);
   if (!opened) co_return Unexpected{core::WrongReply(*reply, name(), "OPENED")};

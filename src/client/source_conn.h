@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 
+#include "client/connection_pool.h"
 #include "client/http_url.h"
 #include "core/manifest.h"
 #include "core/pattern.h"
@@ -19,6 +20,14 @@
 namespace braid::client {
 
 class HttpMirror;
+
+// What goes with OPEN in its flight (SourceConn::Handshake).
+struct OpenFlight {
+  bool start = false;        // START (SourceConn::start_sent)
+  bool signed_only = false;  // SIGNATURE_GET (SourceConn::signature())
+  bool manifest = true;      // MANIFEST_GET of the first part
+  std::vector<core::Message> before_start;  // SKIPs, between OPEN and START
+};
 
 class SourceConn {
  public:
@@ -56,8 +65,24 @@ class SourceConn {
   // With `signed_only`, SIGNATURE_GET goes after OPEN (signature()).
   awaitable<Expected<core::Opened>> Handshake(const core::Open& request,
                                               net::Clock::duration timeout,
-                                              bool start = false,
-                                              bool signed_only = false);
+                                              OpenFlight flight = {});
+  // A connection a session kept (client/connection_pool.h) instead of a new
+  // one: OPEN again on it, with `flight`; the frames of its previous stream
+  // still on their way are passed over up to OPENED. On failure the kept
+  // connection is dropped and the source is as before: Handshake may try.
+  // REQUIRES: Poolable().
+  awaitable<Expected<core::Opened>> Reopen(ConnectionPool::Entry kept,
+                                           const core::Open& request,
+                                           net::Clock::duration timeout,
+                                           OpenFlight flight);
+  // Whether the connection could be kept by a session: a plain braid
+  // connection (not TLS, not a mirror).
+  bool Poolable() const { return !is_mirror() && !tls(); }
+  // Its source, as a session's pool knows it.
+  std::string PoolKey() const { return name() + "\n" + path_; }
+  // Sets the open connection aside for the pool. REQUIRES: it is at a frame
+  // boundary, nothing queued, nothing read or written meanwhile.
+  ConnectionPool::Entry Park();
   // The publisher's signature the source sent for the stream (unchecked:
   // client/signatures.h checks it), if asked and it has one.
   const std::optional<core::SignatureMsg>& signature() const {
@@ -144,6 +169,10 @@ class SourceConn {
   // are held and sent, before START, once it is open (Transfer::StartLate).
   bool pending = false;
   bool start_sent = false;  // START went in the handshake's flight
+  bool skips_sent = false;  // a range's SKIPs too (before START)
+  bool reused = false;      // re-opened on a session's kept connection
+  bool parking = false;     // Transfer::BeginPark: read up to its PONG
+  bool park_pong = false;   // that PONG was read
   std::vector<core::Message> held;
   // Frames read before the transfer started (Transfer::ReadAhead), handled
   // once it has; a DATA's payload points into early_payloads.
@@ -169,14 +198,23 @@ class SourceConn {
   // Reads the answer to SIGNATURE_GET: SIGNATURE, or ERROR (none here).
   awaitable<Status> ReadSignature(net::Clock::duration timeout);
   // Reads OPENED (and, for a live stream, EDGE) after an OPEN was sent.
+  // With `stale`, frames of a previous stream on the connection are passed
+  // over first (a re-OPEN), within `timeout` in all.
   awaitable<Expected<core::Opened>> ReadOpened(const core::Open& request,
-                                               net::Clock::duration timeout);
+                                               net::Clock::duration timeout,
+                                               bool stale = false);
+  // Queues OPEN and what goes with it, flushes, and reads the answers after
+  // HELLO's (the signature's too).
+  awaitable<Expected<core::Opened>> OpenInFlight(const core::Open& request,
+                                                 net::Clock::duration timeout,
+                                                 OpenFlight flight, bool stale);
 
   core::HostPort address_;
   std::string path_;
   std::optional<core::HostPort> origin_;
   std::optional<Url> url_;
   std::unique_ptr<net::Link> conn_;
+  net::FramedConn* framed_ = nullptr;  // conn_, for a braid connection
   // The TCP connection being made (Close gives it up); closed: given up.
   std::optional<asio::ip::tcp::socket> connecting_;
   std::shared_ptr<const net::TlsContext> tls_;

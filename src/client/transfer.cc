@@ -21,6 +21,8 @@ constexpr auto kKeepAlive = std::chrono::seconds(5);
 
 Transfer::Transfer(const GetOptions& options)
     : options_(options), trusted_(options.content_id) {
+  if (options.session && options.content_id)
+    known_manifest_ = options.session->manifest();
   for (const auto& a : options.sources)
     all_.push_back(std::make_unique<SourceConn>(a, options.name, std::nullopt,
                                                 options.tls));
@@ -194,6 +196,12 @@ void Transfer::OnProcessed(SourceConn& s, uint64_t seq,
 
 awaitable<void> Transfer::Receive(SourceConn& s) {
   s.receiving = true;
+  co_await ReceiveFrames(s);
+  // Ended by BeginPark: at a frame boundary, perhaps the PONG's.
+  if (s.parking) co_await ParkReader(s);
+}
+
+awaitable<void> Transfer::ReceiveFrames(SourceConn& s) {
   Status early = co_await s.TakeEarlyManifest(options_.stall_timeout);
   progress_->Notify();  // LoadManifest may wait for that answer
   if (!early) {
@@ -210,8 +218,9 @@ awaitable<void> Transfer::Receive(SourceConn& s) {
   // decides much sooner that a silent source is dead.
   size_t next_early = 0;
   Expected<core::Message> read = core::Message{};  // each Read()'s
-  while (!done_ && !fatal_ && !s.failure) {
+  while ((!done_ || s.parking) && !fatal_ && !s.failure) {
     const core::Message* m = nullptr;
+    if (s.parking) co_return;  // BeginPark: what is left is not handled
     if (next_early < s.early_frames.size()) {
       m = &s.early_frames[next_early++];
     } else {
@@ -220,7 +229,7 @@ awaitable<void> Transfer::Receive(SourceConn& s) {
         s.early_payloads = {};
         next_early = 0;
       }
-      read = co_await s.conn().Read(options_.stall_timeout);
+      read = co_await ReadFrom(s, options_.stall_timeout);
       if (done_ || s.failure) co_return;
       if (!read) {
         FailSource(s, read.error());
@@ -255,7 +264,7 @@ awaitable<bool> Transfer::ReadAhead(SourceConn& s) {
       FailSource(s, {Errc::kTimeout, "silent since it opened the stream"});
       co_return false;
     }
-    auto m = co_await s.conn().Read(options_.stall_timeout);
+    auto m = co_await ReadFrom(s, options_.stall_timeout);
     if (done_ || s.failure) co_return false;
     if (!m) {
       FailSource(s, m.error());
@@ -472,6 +481,7 @@ void Transfer::QueueHeld(SourceConn& s) {
 }
 
 void Transfer::QueueResumedSkips(SourceConn& s) {
+  if (s.skips_sent) return;  // with OPEN (RangeSkips)
   for (const auto& [first, end] : resumed_runs_) {
     s.conn().Queue(core::Skip{first, static_cast<uint32_t>(end - first)});
   }
@@ -522,8 +532,7 @@ awaitable<Status> Transfer::Stream() {
         std::max<uint64_t>(2, options_.reorder_bytes / layout_.block_size);
   }
   scheduler_.emplace(layout_, config, Clock::now());
-  pipeline_.emplace(ex_, manifest_ ? &*manifest_ : nullptr, output_.get(),
-                    layout_);
+  pipeline_.emplace(ex_, manifest_.get(), output_.get(), layout_);
   // A source still opening is not paused: if it has not delivered within
   // the stall timer's allowance (at least a second), it is dropped and its
   // blocks go to the others, as for one that goes silent.
@@ -584,7 +593,9 @@ awaitable<Status> Transfer::Stream() {
     if (fatal_ || (complete_at && !tentative_)) break;
     co_await progress_->Wait(std::chrono::milliseconds(200));
   }
-  // Ends the receivers, the joiners and the director's subscription.
+  // Ends the receivers, the joiners and the director's subscription; a
+  // session keeps the connections first.
+  co_await BeginPark();
   co_await Drain();
   if (fatal_) co_return Unexpected{*fatal_};
   co_return Ok{};
@@ -610,8 +621,12 @@ void Transfer::CheckAnsweredMeanwhile() {
 
 awaitable<void> Transfer::Drain() {
   done_ = true;  // a source that finishes opening now closes (StartLate)
-  CloseAll();
-  while (tasks_ > 0) co_await progress_->Wait(std::chrono::milliseconds(50));
+  CloseAll();    // but those parking (BeginPark), for kParkWait
+  auto park_until = Clock::now() + kParkWait;
+  while (tasks_ > 0) {
+    if (Clock::now() >= park_until) StopParking();
+    co_await progress_->Wait(std::chrono::milliseconds(50));
+  }
 }
 
 awaitable<Status> Transfer::Setup() {
@@ -627,7 +642,7 @@ awaitable<Status> Transfer::Setup() {
 
 void Transfer::CloseAll() {
   for (auto& s : all_) {
-    s->Close();
+    if (!s->parking) s->Close();
   }
   if (director_) director_->Close();
 }
@@ -635,6 +650,7 @@ void Transfer::CloseAll() {
 awaitable<Expected<Description>> Transfer::Describe() {
   early_ = false;  // every source's answer: nothing runs after this
   Status st = co_await Setup();
+  if (st) co_await BeginPark();
   co_await Drain();
   if (!st) co_return Unexpected{st.error()};
   co_return Description{live_stream_ ? core::kLiveSize : layout_.size,
@@ -719,7 +735,7 @@ GetReport Transfer::Report() const {
   r.pattern.assign(first_pattern_.slots().begin(),
                    first_pattern_.slots().end());
   r.content_id = core::ToHex(content_id_);
-  r.verified = manifest_.has_value();
+  r.verified = manifest_ != nullptr;
   if (signed_by_) r.signed_by = core::ToHex(*signed_by_);
   r.resumed_bytes = output_ ? output_->resumed_bytes() : 0;
   r.live = live_stream_;

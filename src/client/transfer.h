@@ -125,6 +125,7 @@ class Transfer {
   // Streaming (transfer.cc).
   awaitable<Status> Stream();
   awaitable<void> Receive(SourceConn& s);
+  awaitable<void> ReceiveFrames(SourceConn& s);  // Receive's loop
   // Before the start: s's frames kept (at most kReadAheadBytes, each frame
   // counted: KeepEarly); false if s failed or the transfer ended meanwhile.
   awaitable<bool> ReadAhead(SourceConn& s);
@@ -151,6 +152,33 @@ class Transfer {
   // s.failure, once per source, however many ways it is left out.
   void TellFailed(SourceConn& s);
   void Flush(SourceConn* s);
+  // A session's connections (transfer_park.cc). Reopen: s on one the
+  // session kept, if any (else an error: s connects anew).
+  awaitable<Expected<core::Opened>> Reopen(SourceConn& s,
+                                           const core::Open& request,
+                                           OpenFlight flight);
+  // Whether this transfer's connections are kept when it ends well.
+  bool Parks() const;
+  // Ends the transfer (done_) and begins to set aside the connections of
+  // the sources that took part without fault: SKIP of what is left, PING.
+  // Their readers (ParkReader) read on to the PONG and hand the connection
+  // to the session's pool; Drain waits for them at most kParkWait.
+  awaitable<void> BeginPark();
+  // SKIPs of everything and the PING; false (s closed) if they cannot go.
+  awaitable<bool> SendParkFrames(SourceConn& s);
+  // s's reader once parking began: reads on to the PONG (if ReadFrom has
+  // not seen it yet); kept, or closed.
+  awaitable<void> ParkReader(SourceConn& s);
+  // Every read of s while the transfer runs: notes the park PONG.
+  awaitable<Expected<core::Message>> ReadFrom(SourceConn& s,
+                                              core::Clock::duration timeout);
+  // Closes the sources still parking (Drain, after kParkWait).
+  void StopParking();
+  static constexpr auto kParkWait = std::chrono::seconds(1);
+  static constexpr uint64_t kParkToken = 0x7061726b;  // "park"
+  static bool IsParkPong(const core::Message& m);
+  // A range's SKIPs, for the first flight when the size is known before.
+  std::vector<core::Message> RangeSkips() const;
   void MarkResumed();
   // The commands held while s was opening, queued to it.
   void QueueHeld(SourceConn& s);
@@ -188,7 +216,10 @@ class Transfer {
   // When an address that failed may be tried again.
   std::map<std::string, core::Clock::time_point> retry_at_;
   size_t tasks_ = 0;
-  std::optional<core::Manifest> manifest_;  // set when blocks are verified
+  // Set when blocks are verified.
+  std::shared_ptr<const core::Manifest> manifest_;
+  // The session's (options_.session), loaded by an earlier fetch.
+  std::shared_ptr<const core::Manifest> known_manifest_;
   uint32_t first_epoch_ = 0;
   std::optional<core::Scheduler> scheduler_;
   std::unique_ptr<Output> output_;

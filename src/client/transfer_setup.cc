@@ -58,9 +58,17 @@ awaitable<Status> Transfer::HandshakeAll(bool early) {
 awaitable<void> Transfer::HandshakeOne(SourceConn& s) {
   core::Open req{options_.block_size,  0, s.id, 0, first_pattern_, s.path(),
                  options_.access_token};
-  auto opened =
-      co_await s.Handshake(req, options_.connect_timeout, early_start_,
-                           !options_.trust_keys.empty());
+  OpenFlight flight;
+  flight.start = early_start_;
+  flight.signed_only = !options_.trust_keys.empty();
+  flight.manifest = !known_manifest_;
+  if (early_start_) {
+    flight.before_start = RangeSkips();
+    s.skips_sent = !flight.before_start.empty();
+  }
+  Expected<core::Opened> opened = co_await Reopen(s, req, flight);
+  if (!opened && !s.failure && !done_)
+    opened = co_await s.Handshake(req, options_.connect_timeout, flight);
   s.pending = false;
   if (opened) NoteSignature(s, *opened);
   if (started_) {
@@ -144,8 +152,25 @@ void Transfer::NoteSignature(const SourceConn& s, const core::Opened& o) {
 
 bool Transfer::StartsEarly() const {
   bool file = !options_.sink && options_.output != "-";
-  return options_.mirrors.empty() && !options_.range && !options_.live_edge &&
+  // A range's SKIPs go before START once the size is known beforehand.
+  bool range_known = !options_.range || options_.size;
+  return options_.mirrors.empty() && range_known && !options_.live_edge &&
          !(file && HasResumeState(options_.output));
+}
+
+std::vector<core::Message> Transfer::RangeSkips() const {
+  std::vector<core::Message> skips;
+  if (!options_.range || !options_.size) return skips;
+  core::StreamLayout layout{*options_.size, options_.block_size};
+  auto skip = [&](uint64_t first, uint64_t end) {
+    for (uint64_t q = first; q < end; q += core::kMaxRequestCount) {
+      skips.push_back(core::Skip{q, static_cast<uint32_t>(std::min<uint64_t>(
+                                        core::kMaxRequestCount, end - q))});
+    }
+  };
+  skip(0, options_.range->FirstBlock(layout));
+  skip(options_.range->EndBlock(layout), layout.block_count());
+  return skips;
 }
 
 bool Transfer::StartsTentatively() const {
@@ -230,6 +255,15 @@ awaitable<void> Transfer::StartLate(SourceConn& s,
       s.failure = opened.error();
       LeaveOut(s);
     }
+    // Answered as the transfer ended well: a session keeps it. (No
+    // co_await in a condition: GCC 12 miscompiles it.)
+    bool keep = opened && s.parking && !s.failure && SameContent(*opened);
+    if (keep) keep = co_await SendParkFrames(s);
+    if (keep) {
+      co_await ParkReader(s);
+      co_return;
+    }
+    s.parking = false;
     s.Close();
     co_return;
   }
@@ -387,6 +421,11 @@ awaitable<Status> Transfer::LoadManifest() {
     co_return Ok{};
   }
   if (content_id_ == core::Digest{}) co_return Ok{};  // only HTTP mirrors
+  if (known_manifest_ && known_manifest_->ContentId() == content_id_ &&
+      known_manifest_->size() == layout_.size) {
+    manifest_ = known_manifest_;  // the session's earlier fetch loaded it
+    co_return Ok{};
+  }
   // From the nearest source first: one round trip of its link.
   std::vector<SourceConn*> order = live_;
   std::stable_sort(
@@ -400,7 +439,8 @@ awaitable<Status> Transfer::LoadManifest() {
     auto m = co_await s->FetchManifest(layout_.size, content_id_,
                                        std::chrono::seconds(30));
     if (m) {
-      manifest_ = std::move(*m);
+      manifest_ = std::make_shared<const core::Manifest>(std::move(*m));
+      if (options_.session) options_.session->set_manifest(manifest_);
       co_return Ok{};
     }
     s->failure = m.error();

@@ -17,7 +17,7 @@ namespace {
 
 class SessionImpl final : public Session {
  public:
-  explicit SessionImpl(client::GetOptions get) : get_(std::move(get)) {
+  explicit SessionImpl(client::GetOptions get) : get_(Shared(std::move(get))) {
     description_.name = get_.name;
   }
 
@@ -55,15 +55,23 @@ class SessionImpl final : public Session {
     if (auto s = lib::AddFetchOptions(options, &get); !s)
       return Unexpected{s.error()};
     // The content agreed on when the session opened, or by its first fetch.
-    std::string agreed = Describe().content_id;
-    if (!get.content_id && !agreed.empty())
-      get.content_id = *core::DigestFromHex(agreed);
+    Description agreed = Describe();
+    if (!get.content_id && !agreed.content_id.empty()) {
+      get.content_id = *core::DigestFromHex(agreed.content_id);
+      get.size = agreed.size;
+    }
     auto report = client::RunGet(get, options.stop);
     if (!report && options.stop.stop_requested())
       return MakeError(Errc::kCancelled, report.error().what);
     if (report && !report->live && !get.range)
       Learn(report->bytes, report->content_id);
     return report;
+  }
+
+  // Its fetches share connections and the manifest.
+  static client::GetOptions Shared(client::GetOptions get) {
+    get.session = std::make_shared<client::SessionState>();
+    return get;
   }
 
   void Learn(uint64_t size, std::string content_id) {

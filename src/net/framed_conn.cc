@@ -1,6 +1,10 @@
 #include "net/framed_conn.h"
 
 #include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <utility>
 
 #include "net/tcp_info.h"
 
@@ -134,6 +138,49 @@ tcp::socket FramedConn::Release(std::vector<uint8_t>* leftover) {
   auto rest = decoder_.Buffered();
   leftover->assign(rest.begin(), rest.end());
   return std::move(socket_);
+}
+
+FramedConn::Parked& FramedConn::Parked::operator=(Parked&& other) noexcept {
+  if (this != &other) {
+    if (fd >= 0) ::close(fd);
+    fd = std::exchange(other.fd, -1);
+    v6 = other.v6;
+    leftover = std::move(other.leftover);
+  }
+  return *this;
+}
+
+FramedConn::Parked::~Parked() {
+  if (fd >= 0) ::close(fd);
+}
+
+FramedConn::Parked FramedConn::Park() {
+  Parked parked;
+  std::error_code ec;
+  auto local = socket_.local_endpoint(ec);
+  parked.v6 = !ec && local.address().is_v6();
+  auto rest = decoder_.Buffered();
+  parked.leftover.assign(rest.begin(), rest.end());
+  parked.fd = socket_.release(ec);
+  if (ec) parked.fd = -1;
+  return parked;
+}
+
+std::unique_ptr<FramedConn> FramedConn::Adopt(const asio::any_io_executor& ex,
+                                              Parked parked) {
+  tcp::socket socket(ex);
+  std::error_code ec;
+  socket.assign(parked.v6 ? tcp::v6() : tcp::v4(), parked.fd, ec);
+  if (ec) return nullptr;  // parked still owns the fd and closes it
+  parked.fd = -1;
+  auto conn = std::make_unique<FramedConn>(std::move(socket));
+  conn->decoder_.set_max_body(SIZE_MAX);
+  if (!parked.leftover.empty()) {
+    auto buf = conn->decoder_.Prepare(parked.leftover.size());
+    std::copy(parked.leftover.begin(), parked.leftover.end(), buf.begin());
+    conn->decoder_.Commit(parked.leftover.size());
+  }
+  return conn;
 }
 
 awaitable<void> FramedConn::Fail(const Error& e) {

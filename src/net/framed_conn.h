@@ -77,6 +77,26 @@ class FramedConn final : public Link {
   const std::string& peer() const { return peer_; }
   void Close() override;
 
+  // A connection set aside between uses (client/connection_pool.h): its
+  // socket, no longer tied to an io_context, and the bytes received but
+  // not decoded yet. Closed when destroyed unless adopted.
+  struct Parked {
+    Parked() = default;
+    Parked(Parked&& other) noexcept { *this = std::move(other); }
+    Parked& operator=(Parked&& other) noexcept;
+    ~Parked();
+    int fd = -1;
+    bool v6 = false;
+    std::vector<uint8_t> leftover;
+  };
+  // Sets the connection aside. REQUIRES: no TLS, nothing queued or being
+  // written or read, HELLO exchanged; the connection is not used afterwards.
+  Parked Park();
+  // A parked connection on `executor`'s io_context: HELLO was exchanged,
+  // so frames of any size are taken.
+  static std::unique_ptr<FramedConn> Adopt(const asio::any_io_executor& ex,
+                                           Parked parked);
+
  private:
   awaitable<Expected<core::Message>> ReadFrame(Clock::duration timeout,
                                                Clock::time_point deadline);

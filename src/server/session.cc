@@ -89,6 +89,9 @@ awaitable<void> Session::ReadLoop() {
     // No co_await inside a conditional expression: GCC 12 miscompiles it.
     if (auto* o = std::get_if<core::Open>(&*m); o && state_ == State::kReady) {
       s = co_await OnOpen(*o);
+    } else if (o && state_ != State::kAwaitHello) {
+      co_await CloseStream();  // a re-OPEN: the stream open so far ends
+      s = co_await OnOpen(*o);
     } else if (o) {
       s = MakeError(Errc::kBadState, "OPEN not allowed here");
     } else {
@@ -202,6 +205,21 @@ awaitable<Status> Session::OnOpen(const core::Open& o) {
   co_return Ok{};
 }
 
+awaitable<void> Session::CloseStream() {
+  state_ = State::kReady;  // the writer takes no further block
+  while (sending_) co_await net::SleepFor(std::chrono::milliseconds(1));
+  if (live_) live_->Unsubscribe(&wake_);
+  live_.reset();
+  file_.reset();
+  plan_.reset();
+  manifest_.reset();
+  name_.clear();
+  end_sent_ = false;
+  ended_sent_ = false;
+  edge_blocks_sent_ = UINT64_MAX;
+  edge_sent_at_ = {};
+}
+
 void Session::OnSignatureGet() {
   const core::SigningKey* key = server_.signing_key();
   if (!key || !manifest_) {
@@ -252,7 +270,10 @@ awaitable<void> Session::WriteLoop() {
     if (state_ == State::kStreaming && !closing_) {
       if (live_ && SyncLive()) continue;  // EDGE queued: it goes first
       if (auto seq = plan_->Next()) {
-        if (!(co_await SendBlock(*seq))) break;
+        sending_ = true;
+        Status sent = co_await SendBlock(*seq);
+        sending_ = false;
+        if (!sent) break;
         continue;
       }
       if (plan_->exhausted()) {

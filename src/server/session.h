@@ -42,6 +42,9 @@ class Session : public std::enable_shared_from_this<Session> {
   Status Handle(core::Message& m);
   Status OnHello(const core::Hello& h);
   awaitable<Status> OnOpen(const core::Open& o);
+  // Before a re-OPEN (docs/protocol.md "OPEN"): waits for the block being
+  // sent, then forgets the open stream; the session is ready again.
+  awaitable<void> CloseStream();
   // Live streams (session_live.cc).
   Status OpenLive(const core::Open& o, std::shared_ptr<LiveSource> live);
   // Brings the plan up to the producer and queues an EDGE when the client
@@ -67,6 +70,7 @@ class Session : public std::enable_shared_from_this<Session> {
   const net::Clock::time_point hello_by_;  // the handshake's deadline
   bool closing_ = false;
   bool writer_running_ = false;
+  bool sending_ = false;  // the writer is inside SendBlock
 
   // The open stream (from OPEN on).
   std::optional<OpenFile> file_;

@@ -382,12 +382,57 @@ class BadInput(unittest.TestCase):
                 c.send_frame(h.OPEN, body)
                 self.assertErrorThenClose(c, codes, f"OPEN {what}")
 
-    def test_second_open(self) -> None:
+    def _blocks_until_end(self, c: h.RawConn) -> list[tuple[int, int, bytes]]:
+        """(seq, epoch, payload) of every DATA up to END, in order."""
+        got = []
+        for _ in range(10000):
+            f = c.recv_frame()
+            self.assertIsNotNone(f, "server closed before END")
+            if f.type == h.END:
+                return got
+            self.assertEqual(f.type, h.DATA, f"unexpected {f!r}")
+            got.append(h.parse_data(f.body))
+        self.fail("no END")
+
+    def test_reopen_mid_stream_starts_the_new_stream(self) -> None:
+        # docs/protocol.md OPEN: a second OPEN ends the stream open so far;
+        # every frame after its OPENED is the new stream's.
+        c = self.conn()
+        c.hello()
+        c.open("small.bin", block_size=SMALL_BS, pattern=[0], my_id=0)
+        c.send_frame(h.START)
+        c.send_frame(h.OPEN, h.open_body("small.bin", block_size=SMALL_BS, my_id=1,
+                                         pattern=[0, 1], epoch=7))
+        # The old stream's blocks (any number of them) come before OPENED.
+        for _ in range(100):
+            f = c.recv_frame()
+            self.assertIsNotNone(f, "server closed on a re-OPEN")
+            if f.type == h.OPENED:
+                break
+            self.assertIn(f.type, (h.DATA, h.END), f"unexpected {f!r}")
+            seq, epoch, payload = h.parse_data(f.body) if f.type == h.DATA else (0, 0, b"")
+            self.assertEqual(epoch, 0)
+        else:
+            self.fail("no OPENED after the re-OPEN")
+        c.send_frame(h.START)
+        got = self._blocks_until_end(c)
+        nblocks = -(-SMALL_SIZE // SMALL_BS)
+        self.assertEqual([s for s, _, _ in got], list(range(1, nblocks, 2)),
+                         "after the re-OPEN: exactly the new pattern's blocks, in order")
+        for seq, epoch, payload in got:
+            self.assertEqual(epoch, 7)
+            self.assertEqual(payload, self.small_data[seq * SMALL_BS:(seq + 1) * SMALL_BS])
+
+    def test_reopen_of_a_missing_name_leaves_the_session_ready(self) -> None:
         c = self.conn()
         c.hello()
         c.open("small.bin", block_size=SMALL_BS)
-        c.send_frame(h.OPEN, h.open_body("small.bin"))
-        self.assertErrorThenClose(c, h.kBadState, "second OPEN")
+        c.send_frame(h.OPEN, h.open_body("no-such.bin", block_size=SMALL_BS))
+        self.assertEqual(c.expect_error()[0], h.kNotFound)
+        # No stream is open any more; the connection still serves.
+        self.assertEqual(c.ping(3, b"still here"), (3, b"still here"))
+        c.send_frame(h.START)
+        self.assertErrorThenClose(c, h.kBadState, "START after a failed re-OPEN")
 
     def test_start_before_open(self) -> None:
         c = self.conn()

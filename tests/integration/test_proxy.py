@@ -289,6 +289,77 @@ class ProxyCase(unittest.TestCase):
         self.assertTrue(re.search(r"GET /clip\.mp4 -> 206", log), "ffmpeg sent no Range")
 
 
+class ProxyKeepsConnectionsCase(unittest.TestCase):
+    """A session per name keeps its connections between requests
+    (docs/library.md "Sessions"): a run of range requests re-OPENs on the
+    connections the first one made; a source that dies meanwhile is
+    connected anew, or left out, and no byte is wrong."""
+
+    NAME = "kept.bin"
+    SIZE = 48 * BS + 77
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        h.braid_bin()
+        cls.digest = h.class_root(cls, cls.NAME, cls.SIZE)
+        with open(os.path.join(cls.root, cls.NAME), "rb") as f:
+            cls.data = f.read()
+
+    def setUp(self) -> None:
+        self.servers = [h.start_server(self.root, log_dir=self.tmp) for _ in range(3)]
+        for s in self.servers:
+            self.addCleanup(s.stop)
+        self.proxy = h.start_proxy([s.address for s in self.servers], log_dir=self.tmp)
+        self.addCleanup(self.proxy.stop)
+
+    def get(self, first: int | None = None, last: int | None = None) -> bytes:
+        conn = http.client.HTTPConnection("127.0.0.1", self.proxy.port, timeout=HTTP_TIMEOUT)
+        try:
+            headers = {} if first is None else {"Range": f"bytes={first}-{last}"}
+            conn.request("GET", "/" + self.NAME, headers=headers)
+            resp = conn.getresponse()
+            body = resp.read()
+            self.assertEqual(resp.status, 200 if first is None else 206,
+                             self.proxy.stderr_text()[-3000:])
+            return body
+        finally:
+            conn.close()
+
+    def check(self, first: int, last: int) -> None:
+        self.assertEqual(h.sha256_bytes(self.get(first, last)),
+                         h.sha256_bytes(self.data[first:last + 1]), f"{first}-{last}")
+
+    def opens_by_peer(self, server: h.Server) -> dict[str, int]:
+        peers: dict[str, int] = {}
+        for m in re.finditer(r" (\S+): OPEN '" + re.escape(self.NAME) + "'",
+                             server.stderr_text()):
+            peers[m.group(1)] = peers.get(m.group(1), 0) + 1
+        return peers
+
+    def test_a_run_of_requests_reopens_on_the_first_connections(self):
+        spans = [(0, BS - 1), (5 * BS + 3, 9 * BS), (self.SIZE - 10, self.SIZE - 1),
+                 (17 * BS, 17 * BS), (BS // 2, 30 * BS + 5)]
+        for first, last in spans:
+            self.check(first, last)
+        self.assertEqual(h.sha256_bytes(self.get()), self.digest)
+        for server in self.servers:
+            peers = self.opens_by_peer(server)
+            # The HEAD-less first request opens the session (Describe), then
+            # each of the six fetches re-OPENs on that same connection.
+            self.assertEqual(len(peers), 1, f"{server}: {peers}")
+            self.assertEqual(sum(peers.values()), 1 + len(spans) + 1, f"{server}: {peers}")
+
+    def test_a_source_that_dies_between_requests_is_connected_anew_or_left_out(self):
+        self.check(0, 3 * BS)
+        self.servers[0].kill()
+        for first, last in [(BS, 7 * BS + 1), (0, self.SIZE - 1)]:
+            self.check(first, last)
+        self.assertEqual(h.sha256_bytes(self.get()), self.digest)
+        self.assertTrue(self.proxy.alive())
+        for server in self.servers[1:]:
+            self.assertEqual(len(self.opens_by_peer(server)), 1, server.stderr_text()[-2000:])
+
+
 def head_status(port: int, name: str) -> int:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=HTTP_TIMEOUT)
     try:
