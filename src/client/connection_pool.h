@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 
+#include "core/first_pattern.h"
 #include "core/manifest.h"
 #include "net/framed_conn.h"
 
@@ -35,17 +36,35 @@ class ConnectionPool {
   // been idle less than kMaxIdle at `now`; older ones are closed.
   std::optional<Entry> Take(const std::string& source,
                             net::Clock::time_point now);
-  // Keeps e for `source`; the oldest beyond kPerSource is closed.
+  // Keeps e for `source`; the oldest beyond kPerSource is closed. Fulfils
+  // a promise for source, if one was made.
   void Put(const std::string& source, Entry e, net::Clock::time_point now);
   size_t size() const;
+
+  // A fetch is setting a connection to `source` aside (its PING is on the
+  // way, a round trip `rtt` away): a fetch that starts meanwhile does
+  // better to wait for it than to connect anew (AwaitFor). Put or Forgo
+  // ends the promise.
+  void Promise(const std::string& source, net::Clock::duration rtt);
+  void Forgo(const std::string& source);
+  // How long a connection promised for `source` is worth waiting for:
+  // zero when none is promised, else twice the longest promised round trip
+  // and 10 ms, at most kMaxAwait.
+  net::Clock::duration AwaitFor(const std::string& source) const;
+  static constexpr auto kMaxAwait = std::chrono::milliseconds(500);
 
  private:
   struct Kept {
     net::Clock::time_point since;
     Entry entry;
   };
+  struct Promised {
+    size_t count = 0;
+    net::Clock::duration rtt{};  // the longest of them
+  };
   mutable std::mutex mu_;
   std::map<std::string, std::deque<Kept>> kept_;  // guarded by mu_
+  std::map<std::string, Promised> promised_;      // guarded by mu_
 };
 
 // What a session shares between its fetches.
@@ -63,9 +82,26 @@ struct SessionState {
     manifest_ = std::move(m);
   }
 
+  // What earlier fetches measured of each source (SourceConn::PoolKey):
+  // the next one's first pattern follows it (core/first_pattern.h).
+  std::optional<core::LinkEstimate> link(const std::string& source) const {
+    std::lock_guard lock(mu_);
+    auto it = links_.find(source);
+    if (it == links_.end()) return std::nullopt;
+    return it->second;
+  }
+  // A rate of 0 (too few blocks to measure) keeps the one known before.
+  void NoteLink(const std::string& source, core::LinkEstimate e) {
+    std::lock_guard lock(mu_);
+    core::LinkEstimate& known = links_[source];
+    known.rtt_s = e.rtt_s;
+    if (e.rate > 0) known.rate = e.rate;
+  }
+
  private:
   mutable std::mutex mu_;
-  std::shared_ptr<const core::Manifest> manifest_;  // guarded by mu_
+  std::shared_ptr<const core::Manifest> manifest_;   // guarded by mu_
+  std::map<std::string, core::LinkEstimate> links_;  // guarded by mu_
 };
 
 }  // namespace braid::client

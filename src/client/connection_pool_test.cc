@@ -68,5 +68,24 @@ TEST(ConnectionPoolTest, KeepsAtMostKPerSource) {
   for (int fd : ends) ::close(fd);
 }
 
+TEST(ConnectionPoolTest, APromiseSaysHowLongToWaitUntilPutOrForgone) {
+  ConnectionPool pool;
+  net::Clock::time_point t0{};
+  using std::chrono::milliseconds;
+  EXPECT_EQ(pool.AwaitFor("s"), net::Clock::duration::zero());
+  pool.Promise("s", milliseconds(40));
+  pool.Promise("s", milliseconds(80));
+  EXPECT_EQ(pool.AwaitFor("s"), milliseconds(170));  // 2 x 80 + 10
+  EXPECT_EQ(pool.AwaitFor("t"), net::Clock::duration::zero());
+  int other = -1;
+  pool.Put("s", MakeEntry(&other, "p"), t0);  // fulfils one
+  EXPECT_GT(pool.AwaitFor("s"), net::Clock::duration::zero());
+  pool.Forgo("s");  // the other will not come
+  EXPECT_EQ(pool.AwaitFor("s"), net::Clock::duration::zero());
+  pool.Promise("far", std::chrono::seconds(5));
+  EXPECT_EQ(pool.AwaitFor("far"), ConnectionPool::kMaxAwait);
+  ::close(other);
+}
+
 }  // namespace
 }  // namespace braid::client

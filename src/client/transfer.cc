@@ -627,6 +627,7 @@ awaitable<void> Transfer::Drain() {
     if (Clock::now() >= park_until) StopParking();
     co_await progress_->Wait(std::chrono::milliseconds(50));
   }
+  StopParking();  // none should be left: no promise outlives the transfer
 }
 
 awaitable<Status> Transfer::Setup() {
@@ -650,6 +651,8 @@ void Transfer::CloseAll() {
 awaitable<Expected<Description>> Transfer::Describe() {
   early_ = false;  // every source's answer: nothing runs after this
   Status st = co_await Setup();
+  // A session keeps the manifest too: its first fetch need not ask for it.
+  if (st && options_.session) st = co_await LoadManifest();
   if (st) co_await BeginPark();
   co_await Drain();
   if (!st) co_return Unexpected{st.error()};

@@ -172,11 +172,21 @@ class Transfer {
   // Every read of s while the transfer runs: notes the park PONG.
   awaitable<Expected<core::Message>> ReadFrom(SourceConn& s,
                                               core::Clock::duration timeout);
+  // s's connection to the session's pool. REQUIRES: at a frame boundary,
+  // nobody reading it.
+  void Keep(SourceConn& s);
+  // Closes s; if it was parking, the session is told not to wait for it.
+  void Unpark(SourceConn& s, const char* why);
   // Closes the sources still parking (Drain, after kParkWait).
   void StopParking();
   static constexpr auto kParkWait = std::chrono::seconds(1);
   static constexpr uint64_t kParkToken = 0x7061726b;  // "park"
   static bool IsParkPong(const core::Message& m);
+  // A session's later fetch: the first pattern from what the earlier ones
+  // measured of every source (core/first_pattern.h); nullopt otherwise.
+  std::optional<core::Pattern> SessionPattern() const;
+  // What this fetch measured of its sources, for the session's next one.
+  void NoteLinks() const;
   // A range's SKIPs, for the first flight when the size is known before.
   std::vector<core::Message> RangeSkips() const;
   void MarkResumed();

@@ -8,6 +8,7 @@
 #include <algorithm>
 
 #include "client/transfer.h"
+#include "net/asio_util.h"
 
 namespace braid::client {
 bool Transfer::IsParkPong(const core::Message& m) {
@@ -18,9 +19,19 @@ bool Transfer::IsParkPong(const core::Message& m) {
 awaitable<Expected<core::Opened>> Transfer::Reopen(SourceConn& s,
                                                    const core::Open& request,
                                                    OpenFlight flight) {
-  std::optional<ConnectionPool::Entry> kept;
-  if (options_.session && s.Poolable())
-    kept = options_.session->pool.Take(s.PoolKey(), Clock::now());
+  if (!options_.session || !s.Poolable())
+    co_return MakeError(Errc::kNotFound, "no connection kept");
+  ConnectionPool& pool = options_.session->pool;
+  auto kept = pool.Take(s.PoolKey(), Clock::now());
+  // One being set aside by the fetch before (the request just before this
+  // one, its PING on the way) comes sooner than a new connection would.
+  auto until = Clock::now() + pool.AwaitFor(s.PoolKey());
+  while (!kept && Clock::now() < until && !done_) {
+    co_await net::SleepFor(std::chrono::milliseconds(2));
+    kept = pool.Take(s.PoolKey(), Clock::now());
+    if (pool.AwaitFor(s.PoolKey()) == Clock::duration::zero()) break;
+  }
+  if (!kept) kept = pool.Take(s.PoolKey(), Clock::now());
   if (!kept) co_return MakeError(Errc::kNotFound, "no connection kept");
   auto opened = co_await s.Reopen(std::move(*kept), request,
                                   options_.connect_timeout, flight);
@@ -46,23 +57,43 @@ awaitable<void> Transfer::BeginPark() {
         (s->pending || s->connected()))
       parking.push_back(s);
   }
+  NoteLinks();
   done_ = true;         // the readers handle nothing more
   progress_->Notify();  // one waiting inside a block's handling, too
   for (SourceConn* s : parking) {
     s->parking = true;
+    options_.session->pool.Promise(s->PoolKey(), s->rtt);
     // Still opening: parked once it answers (StartLate).
     if (s->pending) continue;
+    if (!s->start_sent && !started_ && !s->receiving) {
+      // Nothing flows and nobody reads (Describe): kept as it is; what it
+      // still sends (the manifest's part) is passed over by the next OPEN.
+      Keep(*s);
+      continue;
+    }
     if (!co_await SendParkFrames(*s)) continue;
     if (!s->receiving) Spawn(ParkReader(*s));
   }
 }
 
+void Transfer::Keep(SourceConn& s) {
+  options_.session->pool.Put(s.PoolKey(), s.Park(), Clock::now());
+  s.parking = false;
+  spdlog::debug("{}: connection kept for the session", s.name());
+}
+
+void Transfer::Unpark(SourceConn& s, const char* why) {
+  if (s.parking) {
+    spdlog::debug("{}: not kept ({})", s.name(), why);
+    s.parking = false;
+    options_.session->pool.Forgo(s.PoolKey());
+  }
+  s.Close();
+}
+
 void Transfer::StopParking() {
   for (auto& s : all_) {
-    if (!s->parking) continue;
-    spdlog::debug("{}: not kept (still busy)", s->name());
-    s->parking = false;
-    s->Close();
+    if (s->parking) Unpark(*s, "still busy");
   }
 }
 
@@ -74,10 +105,8 @@ awaitable<bool> Transfer::SendParkFrames(SourceConn& s) {
     s.conn().Queue(core::Skip{q, static_cast<uint32_t>(n)});
   }
   s.conn().Queue(core::Ping{kParkToken, {}});
-  spdlog::debug("{}: park frames, {} skips", s.name(), count);
   if (auto st = co_await s.conn().Flush(kParkWait); !st) {
-    s.parking = false;
-    s.Close();
+    Unpark(s, "cannot send");
     co_return false;
   }
   co_return true;
@@ -99,14 +128,10 @@ awaitable<void> Transfer::ParkReader(SourceConn& s) {
     if (!m || std::holds_alternative<core::ErrorMsg>(*m)) break;
   }
   if (s.parking && s.park_pong) {
-    // At once: the session's next fetch may already be starting.
-    options_.session->pool.Put(s.PoolKey(), s.Park(), Clock::now());
-    spdlog::debug("{}: connection kept for the session", s.name());
+    Keep(s);  // at once: the session's next fetch may already be starting
   } else if (s.parking) {
-    spdlog::debug("{}: not kept (no answer to the PING)", s.name());
-    s.Close();
+    Unpark(s, "no answer to the PING");
   }
-  s.parking = false;
 }
 
 }  // namespace braid::client

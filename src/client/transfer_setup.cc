@@ -25,8 +25,8 @@ awaitable<Status> Transfer::HandshakeAll(bool early) {
     s->pending = true;
     all.push_back(s.get());
   }
-  first_pattern_ =
-      core::InitialPattern(std::vector<double>(all.size(), 0.0), 1u << 20);
+  first_pattern_ = SessionPattern().value_or(
+      core::InitialPattern(std::vector<double>(all.size(), 0.0), 1u << 20));
   early_start_ = early && StartsEarly();
   tentative_ = early_start_ && StartsTentatively();
   voters_ = all.size();
@@ -67,6 +67,11 @@ awaitable<void> Transfer::HandshakeOne(SourceConn& s) {
     s.skips_sent = !flight.before_start.empty();
   }
   Expected<core::Opened> opened = co_await Reopen(s, req, flight);
+  if (!opened && done_ && !fatal_) {  // the fetch ended well without it
+    s.pending = false;
+    Unpark(s, "the fetch ended first");
+    co_return;
+  }
   if (!opened && !s.failure && !done_)
     opened = co_await s.Handshake(req, options_.connect_timeout, flight);
   s.pending = false;
@@ -156,6 +161,35 @@ bool Transfer::StartsEarly() const {
   bool range_known = !options_.range || options_.size;
   return options_.mirrors.empty() && range_known && !options_.live_edge &&
          !(file && HasResumeState(options_.output));
+}
+
+std::optional<core::Pattern> Transfer::SessionPattern() const {
+  if (!options_.session || !options_.size || *options_.size == 0)
+    return std::nullopt;
+  std::vector<core::LinkEstimate> links;
+  for (const auto& s : all_) {
+    auto link = options_.session->link(s->PoolKey());
+    if (!link) return std::nullopt;  // one not met before: equal shares
+    links.push_back(*link);
+  }
+  core::StreamLayout layout{*options_.size, options_.block_size};
+  uint64_t first = 0, end = layout.block_count();
+  if (options_.range) {
+    first = options_.range->FirstBlock(layout);
+    end = options_.range->EndBlock(layout);
+  }
+  return core::EarliestFinishPattern(
+      links, first, std::max<uint64_t>(end - first, 1), layout.block_size);
+}
+
+void Transfer::NoteLinks() const {
+  if (!options_.session) return;
+  for (SourceConn* s : live_) {
+    if (s->failure || s->rtt.count() == 0) continue;
+    double rate = scheduler_ ? scheduler_->rate(s->id) : 0;
+    options_.session->NoteLink(
+        s->PoolKey(), {std::chrono::duration<double>(s->rtt).count(), rate});
+  }
 }
 
 std::vector<core::Message> Transfer::RangeSkips() const {
@@ -263,8 +297,7 @@ awaitable<void> Transfer::StartLate(SourceConn& s,
       co_await ParkReader(s);
       co_return;
     }
-    s.parking = false;
-    s.Close();
+    Unpark(s, "did not open");
     co_return;
   }
   if (!opened) {

@@ -81,6 +81,11 @@ bool Scheduler::alive(SourceId id) const {
   return s && s->alive;
 }
 
+double Scheduler::rate(SourceId id) const {
+  const Source* s = Find(id);
+  return s ? s->rate : 0;
+}
+
 std::vector<Scheduler::Source*> Scheduler::Alive() {
   std::vector<Source*> out;
   for (auto& s : sources_)

@@ -189,6 +189,8 @@ class Scheduler {
   const ReceivedSet& received() const { return received_; }
   bool complete() const { return received_.complete(); }
   bool alive(SourceId id) const;
+  // A source's smoothed rate in bytes per second (0: not measured yet).
+  double rate(SourceId id) const;
   uint64_t patterns_sent() const { return patterns_; }
   // Blocks asked of a source other than their pattern owner so far.
   uint64_t moved_blocks() const { return moves_; }
