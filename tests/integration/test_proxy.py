@@ -9,6 +9,7 @@ and every wait is bounded.
 
 from __future__ import annotations
 
+import concurrent.futures
 import hashlib
 import http.client
 import json
@@ -348,6 +349,20 @@ class ProxyKeepsConnectionsCase(unittest.TestCase):
             # each of the six fetches re-OPENs on that same connection.
             self.assertEqual(len(peers), 1, f"{server}: {peers}")
             self.assertEqual(sum(peers.values()), 1 + len(spans) + 1, f"{server}: {peers}")
+
+    def test_requests_at_once_take_their_own_connections(self):
+        spans = [(0, BS - 1), (3 * BS, 20 * BS + 9), (self.SIZE - 5, self.SIZE - 1),
+                 (BS + 1, BS + 2), (0, self.SIZE - 1), (40 * BS, 44 * BS)]
+        with concurrent.futures.ThreadPoolExecutor(len(spans)) as pool:
+            for _ in range(3):
+                bodies = list(pool.map(lambda span: self.get(*span), spans))
+                for (first, last), body in zip(spans, bodies):
+                    self.assertEqual(h.sha256_bytes(body),
+                                     h.sha256_bytes(self.data[first:last + 1]), f"{first}-{last}")
+        for server in self.servers:
+            # At most the session's two kept connections were reused; the
+            # others were made for requests that found none free.
+            self.assertLessEqual(len(self.opens_by_peer(server)), 3 * len(spans))
 
     def test_a_source_that_dies_between_requests_is_connected_anew_or_left_out(self):
         self.check(0, 3 * BS)
