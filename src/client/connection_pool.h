@@ -41,10 +41,10 @@ class ConnectionPool {
   void Put(const std::string& source, Entry e, net::Clock::time_point now);
   size_t size() const;
 
-  // A fetch is setting a connection to `source` aside (its PING is on the
-  // way, a round trip `rtt` away): a fetch that starts meanwhile does
-  // better to wait for it than to connect anew (AwaitFor). Put or Forgo
-  // ends the promise.
+  // A fetch is setting a connection to `source` aside (perhaps once the
+  // source's answer, a round trip `rtt` away, has come): a fetch that starts
+  // meanwhile does better to wait for it than to connect anew (AwaitFor). Put
+  // or Forgo ends the promise.
   void Promise(const std::string& source, net::Clock::duration rtt);
   void Forgo(const std::string& source);
   // How long a connection promised for `source` is worth waiting for:

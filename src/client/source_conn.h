@@ -80,6 +80,11 @@ class SourceConn {
   bool Poolable() const { return !is_mirror() && !tls(); }
   // Its source, as a session's pool knows it.
   std::string PoolKey() const { return name() + "\n" + path_; }
+  // net::FramedConn's, for a braid connection.
+  void InterruptReads() {
+    if (framed_) framed_->InterruptReads();
+  }
+  bool writing() const { return framed_ && framed_->writing(); }
   // Sets the open connection aside for the pool. REQUIRES: it is at a frame
   // boundary, nothing queued, nothing read or written meanwhile.
   ConnectionPool::Entry Park();
@@ -168,11 +173,12 @@ class SourceConn {
   // Still connecting or opening while the transfer runs: commands for it
   // are held and sent, before START, once it is open (Transfer::StartLate).
   bool pending = false;
-  bool start_sent = false;  // START went in the handshake's flight
-  bool skips_sent = false;  // a range's SKIPs too (before START)
-  bool reused = false;      // re-opened on a session's kept connection
-  bool parking = false;     // Transfer::BeginPark: read up to its PONG
-  bool park_pong = false;   // that PONG was read
+  bool start_sent = false;   // START went in the handshake's flight
+  bool skips_sent = false;   // a range's SKIPs too (before START)
+  bool reused = false;       // re-opened on a session's kept connection
+  bool parking = false;      // Transfer::BeginPark: to be kept
+  bool park_ready = false;   // its SKIPs sent, reads interrupted
+  bool read_failed = false;  // a read failed otherwise than interrupted
   std::vector<core::Message> held;
   // Frames read before the transfer started (Transfer::ReadAhead), handled
   // once it has; a DATA's payload points into early_payloads.

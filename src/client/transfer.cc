@@ -197,8 +197,9 @@ void Transfer::OnProcessed(SourceConn& s, uint64_t seq,
 awaitable<void> Transfer::Receive(SourceConn& s) {
   s.receiving = true;
   co_await ReceiveFrames(s);
-  // Ended by BeginPark: at a frame boundary, perhaps the PONG's.
-  if (s.parking) co_await ParkReader(s);
+  s.receiving = false;
+  // Ended by BeginPark: nothing reads the connection any more.
+  EndParking(s);
 }
 
 awaitable<void> Transfer::ReceiveFrames(SourceConn& s) {
@@ -575,7 +576,9 @@ awaitable<Status> Transfer::Stream() {
   }
   progress_->Notify();  // the sources reading ahead (ReadAhead)
   for (SourceConn* s : open) {
-    if (!s->receiving) Spawn(Receive(*s));
+    if (s->receiving) continue;
+    s->receiving = true;  // from now: BeginPark leaves it to Receive
+    Spawn(Receive(*s));
   }
   Spawn(Control());
   if (director_) Spawn(WatchDirector());

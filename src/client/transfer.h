@@ -159,17 +159,16 @@ class Transfer {
                                            OpenFlight flight);
   // Whether this transfer's connections are kept when it ends well.
   bool Parks() const;
-  // Ends the transfer (done_) and begins to set aside the connections of
-  // the sources that took part without fault: SKIP of what is left, PING.
-  // Their readers (ParkReader) read on to the PONG and hand the connection
-  // to the session's pool; Drain waits for them at most kParkWait.
+  // Ends the transfer (done_) and sets aside the connections of the
+  // sources that took part without fault: SKIP of what is left, reads
+  // interrupted; each is kept once its reader has stopped (EndParking).
   awaitable<void> BeginPark();
-  // SKIPs of everything and the PING; false (s closed) if they cannot go.
+  // The SKIPs, then InterruptReads; false (s closed) if they cannot go.
   awaitable<bool> SendParkFrames(SourceConn& s);
-  // s's reader once parking began: reads on to the PONG (if ReadFrom has
-  // not seen it yet); kept, or closed.
-  awaitable<void> ParkReader(SourceConn& s);
-  // Every read of s while the transfer runs: notes the park PONG.
+  // Keeps s once both its SKIPs are sent and its reader (if any) has ended
+  // (whichever comes last calls it); closes it if its connection broke.
+  void EndParking(SourceConn& s);
+  // Every read of s while the transfer runs: notes a connection that broke.
   awaitable<Expected<core::Message>> ReadFrom(SourceConn& s,
                                               core::Clock::duration timeout);
   // s's connection to the session's pool. REQUIRES: at a frame boundary,
@@ -180,8 +179,6 @@ class Transfer {
   // Closes the sources still parking (Drain, after kParkWait).
   void StopParking();
   static constexpr auto kParkWait = std::chrono::seconds(1);
-  static constexpr uint64_t kParkToken = 0x7061726b;  // "park"
-  static bool IsParkPong(const core::Message& m);
   // A session's later fetch: the first pattern from what the earlier ones
   // measured of every source (core/first_pattern.h); nullopt otherwise.
   std::optional<core::Pattern> SessionPattern() const;

@@ -1,8 +1,9 @@
 // A session's connections kept between fetches (client/connection_pool.h):
 // once a fetch is over, each source that took part without fault is told
-// to skip whatever it has left and is PINGed; its reader passes over what
-// is still on its way up to the PONG, a frame boundary, and the connection
-// goes to the session's pool. The next fetch re-OPENs on it (Reopen).
+// to skip whatever it has left; its reads are interrupted without losing a
+// byte (net::FramedConn::InterruptReads) and the connection, with what it
+// received and did not decode, goes to the session's pool. The next fetch
+// re-OPENs on it (Reopen) and passes over the old stream's frames.
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -11,11 +12,6 @@
 #include "net/asio_util.h"
 
 namespace braid::client {
-bool Transfer::IsParkPong(const core::Message& m) {
-  const auto* p = std::get_if<core::Pong>(&m);
-  return p && p->token == kParkToken;
-}
-
 awaitable<Expected<core::Opened>> Transfer::Reopen(SourceConn& s,
                                                    const core::Open& request,
                                                    OpenFlight flight) {
@@ -23,8 +19,8 @@ awaitable<Expected<core::Opened>> Transfer::Reopen(SourceConn& s,
     co_return MakeError(Errc::kNotFound, "no connection kept");
   ConnectionPool& pool = options_.session->pool;
   auto kept = pool.Take(s.PoolKey(), Clock::now());
-  // One being set aside by the fetch before (the request just before this
-  // one, its PING on the way) comes sooner than a new connection would.
+  // One the fetch before is still setting aside (its source's answer on
+  // the way) comes sooner than a new connection would.
   auto until = Clock::now() + pool.AwaitFor(s.PoolKey());
   while (!kept && Clock::now() < until && !done_) {
     co_await net::SleepFor(std::chrono::milliseconds(2));
@@ -60,26 +56,58 @@ awaitable<void> Transfer::BeginPark() {
   NoteLinks();
   done_ = true;         // the readers handle nothing more
   progress_->Notify();  // one waiting inside a block's handling, too
+  // Decided before any co_await: one still opening is set aside by its
+  // own task once it answers (StartLate), the others here.
+  std::vector<SourceConn*> open;
   for (SourceConn* s : parking) {
     s->parking = true;
     options_.session->pool.Promise(s->PoolKey(), s->rtt);
-    // Still opening: parked once it answers (StartLate).
-    if (s->pending) continue;
-    if (!s->start_sent && !started_ && !s->receiving) {
-      // Nothing flows and nobody reads (Describe): kept as it is; what it
-      // still sends (the manifest's part) is passed over by the next OPEN.
-      Keep(*s);
-      continue;
-    }
-    if (!co_await SendParkFrames(*s)) continue;
-    if (!s->receiving) Spawn(ParkReader(*s));
+    if (!s->pending) open.push_back(s);
   }
+  for (SourceConn* s : open) {
+    if (!s->parking) continue;
+    bool sent = co_await SendParkFrames(*s);  // (not in a condition: GCC 12)
+    if (!sent) continue;
+    // Its reader, if it still runs, ends at once and keeps it (Receive).
+    if (!s->receiving) EndParking(*s);
+  }
+}
+
+awaitable<bool> Transfer::SendParkFrames(SourceConn& s) {
+  // What it has left to send is of no use now.
+  uint64_t count = s.start_sent || started_ ? layout_.block_count() : 0;
+  for (uint64_t q = 0; q < count; q += core::kMaxRequestCount) {
+    auto n = std::min<uint64_t>(core::kMaxRequestCount, count - q);
+    s.conn().Queue(core::Skip{q, static_cast<uint32_t>(n)});
+  }
+  auto deadline = Clock::now() + kParkWait;
+  Status sent = co_await s.conn().Flush(kParkWait);
+  // A flush of another task may still be writing: a socket is set aside
+  // between frames only.
+  while (sent && s.writing() && Clock::now() < deadline)
+    co_await net::SleepFor(std::chrono::milliseconds(1));
+  if (!sent || s.writing()) {
+    Unpark(s, "cannot send");
+    co_return false;
+  }
+  s.InterruptReads();
+  s.park_ready = true;
+  co_return true;
 }
 
 void Transfer::Keep(SourceConn& s) {
   options_.session->pool.Put(s.PoolKey(), s.Park(), Clock::now());
   s.parking = false;
   spdlog::debug("{}: connection kept for the session", s.name());
+}
+
+void Transfer::EndParking(SourceConn& s) {
+  if (!s.parking || !s.park_ready) return;
+  if (s.read_failed) {
+    Unpark(s, "its connection failed");
+  } else {
+    Keep(s);  // at once: the session's next fetch may already be starting
+  }
 }
 
 void Transfer::Unpark(SourceConn& s, const char* why) {
@@ -97,41 +125,11 @@ void Transfer::StopParking() {
   }
 }
 
-awaitable<bool> Transfer::SendParkFrames(SourceConn& s) {
-  // What it has left to send is of no use now.
-  uint64_t count = s.start_sent || started_ ? layout_.block_count() : 0;
-  for (uint64_t q = 0; q < count; q += core::kMaxRequestCount) {
-    auto n = std::min<uint64_t>(core::kMaxRequestCount, count - q);
-    s.conn().Queue(core::Skip{q, static_cast<uint32_t>(n)});
-  }
-  s.conn().Queue(core::Ping{kParkToken, {}});
-  if (auto st = co_await s.conn().Flush(kParkWait); !st) {
-    Unpark(s, "cannot send");
-    co_return false;
-  }
-  co_return true;
-}
-
 awaitable<Expected<core::Message>> Transfer::ReadFrom(SourceConn& s,
                                                       Clock::duration timeout) {
   auto m = co_await s.conn().Read(timeout);
-  if (m && s.parking && IsParkPong(*m)) s.park_pong = true;
+  if (!m && m.error().code != Errc::kCancelled) s.read_failed = true;
   co_return m;
-}
-
-awaitable<void> Transfer::ParkReader(SourceConn& s) {
-  auto deadline = Clock::now() + kParkWait;
-  while (!s.park_pong && s.parking) {
-    auto left = deadline - Clock::now();
-    if (left <= Clock::duration::zero()) break;
-    auto m = co_await ReadFrom(s, left);
-    if (!m || std::holds_alternative<core::ErrorMsg>(*m)) break;
-  }
-  if (s.parking && s.park_pong) {
-    Keep(s);  // at once: the session's next fetch may already be starting
-  } else if (s.parking) {
-    Unpark(s, "no answer to the PING");
-  }
 }
 
 }  // namespace braid::client

@@ -294,7 +294,7 @@ awaitable<void> Transfer::StartLate(SourceConn& s,
     bool keep = opened && s.parking && !s.failure && SameContent(*opened);
     if (keep) keep = co_await SendParkFrames(s);
     if (keep) {
-      co_await ParkReader(s);
+      EndParking(s);
       co_return;
     }
     Unpark(s, "did not open");

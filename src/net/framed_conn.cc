@@ -90,10 +90,16 @@ awaitable<Expected<core::Message>> FramedConn::ReadFrame(
         decoder_.set_max_body(SIZE_MAX);
       co_return std::move(**next);
     }
+    if (interrupted_)
+      co_return MakeError(Errc::kCancelled, "reads interrupted");
     auto buf = decoder_.Prepare();
     auto left = std::min(timeout, deadline - Clock::now());
     auto [ec, n] = co_await WithTimeout(
         ReadSome(asio::buffer(buf.data(), buf.size())), left);
+    // Cancelled by InterruptReads before it read: nothing was taken. (One
+    // that had read completes with its bytes, which are kept below.)
+    if (ec == asio::error::operation_aborted && interrupted_)
+      co_return MakeError(Errc::kCancelled, "reads interrupted");
     if (ec) co_return Unexpected{SocketError(ec, "read from " + peer_)};
     decoder_.Commit(n);
     bytes_received_ += n;
@@ -152,6 +158,12 @@ FramedConn::Parked& FramedConn::Parked::operator=(Parked&& other) noexcept {
 
 FramedConn::Parked::~Parked() {
   if (fd >= 0) ::close(fd);
+}
+
+void FramedConn::InterruptReads() {
+  interrupted_ = true;
+  std::error_code ignored;
+  socket_.cancel(ignored);
 }
 
 FramedConn::Parked FramedConn::Park() {

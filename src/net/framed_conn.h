@@ -89,6 +89,11 @@ class FramedConn final : public Link {
     bool v6 = false;
     std::vector<uint8_t> leftover;
   };
+  // Ends a Read under way, and every later one, with kCancelled, losing no
+  // byte: what was received stays buffered (Park keeps it). Frames already
+  // whole are still returned. REQUIRES: nothing being written (writing()).
+  void InterruptReads();
+  bool writing() const { return flushing_; }
   // Sets the connection aside. REQUIRES: no TLS, nothing queued or being
   // written or read, HELLO exchanged; the connection is not used afterwards.
   Parked Park();
@@ -114,6 +119,7 @@ class FramedConn final : public Link {
   std::vector<uint8_t> out_;      // queued, not yet being written
   std::vector<uint8_t> writing_;  // being written now
   bool flushing_ = false;
+  bool interrupted_ = false;  // InterruptReads
 };
 
 // Maps a socket error to braid's error, naming the operation.
