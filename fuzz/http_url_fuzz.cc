@@ -5,7 +5,7 @@
 #include <cstdlib>
 #include <string_view>
 
-#include "client/http_url.h"
+#include "client/http/http_url.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view text(reinterpret_cast<const char*>(data), size);

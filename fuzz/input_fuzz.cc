@@ -17,9 +17,9 @@
 #include <cstdlib>
 #include <string_view>
 
-#include "client/resume_state.h"
-#include "client/signatures.h"
-#include "client/source_choice.h"
+#include "client/output/resume_state.h"
+#include "client/engine/signatures.h"
+#include "client/sources/source_choice.h"
 #include "core/access_token.h"
 #include "core/protocol.h"
 #include "core/register_token.h"

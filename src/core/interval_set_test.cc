@@ -64,7 +64,9 @@ TEST(IntervalMapTest, MatchesAMapOfValues) {
       auto got = m.Get(v);
       auto want = model.find(v);
       ASSERT_EQ(got.has_value(), want != model.end()) << i << " at " << v;
-      if (got) ASSERT_EQ(*got, want->second) << i << " at " << v;
+      if (got) {
+        ASSERT_EQ(*got, want->second) << i << " at " << v;
+      }
     }
   }
   EXPECT_LE(m.ranges(), 230u);

@@ -1,13 +1,13 @@
 // libbraid's Client and Session (braid/client.h) over the client engine
-// (client/get.h): a session keeps its sources and the content they agreed
+// (client/engine/get.h): a session keeps its sources and the content they agreed
 // on; each fetch runs a transfer on its own io_context, pinned to that
 // content.
 #include <braid/client.h>
 
 #include <mutex>
 
-#include "client/get.h"
-#include "client/output_sink.h"
+#include "client/engine/get.h"
+#include "client/output/output_sink.h"
 #include "core/manifest.h"
 #include "core/protocol.h"
 #include "lib/session_options.h"

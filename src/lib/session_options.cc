@@ -1,6 +1,6 @@
 #include "lib/session_options.h"
 
-#include "client/http_url.h"
+#include "client/http/http_url.h"
 #include "core/protocol.h"
 #include "core/units.h"
 

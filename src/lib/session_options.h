@@ -1,11 +1,11 @@
 // libbraid's options (braid/client.h) as the client engine takes them
-// (client/get.h): every text parsed and checked here, once.
+// (client/engine/get.h): every text parsed and checked here, once.
 #ifndef BRAID_LIB_SESSION_OPTIONS_H_
 #define BRAID_LIB_SESSION_OPTIONS_H_
 
 #include <braid/client.h>
 
-#include "client/get.h"
+#include "client/engine/get.h"
 
 namespace braid::lib {
 

@@ -77,7 +77,7 @@ class FramedConn final : public Link {
   const std::string& peer() const { return peer_; }
   void Close() override;
 
-  // A connection set aside between uses (client/connection_pool.h): its
+  // A connection set aside between uses (client/engine/connection_pool.h): its
   // socket, no longer tied to an io_context, and the bytes received but
   // not decoded yet. Closed when destroyed unless adopted.
   struct Parked {

@@ -12,7 +12,7 @@
 #include <optional>
 #include <vector>
 
-#include "client/output_sink.h"
+#include "client/output/output_sink.h"
 
 namespace braid::proxy {
 

@@ -1,0 +1,71 @@
+#include "client/engine/block_pipeline.h"
+
+namespace braid::client {
+
+BlockPipeline::BlockPipeline(asio::any_io_executor io,
+                             const core::Manifest* manifest, Output* output,
+                             core::StreamLayout layout)
+    : io_(std::move(io)),
+      manifest_(manifest),
+      output_(output),
+      layout_(layout) {}
+
+BlockPipeline::~BlockPipeline() {
+  worker_.stop();
+  worker_.join();
+}
+
+bool BlockPipeline::Matches(const core::Manifest& m,
+                            const core::StreamLayout& layout, uint64_t seq,
+                            std::span<const uint8_t> payload) {
+  uint64_t first_piece = layout.OffsetOf(seq) / core::kPieceSize;
+  for (size_t off = 0; off < payload.size(); off += core::kPieceSize) {
+    size_t len = std::min<size_t>(core::kPieceSize, payload.size() - off);
+    if (!m.Verify(first_piece + off / core::kPieceSize,
+                  payload.subspan(off, len))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::vector<uint8_t> BlockPipeline::TakeBuffer(size_t size) {
+  std::vector<uint8_t> buf;
+  if (!free_.empty()) {
+    buf = std::move(free_.back());
+    free_.pop_back();
+  }
+  buf.resize(size);
+  return buf;
+}
+
+void BlockPipeline::Submit(uint64_t seq, std::span<const uint8_t> payload,
+                           Done done) {
+  // The buffer moves through both handlers (asio recycles handler memory):
+  // no allocation per block once the free list is warm.
+  std::vector<uint8_t> buf = TakeBuffer(payload.size());
+  std::copy(payload.begin(), payload.end(), buf.begin());
+  pending_.insert(seq);
+  in_flight_bytes_ += payload.size();
+  bool write_here = !output_->in_order();
+  asio::post(worker_, [this, seq, buf = std::move(buf), done = std::move(done),
+                       write_here]() mutable {
+    Status status = Ok{};
+    if (manifest_ && !Matches(*manifest_, layout_, seq, buf)) {
+      status = MakeError(Errc::kBadData,
+                         "block " + std::to_string(seq) +
+                             " does not match the manifest (wrong bytes)");
+    } else if (write_here) {
+      status = output_->WriteAt(seq, buf);
+    }
+    asio::post(io_, [this, seq, buf = std::move(buf), done = std::move(done),
+                     status = std::move(status)]() mutable {
+      pending_.erase(seq);
+      in_flight_bytes_ -= buf.size();
+      done(seq, buf, status);
+      free_.push_back(std::move(buf));
+    });
+  });
+}
+
+}  // namespace braid::client

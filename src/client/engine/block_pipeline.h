@@ -1,0 +1,64 @@
+// Verifies blocks against the manifest (and, for a file, writes them) on a
+// worker thread while the network thread goes on receiving: SHA-256 and
+// pwrite are the costliest steps of the per-block path.
+#ifndef BRAID_CLIENT_ENGINE_BLOCK_PIPELINE_H_
+#define BRAID_CLIENT_ENGINE_BLOCK_PIPELINE_H_
+
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <unordered_set>
+#include <vector>
+
+#include "client/output/output.h"
+#include "core/manifest.h"
+#include "net/asio_util.h"
+
+namespace braid::client {
+
+class BlockPipeline {
+ public:
+  // Called on the io thread when a block has been through the worker.
+  // status is kBadData if it does not match the manifest, kIoError if a
+  // file write failed; on success the block is written (file) or must be
+  // handed to the output now (stream; `payload` is valid during the call).
+  using Done = std::function<void(
+      uint64_t seq, std::span<const uint8_t> payload, Status status)>;
+
+  // manifest may be null (no verification). Output must outlive this.
+  BlockPipeline(asio::any_io_executor io, const core::Manifest* manifest,
+                Output* output, core::StreamLayout layout);
+  ~BlockPipeline();
+
+  // At most this many bytes are in the worker at once.
+  static constexpr size_t kMaxInFlightBytes = 16u << 20;
+
+  bool Full() const { return in_flight_bytes_ >= kMaxInFlightBytes; }
+  bool Pending(uint64_t seq) const { return pending_.count(seq) > 0; }
+  bool Idle() const { return pending_.empty(); }
+  // Copies payload and queues it. REQUIRES: !Full() || Idle(), !Pending(seq).
+  void Submit(uint64_t seq, std::span<const uint8_t> payload, Done done);
+  // Runs fn on the worker, after the blocks submitted before it.
+  void RunOnWorker(std::function<void()> fn) {
+    asio::post(worker_, std::move(fn));
+  }
+  // Checks one block against the manifest (any thread).
+  static bool Matches(const core::Manifest& m, const core::StreamLayout& layout,
+                      uint64_t seq, std::span<const uint8_t> payload);
+
+ private:
+  std::vector<uint8_t> TakeBuffer(size_t size);
+
+  asio::any_io_executor io_;
+  const core::Manifest* manifest_;
+  Output* output_;
+  core::StreamLayout layout_;
+  asio::thread_pool worker_{1};
+  std::unordered_set<uint64_t> pending_;
+  size_t in_flight_bytes_ = 0;
+  std::vector<std::vector<uint8_t>> free_;  // reused buffers (io thread only)
+};
+
+}  // namespace braid::client
+
+#endif  // BRAID_CLIENT_ENGINE_BLOCK_PIPELINE_H_

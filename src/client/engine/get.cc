@@ -1,0 +1,107 @@
+#include "client/engine/get.h"
+
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "client/engine/transfer.h"
+#include "net/log_failure.h"
+
+namespace braid::client {
+
+bool HasSources(const GetOptions& options) {
+  return !options.sources.empty() || !options.mirrors.empty() ||
+         options.director || options.discover || !options.vias.empty();
+}
+
+namespace {
+
+// Runs step (a Transfer coroutine) on a fresh io_context until it ends; a
+// stop requested interrupts the transfer.
+// overturned (if given): whether the vote overturned a tentative start.
+template <class T>
+Expected<T> RunOnOwnContext(const GetOptions& options,
+                            awaitable<Expected<T>> (Transfer::*step)(),
+                            std::stop_token stop, bool* overturned = nullptr) {
+  asio::io_context io(1);
+  // After io: its sockets and timers must go before the io_context does.
+  Transfer transfer(options);
+  std::optional<Expected<T>> result;
+  // Wakes the watcher below at once when the step ends.
+  asio::steady_timer tick(io);
+  asio::co_spawn(
+      io,
+      [&]() -> awaitable<void> { result.emplace(co_await (transfer.*step)()); },
+      [&](std::exception_ptr e) {
+        if (e && !result)
+          result.emplace(MakeError(Errc::kIoError, "internal error"));
+        tick.cancel();
+      });
+  asio::co_spawn(
+      io,
+      [&]() -> awaitable<void> {
+        bool interrupted = false;
+        while (!result) {
+          tick.expires_after(std::chrono::milliseconds(50));
+          co_await tick.async_wait(net::kUseTuple);
+          if (stop.stop_requested() && !interrupted) {
+            interrupted = true;
+            transfer.Interrupt();
+          }
+        }
+      },
+      net::LogFailure("the transfer's watcher"));
+  io.run();
+  if (overturned) *overturned = transfer.overturned();
+  if (!result) return MakeError(Errc::kIoError, "transfer did not finish");
+  return std::move(*result);
+}
+
+}  // namespace
+
+Status CheckSha256(const std::string& path, const core::Digest& want) {
+  std::ifstream in(path, std::ios::binary);
+  core::Sha256Stream hash;
+  std::vector<char> buf(1 << 20);
+  while (in) {
+    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+    auto n = static_cast<size_t>(in.gcount());
+    hash.Update({reinterpret_cast<const uint8_t*>(buf.data()), n});
+  }
+  if (in.bad()) return MakeError(Errc::kIoError, "cannot read back " + path);
+  core::Digest got = hash.Finish();
+  if (got == want) return Ok{};
+  std::error_code ec;
+  std::filesystem::remove(path, ec);
+  return MakeError(Errc::kBadData,
+                   "SHA-256 of the download is " + core::ToHex(got) +
+                       ", not the " + core::ToHex(want) +
+                       " given with --sha256: " + path + " removed");
+}
+
+Expected<GetReport> RunGet(const GetOptions& options, std::stop_token stop) {
+  if (!HasSources(options))
+    return MakeError(Errc::kUnavailable, "no sources given");
+  bool overturned = false;
+  auto result = RunOnOwnContext(options, &Transfer::Run, stop, &overturned);
+  if (overturned && !stop.stop_requested()) {
+    GetOptions again = options;  // the same, waiting for the vote
+    again.tentative_start = false;
+    result = RunOnOwnContext(again, &Transfer::Run, stop);
+  }
+  if (result && options.sha256) {
+    if (Status s = CheckSha256(options.output, *options.sha256); !s)
+      return Unexpected{s.error()};
+    result->sha256_checked = true;
+  }
+  return result;
+}
+
+Expected<Description> Describe(const GetOptions& options) {
+  if (!HasSources(options))
+    return MakeError(Errc::kUnavailable, "no sources given");
+  return RunOnOwnContext(options, &Transfer::Describe, std::stop_token());
+}
+
+}  // namespace braid::client

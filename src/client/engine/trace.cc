@@ -1,0 +1,91 @@
+#include "client/engine/trace.h"
+
+#include <cerrno>
+#include <cstring>
+#include <nlohmann/json.hpp>
+
+namespace braid::client {
+
+TraceWriter::~TraceWriter() {
+  if (file_) std::fclose(file_);
+}
+
+Status TraceWriter::Open(const std::string& path,
+                         core::Clock::time_point start) {
+  start_ = start;
+  if (path.empty()) return Ok{};
+  file_ = std::fopen(path.c_str(), "w");
+  if (!file_) {
+    return MakeError(Errc::kIoError,
+                     "open trace " + path + ": " + std::strerror(errno));
+  }
+  return Ok{};
+}
+
+double TraceWriter::Since(core::Clock::time_point at) const {
+  return std::chrono::duration<double>(at - start_).count();
+}
+
+void TraceWriter::Line(const std::string& json) {
+  std::fputs(json.c_str(), file_);
+  std::fputc('\n', file_);
+  std::fflush(file_);
+}
+
+void TraceWriter::Interval(const core::IntervalSample& s, size_t reorder_bytes,
+                           const std::map<core::SourceId, std::string>& names) {
+  if (!file_) return;
+  nlohmann::json sources = nlohmann::json::array();
+  for (const auto& src : s.sources) {
+    auto name = names.find(src.id);
+    sources.push_back({{"id", src.id},
+                       {"address", name == names.end() ? "" : name->second},
+                       {"rate", src.rate},
+                       {"interval_rate", src.interval_rate},
+                       {"recent_rate", src.recent_rate},
+                       {"share", src.share},
+                       {"pattern_share", src.pattern_share},
+                       {"alive", src.alive}});
+  }
+  Line(nlohmann::json{{"kind", "interval"},
+                      {"t", Since(s.at)},
+                      {"epoch", s.epoch},
+                      {"next_in_order", s.next_in_order},
+                      {"reorder_bytes", reorder_bytes},
+                      {"sources", sources}}
+           .dump());
+}
+
+void TraceWriter::PatternChange(core::Clock::time_point at, uint32_t epoch,
+                                uint64_t switch_seq,
+                                const core::Pattern& pattern) {
+  if (!file_) return;
+  Line(nlohmann::json{{"kind", "pattern"},
+                      {"t", Since(at)},
+                      {"epoch", epoch},
+                      {"switch_seq", switch_seq},
+                      {"pattern", pattern.ToString()}}
+           .dump());
+}
+
+void TraceWriter::Failed(core::Clock::time_point at, core::SourceId id,
+                         const std::string& address,
+                         const std::string& reason) {
+  if (!file_) return;
+  Line(nlohmann::json{{"kind", "failed"},
+                      {"t", Since(at)},
+                      {"id", id},
+                      {"address", address},
+                      {"reason", reason}}
+           .dump());
+}
+
+void TraceWriter::Joined(core::Clock::time_point at, core::SourceId id,
+                         const std::string& address) {
+  if (!file_) return;
+  Line(nlohmann::json{
+      {"kind", "joined"}, {"t", Since(at)}, {"id", id}, {"address", address}}
+           .dump());
+}
+
+}  // namespace braid::client

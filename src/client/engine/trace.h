@@ -1,0 +1,51 @@
+// --trace FILE: one JSON object per line, written as the transfer runs.
+//   {"kind":"interval","t":1.5,"epoch":2,"next_in_order":812,
+//    "reorder_bytes":0,"sources":[{"id":0,"address":"h:p","rate":..,
+//    "interval_rate":..,"recent_rate":..,"share":..,"pattern_share":..,"alive":true}]}
+//   {"kind":"pattern","t":1.5,"epoch":2,"switch_seq":1024,"pattern":"AAB.."}
+//   {"kind":"failed","t":2.1,"id":1,"address":"h:p","reason":".."}
+//   {"kind":"joined","t":2.0,"id":3,"address":"h:p"}
+// t is seconds since the transfer started; rates are bytes per second.
+#ifndef BRAID_CLIENT_ENGINE_TRACE_H_
+#define BRAID_CLIENT_ENGINE_TRACE_H_
+
+#include <braid/expected.h>
+
+#include <cstdio>
+#include <map>
+#include <string>
+
+#include "core/scheduler.h"
+
+namespace braid::client {
+
+class TraceWriter {
+ public:
+  TraceWriter() = default;
+  ~TraceWriter();
+  TraceWriter(const TraceWriter&) = delete;
+  TraceWriter& operator=(const TraceWriter&) = delete;
+
+  // Opens path for writing; an empty path makes every call a no-op.
+  Status Open(const std::string& path, core::Clock::time_point start);
+  void Interval(const core::IntervalSample& s, size_t reorder_bytes,
+                const std::map<core::SourceId, std::string>& names);
+  void PatternChange(core::Clock::time_point at, uint32_t epoch,
+                     uint64_t switch_seq, const core::Pattern& pattern);
+  void Failed(core::Clock::time_point at, core::SourceId id,
+              const std::string& address, const std::string& reason);
+  // A source that joined the running transfer.
+  void Joined(core::Clock::time_point at, core::SourceId id,
+              const std::string& address);
+
+ private:
+  double Since(core::Clock::time_point at) const;
+  void Line(const std::string& json);
+
+  std::FILE* file_ = nullptr;
+  core::Clock::time_point start_;
+};
+
+}  // namespace braid::client
+
+#endif  // BRAID_CLIENT_ENGINE_TRACE_H_

@@ -1,0 +1,80 @@
+// HTTP mirrors that cannot be checked against a manifest (no braid source
+// names the content): a mirror serving another file of the same size is
+// found by comparing samples of the file across mirrors before the
+// transfer starts; the majority wins and the others are left out.
+
+#include <algorithm>
+#include <map>
+
+#include "client/engine/for_each_parallel.h"
+#include "client/http/http_mirror.h"
+#include "client/engine/transfer.h"
+
+namespace braid::client {
+namespace {
+
+constexpr uint64_t kSampleBytes = 4096;
+
+// [offset, length) at the start, the middle and the end of the file.
+std::vector<std::pair<uint64_t, uint64_t>> SampleRanges(uint64_t size) {
+  std::vector<std::pair<uint64_t, uint64_t>> out;
+  if (size == 0) return out;
+  uint64_t len = std::min(kSampleBytes, size);
+  for (uint64_t at : {uint64_t{0}, (size - len) / 2, size - len}) {
+    if (out.empty() || out.back().first != at) out.push_back({at, len});
+  }
+  return out;
+}
+
+}  // namespace
+
+awaitable<Status> Transfer::CrossCheckMirrors() {
+  if (content_id_ != core::Digest{}) co_return Ok{};  // blocks get verified
+  std::vector<SourceConn*> mirrors;
+  for (SourceConn* s : live_) {
+    if (!s->failure && s->mirror()) mirrors.push_back(s);
+  }
+  if (mirrors.size() < 2) co_return Ok{};
+  std::map<SourceConn*, core::Digest> samples;
+  auto ranges = SampleRanges(layout_.size);
+  co_await ForEachParallel(mirrors, [&](SourceConn& s) -> awaitable<void> {
+    core::Sha256Stream hash;
+    for (const auto& [offset, length] : ranges) {
+      auto bytes =
+          co_await s.mirror()->Fetch(offset, length, options_.connect_timeout);
+      if (!bytes) {
+        s.failure = bytes.error();
+        co_return;
+      }
+      hash.Update(*bytes);
+    }
+    samples[&s] = hash.Finish();
+  });
+  if (samples.empty()) {
+    co_return MakeError(Errc::kUnavailable,
+                        "no mirror answered the sample requests (" +
+                            mirrors.front()->failure->ToString() + ")");
+  }
+  std::map<core::Digest, size_t> votes;
+  for (const auto& [s, digest] : samples) ++votes[digest];
+  auto best =
+      std::max_element(votes.begin(), votes.end(),
+                       [](auto& a, auto& b) { return a.second < b.second; });
+  if (votes.size() > 1 && 2 * best->second <= samples.size()) {
+    co_return MakeError(Errc::kBadData,
+                        "mirrors disagree on the content of '" + options_.name +
+                            "' (samples of the file differ and no majority "
+                            "agrees: add a mirror or a braid source)");
+  }
+  for (SourceConn* s : mirrors) {
+    if (!s->failure && samples[s] != best->first) {
+      s->failure = Error{Errc::kBadData,
+                         "serves other bytes than the majority of mirrors "
+                         "(samples at the start, middle and end differ)"};
+    }
+    if (s->failure) LeaveOut(*s);
+  }
+  co_return Ok{};
+}
+
+}  // namespace braid::client

@@ -1,0 +1,519 @@
+// The transfer's first phase (patent FIG. 4, steps 100-114): connect to
+// every source and open the stream with a first pattern in one flight, agree
+// on the content and fetch its manifest.
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <map>
+
+#include "client/engine/content_vote.h"
+#include "client/engine/for_each_parallel.h"
+#include "client/engine/signatures.h"
+#include "client/engine/transfer.h"
+
+namespace braid::client {
+
+// Patent FIG. 4 steps 106-114 in one flight per source: every source is
+// connected and opened at once, with a first pattern of equal shares (its
+// first blocks are the measurement the test block used to be); none waits
+// for another's handshake, and with `early` the transfer does not wait for
+// the slowest either.
+awaitable<Status> Transfer::HandshakeAll(bool early) {
+  std::vector<SourceConn*> all;
+  for (auto& s : all_) {
+    s->id = static_cast<core::SourceId>(all.size());
+    s->pending = true;
+    all.push_back(s.get());
+  }
+  first_pattern_ = SessionPattern().value_or(
+      core::InitialPattern(std::vector<double>(all.size(), 0.0), 1u << 20));
+  early_start_ = early && StartsEarly();
+  tentative_ = early_start_ && StartsTentatively();
+  voters_ = all.size();
+  for (SourceConn* s : all) Spawn(HandshakeOne(*s));
+  while (!Decided(early) && !fatal_) {
+    co_await progress_->Wait(std::chrono::milliseconds(100));
+  }
+  if (fatal_) co_return Unexpected{*fatal_};
+  std::vector<SourceConn*> unreachable;
+  for (SourceConn* s : all) {
+    // Answered (HELLO came back), or still on its way.
+    bool taking_part = s->pending || s->rtt.count() > 0;
+    (taking_part ? live_ : unreachable).push_back(s);
+  }
+  if (!live_.empty()) {  // else the error line below says it all
+    for (SourceConn* s : unreachable) LeaveOut(*s);
+  }
+  if (live_.empty()) {
+    co_return MakeError(Errc::kUnavailable,
+                        "no source reachable (" +
+                            all.front()->failure->ToString() +
+                            (all.size() > 1 ? ", ..." : "") + ")");
+  }
+  Status checked = CheckOpened();
+  chosen_ = true;  // later failures are told as they come (HandshakeOne)
+  co_return checked;
+}
+
+awaitable<void> Transfer::HandshakeOne(SourceConn& s) {
+  core::Open req{options_.block_size,  0, s.id, 0, first_pattern_, s.path(),
+                 options_.access_token};
+  OpenFlight flight;
+  flight.start = early_start_;
+  flight.signed_only = !options_.trust_keys.empty();
+  flight.manifest = !known_manifest_;
+  if (early_start_) {
+    flight.before_start = RangeSkips();
+    s.skips_sent = !flight.before_start.empty();
+  }
+  Expected<core::Opened> opened = co_await Reopen(s, req, flight);
+  if (!opened && done_ && !fatal_) {  // the fetch ended well without it
+    s.pending = false;
+    Unpark(s, "the fetch ended first");
+    co_return;
+  }
+  if (!opened && !s.failure && !done_)
+    opened = co_await s.Handshake(req, options_.connect_timeout, flight);
+  s.pending = false;
+  if (opened) NoteSignature(s, *opened);
+  if (started_) {
+    co_await StartLate(s, std::move(opened));
+    co_return;
+  }
+  if (opened) {
+    opened_[&s] = *opened;
+  } else {
+    s.failure = opened.error();
+    if (chosen_) LeaveOut(s);
+  }
+  progress_->Notify();
+  // Its blocks are on their way: read them while the content is chosen
+  // (over TLS a record may be buffered unseen: its reads wait for the start).
+  if (opened && s.start_sent && !s.tls() && !s.is_mirror()) co_await Receive(s);
+}
+
+bool Transfer::Decided(bool early) const {
+  size_t pending = 0;
+  for (const auto& s : all_) pending += s->pending;
+  if (pending == 0) return true;
+  if (!early) return false;
+  const core::Opened* first = nullptr;  // answered, not failed
+  for (const auto& s : all_) {
+    // Mirrors are cross-checked together, and live streams join at the
+    // edge the sources report: both need every answer.
+    if (s->is_mirror()) return false;
+    const core::Opened* o = OpenedOf(s.get());
+    if (o && o->size == core::kLiveSize) return false;
+    if (o && trusted_ && o->content_id == *trusted_ &&
+        (options_.trust_keys.empty() || signed_by_))
+      return true;
+    if (o && !s->failure && !first) first = o;
+  }
+  // With trusted keys only a signature decides.
+  if (trusted_ || !options_.trust_keys.empty()) return false;
+  // A file with bytes in it may start on the first answer: CheckTheVote.
+  // (An empty one would be done before the vote.)
+  if (tentative_ && first && first->size > 0) return true;
+  return Ballots(all_.size(), Unanswered::kHoldTheElectorate)
+      .Winner()
+      .has_value();
+}
+
+// Answered ballots first: a connection to an address that has not answered
+// must not hide an answered one to the same address (a route and the
+// direct link).
+Election<core::Digest> Transfer::Ballots(size_t count,
+                                         Unanswered unanswered) const {
+  Election<core::Digest> election;
+  count = std::min(count, all_.size());
+  for (size_t i = 0; i < count; ++i) {
+    if (const core::Opened* o = OpenedOf(all_[i].get()))
+      election.Cast(VoterOf(*all_[i], options_), o->content_id);
+  }
+  for (size_t i = 0; i < count; ++i) {
+    const SourceConn& s = *all_[i];
+    bool votes = unanswered == Unanswered::kHoldTheElectorate ||
+                 (unanswered == Unanswered::kMayStillVote && s.pending);
+    if (votes && !OpenedOf(all_[i].get()))
+      election.Cast(VoterOf(s, options_), std::nullopt);
+  }
+  return election;
+}
+
+void Transfer::NoteSignature(const SourceConn& s, const core::Opened& o) {
+  if (options_.trust_keys.empty() || !s.signature() || signed_by_) return;
+  auto key =
+      CheckSignature(options_.trust_keys, options_.name, o, *s.signature());
+  if (!key) {
+    spdlog::warn("source {}: {}", s.name(), key.error().what);
+    return;
+  }
+  if (trusted_ && *trusted_ != o.content_id) return;  // not the --content-id
+  trusted_ = o.content_id;
+  signed_by_ = (*key)->id();
+  spdlog::info("'{}' is content {}, signed by trusted key {}", options_.name,
+               core::ToHex(o.content_id), core::ToHex(*signed_by_));
+}
+
+bool Transfer::StartsEarly() const {
+  bool file = !options_.sink && options_.output != "-";
+  // A range's SKIPs go before START once the size is known beforehand.
+  bool range_known = !options_.range || options_.size;
+  return options_.mirrors.empty() && range_known && !options_.live_edge &&
+         !(file && HasResumeState(options_.output));
+}
+
+std::optional<core::Pattern> Transfer::SessionPattern() const {
+  if (!options_.session || !options_.size || *options_.size == 0)
+    return std::nullopt;
+  std::vector<core::LinkEstimate> links;
+  for (const auto& s : all_) {
+    auto link = options_.session->link(s->PoolKey());
+    if (!link) return std::nullopt;  // one not met before: equal shares
+    links.push_back(*link);
+  }
+  core::StreamLayout layout{*options_.size, options_.block_size};
+  uint64_t first = 0, end = layout.block_count();
+  if (options_.range) {
+    first = options_.range->FirstBlock(layout);
+    end = options_.range->EndBlock(layout);
+  }
+  return core::EarliestFinishPattern(
+      links, first, std::max<uint64_t>(end - first, 1), layout.block_size);
+}
+
+void Transfer::NoteLinks() const {
+  if (!options_.session) return;
+  for (SourceConn* s : live_) {
+    if (s->failure || s->rtt.count() == 0) continue;
+    double rate = scheduler_ ? scheduler_->rate(s->id) : 0;
+    options_.session->NoteLink(
+        s->PoolKey(), {std::chrono::duration<double>(s->rtt).count(), rate});
+  }
+}
+
+std::vector<core::Message> Transfer::RangeSkips() const {
+  std::vector<core::Message> skips;
+  if (!options_.range || !options_.size) return skips;
+  core::StreamLayout layout{*options_.size, options_.block_size};
+  auto skip = [&](uint64_t first, uint64_t end) {
+    for (uint64_t q = first; q < end; q += core::kMaxRequestCount) {
+      skips.push_back(core::Skip{q, static_cast<uint32_t>(std::min<uint64_t>(
+                                        core::kMaxRequestCount, end - q))});
+    }
+  };
+  skip(0, options_.range->FirstBlock(layout));
+  skip(options_.range->EndBlock(layout), layout.block_count());
+  return skips;
+}
+
+bool Transfer::StartsTentatively() const {
+  return options_.tentative_start && !options_.sink && !trusted_ &&
+         options_.trust_keys.empty() && !WritesInPlace(options_.output) &&
+         StartsEarly();
+}
+
+void Transfer::CheckTheVote(bool closing) {
+  if (!tentative_ || fatal_) return;
+  // Closing: those still opening count as unreachable.
+  Election<core::Digest> election = Ballots(
+      voters_, closing ? Unanswered::kAbstain : Unanswered::kMayStillVote);
+  std::optional<core::Digest> winner = election.Winner();
+  if (winner && *winner == content_id_) {
+    tentative_ = false;
+    if (scheduler_) scheduler_->Judge(Clock::now());
+    spdlog::debug("the sources' vote confirms content {}",
+                  core::ToHex(content_id_));
+  } else if (winner) {
+    vote_lost_ = true;
+    StartAgain("most sources hold '" + options_.name + "' as content " +
+               core::ToHex(*winner) + ", not as " + core::ToHex(content_id_) +
+               " (the one started on)");
+  } else if (election.AllIn()) {
+    vote_lost_ = true;
+    std::vector<SourceConn*> answered;
+    for (size_t i = 0; i < voters_ && i < all_.size(); ++i)
+      if (OpenedOf(all_[i].get())) answered.push_back(all_[i].get());
+    bool sizes_differ =
+        std::any_of(answered.begin(), answered.end(), [&](SourceConn* s) {
+          return OpenedOf(s)->size != OpenedOf(answered.front())->size;
+        });
+    fatal_ = sizes_differ ? SizeDisagreement(answered)
+                          : Disagreement(election.Tally().size());
+  }
+  if (!tentative_ || fatal_) progress_->Notify();  // Stream's wait
+}
+
+void Transfer::StartAgain(const std::string& why) {
+  if (fatal_) return;  // ending already (interrupted, a write error)
+  overturned_ = true;
+  spdlog::warn("{}: starting again, waiting for the sources' vote", why);
+  fatal_ = Error{Errc::kBadData, why};
+  progress_->Notify();
+}
+
+Error Transfer::SizeDisagreement(const std::vector<SourceConn*>& ok) const {
+  std::string detail;
+  for (SourceConn* t : ok)
+    detail += " " + t->name() + "=" + std::to_string(OpenedOf(t)->size);
+  return {Errc::kSizeMismatch,
+          "sources disagree on the size of '" + options_.name + "':" + detail};
+}
+
+Error Transfer::Disagreement(size_t ids) const {
+  return {Errc::kBadData, "sources disagree on the content of '" +
+                              options_.name + "' (" + std::to_string(ids) +
+                              " different content ids; pass --content-id)"};
+}
+
+bool Transfer::SameContent(const core::Opened& o) const {
+  uint64_t size = live_stream_ ? core::kLiveSize : layout_.size;
+  return o.size == size &&
+         (o.content_id == content_id_ || o.content_id == core::Digest{});
+}
+
+const core::Opened* Transfer::OpenedOf(SourceConn* s) const {
+  auto it = opened_.find(s);
+  return it == opened_.end() ? nullptr : &it->second;
+}
+
+awaitable<void> Transfer::StartLate(SourceConn& s,
+                                    Expected<core::Opened> opened) {
+  if (!done_ && !fatal_) {
+    // A vote, even if s was dropped meanwhile; or one voter fewer.
+    if (opened) opened_[&s] = *opened;
+    CheckTheVote();
+  }
+  if (done_ || fatal_ || s.failure) {
+    if (!opened && !s.failure) {
+      s.failure = opened.error();
+      LeaveOut(s);
+    }
+    // Answered as the transfer ended well: a session keeps it. (No
+    // co_await in a condition: GCC 12 miscompiles it.)
+    bool keep = opened && s.parking && !s.failure && SameContent(*opened);
+    if (keep) keep = co_await SendParkFrames(s);
+    if (keep) {
+      EndParking(s);
+      co_return;
+    }
+    Unpark(s, "did not open");
+    co_return;
+  }
+  if (!opened) {
+    FailSource(s, opened.error());
+    co_return;
+  }
+  if (!SameContent(*opened)) {
+    FailSource(s, {Errc::kBadData, "holds different content (id " +
+                                       core::ToHex(opened->content_id) + ")"});
+    co_return;
+  }
+  QueueHeld(s);
+  QueueResumedSkips(s);
+  if (!s.start_sent) s.conn().Queue(core::Start{});
+  Flush(&s);
+  scheduler_->SetRtt(s.id, s.rtt);
+  s.bytes_heard = s.bytes_received();  // the handshake is not data
+  spdlog::debug(
+      "source {} opened after the start ({} ms round trip)", s.name(),
+      std::chrono::duration_cast<std::chrono::milliseconds>(s.rtt).count());
+  co_await Receive(s);
+}
+
+Status Transfer::CheckOpened() {
+  std::vector<SourceConn*> ok;
+  for (SourceConn* s : live_) {
+    if (opened_.count(s)) ok.push_back(s);
+  }
+  if (ok.empty()) {
+    bool all_missing =
+        std::all_of(live_.begin(), live_.end(), [](SourceConn* s) {
+          return s->failure && s->failure->code == Errc::kNotFound;
+        });
+    if (all_missing) {
+      return MakeError(Errc::kNotFound,
+                       "'" + options_.name + "' not found on any of " +
+                           std::to_string(live_.size()) + " source(s)");
+    }
+    return Unexpected{*live_.front()->failure};
+  }
+  auto size = MajoritySize(ok);
+  if (!size) return Unexpected{size.error()};
+  for (SourceConn* s : live_) {
+    if (s->failure) LeaveOut(*s);
+  }
+  live_stream_ = *size == core::kLiveSize;
+  if (live_stream_)
+    *size = uint64_t{options_.block_size} * core::kLiveMaxBlocks;
+  layout_ = {*size, options_.block_size};
+  return Ok{};
+}
+
+// The size a strict majority of the opened sources report (one vote per
+// address; discovered sources outvote no named one: client/engine/content_vote.h);
+// the others are left out (a mirror of another file, a stale copy). No
+// majority: an error, unless the start is tentative (then the likeliest;
+// CheckTheVote decides).
+Expected<uint64_t> Transfer::MajoritySize(const std::vector<SourceConn*>& ok) {
+  Election<uint64_t> election;
+  for (SourceConn* s : ok)
+    election.Cast(VoterOf(*s, options_), opened_[s].size);
+  const auto& votes = election.Tally();
+  auto best =
+      std::max_element(votes.begin(), votes.end(),
+                       [](auto& a, auto& b) { return a.second < b.second; });
+  if (votes.size() > 1 && 2 * best->second <= election.Electorate() &&
+      !tentative_)
+    return Unexpected{SizeDisagreement(ok)};
+  for (SourceConn* s : ok) {
+    if (opened_[s].size != best->first) {
+      s->failure =
+          Error{Errc::kSizeMismatch, "size " + std::to_string(opened_[s].size) +
+                                         ", the majority's is " +
+                                         std::to_string(best->first)};
+    }
+  }
+  return best->first;
+}
+
+// Which content to fetch: the id the user trusts, or else the one a strict
+// majority of the sources hold (counted as in MajoritySize). Sources with other
+// content are left out: their blocks are never mixed in. HTTP mirrors cannot
+// name their content (all-zero id): they do not vote, and their blocks are
+// verified against the chosen content's manifest when there is one. A
+// tentative start takes the likeliest of the answers so far.
+Status Transfer::ChooseContent() {
+  if (!options_.trust_keys.empty() && !signed_by_) {
+    return MakeError(
+        Errc::kBadData,
+        "no source holds '" + options_.name + "'" +
+            (trusted_ ? " with content id " + core::ToHex(*trusted_)
+                      : std::string()) +
+            " signed by a trusted key (--trust-key)");
+  }
+  Election<core::Digest> election;
+  for (SourceConn* s : live_) {
+    const core::Opened* o = OpenedOf(s);
+    if (s->failure || !o || o->content_id == core::Digest{}) continue;
+    election.Cast(VoterOf(*s, options_), o->content_id);
+  }
+  const auto& votes = election.Tally();
+  size_t opened = election.Electorate();
+  if (votes.empty() && trusted_) {
+    return MakeError(Errc::kBadData,
+                     "HTTP mirrors have no manifest to check --content-id "
+                     "against: add a braid source, or check the whole file "
+                     "with --sha256");
+  }
+  if (votes.empty()) {
+    content_id_ = {};  // only mirrors: unknown, blocks not verified
+  } else if (trusted_) {
+    content_id_ = *trusted_;
+    if (!votes.count(content_id_)) {
+      return MakeError(Errc::kBadData, "no source holds '" + options_.name +
+                                           "' with content id " +
+                                           core::ToHex(content_id_));
+    }
+  } else {
+    auto best =
+        std::max_element(votes.begin(), votes.end(),
+                         [](auto& a, auto& b) { return a.second < b.second; });
+    if (2 * best->second <= opened && votes.size() > 1 && !tentative_)
+      return Unexpected{Disagreement(votes.size())};
+    content_id_ = best->first;
+  }
+  CheckTheVote();  // the answers so far may settle it
+  if (fatal_) return Unexpected{*fatal_};
+  if (tentative_) {
+    spdlog::debug("starting on content {} before the vote is in",
+                  core::ToHex(content_id_));
+  }
+  for (SourceConn* s : live_) {
+    const core::Opened* o = OpenedOf(s);
+    if (!s->failure && o && o->content_id != content_id_ &&
+        o->content_id != core::Digest{}) {
+      s->failure = Error{Errc::kBadData, "holds different content (id " +
+                                             core::ToHex(o->content_id) + ")"};
+      LeaveOut(*s);
+    }
+  }
+  return Ok{};
+}
+
+// The manifest from the first source that serves one matching the content
+// id; a source whose manifest does not match is left out.
+awaitable<Status> Transfer::LoadManifest() {
+  if (live_stream_) {
+    spdlog::info("live stream: blocks are not verified (no manifest yet)");
+    co_return Ok{};
+  }
+  if (layout_.block_size % core::kPieceSize != 0) {
+    spdlog::warn("blocks of {} bytes are not verified: use a multiple of 64KiB",
+                 layout_.block_size);
+    co_return Ok{};
+  }
+  if (content_id_ == core::Digest{}) co_return Ok{};  // only HTTP mirrors
+  if (known_manifest_ && known_manifest_->ContentId() == content_id_ &&
+      known_manifest_->size() == layout_.size) {
+    manifest_ = known_manifest_;  // the session's earlier fetch loaded it
+    co_return Ok{};
+  }
+  // From the nearest source first: one round trip of its link.
+  std::vector<SourceConn*> order = live_;
+  std::stable_sort(
+      order.begin(), order.end(),
+      [](SourceConn* a, SourceConn* b) { return a->rtt < b->rtt; });
+  for (SourceConn* s : order) {
+    if (s->failure || s->pending || s->is_mirror()) continue;
+    while (s->early_manifest_in_read() && !s->failure) {  // by ReadAhead's task
+      co_await progress_->Wait(std::chrono::milliseconds(20));
+    }
+    auto m = co_await s->FetchManifest(layout_.size, content_id_,
+                                       std::chrono::seconds(30));
+    if (m) {
+      manifest_ = std::make_shared<const core::Manifest>(std::move(*m));
+      if (options_.session) options_.session->set_manifest(manifest_);
+      co_return Ok{};
+    }
+    s->failure = m.error();
+    LeaveOut(*s);
+  }
+  co_return MakeError(Errc::kBadData,
+                      "no source served a manifest matching content id " +
+                          core::ToHex(content_id_));
+}
+
+// Sources that could not connect or open the stream leave before START: the
+// others get a pattern without them, in force from block 0 (nothing is in
+// flight yet).
+awaitable<Status> Transfer::DropUnopened() {
+  if (early_start_) co_return Ok{};  // failed at the start instead
+  std::vector<SourceConn*> ok;
+  for (SourceConn* s : live_) {
+    if (!s->failure) {
+      ok.push_back(s);
+    } else if (opened_.count(s)) {
+      s->conn().Close();
+    }
+  }
+  if (ok.size() == all_.size()) co_return Ok{};  // the first pattern's sources
+  live_ = ok;
+  std::vector<double> hints(live_.back()->id + 1, 0.0);
+  for (SourceConn* s : live_) hints[s->id] = 1.0;
+  first_pattern_ =
+      core::GeneratePattern(hints, std::max<size_t>(16, live_.size() * 8));
+  first_epoch_ = 1;
+  for (SourceConn* s : live_) {
+    core::PatternMsg p{first_epoch_, 0, s->id, first_pattern_};
+    if (s->pending) {
+      s->held.push_back(p);
+    } else if (auto st = co_await s->conn().Send(p, options_.connect_timeout);
+               !st) {
+      co_return st;
+    }
+  }
+  co_return Ok{};
+}
+
+}  // namespace braid::client

@@ -1,0 +1,234 @@
+// Where the sources come from (patent: director 16, or a broadcast asking
+// who holds the stream) and sources that come and go while the transfer
+// runs (FIG. 10B: server D joins and is given slots in the next pattern).
+#include <spdlog/spdlog.h>
+
+#include <set>
+
+#include "client/sources/discovery.h"
+#include "client/engine/transfer.h"
+
+namespace braid::client {
+namespace {
+
+using core::Clock;
+
+// Pattern ids are at most 1023 (docs/protocol.md).
+constexpr core::SourceId kMaxSourceId = 1023;
+
+}  // namespace
+
+void Transfer::Spawn(awaitable<void> task) {
+  ++tasks_;
+  asio::co_spawn(ex_, std::move(task), [this](std::exception_ptr e) {
+    if (e) fatal_ = Error{Errc::kUnavailable, "internal error in the transfer"};
+    --tasks_;
+    progress_->Notify();
+  });
+}
+
+// A new source, unless one at that address is already taking part. A
+// source that failed may come back after a back-off (doubling from 1 s per
+// failure); one that sent wrong data never does.
+SourceConn* Transfer::AddSource(const core::HostPort& address,
+                                const std::string& path) {
+  std::string name = address.ToString();
+  int failures = 0;
+  for (const auto& s : all_) {
+    if (s->name() != name) continue;
+    if (!s->failure) return nullptr;
+    if (s->failure->code == Errc::kBadData) return nullptr;
+    ++failures;
+  }
+  auto now = Clock::now();
+  auto& retry = retry_at_[name];
+  if (now < retry) return nullptr;
+  retry = now + std::chrono::seconds(1 << std::min(failures, 5));
+  all_.push_back(
+      std::make_unique<SourceConn>(address, path, std::nullopt, options_.tls));
+  return all_.back().get();
+}
+
+// The director as the trust anchor: its content id for the name, and the
+// servers holding that content.
+Status Transfer::UseDirectorChoice(const core::Sources& answer) {
+  auto choice = ChooseSources(answer, trusted_);
+  if (!choice) return Unexpected{choice.error()};
+  trusted_ = choice->content_id;
+  for (const auto& item : choice->sources) {
+    auto hp = core::ParseHostPort(item.server);
+    if (!hp) continue;
+    if (SourceConn* s = AddSource(*hp, item.path)) s->from_director = true;
+  }
+  spdlog::info("director {}: {} holder(s) of content {}", director_->name(),
+               choice->sources.size(), core::ToHex(*trusted_));
+  return Ok{};
+}
+
+awaitable<Status> Transfer::FindSources() {
+  if (options_.director) {
+    director_ =
+        std::make_unique<DirectorClient>(*options_.director, options_.tls);
+    auto answer = co_await director_->Lookup(options_.name, /*subscribe=*/true,
+                                             options_.connect_timeout);
+    if (!answer) co_return Unexpected{answer.error()};
+    if (!options_.trust_keys.empty() && !trusted_) {
+      // Not the trust anchor then: every holder it names is asked, and
+      // signatures decide which content is the name's.
+      for (const auto& item : answer->sources) {
+        auto hp = core::ParseHostPort(item.server);
+        if (!hp) continue;
+        if (SourceConn* s = AddSource(*hp, item.path)) s->from_director = true;
+      }
+    } else if (auto s = UseDirectorChoice(*answer); !s) {
+      co_return s;
+    }
+  }
+  if (options_.discover) {
+    auto found = co_await Discover(options_.name, options_.discover_to,
+                                   options_.discover_wait);
+    if (!found) co_return Unexpected{found.error()};
+    spdlog::info("discovery: {} server(s) answered", found->size());
+    for (const auto& f : *found) {
+      if (!trusted_ || f.content_id == *trusted_)
+        AddSource(f.address, options_.name);
+    }
+  }
+  if (all_.empty()) {
+    co_return MakeError(
+        Errc::kNotFound,
+        "no source found for '" + options_.name + "'" +
+            (options_.discover ? " (no answer to discovery on " +
+                                     options_.discover_to.ToString() + ")"
+                               : ""));
+  }
+  co_return Ok{};
+}
+
+awaitable<void> Transfer::WatchDirector() {
+  while (!done_ && !fatal_) {
+    auto answer = co_await director_->Next();
+    if (!answer || done_) co_return;
+    OnSourcesChanged(*answer);
+  }
+}
+
+awaitable<void> Transfer::WatchDiscovery() {
+  while (!done_ && !fatal_) {
+    for (int i = 0; i < 20 && !done_ && !fatal_; ++i)
+      co_await net::SleepFor(std::chrono::milliseconds(100));
+    if (done_ || fatal_) co_return;
+    auto found = co_await Discover(options_.name, options_.discover_to,
+                                   std::chrono::milliseconds(300));
+    if (!found || done_) continue;
+    for (const auto& f : *found) {
+      if (f.content_id != content_id_) continue;
+      if (SourceConn* s = AddSource(f.address, options_.name)) Spawn(Join(*s));
+    }
+  }
+}
+
+// The director's current holders: new ones join, withdrawn ones leave
+// (unless one is the last source standing).
+void Transfer::OnSourcesChanged(const core::Sources& answer) {
+  std::set<std::string> current;
+  for (const auto& item : answer.sources) {
+    auto hp = core::ParseHostPort(item.server);
+    if (!hp || item.content_id != content_id_) continue;
+    current.insert(hp->ToString());
+    if (SourceConn* s = AddSource(*hp, item.path)) {
+      s->from_director = true;
+      Spawn(Join(*s));
+    }
+  }
+  for (SourceConn* s : live_) {
+    if (!s->from_director || s->failure || current.count(s->name())) continue;
+    if (Alive() <= 1) {
+      spdlog::warn("director withdrew {}, the last source: keeping it",
+                   s->name());
+      continue;
+    }
+    FailSource(*s, {Errc::kUnavailable, "withdrawn by the director"});
+  }
+}
+
+awaitable<Status> Transfer::OpenJoiner(SourceConn& s) {
+  // Opened under the current pattern, which has no slot for it: it sends
+  // nothing until a pattern gives it its share. HELLO and OPEN in one
+  // flight; patterns sent meanwhile follow once it is open (Join).
+  const core::PatternEpoch& cur = scheduler_->chain().back();
+  s.opened_epoch = cur.epoch;
+  core::Open req{options_.block_size,
+                 cur.start_seq,
+                 s.id,
+                 cur.epoch,
+                 cur.pattern,
+                 s.path(),
+                 options_.access_token};
+  auto opened = co_await s.Handshake(req, options_.connect_timeout);
+  if (!opened) co_return Unexpected{opened.error()};
+  // The answers it reads next come after the early manifest's.
+  if (auto st = co_await s.TakeEarlyManifest(options_.connect_timeout); !st)
+    co_return st;
+  if (done_ || fatal_) co_return Ok{};
+  if (opened->size != layout_.size || opened->content_id != content_id_) {
+    co_return MakeError(
+        Errc::kBadData,
+        "holds different content (id " + core::ToHex(opened->content_id) + ")");
+  }
+  // Started at once, so it can serve requests even if no pattern gives it
+  // slots (near the end). With nothing to walk it answers END at once; that
+  // END is taken here, before the scheduler knows it.
+  if (auto st = co_await s.conn().Send(core::Start{}, options_.connect_timeout);
+      !st)
+    co_return st;
+  for (;;) {
+    auto m = co_await s.conn().Read(options_.connect_timeout);
+    if (!m) co_return Unexpected{m.error()};
+    if (std::holds_alternative<core::End>(*m)) co_return Ok{};
+    if (auto* e = std::get_if<core::ErrorMsg>(&*m))
+      co_return MakeError(e->code, e->message);
+  }
+}
+
+awaitable<void> Transfer::Join(SourceConn& s) {
+  s.joined = true;
+  // Above every id given so far, including the first pattern's sources that
+  // never answered.
+  core::SourceId id = 0;
+  for (const auto& t : all_) {
+    if (t.get() != &s) id = std::max<core::SourceId>(id, t->id + 1);
+  }
+  s.id = id;
+  Status st = id > kMaxSourceId ? MakeError(Errc::kLimit, "too many sources")
+                                : Status(Ok{});
+  if (st) st = co_await OpenJoiner(s);
+  if (done_ || fatal_) co_return;
+  if (!st) {
+    s.failure = st.error();
+    spdlog::warn("source {} cannot join: {}", s.name(), st.error().ToString());
+    s.Close();
+    co_return;
+  }
+  // Patterns sent while it was opening: it applies them (without slots) so
+  // that the next one, which gives it slots, follows on from them.
+  for (const auto& e : scheduler_->chain().epochs()) {
+    if (e.epoch > s.opened_epoch)
+      s.conn().Queue(core::PatternMsg{e.epoch, e.start_seq, s.id, e.pattern});
+  }
+  if (s.conn().has_queued()) Flush(&s);
+  live_.push_back(&s);
+  // An added connection starts with its siblings' rate each; another
+  // joiner is measured from the mean.
+  scheduler_->Join(s.id, s.last_rate, s.rtt, Clock::now());
+  trace_.Joined(Clock::now(), s.id, s.name());
+  TellSource({braid::SourceEvent::Kind::kJoined, s.name(), {}});
+  if (s.extra) {
+    spdlog::info("source {}: another connection (id {})", s.name(), s.id);
+  } else {
+    spdlog::info("source {} found mid-transfer (id {})", s.name(), s.id);
+  }
+  co_await Receive(s);
+}
+
+}  // namespace braid::client

@@ -1,0 +1,132 @@
+// An HTTP(S) mirror of a file as a braid source: an in-process emulation of
+// a braid server session (src/server/session.cc) for one URL. It answers
+// HELLO, PING (timing a real range GET, so the probe measures the mirror),
+// OPEN (the size from a one-byte range GET; content id all zero, unknown),
+// and drives a core::SendPlan with START, PATTERN, REQUEST and SKIP exactly
+// as a server does. The plan's next blocks are coalesced into runs of
+// consecutive blocks, one range GET each, on a few keep-alive connections;
+// the bodies come back as DATA frames through Read().
+//
+// Thread model: every Link call on the io thread; the HTTP requests on
+// worker threads (cpp-httplib is blocking), which hand blocks over under a
+// mutex and wake the io thread by posting to it.
+#ifndef BRAID_CLIENT_HTTP_HTTP_MIRROR_H_
+#define BRAID_CLIENT_HTTP_HTTP_MIRROR_H_
+
+#include <atomic>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <vector>
+
+#include "client/http/http_client.h"
+#include "client/http/http_url.h"
+#include "core/reassembly.h"
+#include "core/send_plan.h"
+#include "net/link.h"
+
+namespace braid::client {
+
+struct HttpMirrorOptions {
+  size_t connections = 2;                   // parallel keep-alive connections
+  uint64_t max_request_bytes = 4u << 20;    // one range GET at most
+  uint64_t max_buffered_bytes = 16u << 20;  // asked for and not yet Read()
+  HttpConnOptions conn_options;
+};
+
+class HttpMirror final : public net::Link {
+ public:
+  HttpMirror(asio::any_io_executor ex, Url url, HttpMirrorOptions options);
+  ~HttpMirror() override;
+
+  awaitable<Expected<core::Message>> Read(
+      net::Clock::duration timeout) override;
+  void Queue(const core::Message& m) override;
+  awaitable<Status> Flush(net::Clock::duration timeout) override;
+  bool has_queued() const override { return false; }
+  void Close() override;
+  void LimitReadAhead(uint64_t end) override;
+  uint64_t bytes_received() const override {
+    return inbox_->bytes_received.load(std::memory_order_relaxed);
+  }
+
+  // Bytes [offset, offset + length) of the file, outside the plan (the
+  // cross-check of mirrors at open). REQUIRES: OPENED was answered.
+  awaitable<Expected<std::vector<uint8_t>>> Fetch(uint64_t offset,
+                                                  uint64_t length,
+                                                  net::Clock::duration timeout);
+
+ private:
+  // A frame for Read() with the bytes its views point into.
+  struct Reply {
+    core::Message message;
+    std::vector<uint8_t> bytes;
+  };
+  struct Block {
+    uint64_t seq;
+    std::vector<uint8_t> bytes;
+  };
+  // Blocks received by the workers, shared with them.
+  struct Inbox {
+    std::mutex mu;
+    std::deque<Block> blocks;
+    std::vector<std::vector<uint8_t>> free;   // reused block buffers
+    std::atomic<uint64_t> bytes_received{0};  // body bytes, for the stall timer
+  };
+  // Hands work from a worker thread to the io thread, unless the mirror is
+  // gone by the time it runs there.
+  struct Poster {
+    asio::any_io_executor ex;
+    std::weak_ptr<HttpMirror*> mirror;
+    void operator()(std::function<void(HttpMirror&)> fn) const;
+  };
+
+  Status Handle(const core::Message& m);
+  void OnHello(const core::Hello& h);
+  void OnPing(const core::Ping& p);
+  Status OnOpen(const core::Open& o);
+  void Answer(core::Message m, std::vector<uint8_t> bytes = {});
+  // Runs fn on a worker and done with its result on the io thread.
+  // worker: a given worker's connection, or any.
+  template <class T>
+  void Async(std::function<Expected<T>(httplib::Client&)> fn,
+             std::function<void(HttpMirror&, Expected<T>)> done,
+             std::optional<size_t> worker = std::nullopt);
+  void OnConnected(Expected<uint64_t> size);
+  // Issues range GETs while the plan has blocks and the buffer bound allows;
+  // END when the plan is empty and everything asked for was read.
+  void Pump();
+  void FetchRun(BlockRun run);
+  void OnRunDone(const Status& s);
+  std::optional<Block> TakeBlock();
+
+  asio::any_io_executor ex_;
+  Url url_;
+  HttpMirrorOptions options_;
+  net::Signal wake_;                   // Read(): a reply, a block, or a failure
+  std::shared_ptr<HttpMirror*> self_;  // posted work checks it is alive
+  std::shared_ptr<Inbox> inbox_;
+  HttpWorkers workers_;  // last: joined first
+
+  // io thread only.
+  std::deque<Reply> replies_;
+  Reply current_;  // what the last Read() returned points here
+  std::optional<Block> current_block_;
+  std::optional<Error> failure_;
+  bool hello_ = false, closed_ = false, streaming_ = false;
+  size_t connecting_ = 0;  // workers whose first request is under way
+  bool plan_empty_ = false, end_sent_ = false;
+  std::optional<uint64_t> size_;
+  core::StreamLayout layout_;
+  std::optional<core::SendPlan> plan_;
+  std::optional<RunCoalescer> runs_;
+  uint64_t walk_limit_ = UINT64_MAX;  // LimitReadAhead()
+  size_t requests_ = 0;               // range GETs under way
+  uint64_t buffered_ = 0;             // bytes asked for and not yet Read()
+  uint64_t blocks_sent_ = 0, bytes_sent_ = 0;
+};
+
+}  // namespace braid::client
+
+#endif  // BRAID_CLIENT_HTTP_HTTP_MIRROR_H_

@@ -1,0 +1,76 @@
+// The pure parts of HTTP mirrors: URLs, Content-Range, and coalescing a
+// source's next blocks into runs, one range request each. No I/O.
+#ifndef BRAID_CLIENT_HTTP_HTTP_URL_H_
+#define BRAID_CLIENT_HTTP_HTTP_URL_H_
+
+#include <braid/expected.h>
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace braid::client {
+
+// An http:// or https:// URL.
+struct Url {
+  std::string scheme;  // "http" or "https"
+  std::string host;    // without brackets for IPv6
+  uint16_t port = 0;   // the scheme's default if the URL names none
+  std::string target;  // path and query, at least "/"
+
+  // "scheme://host:port" (IPv6 in brackets), what an HTTP client connects to.
+  std::string Origin() const;
+  std::string ToString() const { return Origin() + target; }
+};
+
+// True if text starts with a scheme ("xyz://"), whatever the scheme.
+bool LooksLikeUrl(std::string_view text);
+// Parses an absolute http(s) URL; kMalformed naming what is wrong (another
+// scheme, no host, a bad port, user info, a fragment).
+Expected<Url> ParseUrl(std::string_view text);
+// Where a redirect from `from` with this Location leads: an absolute URL,
+// or a path on from's origin ("/x"; a fragment is dropped). kUnavailable
+// for a redirect from https to http, which would send the request and the
+// data in clear text; kMalformed for a Location that is no http(s) URL.
+Expected<Url> RedirectTarget(const Url& from, std::string_view location);
+// The last non-empty path segment, without the query ("" if none).
+std::string UrlBaseName(const Url& url);
+
+// "bytes FIRST-LAST/TOTAL" or "bytes */TOTAL" (TOTAL may be "*").
+struct ContentRange {
+  std::optional<uint64_t> first, last;  // both or neither
+  std::optional<uint64_t> total;        // nullopt for "*"
+};
+Expected<ContentRange> ParseContentRange(std::string_view value);
+// "bytes=FIRST-LAST" for [offset, offset + length). REQUIRES: length > 0.
+std::string RangeHeader(uint64_t offset, uint64_t length);
+
+// Consecutive blocks [first, first + count).
+struct BlockRun {
+  uint64_t first = 0;
+  uint64_t count = 0;
+  bool operator==(const BlockRun&) const = default;
+};
+
+// Groups a stream of block numbers (the send plan's Next()) into runs of
+// consecutive blocks of at most max_blocks each. The block that breaks a run
+// is kept for the next one, so nothing taken from the source is lost.
+class RunCoalescer {
+ public:
+  using Next = std::function<std::optional<uint64_t>()>;
+  explicit RunCoalescer(uint64_t max_blocks) : max_blocks_(max_blocks) {}
+  // The next run, or nullopt if next() has nothing now.
+  std::optional<BlockRun> Take(const Next& next);
+  // A block taken from the source but not yet in a run.
+  bool holding() const { return carry_.has_value(); }
+
+ private:
+  uint64_t max_blocks_;
+  std::optional<uint64_t> carry_;
+};
+
+}  // namespace braid::client
+
+#endif  // BRAID_CLIENT_HTTP_HTTP_URL_H_

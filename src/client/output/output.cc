@@ -1,0 +1,231 @@
+#include "client/output/output.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <optional>
+
+#include "client/output/output_sink.h"
+#include "client/output/resume_state.h"
+#include "core/errc.h"
+
+namespace braid::client {
+namespace {
+
+class FileOutput : public Output {
+ public:
+  FileOutput(std::string path, int fd, core::StreamLayout layout,
+             std::string resume_key)
+      : path_(std::move(path)),
+        part_(path_ + ".braid-part"),
+        state_(path_ + ".braid-state"),
+        fd_(fd),
+        layout_(layout),
+        received_(layout.block_count()),
+        resume_key_(std::move(resume_key)) {}
+  ~FileOutput() override {
+    if (!saving_->finished && !resume_key_.empty() &&
+        received_.received() > 0) {
+      // Keep what is verified for the next run.
+      if (auto save = Checkpoint(); save && save()) {
+        ::close(fd_);
+        return;
+      }
+    }
+    if (fd_ >= 0) ::close(fd_);
+    if (!saving_->finished) {
+      ::unlink(part_.c_str());
+      ::unlink(state_.c_str());
+    }
+  }
+
+  // Marks the blocks a previous run left verified on disk.
+  void Adopt(const ResumeState& state) {
+    for (const auto& [first, end] : state.have) {
+      for (uint64_t q = first; q < end && q < layout_.block_count(); ++q) {
+        if (received_.Mark(q)) resumed_bytes_ += layout_.LengthOf(q);
+      }
+    }
+  }
+  uint64_t resumed_bytes() const override { return resumed_bytes_; }
+
+  std::function<Status()> Checkpoint() override {
+    if (resume_key_.empty()) return nullptr;
+    // The blocks recorded now were written before this call: a data sync
+    // made after it covers them, and only then is the state replaced.
+    ResumeState state{resume_key_, layout_.size, layout_.block_size,
+                      ResumeState::RangesOf(received_)};
+    int fd = fd_;
+    std::string path = state_, part = part_;
+    return [state = std::move(state), fd, path, part,
+            saving = saving_]() -> Status {
+      // A save still running on the worker when the transfer finishes must
+      // not put the state back after Finish removed it.
+      std::lock_guard lock(saving->mu);
+      if (saving->finished || saving->discarded) return Ok{};
+      if (::fdatasync(fd) != 0) return Unexpected{IoError("fdatasync " + part)};
+      return SaveResumeState(path, state);
+    };
+  }
+
+  Expected<Put> Write(uint64_t seq, std::span<const uint8_t> payload) override {
+    if (received_.Has(seq)) return Put::kDuplicate;
+    if (Status s = WriteAt(seq, payload); !s) return Unexpected{s.error()};
+    return Commit(seq);
+  }
+
+  Status WriteAt(uint64_t seq, std::span<const uint8_t> payload) override {
+    off_t at = static_cast<off_t>(layout_.OffsetOf(seq));
+    unsynced_ += payload.size();
+    while (!payload.empty()) {
+      ssize_t n = ::pwrite(fd_, payload.data(), payload.size(), at);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return Unexpected{IoError("write " + part_)};
+      payload = payload.subspan(static_cast<size_t>(n));
+      at += n;
+    }
+    WriteBehind();
+    return Ok{};
+  }
+
+  // Starts the disk's writeback of what was written so far every
+  // kWriteBehind bytes, without waiting for it to finish (it may wait for
+  // room in the device's queue: on the worker, not the network thread): the
+  // fsync before the rename then waits for the last few MiB, not for the
+  // whole file (the kernel would otherwise hold up to a tenth of memory
+  // dirty until that fsync).
+  void WriteBehind() {
+    if (unsynced_ < kWriteBehind) return;
+    unsynced_ = 0;
+    ::sync_file_range(fd_, 0, 0, SYNC_FILE_RANGE_WRITE);  // advisory
+  }
+
+  Put Commit(uint64_t seq) override {
+    return received_.Mark(seq) ? Put::kStored : Put::kDuplicate;
+  }
+
+  Status Finish() override {
+    if (::fsync(fd_) != 0) return Unexpected{IoError("fsync " + part_)};
+    if (::rename(part_.c_str(), path_.c_str()) != 0) {
+      return Unexpected{IoError("rename to " + path_)};
+    }
+    std::lock_guard lock(saving_->mu);
+    saving_->finished = true;
+    ::unlink(state_.c_str());
+    return Ok{};
+  }
+  void Discard() override {
+    std::lock_guard lock(saving_->mu);
+    saving_->discarded = true;
+    resume_key_.clear();  // the destructor removes both files
+  }
+  const core::ReceivedSet& received() const override { return received_; }
+
+  const std::string& part() const { return part_; }
+
+ private:
+  std::string path_;
+  std::string part_;
+  std::string state_;
+  // Shared with the checkpoints that run on the pipeline's worker. Only
+  // Finish (io thread) sets finished, under mu; the io thread reads it.
+  struct Saving {
+    std::mutex mu;
+    bool finished = false;   // renamed to its final name; no state file
+    bool discarded = false;  // Discard: no state file either
+  };
+  std::shared_ptr<Saving> saving_ = std::make_shared<Saving>();
+  int fd_;
+  core::StreamLayout layout_;
+  core::ReceivedSet received_;
+  std::string resume_key_;
+  uint64_t resumed_bytes_ = 0;
+  static constexpr uint64_t kWriteBehind = 4u << 20;
+  uint64_t unsynced_ = 0;  // bytes written since the last WriteBehind
+};
+
+}  // namespace
+
+static std::string StatePath(const std::string& path) {
+  return path + ".braid-state";
+}
+
+bool WritesInPlace(const std::string& path) {
+  struct stat st;
+  return path == "-" ||
+         (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode));
+}
+
+bool HasResumeState(const std::string& path) {
+  struct stat st;
+  return path != "-" && ::stat(StatePath(path).c_str(), &st) == 0;
+}
+
+Expected<std::unique_ptr<Output>> OpenOutput(
+    const std::string& path, core::StreamLayout layout, size_t reorder_bytes,
+    const std::string& resume_key, std::optional<core::ByteRange> range,
+    bool live) {
+  size_t window = WindowBlocks(layout, reorder_bytes);
+  if (path == "-")
+    return MakeInOrderOutput(layout, window, range,
+                             MakeFdSink(STDOUT_FILENO, false));
+  if (live) {
+    int fd =
+        ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) return Unexpected{IoError("create " + path)};
+    return MakeInOrderOutput(layout, window, std::nullopt,
+                             MakeFdSink(fd, true));
+  }
+  // An existing device or FIFO is written in place, in order: never replaced.
+  struct stat st;
+  if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+    if (S_ISDIR(st.st_mode)) {
+      return MakeError(Errc::kIoError, "output " + path + " is a directory");
+    }
+    int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return Unexpected{IoError("open " + path)};
+    return MakeInOrderOutput(layout, window, range, MakeFdSink(fd, true));
+  }
+  if (range) {
+    // A part of the stream is written front to back, never resumed.
+    auto sink = OpenFileSink(path);
+    if (!sink) return Unexpected{sink.error()};
+    return MakeInOrderOutput(layout, window, range, std::move(*sink));
+  }
+  std::string part = path + ".braid-part";
+  std::string state_path = StatePath(path);
+  // Continue a previous run only for the same content, size and blocks.
+  std::optional<ResumeState> resume;
+  if (!resume_key.empty()) {
+    auto state = LoadResumeState(state_path);
+    struct stat ps;
+    if (state && state->content_id == resume_key &&
+        state->size == layout.size && state->block_size == layout.block_size &&
+        ::stat(part.c_str(), &ps) == 0 &&
+        static_cast<uint64_t>(ps.st_size) == layout.size) {
+      resume = std::move(*state);
+    }
+  }
+  int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (resume ? 0 : O_TRUNC);
+  int fd = ::open(part.c_str(), flags, 0644);
+  if (fd < 0) return Unexpected{IoError("create " + part)};
+  if (!resume) ::unlink(state_path.c_str());
+  if (!resume && layout.size > 0 &&
+      ::ftruncate(fd, static_cast<off_t>(layout.size)) != 0) {
+    Error e = IoError("size " + part);
+    ::close(fd);
+    ::unlink(part.c_str());
+    return Unexpected{e};
+  }
+  auto out = std::make_unique<FileOutput>(path, fd, layout, resume_key);
+  if (resume) out->Adopt(*resume);
+  return std::unique_ptr<Output>(std::move(out));
+}
+
+}  // namespace braid::client

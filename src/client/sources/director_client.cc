@@ -1,0 +1,151 @@
+#include "client/sources/director_client.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "net/resolve.h"
+
+namespace braid::client {
+namespace {
+
+// answer with every server as one IP literal, each (server, content) once
+// (its first row: holders of the name come first); rows whose server does
+// not parse or resolve are dropped. One host must not count as several.
+awaitable<core::Sources> Canonical(core::Sources answer) {
+  std::vector<core::HostPort> addresses;
+  std::vector<core::SourceItem> parsed;
+  for (auto& item : answer.sources) {
+    auto hp = core::ParseHostPort(item.server);
+    if (!hp) continue;
+    addresses.push_back(*hp);
+    parsed.push_back(std::move(item));
+  }
+  auto resolved = co_await net::ResolveAll(addresses, net::kResolveBudget);
+  answer.sources.clear();
+  std::set<std::pair<std::string, core::Digest>> seen;
+  for (size_t i = 0; i < parsed.size(); ++i) {
+    if (!resolved[i]) continue;
+    parsed[i].server = resolved[i]->ToString();
+    if (seen.emplace(parsed[i].server, parsed[i].content_id).second)
+      answer.sources.push_back(std::move(parsed[i]));
+  }
+  co_return answer;
+}
+
+}  // namespace
+
+awaitable<Status> DirectorClient::Connect(const core::Message& request,
+                                          net::Clock::duration timeout) {
+  conn_.reset();
+  auto socket = co_await net::Connect(director_.host, director_.port, timeout);
+  if (!socket) {
+    co_return MakeError(socket.error().code,
+                        "director " + name() + ": " + socket.error().what);
+  }
+  auto conn = std::make_unique<net::FramedConn>(std::move(*socket));
+  if (tls_) {
+    auto s = co_await conn->StartTls(*tls_, director_.host,
+                                     net::Clock::now() + timeout);
+    if (!s) {
+      co_return MakeError(s.error().code,
+                          "director " + name() + ": " + s.error().what);
+    }
+  }
+  core::Hello hello{core::kProtocolVersion, core::kProtocolVersion,
+                    core::Role::kClient, "braid/0.1"};
+  conn->Queue(hello);
+  conn->Queue(request);
+  if (auto s = co_await conn->Flush(timeout); !s) co_return s;
+  auto reply = co_await conn->Read(timeout);
+  if (!reply) co_return Unexpected{reply.error()};
+  if (!std::holds_alternative<core::Hello>(*reply))
+    co_return Unexpected{core::WrongReply(*reply, name(), "HELLO")};
+  conn_ = std::move(conn);
+  co_return Ok{};
+}
+
+awaitable<Expected<core::Sources>> DirectorClient::ReadSources(
+    net::Clock::duration timeout) {
+  for (;;) {
+    auto m = co_await conn_->Read(timeout);
+    if (!m) co_return Unexpected{m.error()};
+    if (auto* s = std::get_if<core::Sources>(&*m))
+      co_return co_await Canonical(std::move(*s));
+    if (std::holds_alternative<core::Pong>(*m)) continue;
+    co_return Unexpected{core::WrongReply(*m, name(), "SOURCES")};
+  }
+}
+
+awaitable<Expected<core::Sources>> DirectorClient::Lookup(
+    const std::string& name, bool subscribe, net::Clock::duration timeout) {
+  name_ = name;
+  // Named: GCC 12 destroys a temporary with a string twice across co_await.
+  core::Message lookup = core::Lookup{subscribe, name};
+  if (auto s = co_await Connect(lookup, timeout); !s)
+    co_return Unexpected{s.error()};
+  co_return co_await ReadSources(timeout);
+}
+
+awaitable<Expected<core::Sources>> DirectorClient::Next() {
+  auto backoff = std::chrono::milliseconds(200);
+  bool pinged = false;  // a PING is out: silence now means a dead link
+  while (!closed_) {
+    if (conn_) {
+      auto m = co_await conn_->Read(pinged ? std::chrono::seconds(5)
+                                           : std::chrono::seconds(10));
+      if (closed_) break;
+      if (m) {
+        pinged = false;  // any frame, a PONG included, shows it is alive
+        if (auto* s = std::get_if<core::Sources>(&*m))
+          co_return co_await Canonical(std::move(*s));
+        if (std::holds_alternative<core::Pong>(*m)) continue;
+        m = Unexpected{core::WrongReply(*m, name(), "SOURCES")};
+      } else if (m.error().code == Errc::kTimeout && !pinged) {
+        conn_->Queue(core::Ping{1, {}});
+        pinged =
+            static_cast<bool>(co_await conn_->Flush(std::chrono::seconds(2)));
+        if (pinged) continue;
+      }
+      spdlog::warn("director {}: {}; reconnecting", name(),
+                   m ? "no answer" : m.error().ToString());
+      conn_.reset();
+      pinged = false;
+    }
+    co_await net::SleepFor(backoff);
+    if (closed_) break;
+    backoff = std::min<std::chrono::milliseconds>(2 * backoff,
+                                                  std::chrono::seconds(2));
+    auto s = co_await Lookup(name_, true, std::chrono::seconds(5));
+    if (s) {
+      spdlog::info("director {}: subscribed again", name());
+      co_return s;
+    }
+  }
+  co_return MakeError(Errc::kUnavailable, "director connection closed");
+}
+
+awaitable<Expected<std::vector<core::CatalogLine>>> DirectorClient::List(
+    net::Clock::duration timeout) {
+  core::Message list = core::List{};
+  if (auto s = co_await Connect(list, timeout); !s)
+    co_return Unexpected{s.error()};
+  std::vector<core::CatalogLine> lines;
+  for (;;) {
+    auto m = co_await conn_->Read(timeout);
+    if (!m) co_return Unexpected{m.error()};
+    auto* part = std::get_if<core::CatalogPart>(&*m);
+    if (!part) co_return Unexpected{core::WrongReply(*m, name(), "CATALOG")};
+    lines.insert(lines.end(), part->lines.begin(), part->lines.end());
+    if (part->last) co_return lines;
+  }
+}
+
+void DirectorClient::Close() {
+  closed_ = true;
+  if (conn_) conn_->Close();
+}
+
+}  // namespace braid::client
