@@ -18,7 +18,7 @@ bool ReceivedSet::Mark(uint64_t seq) {
   return true;
 }
 
-void ReceivedSet::Truncate(uint64_t count) {
+void ReceivedSet::EndAtBlock(uint64_t count) {
   if (count > block_count_) std::abort();
   block_count_ = count;
   if (next_ > count) next_ = count;
@@ -83,7 +83,7 @@ void ReorderWindow::SkipTo(uint64_t seq) {
 
 void ReorderWindow::Truncate(uint64_t size) {
   layout_.size = size;
-  received_.Truncate(layout_.block_count());
+  received_.EndAtBlock(layout_.block_count());
 }
 
 }  // namespace braid::core

@@ -58,7 +58,7 @@ class ReceivedSet {
   uint64_t block_count() const { return block_count_; }
   // The stream turned out shorter (a live stream ended after `count` blocks).
   // REQUIRES: count <= block_count(); no block at or after count marked.
-  void Truncate(uint64_t count);
+  void EndAtBlock(uint64_t count);
 
  private:
   uint64_t block_count_;

@@ -34,15 +34,15 @@ TEST(ReceivedSetTest, TruncateEndsALiveStream) {
   ReceivedSet r(1000);
   for (uint64_t s = 0; s < 7; ++s) r.Mark(s);
   EXPECT_FALSE(r.complete());
-  r.Truncate(8);
+  r.EndAtBlock(8);
   EXPECT_FALSE(r.complete());
   r.Mark(7);
   EXPECT_TRUE(r.complete());
-  r.Truncate(8);
+  r.EndAtBlock(8);
   EXPECT_TRUE(r.complete());
   ReceivedSet all(1000);
   for (uint64_t s = 0; s < 5; ++s) all.Mark(s);
-  all.Truncate(5);  // ended right at the blocks already in hand
+  all.EndAtBlock(5);  // ended right at the blocks already in hand
   EXPECT_TRUE(all.complete());
   EXPECT_EQ(all.next_in_order(), 5u);
 }

@@ -342,7 +342,7 @@ void Scheduler::SetSourceEdge(SourceId id, uint64_t available_blocks) {
 
 void Scheduler::Truncate(uint64_t size) {
   layout_.size = std::min(layout_.size, size);
-  received_.Truncate(layout_.block_count());
+  received_.EndAtBlock(layout_.block_count());
   edge_ = layout_.block_count();
 }
 
@@ -557,7 +557,7 @@ void Scheduler::SetPaused(SourceId id, bool paused, Clock::time_point now) {
   }
 }
 
-void Scheduler::Refetch(uint64_t seq, SourceId from) {
+void Scheduler::Refetch(SourceId from, uint64_t seq) {
   if (seq >= layout_.block_count() || received_.Has(seq) || !alive(from))
     return;
   // Asked again only once within the window: at once, it would come back
@@ -597,7 +597,7 @@ bool Scheduler::DropHeldBlock(SourceId from, uint64_t seq, bool reader_ready,
   if (now - frontier_since_ <= allowance) return false;
   // Once stuck, every held block beyond the window goes at once: the block
   // owed may sit behind a whole socket buffer of them.
-  Refetch(seq, from);
+  Refetch(from, seq);
   return true;
 }
 

@@ -156,7 +156,7 @@ class Scheduler {
   // The transfer read block seq from `from` but dropped it (it lay beyond
   // the reorder window while the in-order point was stuck behind it): the
   // next Tick asks `from` for it again.
-  void Refetch(uint64_t seq, SourceId from);
+  void Refetch(SourceId from, uint64_t seq);
   // The transfer holds block seq from `from` unread: it lies beyond the
   // reorder window. When the in-order point has not moved for the stuck
   // window and the reader has room for it (`reader_ready`: the reader is

@@ -183,7 +183,7 @@ class Sim {
       live_ended_ = true;
       layout_.size = bytes;
       sched_->Truncate(bytes);
-      for (auto& s : servers_) s.plan->Truncate(blocks);
+      for (auto& s : servers_) s.plan->EndAtBlock(blocks);
       if (reorder_) reorder_->Truncate(bytes);
     }
     sched_->SetEdge(blocks);

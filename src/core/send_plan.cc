@@ -148,7 +148,7 @@ std::optional<uint64_t> SendPlan::NextWalked(uint64_t walk_limit) {
   return std::nullopt;
 }
 
-void SendPlan::Truncate(uint64_t count) {
+void SendPlan::EndAtBlock(uint64_t count) {
   block_count_ = std::min(block_count_, count);
   available_ = std::min(available_, block_count_);
   cursor_ = std::min(cursor_, block_count_);

@@ -94,7 +94,7 @@ class SendPlan {
   void SetAvailable(uint64_t available) { available_ = available; }
   // The live stream ended after `count` blocks: nothing at or after it is
   // sent, and Next() ends there.
-  void Truncate(uint64_t count);
+  void EndAtBlock(uint64_t count);
 
   uint64_t position() const { return cursor_; }
   uint32_t current_epoch() const { return chain_.back().epoch; }

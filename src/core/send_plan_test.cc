@@ -39,7 +39,7 @@ TEST(SendPlanTest, LiveWaitsAtTheEdgeAndEndsAtTheEnd) {
   a.SetAvailable(6);
   EXPECT_EQ(Drain(a), (std::vector<uint64_t>{5, 4}));
   a.SetAvailable(9);
-  a.Truncate(9);
+  a.EndAtBlock(9);
   EXPECT_EQ(Drain(a), (std::vector<uint64_t>{6, 8}));
   EXPECT_FALSE(a.Next());
 }

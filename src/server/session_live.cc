@@ -47,7 +47,7 @@ bool Session::SyncLive() {
             : available / layout_.block_size;
   bool ending = ended && !ended_sent_;
   if (ending) {
-    plan_->Truncate(blocks);
+    plan_->EndAtBlock(blocks);
     layout_.size = available;
   }
   plan_->SetAvailable(blocks);
