@@ -66,8 +66,8 @@ class SourceConn {
   awaitable<Expected<core::Opened>> Handshake(const core::Open& request,
                                               net::Clock::duration timeout,
                                               OpenFlight flight = {});
-  // A connection a session kept (client/engine/connection_pool.h) instead of a new
-  // one: OPEN again on it, with `flight`; the frames of its previous stream
+  // A connection a session kept (client/engine/connection_pool.h) instead of a
+  // new one: OPEN again on it, with `flight`; the frames of its previous stream
   // still on their way are passed over up to OPENED. On failure the kept
   // connection is dropped and the source is as before: Handshake may try.
   // REQUIRES: Poolable().

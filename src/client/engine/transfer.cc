@@ -40,14 +40,15 @@ Transfer::Transfer(const GetOptions& options)
 }
 
 SourceConn* Transfer::ById(core::SourceId id) {
-  for (SourceConn* s : live_)
+  for (SourceConn* s : taking_part_)
     if (s->id == id) return s;
   return nullptr;
 }
 
 size_t Transfer::Alive() const {
-  return static_cast<size_t>(std::count_if(
-      live_.begin(), live_.end(), [](SourceConn* s) { return !s->failure; }));
+  return static_cast<size_t>(
+      std::count_if(taking_part_.begin(), taking_part_.end(),
+                    [](SourceConn* s) { return !s->failure; }));
 }
 
 void Transfer::FailSource(SourceConn& s, const Error& e) {
@@ -367,7 +368,7 @@ void Transfer::Flush(SourceConn* s) {
 // Trace rows, failed sources and the progress line after each tick.
 void Transfer::Record() {
   std::map<core::SourceId, std::string> names;
-  for (SourceConn* s : live_) names[s->id] = s->name();
+  for (SourceConn* s : taking_part_) names[s->id] = s->name();
   bool sampled = false;
   for (const auto& sample : scheduler_->TakeSamples()) {
     for (const auto& src : sample.sources) {
@@ -404,7 +405,7 @@ void Transfer::TellProgress(Clock::time_point now, bool last) {
   p.done_bytes = received_bytes_;
   p.total_bytes = live_stream_ ? braid::Description::kLiveSize : layout_.size;
   p.elapsed = now - start_;
-  for (SourceConn* s : live_)
+  for (SourceConn* s : taking_part_)
     p.sources.push_back({s->name(), s->last_rate, !s->failure});
   options_.on_progress(p);
 }
@@ -416,7 +417,7 @@ awaitable<void> Transfer::Control() {
     co_await net::SleepFor(kTick);
     if (done_ || fatal_) break;
     auto now = Clock::now();
-    for (SourceConn* s : live_) {
+    for (SourceConn* s : taking_part_) {
       uint64_t heard = s->bytes_received();
       if (heard == s->bytes_heard) continue;
       s->bytes_heard = heard;
@@ -430,14 +431,14 @@ awaitable<void> Transfer::Control() {
       uint64_t window =
           std::max<uint64_t>(2, options_.reorder_bytes / layout_.block_size);
       uint64_t end = scheduler_->received().next_in_order() + window;
-      for (SourceConn* s : live_)
+      for (SourceConn* s : taking_part_)
         if (!s->failure && !s->pending) s->conn().LimitReadAhead(end);
     }
     Record();
     Checkpoint();
     if (now - last_ping > kKeepAlive) {
       last_ping = now;
-      for (SourceConn* s : live_) {
+      for (SourceConn* s : taking_part_) {
         if (s->failure || s->pending) continue;
         s->conn().Queue(core::Ping{0, {}});
         Flush(s);
@@ -537,7 +538,7 @@ awaitable<Status> Transfer::Stream() {
   // A source still opening is not paused: if it has not delivered within
   // the stall timer's allowance (at least a second), it is dropped and its
   // blocks go to the others, as for one that goes silent.
-  for (SourceConn* s : live_) {
+  for (SourceConn* s : taking_part_) {
     scheduler_->AddSource(s->id, 0.0, s->rtt);
     s->bytes_heard = s->bytes_received();  // the handshake is not data
   }
@@ -545,7 +546,8 @@ awaitable<Status> Transfer::Stream() {
   // (DropUnopened left it as it was): their blocks go to the others.
   std::vector<core::SourceId> unreachable;
   for (const auto& s : all_) {
-    if (early_start_ && !std::count(live_.begin(), live_.end(), s.get())) {
+    if (early_start_ &&
+        !std::count(taking_part_.begin(), taking_part_.end(), s.get())) {
       scheduler_->AddSource(s->id, 0.0, s->rtt);
       unreachable.push_back(s->id);
     }
@@ -560,7 +562,7 @@ awaitable<Status> Transfer::Stream() {
   // the ones open now are started here, and only here.
   started_ = true;
   std::vector<SourceConn*> open;
-  for (SourceConn* s : live_) {
+  for (SourceConn* s : taking_part_) {
     if (!s->failure && !s->pending) open.push_back(s);
   }
   if (live_stream_) StartLive();
@@ -607,7 +609,7 @@ awaitable<Status> Transfer::Stream() {
 // Sources that answered after the content was chosen and before the start:
 // checked as StartLate checks later ones.
 void Transfer::CheckAnsweredMeanwhile() {
-  for (SourceConn* s : live_) {
+  for (SourceConn* s : taking_part_) {
     if (s->pending) continue;
     if (s->failure) {  // failed since it answered, or left out
       scheduler_->OnSourceFailed(s->id, Clock::now());
@@ -706,10 +708,10 @@ awaitable<Expected<GetReport>> Transfer::RunSteps() {
   output_ = std::move(*output);
   if (live_stream_) {
     spdlog::info("'{}': a live stream from {} source(s)", options_.name,
-                 live_.size());
+                 taking_part_.size());
   } else {
     spdlog::info("'{}': {} bytes in {} blocks from {} source(s)", options_.name,
-                 layout_.size, layout_.block_count(), live_.size());
+                 layout_.size, layout_.block_count(), taking_part_.size());
   }
   if (!output_->received().complete()) {
     Status s = co_await Stream();
@@ -748,7 +750,7 @@ GetReport Transfer::Report() const {
   r.live_start = layout_.OffsetOf(live_start_);
   r.final_pattern = scheduler_ ? scheduler_->chain().back().pattern.ToString()
                                : first_pattern_.ToString();
-  for (const SourceConn* s : live_) {
+  for (const SourceConn* s : taking_part_) {
     r.sources.push_back({s->name(), s->id, s->bytes, s->blocks,
                          s->failure.has_value(),
                          s->failure ? s->failure->ToString() : "", s->joined,

@@ -11,11 +11,11 @@
 
 #include "client/engine/block_pipeline.h"
 #include "client/engine/content_vote.h"
-#include "client/sources/director_client.h"
 #include "client/engine/get.h"
-#include "client/output/output.h"
 #include "client/engine/source_conn.h"
 #include "client/engine/trace.h"
+#include "client/output/output.h"
+#include "client/sources/director_client.h"
 #include "core/scheduler.h"
 
 namespace braid::client {
@@ -74,8 +74,9 @@ class Transfer {
   awaitable<void> HandshakeOne(SourceConn& s);
   bool Decided(bool early) const;
   // The content ids the first `count` sources reported (one vote per
-  // address, client/engine/content_vote.h), and who else counts in the electorate:
-  // every source that has not answered, only those still opening, or none.
+  // address, client/engine/content_vote.h), and who else counts in the
+  // electorate: every source that has not answered, only those still opening,
+  // or none.
   enum class Unanswered { kHoldTheElectorate, kMayStillVote, kAbstain };
   Election<core::Digest> Ballots(size_t count, Unanswered unanswered) const;
   // Whether the transfer may start on the first answer: a file output not
@@ -209,7 +210,8 @@ class Transfer {
   const GetOptions& options_;
   asio::any_io_executor ex_;
   std::vector<std::unique_ptr<SourceConn>> all_;
-  std::vector<SourceConn*> live_;  // connected and taking part
+  // Connected and taking part ("live" names only live streams here).
+  std::vector<SourceConn*> taking_part_;
   std::map<SourceConn*, core::Opened> opened_;
   core::StreamLayout layout_;
   core::Pattern first_pattern_;

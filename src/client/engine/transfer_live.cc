@@ -9,7 +9,8 @@ namespace braid::client {
 
 void Transfer::StartLive() {
   uint64_t newest = 0;
-  for (SourceConn* s : live_) newest = std::max(newest, s->live_edge.available);
+  for (SourceConn* s : taking_part_)
+    newest = std::max(newest, s->live_edge.available);
   if (options_.live_edge) {
     // The newest whole block: the player starts as close to live as it can.
     uint64_t whole = newest / layout_.block_size;
@@ -18,7 +19,7 @@ void Transfer::StartLive() {
     spdlog::info("joining the live stream at byte {}",
                  layout_.OffsetOf(live_start_));
   }
-  for (SourceConn* s : live_) OnEdge(*s, s->live_edge);
+  for (SourceConn* s : taking_part_) OnEdge(*s, s->live_edge);
 }
 
 void Transfer::OnEdge(SourceConn& s, const core::Edge& e) {
@@ -45,7 +46,7 @@ void Transfer::EndLive(SourceConn& s, uint64_t size) {
   // Every block received so far was a whole one before the end, and no
   // other source has more of the stream than this end.
   bool others_have_more = false;
-  for (SourceConn* o : live_) {
+  for (SourceConn* o : taking_part_) {
     if (o != &s && !o->failure && o->live_edge.available > size)
       others_have_more = true;
   }

@@ -7,8 +7,8 @@
 #include <map>
 
 #include "client/engine/for_each_parallel.h"
-#include "client/http/http_mirror.h"
 #include "client/engine/transfer.h"
+#include "client/http/http_mirror.h"
 
 namespace braid::client {
 namespace {
@@ -31,7 +31,7 @@ std::vector<std::pair<uint64_t, uint64_t>> SampleRanges(uint64_t size) {
 awaitable<Status> Transfer::CrossCheckMirrors() {
   if (content_id_ != core::Digest{}) co_return Ok{};  // blocks get verified
   std::vector<SourceConn*> mirrors;
-  for (SourceConn* s : live_) {
+  for (SourceConn* s : taking_part_) {
     if (!s->failure && s->mirror()) mirrors.push_back(s);
   }
   if (mirrors.size() < 2) co_return Ok{};

@@ -1,9 +1,10 @@
-// A session's connections kept between fetches (client/engine/connection_pool.h):
-// once a fetch is over, each source that took part without fault is told
-// to skip whatever it has left; its reads are interrupted without losing a
-// byte (net::FramedConn::InterruptReads) and the connection, with what it
-// received and did not decode, goes to the session's pool. The next fetch
-// re-OPENs on it (Reopen) and passes over the old stream's frames.
+// A session's connections kept between fetches
+// (client/engine/connection_pool.h): once a fetch is over, each source that
+// took part without fault is told to skip whatever it has left; its reads are
+// interrupted without losing a byte (net::FramedConn::InterruptReads) and the
+// connection, with what it received and did not decode, goes to the session's
+// pool. The next fetch re-OPENs on it (Reopen) and passes over the old stream's
+// frames.
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -48,7 +49,7 @@ bool Transfer::Parks() const {
 awaitable<void> Transfer::BeginPark() {
   if (!Parks()) co_return;
   std::vector<SourceConn*> parking;
-  for (SourceConn* s : live_) {
+  for (SourceConn* s : taking_part_) {
     if (!s->failure && !s->extra && !s->joined && s->Poolable() &&
         (s->pending || s->connected()))
       parking.push_back(s);

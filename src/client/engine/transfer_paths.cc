@@ -29,7 +29,7 @@ void Transfer::TunePaths(Clock::time_point now) {
   if (options_.connections_per_source <= 1 || live_stream_ || done_) return;
   std::map<std::string, std::vector<SourceConn*>> by_path;
   double total_rate = 0;
-  for (SourceConn* s : live_) {
+  for (SourceConn* s : taking_part_) {
     if (s->failure || s->is_mirror() || !s->connected()) continue;
     by_path[s->name()].push_back(s);
     total_rate += s->last_rate;
@@ -85,7 +85,8 @@ void Transfer::TunePaths(Clock::time_point now) {
 bool Transfer::Opening(const std::string& name) const {
   for (const auto& s : all_) {
     if (s->extra && !s->failure && s->name() == name &&
-        std::find(live_.begin(), live_.end(), s.get()) == live_.end())
+        std::find(taking_part_.begin(), taking_part_.end(), s.get()) ==
+            taking_part_.end())
       return true;
   }
   return false;

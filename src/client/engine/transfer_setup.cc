@@ -39,12 +39,12 @@ awaitable<Status> Transfer::HandshakeAll(bool early) {
   for (SourceConn* s : all) {
     // Answered (HELLO came back), or still on its way.
     bool taking_part = s->pending || s->rtt.count() > 0;
-    (taking_part ? live_ : unreachable).push_back(s);
+    (taking_part ? taking_part_ : unreachable).push_back(s);
   }
-  if (!live_.empty()) {  // else the error line below says it all
+  if (!taking_part_.empty()) {  // else the error line below says it all
     for (SourceConn* s : unreachable) LeaveOut(*s);
   }
-  if (live_.empty()) {
+  if (taking_part_.empty()) {
     co_return MakeError(Errc::kUnavailable,
                         "no source reachable (" +
                             all.front()->failure->ToString() +
@@ -184,7 +184,7 @@ std::optional<core::Pattern> Transfer::SessionPattern() const {
 
 void Transfer::NoteLinks() const {
   if (!options_.session) return;
-  for (SourceConn* s : live_) {
+  for (SourceConn* s : taking_part_) {
     if (s->failure || s->rtt.count() == 0) continue;
     double rate = scheduler_ ? scheduler_->rate(s->id) : 0;
     options_.session->NoteLink(
@@ -323,24 +323,24 @@ awaitable<void> Transfer::StartLate(SourceConn& s,
 
 Status Transfer::CheckOpened() {
   std::vector<SourceConn*> ok;
-  for (SourceConn* s : live_) {
+  for (SourceConn* s : taking_part_) {
     if (opened_.count(s)) ok.push_back(s);
   }
   if (ok.empty()) {
-    bool all_missing =
-        std::all_of(live_.begin(), live_.end(), [](SourceConn* s) {
+    bool all_missing = std::all_of(
+        taking_part_.begin(), taking_part_.end(), [](SourceConn* s) {
           return s->failure && s->failure->code == Errc::kNotFound;
         });
     if (all_missing) {
       return MakeError(Errc::kNotFound,
                        "'" + options_.name + "' not found on any of " +
-                           std::to_string(live_.size()) + " source(s)");
+                           std::to_string(taking_part_.size()) + " source(s)");
     }
-    return Unexpected{*live_.front()->failure};
+    return Unexpected{*taking_part_.front()->failure};
   }
   auto size = MajoritySize(ok);
   if (!size) return Unexpected{size.error()};
-  for (SourceConn* s : live_) {
+  for (SourceConn* s : taking_part_) {
     if (s->failure) LeaveOut(*s);
   }
   live_stream_ = *size == core::kLiveSize;
@@ -351,10 +351,10 @@ Status Transfer::CheckOpened() {
 }
 
 // The size a strict majority of the opened sources report (one vote per
-// address; discovered sources outvote no named one: client/engine/content_vote.h);
-// the others are left out (a mirror of another file, a stale copy). No
-// majority: an error, unless the start is tentative (then the likeliest;
-// CheckTheVote decides).
+// address; discovered sources outvote no named one:
+// client/engine/content_vote.h); the others are left out (a mirror of another
+// file, a stale copy). No majority: an error, unless the start is tentative
+// (then the likeliest; CheckTheVote decides).
 Expected<uint64_t> Transfer::MajoritySize(const std::vector<SourceConn*>& ok) {
   Election<uint64_t> election;
   for (SourceConn* s : ok)
@@ -393,7 +393,7 @@ Status Transfer::ChooseContent() {
             " signed by a trusted key (--trust-key)");
   }
   Election<core::Digest> election;
-  for (SourceConn* s : live_) {
+  for (SourceConn* s : taking_part_) {
     const core::Opened* o = OpenedOf(s);
     if (s->failure || !o || o->content_id == core::Digest{}) continue;
     election.Cast(VoterOf(*s, options_), o->content_id);
@@ -429,7 +429,7 @@ Status Transfer::ChooseContent() {
     spdlog::debug("starting on content {} before the vote is in",
                   core::ToHex(content_id_));
   }
-  for (SourceConn* s : live_) {
+  for (SourceConn* s : taking_part_) {
     const core::Opened* o = OpenedOf(s);
     if (!s->failure && o && o->content_id != content_id_ &&
         o->content_id != core::Digest{}) {
@@ -460,7 +460,7 @@ awaitable<Status> Transfer::LoadManifest() {
     co_return Ok{};
   }
   // From the nearest source first: one round trip of its link.
-  std::vector<SourceConn*> order = live_;
+  std::vector<SourceConn*> order = taking_part_;
   std::stable_sort(
       order.begin(), order.end(),
       [](SourceConn* a, SourceConn* b) { return a->rtt < b->rtt; });
@@ -490,7 +490,7 @@ awaitable<Status> Transfer::LoadManifest() {
 awaitable<Status> Transfer::DropUnopened() {
   if (early_start_) co_return Ok{};  // failed at the start instead
   std::vector<SourceConn*> ok;
-  for (SourceConn* s : live_) {
+  for (SourceConn* s : taking_part_) {
     if (!s->failure) {
       ok.push_back(s);
     } else if (opened_.count(s)) {
@@ -498,13 +498,13 @@ awaitable<Status> Transfer::DropUnopened() {
     }
   }
   if (ok.size() == all_.size()) co_return Ok{};  // the first pattern's sources
-  live_ = ok;
-  std::vector<double> hints(live_.back()->id + 1, 0.0);
-  for (SourceConn* s : live_) hints[s->id] = 1.0;
-  first_pattern_ =
-      core::GeneratePattern(hints, std::max<size_t>(16, live_.size() * 8));
+  taking_part_ = ok;
+  std::vector<double> hints(taking_part_.back()->id + 1, 0.0);
+  for (SourceConn* s : taking_part_) hints[s->id] = 1.0;
+  first_pattern_ = core::GeneratePattern(
+      hints, std::max<size_t>(16, taking_part_.size() * 8));
   first_epoch_ = 1;
-  for (SourceConn* s : live_) {
+  for (SourceConn* s : taking_part_) {
     core::PatternMsg p{first_epoch_, 0, s->id, first_pattern_};
     if (s->pending) {
       s->held.push_back(p);

@@ -5,8 +5,8 @@
 
 #include <set>
 
-#include "client/sources/discovery.h"
 #include "client/engine/transfer.h"
+#include "client/sources/discovery.h"
 
 namespace braid::client {
 namespace {
@@ -141,7 +141,7 @@ void Transfer::OnSourcesChanged(const core::Sources& answer) {
       Spawn(Join(*s));
     }
   }
-  for (SourceConn* s : live_) {
+  for (SourceConn* s : taking_part_) {
     if (!s->from_director || s->failure || current.count(s->name())) continue;
     if (Alive() <= 1) {
       spdlog::warn("director withdrew {}, the last source: keeping it",
@@ -217,7 +217,7 @@ awaitable<void> Transfer::Join(SourceConn& s) {
       s.conn().Queue(core::PatternMsg{e.epoch, e.start_seq, s.id, e.pattern});
   }
   if (s.conn().has_queued()) Flush(&s);
-  live_.push_back(&s);
+  taking_part_.push_back(&s);
   // An added connection starts with its siblings' rate each; another
   // joiner is measured from the mean.
   scheduler_->Join(s.id, s.last_rate, s.rtt, Clock::now());
