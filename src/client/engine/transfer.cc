@@ -617,7 +617,7 @@ void Transfer::CheckAnsweredMeanwhile() {
       continue;
     }
     const core::Opened* o = OpenedOf(s);
-    if (o && SameContent(*o)) continue;
+    if (o && SameContent(*s, *o)) continue;
     FailSource(*s, {Errc::kBadData, o ? "holds different content (id " +
                                             core::ToHex(o->content_id) + ")"
                                       : "did not open the stream"});

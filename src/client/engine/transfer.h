@@ -106,7 +106,7 @@ class Transfer {
   bool StartsEarly() const;
   const core::Opened* OpenedOf(SourceConn* s) const;
   // OPENED names the chosen stream (a mirror's unknown id passes).
-  bool SameContent(const core::Opened& o) const;
+  bool SameContent(const SourceConn& s, const core::Opened& o) const;
   // A source whose OPENED came after the transfer started: checked against
   // the chosen content, then its held commands and START; then it receives.
   awaitable<void> StartLate(SourceConn& s, Expected<core::Opened> opened);
@@ -216,6 +216,9 @@ class Transfer {
   core::StreamLayout layout_;
   core::Pattern first_pattern_;
   core::Digest content_id_{};
+  // A braid source named the content (content_id_); false when only HTTP
+  // mirrors answered, which name none: nothing to verify blocks against.
+  bool content_known_ = false;
   // The content id trusted before any source answered: --content-id, or
   // the director's (its catalog is the trust anchor).
   std::optional<core::Digest> trusted_;

@@ -266,10 +266,11 @@ Error Transfer::Disagreement(size_t ids) const {
                               " different content ids; pass --content-id)"};
 }
 
-bool Transfer::SameContent(const core::Opened& o) const {
+bool Transfer::SameContent(const SourceConn& s, const core::Opened& o) const {
   uint64_t size = live_stream_ ? core::kLiveSize : layout_.size;
-  return o.size == size &&
-         (o.content_id == content_id_ || o.content_id == core::Digest{});
+  // A mirror names no content (its OPENED's id is not read): its blocks
+  // are verified against the manifest, or cross-checked.
+  return o.size == size && (s.is_mirror() || o.content_id == content_id_);
 }
 
 const core::Opened* Transfer::OpenedOf(SourceConn* s) const {
@@ -291,7 +292,7 @@ awaitable<void> Transfer::StartLate(SourceConn& s,
     }
     // Answered as the transfer ended well: a session keeps it. (No
     // co_await in a condition: GCC 12 miscompiles it.)
-    bool keep = opened && s.parking && !s.failure && SameContent(*opened);
+    bool keep = opened && s.parking && !s.failure && SameContent(s, *opened);
     if (keep) keep = co_await SendParkFrames(s);
     if (keep) {
       EndParking(s);
@@ -304,7 +305,7 @@ awaitable<void> Transfer::StartLate(SourceConn& s,
     FailSource(s, opened.error());
     co_return;
   }
-  if (!SameContent(*opened)) {
+  if (!SameContent(s, *opened)) {
     FailSource(s, {Errc::kBadData, "holds different content (id " +
                                        core::ToHex(opened->content_id) + ")"});
     co_return;
@@ -395,7 +396,7 @@ Status Transfer::ChooseContent() {
   Election<core::Digest> election;
   for (SourceConn* s : taking_part_) {
     const core::Opened* o = OpenedOf(s);
-    if (s->failure || !o || o->content_id == core::Digest{}) continue;
+    if (s->failure || !o || s->is_mirror()) continue;  // names no content
     election.Cast(VoterOf(*s, options_), o->content_id);
   }
   const auto& votes = election.Tally();
@@ -406,7 +407,8 @@ Status Transfer::ChooseContent() {
                      "against: add a braid source, or check the whole file "
                      "with --sha256");
   }
-  if (votes.empty()) {
+  content_known_ = !votes.empty();
+  if (!content_known_) {
     content_id_ = {};  // only mirrors: unknown, blocks not verified
   } else if (trusted_) {
     content_id_ = *trusted_;
@@ -431,8 +433,7 @@ Status Transfer::ChooseContent() {
   }
   for (SourceConn* s : taking_part_) {
     const core::Opened* o = OpenedOf(s);
-    if (!s->failure && o && o->content_id != content_id_ &&
-        o->content_id != core::Digest{}) {
+    if (!s->failure && o && !s->is_mirror() && o->content_id != content_id_) {
       s->failure = Error{Errc::kBadData, "holds different content (id " +
                                              core::ToHex(o->content_id) + ")"};
       LeaveOut(*s);
@@ -453,7 +454,7 @@ awaitable<Status> Transfer::LoadManifest() {
                  layout_.block_size);
     co_return Ok{};
   }
-  if (content_id_ == core::Digest{}) co_return Ok{};  // only HTTP mirrors
+  if (!content_known_) co_return Ok{};  // only HTTP mirrors: no manifest
   if (known_manifest_ && known_manifest_->ContentId() == content_id_ &&
       known_manifest_->size() == layout_.size) {
     manifest_ = known_manifest_;  // the session's earlier fetch loaded it
