@@ -312,6 +312,47 @@ class HugeSource(h.FakeSource):
         return b""
 
 
+class ZeroIdSource(h.FakeSource):
+    """Answers OPENED with the real size and the all-zero content id (what
+    an HTTP mirror's in-process OPENED carries), then nothing."""
+
+    def __init__(self, size: int):
+        self.size = size
+        super().__init__()
+
+    def answer(self, ftype: int, body: bytes) -> bytes:
+        if ftype == h.OPEN:
+            block = h.DEFAULT_BLOCK_SIZE
+            opened = (h.u64(self.size) + h.u32(block) + h.u64(-(-self.size // block)) +
+                      bytes(32))
+            return (h.frame(h.HELLO, h.hello_body(role=h.ROLE_SERVER, agent="zero")) +
+                    h.frame(h.OPENED, opened))
+        if ftype == h.MANIFEST_GET:
+            return h.frame(h.ERROR, h.error_body(h.kNotFound, "no manifest"))
+        return b""
+
+
+class ZeroContentId(LimitsCase):
+    """A braid server that names no content (the zero id) is not taken for
+    an HTTP mirror: it is held to the chosen content and left out."""
+
+    def test_a_braid_source_with_the_zero_id_is_left_out(self) -> None:
+        fake = ZeroIdSource(self.SIZE)
+        self.addCleanup(fake.close)
+        # Two honest servers: the zero id is outvoted like any other.
+        second = self.start_server(self.root)
+        out = os.path.join(self.tmp, "out.bin")
+        r = h.run_get("f.bin", [self.addr, second.address, fake.address], out,
+                      timeout=120)
+        err = r.stderr.decode()
+        self.assertEqual(r.returncode, 0, err)
+        self.assertEqual(h.sha256_file(out), self.digest)
+        addr = re.escape(fake.address)
+        self.assertRegex(err, rf"(leaving out source {addr}|source {addr} failed): "
+                              r"holds different content \(id 0{64}\)")
+        self.check_served()
+
+
 class HugeOpened(LimitsCase):
     """#15: a source announcing 2^60 bytes is left out, the get goes on."""
 
