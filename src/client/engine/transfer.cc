@@ -428,9 +428,8 @@ awaitable<void> Transfer::Control() {
       // Sources that fetch ahead on their own stay within the window: a
       // block beyond it would hold their reader while the block the
       // window waits for queues behind it.
-      uint64_t window =
-          std::max<uint64_t>(2, options_.reorder_bytes / layout_.block_size);
-      uint64_t end = scheduler_->received().next_in_order() + window;
+      uint64_t end = scheduler_->received().next_in_order() +
+                     WindowBlocks(layout_, options_.reorder_bytes);
       for (SourceConn* s : taking_part_)
         if (!s->failure && !s->pending) s->conn().LimitReadAhead(end);
     }
@@ -530,8 +529,7 @@ awaitable<Status> Transfer::Stream() {
   core::SchedulerConfig config = options_.scheduler;
   if (output_->in_order()) {
     // Blocks may only be asked within the reorder window.
-    config.window_blocks =
-        std::max<uint64_t>(2, options_.reorder_bytes / layout_.block_size);
+    config.window_blocks = WindowBlocks(layout_, options_.reorder_bytes);
   }
   scheduler_.emplace(layout_, config, Clock::now());
   pipeline_.emplace(ex_, manifest_.get(), output_.get(), layout_);
