@@ -5,7 +5,6 @@
 
 #include <signal.h>
 
-#include <atomic>
 #include <stop_token>
 #include <thread>
 
@@ -24,10 +23,15 @@ class CancelOnSignals {
   CancelOnSignals& operator=(const CancelOnSignals&) = delete;
 
  private:
+  // The waiter: a SIGINT or SIGTERM (signal_fd_) requests the stop; the
+  // destructor wakes it through wake_fd_ (no polling interval to wait out).
+  void Wait();
+
   std::stop_source stop_;
   sigset_t signals_;
   sigset_t old_mask_;
-  std::atomic<bool> done_{false};
+  int signal_fd_ = -1;
+  int wake_fd_ = -1;
   std::thread waiter_;  // last: started once the rest is set
 };
 

@@ -598,8 +598,10 @@ awaitable<Status> Transfer::Stream() {
   }
   // Ends the receivers, the joiners and the director's subscription; a
   // session keeps the connections first.
+  spdlog::debug("output whole: ending the transfer's tasks");
   co_await BeginPark();
   co_await Drain();
+  spdlog::debug("the transfer's tasks have ended");
   if (fatal_) co_return Unexpected{*fatal_};
   co_return Ok{};
 }
