@@ -470,8 +470,11 @@ awaitable<Status> Transfer::LoadManifest() {
     while (s->early_manifest_in_read() && !s->failure) {  // by ReadAhead's task
       co_await progress_->Wait(std::chrono::milliseconds(20));
     }
+    // The bound is on silence (each read), not on the whole manifest: a
+    // source that answered OPENED and then sends nothing holds the start
+    // for connect_timeout, not 30 s, before the next one is asked.
     auto m = co_await s->FetchManifest(layout_.size, content_id_,
-                                       std::chrono::seconds(30));
+                                       options_.connect_timeout);
     if (m) {
       manifest_ = std::make_shared<const core::Manifest>(std::move(*m));
       if (options_.session) options_.session->set_manifest(manifest_);
