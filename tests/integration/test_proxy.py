@@ -364,6 +364,19 @@ class ProxyKeepsConnectionsCase(unittest.TestCase):
             # others were made for requests that found none free.
             self.assertLessEqual(len(self.opens_by_peer(server)), 3 * len(spans))
 
+    def test_a_restarted_source_is_connected_anew(self):
+        self.check(0, 3 * BS)
+        old = self.servers[0]
+        old.stop()
+        # The same address again: the kept connection is dead, a new one works.
+        again = h.start_server(self.root, listen=f"127.0.0.1:{old.port}", log_dir=self.tmp)
+        self.addCleanup(again.stop)
+        self.check(BS, 9 * BS + 4)
+        self.assertEqual(h.sha256_bytes(self.get()), self.digest)
+        peers = self.opens_by_peer(again)
+        self.assertEqual(len(peers), 1, again.stderr_text()[-2000:])
+        self.assertEqual(sum(peers.values()), 2, peers)  # both fetches, one connection
+
     def test_a_source_that_dies_between_requests_is_connected_anew_or_left_out(self):
         self.check(0, 3 * BS)
         self.servers[0].kill()
