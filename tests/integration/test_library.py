@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -123,6 +124,30 @@ class InstalledLibrary(unittest.TestCase):
         self.assertEqual(len(r.stdout), len(want))
         self.assertEqual(hashlib.sha256(r.stdout).hexdigest(),
                          hashlib.sha256(want).hexdigest())
+
+    def test_ranges_of_one_session_share_its_connections(self) -> None:
+        exe = self.pkg_config_example()
+        spans = [(0, 99), (2 * h.MIB + 5, 3 * h.MIB), (SIZE - 7, SIZE - 1)]
+        before = [self.opens(s) for s in self.servers]
+        args = [exe, NAME, "-"] + self.sources()
+        for first, last in spans:
+            args += ["--range", f"{first}-{last}"]
+        r = run(args, env={"LD_LIBRARY_PATH": self.libdir}, timeout=h.GET_TIMEOUT)
+        want = b"".join(self.data[first:last + 1] for first, last in spans)
+        self.assertEqual(hashlib.sha256(r.stdout).hexdigest(),
+                         hashlib.sha256(want).hexdigest())
+        for server, seen in zip(self.servers, before):
+            new = {peer: n - seen.get(peer, 0) for peer, n in self.opens(server).items()
+                   if n > seen.get(peer, 0)}
+            # Open's, then one OPEN per range, all on one connection.
+            self.assertEqual(list(new.values()), [1 + len(spans)], f"{server}: {new}")
+
+    def opens(self, server: h.Server) -> dict[str, int]:
+        """OPENs of NAME the server logged, by the connection's peer address."""
+        peers: dict[str, int] = {}
+        for m in re.finditer(r" (\S+): OPEN '" + re.escape(NAME) + "'", server.stderr_text()):
+            peers[m.group(1)] = peers.get(m.group(1), 0) + 1
+        return peers
 
     def test_an_unknown_name_is_a_clear_error(self) -> None:
         exe = self.pkg_config_example()
