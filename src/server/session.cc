@@ -207,7 +207,8 @@ awaitable<Status> Session::OnOpen(const core::Open& o) {
 
 awaitable<void> Session::CloseStream() {
   state_ = State::kReady;  // the writer takes no further block
-  while (sending_) co_await net::SleepFor(std::chrono::milliseconds(1));
+  while (sending_ && !closing_)
+    co_await net::SleepFor(std::chrono::milliseconds(1));
   if (live_) live_->Unsubscribe(&wake_);
   live_.reset();
   file_.reset();
@@ -271,7 +272,13 @@ awaitable<void> Session::WriteLoop() {
       if (live_ && SyncLive()) continue;  // EDGE queued: it goes first
       if (auto seq = plan_->Next()) {
         sending_ = true;
-        Status sent = co_await SendBlock(*seq);
+        Status sent = MakeError(Errc::kIoError, "");
+        try {
+          sent = co_await SendBlock(*seq);
+        } catch (...) {
+          sending_ = false;
+          throw;
+        }
         sending_ = false;
         if (!sent) break;
         continue;

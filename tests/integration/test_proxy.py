@@ -345,9 +345,13 @@ class ProxyKeepsConnectionsCase(unittest.TestCase):
         self.assertEqual(h.sha256_bytes(self.get()), self.digest)
         for server in self.servers:
             peers = self.opens_by_peer(server)
-            # The HEAD-less first request opens the session (Describe), then
-            # each of the six fetches re-OPENs on that same connection.
-            self.assertEqual(len(peers), 1, f"{server}: {peers}")
+            # The first request opens the session (Describe), then each of
+            # the six fetches re-OPENs on that same connection. (On a busy
+            # machine a source still answering when the next request starts
+            # may be connected anew once; without kept connections every
+            # fetch would be a connection.)
+            self.assertLessEqual(len(peers), 2, f"{server}: {peers}")
+            self.assertGreaterEqual(max(peers.values()), 4, f"{server}: {peers}")
             self.assertEqual(sum(peers.values()), 1 + len(spans) + 1, f"{server}: {peers}")
 
     def test_requests_at_once_take_their_own_connections(self):

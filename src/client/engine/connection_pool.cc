@@ -23,11 +23,17 @@ std::optional<ConnectionPool::Entry> ConnectionPool::Take(
 }
 
 void ConnectionPool::Put(const std::string& source, Entry e,
-                         net::Clock::time_point now) {
+                         net::Clock::time_point now, bool fulfils) {
   std::lock_guard lock(mu_);
   if (auto p = promised_.find(source);
-      p != promised_.end() && --p->second.count == 0)
+      fulfils && p != promised_.end() && --p->second.count == 0)
     promised_.erase(p);
+  for (auto it = kept_.begin(); it != kept_.end();) {  // stale ones of all
+    auto& list = it->second;
+    while (!list.empty() && now - list.back().since >= kMaxIdle)
+      list.pop_back();
+    it = list.empty() ? kept_.erase(it) : std::next(it);
+  }
   if (e.conn.fd < 0) return;
   std::deque<Kept>& kept = kept_[source];
   kept.push_front({now, std::move(e)});
@@ -61,7 +67,7 @@ net::Clock::duration ConnectionPool::AwaitFor(const std::string& source) const {
   auto p = promised_.find(source);
   if (p == promised_.end()) return net::Clock::duration::zero();
   return std::min<net::Clock::duration>(
-      2 * p->second.rtt + std::chrono::milliseconds(10), kMaxAwait);
+      2 * p->second.rtt + std::chrono::milliseconds(50), kMaxAwait);
 }
 
 }  // namespace braid::client

@@ -36,9 +36,12 @@ class ConnectionPool {
   // been idle less than kMaxIdle at `now`; older ones are closed.
   std::optional<Entry> Take(const std::string& source,
                             net::Clock::time_point now);
-  // Keeps e for `source`; the oldest beyond kPerSource is closed. Fulfils
-  // a promise for source, if one was made.
-  void Put(const std::string& source, Entry e, net::Clock::time_point now);
+  // Keeps e for `source`; the oldest beyond kPerSource is closed, and so is
+  // every source's that has been idle kMaxIdle. Fulfils a promise for
+  // source, if one was made (unless `fulfils` is false: e goes back
+  // unused).
+  void Put(const std::string& source, Entry e, net::Clock::time_point now,
+           bool fulfils = true);
   size_t size() const;
 
   // A fetch is setting a connection to `source` aside (perhaps once the
@@ -49,7 +52,7 @@ class ConnectionPool {
   void Forgo(const std::string& source);
   // How long a connection promised for `source` is worth waiting for:
   // zero when none is promised, else twice the longest promised round trip
-  // and 10 ms, at most kMaxAwait.
+  // and 50 ms (a busy machine's scheduling), at most kMaxAwait.
   net::Clock::duration AwaitFor(const std::string& source) const;
   static constexpr auto kMaxAwait = std::chrono::milliseconds(500);
 

@@ -120,6 +120,7 @@ awaitable<Expected<core::Opened>> SourceConn::Reopen(
     ConnectionPool::Entry kept, const core::Open& request,
     net::Clock::duration timeout, OpenFlight flight) {
   open_ = request;
+  if (closed_) co_return MakeError(Errc::kUnavailable, name() + ": given up");
   auto conn = net::FramedConn::Adopt(co_await asio::this_coro::executor,
                                      std::move(kept.conn));
   if (!conn) co_return MakeError(Errc::kUnavailable, "kept connection lost");
@@ -132,6 +133,8 @@ awaitable<Expected<core::Opened>> SourceConn::Reopen(
   if (!opened) {  // as if never kept: Handshake may connect anew
     conn_.reset();
     framed_ = nullptr;
+    rtt = {};
+    peer_.clear();
     signature_.reset();
     early_manifest_pending_ = false;
     start_sent = false;
@@ -247,14 +250,17 @@ static bool OfAStream(const core::Message& m) {
 
 awaitable<Expected<core::Opened>> SourceConn::ReadOpened(
     const core::Open& request, net::Clock::duration timeout, bool stale) {
+  // A kept connection (stale): the old stream's frames first, all of them
+  // within `timeout` however they trickle in (a frame's bytes too).
   auto deadline = net::Clock::now() + timeout;
-  auto reply = co_await conn_->Read(timeout);
-  while (stale && reply && OfAStream(*reply)) {
-    auto left = deadline - net::Clock::now();
-    if (left <= net::Clock::duration::zero())
-      co_return MakeError(Errc::kTimeout, name() + ": no OPENED in time");
-    reply = co_await conn_->Read(left);
+  Expected<core::Message> reply = MakeError(Errc::kIoError, "");
+  if (stale && framed_) {  // (no co_await in a ?: expression: GCC 12)
+    reply = co_await framed_->ReadBy(deadline);
+  } else {
+    reply = co_await conn_->Read(timeout);
   }
+  while (stale && reply && OfAStream(*reply))
+    reply = co_await framed_->ReadBy(deadline);
   if (!reply) co_return Unexpected{reply.error()};
   auto* opened = std::get_if<core::Opened>(&*reply);
   if (!opened) co_return Unexpected{core::WrongReply(*reply, name(), "OPENED")};

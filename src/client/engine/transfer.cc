@@ -207,6 +207,7 @@ awaitable<void> Transfer::ReceiveFrames(SourceConn& s) {
   Status early = co_await s.TakeEarlyManifest(options_.stall_timeout);
   progress_->Notify();  // LoadManifest may wait for that answer
   if (!early) {
+    if (early.error().code != Errc::kCancelled) s.read_failed = true;
     FailSource(s, early.error());
     co_return;
   }

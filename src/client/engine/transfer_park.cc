@@ -28,7 +28,11 @@ awaitable<Expected<core::Opened>> Transfer::Reopen(SourceConn& s,
     kept = pool.Take(s.PoolKey(), Clock::now());
     if (pool.AwaitFor(s.PoolKey()) == Clock::duration::zero()) break;
   }
-  if (!kept) kept = pool.Take(s.PoolKey(), Clock::now());
+  if (!kept && !done_) kept = pool.Take(s.PoolKey(), Clock::now());
+  if (done_ && kept) {  // over meanwhile: back for the next fetch
+    pool.Put(s.PoolKey(), std::move(*kept), Clock::now(), /*fulfils=*/false);
+    kept.reset();
+  }
   if (!kept) co_return MakeError(Errc::kNotFound, "no connection kept");
   auto opened = co_await s.Reopen(std::move(*kept), request,
                                   options_.connect_timeout, flight);
@@ -87,7 +91,9 @@ awaitable<bool> Transfer::SendParkFrames(SourceConn& s) {
   // between frames only.
   while (sent && s.writing() && Clock::now() < deadline)
     co_await net::SleepFor(std::chrono::milliseconds(1));
-  if (!sent || s.writing()) {
+  if (sent && !s.writing() && s.conn().has_queued())  // another's flush failed
+    sent = co_await s.conn().Flush(kParkWait);
+  if (!sent || s.writing() || s.conn().has_queued()) {
     Unpark(s, "cannot send");
     co_return false;
   }
