@@ -164,6 +164,9 @@ class Transfer {
   // sources that took part without fault: SKIP of what is left, reads
   // interrupted; each is kept once its reader has stopped (EndParking).
   awaitable<void> BeginPark();
+  // BeginPark's task for one source: SendParkFrames, then EndParking if no
+  // reader is left to call it.
+  awaitable<void> ParkOne(SourceConn& s);
   // The SKIPs, then InterruptReads; false (s closed) if they cannot go.
   awaitable<bool> SendParkFrames(SourceConn& s);
   // Keeps s once both its SKIPs are sent and its reader (if any) has ended

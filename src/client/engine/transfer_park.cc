@@ -69,13 +69,16 @@ awaitable<void> Transfer::BeginPark() {
     options_.session->pool.Promise(s->PoolKey(), s->rtt);
     if (!s->pending) open.push_back(s);
   }
-  for (SourceConn* s : open) {
-    if (!s->parking) continue;
-    bool sent = co_await SendParkFrames(*s);  // (not in a condition: GCC 12)
-    if (!sent) continue;
-    // Its reader, if it still runs, ends at once and keeps it (Receive).
-    if (!s->receiving) EndParking(*s);
-  }
+  // Side by side: one server that stopped reading delays no other.
+  for (SourceConn* s : open) Spawn(ParkOne(*s));
+  co_return;
+}
+
+awaitable<void> Transfer::ParkOne(SourceConn& s) {
+  if (!s.parking) co_return;
+  bool sent = co_await SendParkFrames(s);  // (not in a condition: GCC 12)
+  // Its reader, if it still runs, ends at once and keeps it (Receive).
+  if (sent && !s.receiving) EndParking(s);
 }
 
 awaitable<bool> Transfer::SendParkFrames(SourceConn& s) {
