@@ -17,8 +17,8 @@
 #include <cstdlib>
 #include <string_view>
 
-#include "client/output/resume_state.h"
 #include "client/engine/signatures.h"
+#include "client/output/resume_state.h"
 #include "client/sources/source_choice.h"
 #include "core/access_token.h"
 #include "core/protocol.h"

@@ -5,8 +5,8 @@
 #include "cli/commands.h"
 #include "cli/source_flags.h"
 #include "cli/tls_flags.h"
-#include "client/sources/director_client.h"
 #include "client/engine/source_conn.h"
+#include "client/sources/director_client.h"
 #include "net/log_failure.h"
 
 namespace braid::cli {

@@ -1,6 +1,6 @@
 // libbraid's Client and Session (braid/client.h) over the client engine
-// (client/engine/get.h): a session keeps its sources and the content they agreed
-// on; each fetch runs a transfer on its own io_context, pinned to that
+// (client/engine/get.h): a session keeps its sources and the content they
+// agreed on; each fetch runs a transfer on its own io_context, pinned to that
 // content.
 #include <braid/client.h>
 

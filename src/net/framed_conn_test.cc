@@ -7,7 +7,8 @@ namespace {
 
 // A connected pair over loopback on `io`: the accepted side and the dialled.
 std::pair<tcp::socket, tcp::socket> Pair(asio::io_context& io) {
-  tcp::acceptor acceptor(io, tcp::endpoint(asio::ip::address_v4::loopback(), 0));
+  tcp::acceptor acceptor(io,
+                         tcp::endpoint(asio::ip::address_v4::loopback(), 0));
   tcp::socket a(io), b(io);
   b.connect(acceptor.local_endpoint());
   acceptor.accept(a);
