@@ -338,6 +338,15 @@ FrameType TypeOf(const Message& m) {
       [](const auto& x) { return std::decay_t<decltype(x)>::kType; }, m);
 }
 
+std::vector<Message> SkipsCovering(uint64_t first, uint64_t end) {
+  std::vector<Message> skips;
+  for (uint64_t q = first; q < end; q += kMaxRequestCount) {
+    auto n = std::min<uint64_t>(kMaxRequestCount, end - q);
+    skips.push_back(Skip{q, static_cast<uint32_t>(n)});
+  }
+  return skips;
+}
+
 Error WrongReply(const Message& m, const std::string& peer,
                  const char* wanted) {
   if (auto* e = std::get_if<ErrorMsg>(&m))

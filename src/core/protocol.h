@@ -364,6 +364,9 @@ const char* FrameTypeName(FrameType t);
 // (kBadState).
 Error WrongReply(const Message& m, const std::string& peer, const char* wanted);
 
+// SKIP frames for blocks [first, end), each of at most kMaxRequestCount.
+std::vector<Message> SkipsCovering(uint64_t first, uint64_t end);
+
 // Largest body a frame of this type may carry; nullopt for an unknown type.
 std::optional<size_t> MaxBodySize(uint8_t type);
 

@@ -290,5 +290,16 @@ TEST(ProtocolTest, TocCountBoundedByBody) {
   EXPECT_EQ(ErrorOf(f), Errc::kMalformed);
 }
 
+TEST(ProtocolTest, SkipsCoveringSplitsARunIntoFramesOfTheLargestCount) {
+  EXPECT_TRUE(SkipsCovering(5, 5).empty());
+  auto skips = SkipsCovering(3, 3 + 2 * kMaxRequestCount + 7);
+  ASSERT_EQ(skips.size(), 3u);
+  const auto& last = std::get<Skip>(skips[2]);
+  EXPECT_EQ(std::get<Skip>(skips[0]).first, 3u);
+  EXPECT_EQ(std::get<Skip>(skips[1]).count, kMaxRequestCount);
+  EXPECT_EQ(last.first, 3 + 2 * uint64_t{kMaxRequestCount});
+  EXPECT_EQ(last.count, 7u);
+}
+
 }  // namespace
 }  // namespace braid::core

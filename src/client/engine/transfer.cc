@@ -207,7 +207,7 @@ awaitable<void> Transfer::ReceiveFrames(SourceConn& s) {
   Status early = co_await s.TakeEarlyManifest(options_.stall_timeout);
   progress_->Notify();  // LoadManifest may wait for that answer
   if (!early) {
-    if (early.error().code != Errc::kCancelled) s.read_failed = true;
+    NoteReadError(s, early.error());
     FailSource(s, early.error());
     co_return;
   }
@@ -232,7 +232,8 @@ awaitable<void> Transfer::ReceiveFrames(SourceConn& s) {
         s.early_payloads = {};
         next_early = 0;
       }
-      read = co_await ReadFrom(s, options_.stall_timeout);
+      read = co_await s.conn().Read(options_.stall_timeout);
+      if (!read) NoteReadError(s, read.error());
       if (done_ || s.failure) co_return;
       if (!read) {
         FailSource(s, read.error());
@@ -267,7 +268,8 @@ awaitable<bool> Transfer::ReadAhead(SourceConn& s) {
       FailSource(s, {Errc::kTimeout, "silent since it opened the stream"});
       co_return false;
     }
-    auto m = co_await ReadFrom(s, options_.stall_timeout);
+    auto m = co_await s.conn().Read(options_.stall_timeout);
+    if (!m) NoteReadError(s, m.error());
     if (done_ || s.failure) co_return false;
     if (!m) {
       FailSource(s, m.error());
@@ -600,7 +602,7 @@ awaitable<Status> Transfer::Stream() {
   // Ends the receivers, the joiners and the director's subscription; a
   // session keeps the connections first.
   spdlog::debug("output whole: ending the transfer's tasks");
-  co_await BeginPark();
+  BeginPark();
   co_await Drain();
   spdlog::debug("the transfer's tasks have ended");
   if (fatal_) co_return Unexpected{*fatal_};
@@ -659,7 +661,7 @@ awaitable<Expected<Description>> Transfer::Describe() {
   Status st = co_await Setup();
   // A session keeps the manifest too: its first fetch need not ask for it.
   if (st && options_.session) st = co_await LoadManifest();
-  if (st) co_await BeginPark();
+  if (st) BeginPark();
   co_await Drain();
   if (!st) co_return Unexpected{st.error()};
   co_return Description{live_stream_ ? core::kLiveSize : layout_.size,

@@ -163,7 +163,7 @@ class Transfer {
   // Ends the transfer (done_) and sets aside the connections of the
   // sources that took part without fault: SKIP of what is left, reads
   // interrupted; each is kept once its reader has stopped (EndParking).
-  awaitable<void> BeginPark();
+  void BeginPark();
   // BeginPark's task for one source: SendParkFrames, then EndParking if no
   // reader is left to call it.
   awaitable<void> ParkOne(SourceConn& s);
@@ -172,9 +172,9 @@ class Transfer {
   // Keeps s once both its SKIPs are sent and its reader (if any) has ended
   // (whichever comes last calls it); closes it if its connection broke.
   void EndParking(SourceConn& s);
-  // Every read of s while the transfer runs: notes a connection that broke.
-  awaitable<Expected<core::Message>> ReadFrom(SourceConn& s,
-                                              core::Clock::duration timeout);
+  // A read of s failed: a connection that broke (not one whose reads
+  // BeginPark interrupted) is not kept.
+  static void NoteReadError(SourceConn& s, const Error& e);
   // s's connection to the session's pool. REQUIRES: at a frame boundary,
   // nobody reading it.
   void Keep(SourceConn& s);

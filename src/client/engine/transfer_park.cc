@@ -50,8 +50,8 @@ bool Transfer::Parks() const {
   return options_.session && !fatal_ && !live_stream_;
 }
 
-awaitable<void> Transfer::BeginPark() {
-  if (!Parks()) co_return;
+void Transfer::BeginPark() {
+  if (!Parks()) return;
   std::vector<SourceConn*> parking;
   for (SourceConn* s : taking_part_) {
     if (!s->failure && !s->extra && !s->joined && s->Poolable() &&
@@ -71,7 +71,6 @@ awaitable<void> Transfer::BeginPark() {
   }
   // Side by side: one server that stopped reading delays no other.
   for (SourceConn* s : open) Spawn(ParkOne(*s));
-  co_return;
 }
 
 awaitable<void> Transfer::ParkOne(SourceConn& s) {
@@ -84,10 +83,8 @@ awaitable<void> Transfer::ParkOne(SourceConn& s) {
 awaitable<bool> Transfer::SendParkFrames(SourceConn& s) {
   // What it has left to send is of no use now.
   uint64_t count = s.start_sent || started_ ? layout_.block_count() : 0;
-  for (uint64_t q = 0; q < count; q += core::kMaxRequestCount) {
-    auto n = std::min<uint64_t>(core::kMaxRequestCount, count - q);
-    s.conn().Queue(core::Skip{q, static_cast<uint32_t>(n)});
-  }
+  for (const core::Message& m : core::SkipsCovering(0, count))
+    s.conn().Queue(m);
   auto deadline = Clock::now() + kParkWait;
   Status sent = co_await s.conn().Flush(kParkWait);
   // A flush of another task may still be writing: a socket is set aside
@@ -135,11 +132,8 @@ void Transfer::StopParking() {
   }
 }
 
-awaitable<Expected<core::Message>> Transfer::ReadFrom(SourceConn& s,
-                                                      Clock::duration timeout) {
-  auto m = co_await s.conn().Read(timeout);
-  if (!m && m.error().code != Errc::kCancelled) s.read_failed = true;
-  co_return m;
+void Transfer::NoteReadError(SourceConn& s, const Error& e) {
+  if (e.code != Errc::kCancelled) s.read_failed = true;
 }
 
 }  // namespace braid::client

@@ -193,17 +193,12 @@ void Transfer::NoteLinks() const {
 }
 
 std::vector<core::Message> Transfer::RangeSkips() const {
-  std::vector<core::Message> skips;
-  if (!options_.range || !options_.size) return skips;
+  if (!options_.range || !options_.size) return {};
   core::StreamLayout layout{*options_.size, options_.block_size};
-  auto skip = [&](uint64_t first, uint64_t end) {
-    for (uint64_t q = first; q < end; q += core::kMaxRequestCount) {
-      skips.push_back(core::Skip{q, static_cast<uint32_t>(std::min<uint64_t>(
-                                        core::kMaxRequestCount, end - q))});
-    }
-  };
-  skip(0, options_.range->FirstBlock(layout));
-  skip(options_.range->EndBlock(layout), layout.block_count());
+  auto skips = core::SkipsCovering(0, options_.range->FirstBlock(layout));
+  auto after = core::SkipsCovering(options_.range->EndBlock(layout),
+                                   layout.block_count());
+  skips.insert(skips.end(), after.begin(), after.end());
   return skips;
 }
 
