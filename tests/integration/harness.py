@@ -1192,6 +1192,15 @@ def connect(server_or_port, timeout: float = FRAME_TIMEOUT) -> RawConn:
     return RawConn(port, timeout=timeout)
 
 
+def opens_by_peer(server: Server, name: str) -> dict[str, int]:
+    """OPENs of `name` the server logged, counted by the connection's peer
+    address (one entry per connection)."""
+    peers: dict[str, int] = {}
+    for m in re.finditer(r" (\S+): OPEN '" + re.escape(name) + "'", server.stderr_text()):
+        peers[m.group(1)] = peers.get(m.group(1), 0) + 1
+    return peers
+
+
 def server_healthy(server: Server, timeout: float = FRAME_TIMEOUT) -> None:
     """Asserts the server process lives and answers HELLO + PING on a new connection."""
     if not server.alive():

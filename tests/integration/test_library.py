@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -143,11 +142,7 @@ class InstalledLibrary(unittest.TestCase):
             self.assertEqual(list(new.values()), [1 + len(spans)], f"{server}: {new}")
 
     def opens(self, server: h.Server) -> dict[str, int]:
-        """OPENs of NAME the server logged, by the connection's peer address."""
-        peers: dict[str, int] = {}
-        for m in re.finditer(r" (\S+): OPEN '" + re.escape(NAME) + "'", server.stderr_text()):
-            peers[m.group(1)] = peers.get(m.group(1), 0) + 1
-        return peers
+        return h.opens_by_peer(server, NAME)
 
     def test_an_unknown_name_is_a_clear_error(self) -> None:
         exe = self.pkg_config_example()

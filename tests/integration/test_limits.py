@@ -292,46 +292,42 @@ class LiveSpool(LimitsCase):
         self.check_served()
 
 
-class HugeSource(h.FakeSource):
-    """Answers OPENED for a stream of 2^60 bytes (and no manifest), after
-    `delay` seconds."""
+class OpenedOnlySource(h.FakeSource):
+    """Answers OPEN with HELLO and OPENED(size, block_count, content_id)
+    after `delay` seconds, MANIFEST_GET with ERROR kNotFound, then nothing."""
+
+    def __init__(self, size: int, block_count: int, content_id: bytes, delay: float,
+                 agent: str):
+        self.opened = h.u64(size) + h.u32(h.DEFAULT_BLOCK_SIZE) + h.u64(block_count) + content_id
+        self.delay = delay
+        self.agent = agent
+        super().__init__()
+
+    def answer(self, ftype: int, body: bytes) -> bytes:
+        if ftype == h.OPEN:
+            time.sleep(self.delay)
+            return (h.frame(h.HELLO, h.hello_body(role=h.ROLE_SERVER, agent=self.agent)) +
+                    h.frame(h.OPENED, self.opened))
+        if ftype == h.MANIFEST_GET:
+            return h.frame(h.ERROR, h.error_body(h.kNotFound, "no manifest"))
+        return b""
+
+
+class HugeSource(OpenedOnlySource):
+    """Announces a stream of 2^60 bytes (and no manifest), after `delay`
+    seconds."""
 
     def __init__(self, delay: float = 0.0):
-        self.delay = delay
-        super().__init__()
-
-    def answer(self, ftype: int, body: bytes) -> bytes:
-        if ftype == h.OPEN:
-            time.sleep(self.delay)
-            size, block = 1 << 60, h.DEFAULT_BLOCK_SIZE
-            opened = h.u64(size) + h.u32(block) + h.u64(size // block) + bytes([7]) * 32
-            return (h.frame(h.HELLO, h.hello_body(role=h.ROLE_SERVER, agent="huge")) +
-                    h.frame(h.OPENED, opened))
-        if ftype == h.MANIFEST_GET:
-            return h.frame(h.ERROR, h.error_body(h.kNotFound, "no manifest"))
-        return b""
+        size = 1 << 60
+        super().__init__(size, size // h.DEFAULT_BLOCK_SIZE, bytes([7]) * 32, delay, "huge")
 
 
-class ZeroIdSource(h.FakeSource):
-    """Answers OPENED with the real size and the all-zero content id (what
-    an HTTP mirror's in-process OPENED carries), then nothing."""
+class ZeroIdSource(OpenedOnlySource):
+    """Announces the real size and the all-zero content id (what an HTTP
+    mirror's in-process OPENED carries)."""
 
     def __init__(self, size: int, delay: float):
-        self.size = size
-        self.delay = delay
-        super().__init__()
-
-    def answer(self, ftype: int, body: bytes) -> bytes:
-        if ftype == h.OPEN:
-            time.sleep(self.delay)
-            block = h.DEFAULT_BLOCK_SIZE
-            opened = (h.u64(self.size) + h.u32(block) + h.u64(-(-self.size // block)) +
-                      bytes(32))
-            return (h.frame(h.HELLO, h.hello_body(role=h.ROLE_SERVER, agent="zero")) +
-                    h.frame(h.OPENED, opened))
-        if ftype == h.MANIFEST_GET:
-            return h.frame(h.ERROR, h.error_body(h.kNotFound, "no manifest"))
-        return b""
+        super().__init__(size, -(-size // h.DEFAULT_BLOCK_SIZE), bytes(32), delay, "zero")
 
 
 class ZeroContentId(LimitsCase):

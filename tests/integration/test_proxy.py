@@ -331,11 +331,7 @@ class ProxyKeepsConnectionsCase(unittest.TestCase):
                          h.sha256_bytes(self.data[first:last + 1]), f"{first}-{last}")
 
     def opens_by_peer(self, server: h.Server) -> dict[str, int]:
-        peers: dict[str, int] = {}
-        for m in re.finditer(r" (\S+): OPEN '" + re.escape(self.NAME) + "'",
-                             server.stderr_text()):
-            peers[m.group(1)] = peers.get(m.group(1), 0) + 1
-        return peers
+        return h.opens_by_peer(server, self.NAME)
 
     def test_a_run_of_requests_reopens_on_the_first_connections(self):
         spans = [(0, BS - 1), (5 * BS + 3, 9 * BS), (self.SIZE - 10, self.SIZE - 1),
