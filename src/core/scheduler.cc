@@ -166,6 +166,10 @@ void Scheduler::OnBytes(SourceId from, Clock::time_point now) {
   if (!s->heard_from) s->heard_from = now;
 }
 
+void Scheduler::OnUnread(SourceId from, uint64_t bytes) {
+  if (Source* s = Find(from)) s->unread_blocks = bytes / layout_.block_size;
+}
+
 void Scheduler::OnBlock(SourceId from, uint64_t seq, uint32_t bytes,
                         Clock::time_point now) {
   if (seq < arriving_.size()) arriving_[seq] = false;

@@ -46,6 +46,9 @@ struct SchedulerConfig {
   // sender, if longer) while blocks beyond the window are held is a
   // deadlock (DropHeldBlock).
   Clock::duration stuck_window = std::chrono::milliseconds(300);
+  // How often the transfer calls Tick: the controller's resolution. A gain
+  // finer than one tick is not worth a duplicate (the end game's margin).
+  Clock::duration tick = std::chrono::milliseconds(10);
 };
 
 // Why a block was asked of a source other than its pattern owner. A
@@ -147,6 +150,12 @@ class Scheduler {
   // stall timer's floor. From its first block on, only blocks count, timed
   // by its measured rate (a source that trickles is not kept alive).
   void OnBytes(SourceId from, Clock::time_point now);
+  // `bytes` from `from` are on this machine but not read yet (its socket's
+  // receive queue, at the last tick): the blocks they hold are here, not on
+  // the way, so they are neither stolen nor hedged. A client short of CPU
+  // falls behind its sockets; without this its own lag would look like a
+  // slow source, and what the move asks again would come twice.
+  void OnUnread(SourceId from, uint64_t bytes);
   // The connection failed (or the transfer judged it dead): its blocks go
   // to the others and the next pattern leaves it out.
   void OnSourceFailed(SourceId id, Clock::time_point now);
@@ -227,6 +236,7 @@ class Scheduler {
     // Own blocks the server had passed beyond walk_next by the time a
     // command sent then reached it, learned from ACKs (0: no ACK yet).
     double lead_blocks = 0;
+    uint64_t unread_blocks = 0;  // whole blocks here, not read (OnUnread)
     // walk_next when each PATTERN not yet acknowledged was sent, by epoch.
     std::map<uint32_t, uint64_t> walk_at_pattern;
     bool has_slots = false;      // some pattern so far gave it blocks
@@ -281,7 +291,8 @@ class Scheduler {
   bool FrequentRebalance() const;
   // Each source's outstanding blocks in the order it will send them.
   std::map<SourceId, std::vector<uint64_t>> OutstandingWork() const;
-  // Leading entries of a source's work that may already be on their way.
+  // Leading entries of a source's work that may already be on their way
+  // (or here, unread).
   size_t InFlight(const Source& s) const;
   void EndGame(Clock::time_point now,
                std::map<SourceId, std::vector<uint64_t>>& work,

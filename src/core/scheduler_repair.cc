@@ -63,6 +63,7 @@ void Scheduler::RepairLost(Clock::time_point now, std::vector<Command>* out) {
   const Source* sender = Find(e);
   // A sender held by back-pressure (a slow reader) is not late.
   if (!sender || retried_[frontier] >= 2 || paused_.count(e)) return;
+  if (sender->unread_blocks > 0) return;  // we are late, not the sender
   double per_block =
       sender->rate > 0 ? layout_.block_size / sender->rate : 0.05;
   double patience = std::max({0.05, 3 * Seconds(sender->rtt), 8 * per_block});
@@ -118,7 +119,8 @@ std::map<SourceId, std::vector<uint64_t>> Scheduler::OutstandingWork() const {
 size_t Scheduler::InFlight(const Source& s) const {
   double best = std::max({s.rate, s.recent_rate, s.peak_rate});
   double path = best / layout_.block_size * Seconds(s.rtt) + 1;
-  return static_cast<size_t>(std::ceil(std::max(Lead(s), path)));
+  return static_cast<size_t>(std::ceil(std::max(Lead(s), path))) +
+         s.unread_blocks;
 }
 
 // What work stealing predicts with: the smoothed rate (before any interval
@@ -266,14 +268,19 @@ void Scheduler::EndGame(Clock::time_point now,
       // Only the tail: what the busy source may already have sent.
       if (list.empty() || list.size() > InFlight(*busy)) continue;
       // The block at place i comes from busy at (i + 1) * its block time.
-      // Asked only when sooner by more than busy's round trip: what a
-      // loss's recovery would cost, the delay this guards against. A busy
-      // source already quiet for four of its block times (and 50 ms) is in
-      // such a recovery: then whatever idle would deliver sooner at all.
+      // Asked only when sooner by more than busy's round trip (what a
+      // loss's recovery would cost, the delay this guards against) and
+      // than a tick (a finer gain is below what the controller can judge:
+      // on a short path the busy source has most likely sent it already).
+      // A busy source already quiet for four of its block times (and
+      // 50 ms) is in such a recovery: then whatever idle would deliver
+      // sooner at all.
       double quiet = Seconds(now - busy->last_block_at);
-      bool stalled = quiet > std::max(4 * busy_block(busy), 0.05);
-      double margin = stalled ? 0 : Seconds(busy->rtt);
-      for (size_t i = list.size(); i-- > 0;) {
+      bool stalled = busy->unread_blocks == 0 &&
+                     quiet > std::max(4 * busy_block(busy), 0.05);
+      double margin = stalled ? 0 : Seconds(std::max(busy->rtt, config_.tick));
+      // Its first unread_blocks are here already.
+      for (size_t i = list.size(); i-- > busy->unread_blocks;) {
         if (!MayHedge(list[i], stalled)) continue;
         double busy_at = (i + 1) * busy_block(busy);
         if (idle_at + idle_block(idle) + margin >= busy_at) break;

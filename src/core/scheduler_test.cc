@@ -629,6 +629,24 @@ TEST(SchedulerTest, TheEndGameTakesMoreOfAQuietSourcesTail) {
   EXPECT_GE(quiet, 5u);  // of the 6 left
 }
 
+// Blocks already on this machine but not read yet (a client short of CPU
+// behind its sockets) are not on their way: the end game leaves them to
+// their sender, which is not quiet, and judges only what lies beyond.
+TEST(SchedulerTest, BlocksHereButUnreadAreNotAskedAgain) {
+  auto end_game_with_unread = [](uint64_t bytes) {
+    auto s = OddTailLeft(milliseconds(100));
+    s->OnEnd(0);
+    s->OnUnread(1, bytes);
+    return RequestedOf(s->Tick(Clock::time_point{} + milliseconds(700)), 0);
+  };
+  EXPECT_GE(end_game_with_unread(0).size(), 5u) << "quiet: most of 6";
+  EXPECT_TRUE(end_game_with_unread(6 * kBlock).empty()) << "53 to 63 here";
+  // 53, 55 and half of 57 here: 1 is not quiet (its bytes come), and of
+  // the rest only what 0 would deliver sooner by more than 1's round trip.
+  EXPECT_EQ(end_game_with_unread(2 * kBlock + kBlock / 2),
+            (std::set<uint64_t>{61, 63}));
+}
+
 // Held (a start on the first answer, before the vote): a silent source is
 // not judged, nothing is stolen; a failed one's blocks still go to the
 // others. From Judge on, silence counts from then.

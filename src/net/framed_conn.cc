@@ -208,6 +208,14 @@ std::optional<PathStats> FramedConn::path_stats() const {
   return ReadPathStats(socket.native_handle());
 }
 
+uint64_t FramedConn::unread_bytes() const {
+  // const_cast as in path_stats(): FIONREAD changes nothing.
+  auto& socket = const_cast<tcp::socket&>(socket_);
+  std::error_code ec;
+  size_t n = socket.is_open() ? socket.available(ec) : 0;
+  return ec ? 0 : n;
+}
+
 void FramedConn::Close() {
   std::error_code ec;
   socket_.shutdown(tcp::socket::shutdown_both, ec);

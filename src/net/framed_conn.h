@@ -49,6 +49,7 @@ class FramedConn final : public Link {
   // Over TLS at once (the stream may hold a record already).
   awaitable<bool> WaitReadable(Clock::duration timeout) override;
   uint64_t bytes_received() const override { return bytes_received_; }
+  uint64_t unread_bytes() const override;
   std::optional<PathStats> path_stats() const override;
 
   // Appends a frame to the send queue; Flush() writes it.

@@ -43,6 +43,9 @@ class Link {
   // Bytes received from the source so far, whole frames or not: a large
   // block on its way is not silence.
   virtual uint64_t bytes_received() const = 0;
+  // Bytes this machine has received from the source that nobody has read
+  // yet (the socket's receive queue): 0 where that cannot be known.
+  virtual uint64_t unread_bytes() const { return 0; }
   // What the kernel knows of this connection's path (loss, round trip);
   // nullopt where that cannot be known (an HTTP mirror).
   virtual std::optional<PathStats> path_stats() const { return {}; }

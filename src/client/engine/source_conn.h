@@ -135,6 +135,7 @@ class SourceConn {
   uint64_t bytes_received() const {
     return conn_ ? conn_->bytes_received() : 0;
   }
+  uint64_t unread_bytes() const { return conn_ ? conn_->unread_bytes() : 0; }
   // The mirror, for an HTTP source that has connected; else null.
   HttpMirror* mirror() { return mirror_; }
   bool is_mirror() const { return url_.has_value(); }

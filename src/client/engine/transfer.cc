@@ -11,8 +11,7 @@ namespace {
 
 using core::Clock;
 
-// How often the scheduler runs; its own interval decides re-patterning.
-constexpr auto kTick = std::chrono::milliseconds(10);
+// How often progress is told.
 constexpr auto kProgressEvery = std::chrono::milliseconds(100);
 // Idle sources are pinged so their server keeps the connection open.
 constexpr auto kKeepAlive = std::chrono::seconds(5);
@@ -413,14 +412,16 @@ void Transfer::TellProgress(Clock::time_point now, bool last) {
   options_.on_progress(p);
 }
 
-// The scheduler's clock: every tick it gets the time and returns commands.
+// The scheduler's clock: every tick (its config's) it gets the time and
+// returns commands; its own interval decides re-patterning.
 awaitable<void> Transfer::Control() {
   auto last_ping = Clock::now();
   while (!done_ && !fatal_) {
-    co_await net::SleepFor(kTick);
+    co_await net::SleepFor(options_.scheduler.tick);
     if (done_ || fatal_) break;
     auto now = Clock::now();
     for (SourceConn* s : taking_part_) {
+      scheduler_->OnUnread(s->id, s->unread_bytes());
       uint64_t heard = s->bytes_received();
       if (heard == s->bytes_heard) continue;
       s->bytes_heard = heard;
