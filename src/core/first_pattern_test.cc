@@ -2,8 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include "core/source_letters.h"
+
 namespace braid::core {
 namespace {
+
+using namespace letters;  // NOLINT: kA, kB, ... as in the figures
 
 constexpr uint32_t kBlock = 64 * 1024;
 
@@ -25,7 +29,7 @@ TEST(EarliestFinishPatternTest, AShortRangeComesFromTheNearestSource) {
   // 21 ms, before the 40 ms one could send its first.
   for (uint64_t first : {0u, 7u, 113u, 1021u}) {
     Pattern p = EarliestFinishPattern(kStar, first, 2, kBlock);
-    EXPECT_EQ(Owners(p, first, 2), (std::vector<SourceId>{0, 0})) << first;
+    EXPECT_EQ(Owners(p, first, 2), (std::vector<SourceId>{kA, kA})) << first;
   }
 }
 
@@ -37,14 +41,14 @@ TEST(EarliestFinishPatternTest,
   Pattern p = EarliestFinishPattern(kStar, 100, 12, kBlock);
   std::vector<SourceId> owners = Owners(p, 100, 12);
   EXPECT_EQ(std::vector<SourceId>(owners.begin(), owners.begin() + 7),
-            std::vector<SourceId>(7, 0));
-  EXPECT_EQ(owners[7], 1);
+            std::vector<SourceId>(7, kA));
+  EXPECT_EQ(owners[7], kB);
   EXPECT_EQ(p.size(), 12u);
 }
 
 TEST(EarliestFinishPatternTest, ALongTransferIsSharedByRate) {
   Pattern p = EarliestFinishPattern(kStar, 0, 16384, kBlock);
-  double a = p.CountOf(0), b = p.CountOf(1), c = p.CountOf(2);
+  double a = p.CountOf(kA), b = p.CountOf(kB), c = p.CountOf(kC);
   // 4 : 2 : 1 by rate, give or take the round trips and rounding.
   EXPECT_NEAR(a / b, 2.0, 0.35);
   EXPECT_NEAR(b / c, 2.0, 0.5);
@@ -53,8 +57,8 @@ TEST(EarliestFinishPatternTest, ALongTransferIsSharedByRate) {
 TEST(EarliestFinishPatternTest, UnknownRatesTakeTheMeanOfTheKnown) {
   std::vector<LinkEstimate> links = {{0.010, 0}, {0.010, 8e6}, {0.010, 0}};
   Pattern p = EarliestFinishPattern(links, 0, 3000, kBlock);
-  EXPECT_EQ(p.CountOf(0), p.CountOf(1));
-  EXPECT_EQ(p.CountOf(1), p.CountOf(2));
+  EXPECT_EQ(p.CountOf(kA), p.CountOf(kB));
+  EXPECT_EQ(p.CountOf(kB), p.CountOf(kC));
 }
 
 }  // namespace

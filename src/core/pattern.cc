@@ -40,14 +40,14 @@ size_t Pattern::CountOf(SourceId id) const {
 
 std::string Pattern::ToString() const {
   bool letters = std::all_of(slots_.begin(), slots_.end(),
-                             [](SourceId id) { return id < 26; });
+                             [](SourceId id) { return Index(id) < 26; });
   std::string s;
   for (size_t i = 0; i < slots_.size(); ++i) {
     if (letters) {
-      s += static_cast<char>('A' + slots_[i]);
+      s += static_cast<char>('A' + Index(slots_[i]));
     } else {
       if (i > 0) s += '.';
-      s += std::to_string(slots_[i]);
+      s += std::to_string(Index(slots_[i]));
     }
   }
   return s;

@@ -14,10 +14,14 @@
 
 namespace braid::core {
 
-using SourceId = uint16_t;
+// A source's number within one transfer (its letter in a pattern): a type
+// of its own, so that it cannot be mixed up with a block's sequence number
+// or a count. Index() where it numbers a vector.
+enum class SourceId : uint16_t {};
+constexpr size_t Index(SourceId id) { return static_cast<size_t>(id); }
 
 inline constexpr size_t kMaxPatternSize = 4096;
-inline constexpr SourceId kMaxSourceId = 1023;
+inline constexpr SourceId kMaxSourceId{1023};
 
 class Pattern {
  public:

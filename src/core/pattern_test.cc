@@ -5,8 +5,12 @@
 #include <map>
 #include <random>
 
+#include "core/source_letters.h"
+
 namespace braid::core {
 namespace {
+
+using namespace letters;  // NOLINT: kA, kB, ... as in the figures
 
 Pattern P(std::string_view letters) { return *Pattern::FromLetters(letters); }
 
@@ -25,11 +29,11 @@ TEST(PatternTest, Fig6And7BlocksPerServer) {
   // 62A..62J. Server A sends 62A, 62B, 62F, 62G; B sends 62C, 62H; C sends
   // 62D, 62E, 62I, 62J.
   Pattern fig6 = P("AABCCAABCC");
-  EXPECT_EQ(BlocksOf(fig6, 0, 0, 10), "ABFG");
-  EXPECT_EQ(BlocksOf(fig6, 1, 0, 10), "CH");
-  EXPECT_EQ(BlocksOf(fig6, 2, 0, 10), "DEIJ");
+  EXPECT_EQ(BlocksOf(fig6, kA, 0, 10), "ABFG");
+  EXPECT_EQ(BlocksOf(fig6, kB, 0, 10), "CH");
+  EXPECT_EQ(BlocksOf(fig6, kC, 0, 10), "DEIJ");
   // The five-letter form repeats to the same assignment.
-  EXPECT_EQ(BlocksOf(P("AABCC"), 0, 0, 10), "ABFG");
+  EXPECT_EQ(BlocksOf(P("AABCC"), kA, 0, 10), "ABFG");
 }
 
 TEST(PatternTest, Fig10AAppliedFromSequenceFifty) {
@@ -38,11 +42,11 @@ TEST(PatternTest, Fig10AAppliedFromSequenceFifty) {
   ASSERT_TRUE(chain.Add(1, 50, P("ABBCC")));
   std::string owners;
   for (uint64_t s = 50; s < 55; ++s)
-    owners += static_cast<char>('A' + chain.Owner(s));
+    owners += static_cast<char>('A' + Index(chain.Owner(s)));
   EXPECT_EQ(owners, "ABBCC");
   // Before the switch the old pattern still rules.
-  EXPECT_EQ(chain.Owner(48), 2);  // C
-  EXPECT_EQ(chain.Owner(45), 0);  // A
+  EXPECT_EQ(chain.Owner(48), kC);  // C
+  EXPECT_EQ(chain.Owner(45), kA);  // A
 }
 
 TEST(PatternTest, Fig10BNewServerDReplacesB) {
@@ -52,7 +56,7 @@ TEST(PatternTest, Fig10BNewServerDReplacesB) {
   ASSERT_TRUE(chain.Add(1, 50, P("AADCC")));
   std::string owners;
   for (uint64_t s = 50; s < 55; ++s)
-    owners += static_cast<char>('A' + chain.Owner(s));
+    owners += static_cast<char>('A' + Index(chain.Owner(s)));
   EXPECT_EQ(owners, "AADCC");
 }
 
@@ -68,49 +72,50 @@ TEST(PatternTest, SwitchMustBeOnAWholePattern) {
   EXPECT_EQ(chain.RoundUpToSwitch(55), 55u);
   chain.DropBefore(60);
   EXPECT_EQ(chain.epochs().size(), 1u);
-  EXPECT_EQ(chain.Owner(60), 1);
+  EXPECT_EQ(chain.Owner(60), kB);
 }
 
 TEST(PatternTest, MoreThan26Sources) {
   std::vector<SourceId> ids;
-  for (SourceId i = 0; i < 40; ++i) ids.push_back(i);
+  for (uint16_t i = 0; i < 40; ++i) ids.push_back(SourceId{i});
   Pattern p(ids);
-  EXPECT_EQ(p.Owner(39, 0), 39);
-  EXPECT_EQ(p.Owner(40, 0), 0);
+  EXPECT_EQ(p.Owner(39, 0), SourceId{39});
+  EXPECT_EQ(p.Owner(40, 0), kA);
   EXPECT_EQ(p.ToString().substr(0, 8), "0.1.2.3.");
   std::vector<double> shares(40, 1.0);
   Pattern g = GeneratePattern(shares, 80);
-  for (SourceId i = 0; i < 40; ++i) EXPECT_EQ(g.CountOf(i), 2u);
+  for (SourceId i : ids) EXPECT_EQ(g.CountOf(i), 2u);
 }
 
 TEST(PatternTest, RejectsBadPatterns) {
   EXPECT_FALSE(Pattern::FromLetters(""));
   EXPECT_FALSE(Pattern::FromLetters("AAb"));
   EXPECT_FALSE(
-      Pattern::Validate(std::vector<SourceId>(kMaxPatternSize + 1, 0)));
-  EXPECT_FALSE(Pattern::Validate({0, kMaxSourceId + 1}));
+      Pattern::Validate(std::vector<SourceId>(kMaxPatternSize + 1, kA)));
+  EXPECT_FALSE(Pattern::Validate(
+      {kA, SourceId(static_cast<uint16_t>(Index(kMaxSourceId) + 1))}));
 }
 
 TEST(PatternTest, GeneratorFig9Shares) {
   // 40% / 20% / 40% of ten slots: A x4, B x2, C x4, each spread evenly.
   Pattern p = GeneratePattern({40, 20, 40}, 10);
-  EXPECT_EQ(p.CountOf(0), 4u);
-  EXPECT_EQ(p.CountOf(1), 2u);
-  EXPECT_EQ(p.CountOf(2), 4u);
+  EXPECT_EQ(p.CountOf(kA), 4u);
+  EXPECT_EQ(p.CountOf(kB), 2u);
+  EXPECT_EQ(p.CountOf(kC), 4u);
   // B's two slots are half a pattern apart.
   std::vector<size_t> b;
   for (size_t i = 0; i < p.size(); ++i)
-    if (p.at(i) == 1) b.push_back(i);
+    if (p.at(i) == kB) b.push_back(i);
   EXPECT_EQ(b[1] - b[0], 5u);
 }
 
 TEST(PatternTest, GeneratorKeepsTinySources) {
   Pattern p = GeneratePattern({1000, 1, 0, 1}, 10);
   EXPECT_EQ(p.size(), 10u);
-  EXPECT_EQ(p.CountOf(1), 1u);
-  EXPECT_EQ(p.CountOf(2), 0u);  // zero share: no slot
-  EXPECT_EQ(p.CountOf(3), 1u);
-  EXPECT_EQ(p.CountOf(0), 8u);
+  EXPECT_EQ(p.CountOf(kB), 1u);
+  EXPECT_EQ(p.CountOf(kC), 0u);  // zero share: no slot
+  EXPECT_EQ(p.CountOf(kD), 1u);
+  EXPECT_EQ(p.CountOf(kA), 8u);
 }
 
 // Properties over many random share vectors: size exact, every non-zero
@@ -154,7 +159,7 @@ TEST(PatternTest, GeneratorPropertiesOverRandomShares) {
       // the ideal interval by at most the number of sources sharing it.
       std::vector<size_t> at;
       for (size_t j = 0; j < size; ++j)
-        if (p.at(j) == i) at.push_back(j);
+        if (Index(p.at(j)) == i) at.push_back(j);
       double ideal = static_cast<double>(size) / count;
       for (size_t k = 0; k < at.size(); ++k) {
         size_t next = k + 1 < at.size() ? at[k + 1] : at[0] + size;

@@ -15,9 +15,15 @@ constexpr uint8_t kMagic[4] = {'B', 'R', 'A', 'D'};
 constexpr size_t kMaxAgentLen = 256;
 constexpr size_t kMaxErrorLen = 512;
 
+void PutSourceId(ByteWriter& w, SourceId id) {
+  w.U16(static_cast<uint16_t>(id));
+}
+
+SourceId TakeSourceId(ByteReader& r) { return SourceId{r.U16()}; }
+
 void PutPattern(ByteWriter& w, const Pattern& p) {
   w.U16(static_cast<uint16_t>(p.size()));
-  for (SourceId id : p.slots()) w.U16(id);
+  for (SourceId id : p.slots()) PutSourceId(w, id);
 }
 
 bool GetPattern(ByteReader& r, Pattern* out) {
@@ -25,7 +31,7 @@ bool GetPattern(ByteReader& r, Pattern* out) {
   if (!r.ok() || n == 0 || n > kMaxPatternSize || r.remaining() < 2 * n)
     return false;
   std::vector<SourceId> slots(n);
-  for (auto& s : slots) s = r.U16();
+  for (auto& s : slots) s = TakeSourceId(r);
   if (!Pattern::Validate(slots)) return false;
   *out = Pattern(std::move(slots));
   return true;
@@ -117,7 +123,7 @@ Status Take(ByteReader& r, Toc* t) {
 void Put(ByteWriter& w, const Open& o) {
   w.U32(o.block_size);
   w.U64(o.start_seq);
-  w.U16(o.my_id);
+  PutSourceId(w, o.my_id);
   w.U32(o.epoch);
   PutPattern(w, o.pattern);
   w.Str(o.name);
@@ -127,7 +133,7 @@ void Put(ByteWriter& w, const Open& o) {
 Status Take(ByteReader& r, Open* o) {
   o->block_size = r.U32();
   o->start_seq = r.U64();
-  o->my_id = r.U16();
+  o->my_id = TakeSourceId(r);
   o->epoch = r.U32();
   if (!r.ok()) return Bad<Open>("truncated");
   if (!GetPattern(r, &o->pattern))
@@ -160,14 +166,14 @@ void Put(ByteWriter&, const Start&) {}
 Status Take(ByteReader&, Start*) { return Ok{}; }
 
 void Put(ByteWriter& w, const PatternMsg& p) {
-  w.U32(p.epoch), w.U64(p.switch_seq), w.U16(p.my_id);
+  w.U32(p.epoch), w.U64(p.switch_seq), PutSourceId(w, p.my_id);
   PutPattern(w, p.pattern);
 }
 
 Status Take(ByteReader& r, PatternMsg* p) {
   p->epoch = r.U32();
   p->switch_seq = r.U64();
-  p->my_id = r.U16();
+  p->my_id = TakeSourceId(r);
   if (!r.ok()) return Bad<PatternMsg>("truncated");
   if (!GetPattern(r, &p->pattern))
     return MakeError(Errc::kBadPattern, "decode PATTERN: bad pattern");

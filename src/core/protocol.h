@@ -118,7 +118,7 @@ struct Open {
   static constexpr size_t kMaxBody = 16 * 1024;
   uint32_t block_size = 0;
   uint64_t start_seq = 0;
-  SourceId my_id = 0;
+  SourceId my_id{};
   uint32_t epoch = 0;
   Pattern pattern;
   std::string name;
@@ -150,7 +150,7 @@ struct PatternMsg {
   static constexpr size_t kMaxBody = 16 * 1024;
   uint32_t epoch = 0;
   uint64_t switch_seq = 0;
-  SourceId my_id = 0;
+  SourceId my_id{};
   Pattern pattern;
 };
 struct PatternAck {

@@ -58,11 +58,12 @@ TEST(ProtocolTest, RoundTripsEveryMessage) {
   RoundTrip(List{});
   Toc toc{{{"a.bin", 5}, {"dir/b", 1ull << 40}}};
   EXPECT_EQ(RoundTrip(toc).entries, toc.entries);
-  Open open{4096, 10, 2, 3, *Pattern::FromLetters("AABCC"), "x/y.bin"};
+  Open open{4096,     10, SourceId{2}, 3, *Pattern::FromLetters("AABCC"),
+            "x/y.bin"};
   auto o = RoundTrip(open);
   EXPECT_EQ(o.block_size, 4096u);
   EXPECT_EQ(o.start_seq, 10u);
-  EXPECT_EQ(o.my_id, 2);
+  EXPECT_EQ(o.my_id, SourceId{2});
   EXPECT_EQ(o.epoch, 3u);
   EXPECT_EQ(o.pattern, open.pattern);
   EXPECT_EQ(o.name, "x/y.bin");
@@ -79,7 +80,8 @@ TEST(ProtocolTest, RoundTripsEveryMessage) {
   EXPECT_EQ(RoundTrip(ManifestGet{1, 2}).count, 2u);
   EXPECT_EQ(RoundTrip(Skip{5, 3}).first, 5u);
   RoundTrip(Start{});
-  auto p = RoundTrip(PatternMsg{5, 50, 1, *Pattern::FromLetters("ABBCC")});
+  auto p =
+      RoundTrip(PatternMsg{5, 50, SourceId{1}, *Pattern::FromLetters("ABBCC")});
   EXPECT_EQ(p.switch_seq, 50u);
   EXPECT_EQ(p.pattern.ToString(), "ABBCC");
   EXPECT_EQ(RoundTrip(PatternAck{5, 77}).position, 77u);
@@ -120,7 +122,7 @@ TEST(ProtocolTest, EdgeBytesMatchTheSpecAndBadFlagsAreRefused) {
 }
 
 TEST(ProtocolTest, OpenAndListCarryAnAccessTokenLast) {
-  Open open{4096, 0, 0, 0, *Pattern::FromLetters("A"), "a", "tok"};
+  Open open{4096, 0, SourceId{0}, 0, *Pattern::FromLetters("A"), "a", "tok"};
   auto f = Frame(open);
   // ... name "a", then the token as a str.
   std::vector<uint8_t> tail = {0, 1, 'a', 0, 3, 't', 'o', 'k'};
@@ -256,10 +258,15 @@ TEST(ProtocolTest, RejectsBadMagicAndFields) {
   s[8] = 50;
   EXPECT_EQ(ErrorOf(s), Errc::kMalformed);
   // NUL inside a name.
-  Open o{4096, 0, 0, 0, *Pattern::FromLetters("A"), std::string("a\0b", 3)};
+  Open o{4096,
+         0,
+         SourceId{0},
+         0,
+         *Pattern::FromLetters("A"),
+         std::string("a\0b", 3)};
   EXPECT_EQ(ErrorOf(Frame(o)), Errc::kMalformed);
   // Block size out of range.
-  Open small{16, 0, 0, 0, *Pattern::FromLetters("A"), "a"};
+  Open small{16, 0, SourceId{0}, 0, *Pattern::FromLetters("A"), "a"};
   EXPECT_EQ(ErrorOf(Frame(small)), Errc::kMalformed);
   // Empty DATA payload, zero-count REQUEST.
   EXPECT_EQ(ErrorOf(Frame(Data{1, 0, {}})), Errc::kMalformed);

@@ -490,8 +490,8 @@ void Scheduler::Repattern(Clock::time_point now, std::vector<Command>* out) {
   double mean = measured ? sum / measured : 1.0;
   std::vector<double> shares;
   for (const auto& s : sources_) {
-    if (shares.size() <= s.id) shares.resize(s.id + 1, 0.0);
-    if (s.alive) shares[s.id] = s.rate > 0 ? s.rate : mean;
+    if (shares.size() <= Index(s.id)) shares.resize(Index(s.id) + 1, 0.0);
+    if (s.alive) shares[Index(s.id)] = s.rate > 0 ? s.rate : mean;
   }
   if (std::none_of(shares.begin(), shares.end(),
                    [](double x) { return x > 0; }))
@@ -638,8 +638,8 @@ std::vector<Command> Scheduler::Tick(Clock::time_point now) {
   if (membership_changed_ || interval_over) {
     std::vector<double> shares;
     for (const auto& s : sources_) {
-      if (shares.size() <= s.id) shares.resize(s.id + 1, 0.0);
-      if (s.alive) shares[s.id] = s.rate;
+      if (shares.size() <= Index(s.id)) shares.resize(Index(s.id) + 1, 0.0);
+      if (s.alive) shares[Index(s.id)] = s.rate;
     }
     if (membership_changed_ || WorthRepattern(shares)) Repattern(now, &out);
   }

@@ -71,7 +71,7 @@ const char* MoveReasonName(MoveReason r);
 struct Command {
   enum class Kind { kPattern, kRequest, kSkip };
   Kind kind = Kind::kPattern;
-  SourceId to = 0;
+  SourceId to{};
   uint32_t epoch = 0;  // kPattern
   uint64_t seq = 0;    // kPattern: switch point; else first block
   uint32_t count = 0;  // kRequest, kSkip
@@ -80,7 +80,7 @@ struct Command {
 
 // One row of the trace, per source, at the end of an interval.
 struct SourceSample {
-  SourceId id = 0;
+  SourceId id{};
   double rate = 0;           // smoothed bytes per second
   double interval_rate = 0;  // bytes per second in this interval alone
   double recent_rate = 0;    // over about its last round trip
@@ -215,7 +215,7 @@ class Scheduler {
 
  private:
   struct Source {
-    SourceId id = 0;
+    SourceId id{};
     bool alive = true;
     bool ended = false;
     double rate = 0;  // smoothed bytes per second

@@ -11,9 +11,12 @@
 #include <set>
 
 #include "core/send_plan.h"
+#include "core/source_letters.h"
 
 namespace braid::core {
 namespace {
+
+using namespace letters;  // NOLINT: kA, kB, ... as in the figures
 
 using std::chrono::milliseconds;
 
@@ -97,7 +100,7 @@ class Sim {
     servers_.back().plan.emplace(layout_.block_count(), cur.epoch,
                                  cur.start_seq, cur.pattern, id);
     sched_->Join(id, 1.0, milliseconds(2), Now());
-    return id;
+    return Index(id);
   }
 
   Clock::time_point Now() const {
@@ -132,7 +135,7 @@ class Sim {
       std::printf("sim: stuck at %llu; alive",
                   (unsigned long long)sched_->received().next_in_order());
       for (size_t i = 0; i < servers_.size(); ++i)
-        std::printf(" %d", sched_->alive(i));
+        std::printf(" %d", sched_->alive(static_cast<SourceId>(i)));
       std::printf("\n");
     }
     std::printf(
@@ -319,10 +322,11 @@ class Sim {
     for (const Command& c : sched_->Tick(Now())) {
       if (std::getenv("SIM_TRACE")) {
         std::printf("%.3f cmd %d to %d seq %llu count %u %s\n", now_us_ / 1e6,
-                    int(c.kind), c.to, (unsigned long long)c.seq, c.count,
-                    c.pattern.size() ? "pattern" : "");
+                    int(c.kind), int(Index(c.to)), (unsigned long long)c.seq,
+                    c.count, c.pattern.size() ? "pattern" : "");
       }
-      servers_[c.to].inbox.push_back({now_us_ + Latency(c.to), c});
+      servers_[Index(c.to)].inbox.push_back(
+          {now_us_ + Latency(Index(c.to)), c});
     }
   }
 
@@ -367,9 +371,10 @@ TEST(SchedulerTest, SharesConvergeForSteadyRates) {
     ASSERT_TRUE(sim.scheduler().complete()) << "seed " << seed;
     const Pattern& p = sim.scheduler().chain().back().pattern;
     // 4/7, 2/7, 1/7 within three points.
-    EXPECT_NEAR(double(p.CountOf(0)) / p.size(), 4.0 / 7, 0.03) << p.ToString();
-    EXPECT_NEAR(double(p.CountOf(1)) / p.size(), 2.0 / 7, 0.03);
-    EXPECT_NEAR(double(p.CountOf(2)) / p.size(), 1.0 / 7, 0.03);
+    EXPECT_NEAR(double(p.CountOf(kA)) / p.size(), 4.0 / 7, 0.03)
+        << p.ToString();
+    EXPECT_NEAR(double(p.CountOf(kB)) / p.size(), 2.0 / 7, 0.03);
+    EXPECT_NEAR(double(p.CountOf(kC)) / p.size(), 1.0 / 7, 0.03);
     double eff = Ideal(size, 43.75 * kMB) / t;
     EXPECT_GT(eff, 0.97) << "seed " << seed << " took " << t << " s";
     EXPECT_LT(sim.duplicate_blocks(), 0.02 * (size / kBlock))
@@ -388,8 +393,9 @@ TEST(SchedulerTest, LiveStreamFromSourcesEachBelowTheBitrate) {
             /*window_blocks=*/256, bitrate);
     double t = sim.Run(60);
     ASSERT_TRUE(sim.scheduler().complete()) << "seed " << seed;
-    for (SourceId i = 0; i < 3; ++i)
-      EXPECT_TRUE(sim.scheduler().alive(i)) << "seed " << seed << " id " << i;
+    for (SourceId i : {kA, kB, kC})
+      EXPECT_TRUE(sim.scheduler().alive(i))
+          << "seed " << seed << " id " << Index(i);
     EXPECT_LT(t, size / bitrate + 2.0) << "seed " << seed;
     std::printf("live: max delay %.3f s\n", sim.max_delay_s());
     EXPECT_LT(sim.max_delay_s(), 2.0) << "seed " << seed;
@@ -406,9 +412,10 @@ TEST(SchedulerTest, PatternSizeKeepsRoundingUnderOnePercent) {
   ASSERT_GT(sim.scheduler().patterns_sent(), 1u);
   // Each source's slots are within 1% of its exact share of the pattern.
   const double exact[] = {4.0 / 7, 2.0 / 7, 1.0 / 7};
-  for (SourceId i = 0; i < 3; ++i) {
+  for (SourceId i : {kA, kB, kC}) {
     double share = double(p.CountOf(i)) / p.size();
-    EXPECT_LT(std::abs(share - exact[i]) / exact[i], 0.05) << p.ToString();
+    double want = exact[Index(i)];
+    EXPECT_LT(std::abs(share - want) / want, 0.05) << p.ToString();
   }
   EXPECT_GE(p.size(), 0.5 / (0.01 * (1.0 / 7)) - 20);
 }
@@ -425,7 +432,7 @@ TEST(SchedulerTest, FollowsAStepChange) {
   });
   ASSERT_TRUE(sim.scheduler().complete());
   const Pattern& p = sim.scheduler().chain().back().pattern;
-  double s0 = double(p.CountOf(0)) / p.size();
+  double s0 = double(p.CountOf(kA)) / p.size();
   EXPECT_NEAR(s0, 2.5 / 21.25, 0.04) << p.ToString();
   // Ideal: 2 s at 43.75 MB/s, the rest at 21.25 MB/s.
   double ideal = 2 + (size - 2 * 43.75 * kMB) / (21.25 * kMB);
@@ -512,15 +519,15 @@ TEST(SchedulerTest, RecentRateFollowsARampingSource) {
   StreamLayout layout{4096ull * kBlock, kBlock};
   auto t0 = Clock::time_point{};
   Scheduler s(layout, SchedulerConfig{}, t0);
-  s.AddSource(0, 1.0, milliseconds(40));
-  s.Start(t0, 0, Pattern({0}));
+  s.AddSource(kA, 1.0, milliseconds(40));
+  s.Start(t0, 0, Pattern({kA}));
   // The rate grows linearly from 0 to 8 MB/s over the 500 ms interval.
   double at = 0;
   uint64_t seq = 0;
   while (at < 0.5) {
     double rate = 16e6 * std::max(at, 0.01);
     at += kBlock / rate;
-    s.OnBlock(0, seq++, kBlock,
+    s.OnBlock(kA, seq++, kBlock,
               t0 + std::chrono::microseconds(static_cast<int64_t>(at * 1e6)));
   }
   s.Tick(t0 + milliseconds(501));
@@ -538,18 +545,18 @@ TEST(SchedulerTest, DuplicatesAreCountedUnderTheirCause) {
   StreamLayout layout{64ull * kBlock, kBlock};
   auto t0 = Clock::time_point{};
   Scheduler s(layout, SchedulerConfig{}, t0);
-  s.AddSource(0, 1.0, milliseconds(10));
-  s.AddSource(1, 1.0, milliseconds(10));
-  s.Start(t0, 0, Pattern({0, 1}));  // 0 owns the even blocks
-  s.OnSourceFailed(0, t0);
+  s.AddSource(kA, 1.0, milliseconds(10));
+  s.AddSource(kB, 1.0, milliseconds(10));
+  s.Start(t0, 0, Pattern({kA, kB}));  // 0 owns the even blocks
+  s.OnSourceFailed(kA, t0);
   bool moved = false;
   for (const Command& c : s.Tick(t0 + milliseconds(10)))
-    moved |= c.kind == Command::Kind::kRequest && c.to == 1 && c.seq == 0;
+    moved |= c.kind == Command::Kind::kRequest && c.to == kB && c.seq == 0;
   ASSERT_TRUE(moved) << "the failed source's block 0 is asked of 1";
-  s.OnBlock(1, 0, kBlock, t0 + milliseconds(20));
-  s.OnBlock(0, 0, kBlock, t0 + milliseconds(21));  // its late copy
-  s.OnBlock(1, 1, kBlock, t0 + milliseconds(22));
-  s.OnBlock(1, 1, kBlock, t0 + milliseconds(23));  // no move: kSwitch
+  s.OnBlock(kB, 0, kBlock, t0 + milliseconds(20));
+  s.OnBlock(kA, 0, kBlock, t0 + milliseconds(21));  // its late copy
+  s.OnBlock(kB, 1, kBlock, t0 + milliseconds(22));
+  s.OnBlock(kB, 1, kBlock, t0 + milliseconds(23));  // no move: kSwitch
   const auto& d = s.duplicate_blocks();
   EXPECT_EQ(d[static_cast<size_t>(MoveReason::kFailedSender)], 1u);
   EXPECT_EQ(d[static_cast<size_t>(MoveReason::kSwitch)], 1u);
@@ -564,13 +571,13 @@ std::unique_ptr<Scheduler> OddTailLeft(Clock::duration rtt1) {
   StreamLayout layout{64ull * kBlock, kBlock};
   auto t0 = Clock::time_point{};
   auto s = std::make_unique<Scheduler>(layout, SchedulerConfig{}, t0);
-  s->AddSource(0, 1.0, milliseconds(10));
-  s->AddSource(1, 1.0, rtt1);
-  s->Start(t0, 0, Pattern({0, 1}));
+  s->AddSource(kA, 1.0, milliseconds(10));
+  s->AddSource(kB, 1.0, rtt1);
+  s->Start(t0, 0, Pattern({kA, kB}));
   for (uint64_t q = 0; q < 64; q += 2)
-    s->OnBlock(0, q, kBlock, t0 + milliseconds(2 + q));
+    s->OnBlock(kA, q, kBlock, t0 + milliseconds(2 + q));
   for (uint64_t q = 1; q < 53; q += 2)
-    s->OnBlock(1, q, kBlock, t0 + milliseconds(10 * q));
+    s->OnBlock(kB, q, kBlock, t0 + milliseconds(10 * q));
   return s;
 }
 
@@ -590,13 +597,13 @@ std::set<uint64_t> RequestedOf(const std::vector<Command>& cmds, SourceId to) {
 TEST(SchedulerTest, AnEndGameBlockComesBackWhenItsNewSenderFails) {
   auto s = OddTailLeft(milliseconds(10));
   auto at = [](int ms) { return Clock::time_point{} + milliseconds(ms); };
-  std::set<uint64_t> end_game = RequestedOf(s->Tick(at(520)), 0);
+  std::set<uint64_t> end_game = RequestedOf(s->Tick(at(520)), kA);
   ASSERT_FALSE(end_game.empty()) << "source 0 is idle: it takes 1's tail";
   EXPECT_EQ(*end_game.rbegin(), 63u) << "from the back";
-  s->OnSourceFailed(0, at(530));
-  std::set<uint64_t> again = RequestedOf(s->Tick(at(540)), 1);
+  s->OnSourceFailed(kA, at(530));
+  std::set<uint64_t> again = RequestedOf(s->Tick(at(540)), kB);
   for (uint64_t q : end_game) EXPECT_TRUE(again.count(q)) << "block " << q;
-  for (uint64_t q = 53; q < 64; q += 2) s->OnBlock(1, q, kBlock, at(600 + q));
+  for (uint64_t q = 53; q < 64; q += 2) s->OnBlock(kB, q, kBlock, at(600 + q));
   EXPECT_TRUE(s->complete());
 }
 
@@ -607,10 +614,10 @@ TEST(SchedulerTest, ABlockBeingVerifiedIsAskedOfNobody) {
   auto s = OddTailLeft(milliseconds(10));
   auto at = [](int ms) { return Clock::time_point{} + milliseconds(ms); };
   for (uint64_t q = 53; q < 64; q += 2) s->OnArrived(q);
-  EXPECT_TRUE(RequestedOf(s->Tick(at(520)), 0).empty());
+  EXPECT_TRUE(RequestedOf(s->Tick(at(520)), kA).empty());
   s->OnUnverified(63);
-  s->OnSourceFailed(1, at(530));  // its blocks' verdict: it lied
-  EXPECT_EQ(RequestedOf(s->Tick(at(540)), 0), std::set<uint64_t>{63});
+  s->OnSourceFailed(kB, at(530));  // its blocks' verdict: it lied
+  EXPECT_EQ(RequestedOf(s->Tick(at(540)), kA), std::set<uint64_t>{63});
 }
 
 // The end game hedges a busy source's tail only where the idle source is
@@ -620,8 +627,8 @@ TEST(SchedulerTest, ABlockBeingVerifiedIsAskedOfNobody) {
 TEST(SchedulerTest, TheEndGameTakesMoreOfAQuietSourcesTail) {
   auto end_game_at = [](int tick_ms) {
     auto s = OddTailLeft(milliseconds(100));
-    s->OnEnd(0);  // its walk is done: idle, not slow
-    return RequestedOf(s->Tick(Clock::time_point{} + milliseconds(tick_ms)), 0)
+    s->OnEnd(kA);  // its walk is done: idle, not slow
+    return RequestedOf(s->Tick(Clock::time_point{} + milliseconds(tick_ms)), kA)
         .size();
   };
   size_t steady = end_game_at(515), quiet = end_game_at(700);
@@ -635,9 +642,9 @@ TEST(SchedulerTest, TheEndGameTakesMoreOfAQuietSourcesTail) {
 TEST(SchedulerTest, BlocksHereButUnreadAreNotAskedAgain) {
   auto end_game_with_unread = [](uint64_t bytes) {
     auto s = OddTailLeft(milliseconds(100));
-    s->OnEnd(0);
-    s->OnUnread(1, bytes);
-    return RequestedOf(s->Tick(Clock::time_point{} + milliseconds(700)), 0);
+    s->OnEnd(kA);
+    s->OnUnread(kB, bytes);
+    return RequestedOf(s->Tick(Clock::time_point{} + milliseconds(700)), kA);
   };
   EXPECT_GE(end_game_with_unread(0).size(), 5u) << "quiet: most of 6";
   EXPECT_TRUE(end_game_with_unread(6 * kBlock).empty()) << "53 to 63 here";
@@ -654,24 +661,24 @@ TEST(SchedulerTest, AHeldSchedulerJudgesNobodyUntilJudge) {
   StreamLayout layout{64ull * kBlock, kBlock};
   auto at = [](int ms) { return Clock::time_point{} + milliseconds(ms); };
   Scheduler s(layout, SchedulerConfig{}, at(0));
-  for (SourceId id : {0, 1, 2}) s.AddSource(id, 1.0, milliseconds(10));
-  s.Start(at(0), 0, Pattern({0, 1, 2}));
+  for (SourceId id : {kA, kB, kC}) s.AddSource(id, 1.0, milliseconds(10));
+  s.Start(at(0), 0, Pattern({kA, kB, kC}));
   s.HoldJudgement();
-  for (uint64_t q = 0; q < 64; q += 3) s.OnBlock(0, q, kBlock, at(10 + q));
-  EXPECT_TRUE(RequestedOf(s.Tick(at(3000)), 0).empty()) << "1 and 2 silent";
-  EXPECT_TRUE(s.alive(1) && s.alive(2));
-  s.OnSourceFailed(2, at(3000));
+  for (uint64_t q = 0; q < 64; q += 3) s.OnBlock(kA, q, kBlock, at(10 + q));
+  EXPECT_TRUE(RequestedOf(s.Tick(at(3000)), kA).empty()) << "1 and 2 silent";
+  EXPECT_TRUE(s.alive(kB) && s.alive(kC));
+  s.OnSourceFailed(kC, at(3000));
   auto cmds = s.Tick(at(3010));
-  std::set<uint64_t> moved = RequestedOf(cmds, 0);
-  moved.merge(RequestedOf(cmds, 1));
+  std::set<uint64_t> moved = RequestedOf(cmds, kA);
+  moved.merge(RequestedOf(cmds, kB));
   for (uint64_t q = 2; q < 64; q += 3) {
-    EXPECT_TRUE(moved.count(q) || s.chain().Owner(q) != 2) << "block " << q;
+    EXPECT_TRUE(moved.count(q) || s.chain().Owner(q) != kC) << "block " << q;
   }
   s.Judge(at(3020));
   s.Tick(at(3100));
-  EXPECT_TRUE(s.alive(0) && s.alive(1)) << "silent since Judge only";
+  EXPECT_TRUE(s.alive(kA) && s.alive(kB)) << "silent since Judge only";
   s.Tick(at(9000));
-  EXPECT_FALSE(s.alive(0) && s.alive(1)) << "silence from Judge on counts";
+  EXPECT_FALSE(s.alive(kA) && s.alive(kB)) << "silence from Judge on counts";
 }
 
 // The nearest of three wide-area paths fails at 2 s; the longest loses
@@ -709,17 +716,17 @@ TEST(SchedulerTest, BurstyDeliveryAfterAFailureMakesFewDuplicates) {
 TEST(SchedulerTest, AMovedBlockThatCameFromItsFirstSenderIsSkippedAtTheNew) {
   auto s = OddTailLeft(milliseconds(100));
   auto at = [](int ms) { return Clock::time_point{} + milliseconds(ms); };
-  s->OnEnd(0);
-  std::set<uint64_t> end_game = RequestedOf(s->Tick(at(700)), 0);
+  s->OnEnd(kA);
+  std::set<uint64_t> end_game = RequestedOf(s->Tick(at(700)), kA);
   ASSERT_TRUE(end_game.count(63)) << "source 0 took 1's tail";
-  s->OnBlock(1, 63, kBlock, at(710));  // 1 had sent it already
+  s->OnBlock(kB, 63, kBlock, at(710));  // 1 had sent it already
   bool skipped = false;
   for (const Command& c : s->Tick(at(720)))
-    skipped |= c.kind == Command::Kind::kSkip && c.to == 0 && c.seq == 63;
+    skipped |= c.kind == Command::Kind::kSkip && c.to == kA && c.seq == 63;
   EXPECT_TRUE(skipped);
   // A block that came from its new sender first: nothing to tell anyone.
-  s->OnBlock(0, 61, kBlock, at(730));
-  s->OnBlock(1, 61, kBlock, at(740));
+  s->OnBlock(kA, 61, kBlock, at(730));
+  s->OnBlock(kB, 61, kBlock, at(740));
   for (const Command& c : s->Tick(at(750)))
     EXPECT_NE(c.kind, Command::Kind::kSkip) << "block " << c.seq;
 }
@@ -735,12 +742,12 @@ TEST(SchedulerTest, HeadOfLineRepairOnlyWhereAWindowWaits) {
     cfg.window_blocks = window_blocks;
     auto at = [](int ms) { return Clock::time_point{} + milliseconds(ms); };
     Scheduler s(layout, cfg, at(0));
-    s.AddSource(0, 1.0, milliseconds(10));
-    s.AddSource(1, 1.0, milliseconds(10));
-    s.Start(at(0), 0, Pattern({0, 1}));  // 0 owns the even blocks
+    s.AddSource(kA, 1.0, milliseconds(10));
+    s.AddSource(kB, 1.0, milliseconds(10));
+    s.Start(at(0), 0, Pattern({kA, kB}));  // 0 owns the even blocks
     bool asked = false;
     for (int ms = 10; ms <= 700; ms += 10) {
-      if (ms % 20 == 0) s.OnBlock(1, ms / 20 * 2 - 1, kBlock, at(ms));
+      if (ms % 20 == 0) s.OnBlock(kB, ms / 20 * 2 - 1, kBlock, at(ms));
       for (const Command& c : s.Tick(at(ms)))
         asked |= c.kind == Command::Kind::kRequest && c.seq == 0;
     }
@@ -755,7 +762,7 @@ TEST(SchedulerTest, NeverStarvesASlowSource) {
   sim.Run(60);
   ASSERT_TRUE(sim.scheduler().complete());
   for (const auto& e : sim.scheduler().chain().epochs()) {
-    EXPECT_GE(e.pattern.CountOf(1), 1u) << e.pattern.ToString();
+    EXPECT_GE(e.pattern.CountOf(kB), 1u) << e.pattern.ToString();
   }
 }
 
@@ -771,8 +778,8 @@ TEST(SchedulerTest, FailedSourceIsDetectedAndItsBlocksRefetched) {
   });
   ASSERT_TRUE(sim.scheduler().complete())
       << "stuck at " << sim.scheduler().received().next_in_order();
-  EXPECT_FALSE(sim.scheduler().alive(1));
-  EXPECT_TRUE(sim.scheduler().alive(0));
+  EXPECT_FALSE(sim.scheduler().alive(kB));
+  EXPECT_TRUE(sim.scheduler().alive(kA));
   // Detected within about a second, and the rest fetched by the others.
   double ideal = 0.8 + (size - 0.8 * 37.5 * kMB) / (25 * kMB);
   EXPECT_LT(t, ideal + 1.5) << "took " << t;
@@ -801,16 +808,16 @@ TEST(SchedulerTest, BytesOfAFirstBlockAreNotSilence) {
   StreamLayout layout{64ull << 20, 1u << 20};
   Clock::time_point t0{};
   Scheduler sched(layout, SchedulerConfig{}, t0);
-  for (SourceId id = 0; id < 3; ++id)
+  for (SourceId id : {kA, kB, kC})
     sched.AddSource(id, 1 * kMB, milliseconds(1));
   sched.Start(t0, 0, InitialPattern({1, 1, 1}, layout.block_count()));
   for (int ms = 100; ms <= 1900; ms += 100) {
     auto now = t0 + milliseconds(ms);
-    sched.OnBytes(0, now);  // a slow first block, still coming
+    sched.OnBytes(kA, now);  // a slow first block, still coming
     sched.Tick(now);
   }
-  EXPECT_TRUE(sched.alive(0)) << "dropped while its first block was arriving";
-  EXPECT_FALSE(sched.alive(1)) << "a source silent for 1.9 s is stalled";
+  EXPECT_TRUE(sched.alive(kA)) << "dropped while its first block was arriving";
+  EXPECT_FALSE(sched.alive(kB)) << "a source silent for 1.9 s is stalled";
 }
 
 // Patent FIG. 10B: a server that appears mid-transfer gets slots in the
@@ -824,7 +831,7 @@ TEST(SchedulerTest, AJoiningSourceGetsSlotsAndCarriesItsRate) {
     if (!joiner && now >= 2.0) joiner = sim.JoinServer(12.5 * kMB);
     for (const auto& sample : sim.scheduler().TakeSamples()) {
       for (const auto& src : sample.sources) {
-        if (joiner && src.id == *joiner)
+        if (joiner && Index(src.id) == *joiner)
           joiner_rates.push_back(src.interval_rate);
       }
     }
@@ -832,7 +839,7 @@ TEST(SchedulerTest, AJoiningSourceGetsSlotsAndCarriesItsRate) {
   ASSERT_TRUE(sim.scheduler().complete());
   ASSERT_TRUE(joiner);
   EXPECT_GT(sim.server(*joiner).sent, 0u);
-  EXPECT_GT(sim.scheduler().chain().back().pattern.CountOf(3), 0u);
+  EXPECT_GT(sim.scheduler().chain().back().pattern.CountOf(kD), 0u);
   ASSERT_GE(joiner_rates.size(), 3u);
   // Two intervals after joining, it carries at least 80% of its link.
   EXPECT_GE(joiner_rates[1], 0.8 * 12.5 * kMB)
@@ -910,26 +917,26 @@ TEST(SchedulerTest, DropsAHeldBlockOnlyWhenItHidesTheInOrderOne) {
   cfg.window_blocks = 4;
   auto t0 = Clock::time_point{};
   Scheduler s(layout, cfg, t0);
-  s.AddSource(0, 1.0, milliseconds(400));
-  s.AddSource(1, 1.0, milliseconds(10));
-  s.Start(t0, 0, Pattern({0, 1}));  // 0 owns the even blocks
+  s.AddSource(kA, 1.0, milliseconds(400));
+  s.AddSource(kB, 1.0, milliseconds(10));
+  s.Start(t0, 0, Pattern({kA, kB}));  // 0 owns the even blocks
   s.Tick(t0);
-  s.OnBlock(1, 1, kBlock, t0);
+  s.OnBlock(kB, 1, kBlock, t0);
   // Block 9 (source 1's) waits beyond the window; 0 owes the in-order block.
-  EXPECT_FALSE(s.DropHeldBlock(1, 9, true, t0 + milliseconds(900)));
+  EXPECT_FALSE(s.DropHeldBlock(kB, 9, true, t0 + milliseconds(900)));
   // Source 0's own block 8 may hide block 0: dropped after 2 x 400 ms.
-  EXPECT_FALSE(s.DropHeldBlock(0, 8, true, t0 + milliseconds(700)));
-  EXPECT_FALSE(s.DropHeldBlock(0, 8, false, t0 + milliseconds(900)));
-  ASSERT_TRUE(s.DropHeldBlock(0, 8, true, t0 + milliseconds(900)));
+  EXPECT_FALSE(s.DropHeldBlock(kA, 8, true, t0 + milliseconds(700)));
+  EXPECT_FALSE(s.DropHeldBlock(kA, 8, false, t0 + milliseconds(900)));
+  ASSERT_TRUE(s.DropHeldBlock(kA, 8, true, t0 + milliseconds(900)));
   // Not asked again while beyond the window...
   for (const Command& c : s.Tick(t0 + milliseconds(910)))
     EXPECT_FALSE(c.kind == Command::Kind::kRequest && c.seq == 8);
   // ...but once the window reaches it.
-  for (uint64_t q : {0, 2, 4}) s.OnBlock(0, q, kBlock, t0 + milliseconds(920));
-  for (uint64_t q : {3, 5}) s.OnBlock(1, q, kBlock, t0 + milliseconds(920));
+  for (uint64_t q : {0, 2, 4}) s.OnBlock(kA, q, kBlock, t0 + milliseconds(920));
+  for (uint64_t q : {3, 5}) s.OnBlock(kB, q, kBlock, t0 + milliseconds(920));
   bool asked = false;
   for (const Command& c : s.Tick(t0 + milliseconds(930)))
-    asked |= c.kind == Command::Kind::kRequest && c.seq == 8 && c.to == 0;
+    asked |= c.kind == Command::Kind::kRequest && c.seq == 8 && c.to == kA;
   EXPECT_TRUE(asked);
 }
 

@@ -6,8 +6,12 @@
 #include <random>
 #include <set>
 
+#include "core/source_letters.h"
+
 namespace braid::core {
 namespace {
+
+using namespace letters;  // NOLINT: kA, kB, ... as in the figures
 
 Pattern P(std::string_view letters) { return *Pattern::FromLetters(letters); }
 
@@ -22,16 +26,16 @@ std::vector<uint64_t> Drain(SendPlan& plan, size_t max = 100000) {
 }
 
 TEST(SendPlanTest, WalksOnlyItsOwnBlocks) {
-  SendPlan a(10, 0, 0, P("AABCC"), 0);
+  SendPlan a(10, 0, 0, P("AABCC"), kA);
   EXPECT_EQ(Drain(a), (std::vector<uint64_t>{0, 1, 5, 6}));
-  SendPlan c(10, 0, 0, P("AABCC"), 2);
+  SendPlan c(10, 0, 0, P("AABCC"), kC);
   EXPECT_EQ(Drain(c), (std::vector<uint64_t>{3, 4, 8, 9}));
 }
 
 // A live stream: the walk and the requests wait at the first block not yet
 // produced, go on as it grows, and end where the stream ends.
 TEST(SendPlanTest, LiveWaitsAtTheEdgeAndEndsAtTheEnd) {
-  SendPlan a(1u << 24, 0, 0, P("AB"), 0);
+  SendPlan a(1u << 24, 0, 0, P("AB"), kA);
   a.SetAvailable(3);
   EXPECT_EQ(Drain(a), (std::vector<uint64_t>{0, 2}));
   ASSERT_TRUE(a.Request(5, 1));
@@ -49,7 +53,7 @@ TEST(SendPlanTest, LiveWaitsAtTheEdgeAndEndsAtTheEnd) {
 // second, would otherwise send it first, ahead of what the client expects
 // (work stealing then takes it from the back and it comes twice).
 TEST(SendPlanTest, ABlockAskedAgainGoesOutInTheOrderAskedAgain) {
-  SendPlan a(100, 0, 0, P("B"), 0);  // nothing of its own to walk
+  SendPlan a(100, 0, 0, P("B"), kA);  // nothing of its own to walk
   ASSERT_TRUE(a.Request(10, 2));
   ASSERT_TRUE(a.Request(20, 1));
   ASSERT_TRUE(a.Skip(11, 1));
@@ -68,9 +72,9 @@ TEST(SendPlanTest, ABlockAskedAgainGoesOutInTheOrderAskedAgain) {
 // does not send it again. (16 % of a 256 MiB file came twice so, at round
 // trips of 40/120/250 ms with the nearest server killed.)
 TEST(SendPlanTest, ABlockACatchUpSentIsNotSentAgainForAnOlderRequest) {
-  SendPlan b(30, 0, 0, P("AABCC"), 1);
+  SendPlan b(30, 0, 0, P("AABCC"), kB);
   while (b.position() < 20) b.Next();
-  ASSERT_TRUE(b.ApplyPattern(1, 10, 1, P("ABBCC")));  // catch-up 11, 16, 21
+  ASSERT_TRUE(b.ApplyPattern(1, 10, kB, P("ABBCC")));  // catch-up 11, 16, 21
   ASSERT_TRUE(b.Skip(16, 1));
   ASSERT_TRUE(b.Request(16, 1));  // the newer wins: 16 is sent, once
   EXPECT_EQ(Drain(b), (std::vector<uint64_t>{11, 16, 21, 26, 27}));
@@ -79,9 +83,9 @@ TEST(SendPlanTest, ABlockACatchUpSentIsNotSentAgainForAnOlderRequest) {
 }
 
 TEST(SendPlanTest, NewPatternAheadOfPosition) {
-  SendPlan b(60, 0, 0, P("AABCC"), 1);
+  SendPlan b(60, 0, 0, P("AABCC"), kB);
   EXPECT_EQ(*b.Next(), 2u);
-  auto pos = b.ApplyPattern(1, 50, 1, P("ABBCC"));
+  auto pos = b.ApplyPattern(1, 50, kB, P("ABBCC"));
   ASSERT_TRUE(pos);
   EXPECT_EQ(*pos, 3u);
   auto rest = Drain(b);
@@ -96,9 +100,9 @@ TEST(SendPlanTest, NewPatternAheadOfPosition) {
 TEST(SendPlanTest, CatchUpWhenAlreadyPastTheSwitch) {
   // B sent 2, 7, 12, 17, 22 under AABCC (position 23) when the switch at 10
   // gives it ABBCC's slots.
-  SendPlan b(30, 0, 0, P("AABCC"), 1);
+  SendPlan b(30, 0, 0, P("AABCC"), kB);
   while (b.position() < 20) b.Next();
-  auto pos = b.ApplyPattern(1, 10, 1, P("ABBCC"));
+  auto pos = b.ApplyPattern(1, 10, kB, P("ABBCC"));
   ASSERT_TRUE(pos);
   EXPECT_EQ(*pos, 23u);
   auto rest = Drain(b);
@@ -107,17 +111,17 @@ TEST(SendPlanTest, CatchUpWhenAlreadyPastTheSwitch) {
 }
 
 TEST(SendPlanTest, PatternWithoutMeSkipsQuickly) {
-  SendPlan a(1u << 30, 0, 0, P("AB"), 0);
-  ASSERT_TRUE(a.ApplyPattern(1, 0, 5, P("BBBB")));
+  SendPlan a(1u << 30, 0, 0, P("AB"), kA);
+  ASSERT_TRUE(a.ApplyPattern(1, 0, kF, P("BBBB")));
   EXPECT_FALSE(a.Next().has_value());
   EXPECT_EQ(a.position(), 0u);  // waits at the pattern's start, no walk
 }
 
 TEST(SendPlanTest, JoinerSendsNothingUntilItsFirstPattern) {
   // A source opened mid-transfer under a pattern without it (id 2).
-  SendPlan c(100, 3, 40, P("AB"), 2);
+  SendPlan c(100, 3, 40, P("AB"), kC);
   EXPECT_FALSE(c.Next().has_value());
-  auto pos = c.ApplyPattern(4, 50, 2, P("ABC"));
+  auto pos = c.ApplyPattern(4, 50, kC, P("ABC"));
   ASSERT_TRUE(pos);
   EXPECT_EQ(*pos, 40u);  // nothing sent: no catch-up owed
   std::vector<uint64_t> want;
@@ -127,7 +131,7 @@ TEST(SendPlanTest, JoinerSendsNothingUntilItsFirstPattern) {
 }
 
 TEST(SendPlanTest, RequestsComeFirstAndAreClipped) {
-  SendPlan a(10, 0, 0, P("AB"), 0);
+  SendPlan a(10, 0, 0, P("AB"), kA);
   EXPECT_EQ(*a.Next(), 0u);
   ASSERT_TRUE(a.Request(8, 5));
   // 8 went out as requested: the walk does not send it again.
@@ -135,7 +139,7 @@ TEST(SendPlanTest, RequestsComeFirstAndAreClipped) {
 }
 
 TEST(SendPlanTest, NewerOfSkipAndRequestWins) {
-  SendPlan a(20, 0, 0, P("AB"), 0);
+  SendPlan a(20, 0, 0, P("AB"), kA);
   ASSERT_TRUE(a.Skip(4, 5));  // 4, 6, 8 are A's
   ASSERT_TRUE(a.Request(6, 1));
   ASSERT_TRUE(a.Request(11, 2));
@@ -144,21 +148,21 @@ TEST(SendPlanTest, NewerOfSkipAndRequestWins) {
 }
 
 TEST(SendPlanTest, SkipAppliesToCatchUp) {
-  SendPlan b(30, 0, 0, P("AABCC"), 1);
+  SendPlan b(30, 0, 0, P("AABCC"), kB);
   while (b.position() < 20) b.Next();
   ASSERT_TRUE(b.Skip(16, 1));
-  ASSERT_TRUE(b.ApplyPattern(1, 10, 1, P("ABBCC")));
+  ASSERT_TRUE(b.ApplyPattern(1, 10, kB, P("ABBCC")));
   EXPECT_EQ(Drain(b), (std::vector<uint64_t>{11, 21, 26, 27}));
 }
 
 TEST(SendPlanTest, RejectsBadSwitches) {
-  SendPlan a(100, 0, 0, P("AABCC"), 0);
-  EXPECT_FALSE(a.ApplyPattern(1, 7, 0, P("AB")));   // not a whole pattern
-  EXPECT_FALSE(a.ApplyPattern(0, 10, 0, P("AB")));  // epoch not increasing
+  SendPlan a(100, 0, 0, P("AABCC"), kA);
+  EXPECT_FALSE(a.ApplyPattern(1, 7, kA, P("AB")));   // not a whole pattern
+  EXPECT_FALSE(a.ApplyPattern(0, 10, kA, P("AB")));  // epoch not increasing
   for (uint32_t e = 1; e < SendPlan::kMaxPendingPatterns; ++e) {
-    ASSERT_TRUE(a.ApplyPattern(e, 10 * e, 0, P("AABCCAABCC"))) << e;
+    ASSERT_TRUE(a.ApplyPattern(e, 10 * e, kA, P("AABCCAABCC"))) << e;
   }
-  EXPECT_EQ(a.ApplyPattern(99, 10 * 99, 0, P("A")).error().code, Errc::kLimit);
+  EXPECT_EQ(a.ApplyPattern(99, 10 * 99, kA, P("A")).error().code, Errc::kLimit);
 }
 
 // The switch is exact whatever each server's send position is when the new
@@ -179,9 +183,9 @@ TEST(SendPlanTest, SwitchLeavesNoGapForAnyPositions) {
       for (uint64_t pc = 0; pc <= kBlocks; pc += 2) {
         std::map<uint64_t, std::multiset<SourceId>> senders;
         uint64_t positions[3] = {pa, pb, pc};
-        for (SourceId id = 0; id < 3; ++id) {
+        for (SourceId id : {kA, kB, kC}) {
           SendPlan plan(kBlocks, 0, 0, old_p, id);
-          while (plan.position() < positions[id]) {
+          while (plan.position() < positions[Index(id)]) {
             auto s = plan.Next();
             if (!s) break;
             senders[*s].insert(id);
@@ -198,7 +202,7 @@ TEST(SendPlanTest, SwitchLeavesNoGapForAnyPositions) {
             // A duplicate: only from an old owner already past the switch.
             ASSERT_GE(s, kSwitch);
             ASSERT_EQ(old_p.Owner(s, 0), id);
-            ASSERT_GT(positions[id], s);
+            ASSERT_GT(positions[Index(id)], s);
           }
           ASSERT_EQ(senders[s].count(truth.Owner(s)), 1u);
         }
@@ -210,7 +214,7 @@ TEST(SendPlanTest, SwitchLeavesNoGapForAnyPositions) {
 }
 
 TEST(SendPlanTest, WalkStopsAtTheLimitButQueuedBlocksDoNot) {
-  SendPlan plan(100, 0, 0, P("AB"), 0);
+  SendPlan plan(100, 0, 0, P("AB"), kA);
   EXPECT_EQ(plan.Next(3), 0u);
   EXPECT_EQ(plan.Next(3), 2u);
   EXPECT_EQ(plan.Next(3), std::nullopt);
@@ -226,7 +230,7 @@ TEST(SendPlanTest, WalkStopsAtTheLimitButQueuedBlocksDoNot) {
 // jumps them), then PATTERNs replayed at one switch point far behind the
 // position. Each costs its frame, not the 2^20 blocks behind it.
 TEST(SendPlanTest, ReplayedSwitchesOverSkippedBlocksCostTheirFrames) {
-  SendPlan a(1u << 24, 0, 0, P("A"), 0);
+  SendPlan a(1u << 24, 0, 0, P("A"), kA);
   a.SetAvailable(16);
   for (uint64_t first = 0; first < (1u << 20); first += 65536) {
     ASSERT_TRUE(a.Skip(first, 65536));
@@ -235,7 +239,7 @@ TEST(SendPlanTest, ReplayedSwitchesOverSkippedBlocksCostTheirFrames) {
   EXPECT_EQ(a.position(), 1u << 20);
   const int kFrames = 1000;
   for (int e = 1; e <= kFrames; ++e) {
-    ASSERT_TRUE(a.ApplyPattern(e, 0, 0, P(e % 2 ? "A" : "AB")));
+    ASSERT_TRUE(a.ApplyPattern(e, 0, kA, P(e % 2 ? "A" : "AB")));
     EXPECT_FALSE(a.Next());
   }
   EXPECT_FALSE(a.exhausted());
@@ -246,12 +250,12 @@ TEST(SendPlanTest, ReplayedSwitchesOverSkippedBlocksCostTheirFrames) {
 // again, paid from a credit that only blocks sent refill; it runs out.
 TEST(SendPlanTest, ReplayedSwitchesOverSentBlocksExhaustTheCredit) {
   const uint64_t kSent = 4096;
-  SendPlan a(1u << 24, 0, 0, P("A"), 0);
+  SendPlan a(1u << 24, 0, 0, P("A"), kA);
   a.SetAvailable(kSent);
   EXPECT_EQ(Drain(a).size(), kSent);
   uint64_t calls = 1, frames = 0;
   for (uint32_t e = 1; e <= 1000 && !a.exhausted(); ++e) {
-    ASSERT_TRUE(a.ApplyPattern(e, 0, 0, P("A")));
+    ASSERT_TRUE(a.ApplyPattern(e, 0, kA, P("A")));
     ++frames;
     EXPECT_FALSE(a.Next());
     ++calls;
@@ -268,7 +272,7 @@ TEST(SendPlanTest, ReplayedSwitchesOverSentBlocksExhaustTheCredit) {
 // Issue 13 #9: REQUESTs that split a skipped range (or fall beyond the end)
 // cannot make the plan hold more than kMaxRanges ranges.
 TEST(SendPlanTest, RequestsThatSplitSkipsAreBounded) {
-  SendPlan a(1u << 22, 0, 0, P("AB"), 0);
+  SendPlan a(1u << 22, 0, 0, P("AB"), kA);
   for (int i = 0; i < 32; ++i) {
     ASSERT_TRUE(a.Skip((1u << 22) + i * 65536u, 65536));  // beyond the end
   }
@@ -296,7 +300,7 @@ TEST(SendPlanTest, WorkIsBoundedByFramesCallsAndBlocks) {
   std::mt19937_64 rng(13);
   for (int round = 0; round < 8; ++round) {
     const uint64_t kBlocks = uint64_t{1} << 40;
-    SendPlan plan(kBlocks, 0, 0, P("AB"), 0);
+    SendPlan plan(kBlocks, 0, 0, P("AB"), kA);
     PatternChain chain(0, 0, P("AB"));
     uint64_t frames = 0, calls = 0, blocks = 0;
     uint32_t epoch = 0;
@@ -317,7 +321,7 @@ TEST(SendPlanTest, WorkIsBoundedByFramesCallsAndBlocks) {
           if (rng() % 2) sw = last.start_seq;  // replays at one point
           ++epoch;
           ++frames;
-          if (plan.ApplyPattern(epoch, sw, 0, P(letters))) {
+          if (plan.ApplyPattern(epoch, sw, kA, P(letters))) {
             ASSERT_TRUE(chain.Add(epoch, sw, P(letters)));
           }
           break;

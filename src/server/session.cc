@@ -201,7 +201,7 @@ awaitable<Status> Session::OnOpen(const core::Open& o) {
   state_ = State::kOpened;
   spdlog::info("{}: OPEN '{}' ({} bytes, block {}, pattern {}, id {})",
                conn_.peer(), o.name, layout_.size, o.block_size,
-               o.pattern.ToString(), o.my_id);
+               o.pattern.ToString(), core::Index(o.my_id));
   co_return Ok{};
 }
 

@@ -35,7 +35,7 @@ Status Session::OpenLive(const core::Open& o,
       "{}: OPEN live '{}' ({} bytes so far, block {}, pattern {}, "
       "id {})",
       conn_.peer(), o.name, live_->available(), o.block_size,
-      o.pattern.ToString(), o.my_id);
+      o.pattern.ToString(), core::Index(o.my_id));
   return Ok{};
 }
 

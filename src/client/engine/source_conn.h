@@ -159,7 +159,7 @@ class SourceConn {
   }
 
   // Transfer state, owned by the transfer.
-  core::SourceId id = 0;
+  core::SourceId id{};
   net::Clock::duration rtt{};
   uint64_t bytes = 0;
   uint64_t blocks = 0;

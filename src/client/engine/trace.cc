@@ -38,7 +38,7 @@ void TraceWriter::Interval(const core::IntervalSample& s, size_t reorder_bytes,
   nlohmann::json sources = nlohmann::json::array();
   for (const auto& src : s.sources) {
     auto name = names.find(src.id);
-    sources.push_back({{"id", src.id},
+    sources.push_back({{"id", core::Index(src.id)},
                        {"address", name == names.end() ? "" : name->second},
                        {"rate", src.rate},
                        {"interval_rate", src.interval_rate},
@@ -74,7 +74,7 @@ void TraceWriter::Failed(core::Clock::time_point at, core::SourceId id,
   if (!file_) return;
   Line(nlohmann::json{{"kind", "failed"},
                       {"t", Since(at)},
-                      {"id", id},
+                      {"id", core::Index(id)},
                       {"address", address},
                       {"reason", reason}}
            .dump());
@@ -83,8 +83,10 @@ void TraceWriter::Failed(core::Clock::time_point at, core::SourceId id,
 void TraceWriter::Joined(core::Clock::time_point at, core::SourceId id,
                          const std::string& address) {
   if (!file_) return;
-  Line(nlohmann::json{
-      {"kind", "joined"}, {"t", Since(at)}, {"id", id}, {"address", address}}
+  Line(nlohmann::json{{"kind", "joined"},
+                      {"t", Since(at)},
+                      {"id", core::Index(id)},
+                      {"address", address}}
            .dump());
 }
 

@@ -744,8 +744,8 @@ GetReport Transfer::Report() const {
       r.duplicate_blocks_by_cause[core::MoveReasonName(
           static_cast<core::MoveReason>(i))] = n;
   }
-  r.pattern.assign(first_pattern_.slots().begin(),
-                   first_pattern_.slots().end());
+  for (core::SourceId id : first_pattern_.slots())
+    r.pattern.push_back(static_cast<uint32_t>(core::Index(id)));
   r.content_id = core::ToHex(content_id_);
   r.verified = manifest_ != nullptr;
   if (signed_by_) r.signed_by = core::ToHex(*signed_by_);
@@ -755,8 +755,8 @@ GetReport Transfer::Report() const {
   r.final_pattern = scheduler_ ? scheduler_->chain().back().pattern.ToString()
                                : first_pattern_.ToString();
   for (const SourceConn* s : taking_part_) {
-    r.sources.push_back({s->name(), s->id, s->bytes, s->blocks,
-                         s->failure.has_value(),
+    r.sources.push_back({s->name(), static_cast<uint32_t>(core::Index(s->id)),
+                         s->bytes, s->blocks, s->failure.has_value(),
                          s->failure ? s->failure->ToString() : "", s->joined,
                          s->read_ahead_bytes});
   }

@@ -498,8 +498,8 @@ awaitable<Status> Transfer::DropUnopened() {
   }
   if (ok.size() == all_.size()) co_return Ok{};  // the first pattern's sources
   taking_part_ = ok;
-  std::vector<double> hints(taking_part_.back()->id + 1, 0.0);
-  for (SourceConn* s : taking_part_) hints[s->id] = 1.0;
+  std::vector<double> hints(core::Index(taking_part_.back()->id) + 1, 0.0);
+  for (SourceConn* s : taking_part_) hints[core::Index(s->id)] = 1.0;
   first_pattern_ = core::GeneratePattern(
       hints, std::max<size_t>(16, taking_part_.size() * 8));
   first_epoch_ = 1;

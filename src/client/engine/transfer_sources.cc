@@ -13,9 +13,6 @@ namespace {
 
 using core::Clock;
 
-// Pattern ids are at most 1023 (docs/protocol.md).
-constexpr core::SourceId kMaxSourceId = 1023;
-
 }  // namespace
 
 void Transfer::Spawn(awaitable<void> task) {
@@ -195,13 +192,13 @@ awaitable<void> Transfer::Join(SourceConn& s) {
   s.joined = true;
   // Above every id given so far, including the first pattern's sources that
   // never answered.
-  core::SourceId id = 0;
+  size_t next = 0;
   for (const auto& t : all_) {
-    if (t.get() != &s) id = std::max<core::SourceId>(id, t->id + 1);
+    if (t.get() != &s) next = std::max(next, core::Index(t->id) + 1);
   }
-  s.id = id;
-  Status st = id > kMaxSourceId ? MakeError(Errc::kLimit, "too many sources")
-                                : Status(Ok{});
+  bool fits = next <= core::Index(core::kMaxSourceId);
+  if (fits) s.id = core::SourceId(next);
+  Status st = fits ? Status(Ok{}) : MakeError(Errc::kLimit, "too many sources");
   if (st) st = co_await OpenJoiner(s);
   if (done_ || fatal_) co_return;
   if (!st) {
@@ -224,9 +221,11 @@ awaitable<void> Transfer::Join(SourceConn& s) {
   trace_.Joined(Clock::now(), s.id, s.name());
   TellSource({braid::SourceEvent::Kind::kJoined, s.name(), {}});
   if (s.extra) {
-    spdlog::info("source {}: another connection (id {})", s.name(), s.id);
+    spdlog::info("source {}: another connection (id {})", s.name(),
+                 core::Index(s.id));
   } else {
-    spdlog::info("source {} found mid-transfer (id {})", s.name(), s.id);
+    spdlog::info("source {} found mid-transfer (id {})", s.name(),
+                 core::Index(s.id));
   }
   co_await Receive(s);
 }

@@ -218,7 +218,7 @@ Status HttpMirror::OnOpen(const core::Open& o) {
   // A mirror cannot name its content: the all-zero id means "unknown".
   Answer(core::Opened{layout_.size, o.block_size, layout_.block_count(), {}});
   spdlog::info("{}: {} bytes, pattern {}, id {}", url_.ToString(), layout_.size,
-               o.pattern.ToString(), o.my_id);
+               o.pattern.ToString(), core::Index(o.my_id));
   return Ok{};
 }
 
