@@ -49,8 +49,7 @@ awaitable<void> Session::Run() {
   if (writer_running_) co_await writer_done_.Wait(std::chrono::seconds(2));
   conn_.Close();
   if (writer_running_) co_await writer_done_.Wait(std::chrono::seconds(2));
-  spdlog::debug("{}: closed ({} blocks, {} bytes sent)", conn_.peer(),
-                blocks_sent_, bytes_sent_);
+  spdlog::debug("{}: closed", conn_.peer());
 }
 
 awaitable<void> Session::ReadLoop() {
@@ -77,7 +76,7 @@ awaitable<void> Session::ReadLoop() {
     if (!m) {
       const Error& e = m.error();
       if (e.code == Errc::kUnavailable) co_return;  // peer closed
-      bool busy = state_ == State::kStreaming && !end_sent_ &&
+      bool busy = Streaming() && !stream_->ended() &&
                   net::Clock::now() - last_progress_ < opt.idle_timeout;
       if (e.code == Errc::kTimeout && busy)
         continue;  // writer is making progress
@@ -135,20 +134,17 @@ Status Session::Handle(Message& m) {
     OnSignatureGet();
     return Ok{};
   }
-  if (std::holds_alternative<core::Start>(m)) {
-    if (state_ != State::kOpened) return bad_state();
-    state_ = State::kStreaming;
+  if (!core::ServingStream::IsCommand(m)) return bad_state();
+  auto ack = stream_->Apply(m);
+  if (!ack) return Unexpected{ack.error()};
+  if (*ack) {
+    conn_.Queue(**ack);
+    spdlog::debug("{}: PATTERN epoch {} at position {}", conn_.peer(),
+                  (*ack)->epoch, (*ack)->position);
+  }
+  if (std::holds_alternative<core::Start>(m))
     last_progress_ = net::Clock::now();
-    return Ok{};
-  }
-  if (auto* p = std::get_if<core::PatternMsg>(&m)) return OnPattern(*p);
-  if (auto* r = std::get_if<core::Request>(&m)) {
-    end_sent_ = false;
-    return plan_->Request(r->first, r->count);
-  }
-  if (auto* k = std::get_if<core::Skip>(&m))
-    return plan_->Skip(k->first, k->count);
-  return bad_state();
+  return Ok{};
 }
 
 Status Session::OnHello(const core::Hello& h) {
@@ -194,11 +190,10 @@ awaitable<Status> Session::OnOpen(const core::Open& o) {
   }
   file_.emplace(std::move(*file));
   name_ = o.name;
-  plan_.emplace(layout_.block_count(), o.epoch, o.start_seq, o.pattern,
-                o.my_id);
+  stream_.emplace(layout_.block_count(), o);
   conn_.Queue(core::Opened{layout_.size, o.block_size, layout_.block_count(),
                            manifest_->ContentId()});
-  state_ = State::kOpened;
+  state_ = State::kOpen;
   spdlog::info("{}: OPEN '{}' ({} bytes, block {}, pattern {}, id {})",
                conn_.peer(), o.name, layout_.size, o.block_size,
                o.pattern.ToString(), core::Index(o.my_id));
@@ -212,10 +207,9 @@ awaitable<void> Session::CloseStream() {
   if (live_) live_->Unsubscribe(&wake_);
   live_.reset();
   file_.reset();
-  plan_.reset();
+  stream_.reset();
   manifest_.reset();
   name_.clear();
-  end_sent_ = false;
   ended_sent_ = false;
   edge_blocks_sent_ = UINT64_MAX;
   edge_sent_at_ = {};
@@ -248,17 +242,6 @@ Status Session::OnManifestGet(const core::ManifestGet& g) {
   return Ok{};
 }
 
-Status Session::OnPattern(const core::PatternMsg& p) {
-  auto position =
-      plan_->ApplyPattern(p.epoch, p.switch_seq, p.my_id, p.pattern);
-  if (!position) return Unexpected{position.error()};
-  conn_.Queue(core::PatternAck{p.epoch, *position});
-  end_sent_ = false;
-  spdlog::debug("{}: PATTERN epoch {} from {} at position {}: {}", conn_.peer(),
-                p.epoch, p.switch_seq, *position, p.pattern.ToString());
-  return Ok{};
-}
-
 awaitable<void> Session::WriteLoop() {
   auto self = shared_from_this();
   const auto idle = server_.options().idle_timeout;
@@ -268,9 +251,9 @@ awaitable<void> Session::WriteLoop() {
       if (!s) break;
       continue;
     }
-    if (state_ == State::kStreaming && !closing_) {
+    if (Streaming() && !closing_) {
       if (live_ && SyncLive()) continue;  // EDGE queued: it goes first
-      if (auto seq = plan_->Next()) {
+      if (auto seq = stream_->plan().Next()) {
         sending_ = true;
         Status sent = MakeError(Errc::kIoError, "");
         try {
@@ -283,16 +266,17 @@ awaitable<void> Session::WriteLoop() {
         if (!sent) break;
         continue;
       }
-      if (plan_->exhausted()) {
+      if (stream_->plan().exhausted()) {
         spdlog::info("{}: replays switches behind its position", conn_.peer());
         conn_.Queue(core::ErrorMsg{Errc::kLimit, "catch-up credit exhausted"});
         closing_ = true;
         continue;
       }
-      if (!end_sent_ && (!live_ || live_->ended())) {
-        conn_.Queue(core::End{blocks_sent_, bytes_sent_});
-        end_sent_ = true;
-        continue;
+      if (!live_ || live_->ended()) {
+        if (auto end = stream_->TakeEnd()) {
+          conn_.Queue(*end);
+          continue;
+        }
       }
     }
     co_await wake_.Wait(std::chrono::seconds(1));
@@ -352,11 +336,10 @@ awaitable<Status> Session::SendBlock(uint64_t seq) {
       server_.rate_limit().Take(len + core::kDataPrefixSize, net::Clock::now());
   if (wait > net::Clock::duration::zero()) co_await net::SleepFor(wait);
   if (!writer_) writer_ = MakeWriter();  // after the TLS handshake, if any
-  BlockToSend block{seq, plan_->EpochOf(seq), DataFd(), layout_.OffsetOf(seq),
+  BlockToSend block{seq, stream_->EpochOf(seq), DataFd(), layout_.OffsetOf(seq),
                     len};
   if (auto s = co_await writer_->Write(block); !s) co_return s;
-  ++blocks_sent_;
-  bytes_sent_ += len;
+  stream_->Sent(len);
   last_progress_ = net::Clock::now();
   co_return Ok{};
 }

@@ -12,7 +12,7 @@
 
 #include "core/manifest.h"
 #include "core/reassembly.h"
-#include "core/send_plan.h"
+#include "core/serving_stream.h"
 #include "net/framed_conn.h"
 #include "server/block_writer.h"
 #include "server/content_root.h"
@@ -34,7 +34,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // Tells the peer the server is full (kLimit) and closes.
 
  private:
-  enum class State { kAwaitHello, kReady, kOpened, kStreaming };
+  enum class State { kAwaitHello, kReady, kOpen };
 
   awaitable<void> ReadLoop();
   awaitable<void> WriteLoop();
@@ -51,11 +51,12 @@ class Session : public std::enable_shared_from_this<Session> {
   // should hear of it; true if one was queued.
   bool SyncLive();
   int DataFd() const { return live_ ? live_->fd() : file_->fd(); }
+  // A stream is open and START came.
+  bool Streaming() const { return stream_ && stream_->streaming(); }
   Status OnManifestGet(const core::ManifestGet& g);
   // The open file's publisher signature (server's --sign-key), or ERROR
   // kNotFound: none here (no key, or a live stream).
   void OnSignatureGet();
-  Status OnPattern(const core::PatternMsg& p);
   awaitable<Status> SendBlock(uint64_t seq);
   // How blocks go on this connection (sendfile, or copied for TLS), with
   // --fault-corrupt-every's decorator when set.
@@ -79,12 +80,9 @@ class Session : public std::enable_shared_from_this<Session> {
   bool ended_sent_ = false;
   net::Clock::time_point edge_sent_at_{};
   core::StreamLayout layout_;
-  std::optional<core::SendPlan> plan_;
+  std::optional<core::ServingStream> stream_;
   std::shared_ptr<const core::Manifest> manifest_;
   std::string name_;  // the open file's name, as OPEN named it
-  bool end_sent_ = false;
-  uint64_t blocks_sent_ = 0;
-  uint64_t bytes_sent_ = 0;
   std::unique_ptr<BlockWriter> writer_;  // made at the first block
   net::Clock::time_point last_progress_;
 };

@@ -24,13 +24,12 @@ Status Session::OpenLive(const core::Open& o,
   live_ = std::move(live);
   live_->Subscribe(&wake_);
   layout_ = {uint64_t{o.block_size} * core::kLiveMaxBlocks, o.block_size};
-  plan_.emplace(layout_.block_count(), o.epoch, o.start_seq, o.pattern,
-                o.my_id);
-  plan_->SetAvailable(0);
+  stream_.emplace(layout_.block_count(), o);
+  stream_->plan().SetAvailable(0);
   conn_.Queue(core::Opened{core::kLiveSize, o.block_size, 0, {}});
   edge_sent_at_ = {};
   SyncLive();
-  state_ = State::kOpened;
+  state_ = State::kOpen;
   spdlog::info(
       "{}: OPEN live '{}' ({} bytes so far, block {}, pattern {}, "
       "id {})",
@@ -47,10 +46,10 @@ bool Session::SyncLive() {
             : available / layout_.block_size;
   bool ending = ended && !ended_sent_;
   if (ending) {
-    plan_->EndAtBlock(blocks);
+    stream_->plan().EndAtBlock(blocks);
     layout_.size = available;
   }
-  plan_->SetAvailable(blocks);
+  stream_->plan().SetAvailable(blocks);
   auto now = net::Clock::now();
   if (!ending && blocks == edge_blocks_sent_ &&
       now - edge_sent_at_ < kEdgeKeepAlive) {

@@ -13,6 +13,9 @@
 #include "net/asio_util.h"
 
 namespace braid::client {
+
+using core::Clock;
+
 awaitable<Expected<core::Opened>> Transfer::Reopen(SourceConn& s,
                                                    const core::Open& request,
                                                    OpenFlight flight) {

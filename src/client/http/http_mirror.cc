@@ -110,28 +110,16 @@ Status HttpMirror::Handle(const core::Message& m) {
   }
   if (auto* e = std::get_if<core::ErrorMsg>(&m))
     return MakeError(e->code, "peer reported: " + e->message);
-  if (auto* o = std::get_if<core::Open>(&m); o && !plan_) return OnOpen(*o);
-  if (!plan_ || !size_) return bad_state();
+  if (auto* o = std::get_if<core::Open>(&m); o && !stream_) return OnOpen(*o);
+  if (!stream_ || !size_) return bad_state();
   if (std::holds_alternative<core::ManifestGet>(m)) {
     Answer(core::ErrorMsg{Errc::kNotFound, "an HTTP mirror has no manifest"});
     return Ok{};
   }
-  if (std::holds_alternative<core::Start>(m) && !streaming_) {
-    streaming_ = true;
-  } else if (auto* p = std::get_if<core::PatternMsg>(&m)) {
-    auto position =
-        plan_->ApplyPattern(p->epoch, p->switch_seq, p->my_id, p->pattern);
-    if (!position) return Unexpected{position.error()};
-    Answer(core::PatternAck{p->epoch, *position});
-    end_sent_ = false;
-  } else if (auto* r = std::get_if<core::Request>(&m)) {
-    end_sent_ = false;
-    if (Status s = plan_->Request(r->first, r->count); !s) return s;
-  } else if (auto* k = std::get_if<core::Skip>(&m)) {
-    if (Status s = plan_->Skip(k->first, k->count); !s) return s;
-  } else {
-    return bad_state();
-  }
+  if (!core::ServingStream::IsCommand(m)) return bad_state();
+  auto ack = stream_->Apply(m);
+  if (!ack) return Unexpected{ack.error()};
+  if (*ack) Answer(**ack);
   Pump();
   return Ok{};
 }
@@ -211,8 +199,7 @@ void HttpMirror::OnPing(const core::Ping& p) {
 Status HttpMirror::OnOpen(const core::Open& o) {
   if (!size_) return MakeError(Errc::kBadState, "OPEN before HELLO's answer");
   layout_ = {*size_, o.block_size};
-  plan_.emplace(layout_.block_count(), o.epoch, o.start_seq, o.pattern,
-                o.my_id);
+  stream_.emplace(layout_.block_count(), o);
   runs_.emplace(
       std::max<uint64_t>(1, options_.max_request_bytes / layout_.block_size));
   // A mirror cannot name its content: the all-zero id means "unknown".
@@ -229,17 +216,17 @@ void HttpMirror::LimitReadAhead(uint64_t end) {
 }
 
 void HttpMirror::Pump() {
-  if (!streaming_ || closed_ || failure_) return;
+  if (!stream_ || !stream_->streaming() || closed_ || failure_) return;
   while (requests_ < options_.connections &&
          buffered_ < options_.max_buffered_bytes) {
-    auto run = runs_->Take([this] { return plan_->Next(walk_limit_); });
+    auto run =
+        runs_->Take([this] { return stream_->plan().Next(walk_limit_); });
     plan_empty_ = !run;
     if (!run) break;
     FetchRun(*run);
   }
-  if (plan_empty_ && requests_ == 0 && buffered_ == 0 && !end_sent_) {
-    Answer(core::End{blocks_sent_, bytes_sent_});
-    end_sent_ = true;
+  if (plan_empty_ && requests_ == 0 && buffered_ == 0) {
+    if (auto end = stream_->TakeEnd()) Answer(*end);
   }
 }
 
@@ -249,7 +236,6 @@ void HttpMirror::FetchRun(BlockRun run) {
   uint64_t length = layout_.OffsetOf(last) + layout_.LengthOf(last) - offset;
   ++requests_;
   buffered_ += length;
-  end_sent_ = false;
   Poster post{ex_, self_};
   HttpWorkers* workers = &workers_;
   workers_.Post([inbox = inbox_, url = url_,
@@ -318,11 +304,10 @@ awaitable<Expected<core::Message>> HttpMirror::Read(
       current_block_ = std::move(*b);
       const auto& bytes = current_block_->bytes;
       buffered_ -= bytes.size();
-      ++blocks_sent_;
-      bytes_sent_ += bytes.size();
+      stream_->Sent(bytes.size());
       uint64_t seq = current_block_->seq;
       Pump();
-      co_return core::Data{seq, plan_->EpochOf(seq),
+      co_return core::Data{seq, stream_->EpochOf(seq),
                            std::span<const uint8_t>(bytes)};
     }
     if (failure_) co_return Unexpected{*failure_};

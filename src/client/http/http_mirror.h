@@ -2,8 +2,8 @@
 // a braid server session (src/server/session.cc) for one URL. It answers
 // HELLO, PING (timing a real range GET, so the probe measures the mirror),
 // OPEN (the size from a one-byte range GET; content id all zero, unknown),
-// and drives a core::SendPlan with START, PATTERN, REQUEST and SKIP exactly
-// as a server does. The plan's next blocks are coalesced into runs of
+// and serves START, PATTERN, REQUEST and SKIP with the server's own
+// core::ServingStream. The plan's next blocks are coalesced into runs of
 // consecutive blocks, one range GET each, on a few keep-alive connections;
 // the bodies come back as DATA frames through Read().
 //
@@ -23,7 +23,7 @@
 #include "client/http/http_client.h"
 #include "client/http/http_url.h"
 #include "core/reassembly.h"
-#include "core/send_plan.h"
+#include "core/serving_stream.h"
 #include "net/link.h"
 
 namespace braid::client {
@@ -114,17 +114,16 @@ class HttpMirror final : public net::Link {
   Reply current_;  // what the last Read() returned points here
   std::optional<Block> current_block_;
   std::optional<Error> failure_;
-  bool hello_ = false, closed_ = false, streaming_ = false;
+  bool hello_ = false, closed_ = false;
   size_t connecting_ = 0;  // workers whose first request is under way
-  bool plan_empty_ = false, end_sent_ = false;
+  bool plan_empty_ = false;
   std::optional<uint64_t> size_;
   core::StreamLayout layout_;
-  std::optional<core::SendPlan> plan_;
+  std::optional<core::ServingStream> stream_;  // from OPEN on
   std::optional<RunCoalescer> runs_;
   uint64_t walk_limit_ = UINT64_MAX;  // LimitReadAhead()
   size_t requests_ = 0;               // range GETs under way
   uint64_t buffered_ = 0;             // bytes asked for and not yet Read()
-  uint64_t blocks_sent_ = 0, bytes_sent_ = 0;
 };
 
 }  // namespace braid::client
