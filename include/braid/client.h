@@ -52,6 +52,11 @@ struct SessionOptions {
   // Braid servers ("HOST:PORT") and HTTP(S) mirrors of the same file
   // ("http://..." or "https://...", byte ranges required).
   std::vector<std::string> sources;
+  // Mirror URLs in `sources` count only where their path names the file
+  // (ends with "/" + name, decoded): for a caller that serves many names
+  // from one list of sources, as a proxy does. With no source left for the
+  // name, Open fails with kNotFound.
+  bool mirrors_match_name = false;
   // A director ("HOST:PORT") that knows who holds the name; followed while
   // a fetch runs. Empty: none.
   std::string director;
@@ -90,7 +95,10 @@ struct Description {
   std::string name;
   // Bytes; kLiveSize for a live stream (its length is unknown until it ends).
   uint64_t size = 0;
-  std::string content_id;  // 64 hex digits; empty for a live stream
+  // 64 hex digits. Empty where nothing names the content: a live stream,
+  // or only HTTP mirrors answered (they have no manifest, so blocks are
+  // not verified; only the whole file's --sha256 can check it).
+  std::string content_id;
   bool live() const { return size == kLiveSize; }
   static constexpr uint64_t kLiveSize = UINT64_MAX;
 };
@@ -190,7 +198,7 @@ struct Report {
   uint64_t moved_blocks = 0;      // asked of a source other than their owner
   std::vector<uint32_t> pattern;  // the first pattern
   std::string final_pattern;
-  std::string content_id;       // hex
+  std::string content_id;       // hex; empty as in Description
   bool verified = false;        // every block checked against the manifest
   std::string signed_by;        // hex id of the trusted key that signed it
   bool sha256_checked = false;  // the whole file matched FetchOptions::sha256

@@ -21,12 +21,13 @@ class SessionImpl final : public Session {
     description_.name = get_.name;
   }
 
-  // Learns the size and content id the sources agree on.
+  // Learns the size and content id the sources agree on (none when only
+  // HTTP mirrors answered: then no fetch is pinned to one).
   Status Agree() {
     auto d = client::Describe(get_);
     if (!d) return Unexpected{d.error()};
     bool live = d->size == core::kLiveSize;
-    Learn(d->size, live ? "" : core::ToHex(d->content_id));
+    Learn(d->size, live || !d->content_id ? "" : core::ToHex(*d->content_id));
     return Ok{};
   }
 

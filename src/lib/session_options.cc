@@ -18,11 +18,15 @@ Expected<core::HostPort> HostPortOf(const std::string& option,
   return *hp;
 }
 
-// A braid server HOST:PORT or an http(s) mirror URL.
-Status AddSource(const std::string& text, client::GetOptions* get) {
+// A braid server HOST:PORT or an http(s) mirror URL (left out when it is
+// another file's and mirrors_match_name is set).
+Status AddSource(const SessionOptions& o, const std::string& text,
+                 client::GetOptions* get) {
   if (client::LooksLikeUrl(text)) {
     auto url = client::ParseUrl(text);
     if (!url) return Invalid(url.error().what);
+    if (o.mirrors_match_name && !client::UrlNamesFile(*url, o.name))
+      return Ok{};
     get->mirrors.push_back(*url);
     if (get->name.empty()) get->name = client::UrlBaseName(*url);
     return Ok{};
@@ -35,7 +39,7 @@ Status AddSource(const std::string& text, client::GetOptions* get) {
 
 Status AddFinders(const SessionOptions& o, client::GetOptions* get) {
   for (const auto& s : o.sources) {
-    if (auto st = AddSource(s, get); !st) return st;
+    if (auto st = AddSource(o, s, get); !st) return st;
   }
   if (!o.director.empty()) {
     auto hp = HostPortOf("--director", o.director);
@@ -122,6 +126,10 @@ Expected<client::GetOptions> ToGetOptions(const SessionOptions& o) {
     if (auto st = step(o, &get); !st) return Unexpected{st.error()};
   }
   if (get.name.empty()) return Invalid("no name given");
+  if (!client::HasSources(get) && o.mirrors_match_name) {
+    return MakeError(Errc::kNotFound, "no source serves '" + get.name +
+                                          "' (no mirror URL names that file)");
+  }
   if (!client::HasSources(get)) {
     return Invalid(
         "give sources: URLs, --source, --director, --discover or --origin "

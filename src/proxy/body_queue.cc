@@ -44,6 +44,14 @@ BodyQueue::Pop BodyQueue::Next(std::vector<uint8_t>& out,
   return Pop::kTimeout;
 }
 
+std::optional<Error> BodyQueue::FailedBeforeData(
+    std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mu_);
+  ready_.wait_for(lock, timeout, [&] { return !chunks_.empty() || closed_; });
+  if (chunks_.empty() && closed_) return error_;
+  return std::nullopt;
+}
+
 void BodyQueue::Cancel() {
   {
     std::lock_guard lock(mu_);

@@ -34,6 +34,11 @@ class BodyQueue : public client::ByteSink {
   enum class Pop { kData, kEnd, kFailed, kTimeout };
   // Moves the next queued chunk into out; waits at most timeout for one.
   Pop Next(std::vector<uint8_t>& out, std::chrono::milliseconds timeout);
+  // Waits at most timeout for the first bytes, or the producer closing:
+  // the error it closed with before any byte came, if it did. (An answer's
+  // status can still change until its first byte: a fetch that fails at
+  // once is a 502, not a 200 with a short body.)
+  std::optional<Error> FailedBeforeData(std::chrono::milliseconds timeout);
   // The reader is gone: Put fails from now on; the queue is emptied.
   void Cancel();
 

@@ -94,8 +94,13 @@ void SetLiveBody(const httplib::Request& req, std::shared_ptr<Session> session,
 
 // The body: length bytes of the session's stream (fetch.range, when set),
 // streamed from a fetch of its own; for a HEAD only its length.
+// The answer's status and headers go when the body's first bytes are
+// ready (httplib sends them after the handler returns): a fetch that fails
+// before its first byte, within first_byte_wait, is answered with its error
+// (502), never with a 200 and a short body.
 void SetBody(bool head, std::shared_ptr<Session> session, FetchOptions fetch,
              uint64_t length, const std::string& type, size_t queue_bytes,
+             std::chrono::milliseconds first_byte_wait,
              std::function<void()> on_failure, httplib::Response& res) {
   if (length == 0) return res.set_content("", type);
   if (head) {
@@ -105,6 +110,10 @@ void SetBody(bool head, std::shared_ptr<Session> session, FetchOptions fetch,
   }
   auto job = std::make_shared<StreamJob>(std::move(session), std::move(fetch),
                                          queue_bytes, std::move(on_failure));
+  if (auto e = job->queue().FailedBeforeData(first_byte_wait)) {
+    res.headers.clear();
+    return Plain(res, HttpStatusOf(*e), e->ToString());
+  }
   res.set_content_provider(
       length, type,
       [job](size_t, size_t, httplib::DataSink& sink) {
@@ -140,6 +149,7 @@ Proxy::Proxy(ProxyOptions options)
               const std::string& name) -> Expected<std::shared_ptr<Session>> {
             SessionOptions o = options_.sources;
             o.name = name;
+            o.mirrors_match_name = true;  // a URL is one file's mirror
             auto session = client_.Open(o);
             if (!session) return Unexpected{session.error()};
             return std::shared_ptr<Session>(std::move(*session));
@@ -219,7 +229,8 @@ void Proxy::Handle(const httplib::Request& req, httplib::Response& res,
                        forget, res);
   }
   res.set_header("Accept-Ranges", "bytes");
-  res.set_header("ETag", "\"" + d.content_id + "\"");
+  // The content id names the bytes; mirrors alone name none: no ETag.
+  if (!d.content_id.empty()) res.set_header("ETag", "\"" + d.content_id + "\"");
   RangeRequest r =
       ResolveRange(ignore_range ? "" : req.get_header_value("Range"), d.size);
   FetchOptions fetch;
@@ -239,7 +250,8 @@ void Proxy::Handle(const httplib::Request& req, httplib::Response& res,
   }
   uint64_t length = fetch.range ? fetch.range->length : d.size;
   SetBody(req.method == "HEAD", std::move(*session), std::move(fetch), length,
-          type, options_.queue_bytes, forget, res);
+          type, options_.queue_bytes, options_.sources.connect_timeout, forget,
+          res);
 }
 
 }  // namespace braid::proxy

@@ -9,6 +9,8 @@ Every output is compared by SHA-256.
 
 from __future__ import annotations
 
+import hashlib
+import http.client
 import json
 import os
 import shutil
@@ -294,6 +296,57 @@ class HttpMirrors(unittest.TestCase):
         self.assertTrue(st["sha256_checked"])
         wrong = "0" * 64
         self.assert_failed(self.get([m.url("data.bin")], ["--sha256", wrong]), "SHA-256", wrong)
+
+
+    # -- braid proxy with mirrors alone
+
+    def proxy_of(self, urls: list[str]) -> h.Server:
+        p = h.start_proxy(urls, log_dir=self.work)
+        self.addCleanup(p.stop)
+        return p
+
+    def http(self, proxy: h.Server, method: str, path: str,
+             headers: dict | None = None) -> tuple[int, dict, bytes]:
+        conn = http.client.HTTPConnection("127.0.0.1", proxy.port, timeout=60)
+        try:
+            conn.request(method, path, headers=headers or {})
+            resp = conn.getresponse()
+            return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
+        finally:
+            conn.close()
+
+    def test_proxy_of_mirrors_alone_serves_their_file_and_only_it(self) -> None:
+        ms = [self.mirror() for _ in range(2)]
+        proxy = self.proxy_of([m.url("data.bin") for m in ms])
+        status, headers, body = self.http(proxy, "GET", "/data.bin")
+        self.assertEqual(status, 200, body[:300])
+        self.assertEqual(len(body), self.SIZE)
+        self.assertEqual(hashlib.sha256(body).hexdigest(), self.digest)
+        # Mirrors name no content: no ETag made of an unknown id.
+        self.assertNotIn("etag", headers)
+        status, _, part = self.http(proxy, "GET", "/data.bin", {"Range": "bytes=1000-" + str(
+            1000 + 3 * MB - 1)})
+        self.assertEqual(status, 206)
+        with open(os.path.join(self.root, "data.bin"), "rb") as f:
+            f.seek(1000)
+            self.assertEqual(part, f.read(3 * MB))
+        # Another name: the mirror URLs are data.bin's, not a source of it.
+        status, _, body = self.http(proxy, "GET", "/other.bin")
+        self.assertEqual(status, 404, body)
+        self.assertIn(b"other.bin", body)
+        self.assertTrue(proxy.alive(), proxy.stderr_text())
+
+    def test_proxy_answers_502_when_the_mirror_is_gone_before_the_first_byte(self) -> None:
+        m = self.mirror()
+        proxy = self.proxy_of([m.url("data.bin")])
+        status, _, _ = self.http(proxy, "HEAD", "/data.bin")
+        self.assertEqual(status, 200)  # the session is open (kept 10 s)
+        m.stop()
+        status, headers, body = self.http(proxy, "GET", "/data.bin")
+        self.assertEqual(status, 502, body[:300])
+        self.assertIn(b"cannot connect", body)
+        self.assertNotIn("content-range", headers)
+        self.assertTrue(proxy.alive(), proxy.stderr_text())
 
 
 if __name__ == "__main__":

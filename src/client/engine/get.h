@@ -109,7 +109,8 @@ struct GetOptions {
 // only: nothing is transferred.
 struct Description {
   uint64_t size = 0;
-  core::Digest content_id{};
+  // nullopt: nothing names the content (only HTTP mirrors answered).
+  std::optional<core::Digest> content_id;
 };
 
 using SourceReport = braid::SourceReport;

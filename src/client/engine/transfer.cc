@@ -688,7 +688,7 @@ Expected<std::unique_ptr<Output>> Transfer::OpenTheOutput() const {
   }
   bool resumable = manifest_ && !options_.range;
   return OpenOutput(options_.output, layout_, options_.reorder_bytes,
-                    resumable ? core::ToHex(content_id_) : "", options_.range,
+                    resumable ? ContentHex() : "", options_.range,
                     live_stream_);
 }
 
@@ -746,7 +746,7 @@ GetReport Transfer::Report() const {
   }
   for (core::SourceId id : first_pattern_.slots())
     r.pattern.push_back(static_cast<uint32_t>(core::Index(id)));
-  r.content_id = core::ToHex(content_id_);
+  if (content_id_) r.content_id = ContentHex();
   r.verified = manifest_ != nullptr;
   if (signed_by_) r.signed_by = core::ToHex(*signed_by_);
   r.resumed_bytes = output_ ? output_->resumed_bytes() : 0;

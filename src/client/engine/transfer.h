@@ -207,6 +207,8 @@ class Transfer {
   // Says why s, failed before taking part, is left out (s.failure).
   void LeaveOut(SourceConn& s);
   SourceConn* ById(core::SourceId id);
+  // content_id_ in hex, for messages (REQUIRES: a braid source named it).
+  std::string ContentHex() const { return core::ToHex(content_id_.value()); }
   size_t Alive() const;
   GetReport Report() const;
 
@@ -218,10 +220,9 @@ class Transfer {
   std::map<SourceConn*, core::Opened> opened_;
   core::StreamLayout layout_;
   core::Pattern first_pattern_;
-  core::Digest content_id_{};
-  // A braid source named the content (content_id_); false when only HTTP
-  // mirrors answered, which name none: nothing to verify blocks against.
-  bool content_known_ = false;
+  // The content the sources named; nullopt when only HTTP mirrors answered,
+  // which name none: nothing to verify blocks against.
+  std::optional<core::Digest> content_id_;
   // The content id trusted before any source answered: --content-id, or
   // the director's (its catalog is the trust anchor).
   std::optional<core::Digest> trusted_;

@@ -29,7 +29,7 @@ std::vector<std::pair<uint64_t, uint64_t>> SampleRanges(uint64_t size) {
 }  // namespace
 
 awaitable<Status> Transfer::CrossCheckMirrors() {
-  if (content_known_) co_return Ok{};  // blocks get verified
+  if (content_id_) co_return Ok{};  // blocks get verified
   std::vector<SourceConn*> mirrors;
   for (SourceConn* s : taking_part_) {
     if (!s->failure && s->mirror()) mirrors.push_back(s);

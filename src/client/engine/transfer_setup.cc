@@ -217,12 +217,11 @@ void Transfer::CheckTheVote(bool closing) {
   if (winner && *winner == content_id_) {
     tentative_ = false;
     if (scheduler_) scheduler_->Judge(Clock::now());
-    spdlog::debug("the sources' vote confirms content {}",
-                  core::ToHex(content_id_));
+    spdlog::debug("the sources' vote confirms content {}", ContentHex());
   } else if (winner) {
     vote_lost_ = true;
     StartAgain("most sources hold '" + options_.name + "' as content " +
-               core::ToHex(*winner) + ", not as " + core::ToHex(content_id_) +
+               core::ToHex(*winner) + ", not as " + ContentHex() +
                " (the one started on)");
   } else if (election.AllIn()) {
     vote_lost_ = true;
@@ -402,15 +401,13 @@ Status Transfer::ChooseContent() {
                      "against: add a braid source, or check the whole file "
                      "with --sha256");
   }
-  content_known_ = !votes.empty();
-  if (!content_known_) {
-    content_id_ = {};  // only mirrors: unknown, blocks not verified
+  if (votes.empty()) {
+    content_id_.reset();  // only mirrors: unknown, blocks not verified
   } else if (trusted_) {
     content_id_ = *trusted_;
-    if (!votes.count(content_id_)) {
+    if (!votes.count(*content_id_)) {
       return MakeError(Errc::kBadData, "no source holds '" + options_.name +
-                                           "' with content id " +
-                                           core::ToHex(content_id_));
+                                           "' with content id " + ContentHex());
     }
   } else {
     auto best =
@@ -423,8 +420,7 @@ Status Transfer::ChooseContent() {
   CheckTheVote();  // the answers so far may settle it
   if (fatal_) return Unexpected{*fatal_};
   if (tentative_) {
-    spdlog::debug("starting on content {} before the vote is in",
-                  core::ToHex(content_id_));
+    spdlog::debug("starting on content {} before the vote is in", ContentHex());
   }
   for (SourceConn* s : taking_part_) {
     const core::Opened* o = OpenedOf(s);
@@ -449,7 +445,7 @@ awaitable<Status> Transfer::LoadManifest() {
                  layout_.block_size);
     co_return Ok{};
   }
-  if (!content_known_) co_return Ok{};  // only HTTP mirrors: no manifest
+  if (!content_id_) co_return Ok{};  // only HTTP mirrors: no manifest
   if (known_manifest_ && known_manifest_->ContentId() == content_id_ &&
       known_manifest_->size() == layout_.size) {
     manifest_ = known_manifest_;  // the session's earlier fetch loaded it
@@ -468,7 +464,7 @@ awaitable<Status> Transfer::LoadManifest() {
     // The bound is on silence (each read), not on the whole manifest: a
     // source that answered OPENED and then sends nothing holds the start
     // for connect_timeout, not 30 s, before the next one is asked.
-    auto m = co_await s->FetchManifest(layout_.size, content_id_,
+    auto m = co_await s->FetchManifest(layout_.size, *content_id_,
                                        options_.connect_timeout);
     if (m) {
       manifest_ = std::make_shared<const core::Manifest>(std::move(*m));
@@ -478,9 +474,9 @@ awaitable<Status> Transfer::LoadManifest() {
     s->failure = m.error();
     LeaveOut(*s);
   }
-  co_return MakeError(Errc::kBadData,
-                      "no source served a manifest matching content id " +
-                          core::ToHex(content_id_));
+  co_return MakeError(
+      Errc::kBadData,
+      "no source served a manifest matching content id " + ContentHex());
 }
 
 // Sources that could not connect or open the stream leave before START: the

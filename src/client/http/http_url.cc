@@ -111,6 +111,38 @@ Expected<Url> ParseUrl(std::string_view text) {
   return url;
 }
 
+std::string DecodedPath(const Url& url) {
+  std::string_view path = url.target;
+  path = path.substr(0, path.find('?'));
+  auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  std::string out;
+  for (size_t i = 0; i < path.size(); ++i) {
+    int hi = i + 2 < path.size() && path[i] == '%' ? hex(path[i + 1]) : -1;
+    int lo = hi >= 0 ? hex(path[i + 2]) : -1;
+    if (lo < 0) {
+      out += path[i];
+      continue;
+    }
+    out += static_cast<char>(hi * 16 + lo);
+    i += 2;
+  }
+  return out;
+}
+
+bool UrlNamesFile(const Url& url, std::string_view name) {
+  if (name.empty()) return false;
+  std::string path = DecodedPath(url);
+  if (path.size() < name.size() + 1) return false;
+  std::string_view tail(path);
+  tail.remove_prefix(path.size() - name.size() - 1);
+  return tail[0] == '/' && tail.substr(1) == name;
+}
+
 std::string UrlBaseName(const Url& url) {
   std::string_view path = url.target;
   path = path.substr(0, path.find('?'));

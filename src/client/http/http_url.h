@@ -30,6 +30,12 @@ bool LooksLikeUrl(std::string_view text);
 // Parses an absolute http(s) URL; kMalformed naming what is wrong (another
 // scheme, no host, a bad port, user info, a fragment).
 Expected<Url> ParseUrl(std::string_view text);
+// The URL's path, the query left out and %XX escapes decoded (a malformed
+// escape stays as it is).
+std::string DecodedPath(const Url& url);
+// Whether the URL is that of the file `name` (a stream name, "a/b.iso"):
+// its decoded path is "/name" or ends with "/name".
+bool UrlNamesFile(const Url& url, std::string_view name);
 // Where a redirect from `from` with this Location leads: an absolute URL,
 // or a path on from's origin ("/x"; a fragment is dropped). kUnavailable
 // for a redirect from https to http, which would send the request and the

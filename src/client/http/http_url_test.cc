@@ -73,6 +73,19 @@ TEST(HttpUrlTest, BaseName) {
   EXPECT_EQ(UrlBaseName(*ParseUrl("http://h")), "");
 }
 
+// A proxy serving many names from one list of mirror URLs asks each URL
+// whether it is the file a request names.
+TEST(HttpUrlTest, NamesItsFileByTheDecodedPath) {
+  Url url = *ParseUrl("http://h/pub/my%20file.iso?sig=%2F");
+  EXPECT_EQ(DecodedPath(url), "/pub/my file.iso");
+  EXPECT_TRUE(UrlNamesFile(url, "my file.iso"));
+  EXPECT_TRUE(UrlNamesFile(url, "pub/my file.iso"));
+  EXPECT_FALSE(UrlNamesFile(url, "file.iso")) << "a whole segment only";
+  EXPECT_FALSE(UrlNamesFile(url, "other.iso"));
+  EXPECT_FALSE(UrlNamesFile(url, ""));
+  EXPECT_EQ(DecodedPath(*ParseUrl("http://h/a%zz%4")), "/a%zz%4");
+}
+
 TEST(HttpUrlTest, ContentRange) {
   auto r = ParseContentRange("bytes 0-0/1234");
   ASSERT_TRUE(r);
