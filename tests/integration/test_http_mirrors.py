@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import http.client
+import http.server
 import json
 import os
 import shutil
@@ -18,6 +19,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -103,6 +105,34 @@ class Nginx:
         if self.proc and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(10)
+
+
+class EmptyFile416:
+    """A server of one empty file that answers a Range the way Apache does:
+    416 with "Content-Range: bytes */0"."""
+
+    def __init__(self) -> None:
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 (the library's name)
+                self.send_response(416 if self.headers.get("Range") else 200)
+                if self.headers.get("Range"):
+                    self.send_header("Content-Range", "bytes */0")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/{path}"
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
 
 
 @unittest.skipUnless(os.path.exists(NGINX), "nginx is not installed")
@@ -297,6 +327,23 @@ class HttpMirrors(unittest.TestCase):
         wrong = "0" * 64
         self.assert_failed(self.get([m.url("data.bin")], ["--sha256", wrong]), "SHA-256", wrong)
 
+
+    def test_an_empty_file(self) -> None:
+        # nginx answers a Range on an empty file with 200 and no body;
+        # Apache with 416 "bytes */0" (played here by a small server).
+        open(os.path.join(self.root, "empty.bin"), "wb").close()
+        self.addCleanup(os.unlink, os.path.join(self.root, "empty.bin"))
+        m = self.mirror()
+        apache = EmptyFile416()
+        self.addCleanup(apache.stop)
+        for urls in ([m.url("empty.bin")], [m.url("empty.bin"), apache.url("empty.bin")]):
+            r = self.get(urls)
+            self.assertEqual(r.returncode, 0, r.stderr.decode())
+            self.assertEqual(os.path.getsize(self.out), 0)
+            os.unlink(self.out)
+        proxy = self.proxy_of([m.url("empty.bin")])
+        status, _, body = self.http(proxy, "GET", "/empty.bin")
+        self.assertEqual((status, body), (200, b""))
 
     # -- braid proxy with mirrors alone
 
