@@ -311,6 +311,27 @@ def resume_state_bytes(path: str) -> int:
     return min(blocks * st["block_size"], st["size"])
 
 
+def interrupt_when_saved(test: unittest.TestCase, args: list[str], state: str,
+                         min_bytes: int, sig: int) -> tuple[int, str]:
+    """Runs args (a `braid get`), sends `sig` once its resume state file
+    names more than min_bytes; (exit status, stderr). Fails the test when no
+    such state came within 30 s or the transfer ended first."""
+    proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, cwd=scratch_dir())
+    try:
+        saved = wait_until(lambda: resume_state_bytes(state) > min_bytes
+                           or proc.poll() is not None, 30)
+        test.assertTrue(saved, f"no resume state naming {min_bytes} bytes was saved")
+        test.assertIsNone(proc.poll(), "finished before the interruption")
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=30 * SLOW)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    return proc.returncode, err.decode(errors="replace")
+
+
 def nonempty_lines(text: str | bytes) -> list[str]:
     if isinstance(text, bytes):
         text = text.decode("utf-8", "replace")

@@ -345,6 +345,54 @@ class HttpMirrors(unittest.TestCase):
         status, _, body = self.http(proxy, "GET", "/empty.bin")
         self.assertEqual((status, body), (200, b""))
 
+    def interrupted_get(self, urls: list[str]) -> None:
+        """braid get of urls, interrupted (Ctrl-C) once its resume state
+        names 2 MB; the partial file and its state must be kept."""
+        args = [h.braid_bin(), "get", *urls, "-o", self.out, "-q"]
+        rc, err = h.interrupt_when_saved(self, args, self.out + ".braid-state", 2 * MB,
+                                         signal.SIGINT)
+        self.assertNotEqual(rc, 0)
+        self.assertIn("resume", err)
+        self.assertTrue(os.path.exists(self.out + ".braid-part"))
+
+    def slow_file(self) -> tuple[str, str]:
+        """A 16 MB file and one mirror of it at 1 MB/s per connection (two
+        connections: about 6 s; the first resume state comes at 2 s).
+        nginx's limit_rate binds a long range only (each request may send
+        its first second's worth at once), so one mirror, whose consecutive
+        blocks go in long ranges."""
+        path = os.path.join(self.root, "resume.bin")
+        digest = h.write_random_file(path, 16 * MB)
+        self.addCleanup(os.unlink, path)
+        return self.mirror(slow="1m").url("slow/resume.bin"), digest
+
+    def test_mirrors_alone_resume_while_they_serve_the_same_version(self) -> None:
+        url, digest = self.slow_file()
+        self.interrupted_get([url])
+        r = self.get([url])
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        self.assertEqual(h.sha256_file(self.out), digest)
+        with open(self.stats) as f:
+            st = json.load(f)
+        self.assertGreater(st["resumed_bytes"], 2 * MB, st)
+        fetched = sum(src["bytes"] for src in st["sources"])
+        self.assertEqual(fetched + st["resumed_bytes"], 16 * MB, st)
+        self.assertEqual(st["content_id"], "", "mirrors name no content")
+        self.assertFalse(os.path.exists(self.out + ".braid-state"))
+
+    def test_mirrors_alone_start_over_when_the_file_changed(self) -> None:
+        url, digest = self.slow_file()
+        self.interrupted_get([url])
+        # A new version: the same bytes here, but a new Last-Modified and ETag.
+        path = os.path.join(self.root, "resume.bin")
+        later = os.stat(path).st_mtime + 60
+        os.utime(path, (later, later))
+        r = self.get([url])
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        self.assertEqual(h.sha256_file(self.out), digest)
+        with open(self.stats) as f:
+            self.assertEqual(json.load(f)["resumed_bytes"], 0)
+
     # -- braid proxy with mirrors alone
 
     def proxy_of(self, urls: list[str]) -> h.Server:

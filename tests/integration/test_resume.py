@@ -7,7 +7,6 @@ import json
 import os
 import shutil
 import signal
-import subprocess
 import sys
 import unittest
 
@@ -40,22 +39,8 @@ class Resume(unittest.TestCase):
     def interrupt_when_saved(self, sig: int) -> tuple[int, str]:
         """Sends `sig` once a periodic resume state names more than 4 MB
         (48 MB at 12 MB/s: the first state, about 2 s in, names about half)."""
-        state = self.out + ".braid-state"
-        proc = subprocess.Popen(self.args(), stdin=subprocess.DEVNULL,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                cwd=h.scratch_dir())
-        try:
-            saved = h.wait_until(lambda: h.resume_state_bytes(state) > 4 * MB
-                                 or proc.poll() is not None, 30)
-            self.assertTrue(saved, "no resume state naming 4 MB was saved")
-            self.assertIsNone(proc.poll(), "finished before the interruption")
-            proc.send_signal(sig)
-            _, err = proc.communicate(timeout=30 * h.SLOW)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait(10)
-        return proc.returncode, err.decode(errors="replace")
+        return h.interrupt_when_saved(self, self.args(), self.out + ".braid-state",
+                                      4 * MB, sig)
 
     @staticmethod
     def served_cid(addr: str) -> str:

@@ -523,7 +523,9 @@ void Transfer::Checkpoint() {
 
 Error Transfer::WithResumeHint(Error e) const {
   if (output_ && output_->Checkpoint() && output_->received().received() > 0) {
-    e.what += "; verified blocks kept in " + options_.output +
+    // Mirrors alone: kept, but not verified (no manifest).
+    e.what += std::string(manifest_ ? "; verified" : "; received") +
+              " blocks kept in " + options_.output +
               ".braid-part: run the same command again to resume";
   }
   return e;
@@ -686,10 +688,8 @@ Expected<std::unique_ptr<Output>> Transfer::OpenTheOutput() const {
                              WindowBlocks(layout_, options_.reorder_bytes),
                              options_.range, options_.sink);
   }
-  bool resumable = manifest_ && !options_.range;
   return OpenOutput(options_.output, layout_, options_.reorder_bytes,
-                    resumable ? ContentHex() : "", options_.range,
-                    live_stream_);
+                    ResumeKey(), options_.range, live_stream_);
 }
 
 awaitable<Expected<GetReport>> Transfer::Run() {

@@ -201,6 +201,12 @@ class Transfer {
   void EndLive(SourceConn& s, uint64_t size);
   // The file, standard output or sink, trimmed to options_.range.
   Expected<std::unique_ptr<Output>> OpenTheOutput() const;
+  // What a later run must find to continue this one's file: the content id
+  // (blocks verified against its manifest); from HTTP mirrors alone, a
+  // digest of the size and each mirror's URL and validator (ETag or
+  // Last-Modified: the same versions of the same file). Empty: not
+  // resumable (a range, a live stream, a mirror that names no version).
+  std::string ResumeKey() const;
   void Checkpoint();
   Error WithResumeHint(Error e) const;
   void FailSource(SourceConn& s, const Error& e);

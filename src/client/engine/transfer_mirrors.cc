@@ -1,7 +1,9 @@
 // HTTP mirrors that cannot be checked against a manifest (no braid source
 // names the content): a mirror serving another file of the same size is
 // found by comparing samples of the file across mirrors before the
-// transfer starts; the majority wins and the others are left out.
+// transfer starts; the majority wins and the others are left out. Such a
+// download resumes when the mirrors still serve the same versions
+// (ResumeKey).
 
 #include <algorithm>
 #include <map>
@@ -9,6 +11,7 @@
 #include "client/engine/for_each_parallel.h"
 #include "client/engine/transfer.h"
 #include "client/http/http_mirror.h"
+#include "core/manifest.h"
 
 namespace braid::client {
 namespace {
@@ -75,6 +78,27 @@ awaitable<Status> Transfer::CrossCheckMirrors() {
     if (s->failure) LeaveOut(*s);
   }
   co_return Ok{};
+}
+
+std::string Transfer::ResumeKey() const {
+  if (options_.range || live_stream_) return "";
+  if (manifest_) return ContentHex();
+  if (content_id_) return "";  // named, but its manifest did not come
+  // HTTP mirrors alone: the same versions (validators) of the same file.
+  std::vector<std::string> versions;
+  for (SourceConn* s : taking_part_) {
+    HttpMirror* m = s->mirror();
+    if (!m || s->failure) continue;
+    if (m->validator().empty()) return "";  // it names no version
+    versions.push_back(s->name() + " " + m->validator());
+  }
+  if (versions.empty()) return "";
+  std::sort(versions.begin(), versions.end());
+  std::string all = std::to_string(layout_.size);
+  for (const auto& v : versions) all += "\n" + v;
+  auto bytes =
+      std::span(reinterpret_cast<const uint8_t*>(all.data()), all.size());
+  return "mirrors-" + core::ToHex(core::Sha256(bytes));
 }
 
 }  // namespace braid::client

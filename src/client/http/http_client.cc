@@ -187,7 +187,8 @@ Expected<uint64_t> RangeGetOnce(httplib::Client& c, const Url& url,
                                 uint64_t offset, uint64_t length,
                                 std::optional<uint64_t> expect_total,
                                 const BodySink& sink,
-                                std::optional<std::string>* location) {
+                                std::optional<std::string>* location,
+                                std::string* validator) {
   std::string range = RangeHeader(offset, length);
   httplib::Headers headers{{"Range", range},
                            {"Accept-Encoding", "identity"},
@@ -202,6 +203,13 @@ Expected<uint64_t> RangeGetOnce(httplib::Client& c, const Url& url,
           return false;
         }
         answer = CheckAnswer(r, {offset, length, expect_total}, &total, &body);
+        if (validator) {
+          *validator =
+              r.has_header("ETag") ? "ETag " + r.get_header_value("ETag")
+              : r.has_header("Last-Modified")
+                  ? "Last-Modified " + r.get_header_value("Last-Modified")
+                  : "";
+        }
         return answer.has_value();
       },
       [&](const char* data, size_t n) {
@@ -236,13 +244,13 @@ Expected<uint64_t> RangeGet(httplib::Client& c, const Url& url,
                             const HttpConnOptions& conn_options,
                             uint64_t offset, uint64_t length,
                             std::optional<uint64_t> expect_total,
-                            const BodySink& sink) {
+                            const BodySink& sink, std::string* validator) {
   Url at = url;
   std::unique_ptr<httplib::Client> hop;  // to another origin
   for (int redirects = 0;; ++redirects) {
     std::optional<std::string> location;
     auto r = RangeGetOnce(hop ? *hop : c, at, offset, length, expect_total,
-                          sink, &location);
+                          sink, &location, validator);
     if (!location) return r;
     if (redirects == kMaxRedirects)
       return MakeError(Errc::kUnavailable,

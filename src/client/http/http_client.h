@@ -73,12 +73,15 @@ using BodySink = std::function<bool(const char* data, size_t n)>;
 // exactly that length. Returns the Content-Range total (the file size).
 // Errors name the request and what was wrong with the answer. Redirects
 // are followed (at most 5; to another origin over a connection of its own,
-// with `conn_options`), except from https to http: an error.
+// with `conn_options`), except from https to http: an error. With
+// `validator`, it gets what names this version of the file on the server:
+// its ETag, or else its Last-Modified date (empty: neither was sent).
 Expected<uint64_t> RangeGet(httplib::Client& c, const Url& url,
                             const HttpConnOptions& conn_options,
                             uint64_t offset, uint64_t length,
                             std::optional<uint64_t> expect_total,
-                            const BodySink& sink);
+                            const BodySink& sink,
+                            std::string* validator = nullptr);
 
 }  // namespace braid::client
 

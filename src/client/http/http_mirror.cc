@@ -138,31 +138,39 @@ void HttpMirror::OnHello(const core::Hello& h) {
   Url url = url_;
   connecting_ = workers_.size();
   for (size_t i = 0; i < workers_.size(); ++i) {
-    Async<uint64_t>(
-        [url, conn_options = options_.conn_options](httplib::Client& c) {
-          return RangeGet(c, url, conn_options, 0, 1, std::nullopt,
-                          [](const char*, size_t) { return true; });
+    Async<Probe>(
+        [url, conn_options = options_.conn_options](
+            httplib::Client& c) -> Expected<Probe> {
+          Probe p;
+          auto size = RangeGet(
+              c, url, conn_options, 0, 1, std::nullopt,
+              [](const char*, size_t) { return true; }, &p.validator);
+          if (!size) return Unexpected{size.error()};
+          p.size = *size;
+          return p;
         },
-        [](HttpMirror& m, Expected<uint64_t> size) {
-          m.OnConnected(std::move(size));
+        [](HttpMirror& m, Expected<Probe> probe) {
+          m.OnConnected(std::move(probe));
         },
         i);
   }
 }
 
-void HttpMirror::OnConnected(Expected<uint64_t> size) {
+void HttpMirror::OnConnected(Expected<Probe> probe) {
   if (connecting_ == 0) return;  // answered already (an error)
-  if (!size) {
+  if (!probe) {
     connecting_ = 0;
-    Answer(core::ErrorMsg{size.error().code, size.error().what});
+    Answer(core::ErrorMsg{probe.error().code, probe.error().what});
     return;
   }
-  if (size_ && *size_ != *size) {
+  if ((size_ && *size_ != probe->size) ||
+      (size_ && validator_ != probe->validator)) {
     connecting_ = 0;
-    Answer(core::ErrorMsg{Errc::kBadData, "size changed while connecting"});
+    Answer(core::ErrorMsg{Errc::kBadData, "file changed while connecting"});
     return;
   }
-  size_ = *size;
+  size_ = probe->size;
+  validator_ = probe->validator;
   if (--connecting_ > 0) return;
   Answer(core::Hello{core::kProtocolVersion, core::kProtocolVersion,
                      core::Role::kServer, "braid-http-mirror"});

@@ -51,6 +51,10 @@ class HttpMirror final : public net::Link {
     return inbox_->bytes_received.load(std::memory_order_relaxed);
   }
 
+  // What names this version of the file on the mirror (its ETag, or its
+  // Last-Modified date; empty: neither), known once HELLO was answered.
+  const std::string& validator() const { return validator_; }
+
   // Bytes [offset, offset + length) of the file, outside the plan (the
   // cross-check of mirrors at open). REQUIRES: OPENED was answered.
   awaitable<Expected<std::vector<uint8_t>>> Fetch(uint64_t offset,
@@ -93,7 +97,12 @@ class HttpMirror final : public net::Link {
   void Async(std::function<Expected<T>(httplib::Client&)> fn,
              std::function<void(HttpMirror&, Expected<T>)> done,
              std::optional<size_t> worker = std::nullopt);
-  void OnConnected(Expected<uint64_t> size);
+  // What a connection's first range GET learned.
+  struct Probe {
+    uint64_t size = 0;
+    std::string validator;
+  };
+  void OnConnected(Expected<Probe> probe);
   // Issues range GETs while the plan has blocks and the buffer bound allows;
   // END when the plan is empty and everything asked for was read.
   void Pump();
@@ -118,6 +127,7 @@ class HttpMirror final : public net::Link {
   size_t connecting_ = 0;  // workers whose first request is under way
   bool plan_empty_ = false;
   std::optional<uint64_t> size_;
+  std::string validator_;
   core::StreamLayout layout_;
   std::optional<core::ServingStream> stream_;  // from OPEN on
   std::optional<RunCoalescer> runs_;

@@ -21,7 +21,9 @@
 namespace braid::client {
 
 struct ResumeState {
-  std::string content_id;  // hex
+  // The content id in hex, or for HTTP mirrors alone "mirrors-" and a
+  // digest of their versions (Transfer::ResumeKey).
+  std::string content_id;
   uint64_t size = 0;
   uint32_t block_size = 0;
   std::vector<std::pair<uint64_t, uint64_t>> have;  // block ranges [first, end)
