@@ -135,8 +135,9 @@ struct SourceProgress {
 };
 
 struct Progress {
-  uint64_t done_bytes = 0;
-  uint64_t total_bytes = 0;  // Description::kLiveSize for a live stream
+  uint64_t done_bytes = 0;     // fetched by this fetch
+  uint64_t resumed_bytes = 0;  // on disk from an earlier run, not fetched
+  uint64_t total_bytes = 0;    // Description::kLiveSize for a live stream
   std::chrono::steady_clock::duration elapsed{};
   std::vector<SourceProgress> sources;
 };

@@ -129,9 +129,16 @@ int FailGet(const Error& e) {
 }
 
 void Summarize(const Report& report) {
-  double mb = static_cast<double>(report.bytes) / 1e6;
-  spdlog::info("done: {} bytes in {:.2f} s ({:.1f} MB/s)", report.bytes,
-               report.seconds, report.seconds > 0 ? mb / report.seconds : 0.0);
+  // The rate is of what this run fetched, not of what an earlier one left.
+  uint64_t fetched = report.bytes - report.resumed_bytes;
+  double mb = static_cast<double>(fetched) / 1e6;
+  std::string resumed = report.resumed_bytes == 0
+                            ? ""
+                            : "; " + std::to_string(report.resumed_bytes) +
+                                  " bytes were on disk from an earlier run";
+  spdlog::info("done: {} bytes in {:.2f} s ({:.1f} MB/s{})", report.bytes,
+               report.seconds, report.seconds > 0 ? mb / report.seconds : 0.0,
+               resumed);
   for (const auto& s : report.sources) {
     spdlog::info("  {} (id {}): {} blocks, {} bytes{}", s.address, s.id,
                  s.blocks, s.bytes,

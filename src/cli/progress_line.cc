@@ -1,8 +1,50 @@
 #include "cli/progress_line.h"
 
+#include <sys/ioctl.h>
+#include <unistd.h>
+
 #include <cstdio>
+#include <cstdlib>
+#include <mutex>
 
 namespace braid::cli {
+namespace {
+
+// The enabled line and what it shows now (empty: nothing drawn).
+std::mutex mu;
+ProgressLine* active = nullptr;  // guarded by mu
+std::string shown;               // guarded by mu
+
+size_t TerminalColumns() {
+  winsize ws{};
+  if (::ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+    return ws.ws_col;
+  if (const char* c = std::getenv("COLUMNS"); c && std::atoi(c) > 0)
+    return static_cast<size_t>(std::atoi(c));
+  return 80;
+}
+
+void Draw(const std::string& text) {  // REQUIRES: mu held
+  std::fputs(("\r" + text + "\033[K").c_str(), stderr);
+  std::fflush(stderr);
+}
+
+void Clear() {  // REQUIRES: mu held
+  if (!shown.empty()) std::fputs("\r\033[K", stderr);
+}
+
+}  // namespace
+
+ProgressLine::ProgressLine(bool enabled) : enabled_(enabled) {
+  std::lock_guard lock(mu);
+  if (enabled_) active = this;
+}
+
+ProgressLine::~ProgressLine() {
+  Finish();
+  std::lock_guard lock(mu);
+  if (active == this) active = nullptr;
+}
 
 std::string ProgressLine::Rate(double bps) {
   char buf[32];
@@ -16,34 +58,51 @@ std::string ProgressLine::Rate(double bps) {
   return buf;
 }
 
+std::string ProgressLine::Format(const Progress& p, size_t columns) {
+  double elapsed = std::chrono::duration<double>(p.elapsed).count();
+  uint64_t have = p.resumed_bytes + p.done_bytes, total = p.total_bytes;
+  double rate = elapsed > 0 ? p.done_bytes / elapsed : 0;  // fetched only
+  bool live = total == Description::kLiveSize;  // its length is unknown
+  std::string line =
+      live ? "live " + std::to_string(have / 1000000) + " MB " + Rate(rate)
+           : std::to_string(total ? 100 * have / total : 100) + "% " +
+                 Rate(rate);
+  if (rate > 0 && have < total && !live) {
+    line += " ETA " +
+            std::to_string(static_cast<int>((total - have) / rate + 0.5)) + "s";
+  }
+  line += " |";
+  for (const auto& s : p.sources)
+    line += " " + s.name + (s.alive ? " " + Rate(s.rate) : " failed");
+  // Cut, never wrapped: a wrapped line could not be redrawn in place.
+  if (columns > 1 && line.size() > columns - 1) line.resize(columns - 1);
+  return line;
+}
+
 void ProgressLine::Update(const Progress& p) {
   if (!enabled_ || p.elapsed - last_draw_ < std::chrono::milliseconds(250))
     return;
   last_draw_ = p.elapsed;
-  double elapsed = std::chrono::duration<double>(p.elapsed).count();
-  uint64_t done = p.done_bytes, total = p.total_bytes;
-  double rate = elapsed > 0 ? done / elapsed : 0;
-  double pct = total ? 100.0 * done / total : 100;
-  bool live = total == Description::kLiveSize;  // its length is unknown
-  std::string line =
-      live ? "\rlive " + std::to_string(done / 1000000) + " MB " + Rate(rate)
-           : "\r" + std::to_string(static_cast<int>(pct)) + "% " + Rate(rate);
-  if (rate > 0 && done < total && !live) {
-    line += " ETA " +
-            std::to_string(static_cast<int>((total - done) / rate + 0.5)) + "s";
-  }
-  line += " |";
-  for (const auto& s : p.sources) {
-    line += " " + s.name + (s.alive ? " " + Rate(s.rate) : " failed");
-  }
-  line += "\033[K";
-  std::fputs(line.c_str(), stderr);
-  drawn_ = true;
+  std::string text = Format(p, TerminalColumns());
+  std::lock_guard lock(mu);
+  if (active != this) return;  // finished
+  shown = std::move(text);
+  Draw(shown);
 }
 
 void ProgressLine::Finish() {
-  if (drawn_) std::fputs("\r\033[K", stderr);
-  drawn_ = false;
+  std::lock_guard lock(mu);
+  if (active != this) return;
+  Clear();
+  shown.clear();
+  active = nullptr;
+}
+
+void ProgressLine::AroundLog(const std::function<void()>& write) {
+  std::lock_guard lock(mu);
+  Clear();
+  write();
+  if (!shown.empty()) Draw(shown);
 }
 
 }  // namespace braid::cli

@@ -405,6 +405,7 @@ void Transfer::TellProgress(Clock::time_point now, bool last) {
   last_told_ = now;
   braid::Progress p;
   p.done_bytes = received_bytes_;
+  p.resumed_bytes = output_ ? output_->resumed_bytes() : 0;
   p.total_bytes = live_stream_ ? braid::Description::kLiveSize : layout_.size;
   p.elapsed = now - start_;
   for (SourceConn* s : taking_part_)
