@@ -63,7 +63,6 @@ void Scheduler::RepairLost(Clock::time_point now, std::vector<Command>* out) {
   const Source* sender = Find(e);
   // A sender held by back-pressure (a slow reader) is not late.
   if (!sender || retried_[frontier] >= 2 || paused_.count(e)) return;
-  if (sender->unread_blocks > 0) return;  // we are late, not the sender
   double per_block =
       sender->rate > 0 ? layout_.block_size / sender->rate : 0.05;
   double patience = std::max({0.05, 3 * Seconds(sender->rtt), 8 * per_block});

@@ -56,11 +56,18 @@ class SessionImpl final : public Session {
     if (auto s = lib::AddFetchOptions(options, &get); !s)
       return Unexpected{s.error()};
     // The content agreed on when the session opened, or by its first fetch.
-    Description agreed = Describe();
-    if (!get.content_id && !agreed.content_id.empty()) {
-      get.content_id = *core::DigestFromHex(agreed.content_id);
-      get.size = agreed.size;
+    Description agreed;
+    bool known = false;
+    {
+      std::lock_guard lock(mu_);
+      agreed = description_;
+      known = agreed_;
     }
+    if (!get.content_id && !agreed.content_id.empty())
+      get.content_id = *core::DigestFromHex(agreed.content_id);
+    // Mirrors alone name no content: the size at least stays what the
+    // description said (a proxy sent it as Content-Length).
+    if (known && !agreed.live()) get.size = agreed.size;
     auto report = client::RunGet(get, options.stop);
     if (!report && options.stop.stop_requested())
       return MakeError(Errc::kCancelled, report.error().what);
@@ -79,11 +86,13 @@ class SessionImpl final : public Session {
     std::lock_guard lock(mu_);
     description_.size = size;
     description_.content_id = std::move(content_id);
+    agreed_ = true;
   }
 
   const client::GetOptions get_;
   mutable std::mutex mu_;
   Description description_;  // guarded by mu_
+  bool agreed_ = false;      // description_ learned; guarded by mu_
 };
 
 }  // namespace

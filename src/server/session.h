@@ -51,8 +51,11 @@ class Session : public std::enable_shared_from_this<Session> {
   // should hear of it; true if one was queued.
   bool SyncLive();
   int DataFd() const { return live_ ? live_->fd() : file_->fd(); }
-  // A stream is open and START came.
-  bool Streaming() const { return stream_ && stream_->streaming(); }
+  // A stream is open and START came (false from CloseStream on: the
+  // writer takes no further block).
+  bool Streaming() const {
+    return state_ == State::kOpen && stream_ && stream_->streaming();
+  }
   Status OnManifestGet(const core::ManifestGet& g);
   // The open file's publisher signature (server's --sign-key), or ERROR
   // kNotFound: none here (no key, or a live stream).

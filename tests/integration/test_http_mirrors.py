@@ -431,6 +431,22 @@ class HttpMirrors(unittest.TestCase):
         self.assertIn(b"other.bin", body)
         self.assertTrue(proxy.alive(), proxy.stderr_text())
 
+    def test_proxy_refuses_a_file_that_changed_size_since_its_session_opened(self) -> None:
+        # Mirrors name no content: the size the session described (and the
+        # proxy sends as Content-Length) is what each fetch holds them to.
+        path = os.path.join(self.root, "swap.bin")
+        digest = h.write_random_file(path, 3 * MB)
+        self.addCleanup(os.unlink, path)
+        m = self.mirror()
+        proxy = self.proxy_of([m.url("swap.bin")])
+        status, headers, body = self.http(proxy, "GET", "/swap.bin")
+        self.assertEqual((status, hashlib.sha256(body).hexdigest()), (200, digest))
+        h.write_random_file(path, 2 * MB)  # replaced within the session's 10 s
+        status, headers, body = self.http(proxy, "GET", "/swap.bin")
+        self.assertEqual(status, 502, body[:300])
+        self.assertIn(b"as when the session opened", body)
+        self.assertTrue(proxy.alive(), proxy.stderr_text())
+
     def test_proxy_answers_502_when_the_mirror_is_gone_before_the_first_byte(self) -> None:
         m = self.mirror()
         proxy = self.proxy_of([m.url("data.bin")])

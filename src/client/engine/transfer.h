@@ -203,9 +203,10 @@ class Transfer {
   Expected<std::unique_ptr<Output>> OpenTheOutput() const;
   // What a later run must find to continue this one's file: the content id
   // (blocks verified against its manifest); from HTTP mirrors alone, a
-  // digest of the size and each mirror's URL and validator (ETag or
-  // Last-Modified: the same versions of the same file). Empty: not
-  // resumable (a range, a live stream, a mirror that names no version).
+  // token per mirror (a digest of the size, its URL and its validator, ETag
+  // or Last-Modified): a later run resumes while one of them still serves
+  // that version (SameResumeKey). Empty: not resumable (a range, a live
+  // stream, no mirror that names its version).
   std::string ResumeKey() const;
   void Checkpoint();
   Error WithResumeHint(Error e) const;

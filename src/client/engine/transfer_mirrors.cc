@@ -11,6 +11,7 @@
 #include "client/engine/for_each_parallel.h"
 #include "client/engine/transfer.h"
 #include "client/http/http_mirror.h"
+#include "client/output/resume_state.h"
 #include "core/manifest.h"
 
 namespace braid::client {
@@ -84,21 +85,23 @@ std::string Transfer::ResumeKey() const {
   if (options_.range || live_stream_) return "";
   if (manifest_) return ContentHex();
   if (content_id_) return "";  // named, but its manifest did not come
-  // HTTP mirrors alone: the same versions (validators) of the same file.
-  std::vector<std::string> versions;
+  // HTTP mirrors alone: a token per mirror and version of the file (URL and
+  // validator), so that a later run resumes if one still serves it.
+  std::vector<std::string> tokens;
   for (SourceConn* s : taking_part_) {
     HttpMirror* m = s->mirror();
-    if (!m || s->failure) continue;
-    if (m->validator().empty()) return "";  // it names no version
-    versions.push_back(s->name() + " " + m->validator());
+    if (!m || s->failure || m->validator().empty()) continue;
+    std::string v =
+        std::to_string(layout_.size) + "\n" + s->name() + "\n" + m->validator();
+    auto bytes =
+        std::span(reinterpret_cast<const uint8_t*>(v.data()), v.size());
+    tokens.push_back(std::string(kMirrorKeyPrefix) +
+                     core::ToHex(core::Sha256(bytes)));
   }
-  if (versions.empty()) return "";
-  std::sort(versions.begin(), versions.end());
-  std::string all = std::to_string(layout_.size);
-  for (const auto& v : versions) all += "\n" + v;
-  auto bytes =
-      std::span(reinterpret_cast<const uint8_t*>(all.data()), all.size());
-  return "mirrors-" + core::ToHex(core::Sha256(bytes));
+  std::sort(tokens.begin(), tokens.end());
+  std::string key;
+  for (const auto& t : tokens) key += (key.empty() ? "" : " ") + t;
+  return key;
 }
 
 }  // namespace braid::client

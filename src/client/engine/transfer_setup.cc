@@ -335,6 +335,15 @@ Status Transfer::CheckOpened() {
   }
   auto size = MajoritySize(ok);
   if (!size) return Unexpected{size.error()};
+  // A session's fetch: the size its description gave (a proxy has sent it
+  // as Content-Length) is the one to fetch.
+  if (options_.size && *size != *options_.size) {
+    return MakeError(Errc::kBadData, "'" + options_.name + "' is now " +
+                                         std::to_string(*size) +
+                                         " bytes on its sources, not " +
+                                         std::to_string(*options_.size) +
+                                         " as when the session opened");
+  }
   for (SourceConn* s : taking_part_) {
     if (s->failure) LeaveOut(*s);
   }

@@ -163,12 +163,14 @@ void HttpMirror::OnConnected(Expected<Probe> probe) {
     Answer(core::ErrorMsg{probe.error().code, probe.error().what});
     return;
   }
-  if ((size_ && *size_ != probe->size) ||
-      (size_ && validator_ != probe->validator)) {
+  if (size_ && *size_ != probe->size) {
     connecting_ = 0;
-    Answer(core::ErrorMsg{Errc::kBadData, "file changed while connecting"});
+    Answer(core::ErrorMsg{Errc::kBadData, "size changed while connecting"});
     return;
   }
+  // Connections that hear different validators (a redirector, a balancer
+  // whose back ends name versions their own way): no stable version.
+  if (size_ && validator_ != probe->validator) probe->validator.clear();
   size_ = probe->size;
   validator_ = probe->validator;
   if (--connecting_ > 0) return;

@@ -205,7 +205,7 @@ Expected<std::unique_ptr<Output>> OpenOutput(
   if (!resume_key.empty()) {
     auto state = LoadResumeState(state_path);
     struct stat ps;
-    if (state && state->content_id == resume_key &&
+    if (state && SameResumeKey(state->content_id, resume_key) &&
         state->size == layout.size && state->block_size == layout.block_size &&
         ::stat(part.c_str(), &ps) == 0 &&
         static_cast<uint64_t>(ps.st_size) == layout.size) {

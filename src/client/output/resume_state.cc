@@ -7,7 +7,9 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 
 #include "core/errc.h"
@@ -90,6 +92,19 @@ Status SaveResumeState(const std::string& path, const ResumeState& state) {
     return Unexpected{IoError("rename " + tmp)};
   std::string dir = std::filesystem::path(path).parent_path().string();
   return SyncPath(dir.empty() ? "." : dir, O_RDONLY | O_DIRECTORY);
+}
+
+bool SameResumeKey(const std::string& saved, const std::string& now) {
+  if (saved == now) return true;
+  if (!saved.starts_with(kMirrorKeyPrefix) ||
+      !now.starts_with(kMirrorKeyPrefix))
+    return false;
+  std::istringstream a(saved);
+  std::set<std::string> had{std::istream_iterator<std::string>(a), {}};
+  std::istringstream b(now);
+  for (std::istream_iterator<std::string> t(b), end; t != end; ++t)
+    if (had.count(*t)) return true;
+  return false;
 }
 
 }  // namespace braid::client

@@ -21,8 +21,8 @@
 namespace braid::client {
 
 struct ResumeState {
-  // The content id in hex, or for HTTP mirrors alone "mirrors-" and a
-  // digest of their versions (Transfer::ResumeKey).
+  // The content id in hex, or for HTTP mirrors alone a token per mirror
+  // and version (Transfer::ResumeKey, SameResumeKey).
   std::string content_id;
   uint64_t size = 0;
   uint32_t block_size = 0;
@@ -35,6 +35,14 @@ struct ResumeState {
 
 // kNotFound if there is no state file; kMalformed if it cannot be parsed.
 Expected<ResumeState> LoadResumeState(const std::string& path);
+
+// A key made of HTTP mirrors' versions starts its tokens with this.
+inline constexpr std::string_view kMirrorKeyPrefix = "mirror-";
+// Whether a saved state's key names what a new run fetches: the same
+// content id; or, from HTTP mirrors alone (space-separated tokens, one per
+// mirror and version of the file), one mirror still serving the version it
+// served then.
+bool SameResumeKey(const std::string& saved, const std::string& now);
 // The state file's text; `origin` names it in errors. Never throws.
 Expected<ResumeState> ParseResumeState(std::string_view text,
                                        const std::string& origin);

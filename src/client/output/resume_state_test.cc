@@ -40,5 +40,19 @@ TEST(ResumeStateTest, RangesSaveAndLoad) {
   rmdir(dir);
 }
 
+// A content id matches itself only; mirrors' keys match while one mirror
+// still serves the version it served (a mirror missing or added is no
+// change of content).
+TEST(ResumeStateTest, MirrorKeysMatchOnAnyMirrorStillServingItsVersion) {
+  std::string cid(64, 'a');
+  EXPECT_TRUE(SameResumeKey(cid, cid));
+  EXPECT_FALSE(SameResumeKey(cid, std::string(64, 'b')));
+  EXPECT_TRUE(SameResumeKey("mirror-1 mirror-2", "mirror-2"));
+  EXPECT_TRUE(SameResumeKey("mirror-2", "mirror-2 mirror-3"));
+  EXPECT_FALSE(SameResumeKey("mirror-1 mirror-2", "mirror-3 mirror-4"));
+  EXPECT_FALSE(SameResumeKey("mirror-1", cid));
+  EXPECT_FALSE(SameResumeKey("mirror-1", ""));
+}
+
 }  // namespace
 }  // namespace braid::client
