@@ -423,6 +423,26 @@ class BadInput(unittest.TestCase):
             self.assertEqual(epoch, 7)
             self.assertEqual(payload, self.small_data[seq * SMALL_BS:(seq + 1) * SMALL_BS])
 
+    def test_reopen_stops_the_old_stream_at_once(self) -> None:
+        # A re-OPEN mid-way through 20 MiB in 4 KiB blocks: what comes of
+        # the old stream before OPENED is what was on its way (socket
+        # buffers), not the rest of the file.
+        c = self.conn()
+        c.hello()
+        c.open("big.bin", block_size=SMALL_BS, pattern=[0], my_id=0)
+        c.send_frame(h.START)
+        self.assertEqual(c.recv_frame().type, h.DATA)
+        c.send_frame(h.OPEN, h.open_body("small.bin", block_size=SMALL_BS))
+        total = BIG_SIZE // SMALL_BS
+        old = 0
+        while old <= total:
+            f = c.recv_frame()
+            self.assertIsNotNone(f, "server closed on a re-OPEN")
+            if f.type == h.OPENED:
+                break
+            old += 1
+        self.assertLess(old, total // 4, "the old stream went on after the re-OPEN")
+
     def test_reopen_of_a_missing_name_leaves_the_session_ready(self) -> None:
         c = self.conn()
         c.hello()
