@@ -74,8 +74,14 @@ std::string ProgressLine::Format(const Progress& p, size_t columns) {
   line += " |";
   for (const auto& s : p.sources)
     line += " " + s.name + (s.alive ? " " + Rate(s.rate) : " failed");
-  // Cut, never wrapped: a wrapped line could not be redrawn in place.
-  if (columns > 1 && line.size() > columns - 1) line.resize(columns - 1);
+  // Cut, never wrapped: a wrapped line could not be redrawn in place. By
+  // characters, not bytes (a URL may hold UTF-8); a wide one counts as one.
+  size_t chars = 0, at = 0;
+  for (; at < line.size(); ++at) {
+    bool starts_char = (static_cast<unsigned char>(line[at]) & 0xC0) != 0x80;
+    if (starts_char && ++chars > columns - 1) break;
+  }
+  if (columns > 1) line.resize(at);
   return line;
 }
 

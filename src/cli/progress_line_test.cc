@@ -36,6 +36,26 @@ TEST(ProgressLineTest, IsCutToTheTerminalsWidth) {
   EXPECT_GT(ProgressLine::Format(Halfway(), 80).size(), 70u);
 }
 
+// A name in UTF-8 is cut between characters, never inside one.
+TEST(ProgressLineTest, IsCutBetweenCharacters) {
+  Progress p = Halfway();
+  p.sources = {
+      {"http://h/\xc3\xa9t\xc3\xa9-\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac", 1e6,
+       true}};
+  for (size_t columns = 20; columns < 60; ++columns) {
+    std::string line = ProgressLine::Format(p, columns);
+    size_t chars = 0;
+    for (unsigned char c : line) chars += (c & 0xC0) != 0x80;
+    EXPECT_LE(chars, columns - 1) << line;
+    EXPECT_NE(static_cast<unsigned char>(line.back()) & 0xC0, 0xC0u)
+        << "ends with a lead byte: " << line;
+    EXPECT_FALSE(line.size() >= 2 &&
+                 (static_cast<unsigned char>(line[line.size() - 2]) & 0xE0) ==
+                     0xE0)
+        << "ends inside a three-byte character: " << line;
+  }
+}
+
 TEST(ProgressLineTest, ALiveStreamHasNoShareOrEta) {
   Progress p;
   p.total_bytes = Description::kLiveSize;
