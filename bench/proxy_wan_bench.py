@@ -64,7 +64,7 @@ def start_proxy(sources: list[str], log: str) -> tuple[subprocess.Popen, int]:
 def accepted(log: str) -> int:
     """Connections the server closed, as its debug log tells them."""
     with open(log, "rb") as f:
-        return sum(1 for line in f if b": closed (" in line)
+        return sum(1 for line in f if b": connection closed" in line)
 
 
 def main() -> None:

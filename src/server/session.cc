@@ -49,7 +49,7 @@ awaitable<void> Session::Run() {
   if (writer_running_) co_await writer_done_.Wait(std::chrono::seconds(2));
   conn_.Close();
   if (writer_running_) co_await writer_done_.Wait(std::chrono::seconds(2));
-  spdlog::debug("{}: closed", conn_.peer());
+  spdlog::debug("{}: connection closed", conn_.peer());
 }
 
 awaitable<void> Session::ReadLoop() {
