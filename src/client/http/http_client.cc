@@ -18,7 +18,7 @@ Status CheckAnswer(const httplib::Response& r, const Expect& e, uint64_t* total,
   bool first_ask = e.offset == 0 && !e.total;  // the size is not known yet
   // An empty file: a range starting at 0 cannot be satisfied. Servers say
   // so with a 416 naming size 0 (Apache), or ignore the Range and answer
-  // the whole, empty, file (nginx, lighttpd).
+  // the whole, empty, file (nginx).
   auto cr = ParseContentRange(r.get_header_value("Content-Range"));
   bool empty_416 = r.status == 416 && cr && cr->total == 0;
   bool empty_200 = r.status == 200 && r.has_header("Content-Length") &&
