@@ -177,6 +177,7 @@ class SourceConn {
   bool start_sent = false;   // START went in the handshake's flight
   bool skips_sent = false;   // a range's SKIPs too (before START)
   bool reused = false;       // re-opened on a session's kept connection
+  bool promised = false;     // Transfer::PromiseParking, before BeginPark
   bool parking = false;      // Transfer::BeginPark: to be kept
   bool park_ready = false;   // its SKIPs sent, reads interrupted
   bool read_failed = false;  // a read failed otherwise than interrupted

@@ -169,6 +169,11 @@ void Transfer::OnProcessed(SourceConn& s, uint64_t seq,
     progress_->Notify();
     return;
   }
+  // The last block: the connections are promised back before the output
+  // (a proxy's client) has the last bytes.
+  const auto& have = scheduler_->received();
+  if (!have.Has(seq) && have.received() + 1 == layout_.block_count())
+    PromiseParking();
   Output::Put put = Output::Put::kStored;
   if (output_->in_order()) {
     auto w = output_->Write(seq, payload);

@@ -160,6 +160,13 @@ class Transfer {
                                            OpenFlight flight);
   // Whether this transfer's connections are kept when it ends well.
   bool Parks() const;
+  // The sources BeginPark would set aside now.
+  std::vector<SourceConn*> ParkingCandidates() const;
+  // Promises their connections to the session's pool before the last
+  // block reaches the output: a request that follows the body's last
+  // bytes at once then waits for them instead of connecting anew.
+  // BeginPark keeps or forgoes each promise.
+  void PromiseParking();
   // Ends the transfer (done_) and sets aside the connections of the
   // sources that took part without fault: SKIP of what is left, reads
   // interrupted; each is kept once its reader has stopped (EndParking).

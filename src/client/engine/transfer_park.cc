@@ -53,14 +53,36 @@ bool Transfer::Parks() const {
   return options_.session && !fatal_ && !live_stream_;
 }
 
-void Transfer::BeginPark() {
-  if (!Parks()) return;
-  std::vector<SourceConn*> parking;
+std::vector<SourceConn*> Transfer::ParkingCandidates() const {
+  std::vector<SourceConn*> out;
   for (SourceConn* s : taking_part_) {
     if (!s->failure && !s->extra && !s->joined && s->Poolable() &&
         (s->pending || s->connected()))
-      parking.push_back(s);
+      out.push_back(s);
   }
+  return out;
+}
+
+void Transfer::PromiseParking() {
+  if (!Parks()) return;
+  for (SourceConn* s : ParkingCandidates()) {
+    if (s->promised) continue;
+    s->promised = true;
+    options_.session->pool.Promise(s->PoolKey(), s->rtt);
+  }
+}
+
+void Transfer::BeginPark() {
+  std::vector<SourceConn*> parking;
+  if (Parks()) parking = ParkingCandidates();
+  // What PromiseParking promised and is not set aside after all (failed
+  // since, or the transfer did): no longer owed.
+  for (SourceConn* s : taking_part_) {
+    bool kept = std::find(parking.begin(), parking.end(), s) != parking.end();
+    if (s->promised && !kept) options_.session->pool.Forgo(s->PoolKey());
+    if (!kept) s->promised = false;
+  }
+  if (!Parks()) return;
   NoteLinks();
   done_ = true;         // the readers handle nothing more
   progress_->Notify();  // one waiting inside a block's handling, too
@@ -69,7 +91,8 @@ void Transfer::BeginPark() {
   std::vector<SourceConn*> open;
   for (SourceConn* s : parking) {
     s->parking = true;
-    options_.session->pool.Promise(s->PoolKey(), s->rtt);
+    if (!s->promised) options_.session->pool.Promise(s->PoolKey(), s->rtt);
+    s->promised = false;  // now owed by its parking
     if (!s->pending) open.push_back(s);
   }
   // Side by side: one server that stopped reading delays no other.
