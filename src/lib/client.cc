@@ -5,6 +5,7 @@
 #include <braid/client.h>
 
 #include <mutex>
+#include <optional>
 
 #include "client/engine/get.h"
 #include "client/output/output_sink.h"
@@ -56,18 +57,13 @@ class SessionImpl final : public Session {
     if (auto s = lib::AddFetchOptions(options, &get); !s)
       return Unexpected{s.error()};
     // The content agreed on when the session opened, or by its first fetch.
-    Description agreed;
-    bool known = false;
-    {
-      std::lock_guard lock(mu_);
-      agreed = description_;
-      known = agreed_;
+    // (Mirrors alone name no content: the size at least is held to what
+    // the description said, which a proxy sent as Content-Length.)
+    if (auto agreed = Agreed(); agreed && !agreed->live()) {
+      if (!get.content_id && !agreed->content_id.empty())
+        get.content_id = *core::DigestFromHex(agreed->content_id);
+      get.size = agreed->size;
     }
-    if (!get.content_id && !agreed.content_id.empty())
-      get.content_id = *core::DigestFromHex(agreed.content_id);
-    // Mirrors alone name no content: the size at least stays what the
-    // description said (a proxy sent it as Content-Length).
-    if (known && !agreed.live()) get.size = agreed.size;
     auto report = client::RunGet(get, options.stop);
     if (!report && options.stop.stop_requested())
       return MakeError(Errc::kCancelled, report.error().what);
@@ -80,6 +76,13 @@ class SessionImpl final : public Session {
   static client::GetOptions Shared(client::GetOptions get) {
     get.session = std::make_shared<client::SessionState>();
     return get;
+  }
+
+  // The description once learned (by Agree or a whole fetch).
+  std::optional<Description> Agreed() const {
+    std::lock_guard lock(mu_);
+    if (!agreed_) return std::nullopt;
+    return description_;
   }
 
   void Learn(uint64_t size, std::string content_id) {

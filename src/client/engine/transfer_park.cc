@@ -75,12 +75,16 @@ void Transfer::PromiseParking() {
 void Transfer::BeginPark() {
   std::vector<SourceConn*> parking;
   if (Parks()) parking = ParkingCandidates();
-  // What PromiseParking promised and is not set aside after all (failed
-  // since, or the transfer did): no longer owed.
+  for (SourceConn* s : parking) {
+    s->parking = true;
+    if (!s->promised) options_.session->pool.Promise(s->PoolKey(), s->rtt);
+  }
+  // A promise PromiseParking made for a source not set aside after all
+  // (failed since, or the transfer did) is no longer owed; the others are
+  // owed by their parking from now on.
   for (SourceConn* s : taking_part_) {
-    bool kept = std::find(parking.begin(), parking.end(), s) != parking.end();
-    if (s->promised && !kept) options_.session->pool.Forgo(s->PoolKey());
-    if (!kept) s->promised = false;
+    if (s->promised && !s->parking) options_.session->pool.Forgo(s->PoolKey());
+    s->promised = false;
   }
   if (!Parks()) return;
   NoteLinks();
@@ -90,9 +94,6 @@ void Transfer::BeginPark() {
   // own task once it answers (StartLate), the others here.
   std::vector<SourceConn*> open;
   for (SourceConn* s : parking) {
-    s->parking = true;
-    if (!s->promised) options_.session->pool.Promise(s->PoolKey(), s->rtt);
-    s->promised = false;  // now owed by its parking
     if (!s->pending) open.push_back(s);
   }
   // Side by side: one server that stopped reading delays no other.
