@@ -43,6 +43,26 @@ struct TlsSettings {
   bool insecure = false;  // no certificate check (tests only)
 };
 
+// How HTTP(S) mirrors are asked, in curl's terms. Their certificates are
+// checked as `TlsSettings` says (ca_file, insecure).
+struct HttpSettings {
+  // "Name: value", sent with every request (no CR or LF).
+  std::vector<std::string> headers;
+  std::string user_agent;  // empty: "braid/0.1"
+  std::string user;        // "NAME:PASSWORD" (HTTP Basic); empty: none
+  // Credentials by host from a .netrc file: netrc_file, or ~/.netrc when
+  // empty. `user` takes precedence.
+  bool netrc = false;
+  std::string netrc_file;
+  // "http://HOST:PORT", "https://...", "socks5://...", "socks5h://..."
+  // (names resolved by the proxy), "socks4://...", "socks4a://...". Empty:
+  // the environment's (http_proxy, https_proxy, all_proxy, no_proxy), as
+  // curl reads them.
+  std::string proxy;
+  // Most connections (range requests at once) to one mirror, 1 to 16.
+  int connections_per_mirror = 2;
+};
+
 // Where a stream comes from and how it is cut. Every way of finding
 // sources may be combined; at least one must be given.
 struct SessionOptions {
@@ -86,6 +106,7 @@ struct SessionOptions {
   // signed for the name is taken, whatever the sources say.
   std::vector<std::string> trust_key_files;
   TlsSettings tls;
+  HttpSettings http;
   // Sent when opening the stream on every braid server (`braid token`).
   std::string access_token;
 };

@@ -6,6 +6,44 @@
 
 namespace braid::cli {
 
+namespace {
+
+void AddHttpFlags(CLI::App* cmd, HttpSettings* http) {
+  const std::string group = "HTTP(S) mirrors";
+  cmd->add_option("-H,--header", http->headers,
+                  "Send this header with every request to a mirror, "
+                  "'Name: value' (repeat for more)")
+      ->group(group);
+  cmd->add_option("-A,--user-agent", http->user_agent,
+                  "User-Agent sent to mirrors (default braid/0.1)")
+      ->group(group);
+  cmd->add_option("-u,--user", http->user,
+                  "NAME:PASSWORD for mirrors that ask (HTTP Basic). Other "
+                  "users can read it in the process list: prefer --netrc")
+      ->group(group);
+  cmd->add_flag("--netrc", http->netrc,
+                "Take mirrors' credentials by host from ~/.netrc")
+      ->group(group);
+  cmd->add_option("--netrc-file", http->netrc_file,
+                  "Take mirrors' credentials by host from this file")
+      ->check(CLI::ExistingFile)
+      ->group(group);
+  cmd->add_option("--proxy", http->proxy,
+                  "Reach mirrors through this proxy: [SCHEME://]HOST[:PORT], "
+                  "SCHEME http, https, socks4, socks4a, socks5 or socks5h. "
+                  "Default: the environment's http_proxy, https_proxy, "
+                  "all_proxy and no_proxy, as curl reads them; braid "
+                  "servers are never proxied")
+      ->group(group);
+  cmd->add_option("--connections-per-mirror", http->connections_per_mirror,
+                  "Most connections (range requests at once) to one mirror "
+                  "(default 2)")
+      ->check(CLI::Range(1, 16))
+      ->group(group);
+}
+
+}  // namespace
+
 void AddSourceFlags(CLI::App* cmd, SourceFlags* flags,
                     const std::string& max_buffer_help) {
   cmd->add_option("--source", flags->sources,
@@ -54,6 +92,7 @@ void AddSourceFlags(CLI::App* cmd, SourceFlags* flags,
                      "An access token (`braid token`) sent when opening a "
                      "stream on every braid source; servers started with "
                      "--access-key-file require one");
+  AddHttpFlags(cmd, &flags->http);
 }
 
 void AddAccessTokenFlag(CLI::App* cmd, std::string* token,
@@ -91,6 +130,7 @@ std::optional<std::string> ApplySourceFlags(const SourceFlags& flags,
   WarnIfInsecure(flags.tls);
   options->tls = flags.tls;
   options->access_token = flags.access_token;
+  options->http = flags.http;
   return std::nullopt;
 }
 

@@ -29,12 +29,15 @@ struct SourceFlags {
   std::vector<std::string> trust_keys;  // PEM public key files
   net::TlsClientOptions tls;
   std::string access_token;  // or $BRAID_ACCESS_TOKEN
+  HttpSettings http;         // how HTTP(S) mirrors are asked
 };
 
 // Registers --source, --director, --origin, --via, --discover*,
 // --block-size, --max-buffer (described by max_buffer_help),
-// --connections-per-source, --connect-timeout, --trust-key, --access-token
-// and the TLS client flags (cli/tls_flags.h) on cmd.
+// --connections-per-source, --connect-timeout, --trust-key, --access-token,
+// the TLS client flags (cli/tls_flags.h) and the HTTP mirror flags (curl's
+// --header, --user-agent, --user, --netrc, --netrc-file, --proxy, and
+// --connections-per-mirror) on cmd.
 void AddSourceFlags(CLI::App* cmd, SourceFlags* flags,
                     const std::string& max_buffer_help);
 

@@ -107,7 +107,6 @@ Status AddTrust(const SessionOptions& o, client::GetOptions* get) {
     }
     get->content_id = *id;
   }
-  get->tls_options = o.tls;
   if (o.tls.enabled) {
     auto tls = net::TlsContext::ForClient(o.tls);
     if (!tls) return Invalid(tls.error().what);
@@ -117,12 +116,46 @@ Status AddTrust(const SessionOptions& o, client::GetOptions* get) {
   return Ok{};
 }
 
+using client::CheckProxy;
+
+bool HasLineBreak(std::string_view s) {
+  return s.find_first_of("\r\n") != std::string_view::npos;
+}
+
+Status AddHttp(const SessionOptions& o, client::GetOptions* get) {
+  const HttpSettings& h = o.http;
+  client::HttpConnOptions& c = get->http;
+  c.ca_file = o.tls.ca_file;
+  c.insecure = o.tls.insecure;
+  for (const auto& header : h.headers) {
+    auto colon = header.find(':');
+    if (colon == 0 || colon == std::string::npos || HasLineBreak(header))
+      return Invalid("--header wants 'Name: value' on one line, not '" +
+                     header + "'");
+  }
+  if (HasLineBreak(h.user_agent) || HasLineBreak(h.user))
+    return Invalid("--user-agent and --user take one line");
+  if (!h.user.empty() && h.user.find(':') == std::string::npos)
+    return Invalid("--user wants NAME:PASSWORD");
+  if (h.connections_per_mirror < 1 || h.connections_per_mirror > 16)
+    return Invalid("--connections-per-mirror must be 1 to 16");
+  if (auto e = CheckProxy(h.proxy)) return Invalid("--proxy: " + *e);
+  c.headers = h.headers;
+  c.user_agent = h.user_agent;
+  c.user = h.user;
+  c.netrc = h.netrc || !h.netrc_file.empty();
+  c.netrc_file = h.netrc_file;
+  c.proxy = h.proxy;
+  c.connections = static_cast<size_t>(h.connections_per_mirror);
+  return Ok{};
+}
+
 }  // namespace
 
 Expected<client::GetOptions> ToGetOptions(const SessionOptions& o) {
   client::GetOptions get;
   get.name = o.name;
-  for (auto step : {AddFinders, AddRoutes, AddSizes, AddTrust}) {
+  for (auto step : {AddFinders, AddRoutes, AddSizes, AddTrust, AddHttp}) {
     if (auto st = step(o, &get); !st) return Unexpected{st.error()};
   }
   if (get.name.empty()) return Invalid("no name given");

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "client/engine/connection_pool.h"
+#include "client/http/http_options.h"
 #include "client/http/http_url.h"
 #include "core/manifest.h"
 #include "core/pattern.h"
@@ -73,9 +74,9 @@ struct GetOptions {
   // always wait. Standard output and sinks always wait: what they are
   // given cannot be taken back.
   bool tentative_start = true;
-  // TLS as the user set it (--tls, --cacert, --insecure): https mirrors
-  // use its authorities; braid links use `tls`, built from it.
-  net::TlsClientOptions tls_options;
+  // How mirrors are asked (headers, credentials, proxy, connections, and
+  // the TLS authorities as --cacert and --insecure set them).
+  HttpConnOptions http;
   // TLS on every braid link (--tls): to servers, relays' origins and the
   // director. Null: plain TCP.
   std::shared_ptr<const net::TlsContext> tls;

@@ -20,10 +20,9 @@ awaitable<Status> SourceConn::ConnectTransport(net::Clock::duration timeout) {
   net::FramedConn* framed = nullptr;  // a braid connection (not a mirror)
   if (url_) {
     HttpMirrorOptions options;
+    options.conn_options = mirror_http_;
     options.conn_options.connect =
         std::chrono::duration_cast<std::chrono::milliseconds>(timeout);
-    options.conn_options.ca_file = mirror_tls_.ca_file;
-    options.conn_options.insecure = mirror_tls_.insecure;
     auto mirror = std::make_unique<HttpMirror>(
         co_await asio::this_coro::executor, *url_, options);
     mirror_ = mirror.get();

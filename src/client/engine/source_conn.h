@@ -9,6 +9,7 @@
 #include <string>
 
 #include "client/engine/connection_pool.h"
+#include "client/http/http_options.h"
 #include "client/http/http_url.h"
 #include "core/manifest.h"
 #include "core/pattern.h"
@@ -45,8 +46,8 @@ class SourceConn {
         origin_(std::move(origin)),
         tls_(std::move(tls)) {}
   // An HTTP(S) mirror of the file (client/http/http_mirror.h).
-  explicit SourceConn(Url mirror, net::TlsClientOptions tls = {})
-      : url_(std::move(mirror)), mirror_tls_(std::move(tls)) {}
+  explicit SourceConn(Url mirror, HttpConnOptions http = {})
+      : url_(std::move(mirror)), mirror_http_(std::move(http)) {}
   ~SourceConn();
 
   // TCP connect (through the relay, if any), or the mirror's first range
@@ -226,7 +227,7 @@ class SourceConn {
   // The TCP connection being made (Close gives it up); closed: given up.
   std::optional<asio::ip::tcp::socket> connecting_;
   std::shared_ptr<const net::TlsContext> tls_;
-  net::TlsClientOptions mirror_tls_;
+  HttpConnOptions mirror_http_;
   std::string peer_;  // peer()  // https: authorities, --insecure
   bool closed_ = false;
   HttpMirror* mirror_ = nullptr;  // conn_, for a mirror

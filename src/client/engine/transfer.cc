@@ -26,7 +26,7 @@ Transfer::Transfer(const GetOptions& options)
     all_.push_back(std::make_unique<SourceConn>(a, options.name, std::nullopt,
                                                 options.tls));
   for (const auto& url : options.mirrors)
-    all_.push_back(std::make_unique<SourceConn>(url, options.tls_options));
+    all_.push_back(std::make_unique<SourceConn>(url, options.http));
   for (const auto& via : options.vias) {
     if (via) {
       all_.push_back(std::make_unique<SourceConn>(*via, options.name,

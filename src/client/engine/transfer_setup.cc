@@ -329,7 +329,9 @@ Status Transfer::CheckOpened() {
     if (all_missing) {
       return MakeError(Errc::kNotFound,
                        "'" + options_.name + "' not found on any of " +
-                           std::to_string(taking_part_.size()) + " source(s)");
+                           std::to_string(taking_part_.size()) +
+                           " source(s) (" +
+                           taking_part_.front()->failure->what + ")");
     }
     return Unexpected{*taking_part_.front()->failure};
   }

@@ -1,270 +1,459 @@
 #include "client/http/http_client.h"
 
-#include <httplib.h>
+#include <curl/curl.h>
 
-#include <memory>
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
 
 namespace braid::client {
 namespace {
 
-// What a mirror's answer to one range request must be.
-struct Expect {
-  uint64_t offset, length;
-  std::optional<uint64_t> total;
+// Redirects followed for one request; more is an error.
+constexpr int kMaxRedirects = 5;
+// Bytes curl receives at most per read (and hands over per callback).
+constexpr long kReceiveBuffer = 256 * 1024;
+
+void InitCurlOnce() {
+  static std::once_flag once;
+  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+}
+
+bool EqualsNoCase(std::string_view a, std::string_view b) {
+  return a.size() == b.size() &&
+         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
+    s.remove_prefix(1);
+  while (!s.empty() && (s.back() == '\r' || s.back() == '\n' ||
+                        s.back() == ' ' || s.back() == '\t'))
+    s.remove_suffix(1);
+  return s;
+}
+
+// The head of the last response (a redirect or a 1xx starts a new one).
+struct Head {
+  std::optional<std::string> content_range, content_encoding, content_length,
+      etag, last_modified, location;
+
+  void Take(std::string_view line) {
+    auto colon = line.find(':');
+    if (colon == std::string_view::npos) return;
+    std::string_view name = line.substr(0, colon);
+    std::string value(Trim(line.substr(colon + 1)));
+    for (auto [key, field] : {std::pair{"content-range", &content_range},
+                              {"content-encoding", &content_encoding},
+                              {"content-length", &content_length},
+                              {"etag", &etag},
+                              {"last-modified", &last_modified},
+                              {"location", &location}}) {
+      if (EqualsNoCase(name, key)) *field = value;
+    }
+  }
 };
 
-Status CheckAnswer(const httplib::Response& r, const Expect& e, uint64_t* total,
-                   uint64_t* body) {
-  bool first_ask = e.offset == 0 && !e.total;  // the size is not known yet
+bool IsRedirect(long status, const Head& head) {
+  return status >= 300 && status < 400 && head.location;
+}
+
+// What a mirror's answer to one range request must be; sets the file's
+// size and the body's length.
+Status CheckAnswer(long status, const Head& head, const RangeAsk& e,
+                   uint64_t* total, uint64_t* body) {
+  bool first_ask = e.offset == 0 && !e.expect_total;  // size not known yet
   // An empty file: a range starting at 0 cannot be satisfied. Servers say
   // so with a 416 naming size 0 (Apache), or ignore the Range and answer
   // the whole, empty, file (nginx).
-  auto cr = ParseContentRange(r.get_header_value("Content-Range"));
-  bool empty_416 = r.status == 416 && cr && cr->total == 0;
-  bool empty_200 = r.status == 200 && r.has_header("Content-Length") &&
-                   r.get_header_value("Content-Length") == "0";
+  auto cr = ParseContentRange(head.content_range.value_or(""));
+  bool empty_416 = status == 416 && cr && cr->total == 0;
+  bool empty_200 = status == 200 && head.content_length == "0";
   if (first_ask && (empty_416 || empty_200)) {
     *total = 0;
     *body = 0;
     return Ok{};
   }
-  if (r.status == 200) {
+  if (status == 200) {
     return MakeError(Errc::kUnavailable,
                      "answered 200 to a Range request: the server does not "
                      "serve byte ranges");
   }
-  if (r.status != 206) {
-    return MakeError(Errc::kUnavailable,
-                     "HTTP " + std::to_string(r.status) +
-                         (r.reason.empty() ? "" : " " + r.reason));
+  if (status != 206) {
+    return MakeError(status == 404 || status == 410   ? Errc::kNotFound
+                     : status == 401 || status == 403 ? Errc::kForbidden
+                                                      : Errc::kUnavailable,
+                     "HTTP " + std::to_string(status));
   }
   if (!cr) return Unexpected{cr.error()};
   if (!cr->first || !cr->total) {
     return MakeError(Errc::kMalformed, "Content-Range without a total size");
   }
-  std::string enc = r.get_header_value("Content-Encoding");
+  const std::string& enc = head.content_encoding.value_or("");
   if (!enc.empty() && enc != "identity")
     return MakeError(Errc::kMalformed, "body is " + enc + "-encoded");
   uint64_t want_last = e.offset + e.length - 1;
   bool clipped =
-      !e.total && *cr->last < want_last && *cr->last + 1 == *cr->total;
+      !e.expect_total && *cr->last < want_last && *cr->last + 1 == *cr->total;
   if (*cr->first != e.offset || (*cr->last != want_last && !clipped)) {
-    return MakeError(Errc::kBadData, "Content-Range '" +
-                                         r.get_header_value("Content-Range") +
+    return MakeError(Errc::kBadData, "Content-Range '" + *head.content_range +
                                          "' is not the range asked");
   }
-  if (e.total && *cr->total != *e.total) {
+  if (e.expect_total && *cr->total != *e.expect_total) {
     return MakeError(Errc::kBadData, "size changed from " +
-                                         std::to_string(*e.total) + " to " +
-                                         std::to_string(*cr->total));
+                                         std::to_string(*e.expect_total) +
+                                         " to " + std::to_string(*cr->total));
   }
   *total = *cr->total;
   *body = *cr->last - *cr->first + 1;
   return Ok{};
 }
 
-// cpp-httplib's error names are terse ("Connection"): say what failed.
-std::string Describe(httplib::Error e) {
-  switch (e) {
-    case httplib::Error::Connection:
-      return "cannot connect";
-    case httplib::Error::ConnectionTimeout:
-      return "connect timed out";
-    case httplib::Error::Read:
-      return "connection lost or silent while reading";
-    case httplib::Error::Write:
-      return "connection lost while writing";
-    case httplib::Error::Canceled:
-      return "aborted";
-    case httplib::Error::SSLConnection:
-      return "TLS handshake failed";
-    case httplib::Error::SSLServerVerification:
-      return "TLS server certificate verification failed";
-    case httplib::Error::ExceedRedirectCount:
-      return "too many redirects";
+// What failed, in words a user can act on, with curl's own reason.
+std::string Describe(CURLcode code, const char* reason) {
+  std::string what;
+  switch (code) {
+    case CURLE_COULDNT_CONNECT:
+      what = "cannot connect";
+      break;
+    case CURLE_COULDNT_RESOLVE_HOST:
+      what = "cannot resolve the host";
+      break;
+    case CURLE_COULDNT_RESOLVE_PROXY:
+      what = "cannot resolve the proxy";
+      break;
+    case CURLE_OPERATION_TIMEDOUT:
+      what = "timed out";
+      break;
+    case CURLE_PEER_FAILED_VERIFICATION:
+      what = "TLS server certificate verification failed";
+      break;
+    case CURLE_SSL_CONNECT_ERROR:
+      what = "TLS handshake failed";
+      break;
+    case CURLE_RECV_ERROR:
+    case CURLE_SEND_ERROR:
+    case CURLE_GOT_NOTHING:
+    case CURLE_PARTIAL_FILE:
+      what = "connection lost";
+      break;
+    case CURLE_LOGIN_DENIED:
+      what = "login denied";
+      break;
     default:
-      return httplib::to_string(e);
+      what = curl_easy_strerror(code);
   }
+  if (reason && *reason && what != reason)
+    what += " (" + std::string(reason) + ")";
+  return what;
 }
 
-// Redirects followed for one request; more is an error.
-constexpr int kMaxRedirects = 5;
-
-// Keep-alive, no decompression, certificates verified; redirects are
-// followed by RangeGet, which refuses https to http.
-void Configure(httplib::Client& client, const HttpConnOptions& conn_options) {
-  client.set_keep_alive(true);
-  client.set_decompress(false);
-  client.set_follow_location(false);
-  client.set_connection_timeout(conn_options.connect);
-  client.set_read_timeout(conn_options.read);
-  client.set_write_timeout(conn_options.read);
-  client.enable_server_certificate_verification(!conn_options.insecure);
-  if (!conn_options.ca_file.empty())
-    client.set_ca_cert_path(conn_options.ca_file);
+Errc ErrcOf(CURLcode code) {
+  return code == CURLE_OPERATION_TIMEDOUT ? Errc::kTimeout
+         : code == CURLE_LOGIN_DENIED     ? Errc::kForbidden
+                                          : Errc::kUnavailable;
 }
 
-bool IsRedirect(const httplib::Response& r) {
-  return r.status >= 300 && r.status < 400 && r.has_header("Location");
+// The authorities to trust: --cacert, else those the environment names
+// (OpenSSL's SSL_CERT_FILE, as braid links read it, then curl's
+// CURL_CA_BUNDLE, then SSL_CERT_DIR), else the system's.
+void SetAuthorities(CURL* e, const std::string& ca_file) {
+  if (!ca_file.empty()) {
+    curl_easy_setopt(e, CURLOPT_CAINFO, ca_file.c_str());
+    return;
+  }
+  for (const char* var : {"SSL_CERT_FILE", "CURL_CA_BUNDLE"}) {
+    if (const char* file = std::getenv(var); file && *file) {
+      curl_easy_setopt(e, CURLOPT_CAINFO, file);
+      return;
+    }
+  }
+  if (const char* dir = std::getenv("SSL_CERT_DIR"); dir && *dir)
+    curl_easy_setopt(e, CURLOPT_CAPATH, dir);
+}
+
+// "bytes=FIRST-LAST" without the unit: curl's CURLOPT_RANGE.
+std::string CurlRange(const RangeAsk& a) {
+  return RangeHeader(a.offset, a.length).substr(std::strlen("bytes="));
 }
 
 }  // namespace
 
-HttpWorkers::HttpWorkers(const Url& url, size_t threads,
-                         HttpConnOptions conn_options)
-    : url_(url),
-      conn_options_(conn_options),
-      own_(threads),
-      clients_(threads, nullptr) {
-  for (size_t i = 0; i < threads; ++i)
-    threads_.emplace_back([this, i] { Run(i); });
-}
-
-HttpWorkers::~HttpWorkers() {
-  Stop();
-  for (auto& t : threads_) t.join();
-}
-
-void HttpWorkers::Post(Job job) {
-  {
-    std::lock_guard lock(mu_);
-    if (stopped_) return;
-    jobs_.push_back(std::move(job));
-  }
-  cv_.notify_one();
-}
-
-void HttpWorkers::PostTo(size_t index, Job job) {
-  {
-    std::lock_guard lock(mu_);
-    if (stopped_) return;
-    own_.at(index).push_back(std::move(job));
-  }
-  cv_.notify_all();
-}
-
-void HttpWorkers::Stop() {
-  {
-    std::lock_guard lock(mu_);
-    stopped_ = true;
-    jobs_.clear();
-    for (auto& q : own_) q.clear();
-    for (httplib::Client* c : clients_)
-      if (c) c->stop();
-  }
-  cv_.notify_all();
-}
-
-void HttpWorkers::Run(size_t index) {
-  httplib::Client client(url_.Origin());
-  Configure(client, conn_options_);
-  {
-    std::lock_guard lock(mu_);
-    clients_[index] = &client;
-  }
-  for (;;) {
-    Job job;
-    {
-      std::unique_lock lock(mu_);
-      auto& own = own_[index];
-      cv_.wait(lock,
-               [&] { return stopped_ || !own.empty() || !jobs_.empty(); });
-      if (stopped_) break;
-      auto& from = own.empty() ? jobs_ : own;
-      job = std::move(from.front());
-      from.pop_front();
-    }
-    job(client);
-  }
-  std::lock_guard lock(mu_);
-  clients_[index] = nullptr;
-}
-
-namespace {
-
-// One request of RangeGet; a redirect's Location goes to *location.
-Expected<uint64_t> RangeGetOnce(httplib::Client& c, const Url& url,
-                                uint64_t offset, uint64_t length,
-                                std::optional<uint64_t> expect_total,
-                                const BodySink& sink,
-                                std::optional<std::string>* location,
-                                std::string* validator) {
-  std::string range = RangeHeader(offset, length);
-  httplib::Headers headers{{"Range", range},
-                           {"Accept-Encoding", "identity"},
-                           {"User-Agent", "braid/0.1"}};
-  Status answer = Ok{};
+struct HttpClient::Request {
+  RangeAsk ask;
+  BodySink sink;
+  RangeDone done;
+  Url url;
+  std::string range;
+  int redirects = 0;
+  CURL* easy = nullptr;
+  HttpClient* client = nullptr;
+  // The answer so far.
+  Head head;
+  std::optional<Status> checked;  // once the head of the answer is in
   uint64_t total = 0, body = 0, got = 0;
-  auto result = c.Get(
-      url.target, headers,
-      [&](const httplib::Response& r) {
-        if (IsRedirect(r)) {
-          *location = r.get_header_value("Location");
-          return false;
-        }
-        answer = CheckAnswer(r, {offset, length, expect_total}, &total, &body);
-        if (validator) {
-          *validator =
-              r.has_header("ETag") ? "ETag " + r.get_header_value("ETag")
-              : r.has_header("Last-Modified")
-                  ? "Last-Modified " + r.get_header_value("Last-Modified")
-                  : "";
-        }
-        return answer.has_value();
-      },
-      [&](const char* data, size_t n) {
-        if (answer && body == 0) return true;  // an empty file's 416 page
-        if (got + n > body) return false;
-        got += n;
-        return sink(data, n);
-      });
-  std::string what = "GET " + range;
-  if (*location) return 0;
-  if (!answer) {
-    const Error& e = answer.error();
-    return MakeError(e.code, what + ": " + e.what);
-  }
-  if (!result) {
-    return MakeError(
-        Errc::kUnavailable,
-        what + ": " + Describe(result.error()) +
-            (got > 0 ? " after " + std::to_string(got) + " bytes" : ""));
-  }
-  if (got != body) {
-    return MakeError(Errc::kUnavailable, what + ": body ended after " +
-                                             std::to_string(got) + " of " +
-                                             std::to_string(body) + " bytes");
-  }
-  return total;
+  bool aborted = false;  // the sink refused, or the client stopped
+  char reason[CURL_ERROR_SIZE] = {};
+
+  std::string What() const { return "GET bytes=" + range; }
+};
+
+HttpClient::HttpClient(Url url, HttpConnOptions options)
+    : url_(std::move(url)), options_(std::move(options)) {
+  InitCurlOnce();
+  multi_ = curl_multi_init();
+  CURLM* multi = static_cast<CURLM*>(multi_);
+  curl_multi_setopt(
+      multi, CURLMOPT_MAX_HOST_CONNECTIONS,
+      static_cast<long>(std::max<size_t>(1, options_.connections)));
+  curl_multi_setopt(multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
+  curl_slist* list = curl_slist_append(nullptr, "Accept-Encoding: identity");
+  for (const auto& h : options_.headers)
+    list = curl_slist_append(list, h.c_str());
+  header_list_ = list;
+  thread_ = std::thread([this] { Run(); });
 }
 
-}  // namespace
+HttpClient::~HttpClient() {
+  Stop();
+  thread_.join();
+  for (void* e : idle_handles_) curl_easy_cleanup(static_cast<CURL*>(e));
+  curl_multi_cleanup(static_cast<CURLM*>(multi_));
+  curl_slist_free_all(static_cast<curl_slist*>(header_list_));
+}
 
-Expected<uint64_t> RangeGet(httplib::Client& c, const Url& url,
-                            const HttpConnOptions& conn_options,
-                            uint64_t offset, uint64_t length,
-                            std::optional<uint64_t> expect_total,
-                            const BodySink& sink, std::string* validator) {
-  Url at = url;
-  std::unique_ptr<httplib::Client> hop;  // to another origin
-  for (int redirects = 0;; ++redirects) {
-    std::optional<std::string> location;
-    auto r = RangeGetOnce(hop ? *hop : c, at, offset, length, expect_total,
-                          sink, &location, validator);
-    if (!location) return r;
-    if (redirects == kMaxRedirects)
-      return MakeError(Errc::kUnavailable,
-                       url.ToString() + ": too many redirects");
-    auto next = RedirectTarget(at, *location);
-    if (!next)
-      return MakeError(next.error().code,
-                       at.ToString() + ": " + next.error().what);
-    if (next->Origin() != at.Origin()) {
-      hop = std::make_unique<httplib::Client>(next->Origin());
-      Configure(*hop, conn_options);
+void HttpClient::Get(RangeAsk ask, BodySink sink, RangeDone done) {
+  auto r = std::make_unique<Request>();
+  r->ask = ask;
+  r->sink = std::move(sink);
+  r->done = std::move(done);
+  r->url = url_;
+  r->range = CurlRange(ask);
+  r->client = this;
+  {
+    std::lock_guard lock(mu_);
+    if (!stopping_) {
+      queue_.push_back(std::move(r));
+      r = nullptr;
     }
-    at = std::move(*next);
   }
+  if (r) {
+    r->done(MakeError(Errc::kCancelled, r->What() + ": aborted"));
+    return;
+  }
+  curl_multi_wakeup(static_cast<CURLM*>(multi_));
+}
+
+void HttpClient::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  curl_multi_wakeup(static_cast<CURLM*>(multi_));
+}
+
+void HttpClient::Run() {
+  CURLM* multi = static_cast<CURLM*>(multi_);
+  for (;;) {
+    std::deque<std::unique_ptr<Request>> fresh;
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) break;
+      fresh.swap(queue_);
+    }
+    for (auto& r : fresh) Start(std::move(r));
+    int running = 0;
+    curl_multi_perform(multi, &running);
+    Reap();
+    curl_multi_poll(multi, nullptr, 0, 1000, nullptr);
+  }
+  // Stopped: every request, queued or under way, ends here.
+  std::deque<std::unique_ptr<Request>> queued;
+  {
+    std::lock_guard lock(mu_);
+    queued.swap(queue_);
+  }
+  for (auto& r : queued)
+    r->done(MakeError(Errc::kCancelled, r->What() + ": aborted"));
+  for (auto& [raw, r] : active_) {
+    curl_multi_remove_handle(multi, r->easy);
+    curl_easy_cleanup(r->easy);
+    r->done(MakeError(Errc::kCancelled, r->What() + ": aborted"));
+  }
+  active_.clear();
+}
+
+void HttpClient::Start(std::unique_ptr<Request> r) {
+  if (idle_handles_.empty()) {
+    r->easy = curl_easy_init();
+  } else {
+    r->easy = static_cast<CURL*>(idle_handles_.back());
+    idle_handles_.pop_back();
+    curl_easy_reset(r->easy);
+  }
+  Configure(*r);
+  curl_multi_add_handle(static_cast<CURLM*>(multi_), r->easy);
+  Request* raw = r.get();
+  active_.emplace(raw, std::move(r));
+}
+
+// No redirect followed by curl (Redirect() applies braid's policy), no
+// decompression, certificates verified unless --insecure.
+void HttpClient::Configure(Request& r) {
+  CURL* e = r.easy;
+  const HttpConnOptions& o = options_;
+  curl_easy_setopt(e, CURLOPT_URL, r.url.ToString().c_str());
+  curl_easy_setopt(e, CURLOPT_RANGE, r.range.c_str());
+  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+  curl_easy_setopt(e, CURLOPT_HTTP_CONTENT_DECODING, 0L);
+  curl_easy_setopt(e, CURLOPT_HTTPHEADER, header_list_);
+  curl_easy_setopt(e, CURLOPT_USERAGENT,
+                   o.user_agent.empty() ? "braid/0.1" : o.user_agent.c_str());
+  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
+                   static_cast<long>(std::max<int64_t>(1, o.connect.count())));
+  curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
+  curl_easy_setopt(
+      e, CURLOPT_LOW_SPEED_TIME,
+      static_cast<long>(std::max<int64_t>(
+          1,
+          std::chrono::duration_cast<std::chrono::seconds>(o.read).count())));
+  curl_easy_setopt(e, CURLOPT_BUFFERSIZE, kReceiveBuffer);
+  if (r.url.scheme == "https") curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+  SetAuthorities(e, o.ca_file);
+  if (o.insecure) {
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+  }
+  if (!o.user.empty()) curl_easy_setopt(e, CURLOPT_USERPWD, o.user.c_str());
+  if (o.netrc) {
+    curl_easy_setopt(e, CURLOPT_NETRC, static_cast<long>(CURL_NETRC_OPTIONAL));
+    if (!o.netrc_file.empty())
+      curl_easy_setopt(e, CURLOPT_NETRC_FILE, o.netrc_file.c_str());
+  }
+  if (!o.proxy.empty()) curl_easy_setopt(e, CURLOPT_PROXY, o.proxy.c_str());
+  curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &HttpClient::OnHeader);
+  curl_easy_setopt(e, CURLOPT_HEADERDATA, &r);
+  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &HttpClient::OnBody);
+  curl_easy_setopt(e, CURLOPT_WRITEDATA, &r);
+  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r.reason);
+  curl_easy_setopt(e, CURLOPT_PRIVATE, &r);
+  r.reason[0] = '\0';
+}
+
+size_t HttpClient::OnHeader(char* data, size_t, size_t n, void* request) {
+  auto* r = static_cast<Request*>(request);
+  std::string_view line(data, n);
+  if (line.starts_with("HTTP/")) {
+    r->head = Head{};  // a new response: after a 1xx
+  } else {
+    r->head.Take(line);
+  }
+  return n;
+}
+
+size_t HttpClient::OnBody(char* data, size_t, size_t n, void* request) {
+  auto* r = static_cast<Request*>(request);
+  if (!r->checked) {
+    long status = 0;
+    curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
+    if (IsRedirect(status, r->head)) return n;  // followed by Redirect()
+    r->checked = CheckAnswer(status, r->head, r->ask, &r->total, &r->body);
+  }
+  if (!*r->checked) return 0;
+  if (r->body == 0) return n;  // an empty file's 416 page
+  if (r->got + n > r->body) return 0;
+  if (r->client->stopping_.load(std::memory_order_relaxed) ||
+      !r->sink(data, n)) {
+    r->aborted = true;
+    return 0;
+  }
+  r->got += n;
+  return n;
+}
+
+void HttpClient::Reap() {
+  int left = 0;
+  while (CURLMsg* m =
+             curl_multi_info_read(static_cast<CURLM*>(multi_), &left)) {
+    if (m->msg != CURLMSG_DONE) continue;
+    Request* r = nullptr;
+    curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, &r);
+    CURLcode code = m->data.result;
+    Finish(r, code);
+  }
+}
+
+// Follows a redirect the request got, if it got one: true when the
+// request is under way again (or done with an error).
+bool HttpClient::Redirect(Request* r) {
+  long status = 0;
+  curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
+  if (!IsRedirect(status, r->head)) return false;
+  CURLM* multi = static_cast<CURLM*>(multi_);
+  curl_multi_remove_handle(multi, r->easy);
+  Expected<Url> next =
+      MakeError(Errc::kUnavailable, r->url.ToString() + ": too many redirects");
+  if (++r->redirects <= kMaxRedirects)
+    next = RedirectTarget(r->url, *r->head.location);
+  if (!next) {
+    auto owned = std::move(active_.at(r));
+    active_.erase(r);
+    idle_handles_.push_back(owned->easy);
+    owned->done(MakeError(next.error().code,
+                          owned->url.ToString() + ": " + next.error().what));
+    return true;
+  }
+  r->url = std::move(*next);
+  r->head = Head{};
+  r->checked.reset();
+  curl_easy_reset(r->easy);
+  Configure(*r);
+  curl_multi_add_handle(multi, r->easy);
+  return true;
+}
+
+void HttpClient::Finish(Request* r, int result) {
+  auto code = static_cast<CURLcode>(result);
+  if (code == CURLE_OK && Redirect(r)) return;
+  curl_multi_remove_handle(static_cast<CURLM*>(multi_), r->easy);
+  auto owned = std::move(active_.at(r));
+  active_.erase(r);
+  idle_handles_.push_back(owned->easy);
+  Request& q = *owned;
+  auto fail = [&](Errc c, const std::string& what) {
+    q.done(MakeError(c, q.What() + ": " + what));
+  };
+  if (!q.checked && code == CURLE_OK) {
+    long status = 0;
+    curl_easy_getinfo(q.easy, CURLINFO_RESPONSE_CODE, &status);
+    q.checked = CheckAnswer(status, q.head, q.ask, &q.total, &q.body);
+  }
+  if (q.checked && !*q.checked) {
+    return fail(q.checked->error().code, q.checked->error().what);
+  }
+  if (q.aborted) return fail(Errc::kCancelled, "aborted");
+  if (code != CURLE_OK) {
+    return fail(
+        ErrcOf(code),
+        Describe(code, q.reason) +
+            (q.got > 0 ? " after " + std::to_string(q.got) + " bytes" : ""));
+  }
+  if (q.got != q.body) {
+    return fail(Errc::kUnavailable, "body ended after " +
+                                        std::to_string(q.got) + " of " +
+                                        std::to_string(q.body) + " bytes");
+  }
+  RangeAnswer a{q.total, q.head.etag ? "ETag " + *q.head.etag
+                         : q.head.last_modified
+                             ? "Last-Modified " + *q.head.last_modified
+                             : ""};
+  q.done(std::move(a));
 }
 
 }  // namespace braid::client

@@ -1,6 +1,8 @@
-// Blocking HTTP range requests (cpp-httplib) on worker threads, each worker
-// with its own keep-alive connection to one origin. Results go back to the
-// io thread by whatever the job posts.
+// HTTP range requests with libcurl's multi interface, one thread per client
+// (one mirror URL): keep-alive connections on HTTP/1.1, one multiplexed
+// connection on HTTP/2 where an https mirror offers it. Bodies and results
+// are handed to callbacks on that thread; they post to the io thread
+// themselves.
 #ifndef BRAID_CLIENT_HTTP_HTTP_CLIENT_H_
 #define BRAID_CLIENT_HTTP_HTTP_CLIENT_H_
 
@@ -8,80 +10,83 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
+#include "client/http/http_options.h"
 #include "client/http/http_url.h"
-
-namespace httplib {
-class Client;
-}
 
 namespace braid::client {
 
-struct HttpConnOptions {
-  std::chrono::milliseconds connect{5000};
-  std::chrono::milliseconds read{30000};  // silence within a response
-  // https: PEM authorities to trust (--cacert; empty: the system's), or
-  // no certificate check at all (--insecure).
-  std::string ca_file;
-  bool insecure = false;
+// One range request: bytes [offset, offset + length) of the URL. The answer
+// must be a 206 whose Content-Range is the range asked (or its clipped tail
+// when expect_total is nullopt: the size is not known yet) with a body of
+// exactly that length.
+struct RangeAsk {
+  uint64_t offset = 0;
+  uint64_t length = 0;
+  std::optional<uint64_t> expect_total;
 };
 
-class HttpWorkers {
- public:
-  using Job = std::function<void(httplib::Client&)>;
-  HttpWorkers(const Url& url, size_t threads, HttpConnOptions conn_options);
-  // Stop() and join.
-  ~HttpWorkers();
+struct RangeAnswer {
+  uint64_t total = 0;  // the Content-Range total: the file's size
+  // What names this version of the file on the server: "ETag ..." or else
+  // "Last-Modified ..." (empty: neither was sent).
+  std::string validator;
+};
 
-  // Runs job on the first free worker. Jobs queued after Stop() are dropped.
-  void Post(Job job);
-  // Runs job on worker `index` (its own connection), before shared jobs.
-  void PostTo(size_t index, Job job);
-  size_t size() const { return threads_.size(); }
-  // Any thread: drops queued jobs and aborts the requests under way (their
-  // sinks should also check stopped()).
+// Receives body bytes, on the client's thread; false aborts the request.
+using BodySink = std::function<bool(const char* data, size_t n)>;
+// The outcome, on the client's thread. Errors name the request and what
+// was wrong with the answer or the connection (with curl's reason).
+using RangeDone = std::function<void(Expected<RangeAnswer>)>;
+
+class HttpClient {
+ public:
+  HttpClient(Url url, HttpConnOptions options);
+  // Stop() and join.
+  ~HttpClient();
+  HttpClient(const HttpClient&) = delete;
+  HttpClient& operator=(const HttpClient&) = delete;
+
+  // Any thread. Requests beyond `connections` wait in curl for a free
+  // connection (HTTP/1.1) or share one (HTTP/2). Redirects are followed (at
+  // most 5, refusing https to http: RedirectTarget). After Stop(), done is
+  // called with kCancelled at once.
+  void Get(RangeAsk ask, BodySink sink, RangeDone done);
+  // Any thread: aborts every request; their done get kCancelled.
   void Stop();
-  bool stopped() const { return stopped_; }
 
  private:
-  void Run(size_t index);
+  struct Request;
+  void Run();
+  void Start(std::unique_ptr<Request> r);
+  void Configure(Request& r);
+  void Reap();
+  void Finish(Request* r, int result);
+  bool Redirect(Request* r);
+  static size_t OnHeader(char* data, size_t size, size_t n, void* request);
+  static size_t OnBody(char* data, size_t size, size_t n, void* request);
 
-  Url url_;
-  HttpConnOptions conn_options_;
-  std::atomic<bool> stopped_{false};
-  std::mutex mu_;  // guards jobs_, own_ and clients_
-  std::condition_variable cv_;
-  std::deque<Job> jobs_;
-  std::vector<std::deque<Job>> own_;       // per worker
-  std::vector<httplib::Client*> clients_;  // each owned by its thread
-  std::vector<std::thread> threads_;
+  const Url url_;
+  const HttpConnOptions options_;
+  void* multi_ = nullptr;        // CURLM*
+  void* header_list_ = nullptr;  // curl_slist*, for every request
+  std::mutex mu_;                // guards queue_, and stopping_'s change
+  std::deque<std::unique_ptr<Request>> queue_;
+  std::atomic<bool> stopping_{false};
+  // The client's thread only.
+  std::unordered_map<Request*, std::unique_ptr<Request>> active_;
+  std::vector<void*> idle_handles_;  // CURL*, reused
+  std::thread thread_;               // last: started once the rest is set
 };
-
-// Receives body bytes; false aborts the request.
-using BodySink = std::function<bool(const char* data, size_t n)>;
-
-// GETs bytes [offset, offset + length) of url on c, body to sink. Requires a
-// 206 answer whose Content-Range is the range asked (or its clipped tail
-// when expect_total is nullopt: the size is not known yet) and a body of
-// exactly that length. Returns the Content-Range total (the file size).
-// Errors name the request and what was wrong with the answer. Redirects
-// are followed (at most 5; to another origin over a connection of its own,
-// with `conn_options`), except from https to http: an error. With
-// `validator`, it gets what names this version of the file on the server:
-// its ETag, or else its Last-Modified date (empty: neither was sent).
-Expected<uint64_t> RangeGet(httplib::Client& c, const Url& url,
-                            const HttpConnOptions& conn_options,
-                            uint64_t offset, uint64_t length,
-                            std::optional<uint64_t> expect_total,
-                            const BodySink& sink,
-                            std::string* validator = nullptr);
 
 }  // namespace braid::client
 

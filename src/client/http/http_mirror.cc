@@ -41,31 +41,23 @@ HttpMirror::HttpMirror(asio::any_io_executor ex, Url url,
       wake_(ex),
       self_(std::make_shared<HttpMirror*>(this)),
       inbox_(std::make_shared<Inbox>()),
-      workers_(url_, std::max<size_t>(1, options.connections),
-               options.conn_options) {}
+      http_(url_, options.conn_options) {}
 
 HttpMirror::~HttpMirror() {
-  workers_.Stop();
+  http_.Stop();
   self_.reset();  // work posted from now on is dropped
 }
 
-template <class T>
-void HttpMirror::Async(std::function<Expected<T>(httplib::Client&)> fn,
-                       std::function<void(HttpMirror&, Expected<T>)> done,
-                       std::optional<size_t> worker) {
+void HttpMirror::Get(
+    RangeAsk ask, BodySink sink,
+    std::function<void(HttpMirror&, Expected<RangeAnswer>)> done) {
   Poster post{ex_, self_};
   // done moves on to the io thread: what it holds is released there.
-  auto job = [fn = std::move(fn), done = std::move(done),
-              post](httplib::Client& c) mutable {
-    auto r = std::make_shared<Expected<T>>(fn(c));
-    post(
-        [r, done = std::move(done)](HttpMirror& m) { done(m, std::move(*r)); });
-  };
-  if (worker) {
-    workers_.PostTo(*worker, std::move(job));
-  } else {
-    workers_.Post(std::move(job));
-  }
+  http_.Get(ask, std::move(sink),
+            [post, done = std::move(done)](Expected<RangeAnswer> r) mutable {
+              post([r = std::move(r), done = std::move(done)](
+                       HttpMirror& m) mutable { done(m, std::move(r)); });
+            });
 }
 
 void HttpMirror::Answer(core::Message m, std::vector<uint8_t> bytes) {
@@ -89,7 +81,7 @@ awaitable<Status> HttpMirror::Flush(net::Clock::duration) {
 
 void HttpMirror::Close() {
   closed_ = true;
-  workers_.Stop();
+  http_.Stop();
   wake_.Notify();
 }
 
@@ -135,35 +127,24 @@ void HttpMirror::OnHello(const core::Hello& h) {
     Answer(core::ErrorMsg{Errc::kBadVersion, "no common protocol version"});
     return;
   }
-  Url url = url_;
-  connecting_ = workers_.size();
-  for (size_t i = 0; i < workers_.size(); ++i) {
-    Async<Probe>(
-        [url, conn_options = options_.conn_options](
-            httplib::Client& c) -> Expected<Probe> {
-          Probe p;
-          auto size = RangeGet(
-              c, url, conn_options, 0, 1, std::nullopt,
-              [](const char*, size_t) { return true; }, &p.validator);
-          if (!size) return Unexpected{size.error()};
-          p.size = *size;
-          return p;
-        },
-        [](HttpMirror& m, Expected<Probe> probe) {
+  connecting_ = std::max<size_t>(1, options_.conn_options.connections);
+  for (size_t i = 0; i < connecting_; ++i) {
+    Get(
+        {0, 1, std::nullopt}, [](const char*, size_t) { return true; },
+        [](HttpMirror& m, Expected<RangeAnswer> probe) {
           m.OnConnected(std::move(probe));
-        },
-        i);
+        });
   }
 }
 
-void HttpMirror::OnConnected(Expected<Probe> probe) {
+void HttpMirror::OnConnected(Expected<RangeAnswer> probe) {
   if (connecting_ == 0) return;  // answered already (an error)
   if (!probe) {
     connecting_ = 0;
     Answer(core::ErrorMsg{probe.error().code, probe.error().what});
     return;
   }
-  if (size_ && *size_ != probe->size) {
+  if (size_ && *size_ != probe->total) {
     connecting_ = 0;
     Answer(core::ErrorMsg{Errc::kBadData, "size changed while connecting"});
     return;
@@ -171,7 +152,7 @@ void HttpMirror::OnConnected(Expected<Probe> probe) {
   // Connections that hear different validators (a redirector, a balancer
   // whose back ends name versions their own way): no stable version.
   if (size_ && validator_ != probe->validator) probe->validator.clear();
-  size_ = probe->size;
+  size_ = probe->total;
   validator_ = probe->validator;
   if (--connecting_ > 0) return;
   Answer(core::Hello{core::kProtocolVersion, core::kProtocolVersion,
@@ -187,15 +168,11 @@ void HttpMirror::OnPing(const core::Ping& p) {
     Answer(core::Pong{token, {}});
     return;
   }
-  Url url = url_;
   uint64_t n = payload.size();
   auto shared = std::make_shared<std::vector<uint8_t>>(std::move(payload));
-  Async<uint64_t>(
-      [url, n, conn_options = options_.conn_options](httplib::Client& c) {
-        return RangeGet(c, url, conn_options, 0, n, std::nullopt,
-                        [](const char*, size_t) { return true; });
-      },
-      [token, shared](HttpMirror& m, Expected<uint64_t> r) {
+  Get(
+      {0, n, std::nullopt}, [](const char*, size_t) { return true; },
+      [token, shared](HttpMirror& m, Expected<RangeAnswer> r) {
         if (!r) {
           m.Answer(core::ErrorMsg{r.error().code, "probe " + r.error().what});
           return;
@@ -227,7 +204,7 @@ void HttpMirror::LimitReadAhead(uint64_t end) {
 
 void HttpMirror::Pump() {
   if (!stream_ || !stream_->streaming() || closed_ || failure_) return;
-  while (requests_ < options_.connections &&
+  while (requests_ < options_.conn_options.connections &&
          buffered_ < options_.max_buffered_bytes) {
     auto run =
         runs_->Take([this] { return stream_->plan().Next(walk_limit_); });
@@ -246,19 +223,20 @@ void HttpMirror::FetchRun(BlockRun run) {
   uint64_t length = layout_.OffsetOf(last) + layout_.LengthOf(last) - offset;
   ++requests_;
   buffered_ += length;
-  Poster post{ex_, self_};
-  HttpWorkers* workers = &workers_;
-  workers_.Post([inbox = inbox_, url = url_,
-                 conn_options = options_.conn_options, layout = layout_, run,
-                 offset, length, post, workers](httplib::Client& c) {
-    uint64_t seq = run.first;
-    auto buf = TakeBuffer(inbox->mu, inbox->free, layout.block_size);
-    // Slices the body into blocks as it arrives: each block is handed over
-    // (and the io thread woken) as soon as it is complete.
-    auto sink = [&](const char* data, size_t n) {
-      if (workers->stopped()) return false;
+  // The body is sliced into blocks as it arrives: each block is handed
+  // over (and the io thread woken) as soon as it is complete. The slicer
+  // lives on the HTTP thread with the request.
+  struct Slicer {
+    std::shared_ptr<Inbox> inbox;
+    core::StreamLayout layout;
+    uint64_t seq;
+    Poster post;
+    std::vector<uint8_t> buf;
+    bool operator()(const char* data, size_t n) {
       inbox->bytes_received.fetch_add(n, std::memory_order_relaxed);
       while (n > 0) {
+        if (buf.capacity() == 0)
+          buf = TakeBuffer(inbox->mu, inbox->free, layout.block_size);
         size_t want = layout.LengthOf(seq) - buf.size();
         size_t take = std::min(want, n);
         buf.insert(buf.end(), data, data + take);
@@ -269,15 +247,17 @@ void HttpMirror::FetchRun(BlockRun run) {
           std::lock_guard lock(inbox->mu);
           inbox->blocks.push_back({seq++, std::move(buf)});
         }
+        buf = {};
         post([](HttpMirror& m) { m.wake_.Notify(); });
-        buf = TakeBuffer(inbox->mu, inbox->free, layout.block_size);
       }
       return true;
-    };
-    auto r = RangeGet(c, url, conn_options, offset, length, layout.size, sink);
-    Status s = r ? Status(Ok{}) : Status(Unexpected{r.error()});
-    post([s](HttpMirror& m) { m.OnRunDone(s); });
-  });
+    }
+  };
+  Get({offset, length, layout_.size},
+      Slicer{inbox_, layout_, run.first, Poster{ex_, self_}, {}},
+      [](HttpMirror& m, Expected<RangeAnswer> r) {
+        m.OnRunDone(r ? Status(Ok{}) : Status(Unexpected{r.error()}));
+      });
 }
 
 void HttpMirror::OnRunDone(const Status& s) {
@@ -337,23 +317,19 @@ awaitable<Expected<std::vector<uint8_t>>> HttpMirror::Fetch(
     net::Signal done;
   };
   auto pending = std::make_shared<Pending>(ex_);
-  Url url = url_;
-  HttpConnOptions conn_options = options_.conn_options;
-  uint64_t total = *size_;
-  using Bytes = std::vector<uint8_t>;
-  Async<Bytes>(
-      [=](httplib::Client& c) -> Expected<Bytes> {
-        Bytes out;
-        auto r = RangeGet(c, url, conn_options, offset, length, total,
-                          [&](const char* d, size_t n) {
-                            out.insert(out.end(), d, d + n);
-                            return true;
-                          });
-        if (!r) return Unexpected{r.error()};
-        return out;
+  auto bytes = std::make_shared<std::vector<uint8_t>>();
+  Get(
+      {offset, length, *size_},
+      [bytes](const char* d, size_t n) {
+        bytes->insert(bytes->end(), d, d + n);
+        return true;
       },
-      [pending](HttpMirror&, Expected<Bytes> r) {
-        pending->result = std::move(r);
+      [pending, bytes](HttpMirror&, Expected<RangeAnswer> r) {
+        if (r) {
+          pending->result = std::move(*bytes);
+        } else {
+          pending->result = Unexpected{r.error()};
+        }
         pending->done.Notify();
       });
   auto deadline = net::Clock::now() + timeout;

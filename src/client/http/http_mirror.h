@@ -7,9 +7,9 @@
 // consecutive blocks, one range GET each, on a few keep-alive connections;
 // the bodies come back as DATA frames through Read().
 //
-// Thread model: every Link call on the io thread; the HTTP requests on
-// worker threads (cpp-httplib is blocking), which hand blocks over under a
-// mutex and wake the io thread by posting to it.
+// Thread model: every Link call on the io thread; the HTTP requests on the
+// HttpClient's thread (libcurl's multi interface), which hands blocks over
+// under a mutex and wakes the io thread by posting to it.
 #ifndef BRAID_CLIENT_HTTP_HTTP_MIRROR_H_
 #define BRAID_CLIENT_HTTP_HTTP_MIRROR_H_
 
@@ -29,10 +29,9 @@
 namespace braid::client {
 
 struct HttpMirrorOptions {
-  size_t connections = 2;                   // parallel keep-alive connections
   uint64_t max_request_bytes = 4u << 20;    // one range GET at most
   uint64_t max_buffered_bytes = 16u << 20;  // asked for and not yet Read()
-  HttpConnOptions conn_options;
+  HttpConnOptions conn_options;  // its `connections`: requests at once
 };
 
 class HttpMirror final : public net::Link {
@@ -71,14 +70,14 @@ class HttpMirror final : public net::Link {
     uint64_t seq;
     std::vector<uint8_t> bytes;
   };
-  // Blocks received by the workers, shared with them.
+  // Blocks received on the HTTP thread, shared with it.
   struct Inbox {
     std::mutex mu;
     std::deque<Block> blocks;
     std::vector<std::vector<uint8_t>> free;   // reused block buffers
     std::atomic<uint64_t> bytes_received{0};  // body bytes, for the stall timer
   };
-  // Hands work from a worker thread to the io thread, unless the mirror is
+  // Hands work from the HTTP thread to the io thread, unless the mirror is
   // gone by the time it runs there.
   struct Poster {
     asio::any_io_executor ex;
@@ -91,18 +90,11 @@ class HttpMirror final : public net::Link {
   void OnPing(const core::Ping& p);
   Status OnOpen(const core::Open& o);
   void Answer(core::Message m, std::vector<uint8_t> bytes = {});
-  // Runs fn on a worker and done with its result on the io thread.
-  // worker: a given worker's connection, or any.
-  template <class T>
-  void Async(std::function<Expected<T>(httplib::Client&)> fn,
-             std::function<void(HttpMirror&, Expected<T>)> done,
-             std::optional<size_t> worker = std::nullopt);
-  // What a connection's first range GET learned.
-  struct Probe {
-    uint64_t size = 0;
-    std::string validator;
-  };
-  void OnConnected(Expected<Probe> probe);
+  // GETs the range, the body to sink (on the HTTP thread), then done with
+  // the outcome on the io thread.
+  void Get(RangeAsk ask, BodySink sink,
+           std::function<void(HttpMirror&, Expected<RangeAnswer>)> done);
+  void OnConnected(Expected<RangeAnswer> probe);
   // Issues range GETs while the plan has blocks and the buffer bound allows;
   // END when the plan is empty and everything asked for was read.
   void Pump();
@@ -116,7 +108,7 @@ class HttpMirror final : public net::Link {
   net::Signal wake_;                   // Read(): a reply, a block, or a failure
   std::shared_ptr<HttpMirror*> self_;  // posted work checks it is alive
   std::shared_ptr<Inbox> inbox_;
-  HttpWorkers workers_;  // last: joined first
+  HttpClient http_;  // last: joined first
 
   // io thread only.
   std::deque<Reply> replies_;
@@ -124,7 +116,7 @@ class HttpMirror final : public net::Link {
   std::optional<Block> current_block_;
   std::optional<Error> failure_;
   bool hello_ = false, closed_ = false;
-  size_t connecting_ = 0;  // workers whose first request is under way
+  size_t connecting_ = 0;  // first requests under way
   bool plan_empty_ = false;
   std::optional<uint64_t> size_;
   std::string validator_;

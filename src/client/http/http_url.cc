@@ -1,5 +1,6 @@
 #include "client/http/http_url.h"
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 
@@ -149,6 +150,27 @@ std::string UrlBaseName(const Url& url) {
   while (!path.empty() && path.back() == '/') path.remove_suffix(1);
   auto slash = path.rfind('/');
   return std::string(path.substr(slash + 1));
+}
+
+std::optional<std::string> CheckProxy(std::string_view proxy) {
+  if (proxy.empty()) return std::nullopt;
+  if (proxy.find_first_of(" \t\r\n") != std::string_view::npos)
+    return "'" + std::string(proxy) + "' has blanks";
+  std::string_view rest = proxy;
+  if (auto sep = proxy.find("://"); sep != std::string_view::npos) {
+    std::string_view scheme = proxy.substr(0, sep);
+    constexpr std::string_view kSchemes[] = {"http",    "https",  "socks4",
+                                             "socks4a", "socks5", "socks5h"};
+    if (std::find(std::begin(kSchemes), std::end(kSchemes), scheme) ==
+        std::end(kSchemes)) {
+      return "unknown proxy scheme '" + std::string(scheme) +
+             "' (http, https, socks4, socks4a, socks5 or socks5h)";
+    }
+    rest = proxy.substr(sep + 3);
+  }
+  if (rest.empty() || rest.front() == ':' || rest.front() == '/')
+    return "'" + std::string(proxy) + "' names no host";
+  return std::nullopt;
 }
 
 Expected<ContentRange> ParseContentRange(std::string_view value) {

@@ -44,6 +44,11 @@ Expected<Url> RedirectTarget(const Url& from, std::string_view location);
 // The last non-empty path segment, without the query ("" if none).
 std::string UrlBaseName(const Url& url);
 
+// What is wrong with a proxy as curl takes it ("HOST:PORT", or
+// "SCHEME://HOST[:PORT]" with SCHEME http, https, socks4, socks4a, socks5 or
+// socks5h), or nullopt if nothing; "" is no proxy (the environment's).
+std::optional<std::string> CheckProxy(std::string_view proxy);
+
 // "bytes FIRST-LAST/TOTAL" or "bytes */TOTAL" (TOTAL may be "*").
 struct ContentRange {
   std::optional<uint64_t> first, last;  // both or neither

@@ -147,5 +147,17 @@ TEST(RunCoalescerTest, KeepsTheBlockThatBrokeARunWhenTheSourcePauses) {
   EXPECT_EQ(c.Take(next), std::nullopt);
 }
 
+TEST(CheckProxyTest, TakesWhatCurlTakes) {
+  for (const char* ok :
+       {"", "10.0.0.1:3128", "http://proxy:3128", "socks5h://127.0.0.1:1080",
+        "socks4a://p", "https://p"})
+    EXPECT_EQ(CheckProxy(ok), std::nullopt) << ok;
+  EXPECT_NE(CheckProxy("ftp://p:21")->find("unknown proxy scheme 'ftp'"),
+            std::string::npos);
+  EXPECT_NE(CheckProxy("http://")->find("names no host"), std::string::npos);
+  EXPECT_NE(CheckProxy(":3128")->find("names no host"), std::string::npos);
+  EXPECT_NE(CheckProxy("p:1\r\nX: y")->find("blanks"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace braid::client
