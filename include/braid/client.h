@@ -178,8 +178,13 @@ struct FetchOptions {
   // A live stream: join at its newest whole block instead of its start.
   bool live_edge = false;
   // SHA-256 of the whole file (64 hex digits), checked at the end; a file
-  // that does not match is removed. FetchToFile only, no range.
+  // that does not match is not renamed to PATH but kept as
+  // "PATH.braid-bad" (kBadData). FetchToFile only, no range.
   std::string sha256;
+  // FetchToFile: continue from what an earlier, interrupted fetch of the
+  // same content left ("PATH.braid-part"). False: that is thrown away and
+  // the file fetched whole.
+  bool resume = true;
   // JSON lines of per-interval rates and pattern changes; empty: none.
   std::string trace_path;
   // Roughly every 100 ms while blocks flow, and once when the output is
@@ -241,7 +246,8 @@ class BRAID_EXPORT Session {
   virtual Description Describe() const = 0;
   // The stream (or FetchOptions::range of it) into a file: written to
   // "PATH.braid-part", resumed from an earlier interrupted fetch, renamed
-  // to PATH once whole and verified. On failure PATH does not exist.
+  // to PATH once whole and verified (an existing PATH is replaced). On
+  // failure PATH does not exist.
   virtual Expected<Report> FetchToFile(const std::string& path,
                                        const FetchOptions& options = {}) = 0;
   // The stream (or its range) to `sink`, in order. Nothing is given to the

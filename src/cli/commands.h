@@ -6,12 +6,9 @@
 #include <CLI/CLI.hpp>
 #include <string>
 
-namespace braid::cli {
+#include "cli/exit_codes.h"
 
-// Exit statuses shared by every subcommand.
-inline constexpr int kExitOk = 0;
-inline constexpr int kExitFailure = 1;  // the operation failed
-inline constexpr int kExitUsage = 2;    // bad flags or configuration
+namespace braid::cli {
 
 void AddServeCommand(CLI::App& app, int* exit_code);
 void AddGetCommand(CLI::App& app, int* exit_code);

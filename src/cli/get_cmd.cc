@@ -10,8 +10,10 @@
 
 #include "cli/cancel_on_signals.h"
 #include "cli/commands.h"
+#include "cli/get_output.h"
 #include "cli/progress_line.h"
 #include "cli/source_flags.h"
+#include "core/range_spec.h"
 
 namespace braid::cli {
 namespace {
@@ -19,7 +21,8 @@ namespace {
 struct GetFlags {
   std::vector<std::string> items;  // NAME and/or URLs
   SourceFlags source;
-  std::string output;
+  OutputFlags output;
+  std::string progress;  // "bar" (a line on a terminal), "json" or "none"
   std::string stats_json;
   std::string trace;
   std::string content_id;
@@ -60,15 +63,20 @@ std::optional<std::string> TakeItems(const std::vector<std::string>& items,
   return std::nullopt;
 }
 
-// "FIRST-LAST": inclusive byte offsets, FIRST <= LAST.
-std::optional<ByteRange> ParseRangeFlag(const std::string& text) {
-  uint64_t first = 0, last = 0;
-  const char* end = text.data() + text.size();
-  auto a = std::from_chars(text.data(), end, first);
-  if (a.ec != std::errc() || a.ptr == end || *a.ptr != '-') return std::nullopt;
-  auto b = std::from_chars(a.ptr + 1, end, last);
-  if (b.ec != std::errc() || b.ptr != end || last < first) return std::nullopt;
-  return ByteRange{first, last - first + 1};
+// --range against the stream's size; the error is a usage message.
+Expected<ByteRange> ResolveRangeFlag(const core::RangeSpec& spec,
+                                     const Description& d) {
+  if (d.live()) {
+    return MakeError(Errc::kInvalidArgument,
+                     "--range needs a file, not a live stream");
+  }
+  auto range = core::ResolveRangeSpec(spec, d.size);
+  if (!range) {
+    return MakeError(Errc::kInvalidArgument,
+                     "--range names no byte of " + d.name + " (" +
+                         std::to_string(d.size) + " bytes)");
+  }
+  return ByteRange{range->first, range->length};
 }
 
 nlohmann::json ToJson(const Report& r) {
@@ -107,17 +115,23 @@ nlohmann::json ToJson(const Report& r) {
 
 // What a fetch asks beyond the session's options; the error is a usage
 // message.
-std::optional<std::string> TakeFetchFlags(const GetFlags& flags,
-                                          FetchOptions* fetch) {
+std::optional<std::string> TakeFetchFlags(
+    const GetFlags& flags, FetchOptions* fetch,
+    std::optional<core::RangeSpec>* range) {
   fetch->trace_path = flags.trace;
   if (!flags.range.empty()) {
-    fetch->range = ParseRangeFlag(flags.range);
-    if (!fetch->range) return "--range wants FIRST-LAST byte offsets";
+    *range = core::ParseRangeSpec(flags.range);
+    if (!*range) {
+      return "--range wants FIRST-LAST, FIRST- or -COUNT (byte offsets, "
+             "inclusive)";
+    }
   }
   fetch->live_edge = flags.live_edge;
+  fetch->resume = flags.output.resume;
   if (!flags.sha256.empty()) {
-    if (flags.output == "-") return "--sha256 needs a file output (-o FILE)";
-    if (fetch->range) return "--sha256 checks a whole file, not --range";
+    if (flags.output.output == "-")
+      return "--sha256 needs a file output (-o FILE)";
+    if (*range) return "--sha256 checks a whole file, not --range";
     fetch->sha256 = flags.sha256;
   }
   return std::nullopt;
@@ -125,7 +139,7 @@ std::optional<std::string> TakeFetchFlags(const GetFlags& flags,
 
 int FailGet(const Error& e) {
   std::fprintf(stderr, "braid get: error: %s\n", e.ToString().c_str());
-  return e.code == Errc::kInvalidArgument ? kExitUsage : kExitFailure;
+  return ExitCodeOf(e.code);
 }
 
 void Summarize(const Report& report) {
@@ -146,6 +160,19 @@ void Summarize(const Report& report) {
   }
 }
 
+// Progress as the user asked: a line on a terminal, JSON lines on
+// standard output, or nothing.
+std::function<void(const Progress&)> ProgressTo(const GetFlags& flags,
+                                                ProgressLine* line) {
+  if (flags.progress == "json") {
+    return [](const Progress& p) {
+      std::printf("%s\n", ProgressJson(p).c_str());
+      std::fflush(stdout);
+    };
+  }
+  return [line](const Progress& p) { line->Update(p); };
+}
+
 int RunGetCommand(const GetFlags& flags) {
   SetUpLogging(flags.verbosity, flags.quiet);
   SessionOptions options;
@@ -153,24 +180,35 @@ int RunGetCommand(const GetFlags& flags) {
   if (auto e = ApplySourceFlags(flags.source, &options)) return Usage(*e);
   options.content_id = flags.content_id;
   FetchOptions fetch;
-  if (auto e = TakeFetchFlags(flags, &fetch)) return Usage(*e);
+  std::optional<core::RangeSpec> range;
+  if (auto e = TakeFetchFlags(flags, &fetch, &range)) return Usage(*e);
+  if (flags.progress == "json" && flags.output.output == "-")
+    return Usage("--progress=json writes to standard output: give -o FILE");
   Client client;
-  auto session = client.Prepare(options);
+  // A range is resolved against the size: the session opens (connects and
+  // agrees on the content) first; its connections are kept for the fetch.
+  auto session = range ? client.Open(options) : client.Prepare(options);
   if (!session) return FailGet(session.error());
-  std::string output = flags.output.empty()
-                           ? std::filesystem::path((*session)->Describe().name)
-                                 .filename()
-                                 .string()
-                           : flags.output;
-  if (output.empty()) return Usage("cannot derive an output name; use -o");
-  ProgressLine line(!flags.quiet && ::isatty(STDERR_FILENO));
-  fetch.on_progress = [&line](const Progress& p) { line.Update(p); };
+  Description described = (*session)->Describe();
+  if (range) {
+    auto bytes = ResolveRangeFlag(*range, described);
+    if (!bytes) return FailGet(bytes.error());
+    fetch.range = *bytes;
+  }
+  auto output = OutputPath(flags.output, described.name);
+  if (!output) return FailGet(output.error());
+  auto should = ShouldFetch(flags.output, *output);
+  if (!should) return FailGet(should.error());
+  if (!*should) return kExitOk;
+  ProgressLine line(flags.progress == "bar" && !flags.quiet &&
+                    ::isatty(STDERR_FILENO));
+  if (flags.progress != "none") fetch.on_progress = ProgressTo(flags, &line);
   Expected<Report> report = MakeError(Errc::kCancelled);
   {
     CancelOnSignals cancel;
     fetch.stop = cancel.token();
-    report = output == "-" ? (*session)->Fetch(*FdSink(STDOUT_FILENO), fetch)
-                           : (*session)->FetchToFile(output, fetch);
+    report = *output == "-" ? (*session)->Fetch(*FdSink(STDOUT_FILENO), fetch)
+                            : (*session)->FetchToFile(*output, fetch);
   }
   line.Finish();
   if (!report) return FailGet(report.error());
@@ -180,7 +218,7 @@ int RunGetCommand(const GetFlags& flags) {
     if (!out) {
       std::fprintf(stderr, "braid get: error: cannot write %s\n",
                    flags.stats_json.c_str());
-      return kExitFailure;
+      return kExitLocalFile;
     }
   }
   if (!flags.quiet) Summarize(*report);
@@ -204,9 +242,14 @@ void AddGetCommand(CLI::App& app, int* exit_code) {
   AddSourceFlags(cmd, &flags->source,
                  "Bound on bytes held for reordering when writing in order "
                  "(standard output, --range, live streams) (default 64MiB)");
-  cmd->add_option(
-      "-o,--output", flags->output,
-      "Output file, or - for standard output (default: NAME's last part)");
+  AddOutputFlags(cmd, &flags->output);
+  cmd->add_option("--progress", flags->progress,
+                  "How progress is shown: bar (a line on stderr when it is a "
+                  "terminal; the default), json (one JSON object a line on "
+                  "standard output, for scripts: done_bytes, resumed_bytes, "
+                  "total_bytes, seconds, rate, sources) or none")
+      ->check(CLI::IsMember({"bar", "json", "none"}))
+      ->default_val("bar");
   cmd->add_option("--stats-json", flags->stats_json,
                   "Write transfer statistics here as JSON");
   cmd->add_option("--content-id", flags->content_id,
@@ -216,12 +259,14 @@ void AddGetCommand(CLI::App& app, int* exit_code) {
                   "for the manifest; mirrors' blocks are verified too)");
   cmd->add_option("--sha256", flags->sha256,
                   "SHA-256 of the whole file (64 hex digits), checked at the "
-                  "end; a file that does not match is removed. The only "
-                  "end-to-end check when all sources are HTTP mirrors");
+                  "end; a file that does not match is kept as "
+                  "OUTPUT.braid-bad, not OUTPUT (exit 5). The only end-to-end "
+                  "check when all sources are HTTP mirrors");
   cmd->add_option("--range", flags->range,
-                  "Only bytes FIRST-LAST (inclusive offsets) of NAME: only "
-                  "the blocks holding them are fetched; the output is those "
-                  "bytes, written in order");
+                  "Only some bytes of NAME: FIRST-LAST (inclusive offsets), "
+                  "FIRST- (to the end) or -COUNT (the last COUNT bytes), as "
+                  "HTTP's Range header. Only the blocks holding them are "
+                  "fetched; the output is those bytes, written in order");
   cmd->add_option("--trace", flags->trace,
                   "Write per-interval rates, shares and pattern changes here "
                   "(JSON lines; scripts/plot-trace draws them)");
@@ -231,6 +276,13 @@ void AddGetCommand(CLI::App& app, int* exit_code) {
   cmd->add_flag("-v,--verbose", flags->verbosity,
                 "More logging (-vv logs each out-of-sequence block)");
   cmd->add_flag("-q,--quiet", flags->quiet, "Only errors on stderr");
+  cmd->footer(std::string("\nExamples:\n"
+                          "  braid get http://m1/f.iso https://m2/pub/f.iso\n"
+                          "  braid get f.iso --source 10.0.0.1:7070 "
+                          "--source 10.0.0.2:7070 -P downloads\n"
+                          "  braid get f.iso --director d.example:7071 -o - "
+                          "| sha256sum\n\n") +
+              kExitCodesHelp);
   cmd->callback([flags, exit_code] { *exit_code = RunGetCommand(*flags); });
 }
 

@@ -4,6 +4,7 @@
 #include <exception>
 
 #include "cli/commands.h"
+#include "cli/did_you_mean.h"
 
 int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
@@ -28,7 +29,12 @@ int main(int argc, char** argv) {
     return app.exit(e);
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
+  } catch (const CLI::ExtrasError&) {
+    return braid::cli::ReportUnknownArguments(app, app.remaining(true));
   } catch (const CLI::ParseError& e) {
+    // "braid gte ...": a first word that names no subcommand.
+    if (app.get_subcommands().empty() && argc > 1 && argv[1][0] != '-')
+      return braid::cli::ReportUnknownArguments(app, {argv[1]});
     app.exit(e);
     return braid::cli::kExitUsage;
   } catch (const std::exception& e) {

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
+#include <nlohmann/json.hpp>
 
 namespace braid::cli {
 namespace {
@@ -109,6 +110,25 @@ void ProgressLine::AroundLog(const std::function<void()>& write) {
   Clear();
   write();
   if (!shown.empty()) Draw(shown);
+}
+
+std::string ProgressJson(const Progress& p) {
+  nlohmann::json sources = nlohmann::json::array();
+  double rate = 0;
+  for (const auto& s : p.sources) {
+    sources.push_back({{"name", s.name}, {"rate", s.rate}, {"alive", s.alive}});
+    if (s.alive) rate += s.rate;
+  }
+  nlohmann::json total = nullptr;
+  if (p.total_bytes != Description::kLiveSize) total = p.total_bytes;
+  return nlohmann::json{
+      {"done_bytes", p.done_bytes},
+      {"resumed_bytes", p.resumed_bytes},
+      {"total_bytes", total},
+      {"seconds", std::chrono::duration<double>(p.elapsed).count()},
+      {"rate", rate},
+      {"sources", sources}}
+      .dump();
 }
 
 }  // namespace braid::cli

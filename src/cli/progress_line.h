@@ -40,6 +40,11 @@ class ProgressLine {
   std::chrono::steady_clock::duration last_draw_{};
 };
 
+// One line of JSON for scripts (--progress=json): done_bytes,
+// resumed_bytes, total_bytes (null for a live stream), seconds, rate (bytes
+// per second, all sources) and sources (name, rate, alive).
+std::string ProgressJson(const Progress& progress);
+
 }  // namespace braid::cli
 
 #endif  // BRAID_CLI_PROGRESS_LINE_H_

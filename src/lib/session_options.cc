@@ -182,6 +182,7 @@ Status AddFetchOptions(const FetchOptions& f, client::GetOptions* get) {
     get->sha256 = *digest;
   }
   get->trace_path = f.trace_path;
+  get->resume = f.resume;
   get->on_progress = f.on_progress;
   get->on_source = f.on_source;
   return Ok{};

@@ -7,12 +7,12 @@
 #include <string>
 #include <string_view>
 
+#include "core/range_spec.h"
 #include "core/reassembly.h"
 
 namespace braid::proxy {
 
-// s without the optional white space (spaces, tabs) around it (RFC 7230 OWS).
-std::string_view TrimOws(std::string_view s);
+using core::TrimOws;
 
 struct RangeRequest {
   enum class Kind {

@@ -365,7 +365,7 @@ class DirectorCatalog(DirectorCase):
         out = os.path.join(self.tmp, "same.bin")
         r = h.run_cmd(self.director_get_args("same.bin", d.address, out), timeout=30)
         err = r.stderr.decode(errors="replace")
-        self.assertEqual(r.returncode, 1, err)
+        self.assertEqual(r.returncode, 5, err)  # integrity: two contents, none chosen
         lines = h.nonempty_lines(err)
         self.assertTrue(lines and "--content-id" in lines[-1], err)
         self.assertIn(cid_a, lines[-1])
@@ -388,7 +388,7 @@ class DirectorCatalog(DirectorCase):
         out = os.path.join(self.tmp, "nope.bin")
         r = h.run_cmd(self.director_get_args("nope.bin", d.address, out), timeout=30)
         err = r.stderr.decode(errors="replace")
-        self.assertEqual(r.returncode, 1, err)
+        self.assertEqual(r.returncode, 7, err)  # not found
         lines = h.nonempty_lines(err)
         self.assertTrue(lines and "error" in lines[-1] and "nope.bin" in lines[-1]
                         and "director" in lines[-1], err)
@@ -398,7 +398,7 @@ class DirectorCatalog(DirectorCase):
         t0 = time.monotonic()
         r = h.run_cmd(self.director_get_args("here.bin", closed, out), timeout=30)
         err = r.stderr.decode(errors="replace")
-        self.assertEqual(r.returncode, 1, err)
+        self.assertEqual(r.returncode, 4, err)  # network
         lines = h.nonempty_lines(err)
         self.assertTrue(lines and "error" in lines[-1] and closed in lines[-1], err)
         self.assertLess(time.monotonic() - t0, 15)
@@ -561,7 +561,7 @@ class Discovery(DirectorCase):
                       extra=["--discover", "--discover-to", f"127.255.255.255:{other}",
                              "--discover-wait", "300"])
         err = r.stderr.decode(errors="replace")
-        self.assertEqual(r.returncode, 1, err)
+        self.assertEqual(r.returncode, 7, err)  # not found
         lines = h.nonempty_lines(err)
         self.assertTrue(lines and "error" in lines[-1] and "discovery" in lines[-1]
                         and f"127.255.255.255:{other}" in lines[-1], err)

@@ -325,7 +325,12 @@ class HttpMirrors(unittest.TestCase):
         st = self.assert_ok(self.get([m.url("data.bin")], ["--sha256", self.digest]))
         self.assertTrue(st["sha256_checked"])
         wrong = "0" * 64
-        self.assert_failed(self.get([m.url("data.bin")], ["--sha256", wrong]), "SHA-256", wrong)
+        os.remove(self.out)
+        r = self.get([m.url("data.bin")], ["--sha256", wrong])
+        self.assertEqual(r.returncode, 5, r.stderr)  # integrity
+        self.assert_failed(r, "SHA-256", wrong, "kept as")
+        # Kept for a look, not under the output's name.
+        self.assertEqual(h.sha256_file(self.out + ".braid-bad"), self.digest)
 
 
     def test_an_empty_file(self) -> None:

@@ -157,10 +157,24 @@ class ProxyCase(unittest.TestCase):
                 self.assertEqual(r.returncode, 0, r.stderr)
                 with open(out, "rb") as f:
                     self.assertEqual(f.read(), self.data[first:last + 1])
+        # As HTTP's Range: the last byte is clamped to the end, FIRST- runs
+        # to the end, -COUNT is the last COUNT bytes.
+        for spec, want in ((f"10-{self.SIZE + 5}", self.data[10:]),
+                           (f"{self.SIZE - 3}-", self.data[-3:]),
+                           ("-5", self.data[-5:])):
+            with self.subTest(spec=spec):
+                out = os.path.join(self.tmp, f"s{len(want)}.bin")
+                r = h.run_get(self.NAME, sources, out, extra=["--range", spec])
+                self.assertEqual(r.returncode, 0, r.stderr)
+                with open(out, "rb") as f:
+                    self.assertEqual(f.read(), want)
         out = os.path.join(self.tmp, "past.bin")
-        r = h.run_get(self.NAME, sources, out, extra=["--range", f"10-{self.SIZE}"])
-        self.assertNotEqual(r.returncode, 0)
-        self.assertFalse(os.path.exists(out))
+        for spec in (f"{self.SIZE}-", "-0", "5-4", "x"):
+            with self.subTest(spec=spec):
+                r = h.run_get(self.NAME, sources, out, extra=["--range", spec])
+                self.assertEqual(r.returncode, 2, r.stderr)
+                self.assertIn(b"--range", r.stderr)
+                self.assertFalse(os.path.exists(out))
 
     def test_several_or_invalid_ranges_answer_the_whole_body(self):
         for spec in ("bytes=0-1,10-20", "bytes=abc", "items=0-5", "bytes=5-1", "bytes=-"):

@@ -192,7 +192,7 @@ class RelayRefusals(RelayCase):
             res = h.run_cmd(self.via_args(self.SMALL, o.address, [r.address], out=out,
                                           stats=False), timeout=30)
             err = res.stderr.decode(errors="replace")
-            self.assertEqual(res.returncode, 1, err)
+            self.assertEqual(res.returncode, 6, err)  # refused
             lines = h.nonempty_lines(err)
             self.assertTrue(lines and "allow-list" in lines[-1], err)
             self.assertIn(r.address, lines[-1])
@@ -302,7 +302,7 @@ class RelayRefusals(RelayCase):
         res = h.run_cmd(self.via_args(self.SMALL, closed, [r.address], stats=False),
                         timeout=30)
         err = res.stderr.decode(errors="replace")
-        self.assertEqual(res.returncode, 1, err)
+        self.assertEqual(res.returncode, 4, err)  # network
         self.assertLess(time.monotonic() - started, 15, "took too long to give up")
         lines = h.nonempty_lines(err)
         self.assertTrue(lines, "no error line")

@@ -90,8 +90,12 @@ struct GetOptions {
   // its start.
   bool live_edge = false;
   // SHA-256 of the whole file (--sha256), checked at the end; a file output
-  // that does not match is removed. REQUIRES: a file output.
+  // that does not match is kept as "PATH.braid-bad", not PATH. REQUIRES: a
+  // file output.
   std::optional<core::Digest> sha256;
+  // A file output: continue from an earlier run's part file (the default),
+  // or throw it away first.
+  bool resume = true;
   // Only these bytes of the stream (--range): the other blocks are skipped
   // on every source and the output holds just the range, in order.
   // REQUIRES: range->end() <= the stream's size (see Describe).

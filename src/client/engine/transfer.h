@@ -114,6 +114,7 @@ class Transfer {
   awaitable<void> Drain();
   void CheckAnsweredMeanwhile();
   Status CheckOpened();
+  Error NoSourceReachable(const std::vector<SourceConn*>& all) const;
   Expected<uint64_t> MajoritySize(const std::vector<SourceConn*>& ok);
   Status ChooseContent();
   // HTTP mirrors (transfer_mirrors.cc): without a content id to check them

@@ -44,15 +44,25 @@ awaitable<Status> Transfer::HandshakeAll(bool early) {
   if (!taking_part_.empty()) {  // else the error line below says it all
     for (SourceConn* s : unreachable) LeaveOut(*s);
   }
-  if (taking_part_.empty()) {
-    co_return MakeError(Errc::kUnavailable,
-                        "no source reachable (" +
-                            all.front()->failure->ToString() +
-                            (all.size() > 1 ? ", ..." : "") + ")");
-  }
+  if (taking_part_.empty()) co_return Unexpected{NoSourceReachable(all)};
   Status checked = CheckOpened();
   chosen_ = true;  // later failures are told as they come (HandshakeOne)
   co_return checked;
+}
+
+// Every source failed before answering: the error names the first one's
+// failure, and takes the code they all share (every mirror answered 404:
+// kNotFound; 401: kForbidden), else kUnavailable.
+Error Transfer::NoSourceReachable(const std::vector<SourceConn*>& all) const {
+  Errc code = all.front()->failure->code;
+  for (SourceConn* s : all) {
+    if (s->failure->code != code) code = Errc::kUnavailable;
+  }
+  std::string what = code == Errc::kNotFound
+                         ? "'" + options_.name + "' not found"
+                         : "no source reachable";
+  return {code, what + " (" + all.front()->failure->what +
+                    (all.size() > 1 ? ", ..." : "") + ")"};
 }
 
 awaitable<void> Transfer::HandshakeOne(SourceConn& s) {
@@ -216,7 +226,7 @@ void Transfer::CheckTheVote(bool closing) {
   std::optional<core::Digest> winner = election.Winner();
   if (winner && *winner == content_id_) {
     tentative_ = false;
-    if (scheduler_) scheduler_->Judge(Clock::now());
+    if (scheduler_) scheduler_->Judge(core::Clock::now());
     spdlog::debug("the sources' vote confirms content {}", ContentHex());
   } else if (winner) {
     vote_lost_ = true;

@@ -95,12 +95,13 @@ Expected<Url> ParseUrl(std::string_view text) {
   }
   url.port = url.scheme == "https" ? 443 : 80;
   auto rest = text.substr(sep + 3);
-  if (rest.find('#') != std::string_view::npos)
-    return BadUrl(text, "fragments are not allowed");
+  rest = rest.substr(0, rest.find('#'));  // a fragment is never sent
   auto slash = rest.find_first_of("/?");
   auto auth = rest.substr(0, slash);
   if (auth.find('@') != std::string_view::npos)
-    return BadUrl(text, "user info is not supported");
+    return BadUrl(text,
+                  "user info is not supported: give credentials with --user "
+                  "or --netrc");
   if (auto s = SplitAuthority(text, auth, &url); !s)
     return Unexpected{s.error()};
   url.target = slash == std::string_view::npos ? "/" : rest.substr(slash);
@@ -145,8 +146,8 @@ bool UrlNamesFile(const Url& url, std::string_view name) {
 }
 
 std::string UrlBaseName(const Url& url) {
-  std::string_view path = url.target;
-  path = path.substr(0, path.find('?'));
+  std::string decoded = DecodedPath(url);
+  std::string_view path = decoded;
   while (!path.empty() && path.back() == '/') path.remove_suffix(1);
   auto slash = path.rfind('/');
   return std::string(path.substr(slash + 1));

@@ -27,8 +27,9 @@ struct Url {
 
 // True if text starts with a scheme ("xyz://"), whatever the scheme.
 bool LooksLikeUrl(std::string_view text);
-// Parses an absolute http(s) URL; kMalformed naming what is wrong (another
-// scheme, no host, a bad port, user info, a fragment).
+// Parses an absolute http(s) URL, dropping any fragment (never sent);
+// kMalformed naming what is wrong (another scheme, no host, a bad port,
+// user info).
 Expected<Url> ParseUrl(std::string_view text);
 // The URL's path, the query left out and %XX escapes decoded (a malformed
 // escape stays as it is).
@@ -41,7 +42,7 @@ bool UrlNamesFile(const Url& url, std::string_view name);
 // for a redirect from https to http, which would send the request and the
 // data in clear text; kMalformed for a Location that is no http(s) URL.
 Expected<Url> RedirectTarget(const Url& from, std::string_view location);
-// The last non-empty path segment, without the query ("" if none).
+// The last non-empty segment of the decoded path (DecodedPath; "" if none).
 std::string UrlBaseName(const Url& url);
 
 // What is wrong with a proxy as curl takes it ("HOST:PORT", or

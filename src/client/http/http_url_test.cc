@@ -32,8 +32,8 @@ TEST(HttpUrlTest, ParsesHttpAndHttps) {
 TEST(HttpUrlTest, RejectsWhatItCannotFetch) {
   for (const char* bad :
        {"ftp://example.org/x", "http://", "http://:80/x", "http://h:0/x",
-        "http://h:99999/x", "http://u:p@h/x", "http://h/x#frag",
-        "http://[::1/x", "http://h/a b", "file.iso", "host:7070"}) {
+        "http://h:99999/x", "http://u:p@h/x", "http://[::1/x", "http://h/a b",
+        "file.iso", "host:7070"}) {
     EXPECT_FALSE(ParseUrl(bad)) << bad;
   }
   auto ftp = ParseUrl("ftp://example.org/x");
@@ -71,6 +71,15 @@ TEST(HttpUrlTest, BaseName) {
   EXPECT_EQ(UrlBaseName(*ParseUrl("http://h/a/b/file.iso?x=/y")), "file.iso");
   EXPECT_EQ(UrlBaseName(*ParseUrl("http://h/a/dir/")), "dir");
   EXPECT_EQ(UrlBaseName(*ParseUrl("http://h")), "");
+  EXPECT_EQ(UrlBaseName(*ParseUrl("http://h/pub/my%20file.iso#part2")),
+            "my file.iso");
+}
+
+TEST(HttpUrlTest, DropsTheFragment) {
+  auto url = ParseUrl("http://h/f.iso?a=1#sec");
+  ASSERT_TRUE(url);
+  EXPECT_EQ(url->target, "/f.iso?a=1");
+  EXPECT_EQ(ParseUrl("http://h#top")->target, "/");
 }
 
 // A proxy serving many names from one list of mirror URLs asks each URL

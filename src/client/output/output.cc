@@ -23,7 +23,7 @@ class FileOutput : public Output {
   FileOutput(std::string path, int fd, core::StreamLayout layout,
              std::string resume_key)
       : path_(std::move(path)),
-        part_(path_ + ".braid-part"),
+        part_(PartPath(path_)),
         state_(path_ + ".braid-state"),
         fd_(fd),
         layout_(layout),
@@ -156,6 +156,8 @@ static std::string StatePath(const std::string& path) {
   return path + ".braid-state";
 }
 
+std::string PartPath(const std::string& path) { return path + ".braid-part"; }
+
 bool WritesInPlace(const std::string& path) {
   struct stat st;
   return path == "-" ||
@@ -165,6 +167,12 @@ bool WritesInPlace(const std::string& path) {
 bool HasResumeState(const std::string& path) {
   struct stat st;
   return path != "-" && ::stat(StatePath(path).c_str(), &st) == 0;
+}
+
+void DiscardResumeState(const std::string& path) {
+  if (path == "-") return;
+  ::unlink(StatePath(path).c_str());
+  ::unlink(PartPath(path).c_str());
 }
 
 Expected<std::unique_ptr<Output>> OpenOutput(
@@ -198,7 +206,7 @@ Expected<std::unique_ptr<Output>> OpenOutput(
     if (!sink) return Unexpected{sink.error()};
     return MakeInOrderOutput(layout, window, range, std::move(*sink));
   }
-  std::string part = path + ".braid-part";
+  std::string part = PartPath(path);
   std::string state_path = StatePath(path);
   // Continue a previous run only for the same content, size and blocks.
   std::optional<ResumeState> resume;

@@ -84,6 +84,9 @@ Expected<std::unique_ptr<Output>> OpenOutput(
     const std::string& resume_key = "",
     std::optional<core::ByteRange> range = std::nullopt, bool live = false);
 
+// Where a file output at path is written until whole ("PATH.braid-part").
+std::string PartPath(const std::string& path);
+
 // Whether OpenOutput writes path in place, in order (standard output, an
 // existing device or FIFO): what it is given cannot be taken back.
 bool WritesInPlace(const std::string& path);
@@ -91,6 +94,9 @@ bool WritesInPlace(const std::string& path);
 // Whether a file output at path has a previous run's state to resume from
 // (before the content is known: OpenOutput decides whether it matches).
 bool HasResumeState(const std::string& path);
+// Removes what an earlier run left to resume from at path (its part and
+// state files), if anything.
+void DiscardResumeState(const std::string& path);
 
 }  // namespace braid::client
 

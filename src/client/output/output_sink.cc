@@ -36,9 +36,7 @@ class FdSink : public ByteSink {
 class FileSink : public FdSink {
  public:
   FileSink(std::string path, int fd)
-      : FdSink(fd, true),
-        path_(std::move(path)),
-        part_(path_ + ".braid-part") {}
+      : FdSink(fd, true), path_(std::move(path)), part_(PartPath(path_)) {}
   ~FileSink() override {
     if (!finished_) ::unlink(part_.c_str());
   }
@@ -129,7 +127,7 @@ std::unique_ptr<ByteSink> MakeFdSink(int fd, bool owned) {
 }
 
 Expected<std::shared_ptr<ByteSink>> OpenFileSink(const std::string& path) {
-  std::string part = path + ".braid-part";
+  std::string part = PartPath(path);
   int fd = ::open(part.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return Unexpected{IoError("create " + part)};
   return std::shared_ptr<ByteSink>(std::make_shared<FileSink>(path, fd));

@@ -1,0 +1,136 @@
+"""Integration tests: `braid get` in the habits of curl, wget and aria2
+users: exit statuses by cause, an existing output is not overwritten
+silently (-f, --no-clobber), -P/--dir, -O, --range in HTTP's three forms,
+--progress=json, --no-continue, and "did you mean" for a mistyped flag.
+
+The mirror is http_fakes.RangeMirror on 127.0.0.1:0. Every output is
+compared by SHA-256 (or byte for byte for ranges).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import harness as h  # noqa: E402
+from http_fakes import NO_PROXY_ENV, MirrorCase  # noqa: E402
+
+SIZE = MirrorCase.SIZE
+
+
+class GetHabits(MirrorCase):
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.m = self.mirror()
+
+    def get(self, args: list[str], cwd: str | None = None):
+        return h.run_cmd([h.braid_bin(), "get", *args], timeout=120, cwd=cwd,
+                         env=NO_PROXY_ENV)
+
+    def assert_status(self, r, status: int, *needles: str) -> str:
+        err = r.stderr.decode(errors="replace")
+        self.assertEqual(r.returncode, status, err)
+        for n in needles:
+            self.assertIn(n, err)
+        return err
+
+    def test_exit_status_names_the_cause(self) -> None:
+        self.assert_status(self.get([self.m.url, "--no-such-flag"]), 2)
+        self.assert_status(self.get([self.m.url.replace("f.bin", "gone.bin"), "-o", self.out]),
+                           7, "not found", "HTTP 404")
+        self.assert_status(self.get([f"http://127.0.0.1:{h.closed_port()}/f.bin",
+                                     "-o", self.out]), 4, "cannot connect")
+        locked = self.mirror(credentials="a:b")
+        self.assert_status(self.get([locked.url, "-o", self.out]), 6, "HTTP 401")
+        self.assert_status(self.get([self.m.url, "-o", self.out, "--sha256", "0" * 64]),
+                           5, "SHA-256", "kept as")
+        self.assertFalse(os.path.exists(self.out))
+        self.assertEqual(h.sha256_file(self.out + ".braid-bad"), self.digest)
+        help_text = self.get(["--help"]).stdout.decode()
+        for line in ("3 the output exists", "5 bytes that do not verify", "130 interrupted"):
+            self.assertIn(line, " ".join(help_text.split()))
+
+    def test_an_existing_file_is_kept_unless_forced(self) -> None:
+        with open(self.out, "wb") as f:
+            f.write(b"mine")
+        self.assert_status(self.get([self.m.url, "-o", self.out]), 3, "exists", "-f")
+        asked = len(self.m.requests)
+        self.assert_status(self.get([self.m.url, "-o", self.out, "--no-clobber"]), 0,
+                           "not fetched")
+        with open(self.out, "rb") as f:
+            self.assertEqual(f.read(), b"mine")
+        self.assertEqual(len(self.m.requests), asked, "--no-clobber still asked the mirror")
+        self.assert_status(self.get([self.m.url, "-o", self.out, "-f", "-q"]), 0)
+        self.assertEqual(h.sha256_file(self.out), self.digest)
+        # A device is written, never refused.
+        self.assert_status(self.get([self.m.url, "-o", os.devnull, "-q"]), 0)
+        self.assert_status(self.get([self.m.url, "-o", self.out, "-f", "--no-clobber"]), 2)
+
+    def test_dir_and_the_name_from_the_url(self) -> None:
+        url = self.m.url.replace("f.bin", "f.bin")  # served under /f.bin only
+        r = self.get([url + "#part-2", "-P", "sub/dir", "-q"], cwd=self.tmp)
+        self.assert_status(r, 0)
+        self.assertEqual(h.sha256_file(os.path.join(self.tmp, "sub", "dir", "f.bin")),
+                         self.digest)
+        r = self.get([url, "-P", self.tmp, "-o", "named.bin", "-q"])
+        self.assert_status(r, 0)
+        self.assertEqual(h.sha256_file(os.path.join(self.tmp, "named.bin")), self.digest)
+        self.assert_status(self.get([url, "-O", "-o", "x.bin"]), 2)
+
+    def test_range_in_the_three_forms_of_http(self) -> None:
+        for spec, want in (("100-199", self.data[100:200]), (f"{SIZE - 10}-", self.data[-10:]),
+                           ("-7", self.data[-7:]), ("10-99999999", self.data[10:])):
+            with self.subTest(spec=spec):
+                r = self.get([self.m.url, "-o", "-", "--range", spec, "-q"])
+                self.assert_status(r, 0)
+                self.assertEqual(r.stdout, want)
+        self.assert_status(self.get([self.m.url, "-o", "-", "--range", f"{SIZE}-"]), 2,
+                           "--range names no byte")
+        self.assert_status(self.get([self.m.url, "-o", "-", "--range", "9-1"]), 2,
+                           "--range wants")
+
+    def test_progress_json_lines_on_stdout(self) -> None:
+        r = self.get([self.m.url, "-o", self.out, "--progress=json", "-q"])
+        self.assert_status(r, 0)
+        lines = [json.loads(ln) for ln in r.stdout.decode().splitlines()]
+        self.assertGreaterEqual(len(lines), 1)
+        last = lines[-1]
+        self.assertEqual(last["done_bytes"] + last["resumed_bytes"], SIZE)
+        self.assertEqual(last["total_bytes"], SIZE)
+        self.assertEqual([s["name"] for s in last["sources"]], [self.m.url])
+        self.assertEqual(h.sha256_file(self.out), self.digest)
+        self.assert_status(self.get([self.m.url, "-o", "-", "--progress=json"]), 2)
+
+    def test_no_continue_starts_over(self) -> None:
+        # Resume state is saved every few MiB: a 12 MB file at 2 MB/s.
+        big = os.urandom(12_000_000)
+        slow, fast = self.mirror(big, bytes_per_second=2_000_000), self.mirror(big)
+        args = [h.braid_bin(), "get", slow.url, "-o", self.out,
+                "--connections-per-mirror", "1"]
+        rc, err = h.interrupt_when_saved(self, args, self.out + ".braid-state", 1_000_000,
+                                         signal.SIGINT)
+        self.assertEqual(rc, 130, err)
+        self.assertTrue(os.path.exists(self.out + ".braid-part"))
+        stats = os.path.join(self.tmp, "stats.json")
+        r = self.get([fast.url, "-o", self.out, "--no-continue", "-q", "--stats-json", stats])
+        self.assert_status(r, 0)
+        with open(stats) as f:
+            self.assertEqual(json.load(f)["resumed_bytes"], 0)
+        self.assertEqual(h.sha256_file(self.out), h.sha256_bytes(big))
+        self.assertFalse(os.path.exists(self.out + ".braid-part"))
+
+    def test_did_you_mean(self) -> None:
+        err = self.assert_status(self.get([self.m.url, "--outptu", "x"]), 2)
+        self.assertIn("did you mean '--output'?", err)
+        r = h.run_cmd([h.braid_bin(), "gte", self.m.url], timeout=30)
+        self.assert_status(r, 2, "unknown command 'gte'; did you mean 'get'?")
+
+
+if __name__ == "__main__":
+    unittest.main()
