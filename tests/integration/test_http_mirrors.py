@@ -299,9 +299,42 @@ class HttpMirrors(unittest.TestCase):
             self.addCleanup(m.proc.send_signal, signal.SIGCONT)
         self.run_with_fault(freeze)
 
-    def test_no_range_support_is_a_clear_error(self) -> None:
+    def python_http_server(self) -> str:
+        """`python3 -m http.server` on the root (it ignores Range); its URL."""
+        for _ in range(3):  # the port may be taken between choice and bind
+            port = free_tcp_port()
+            proc = subprocess.Popen([sys.executable, "-m", "http.server", str(port),
+                                     "--bind", "127.0.0.1", "--directory", self.root],
+                                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL)
+            self.addCleanup(lambda p=proc: p.poll() is None and (p.kill(), p.wait(10)))
+            if h.wait_until(lambda: port_open(port) or proc.poll() is not None, 10) \
+                    and proc.poll() is None:
+                return f"http://127.0.0.1:{port}/data.bin"
+        self.fail("python3 -m http.server did not start")
+
+    def test_a_server_without_ranges_alone_is_fetched_whole(self) -> None:
+        for url in (self.mirror().url("norange/data.bin"), self.python_http_server()):
+            with self.subTest(url=url):
+                r = self.get([url], quiet=False)
+                st = self.assert_ok(r)
+                self.assertIn("does not serve byte ranges; fetching the whole file",
+                              r.stderr.decode())
+                self.assertEqual(st["sources"][0]["bytes"], self.SIZE)
+                os.remove(self.out)
+        # Standard output too; --range needs ranges: a clear error.
+        r = h.run_braid(["get", url, "-o", "-", "-q"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(h.sha256_bytes(r.stdout), self.digest)
+        self.assert_failed(self.get([url], ["--range", "0-9"]), "byte ranges")
+
+    def test_a_server_without_ranges_among_others_is_left_out(self) -> None:
         m = self.mirror()
-        self.assert_failed(self.get([m.url("norange/data.bin")]), "byte ranges")
+        r = self.get([m.url("norange/data.bin"), m.url("data.bin")], quiet=False)
+        st = self.assert_ok(r)
+        self.assertIn("byte ranges", r.stderr.decode())
+        self.assertIn("leaving out source " + m.url("norange/data.bin"), r.stderr.decode())
+        self.assertEqual([s["address"] for s in st["sources"]], [m.url("data.bin")])
 
     def test_bad_urls_are_clear_errors(self) -> None:
         m = self.mirror()

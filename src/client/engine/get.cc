@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "client/engine/transfer.h"
+#include "client/engine/whole_file.h"
 #include "client/output/output.h"
 #include "net/log_failure.h"
 
@@ -97,6 +98,8 @@ Expected<GetReport> RunGet(const GetOptions& options, std::stop_token stop) {
     again.tentative_start = false;
     result = RunOnOwnContext(again, &Transfer::Run, stop);
   }
+  if (!result && CanFetchWhole(options, result.error()))
+    result = FetchWholeFile(options, stop);
   if (result && options.sha256) {
     if (Status s = CheckSha256(options.output, *options.sha256); !s)
       return Unexpected{s.error()};

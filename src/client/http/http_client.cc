@@ -79,9 +79,9 @@ Status CheckAnswer(long status, const Head& head, const RangeAsk& e,
     return Ok{};
   }
   if (status == 200) {
-    return MakeError(Errc::kUnavailable,
-                     "answered 200 to a Range request: the server does not "
-                     "serve byte ranges");
+    return MakeError(
+        Errc::kUnavailable,
+        std::string("answered 200 to a Range request: ") + kNoRanges);
   }
   if (status != 206) {
     return MakeError(status == 404 || status == 410   ? Errc::kNotFound
@@ -113,8 +113,11 @@ Status CheckAnswer(long status, const Head& head, const RangeAsk& e,
   return Ok{};
 }
 
+}  // namespace
+
 // What failed, in words a user can act on, with curl's own reason.
-std::string Describe(CURLcode code, const char* reason) {
+std::string DescribeCurlError(int result, const char* reason) {
+  auto code = static_cast<CURLcode>(result);
   std::string what;
   switch (code) {
     case CURLE_COULDNT_CONNECT:
@@ -152,11 +155,14 @@ std::string Describe(CURLcode code, const char* reason) {
   return what;
 }
 
-Errc ErrcOf(CURLcode code) {
+Errc ErrcOfCurlError(int result) {
+  auto code = static_cast<CURLcode>(result);
   return code == CURLE_OPERATION_TIMEDOUT ? Errc::kTimeout
          : code == CURLE_LOGIN_DENIED     ? Errc::kForbidden
                                           : Errc::kUnavailable;
 }
+
+namespace {
 
 // The authorities to trust: --cacert, else those the environment names
 // (OpenSSL's SSL_CERT_FILE, as braid links read it, then curl's
@@ -223,7 +229,7 @@ HttpClient::~HttpClient() {
   thread_.join();
   for (void* e : idle_handles_) curl_easy_cleanup(static_cast<CURL*>(e));
   curl_multi_cleanup(static_cast<CURLM*>(multi_));
-  curl_slist_free_all(static_cast<curl_slist*>(header_list_));
+  FreeHeaderList(header_list_);
 }
 
 void HttpClient::Get(RangeAsk ask, BodySink sink, RangeDone done) {
@@ -301,17 +307,12 @@ void HttpClient::Start(std::unique_ptr<Request> r) {
   active_.emplace(raw, std::move(r));
 }
 
-// No redirect followed by curl (Redirect() applies braid's policy), no
-// decompression, certificates verified unless --insecure.
-void HttpClient::Configure(Request& r) {
-  CURL* e = r.easy;
-  const HttpConnOptions& o = options_;
-  curl_easy_setopt(e, CURLOPT_URL, r.url.ToString().c_str());
-  curl_easy_setopt(e, CURLOPT_RANGE, r.range.c_str());
+void ApplyConnOptions(void* easy, const HttpConnOptions& o,
+                      const void* header_list) {
+  CURL* e = static_cast<CURL*>(easy);
   curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
   curl_easy_setopt(e, CURLOPT_HTTP_CONTENT_DECODING, 0L);
-  curl_easy_setopt(e, CURLOPT_HTTPHEADER, header_list_);
+  curl_easy_setopt(e, CURLOPT_HTTPHEADER, header_list);
   curl_easy_setopt(e, CURLOPT_USERAGENT,
                    o.user_agent.empty() ? "braid/0.1" : o.user_agent.c_str());
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
@@ -324,7 +325,6 @@ void HttpClient::Configure(Request& r) {
           1,
           std::chrono::duration_cast<std::chrono::seconds>(o.read).count())));
   curl_easy_setopt(e, CURLOPT_BUFFERSIZE, kReceiveBuffer);
-  if (r.url.scheme == "https") curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
   SetAuthorities(e, o.ca_file);
   if (o.insecure) {
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
@@ -337,6 +337,27 @@ void HttpClient::Configure(Request& r) {
       curl_easy_setopt(e, CURLOPT_NETRC_FILE, o.netrc_file.c_str());
   }
   if (!o.proxy.empty()) curl_easy_setopt(e, CURLOPT_PROXY, o.proxy.c_str());
+}
+
+void* MakeHeaderList(const HttpConnOptions& o) {
+  InitCurlOnce();
+  curl_slist* list = curl_slist_append(nullptr, "Accept-Encoding: identity");
+  for (const auto& h : o.headers) list = curl_slist_append(list, h.c_str());
+  return list;
+}
+
+void FreeHeaderList(void* list) {
+  curl_slist_free_all(static_cast<curl_slist*>(list));
+}
+
+// No redirect followed by curl (Redirect() applies braid's policy).
+void HttpClient::Configure(Request& r) {
+  CURL* e = r.easy;
+  ApplyConnOptions(e, options_, header_list_);
+  curl_easy_setopt(e, CURLOPT_URL, r.url.ToString().c_str());
+  curl_easy_setopt(e, CURLOPT_RANGE, r.range.c_str());
+  curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+  if (r.url.scheme == "https") curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
   curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &HttpClient::OnHeader);
   curl_easy_setopt(e, CURLOPT_HEADERDATA, &r);
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &HttpClient::OnBody);
@@ -440,8 +461,8 @@ void HttpClient::Finish(Request* r, int result) {
   if (q.aborted) return fail(Errc::kCancelled, "aborted");
   if (code != CURLE_OK) {
     return fail(
-        ErrcOf(code),
-        Describe(code, q.reason) +
+        ErrcOfCurlError(code),
+        DescribeCurlError(code, q.reason) +
             (q.got > 0 ? " after " + std::to_string(q.got) + " bytes" : ""));
   }
   if (q.got != q.body) {

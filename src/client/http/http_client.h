@@ -48,6 +48,22 @@ using BodySink = std::function<bool(const char* data, size_t n)>;
 // was wrong with the answer or the connection (with curl's reason).
 using RangeDone = std::function<void(Expected<RangeAnswer>)>;
 
+// What an answer of 200 to a range request means (a mirror that cannot take
+// part in a pattern; alone, it may still be fetched whole).
+inline constexpr char kNoRanges[] = "the server does not serve byte ranges";
+
+// For a one-off curl easy handle (a whole-file GET): what every request to
+// a mirror carries. The header list (from MakeHeaderList, freed with
+// FreeHeaderList) must outlive the request.
+void ApplyConnOptions(void* easy, const HttpConnOptions& options,
+                      const void* header_list);
+void* MakeHeaderList(const HttpConnOptions& options);
+void FreeHeaderList(void* list);
+// A failed curl request (its CURLcode and error buffer) in words a user can
+// act on, and its error code.
+std::string DescribeCurlError(int result, const char* reason);
+Errc ErrcOfCurlError(int result);
+
 class HttpClient {
  public:
   HttpClient(Url url, HttpConnOptions options);
