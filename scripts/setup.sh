@@ -12,6 +12,7 @@ PACKAGES=(
   nlohmann-json3-dev libtomlplusplus-dev libsqlite3-dev libcpp-httplib-dev libcurl4-openssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 gnuplot-nox iproute2 curl aria2 axel nginx-light ca-certificates openssl time ffmpeg
+  help2man
 )
 
 if [ "$(id -u)" -eq 0 ]; then

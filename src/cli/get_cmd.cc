@@ -2,10 +2,11 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
-#include <charconv>
+#include <condition_variable>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <nlohmann/json.hpp>
 
 #include "cli/cancel_on_signals.h"
@@ -28,6 +29,8 @@ struct GetFlags {
   std::string content_id;
   std::string sha256;
   std::string range;
+  int retries = 0;           // --retry
+  double retry_delay_s = 1;  // --retry-delay: the first wait, then doubled
   int verbosity = 0;
   bool quiet = false;
   bool live_edge = false;
@@ -173,6 +176,40 @@ std::function<void(const Progress&)> ProgressTo(const GetFlags& flags,
   return [line](const Progress& p) { line->Update(p); };
 }
 
+// Waits `seconds` unless a stop is requested first (false then).
+bool SleepUnlessStopped(std::stop_token stop, double seconds) {
+  std::mutex mu;
+  std::condition_variable_any cv;
+  std::unique_lock lock(mu);
+  return !cv.wait_for(lock, stop, std::chrono::duration<double>(seconds), [] {
+    return false;
+  }) && !stop.stop_requested();
+}
+
+// The fetch, again after a network failure while --retry allows, waiting
+// --retry-delay seconds, then twice as long each time (at most 10 minutes),
+// as curl does. Each attempt takes up where the last left off (the part
+// file is kept); standard output is not retried (bytes given to it cannot
+// be taken back).
+Expected<Report> FetchWithRetries(Session& session, const std::string& output,
+                                  const FetchOptions& fetch,
+                                  const GetFlags& flags) {
+  double delay = flags.retry_delay_s;
+  for (int attempt = 1;; ++attempt) {
+    auto report = output == "-" ? session.Fetch(*FdSink(STDOUT_FILENO), fetch)
+                                : session.FetchToFile(output, fetch);
+    if (report || output == "-" || attempt > flags.retries ||
+        ExitCodeOf(report.error().code) != kExitNetwork) {
+      return report;
+    }
+    spdlog::warn("{}; trying again in {:.1f} s (retry {} of {})",
+                 report.error().ToString(), delay, attempt, flags.retries);
+    if (!SleepUnlessStopped(fetch.stop, delay))
+      return MakeError(Errc::kCancelled, "stopped");
+    delay = std::min(delay * 2, 600.0);
+  }
+}
+
 int RunGetCommand(const GetFlags& flags) {
   SetUpLogging(flags.verbosity, flags.quiet);
   SessionOptions options;
@@ -207,8 +244,7 @@ int RunGetCommand(const GetFlags& flags) {
   {
     CancelOnSignals cancel;
     fetch.stop = cancel.token();
-    report = *output == "-" ? (*session)->Fetch(*FdSink(STDOUT_FILENO), fetch)
-                            : (*session)->FetchToFile(*output, fetch);
+    report = FetchWithRetries(**session, *output, fetch, flags);
   }
   line.Finish();
   if (!report) return FailGet(report.error());
@@ -237,7 +273,8 @@ void AddGetCommand(CLI::App& app, int* exit_code) {
                   "NAME of the file or stream on the braid sources, then any "
                   "number of http:// or https:// mirror URLs of the same "
                   "file; or only URLs (NAME is then the first URL's last "
-                  "path segment). Mirrors need byte-range support (206)")
+                  "path segment). Mirrors take part with byte ranges (206); "
+                  "one without, when it is the only source, is fetched whole")
       ->required();
   AddSourceFlags(cmd, &flags->source,
                  "Bound on bytes held for reordering when writing in order "
@@ -267,6 +304,15 @@ void AddGetCommand(CLI::App& app, int* exit_code) {
                   "FIRST- (to the end) or -COUNT (the last COUNT bytes), as "
                   "HTTP's Range header. Only the blocks holding them are "
                   "fetched; the output is those bytes, written in order");
+  cmd->add_option("--retry", flags->retries,
+                  "After a network failure (exit status 4), try again up to "
+                  "this many times, taking up where the last attempt left off "
+                  "(file outputs; default 0)")
+      ->check(CLI::Range(0, 1000));
+  cmd->add_option("--retry-delay", flags->retry_delay_s,
+                  "Seconds before the first retry, doubled for each next one "
+                  "up to 600 (default 1)")
+      ->check(CLI::Range(0.0, 600.0));
   cmd->add_option("--trace", flags->trace,
                   "Write per-interval rates, shares and pattern changes here "
                   "(JSON lines; scripts/plot-trace draws them)");

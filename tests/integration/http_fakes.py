@@ -58,7 +58,7 @@ class RangeMirror(Background):
     headers; with `credentials` ("user:pw") answers 401 without them."""
 
     def __init__(self, data: bytes, credentials: str | None = None,
-                 bytes_per_second: float = 0) -> None:
+                 bytes_per_second: float = 0, port: int = 0) -> None:
         """bytes_per_second: a bound on each response (0: none)."""
         self.requests: list[dict[str, str]] = []
         self.ports: set[int] = set()  # the client's end of each connection
@@ -95,7 +95,7 @@ class RangeMirror(Background):
                     if bytes_per_second:
                         time.sleep(step / bytes_per_second)
 
-        self.serve(Threaded(("127.0.0.1", 0), Handler))
+        self.serve(Threaded(("127.0.0.1", port), Handler))
 
     @property
     def url(self) -> str:

@@ -13,12 +13,13 @@ import json
 import os
 import signal
 import sys
+import threading
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import harness as h  # noqa: E402
-from http_fakes import NO_PROXY_ENV, MirrorCase  # noqa: E402
+from http_fakes import NO_PROXY_ENV, MirrorCase, RangeMirror  # noqa: E402
 
 SIZE = MirrorCase.SIZE
 
@@ -124,6 +125,24 @@ class GetHabits(MirrorCase):
             self.assertEqual(json.load(f)["resumed_bytes"], 0)
         self.assertEqual(h.sha256_file(self.out), h.sha256_bytes(big))
         self.assertFalse(os.path.exists(self.out + ".braid-part"))
+
+    def test_retry_after_a_network_failure(self) -> None:
+        port = h.closed_port()
+        url = f"http://127.0.0.1:{port}/f.bin"
+        self.assert_status(self.get([url, "-o", self.out]), 4, "cannot connect")
+        # The mirror comes up a second after the first attempt failed.
+        starter = threading.Timer(1.0, lambda: self.addCleanup(
+            RangeMirror(self.data, port=port).stop))
+        starter.start()
+        self.addCleanup(starter.cancel)
+        r = self.get([url, "-o", self.out, "--retry", "5", "--retry-delay", "0.4"])
+        err = self.assert_status(r, 0, "trying again in 0.4 s (retry 1 of 5)")
+        self.assertEqual(h.sha256_file(self.out), self.digest)
+        # Not after a failure that another try would not mend.
+        r = self.get([self.m.url.replace("f.bin", "gone.bin"), "-o", self.out + "2",
+                      "--retry", "5"])
+        err = self.assert_status(r, 7)
+        self.assertNotIn("trying again", err)
 
     def test_did_you_mean(self) -> None:
         err = self.assert_status(self.get([self.m.url, "--outptu", "x"]), 2)
