@@ -9,6 +9,8 @@
 //   5  an access token (as a server checks it, and as the proxy finds it in
 //      an Authorization field); a valid scope makes a token that checks
 //   6  a director's registration token file, and a server's
+//   7  a Metalink document: what parses gives a manifest only when its
+//      pieces fit the size
 // (frame_decoder_fuzz covers the decoding of every frame.)
 // Each must parse or give a clear error, never crash or throw, and what
 // parses must be consistent.
@@ -19,6 +21,7 @@
 
 #include "client/engine/signatures.h"
 #include "client/output/resume_state.h"
+#include "client/sources/metalink.h"
 #include "client/sources/source_choice.h"
 #include "core/access_token.h"
 #include "core/protocol.h"
@@ -98,6 +101,17 @@ void AccessToken(std::string_view text) {
   if (!core::CheckAccessToken(key, token, name, now)) std::abort();
 }
 
+void MetalinkDocument(std::string_view text) {
+  auto m = client::ParseMetalink(text);
+  if (!m) return;
+  if (m->name.empty() || m->name.find('/') != std::string::npos) std::abort();
+  if (auto manifest = client::ManifestOf(*m)) {
+    if (manifest->size() != *m->size) std::abort();
+    (void)client::WriteMetalink(m->name, *manifest, manifest->ContentId(),
+                                m->urls);
+  }
+}
+
 void RegisterTokenFiles(std::string_view text) {
   auto tokens = core::RegisterTokens::Parse(text, "fuzz");
   if (tokens && tokens->size() == 0) std::abort();
@@ -112,7 +126,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   std::span<const uint8_t> in(data + 1, size - 1);
   std::string_view text(reinterpret_cast<const char*>(in.data()), in.size());
-  switch (data[0] % 7) {
+  switch (data[0] % 8) {
     case 0:
       Range(in);
       break;
@@ -131,8 +145,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     case 5:
       AccessToken(text);
       break;
-    default:
+    case 6:
       RegisterTokenFiles(text);
+      break;
+    default:
+      MetalinkDocument(text);
   }
   return 0;
 }

@@ -9,7 +9,7 @@ export DEBIAN_FRONTEND=noninteractive
 PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config git clang-format clang libclang-rt-14-dev
   libasio-dev libssl-dev libcli11-dev libspdlog-dev libfmt-dev
-  nlohmann-json3-dev libtomlplusplus-dev libsqlite3-dev libcpp-httplib-dev libcurl4-openssl-dev
+  nlohmann-json3-dev libtomlplusplus-dev libsqlite3-dev libcpp-httplib-dev libcurl4-openssl-dev libpugixml-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 gnuplot-nox iproute2 curl aria2 axel nginx-light ca-certificates openssl time ffmpeg
   help2man

@@ -77,6 +77,13 @@ struct SessionOptions {
   // from one list of sources, as a proxy does. With no source left for the
   // name, Open fails with kNotFound.
   bool mirrors_match_name = false;
+  // A Metalink document (RFC 5854, ".meta4") of the file: a path. Its http
+  // and https URLs are added as mirrors, its file name is the name when
+  // none is given, and its size is held to. With SHA-256 hashes of 64 KiB
+  // pieces (what `braid metalink` writes) every block is verified, and a
+  // mirror serving other bytes is dropped; otherwise its whole-file
+  // SHA-256, if any, is checked at the end of a file fetch.
+  std::string metalink;
   // A director ("HOST:PORT") that knows who holds the name; followed while
   // a fetch runs. Empty: none.
   std::string director;

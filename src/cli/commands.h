@@ -17,6 +17,7 @@ void AddLsCommand(CLI::App& app, int* exit_code);
 void AddRelayCommand(CLI::App& app, int* exit_code);
 void AddProxyCommand(CLI::App& app, int* exit_code);
 void AddTokenCommand(CLI::App& app, int* exit_code);
+void AddMetalinkCommand(CLI::App& app, int* exit_code);
 
 // Logs to stderr; level from -v / --quiet.
 void SetUpLogging(int verbosity, bool quiet);

@@ -28,6 +28,7 @@ struct GetFlags {
   std::string trace;
   std::string content_id;
   std::string sha256;
+  std::string metalink;
   std::string range;
   int retries = 0;           // --retry
   double retry_delay_s = 1;  // --retry-delay: the first wait, then doubled
@@ -51,10 +52,14 @@ std::optional<std::string> TakeItems(const std::vector<std::string>& items,
     return sep != std::string::npos && sep > 0;
   };
   size_t first_url = 1;
-  if (is_url(items.front())) {
+  const std::string& first = items.front();
+  if (is_url(first)) {
     first_url = 0;
+  } else if ((first.ends_with(".meta4") || first.ends_with(".metalink")) &&
+             std::filesystem::is_regular_file(first)) {
+    options->metalink = first;  // the file, its mirrors and hashes
   } else {
-    options->name = items.front();
+    options->name = first;
   }
   for (size_t i = first_url; i < items.size(); ++i) {
     if (!is_url(items[i])) {
@@ -216,6 +221,7 @@ int RunGetCommand(const GetFlags& flags) {
   if (auto e = TakeItems(flags.items, &options)) return Usage(*e);
   if (auto e = ApplySourceFlags(flags.source, &options)) return Usage(*e);
   options.content_id = flags.content_id;
+  if (!flags.metalink.empty()) options.metalink = flags.metalink;
   FetchOptions fetch;
   std::optional<core::RangeSpec> range;
   if (auto e = TakeFetchFlags(flags, &fetch, &range)) return Usage(*e);
@@ -273,7 +279,8 @@ void AddGetCommand(CLI::App& app, int* exit_code) {
                   "NAME of the file or stream on the braid sources, then any "
                   "number of http:// or https:// mirror URLs of the same "
                   "file; or only URLs (NAME is then the first URL's last "
-                  "path segment). Mirrors take part with byte ranges (206); "
+                  "path segment); or a FILE.meta4 (see --metalink). Mirrors "
+                  "take part with byte ranges (206); "
                   "one without, when it is the only source, is fetched whole")
       ->required();
   AddSourceFlags(cmd, &flags->source,
@@ -294,6 +301,14 @@ void AddGetCommand(CLI::App& app, int* exit_code) {
                   "content_id); "
                   "every block is verified against it (needs a braid source "
                   "for the manifest; mirrors' blocks are verified too)");
+  cmd->add_option("--metalink", flags->metalink,
+                  "A Metalink (RFC 5854 .meta4) of the file: its http(s) "
+                  "URLs become mirrors, and its hashes check them: with "
+                  "SHA-256 of 64KiB pieces (`braid metalink` writes them) "
+                  "every block, and a mirror serving other bytes is dropped; "
+                  "else the whole file at the end. `braid get FILE.meta4` is "
+                  "the same")
+      ->check(CLI::ExistingFile);
   cmd->add_option("--sha256", flags->sha256,
                   "SHA-256 of the whole file (64 hex digits), checked at the "
                   "end; a file that does not match is kept as "

@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   braid::cli::AddRelayCommand(app, &exit_code);
   braid::cli::AddProxyCommand(app, &exit_code);
   braid::cli::AddTokenCommand(app, &exit_code);
+  braid::cli::AddMetalinkCommand(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -1,6 +1,11 @@
 #include "lib/session_options.h"
 
+#include <spdlog/spdlog.h>
+
+#include <fstream>
+
 #include "client/http/http_url.h"
+#include "client/sources/metalink.h"
 #include "core/protocol.h"
 #include "core/units.h"
 
@@ -34,6 +39,42 @@ Status AddSource(const SessionOptions& o, const std::string& text,
   auto hp = HostPortOf("--source", text);
   if (!hp) return Unexpected{hp.error()};
   get->sources.push_back(*hp);
+  return Ok{};
+}
+
+// A Metalink's mirrors, name, size and hashes (client/sources/metalink.h).
+Status AddMetalink(const SessionOptions& o, client::GetOptions* get) {
+  if (o.metalink.empty()) return Ok{};
+  std::ifstream in(o.metalink, std::ios::binary);
+  if (!in) return Invalid("cannot open the metalink " + o.metalink);
+  std::string text(client::kMaxMetalinkBytes + 1, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  if (in.bad()) return Invalid("cannot read the metalink " + o.metalink);
+  text.resize(static_cast<size_t>(in.gcount()));
+  auto m = client::ParseMetalink(text);
+  if (!m) return Invalid(o.metalink + ": " + m.error().what);
+  if (get->name.empty()) get->name = m->name;
+  for (const auto& url : m->urls) {
+    auto parsed = client::ParseUrl(url);
+    if (parsed) {
+      get->mirrors.push_back(*parsed);
+    } else {
+      spdlog::warn("metalink: {} left out: {}", url, parsed.error().what);
+    }
+  }
+  get->size = m->size;
+  if (auto manifest = client::ManifestOf(*m)) {
+    get->manifest = std::make_shared<const core::Manifest>(*manifest);
+    get->content_id = get->manifest->ContentId();
+  } else {
+    if (!m->pieces.empty()) {
+      spdlog::warn(
+          "metalink: pieces of {} bytes hashed with {} are not used "
+          "(only SHA-256 of 64KiB pieces are)",
+          m->piece_length, m->piece_type);
+    }
+    get->default_sha256 = m->sha256;
+  }
   return Ok{};
 }
 
@@ -101,11 +142,21 @@ Status AddTrust(const SessionOptions& o, client::GetOptions* get) {
   if (!o.content_id.empty()) {
     auto id = core::DigestFromHex(o.content_id);
     if (!id) return Invalid("--content-id: " + id.error().what);
+    if (get->manifest && get->manifest->ContentId() != *id) {
+      return Invalid(
+          "--content-id is not the content the metalink's piece hashes "
+          "describe");
+    }
     if (get->block_size % core::kPieceSize != 0) {
       return Invalid(
           "--content-id needs a --block-size that is a multiple of 64KiB");
     }
     get->content_id = *id;
+  }
+  if (get->manifest && get->block_size % core::kPieceSize != 0) {
+    return Invalid(
+        "a metalink's piece hashes need a --block-size that is a multiple of "
+        "64KiB");
   }
   if (o.tls.enabled) {
     auto tls = net::TlsContext::ForClient(o.tls);
@@ -155,7 +206,8 @@ Status AddHttp(const SessionOptions& o, client::GetOptions* get) {
 Expected<client::GetOptions> ToGetOptions(const SessionOptions& o) {
   client::GetOptions get;
   get.name = o.name;
-  for (auto step : {AddFinders, AddRoutes, AddSizes, AddTrust, AddHttp}) {
+  for (auto step :
+       {AddMetalink, AddFinders, AddRoutes, AddSizes, AddTrust, AddHttp}) {
     if (auto st = step(o, &get); !st) return Unexpected{st.error()};
   }
   if (get.name.empty()) return Invalid("no name given");
@@ -181,6 +233,8 @@ Status AddFetchOptions(const FetchOptions& f, client::GetOptions* get) {
     if (f.range) return Invalid("--sha256 checks a whole file, not --range");
     get->sha256 = *digest;
   }
+  if (!get->sha256 && get->default_sha256 && !get->sink && !f.range)
+    get->sha256 = get->default_sha256;
   get->trace_path = f.trace_path;
   get->resume = f.resume;
   get->on_progress = f.on_progress;

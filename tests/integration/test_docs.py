@@ -16,7 +16,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import harness as h  # noqa: E402
 
-SUBCOMMANDS = ("serve", "get", "director", "ls", "relay", "proxy", "token")
+SUBCOMMANDS = ("serve", "get", "director", "ls", "relay", "proxy", "token", "metalink")
 LONG_FLAG = re.compile(r"(?<![\w-])(--[a-z][a-z0-9-]*)")
 # Other programs' flags in the README's commands (cmake, ctest).
 FOREIGN = {"--build", "--install", "--prefix", "--test-dir"}

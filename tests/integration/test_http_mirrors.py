@@ -150,6 +150,14 @@ class HttpMirrors(unittest.TestCase):
             data[at] ^= 0x5A
         with open(os.path.join(cls.root, "liar.bin"), "wb") as f:
             f.write(data)
+        # A copy with 4 bytes changed, away from the samples mirrors are
+        # compared on (start, middle, end).
+        with open(os.path.join(cls.root, "data.bin"), "rb") as f:
+            data = bytearray(f.read())
+        for at in range(cls.SIZE // 3, cls.SIZE // 3 + 4):
+            data[at] ^= 0xFF
+        with open(os.path.join(cls.root, "four.bin"), "wb") as f:
+            f.write(data)
         h.write_random_file(os.path.join(cls.root, "short.bin"), cls.SIZE - 4096)
 
     def setUp(self) -> None:
@@ -237,6 +245,58 @@ class HttpMirrors(unittest.TestCase):
         by = {s["address"]: s for s in st["sources"]}
         self.assertTrue(by[liar.url("liar.bin")]["failed"], st)
         self.assertIn("bad data", by[liar.url("liar.bin")]["error"])
+
+    def metalink(self, urls: list[str]) -> str:
+        """`braid metalink` of data.bin with these mirror URLs; its path."""
+        meta = os.path.join(self.work, f"data{len(os.listdir(self.work))}.meta4")
+        r = h.run_braid(["metalink", os.path.join(self.root, "data.bin"), *urls, "-o", meta])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return meta
+
+    def test_a_corrupt_mirror_is_found_by_a_metalinks_piece_hashes(self) -> None:
+        m = self.mirror()
+        good, four = m.url("data.bin"), m.url("four.bin")
+        r = self.get([self.metalink([four, good])], quiet=False)
+        st = self.assert_ok(r)
+        self.assertTrue(st["verified"])
+        by = {s["address"]: s for s in st["sources"]}
+        self.assertTrue(by[four]["failed"], st)
+        self.assertIn("does not match", by[four]["error"])
+        # Alone, the corrupt mirror cannot make the file: integrity, exit 5.
+        os.remove(self.out)
+        r = self.get([self.metalink([four])])
+        self.assertEqual(r.returncode, 5, r.stderr)
+        self.assertFalse(os.path.exists(self.out))
+
+    def test_a_metalink_without_braid_piece_hashes_checks_the_whole_file(self) -> None:
+        m = self.mirror()
+        meta = os.path.join(self.work, "foreign.meta4")
+        with open(meta, "w") as f:
+            f.write(f'''<?xml version="1.0" encoding="UTF-8"?>
+<metalink xmlns="urn:ietf:params:xml:ns:metalink">
+  <file name="data.bin">
+    <size>{self.SIZE}</size>
+    <hash type="sha-256">{self.digest}</hash>
+    <pieces length="1048576" type="sha-1"><hash>00</hash></pieces>
+    <url priority="1">{m.url("four.bin")}</url>
+  </file>
+</metalink>''')
+        r = self.get([meta], quiet=False)
+        self.assertEqual(r.returncode, 2, r.stderr)  # 1 piece hash for 24 MB
+        self.assertIn(b"piece hashes for", r.stderr)
+        with open(meta) as f:
+            text = f.read().replace('<pieces length="1048576" type="sha-1"><hash>00</hash>'
+                                    "</pieces>", "")
+        with open(meta, "w") as f:
+            f.write(text)
+        r = self.get([meta])
+        self.assertEqual(r.returncode, 5, r.stderr)
+        self.assertIn(b"SHA-256", r.stderr)
+        os.remove(self.out + ".braid-bad")
+        with open(meta, "w") as f:
+            f.write(text.replace(m.url("four.bin"), m.url("data.bin")))
+        st = self.assert_ok(self.get([meta]))
+        self.assertTrue(st["sha256_checked"])
 
     def test_mirror_of_another_file_same_size_is_left_out(self) -> None:
         ms = [self.mirror() for _ in range(3)]

@@ -108,6 +108,13 @@ struct GetOptions {
   // The stream's size when known beforehand (a session's agreed content,
   // with content_id): a range's SKIPs then go in the first flight.
   std::optional<uint64_t> size;
+  // The manifest the caller knows (a Metalink's 64 KiB SHA-256 piece
+  // hashes), with content_id its ContentId(): blocks from mirrors alone are
+  // then verified too.
+  std::shared_ptr<const core::Manifest> manifest;
+  // A Metalink's whole-file SHA-256, checked as `sha256` is when a fetch
+  // into a file asks for no other (and no range).
+  std::optional<core::Digest> default_sha256;
 };
 
 // What the sources hold under a name, learned by connecting and opening

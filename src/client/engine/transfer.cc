@@ -22,6 +22,7 @@ Transfer::Transfer(const GetOptions& options)
     : options_(options), trusted_(options.content_id) {
   if (options.session && options.content_id)
     known_manifest_ = options.session->manifest();
+  if (options.manifest) known_manifest_ = options.manifest;
   for (const auto& a : options.sources)
     all_.push_back(std::make_unique<SourceConn>(a, options.name, std::nullopt,
                                                 options.tls));

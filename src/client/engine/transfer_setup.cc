@@ -350,11 +350,12 @@ Status Transfer::CheckOpened() {
   // A session's fetch: the size its description gave (a proxy has sent it
   // as Content-Length) is the one to fetch.
   if (options_.size && *size != *options_.size) {
-    return MakeError(Errc::kBadData, "'" + options_.name + "' is now " +
-                                         std::to_string(*size) +
-                                         " bytes on its sources, not " +
-                                         std::to_string(*options_.size) +
-                                         " as when the session opened");
+    return MakeError(Errc::kBadData,
+                     "'" + options_.name + "' is now " + std::to_string(*size) +
+                         " bytes on its sources, not " +
+                         std::to_string(*options_.size) +
+                         (options_.manifest ? " as its metalink says"
+                                            : " as when the session opened"));
   }
   for (SourceConn* s : taking_part_) {
     if (s->failure) LeaveOut(*s);
@@ -416,17 +417,21 @@ Status Transfer::ChooseContent() {
   }
   const auto& votes = election.Tally();
   size_t opened = election.Electorate();
-  if (votes.empty() && trusted_) {
+  // Mirrors alone, with the manifest of the trusted content given (a
+  // Metalink's piece hashes): verified against it.
+  bool manifest_given =
+      known_manifest_ && trusted_ && known_manifest_->ContentId() == *trusted_;
+  if (votes.empty() && trusted_ && !manifest_given) {
     return MakeError(Errc::kBadData,
                      "HTTP mirrors have no manifest to check --content-id "
-                     "against: add a braid source, or check the whole file "
-                     "with --sha256");
+                     "against: add a braid source or a metalink with piece "
+                     "hashes, or check the whole file with --sha256");
   }
-  if (votes.empty()) {
+  if (votes.empty() && !trusted_) {
     content_id_.reset();  // only mirrors: unknown, blocks not verified
   } else if (trusted_) {
     content_id_ = *trusted_;
-    if (!votes.count(*content_id_)) {
+    if (!votes.empty() && !votes.count(*content_id_)) {
       return MakeError(Errc::kBadData, "no source holds '" + options_.name +
                                            "' with content id " + ContentHex());
     }

@@ -1,0 +1,111 @@
+// braid metalink: writes the Metalink (RFC 5854) of a file, with the SHA-256
+// of its 64 KiB pieces (braid's manifest), so that `braid get FILE.meta4`
+// can check plain web mirrors of it block by block.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include "cli/commands.h"
+#include "client/http/http_url.h"
+#include "client/sources/metalink.h"
+
+namespace braid::cli {
+namespace {
+
+struct MetalinkFlags {
+  std::string file;
+  std::vector<std::string> urls;
+  std::string output;  // empty: standard output
+  bool force = false;
+};
+
+// The file's 64 KiB piece hashes and its whole SHA-256, in one read.
+Expected<std::pair<core::Manifest, core::Digest>> HashFile(
+    const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return MakeError(Errc::kIoError, path + ": " + std::strerror(errno));
+  std::vector<core::Digest> pieces;
+  core::Sha256Stream whole;
+  std::vector<uint8_t> buf(core::kPieceSize);
+  uint64_t size = 0;
+  for (;;) {
+    size_t have = 0;  // a whole piece, unless the file ends
+    while (have < buf.size()) {
+      ssize_t n = ::read(fd, buf.data() + have, buf.size() - have);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        ::close(fd);
+        return MakeError(Errc::kIoError, path + ": " + std::strerror(errno));
+      }
+      if (n == 0) break;
+      have += static_cast<size_t>(n);
+    }
+    if (have == 0) break;
+    pieces.push_back(core::Sha256({buf.data(), have}));
+    whole.Update({buf.data(), have});
+    size += have;
+    if (have < buf.size()) break;
+  }
+  ::close(fd);
+  return std::pair{core::Manifest(size, std::move(pieces)), whole.Finish()};
+}
+
+int RunMetalink(const MetalinkFlags& flags) {
+  for (const auto& url : flags.urls) {
+    if (auto u = client::ParseUrl(url); !u)
+      return Fail("metalink", u.error().what, kExitUsage);
+  }
+  auto hashed = HashFile(flags.file);
+  if (!hashed) return Fail("metalink", hashed.error().what, kExitLocalFile);
+  std::string name = std::filesystem::path(flags.file).filename().string();
+  std::string doc =
+      client::WriteMetalink(name, hashed->first, hashed->second, flags.urls);
+  if (flags.output.empty() || flags.output == "-") {
+    std::fwrite(doc.data(), 1, doc.size(), stdout);
+    return std::fflush(stdout) == 0 ? kExitOk : kExitLocalFile;
+  }
+  if (std::filesystem::exists(flags.output) && !flags.force) {
+    return Fail("metalink", flags.output + " exists: -f replaces it",
+                kExitLocalFile);
+  }
+  std::ofstream out(flags.output, std::ios::binary | std::ios::trunc);
+  out << doc;
+  out.close();
+  if (!out)
+    return Fail("metalink", "cannot write " + flags.output, kExitLocalFile);
+  return kExitOk;
+}
+
+}  // namespace
+
+void AddMetalinkCommand(CLI::App& app, int* exit_code) {
+  auto flags = std::make_shared<MetalinkFlags>();
+  auto* cmd = app.add_subcommand(
+      "metalink",
+      "Write the Metalink (RFC 5854 .meta4) of FILE: its size, SHA-256, the "
+      "SHA-256 of each 64KiB piece and the mirror URLs given; publish it "
+      "beside the file so that `braid get FILE.meta4` checks every block of "
+      "plain web mirrors");
+  cmd->add_option("FILE", flags->file, "The file to describe")
+      ->required()
+      ->check(CLI::ExistingFile);
+  cmd->add_option("URL", flags->urls,
+                  "Mirror URLs of the file, in order of preference");
+  cmd->add_option("-o,--output", flags->output,
+                  "Write it here (default: standard output)");
+  cmd->add_flag("-f,--force", flags->force, "Replace an existing --output");
+  cmd->footer(
+      "\nExample:\n"
+      "  braid metalink big.iso https://m1.example/big.iso "
+      "https://m2.example/big.iso -o big.iso.meta4\n"
+      "  braid get big.iso.meta4\n");
+  cmd->callback([flags, exit_code] { *exit_code = RunMetalink(*flags); });
+}
+
+}  // namespace braid::cli
