@@ -6,8 +6,11 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
+#include <iterator>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "cli/cancel_on_signals.h"
 #include "cli/commands.h"
@@ -21,6 +24,7 @@ namespace {
 
 struct GetFlags {
   std::vector<std::string> items;  // NAME and/or URLs
+  std::string input_file;          // -i: one download a line
   SourceFlags source;
   OutputFlags output;
   std::string progress;  // "bar" (a line on a terminal), "json" or "none"
@@ -121,6 +125,28 @@ nlohmann::json ToJson(const Report& r) {
           {"sources", sources}};
 }
 
+// The downloads -i names: one a line, its items separated by blanks (a
+// NAME, URLs of one file, a .meta4); blank lines and lines starting with
+// '#' are skipped. "-" reads standard input.
+Expected<std::vector<std::vector<std::string>>> ReadInputFile(
+    const std::string& path) {
+  std::ifstream file;
+  if (path != "-") {
+    file.open(path);
+    if (!file) return MakeError(Errc::kInvalidArgument, "cannot read " + path);
+  }
+  std::istream& in = path == "-" ? std::cin : file;
+  std::vector<std::vector<std::string>> downloads;
+  for (std::string line; std::getline(in, line);) {
+    std::istringstream words(line);
+    std::vector<std::string> items{std::istream_iterator<std::string>(words),
+                                   {}};
+    if (!items.empty() && !items.front().starts_with("#"))
+      downloads.push_back(std::move(items));
+  }
+  return downloads;
+}
+
 // What a fetch asks beyond the session's options; the error is a usage
 // message.
 std::optional<std::string> TakeFetchFlags(
@@ -215,10 +241,10 @@ Expected<Report> FetchWithRetries(Session& session, const std::string& output,
   }
 }
 
-int RunGetCommand(const GetFlags& flags) {
-  SetUpLogging(flags.verbosity, flags.quiet);
+// One download: items as the command line's NAME_OR_URL.
+int RunOneGet(const GetFlags& flags, const std::vector<std::string>& items) {
   SessionOptions options;
-  if (auto e = TakeItems(flags.items, &options)) return Usage(*e);
+  if (auto e = TakeItems(items, &options)) return Usage(*e);
   if (auto e = ApplySourceFlags(flags.source, &options)) return Usage(*e);
   options.content_id = flags.content_id;
   if (!flags.metalink.empty()) options.metalink = flags.metalink;
@@ -267,6 +293,29 @@ int RunGetCommand(const GetFlags& flags) {
   return kExitOk;
 }
 
+// The download the command line names, or each one -i names, one after
+// another: the exit status is the first failure's (an interruption stops
+// the rest).
+int RunGetCommand(const GetFlags& flags) {
+  SetUpLogging(flags.verbosity, flags.quiet);
+  if (flags.input_file.empty() == flags.items.empty())
+    return Usage("give NAME_OR_URL... or -i FILE (not both)");
+  if (flags.input_file.empty()) return RunOneGet(flags, flags.items);
+  if (!flags.output.output.empty())
+    return Usage("-o names one file: with -i, use -P DIR");
+  auto downloads = ReadInputFile(flags.input_file);
+  if (!downloads) return Usage(downloads.error().what);
+  int status = kExitOk;
+  for (size_t i = 0; i < downloads->size(); ++i) {
+    spdlog::info("download {} of {}: {}", i + 1, downloads->size(),
+                 (*downloads)[i].front());
+    int one = RunOneGet(flags, (*downloads)[i]);
+    if (one == kExitInterrupted) return one;
+    if (status == kExitOk) status = one;
+  }
+  return status;
+}
+
 }  // namespace
 
 void AddGetCommand(CLI::App& app, int* exit_code) {
@@ -281,8 +330,12 @@ void AddGetCommand(CLI::App& app, int* exit_code) {
                   "file; or only URLs (NAME is then the first URL's last "
                   "path segment); or a FILE.meta4 (see --metalink). Mirrors "
                   "take part with byte ranges (206); "
-                  "one without, when it is the only source, is fetched whole")
-      ->required();
+                  "one without, when it is the only source, is fetched whole");
+  cmd->add_option("-i,--input-file", flags->input_file,
+                  "Download each line of this file (- for standard input) "
+                  "in turn: a NAME, URLs of one file, or a FILE.meta4, "
+                  "separated by blanks; # starts a comment line. Exit status: "
+                  "the first failure's");
   AddSourceFlags(cmd, &flags->source,
                  "Bound on bytes held for reordering when writing in order "
                  "(standard output, --range, live streams) (default 64MiB)");

@@ -54,7 +54,8 @@ class Background:
 
 
 class RangeMirror(Background):
-    """Serves `data` at /f.bin with byte ranges; records each request's
+    """Serves `data` at every path (but those naming "gone": 404) with byte
+    ranges; records each request's
     headers; with `credentials` ("user:pw") answers 401 without them."""
 
     def __init__(self, data: bytes, credentials: str | None = None,
@@ -77,7 +78,7 @@ class RangeMirror(Background):
                     self.end_headers()
                     return
                 m = re.fullmatch(r"bytes=(\d+)-(\d+)", self.headers.get("Range", ""))
-                if self.path != "/f.bin" or not m:
+                if "gone" in self.path or not m:
                     self.send_response(404)
                     self.send_header("Content-Length", "0")
                     self.end_headers()

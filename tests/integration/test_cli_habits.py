@@ -144,6 +144,21 @@ class GetHabits(MirrorCase):
         err = self.assert_status(r, 7)
         self.assertNotIn("trying again", err)
 
+    def test_input_file_downloads_each_line(self) -> None:
+        base = self.m.url.rsplit("/", 1)[0]
+        listing = os.path.join(self.tmp, "list.txt")
+        with open(listing, "w") as f:
+            f.write(f"# three downloads\n{base}/a.bin\n\n{base}/gone.bin\n"
+                    f"b.bin {base}/x/b.bin {base}/y/b.bin\n")
+        dl = os.path.join(self.tmp, "dl")
+        r = self.get(["-i", listing, "-P", dl])
+        self.assert_status(r, 7, "not found")  # the first failure's status
+        for name in ("a.bin", "b.bin"):
+            self.assertEqual(h.sha256_file(os.path.join(dl, name)), self.digest)
+        self.assertFalse(os.path.exists(os.path.join(dl, "gone.bin")))
+        self.assert_status(self.get(["-i", listing, "-o", self.out]), 2, "-P")
+        self.assert_status(self.get(["-i", listing, self.m.url]), 2, "not both")
+
     def test_did_you_mean(self) -> None:
         err = self.assert_status(self.get([self.m.url, "--outptu", "x"]), 2)
         self.assertIn("did you mean '--output'?", err)
