@@ -192,6 +192,9 @@ struct FetchOptions {
   // same content left ("PATH.braid-part"). False: that is thrown away and
   // the file fetched whole.
   bool resume = true;
+  // Bytes per second over all sources together; 0: no limit. Reading
+  // pauses while the fetch is ahead of it (TCP then slows the senders).
+  uint64_t max_rate = 0;
   // JSON lines of per-interval rates and pattern changes; empty: none.
   std::string trace_path;
   // Roughly every 100 ms while blocks flow, and once when the output is

@@ -18,6 +18,7 @@
 #include "cli/progress_line.h"
 #include "cli/source_flags.h"
 #include "core/range_spec.h"
+#include "core/units.h"
 
 namespace braid::cli {
 namespace {
@@ -34,6 +35,7 @@ struct GetFlags {
   std::string sha256;
   std::string metalink;
   std::string range;
+  std::string limit_rate;    // --limit-rate
   int retries = 0;           // --retry
   double retry_delay_s = 1;  // --retry-delay: the first wait, then doubled
   int verbosity = 0;
@@ -162,6 +164,12 @@ std::optional<std::string> TakeFetchFlags(
   }
   fetch->live_edge = flags.live_edge;
   fetch->resume = flags.output.resume;
+  if (!flags.limit_rate.empty()) {
+    auto rate = core::ParseRate(flags.limit_rate);
+    if (!rate || *rate == 0)
+      return "--limit-rate wants a rate such as 800k, 6MB or 50mbit";
+    fetch->max_rate = *rate;
+  }
   if (!flags.sha256.empty()) {
     if (flags.output.output == "-")
       return "--sha256 needs a file output (-o FILE)";
@@ -372,6 +380,10 @@ void AddGetCommand(CLI::App& app, int* exit_code) {
                   "FIRST- (to the end) or -COUNT (the last COUNT bytes), as "
                   "HTTP's Range header. Only the blocks holding them are "
                   "fetched; the output is those bytes, written in order");
+  cmd->add_option("--limit-rate", flags->limit_rate,
+                  "At most this rate over all sources together: bytes a "
+                  "second (800k, 6MB; K, M, G are 1000s) or bits where the "
+                  "unit says so (50mbit)");
   cmd->add_option("--retry", flags->retries,
                   "After a network failure (exit status 4), try again up to "
                   "this many times, taking up where the last attempt left off "

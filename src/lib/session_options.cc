@@ -237,6 +237,7 @@ Status AddFetchOptions(const FetchOptions& f, client::GetOptions* get) {
     get->sha256 = get->default_sha256;
   get->trace_path = f.trace_path;
   get->resume = f.resume;
+  get->max_rate = f.max_rate;
   get->on_progress = f.on_progress;
   get->on_source = f.on_source;
   return Ok{};

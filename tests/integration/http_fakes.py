@@ -59,8 +59,10 @@ class RangeMirror(Background):
     headers; with `credentials` ("user:pw") answers 401 without them."""
 
     def __init__(self, data: bytes, credentials: str | None = None,
-                 bytes_per_second: float = 0, port: int = 0) -> None:
-        """bytes_per_second: a bound on each response (0: none)."""
+                 bytes_per_second: float = 0, port: int = 0,
+                 ranges: bool = True) -> None:
+        """bytes_per_second: a bound on each response (0: none); without
+        `ranges` every GET gets the whole file (200)."""
         self.requests: list[dict[str, str]] = []
         self.ports: set[int] = set()  # the client's end of each connection
         mirror = self
@@ -78,6 +80,12 @@ class RangeMirror(Background):
                     self.end_headers()
                     return
                 m = re.fullmatch(r"bytes=(\d+)-(\d+)", self.headers.get("Range", ""))
+                if not ranges:
+                    self.send_response(200)
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                    return
                 if "gone" in self.path or not m:
                     self.send_response(404)
                     self.send_header("Content-Length", "0")

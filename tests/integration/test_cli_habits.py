@@ -159,6 +159,26 @@ class GetHabits(MirrorCase):
         self.assert_status(self.get(["-i", listing, "-o", self.out]), 2, "-P")
         self.assert_status(self.get(["-i", listing, self.m.url]), 2, "not both")
 
+    def test_limit_rate_holds_the_fetch_below_it(self) -> None:
+        stats = os.path.join(self.tmp, "stats.json")
+        # 2 MB at 500 kB/s, of which at most a burst of two 256 KiB blocks
+        # and the last block come unpaced: not under 2.2 s however fast the
+        # machine (a bound the limit sets, not a measured speed).
+        for url in (self.m.url, self.no_ranges_url()):
+            with self.subTest(url=url):
+                r = self.get([url, "-o", self.out, "--limit-rate", "500k", "-q",
+                              "--stats-json", stats, "-f"])
+                self.assert_status(r, 0)
+                self.assertEqual(h.sha256_file(self.out), self.digest)
+                with open(stats) as f:
+                    self.assertGreaterEqual(json.load(f)["seconds"], 2.2)
+        self.assert_status(self.get([self.m.url, "--limit-rate", "fast"]), 2, "--limit-rate")
+
+    def no_ranges_url(self) -> str:
+        """A server of the same bytes that ignores Range (fetched whole)."""
+        m = self.mirror(ranges=False)
+        return m.url
+
     def test_did_you_mean(self) -> None:
         err = self.assert_status(self.get([self.m.url, "--outptu", "x"]), 2)
         self.assertIn("did you mean '--output'?", err)

@@ -93,6 +93,8 @@ struct GetOptions {
   // that does not match is kept as "PATH.braid-bad", not PATH. REQUIRES: a
   // file output.
   std::optional<core::Digest> sha256;
+  // Bytes per second over all sources (--limit-rate); 0: no limit.
+  uint64_t max_rate = 0;
   // A file output: continue from an earlier run's part file (the default),
   // or throw it away first.
   bool resume = true;

@@ -23,6 +23,12 @@ Transfer::Transfer(const GetOptions& options)
   if (options.session && options.content_id)
     known_manifest_ = options.session->manifest();
   if (options.manifest) known_manifest_ = options.manifest;
+  if (options.max_rate > 0) {
+    // A burst of a tenth of a second, and at least two blocks.
+    uint64_t burst = std::max<uint64_t>(options.max_rate / 10,
+                                        2 * uint64_t{options.block_size});
+    rate_limit_.emplace(options.max_rate, burst, Clock::now());
+  }
   for (const auto& a : options.sources)
     all_.push_back(std::make_unique<SourceConn>(a, options.name, std::nullopt,
                                                 options.tls));
@@ -208,6 +214,18 @@ awaitable<void> Transfer::Receive(SourceConn& s) {
   EndParking(s);
 }
 
+// Reading pauses (each source's reader, for as long as the bucket is in
+// debt): the socket buffers fill and TCP slows the senders; a mirror's
+// client stops asking once its buffer bound is reached.
+awaitable<void> Transfer::Pace(uint64_t bytes) {
+  auto until = Clock::now() + rate_limit_->Take(bytes, Clock::now());
+  // In slices: the end of the transfer (or an interruption) is heard soon.
+  while (Clock::now() < until && !done_ && !fatal_) {
+    co_await net::SleepFor(std::min<Clock::duration>(
+        until - Clock::now(), std::chrono::milliseconds(50)));
+  }
+}
+
 awaitable<void> Transfer::ReceiveFrames(SourceConn& s) {
   Status early = co_await s.TakeEarlyManifest(options_.stall_timeout);
   progress_->Notify();  // LoadManifest may wait for that answer
@@ -247,8 +265,10 @@ awaitable<void> Transfer::ReceiveFrames(SourceConn& s) {
       m = &*read;
     }
     if (auto* d = std::get_if<core::Data>(m)) {
+      uint64_t bytes = d->payload.size();
       Status st = co_await OnData(s, *d);
       if (!GoesOn(s, st)) co_return;
+      if (rate_limit_) co_await Pace(bytes);
     } else if (!OnControl(s, *m)) {
       co_return;
     }

@@ -17,6 +17,7 @@
 #include "client/output/output.h"
 #include "client/sources/director_client.h"
 #include "core/scheduler.h"
+#include "core/token_bucket.h"
 
 namespace braid::client {
 
@@ -139,6 +140,8 @@ class Transfer {
   // Fails s if st is an error; whether s and the transfer go on.
   bool GoesOn(SourceConn& s, const Status& st = Ok{});
   awaitable<Status> OnData(SourceConn& s, const core::Data& d);
+  // --limit-rate: waits while the bytes read exceed the rate.
+  awaitable<void> Pace(uint64_t bytes);
   // In-order output only: block seq from s waits beyond the reorder window
   // while the in-order point, which the reader has room for, is stuck
   // (Scheduler::DropHeldBlock). The block it waits for may be queued behind
@@ -251,6 +254,7 @@ class Transfer {
   std::shared_ptr<const core::Manifest> manifest_;
   // The session's (options_.session), loaded by an earlier fetch.
   std::shared_ptr<const core::Manifest> known_manifest_;
+  std::optional<core::TokenBucket> rate_limit_;  // --limit-rate
   uint32_t first_epoch_ = 0;
   std::optional<core::Scheduler> scheduler_;
   std::unique_ptr<Output> output_;

@@ -10,12 +10,14 @@
 #include "client/http/http_client.h"
 #include "client/output/output.h"
 #include "client/output/output_sink.h"
+#include "core/token_bucket.h"
 
 namespace braid::client {
 namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr auto kProgressEvery = std::chrono::milliseconds(100);
+constexpr auto kPaceSlice = std::chrono::milliseconds(50);
 
 // The GET under way: the head's size, then the body cut into blocks.
 struct WholeGet {
@@ -30,6 +32,9 @@ struct WholeGet {
   std::optional<Error> failure;  // ours, when we end the request
   Clock::time_point start = Clock::now(), last_progress{};
   uint64_t bytes_at_last_progress = 0;
+  // --limit-rate (libcurl's own limit lets a body already in the socket
+  // buffer through at once): the callback waits while ahead of the rate.
+  std::optional<core::TokenBucket> pace;
 
   Status Open(uint64_t length) {
     layout = {length, options->block_size};
@@ -74,6 +79,15 @@ struct WholeGet {
     if (got + n > layout.size)
       return MakeError(Errc::kBadData, "body longer than its Content-Length");
     got += n;
+    if (pace) {
+      auto until = Clock::now() + pace->Take(n, Clock::now());
+      while (Clock::now() < until) {  // in slices: a stop is heard at once
+        if (stop.stop_requested())
+          return MakeError(Errc::kCancelled, "stopped");
+        std::this_thread::sleep_for(
+            std::min<Clock::duration>(until - Clock::now(), kPaceSlice));
+      }
+    }
     while (n > 0) {
       size_t take = std::min<size_t>(layout.LengthOf(seq) - block.size(), n);
       block.insert(block.end(), data, data + take);
@@ -158,6 +172,11 @@ Expected<GetReport> FetchWholeFile(const GetOptions& options,
   std::unique_ptr<void, void (*)(void*)> headers(MakeHeaderList(options.http),
                                                  FreeHeaderList);
   WholeGet g{&options, stop, easy.get()};
+  if (options.max_rate > 0) {
+    g.pace.emplace(options.max_rate,
+                   std::max<uint64_t>(options.max_rate / 10, 64 * 1024),
+                   Clock::now());
+  }
   char reason[CURL_ERROR_SIZE] = {};
   CURL* e = easy.get();
   ApplyConnOptions(e, options.http, headers.get());
