@@ -39,7 +39,8 @@ events {{ worker_connections 64; }}
 http {{
     default_type application/octet-stream;
     types {{ }}
-    access_log off;
+    log_format proto '$server_protocol $connection';
+    access_log {access_log};
     client_body_temp_path {tmp}/body;
     proxy_temp_path {tmp}/proxy;
     fastcgi_temp_path {tmp}/fastcgi;
@@ -76,11 +77,16 @@ class Nginx:
     """One nginx mirror of `root`; stop() kills exactly the process started."""
 
     def __init__(self, root: str, tmp: str, slow: str = "2m",
-                 tls: tuple[str, str] | None = None):
-        """With `tls` (certificate, key PEM files) it serves https."""
+                 tls: tuple[str, str] | None = None, http2: bool = False):
+        """With `tls` (certificate, key PEM files) it serves https, and with
+        http2 offers HTTP/2 too; each request's protocol and connection
+        number go to self.access_log."""
         self.tmp = tmp
         self.scheme = "https" if tls else "http"
-        ssl = f" ssl; ssl_certificate {tls[0]}; ssl_certificate_key {tls[1]}" if tls else ""
+        self.access_log = os.path.join(tmp, "access.log")
+        h2 = " http2" if http2 else ""
+        ssl = (f" ssl{h2}; ssl_certificate {tls[0]}; ssl_certificate_key {tls[1]}"
+               if tls else "")
         os.makedirs(tmp, exist_ok=True)
         self.proc = None
         for _ in range(3):  # the port may be taken between choice and bind
@@ -88,7 +94,7 @@ class Nginx:
             conf = os.path.join(tmp, "nginx.conf")
             with open(conf, "w") as f:
                 f.write(NGINX_CONF.format(tmp=tmp, port=self.port, root=root, slow=slow,
-                                          ssl=ssl))
+                                          ssl=ssl, access_log=f"{self.access_log} proto"))
             with open(os.path.join(tmp, "stderr.log"), "wb") as err:
                 self.proc = subprocess.Popen(
                     [NGINX, "-c", conf, "-p", tmp, "-e", os.path.join(tmp, "error.log")],

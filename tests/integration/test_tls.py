@@ -227,6 +227,20 @@ class HttpsMirrors(TlsCase):
         self.assertIn("--insecure", r.stderr.decode(errors="replace"))
 
 
+    def test_an_http2_mirror_multiplexes_the_requests_on_one_connection(self) -> None:
+        n = Nginx(self.root, os.path.join(self.tmp, "nginx2"), tls=(self.cert, self.key),
+                  http2=True)
+        self.addCleanup(n.stop)
+        r = h.run_cmd([h.braid_bin(), "get", n.url(NAME), "-o", self.out, "--quiet",
+                       "--cacert", self.ca.pem, "--block-size", "64KiB"], timeout=60)
+        self.assert_intact(r)
+        with open(n.access_log) as f:
+            lines = [ln.split() for ln in f.read().splitlines()]
+        self.assertGreaterEqual(len(lines), 3)  # two probes, the test block, ...
+        self.assertEqual({proto for proto, _ in lines}, {"HTTP/2.0"})
+        self.assertEqual(len({conn for _, conn in lines}), 1, lines)
+
+
 class DirectorAndRelay(TlsCase):
 
     def tls_director(self) -> h.Server:
