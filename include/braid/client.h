@@ -77,7 +77,9 @@ struct SessionOptions {
   // from one list of sources, as a proxy does. With no source left for the
   // name, Open fails with kNotFound.
   bool mirrors_match_name = false;
-  // A Metalink document (RFC 5854, ".meta4") of the file: a path. Its http
+  // A Metalink document (RFC 5854, ".meta4") of the file: a path, or an
+  // http(s) URL fetched when the session opens and when a fetch starts. Its
+  // http
   // and https URLs are added as mirrors, its file name is the name when
   // none is given, and its size is held to. With SHA-256 hashes of 64 KiB
   // pieces (what `braid metalink` writes) every block is verified, and a

@@ -59,11 +59,15 @@ std::optional<std::string> TakeItems(const std::vector<std::string>& items,
   };
   size_t first_url = 1;
   const std::string& first = items.front();
-  if (is_url(first)) {
-    first_url = 0;
-  } else if ((first.ends_with(".meta4") || first.ends_with(".metalink")) &&
-             std::filesystem::is_regular_file(first)) {
+  auto is_metalink = [](const std::string& s) {
+    return s.ends_with(".meta4") || s.ends_with(".metalink");
+  };
+  if (is_metalink(first) &&
+      (is_url(first) || std::filesystem::is_regular_file(first))) {
     options->metalink = first;  // the file, its mirrors and hashes
+    first_url = 1;
+  } else if (is_url(first)) {
+    first_url = 0;
   } else {
     options->name = first;
   }
@@ -367,9 +371,8 @@ void AddGetCommand(CLI::App& app, int* exit_code) {
                   "URLs become mirrors, and its hashes check them: with "
                   "SHA-256 of 64KiB pieces (`braid metalink` writes them) "
                   "every block, and a mirror serving other bytes is dropped; "
-                  "else the whole file at the end. `braid get FILE.meta4` is "
-                  "the same")
-      ->check(CLI::ExistingFile);
+                  "else the whole file at the end. A file or an http(s) URL; "
+                  "`braid get FILE.meta4` (or URL.meta4) is the same");
   cmd->add_option("--sha256", flags->sha256,
                   "SHA-256 of the whole file (64 hex digits), checked at the "
                   "end; a file that does not match is kept as "

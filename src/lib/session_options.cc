@@ -2,8 +2,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include <filesystem>
 #include <fstream>
 
+#include "client/engine/metalink_options.h"
 #include "client/http/http_url.h"
 #include "client/sources/metalink.h"
 #include "core/protocol.h"
@@ -39,42 +41,6 @@ Status AddSource(const SessionOptions& o, const std::string& text,
   auto hp = HostPortOf("--source", text);
   if (!hp) return Unexpected{hp.error()};
   get->sources.push_back(*hp);
-  return Ok{};
-}
-
-// A Metalink's mirrors, name, size and hashes (client/sources/metalink.h).
-Status AddMetalink(const SessionOptions& o, client::GetOptions* get) {
-  if (o.metalink.empty()) return Ok{};
-  std::ifstream in(o.metalink, std::ios::binary);
-  if (!in) return Invalid("cannot open the metalink " + o.metalink);
-  std::string text(client::kMaxMetalinkBytes + 1, '\0');
-  in.read(text.data(), static_cast<std::streamsize>(text.size()));
-  if (in.bad()) return Invalid("cannot read the metalink " + o.metalink);
-  text.resize(static_cast<size_t>(in.gcount()));
-  auto m = client::ParseMetalink(text);
-  if (!m) return Invalid(o.metalink + ": " + m.error().what);
-  if (get->name.empty()) get->name = m->name;
-  for (const auto& url : m->urls) {
-    auto parsed = client::ParseUrl(url);
-    if (parsed) {
-      get->mirrors.push_back(*parsed);
-    } else {
-      spdlog::warn("metalink: {} left out: {}", url, parsed.error().what);
-    }
-  }
-  get->size = m->size;
-  if (auto manifest = client::ManifestOf(*m)) {
-    get->manifest = std::make_shared<const core::Manifest>(*manifest);
-    get->content_id = get->manifest->ContentId();
-  } else {
-    if (!m->pieces.empty()) {
-      spdlog::warn(
-          "metalink: pieces of {} bytes hashed with {} are not used "
-          "(only SHA-256 of 64KiB pieces are)",
-          m->piece_length, m->piece_type);
-    }
-    get->default_sha256 = m->sha256;
-  }
   return Ok{};
 }
 
@@ -142,21 +108,11 @@ Status AddTrust(const SessionOptions& o, client::GetOptions* get) {
   if (!o.content_id.empty()) {
     auto id = core::DigestFromHex(o.content_id);
     if (!id) return Invalid("--content-id: " + id.error().what);
-    if (get->manifest && get->manifest->ContentId() != *id) {
-      return Invalid(
-          "--content-id is not the content the metalink's piece hashes "
-          "describe");
-    }
     if (get->block_size % core::kPieceSize != 0) {
       return Invalid(
           "--content-id needs a --block-size that is a multiple of 64KiB");
     }
     get->content_id = *id;
-  }
-  if (get->manifest && get->block_size % core::kPieceSize != 0) {
-    return Invalid(
-        "a metalink's piece hashes need a --block-size that is a multiple of "
-        "64KiB");
   }
   if (o.tls.enabled) {
     auto tls = net::TlsContext::ForClient(o.tls);
@@ -168,6 +124,31 @@ Status AddTrust(const SessionOptions& o, client::GetOptions* get) {
 }
 
 using client::CheckProxy;
+
+// A Metalink's mirrors, name, size and hashes: a file read now, or a URL
+// fetched when the transfer starts (client/engine/metalink_options.h).
+Status AddMetalink(const SessionOptions& o, client::GetOptions* get) {
+  if (o.metalink.empty()) return Ok{};
+  get->name_from_metalink = o.name.empty();
+  if (client::LooksLikeUrl(o.metalink)) {
+    auto url = client::ParseUrl(o.metalink);
+    if (!url) return Invalid("--metalink: " + url.error().what);
+    get->metalink_url = *url;
+    // Until the document names the file: its own name, less the suffix.
+    if (get->name.empty())
+      get->name = std::filesystem::path(client::UrlBaseName(*url)).stem();
+    return Ok{};
+  }
+  std::ifstream in(o.metalink, std::ios::binary);
+  if (!in) return Invalid("cannot open the metalink " + o.metalink);
+  std::string text(client::kMaxMetalinkBytes + 1, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  if (in.bad()) return Invalid("cannot read the metalink " + o.metalink);
+  text.resize(static_cast<size_t>(in.gcount()));
+  if (auto s = client::UseMetalink(text, o.metalink, get); !s)
+    return Invalid(s.error().what);
+  return Ok{};
+}
 
 bool HasLineBreak(std::string_view s) {
   return s.find_first_of("\r\n") != std::string_view::npos;
@@ -207,7 +188,7 @@ Expected<client::GetOptions> ToGetOptions(const SessionOptions& o) {
   client::GetOptions get;
   get.name = o.name;
   for (auto step :
-       {AddMetalink, AddFinders, AddRoutes, AddSizes, AddTrust, AddHttp}) {
+       {AddFinders, AddRoutes, AddSizes, AddTrust, AddHttp, AddMetalink}) {
     if (auto st = step(o, &get); !st) return Unexpected{st.error()};
   }
   if (get.name.empty()) return Invalid("no name given");

@@ -274,6 +274,21 @@ class HttpMirrors(unittest.TestCase):
         self.assertEqual(r.returncode, 5, r.stderr)
         self.assertFalse(os.path.exists(self.out))
 
+    def test_a_metalink_by_url(self) -> None:
+        m = self.mirror()
+        good, four = m.url("data.bin"), m.url("four.bin")
+        published = os.path.join(self.work, "published")
+        os.makedirs(published)
+        os.rename(self.metalink([four, good]), os.path.join(published, "data.bin.meta4"))
+        web = Nginx(published, os.path.join(self.work, "nginx-meta"))
+        self.addCleanup(web.stop)
+        st = self.assert_ok(self.get([web.url("data.bin.meta4")]))
+        self.assertEqual(st["name"], "data.bin")  # the file the metalink names
+        self.assertTrue(st["verified"])
+        self.assertTrue({s["address"]: s for s in st["sources"]}[four]["failed"])
+        os.remove(self.out)
+        self.assert_failed(self.get([web.url("nothere.meta4")]), "HTTP 404")
+
     def test_a_metalink_without_braid_piece_hashes_checks_the_whole_file(self) -> None:
         m = self.mirror()
         meta = os.path.join(self.work, "foreign.meta4")

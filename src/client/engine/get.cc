@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "client/engine/metalink_options.h"
 #include "client/engine/transfer.h"
 #include "client/engine/whole_file.h"
 #include "client/output/output.h"
@@ -14,7 +15,8 @@ namespace braid::client {
 
 bool HasSources(const GetOptions& options) {
   return !options.sources.empty() || !options.mirrors.empty() ||
-         options.director || options.discover || !options.vias.empty();
+         options.director || options.discover || !options.vias.empty() ||
+         options.metalink_url;
 }
 
 namespace {
@@ -86,9 +88,11 @@ Status CheckSha256(const std::string& path, const core::Digest& want) {
                        " (a source serves other bytes than the checksum's)");
 }
 
-Expected<GetReport> RunGet(const GetOptions& options, std::stop_token stop) {
-  if (!HasSources(options))
+Expected<GetReport> RunGet(const GetOptions& given, std::stop_token stop) {
+  if (!HasSources(given))
     return MakeError(Errc::kUnavailable, "no sources given");
+  GetOptions options = given;
+  if (Status s = ResolveMetalinkUrl(&options); !s) return Unexpected{s.error()};
   if (!options.resume && !options.output.empty())
     DiscardResumeState(options.output);
   bool overturned = false;
@@ -108,9 +112,11 @@ Expected<GetReport> RunGet(const GetOptions& options, std::stop_token stop) {
   return result;
 }
 
-Expected<Description> Describe(const GetOptions& options) {
-  if (!HasSources(options))
+Expected<Description> Describe(const GetOptions& given) {
+  if (!HasSources(given))
     return MakeError(Errc::kUnavailable, "no sources given");
+  GetOptions options = given;
+  if (Status s = ResolveMetalinkUrl(&options); !s) return Unexpected{s.error()};
   return RunOnOwnContext(options, &Transfer::Describe, std::stop_token());
 }
 

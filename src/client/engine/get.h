@@ -114,6 +114,10 @@ struct GetOptions {
   // hashes), with content_id its ContentId(): blocks from mirrors alone are
   // then verified too.
   std::shared_ptr<const core::Manifest> manifest;
+  // A Metalink to fetch when the transfer starts (UseMetalink then applies
+  // it); with name_from_metalink its file name replaces `name`.
+  std::optional<Url> metalink_url;
+  bool name_from_metalink = false;
   // A Metalink's whole-file SHA-256, checked as `sha256` is when a fetch
   // into a file asks for no other (and no range).
   std::optional<core::Digest> default_sha256;

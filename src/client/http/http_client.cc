@@ -477,4 +477,55 @@ void HttpClient::Finish(Request* r, int result) {
   q.done(std::move(a));
 }
 
+Expected<std::string> GetDocument(const Url& url,
+                                  const HttpConnOptions& options,
+                                  size_t max_bytes) {
+  InitCurlOnce();
+  std::unique_ptr<CURL, void (*)(CURL*)> easy(curl_easy_init(),
+                                              curl_easy_cleanup);
+  std::unique_ptr<void, void (*)(void*)> headers(MakeHeaderList(options),
+                                                 FreeHeaderList);
+  struct Body {
+    std::string text;
+    size_t max;
+  } body{{}, max_bytes};
+  auto take = +[](char* data, size_t, size_t n, void* b) -> size_t {
+    auto* into = static_cast<Body*>(b);
+    if (into->text.size() + n > into->max) return 0;
+    into->text.append(data, n);
+    return n;
+  };
+  char reason[CURL_ERROR_SIZE] = {};
+  CURL* e = easy.get();
+  ApplyConnOptions(e, options, headers.get());
+  curl_easy_setopt(e, CURLOPT_URL, url.ToString().c_str());
+  curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
+  curl_easy_setopt(e, CURLOPT_MAXREDIRS, static_cast<long>(kMaxRedirects));
+  curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR,
+                   url.scheme == "https" ? "https" : "http,https");
+  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS,
+                   static_cast<long>(std::max<int64_t>(
+                       1, (options.connect + options.read).count())));
+  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, take);
+  curl_easy_setopt(e, CURLOPT_WRITEDATA, &body);
+  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, reason);
+  CURLcode code = curl_easy_perform(e);
+  std::string what = "GET " + url.ToString() + ": ";
+  if (code == CURLE_WRITE_ERROR) {
+    return MakeError(Errc::kLimit, what + "longer than " +
+                                       std::to_string(max_bytes) + " bytes");
+  }
+  if (code != CURLE_OK)
+    return MakeError(ErrcOfCurlError(code),
+                     what + DescribeCurlError(code, reason));
+  long status = 0;
+  curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+  if (status != 200) {
+    return MakeError(
+        status == 404 || status == 410 ? Errc::kNotFound : Errc::kUnavailable,
+        what + "HTTP " + std::to_string(status));
+  }
+  return std::move(body.text);
+}
+
 }  // namespace braid::client

@@ -64,6 +64,13 @@ void FreeHeaderList(void* list);
 std::string DescribeCurlError(int result, const char* reason);
 Errc ErrcOfCurlError(int result);
 
+// GETs a small document whole (a Metalink): the body of a 200 of at most
+// max_bytes, redirects followed (at most 5, never from https to http).
+// Blocking, on the calling thread.
+Expected<std::string> GetDocument(const Url& url,
+                                  const HttpConnOptions& options,
+                                  size_t max_bytes);
+
 class HttpClient {
  public:
   HttpClient(Url url, HttpConnOptions options);
