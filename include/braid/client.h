@@ -241,9 +241,13 @@ struct Report {
   bool verified = false;        // every block checked against the manifest
   std::string signed_by;        // hex id of the trusted key that signed it
   bool sha256_checked = false;  // the whole file matched FetchOptions::sha256
-  uint64_t resumed_bytes = 0;   // found verified on disk from an earlier run
-  bool live = false;            // a live stream
-  uint64_t live_start = 0;      // the byte it was joined at
+  // Hex: the whole file's SHA-256 as the mirrors stated it (RFC 3230
+  // Digest field), when they all said the same; FetchToFile checks it when
+  // nothing else verified the bytes (sha256_checked then tells).
+  std::string stated_sha256;
+  uint64_t resumed_bytes = 0;  // found verified on disk from an earlier run
+  bool live = false;           // a live stream
+  uint64_t live_start = 0;     // the byte it was joined at
   std::vector<SourceReport> sources;
 };
 

@@ -125,6 +125,7 @@ nlohmann::json ToJson(const Report& r) {
           {"verified", r.verified},
           {"signed_by", r.signed_by},
           {"sha256_checked", r.sha256_checked},
+          {"stated_sha256", r.stated_sha256},
           {"resumed_bytes", r.resumed_bytes},
           {"live", r.live},
           {"live_start", r.live_start},

@@ -6,6 +6,7 @@ forward proxy and a SOCKS5 proxy that count what went through them."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import os
 import http.client
 import http.server
@@ -60,9 +61,12 @@ class RangeMirror(Background):
 
     def __init__(self, data: bytes, credentials: str | None = None,
                  bytes_per_second: float = 0, port: int = 0,
-                 ranges: bool = True) -> None:
+                 ranges: bool = True, stated: bytes | None = None) -> None:
         """bytes_per_second: a bound on each response (0: none); without
-        `ranges` every GET gets the whole file (200)."""
+        `ranges` every GET gets the whole file (200); `stated`: the bytes
+        whose SHA-256 its Digest field states (RFC 3230)."""
+        digest = ("SHA-256=" + base64.b64encode(hashlib.sha256(stated).digest()).decode()
+                  if stated is not None else None)
         self.requests: list[dict[str, str]] = []
         self.ports: set[int] = set()  # the client's end of each connection
         mirror = self
@@ -95,6 +99,8 @@ class RangeMirror(Background):
                 self.send_response(206)
                 self.send_header("Content-Range", f"bytes {first}-{last}/{len(data)}")
                 self.send_header("ETag", '"v1"')  # a version: a partial file may resume
+                if digest:
+                    self.send_header("Digest", digest)
                 self.send_header("Content-Length", str(last - first + 1))
                 self.end_headers()
                 body = data[first:last + 1]

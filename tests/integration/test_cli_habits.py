@@ -179,6 +179,27 @@ class GetHabits(MirrorCase):
         m = self.mirror(ranges=False)
         return m.url
 
+    def test_the_sha256_a_mirror_states_is_checked(self) -> None:
+        stats = os.path.join(self.tmp, "stats.json")
+        honest = self.mirror(stated=self.data)
+        r = self.get([honest.url, "-o", self.out, "-q", "--stats-json", stats])
+        self.assert_status(r, 0)
+        with open(stats) as f:
+            st = json.load(f)
+        self.assertEqual(st["stated_sha256"], self.digest)
+        self.assertTrue(st["sha256_checked"])
+        # Other bytes than those it states the hash of: kept aside, exit 5.
+        changed = bytearray(self.data)
+        changed[SIZE // 3] ^= 0xFF
+        liar = self.mirror(bytes(changed), stated=self.data)
+        out = os.path.join(self.tmp, "liar.bin")
+        self.assert_status(self.get([liar.url, "-o", out]), 5, "SHA-256", "kept as")
+        self.assertFalse(os.path.exists(out))
+        # Standard output cannot be checked after the fact: passed through.
+        r = self.get([liar.url, "-o", "-", "-q"])
+        self.assert_status(r, 0)
+        self.assertEqual(r.stdout, bytes(changed))
+
     def test_did_you_mean(self) -> None:
         err = self.assert_status(self.get([self.m.url, "--outptu", "x"]), 2)
         self.assertIn("did you mean '--output'?", err)

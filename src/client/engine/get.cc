@@ -104,8 +104,16 @@ Expected<GetReport> RunGet(const GetOptions& given, std::stop_token stop) {
   }
   if (!result && CanFetchWhole(options, result.error()))
     result = FetchWholeFile(options, stop);
-  if (result && options.sha256) {
-    if (Status s = CheckSha256(options.output, *options.sha256); !s)
+  // The user's checksum, or else the one the mirrors stated when nothing
+  // verified the blocks.
+  std::optional<core::Digest> check = options.sha256;
+  if (!check && result && !result->verified && !options.sink &&
+      !options.range && !WritesInPlace(options.output)) {
+    if (auto stated = core::DigestFromHex(result->stated_sha256))
+      check = *stated;
+  }
+  if (result && check) {
+    if (Status s = CheckSha256(options.output, *check); !s)
       return Unexpected{s.error()};
     result->sha256_checked = true;
   }

@@ -139,6 +139,7 @@ class SourceConn {
   uint64_t unread_bytes() const { return conn_ ? conn_->unread_bytes() : 0; }
   // The mirror, for an HTTP source that has connected; else null.
   HttpMirror* mirror() { return mirror_; }
+  const HttpMirror* mirror() const { return mirror_; }
   bool is_mirror() const { return url_.has_value(); }
   const core::HostPort& address() const { return address_; }
   const std::optional<core::HostPort>& origin() const { return origin_; }

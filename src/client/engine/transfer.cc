@@ -775,6 +775,7 @@ GetReport Transfer::Report() const {
     r.pattern.push_back(static_cast<uint32_t>(core::Index(id)));
   if (content_id_) r.content_id = ContentHex();
   r.verified = manifest_ != nullptr;
+  if (auto stated = StatedSha256()) r.stated_sha256 = core::ToHex(*stated);
   if (signed_by_) r.signed_by = core::ToHex(*signed_by_);
   r.resumed_bytes = output_ ? output_->resumed_bytes() : 0;
   r.live = live_stream_;

@@ -116,6 +116,7 @@ class Transfer {
   void CheckAnsweredMeanwhile();
   Status CheckOpened();
   Error NoSourceReachable(const std::vector<SourceConn*>& all) const;
+  std::optional<core::Digest> StatedSha256() const;
   Expected<uint64_t> MajoritySize(const std::vector<SourceConn*>& ok);
   Status ChooseContent();
   // HTTP mirrors (transfer_mirrors.cc): without a content id to check them

@@ -104,4 +104,17 @@ std::string Transfer::ResumeKey() const {
   return key;
 }
 
+// What the mirrors that took part state as the file's SHA-256: one value
+// they all give (those that give one), or nothing.
+std::optional<core::Digest> Transfer::StatedSha256() const {
+  std::optional<core::Digest> stated;
+  for (const SourceConn* s : taking_part_) {
+    const HttpMirror* m = s->mirror();
+    if (!m || !m->stated_sha256()) continue;
+    if (stated && *stated != *m->stated_sha256()) return std::nullopt;
+    stated = m->stated_sha256();
+  }
+  return stated;
+}
+
 }  // namespace braid::client

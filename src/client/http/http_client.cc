@@ -40,7 +40,7 @@ std::string_view Trim(std::string_view s) {
 // The head of the last response (a redirect or a 1xx starts a new one).
 struct Head {
   std::optional<std::string> content_range, content_encoding, content_length,
-      etag, last_modified, location;
+      etag, last_modified, location, digest;
 
   void Take(std::string_view line) {
     auto colon = line.find(':');
@@ -52,7 +52,8 @@ struct Head {
                               {"content-length", &content_length},
                               {"etag", &etag},
                               {"last-modified", &last_modified},
-                              {"location", &location}}) {
+                              {"location", &location},
+                              {"digest", &digest}}) {
       if (EqualsNoCase(name, key)) *field = value;
     }
   }
@@ -474,6 +475,7 @@ void HttpClient::Finish(Request* r, int result) {
                          : q.head.last_modified
                              ? "Last-Modified " + *q.head.last_modified
                              : ""};
+  if (q.head.digest) a.sha256 = Sha256OfDigestField(*q.head.digest);
   q.done(std::move(a));
 }
 

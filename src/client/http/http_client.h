@@ -40,6 +40,8 @@ struct RangeAnswer {
   // What names this version of the file on the server: "ETag ..." or else
   // "Last-Modified ..." (empty: neither was sent).
   std::string validator;
+  // The whole file's SHA-256 the server states (RFC 3230 Digest), if any.
+  std::optional<std::array<uint8_t, 32>> sha256;
 };
 
 // Receives body bytes, on the client's thread; false aborts the request.

@@ -153,6 +153,7 @@ void HttpMirror::OnConnected(Expected<RangeAnswer> probe) {
   // whose back ends name versions their own way): no stable version.
   if (size_ && validator_ != probe->validator) probe->validator.clear();
   size_ = probe->total;
+  if (probe->sha256) stated_sha256_ = *probe->sha256;
   validator_ = probe->validator;
   if (--connecting_ > 0) return;
   Answer(core::Hello{core::kProtocolVersion, core::kProtocolVersion,

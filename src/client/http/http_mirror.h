@@ -22,6 +22,7 @@
 
 #include "client/http/http_client.h"
 #include "client/http/http_url.h"
+#include "core/manifest.h"
 #include "core/reassembly.h"
 #include "core/serving_stream.h"
 #include "net/link.h"
@@ -53,6 +54,11 @@ class HttpMirror final : public net::Link {
   // What names this version of the file on the mirror (its ETag, or its
   // Last-Modified date; empty: neither), known once HELLO was answered.
   const std::string& validator() const { return validator_; }
+  // The file's SHA-256 as the mirror states it (RFC 3230 Digest) on its
+  // first answers, if it does; known once HELLO was answered.
+  const std::optional<core::Digest>& stated_sha256() const {
+    return stated_sha256_;
+  }
 
   // Bytes [offset, offset + length) of the file, outside the plan (the
   // cross-check of mirrors at open). REQUIRES: OPENED was answered.
@@ -120,6 +126,7 @@ class HttpMirror final : public net::Link {
   bool plan_empty_ = false;
   std::optional<uint64_t> size_;
   std::string validator_;
+  std::optional<core::Digest> stated_sha256_;
   core::StreamLayout layout_;
   std::optional<core::ServingStream> stream_;  // from OPEN on
   std::optional<RunCoalescer> runs_;

@@ -4,6 +4,7 @@
 #include <cctype>
 #include <charconv>
 
+#include "core/access_token.h"
 #include "core/units.h"
 
 namespace braid::client {
@@ -151,6 +152,32 @@ std::string UrlBaseName(const Url& url) {
   while (!path.empty() && path.back() == '/') path.remove_suffix(1);
   auto slash = path.rfind('/');
   return std::string(path.substr(slash + 1));
+}
+
+std::optional<std::array<uint8_t, 32>> Sha256OfDigestField(
+    std::string_view value) {
+  while (!value.empty()) {
+    auto comma = value.find(',');
+    std::string_view item = value.substr(0, comma);
+    value = comma == std::string_view::npos ? "" : value.substr(comma + 1);
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    auto eq = item.find('=');
+    if (eq == std::string_view::npos ||
+        core::AsciiLower(item.substr(0, eq)) != "sha-256")
+      continue;
+    // Standard base64 with padding, as base64url for the decoder.
+    std::string b64(item.substr(eq + 1));
+    while (!b64.empty() && (b64.back() == ' ' || b64.back() == '='))
+      b64.pop_back();
+    for (char& c : b64) c = c == '+' ? '-' : c == '/' ? '_' : c;
+    std::vector<uint8_t> bytes;
+    if (!core::Base64UrlDecode(b64, &bytes) || bytes.size() != 32)
+      return std::nullopt;
+    std::array<uint8_t, 32> d;
+    std::copy(bytes.begin(), bytes.end(), d.begin());
+    return d;
+  }
+  return std::nullopt;
 }
 
 std::optional<std::string> CheckProxy(std::string_view proxy) {

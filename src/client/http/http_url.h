@@ -5,6 +5,7 @@
 
 #include <braid/expected.h>
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -49,6 +50,11 @@ std::string UrlBaseName(const Url& url);
 // "SCHEME://HOST[:PORT]" with SCHEME http, https, socks4, socks4a, socks5 or
 // socks5h), or nullopt if nothing; "" is no proxy (the environment's).
 std::optional<std::string> CheckProxy(std::string_view proxy);
+
+// The SHA-256 in an RFC 3230 Digest field ("SHA-256=BASE64", among other
+// algorithms, comma-separated; the name in any case), or nullopt.
+std::optional<std::array<uint8_t, 32>> Sha256OfDigestField(
+    std::string_view value);
 
 // "bytes FIRST-LAST/TOTAL" or "bytes */TOTAL" (TOTAL may be "*").
 struct ContentRange {

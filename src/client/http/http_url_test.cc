@@ -75,6 +75,20 @@ TEST(HttpUrlTest, BaseName) {
             "my file.iso");
 }
 
+TEST(HttpUrlTest, Sha256OfADigestField) {
+  // SHA-256 of "abc".
+  auto d = Sha256OfDigestField(
+      "MD5=kAFQmDzST7DWlj99KOF/cg==, "
+      "sha-256=ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/"
+      "YfIAFa0=");
+  ASSERT_TRUE(d);
+  EXPECT_EQ((*d)[0], 0xba);
+  EXPECT_EQ((*d)[31], 0xad);
+  EXPECT_FALSE(Sha256OfDigestField("MD5=kAFQmDzST7DWlj99KOF/cg=="));
+  EXPECT_FALSE(Sha256OfDigestField("SHA-256=notbase64!"));
+  EXPECT_FALSE(Sha256OfDigestField("SHA-256=YWJj"));  // 3 bytes
+}
+
 TEST(HttpUrlTest, DropsTheFragment) {
   auto url = ParseUrl("http://h/f.iso?a=1#sec");
   ASSERT_TRUE(url);
