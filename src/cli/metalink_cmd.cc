@@ -2,6 +2,7 @@
 // of its 64 KiB pieces (braid's manifest), so that `braid get FILE.meta4`
 // can check plain web mirrors of it block by block.
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -13,6 +14,7 @@
 #include "cli/commands.h"
 #include "client/http/http_url.h"
 #include "client/sources/metalink.h"
+#include "server/manifest_cache.h"
 
 namespace braid::cli {
 namespace {
@@ -28,32 +30,19 @@ struct MetalinkFlags {
 Expected<std::pair<core::Manifest, core::Digest>> HashFile(
     const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return MakeError(Errc::kIoError, path + ": " + std::strerror(errno));
-  std::vector<core::Digest> pieces;
-  core::Sha256Stream whole;
-  std::vector<uint8_t> buf(core::kPieceSize);
-  uint64_t size = 0;
-  for (;;) {
-    size_t have = 0;  // a whole piece, unless the file ends
-    while (have < buf.size()) {
-      ssize_t n = ::read(fd, buf.data() + have, buf.size() - have);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) {
-        ::close(fd);
-        return MakeError(Errc::kIoError, path + ": " + std::strerror(errno));
-      }
-      if (n == 0) break;
-      have += static_cast<size_t>(n);
-    }
-    if (have == 0) break;
-    pieces.push_back(core::Sha256({buf.data(), have}));
-    whole.Update({buf.data(), have});
-    size += have;
-    if (have < buf.size()) break;
+  struct stat st;
+  if (fd < 0 || ::fstat(fd, &st) != 0) {
+    std::string why = std::strerror(errno);
+    if (fd >= 0) ::close(fd);
+    return MakeError(Errc::kIoError, path + ": " + why);
   }
+  core::Sha256Stream whole;
+  auto manifest =
+      server::ComputeManifest(fd, static_cast<uint64_t>(st.st_size), &whole);
   ::close(fd);
-  return std::pair{core::Manifest(size, std::move(pieces)), whole.Finish()};
+  if (!manifest)
+    return MakeError(Errc::kIoError, path + ": " + manifest.error().what);
+  return std::pair{std::move(*manifest), whole.Finish()};
 }
 
 int RunMetalink(const MetalinkFlags& flags) {

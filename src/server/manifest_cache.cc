@@ -22,7 +22,8 @@ ManifestCache::~ManifestCache() {
   pool_.join();
 }
 
-Expected<core::Manifest> ComputeManifest(int fd, uint64_t size) {
+Expected<core::Manifest> ComputeManifest(int fd, uint64_t size,
+                                         core::Sha256Stream* whole) {
   std::vector<core::Digest> pieces;
   pieces.reserve(core::Manifest::PieceCount(size));
   std::vector<uint8_t> buf(16 * core::kPieceSize);
@@ -36,6 +37,7 @@ Expected<core::Manifest> ComputeManifest(int fd, uint64_t size) {
                        std::string("hashing: ") +
                            (n < 0 ? std::strerror(errno) : "file shrank"));
     }
+    if (whole) whole->Update({buf.data(), want});
     for (size_t off = 0; off < want; off += core::kPieceSize) {
       size_t len = std::min<size_t>(core::kPieceSize, want - off);
       pieces.push_back(core::Sha256({buf.data() + off, len}));

@@ -56,7 +56,9 @@ class ManifestCache {
 };
 
 // Hashes a whole file into its manifest (blocking; for the hashing thread).
-Expected<core::Manifest> ComputeManifest(int fd, uint64_t size);
+// With `whole`, the same read also feeds the whole file's SHA-256.
+Expected<core::Manifest> ComputeManifest(int fd, uint64_t size,
+                                         core::Sha256Stream* whole = nullptr);
 
 }  // namespace braid::server
 

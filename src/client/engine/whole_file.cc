@@ -167,40 +167,25 @@ Expected<GetReport> FetchWholeFile(const GetOptions& options,
       "{}: {}; fetching the whole file over one connection (no "
       "other source, no resume)",
       url.ToString(), kNoRanges);
-  std::unique_ptr<CURL, void (*)(CURL*)> easy(curl_easy_init(),
-                                              curl_easy_cleanup);
-  std::unique_ptr<void, void (*)(void*)> headers(MakeHeaderList(options.http),
-                                                 FreeHeaderList);
-  WholeGet g{&options, stop, easy.get()};
+  PlainGet get(url, options.http);
+  CURL* e = static_cast<CURL*>(get.easy());
+  WholeGet g{&options, stop, e};
   if (options.max_rate > 0) {
     g.pace.emplace(options.max_rate,
                    std::max<uint64_t>(options.max_rate / 10, 64 * 1024),
                    Clock::now());
   }
-  char reason[CURL_ERROR_SIZE] = {};
-  CURL* e = easy.get();
-  ApplyConnOptions(e, options.http, headers.get());
-  curl_easy_setopt(e, CURLOPT_URL, url.ToString().c_str());
-  // Redirects as RedirectTarget allows them: never from https to http.
-  curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
-  curl_easy_setopt(e, CURLOPT_MAXREDIRS, 5L);
-  curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR,
-                   url.scheme == "https" ? "https" : "http,https");
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &OnBody);
   curl_easy_setopt(e, CURLOPT_WRITEDATA, &g);
   curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
   curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, &OnTick);
   curl_easy_setopt(e, CURLOPT_XFERINFODATA, &g);
-  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, reason);
-  CURLcode code = curl_easy_perform(e);
-  std::string what = url.ToString() + ": GET: ";
+  int code = get.Perform();
+  std::string what = "GET " + url.ToString() + ": ";
   if (g.failure) return MakeError(g.failure->code, what + g.failure->what);
   if (code == CURLE_ABORTED_BY_CALLBACK)
     return MakeError(Errc::kCancelled, "stopped");
-  if (code != CURLE_OK) {
-    return MakeError(ErrcOfCurlError(code),
-                     what + DescribeCurlError(code, reason));
-  }
+  if (code != CURLE_OK) return Unexpected{get.Failure(code)};
   if (!g.output) {  // no body: an empty file, if the answer was a 200
     if (auto s = g.Take(nullptr, 0); !s)
       return MakeError(s.error().code, what + s.error().what);

@@ -114,8 +114,6 @@ Status CheckAnswer(long status, const Head& head, const RangeAsk& e,
   return Ok{};
 }
 
-}  // namespace
-
 // What failed, in words a user can act on, with curl's own reason.
 std::string DescribeCurlError(int result, const char* reason) {
   auto code = static_cast<CURLcode>(result);
@@ -163,8 +161,6 @@ Errc ErrcOfCurlError(int result) {
                                           : Errc::kUnavailable;
 }
 
-namespace {
-
 // The authorities to trust: --cacert, else those the environment names
 // (OpenSSL's SSL_CERT_FILE, as braid links read it, then curl's
 // CURL_CA_BUNDLE, then SSL_CERT_DIR), else the system's.
@@ -186,6 +182,49 @@ void SetAuthorities(CURL* e, const std::string& ca_file) {
 // "bytes=FIRST-LAST" without the unit: curl's CURLOPT_RANGE.
 std::string CurlRange(const RangeAsk& a) {
   return RangeHeader(a.offset, a.length).substr(std::strlen("bytes="));
+}
+
+void ApplyConnOptions(void* easy, const HttpConnOptions& o,
+                      const void* header_list) {
+  CURL* e = static_cast<CURL*>(easy);
+  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(e, CURLOPT_HTTP_CONTENT_DECODING, 0L);
+  curl_easy_setopt(e, CURLOPT_HTTPHEADER, header_list);
+  curl_easy_setopt(e, CURLOPT_USERAGENT,
+                   o.user_agent.empty() ? "braid/0.1" : o.user_agent.c_str());
+  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
+                   static_cast<long>(std::max<int64_t>(1, o.connect.count())));
+  curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
+  curl_easy_setopt(
+      e, CURLOPT_LOW_SPEED_TIME,
+      static_cast<long>(std::max<int64_t>(
+          1,
+          std::chrono::duration_cast<std::chrono::seconds>(o.read).count())));
+  curl_easy_setopt(e, CURLOPT_BUFFERSIZE, kReceiveBuffer);
+  SetAuthorities(e, o.ca_file);
+  if (o.insecure) {
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+  }
+  if (!o.user.empty()) curl_easy_setopt(e, CURLOPT_USERPWD, o.user.c_str());
+  if (o.netrc) {
+    curl_easy_setopt(e, CURLOPT_NETRC, static_cast<long>(CURL_NETRC_OPTIONAL));
+    if (!o.netrc_file.empty())
+      curl_easy_setopt(e, CURLOPT_NETRC_FILE, o.netrc_file.c_str());
+  }
+  if (!o.proxy.empty()) curl_easy_setopt(e, CURLOPT_PROXY, o.proxy.c_str());
+}
+
+void* MakeHeaderList(const HttpConnOptions& o) {
+  InitCurlOnce();
+  curl_slist* list = curl_slist_append(nullptr, "Accept-Encoding: identity");
+  for (const auto& h : o.headers) list = curl_slist_append(list, h.c_str());
+  return list;
+}
+
+void FreeHeaderList(void* list) {
+  curl_slist_free_all(static_cast<curl_slist*>(list));
 }
 
 }  // namespace
@@ -306,49 +345,6 @@ void HttpClient::Start(std::unique_ptr<Request> r) {
   curl_multi_add_handle(static_cast<CURLM*>(multi_), r->easy);
   Request* raw = r.get();
   active_.emplace(raw, std::move(r));
-}
-
-void ApplyConnOptions(void* easy, const HttpConnOptions& o,
-                      const void* header_list) {
-  CURL* e = static_cast<CURL*>(easy);
-  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(e, CURLOPT_HTTP_CONTENT_DECODING, 0L);
-  curl_easy_setopt(e, CURLOPT_HTTPHEADER, header_list);
-  curl_easy_setopt(e, CURLOPT_USERAGENT,
-                   o.user_agent.empty() ? "braid/0.1" : o.user_agent.c_str());
-  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
-                   static_cast<long>(std::max<int64_t>(1, o.connect.count())));
-  curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
-  curl_easy_setopt(
-      e, CURLOPT_LOW_SPEED_TIME,
-      static_cast<long>(std::max<int64_t>(
-          1,
-          std::chrono::duration_cast<std::chrono::seconds>(o.read).count())));
-  curl_easy_setopt(e, CURLOPT_BUFFERSIZE, kReceiveBuffer);
-  SetAuthorities(e, o.ca_file);
-  if (o.insecure) {
-    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
-    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
-  }
-  if (!o.user.empty()) curl_easy_setopt(e, CURLOPT_USERPWD, o.user.c_str());
-  if (o.netrc) {
-    curl_easy_setopt(e, CURLOPT_NETRC, static_cast<long>(CURL_NETRC_OPTIONAL));
-    if (!o.netrc_file.empty())
-      curl_easy_setopt(e, CURLOPT_NETRC_FILE, o.netrc_file.c_str());
-  }
-  if (!o.proxy.empty()) curl_easy_setopt(e, CURLOPT_PROXY, o.proxy.c_str());
-}
-
-void* MakeHeaderList(const HttpConnOptions& o) {
-  InitCurlOnce();
-  curl_slist* list = curl_slist_append(nullptr, "Accept-Encoding: identity");
-  for (const auto& h : o.headers) list = curl_slist_append(list, h.c_str());
-  return list;
-}
-
-void FreeHeaderList(void* list) {
-  curl_slist_free_all(static_cast<curl_slist*>(list));
 }
 
 // No redirect followed by curl (Redirect() applies braid's policy).
@@ -479,14 +475,43 @@ void HttpClient::Finish(Request* r, int result) {
   q.done(std::move(a));
 }
 
+PlainGet::PlainGet(const Url& url, const HttpConnOptions& options)
+    : url_(url),
+      easy_(curl_easy_init()),
+      header_list_(MakeHeaderList(options)) {
+  static_assert(sizeof(reason_) >= CURL_ERROR_SIZE);
+  CURL* e = static_cast<CURL*>(easy_);
+  ApplyConnOptions(e, options, header_list_);
+  curl_easy_setopt(e, CURLOPT_URL, url.ToString().c_str());
+  // Redirects as RedirectTarget allows them: never from https to http.
+  curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
+  curl_easy_setopt(e, CURLOPT_MAXREDIRS, static_cast<long>(kMaxRedirects));
+  curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR,
+                   url.scheme == "https" ? "https" : "http,https");
+  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, reason_);
+}
+
+PlainGet::~PlainGet() {
+  curl_easy_cleanup(static_cast<CURL*>(easy_));
+  FreeHeaderList(header_list_);
+}
+
+int PlainGet::Perform() { return curl_easy_perform(static_cast<CURL*>(easy_)); }
+
+Error PlainGet::Failure(int result) const {
+  return {ErrcOfCurlError(result),
+          "GET " + url_.ToString() + ": " + DescribeCurlError(result, reason_)};
+}
+
+long PlainGet::status() const {
+  long status = 0;
+  curl_easy_getinfo(static_cast<CURL*>(easy_), CURLINFO_RESPONSE_CODE, &status);
+  return status;
+}
+
 Expected<std::string> GetDocument(const Url& url,
                                   const HttpConnOptions& options,
                                   size_t max_bytes) {
-  InitCurlOnce();
-  std::unique_ptr<CURL, void (*)(CURL*)> easy(curl_easy_init(),
-                                              curl_easy_cleanup);
-  std::unique_ptr<void, void (*)(void*)> headers(MakeHeaderList(options),
-                                                 FreeHeaderList);
   struct Body {
     std::string text;
     size_t max;
@@ -497,35 +522,25 @@ Expected<std::string> GetDocument(const Url& url,
     into->text.append(data, n);
     return n;
   };
-  char reason[CURL_ERROR_SIZE] = {};
-  CURL* e = easy.get();
-  ApplyConnOptions(e, options, headers.get());
-  curl_easy_setopt(e, CURLOPT_URL, url.ToString().c_str());
-  curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
-  curl_easy_setopt(e, CURLOPT_MAXREDIRS, static_cast<long>(kMaxRedirects));
-  curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR,
-                   url.scheme == "https" ? "https" : "http,https");
+  PlainGet get(url, options);
+  CURL* e = static_cast<CURL*>(get.easy());
   curl_easy_setopt(e, CURLOPT_TIMEOUT_MS,
                    static_cast<long>(std::max<int64_t>(
                        1, (options.connect + options.read).count())));
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, take);
   curl_easy_setopt(e, CURLOPT_WRITEDATA, &body);
-  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, reason);
-  CURLcode code = curl_easy_perform(e);
+  int code = get.Perform();
   std::string what = "GET " + url.ToString() + ": ";
   if (code == CURLE_WRITE_ERROR) {
     return MakeError(Errc::kLimit, what + "longer than " +
                                        std::to_string(max_bytes) + " bytes");
   }
-  if (code != CURLE_OK)
-    return MakeError(ErrcOfCurlError(code),
-                     what + DescribeCurlError(code, reason));
-  long status = 0;
-  curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
-  if (status != 200) {
-    return MakeError(
-        status == 404 || status == 410 ? Errc::kNotFound : Errc::kUnavailable,
-        what + "HTTP " + std::to_string(status));
+  if (code != CURLE_OK) return Unexpected{get.Failure(code)};
+  if (get.status() != 200) {
+    return MakeError(get.status() == 404 || get.status() == 410
+                         ? Errc::kNotFound
+                         : Errc::kUnavailable,
+                     what + "HTTP " + std::to_string(get.status()));
   }
   return std::move(body.text);
 }

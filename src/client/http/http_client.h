@@ -54,17 +54,31 @@ using RangeDone = std::function<void(Expected<RangeAnswer>)>;
 // part in a pattern; alone, it may still be fetched whole).
 inline constexpr char kNoRanges[] = "the server does not serve byte ranges";
 
-// For a one-off curl easy handle (a whole-file GET): what every request to
-// a mirror carries. The header list (from MakeHeaderList, freed with
-// FreeHeaderList) must outlive the request.
-void ApplyConnOptions(void* easy, const HttpConnOptions& options,
-                      const void* header_list);
-void* MakeHeaderList(const HttpConnOptions& options);
-void FreeHeaderList(void* list);
-// A failed curl request (its CURLcode and error buffer) in words a user can
-// act on, and its error code.
-std::string DescribeCurlError(int result, const char* reason);
-Errc ErrcOfCurlError(int result);
+// One blocking GET of a whole URL on the calling thread (a whole file, a
+// Metalink), with what every request to a mirror carries; redirects are
+// followed (at most 5, never from https to http). The caller sets what is
+// its own (a write callback, a progress callback) on easy() first.
+class PlainGet {
+ public:
+  PlainGet(const Url& url, const HttpConnOptions& options);
+  ~PlainGet();
+  PlainGet(const PlainGet&) = delete;
+  PlainGet& operator=(const PlainGet&) = delete;
+
+  void* easy() { return easy_; }  // CURL*
+  // Runs the request: curl's result code (0: done).
+  int Perform();
+  // A failed Perform() in words a user can act on ("GET URL: cannot
+  // connect (curl's reason)"), with its code.
+  Error Failure(int result) const;
+  long status() const;  // the answer's HTTP status
+
+ private:
+  Url url_;
+  void* easy_;             // CURL*
+  void* header_list_;      // curl_slist*
+  char reason_[256] = {};  // CURL_ERROR_SIZE
+};
 
 // GETs a small document whole (a Metalink): the body of a 200 of at most
 // max_bytes, redirects followed (at most 5, never from https to http).
