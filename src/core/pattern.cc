@@ -115,6 +115,25 @@ Pattern GeneratePattern(const std::vector<double>& shares, size_t size) {
   return Pattern(std::move(slots));
 }
 
+Pattern GroupSlots(const Pattern& p) {
+  std::vector<SourceId> order;  // by first appearance
+  std::vector<size_t> count;
+  for (SourceId id : p.slots()) {
+    auto it = std::find(order.begin(), order.end(), id);
+    if (it == order.end()) {
+      order.push_back(id);
+      count.push_back(1);
+    } else {
+      ++count[it - order.begin()];
+    }
+  }
+  std::vector<SourceId> slots;
+  slots.reserve(p.size());
+  for (size_t i = 0; i < order.size(); ++i)
+    slots.insert(slots.end(), count[i], order[i]);
+  return Pattern(std::move(slots));
+}
+
 PatternChain::PatternChain(uint32_t epoch, uint64_t start_seq, Pattern first) {
   epochs_.push_back({epoch, start_seq, std::move(first)});
 }

@@ -63,6 +63,13 @@ class Pattern {
 //           shares.size() <= kMaxSourceId + 1.
 Pattern GeneratePattern(const std::vector<double>& shares, size_t size);
 
+// The same slots with each source's side by side, in order of first
+// appearance: a source that fetches a run of consecutive blocks with one
+// request (an HTTP mirror's range GET) gets runs as long as its share of the
+// pattern instead of single blocks. For file output only: a stream's
+// in-order point would move in jumps.
+Pattern GroupSlots(const Pattern& p);
+
 // Slots per source for GeneratePattern: largest-remainder rounding of
 // shares * size with a floor of one slot for each non-zero share.
 std::vector<size_t> SlotCounts(const std::vector<double>& shares, size_t size);

@@ -109,6 +109,22 @@ TEST(PatternTest, GeneratorFig9Shares) {
   EXPECT_EQ(b[1] - b[0], 5u);
 }
 
+TEST(PatternTest, GroupSlotsPutsEachSourcesSlotsSideBySide) {
+  Pattern spread = GeneratePattern({40, 20, 40}, 10);
+  Pattern grouped = GroupSlots(spread);
+  EXPECT_EQ(grouped.size(), spread.size());
+  for (SourceId id : {kA, kB, kC})
+    EXPECT_EQ(grouped.CountOf(id), spread.CountOf(id));
+  // In order of first appearance, each source's slots in one run.
+  std::string expected;
+  for (SourceId id : spread.slots()) {
+    if (expected.find(Pattern({id}).ToString()) == std::string::npos)
+      expected += std::string(spread.CountOf(id), Pattern({id}).ToString()[0]);
+  }
+  EXPECT_EQ(grouped.ToString(), expected);
+  EXPECT_EQ(GroupSlots(grouped).ToString(), grouped.ToString());
+}
+
 TEST(PatternTest, GeneratorKeepsTinySources) {
   Pattern p = GeneratePattern({1000, 1, 0, 1}, 10);
   EXPECT_EQ(p.size(), 10u);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <map>
 
 namespace braid::core {
 namespace {
@@ -520,6 +521,7 @@ void Scheduler::Repattern(Clock::time_point now, std::vector<Command>* out) {
   // end: the tail is the work stealing's and the end game's.
   if (switch_at + runs * size > layout_.block_count()) return;
   Pattern next = GeneratePattern(shares, size);
+  if (config_.group_slots) next = GroupSlots(next);
   if (!chain_.Add(epoch_ + 1, switch_at, next)) std::abort();
   ++epoch_;
   ++patterns_;
@@ -605,18 +607,25 @@ bool Scheduler::DropHeldBlock(SourceId from, uint64_t seq, bool reader_ready,
   return true;
 }
 
-// Merges single-block REQUESTs and SKIPs to the same source into runs.
-static void Coalesce(std::vector<Command>* cmds) {
+void CoalesceCommands(std::vector<Command>* cmds) {
   std::vector<Command> out;
+  std::map<SourceId, size_t> latest;  // a source's latest command in out
   for (auto& c : *cmds) {
-    if (!out.empty() && c.kind != Command::Kind::kPattern) {
-      Command& last = out.back();
-      if (last.kind == c.kind && last.to == c.to &&
-          last.seq + last.count == c.seq && last.count + c.count <= kMaxRun) {
+    auto it = latest.find(c.to);
+    if (it != latest.end() && c.kind != Command::Kind::kPattern) {
+      Command& last = out[it->second];
+      bool same = last.kind == c.kind && last.count + c.count <= kMaxRun;
+      if (same && last.seq + last.count == c.seq) {
+        last.count += c.count;
+        continue;
+      }
+      if (same && c.seq + c.count == last.seq) {
+        last.seq = c.seq;
         last.count += c.count;
         continue;
       }
     }
+    latest[c.to] = out.size();
     out.push_back(std::move(c));
   }
   cmds->swap(out);
@@ -629,7 +638,7 @@ std::vector<Command> Scheduler::Tick(Clock::time_point now) {
   if (held_) {
     if (membership_changed_) Repattern(now, &out);
     RepairLost(now, &out);
-    Coalesce(&out);
+    CoalesceCommands(&out);
     return out;
   }
   DetectStalls(now);
@@ -648,7 +657,7 @@ std::vector<Command> Scheduler::Tick(Clock::time_point now) {
   if (interval_over || rebalance_now_ || RebalanceDue(now))
     Rebalance(now, &out);
   rebalance_now_ = false;
-  Coalesce(&out);
+  CoalesceCommands(&out);
   return out;
 }
 

@@ -49,6 +49,10 @@ struct SchedulerConfig {
   // How often the transfer calls Tick: the controller's resolution. A gain
   // finer than one tick is not worth a duplicate (the end game's margin).
   Clock::duration tick = std::chrono::milliseconds(10);
+  // Each source's slots side by side in the patterns it makes (GroupSlots):
+  // long runs for sources that fetch them by range requests (HTTP
+  // mirrors); file output only.
+  bool group_slots = false;
 };
 
 // Why a block was asked of a source other than its pattern owner. A
@@ -77,6 +81,15 @@ struct Command {
   uint32_t count = 0;  // kRequest, kSkip
   Pattern pattern;     // kPattern
 };
+
+// Merges REQUESTs and SKIPs of adjacent blocks to one source into runs of
+// at most 65536 blocks: a command joins that source's latest one when both
+// are of one kind and the blocks touch (after it, or before it: steals come
+// from the end down). Commands to other
+// sources in between do not matter; one to the same source does (its order
+// with the merged block could). Fewer frames, and an HTTP mirror fetches a
+// run with one request.
+void CoalesceCommands(std::vector<Command>* cmds);
 
 // One row of the trace, per source, at the end of an interval.
 struct SourceSample {

@@ -757,6 +757,38 @@ TEST(SchedulerTest, HeadOfLineRepairOnlyWhereAWindowWaits) {
   EXPECT_FALSE(asked_for_block_0(0));
 }
 
+TEST(SchedulerTest, CoalescedCommandsMakeRunsEitherWay) {
+  using K = Command::Kind;
+  auto cmd = [](K kind, SourceId to, uint64_t seq) {
+    Command c;
+    c.kind = kind;
+    c.to = to;
+    c.seq = seq;
+    c.count = 1;
+    return c;
+  };
+  // Steals from the end down, interleaved with the SKIPs at the donor.
+  std::vector<Command> cmds;
+  for (uint64_t q : {255, 254, 253, 252}) {
+    cmds.push_back(cmd(K::kRequest, kB, q));
+    cmds.push_back(cmd(K::kSkip, kC, q));
+  }
+  cmds.push_back(cmd(K::kRequest, kB, 256));  // up again, still adjacent
+  CoalesceCommands(&cmds);
+  ASSERT_EQ(cmds.size(), 2u);
+  EXPECT_EQ(cmds[0].kind, K::kRequest);
+  EXPECT_EQ(cmds[0].seq, 252u);
+  EXPECT_EQ(cmds[0].count, 5u);
+  EXPECT_EQ(cmds[1].kind, K::kSkip);
+  EXPECT_EQ(cmds[1].seq, 252u);
+  EXPECT_EQ(cmds[1].count, 4u);
+  // A command to the same source in between keeps the order: no merge.
+  std::vector<Command> ordered = {cmd(K::kRequest, kB, 5), cmd(K::kSkip, kB, 4),
+                                  cmd(K::kRequest, kB, 4)};
+  CoalesceCommands(&ordered);
+  EXPECT_EQ(ordered.size(), 3u);
+}
+
 TEST(SchedulerTest, NeverStarvesASlowSource) {
   Sim sim(64ull << 20, kBlock, {40 * kMB, 0.4 * kMB}, 4);
   sim.Run(60);

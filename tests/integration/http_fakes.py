@@ -61,13 +61,17 @@ class RangeMirror(Background):
 
     def __init__(self, data: bytes, credentials: str | None = None,
                  bytes_per_second: float = 0, port: int = 0,
-                 ranges: bool = True, stated: bytes | None = None) -> None:
+                 ranges: bool = True, stated: bytes | None = None,
+                 gate: threading.Event | None = None, suffix: bool = True) -> None:
         """bytes_per_second: a bound on each response (0: none); without
         `ranges` every GET gets the whole file (200); `stated`: the bytes
-        whose SHA-256 its Digest field states (RFC 3230)."""
+        whose SHA-256 its Digest field states (RFC 3230); with a `gate`,
+        each request waits for it to be set (at most 60 s) before it is
+        answered; without `suffix`, "bytes=-N" is refused (416)."""
         digest = ("SHA-256=" + base64.b64encode(hashlib.sha256(stated).digest()).decode()
                   if stated is not None else None)
         self.requests: list[dict[str, str]] = []
+        self.answered = 0  # requests past the gate
         self.ports: set[int] = set()  # the client's end of each connection
         mirror = self
 
@@ -83,7 +87,15 @@ class RangeMirror(Background):
                     self.send_header("Content-Length", "0")
                     self.end_headers()
                     return
-                m = re.fullmatch(r"bytes=(\d+)-(\d+)", self.headers.get("Range", ""))
+                if gate is not None:
+                    gate.wait(60)
+                mirror.answered += 1
+                m = re.fullmatch(r"bytes=(\d*)-(\d+)", self.headers.get("Range", ""))
+                if m and not m.group(1) and not suffix:
+                    self.send_response(416)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 if not ranges:
                     self.send_response(200)
                     self.send_header("Content-Length", str(len(data)))
@@ -95,7 +107,10 @@ class RangeMirror(Background):
                     self.send_header("Content-Length", "0")
                     self.end_headers()
                     return
-                first, last = int(m.group(1)), min(int(m.group(2)), len(data) - 1)
+                if m.group(1):
+                    first, last = int(m.group(1)), min(int(m.group(2)), len(data) - 1)
+                else:  # the last N bytes
+                    first, last = max(0, len(data) - int(m.group(2))), len(data) - 1
                 self.send_response(206)
                 self.send_header("Content-Range", f"bytes {first}-{last}/{len(data)}")
                 self.send_header("ETag", '"v1"')  # a version: a partial file may resume

@@ -6,15 +6,19 @@ process on 127.0.0.1:0. Every output is compared by SHA-256.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import sys
+import threading
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import harness as h  # noqa: E402
-from http_fakes import NO_PROXY_ENV, ForwardProxy, MirrorCase, Socks5Proxy  # noqa: E402
+from http_fakes import (NO_PROXY_ENV, ForwardProxy, MirrorCase, RangeMirror,  # noqa: E402
+                        Socks5Proxy)
 
 class MirrorRequests(MirrorCase):
     SIZE = 3_000_000
@@ -111,6 +115,80 @@ class MirrorRequests(MirrorCase):
             os.remove(self.out)
         r = self.get([m.url], ["--connections-per-mirror", "17"])
         self.assertEqual(r.returncode, 2)
+
+
+class MirrorsStartAtOnce(MirrorCase):
+    """Each mirror starts on its own answer; their samples (the file's first
+    and last bytes, with its size) vote while the file comes."""
+
+    SIZE = 8_000_000
+
+    def get(self, urls: list[str], extra: list[str] | None = None):
+        stats = os.path.join(self.tmp, "stats.json")
+        r = h.run_cmd([h.braid_bin(), "get", *urls, "-o", self.out, "-v", "--stats-json",
+                       stats, *(extra or [])], timeout=120, env=NO_PROXY_ENV)
+        self.assertEqual(r.returncode, 0, r.stderr.decode(errors="replace"))
+        self.assertEqual(h.sha256_file(self.out), self.digest)
+        with open(stats) as f:
+            return r.stderr.decode(errors="replace"), json.load(f)
+
+    def gated(self, gate: threading.Event, **kw) -> RangeMirror:
+        m = self.mirror(gate=gate, **kw)
+        self.addCleanup(gate.set)  # before the mirror stops (last in, first out)
+        return m
+
+    def by_address(self, st: dict) -> dict:
+        return {s["address"]: s for s in st["sources"]}
+
+    def test_mirrors_fetch_before_another_has_answered(self) -> None:
+        # The third mirror answers only once another was asked for blocks
+        # (not a probe): a transfer that waited for every answer would not
+        # get there before giving the third up.
+        gate = threading.Event()
+        late = self.gated(gate)
+        fast = [self.mirror(), self.mirror()]
+        probes = ("bytes=0-4095", "bytes=-4096")
+
+        def open_the_gate() -> None:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and not any(
+                    r.get("range") not in probes for m in fast for r in m.requests):
+                time.sleep(0.005)
+            gate.set()
+        threading.Thread(target=open_the_gate, daemon=True).start()
+        _, st = self.get([fast[0].url, late.url, fast[1].url])
+        self.assertGreater(late.answered, 0)
+        self.assertFalse(self.by_address(st)[late.url]["failed"], st)
+
+    def test_a_start_on_a_mirror_of_other_bytes_starts_again_without_it(self) -> None:
+        # The odd mirror answers alone until it has sent blocks; the two
+        # others then outvote it: nothing from it is kept.
+        gate = threading.Event()
+        odd = self.mirror(data=os.urandom(self.SIZE))
+        good = [self.gated(gate), self.gated(gate)]
+
+        def open_the_gate() -> None:  # once its first two runs were answered
+            deadline = time.monotonic() + 30
+            while odd.answered < 4 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            time.sleep(0.5)
+            gate.set()
+        threading.Thread(target=open_the_gate, daemon=True).start()
+        err, st = self.get([odd.url, *(m.url for m in good)])
+        self.assertGreaterEqual(odd.answered, 4)
+        self.assertIn("serves other bytes than the majority of mirrors", err)
+        self.assertIn("starting again", err)
+        self.assertTrue(self.by_address(st)[odd.url]["failed"])
+        self.assertEqual(self.by_address(st)[odd.url]["bytes"], 0)
+
+    def test_mirrors_without_suffix_ranges_still_compare_their_ends(self) -> None:
+        # "bytes=-N" refused: the end's sample is asked by offset instead.
+        odd = self.mirror(data=os.urandom(self.SIZE), suffix=False)
+        good = [self.mirror(suffix=False), self.mirror(suffix=False)]
+        err, st = self.get([m.url for m in (good[0], odd, good[1])])
+        self.assertIn("serves other bytes than the majority of mirrors", err)
+        self.assertEqual(self.by_address(st).get(odd.url, {}).get("bytes", 0), 0)
+        self.assertTrue(any("bytes=-" in r.get("range", "") for r in odd.requests))
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ awaitable<Status> SourceConn::ConnectTransport(net::Clock::duration timeout) {
   if (url_) {
     HttpMirrorOptions options;
     options.conn_options = mirror_http_;
+    options.samples = sample_mirror;
     options.conn_options.connect =
         std::chrono::duration_cast<std::chrono::milliseconds>(timeout);
     auto mirror = std::make_unique<HttpMirror>(
@@ -103,14 +104,9 @@ awaitable<Expected<core::Opened>> SourceConn::Handshake(
   if (auto s = co_await ConnectTransport(timeout); !s)
     co_return Unexpected{s.error()};
   conn_->Queue(ClientHello());
-  if (is_mirror()) {  // HELLO first: the mirror answers once it is up
-    auto sent = net::Clock::now();
-    if (auto s = co_await conn_->Flush(timeout); !s)
-      co_return Unexpected{s.error()};
-    if (auto s = co_await ReadHello(timeout); !s)
-      co_return Unexpected{s.error()};
-    rtt = PathRtt(net::Clock::now() - sent);
-    co_return co_await Open(request, timeout);
+  if (is_mirror()) {  // it has neither a manifest nor a signature
+    flight.manifest = false;
+    flight.signed_only = false;
   }
   co_return co_await OpenInFlight(request, timeout, std::move(flight), false);
 }

@@ -58,8 +58,9 @@ class SourceConn {
   // kEarlyManifestPieces go in one flight after the TCP handshake (the
   // server handles frames in order); the part is kept (early_manifest).
   // Sets rtt from the HELLO's answer.
-  // A mirror answers HELLO only once its HTTP connection is up: it gets
-  // HELLO, then OPEN (which it answers in-process).
+  // A mirror gets the same flight (without MANIFEST_GET and SIGNATURE_GET)
+  // and answers HELLO once its first range request did: rtt is then that
+  // of a connection and a request.
   // With `start`, START goes in that flight too: the source sends its first
   // blocks right after its answers (start_sent). A manifest longer than the
   // early part then comes over a second connection (FetchManifest).
@@ -173,6 +174,10 @@ class SourceConn {
   uint32_t opened_epoch = 0;   // a joiner: the pattern epoch of its OPEN
   bool from_director = false;  // dropped when the director withdraws it
   bool extra = false;  // another connection to a source's path (paths.cc)
+  // A mirror compared with the other mirrors (HttpMirror::samples); set
+  // before Handshake.
+  bool sample_mirror = false;
+  bool outvoted = false;  // its samples lost (Transfer::Outvoted)
   // Still connecting or opening while the transfer runs: commands for it
   // are held and sent, before START, once it is open (Transfer::StartLate).
   bool pending = false;

@@ -455,6 +455,8 @@ awaitable<void> Transfer::Control() {
       scheduler_->OnBytes(s->id, now);
     }
     Execute(scheduler_->Tick(now));
+    if (compare_samples_ && tentative_) CheckTheVote();
+    if (compare_samples_ && !tentative_) JudgeSamples(false);  // late ones
     if (output_->in_order()) {
       // Sources that fetch ahead on their own stay within the window: a
       // block beyond it would hold their reader while the block the
@@ -564,6 +566,7 @@ awaitable<Status> Transfer::Stream() {
     // Blocks may only be asked within the reorder window.
     config.window_blocks = WindowBlocks(layout_, options_.reorder_bytes);
   }
+  config.group_slots = GroupsSlots() && !output_->in_order();
   scheduler_.emplace(layout_, config, Clock::now());
   pipeline_.emplace(ex_, manifest_.get(), output_.get(), layout_);
   // A source still opening is not paused: if it has not delivered within

@@ -66,14 +66,26 @@ class Transfer {
   awaitable<Status> Setup();
   void CloseAll();
   // Every source connects and opens at once; returns when the content can
-  // be chosen: all have answered, or (`early`, braid servers of a file
-  // only) the trusted content id or one a strict majority of all the
-  // sources hold has been seen, or (a tentative start) the first answer.
+  // be chosen: all have answered, or (`early`, a file) the trusted content
+  // id or one a strict majority of all the sources hold has been seen, or
+  // (a tentative start) the first answer. Mirrors name no content: their
+  // answer decides only where they are alone (MirrorsDecide).
   // Those still opening then go on as tasks and start on their own answer
   // (StartLate).
   awaitable<Status> HandshakeAll(bool early);
   awaitable<void> HandshakeOne(SourceConn& s);
   bool Decided(bool early) const;
+  // Mirrors alone, whose first answer may start a file: their blocks are
+  // checked against a manifest given (ManifestGiven), or their samples are
+  // voted on later (a tentative start).
+  bool MirrorsDecide() const;
+  // Whether patterns keep each source's slots side by side
+  // (core::GroupSlots).
+  bool GroupsSlots() const;
+  bool MirrorsAlone() const;
+  // A Metalink's manifest of the trusted content: mirrors' blocks are
+  // verified against it.
+  bool ManifestGiven() const;
   // The content ids the first `count` sources reported (one vote per
   // address, client/engine/content_vote.h), and who else counts in the
   // electorate: every source that has not answered, only those still opening,
@@ -90,6 +102,7 @@ class Transfer {
   // id it reported (a live stream's is all zero), also one left out since;
   // those still opening may yet, unless `closing` (the file is complete
   // and they have had connect_timeout more: they count as unreachable).
+  // Mirrors alone vote with their samples instead (JudgeSamples).
   void CheckTheVote(bool closing = false);
   // Ends a tentative start that cannot go on (the vote chose other
   // content, or its content turned out false before the vote was in): the
@@ -103,7 +116,7 @@ class Transfer {
   // the trusted one (the user's --content-id, if given, must match).
   void NoteSignature(const SourceConn& s, const core::Opened& o);
   // Whether START may go in the handshake's flight: nothing to skip first
-  // (no resume, --range or --live-edge) and no mirror to cross-check.
+  // (no resume, a --range of a known size, no --live-edge).
   bool StartsEarly() const;
   const core::Opened* OpenedOf(SourceConn* s) const;
   // OPENED names the chosen stream (a mirror's unknown id passes).
@@ -121,7 +134,21 @@ class Transfer {
   Status ChooseContent();
   // HTTP mirrors (transfer_mirrors.cc): without a content id to check them
   // against, samples of the file are compared and a minority left out.
+  // Waits for every mirror's samples (a transfer that does not start
+  // tentatively: nothing is taken from a mirror before it is judged).
   awaitable<Status> CrossCheckMirrors();
+  // The mirrors' samples so far (compare_samples_): a mirror outvoted is
+  // left out, or failed once the transfer runs (StartAgain if blocks came
+  // from it); a split with every mirror in ends the transfer. True once
+  // settled (a majority, or all in; those still to answer count as
+  // unreachable when `closing`); mirrors that answer later are judged
+  // against the majority's samples at each call.
+  bool JudgeSamples(bool closing);
+  std::optional<core::Digest> SampleBallot(SourceConn& s) const;
+  std::optional<uint64_t> WinningSize() const;
+  // Leaves out or fails a mirror the majority's samples outvoted; blocks
+  // taken from it start the transfer again (StartAgain), keeping nothing.
+  void Outvoted(SourceConn& s);
   awaitable<Status> LoadManifest();
   awaitable<Status> DropUnopened();
   void OnProcessed(SourceConn& s, uint64_t seq,
@@ -276,6 +303,9 @@ class Transfer {
   bool early_start_ = false;
   // Started on the first answer; the vote is not in yet (CheckTheVote).
   bool tentative_ = false;
+  // Mirrors alone, two or more, and no manifest: their samples vote.
+  bool compare_samples_ = false;
+  std::optional<core::Digest> samples_winner_;  // JudgeSamples' majority
   // The sources of the handshake, all_'s first: joiners do not vote.
   size_t voters_ = 0;
   bool overturned_ = false;

@@ -1,84 +1,125 @@
 // HTTP mirrors that cannot be checked against a manifest (no braid source
 // names the content): a mirror serving another file of the same size is
-// found by comparing samples of the file across mirrors before the
-// transfer starts; the majority wins and the others are left out. Such a
-// download resumes when the mirrors still serve the same versions
-// (ResumeKey).
+// found by comparing samples of the file across mirrors
+// (HttpMirror::samples); the majority wins and the others are left out.
+// A file starts on the first mirror's answer and the samples vote while it
+// runs, as braid servers' content ids do (a tentative start); otherwise the
+// vote is in before the start. Such a download resumes when the mirrors
+// still serve the same versions (ResumeKey).
 
 #include <algorithm>
-#include <map>
 
-#include "client/engine/for_each_parallel.h"
 #include "client/engine/transfer.h"
 #include "client/http/http_mirror.h"
 #include "client/output/resume_state.h"
 #include "core/manifest.h"
 
 namespace braid::client {
-namespace {
-
-constexpr uint64_t kSampleBytes = 4096;
-
-// [offset, length) at the start, the middle and the end of the file.
-std::vector<std::pair<uint64_t, uint64_t>> SampleRanges(uint64_t size) {
-  std::vector<std::pair<uint64_t, uint64_t>> out;
-  if (size == 0) return out;
-  uint64_t len = std::min(kSampleBytes, size);
-  for (uint64_t at : {uint64_t{0}, (size - len) / 2, size - len}) {
-    if (out.empty() || out.back().first != at) out.push_back({at, len});
-  }
-  return out;
-}
-
-}  // namespace
 
 awaitable<Status> Transfer::CrossCheckMirrors() {
-  if (content_id_) co_return Ok{};  // blocks get verified
-  std::vector<SourceConn*> mirrors;
-  for (SourceConn* s : taking_part_) {
-    if (!s->failure && s->mirror()) mirrors.push_back(s);
-  }
-  if (mirrors.size() < 2) co_return Ok{};
-  std::map<SourceConn*, core::Digest> samples;
-  auto ranges = SampleRanges(layout_.size);
-  co_await ForEachParallel(mirrors, [&](SourceConn& s) -> awaitable<void> {
-    core::Sha256Stream hash;
-    for (const auto& [offset, length] : ranges) {
-      auto bytes =
-          co_await s.mirror()->Fetch(offset, length, options_.connect_timeout);
-      if (!bytes) {
-        s.failure = bytes.error();
-        co_return;
+  if (!compare_samples_ || tentative_) co_return Ok{};  // tentative: Control
+  auto deadline = core::Clock::now() + options_.connect_timeout;
+  for (;;) {
+    bool closing = core::Clock::now() >= deadline;
+    if (closing) {  // a mirror whose samples did not come is not used
+      for (SourceConn* s : taking_part_) {
+        if (s->failure || s->mirror()->samples()) continue;
+        s->failure = Error{Errc::kTimeout, "its samples did not come"};
+        LeaveOut(*s);
       }
-      hash.Update(*bytes);
     }
-    samples[&s] = hash.Finish();
-  });
-  if (samples.empty()) {
+    // Every mirror judged: none sends a block unchecked.
+    bool all_in = std::all_of(
+        taking_part_.begin(), taking_part_.end(),
+        [](SourceConn* s) { return s->failure || s->mirror()->samples(); });
+    if ((JudgeSamples(closing) && all_in) || fatal_) break;
+    co_await progress_->Wait(std::chrono::milliseconds(20));
+  }
+  if (fatal_) co_return Unexpected{*fatal_};
+  if (Alive() == 0) {
     co_return MakeError(Errc::kUnavailable,
                         "no mirror answered the sample requests (" +
-                            mirrors.front()->failure->ToString() + ")");
-  }
-  std::map<core::Digest, size_t> votes;
-  for (const auto& [s, digest] : samples) ++votes[digest];
-  auto best =
-      std::max_element(votes.begin(), votes.end(),
-                       [](auto& a, auto& b) { return a.second < b.second; });
-  if (votes.size() > 1 && 2 * best->second <= samples.size()) {
-    co_return MakeError(Errc::kBadData,
-                        "mirrors disagree on the content of '" + options_.name +
-                            "' (samples of the file differ and no majority "
-                            "agrees: add a mirror or a braid source)");
-  }
-  for (SourceConn* s : mirrors) {
-    if (!s->failure && samples[s] != best->first) {
-      s->failure = Error{Errc::kBadData,
-                         "serves other bytes than the majority of mirrors "
-                         "(samples at the start, middle and end differ)"};
-    }
-    if (s->failure) LeaveOut(*s);
+                            taking_part_.front()->failure->ToString() + ")");
   }
   co_return Ok{};
+}
+
+// A mirror's ballot: its samples (which cover the size), or, for a mirror
+// of another size than the one started on, that size; nullopt: none yet.
+std::optional<core::Digest> Transfer::SampleBallot(SourceConn& s) const {
+  const core::Opened* o = OpenedOf(&s);
+  if (o && o->size != layout_.size) {
+    std::string size = "size " + std::to_string(o->size);
+    return core::Sha256(
+        std::span(reinterpret_cast<const uint8_t*>(size.data()), size.size()));
+  }
+  return s.mirror() ? s.mirror()->samples() : std::nullopt;
+}
+
+bool Transfer::JudgeSamples(bool closing) {
+  if (!compare_samples_) return true;
+  // Every mirror of the handshake votes, also one failed since it voted.
+  Election<core::Digest> election;
+  for (size_t i = 0; i < voters_ && i < all_.size(); ++i) {
+    SourceConn& s = *all_[i];
+    auto ballot = SampleBallot(s);
+    if (ballot || (!closing && !s.failure))
+      election.Cast(VoterOf(s, options_), ballot);
+  }
+  if (!samples_winner_) samples_winner_ = election.Winner();
+  if (!samples_winner_ && election.AllIn() && election.Tally().size() > 1) {
+    vote_lost_ = started_;  // nothing taken from them is kept
+    fatal_ = Error{Errc::kBadData,
+                   "mirrors disagree on the content of '" + options_.name +
+                       "' (samples of the file differ and no majority agrees: "
+                       "add a mirror or a braid source)"};
+    progress_->Notify();
+    return true;
+  }
+  if (!samples_winner_) return election.AllIn();  // all in: none to compare
+  if (auto size = WinningSize(); size && *size != layout_.size) {
+    vote_lost_ = true;  // started on the wrong size: nothing is kept
+    StartAgain("most mirrors hold '" + options_.name + "' with " +
+               std::to_string(*size) + " bytes, not " +
+               std::to_string(layout_.size));
+    return true;
+  }
+  for (size_t i = 0; i < voters_ && i < all_.size(); ++i) {
+    SourceConn& s = *all_[i];
+    auto ballot = SampleBallot(s);
+    if (ballot && *ballot != *samples_winner_) Outvoted(s);
+  }
+  return true;
+}
+
+// The size of the mirrors whose ballot won.
+std::optional<uint64_t> Transfer::WinningSize() const {
+  for (size_t i = 0; i < voters_ && i < all_.size(); ++i) {
+    SourceConn& s = *all_[i];
+    const core::Opened* o = OpenedOf(&s);
+    if (o && SampleBallot(s) == samples_winner_) return o->size;
+  }
+  return std::nullopt;
+}
+
+void Transfer::Outvoted(SourceConn& s) {
+  if (s.outvoted) return;
+  s.outvoted = true;
+  Error e{Errc::kBadData,
+          "serves other bytes than the majority of mirrors (samples at its "
+          "start and end differ)"};
+  if (s.failure && s.blocks == 0) return;  // left out already
+  if (!scheduler_) {                       // before the start
+    s.failure = e;
+    LeaveOut(s);
+    return;
+  }
+  if (s.blocks > 0) {  // taken already, unchecked: nothing is kept
+    vote_lost_ = true;
+    StartAgain(s.name() + " " + e.what);
+    return;
+  }
+  FailSource(s, e);
 }
 
 std::string Transfer::ResumeKey() const {

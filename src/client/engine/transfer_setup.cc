@@ -27,9 +27,12 @@ awaitable<Status> Transfer::HandshakeAll(bool early) {
   }
   first_pattern_ = SessionPattern().value_or(
       core::InitialPattern(std::vector<double>(all.size(), 0.0), 1u << 20));
+  if (GroupsSlots()) first_pattern_ = core::GroupSlots(first_pattern_);
   early_start_ = early && StartsEarly();
   tentative_ = early_start_ && StartsTentatively();
   voters_ = all.size();
+  compare_samples_ = all.size() >= 2 && MirrorsAlone() && !ManifestGiven();
+  for (SourceConn* s : all) s->sample_mirror = compare_samples_;
   for (SourceConn* s : all) Spawn(HandshakeOne(*s));
   while (!Decided(early) && !fatal_) {
     co_await progress_->Wait(std::chrono::milliseconds(100));
@@ -109,11 +112,13 @@ bool Transfer::Decided(bool early) const {
   if (!early) return false;
   const core::Opened* first = nullptr;  // answered, not failed
   for (const auto& s : all_) {
-    // Mirrors are cross-checked together, and live streams join at the
-    // edge the sources report: both need every answer.
-    if (s->is_mirror()) return false;
     const core::Opened* o = OpenedOf(s.get());
+    // Live streams join at the edge the sources report: every answer.
     if (o && o->size == core::kLiveSize) return false;
+    if (s->is_mirror()) {
+      if (o && !s->failure && o->size > 0 && MirrorsDecide()) return true;
+      continue;
+    }
     if (o && trusted_ && o->content_id == *trusted_ &&
         (options_.trust_keys.empty() || signed_by_))
       return true;
@@ -129,19 +134,47 @@ bool Transfer::Decided(bool early) const {
       .has_value();
 }
 
+// Among the sources of the handshake (a joiner does not change it).
+bool Transfer::MirrorsAlone() const {
+  auto end = all_.begin() + std::min(voters_, all_.size());
+  return voters_ > 0 && std::all_of(all_.begin(), end, [](const auto& s) {
+           return s->is_mirror();
+         });
+}
+
+bool Transfer::ManifestGiven() const {
+  return known_manifest_ && trusted_ &&
+         known_manifest_->ContentId() == *trusted_;
+}
+
+// HTTP mirrors fetch a run of their blocks with one request: to a file
+// (written at each block's offset) they get long runs.
+bool Transfer::GroupsSlots() const {
+  bool file = !options_.sink && !WritesInPlace(options_.output) &&
+              !options_.range && !options_.live_edge;
+  return file && std::any_of(all_.begin(), all_.end(),
+                             [](const auto& s) { return s->is_mirror(); });
+}
+
+bool Transfer::MirrorsDecide() const {
+  return MirrorsAlone() && (ManifestGiven() || tentative_);
+}
+
 // Answered ballots first: a connection to an address that has not answered
 // must not hide an answered one to the same address (a route and the
-// direct link).
+// direct link). Mirrors name no content: no ballot.
 Election<core::Digest> Transfer::Ballots(size_t count,
                                          Unanswered unanswered) const {
   Election<core::Digest> election;
   count = std::min(count, all_.size());
   for (size_t i = 0; i < count; ++i) {
-    if (const core::Opened* o = OpenedOf(all_[i].get()))
+    const core::Opened* o = OpenedOf(all_[i].get());
+    if (o && !all_[i]->is_mirror())
       election.Cast(VoterOf(*all_[i], options_), o->content_id);
   }
   for (size_t i = 0; i < count; ++i) {
     const SourceConn& s = *all_[i];
+    if (s.is_mirror()) continue;
     bool votes = unanswered == Unanswered::kHoldTheElectorate ||
                  (unanswered == Unanswered::kMayStillVote && s.pending);
     if (votes && !OpenedOf(all_[i].get()))
@@ -169,7 +202,7 @@ bool Transfer::StartsEarly() const {
   bool file = !options_.sink && options_.output != "-";
   // A range's SKIPs go before START once the size is known beforehand.
   bool range_known = !options_.range || options_.size;
-  return options_.mirrors.empty() && range_known && !options_.live_edge &&
+  return range_known && !options_.live_edge &&
          !(file && HasResumeState(options_.output));
 }
 
@@ -220,6 +253,13 @@ bool Transfer::StartsTentatively() const {
 
 void Transfer::CheckTheVote(bool closing) {
   if (!tentative_ || fatal_) return;
+  if (MirrorsAlone()) {  // no content named: the mirrors' samples vote
+    if (!JudgeSamples(closing) || fatal_) return;
+    tentative_ = false;
+    if (scheduler_) scheduler_->Judge(core::Clock::now());
+    progress_->Notify();  // Stream's wait
+    return;
+  }
   // Closing: those still opening count as unreachable.
   Election<core::Digest> election = Ballots(
       voters_, closing ? Unanswered::kAbstain : Unanswered::kMayStillVote);
@@ -419,9 +459,7 @@ Status Transfer::ChooseContent() {
   size_t opened = election.Electorate();
   // Mirrors alone, with the manifest of the trusted content given (a
   // Metalink's piece hashes): verified against it.
-  bool manifest_given =
-      known_manifest_ && trusted_ && known_manifest_->ContentId() == *trusted_;
-  if (votes.empty() && trusted_ && !manifest_given) {
+  if (votes.empty() && trusted_ && !ManifestGiven()) {
     return MakeError(Errc::kBadData,
                      "HTTP mirrors have no manifest to check --content-id "
                      "against: add a braid source or a metalink with piece "
@@ -446,7 +484,9 @@ Status Transfer::ChooseContent() {
   CheckTheVote();  // the answers so far may settle it
   if (fatal_) return Unexpected{*fatal_};
   if (tentative_) {
-    spdlog::debug("starting on content {} before the vote is in", ContentHex());
+    spdlog::debug("starting on {} before the vote is in",
+                  content_id_ ? "content " + ContentHex()
+                              : std::string("the first mirror's answer"));
   }
   for (SourceConn* s : taking_part_) {
     const core::Opened* o = OpenedOf(s);
@@ -524,6 +564,7 @@ awaitable<Status> Transfer::DropUnopened() {
   for (SourceConn* s : taking_part_) hints[core::Index(s->id)] = 1.0;
   first_pattern_ = core::GeneratePattern(
       hints, std::max<size_t>(16, taking_part_.size() * 8));
+  if (GroupsSlots()) first_pattern_ = core::GroupSlots(first_pattern_);
   first_epoch_ = 1;
   for (SourceConn* s : taking_part_) {
     core::PatternMsg p{first_epoch_, 0, s->id, first_pattern_};

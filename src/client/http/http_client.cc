@@ -67,7 +67,8 @@ bool IsRedirect(long status, const Head& head) {
 // size and the body's length.
 Status CheckAnswer(long status, const Head& head, const RangeAsk& e,
                    uint64_t* total, uint64_t* body) {
-  bool first_ask = e.offset == 0 && !e.expect_total;  // size not known yet
+  // Size not known yet.
+  bool first_ask = (e.offset == 0 || e.suffix) && !e.expect_total;
   // An empty file: a range starting at 0 cannot be satisfied. Servers say
   // so with a 416 naming size 0 (Apache), or ignore the Range and answer
   // the whole, empty, file (nginx).
@@ -97,10 +98,14 @@ Status CheckAnswer(long status, const Head& head, const RangeAsk& e,
   const std::string& enc = head.content_encoding.value_or("");
   if (!enc.empty() && enc != "identity")
     return MakeError(Errc::kMalformed, "body is " + enc + "-encoded");
-  uint64_t want_last = e.offset + e.length - 1;
-  bool clipped =
-      !e.expect_total && *cr->last < want_last && *cr->last + 1 == *cr->total;
-  if (*cr->first != e.offset || (*cr->last != want_last && !clipped)) {
+  uint64_t want_first = e.offset, want_last = e.offset + e.length - 1;
+  if (e.suffix) {
+    want_first = *cr->total - std::min(e.length, *cr->total);
+    want_last = *cr->total - 1;
+  }
+  bool clipped = !e.expect_total && !e.suffix && *cr->last < want_last &&
+                 *cr->last + 1 == *cr->total;
+  if (*cr->first != want_first || (*cr->last != want_last && !clipped)) {
     return MakeError(Errc::kBadData, "Content-Range '" + *head.content_range +
                                          "' is not the range asked");
   }
@@ -181,6 +186,7 @@ void SetAuthorities(CURL* e, const std::string& ca_file) {
 
 // "bytes=FIRST-LAST" without the unit: curl's CURLOPT_RANGE.
 std::string CurlRange(const RangeAsk& a) {
+  if (a.suffix) return "-" + std::to_string(a.length);
   return RangeHeader(a.offset, a.length).substr(std::strlen("bytes="));
 }
 

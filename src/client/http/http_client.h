@@ -25,14 +25,17 @@
 
 namespace braid::client {
 
-// One range request: bytes [offset, offset + length) of the URL. The answer
-// must be a 206 whose Content-Range is the range asked (or its clipped tail
-// when expect_total is nullopt: the size is not known yet) with a body of
-// exactly that length.
+// One range request: bytes [offset, offset + length) of the URL, or with
+// `suffix` its last `length` bytes ("bytes=-length"; offset unused). The
+// answer must be a 206 whose Content-Range is the range asked (or its
+// clipped tail when expect_total is nullopt: the size is not known yet;
+// for a suffix, the whole of a shorter file) with a body of exactly that
+// length.
 struct RangeAsk {
   uint64_t offset = 0;
   uint64_t length = 0;
   std::optional<uint64_t> expect_total;
+  bool suffix = false;
 };
 
 struct RangeAnswer {

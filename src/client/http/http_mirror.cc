@@ -8,6 +8,7 @@ namespace braid::client {
 namespace {
 
 constexpr size_t kMaxFreeBuffers = 64;
+constexpr size_t kMaxDeferred = 4096;  // frames held until HELLO's answer
 
 std::vector<uint8_t> TakeBuffer(std::mutex& mu,
                                 std::vector<std::vector<uint8_t>>& free,
@@ -96,6 +97,13 @@ Status HttpMirror::Handle(const core::Message& m) {
     return Ok{};
   }
   if (!hello_) return bad_state();
+  if (!up_) {  // served once the mirror is up (OnProbe)
+    if (deferred_.size() >= kMaxDeferred)
+      return MakeError(Errc::kBadState,
+                       "too many frames before HELLO's answer");
+    deferred_.push_back(m);
+    return Ok{};
+  }
   if (auto* p = std::get_if<core::Ping>(&m)) {
     OnPing(*p);
     return Ok{};
@@ -116,10 +124,12 @@ Status HttpMirror::Handle(const core::Message& m) {
   return Ok{};
 }
 
-// The mirror's HELLO waits for a one-byte range GET on every connection:
-// they connect (as TCP connect does for a server, so the test block that
-// follows measures transfer, not connection set-up), check the URL serves
-// ranges and learn the size, so a bad mirror fails here with a clear error.
+// HELLO starts a probe on every connection: they connect (as TCP connect
+// does for a server, so that the first blocks measure transfer, not
+// connection set-up), check that the URL serves ranges and learn the size,
+// so a bad mirror fails here with a clear error. The first answer answers
+// HELLO; the others check that the size stays. The first probe asks for the
+// file's first kSampleBytes, the second for its last: the samples.
 void HttpMirror::OnHello(const core::Hello& h) {
   hello_ = true;
   if (h.min_version > core::kProtocolVersion ||
@@ -127,37 +137,109 @@ void HttpMirror::OnHello(const core::Hello& h) {
     Answer(core::ErrorMsg{Errc::kBadVersion, "no common protocol version"});
     return;
   }
-  connecting_ = std::max<size_t>(1, options_.conn_options.connections);
-  for (size_t i = 0; i < connecting_; ++i) {
+  probes_ = std::max<size_t>(1, options_.conn_options.connections);
+  for (size_t i = 0; i < probes_; ++i) {
+    SamplePlace place = i == 1 ? kTail : kHead;
+    bool sample = i < kSamplePlaces;
+    if (sample) samples_at_[place].probing = true;
+    auto bytes = std::make_shared<std::vector<uint8_t>>();
     Get(
-        {0, 1, std::nullopt}, [](const char*, size_t) { return true; },
-        [](HttpMirror& m, Expected<RangeAnswer> probe) {
-          m.OnConnected(std::move(probe));
+        {0, kSampleBytes, std::nullopt, place == kTail},
+        [bytes](const char* d, size_t n) {
+          bytes->insert(bytes->end(), d, d + n);
+          return true;
+        },
+        [bytes, place, sample](HttpMirror& m, Expected<RangeAnswer> probe) {
+          if (sample) {
+            m.samples_at_[place].probing = false;
+            if (probe) m.samples_at_[place].bytes = std::move(*bytes);
+          }
+          m.OnProbe(std::move(probe));
         });
   }
 }
 
-void HttpMirror::OnConnected(Expected<RangeAnswer> probe) {
-  if (connecting_ == 0) return;  // answered already (an error)
+void HttpMirror::OnProbe(Expected<RangeAnswer> probe) {
+  --probes_;
   if (!probe) {
-    connecting_ = 0;
-    Answer(core::ErrorMsg{probe.error().code, probe.error().what});
+    FailProbe(probe.error());
+  } else if (up_) {  // another connection: the same file?
+    if (*size_ != probe->total) {
+      Fail({Errc::kBadData, "size changed while connecting"});
+    } else if (validator_ != probe->validator) {
+      // Connections that hear different validators (a redirector, a
+      // balancer whose back ends name versions their own way): no stable
+      // version.
+      validator_.clear();
+    }
+  } else {
+    up_ = true;
+    size_ = probe->total;
+    if (probe->sha256) stated_sha256_ = *probe->sha256;
+    validator_ = probe->validator;
+    Answer(core::Hello{core::kProtocolVersion, core::kProtocolVersion,
+                       core::Role::kServer, "braid-http-mirror"});
+    // The rest of HELLO's flight, in order: its requests go first.
+    std::vector<core::Message> flight = std::move(deferred_);
+    deferred_.clear();
+    for (const core::Message& m : flight) Queue(m);
+  }
+  if (up_ && options_.samples) FillSamples();
+}
+
+// A probe failed: the mirror fails if none is up or left to try; once one
+// connection is up, a failed second one is only a connection fewer.
+void HttpMirror::FailProbe(const Error& e) {
+  if (up_) {
+    spdlog::debug("{}: a second connection failed: {}", url_.ToString(),
+                  e.ToString());
     return;
   }
-  if (size_ && *size_ != probe->total) {
-    connecting_ = 0;
-    Answer(core::ErrorMsg{Errc::kBadData, "size changed while connecting"});
-    return;
+  if (!probe_failure_) probe_failure_ = e;
+  if (probes_ > 0) return;
+  Answer(core::ErrorMsg{probe_failure_->code, probe_failure_->what});
+  deferred_.clear();
+}
+
+void HttpMirror::Fail(Error e) {
+  if (failure_ || closed_) return;
+  failure_ = std::move(e);
+  wake_.Notify();
+}
+
+// The samples the probes did not bring (one connection, or a probe that
+// failed) are asked after the requests of HELLO's flight; once both places
+// are here, samples() is their digest with the size.
+void HttpMirror::FillSamples() {
+  if (samples_ || failure_ || closed_) return;
+  uint64_t len = std::min(kSampleBytes, *size_);
+  for (SamplePlace place : {kHead, kTail}) {
+    SamplePart& part = samples_at_[place];
+    if (part.bytes || part.probing || part.asked) continue;
+    part.asked = true;
+    auto bytes = std::make_shared<std::vector<uint8_t>>();
+    Get(
+        {place == kHead ? 0 : *size_ - len, len, *size_},
+        [bytes](const char* d, size_t n) {
+          bytes->insert(bytes->end(), d, d + n);
+          return true;
+        },
+        [bytes, place](HttpMirror& m, Expected<RangeAnswer> r) {
+          if (!r) {
+            m.Fail({r.error().code, "sample " + r.error().what});
+            return;
+          }
+          m.samples_at_[place].bytes = std::move(*bytes);
+          m.FillSamples();
+        });
   }
-  // Connections that hear different validators (a redirector, a balancer
-  // whose back ends name versions their own way): no stable version.
-  if (size_ && validator_ != probe->validator) probe->validator.clear();
-  size_ = probe->total;
-  if (probe->sha256) stated_sha256_ = *probe->sha256;
-  validator_ = probe->validator;
-  if (--connecting_ > 0) return;
-  Answer(core::Hello{core::kProtocolVersion, core::kProtocolVersion,
-                     core::Role::kServer, "braid-http-mirror"});
+  if (!samples_at_[kHead].bytes || !samples_at_[kTail].bytes) return;
+  core::Sha256Stream hash;
+  uint8_t size[8];
+  for (int b = 0; b < 8; ++b) size[b] = uint8_t(*size_ >> (56 - 8 * b));
+  hash.Update(size);
+  for (SamplePart& part : samples_at_) hash.Update(*part.bytes);
+  samples_ = hash.Finish();
 }
 
 // The test block: a range GET of the ping's size, so the time measured is
@@ -224,6 +306,8 @@ void HttpMirror::FetchRun(BlockRun run) {
   uint64_t length = layout_.OffsetOf(last) + layout_.LengthOf(last) - offset;
   ++requests_;
   buffered_ += length;
+  spdlog::trace("{}: GET blocks {}+{} ({} under way)", url_.ToString(),
+                run.first, run.count, requests_);
   // The body is sliced into blocks as it arrives: each block is handed
   // over (and the io thread woken) as soon as it is complete. The slicer
   // lives on the HTTP thread with the request.
@@ -263,9 +347,8 @@ void HttpMirror::FetchRun(BlockRun run) {
 
 void HttpMirror::OnRunDone(const Status& s) {
   --requests_;
-  if (!s && !failure_ && !closed_) {
-    failure_ = s.error();
-    wake_.Notify();
+  if (!s) {
+    Fail(s.error());
     return;
   }
   Pump();
@@ -308,37 +391,6 @@ awaitable<Expected<core::Message>> HttpMirror::Read(
       co_return MakeError(Errc::kTimeout, "no answer from the mirror");
     co_await wake_.Wait(deadline - now);
   }
-}
-
-awaitable<Expected<std::vector<uint8_t>>> HttpMirror::Fetch(
-    uint64_t offset, uint64_t length, net::Clock::duration timeout) {
-  struct Pending {
-    explicit Pending(const asio::any_io_executor& ex) : done(ex) {}
-    std::optional<Expected<std::vector<uint8_t>>> result;
-    net::Signal done;
-  };
-  auto pending = std::make_shared<Pending>(ex_);
-  auto bytes = std::make_shared<std::vector<uint8_t>>();
-  Get(
-      {offset, length, *size_},
-      [bytes](const char* d, size_t n) {
-        bytes->insert(bytes->end(), d, d + n);
-        return true;
-      },
-      [pending, bytes](HttpMirror&, Expected<RangeAnswer> r) {
-        if (r) {
-          pending->result = std::move(*bytes);
-        } else {
-          pending->result = Unexpected{r.error()};
-        }
-        pending->done.Notify();
-      });
-  auto deadline = net::Clock::now() + timeout;
-  while (!pending->result && net::Clock::now() < deadline)
-    co_await pending->done.Wait(deadline - net::Clock::now());
-  if (!pending->result)
-    co_return MakeError(Errc::kTimeout, "sample GET timed out");
-  co_return std::move(*pending->result);
 }
 
 }  // namespace braid::client

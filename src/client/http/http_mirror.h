@@ -1,11 +1,17 @@
 // An HTTP(S) mirror of a file as a braid source: an in-process emulation of
-// a braid server session (src/server/session.cc) for one URL. It answers
-// HELLO, PING (timing a real range GET, so the probe measures the mirror),
-// OPEN (the size from a one-byte range GET; content id all zero, unknown),
-// and serves START, PATTERN, REQUEST and SKIP with the server's own
-// core::ServingStream. The plan's next blocks are coalesced into runs of
-// consecutive blocks, one range GET each, on a few keep-alive connections;
-// the bodies come back as DATA frames through Read().
+// a braid server session (src/server/session.cc) for one URL. HELLO starts a
+// probe on each connection (a range GET of the file's first bytes: it
+// connects, checks that ranges are served and learns the size); the first
+// probe's answer answers HELLO, and the frames that came after HELLO in the
+// same flight (OPEN, SKIPs, START) are served then, so a mirror starts
+// fetching two round trips after HELLO, as a braid server does. It answers
+// PING (timing a real range GET, so the probe measures the mirror), OPEN
+// (content id all zero: unknown), and serves START, PATTERN, REQUEST and SKIP
+// with the server's own core::ServingStream. The plan's next blocks are
+// coalesced into runs of consecutive blocks, one range GET each, on a few
+// keep-alive connections; the bodies come back as DATA frames through Read().
+// With `samples`, the probes read the file's first and last bytes so that
+// mirrors can be compared with each other (samples()).
 //
 // Thread model: every Link call on the io thread; the HTTP requests on the
 // HttpClient's thread (libcurl's multi interface), which hands blocks over
@@ -13,6 +19,7 @@
 #ifndef BRAID_CLIENT_HTTP_HTTP_MIRROR_H_
 #define BRAID_CLIENT_HTTP_HTTP_MIRROR_H_
 
+#include <array>
 #include <atomic>
 #include <deque>
 #include <memory>
@@ -33,7 +40,11 @@ struct HttpMirrorOptions {
   uint64_t max_request_bytes = 4u << 20;    // one range GET at most
   uint64_t max_buffered_bytes = 16u << 20;  // asked for and not yet Read()
   HttpConnOptions conn_options;  // its `connections`: requests at once
+  bool samples = false;          // read samples() once the size is known
 };
+
+// Bytes the samples take at each place (the file's start and its end).
+inline constexpr uint64_t kSampleBytes = 4096;
 
 class HttpMirror final : public net::Link {
  public:
@@ -60,11 +71,12 @@ class HttpMirror final : public net::Link {
     return stated_sha256_;
   }
 
-  // Bytes [offset, offset + length) of the file, outside the plan (the
-  // cross-check of mirrors at open). REQUIRES: OPENED was answered.
-  awaitable<Expected<std::vector<uint8_t>>> Fetch(uint64_t offset,
-                                                  uint64_t length,
-                                                  net::Clock::duration timeout);
+  // With options.samples: the SHA-256 of the file's size and of its first
+  // and last kSampleBytes (fewer in a small file) once both came (with the
+  // probes, two round trips after HELLO on two connections or more);
+  // a failed sample request fails the link. Mirrors of one version of a
+  // file give the same value.
+  const std::optional<core::Digest>& samples() const { return samples_; }
 
  private:
   // A frame for Read() with the bytes its views point into.
@@ -100,7 +112,10 @@ class HttpMirror final : public net::Link {
   // the outcome on the io thread.
   void Get(RangeAsk ask, BodySink sink,
            std::function<void(HttpMirror&, Expected<RangeAnswer>)> done);
-  void OnConnected(Expected<RangeAnswer> probe);
+  void OnProbe(Expected<RangeAnswer> probe);
+  void FailProbe(const Error& e);
+  void FillSamples();
+  void Fail(Error e);
   // Issues range GETs while the plan has blocks and the buffer bound allows;
   // END when the plan is empty and everything asked for was read.
   void Pump();
@@ -122,7 +137,20 @@ class HttpMirror final : public net::Link {
   std::optional<Block> current_block_;
   std::optional<Error> failure_;
   bool hello_ = false, closed_ = false;
-  size_t connecting_ = 0;  // first requests under way
+  bool up_ = false;    // a probe answered: size known, HELLO answered
+  size_t probes_ = 0;  // probes under way
+  std::optional<Error> probe_failure_;   // the first probe that failed
+  std::vector<core::Message> deferred_;  // after HELLO, until up_
+  // The file's first and last kSampleBytes (fewer in a small file).
+  enum SamplePlace { kHead, kTail };
+  static constexpr size_t kSamplePlaces = 2;
+  struct SamplePart {
+    bool probing = false;  // a probe brings it
+    bool asked = false;    // asked on its own (FillSamples)
+    std::optional<std::vector<uint8_t>> bytes;
+  };
+  std::array<SamplePart, kSamplePlaces> samples_at_;
+  std::optional<core::Digest> samples_;
   bool plan_empty_ = false;
   std::optional<uint64_t> size_;
   std::string validator_;
