@@ -171,6 +171,11 @@ void Scheduler::OnUnread(SourceId from, uint64_t bytes) {
   if (Source* s = Find(from)) s->unread_blocks = bytes / layout_.block_size;
 }
 
+void Scheduler::OnCommitted(SourceId from, uint64_t bytes) {
+  if (Source* s = Find(from))
+    s->committed_blocks = (bytes + layout_.block_size - 1) / layout_.block_size;
+}
+
 void Scheduler::OnBlock(SourceId from, uint64_t seq, uint32_t bytes,
                         Clock::time_point now) {
   if (seq < arriving_.size()) arriving_[seq] = false;

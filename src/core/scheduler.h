@@ -169,6 +169,11 @@ class Scheduler {
   // falls behind its sockets; without this its own lag would look like a
   // slow source, and what the move asks again would come twice.
   void OnUnread(SourceId from, uint64_t bytes);
+  // Bytes asked of the source that it sends whatever comes next (an HTTP
+  // mirror's range requests under way: a SKIP cannot stop them), not yet
+  // received, at the last tick: work stealing leaves their blocks to it
+  // (taken, they would come twice); the end game may still hedge them.
+  void OnCommitted(SourceId from, uint64_t bytes);
   // The connection failed (or the transfer judged it dead): its blocks go
   // to the others and the next pattern leaves it out.
   void OnSourceFailed(SourceId id, Clock::time_point now);
@@ -249,7 +254,8 @@ class Scheduler {
     // Own blocks the server had passed beyond walk_next by the time a
     // command sent then reached it, learned from ACKs (0: no ACK yet).
     double lead_blocks = 0;
-    uint64_t unread_blocks = 0;  // whole blocks here, not read (OnUnread)
+    uint64_t unread_blocks = 0;     // whole blocks here, not read (OnUnread)
+    uint64_t committed_blocks = 0;  // on their way for sure (OnCommitted)
     // walk_next when each PATTERN not yet acknowledged was sent, by epoch.
     std::map<uint32_t, uint64_t> walk_at_pattern;
     bool has_slots = false;      // some pattern so far gave it blocks

@@ -114,12 +114,13 @@ std::map<SourceId, std::vector<uint64_t>> Scheduler::OutstandingWork() const {
 
 // A source whose deliveries wait behind a loss (TCP delivers in order)
 // looks slow while it goes on sending: what it has sent and we have not
-// seen yet is its path at the best rate it has shown lately.
+// seen yet is its path at the best rate it has shown lately, or what it
+// is committed to send (an HTTP mirror's requests), if more.
 size_t Scheduler::InFlight(const Source& s) const {
   double best = std::max({s.rate, s.recent_rate, s.peak_rate});
   double path = best / layout_.block_size * Seconds(s.rtt) + 1;
-  return static_cast<size_t>(std::ceil(std::max(Lead(s), path))) +
-         s.unread_blocks;
+  auto sent = static_cast<uint64_t>(std::ceil(std::max(Lead(s), path)));
+  return std::max(sent, s.committed_blocks) + s.unread_blocks;
 }
 
 // What work stealing predicts with: the smoothed rate (before any interval

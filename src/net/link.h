@@ -46,6 +46,10 @@ class Link {
   // Bytes this machine has received from the source that nobody has read
   // yet (the socket's receive queue): 0 where that cannot be known.
   virtual uint64_t unread_bytes() const { return 0; }
+  // Bytes asked of the source that it sends whatever comes next, not yet
+  // received (an HTTP mirror's range requests under way: a SKIP does not
+  // stop them); 0 for a braid server, which honours SKIP.
+  virtual uint64_t committed_bytes() const { return 0; }
   // What the kernel knows of this connection's path (loss, round trip);
   // nullopt where that cannot be known (an HTTP mirror).
   virtual std::optional<PathStats> path_stats() const { return {}; }

@@ -360,10 +360,11 @@ class HttpMirrors(unittest.TestCase):
 
     def run_with_fault(self, fault) -> None:
         """Three slow mirrors; fault(mirror 0) once the transfer runs."""
-        # nginx limits each request after a first second's worth: a mirror's
-        # requests (runs of up to 4 MiB) at 1 MB/s, 2 at a time per mirror:
-        # the transfer takes a few seconds.
-        ms = [self.mirror(slow="1m") for _ in range(3)]
+        # nginx limits each request after a first second's worth: 1 MiB
+        # requests (on loopback a mirror asks for 1 MiB at a time) at 512
+        # KB/s take about 1 s, 2 at a time per mirror: the transfer takes
+        # about 4 s.
+        ms = [self.mirror(slow="512k") for _ in range(3)]
         urls = [m.url("slow/data.bin") for m in ms]
         trace = os.path.join(self.work, "trace.jsonl")
         args = [h.braid_bin(), "get", *urls, "-o", self.out, "-q", "--stats-json", self.stats,
@@ -491,15 +492,15 @@ class HttpMirrors(unittest.TestCase):
         self.assertTrue(os.path.exists(self.out + ".braid-part"))
 
     def slow_file(self) -> tuple[str, str]:
-        """A 16 MB file and one mirror of it at 1 MB/s per connection (two
-        connections: about 6 s; the first resume state comes at 2 s).
-        nginx's limit_rate binds a long range only (each request may send
-        its first second's worth at once), so one mirror, whose consecutive
-        blocks go in long ranges."""
+        """A 16 MB file and one mirror of it at 512 KB/s per connection.
+        nginx's limit_rate binds a range longer than a second's worth only
+        (each request may send its first second's worth at once): on
+        loopback a mirror asks for 1 MiB at a time, 1 s each, two at a time
+        (about 8 s; the first resume state comes at 2 s)."""
         path = os.path.join(self.root, "resume.bin")
         digest = h.write_random_file(path, 16 * MB)
         self.addCleanup(os.unlink, path)
-        return self.mirror(slow="1m").url("slow/resume.bin"), digest
+        return self.mirror(slow="512k").url("slow/resume.bin"), digest
 
     def test_mirrors_alone_resume_while_they_serve_the_same_version(self) -> None:
         url, digest = self.slow_file()

@@ -138,6 +138,9 @@ class SourceConn {
     return conn_ ? conn_->bytes_received() : 0;
   }
   uint64_t unread_bytes() const { return conn_ ? conn_->unread_bytes() : 0; }
+  uint64_t committed_bytes() const {
+    return conn_ ? conn_->committed_bytes() : 0;
+  }
   // The mirror, for an HTTP source that has connected; else null.
   HttpMirror* mirror() { return mirror_; }
   const HttpMirror* mirror() const { return mirror_; }

@@ -449,6 +449,7 @@ awaitable<void> Transfer::Control() {
     auto now = Clock::now();
     for (SourceConn* s : taking_part_) {
       scheduler_->OnUnread(s->id, s->unread_bytes());
+      scheduler_->OnCommitted(s->id, s->committed_bytes());
       uint64_t heard = s->bytes_received();
       if (heard == s->bytes_heard) continue;
       s->bytes_heard = heard;

@@ -478,6 +478,10 @@ void HttpClient::Finish(Request* r, int result) {
                              ? "Last-Modified " + *q.head.last_modified
                              : ""};
   if (q.head.digest) a.sha256 = Sha256OfDigestField(*q.head.digest);
+  curl_off_t sent = 0, first = 0;
+  curl_easy_getinfo(q.easy, CURLINFO_PRETRANSFER_TIME_T, &sent);
+  curl_easy_getinfo(q.easy, CURLINFO_STARTTRANSFER_TIME_T, &first);
+  a.wait = std::chrono::microseconds(std::max<curl_off_t>(first - sent, 0));
   q.done(std::move(a));
 }
 

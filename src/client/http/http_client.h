@@ -45,6 +45,9 @@ struct RangeAnswer {
   std::string validator;
   // The whole file's SHA-256 the server states (RFC 3230 Digest), if any.
   std::optional<std::array<uint8_t, 32>> sha256;
+  // From the request's last byte out to the answer's first byte in: about
+  // a round trip of the path (and the server's time).
+  std::chrono::microseconds wait{0};
 };
 
 // Receives body bytes, on the client's thread; false aborts the request.

@@ -164,6 +164,7 @@ void HttpMirror::OnProbe(Expected<RangeAnswer> probe) {
   if (!probe) {
     FailProbe(probe.error());
   } else if (up_) {  // another connection: the same file?
+    NoteWait(probe->wait);
     if (*size_ != probe->total) {
       Fail({Errc::kBadData, "size changed while connecting"});
     } else if (validator_ != probe->validator) {
@@ -174,6 +175,7 @@ void HttpMirror::OnProbe(Expected<RangeAnswer> probe) {
     }
   } else {
     up_ = true;
+    NoteWait(probe->wait);
     size_ = probe->total;
     if (probe->sha256) stated_sha256_ = *probe->sha256;
     validator_ = probe->validator;
@@ -270,8 +272,7 @@ Status HttpMirror::OnOpen(const core::Open& o) {
   if (!size_) return MakeError(Errc::kBadState, "OPEN before HELLO's answer");
   layout_ = {*size_, o.block_size};
   stream_.emplace(layout_.block_count(), o);
-  runs_.emplace(
-      std::max<uint64_t>(1, options_.max_request_bytes / layout_.block_size));
+  runs_.emplace(RequestBlocks());
   // A mirror cannot name its content: the all-zero id means "unknown".
   Answer(core::Opened{layout_.size, o.block_size, layout_.block_count(), {}});
   spdlog::info("{}: {} bytes, pattern {}, id {}", url_.ToString(), layout_.size,
@@ -289,6 +290,7 @@ void HttpMirror::Pump() {
   if (!stream_ || !stream_->streaming() || closed_ || failure_) return;
   while (requests_ < options_.conn_options.connections &&
          buffered_ < options_.max_buffered_bytes) {
+    runs_->set_max_blocks(RequestBlocks());
     auto run =
         runs_->Take([this] { return stream_->plan().Next(walk_limit_); });
     plan_empty_ = !run;
@@ -306,6 +308,7 @@ void HttpMirror::FetchRun(BlockRun run) {
   uint64_t length = layout_.OffsetOf(last) + layout_.LengthOf(last) - offset;
   ++requests_;
   buffered_ += length;
+  run_bytes_asked_ += length;
   spdlog::trace("{}: GET blocks {}+{} ({} under way)", url_.ToString(),
                 run.first, run.count, requests_);
   // The body is sliced into blocks as it arrives: each block is handed
@@ -340,18 +343,42 @@ void HttpMirror::FetchRun(BlockRun run) {
   };
   Get({offset, length, layout_.size},
       Slicer{inbox_, layout_, run.first, Poster{ex_, self_}, {}},
-      [](HttpMirror& m, Expected<RangeAnswer> r) {
-        m.OnRunDone(r ? Status(Ok{}) : Status(Unexpected{r.error()}));
-      });
+      [](HttpMirror& m, Expected<RangeAnswer> r) { m.OnRunDone(r); });
 }
 
-void HttpMirror::OnRunDone(const Status& s) {
+void HttpMirror::OnRunDone(const Expected<RangeAnswer>& r) {
   --requests_;
-  if (!s) {
-    Fail(s.error());
+  if (!r) {
+    Fail(r.error());
     return;
   }
+  NoteWait(r->wait);
   Pump();
+}
+
+void HttpMirror::NoteWait(net::Clock::duration wait) {
+  if (wait > net::Clock::duration::zero() && (!rtt_ || wait < *rtt_))
+    rtt_ = wait;
+}
+
+uint64_t HttpMirror::RequestBlocks() {
+  auto now = net::Clock::now();
+  uint64_t got = bytes_received();
+  if (requests_ == 0) {  // idle: not a measure of the path
+    rate_at_ = now;
+    rate_bytes_ = got;
+  } else if (now - rate_at_ >= std::chrono::milliseconds(250)) {
+    double sample = static_cast<double>(got - rate_bytes_) /
+                    std::chrono::duration<double>(now - rate_at_).count();
+    rate_ = rate_ > 0 ? (rate_ + sample) / 2 : sample;
+    rate_at_ = now;
+    rate_bytes_ = got;
+  }
+  double rtt = rtt_ ? std::chrono::duration<double>(*rtt_).count() : 0;
+  auto want = static_cast<uint64_t>(10 * rate_ * rtt);
+  uint64_t bytes =
+      std::clamp(want, options_.min_request_bytes, options_.max_request_bytes);
+  return std::max<uint64_t>(1, bytes / layout_.block_size);
 }
 
 std::optional<HttpMirror::Block> HttpMirror::TakeBlock() {

@@ -37,7 +37,11 @@
 namespace braid::client {
 
 struct HttpMirrorOptions {
-  uint64_t max_request_bytes = 4u << 20;    // one range GET at most
+  // One range GET: about ten round trips of the mirror's rate, so that the
+  // round trip between requests costs a connection a few percent, within
+  // these bounds (short requests leave more to move to other sources).
+  uint64_t min_request_bytes = 1u << 20;
+  uint64_t max_request_bytes = 4u << 20;
   uint64_t max_buffered_bytes = 16u << 20;  // asked for and not yet Read()
   HttpConnOptions conn_options;  // its `connections`: requests at once
   bool samples = false;          // read samples() once the size is known
@@ -60,6 +64,10 @@ class HttpMirror final : public net::Link {
   void LimitReadAhead(uint64_t end) override;
   uint64_t bytes_received() const override {
     return inbox_->bytes_received.load(std::memory_order_relaxed);
+  }
+  uint64_t committed_bytes() const override {
+    uint64_t got = bytes_received();
+    return run_bytes_asked_ > got ? run_bytes_asked_ - got : 0;
   }
 
   // What names this version of the file on the mirror (its ETag, or its
@@ -120,7 +128,10 @@ class HttpMirror final : public net::Link {
   // END when the plan is empty and everything asked for was read.
   void Pump();
   void FetchRun(BlockRun run);
-  void OnRunDone(const Status& s);
+  void OnRunDone(const Expected<RangeAnswer>& r);
+  void NoteWait(net::Clock::duration wait);
+  // The next request's size (options_'s bounds); measures the rate.
+  uint64_t RequestBlocks();
   std::optional<Block> TakeBlock();
 
   asio::any_io_executor ex_;
@@ -161,6 +172,13 @@ class HttpMirror final : public net::Link {
   uint64_t walk_limit_ = UINT64_MAX;  // LimitReadAhead()
   size_t requests_ = 0;               // range GETs under way
   uint64_t buffered_ = 0;             // bytes asked for and not yet Read()
+  uint64_t run_bytes_asked_ = 0;      // by every range GET of the plan
+  // The mirror's path: the shortest wait for an answer, and the rate over
+  // the last quarter second or more while requests were under way.
+  std::optional<net::Clock::duration> rtt_;
+  double rate_ = 0;
+  net::Clock::time_point rate_at_{};
+  uint64_t rate_bytes_ = 0;
 };
 
 }  // namespace braid::client

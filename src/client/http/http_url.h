@@ -83,6 +83,7 @@ class RunCoalescer {
   std::optional<BlockRun> Take(const Next& next);
   // A block taken from the source but not yet in a run.
   bool holding() const { return carry_.has_value(); }
+  void set_max_blocks(uint64_t n) { max_blocks_ = n; }
 
  private:
   uint64_t max_blocks_;
