@@ -168,7 +168,8 @@ class SourceConn {
   core::SourceId id{};
   net::Clock::duration rtt{};
   uint64_t bytes = 0;
-  uint64_t blocks = 0;
+  uint64_t blocks = 0;       // stored in the output (OnProcessed)
+  uint64_t submitted = 0;    // handed to the block pipeline (OnData)
   double last_rate = 0;      // bytes per second in the last interval
   uint64_t bytes_heard = 0;  // conn().bytes_received() at the last tick
   std::optional<Error> failure;

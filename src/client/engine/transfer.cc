@@ -142,6 +142,7 @@ awaitable<Status> Transfer::OnData(SourceConn& s, const core::Data& d) {
   }
   // Verified (and, for a file, written) on the worker; recorded on return.
   scheduler_->OnArrived(d.seq);
+  ++s.submitted;
   SourceConn* source = &s;
   pipeline_->Submit(
       d.seq, d.payload,
@@ -235,6 +236,10 @@ awaitable<void> Transfer::ReceiveFrames(SourceConn& s) {
     co_return;
   }
   if (!started_ && !co_await ReadAhead(s)) co_return;
+  while (!SamplesAllow(s)) {  // a mirror's blocks wait for its samples
+    if (done_ || fatal_ || s.failure) co_return;
+    co_await progress_->Wait(std::chrono::milliseconds(10));
+  }
   if (!s.early_frames.empty()) {
     spdlog::debug("{}: {} frames ({} bytes of blocks) read before the start",
                   s.name(), s.early_frames.size(), s.read_ahead_bytes);

@@ -146,6 +146,10 @@ class Transfer {
   bool JudgeSamples(bool closing);
   std::optional<core::Digest> SampleBallot(SourceConn& s) const;
   std::optional<uint64_t> WinningSize() const;
+  // Whether blocks may be taken from s: a mirror compared with the others
+  // only once its samples are in and not outvoted. Then every mirror whose
+  // blocks were taken is judged when the vote settles (no unjudged blocks).
+  bool SamplesAllow(SourceConn& s) const;
   // Leaves out or fails a mirror the majority's samples outvoted; blocks
   // taken from it start the transfer again (StartAgain), keeping nothing.
   void Outvoted(SourceConn& s);

@@ -92,6 +92,12 @@ bool Transfer::JudgeSamples(bool closing) {
   return true;
 }
 
+bool Transfer::SamplesAllow(SourceConn& s) const {
+  if (!compare_samples_ || !s.mirror()) return true;
+  auto ballot = SampleBallot(s);
+  return ballot && (!samples_winner_ || *ballot == *samples_winner_);
+}
+
 // The size of the mirrors whose ballot won.
 std::optional<uint64_t> Transfer::WinningSize() const {
   for (size_t i = 0; i < voters_ && i < all_.size(); ++i) {
@@ -108,13 +114,14 @@ void Transfer::Outvoted(SourceConn& s) {
   Error e{Errc::kBadData,
           "serves other bytes than the majority of mirrors (samples at its "
           "start and end differ)"};
-  if (s.failure && s.blocks == 0) return;  // left out already
-  if (!scheduler_) {                       // before the start
+  // Blocks it sent may be in the pipeline still: counted when handed over.
+  if (s.failure && s.submitted == 0) return;  // left out already
+  if (!scheduler_) {                          // before the start
     s.failure = e;
     LeaveOut(s);
     return;
   }
-  if (s.blocks > 0) {  // taken already, unchecked: nothing is kept
+  if (s.submitted > 0) {  // taken already, unchecked: nothing is kept
     vote_lost_ = true;
     StartAgain(s.name() + " " + e.what);
     return;

@@ -255,6 +255,8 @@ void Transfer::CheckTheVote(bool closing) {
   if (!tentative_ || fatal_) return;
   if (MirrorsAlone()) {  // no content named: the mirrors' samples vote
     if (!JudgeSamples(closing) || fatal_) return;
+    spdlog::debug("the mirrors' samples vote: {}",
+                  samples_winner_ ? "a majority agrees" : "nothing to compare");
     tentative_ = false;
     if (scheduler_) scheduler_->Judge(core::Clock::now());
     progress_->Notify();  // Stream's wait

@@ -181,7 +181,10 @@ void HttpMirror::OnProbe(Expected<RangeAnswer> probe) {
     validator_ = probe->validator;
     Answer(core::Hello{core::kProtocolVersion, core::kProtocolVersion,
                        core::Role::kServer, "braid-http-mirror"});
-    // The rest of HELLO's flight, in order: its requests go first.
+    // A sample a failed probe did not bring goes first: the client takes
+    // no block from this mirror before its samples are in.
+    if (options_.samples) FillSamples();
+    // The rest of HELLO's flight, in order.
     std::vector<core::Message> flight = std::move(deferred_);
     deferred_.clear();
     for (const core::Message& m : flight) Queue(m);
@@ -210,8 +213,8 @@ void HttpMirror::Fail(Error e) {
 }
 
 // The samples the probes did not bring (one connection, or a probe that
-// failed) are asked after the requests of HELLO's flight; once both places
-// are here, samples() is their digest with the size.
+// failed) are asked on their own; once both places are here, samples() is
+// their digest with the size.
 void HttpMirror::FillSamples() {
   if (samples_ || failure_ || closed_) return;
   uint64_t len = std::min(kSampleBytes, *size_);
