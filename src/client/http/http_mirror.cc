@@ -378,7 +378,7 @@ uint64_t HttpMirror::RequestBlocks() {
     rate_bytes_ = got;
   }
   double rtt = rtt_ ? std::chrono::duration<double>(*rtt_).count() : 0;
-  auto want = static_cast<uint64_t>(10 * rate_ * rtt);
+  auto want = static_cast<uint64_t>(20 * rate_ * rtt);
   uint64_t bytes =
       std::clamp(want, options_.min_request_bytes, options_.max_request_bytes);
   return std::max<uint64_t>(1, bytes / layout_.block_size);

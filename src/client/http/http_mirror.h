@@ -37,9 +37,10 @@
 namespace braid::client {
 
 struct HttpMirrorOptions {
-  // One range GET: about ten round trips of the mirror's rate, so that the
-  // round trip between requests costs a connection a few percent, within
-  // these bounds (short requests leave more to move to other sources).
+  // One range GET: about twenty round trips at the mirror's rate, so that
+  // the round trip between requests costs a connection a few percent
+  // (HTTP/1.1 has one request at a time on it), within these bounds (short
+  // requests leave more to move to other sources).
   uint64_t min_request_bytes = 1u << 20;
   uint64_t max_request_bytes = 4u << 20;
   uint64_t max_buffered_bytes = 16u << 20;  // asked for and not yet Read()
