@@ -191,5 +191,26 @@ class MirrorsStartAtOnce(MirrorCase):
         self.assertTrue(any("bytes=-" in r.get("range", "") for r in odd.requests))
 
 
+class MirrorRequestsStopped(MirrorCase):
+    SIZE = 4_000_000
+
+    def test_a_request_whose_blocks_all_went_elsewhere_is_stopped(self) -> None:
+        # The slow mirror's first requests (1 MiB each, 10 s at its rate)
+        # are under way when the end game asks the fast one for all their
+        # blocks: they are stopped, not left to bring those blocks again.
+        slow = self.mirror(bytes_per_second=100_000)
+        fast = self.mirror()
+        stats = os.path.join(self.tmp, "stats.json")
+        r = h.run_cmd([h.braid_bin(), "get", slow.url, fast.url, "-o", self.out,
+                       "-v", "-v", "--stats-json", stats], timeout=60, env=NO_PROXY_ENV)
+        err = r.stderr.decode(errors="replace")
+        self.assertEqual(r.returncode, 0, err[-3000:])
+        self.assertEqual(h.sha256_file(self.out), self.digest)
+        self.assertRegex(err, r"GET blocks \d+\+\d+ cancelled after \d+ \(skipped\)")
+        with open(stats) as f:
+            st = json.load(f)
+        self.assertLess(st["duplicate_bytes"], 256 * 1024, st)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -120,6 +120,7 @@ Status HttpMirror::Handle(const core::Message& m) {
   auto ack = stream_->Apply(m);
   if (!ack) return Unexpected{ack.error()};
   if (*ack) Answer(**ack);
+  if (auto* skip = std::get_if<core::Skip>(&m)) OnSkip(*skip);
   Pump();
   return Ok{};
 }
@@ -312,6 +313,12 @@ void HttpMirror::FetchRun(BlockRun run) {
   ++requests_;
   buffered_ += length;
   run_bytes_asked_ += length;
+  auto state = std::make_shared<Run>();
+  state->first = run.first;
+  state->count = run.count;
+  state->length = length;
+  state->skipped.assign(run.count, false);
+  runs_under_way_.push_back(state);
   spdlog::trace("{}: GET blocks {}+{} ({} under way)", url_.ToString(),
                 run.first, run.count, requests_);
   // The body is sliced into blocks as it arrives: each block is handed
@@ -319,12 +326,15 @@ void HttpMirror::FetchRun(BlockRun run) {
   // lives on the HTTP thread with the request.
   struct Slicer {
     std::shared_ptr<Inbox> inbox;
+    std::shared_ptr<Run> run;
     core::StreamLayout layout;
     uint64_t seq;
     Poster post;
     std::vector<uint8_t> buf;
     bool operator()(const char* data, size_t n) {
+      if (run->cancel.load(std::memory_order_relaxed)) return false;
       inbox->bytes_received.fetch_add(n, std::memory_order_relaxed);
+      run->bytes_in.fetch_add(n, std::memory_order_relaxed);
       while (n > 0) {
         if (buf.capacity() == 0)
           buf = TakeBuffer(inbox->mu, inbox->free, layout.block_size);
@@ -338,6 +348,7 @@ void HttpMirror::FetchRun(BlockRun run) {
           std::lock_guard lock(inbox->mu);
           inbox->blocks.push_back({seq++, std::move(buf)});
         }
+        run->blocks_in.fetch_add(1, std::memory_order_relaxed);
         buf = {};
         post([](HttpMirror& m) { m.wake_.Notify(); });
       }
@@ -345,12 +356,44 @@ void HttpMirror::FetchRun(BlockRun run) {
     }
   };
   Get({offset, length, layout_.size},
-      Slicer{inbox_, layout_, run.first, Poster{ex_, self_}, {}},
-      [](HttpMirror& m, Expected<RangeAnswer> r) { m.OnRunDone(r); });
+      Slicer{inbox_, state, layout_, run.first, Poster{ex_, self_}, {}},
+      [state](HttpMirror& m, Expected<RangeAnswer> r) {
+        m.OnRunDone(state, r);
+      });
 }
 
-void HttpMirror::OnRunDone(const Expected<RangeAnswer>& r) {
+void HttpMirror::OnSkip(const core::Skip& skip) {
+  for (const auto& run : runs_under_way_) {
+    uint64_t from = std::max(skip.first, run->first);
+    uint64_t to = std::min(skip.first + skip.count, run->first + run->count);
+    for (uint64_t q = from; q < to; ++q) run->skipped[q - run->first] = true;
+    // Nothing still to come is wanted: stopped (asking the others again
+    // instead costs a connection: tried, the bench lost more than the
+    // duplicates it saved).
+    uint64_t in = std::min(run->blocks_in.load(), run->count);
+    if (in < run->count &&
+        std::all_of(run->skipped.begin() + in, run->skipped.end(),
+                    [](bool b) { return b; }))
+      run->cancel = true;
+  }
+}
+
+void HttpMirror::OnRunDone(const std::shared_ptr<Run>& run,
+                           const Expected<RangeAnswer>& r) {
   --requests_;
+  std::erase(runs_under_way_, run);
+  if (run->cancel) {  // stopped on purpose: what did not come is not owed
+    uint64_t blocks = run->blocks_in, bytes = run->bytes_in;
+    uint64_t whole = 0;
+    for (uint64_t q = run->first; q < run->first + blocks; ++q)
+      whole += layout_.LengthOf(q);
+    buffered_ -= run->length - whole;
+    run_bytes_asked_ -= run->length - bytes;
+    spdlog::trace("{}: GET blocks {}+{} cancelled after {} (skipped)",
+                  url_.ToString(), run->first, run->count, blocks);
+    Pump();
+    return;
+  }
   if (!r) {
     Fail(r.error());
     return;

@@ -104,6 +104,17 @@ class HttpMirror final : public net::Link {
     std::vector<std::vector<uint8_t>> free;   // reused block buffers
     std::atomic<uint64_t> bytes_received{0};  // body bytes, for the stall timer
   };
+  // A range GET under way. Its slicer (HTTP thread) counts what came; the
+  // io thread marks its blocks SKIPped since, and once every block still to
+  // come is, cancels it: a request cannot take blocks back, but it can be
+  // stopped (its connection is then closed).
+  struct Run {
+    uint64_t first = 0, count = 0, length = 0;  // io thread
+    std::vector<bool> skipped;                  // io thread
+    std::atomic<bool> cancel{false};
+    std::atomic<uint64_t> blocks_in{0};  // whole blocks handed over
+    std::atomic<uint64_t> bytes_in{0};   // body bytes received
+  };
   // Hands work from the HTTP thread to the io thread, unless the mirror is
   // gone by the time it runs there.
   struct Poster {
@@ -129,7 +140,11 @@ class HttpMirror final : public net::Link {
   // END when the plan is empty and everything asked for was read.
   void Pump();
   void FetchRun(BlockRun run);
-  void OnRunDone(const Expected<RangeAnswer>& r);
+  void OnRunDone(const std::shared_ptr<Run>& run,
+                 const Expected<RangeAnswer>& r);
+  // A SKIP: the runs under way whose blocks still to come are all skipped
+  // are cancelled (Run).
+  void OnSkip(const core::Skip& skip);
   void NoteWait(net::Clock::duration wait);
   // The next request's size (options_'s bounds); measures the rate.
   uint64_t RequestBlocks();
@@ -172,8 +187,9 @@ class HttpMirror final : public net::Link {
   std::optional<RunCoalescer> runs_;
   uint64_t walk_limit_ = UINT64_MAX;  // LimitReadAhead()
   size_t requests_ = 0;               // range GETs under way
-  uint64_t buffered_ = 0;             // bytes asked for and not yet Read()
-  uint64_t run_bytes_asked_ = 0;      // by every range GET of the plan
+  std::vector<std::shared_ptr<Run>> runs_under_way_;
+  uint64_t buffered_ = 0;         // bytes asked for and not yet Read()
+  uint64_t run_bytes_asked_ = 0;  // by every range GET of the plan
   // The mirror's path: the shortest wait for an answer, and the rate over
   // the last quarter second or more while requests were under way.
   std::optional<net::Clock::duration> rtt_;
