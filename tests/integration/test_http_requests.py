@@ -171,7 +171,7 @@ class MirrorsStartAtOnce(MirrorCase):
             deadline = time.monotonic() + 30
             while odd.answered < 4 and time.monotonic() < deadline:
                 time.sleep(0.01)
-            time.sleep(0.5)
+            time.sleep(0.5 * h.SLOW)  # its blocks reach the output meanwhile
             gate.set()
         threading.Thread(target=open_the_gate, daemon=True).start()
         err, st = self.get([odd.url, *(m.url for m in good)])
