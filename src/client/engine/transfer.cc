@@ -461,8 +461,11 @@ awaitable<void> Transfer::Control() {
       scheduler_->OnBytes(s->id, now);
     }
     Execute(scheduler_->Tick(now));
-    if (compare_samples_ && tentative_) CheckTheVote();
-    if (compare_samples_ && !tentative_) JudgeSamples(false);  // late ones
+    if (compare_samples_ && tentative_) {
+      CheckTheVote();
+    } else if (compare_samples_) {
+      JudgeSamples(false);  // mirrors whose samples came after the vote
+    }
     if (output_->in_order()) {
       // Sources that fetch ahead on their own stay within the window: a
       // block beyond it would hold their reader while the block the

@@ -26,6 +26,14 @@ std::vector<uint8_t> TakeBuffer(std::mutex& mu,
   return b;
 }
 
+// A body sink that keeps the bytes (a probe's, a sample's).
+BodySink KeepInto(std::shared_ptr<std::vector<uint8_t>> bytes) {
+  return [bytes = std::move(bytes)](const char* d, size_t n) {
+    bytes->insert(bytes->end(), d, d + n);
+    return true;
+  };
+}
+
 }  // namespace
 
 void HttpMirror::Poster::operator()(std::function<void(HttpMirror&)> fn) const {
@@ -144,12 +152,7 @@ void HttpMirror::OnHello(const core::Hello& h) {
     bool sample = i < kSamplePlaces;
     if (sample) samples_at_[place].probing = true;
     auto bytes = std::make_shared<std::vector<uint8_t>>();
-    Get(
-        {0, kSampleBytes, std::nullopt, place == kTail},
-        [bytes](const char* d, size_t n) {
-          bytes->insert(bytes->end(), d, d + n);
-          return true;
-        },
+    Get({0, kSampleBytes, std::nullopt, place == kTail}, KeepInto(bytes),
         [bytes, place, sample](HttpMirror& m, Expected<RangeAnswer> probe) {
           if (sample) {
             m.samples_at_[place].probing = false;
@@ -224,12 +227,7 @@ void HttpMirror::FillSamples() {
     if (part.bytes || part.probing || part.asked) continue;
     part.asked = true;
     auto bytes = std::make_shared<std::vector<uint8_t>>();
-    Get(
-        {place == kHead ? 0 : *size_ - len, len, *size_},
-        [bytes](const char* d, size_t n) {
-          bytes->insert(bytes->end(), d, d + n);
-          return true;
-        },
+    Get({place == kHead ? 0 : *size_ - len, len, *size_}, KeepInto(bytes),
         [bytes, place](HttpMirror& m, Expected<RangeAnswer> r) {
           if (!r) {
             m.Fail({r.error().code, "sample " + r.error().what});
@@ -312,7 +310,6 @@ void HttpMirror::FetchRun(BlockRun run) {
   uint64_t length = layout_.OffsetOf(last) + layout_.LengthOf(last) - offset;
   ++requests_;
   buffered_ += length;
-  run_bytes_asked_ += length;
   auto state = std::make_shared<Run>();
   state->first = run.first;
   state->count = run.count;
@@ -383,12 +380,11 @@ void HttpMirror::OnRunDone(const std::shared_ptr<Run>& run,
   --requests_;
   std::erase(runs_under_way_, run);
   if (run->cancel) {  // stopped on purpose: what did not come is not owed
-    uint64_t blocks = run->blocks_in, bytes = run->bytes_in;
+    uint64_t blocks = run->blocks_in;
     uint64_t whole = 0;
     for (uint64_t q = run->first; q < run->first + blocks; ++q)
       whole += layout_.LengthOf(q);
     buffered_ -= run->length - whole;
-    run_bytes_asked_ -= run->length - bytes;
     spdlog::trace("{}: GET blocks {}+{} cancelled after {} (skipped)",
                   url_.ToString(), run->first, run->count, blocks);
     Pump();
@@ -400,6 +396,12 @@ void HttpMirror::OnRunDone(const std::shared_ptr<Run>& run,
   }
   NoteWait(r->wait);
   Pump();
+}
+
+uint64_t HttpMirror::committed_bytes() const {
+  uint64_t owed = 0;
+  for (const auto& run : runs_under_way_) owed += run->length - run->bytes_in;
+  return owed;
 }
 
 void HttpMirror::NoteWait(net::Clock::duration wait) {

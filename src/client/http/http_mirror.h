@@ -66,10 +66,8 @@ class HttpMirror final : public net::Link {
   uint64_t bytes_received() const override {
     return inbox_->bytes_received.load(std::memory_order_relaxed);
   }
-  uint64_t committed_bytes() const override {
-    uint64_t got = bytes_received();
-    return run_bytes_asked_ > got ? run_bytes_asked_ - got : 0;
-  }
+  // What the range GETs under way have still to bring.
+  uint64_t committed_bytes() const override;
 
   // What names this version of the file on the mirror (its ETag, or its
   // Last-Modified date; empty: neither), known once HELLO was answered.
@@ -188,8 +186,7 @@ class HttpMirror final : public net::Link {
   uint64_t walk_limit_ = UINT64_MAX;  // LimitReadAhead()
   size_t requests_ = 0;               // range GETs under way
   std::vector<std::shared_ptr<Run>> runs_under_way_;
-  uint64_t buffered_ = 0;         // bytes asked for and not yet Read()
-  uint64_t run_bytes_asked_ = 0;  // by every range GET of the plan
+  uint64_t buffered_ = 0;  // bytes asked for and not yet Read()
   // The mirror's path: the shortest wait for an answer, and the rate over
   // the last quarter second or more while requests were under way.
   std::optional<net::Clock::duration> rtt_;
