@@ -61,6 +61,11 @@ struct HttpSettings {
   std::string proxy;
   // Most connections (range requests at once) to one mirror, 1 to 16.
   int connections_per_mirror = 2;
+  // Take the other mirrors and the Metalink that the first mirror to
+  // answer links (RFC 6249 Link fields: rel=duplicate, and rel=describedby
+  // of type application/metalink4+xml): the fetch starts again with them
+  // before any block was asked. Never from https to http.
+  bool follow_links = true;
 };
 
 // Where a stream comes from and how it is cut. Every way of finding
@@ -79,8 +84,7 @@ struct SessionOptions {
   bool mirrors_match_name = false;
   // A Metalink document (RFC 5854, ".meta4") of the file: a path, or an
   // http(s) URL fetched when the session opens and when a fetch starts. Its
-  // http
-  // and https URLs are added as mirrors, its file name is the name when
+  // http and https URLs are added as mirrors, its file name is the name when
   // none is given, and its size is held to. With SHA-256 hashes of 64 KiB
   // pieces (what `braid metalink` writes) every block is verified, and a
   // mirror serving other bytes is dropped; otherwise its whole-file

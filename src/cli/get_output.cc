@@ -30,9 +30,10 @@ void AddOutputFlags(CLI::App* cmd, OutputFlags* flags) {
       "Continue from what an interrupted run left (OUTPUT.braid-part; the "
       "default: braid always continues a partial download of the same "
       "content)");
-  cmd->add_flag("--no-continue{false}", flags->resume,
-                "Throw away what an interrupted run left and fetch the whole "
-                "file again")
+  cmd->add_flag_callback(
+         "--no-continue", [flags] { flags->resume = false; },
+         "Throw away what an interrupted run left and fetch the whole "
+         "file again")
       ->excludes(resume);
 }
 

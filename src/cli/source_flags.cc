@@ -40,6 +40,12 @@ void AddHttpFlags(CLI::App* cmd, HttpSettings* http) {
                   "(default 2)")
       ->check(CLI::Range(1, 16))
       ->group(group);
+  cmd->add_flag_callback(
+         "--no-mirror-links", [http] { http->follow_links = false; },
+         "Ignore the other mirrors and the Metalink a mirror links "
+         "(RFC 6249 Link fields), which are otherwise taken: the "
+         "fetch then starts again with them")
+      ->group(group);
 }
 
 }  // namespace

@@ -179,6 +179,7 @@ Status AddHttp(const SessionOptions& o, client::GetOptions* get) {
   c.netrc_file = h.netrc_file;
   c.proxy = h.proxy;
   c.connections = static_cast<size_t>(h.connections_per_mirror);
+  get->follow_mirror_links = h.follow_links;
   return Ok{};
 }
 

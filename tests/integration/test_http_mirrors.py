@@ -55,6 +55,7 @@ http {{
         location /err/ {{ return 500; }}
         location /norange/ {{ alias {root}/; max_ranges 0; }}
         location /slow/ {{ alias {root}/; limit_rate {slow}; }}
+{extra}
     }}
 }}
 """
@@ -78,10 +79,11 @@ class Nginx:
     """One nginx mirror of `root`; stop() kills exactly the process started."""
 
     def __init__(self, root: str, tmp: str, slow: str = "2m",
-                 tls: tuple[str, str] | None = None, http2: bool = False):
+                 tls: tuple[str, str] | None = None, http2: bool = False,
+                 extra: str = ""):
         """With `tls` (certificate, key PEM files) it serves https, and with
         http2 offers HTTP/2 too; each request's protocol and connection
-        number go to self.access_log."""
+        number go to self.access_log. `extra`: more of the server block."""
         self.tmp = tmp
         self.scheme = "https" if tls else "http"
         self.access_log = os.path.join(tmp, "access.log")
@@ -95,7 +97,8 @@ class Nginx:
             conf = os.path.join(tmp, "nginx.conf")
             with open(conf, "w") as f:
                 f.write(NGINX_CONF.format(tmp=tmp, port=self.port, root=root, slow=slow,
-                                          ssl=ssl, access_log=f"{self.access_log} proto"))
+                                          ssl=ssl, access_log=f"{self.access_log} proto",
+                                          extra=extra))
             with open(os.path.join(tmp, "stderr.log"), "wb") as err:
                 self.proc = subprocess.Popen(
                     [NGINX, "-c", conf, "-p", tmp, "-e", os.path.join(tmp, "error.log")],
@@ -302,6 +305,66 @@ class HttpMirrors(unittest.TestCase):
         self.assertTrue({s["address"]: s for s in st["sources"]}[four]["failed"])
         os.remove(self.out)
         self.assert_failed(self.get([web.url("nothere.meta4")]), "HTTP 404")
+
+    def linker(self, link: str, published: str | None = None) -> Nginx:
+        """A mirror whose /linked/ answers carry this Link field (RFC 6249),
+        and which serves `published` under /pub/."""
+        pub = f"location /pub/ {{ alias {published}/; }}" if published else ""
+        return self.mirror(extra=f"location /linked/ {{ alias {self.root}/; "
+                                 f"add_header Link '{link}'; }} {pub}")
+
+    def test_a_mirror_linking_a_metalink(self) -> None:
+        """The mirror's Link names a Metalink (a path on its origin) whose
+        piece hashes check every block and whose mirror serves 4 changed
+        bytes: that one is found and dropped."""
+        m = self.mirror()
+        four = m.url("four.bin")
+        published = os.path.join(self.work, "published")
+        os.makedirs(published)
+        os.rename(self.metalink([four]), os.path.join(published, "data.bin.meta4"))
+        web = self.linker('</pub/data.bin.meta4>; rel=describedby; '
+                          'type="application/metalink4+xml"', published)
+        url = web.url("linked/data.bin")
+        r = self.get([url], quiet=False)
+        st = self.assert_ok(r)
+        self.assertIn("links a Metalink " + web.url("pub/data.bin.meta4"), r.stderr.decode())
+        self.assertTrue(st["verified"], "the linked Metalink's piece hashes")
+        self.assertEqual(st["name"], "data.bin")
+        by = {s["address"]: s for s in st["sources"]}
+        self.assertEqual(set(by), {url, four}, st)
+        self.assertTrue(by[four]["failed"], st)
+        self.assertIn("does not match", by[four]["error"])
+        self.assertEqual(by[url]["bytes"], self.SIZE - self.bytes_from(st, four))
+        # Links ignored: the linking mirror alone, nothing verified per block.
+        os.remove(self.out)
+        st = self.assert_ok(self.get([url, "--no-mirror-links"]))
+        self.assertFalse(st["verified"])
+        self.assertEqual([s["address"] for s in st["sources"]], [url])
+
+    def test_a_mirror_linking_duplicates(self) -> None:
+        others = [self.mirror(), self.mirror()]
+        dups = [o.url("data.bin") for o in others]
+        web = self.linker(f"<{dups[0]}>; rel=duplicate; pri=2, "
+                          f"<{dups[1]}>; rel=\"duplicate\"; pri=1")
+        url = web.url("linked/data.bin")
+        r = self.get([url], quiet=False)
+        st = self.assert_ok(r)
+        self.assertIn("links 2 other mirror(s): starting again", r.stderr.decode())
+        self.assertEqual({s["address"] for s in st["sources"]}, {url, *dups}, st)
+        for s in st["sources"]:
+            self.assertGreater(s["bytes"], 0, s)
+            self.assertFalse(s["failed"], s)
+        self.assertEqual(sum(s["bytes"] for s in st["sources"]), self.SIZE)
+
+    def test_a_linked_metalink_that_is_missing(self) -> None:
+        web = self.linker('</pub/nothere.meta4>; rel=describedby; '
+                          'type="application/metalink4+xml"', self.work)
+        url = web.url("linked/data.bin")
+        r = self.get([url], quiet=False)
+        st = self.assert_ok(r)
+        self.assertIn("the linked Metalink is not used", r.stderr.decode())
+        self.assertIn("HTTP 404", r.stderr.decode())
+        self.assertEqual([s["address"] for s in st["sources"]], [url])
 
     def test_a_metalink_without_braid_piece_hashes_checks_the_whole_file(self) -> None:
         m = self.mirror()

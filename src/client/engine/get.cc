@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -19,15 +20,30 @@ bool HasSources(const GetOptions& options) {
          options.metalink_url;
 }
 
+bool HasMirror(const GetOptions& options, const Url& url) {
+  return std::any_of(
+      options.mirrors.begin(), options.mirrors.end(),
+      [&](const Url& u) { return u.ToString() == url.ToString(); });
+}
+
+void AddMirror(const Url& url, GetOptions* options) {
+  if (!HasMirror(*options, url)) options->mirrors.push_back(url);
+}
+
 namespace {
+
+// Why a transfer ended before its start and should run again.
+struct Again {
+  bool overturned = false;           // the vote overturned a tentative start
+  std::optional<MirrorLinks> links;  // a mirror linked more (RFC 6249)
+};
 
 // Runs step (a Transfer coroutine) on a fresh io_context until it ends; a
 // stop requested interrupts the transfer.
-// overturned (if given): whether the vote overturned a tentative start.
 template <class T>
 Expected<T> RunOnOwnContext(const GetOptions& options,
                             awaitable<Expected<T>> (Transfer::*step)(),
-                            std::stop_token stop, bool* overturned = nullptr) {
+                            std::stop_token stop, Again* again = nullptr) {
   asio::io_context io(1);
   // After io: its sockets and timers must go before the io_context does.
   Transfer transfer(options);
@@ -57,9 +73,41 @@ Expected<T> RunOnOwnContext(const GetOptions& options,
       },
       net::LogFailure("the transfer's watcher"));
   io.run();
-  if (overturned) *overturned = transfer.overturned();
+  if (again) *again = {transfer.overturned(), transfer.mirror_links()};
   if (!result) return MakeError(Errc::kIoError, "transfer did not finish");
   return std::move(*result);
+}
+
+// Adds what a mirror linked to the options: its other mirrors, and its
+// Metalink's (fetched now; one that cannot be had is only a warning).
+void FollowMirrorLinks(const MirrorLinks& links, GetOptions* options) {
+  options->follow_mirror_links = false;
+  for (const Url& url : links.duplicates) AddMirror(url, options);
+  if (!links.metalink) return;
+  options->metalink_url = links.metalink;
+  if (Status s = ResolveMetalinkUrl(options); !s)
+    spdlog::warn("the linked Metalink is not used: {}", s.error().what);
+}
+
+// Runs step until it ends for good: again, waiting for the vote, when
+// that overturned a tentative start; again with what the first mirror
+// linked, if it did (added to *options).
+template <class T>
+Expected<T> RunUntilSettled(GetOptions* options,
+                            awaitable<Expected<T>> (Transfer::*step)(),
+                            std::stop_token stop) {
+  for (;;) {
+    Again again;
+    auto result = RunOnOwnContext(*options, step, stop, &again);
+    if (stop.stop_requested()) return result;
+    if (again.links) {
+      FollowMirrorLinks(*again.links, options);
+    } else if (again.overturned) {
+      options->tentative_start = false;  // the same, waiting for the vote
+    } else {
+      return result;
+    }
+  }
 }
 
 }  // namespace
@@ -95,22 +143,18 @@ Expected<GetReport> RunGet(const GetOptions& given, std::stop_token stop) {
   if (Status s = ResolveMetalinkUrl(&options); !s) return Unexpected{s.error()};
   if (!options.resume && !options.output.empty())
     DiscardResumeState(options.output);
-  bool overturned = false;
-  auto result = RunOnOwnContext(options, &Transfer::Run, stop, &overturned);
-  if (overturned && !stop.stop_requested()) {
-    GetOptions again = options;  // the same, waiting for the vote
-    again.tentative_start = false;
-    result = RunOnOwnContext(again, &Transfer::Run, stop);
-  }
+  auto result = RunUntilSettled(&options, &Transfer::Run, stop);
   if (!result && CanFetchWhole(options, result.error()))
     result = FetchWholeFile(options, stop);
-  // The user's checksum, or else the one the mirrors stated when nothing
-  // verified the blocks.
+  // The user's checksum, or else, when nothing verified the blocks, a
+  // Metalink's (one fetched here: a file's was made the user's) or the one
+  // the mirrors stated.
   std::optional<core::Digest> check = options.sha256;
   if (!check && result && !result->verified && !options.sink &&
       !options.range && !WritesInPlace(options.output)) {
-    if (auto stated = core::DigestFromHex(result->stated_sha256))
-      check = *stated;
+    check = options.default_sha256;
+    auto stated = core::DigestFromHex(result->stated_sha256);
+    if (!check && stated) check = *stated;
   }
   if (result && check) {
     if (Status s = CheckSha256(options.output, *check); !s)
@@ -125,7 +169,7 @@ Expected<Description> Describe(const GetOptions& given) {
     return MakeError(Errc::kUnavailable, "no sources given");
   GetOptions options = given;
   if (Status s = ResolveMetalinkUrl(&options); !s) return Unexpected{s.error()};
-  return RunOnOwnContext(options, &Transfer::Describe, std::stop_token());
+  return RunUntilSettled(&options, &Transfer::Describe, std::stop_token());
 }
 
 }  // namespace braid::client

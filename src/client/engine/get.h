@@ -118,6 +118,9 @@ struct GetOptions {
   // it); with name_from_metalink its file name replaces `name`.
   std::optional<Url> metalink_url;
   bool name_from_metalink = false;
+  // Mirrors and a Metalink that the first mirror to answer links (RFC
+  // 6249 Link fields) are taken: the transfer starts again with them.
+  bool follow_mirror_links = true;
   // A Metalink's whole-file SHA-256, checked as `sha256` is when a fetch
   // into a file asks for no other (and no range).
   std::optional<core::Digest> default_sha256;
@@ -137,6 +140,10 @@ using GetReport = braid::Report;
 // Whether options name any source (servers, mirrors, a director,
 // discovery or routes).
 bool HasSources(const GetOptions& options);
+// Whether options.mirrors has url already.
+bool HasMirror(const GetOptions& options, const Url& url);
+// Adds url to options->mirrors unless it is there.
+void AddMirror(const Url& url, GetOptions* options);
 
 // Runs a whole transfer on its own io_context. On failure the output file
 // does not exist and the error is one line fit for the user. A stop

@@ -15,7 +15,7 @@ Status UseMetalink(std::string_view text, const std::string& where,
   for (const auto& url : m->urls) {
     auto parsed = ParseUrl(url);
     if (parsed) {
-      options->mirrors.push_back(*parsed);
+      AddMirror(*parsed, options);
     } else {
       spdlog::warn("metalink: {} left out: {}", url, parsed.error().what);
     }

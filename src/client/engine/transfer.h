@@ -14,6 +14,7 @@
 #include "client/engine/get.h"
 #include "client/engine/source_conn.h"
 #include "client/engine/trace.h"
+#include "client/http/link_header.h"
 #include "client/output/output.h"
 #include "client/sources/director_client.h"
 #include "core/scheduler.h"
@@ -34,6 +35,12 @@ class Transfer {
   // started (tentative start), was outvoted or found false before the vote
   // was in: nothing was kept; run again with options.tentative_start off.
   bool overturned() const { return overturned_; }
+  // Run failed because the first mirror to answer linked other mirrors or
+  // a Metalink (RFC 6249) before anything was asked of it: run again with
+  // them (FollowMirrorLinks in get.cc), links no longer followed.
+  const std::optional<MirrorLinks>& mirror_links() const {
+    return mirror_links_;
+  }
 
  private:
   // Finding sources (transfer_sources.cc): the director, discovery, and
@@ -137,6 +144,9 @@ class Transfer {
   // Waits for every mirror's samples (a transfer that does not start
   // tentatively: nothing is taken from a mirror before it is judged).
   awaitable<Status> CrossCheckMirrors();
+  // Ends the transfer before its start when mirror s links what the
+  // options do not have yet (mirror_links()).
+  void TakeMirrorLinks(const SourceConn& s);
   // The mirrors' samples so far (compare_samples_): a mirror outvoted is
   // left out, or failed once the transfer runs (StartAgain if blocks came
   // from it); a split with every mirror in ends the transfer. True once
@@ -313,6 +323,7 @@ class Transfer {
   // The sources of the handshake, all_'s first: joiners do not vote.
   size_t voters_ = 0;
   bool overturned_ = false;
+  std::optional<MirrorLinks> mirror_links_;
   bool vote_lost_ = false;  // overturned, or a split: nothing written is kept
   uint64_t duplicate_bytes_ = 0;
   uint64_t out_of_order_ = 0;

@@ -152,6 +152,26 @@ std::string Transfer::ResumeKey() const {
   return key;
 }
 
+void Transfer::TakeMirrorLinks(const SourceConn& s) {
+  const HttpMirror* m = s.mirror();
+  if (!m || !options_.follow_mirror_links || fatal_ || mirror_links_) return;
+  MirrorLinks news;
+  for (const Url& url : m->links().duplicates)
+    if (!HasMirror(options_, url)) news.duplicates.push_back(url);
+  if (!options_.manifest) news.metalink = m->links().metalink;
+  if (news.empty()) return;
+  std::string what;
+  if (!news.duplicates.empty())
+    what = std::to_string(news.duplicates.size()) + " other mirror(s)";
+  if (news.metalink)
+    what += (what.empty() ? "a Metalink " : " and a Metalink ") +
+            news.metalink->ToString();
+  spdlog::info("{} links {}: starting again with them", s.name(), what);
+  mirror_links_ = std::move(news);
+  fatal_ = Error{Errc::kUnavailable, "following the links of " + s.name()};
+  progress_->Notify();
+}
+
 // What the mirrors that took part state as the file's SHA-256: one value
 // they all give (those that give one), or nothing.
 std::optional<core::Digest> Transfer::StatedSha256() const {

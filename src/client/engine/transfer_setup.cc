@@ -89,6 +89,7 @@ awaitable<void> Transfer::HandshakeOne(SourceConn& s) {
     opened = co_await s.Handshake(req, options_.connect_timeout, flight);
   s.pending = false;
   if (opened) NoteSignature(s, *opened);
+  if (opened && !started_ && !chosen_) TakeMirrorLinks(s);
   if (started_) {
     co_await StartLate(s, std::move(opened));
     co_return;

@@ -41,12 +41,15 @@ std::string_view Trim(std::string_view s) {
 struct Head {
   std::optional<std::string> content_range, content_encoding, content_length,
       etag, last_modified, location, digest;
+  std::vector<std::string> links;  // the Link fields, each may hold several
 
   void Take(std::string_view line) {
     auto colon = line.find(':');
     if (colon == std::string_view::npos) return;
     std::string_view name = line.substr(0, colon);
     std::string value(Trim(line.substr(colon + 1)));
+    if (EqualsNoCase(name, "link") && links.size() < kMaxMirrorLinks)
+      links.push_back(value);
     for (auto [key, field] : {std::pair{"content-range", &content_range},
                               {"content-encoding", &content_encoding},
                               {"content-length", &content_length},
@@ -478,6 +481,7 @@ void HttpClient::Finish(Request* r, int result) {
                              ? "Last-Modified " + *q.head.last_modified
                              : ""};
   if (q.head.digest) a.sha256 = Sha256OfDigestField(*q.head.digest);
+  a.links = ParseMirrorLinks(q.head.links, q.url);
   curl_off_t sent = 0, first = 0;
   curl_easy_getinfo(q.easy, CURLINFO_PRETRANSFER_TIME_T, &sent);
   curl_easy_getinfo(q.easy, CURLINFO_STARTTRANSFER_TIME_T, &first);

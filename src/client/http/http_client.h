@@ -22,6 +22,7 @@
 
 #include "client/http/http_options.h"
 #include "client/http/http_url.h"
+#include "client/http/link_header.h"
 
 namespace braid::client {
 
@@ -45,6 +46,8 @@ struct RangeAnswer {
   std::string validator;
   // The whole file's SHA-256 the server states (RFC 3230 Digest), if any.
   std::optional<std::array<uint8_t, 32>> sha256;
+  // Other mirrors and a Metalink the answer links (RFC 6249).
+  MirrorLinks links;
   // From the request's last byte out to the answer's first byte in: about
   // a round trip of the path (and the server's time).
   std::chrono::microseconds wait{0};

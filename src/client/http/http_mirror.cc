@@ -182,6 +182,7 @@ void HttpMirror::OnProbe(Expected<RangeAnswer> probe) {
     NoteWait(probe->wait);
     size_ = probe->total;
     if (probe->sha256) stated_sha256_ = *probe->sha256;
+    links_ = std::move(probe->links);
     validator_ = probe->validator;
     Answer(core::Hello{core::kProtocolVersion, core::kProtocolVersion,
                        core::Role::kServer, "braid-http-mirror"});

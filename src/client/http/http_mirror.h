@@ -77,6 +77,9 @@ class HttpMirror final : public net::Link {
   const std::optional<core::Digest>& stated_sha256() const {
     return stated_sha256_;
   }
+  // Other mirrors and a Metalink the first answer links (RFC 6249); known
+  // once HELLO was answered.
+  const MirrorLinks& links() const { return links_; }
 
   // With options.samples: the SHA-256 of the file's size and of its first
   // and last kSampleBytes (fewer in a small file) once both came (with the
@@ -180,6 +183,7 @@ class HttpMirror final : public net::Link {
   std::optional<uint64_t> size_;
   std::string validator_;
   std::optional<core::Digest> stated_sha256_;
+  MirrorLinks links_;
   core::StreamLayout layout_;
   std::optional<core::ServingStream> stream_;  // from OPEN on
   std::optional<RunCoalescer> runs_;
