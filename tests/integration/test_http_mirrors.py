@@ -391,6 +391,13 @@ class HttpMirrors(unittest.TestCase):
         self.assertEqual(r.returncode, 5, r.stderr)
         self.assertIn(b"SHA-256", r.stderr)
         os.remove(self.out + ".braid-bad")
+        # The same Metalink by URL: its SHA-256 is checked too.
+        web = Nginx(self.work, os.path.join(self.work, "nginx-meta"))
+        self.addCleanup(web.stop)
+        r = self.get([web.url("foreign.meta4")])
+        self.assertEqual(r.returncode, 5, r.stderr)
+        self.assertIn(b"SHA-256", r.stderr)
+        self.assertFalse(os.path.exists(self.out))
         with open(meta, "w") as f:
             f.write(text.replace(m.url("four.bin"), m.url("data.bin")))
         st = self.assert_ok(self.get([meta]))
