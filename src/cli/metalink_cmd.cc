@@ -1,20 +1,15 @@
 // braid metalink: writes the Metalink (RFC 5854) of a file, with the SHA-256
 // of its 64 KiB pieces (braid's manifest), so that `braid get FILE.meta4`
 // can check plain web mirrors of it block by block.
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#include <cerrno>
 #include <cstdio>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 
 #include "cli/commands.h"
+#include "cli/metalink_publisher.h"
 #include "client/http/http_url.h"
 #include "client/sources/metalink.h"
-#include "server/manifest_cache.h"
 
 namespace braid::cli {
 namespace {
@@ -25,25 +20,6 @@ struct MetalinkFlags {
   std::string output;  // empty: standard output
   bool force = false;
 };
-
-// The file's 64 KiB piece hashes and its whole SHA-256, in one read.
-Expected<std::pair<core::Manifest, core::Digest>> HashFile(
-    const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  struct stat st;
-  if (fd < 0 || ::fstat(fd, &st) != 0) {
-    std::string why = std::strerror(errno);
-    if (fd >= 0) ::close(fd);
-    return MakeError(Errc::kIoError, path + ": " + why);
-  }
-  core::Sha256Stream whole;
-  auto manifest =
-      server::ComputeManifest(fd, static_cast<uint64_t>(st.st_size), &whole);
-  ::close(fd);
-  if (!manifest)
-    return MakeError(Errc::kIoError, path + ": " + manifest.error().what);
-  return std::pair{std::move(*manifest), whole.Finish()};
-}
 
 int RunMetalink(const MetalinkFlags& flags) {
   for (const auto& url : flags.urls) {

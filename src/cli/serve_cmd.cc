@@ -5,6 +5,7 @@
 #include <functional>
 
 #include "cli/commands.h"
+#include "cli/metalink_publisher.h"
 #include "cli/tls_flags.h"
 #include "core/register_token.h"
 #include "net/log_failure.h"
@@ -47,9 +48,12 @@ void ReloadRate(const ServeFlags& flags, server::Server& srv) {
 }
 
 // Hashes the root, then (with a director) registers it, and watches the
-// root: a change refreshes LIST's table of contents and registers again.
-awaitable<void> Announce(server::Server& srv, server::DirectorLink* link) {
+// root: a change refreshes LIST's table of contents, registers again and
+// brings the Metalinks up to date.
+awaitable<void> Announce(server::Server& srv, server::DirectorLink* link,
+                         MetalinkPublisher* metalinks) {
   co_await srv.Prehash();
+  if (metalinks) metalinks->Changed();
   auto ex = co_await asio::this_coro::executor;
   if (link) asio::co_spawn(ex, link->Run(), net::LogFailure("director link"));
   auto watcher = server::RootWatcher::Create(ex, srv.root().path());
@@ -64,6 +68,7 @@ awaitable<void> Announce(server::Server& srv, server::DirectorLink* link) {
     spdlog::info("contents of {} changed", srv.root().path().string());
     srv.RootChanged();
     if (link) link->Changed();
+    if (metalinks) metalinks->Changed();
   }
 }
 
@@ -166,8 +171,13 @@ int RunServe(const ServeFlags& flags) {
     link.emplace(srv, *options->director, std::move(*director_tls));
     link->set_token(std::move(director_token));
   }
-  asio::co_spawn(io, Announce(srv, link ? &*link : nullptr),
-                 net::LogFailure("announcement"));
+  std::optional<MetalinkPublisher> metalinks;
+  if (!options->metalinks.empty())
+    metalinks.emplace(srv.root().path(), options->metalinks, options->mirrors);
+  asio::co_spawn(
+      io,
+      Announce(srv, link ? &*link : nullptr, metalinks ? &*metalinks : nullptr),
+      net::LogFailure("announcement"));
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](std::error_code, int) {
     spdlog::info("stopping");
@@ -232,6 +242,15 @@ void AddServeCommand(CLI::App& app, int* exit_code) {
                   "a producer appends to; it ends when the FIFO's writer "
                   "closes it, or the file's writer closes the file (repeat "
                   "for more)");
+  opt("--metalinks", &flags->settings.metalinks,
+      "Keep in this directory a Metalink of each file (NAME.meta4: size, "
+      "SHA-256, the SHA-256 of each 64KiB piece, its URL on each --mirror), "
+      "written again when files change, for web mirrors to publish beside "
+      "the files: clients then check their every block (`braid get "
+      "URL.meta4`, or a mirror's Link field). May be the root");
+  cmd->add_option("--mirror", flags->settings.mirrors,
+                  "Base URL of a web mirror of the root, for --metalinks: "
+                  "file NAME is at URL/NAME (repeat for more)");
   opt("--live-spool-max", &flags->settings.live_spool_max,
       "Most bytes of a FIFO live stream the server keeps (default 16GiB); "
       "the stream ends there");

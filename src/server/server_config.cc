@@ -2,6 +2,7 @@
 
 #include <toml++/toml.h>
 
+#include <algorithm>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -39,6 +40,38 @@ Status ParseLiveTable(const toml::node& node, const std::string& path,
     }
     out->push_back(std::string(name.str()) + "=" + *where);
   }
+  return Ok{};
+}
+
+// mirrors = ["URL", ...]: base URLs of web mirrors of the root.
+Status ParseMirrors(const toml::node& node, const std::string& path,
+                    std::vector<std::string>* out) {
+  const toml::array* list = node.as_array();
+  bool strings =
+      list && std::all_of(list->begin(), list->end(), [](const toml::node& n) {
+        return n.value<std::string>().has_value();
+      });
+  if (!strings) {
+    return MakeError(Errc::kMalformed,
+                     "config " + path + ": 'mirrors' must be a list of URLs");
+  }
+  for (const toml::node& n : *list) out->push_back(*n.value<std::string>());
+  return Ok{};
+}
+
+// Metalinks: a directory and the mirror bases their URLs are under.
+Status CheckMetalinks(ServerOptions* o) {
+  for (const auto& url : o->mirrors) {
+    if (!url.starts_with("http://") && !url.starts_with("https://"))
+      return MakeError(Errc::kMalformed,
+                       "mirror '" + url + "': not an http(s) URL");
+  }
+  if (!o->mirrors.empty() && o->metalinks.empty())
+    return MakeError(Errc::kMalformed,
+                     "mirror URLs are for Metalinks: give --metalinks DIR");
+  if (!o->metalinks.empty() && o->mirrors.empty())
+    return MakeError(Errc::kMalformed,
+                     "--metalinks needs at least one --mirror URL");
   return Ok{};
 }
 
@@ -87,12 +120,18 @@ Expected<ServerSettings> ParseServerSettings(std::string_view text,
                                               "tls_cert",
                                               "tls_key",
                                               "access_key_file",
-                                              "director_token_file"};
+                                              "director_token_file",
+                                              "metalinks"};
   ServerSettings s;
   for (const auto& [key, value] : table) {
     std::string k(key.str());
     if (k == "live") {
       if (auto st = ParseLiveTable(value, path, &s.live); !st)
+        return Unexpected{st.error()};
+      continue;
+    }
+    if (k == "mirrors") {
+      if (auto st = ParseMirrors(value, path, &s.mirrors); !st)
         return Unexpected{st.error()};
       continue;
     }
@@ -123,6 +162,7 @@ Expected<ServerSettings> ParseServerSettings(std::string_view text,
     if (k == "tls_key") s.tls_key = text;
     if (k == "access_key_file") s.access_key_file = text;
     if (k == "director_token_file") s.director_token_file = text;
+    if (k == "metalinks") s.metalinks = text;
   }
   return s;
 }
@@ -161,6 +201,9 @@ Expected<ServerOptions> ResolveServerOptions(const ServerSettings& file,
       pick(file.access_key_file, flags.access_key_file).value_or("");
   o.director_token_file =
       pick(file.director_token_file, flags.director_token_file).value_or("");
+  o.metalinks = pick(file.metalinks, flags.metalinks).value_or("");
+  o.mirrors = flags.mirrors.empty() ? file.mirrors : flags.mirrors;
+  if (auto s = CheckMetalinks(&o); !s) return Unexpected{s.error()};
   auto address = [](const std::optional<std::string>& v, const char* what,
                     std::optional<core::HostPort>* out) -> Status {
     if (!v) return Ok{};

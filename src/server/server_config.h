@@ -1,8 +1,8 @@
 // Settings of `braid serve`, from a TOML file (--config) and flags; flags
 // override the file. Keys: root, listen, name, director, advertise,
 // discovery, max_rate, live_spool_max, sign_key, tls_cert, tls_key,
-// access_key_file, director_token_file, and a table [live] of
-// NAME = "PATH" live streams.
+// access_key_file, director_token_file, metalinks, a list mirrors of URLs,
+// and a table [live] of NAME = "PATH" live streams.
 #ifndef BRAID_SERVER_SERVER_CONFIG_H_
 #define BRAID_SERVER_SERVER_CONFIG_H_
 
@@ -46,6 +46,11 @@ struct ServerOptions {
   // A file holding this server's registration token for the director
   // (core/register_token.h). Empty: none. REQUIRES: director, when set.
   std::string director_token_file;
+  // A directory kept holding a Metalink of each file (NAME.meta4) whose
+  // URLs are the file's under each of `mirrors` (web mirrors of the root).
+  // Empty: none. REQUIRES: mirrors, when set (and only then).
+  std::string metalinks;
+  std::vector<std::string> mirrors;
   // Live streams: name -> a FIFO or a file a producer appends to.
   std::vector<std::pair<std::string, std::string>> live;
   // Most bytes of one FIFO live stream kept in its spool; the stream ends
@@ -66,8 +71,9 @@ struct ServerOptions {
 struct ServerSettings {
   std::optional<std::string> root, listen, name, director, advertise, discovery,
       max_rate, live_spool_max, sign_key, tls_cert, tls_key, access_key_file,
-      director_token_file;
-  std::vector<std::string> live;  // "NAME=PATH"; the flags add to the file's
+      director_token_file, metalinks;
+  std::vector<std::string> live;     // "NAME=PATH"; the flags add to the file's
+  std::vector<std::string> mirrors;  // the flags' replace the file's
 };
 
 // Parses a TOML file. Errors name the file, the key and what is wrong.

@@ -88,6 +88,42 @@ TEST(ServerConfigTest, ClearErrors) {
   EXPECT_FALSE(ResolveServerOptions({}, bad_listen));
 }
 
+TEST(ServerConfigTest, MetalinksTakeADirectoryAndMirrorUrls) {
+  auto file = ParseServerSettings(
+      "root = \"/srv\"\nmetalinks = \"/srv\"\n"
+      "mirrors = [\"https://m1.example/pub\", \"http://m2.example/\"]\n",
+      "t.toml");
+  ASSERT_TRUE(file) << file.error().what;
+  auto o = ResolveServerOptions(*file, {});
+  ASSERT_TRUE(o) << o.error().what;
+  EXPECT_EQ(o->metalinks, "/srv");
+  EXPECT_EQ(o->mirrors, (std::vector<std::string>{"https://m1.example/pub",
+                                                  "http://m2.example/"}));
+  ServerSettings flags;  // the flags' list replaces the file's
+  flags.mirrors = {"https://m3.example/"};
+  EXPECT_EQ(ResolveServerOptions(*file, flags)->mirrors, flags.mirrors);
+  for (const char* text :
+       {"root = \"/srv\"\nmirrors = \"https://m.example/\"\n",
+        "root = \"/srv\"\nmirrors = [1]\n"}) {
+    auto bad = ParseServerSettings(text, "t.toml");
+    ASSERT_FALSE(bad) << text;
+    EXPECT_NE(bad.error().what.find("list of URLs"), std::string::npos);
+  }
+  ServerSettings s;
+  s.root = "/srv";
+  s.metalinks = "/pub";
+  auto none = ResolveServerOptions({}, s);
+  ASSERT_FALSE(none);
+  EXPECT_NE(none.error().what.find("at least one --mirror"), std::string::npos);
+  s.mirrors = {"ftp://m.example/"};
+  EXPECT_FALSE(ResolveServerOptions({}, s));
+  s.metalinks.reset();
+  s.mirrors = {"https://m.example/"};
+  auto alone = ResolveServerOptions({}, s);
+  ASSERT_FALSE(alone);
+  EXPECT_NE(alone.error().what.find("give --metalinks"), std::string::npos);
+}
+
 TEST(ServerConfigTest, CredentialFilesFromTheFileAndTheFlags) {
   auto file = ParseServerSettings(
       "root = \"/srv\"\ndirector = \"10.0.0.1:7071\"\n"

@@ -366,6 +366,44 @@ class HttpMirrors(unittest.TestCase):
         self.assertIn("HTTP 404", r.stderr.decode())
         self.assertEqual([s["address"] for s in st["sources"]], [url])
 
+    def test_braid_serve_publishes_metalinks_that_web_mirrors_link(self) -> None:
+        """`braid serve --metalinks ROOT` keeps NAME.meta4 beside each file;
+        an nginx mirror of that root links it, another nginx serves the file
+        with 4 changed bytes: a get of the first finds and drops the second."""
+        root, other = os.path.join(self.work, "root"), os.path.join(self.work, "other")
+        os.makedirs(root)
+        os.makedirs(other)
+        shutil.copy(os.path.join(self.root, "data.bin"), root)
+        shutil.copy(os.path.join(self.root, "four.bin"), os.path.join(other, "data.bin"))
+        link = '<$uri.meta4>; rel=describedby; type="application/metalink4+xml"'
+        a = Nginx(root, os.path.join(self.work, "nginx-a"),
+                  extra=f"location /pub/ {{ alias {root}/; add_header Link '{link}'; }}")
+        self.addCleanup(a.stop)
+        b = Nginx(other, os.path.join(self.work, "nginx-b"))
+        self.addCleanup(b.stop)
+        srv = h.start_server(root, log_dir=self.work, extra=[
+            "--metalinks", root, "--mirror", a.url("pub"), "--mirror", b.url("")])
+        self.addCleanup(srv.stop)
+        doc = os.path.join(root, "data.bin.meta4")
+        self.assertTrue(h.wait_until(lambda: os.path.exists(doc), 30), srv.stderr_text())
+        url, bad = a.url("pub/data.bin"), b.url("data.bin")
+        st = self.assert_ok(self.get([url]))
+        self.assertTrue(st["verified"], "every block checked against the piece hashes")
+        by = {s["address"]: s for s in st["sources"]}
+        self.assertEqual(set(by), {url, bad}, st)
+        self.assertTrue(by[bad]["failed"], st)
+        self.assertIn("does not match", by[bad]["error"])
+        # A file added gets its document, one removed loses it.
+        late = os.path.join(root, "late.bin")
+        h.write_random_file(late, 300000)
+        self.assertTrue(h.wait_until(lambda: os.path.exists(late + ".meta4"), 30))
+        with open(late + ".meta4") as f:
+            self.assertIn("<size>300000</size>", f.read())
+        os.remove(late)
+        self.assertTrue(h.wait_until(lambda: not os.path.exists(late + ".meta4"), 30))
+        self.assertTrue(os.path.exists(doc))
+        self.assertFalse(os.path.exists(doc + ".meta4"))
+
     def test_a_metalink_without_braid_piece_hashes_checks_the_whole_file(self) -> None:
         m = self.mirror()
         meta = os.path.join(self.work, "foreign.meta4")

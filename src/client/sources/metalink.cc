@@ -138,6 +138,7 @@ std::string WriteMetalink(const std::string& name,
   decl.append_attribute("encoding") = "UTF-8";
   auto root = doc.append_child("metalink");
   root.append_attribute("xmlns") = "urn:ietf:params:xml:ns:metalink";
+  root.append_child("generator").text() = kMetalinkGenerator;
   auto file = root.append_child("file");
   file.append_attribute("name") = name.c_str();
   file.append_child("size").text() =

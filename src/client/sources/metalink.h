@@ -42,6 +42,9 @@ Expected<Metalink> ParseMetalink(std::string_view xml);
 // other lengths or hash types (only the whole-file hash can check those).
 std::optional<core::Manifest> ManifestOf(const Metalink& m);
 
+// What documents WriteMetalink writes name as their generator.
+inline constexpr char kMetalinkGenerator[] = "braid";
+
 // A Metalink document of one file: its name, size, SHA-256, the SHA-256
 // of its 64 KiB pieces (the manifest) and its urls, in that priority.
 std::string WriteMetalink(const std::string& name,
