@@ -25,7 +25,9 @@ class SessionImpl final : public Session {
   // Learns the size and content id the sources agree on (none when only
   // HTTP mirrors answered: then no fetch is pinned to one).
   Status Agree() {
-    auto d = client::Describe(get_);
+    std::optional<client::GetOptions> settled;
+    auto d = client::Describe(Options(), &settled);
+    Adopt(settled);
     if (!d) return Unexpected{d.error()};
     bool live = d->size == core::kLiveSize;
     Learn(d->size, live || !d->content_id ? "" : core::ToHex(*d->content_id));
@@ -40,13 +42,13 @@ class SessionImpl final : public Session {
   Expected<Report> FetchToFile(const std::string& path,
                                const FetchOptions& options) override {
     if (path.empty()) return MakeError(Errc::kInvalidArgument, "no file name");
-    client::GetOptions get = get_;
+    client::GetOptions get = Options();
     get.output = path;
     return Run(std::move(get), options);
   }
 
   Expected<Report> Fetch(Sink& sink, const FetchOptions& options) override {
-    client::GetOptions get = get_;
+    client::GetOptions get = Options();
     // The caller owns the sink: a shared_ptr that never deletes it.
     get.sink = std::shared_ptr<Sink>(&sink, [](Sink*) {});
     return Run(std::move(get), options);
@@ -64,7 +66,9 @@ class SessionImpl final : public Session {
         get.content_id = *core::DigestFromHex(agreed->content_id);
       get.size = agreed->size;
     }
-    auto report = client::RunGet(get, options.stop);
+    std::optional<client::GetOptions> settled;
+    auto report = client::RunGet(get, options.stop, &settled);
+    Adopt(settled);
     if (!report && options.stop.stop_requested())
       return MakeError(Errc::kCancelled, report.error().what);
     if (report && !report->live && !get.range)
@@ -76,6 +80,19 @@ class SessionImpl final : public Session {
   static client::GetOptions Shared(client::GetOptions get) {
     get.session = std::make_shared<client::SessionState>();
     return get;
+  }
+
+  // The options fetches start from: once a Metalink given by URL was
+  // fetched and mirrors' links followed, with what they added, neither
+  // done again.
+  client::GetOptions Options() const {
+    std::lock_guard lock(mu_);
+    return get_;
+  }
+  void Adopt(const std::optional<client::GetOptions>& settled) {
+    if (!settled) return;
+    std::lock_guard lock(mu_);
+    client::AdoptSources(*settled, &get_);
   }
 
   // The description once learned (by Agree or a whole fetch).
@@ -92,8 +109,8 @@ class SessionImpl final : public Session {
     agreed_ = true;
   }
 
-  const client::GetOptions get_;
   mutable std::mutex mu_;
+  client::GetOptions get_;   // guarded by mu_
   Description description_;  // guarded by mu_
   bool agreed_ = false;      // description_ learned; guarded by mu_
 };

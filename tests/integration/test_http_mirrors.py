@@ -675,6 +675,21 @@ class HttpMirrors(unittest.TestCase):
         self.assertIn(b"other.bin", body)
         self.assertTrue(proxy.alive(), proxy.stderr_text())
 
+    def test_proxy_follows_a_mirrors_links_once_per_session(self) -> None:
+        other = self.mirror()
+        web = self.linker(f"<{other.url('data.bin')}>; rel=duplicate")
+        proxy = self.proxy_of([web.url("linked/data.bin")])
+        for ask in ({}, {"Range": "bytes=0-999"}, {"Range": f"bytes={5 * MB}-"}):
+            status, _, body = self.http(proxy, "GET", "/data.bin", ask)
+            self.assertIn(status, (200, 206), body[:300])
+        self.assertEqual(status, 206)
+        self.assertEqual(len(body), self.SIZE - 5 * MB)
+        log = proxy.stderr_text()
+        self.assertEqual(log.count("links 1 other mirror(s): starting again"), 1, log)
+        # The duplicate served too.
+        with open(other.access_log) as f:
+            self.assertGreater(len(f.readlines()), 2)
+
     def test_proxy_refuses_a_file_that_changed_size_since_its_session_opened(self) -> None:
         # Mirrors name no content: the size the session described (and the
         # proxy sends as Content-Length) is what each fetch holds them to.

@@ -136,7 +136,20 @@ Status CheckSha256(const std::string& path, const core::Digest& want) {
                        " (a source serves other bytes than the checksum's)");
 }
 
-Expected<GetReport> RunGet(const GetOptions& given, std::stop_token stop) {
+void AdoptSources(const GetOptions& from, GetOptions* into) {
+  into->name = from.name;
+  into->name_from_metalink = false;
+  into->mirrors = from.mirrors;
+  into->size = from.size;
+  into->manifest = from.manifest;
+  into->content_id = from.content_id;
+  into->default_sha256 = from.default_sha256;
+  into->metalink_url.reset();
+  into->follow_mirror_links = false;
+}
+
+Expected<GetReport> RunGet(const GetOptions& given, std::stop_token stop,
+                           std::optional<GetOptions>* settled) {
   if (!HasSources(given))
     return MakeError(Errc::kUnavailable, "no sources given");
   GetOptions options = given;
@@ -144,6 +157,7 @@ Expected<GetReport> RunGet(const GetOptions& given, std::stop_token stop) {
   if (!options.resume && !options.output.empty())
     DiscardResumeState(options.output);
   auto result = RunUntilSettled(&options, &Transfer::Run, stop);
+  if (settled) *settled = options;
   if (!result && CanFetchWhole(options, result.error()))
     result = FetchWholeFile(options, stop);
   // The user's checksum, or else, when nothing verified the blocks, a
@@ -164,12 +178,15 @@ Expected<GetReport> RunGet(const GetOptions& given, std::stop_token stop) {
   return result;
 }
 
-Expected<Description> Describe(const GetOptions& given) {
+Expected<Description> Describe(const GetOptions& given,
+                               std::optional<GetOptions>* settled) {
   if (!HasSources(given))
     return MakeError(Errc::kUnavailable, "no sources given");
   GetOptions options = given;
   if (Status s = ResolveMetalinkUrl(&options); !s) return Unexpected{s.error()};
-  return RunUntilSettled(&options, &Transfer::Describe, std::stop_token());
+  auto d = RunUntilSettled(&options, &Transfer::Describe, std::stop_token());
+  if (settled) *settled = options;
+  return d;
 }
 
 }  // namespace braid::client

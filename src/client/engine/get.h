@@ -147,13 +147,22 @@ void AddMirror(const Url& url, GetOptions* options);
 
 // Runs a whole transfer on its own io_context. On failure the output file
 // does not exist and the error is one line fit for the user. A stop
-// requested (polled every 50 ms) interrupts it: kCancelled.
-Expected<GetReport> RunGet(const GetOptions& options,
-                           std::stop_token stop = {});
+// requested (polled every 50 ms) interrupts it: kCancelled. `settled`, if
+// given, gets the options as the transfer ran them once a Metalink given by
+// URL was fetched (for AdoptSources: a caller's later transfers).
+Expected<GetReport> RunGet(const GetOptions& options, std::stop_token stop = {},
+                           std::optional<GetOptions>* settled = nullptr);
 
 // Finds and opens options' sources and agrees on the content, as a transfer
 // starts, then closes them. kNotFound when no source holds the name.
-Expected<Description> Describe(const GetOptions& options);
+// `settled` as for RunGet.
+Expected<Description> Describe(const GetOptions& options,
+                               std::optional<GetOptions>* settled = nullptr);
+
+// Takes into `into` what fetching a Metalink by URL and following mirrors'
+// links settled in `from` (its mirrors, name, size, hashes), with neither
+// to be done again.
+void AdoptSources(const GetOptions& from, GetOptions* into);
 
 // Hashes the file at path; if it is not `want`, removes it and says so.
 Status CheckSha256(const std::string& path, const core::Digest& want);
