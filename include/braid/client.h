@@ -64,7 +64,8 @@ struct HttpSettings {
   // Take the other mirrors and the Metalink that the first mirror to
   // answer links (RFC 6249 Link fields: rel=duplicate, and rel=describedby
   // of type application/metalink4+xml): the fetch starts again with them
-  // before any block was asked. Never from https to http.
+  // before any block was asked. Never from https to http. A session does
+  // so once; its later fetches start with them.
   bool follow_links = true;
 };
 
@@ -83,7 +84,8 @@ struct SessionOptions {
   // name, Open fails with kNotFound.
   bool mirrors_match_name = false;
   // A Metalink document (RFC 5854, ".meta4") of the file: a path, or an
-  // http(s) URL fetched when the session opens and when a fetch starts. Its
+  // http(s) URL, fetched once: when the session opens (or by its first
+  // fetch, if that fails to fetch it, by the next). Its
   // http and https URLs are added as mirrors, its file name is the name when
   // none is given, and its size is held to. With SHA-256 hashes of 64 KiB
   // pieces (what `braid metalink` writes) every block is verified, and a
