@@ -11,7 +11,7 @@ PACKAGES=(
   libasio-dev libssl-dev libcli11-dev libspdlog-dev libfmt-dev
   nlohmann-json3-dev libtomlplusplus-dev libsqlite3-dev libcpp-httplib-dev libcurl4-openssl-dev libpugixml-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  python3 gnuplot-nox iproute2 curl aria2 axel nginx-light ca-certificates openssl time ffmpeg
+  python3 gnuplot-nox iproute2 curl aria2 axel nginx-light lighttpd ca-certificates openssl time ffmpeg
   help2man
 )
 
@@ -39,25 +39,30 @@ if [ "${#missing[@]}" -eq 0 ] && [ "${BRAID_SETUP_FORCE:-0}" != "1" ]; then
 fi
 echo "setup.sh: installing: ${missing[*]:-(forced) ${PACKAGES[*]}}"
 
-nginx_was_installed=0
-is_installed nginx-light && nginx_was_installed=1
-nginx_was_running=0
-pgrep -x nginx >/dev/null 2>&1 && nginx_was_running=1
+# Web servers the tests start themselves: one that the install starts as
+# a daemon (port 80) is stopped again, if this install started it. Best
+# effort, never fatal.
+daemons=(nginx lighttpd)
+declare -A package=([nginx]=nginx-light [lighttpd]=lighttpd)
+declare -A was_there
+for d in "${daemons[@]}"; do
+  was_there[$d]=0
+  if is_installed "${package[$d]}" || pgrep -x "$d" >/dev/null 2>&1; then
+    was_there[$d]=1
+  fi
+done
 
 "${SUDO[@]}" apt-get update
 "${SUDO[@]}" apt-get install -y --no-install-recommends "${PACKAGES[@]}"
 
-# Installing nginx-light may start a daemon on port 80: stop it if this
-# install started it. Best effort, never fatal.
-if [ "$nginx_was_installed" -eq 0 ] && [ "$nginx_was_running" -eq 0 ] \
-   && pgrep -x nginx >/dev/null 2>&1; then
-  echo "setup.sh: stopping the nginx daemon started by the install"
-  if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
-    "${SUDO[@]}" systemctl stop nginx >/dev/null 2>&1 || true
+for d in "${daemons[@]}"; do
+  if [ "${was_there[$d]}" -eq 0 ] && pgrep -x "$d" >/dev/null 2>&1; then
+    echo "setup.sh: stopping the $d daemon started by the install"
+    if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+      "${SUDO[@]}" systemctl stop "$d" >/dev/null 2>&1 || true
+    fi
+    "${SUDO[@]}" pkill -x "$d" >/dev/null 2>&1 || true
   fi
-  if pgrep -x nginx >/dev/null 2>&1; then
-    "${SUDO[@]}" nginx -s stop >/dev/null 2>&1 || true
-  fi
-fi
+done
 
 echo "setup.sh: done"

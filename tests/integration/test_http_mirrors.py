@@ -117,6 +117,41 @@ class Nginx:
             self.proc.wait(10)
 
 
+LIGHTTPD = shutil.which("lighttpd") or "/usr/sbin/lighttpd"
+
+
+class Lighttpd:
+    """One lighttpd serving `root` (another web server than nginx, as a
+    mirror network has); stop() kills exactly the process started."""
+
+    def __init__(self, root: str, tmp: str):
+        os.makedirs(tmp, exist_ok=True)
+        self.proc = None
+        for _ in range(3):  # the port may be taken between choice and bind
+            self.port = free_tcp_port()
+            conf = os.path.join(tmp, "lighttpd.conf")
+            with open(conf, "w") as f:
+                f.write(f'server.document-root = "{root}"\n'
+                        f'server.bind = "127.0.0.1"\nserver.port = {self.port}\n'
+                        f'server.errorlog = "{tmp}/error.log"\nserver.modules = ()\n')
+            with open(os.path.join(tmp, "stderr.log"), "wb") as err:
+                self.proc = subprocess.Popen([LIGHTTPD, "-D", "-f", conf],
+                                             stdin=subprocess.DEVNULL,
+                                             stdout=subprocess.DEVNULL, stderr=err)
+            if h.wait_until(lambda: port_open(self.port) or self.proc.poll() is not None, 10):
+                if self.proc.poll() is None:
+                    return
+        raise RuntimeError(f"lighttpd did not start; see {tmp}/stderr.log")
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}/{path}"
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+
 class EmptyFile416:
     """A server of one empty file that answers a Range the way Apache does:
     416 with "Content-Range: bytes */0"."""
@@ -403,6 +438,24 @@ class HttpMirrors(unittest.TestCase):
         self.assertTrue(h.wait_until(lambda: not os.path.exists(late + ".meta4"), 30))
         self.assertTrue(os.path.exists(doc))
         self.assertFalse(os.path.exists(doc + ".meta4"))
+
+    def test_lighttpd_beside_nginx_and_an_empty_file_on_it(self) -> None:
+        lroot = os.path.join(self.work, "lroot")
+        os.makedirs(lroot)
+        os.link(os.path.join(self.root, "data.bin"), os.path.join(lroot, "data.bin"))
+        open(os.path.join(lroot, "empty.bin"), "wb").close()
+        light = Lighttpd(lroot, os.path.join(self.work, "lighttpd"))
+        self.addCleanup(light.stop)
+        n = self.mirror()
+        st = self.assert_ok(self.get([light.url("data.bin"), n.url("data.bin")]))
+        for s in st["sources"]:
+            self.assertGreater(s["bytes"], 0, s)
+            self.assertFalse(s["failed"], s)
+        # lighttpd answers a range of an empty file with 200 and no body.
+        os.remove(self.out)
+        r = self.get([light.url("empty.bin")])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(os.path.getsize(self.out), 0)
 
     def test_a_metalink_without_braid_piece_hashes_checks_the_whole_file(self) -> None:
         m = self.mirror()
