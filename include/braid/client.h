@@ -135,6 +135,9 @@ struct Description {
   // or only HTTP mirrors answered (they have no manifest, so blocks are
   // not verified; only the whole file's --sha256 can check it).
   std::string content_id;
+  // False when the one source is a web server that serves no byte ranges:
+  // fetches are then of the whole file (a `range` fails).
+  bool ranges = true;
   bool live() const { return size == kLiveSize; }
   static constexpr uint64_t kLiveSize = UINT64_MAX;
 };

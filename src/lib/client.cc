@@ -31,6 +31,8 @@ class SessionImpl final : public Session {
     if (!d) return Unexpected{d.error()};
     bool live = d->size == core::kLiveSize;
     Learn(d->size, live || !d->content_id ? "" : core::ToHex(*d->content_id));
+    std::lock_guard lock(mu_);
+    description_.ranges = !d->whole_only;
     return Ok{};
   }
 

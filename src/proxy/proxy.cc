@@ -228,7 +228,10 @@ void Proxy::Handle(const httplib::Request& req, httplib::Response& res,
     return SetLiveBody(req, std::move(*session), type, options_.queue_bytes,
                        forget, res);
   }
-  res.set_header("Accept-Ranges", "bytes");
+  // A source without byte ranges gives the whole file only: a Range is
+  // ignored, as HTTP lets a server do (RFC 9110, 14.2).
+  if (!d.ranges) ignore_range = true;
+  res.set_header("Accept-Ranges", d.ranges ? "bytes" : "none");
   // The content id names the bytes; mirrors alone name none: no ETag.
   if (!d.content_id.empty()) res.set_header("ETag", "\"" + d.content_id + "\"");
   RangeRequest r =

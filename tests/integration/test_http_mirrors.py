@@ -743,6 +743,19 @@ class HttpMirrors(unittest.TestCase):
         with open(other.access_log) as f:
             self.assertGreater(len(f.readlines()), 2)
 
+    def test_proxy_of_a_server_without_ranges_gives_the_whole_file(self) -> None:
+        proxy = self.proxy_of([self.python_http_server()])
+        status, headers, _ = self.http(proxy, "HEAD", "/data.bin")
+        self.assertEqual(status, 200)
+        self.assertEqual(int(headers["content-length"]), self.SIZE)
+        self.assertEqual(headers["accept-ranges"], "none")
+        # A Range is ignored, as HTTP lets a server do: the whole file, 200.
+        for ask in ({}, {"Range": "bytes=100-199"}):
+            status, headers, body = self.http(proxy, "GET", "/data.bin", ask)
+            self.assertEqual(status, 200, body[:300])
+            self.assertEqual(hashlib.sha256(body).hexdigest(), self.digest)
+        self.assertTrue(proxy.alive(), proxy.stderr_text())
+
     def test_proxy_refuses_a_file_that_changed_size_since_its_session_opened(self) -> None:
         # Mirrors name no content: the size the session described (and the
         # proxy sends as Content-Length) is what each fetch holds them to.

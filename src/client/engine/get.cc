@@ -186,6 +186,8 @@ Expected<Description> Describe(const GetOptions& given,
   if (Status s = ResolveMetalinkUrl(&options); !s) return Unexpected{s.error()};
   auto d = RunUntilSettled(&options, &Transfer::Describe, std::stop_token());
   if (settled) *settled = options;
+  if (!d && CanFetchWhole(options, d.error()))
+    return DescribeWholeFile(options);
   return d;
 }
 

@@ -132,6 +132,9 @@ struct Description {
   uint64_t size = 0;
   // nullopt: nothing names the content (only HTTP mirrors answered).
   std::optional<core::Digest> content_id;
+  // The one source serves no byte ranges: only a fetch of the whole file
+  // works (FetchWholeFile).
+  bool whole_only = false;
 };
 
 using SourceReport = braid::SourceReport;

@@ -203,4 +203,25 @@ Expected<GetReport> FetchWholeFile(const GetOptions& options,
   return MakeReport(g);
 }
 
+Expected<Description> DescribeWholeFile(const GetOptions& options) {
+  PlainGet head(options.mirrors.front(), options.http);
+  CURL* e = static_cast<CURL*>(head.easy());
+  curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+  if (int result = head.Perform(); result != CURLE_OK)
+    return Unexpected{head.Failure(result)};
+  if (head.status() != 200) {
+    return MakeError(Errc::kUnavailable,
+                     "HEAD " + options.mirrors.front().ToString() + ": HTTP " +
+                         std::to_string(head.status()));
+  }
+  curl_off_t length = -1;
+  curl_easy_getinfo(e, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length);
+  if (length < 0)
+    return MakeError(Errc::kUnavailable, "no Content-Length: size unknown");
+  Description d;
+  d.size = static_cast<uint64_t>(length);
+  d.whole_only = true;
+  return d;
+}
+
 }  // namespace braid::client

@@ -21,6 +21,10 @@ bool CanFetchWhole(const GetOptions& options, const Error& error);
 Expected<GetReport> FetchWholeFile(const GetOptions& options,
                                    std::stop_token stop);
 
+// What FetchWholeFile would fetch: the size a HEAD of options.mirrors.front()
+// states (a 200 with a Content-Length), with whole_only set.
+Expected<Description> DescribeWholeFile(const GetOptions& options);
+
 }  // namespace braid::client
 
 #endif  // BRAID_CLIENT_ENGINE_WHOLE_FILE_H_
