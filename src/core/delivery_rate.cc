@@ -1,5 +1,7 @@
 #include "core/delivery_rate.h"
 
+#include <algorithm>
+
 namespace braid::core {
 
 void DeliveryRate::OnBlock(uint32_t bytes, Clock::time_point at) {
@@ -35,6 +37,13 @@ std::optional<double> DeliveryRate::SinceFirst(Clock::time_point now,
   double span = Seconds(now - first_at_);
   if (span <= 0) return std::nullopt;
   return static_cast<double>(bytes_ - first_bytes_) / span;
+}
+
+std::optional<double> DeliveryRate::MeanGap(size_t n,
+                                            Clock::time_point start) const {
+  if (blocks_ == 0 || n == 0) return std::nullopt;
+  if (blocks_ > n) return Seconds(Back(0).at - Back(n).at) / n;
+  return std::max(Seconds(Back(0).at - start), 0.0) / blocks_;
 }
 
 }  // namespace braid::core

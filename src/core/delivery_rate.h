@@ -30,6 +30,11 @@ class DeliveryRate {
   // blocks came after the first.
   std::optional<double> SinceFirst(Clock::time_point now,
                                    size_t min_blocks = 3) const;
+  // The mean time between the arrivals of the last `n` blocks (n < kKept),
+  // up to the newest: the pace the source keeps, which a silence since
+  // does not stretch. With n blocks or fewer so far, from `start` (when
+  // the source was first owed blocks). Empty before the first block.
+  std::optional<double> MeanGap(size_t n, Clock::time_point start) const;
   uint64_t blocks() const { return blocks_; }
 
  private:

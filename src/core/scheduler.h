@@ -322,6 +322,10 @@ class Scheduler {
   // blocks and then met a loss holds the tail).
   bool MayHedge(uint64_t seq, bool owner_quiet) const;
   void DetectStalls(Clock::time_point now);
+  // How long a block from s takes, for its stall timer (0: not known).
+  double BlockTime(const Source& s) const;
+  // s is asked for blocks again after it ended: its stall timer restarts.
+  void GiveWork(Source& s, Clock::time_point now);
   uint64_t Horizon() const;
 
   StreamLayout layout_;

@@ -206,7 +206,7 @@ void Scheduler::Rebalance(Clock::time_point now, std::vector<Command>* out) {
       uint64_t q = list.back();
       list.pop_back();
       Move(q, taker->id, /*skip_old=*/true, MoveReason::kSteal, out);
-      if (Source* t = Find(taker->id)) t->ended = false;
+      if (Source* t = Find(taker->id)) GiveWork(*t, now);
       work[taker->id].push_back(q);
       ++moved;
     }
@@ -287,7 +287,7 @@ void Scheduler::EndGame(Clock::time_point now,
         idle_at += idle_block(idle);
         Move(list[i], idle->id, /*skip_old=*/true, MoveReason::kEndGame, out);
         work[idle->id].push_back(list[i]);
-        idle->ended = false;
+        GiveWork(*idle, now);
       }
     }
   }
@@ -299,6 +299,35 @@ bool Scheduler::MayHedge(uint64_t seq, bool owner_quiet) const {
   auto m = moved_.find(seq);
   return owner_quiet && r->second == 1 && m != moved_.end() &&
          m->second.why != MoveReason::kEndGame;
+}
+
+// s, which may have run out of work (END), is asked for blocks again: its
+// stall timer starts now, as with its first slots. The time it owed nothing
+// is not silence: counted, a mirror idle for a few seconds was dropped on
+// the tick after the end game handed it a frozen mirror's blocks.
+void Scheduler::GiveWork(Source& s, Clock::time_point now) {
+  if (!s.ended) return;
+  s.ended = false;
+  s.last_block_at = std::max(s.last_block_at, now);
+}
+
+// A block's time from s, for its stall timer: by its smoothed rate or by
+// the pace of its own last blocks, the longer. The smoothed rate follows an
+// interval that brought none of its blocks down to 0 (a step), which is
+// how a source whose blocks take longer than an interval looks every other
+// interval (1 MiB blocks from a mirror at 512 KB/s a connection come in
+// pairs a second apart): by the rate alone it then had no block time, only
+// the floor, and a pair a few ms late dropped a healthy mirror. The pace
+// ends at its last block: silence does not stretch it, and a source gone
+// quiet is still dropped after 8 of its block times.
+double Scheduler::BlockTime(const Source& s) const {
+  constexpr size_t kPaceBlocks = 8;
+  double by_rate = s.rate > 0 ? layout_.block_size / s.rate : 0;
+  // Its first blocks are timed from when it was first owed blocks: its
+  // first bytes may have come before that and been taken for the handshake
+  // (a mirror's first request goes out with HELLO's flight).
+  return std::max(by_rate,
+                  s.delivery.MeanGap(kPaceBlocks, s.added_at).value_or(0));
 }
 
 void Scheduler::DetectStalls(Clock::time_point now) {
@@ -317,9 +346,8 @@ void Scheduler::DetectStalls(Clock::time_point now) {
     // the transfer's own deadline decides.
     if (Alive().size() <= 1) return;
     if (!s.alive || s.ended || !s.has_slots || paused_.count(s.id)) continue;
-    double per_block = s.rate > 0 ? layout_.block_size / s.rate : 0;
     double limit = std::max(Seconds(config_.min_stall),
-                            8 * per_block + 4 * Seconds(s.rtt));
+                            8 * BlockTime(s) + 4 * Seconds(s.rtt));
     if (Seconds(now - s.last_block_at) > limit) OnSourceFailed(s.id, now);
   }
 }

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <random>
 #include <set>
@@ -850,6 +851,48 @@ TEST(SchedulerTest, BytesOfAFirstBlockAreNotSilence) {
   }
   EXPECT_TRUE(sched.alive(kA)) << "dropped while its first block was arriving";
   EXPECT_FALSE(sched.alive(kB)) << "a source silent for 1.9 s is stalled";
+}
+
+// HTTP mirrors at 512 KB/s a connection, two connections, 1 MiB blocks:
+// their blocks come in pairs a second apart (nginx's limit_rate lets a
+// request's first 512 KB go at once, the rest at the next second), so
+// every other interval brings none of them and the smoothed rate steps to
+// 0. A pair a little late is no stall: a mirror is dropped only after 8 of
+// its block times of silence, and one that froze still is.
+TEST(SchedulerTest, BlocksInPairsASecondApartAreNotAStall) {
+  StreamLayout layout{64ull << 20, 1u << 20};
+  Clock::time_point t0{};
+  Scheduler sched(layout, SchedulerConfig{}, t0);
+  for (SourceId id : {kA, kB, kC})
+    sched.AddSource(id, 1 * kMB, milliseconds(1));
+  sched.Start(t0, 0, InitialPattern({1, 1, 1}, layout.block_count()));
+  auto owned = [&](SourceId id) {
+    std::vector<uint64_t> seqs;
+    const Pattern& p = sched.chain().back().pattern;
+    for (uint64_t q = 0; q < layout.block_count(); ++q)
+      if (p.Owner(q, 0) == id) seqs.push_back(q);
+    return seqs;
+  };
+  std::map<SourceId, std::vector<uint64_t>> work{
+      {kA, owned(kA)}, {kB, owned(kB)}, {kC, owned(kC)}};
+  std::map<SourceId, size_t> next;
+  // A pair every 1.03 s (a second, and a busy client's delay); C freezes
+  // after its third pair.
+  for (int ms = 10; ms <= 9000; ms += 10) {
+    auto now = t0 + milliseconds(ms);
+    for (SourceId id : {kA, kB, kC}) sched.OnBytes(id, now);  // first block
+    for (SourceId id : {kA, kB, kC}) {
+      int pair = ms / 1030;
+      bool due = ms % 1030 == 0 && (id != kC || pair <= 3);
+      if (!due || !sched.alive(id)) continue;
+      for (int k = 0; k < 2 && next[id] < work[id].size(); ++k)
+        sched.OnBlock(id, work[id][next[id]++], 1u << 20, now);
+    }
+    sched.Tick(now);
+  }
+  EXPECT_TRUE(sched.alive(kA)) << "dropped between two pairs";
+  EXPECT_TRUE(sched.alive(kB)) << "dropped between two pairs";
+  EXPECT_FALSE(sched.alive(kC)) << "a mirror silent for 5 s is stalled";
 }
 
 // Patent FIG. 10B: a server that appears mid-transfer gets slots in the
