@@ -834,16 +834,23 @@ TEST(SchedulerTest, NoRepatternForSharesInTheLastInterval) {
   EXPECT_GT(longer.scheduler().chain().epochs().size(), 1u);
 }
 
+// Three sources of 1 MiB blocks, started on equal shares at t0.
+Scheduler ThreeMirrorsStarted(const StreamLayout& layout,
+                              Clock::time_point t0) {
+  Scheduler sched(layout, SchedulerConfig{}, t0);
+  for (SourceId id : {kA, kB, kC})
+    sched.AddSource(id, 1 * kMB, milliseconds(1));
+  sched.Start(t0, 0, InitialPattern({1, 1, 1}, layout.block_count()));
+  return sched;
+}
+
 // Before its first whole block, bytes of it arriving keep a source's stall
 // timer from firing: a 1 MiB block from a mirror at 0.5 MB/s takes 2 s. A
 // source that sends nothing at all is dropped after the floor (1 s).
 TEST(SchedulerTest, BytesOfAFirstBlockAreNotSilence) {
   StreamLayout layout{64ull << 20, 1u << 20};
   Clock::time_point t0{};
-  Scheduler sched(layout, SchedulerConfig{}, t0);
-  for (SourceId id : {kA, kB, kC})
-    sched.AddSource(id, 1 * kMB, milliseconds(1));
-  sched.Start(t0, 0, InitialPattern({1, 1, 1}, layout.block_count()));
+  Scheduler sched = ThreeMirrorsStarted(layout, t0);
   for (int ms = 100; ms <= 1900; ms += 100) {
     auto now = t0 + milliseconds(ms);
     sched.OnBytes(kA, now);  // a slow first block, still coming
@@ -862,10 +869,7 @@ TEST(SchedulerTest, BytesOfAFirstBlockAreNotSilence) {
 TEST(SchedulerTest, BlocksInPairsASecondApartAreNotAStall) {
   StreamLayout layout{64ull << 20, 1u << 20};
   Clock::time_point t0{};
-  Scheduler sched(layout, SchedulerConfig{}, t0);
-  for (SourceId id : {kA, kB, kC})
-    sched.AddSource(id, 1 * kMB, milliseconds(1));
-  sched.Start(t0, 0, InitialPattern({1, 1, 1}, layout.block_count()));
+  Scheduler sched = ThreeMirrorsStarted(layout, t0);
   auto owned = [&](SourceId id) {
     std::vector<uint64_t> seqs;
     const Pattern& p = sched.chain().back().pattern;
