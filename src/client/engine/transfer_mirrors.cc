@@ -7,6 +7,8 @@
 // vote is in before the start. Such a download resumes when the mirrors
 // still serve the same versions (ResumeKey).
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 
 #include "client/engine/transfer.h"
@@ -46,9 +48,12 @@ awaitable<Status> Transfer::CrossCheckMirrors() {
 
 // A mirror's ballot: its samples (which cover the size), or, for a mirror
 // of another size than the one started on, that size; nullopt: none yet.
+// None before its answer was taken (OpenedOf): its samples may come first,
+// and they would count as other bytes than its size's ballot.
 std::optional<core::Digest> Transfer::SampleBallot(SourceConn& s) const {
   const core::Opened* o = OpenedOf(&s);
-  if (o && o->size != layout_.size) {
+  if (!o) return std::nullopt;
+  if (o->size != layout_.size) {
     std::string size = "size " + std::to_string(o->size);
     return core::Sha256(
         std::span(reinterpret_cast<const uint8_t*>(size.data()), size.size()));
@@ -65,6 +70,9 @@ bool Transfer::JudgeSamples(bool closing) {
     auto ballot = SampleBallot(s);
     if (ballot || (!closing && !s.failure))
       election.Cast(VoterOf(s, options_), ballot);
+    spdlog::debug("samples vote{}: {} {} ({})", closing ? " (closing)" : "",
+                  s.name(), ballot ? core::ToHex(*ballot).substr(0, 12) : "-",
+                  s.failure ? s.failure->what : "alive");
   }
   if (!samples_winner_) samples_winner_ = election.Winner();
   if (!samples_winner_ && election.AllIn() && election.Tally().size() > 1) {
