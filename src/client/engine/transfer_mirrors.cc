@@ -70,12 +70,14 @@ bool Transfer::JudgeSamples(bool closing) {
     auto ballot = SampleBallot(s);
     if (ballot || (!closing && !s.failure))
       election.Cast(VoterOf(s, options_), ballot);
-    spdlog::debug("samples vote{}: {} {} ({})", closing ? " (closing)" : "",
-                  s.name(), ballot ? core::ToHex(*ballot).substr(0, 12) : "-",
-                  s.failure ? s.failure->what : "alive");
   }
   if (!samples_winner_) samples_winner_ = election.Winner();
   if (!samples_winner_ && election.AllIn() && election.Tally().size() > 1) {
+    for (size_t i = 0; i < voters_ && i < all_.size(); ++i) {
+      auto ballot = SampleBallot(*all_[i]);
+      spdlog::debug("samples of {}: {}", all_[i]->name(),
+                    ballot ? core::ToHex(*ballot) : "none");
+    }
     vote_lost_ = started_;  // nothing taken from them is kept
     fatal_ = Error{Errc::kBadData,
                    "mirrors disagree on the content of '" + options_.name +
