@@ -186,6 +186,7 @@ void Scheduler::OnBlock(SourceId from, uint64_t seq, uint32_t bytes,
   UpdateRecentRate(*s, bytes, now);
   s->delivery.OnBlock(bytes, now);
   if (!s->heard_from) s->heard_from = now;
+  if (!s->first_block_seen) s->first_block_at = now;
   s->first_block_seen = true;
   // A pattern-walk or catch-up block: the sender's walk has passed it.
   if (chain_.Owner(seq) == from) s->walk_next = std::max(s->walk_next, seq + 1);

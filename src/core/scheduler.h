@@ -263,6 +263,7 @@ class Scheduler {
     // Its last block; before its first block, its last bytes (OnBytes).
     Clock::time_point last_block_at;
     bool first_block_seen = false;
+    std::optional<Clock::time_point> first_block_at;
     // When the first bytes came from it (OnBytes, or its first block).
     std::optional<Clock::time_point> heard_from;
     Clock::time_point added_at;
@@ -324,6 +325,8 @@ class Scheduler {
   void DetectStalls(Clock::time_point now);
   // How long a block from s takes, for its stall timer (0: not known).
   double BlockTime(const Source& s) const;
+  // How long s may be silent before it counts as stalled; nullopt: not now.
+  std::optional<double> StallLimit(const Source& s) const;
   // s is asked for blocks again after it ended: its stall timer restarts.
   void GiveWork(Source& s, Clock::time_point now);
   uint64_t Horizon() const;

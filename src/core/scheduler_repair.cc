@@ -346,10 +346,30 @@ void Scheduler::DetectStalls(Clock::time_point now) {
     // the transfer's own deadline decides.
     if (Alive().size() <= 1) return;
     if (!s.alive || s.ended || !s.has_slots || paused_.count(s.id)) continue;
-    double limit = std::max(Seconds(config_.min_stall),
-                            8 * BlockTime(s) + 4 * Seconds(s.rtt));
-    if (Seconds(now - s.last_block_at) > limit) OnSourceFailed(s.id, now);
+    auto limit = StallLimit(s);
+    if (limit && Seconds(now - s.last_block_at) > *limit)
+      OnSourceFailed(s.id, now);
   }
+}
+
+// By its own pace once it has one. Before its first whole block, a source
+// that has sent some of it has no pace yet: it is held to twice the longest
+// wait another source had for its first block (a server's pacing, a busy
+// client), and not judged at all while no source has delivered a block
+// (a silence they all share is not this one's). One that sent nothing is
+// held to the floor.
+std::optional<double> Scheduler::StallLimit(const Source& s) const {
+  double limit = std::max(Seconds(config_.min_stall),
+                          8 * BlockTime(s) + 4 * Seconds(s.rtt));
+  if (s.first_block_seen || !s.heard_from) return limit;
+  std::optional<double> first_wait;
+  for (const auto& o : sources_) {
+    if (!o.first_block_at) continue;
+    double wait = Seconds(*o.first_block_at - o.added_at);
+    first_wait = std::max(first_wait.value_or(0), wait);
+  }
+  if (!first_wait) return std::nullopt;
+  return std::max(limit, 2 * *first_wait);
 }
 
 }  // namespace braid::core

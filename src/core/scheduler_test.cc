@@ -860,6 +860,47 @@ TEST(SchedulerTest, BytesOfAFirstBlockAreNotSilence) {
   EXPECT_FALSE(sched.alive(kB)) << "a source silent for 1.9 s is stalled";
 }
 
+// nginx's limit_rate sends the first half of a 1 MiB block at once and the
+// rest a second later: before any first block is whole, all three sources
+// are silent together, which is no stall of one of them. Once two have
+// delivered (after 1.15 s), the third, silent since its first bytes, is
+// held to twice their wait and then dropped; one that never sent a byte
+// is held to the floor.
+TEST(SchedulerTest, ASilenceWithinAFirstBlockIsJudgedByTheOthersFirstBlocks) {
+  StreamLayout layout{64ull << 20, 1u << 20};
+  Clock::time_point t0{};
+  Scheduler sched = ThreeMirrorsStarted(layout, t0);
+  auto at = [&](int ms) { return t0 + milliseconds(ms); };
+  for (SourceId id : {kA, kB, kC}) sched.OnBytes(id, at(50));
+  const Pattern& p = sched.chain().back().pattern;
+  auto first_of = [&](SourceId id) {
+    for (uint64_t q = 0;; ++q)
+      if (p.Owner(q, 0) == id) return q;
+  };
+  for (int ms = 60; ms <= 3000; ms += 10) {
+    if (ms == 1150) {
+      sched.OnBlock(kA, first_of(kA), 1u << 20, at(ms));
+      sched.OnBlock(kB, first_of(kB), 1u << 20, at(ms));
+    }
+    if (ms > 1150) {
+      sched.OnBytes(kA, at(ms));
+      sched.OnBytes(kB, at(ms));
+    }
+    sched.Tick(at(ms));
+    if (ms == 1140) {
+      ASSERT_TRUE(sched.alive(kA) && sched.alive(kB) && sched.alive(kC))
+          << "dropped in a silence all three share";
+    }
+    if (ms == 2300) {
+      ASSERT_TRUE(sched.alive(kC))
+          << "held to less than twice the others' wait";
+    }
+  }
+  EXPECT_FALSE(sched.alive(kC)) << "silent 2.9 s within its first block";
+  EXPECT_TRUE(sched.alive(kA));
+  EXPECT_TRUE(sched.alive(kB));
+}
+
 // HTTP mirrors at 512 KB/s a connection, two connections, 1 MiB blocks:
 // their blocks come in pairs a second apart (nginx's limit_rate lets a
 // request's first 512 KB go at once, the rest at the next second), so
