@@ -94,6 +94,11 @@ void MetalinkPublisher::Changed() {
   wake_.notify_all();
 }
 
+bool MetalinkPublisher::Stopping() {
+  std::lock_guard lock(mu_);
+  return stopping_;
+}
+
 void MetalinkPublisher::Work() {
   std::unique_lock lock(mu_);
   for (;;) {
@@ -117,6 +122,7 @@ Expected<size_t> MetalinkPublisher::PublishNow() {
   std::vector<std::string> names;
   size_t written = 0;
   for (const core::TocEntry& e : root->Scan()) {
+    if (Stopping()) return written;  // the rest at the next start
     if (IsDocumentName(e.name)) continue;
     names.push_back(e.name);
     fs::path path = root->path() / e.name;

@@ -38,7 +38,7 @@ class MetalinkPublisher {
  public:
   MetalinkPublisher(std::filesystem::path root, std::filesystem::path dir,
                     std::vector<std::string> mirror_bases);
-  // Stops the worker (a file being hashed is finished first).
+  // Stops the worker (a file being hashed is finished first, no other).
   ~MetalinkPublisher();
   MetalinkPublisher(const MetalinkPublisher&) = delete;
   MetalinkPublisher& operator=(const MetalinkPublisher&) = delete;
@@ -53,6 +53,7 @@ class MetalinkPublisher {
  private:
   using Stamp = std::tuple<uint64_t, uint64_t, int64_t>;  // ino, size, mtime
   void Work();
+  bool Stopping();
   Status Write(const std::string& name, const std::string& doc) const;
   void RemoveStale(const std::vector<std::string>& names);
 
