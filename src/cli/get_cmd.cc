@@ -33,6 +33,7 @@ struct GetFlags {
   std::string trace;
   std::string content_id;
   std::string sha256;
+  std::string checksum;  // aria2's ALGO=HEX
   std::string metalink;
   std::string range;
   std::string limit_rate;    // --limit-rate
@@ -175,11 +176,20 @@ std::optional<std::string> TakeFetchFlags(
       return "--limit-rate wants a rate such as 800k, 6MB or 50mbit";
     fetch->max_rate = *rate;
   }
-  if (!flags.sha256.empty()) {
+  std::string sha256 = flags.sha256;
+  if (!flags.checksum.empty()) {
+    // aria2's form: ALGO=HEX; braid verifies with SHA-256 only.
+    auto eq = flags.checksum.find('=');
+    std::string algo = core::AsciiLower(flags.checksum.substr(0, eq));
+    if (eq == std::string::npos || (algo != "sha-256" && algo != "sha256"))
+      return "--checksum wants sha-256=HEX (the only algorithm braid checks)";
+    sha256 = flags.checksum.substr(eq + 1);
+  }
+  if (!sha256.empty()) {
     if (flags.output.output == "-")
       return "--sha256 needs a file output (-o FILE)";
     if (*range) return "--sha256 checks a whole file, not --range";
-    fetch->sha256 = flags.sha256;
+    fetch->sha256 = sha256;
   }
   return std::nullopt;
 }
@@ -374,11 +384,14 @@ void AddGetCommand(CLI::App& app, int* exit_code) {
                   "every block, and a mirror serving other bytes is dropped; "
                   "else the whole file at the end. A file or an http(s) URL; "
                   "`braid get FILE.meta4` (or URL.meta4) is the same");
-  cmd->add_option("--sha256", flags->sha256,
-                  "SHA-256 of the whole file (64 hex digits), checked at the "
-                  "end; a file that does not match is kept as "
-                  "OUTPUT.braid-bad, not OUTPUT (exit 5). The only end-to-end "
-                  "check when all sources are HTTP mirrors");
+  auto* sha256 = cmd->add_option(
+      "--sha256", flags->sha256,
+      "SHA-256 of the whole file (64 hex digits), checked at the end; a file "
+      "that does not match is kept as OUTPUT.braid-bad, not OUTPUT (exit 5). "
+      "The only end-to-end check when all sources are HTTP mirrors");
+  cmd->add_option("--checksum", flags->checksum,
+                  "The same as aria2 spells it: sha-256=HEX")
+      ->excludes(sha256);
   cmd->add_option("--range", flags->range,
                   "Only some bytes of NAME: FIRST-LAST (inclusive offsets), "
                   "FIRST- (to the end) or -COUNT (the last COUNT bytes), as "

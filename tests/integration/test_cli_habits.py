@@ -53,6 +53,17 @@ class GetHabits(MirrorCase):
                            5, "SHA-256", "kept as")
         self.assertFalse(os.path.exists(self.out))
         self.assertEqual(h.sha256_file(self.out + ".braid-bad"), self.digest)
+        os.remove(self.out + ".braid-bad")
+        # aria2's spelling: the same check; other algorithms are refused.
+        self.assert_status(self.get([self.m.url, "-o", self.out, "--checksum",
+                                     "SHA-256=" + "0" * 64]), 5, "SHA-256", "kept as")
+        os.remove(self.out + ".braid-bad")
+        self.assert_status(self.get([self.m.url, "-o", self.out, "--checksum",
+                                     "md5=" + "0" * 32]), 2, "sha-256=HEX")
+        r = self.get([self.m.url, "-o", self.out, "--checksum", "sha-256=" + self.digest])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(h.sha256_file(self.out), self.digest)
+        os.remove(self.out)
         help_text = self.get(["--help"]).stdout.decode()
         for line in ("3 the output exists", "5 bytes that do not verify", "130 interrupted"):
             self.assertIn(line, " ".join(help_text.split()))
