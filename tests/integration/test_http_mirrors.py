@@ -75,8 +75,41 @@ def port_open(port: int) -> bool:
         return False
 
 
-class Nginx:
-    """One nginx mirror of `root`; stop() kills exactly the process started."""
+class WebServer:
+    """A web server process on a free loopback port; stop() kills exactly
+    the process started."""
+
+    scheme = "http"
+
+    def start(self, tmp: str, what: str, conf_of, argv_of) -> None:
+        """Writes conf_of(port) to tmp/WHAT.conf and runs argv_of(conf) until
+        the port answers (another port if it was taken meanwhile)."""
+        os.makedirs(tmp, exist_ok=True)
+        self.proc = None
+        for _ in range(3):  # the port may be taken between choice and bind
+            self.port = free_tcp_port()
+            conf = os.path.join(tmp, f"{what}.conf")
+            with open(conf, "w") as f:
+                f.write(conf_of(self.port))
+            with open(os.path.join(tmp, "stderr.log"), "wb") as err:
+                self.proc = subprocess.Popen(argv_of(conf), stdin=subprocess.DEVNULL,
+                                             stdout=subprocess.DEVNULL, stderr=err)
+            if h.wait_until(lambda: port_open(self.port) or self.proc.poll() is not None, 10):
+                if self.proc.poll() is None:
+                    return
+        raise RuntimeError(f"{what} did not start; see {tmp}/stderr.log")
+
+    def url(self, path: str) -> str:
+        return f"{self.scheme}://127.0.0.1:{self.port}/{path}"
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+
+class Nginx(WebServer):
+    """One nginx mirror of `root`."""
 
     def __init__(self, root: str, tmp: str, slow: str = "2m",
                  tls: tuple[str, str] | None = None, http2: bool = False,
@@ -90,66 +123,28 @@ class Nginx:
         h2 = " http2" if http2 else ""
         ssl = (f" ssl{h2}; ssl_certificate {tls[0]}; ssl_certificate_key {tls[1]}"
                if tls else "")
-        os.makedirs(tmp, exist_ok=True)
-        self.proc = None
-        for _ in range(3):  # the port may be taken between choice and bind
-            self.port = free_tcp_port()
-            conf = os.path.join(tmp, "nginx.conf")
-            with open(conf, "w") as f:
-                f.write(NGINX_CONF.format(tmp=tmp, port=self.port, root=root, slow=slow,
-                                          ssl=ssl, access_log=f"{self.access_log} proto",
-                                          extra=extra))
-            with open(os.path.join(tmp, "stderr.log"), "wb") as err:
-                self.proc = subprocess.Popen(
-                    [NGINX, "-c", conf, "-p", tmp, "-e", os.path.join(tmp, "error.log")],
-                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
-            if h.wait_until(lambda: port_open(self.port) or self.proc.poll() is not None, 10):
-                if self.proc.poll() is None:
-                    return
-        raise RuntimeError(f"nginx did not start; see {tmp}/stderr.log")
-
-    def url(self, path: str) -> str:
-        return f"{self.scheme}://127.0.0.1:{self.port}/{path}"
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)
+        self.start(tmp, "nginx",
+                   lambda port: NGINX_CONF.format(
+                       tmp=tmp, port=port, root=root, slow=slow, ssl=ssl,
+                       access_log=f"{self.access_log} proto", extra=extra),
+                   lambda conf: [NGINX, "-c", conf, "-p", tmp,
+                                 "-e", os.path.join(tmp, "error.log")])
 
 
 LIGHTTPD = shutil.which("lighttpd") or "/usr/sbin/lighttpd"
 
 
-class Lighttpd:
+class Lighttpd(WebServer):
     """One lighttpd serving `root` (another web server than nginx, as a
-    mirror network has); stop() kills exactly the process started."""
+    mirror network has)."""
 
     def __init__(self, root: str, tmp: str):
-        os.makedirs(tmp, exist_ok=True)
-        self.proc = None
-        for _ in range(3):  # the port may be taken between choice and bind
-            self.port = free_tcp_port()
-            conf = os.path.join(tmp, "lighttpd.conf")
-            with open(conf, "w") as f:
-                f.write(f'server.document-root = "{root}"\n'
-                        f'server.bind = "127.0.0.1"\nserver.port = {self.port}\n'
-                        f'server.errorlog = "{tmp}/error.log"\nserver.modules = ()\n')
-            with open(os.path.join(tmp, "stderr.log"), "wb") as err:
-                self.proc = subprocess.Popen([LIGHTTPD, "-D", "-f", conf],
-                                             stdin=subprocess.DEVNULL,
-                                             stdout=subprocess.DEVNULL, stderr=err)
-            if h.wait_until(lambda: port_open(self.port) or self.proc.poll() is not None, 10):
-                if self.proc.poll() is None:
-                    return
-        raise RuntimeError(f"lighttpd did not start; see {tmp}/stderr.log")
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}/{path}"
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)
+        self.start(tmp, "lighttpd",
+                   lambda port: (f'server.document-root = "{root}"\n'
+                                 f'server.bind = "127.0.0.1"\nserver.port = {port}\n'
+                                 f'server.errorlog = "{tmp}/error.log"\n'
+                                 'server.modules = ()\n'),
+                   lambda conf: [LIGHTTPD, "-D", "-f", conf])
 
 
 class EmptyFile416:
