@@ -162,7 +162,7 @@ void Scheduler::Judge(Clock::time_point now) {
 
 void Scheduler::OnBytes(SourceId from, Clock::time_point now) {
   Source* s = Find(from);
-  if (!s || s->first_block_seen) return;
+  if (!s || s->first_block_at) return;
   s->last_block_at = std::max(s->last_block_at, now);
   if (!s->heard_from) s->heard_from = now;
 }
@@ -186,8 +186,7 @@ void Scheduler::OnBlock(SourceId from, uint64_t seq, uint32_t bytes,
   UpdateRecentRate(*s, bytes, now);
   s->delivery.OnBlock(bytes, now);
   if (!s->heard_from) s->heard_from = now;
-  if (!s->first_block_seen) s->first_block_at = now;
-  s->first_block_seen = true;
+  if (!s->first_block_at) s->first_block_at = now;
   // A pattern-walk or catch-up block: the sender's walk has passed it.
   if (chain_.Owner(seq) == from) s->walk_next = std::max(s->walk_next, seq + 1);
   uint64_t before = received_.next_in_order();
@@ -391,7 +390,7 @@ void Scheduler::CloseInterval(Clock::time_point now) {
     // its connection and first request are set-up, not slowness (a long
     // round trip would otherwise win it a tiny first share).
     auto from =
-        s.first_block_seen ? std::max(s.added_at, *s.heard_from) : s.added_at;
+        s.first_block_at ? std::max(s.added_at, *s.heard_from) : s.added_at;
     double span = std::min(dt, Seconds(now - from));
     // Too short a span says nothing (one block at the end of the interval
     // would read as a huge rate): then the whole interval.

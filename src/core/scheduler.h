@@ -262,8 +262,7 @@ class Scheduler {
     uint64_t edge = UINT64_MAX;  // blocks it has (live streams)
     // Its last block; before its first block, its last bytes (OnBytes).
     Clock::time_point last_block_at;
-    bool first_block_seen = false;
-    std::optional<Clock::time_point> first_block_at;
+    std::optional<Clock::time_point> first_block_at;  // its first block's
     // When the first bytes came from it (OnBytes, or its first block).
     std::optional<Clock::time_point> heard_from;
     Clock::time_point added_at;

@@ -361,7 +361,7 @@ void Scheduler::DetectStalls(Clock::time_point now) {
 std::optional<double> Scheduler::StallLimit(const Source& s) const {
   double limit = std::max(Seconds(config_.min_stall),
                           8 * BlockTime(s) + 4 * Seconds(s.rtt));
-  if (s.first_block_seen || !s.heard_from) return limit;
+  if (s.first_block_at || !s.heard_from) return limit;
   std::optional<double> first_wait;
   for (const auto& o : sources_) {
     if (!o.first_block_at) continue;
