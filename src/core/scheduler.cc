@@ -57,12 +57,25 @@ void Scheduler::AddSource(SourceId id, double rate_hint, Clock::duration rtt) {
   if (!chain_.empty()) membership_changed_ = true;
 }
 
+// Without a hint, a joiner is expected to send at the mean measured rate
+// until it is measured: in the tail, where no pattern is worth sending,
+// work stealing then gives it blocks (at rate 0 it would get none).
 void Scheduler::Join(SourceId id, double rate_hint, Clock::duration rtt,
                      Clock::time_point now) {
-  AddSource(id, rate_hint, rtt);
+  AddSource(id, rate_hint > 0 ? rate_hint : MeasuredMean(), rtt);
   Source& s = sources_.back();
   s.last_block_at = s.added_at = now;
+  s.joined = true;
   membership_changed_ = true;
+}
+
+double Scheduler::MeasuredMean() const {
+  double sum = 0;
+  int measured = 0;
+  for (const auto& s : sources_) {
+    if (s.alive && s.rate > 0) sum += s.rate, ++measured;
+  }
+  return measured ? sum / measured : 0;
 }
 
 Scheduler::Source* Scheduler::Find(SourceId id) {
@@ -488,12 +501,8 @@ void Scheduler::Repattern(Clock::time_point now, std::vector<Command>* out) {
   membership_changed_ = false;
   // A living source not yet measured gets the mean rate: it is measured in
   // the next interval instead of starved.
-  double sum = 0;
-  int measured = 0;
-  for (const auto& s : sources_) {
-    if (s.alive && s.rate > 0) sum += s.rate, ++measured;
-  }
-  double mean = measured ? sum / measured : 1.0;
+  double mean = MeasuredMean();
+  if (mean <= 0) mean = 1.0;
   std::vector<double> shares;
   for (const auto& s : sources_) {
     if (shares.size() <= Index(s.id)) shares.resize(Index(s.id) + 1, 0.0);

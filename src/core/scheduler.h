@@ -248,6 +248,7 @@ class Scheduler {
     // Its recent blocks: the rate work stealing predicts with.
     DeliveryRate delivery;
     double hint = 0;
+    bool joined = false;  // came mid-transfer (Join)
     Clock::duration rtt{};
     uint64_t interval_bytes = 0;
     uint64_t walk_next = 0;  // one past the highest pattern-walk block received
@@ -274,6 +275,8 @@ class Scheduler {
   // Whether `from` is to send seq: its expected sender, or asked for it.
   bool Owes(SourceId from, uint64_t seq) const;
   std::vector<Source*> Alive();
+  // The mean rate of the living sources measured so far (0: none yet).
+  double MeasuredMean() const;
   size_t ChoosePatternSize(const std::vector<double>& shares) const;
 
   void CloseInterval(Clock::time_point now);

@@ -134,6 +134,8 @@ Scheduler::Forecast Scheduler::ForwardRate(const Source& s, bool has_work,
   Clock::time_point until = has_work ? now : std::min(now, s.last_block_at);
   double longer = s.rate;
   if (longer <= 0) longer = s.delivery.SinceFirst(until).value_or(0);
+  // A joiner not yet measured: its hint (Join).
+  if (longer <= 0 && s.joined) longer = s.hint;
   auto window = std::clamp<Clock::duration>(3 * s.rtt, kRecentWindowMin,
                                             kRecentWindowMax);
   double recent = s.delivery.Over(until, window).value_or(longer);

@@ -92,7 +92,7 @@ class Sim {
 
   // A server that appears mid-transfer (FIG. 10B): opened under the current
   // pattern without slots, started when its first pattern arrives.
-  size_t JoinServer(double rate) {
+  size_t JoinServer(double rate, double hint = 1.0) {
     auto id = static_cast<SourceId>(servers_.size());
     const PatternEpoch& cur = sched_->chain().back();
     servers_.push_back({});
@@ -100,7 +100,7 @@ class Sim {
     servers_.back().started = false;
     servers_.back().plan.emplace(layout_.block_count(), cur.epoch,
                                  cur.start_seq, cur.pattern, id);
-    sched_->Join(id, 1.0, milliseconds(2), Now());
+    sched_->Join(id, hint, milliseconds(2), Now());
     return Index(id);
   }
 
@@ -217,6 +217,7 @@ class Sim {
       } else if (c.kind == Command::Kind::kRequest) {
         ASSERT_TRUE(s.plan->Request(c.seq, c.count));
         s.ended = false;
+        s.started = true;  // a joiner is started at once (OpenJoiner)
       } else {
         ASSERT_TRUE(s.plan->Skip(c.seq, c.count));
       }
@@ -978,6 +979,28 @@ TEST(SchedulerTest, AJoinerNearTheEndStillGetsSlots) {
   });
   ASSERT_TRUE(sim.scheduler().complete());
   EXPECT_GT(sim.server(3).sent, 0u);
+}
+
+// A joiner in the tail, where no pattern could run twice before the end,
+// with no rate to go by: taken at the mean measured rate, it is given
+// blocks by work stealing (at rate 0 it was given none, and a source that
+// answered its handshake late sat idle to the end).
+TEST(SchedulerTest, AJoinerInTheTailWithoutAHintIsGivenWork) {
+  Sim sim(32ull << 20, kBlock, {20 * kMB, 10 * kMB, 5 * kMB}, 7);
+  const uint64_t blocks = (32ull << 20) / kBlock;
+  std::optional<size_t> joiner;
+  uint32_t epoch_at_join = 0;
+  sim.Run(60, [&](double) {
+    if (joiner || sim.scheduler().received().received() < blocks * 7 / 10)
+      return;
+    epoch_at_join = sim.scheduler().chain().back().epoch;
+    joiner = sim.JoinServer(20 * kMB, /*hint=*/0);
+  });
+  ASSERT_TRUE(sim.scheduler().complete());
+  ASSERT_TRUE(joiner);
+  EXPECT_EQ(sim.scheduler().chain().back().epoch, epoch_at_join)
+      << "a pattern ran: this does not test the tail";
+  EXPECT_GT(sim.server(*joiner).sent, 0u);
 }
 
 // In-order streaming through a bounded window: every block is delivered

@@ -112,6 +112,25 @@ class WideAreaLinks(unittest.TestCase):
         self.assertTrue(any(s["failed"] for s in far), far)
         return report
 
+    def test_far_server_slow_to_answer(self) -> None:
+        """A server that answers its handshake only after the others sent (a
+        lost SYN costs a second) is given up on, then joins when it answers."""
+        self.star.freeze_server(3)
+        proc, out, stats, trace = self.get("slow")
+        try:
+            h.wait_trace(trace, lambda rows: any(
+                r.get("kind") == "failed" and r["address"] == self.addrs[2]
+                for r in rows), 30, "the silent server given up on", proc)
+            self.star.thaw_server(3)
+            report = self.finish(proc, out, stats)
+        finally:
+            self.star.thaw_server(3)
+            if proc.poll() is None:
+                netns.kill(proc)
+        rows = h.read_jsonl(trace)
+        self.assertTrue(any(r.get("kind") == "joined" and r["address"] == self.addrs[2]
+                            for r in rows), report["sources"])
+
     def test_far_server_killed(self) -> None:
         self.fault_far_server("kill", lambda: self.star.kill_server(3))
 

@@ -185,6 +185,9 @@ class SourceConn {
   // Still connecting or opening while the transfer runs: commands for it
   // are held and sent, before START, once it is open (Transfer::StartLate).
   bool pending = false;
+  // Given up on by the stall timer while still pending: its handshake goes
+  // on, and if it answers it comes back as a joiner (Transfer::Rejoin).
+  bool late_opener = false;
   bool start_sent = false;   // START went in the handshake's flight
   bool skips_sent = false;   // a range's SKIPs too (before START)
   bool reused = false;       // re-opened on a session's kept connection

@@ -69,9 +69,10 @@ void Transfer::FailSource(SourceConn& s, const Error& e) {
   }
   trace_.Failed(Clock::now(), s.id, s.name(), e.ToString());
   scheduler_->OnSourceFailed(s.id, Clock::now());
-  // Still opening during a tentative start: its answer is a vote, its
-  // handshake goes on (StartLate).
-  if (!(tentative_ && s.pending)) s.Close();
+  // Still opening during a tentative start: its answer is a vote; or
+  // given up on while opening: it may join. Its handshake goes on
+  // (StartLate).
+  if (!(tentative_ && s.pending) && !s.late_opener) s.Close();
   if (Alive() == 0 && tentative_) {
     StartAgain("every source that answered failed");  // the file is kept
   } else if (Alive() == 0) {
@@ -412,10 +413,14 @@ void Transfer::Record() {
   }
   if (sampled) TunePaths(Clock::now());
   for (core::SourceId id : scheduler_->TakeFailed()) {
-    if (SourceConn* s = ById(id)) {
-      FailSource(*s, {Errc::kTimeout,
-                      "stalled: silent for longer than its rate allows"});
-    }
+    SourceConn* s = ById(id);
+    if (!s) continue;
+    s->late_opener = s->pending;
+    FailSource(
+        *s, {Errc::kTimeout,
+             s->pending ? "not open while the others sent; it joins if it "
+                          "answers"
+                        : "stalled: silent for longer than its rate allows"});
   }
   TellProgress(Clock::now());
 }

@@ -65,6 +65,7 @@ class Transfer {
   void TunePaths(core::Clock::time_point now);
   bool Opening(const std::string& name) const;
   void AddConnection(const SourceConn& to, double rate_hint);
+  void Rejoin(const SourceConn& late);
   // Runs a task of the streaming phase; Stream() waits for all of them.
   void Spawn(awaitable<void> task);
 

@@ -92,6 +92,22 @@ bool Transfer::Opening(const std::string& name) const {
   return false;
 }
 
+// A source given up on while it was opening (a lost SYN costs a second,
+// and the stall timer does not wait that long for one that sent nothing)
+// answered after all: it joins on a new connection, as a source found
+// mid-transfer does. Its first connection opened under the first pattern,
+// whose slots went to the others.
+void Transfer::Rejoin(const SourceConn& late) {
+  if (late.is_mirror()) return;
+  all_.push_back(std::make_unique<SourceConn>(late.address(), late.path(),
+                                              late.origin(), options_.tls));
+  SourceConn* s = all_.back().get();
+  s->from_director = late.from_director;
+  spdlog::info("source {} answered after it was given up on: joining",
+               late.name());
+  Spawn(Join(*s));
+}
+
 void Transfer::AddConnection(const SourceConn& to, double rate_hint) {
   all_.push_back(std::make_unique<SourceConn>(to.address(), to.path(),
                                               to.origin(), options_.tls));

@@ -346,6 +346,8 @@ awaitable<void> Transfer::StartLate(SourceConn& s,
       co_return;
     }
     Unpark(s, "did not open");
+    if (opened && s.late_opener && !done_ && !fatal_ && SameContent(s, *opened))
+      Rejoin(s);
     co_return;
   }
   if (!opened) {
