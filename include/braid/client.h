@@ -54,6 +54,14 @@ struct HttpSettings {
   // empty. `user` takes precedence.
   bool netrc = false;
   std::string netrc_file;
+  // Cookies: "NAME=VALUE; NAME2=VALUE2" (one line), and a cookie file
+  // (Netscape format, as curl and browsers export them; its domains say
+  // where each cookie goes).
+  std::string cookies;
+  std::string cookie_file;
+  // `user`, `cookies` and Authorization or Cookie headers go only to the
+  // mirrors named in `sources` or a Metalink file: not to mirrors a mirror
+  // links, nor to where a redirect leads elsewhere.
   // "http://HOST:PORT", "https://...", "socks5://...", "socks5h://..."
   // (names resolved by the proxy), "socks4://...", "socks4a://...". Empty:
   // the environment's (http_proxy, https_proxy, all_proxy, no_proxy), as
@@ -199,6 +207,10 @@ struct FetchOptions {
   // that does not match is not renamed to PATH but kept as
   // "PATH.braid-bad" (kBadData). FetchToFile only, no range.
   std::string sha256;
+  // "ALGO=HEX" as aria2's --checksum: md5, sha-1, sha-224, sha-256,
+  // sha-384 or sha-512 of the whole file, checked at the end as sha256 is
+  // (sha-256 is sha256 by another name).
+  std::string checksum;
   // FetchToFile: continue from what an earlier, interrupted fetch of the
   // same content left ("PATH.braid-part"). False: that is thrown away and
   // the file fetched whole.
@@ -250,6 +262,8 @@ struct Report {
   bool verified = false;        // every block checked against the manifest
   std::string signed_by;        // hex id of the trusted key that signed it
   bool sha256_checked = false;  // the whole file matched FetchOptions::sha256
+  // The whole file matched FetchOptions::checksum (another algorithm).
+  bool checksum_checked = false;
   // Hex: the whole file's SHA-256 as the mirrors stated it (RFC 3230
   // Digest field), when they all said the same; FetchToFile checks it when
   // nothing else verified the bytes (sha256_checked then tells).

@@ -126,6 +126,7 @@ nlohmann::json ToJson(const Report& r) {
           {"verified", r.verified},
           {"signed_by", r.signed_by},
           {"sha256_checked", r.sha256_checked},
+          {"checksum_checked", r.checksum_checked},
           {"stated_sha256", r.stated_sha256},
           {"resumed_bytes", r.resumed_bytes},
           {"live", r.live},
@@ -176,21 +177,15 @@ std::optional<std::string> TakeFetchFlags(
       return "--limit-rate wants a rate such as 800k, 6MB or 50mbit";
     fetch->max_rate = *rate;
   }
-  std::string sha256 = flags.sha256;
-  if (!flags.checksum.empty()) {
-    // aria2's form: ALGO=HEX; braid verifies with SHA-256 only.
-    auto eq = flags.checksum.find('=');
-    std::string algo = core::AsciiLower(flags.checksum.substr(0, eq));
-    if (eq == std::string::npos || (algo != "sha-256" && algo != "sha256"))
-      return "--checksum wants sha-256=HEX (the only algorithm braid checks)";
-    sha256 = flags.checksum.substr(eq + 1);
-  }
-  if (!sha256.empty()) {
+  for (const auto& [flag, value] : {std::pair{"--sha256", &flags.sha256},
+                                    {"--checksum", &flags.checksum}}) {
+    if (value->empty()) continue;
     if (flags.output.output == "-")
-      return "--sha256 needs a file output (-o FILE)";
-    if (*range) return "--sha256 checks a whole file, not --range";
-    fetch->sha256 = sha256;
+      return std::string(flag) + " needs a file output (-o FILE)";
+    if (*range) return std::string(flag) + " checks a whole file, not --range";
   }
+  fetch->sha256 = flags.sha256;
+  fetch->checksum = flags.checksum;
   return std::nullopt;
 }
 
@@ -390,7 +385,9 @@ void AddGetCommand(CLI::App& app, int* exit_code) {
       "that does not match is kept as OUTPUT.braid-bad, not OUTPUT (exit 5). "
       "The only end-to-end check when all sources are HTTP mirrors");
   cmd->add_option("--checksum", flags->checksum,
-                  "The same as aria2 spells it: sha-256=HEX")
+                  "ALGO=HEX as aria2 takes it: md5, sha-1, sha-224, sha-256, "
+                  "sha-384 or sha-512 of the whole file, checked at the end "
+                  "as --sha256 is")
       ->excludes(sha256);
   cmd->add_option("--range", flags->range,
                   "Only some bytes of NAME: FIRST-LAST (inclusive offsets), "

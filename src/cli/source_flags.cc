@@ -18,8 +18,10 @@ void AddHttpFlags(CLI::App* cmd, HttpSettings* http) {
                   "User-Agent sent to mirrors (default braid/0.1)")
       ->group(group);
   cmd->add_option("-u,--user", http->user,
-                  "NAME:PASSWORD for mirrors that ask (HTTP Basic). Other "
-                  "users can read it in the process list: prefer --netrc")
+                  "NAME:PASSWORD for mirrors that ask (HTTP Basic), sent to "
+                  "the mirrors named only (not those a mirror links, nor "
+                  "after a redirect to another host). Other users can read "
+                  "it in the process list: prefer --netrc")
       ->group(group);
   cmd->add_flag("--netrc", http->netrc,
                 "Take mirrors' credentials by host from ~/.netrc")
@@ -27,6 +29,17 @@ void AddHttpFlags(CLI::App* cmd, HttpSettings* http) {
   cmd->add_option("--netrc-file", http->netrc_file,
                   "Take mirrors' credentials by host from this file")
       ->check(CLI::ExistingFile)
+      ->group(group);
+  cmd->add_option_function<std::string>(
+         "-b,--cookie",
+         [http](const std::string& v) {
+           (v.find('=') != std::string::npos ? http->cookies
+                                             : http->cookie_file) = v;
+         },
+         "Cookies for mirrors: 'NAME=VALUE; NAME2=VALUE2' (sent to the "
+         "mirrors named, as --user is), or a cookie file in Netscape "
+         "format (each cookie to its own domain), as curl -b takes them")
+      ->type_name("DATA|FILE")
       ->group(group);
   cmd->add_option("--proxy", http->proxy,
                   "Reach mirrors through this proxy: [SCHEME://]HOST[:PORT], "

@@ -40,10 +40,10 @@ Digest Sha256(std::span<const uint8_t> data) {
   return d;
 }
 
-std::string ToHex(const Digest& d) {
+std::string ToHex(std::span<const uint8_t> bytes) {
   static const char kHex[] = "0123456789abcdef";
   std::string s;
-  for (uint8_t b : d) {
+  for (uint8_t b : bytes) {
     s += kHex[b >> 4];
     s += kHex[b & 15];
   }

@@ -21,7 +21,7 @@ inline constexpr uint32_t kPieceSize = 64 * 1024;
 using Digest = std::array<uint8_t, 32>;
 
 Digest Sha256(std::span<const uint8_t> data);
-std::string ToHex(const Digest& d);
+std::string ToHex(std::span<const uint8_t> bytes);
 // 64 hex digits, either case.
 Expected<Digest> DigestFromHex(std::string_view hex);
 // Hex digits (either case), two a byte, into `out`; false if the text is

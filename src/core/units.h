@@ -19,6 +19,8 @@ Expected<uint64_t> ParseRate(std::string_view text);
 
 // s with ASCII letters in lower case (names, units and schemes compare so).
 std::string AsciiLower(std::string_view s);
+// Whether a and b are the same but for the case of ASCII letters.
+bool EqualsNoCase(std::string_view a, std::string_view b);
 
 // A size in bytes: "4096", "256k", "256KiB", "64MiB", "1G" (k/M/G powers of
 // 1000, KiB/MiB/GiB powers of 1024).

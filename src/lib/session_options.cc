@@ -8,6 +8,7 @@
 #include "client/engine/metalink_options.h"
 #include "client/http/http_url.h"
 #include "client/sources/metalink.h"
+#include "core/checksum.h"
 #include "core/protocol.h"
 #include "core/units.h"
 
@@ -165,8 +166,13 @@ Status AddHttp(const SessionOptions& o, client::GetOptions* get) {
       return Invalid("--header wants 'Name: value' on one line, not '" +
                      header + "'");
   }
-  if (HasLineBreak(h.user_agent) || HasLineBreak(h.user))
-    return Invalid("--user-agent and --user take one line");
+  if (HasLineBreak(h.user_agent) || HasLineBreak(h.user) ||
+      HasLineBreak(h.cookies))
+    return Invalid("--user-agent, --user and --cookie take one line");
+  if (!h.cookies.empty() && h.cookies.find('=') == std::string::npos)
+    return Invalid("--cookie wants NAME=VALUE[; NAME=VALUE...] or a file");
+  if (!h.cookie_file.empty() && !std::ifstream(h.cookie_file))
+    return Invalid("--cookie: cannot read the cookie file " + h.cookie_file);
   if (!h.user.empty() && h.user.find(':') == std::string::npos)
     return Invalid("--user wants NAME:PASSWORD");
   if (h.connections_per_mirror < 1 || h.connections_per_mirror > 16)
@@ -177,6 +183,8 @@ Status AddHttp(const SessionOptions& o, client::GetOptions* get) {
   c.user = h.user;
   c.netrc = h.netrc || !h.netrc_file.empty();
   c.netrc_file = h.netrc_file;
+  c.cookies = h.cookies;
+  c.cookie_file = h.cookie_file;
   c.proxy = h.proxy;
   c.connections = static_cast<size_t>(h.connections_per_mirror);
   get->follow_mirror_links = h.follow_links;
@@ -193,6 +201,10 @@ Expected<client::GetOptions> ToGetOptions(const SessionOptions& o) {
     if (auto st = step(o, &get); !st) return Unexpected{st.error()};
   }
   if (get.name.empty()) return Invalid("no name given");
+  // The mirrors named so far (given, or in a Metalink file given) are the
+  // user's: credentials go to them alone, not to mirrors learned later.
+  for (const auto& url : get.mirrors)
+    get.http.credential_origins.push_back(url.Origin());
   if (!client::HasSources(get) && o.mirrors_match_name) {
     return MakeError(Errc::kNotFound, "no source serves '" + get.name +
                                           "' (no mirror URL names that file)");
@@ -214,6 +226,22 @@ Status AddFetchOptions(const FetchOptions& f, client::GetOptions* get) {
     if (get->sink) return Invalid("--sha256 needs a file output");
     if (f.range) return Invalid("--sha256 checks a whole file, not --range");
     get->sha256 = *digest;
+  }
+  if (!f.checksum.empty()) {
+    auto sum = core::ParseChecksum(f.checksum);
+    if (!sum) return Invalid("--checksum " + sum.error().what);
+    if (get->sink) return Invalid("--checksum needs a file output");
+    if (f.range) return Invalid("--checksum checks a whole file, not --range");
+    if (sum->algo != "sha-256") {
+      get->checksum = *sum;
+    } else if (get->sha256 &&
+               !std::equal(get->sha256->begin(), get->sha256->end(),
+                           sum->value.begin(), sum->value.end())) {
+      return Invalid("--sha256 and --checksum sha-256 differ");
+    } else {
+      std::copy(sum->value.begin(), sum->value.end(),
+                get->sha256.emplace().begin());
+    }
   }
   if (!get->sha256 && get->default_sha256 && !get->sink && !f.range)
     get->sha256 = get->default_sha256;

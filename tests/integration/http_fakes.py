@@ -62,12 +62,15 @@ class RangeMirror(Background):
     def __init__(self, data: bytes, credentials: str | None = None,
                  bytes_per_second: float = 0, port: int = 0,
                  ranges: bool = True, stated: bytes | None = None,
-                 gate: threading.Event | None = None, suffix: bool = True) -> None:
+                 gate: threading.Event | None = None, suffix: bool = True,
+                 link: str | None = None, redirect: str | None = None) -> None:
         """bytes_per_second: a bound on each response (0: none); without
         `ranges` every GET gets the whole file (200); `stated`: the bytes
         whose SHA-256 its Digest field states (RFC 3230); with a `gate`,
         each request waits for it to be set (at most 60 s) before it is
-        answered; without `suffix`, "bytes=-N" is refused (416)."""
+        answered; without `suffix`, "bytes=-N" is refused (416); `link`: a
+        Link field on every 206 (RFC 6249); `redirect`: every GET is answered
+        302 to that URL."""
         digest = ("SHA-256=" + base64.b64encode(hashlib.sha256(stated).digest()).decode()
                   if stated is not None else None)
         self.requests: list[dict[str, str]] = []
@@ -84,6 +87,12 @@ class RangeMirror(Background):
                 if want and self.headers.get("Authorization") != want:
                     self.send_response(401)
                     self.send_header("WWW-Authenticate", 'Basic realm="m"')
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                if redirect:
+                    self.send_response(302)
+                    self.send_header("Location", redirect)
                     self.send_header("Content-Length", "0")
                     self.end_headers()
                     return
@@ -116,6 +125,8 @@ class RangeMirror(Background):
                 self.send_header("ETag", '"v1"')  # a version: a partial file may resume
                 if digest:
                     self.send_header("Digest", digest)
+                if link:
+                    self.send_header("Link", link)
                 self.send_header("Content-Length", str(last - first + 1))
                 self.end_headers()
                 body = data[first:last + 1]

@@ -9,6 +9,7 @@ compared by SHA-256 (or byte for byte for ranges).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -54,16 +55,23 @@ class GetHabits(MirrorCase):
         self.assertFalse(os.path.exists(self.out))
         self.assertEqual(h.sha256_file(self.out + ".braid-bad"), self.digest)
         os.remove(self.out + ".braid-bad")
-        # aria2's spelling: the same check; other algorithms are refused.
+        # aria2's spelling: the same check, and the other algorithms it takes.
         self.assert_status(self.get([self.m.url, "-o", self.out, "--checksum",
                                      "SHA-256=" + "0" * 64]), 5, "SHA-256", "kept as")
         os.remove(self.out + ".braid-bad")
         self.assert_status(self.get([self.m.url, "-o", self.out, "--checksum",
-                                     "md5=" + "0" * 32]), 2, "sha-256=HEX")
-        r = self.get([self.m.url, "-o", self.out, "--checksum", "sha-256=" + self.digest])
-        self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertEqual(h.sha256_file(self.out), self.digest)
-        os.remove(self.out)
+                                     "md5=" + "0" * 32]), 5, "md5 of the download is "
+                           + hashlib.md5(self.data).hexdigest(), "kept as")
+        os.remove(self.out + ".braid-bad")
+        for bad in ("md5=" + "0" * 31, "crc32=00000000", "sha-1"):
+            self.assert_status(self.get([self.m.url, "-o", self.out, "--checksum", bad]), 2,
+                               "--checksum")
+        for algo in ("sha-256", "md5", "sha1", "SHA-512", "sha-224", "sha-384"):
+            want = hashlib.new(algo.lower().replace("-", ""), self.data).hexdigest()
+            r = self.get([self.m.url, "-o", self.out, "--checksum", f"{algo}={want}"])
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(h.sha256_file(self.out), self.digest)
+            os.remove(self.out)
         help_text = self.get(["--help"]).stdout.decode()
         for line in ("3 the output exists", "5 bytes that do not verify", "130 interrupted"):
             self.assertIn(line, " ".join(help_text.split()))

@@ -71,6 +71,55 @@ class MirrorRequests(MirrorCase):
         os.rename(netrc, os.path.join(home, ".netrc"))
         self.assert_intact(self.get([m.url], ["--netrc"], env={"HOME": home}))
 
+    def test_credentials_and_cookies_go_to_the_mirrors_named_only(self) -> None:
+        """--user, --cookie NAME=VALUE and an Authorization header reach the
+        mirror named; the mirror it links (RFC 6249) gets the other headers
+        and none of those, as curl sends none to a redirect's other host."""
+        for cookie, sent in ((["-b", "sid=abc; lang=fr"], "sid=abc; lang=fr"),
+                             (["-H", "Cookie: extra=1"], "extra=1")):
+            other = self.mirror()
+            named = self.mirror(credentials="ann:s3cret",
+                                link=f"<{other.url}>; rel=duplicate")
+            self.assert_intact(self.get([named.url], ["-u", "ann:s3cret", "-H",
+                                                      "X-Trace: t", *cookie]))
+            os.remove(self.out)
+            self.assertGreater(len(other.requests), 0, "the linked mirror was not used")
+            for req in named.requests:
+                self.assertIn("authorization", req)
+                self.assertEqual(sorted(req.get("cookie", "").split("; ")),
+                                 sorted(sent.split("; ")))
+            for req in other.requests:
+                self.assertEqual(req.get("x-trace"), "t")
+                self.assertNotIn("authorization", req)
+                self.assertNotIn("cookie", req)
+
+    def test_a_redirect_to_another_origin_takes_no_credentials(self) -> None:
+        target = self.mirror()
+        named = self.mirror(redirect=target.url)
+        self.assert_intact(self.get([named.url], ["-u", "ann:s3cret", "-b", "sid=abc",
+                                                  "-H", "Cookie: extra=1"]))
+        self.assertGreater(len(named.requests), 0)
+        self.assertIn("authorization", named.requests[0])
+        self.assertGreater(len(target.requests), 0)
+        for req in target.requests:
+            self.assertNotIn("authorization", req)
+            self.assertNotIn("cookie", req)
+
+    def test_a_cookie_file_sends_each_cookie_to_its_domain(self) -> None:
+        m = self.mirror()
+        jar = os.path.join(self.tmp, "cookies.txt")
+        with open(jar, "w") as f:
+            f.write("# Netscape HTTP Cookie File\n"
+                    "127.0.0.1\tFALSE\t/\tFALSE\t0\tsession\txyz\n"
+                    "elsewhere.example\tFALSE\t/\tFALSE\t0\tnot\tme\n")
+        self.assert_intact(self.get([m.url], ["--cookie", jar]))
+        self.assertGreater(len(m.requests), 1)
+        for req in m.requests:
+            self.assertEqual(req.get("cookie"), "session=xyz")
+        r = self.get([m.url], ["--cookie", os.path.join(self.tmp, "none.txt")])
+        self.assertEqual(r.returncode, 2)
+        self.assertIn(b"cannot read the cookie file", r.stderr)
+
     def test_http_proxy_from_the_flag_and_from_the_environment(self) -> None:
         m, p = self.mirror(), ForwardProxy()
         self.addCleanup(p.stop)

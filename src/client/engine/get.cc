@@ -110,30 +110,38 @@ Expected<T> RunUntilSettled(GetOptions* options,
   }
 }
 
-}  // namespace
-
-Status CheckSha256(const std::string& path, const core::Digest& want) {
-  std::ifstream in(path, std::ios::binary);
-  core::Sha256Stream hash;
-  std::vector<char> buf(1 << 20);
-  while (in) {
-    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
-    auto n = static_cast<size_t>(in.gcount());
-    hash.Update({reinterpret_cast<const uint8_t*>(buf.data()), n});
-  }
-  if (in.bad()) return MakeError(Errc::kIoError, "cannot read back " + path);
-  core::Digest got = hash.Finish();
-  if (got == want) return Ok{};
-  // Kept for a look (which mirror differs?), but not under its name: a
-  // script waiting for the file must not take it.
+// A download that does not match its checksum: kept for a look (which
+// mirror differs?), but not under its name: a script waiting for the file
+// must not take it.
+Error KeptAsBad(const std::string& path, const std::string& algo,
+                const std::string& got, const std::string& want,
+                const char* flag) {
   std::string bad = path + ".braid-bad";
   std::error_code ec;
   std::filesystem::rename(path, bad, ec);
-  return MakeError(Errc::kBadData,
-                   "SHA-256 of the download is " + core::ToHex(got) +
-                       ", not the " + core::ToHex(want) +
-                       " given with --sha256: kept as " + bad +
-                       " (a source serves other bytes than the checksum's)");
+  return {Errc::kBadData,
+          algo + " of the download is " + got + ", not the " + want +
+              " given with " + flag + ": kept as " + bad +
+              " (a source serves other bytes than the checksum's)"};
+}
+
+}  // namespace
+
+Status CheckSha256(const std::string& path, const core::Digest& want) {
+  auto got = core::ChecksumOfFile(path, "sha-256");
+  if (!got) return Unexpected{got.error()};
+  if (std::equal(got->begin(), got->end(), want.begin(), want.end()))
+    return Ok{};
+  return Unexpected{KeptAsBad(path, "SHA-256", core::ToHex(*got),
+                              core::ToHex(want), "--sha256")};
+}
+
+Status CheckChecksum(const std::string& path, const core::FileChecksum& want) {
+  auto got = core::ChecksumOfFile(path, want.algo);
+  if (!got) return Unexpected{got.error()};
+  if (*got == want.value) return Ok{};
+  return Unexpected{KeptAsBad(path, want.algo, core::ToHex(*got),
+                              core::ToHex(want.value), "--checksum")};
 }
 
 void AdoptSources(const GetOptions& from, GetOptions* into) {
@@ -174,6 +182,11 @@ Expected<GetReport> RunGet(const GetOptions& given, std::stop_token stop,
     if (Status s = CheckSha256(options.output, *check); !s)
       return Unexpected{s.error()};
     result->sha256_checked = true;
+  }
+  if (result && options.checksum) {
+    if (Status s = CheckChecksum(options.output, *options.checksum); !s)
+      return Unexpected{s.error()};
+    result->checksum_checked = true;
   }
   return result;
 }

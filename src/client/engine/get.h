@@ -19,6 +19,7 @@
 #include "client/engine/connection_pool.h"
 #include "client/http/http_options.h"
 #include "client/http/http_url.h"
+#include "core/checksum.h"
 #include "core/manifest.h"
 #include "core/pattern.h"
 #include "core/reassembly.h"
@@ -93,6 +94,9 @@ struct GetOptions {
   // that does not match is kept as "PATH.braid-bad", not PATH. REQUIRES: a
   // file output.
   std::optional<core::Digest> sha256;
+  // Another algorithm's checksum of the whole file (--checksum md5=...),
+  // checked at the end as sha256 is.
+  std::optional<core::FileChecksum> checksum;
   // Bytes per second over all sources (--limit-rate); 0: no limit.
   uint64_t max_rate = 0;
   // A file output: continue from an earlier run's part file (the default),
@@ -169,6 +173,8 @@ void AdoptSources(const GetOptions& from, GetOptions* into);
 
 // Hashes the file at path; if it is not `want`, removes it and says so.
 Status CheckSha256(const std::string& path, const core::Digest& want);
+// The same for another algorithm (--checksum).
+Status CheckChecksum(const std::string& path, const core::FileChecksum& want);
 
 }  // namespace braid::client
 

@@ -20,14 +20,6 @@ void InitCurlOnce() {
   std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
 }
 
-bool EqualsNoCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
-
 std::string_view Trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
     s.remove_prefix(1);
@@ -48,7 +40,7 @@ struct Head {
     if (colon == std::string_view::npos) return;
     std::string_view name = line.substr(0, colon);
     std::string value(Trim(line.substr(colon + 1)));
-    if (EqualsNoCase(name, "link") && links.size() < kMaxMirrorLinks)
+    if (core::EqualsNoCase(name, "link") && links.size() < kMaxMirrorLinks)
       links.push_back(value);
     for (auto [key, field] : {std::pair{"content-range", &content_range},
                               {"content-encoding", &content_encoding},
@@ -57,7 +49,7 @@ struct Head {
                               {"last-modified", &last_modified},
                               {"location", &location},
                               {"digest", &digest}}) {
-      if (EqualsNoCase(name, key)) *field = value;
+      if (core::EqualsNoCase(name, key)) *field = value;
     }
   }
 };
@@ -193,7 +185,23 @@ std::string CurlRange(const RangeAsk& a) {
   return RangeHeader(a.offset, a.length).substr(std::strlen("bytes="));
 }
 
-void ApplyConnOptions(void* easy, const HttpConnOptions& o,
+// The credentials a request to url carries (CarriesCredentials): --user,
+// the cookies given as text (in the cookie engine, for url's host alone,
+// so that a redirect elsewhere does not take them). The cookie file's
+// cookies go where their domains say.
+void ApplyCredentials(CURL* e, const HttpConnOptions& o, const Url& url) {
+  if (!o.cookie_file.empty() || !o.cookies.empty()) {
+    curl_easy_setopt(e, CURLOPT_COOKIEFILE, o.cookie_file.c_str());
+    // A reused handle's cookies were set for its earlier request's origin.
+    curl_easy_setopt(e, CURLOPT_COOKIELIST, "ALL");
+  }
+  if (!CarriesCredentials(o, url)) return;
+  if (!o.user.empty()) curl_easy_setopt(e, CURLOPT_USERPWD, o.user.c_str());
+  for (const auto& line : CookieLines(o.cookies, url.host))
+    curl_easy_setopt(e, CURLOPT_COOKIELIST, line.c_str());
+}
+
+void ApplyConnOptions(void* easy, const HttpConnOptions& o, const Url& url,
                       const void* header_list) {
   CURL* e = static_cast<CURL*>(easy);
   curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -216,7 +224,7 @@ void ApplyConnOptions(void* easy, const HttpConnOptions& o,
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
   }
-  if (!o.user.empty()) curl_easy_setopt(e, CURLOPT_USERPWD, o.user.c_str());
+  ApplyCredentials(e, o, url);
   if (o.netrc) {
     curl_easy_setopt(e, CURLOPT_NETRC, static_cast<long>(CURL_NETRC_OPTIONAL));
     if (!o.netrc_file.empty())
@@ -225,10 +233,15 @@ void ApplyConnOptions(void* easy, const HttpConnOptions& o,
   if (!o.proxy.empty()) curl_easy_setopt(e, CURLOPT_PROXY, o.proxy.c_str());
 }
 
-void* MakeHeaderList(const HttpConnOptions& o) {
+// The headers of every request; Authorization and Cookie headers only with
+// `credentials`.
+void* MakeHeaderList(const HttpConnOptions& o, bool credentials) {
   InitCurlOnce();
   curl_slist* list = curl_slist_append(nullptr, "Accept-Encoding: identity");
-  for (const auto& h : o.headers) list = curl_slist_append(list, h.c_str());
+  for (const auto& h : o.headers) {
+    if (credentials || !IsCredentialHeader(h))
+      list = curl_slist_append(list, h.c_str());
+  }
   return list;
 }
 
@@ -266,10 +279,8 @@ HttpClient::HttpClient(Url url, HttpConnOptions options)
       multi, CURLMOPT_MAX_HOST_CONNECTIONS,
       static_cast<long>(std::max<size_t>(1, options_.connections)));
   curl_multi_setopt(multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
-  curl_slist* list = curl_slist_append(nullptr, "Accept-Encoding: identity");
-  for (const auto& h : options_.headers)
-    list = curl_slist_append(list, h.c_str());
-  header_list_ = list;
+  header_list_ = MakeHeaderList(options_, /*credentials=*/true);
+  plain_header_list_ = MakeHeaderList(options_, /*credentials=*/false);
   thread_ = std::thread([this] { Run(); });
 }
 
@@ -279,6 +290,7 @@ HttpClient::~HttpClient() {
   for (void* e : idle_handles_) curl_easy_cleanup(static_cast<CURL*>(e));
   curl_multi_cleanup(static_cast<CURLM*>(multi_));
   FreeHeaderList(header_list_);
+  FreeHeaderList(plain_header_list_);
 }
 
 void HttpClient::Get(RangeAsk ask, BodySink sink, RangeDone done) {
@@ -359,7 +371,10 @@ void HttpClient::Start(std::unique_ptr<Request> r) {
 // No redirect followed by curl (Redirect() applies braid's policy).
 void HttpClient::Configure(Request& r) {
   CURL* e = r.easy;
-  ApplyConnOptions(e, options_, header_list_);
+  // A redirect to another origin takes no credentials.
+  ApplyConnOptions(
+      e, options_, r.url,
+      CarriesCredentials(options_, r.url) ? header_list_ : plain_header_list_);
   curl_easy_setopt(e, CURLOPT_URL, r.url.ToString().c_str());
   curl_easy_setopt(e, CURLOPT_RANGE, r.range.c_str());
   curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
@@ -492,10 +507,11 @@ void HttpClient::Finish(Request* r, int result) {
 PlainGet::PlainGet(const Url& url, const HttpConnOptions& options)
     : url_(url),
       easy_(curl_easy_init()),
-      header_list_(MakeHeaderList(options)) {
+      header_list_(MakeHeaderList(options, CarriesCredentials(options, url))) {
   static_assert(sizeof(reason_) >= CURL_ERROR_SIZE);
   CURL* e = static_cast<CURL*>(easy_);
-  ApplyConnOptions(e, options, header_list_);
+  // curl's redirects send neither --user nor those headers to another host.
+  ApplyConnOptions(e, options, url, header_list_);
   curl_easy_setopt(e, CURLOPT_URL, url.ToString().c_str());
   // Redirects as RedirectTarget allows them: never from https to http.
   curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);

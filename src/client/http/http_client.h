@@ -127,7 +127,9 @@ class HttpClient {
   const HttpConnOptions options_;
   void* multi_ = nullptr;        // CURLM*
   void* header_list_ = nullptr;  // curl_slist*, for every request
-  std::mutex mu_;                // guards queue_, and stopping_'s change
+  // The same without Authorization and Cookie headers: for another origin.
+  void* plain_header_list_ = nullptr;
+  std::mutex mu_;  // guards queue_, and stopping_'s change
   std::deque<std::unique_ptr<Request>> queue_;
   std::atomic<bool> stopping_{false};
   // The client's thread only.

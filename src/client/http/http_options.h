@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "client/http/http_url.h"
+
 namespace braid::client {
 
 // How a mirror is asked, in curl's terms (the command line's --header,
@@ -20,18 +22,41 @@ struct HttpConnOptions {
   // system's), or no certificate check at all (--insecure).
   std::string ca_file;
   bool insecure = false;
-  std::vector<std::string> headers;  // "Name: value", on every request
-  std::string user_agent;            // empty: "braid/0.1"
-  std::string user;                  // "NAME:PASSWORD"; empty: none
+  // "Name: value", on every request (Authorization and Cookie only to
+  // credential_origins).
+  std::vector<std::string> headers;
+  std::string user_agent;  // empty: "braid/0.1"
+  std::string user;        // "NAME:PASSWORD"; empty: none
   // Credentials by host from a .netrc file: netrc_file, or ~/.netrc when
   // it is empty. A `user` given takes precedence.
   bool netrc = false;
   std::string netrc_file;
+  // --cookie: "NAME=VALUE; NAME2=VALUE2" for the hosts of
+  // credential_origins, and a cookie file (Netscape format, as curl and
+  // browsers export them) whose own domains say where each cookie goes.
+  std::string cookies;
+  std::string cookie_file;
+  // Where `user`, `cookies` and Authorization or Cookie headers go: the
+  // origins ("https://host:port") of the mirrors the user named. A mirror
+  // learned from the network (a Link field, a linked Metalink) or a
+  // redirect to another origin gets none, as curl sends none to a
+  // redirect's other host. .netrc and the cookie file match by host.
+  std::vector<std::string> credential_origins;
   // "http://HOST:PORT", "socks5h://HOST:PORT", ...; empty: the environment's
   // (http_proxy, https_proxy, all_proxy, no_proxy), as curl does.
   std::string proxy;
   size_t connections = 2;  // most connections to the mirror's host at once
 };
+
+// Whether a request to url may carry the credentials (credential_origins).
+bool CarriesCredentials(const HttpConnOptions& o, const Url& url);
+// Whether a "Name: value" header is a credential (Authorization, Cookie).
+bool IsCredentialHeader(std::string_view header);
+// The cookies given as text, for the cookie engine: one Netscape-format
+// line per NAME=VALUE, valid for `host` alone (not its subdomains), any
+// path, this session. Pairs without '=' are left out.
+std::vector<std::string> CookieLines(std::string_view cookies,
+                                     std::string_view host);
 
 }  // namespace braid::client
 
