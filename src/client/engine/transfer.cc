@@ -415,12 +415,12 @@ void Transfer::Record() {
   for (core::SourceId id : scheduler_->TakeFailed()) {
     SourceConn* s = ById(id);
     if (!s) continue;
-    s->late_opener = s->pending;
-    FailSource(
-        *s, {Errc::kTimeout,
-             s->pending ? "not open while the others sent; it joins if it "
-                          "answers"
-                        : "stalled: silent for longer than its rate allows"});
+    // A braid source that answers later joins (Rejoin); a mirror does not.
+    s->late_opener = s->pending && !s->is_mirror();
+    std::string why = "stalled: silent for longer than its rate allows";
+    if (s->pending) why = "not open while the others sent";
+    if (s->late_opener) why += "; it joins if it answers";
+    FailSource(*s, {Errc::kTimeout, why});
   }
   TellProgress(Clock::now());
 }

@@ -97,8 +97,8 @@ bool Transfer::Opening(const std::string& name) const {
 // answered after all: it joins on a new connection, as a source found
 // mid-transfer does. Its first connection opened under the first pattern,
 // whose slots went to the others.
+// REQUIRES: late is a braid source or route (late_opener), not a mirror.
 void Transfer::Rejoin(const SourceConn& late) {
-  if (late.is_mirror()) return;
   all_.push_back(std::make_unique<SourceConn>(late.address(), late.path(),
                                               late.origin(), options_.tls));
   SourceConn* s = all_.back().get();
