@@ -188,13 +188,17 @@ std::string CurlRange(const RangeAsk& a) {
 // The credentials a request to url carries (CarriesCredentials): --user,
 // the cookies given as text (in the cookie engine, for url's host alone,
 // so that a redirect elsewhere does not take them). The cookie file's
-// cookies go where their domains say.
-void ApplyCredentials(CURL* e, const HttpConnOptions& o, const Url& url) {
-  if (!o.cookie_file.empty() || !o.cookies.empty()) {
-    curl_easy_setopt(e, CURLOPT_COOKIEFILE, o.cookie_file.c_str());
+// cookies (file_cookies: its lines, read once) go where their domains say.
+// Cookies are given line by line (CURLOPT_COOKIELIST, which turns the
+// engine on): CURLOPT_COOKIEFILE set again on a reused handle leaks.
+void ApplyCredentials(CURL* e, const HttpConnOptions& o, const Url& url,
+                      const std::vector<std::string>& file_cookies) {
+  if (!file_cookies.empty() || !o.cookies.empty()) {
     // A reused handle's cookies were set for its earlier request's origin.
     curl_easy_setopt(e, CURLOPT_COOKIELIST, "ALL");
   }
+  for (const auto& line : file_cookies)
+    curl_easy_setopt(e, CURLOPT_COOKIELIST, line.c_str());
   if (!CarriesCredentials(o, url)) return;
   if (!o.user.empty()) curl_easy_setopt(e, CURLOPT_USERPWD, o.user.c_str());
   for (const auto& line : CookieLines(o.cookies, url.host))
@@ -202,7 +206,8 @@ void ApplyCredentials(CURL* e, const HttpConnOptions& o, const Url& url) {
 }
 
 void ApplyConnOptions(void* easy, const HttpConnOptions& o, const Url& url,
-                      const void* header_list) {
+                      const void* header_list,
+                      const std::vector<std::string>& file_cookies) {
   CURL* e = static_cast<CURL*>(easy);
   curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(e, CURLOPT_HTTP_CONTENT_DECODING, 0L);
@@ -224,7 +229,7 @@ void ApplyConnOptions(void* easy, const HttpConnOptions& o, const Url& url,
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
   }
-  ApplyCredentials(e, o, url);
+  ApplyCredentials(e, o, url, file_cookies);
   if (o.netrc) {
     curl_easy_setopt(e, CURLOPT_NETRC, static_cast<long>(CURL_NETRC_OPTIONAL));
     if (!o.netrc_file.empty())
@@ -279,6 +284,7 @@ HttpClient::HttpClient(Url url, HttpConnOptions options)
       multi, CURLMOPT_MAX_HOST_CONNECTIONS,
       static_cast<long>(std::max<size_t>(1, options_.connections)));
   curl_multi_setopt(multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
+  file_cookies_ = CookieFileLines(options_.cookie_file);
   header_list_ = MakeHeaderList(options_, /*credentials=*/true);
   plain_header_list_ = MakeHeaderList(options_, /*credentials=*/false);
   thread_ = std::thread([this] { Run(); });
@@ -374,7 +380,8 @@ void HttpClient::Configure(Request& r) {
   // A redirect to another origin takes no credentials.
   ApplyConnOptions(
       e, options_, r.url,
-      CarriesCredentials(options_, r.url) ? header_list_ : plain_header_list_);
+      CarriesCredentials(options_, r.url) ? header_list_ : plain_header_list_,
+      file_cookies_);
   curl_easy_setopt(e, CURLOPT_URL, r.url.ToString().c_str());
   curl_easy_setopt(e, CURLOPT_RANGE, r.range.c_str());
   curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
@@ -511,7 +518,8 @@ PlainGet::PlainGet(const Url& url, const HttpConnOptions& options)
   static_assert(sizeof(reason_) >= CURL_ERROR_SIZE);
   CURL* e = static_cast<CURL*>(easy_);
   // curl's redirects send neither --user nor those headers to another host.
-  ApplyConnOptions(e, options, url, header_list_);
+  ApplyConnOptions(e, options, url, header_list_,
+                   CookieFileLines(options.cookie_file));
   curl_easy_setopt(e, CURLOPT_URL, url.ToString().c_str());
   // Redirects as RedirectTarget allows them: never from https to http.
   curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);

@@ -1,6 +1,7 @@
 #include "client/http/http_options.h"
 
 #include <algorithm>
+#include <fstream>
 
 #include "core/range_spec.h"
 #include "core/units.h"
@@ -16,6 +17,19 @@ bool IsCredentialHeader(std::string_view header) {
   std::string_view name = core::TrimOws(header.substr(0, header.find(':')));
   return core::EqualsNoCase(name, "authorization") ||
          core::EqualsNoCase(name, "cookie");
+}
+
+std::vector<std::string> CookieFileLines(const std::string& path) {
+  std::vector<std::string> lines;
+  if (path.empty()) return lines;
+  std::ifstream in(path);
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.empty() || (line[0] == '#' && !line.starts_with("#HttpOnly_")))
+      continue;
+    lines.push_back(std::move(line));
+  }
+  return lines;
 }
 
 std::vector<std::string> CookieLines(std::string_view cookies,

@@ -52,6 +52,10 @@ struct HttpConnOptions {
 bool CarriesCredentials(const HttpConnOptions& o, const Url& url);
 // Whether a "Name: value" header is a credential (Authorization, Cookie).
 bool IsCredentialHeader(std::string_view header);
+// A cookie file's cookie lines (Netscape format, "#HttpOnly_" ones
+// included; comments and blank lines left out), for the cookie engine; none
+// if it cannot be read.
+std::vector<std::string> CookieFileLines(const std::string& path);
 // The cookies given as text, for the cookie engine: one Netscape-format
 // line per NAME=VALUE, valid for `host` alone (not its subdomains), any
 // path, this session. Pairs without '=' are left out.

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <fstream>
+
 namespace braid::client {
 namespace {
 
@@ -23,6 +26,20 @@ TEST(HttpOptionsTest, CredentialHeaders) {
   EXPECT_FALSE(IsCredentialHeader("X-Cookie: a=b"));
   EXPECT_FALSE(IsCredentialHeader("Accept-Language: fr"));
   EXPECT_FALSE(IsCredentialHeader("Proxy-Authorization: Basic x"));
+}
+
+TEST(HttpOptionsTest, CookieFileLinesKeepCookiesOnly) {
+  std::string path = ::testing::TempDir() + "/braid-cookie-file-test";
+  std::ofstream(path) << "# Netscape HTTP Cookie File\n\n"
+                      << "a.example\tFALSE\t/\tFALSE\t0\tsid\tabc\r\n"
+                      << "#HttpOnly_b.example\tTRUE\t/\tTRUE\t0\tk\tv\n";
+  auto lines = CookieFileLines(path);
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(lines[0], "a.example\tFALSE\t/\tFALSE\t0\tsid\tabc");
+  EXPECT_TRUE(lines[1].starts_with("#HttpOnly_b.example"));
+  std::remove(path.c_str());
+  EXPECT_TRUE(CookieFileLines(path).empty());
+  EXPECT_TRUE(CookieFileLines("").empty());
 }
 
 TEST(HttpOptionsTest, CookieLinesForOneHost) {
