@@ -209,6 +209,30 @@ class MirrorsStartAtOnce(MirrorCase):
         self.assertGreater(late.answered, 0)
         self.assertFalse(self.by_address(st)[late.url]["failed"], st)
 
+    def test_a_mirror_given_up_on_while_opening_joins_when_it_answers(self) -> None:
+        # The late mirror answers nothing until the trace shows it given up
+        # on (the stall timer's second; a lost SYN on a far link costs as
+        # much): then it answers, joins on a new connection, its samples
+        # are compared, and it is given blocks.
+        gate = threading.Event()
+        late = self.gated(gate)
+        # Slow enough (about 7 s) for a busy machine's stall timer to fire.
+        fast = [self.mirror(bytes_per_second=300_000),
+                self.mirror(bytes_per_second=300_000)]
+        trace = os.path.join(self.tmp, "trace.jsonl")
+
+        def open_the_gate() -> None:
+            h.wait_until(lambda: any(r.get("kind") == "failed" and r["address"] == late.url
+                                     for r in h.read_jsonl(trace)), 30)
+            gate.set()
+        threading.Thread(target=open_the_gate, daemon=True).start()
+        err, st = self.get([fast[0].url, late.url, fast[1].url], ["--trace", trace])
+        self.assertTrue(gate.is_set(), "the late mirror was never given up on")
+        self.assertIn("answered after it was given up on: joining", err)
+        rows = [s for s in st["sources"] if s["address"] == late.url]
+        self.assertEqual([r["failed"] for r in rows], [True, False], rows)
+        self.assertGreater(rows[1]["bytes"], 0, rows)
+
     def test_a_start_on_a_mirror_of_other_bytes_starts_again_without_it(self) -> None:
         # The odd mirror answers alone until it has sent blocks; the two
         # others then outvote it: nothing from it is kept.

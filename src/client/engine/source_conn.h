@@ -145,6 +145,7 @@ class SourceConn {
   HttpMirror* mirror() { return mirror_; }
   const HttpMirror* mirror() const { return mirror_; }
   bool is_mirror() const { return url_.has_value(); }
+  const std::optional<Url>& url() const { return url_; }
   const core::HostPort& address() const { return address_; }
   const std::optional<core::HostPort>& origin() const { return origin_; }
   // The IP and port the connection reached ("127.0.0.1:7070" for a source

@@ -415,8 +415,7 @@ void Transfer::Record() {
   for (core::SourceId id : scheduler_->TakeFailed()) {
     SourceConn* s = ById(id);
     if (!s) continue;
-    // A braid source that answers later joins (Rejoin); a mirror does not.
-    s->late_opener = s->pending && !s->is_mirror();
+    s->late_opener = s->pending;  // it joins if it answers (Rejoin)
     std::string why = "stalled: silent for longer than its rate allows";
     if (s->pending) why = "not open while the others sent";
     if (s->late_opener) why += "; it joins if it answers";

@@ -94,10 +94,10 @@ bool Transfer::JudgeSamples(bool closing) {
                std::to_string(layout_.size));
     return true;
   }
-  for (size_t i = 0; i < voters_ && i < all_.size(); ++i) {
-    SourceConn& s = *all_[i];
-    auto ballot = SampleBallot(s);
-    if (ballot && *ballot != *samples_winner_) Outvoted(s);
+  // The voters, and mirrors that joined later (Rejoin): judged the same.
+  for (const auto& s : all_) {
+    auto ballot = SampleBallot(*s);
+    if (ballot && *ballot != *samples_winner_) Outvoted(*s);
   }
   return true;
 }

@@ -97,12 +97,16 @@ bool Transfer::Opening(const std::string& name) const {
 // answered after all: it joins on a new connection, as a source found
 // mid-transfer does. Its first connection opened under the first pattern,
 // whose slots went to the others.
-// REQUIRES: late is a braid source or route (late_opener), not a mirror.
 void Transfer::Rejoin(const SourceConn& late) {
-  all_.push_back(std::make_unique<SourceConn>(late.address(), late.path(),
-                                              late.origin(), options_.tls));
+  if (late.url()) {
+    all_.push_back(std::make_unique<SourceConn>(*late.url(), options_.http));
+  } else {
+    all_.push_back(std::make_unique<SourceConn>(late.address(), late.path(),
+                                                late.origin(), options_.tls));
+  }
   SourceConn* s = all_.back().get();
   s->from_director = late.from_director;
+  s->sample_mirror = late.sample_mirror;  // its samples are compared too
   spdlog::info("source {} answered after it was given up on: joining",
                late.name());
   Spawn(Join(*s));
