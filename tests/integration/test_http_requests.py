@@ -230,8 +230,11 @@ class MirrorsStartAtOnce(MirrorCase):
         self.assertTrue(gate.is_set(), "the late mirror was never given up on")
         self.assertIn("answered after it was given up on: joining", err)
         rows = [s for s in st["sources"] if s["address"] == late.url]
-        self.assertEqual([r["failed"] for r in rows], [True, False], rows)
-        self.assertGreater(rows[1]["bytes"], 0, rows)
+        self.assertEqual([(r["failed"], r["joined"]) for r in rows],
+                         [(True, False), (False, True)], rows)
+        # Its share of blocks is not asserted: on a busy machine the others
+        # may finish what is left before its samples are in (seen in the
+        # flake hunt: joined, 0 bytes).
 
     def test_a_start_on_a_mirror_of_other_bytes_starts_again_without_it(self) -> None:
         # The odd mirror answers alone until it has sent blocks; the two
