@@ -60,8 +60,8 @@ struct HttpSettings {
   std::string cookies;
   std::string cookie_file;
   // `user`, `cookies` and Authorization or Cookie headers go only to the
-  // mirrors named in `sources` or a Metalink file: not to mirrors a mirror
-  // links, nor to where a redirect leads elsewhere.
+  // mirrors named in `sources` or a Metalink (file or URL) given: not to
+  // mirrors a mirror links, nor to where a redirect leads elsewhere.
   // "http://HOST:PORT", "https://...", "socks5://...", "socks5h://..."
   // (names resolved by the proxy), "socks4://...", "socks4a://...". Empty:
   // the environment's (http_proxy, https_proxy, all_proxy, no_proxy), as

@@ -307,7 +307,13 @@ bool Scheduler::MayHedge(uint64_t seq, bool owner_quiet) const {
 // stall timer starts now, as with its first slots. The time it owed nothing
 // is not silence: counted, a mirror idle for a few seconds was dropped on
 // the tick after the end game handed it a frozen mirror's blocks.
+// A joiner in the tail, which no pattern gave slots, is judged from its
+// first moved block on as well: blocks it never sends are taken back.
 void Scheduler::GiveWork(Source& s, Clock::time_point now) {
+  if (!s.has_slots) {
+    s.has_slots = true;
+    s.last_block_at = std::max(s.last_block_at, now);
+  }
   if (!s.ended) return;
   s.ended = false;
   s.last_block_at = std::max(s.last_block_at, now);

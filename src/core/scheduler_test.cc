@@ -1003,6 +1003,24 @@ TEST(SchedulerTest, AJoinerInTheTailWithoutAHintIsGivenWork) {
   EXPECT_GT(sim.server(*joiner).sent, 0u);
 }
 
+// The same joiner, silent: what was moved to it is taken back when its
+// stall timer runs out (before, a source without slots was never judged,
+// and the blocks it was given never came).
+TEST(SchedulerTest, ASilentJoinerInTheTailGivesItsBlocksBack) {
+  Sim sim(32ull << 20, kBlock, {20 * kMB, 10 * kMB, 5 * kMB}, 7);
+  const uint64_t blocks = (32ull << 20) / kBlock;
+  std::optional<size_t> joiner;
+  double t = sim.Run(60, [&](double) {
+    if (joiner || sim.scheduler().received().received() < blocks * 7 / 10)
+      return;
+    joiner = sim.JoinServer(0, /*hint=*/20 * kMB);
+  });
+  ASSERT_TRUE(sim.scheduler().complete());
+  ASSERT_TRUE(joiner);
+  EXPECT_FALSE(sim.scheduler().alive(static_cast<SourceId>(*joiner)));
+  EXPECT_LT(t, 5.0);
+}
+
 // In-order streaming through a bounded window: every block is delivered
 // exactly once, in order, and the window bound holds, for many random
 // interleavings of data, acknowledgements and commands.

@@ -169,6 +169,8 @@ Status AddHttp(const SessionOptions& o, client::GetOptions* get) {
   if (HasLineBreak(h.user_agent) || HasLineBreak(h.user) ||
       HasLineBreak(h.cookies))
     return Invalid("--user-agent, --user and --cookie take one line");
+  if (h.cookies.find('\t') != std::string::npos)
+    return Invalid("--cookie takes no tab");
   if (!h.cookies.empty() && h.cookies.find('=') == std::string::npos)
     return Invalid("--cookie wants NAME=VALUE[; NAME=VALUE...] or a file");
   if (!h.cookie_file.empty() && !std::ifstream(h.cookie_file))

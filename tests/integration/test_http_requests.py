@@ -94,8 +94,10 @@ class MirrorRequests(MirrorCase):
                 self.assertNotIn("cookie", req)
 
     def test_a_redirect_to_another_origin_takes_no_credentials(self) -> None:
+        # Another host name for the same address: cookies do not isolate
+        # ports (RFC 6265), hosts they do.
         target = self.mirror()
-        named = self.mirror(redirect=target.url)
+        named = self.mirror(redirect=target.url.replace("127.0.0.1", "localhost"))
         self.assert_intact(self.get([named.url], ["-u", "ann:s3cret", "-b", "sid=abc",
                                                   "-H", "Cookie: extra=1"]))
         self.assertGreater(len(named.requests), 0)
@@ -104,6 +106,22 @@ class MirrorRequests(MirrorCase):
         for req in target.requests:
             self.assertNotIn("authorization", req)
             self.assertNotIn("cookie", req)
+
+    def test_a_metalink_url_named_takes_the_credentials_to_its_mirrors(self) -> None:
+        # The user named the Metalink's URL: it and the mirrors it lists
+        # are the user's, as a Metalink file's are.
+        mirror = self.mirror(credentials="ann:s3cret")
+        data = os.path.join(self.tmp, "f.bin")
+        with open(data, "wb") as f:
+            f.write(self.data)
+        meta = os.path.join(self.tmp, "f.meta4")
+        r = h.run_braid(["metalink", data, mirror.url, "-o", meta])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(meta, "rb") as f:
+            doc = self.mirror(data=f.read(), credentials="ann:s3cret", ranges=False)
+        url = f"http://{doc.address}/f.meta4"
+        self.assert_intact(self.get([url], ["-u", "ann:s3cret"]))
+        self.assertTrue(all("authorization" in q for q in mirror.requests))
 
     def test_a_cookie_file_sends_each_cookie_to_its_domain(self) -> None:
         m = self.mirror()

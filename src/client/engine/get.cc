@@ -85,7 +85,7 @@ void FollowMirrorLinks(const MirrorLinks& links, GetOptions* options) {
   for (const Url& url : links.duplicates) AddMirror(url, options);
   if (!links.metalink) return;
   options->metalink_url = links.metalink;
-  if (Status s = ResolveMetalinkUrl(options); !s)
+  if (Status s = ResolveMetalinkUrl(options, /*named=*/false); !s)
     spdlog::warn("the linked Metalink is not used: {}", s.error().what);
 }
 
@@ -161,7 +161,13 @@ Expected<GetReport> RunGet(const GetOptions& given, std::stop_token stop,
   if (!HasSources(given))
     return MakeError(Errc::kUnavailable, "no sources given");
   GetOptions options = given;
-  if (Status s = ResolveMetalinkUrl(&options); !s) return Unexpected{s.error()};
+  if ((options.sha256 || options.checksum) && WritesInPlace(options.output)) {
+    std::string what = "--sha256 and --checksum check a regular file, not ";
+    what += options.output;
+    return MakeError(Errc::kInvalidArgument, what);
+  }
+  if (Status s = ResolveMetalinkUrl(&options, /*named=*/true); !s)
+    return Unexpected{s.error()};
   if (!options.resume && !options.output.empty())
     DiscardResumeState(options.output);
   auto result = RunUntilSettled(&options, &Transfer::Run, stop);
@@ -196,7 +202,8 @@ Expected<Description> Describe(const GetOptions& given,
   if (!HasSources(given))
     return MakeError(Errc::kUnavailable, "no sources given");
   GetOptions options = given;
-  if (Status s = ResolveMetalinkUrl(&options); !s) return Unexpected{s.error()};
+  if (Status s = ResolveMetalinkUrl(&options, /*named=*/true); !s)
+    return Unexpected{s.error()};
   auto d = RunUntilSettled(&options, &Transfer::Describe, std::stop_token());
   if (settled) *settled = options;
   if (!d && CanFetchWhole(options, d.error()))

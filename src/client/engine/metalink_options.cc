@@ -47,13 +47,21 @@ Status UseMetalink(std::string_view text, const std::string& where,
   return Ok{};
 }
 
-Status ResolveMetalinkUrl(GetOptions* options) {
+Status ResolveMetalinkUrl(GetOptions* options, bool named) {
   if (!options->metalink_url) return Ok{};
   Url url = *options->metalink_url;
   options->metalink_url.reset();
+  auto& origins = options->http.credential_origins;
+  if (named) origins.push_back(url.Origin());
   auto text = GetDocument(url, options->http, kMaxMetalinkBytes);
   if (!text) return Unexpected{text.error()};
-  return UseMetalink(*text, url.ToString(), options);
+  size_t known = options->mirrors.size();
+  Status used = UseMetalink(*text, url.ToString(), options);
+  if (named && used) {
+    for (size_t i = known; i < options->mirrors.size(); ++i)
+      origins.push_back(options->mirrors[i].Origin());
+  }
+  return used;
 }
 
 }  // namespace braid::client

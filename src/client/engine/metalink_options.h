@@ -22,7 +22,9 @@ Status UseMetalink(std::string_view text, const std::string& where,
 
 // Fetches options->metalink_url, if any, and applies it (UseMetalink);
 // the URL is then cleared.
-Status ResolveMetalinkUrl(GetOptions* options);
+// `named`: the user gave that URL (not a mirror's Link field): it and the
+// mirrors it lists may carry the credentials (credential_origins).
+Status ResolveMetalinkUrl(GetOptions* options, bool named);
 
 }  // namespace braid::client
 
