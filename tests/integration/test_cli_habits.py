@@ -63,6 +63,10 @@ class GetHabits(MirrorCase):
                                      "md5=" + "0" * 32]), 5, "md5 of the download is "
                            + hashlib.md5(self.data).hexdigest(), "kept as")
         os.remove(self.out + ".braid-bad")
+        r = self.get([self.m.url, "-o", "/dev/null", "--checksum", "md5=" + "0" * 32])
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn(b"check a regular file, not /dev/null", r.stderr)
+        self.assertTrue(os.path.exists("/dev/null") and not os.path.exists("/dev/null.braid-bad"))
         for bad in ("md5=" + "0" * 31, "crc32=00000000", "sha-1"):
             self.assert_status(self.get([self.m.url, "-o", self.out, "--checksum", bad]), 2,
                                "--checksum")
