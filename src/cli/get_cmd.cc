@@ -383,7 +383,8 @@ void AddGetCommand(CLI::App& app, int* exit_code) {
       "--sha256", flags->sha256,
       "SHA-256 of the whole file (64 hex digits), checked at the end; a file "
       "that does not match is kept as OUTPUT.braid-bad, not OUTPUT (exit 5). "
-      "The only end-to-end check when all sources are HTTP mirrors");
+      "With HTTP mirrors alone and no Metalink, the only end-to-end check "
+      "(or --checksum)");
   cmd->add_option("--checksum", flags->checksum,
                   "ALGO=HEX as aria2 takes it: md5, sha-1, sha-224, sha-256, "
                   "sha-384 or sha-512 of the whole file, checked at the end "
