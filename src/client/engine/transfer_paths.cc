@@ -98,6 +98,10 @@ bool Transfer::Opening(const std::string& name) const {
 // mid-transfer does. Its first connection opened under the first pattern,
 // whose slots went to the others.
 void Transfer::Rejoin(const SourceConn& late) {
+  // Back already: the director or discovery named it again meanwhile.
+  for (const auto& t : all_) {
+    if (t.get() != &late && !t->failure && t->name() == late.name()) return;
+  }
   if (late.url()) {
     all_.push_back(std::make_unique<SourceConn>(*late.url(), options_.http));
   } else {
