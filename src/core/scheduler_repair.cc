@@ -310,11 +310,8 @@ bool Scheduler::MayHedge(uint64_t seq, bool owner_quiet) const {
 // A joiner in the tail, which no pattern gave slots, is judged from its
 // first moved block on as well: blocks it never sends are taken back.
 void Scheduler::GiveWork(Source& s, Clock::time_point now) {
-  if (!s.has_slots) {
-    s.has_slots = true;
-    s.last_block_at = std::max(s.last_block_at, now);
-  }
-  if (!s.ended) return;
+  if (s.has_slots && !s.ended) return;
+  s.has_slots = true;
   s.ended = false;
   s.last_block_at = std::max(s.last_block_at, now);
 }

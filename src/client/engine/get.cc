@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <span>
 
 #include "client/engine/metalink_options.h"
 #include "client/engine/transfer.h"
@@ -110,38 +111,35 @@ Expected<T> RunUntilSettled(GetOptions* options,
   }
 }
 
-// A download that does not match its checksum: kept for a look (which
-// mirror differs?), but not under its name: a script waiting for the file
-// must not take it.
-Error KeptAsBad(const std::string& path, const std::string& algo,
-                const std::string& got, const std::string& want,
-                const char* flag) {
+// The file's checksum `algo` against `want`. A download that does not
+// match is kept for a look (which mirror differs?), but not under its name:
+// a script waiting for the file must not take it. `label` and `flag` name
+// the checksum in the error.
+Status CheckFile(const std::string& path, const std::string& algo,
+                 std::span<const uint8_t> want, const std::string& label,
+                 const char* flag) {
+  auto got = core::ChecksumOfFile(path, algo);
+  if (!got) return Unexpected{got.error()};
+  if (std::equal(got->begin(), got->end(), want.begin(), want.end()))
+    return Ok{};
   std::string bad = path + ".braid-bad";
   std::error_code ec;
   std::filesystem::rename(path, bad, ec);
-  return {Errc::kBadData,
-          algo + " of the download is " + got + ", not the " + want +
-              " given with " + flag + ": kept as " + bad +
-              " (a source serves other bytes than the checksum's)"};
+  return MakeError(Errc::kBadData,
+                   label + " of the download is " + core::ToHex(*got) +
+                       ", not the " + core::ToHex(want) + " given with " +
+                       flag + ": kept as " + bad +
+                       " (a source serves other bytes than the checksum's)");
 }
 
 }  // namespace
 
 Status CheckSha256(const std::string& path, const core::Digest& want) {
-  auto got = core::ChecksumOfFile(path, "sha-256");
-  if (!got) return Unexpected{got.error()};
-  if (std::equal(got->begin(), got->end(), want.begin(), want.end()))
-    return Ok{};
-  return Unexpected{KeptAsBad(path, "SHA-256", core::ToHex(*got),
-                              core::ToHex(want), "--sha256")};
+  return CheckFile(path, "sha-256", want, "SHA-256", "--sha256");
 }
 
 Status CheckChecksum(const std::string& path, const core::FileChecksum& want) {
-  auto got = core::ChecksumOfFile(path, want.algo);
-  if (!got) return Unexpected{got.error()};
-  if (*got == want.value) return Ok{};
-  return Unexpected{KeptAsBad(path, want.algo, core::ToHex(*got),
-                              core::ToHex(want.value), "--checksum")};
+  return CheckFile(path, want.algo, want.value, want.algo, "--checksum");
 }
 
 void AdoptSources(const GetOptions& from, GetOptions* into) {

@@ -416,10 +416,11 @@ void Transfer::Record() {
     SourceConn* s = ById(id);
     if (!s) continue;
     s->late_opener = s->pending;  // it joins if it answers (Rejoin)
-    std::string why = "stalled: silent for longer than its rate allows";
-    if (s->pending) why = "not open while the others sent";
-    if (s->late_opener) why += "; it joins if it answers";
-    FailSource(*s, {Errc::kTimeout, why});
+    FailSource(*s, {Errc::kTimeout,
+                    s->late_opener
+                        ? "not open while the others sent; it joins if it "
+                          "answers"
+                        : "stalled: silent for longer than its rate allows"});
   }
   TellProgress(Clock::now());
 }
