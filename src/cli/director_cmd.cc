@@ -5,7 +5,9 @@
 
 #include "cli/commands.h"
 #include "cli/tls_flags.h"
+#include "director/catalog.h"
 #include "director/director.h"
+#include "director/etcd_catalog.h"
 #include "net/log_failure.h"
 
 namespace braid::cli {
@@ -14,6 +16,8 @@ namespace {
 struct DirectorFlags {
   std::string listen = "127.0.0.1:7071";
   std::string db = "braid-director.db";
+  std::string store;  // etcd://...; empty: the SQLite file db
+  int lease_ttl_s = 10;
   int heartbeat_ms = 1000;
   size_t max_connections = 1024;
   size_t max_connections_per_peer = 64;
@@ -24,6 +28,24 @@ struct DirectorFlags {
   int verbosity = 0;
   bool quiet = false;
 };
+
+// The SQLite file, or etcd's members (not contacted yet: the director
+// starts whether or not they answer, and follows them once they do).
+Expected<std::unique_ptr<director::Store>> OpenStore(const DirectorFlags& flags,
+                                                     asio::io_context& io) {
+  if (flags.store.empty()) {
+    auto catalog = director::Catalog::Open(flags.db);
+    if (!catalog) return Unexpected{catalog.error()};
+    return std::unique_ptr<director::Store>(std::move(*catalog));
+  }
+  auto endpoints = director::ParseEtcdUrl(flags.store);
+  if (!endpoints) return Unexpected{endpoints.error()};
+  director::EtcdOptions options;
+  options.endpoints = std::move(*endpoints);
+  options.lease_ttl = std::chrono::seconds(flags.lease_ttl_s);
+  return std::unique_ptr<director::Store>(
+      std::make_unique<director::EtcdCatalog>(io, std::move(options)));
+}
 
 int RunDirector(const DirectorFlags& flags) {
   SetUpLogging(flags.verbosity, flags.quiet);
@@ -45,9 +67,13 @@ int RunDirector(const DirectorFlags& flags) {
     if (!tokens) return Fail("director", tokens.error().what, kExitUsage);
     options.register_tokens = std::move(*tokens);
   }
-  auto catalog = director::Catalog::Open(options.db);
-  if (!catalog) return Fail("director", catalog.error().what, kExitFailure);
   asio::io_context io(1);
+  auto catalog = OpenStore(flags, io);
+  if (!catalog) {
+    return Fail("director", catalog.error().what,
+                catalog.error().code == Errc::kInvalidArgument ? kExitUsage
+                                                               : kExitFailure);
+  }
   director::Director dir(io, options, std::move(*catalog));
   auto endpoint = dir.Listen();
   if (!endpoint) return Fail("director", endpoint.error().what, kExitFailure);
@@ -56,7 +82,7 @@ int RunDirector(const DirectorFlags& flags) {
               endpoint->port());
   std::fflush(stdout);
   spdlog::info("director on {}:{}, catalog {}", endpoint->address().to_string(),
-               endpoint->port(), options.db);
+               endpoint->port(), flags.store.empty() ? flags.db : flags.store);
   if (options.register_tokens) {
     spdlog::info("registrations need one of {} token(s)",
                  options.register_tokens->size());
@@ -89,9 +115,19 @@ void AddDirectorCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--listen", flags->listen,
                   "HOST:PORT to listen on (default 127.0.0.1:7071; port 0 "
                   "picks one)");
-  cmd->add_option("--db", flags->db,
-                  "SQLite catalog file; it survives restarts (default "
-                  "braid-director.db; :memory: for none)");
+  auto* db_option =
+      cmd->add_option("--db", flags->db,
+                      "SQLite catalog file; it survives restarts (default "
+                      "braid-director.db; :memory: for none)");
+  cmd->add_option("--store", flags->store,
+                  "etcd://HOST:PORT[,HOST:PORT...]: keep the catalog in this "
+                  "etcd cluster (its client URLs, plain http), shared with "
+                  "every director given the same; instead of --db")
+      ->excludes(db_option);
+  cmd->add_option("--lease-ttl", flags->lease_ttl_s,
+                  "With --store: seconds a server's registration outlives "
+                  "this director if it dies (default 10)")
+      ->check(CLI::Range(2, 3600));
   cmd->add_option("--heartbeat-ms", flags->heartbeat_ms,
                   "How often servers must send a heartbeat; a server silent "
                   "for three of these is removed (default 1000)")

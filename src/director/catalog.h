@@ -15,78 +15,39 @@
 #include <string_view>
 #include <vector>
 
-#include "core/manifest.h"
+#include "director/store.h"
 
 struct sqlite3;
 struct sqlite3_stmt;
 
 namespace braid::director {
 
-// One stream a server holds.
-struct CatalogEntry {
-  std::string name;  // path relative to its root, '/'-separated
-  uint64_t size = 0;
-  core::Digest content_id{};
-  bool operator==(const CatalogEntry&) const = default;
-};
-
-// A server that holds a stream.
-struct Holder {
-  std::string server;  // "host:port" it serves on
-  std::string path;    // the name under which it holds it
-  uint64_t size = 0;
-  core::Digest content_id{};
-};
-
-// One line of `braid ls`.
-struct CatalogRow {
-  std::string name;
-  uint64_t size = 0;
-  core::Digest content_id{};
-  uint32_t servers = 0;  // how many servers hold it
-};
-
 // Not thread-safe: use one Catalog from one thread at a time (statements are
 // prepared once and reused, even by the const methods). Every SQLite failure
 // is a kIoError whose message names the file and the operation.
-class Catalog {
+class Catalog : public Store {
  public:
   // Opens or creates the database at `path` (":memory:" for a throw-away
   // one) and creates the schema if the database is new. Files use WAL with
   // synchronous=NORMAL. Fails (kIoError, one line naming `path`) if the file
   // cannot be opened, is not SQLite, or is another application's database.
   static Expected<std::unique_ptr<Catalog>> Open(const std::string& path);
-  ~Catalog();  // closes the database
+  ~Catalog() override;  // closes the database
   Catalog(const Catalog&) = delete;
   Catalog& operator=(const Catalog&) = delete;
 
-  // Replaces everything `server` holds with `entries`, in one transaction:
-  // on failure the catalog is unchanged. An empty `entries` keeps the server
-  // registered, holding nothing. Fails with kLimit if a size exceeds
-  // INT64_MAX, with kIoError if a name appears twice. Names and sizes are
-  // otherwise validated by the caller.
+  // As Store says. Register runs in one transaction: on failure the
+  // catalog is unchanged. The database stops a look-up at `limit`: its cost
+  // does not grow with the names registered under one content id.
   Status Register(const std::string& server,
-                  const std::vector<CatalogEntry>& entries);
-  // Forgets `server` and its entries; false if it was unknown.
-  Expected<bool> Remove(const std::string& server);
-
-  // Every registered server, sorted.
-  Expected<std::vector<std::string>> Servers() const;
-  // The entries `server` holds, sorted by name; empty if it is unknown.
+                  const std::vector<CatalogEntry>& entries) override;
+  Expected<bool> Remove(const std::string& server) override;
+  Expected<std::vector<std::string>> Servers() const override;
   Expected<std::vector<CatalogEntry>> EntriesOf(
-      const std::string& server) const;
-  // Holders of `name`, and holders of the same content ids under other
-  // names, at most `limit` in all, sorted by (content id, server, path),
-  // without duplicates; empty if no server holds `name`. Holders under
-  // `name` itself are taken first; of the others, those registered first.
-  // The database stops reading at `limit`: the cost of a look-up does not
-  // grow with the names registered under one content id.
+      const std::string& server) const override;
   Expected<std::vector<Holder>> Lookup(const std::string& name,
-                                       size_t limit) const;
-  // Distinct (name, size, content id) with the number of servers holding
-  // each, sorted by name then content id. The same name with two content ids
-  // gives two rows (never merged).
-  Expected<std::vector<CatalogRow>> List() const;
+                                       size_t limit) const override;
+  Expected<std::vector<CatalogRow>> List() const override;
 
  private:
   // The prepared statements; kSql in catalog.cc holds their text, in order.

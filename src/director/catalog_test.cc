@@ -8,6 +8,8 @@
 #include <fstream>
 #include <limits>
 
+#include "director/memory_catalog.h"
+
 namespace braid::director {
 namespace {
 
@@ -40,11 +42,28 @@ std::vector<std::string> Describe(const std::vector<CatalogRow>& rows) {
   return out;
 }
 
-std::unique_ptr<Catalog> OpenMemory() {
+// The stores that must answer alike: SQLite's, and the one in memory that
+// a director sharing etcd answers from.
+using MakeStore = std::unique_ptr<Store> (*)();
+
+std::unique_ptr<Store> OpenSqlite() {
   auto catalog = Catalog::Open(":memory:");
   if (!catalog) ADD_FAILURE() << catalog.error().ToString();
   return catalog ? std::move(*catalog) : nullptr;
 }
+
+std::unique_ptr<Store> OpenMemory() {
+  return std::make_unique<MemoryCatalog>();
+}
+
+class StoreTest : public testing::TestWithParam<MakeStore> {};
+
+INSTANTIATE_TEST_SUITE_P(Stores, StoreTest,
+                         testing::Values(&OpenSqlite, &OpenMemory),
+                         [](const auto& info) {
+                           return info.param == &OpenSqlite ? "Sqlite"
+                                                            : "Memory";
+                         });
 
 // A fresh directory under the system temp dir, removed at the end.
 class TempDir {
@@ -60,8 +79,8 @@ class TempDir {
   fs::path dir_;
 };
 
-TEST(CatalogTest, RegistersLooksUpAndLists) {
-  auto c = OpenMemory();
+TEST_P(StoreTest, RegistersLooksUpAndLists) {
+  auto c = GetParam()();
   ASSERT_TRUE(c);
   ASSERT_TRUE(c->Register("b:2", {{"x.bin", 10, Id(1)}}));
   ASSERT_TRUE(c->Register("a:1", {{"y.bin", 20, Id(2)}, {"x.bin", 10, Id(1)}}));
@@ -77,8 +96,8 @@ TEST(CatalogTest, RegistersLooksUpAndLists) {
             (std::vector<std::string>{"x.bin 10 1 x2", "y.bin 20 2 x1"}));
 }
 
-TEST(CatalogTest, ReRegisteringReplacesEverything) {
-  auto c = OpenMemory();
+TEST_P(StoreTest, ReRegisteringReplacesEverything) {
+  auto c = GetParam()();
   ASSERT_TRUE(c);
   ASSERT_TRUE(c->Register("a:1", {{"old", 1, Id(1)}, {"kept", 2, Id(2)}}));
   ASSERT_TRUE(c->Register("a:1", {{"kept", 3, Id(3)}, {"new", 4, Id(4)}}));
@@ -88,8 +107,8 @@ TEST(CatalogTest, ReRegisteringReplacesEverything) {
   EXPECT_EQ(*c->Servers(), std::vector<std::string>{"a:1"});
 }
 
-TEST(CatalogTest, EmptyRegistrationKeepsTheServerHoldingNothing) {
-  auto c = OpenMemory();
+TEST_P(StoreTest, EmptyRegistrationKeepsTheServerHoldingNothing) {
+  auto c = GetParam()();
   ASSERT_TRUE(c);
   ASSERT_TRUE(c->Register("a:1", {{"x", 1, Id(1)}}));
   ASSERT_TRUE(c->Register("a:1", {}));
@@ -98,8 +117,8 @@ TEST(CatalogTest, EmptyRegistrationKeepsTheServerHoldingNothing) {
   EXPECT_TRUE(c->List()->empty());
 }
 
-TEST(CatalogTest, RemoveForgetsTheServerAndItsEntries) {
-  auto c = OpenMemory();
+TEST_P(StoreTest, RemoveForgetsTheServerAndItsEntries) {
+  auto c = GetParam()();
   ASSERT_TRUE(c);
   ASSERT_TRUE(c->Register("a:1", {{"x", 1, Id(1)}, {"y", 2, Id(2)}}));
   ASSERT_TRUE(c->Register("b:2", {{"x", 1, Id(1)}}));
@@ -111,8 +130,8 @@ TEST(CatalogTest, RemoveForgetsTheServerAndItsEntries) {
   EXPECT_EQ(Describe(*c->List()), std::vector<std::string>{"x 1 1 x1"});
 }
 
-TEST(CatalogTest, SameNameWithTwoContentIdsIsNeverMerged) {
-  auto c = OpenMemory();
+TEST_P(StoreTest, SameNameWithTwoContentIdsIsNeverMerged) {
+  auto c = GetParam()();
   ASSERT_TRUE(c);
   ASSERT_TRUE(c->Register("a:1", {{"movie", 5, Id(9)}}));
   ASSERT_TRUE(c->Register("b:2", {{"movie", 5, Id(3)}}));
@@ -124,8 +143,8 @@ TEST(CatalogTest, SameNameWithTwoContentIdsIsNeverMerged) {
                                       "c:3 movie 5 9"}));
 }
 
-TEST(CatalogTest, LookupFindsTheSameContentUnderAnotherPath) {
-  auto c = OpenMemory();
+TEST_P(StoreTest, LookupFindsTheSameContentUnderAnotherPath) {
+  auto c = GetParam()();
   ASSERT_TRUE(c);
   ASSERT_TRUE(c->Register("a:1", {{"films/a.mkv", 7, Id(5)}}));
   ASSERT_TRUE(c->Register("b:2", {{"copy.mkv", 7, Id(5)},
@@ -138,8 +157,8 @@ TEST(CatalogTest, LookupFindsTheSameContentUnderAnotherPath) {
 
 // One server's many names for one content cannot crowd out the holders of
 // the name asked, and the answer stops at the limit.
-TEST(CatalogTest, LookupStopsAtTheLimitHoldersOfTheNameFirst) {
-  auto c = OpenMemory();
+TEST_P(StoreTest, LookupStopsAtTheLimitHoldersOfTheNameFirst) {
+  auto c = GetParam()();
   ASSERT_TRUE(c);
   std::vector<CatalogEntry> aliases;
   for (int i = 0; i < 1000; ++i)
@@ -155,8 +174,8 @@ TEST(CatalogTest, LookupStopsAtTheLimitHoldersOfTheNameFirst) {
   EXPECT_EQ(c->Lookup("x", 5000)->size(), 1002u);
 }
 
-TEST(CatalogTest, AFailedRegistrationChangesNothing) {
-  auto c = OpenMemory();
+TEST_P(StoreTest, AFailedRegistrationChangesNothing) {
+  auto c = GetParam()();
   ASSERT_TRUE(c);
   ASSERT_TRUE(c->Register("a:1", {{"x", 1, Id(1)}}));
   auto dup = c->Register("a:1", {{"y", 2, Id(2)}, {"y", 3, Id(3)}});

@@ -70,7 +70,7 @@ struct Director::Peer {
 };
 
 Director::Director(asio::io_context& io, DirectorOptions options,
-                   std::unique_ptr<Catalog> catalog)
+                   std::unique_ptr<Store> catalog)
     : io_(io),
       options_(std::move(options)),
       catalog_(std::move(catalog)),
@@ -78,8 +78,13 @@ Director::Director(asio::io_context& io, DirectorOptions options,
       expiry_timer_(io),
       limits_(options_.max_connections, options_.max_connections_per_peer),
       live_(options_.max_servers, options_.max_entries) {
-  // Servers known from before a restart get time to reconnect (they back
-  // off up to 5 s) and register again.
+  catalog_->Start([this](const std::string& fresh) {
+    if (!stopped_) NotifySubscribers(fresh);
+  });
+  // A shared catalog's servers are kept by the directors they registered
+  // with. Servers known from before a restart get time to reconnect (they
+  // back off up to 5 s) and register again.
+  if (catalog_->shared()) return;
   auto grace = net::Clock::now() + std::chrono::seconds(10);
   if (auto servers = catalog_->Servers()) {
     for (const auto& s : *servers) {
@@ -101,6 +106,7 @@ Expected<tcp::endpoint> Director::Listen() {
 
 void Director::Stop() {
   stopped_ = true;
+  catalog_->Stop();
   std::error_code ec;
   acceptor_.close(ec);
   expiry_timer_.cancel();
@@ -348,8 +354,9 @@ Status Director::Commit(Peer& peer) {
   spdlog::info("{} {} with {} stream(s)", known ? "updated" : "registered",
                r.advertise, count);
   // A server that (re)appears is announced even when the answer looks the
-  // same: a client may have dropped it meanwhile.
-  NotifySubscribers(known ? "" : r.advertise);
+  // same: a client may have dropped it meanwhile. (A shared catalog
+  // announces what the store took.)
+  if (!catalog_->shared()) NotifySubscribers(known ? "" : r.advertise);
   return Ok{};
 }
 
@@ -413,7 +420,7 @@ void Director::Forget(std::string server, const char* why) {
   if (auto s = catalog_->Remove(server); !s)
     spdlog::error("removing {}: {}", server, s.error().ToString());
   spdlog::info("removed {} ({})", server, why);
-  NotifySubscribers();
+  if (!catalog_->shared()) NotifySubscribers();
 }
 
 void Director::NotifySubscribers(const std::string& fresh) {

@@ -1,7 +1,9 @@
 // `braid director` (patent: director 16): keeps which servers hold which
 // content, answers look-ups with each holder's address and path, and tells
 // subscribed clients when a holder appears or disappears. The catalog lives
-// in SQLite and survives a restart; liveness (heartbeats) is kept in memory.
+// in SQLite and survives a restart, or in etcd, shared with other
+// directors (EtcdCatalog); liveness (heartbeats) of the servers connected
+// to this director is kept in memory.
 #ifndef BRAID_DIRECTOR_DIRECTOR_H_
 #define BRAID_DIRECTOR_DIRECTOR_H_
 
@@ -12,8 +14,8 @@
 
 #include "core/register_token.h"
 #include "core/units.h"
-#include "director/catalog.h"
 #include "director/liveness.h"
+#include "director/store.h"
 #include "net/conn_limits.h"
 #include "net/framed_conn.h"
 
@@ -65,8 +67,10 @@ struct DirectorOptions {
 
 class Director {
  public:
+  // Starts the catalog (a shared one follows the other directors' changes
+  // from now on).
   Director(asio::io_context& io, DirectorOptions options,
-           std::unique_ptr<Catalog> catalog);
+           std::unique_ptr<Store> catalog);
   ~Director();
 
   Expected<tcp::endpoint> Listen();
@@ -107,7 +111,7 @@ class Director {
 
   asio::io_context& io_;
   DirectorOptions options_;
-  std::unique_ptr<Catalog> catalog_;
+  std::unique_ptr<Store> catalog_;
   tcp::acceptor acceptor_;
   asio::steady_timer expiry_timer_;
   bool stopped_ = false;

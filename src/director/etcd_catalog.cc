@@ -1,0 +1,477 @@
+#include "director/etcd_catalog.h"
+
+#include <spdlog/spdlog.h>
+
+#include <charconv>
+#include <cstdio>
+
+#include "core/stream_name.h"
+#include "core/units.h"
+#include "net/log_failure.h"
+
+namespace braid::director {
+namespace {
+
+// Keys per page when reading the whole prefix: at most 64 parts of
+// kPartBytes in one answer.
+constexpr int64_t kPageKeys = 64;
+// A store that failed is asked again after this.
+constexpr auto kRetry = std::chrono::seconds(1);
+
+// "SIZE HEXID NAME" lines, cut into parts of at most max_bytes.
+std::vector<std::string> EncodeParts(const std::vector<CatalogEntry>& entries,
+                                     size_t max_bytes) {
+  std::vector<std::string> parts(1);
+  for (const auto& e : entries) {
+    std::string line = std::to_string(e.size) + " " +
+                       core::ToHex(e.content_id) + " " + e.name + "\n";
+    if (!parts.back().empty() && parts.back().size() + line.size() > max_bytes)
+      parts.emplace_back();
+    parts.back() += line;
+  }
+  return parts;
+}
+
+// The entries of one part; lines that are not what EncodeParts writes are
+// left out (and counted in *bad).
+std::vector<CatalogEntry> DecodePart(std::string_view value, size_t* bad) {
+  std::vector<CatalogEntry> out;
+  while (!value.empty()) {
+    size_t nl = value.find('\n');
+    std::string_view line = value.substr(0, nl);
+    value.remove_prefix(nl == std::string_view::npos ? value.size() : nl + 1);
+    size_t sp1 = line.find(' ');
+    size_t sp2 = sp1 == std::string_view::npos ? sp1 : line.find(' ', sp1 + 1);
+    CatalogEntry e;
+    auto [end, ec] = std::from_chars(line.data(), line.data() + sp1, e.size);
+    auto id = sp2 == std::string_view::npos
+                  ? Expected<core::Digest>(MakeError(Errc::kMalformed, ""))
+                  : core::DigestFromHex(line.substr(sp1 + 1, sp2 - sp1 - 1));
+    if (sp2 == std::string_view::npos || ec != std::errc{} ||
+        end != line.data() + sp1 || !id ||
+        !core::CheckStreamName(std::string(line.substr(sp2 + 1)))) {
+      ++*bad;
+      continue;
+    }
+    e.content_id = *id;
+    e.name = std::string(line.substr(sp2 + 1));
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+}  // namespace
+
+Expected<std::vector<std::string>> ParseEtcdUrl(std::string_view url) {
+  constexpr std::string_view kScheme = "etcd://";
+  if (!url.starts_with(kScheme)) {
+    return MakeError(
+        Errc::kInvalidArgument,
+        "--store: etcd://HOST:PORT[,HOST:PORT...] expected, got '" +
+            std::string(url) + "'");
+  }
+  url.remove_prefix(kScheme.size());
+  std::vector<std::string> out;
+  while (!url.empty() || out.empty()) {
+    size_t comma = url.find(',');
+    std::string_view one = url.substr(0, comma);
+    auto hp = core::ParseHostPort(one);
+    if (!hp) {
+      return MakeError(Errc::kInvalidArgument, "--store: bad etcd member '" +
+                                                   std::string(one) +
+                                                   "': " + hp.error().what);
+    }
+    out.push_back(hp->ToString());
+    url.remove_prefix(comma == std::string_view::npos ? url.size() : comma + 1);
+  }
+  return out;
+}
+
+EtcdCatalog::EtcdCatalog(asio::io_context& io, EtcdOptions options)
+    : io_(io),
+      options_(std::move(options)),
+      client_(io.get_executor(), options_.endpoints),
+      wake_(io.get_executor()),
+      keep_timer_(io) {}
+
+EtcdCatalog::~EtcdCatalog() = default;
+
+std::string EtcdCatalog::PartKey(const std::string& server,
+                                 uint32_t part) const {
+  char n[16];
+  std::snprintf(n, sizeof n, "%06u", part);
+  return ServersPrefix() + server + "/" + n;
+}
+
+void EtcdCatalog::Start(OnChange on_change) {
+  on_change_ = std::move(on_change);
+  asio::co_spawn(io_, Follow(), net::LogFailure("following etcd"));
+  asio::co_spawn(io_, KeepLoop(), net::LogFailure("keeping leases in etcd"));
+}
+
+void EtcdCatalog::Stop() {
+  stopped_ = true;
+  if (watch_) client_.Cancel(watch_);
+  watch_ = 0;
+  wake_.Notify();
+  keep_timer_.cancel();
+}
+
+void EtcdCatalog::SetStale(bool stale, const std::string& why) {
+  if (stale == stale_) return;
+  stale_ = stale;
+  if (stale) {
+    spdlog::warn("etcd: {}; answering from what it last said", why);
+  } else {
+    spdlog::info("etcd: following {} at revision {}", client_.endpoint(),
+                 revision_);
+  }
+}
+
+// --- Following the store ---------------------------------------------------
+
+awaitable<void> EtcdCatalog::Follow() {
+  bool read_all = true;
+  auto last_read = net::Clock::now();
+  while (!stopped_) {
+    if (read_all) {
+      if (!(co_await ReadAll())) {
+        co_await net::SleepFor(kRetry);
+        continue;
+      }
+      read_all = false;
+      last_read = net::Clock::now();
+    }
+    StartWatch();
+    while (!stopped_) {
+      co_await wake_.Wait(options_.probe_every);
+      if (stopped_) co_return;
+      if (watch_state_ == WatchState::kCompacted) {
+        read_all = true;
+        break;
+      }
+      if (watch_state_ == WatchState::kEnded) break;  // resumed from revision_
+      // A linearizable read: a member cut off from the others fails it.
+      auto probe = co_await client_.Call(
+          "/v3/kv/range",
+          etcd::RangeRequest(options_.prefix + "probe", "", 1, 0),
+          options_.timeout);
+      Status ok = probe ? Status(Ok{}) : Status(Unexpected{probe.error()});
+      if (probe) {
+        auto r = etcd::ParseRange(*probe);
+        if (!r) ok = Unexpected{r.error()};
+      }
+      if (!ok) {
+        SetStale(true, ok.error().what);
+        client_.Rotate();
+        break;
+      }
+      if (watch_state_ == WatchState::kRunning) SetStale(false, "");
+      if (net::Clock::now() - last_read > options_.relist_every) {
+        read_all = true;
+        break;
+      }
+    }
+    if (watch_) client_.Cancel(watch_);
+    watch_ = 0;
+    watch_state_ = WatchState::kNone;
+    if (!read_all) co_await net::SleepFor(std::chrono::milliseconds(200));
+  }
+}
+
+// Reads every key under the prefix at one revision, then makes memory_ the
+// same: servers gone are removed, changed ones registered again.
+awaitable<bool> EtcdCatalog::ReadAll() {
+  std::map<std::string, Parts> fresh;
+  std::string key = ServersPrefix();
+  const std::string end = etcd::PrefixEnd(key);
+  int64_t at = 0;
+  size_t bad = 0;
+  for (;;) {
+    auto body = co_await client_.Call(
+        "/v3/kv/range", etcd::RangeRequest(key, end, kPageKeys, at),
+        options_.timeout);
+    auto page = body ? etcd::ParseRange(*body)
+                     : Expected<etcd::RangeResult>(Unexpected{body.error()});
+    if (!page) {
+      SetStale(true, "reading the catalog: " + page.error().what);
+      co_return false;
+    }
+    if (at == 0) at = page->revision;
+    for (auto& kv : page->kvs) {
+      etcd::WatchEvent e{false, std::move(kv)};
+      std::string k = e.kv.key;
+      size_t slash = k.rfind('/');
+      if (slash == std::string::npos || slash < ServersPrefix().size()) {
+        ++bad;
+        continue;
+      }
+      uint32_t part = 0;
+      auto [p, ec] =
+          std::from_chars(k.data() + slash + 1, k.data() + k.size(), part);
+      if (ec != std::errc{} || p != k.data() + k.size()) {
+        ++bad;
+        continue;
+      }
+      std::string server =
+          k.substr(ServersPrefix().size(), slash - ServersPrefix().size());
+      fresh[server].parts[part] = {e.kv.mod_revision,
+                                   DecodePart(e.kv.value, &bad)};
+      key = k + '\0';
+    }
+    if (!page->more) break;
+  }
+  if (bad) spdlog::warn("etcd: {} malformed key(s) or line(s) skipped", bad);
+  std::set<std::string> changed;
+  for (const auto& [server, parts] : parts_)
+    if (!fresh.count(server)) changed.insert(server);
+  for (const auto& [server, parts] : fresh) changed.insert(server);
+  parts_ = std::move(fresh);
+  revision_ = at;
+  Publish(changed);
+  spdlog::info("etcd: read {} server(s) at revision {}", parts_.size(), at);
+  co_return true;
+}
+
+void EtcdCatalog::StartWatch() {
+  watch_state_ = WatchState::kRunning;
+  const std::string prefix = ServersPrefix();
+  auto id = std::make_shared<uint64_t>(0);
+  watch_ = client_.Watch(
+      etcd::WatchCreateRequest(prefix, etcd::PrefixEnd(prefix), revision_ + 1),
+      [this, id](std::string line) { OnWatchLine(*id, line); },
+      [this, id](Status s) {
+        if (*id != watch_) return;
+        spdlog::info("etcd: watch ended: {}",
+                     s ? "closed by the member" : s.error().what);
+        watch_state_ = WatchState::kEnded;
+        wake_.Notify();
+      });
+  *id = watch_;
+}
+
+void EtcdCatalog::OnWatchLine(uint64_t watch, const std::string& line) {
+  if (watch != watch_) return;
+  auto m = etcd::ParseWatchLine(line);
+  if (!m) {
+    spdlog::warn("etcd: watch: {}", m.error().what);
+    watch_state_ = WatchState::kEnded;
+    wake_.Notify();
+    return;
+  }
+  if (m->canceled) {
+    watch_state_ =
+        m->compact_revision ? WatchState::kCompacted : WatchState::kEnded;
+    spdlog::info("etcd: watch cancelled: {}", m->cancel_reason);
+    wake_.Notify();
+    return;
+  }
+  std::set<std::string> changed;
+  for (const auto& e : m->events) {
+    Apply(e, &changed);
+    revision_ = std::max(revision_, e.kv.mod_revision);
+  }
+  Publish(changed);
+}
+
+void EtcdCatalog::Apply(const etcd::WatchEvent& e,
+                        std::set<std::string>* changed) {
+  const std::string& k = e.kv.key;
+  size_t slash = k.rfind('/');
+  if (!k.starts_with(ServersPrefix()) || slash < ServersPrefix().size()) return;
+  uint32_t part = 0;
+  auto [p, ec] =
+      std::from_chars(k.data() + slash + 1, k.data() + k.size(), part);
+  if (ec != std::errc{} || p != k.data() + k.size()) return;
+  std::string server =
+      k.substr(ServersPrefix().size(), slash - ServersPrefix().size());
+  if (e.deleted) {
+    auto it = parts_.find(server);
+    if (it == parts_.end() || !it->second.parts.erase(part)) return;
+    if (it->second.parts.empty()) parts_.erase(it);
+  } else {
+    size_t bad = 0;
+    parts_[server].parts[part] = {e.kv.mod_revision,
+                                  DecodePart(e.kv.value, &bad)};
+    if (bad) spdlog::warn("etcd: {}: {} malformed line(s) skipped", k, bad);
+  }
+  changed->insert(server);
+}
+
+void EtcdCatalog::Publish(const std::set<std::string>& changed) {
+  if (changed.empty()) return;
+  std::vector<std::string> fresh;
+  for (const auto& server : changed) {
+    auto it = parts_.find(server);
+    if (it == parts_.end()) {
+      if (auto removed = memory_.Remove(server); removed && *removed)
+        spdlog::info("etcd: {} left", server);
+      continue;
+    }
+    std::vector<CatalogEntry> entries;
+    int64_t rank = 0;
+    for (auto& [n, part] : it->second.parts) {
+      rank = std::max(rank, part.first);
+      entries.insert(entries.end(), part.second.begin(), part.second.end());
+    }
+    bool known = memory_.Holds(server);
+    if (auto s = memory_.Register(server, entries, static_cast<uint64_t>(rank));
+        !s) {
+      spdlog::warn("etcd: {}: {}", server, s.error().what);
+      continue;
+    }
+    if (!known) {
+      spdlog::info("etcd: {} registered with {} stream(s)", server,
+                   entries.size());
+      fresh.push_back(server);
+    }
+  }
+  if (!on_change_) return;
+  if (fresh.empty()) on_change_("");
+  for (const auto& f : fresh) on_change_(f);
+}
+
+// --- Keeping this director's registrations ---------------------------------
+
+Status EtcdCatalog::Register(const std::string& server,
+                             const std::vector<CatalogEntry>& entries) {
+  // The checks memory_ makes, before anything is written.
+  MemoryCatalog check;
+  if (auto s = check.Register(server, entries); !s) return s;
+  Own& own = own_[server];
+  own.entries = entries;
+  ++own.version;
+  own.removing = false;
+  Kick(server);
+  return Ok{};
+}
+
+Expected<bool> EtcdCatalog::Remove(const std::string& server) {
+  auto it = own_.find(server);
+  if (it == own_.end() || it->second.removing) return false;
+  it->second.removing = true;
+  Kick(server);
+  return true;
+}
+
+awaitable<void> EtcdCatalog::KeepLoop() {
+  const auto every = std::max<std::chrono::milliseconds>(
+      std::chrono::milliseconds(200),
+      std::chrono::duration_cast<std::chrono::milliseconds>(
+          options_.lease_ttl) /
+          4);
+  while (!stopped_) {
+    keep_timer_.expires_after(every);
+    co_await keep_timer_.async_wait(net::kUseTuple);
+    if (stopped_) co_return;
+    std::vector<std::string> servers;
+    for (const auto& [server, own] : own_) servers.push_back(server);
+    for (const auto& s : servers) Kick(s);
+  }
+}
+
+void EtcdCatalog::Kick(const std::string& server) {
+  auto it = own_.find(server);
+  if (stopped_ || it == own_.end() || it->second.busy) return;
+  it->second.busy = true;
+  asio::co_spawn(io_, Tend(server), net::LogFailure("an etcd registration"));
+}
+
+// One server's registration brought to what own_ says, a step at a time;
+// a step that fails is tried again by the keep loop. Own entries are only
+// erased here, so `own` stays valid across the awaits.
+awaitable<void> EtcdCatalog::Tend(std::string server) {
+  const auto keep_every = options_.lease_ttl / 4;
+  while (!stopped_) {
+    Own& own = own_.at(server);
+    Status s = Ok{};
+    if (own.removing) {
+      if (own.lease != 0) s = co_await Revoke(own);
+      if (s && own.removing) {
+        own_.erase(server);
+        co_return;
+      }
+    } else if (own.lease == 0) {
+      s = co_await Grant(own);
+    } else if (own.written != own.version) {
+      s = co_await Write(server, own);
+    } else if (net::Clock::now() - own.kept_alive >= keep_every) {
+      s = co_await KeepAlive(own);
+    } else {
+      own.busy = false;
+      co_return;
+    }
+    if (!s) {
+      spdlog::warn("etcd: {}: {}", server, s.error().what);
+      own_.at(server).busy = false;
+      co_return;
+    }
+  }
+}
+
+awaitable<Status> EtcdCatalog::Grant(Own& own) {
+  auto body = co_await client_.Call(
+      "/v3/lease/grant", etcd::LeaseGrantRequest(options_.lease_ttl.count()),
+      options_.timeout);
+  if (!body) co_return Unexpected{body.error()};
+  auto g = etcd::ParseLeaseGrant(*body);
+  if (!g) co_return Unexpected{g.error()};
+  own.lease = g->id;
+  own.written = 0;  // the keys go under the new lease
+  own.kept_alive = net::Clock::now();
+  co_return Ok{};
+}
+
+// The parts under the server's lease, then the parts it no longer has
+// deleted, in the same transaction as the last part.
+awaitable<Status> EtcdCatalog::Write(const std::string& server, Own& own) {
+  const uint64_t version = own.version;
+  auto parts = EncodeParts(own.entries, kPartBytes);
+  const int64_t lease = own.lease;
+  for (uint32_t i = 0; i < parts.size(); ++i) {
+    std::vector<etcd::TxnOp> ops;
+    ops.push_back({etcd::TxnOp::Kind::kPut, PartKey(server, i),
+                   std::move(parts[i]), lease, ""});
+    if (i + 1 == parts.size()) {
+      ops.push_back({etcd::TxnOp::Kind::kDeleteRange, PartKey(server, i + 1),
+                     "", 0, etcd::PrefixEnd(ServersPrefix() + server + "/")});
+    }
+    auto body = co_await client_.Call("/v3/kv/txn", etcd::TxnRequest(ops),
+                                      options_.timeout);
+    if (!body) co_return Unexpected{body.error()};
+    auto r = etcd::ParseWriteRevision(*body);
+    if (!r && r.error().code == Errc::kNotFound) own.lease = 0;  // expired
+    if (!r) co_return Unexpected{r.error()};
+  }
+  own.written = version;
+  co_return Ok{};
+}
+
+awaitable<Status> EtcdCatalog::KeepAlive(Own& own) {
+  auto body = co_await client_.Call(
+      "/v3/lease/keepalive", etcd::LeaseIdRequest(own.lease), options_.timeout);
+  if (!body) co_return Unexpected{body.error()};
+  auto ttl = etcd::ParseKeepAlive(*body);
+  if (!ttl) co_return Unexpected{ttl.error()};
+  own.kept_alive = net::Clock::now();
+  if (*ttl <= 0) {
+    // The store lost the lease (it was unreachable for longer than the
+    // TTL): the registration is made again under a new one.
+    spdlog::info("etcd: a lease expired; registering again");
+    own.lease = 0;
+  }
+  co_return Ok{};
+}
+
+awaitable<Status> EtcdCatalog::Revoke(Own& own) {
+  const int64_t lease = own.lease;
+  auto body = co_await client_.Call(
+      "/v3/lease/revoke", etcd::LeaseIdRequest(lease), options_.timeout);
+  if (!body) co_return Unexpected{body.error()};
+  auto r = etcd::ParseWriteRevision(*body);
+  if (!r && r.error().code != Errc::kNotFound) co_return Unexpected{r.error()};
+  if (own.lease == lease) own.lease = 0;
+  co_return Ok{};
+}
+
+}  // namespace braid::director

@@ -1,0 +1,284 @@
+#include "director/etcd_client.h"
+
+#include <curl/curl.h>
+
+#include <mutex>
+
+namespace braid::director::etcd {
+namespace {
+
+// An answer larger than this is not etcd's (a range page is bounded by its
+// limit; a member's request limit is 1.5 MiB).
+constexpr size_t kMaxAnswer = 256u << 20;
+// A member that does not take a connection within this is skipped.
+constexpr long kConnectTimeoutMs = 1000;
+
+void InitCurl() {
+  static std::once_flag once;
+  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+}
+
+}  // namespace
+
+struct Client::Request {
+  std::string path, body;
+  std::chrono::milliseconds timeout{0};  // 0: a watch (no deadline)
+  Done done;
+  uint64_t watch = 0;
+  std::shared_ptr<std::atomic<bool>> watching;  // false once cancelled
+  std::function<void(std::string)> on_line;
+  std::function<void(Status)> on_end;
+  size_t tried = 0;   // members tried so far
+  size_t member = 0;  // the one tried now
+  std::string url;
+  std::string answer;  // the body so far (a watch: its unfinished line)
+  bool too_large = false;
+  std::string failures;  // "HOST:PORT: why; ..."
+  CURL* easy = nullptr;
+  curl_slist* headers = nullptr;
+  char reason[CURL_ERROR_SIZE] = {};
+  Client* client = nullptr;
+
+  ~Request() {
+    if (easy) curl_easy_cleanup(easy);
+    curl_slist_free_all(headers);
+  }
+};
+
+Client::Client(asio::any_io_executor ex, std::vector<std::string> endpoints)
+    : ex_(std::move(ex)),
+      endpoints_(std::move(endpoints)),
+      alive_(std::make_shared<std::atomic<bool>>(true)) {
+  InitCurl();
+  multi_ = curl_multi_init();
+  thread_ = std::thread([this] { Run(); });
+}
+
+Client::~Client() {
+  alive_->store(false);
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  curl_multi_wakeup(static_cast<CURLM*>(multi_));
+  thread_.join();
+  for (auto& [raw, r] : active_)
+    curl_multi_remove_handle(static_cast<CURLM*>(multi_), r->easy);
+  active_.clear();
+  curl_multi_cleanup(static_cast<CURLM*>(multi_));
+}
+
+std::string Client::endpoint() const {
+  return endpoints_[current_.load() % endpoints_.size()];
+}
+
+void Client::Rotate() { current_.fetch_add(1); }
+
+void Client::Post(std::string path, std::string body,
+                  std::chrono::milliseconds timeout, Done done) {
+  auto r = std::make_unique<Request>();
+  r->path = std::move(path);
+  r->body = std::move(body);
+  r->timeout = std::max(timeout, std::chrono::milliseconds(1));
+  r->done = std::move(done);
+  {
+    std::lock_guard lock(mu_);
+    queue_.push_back(std::move(r));
+  }
+  curl_multi_wakeup(static_cast<CURLM*>(multi_));
+}
+
+awaitable<Client::Body> Client::Call(std::string path, std::string body,
+                                     std::chrono::milliseconds timeout) {
+  // Shared with the callback: this frame may be gone when it runs.
+  auto answer = std::make_shared<std::optional<Body>>();
+  auto ready = std::make_shared<asio::steady_timer>(
+      ex_, std::chrono::steady_clock::time_point::max());
+  Post(std::move(path), std::move(body), timeout, [answer, ready](Body b) {
+    *answer = std::move(b);
+    ready->cancel();
+  });
+  while (!*answer) co_await ready->async_wait(net::kUseTuple);
+  co_return std::move(**answer);
+}
+
+uint64_t Client::Watch(std::string body,
+                       std::function<void(std::string)> on_line,
+                       std::function<void(Status)> on_end) {
+  auto r = std::make_unique<Request>();
+  r->path = "/v3/watch";
+  r->body = std::move(body);
+  r->watch = next_watch_.fetch_add(1);
+  r->watching = std::make_shared<std::atomic<bool>>(true);
+  r->on_line = std::move(on_line);
+  r->on_end = std::move(on_end);
+  uint64_t id = r->watch;
+  {
+    std::lock_guard lock(mu_);
+    watching_[id] = r->watching;
+    queue_.push_back(std::move(r));
+  }
+  curl_multi_wakeup(static_cast<CURLM*>(multi_));
+  return id;
+}
+
+void Client::Cancel(uint64_t watch) {
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = watching_.find(watch); it != watching_.end()) {
+      it->second->store(false);  // lines already posted are dropped
+      watching_.erase(it);
+    }
+    cancels_.push_back(watch);
+  }
+  curl_multi_wakeup(static_cast<CURLM*>(multi_));
+}
+
+void Client::Run() {
+  CURLM* multi = static_cast<CURLM*>(multi_);
+  for (;;) {
+    std::deque<std::unique_ptr<Request>> fresh;
+    std::vector<uint64_t> cancels;
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) return;
+      fresh.swap(queue_);
+      cancels.swap(cancels_);
+    }
+    for (auto& r : fresh) Start(std::move(r));
+    for (uint64_t id : cancels) {
+      for (auto it = active_.begin(); it != active_.end(); ++it) {
+        if (it->second->watch != id) continue;
+        it->second->watching->store(false);
+        curl_multi_remove_handle(multi, it->second->easy);
+        active_.erase(it);
+        break;
+      }
+    }
+    int running = 0;
+    curl_multi_perform(multi, &running);
+    int left = 0;
+    while (CURLMsg* m = curl_multi_info_read(multi, &left)) {
+      if (m->msg != CURLMSG_DONE) continue;
+      auto it = active_.find(m->easy_handle);
+      if (it == active_.end()) continue;
+      std::unique_ptr<Request> r = std::move(it->second);
+      active_.erase(it);
+      curl_multi_remove_handle(multi, r->easy);
+      Finish(*r, m->data.result);
+      if (r->easy) Start(std::move(r));  // Finish kept it for another member
+    }
+    curl_multi_poll(multi, nullptr, 0, 1000, nullptr);
+  }
+}
+
+void Client::Start(std::unique_ptr<Request> r) {
+  r->client = this;
+  if (!r->easy) {
+    r->member = current_.load() % endpoints_.size();
+    r->easy = curl_easy_init();
+    r->headers = curl_slist_append(nullptr, "Content-Type: application/json");
+  }
+  r->url = "http://" + endpoints_[r->member] + r->path;
+  r->answer.clear();
+  r->reason[0] = '\0';
+  CURL* e = r->easy;
+  curl_easy_setopt(e, CURLOPT_URL, r->url.c_str());
+  curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body.data());
+  curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
+                   static_cast<curl_off_t>(r->body.size()));
+  curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->headers);
+  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(e, CURLOPT_PROXY, "");  // never the environment's proxy
+  curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, kConnectTimeoutMs);
+  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS,
+                   static_cast<long>(r->timeout.count()));
+  curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &Client::OnBody);
+  curl_easy_setopt(e, CURLOPT_WRITEDATA, r.get());
+  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->reason);
+  curl_multi_add_handle(static_cast<CURLM*>(multi_), e);
+  CURL* key = e;
+  active_.emplace(key, std::move(r));
+}
+
+size_t Client::OnBody(char* data, size_t, size_t n, void* request) {
+  auto* r = static_cast<Request*>(request);
+  if (r->answer.size() + n > kMaxAnswer) {
+    r->too_large = true;
+    return 0;
+  }
+  r->answer.append(data, n);
+  if (!r->watch) return n;
+  size_t start = 0;
+  for (size_t nl; (nl = r->answer.find('\n', start)) != std::string::npos;
+       start = nl + 1) {
+    std::string line = r->answer.substr(start, nl - start);
+    asio::post(r->client->ex_, [watching = r->watching, f = r->on_line,
+                                line = std::move(line)]() mutable {
+      if (watching->load()) f(std::move(line));
+    });
+  }
+  r->answer.erase(0, start);
+  return n;
+}
+
+// A request ended: its answer goes to the caller, or (a member that did
+// not answer, with others left to try) it keeps its handle for the next.
+void Client::Finish(Request& r, int curl_code) {
+  long status = 0;
+  curl_easy_getinfo(r.easy, CURLINFO_RESPONSE_CODE, &status);
+  std::string why;
+  if (r.too_large) {
+    why = "an answer larger than " + std::to_string(kMaxAnswer) + " bytes";
+  } else if (curl_code != CURLE_OK) {
+    why = r.reason[0] ? r.reason
+                      : curl_easy_strerror(static_cast<CURLcode>(curl_code));
+  } else if (status >= 500 && r.answer.find("\"error\"") == std::string::npos) {
+    why = "HTTP " + std::to_string(status);
+  } else if (status == 503) {
+    why = r.answer;  // etcd's own "no leader" and the like
+  }
+  if (r.watch) {  // a watch ends here, however it ended
+    std::lock_guard lock(mu_);
+    watching_.erase(r.watch);
+  }
+  if (why.empty()) {
+    if (r.watch) {
+      asio::post(ex_, [watching = r.watching, f = std::move(r.on_end)] {
+        if (watching->load()) f(Ok{});
+      });
+    } else {
+      asio::post(ex_, [alive = alive_, f = std::move(r.done),
+                       body = std::move(r.answer)]() mutable {
+        if (alive->load()) f(std::move(body));
+      });
+    }
+    curl_easy_cleanup(r.easy);
+    r.easy = nullptr;
+    return;
+  }
+  // This member failed: the next one gets the requests from now on.
+  size_t expected = r.member;
+  if (current_.load() % endpoints_.size() == expected) Rotate();
+  if (!r.failures.empty()) r.failures += "; ";
+  r.failures += endpoints_[r.member] + ": " + why;
+  if (!r.watch && ++r.tried < endpoints_.size()) {
+    r.member = (r.member + 1) % endpoints_.size();
+    return;  // started again by Run on the next member
+  }
+  auto error = MakeError(Errc::kUnavailable, "etcd: " + r.failures);
+  if (r.watch) {
+    asio::post(ex_, [watching = r.watching, f = std::move(r.on_end), error] {
+      if (watching->load()) f(error);
+    });
+  } else {
+    asio::post(ex_, [alive = alive_, f = std::move(r.done), error] {
+      if (alive->load()) f(error);
+    });
+  }
+  curl_easy_cleanup(r.easy);
+  r.easy = nullptr;
+}
+
+}  // namespace braid::director::etcd

@@ -1,0 +1,91 @@
+// Requests to an etcd cluster's JSON gateway (etcd_json.h makes and reads
+// the bodies) with libcurl's multi interface on a thread of its own, kept
+// connections included. Answers are posted to the caller's executor.
+// Several members may be named: requests go to one of them until it fails
+// to answer (no connection, a timeout, a 5xx such as "no leader"); then the
+// next is tried, each once per request.
+#ifndef BRAID_DIRECTOR_ETCD_CLIENT_H_
+#define BRAID_DIRECTOR_ETCD_CLIENT_H_
+
+#include <braid/expected.h>
+
+#include <atomic>
+#include <chrono>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "net/asio_util.h"
+
+namespace braid::director::etcd {
+
+class Client {
+ public:
+  using Body = Expected<std::string>;
+  using Done = std::function<void(Body)>;
+
+  // endpoints: "HOST:PORT" of the members' client URLs (plain http).
+  // REQUIRES: !endpoints.empty().
+  Client(asio::any_io_executor ex, std::vector<std::string> endpoints);
+  // Stops the thread; answers not delivered yet are dropped.
+  ~Client();
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  // POSTs body to path ("/v3/kv/range") and hands `done` the answer's body
+  // (whatever its status: etcd's errors are JSON) on the executor. Each
+  // member tried gets `timeout`. Errors: kUnavailable, naming the members
+  // tried and why each failed.
+  void Post(std::string path, std::string body,
+            std::chrono::milliseconds timeout, Done done);
+  awaitable<Body> Call(std::string path, std::string body,
+                       std::chrono::milliseconds timeout);
+
+  // A watch (etcd_json WatchCreateRequest) on the current member: each line
+  // of its answer goes to on_line, then on_end with why it ended (Ok: the
+  // member closed it). Both on the executor. The id cancels it.
+  uint64_t Watch(std::string body, std::function<void(std::string)> on_line,
+                 std::function<void(Status)> on_end);
+  // Ends a watch at once; its callbacks are not called again.
+  void Cancel(uint64_t watch);
+
+  // The member requests go to now.
+  std::string endpoint() const;
+  // Requests go to the next member from now on (the current one seems
+  // dead: a frozen member still accepts connections).
+  void Rotate();
+
+ private:
+  struct Request;
+  void Run();
+  void Start(std::unique_ptr<Request> r);
+  void Finish(Request& r, int curl_code);
+  static size_t OnBody(char* data, size_t, size_t n, void* request);
+
+  asio::any_io_executor ex_;
+  const std::vector<std::string> endpoints_;
+  std::atomic<size_t> current_{0};
+  void* multi_;  // CURLM*
+  // Callbacks check it before they run: the client may be gone.
+  std::shared_ptr<std::atomic<bool>> alive_;
+
+  std::mutex mu_;  // guards the four below
+  bool stopping_ = false;
+  std::deque<std::unique_ptr<Request>> queue_;
+  std::vector<uint64_t> cancels_;
+  // Of the watches not cancelled: their callbacks run while it is true.
+  std::map<uint64_t, std::shared_ptr<std::atomic<bool>>> watching_;
+
+  std::atomic<uint64_t> next_watch_{1};
+  std::map<void*, std::unique_ptr<Request>> active_;  // the thread's own
+  std::thread thread_;                                // last
+};
+
+}  // namespace braid::director::etcd
+
+#endif  // BRAID_DIRECTOR_ETCD_CLIENT_H_
