@@ -101,7 +101,9 @@ struct SessionOptions {
   // SHA-256, if any, is checked at the end of a file fetch.
   std::string metalink;
   // A director ("HOST:PORT") that knows who holds the name; followed while
-  // a fetch runs. Empty: none.
+  // a fetch runs. Several directors sharing one catalog:
+  // "HOST:PORT,HOST:PORT,...", asked one at a time, the next at once when
+  // one fails. Empty: none.
   std::string director;
   // Ask the local network (UDP broadcast) who holds the name.
   bool discover = false;

@@ -54,8 +54,9 @@ awaitable<Expected<std::vector<core::CatalogLine>>> FromServer(
 
 // The client lives in the coroutine: its socket goes before the io_context.
 awaitable<Expected<std::vector<core::CatalogLine>>> FromDirector(
-    core::HostPort where, std::shared_ptr<const net::TlsContext> tls) {
-  client::DirectorClient d(std::move(where), std::move(tls));
+    std::vector<core::HostPort> directors,
+    std::shared_ptr<const net::TlsContext> tls) {
+  client::DirectorClient d(std::move(directors), std::move(tls));
   co_return co_await d.List(kTimeout);
 }
 
@@ -89,9 +90,10 @@ void Print(const std::vector<core::CatalogLine>& lines, bool with_ids,
 int RunLs(const LsFlags& flags) {
   const std::string& where =
       flags.director.empty() ? flags.source : flags.director;
-  auto hp = core::ParseHostPort(where);
-  if (!hp) {
-    std::fprintf(stderr, "braid ls: error: %s\n", hp.error().what.c_str());
+  auto hp = core::ParseHostPortList(where);
+  if (!hp || (flags.director.empty() && hp->size() > 1)) {
+    std::fprintf(stderr, "braid ls: error: %s\n",
+                 hp ? "--source: one HOST:PORT" : hp.error().what.c_str());
     return kExitUsage;
   }
   auto tls = ClientTls(flags.tls);
@@ -103,7 +105,7 @@ int RunLs(const LsFlags& flags) {
   if (!flags.director.empty()) {
     lines = RunAwait(FromDirector(*hp, *tls));
   } else {
-    lines = RunAwait(FromServer(*hp, *tls, flags.access_token));
+    lines = RunAwait(FromServer(hp->front(), *tls, flags.access_token));
   }
   if (!lines) {
     std::fprintf(stderr, "braid ls: error: %s\n",
@@ -123,7 +125,9 @@ void AddLsCommand(CLI::App& app, int* exit_code) {
       "List a director's catalog (name, size, content id, servers) or "
       "one server's files");
   auto* d = cmd->add_option("--director", flags->director,
-                            "Director HOST:PORT whose catalog to print");
+                            "Director HOST:PORT whose catalog to print "
+                            "(several, comma-separated, sharing one catalog: "
+                            "the first that answers)");
   auto* s = cmd->add_option("--source", flags->source,
                             "Server HOST:PORT whose files to print");
   d->excludes(s);

@@ -167,8 +167,8 @@ int RunServe(const ServeFlags& flags) {
     }
   }
   std::optional<server::DirectorLink> link;
-  if (options->director) {
-    link.emplace(srv, *options->director, std::move(*director_tls));
+  if (!options->directors.empty()) {
+    link.emplace(srv, options->directors, std::move(*director_tls));
     link->set_token(std::move(director_token));
   }
   std::optional<MetalinkPublisher> metalinks;
@@ -211,7 +211,9 @@ void AddServeCommand(CLI::App& app, int* exit_code) {
       "says bit)");
   opt("--director", &flags->settings.director,
       "Register the root's contents with the director at HOST:PORT (again "
-      "when they change) and send it heartbeats");
+      "when they change) and send it heartbeats. Several, comma-separated "
+      "(directors sharing one catalog): one at a time, the next when one "
+      "fails");
   opt("--advertise", &flags->settings.advertise,
       "HOST:PORT clients should connect to, told to the director and to "
       "discovery (default: the listen address)");

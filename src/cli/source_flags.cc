@@ -71,7 +71,9 @@ void AddSourceFlags(CLI::App* cmd, SourceFlags* flags,
   cmd->add_option("--director", flags->director,
                   "Ask the director at HOST:PORT who holds NAME; servers that "
                   "start serving it during the transfer join it, servers the "
-                  "director drops leave it. Its content id is trusted.");
+                  "director drops leave it. Its content id is trusted. "
+                  "Several directors sharing one catalog, comma-separated: "
+                  "one at a time, the next when one fails");
   cmd->add_option("--origin", flags->origin,
                   "The one server to fetch from over several routes (--via)");
   cmd->add_option("--via", flags->vias,

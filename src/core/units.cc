@@ -144,4 +144,16 @@ Expected<HostPort> ParseHostPort(std::string_view text, bool allow_zero) {
   return hp;
 }
 
+Expected<std::vector<HostPort>> ParseHostPortList(std::string_view text) {
+  std::vector<HostPort> out;
+  for (;;) {
+    size_t comma = text.find(',');
+    auto hp = ParseHostPort(text.substr(0, comma));
+    if (!hp) return Unexpected{hp.error()};
+    out.push_back(std::move(*hp));
+    if (comma == std::string_view::npos) return out;
+    text.remove_prefix(comma + 1);
+  }
+}
+
 }  // namespace braid::core

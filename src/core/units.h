@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace braid::core {
 
@@ -40,6 +41,9 @@ struct HostPort {
 // when allow_zero (listeners).
 Expected<HostPort> ParseHostPort(std::string_view text,
                                  bool allow_zero = false);
+// "HOST:PORT[,HOST:PORT...]": several addresses of one service (directors,
+// etcd members), tried in turn. At least one; no port 0.
+Expected<std::vector<HostPort>> ParseHostPortList(std::string_view text);
 
 }  // namespace braid::core
 

@@ -60,6 +60,16 @@ TEST(UnitsTest, HostPort) {
   EXPECT_FALSE(ParseHostPort(":80"));
 }
 
+TEST(UnitsTest, HostPortLists) {
+  auto list = ParseHostPortList("a:1,[::1]:2,c:3");
+  ASSERT_TRUE(list);
+  ASSERT_EQ(list->size(), 3u);
+  EXPECT_EQ((*list)[1].ToString(), "[::1]:2");
+  EXPECT_EQ(ParseHostPortList("a:1")->size(), 1u);
+  for (const char* bad : {"", ",", "a:1,", ",a:1", "a:1,,b:2", "a:1,b", "a:0"})
+    EXPECT_FALSE(ParseHostPortList(bad)) << bad;
+}
+
 TEST(StreamNameTest, RefusesNamesThatLeaveTheRoot) {
   EXPECT_TRUE(CheckStreamName("a.bin"));
   EXPECT_TRUE(CheckStreamName("dir/a.bin"));

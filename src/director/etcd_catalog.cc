@@ -70,20 +70,12 @@ Expected<std::vector<std::string>> ParseEtcdUrl(std::string_view url) {
         "--store: etcd://HOST:PORT[,HOST:PORT...] expected, got '" +
             std::string(url) + "'");
   }
-  url.remove_prefix(kScheme.size());
+  auto members = core::ParseHostPortList(url.substr(kScheme.size()));
+  if (!members)
+    return MakeError(Errc::kInvalidArgument,
+                     "--store: " + members.error().what);
   std::vector<std::string> out;
-  while (!url.empty() || out.empty()) {
-    size_t comma = url.find(',');
-    std::string_view one = url.substr(0, comma);
-    auto hp = core::ParseHostPort(one);
-    if (!hp) {
-      return MakeError(Errc::kInvalidArgument, "--store: bad etcd member '" +
-                                                   std::string(one) +
-                                                   "': " + hp.error().what);
-    }
-    out.push_back(hp->ToString());
-    url.remove_prefix(comma == std::string_view::npos ? url.size() : comma + 1);
-  }
+  for (const auto& m : *members) out.push_back(m.ToString());
   return out;
 }
 
@@ -166,6 +158,13 @@ awaitable<void> EtcdCatalog::Follow() {
         client_.Rotate();
         break;
       }
+      // The member followed did not answer (the probe went on to another):
+      // the watch moves too, resumed where it was.
+      if (client_.endpoint() != following_) {
+        spdlog::info("etcd: {} did not answer; following {}", following_,
+                     client_.endpoint());
+        break;
+      }
       if (watch_state_ == WatchState::kRunning) SetStale(false, "");
       if (net::Clock::now() - last_read > options_.relist_every) {
         read_all = true;
@@ -230,11 +229,13 @@ awaitable<bool> EtcdCatalog::ReadAll() {
   revision_ = at;
   Publish(changed);
   spdlog::info("etcd: read {} server(s) at revision {}", parts_.size(), at);
+  SetStale(false, "");
   co_return true;
 }
 
 void EtcdCatalog::StartWatch() {
   watch_state_ = WatchState::kRunning;
+  following_ = client_.endpoint();
   const std::string prefix = ServersPrefix();
   auto id = std::make_shared<uint64_t>(0);
   watch_ = client_.Watch(

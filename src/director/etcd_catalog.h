@@ -135,6 +135,7 @@ class EtcdCatalog : public Store {
   std::map<std::string, Parts> parts_;  // by server
   int64_t revision_ = 0;                // the store's, as far as seen
   uint64_t watch_ = 0;                  // 0: none
+  std::string following_;               // the member watched
   enum class WatchState { kNone, kRunning, kEnded, kCompacted };
   WatchState watch_state_ = WatchState::kNone;
 

@@ -50,9 +50,9 @@ Status AddFinders(const SessionOptions& o, client::GetOptions* get) {
     if (auto st = AddSource(o, s, get); !st) return st;
   }
   if (!o.director.empty()) {
-    auto hp = HostPortOf("--director", o.director);
-    if (!hp) return Unexpected{hp.error()};
-    get->director = *hp;
+    auto list = core::ParseHostPortList(o.director);
+    if (!list) return Invalid("--director: " + list.error().what);
+    get->directors = std::move(*list);
   }
   get->discover = o.discover;
   auto to = HostPortOf("--discover-to", o.discover_to);

@@ -38,10 +38,11 @@ struct DirectorLink::Link {
   }
 };
 
-DirectorLink::DirectorLink(Server& server, core::HostPort director,
+DirectorLink::DirectorLink(Server& server,
+                           std::vector<core::HostPort> directors,
                            std::shared_ptr<const net::TlsContext> tls)
     : server_(server),
-      director_(std::move(director)),
+      directors_(std::move(directors)),
       tls_(std::move(tls)),
       changed_(server.executor()) {}
 
@@ -71,12 +72,26 @@ std::string DirectorLink::Advertise(net::FramedConn& conn) const {
 
 awaitable<void> DirectorLink::Run() {
   auto backoff = std::chrono::milliseconds(200);
+  size_t failed_in_a_row = 0;
   while (!stopped_) {
-    Status s = co_await Session();
+    const core::HostPort& director = directors_[current_];
+    Status s = co_await Session(director);
     if (stopped_) break;
-    if (registered_once_) backoff = std::chrono::milliseconds(200);
+    if (registered_once_) {
+      backoff = std::chrono::milliseconds(200);
+      failed_in_a_row = 0;
+    }
     registered_once_ = false;
-    spdlog::warn("director {}: {}; retrying in {} ms", director_.ToString(),
+    current_ = (current_ + 1) % directors_.size();
+    // The next director is tried at once, until each has failed in turn.
+    if (++failed_in_a_row < directors_.size()) {
+      spdlog::warn("director {}: {}; trying {}", director.ToString(),
+                   s ? "closed" : s.error().ToString(),
+                   directors_[current_].ToString());
+      continue;
+    }
+    failed_in_a_row = 0;
+    spdlog::warn("director {}: {}; retrying in {} ms", director.ToString(),
                  s ? "closed" : s.error().ToString(), backoff.count());
     co_await net::SleepFor(backoff);
     backoff = std::min<std::chrono::milliseconds>(2 * backoff,
@@ -114,12 +129,12 @@ awaitable<void> DirectorLink::Beat(std::shared_ptr<Link> link) {
   }
 }
 
-awaitable<Status> DirectorLink::Session() {
-  auto socket = co_await net::Connect(director_.host, director_.port, kTimeout);
+awaitable<Status> DirectorLink::Session(const core::HostPort& director) {
+  auto socket = co_await net::Connect(director.host, director.port, kTimeout);
   if (!socket) co_return Unexpected{socket.error()};
   auto link = std::make_shared<Link>(std::move(*socket));
   if (tls_) {
-    auto s = co_await link->conn.StartTls(*tls_, director_.host,
+    auto s = co_await link->conn.StartTls(*tls_, director.host,
                                           net::Clock::now() + kTimeout);
     if (!s) co_return s;
   }
@@ -181,7 +196,7 @@ awaitable<Status> DirectorLink::Register(Link& link) {
   }
   registered_once_ = true;
   spdlog::info("registered {} stream(s) as {} with director {}", link.entries,
-               advertise, director_.ToString());
+               advertise, directors_[current_].ToString());
   co_return Ok{};
 }
 

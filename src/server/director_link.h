@@ -2,13 +2,16 @@
 // of contents at start): registers name, size and content id of every file,
 // again whenever the root changes (at most once a second), and keeps the
 // registration alive with heartbeats, which go on while files are hashed. A
-// lost director is reconnected with back-off and given the whole table
-// again, so a restarted director recovers by itself.
+// lost director is reconnected and given the whole table again, so a
+// restarted director recovers by itself. With several directors (sharing
+// one catalog) the link holds one at a time and, when it fails, goes on to
+// the next at once; it backs off only when none answered.
 #ifndef BRAID_SERVER_DIRECTOR_LINK_H_
 #define BRAID_SERVER_DIRECTOR_LINK_H_
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/units.h"
 #include "net/framed_conn.h"
@@ -20,7 +23,8 @@ class DirectorLink {
  public:
   // With `tls`, the link to the director is TLS (its certificate must
   // name director.host).
-  DirectorLink(Server& server, core::HostPort director,
+  // REQUIRES: !directors.empty().
+  DirectorLink(Server& server, std::vector<core::HostPort> directors,
                std::shared_ptr<const net::TlsContext> tls = nullptr);
 
   // Registers and keeps the registration until Stop().
@@ -35,7 +39,7 @@ class DirectorLink {
  private:
   // One connection: its reader, its heartbeats and the registrations.
   struct Link;
-  awaitable<Status> Session();
+  awaitable<Status> Session(const core::HostPort& director);
   awaitable<Status> Register(Link& link);
   static awaitable<void> Read(std::shared_ptr<Link> link);
   static awaitable<void> Beat(std::shared_ptr<Link> link);
@@ -43,7 +47,8 @@ class DirectorLink {
   std::string Advertise(net::FramedConn& conn) const;
 
   Server& server_;
-  core::HostPort director_;
+  std::vector<core::HostPort> directors_;
+  size_t current_ = 0;  // the director tried now
   std::shared_ptr<const net::TlsContext> tls_;
   std::string token_;
   std::shared_ptr<Link> link_;

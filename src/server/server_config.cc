@@ -217,10 +217,12 @@ Expected<ServerOptions> ResolveServerOptions(const ServerSettings& file,
     *out = *hp;
     return Ok{};
   };
-  if (auto s =
-          address(pick(file.director, flags.director), "director", &o.director);
-      !s)
-    return Unexpected{s.error()};
+  if (auto d = pick(file.director, flags.director); d && *d != "off") {
+    auto list = core::ParseHostPortList(*d);
+    if (!list)
+      return MakeError(Errc::kMalformed, "director: " + list.error().what);
+    o.directors = std::move(*list);
+  }
   if (auto s = address(pick(file.advertise, flags.advertise), "advertise",
                        &o.advertise);
       !s)
@@ -229,7 +231,7 @@ Expected<ServerOptions> ResolveServerOptions(const ServerSettings& file,
                        &o.discovery);
       !s)
     return Unexpected{s.error()};
-  if (!o.director_token_file.empty() && !o.director) {
+  if (!o.director_token_file.empty() && o.directors.empty()) {
     return MakeError(Errc::kMalformed,
                      "a director token file without a director (--director)");
   }

@@ -25,10 +25,11 @@ struct ServerOptions {
   std::string root;
   core::HostPort listen{"127.0.0.1", 7070};
   std::string name;  // shown in logs
-  // The director to register with, and the address told to it and to
-  // discovery (default: the listen address; an unspecified host becomes the
-  // address this machine uses to reach the director).
-  std::optional<core::HostPort> director;
+  // The directors to register with (one at a time: the next when one
+  // fails; directors sharing a catalog in etcd), and the address told to
+  // them and to discovery (default: the listen address; an unspecified host
+  // becomes the address this machine uses to reach the director).
+  std::vector<core::HostPort> directors;
   std::optional<core::HostPort> advertise;
   // UDP address answering DISCOVER; none when "off". Default: port 7072 on
   // 127.255.255.255 (loopback broadcasts only) when listening on loopback,
@@ -44,7 +45,7 @@ struct ServerOptions {
   // OPEN and LIST then need a token made with it. Empty: open to all.
   std::string access_key_file;
   // A file holding this server's registration token for the director
-  // (core/register_token.h). Empty: none. REQUIRES: director, when set.
+  // (core/register_token.h). Empty: none. REQUIRES: directors, when set.
   std::string director_token_file;
   // A directory kept holding a Metalink of each file (NAME.meta4) whose
   // URLs are the file's under each of `mirrors` (web mirrors of the root).

@@ -456,11 +456,13 @@ def start_server(root: str, *, max_rate: str | None = None, name: str | None = N
 
 def start_director(db: str, *, heartbeat_ms: int | None = None,
                    listen: str = "127.0.0.1:0", extra: list[str] | None = None,
-                   log_dir: str | None = None,
+                   log_dir: str | None = None, store: str | None = None,
                    timeout: float = SERVER_START_TIMEOUT) -> Server:
-    """Starts `braid director --listen LISTEN --db DB`, waits (bounded) for
-    `listening 127.0.0.1:PORT`. The returned Server's address is the director's."""
-    args = [braid_bin(), "director", "--listen", listen, "--db", db]
+    """Starts `braid director --listen LISTEN --db DB` (`--store STORE`
+    instead when given), waits (bounded) for `listening 127.0.0.1:PORT`. The
+    returned Server's address is the director's."""
+    args = [braid_bin(), "director", "--listen", listen]
+    args += ["--store", store] if store else ["--db", db]
     if heartbeat_ms is not None:
         args += ["--heartbeat-ms", str(heartbeat_ms)]
     args += list(extra or [])

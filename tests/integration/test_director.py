@@ -124,8 +124,9 @@ class DirectorCase(unittest.TestCase):
             self.assertFalse(os.path.exists(p), f"{p} left behind by a failed get")
 
 
-class DirectorTransfers(DirectorCase):
-    """A 60 MB file on three servers capped at 40 mbit/s each (about 4 s)."""
+class DirectorTransferCase(DirectorCase):
+    """A 60 MB file on three servers capped at 40 mbit/s each (about 4 s);
+    helpers only (also for test_director_etcd)."""
 
     SIZE = 60 * MB
     NAME = "big.bin"
@@ -176,6 +177,10 @@ class DirectorTransfers(DirectorCase):
 
     def by_addr(self, st: dict) -> dict[str, dict]:
         return {s["address"]: s for s in st["sources"]}
+
+
+class DirectorTransfers(DirectorTransferCase):
+    """Transfers by name through one director (SQLite)."""
 
     def test_ls_and_get_from_three_servers(self) -> None:
         d, servers = self.three()

@@ -17,7 +17,7 @@ namespace braid::client {
 
 bool HasSources(const GetOptions& options) {
   return !options.sources.empty() || !options.mirrors.empty() ||
-         options.director || options.discover || !options.vias.empty() ||
+         !options.directors.empty() || options.discover || !options.vias.empty() ||
          options.metalink_url;
 }
 

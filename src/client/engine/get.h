@@ -38,7 +38,9 @@ struct GetOptions {
   std::vector<Url> mirrors;
   // Finds (more) sources: the director's holders of the name, followed
   // during the transfer; and/or a LAN broadcast (DISCOVER).
-  std::optional<core::HostPort> director;
+  // Several directors sharing one catalog: one at a time, the next when
+  // it fails.
+  std::vector<core::HostPort> directors;
   bool discover = false;
   core::HostPort discover_to{"255.255.255.255", 7072};
   std::chrono::milliseconds discover_wait{1000};

@@ -63,9 +63,9 @@ Status Transfer::UseDirectorChoice(const core::Sources& answer) {
 }
 
 awaitable<Status> Transfer::FindSources() {
-  if (options_.director) {
+  if (!options_.directors.empty()) {
     director_ =
-        std::make_unique<DirectorClient>(*options_.director, options_.tls);
+        std::make_unique<DirectorClient>(options_.directors, options_.tls);
     auto answer = co_await director_->Lookup(options_.name, /*subscribe=*/true,
                                              options_.connect_timeout);
     if (!answer) co_return Unexpected{answer.error()};

@@ -155,7 +155,7 @@ GetReport MakeReport(const WholeGet& g) {
 
 bool CanFetchWhole(const GetOptions& options, const Error& error) {
   return options.mirrors.size() == 1 && options.sources.empty() &&
-         !options.director && !options.discover && options.vias.empty() &&
+         options.directors.empty() && !options.discover && options.vias.empty() &&
          !options.range && !options.live_edge &&
          error.what.find(kNoRanges) != std::string::npos;
 }

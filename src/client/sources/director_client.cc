@@ -39,15 +39,30 @@ awaitable<core::Sources> Canonical(core::Sources answer) {
 
 awaitable<Status> DirectorClient::Connect(const core::Message& request,
                                           net::Clock::duration timeout) {
+  Status s = Ok{};
+  for (size_t i = 0; i < directors_.size(); ++i) {
+    s = co_await ConnectOne(request, timeout);
+    if (s || closed_) co_return s;
+    if (directors_.size() > 1) {
+      current_ = (current_ + 1) % directors_.size();
+      spdlog::info("{}; trying director {}", s.error().what, name());
+    }
+  }
+  co_return s;
+}
+
+awaitable<Status> DirectorClient::ConnectOne(const core::Message& request,
+                                             net::Clock::duration timeout) {
   conn_.reset();
-  auto socket = co_await net::Connect(director_.host, director_.port, timeout);
+  const core::HostPort& director = directors_[current_];
+  auto socket = co_await net::Connect(director.host, director.port, timeout);
   if (!socket) {
     co_return MakeError(socket.error().code,
                         "director " + name() + ": " + socket.error().what);
   }
   auto conn = std::make_unique<net::FramedConn>(std::move(*socket));
   if (tls_) {
-    auto s = co_await conn->StartTls(*tls_, director_.host,
+    auto s = co_await conn->StartTls(*tls_, director.host,
                                      net::Clock::now() + timeout);
     if (!s) {
       co_return MakeError(s.error().code,
@@ -93,6 +108,7 @@ awaitable<Expected<core::Sources>> DirectorClient::Next() {
   auto backoff = std::chrono::milliseconds(200);
   bool pinged = false;  // a PING is out: silence now means a dead link
   while (!closed_) {
+    bool failover = false;  // another director is asked at once
     if (conn_) {
       auto m = co_await conn_->Read(pinged ? std::chrono::seconds(5)
                                            : std::chrono::seconds(10));
@@ -113,11 +129,15 @@ awaitable<Expected<core::Sources>> DirectorClient::Next() {
                    m ? "no answer" : m.error().ToString());
       conn_.reset();
       pinged = false;
+      failover = directors_.size() > 1;
+      if (failover) current_ = (current_ + 1) % directors_.size();
     }
-    co_await net::SleepFor(backoff);
-    if (closed_) break;
-    backoff = std::min<std::chrono::milliseconds>(2 * backoff,
-                                                  std::chrono::seconds(2));
+    if (!failover) {
+      co_await net::SleepFor(backoff);
+      if (closed_) break;
+      backoff = std::min<std::chrono::milliseconds>(2 * backoff,
+                                                    std::chrono::seconds(2));
+    }
     auto s = co_await Lookup(name_, true, std::chrono::seconds(5));
     if (s) {
       spdlog::info("director {}: subscribed again", name());

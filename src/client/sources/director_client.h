@@ -18,11 +18,13 @@ namespace braid::client {
 
 class DirectorClient {
  public:
-  // With `tls`, every connection to the director is TLS (its certificate
-  // must name director.host).
-  explicit DirectorClient(core::HostPort director,
+  // With `tls`, every connection to a director is TLS (its certificate
+  // must name its host). Several directors (sharing one catalog) are asked
+  // one at a time: when one fails, the next at once, each once per
+  // attempt. REQUIRES: !directors.empty().
+  explicit DirectorClient(std::vector<core::HostPort> directors,
                           std::shared_ptr<const net::TlsContext> tls = nullptr)
-      : director_(std::move(director)), tls_(std::move(tls)) {}
+      : directors_(std::move(directors)), tls_(std::move(tls)) {}
 
   // Connects and asks who holds `name`; with subscribe, the director then
   // sends the holders again whenever they change. In every answer each
@@ -33,23 +35,30 @@ class DirectorClient {
                                             net::Clock::duration timeout);
   // The subscription's next answer. A broken connection (the director
   // restarted) is re-established with back-off and the lookup repeated;
-  // its answer is returned. Ends with an error only after Close().
+  // its answer is returned (another director's, when it fails to
+  // answer). Ends with an error only after Close().
   awaitable<Expected<core::Sources>> Next();
   // The whole catalog (LIST).
   awaitable<Expected<std::vector<core::CatalogLine>>> List(
       net::Clock::duration timeout);
   void Close();
 
-  std::string name() const { return director_.ToString(); }
+  // The director asked now.
+  std::string name() const { return directors_[current_].ToString(); }
 
  private:
   // Connects and sends HELLO, and `request` in the same flight (the
   // director answers in order): its answer follows the HELLO read here.
+  // Each director is tried in turn, from the current one, until one takes
+  // it.
   awaitable<Status> Connect(const core::Message& request,
                             net::Clock::duration timeout);
+  awaitable<Status> ConnectOne(const core::Message& request,
+                               net::Clock::duration timeout);
   awaitable<Expected<core::Sources>> ReadSources(net::Clock::duration timeout);
 
-  core::HostPort director_;
+  std::vector<core::HostPort> directors_;
+  size_t current_ = 0;
   std::shared_ptr<const net::TlsContext> tls_;
   std::unique_ptr<net::FramedConn> conn_;
   std::string name_;  // of the subscription

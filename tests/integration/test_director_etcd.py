@@ -1,0 +1,195 @@
+"""Integration tests: directors sharing one catalog in etcd
+(`braid director --store etcd://...`).
+
+Real etcd processes (a three-member cluster on loopback, etcd_cluster.py),
+three directors over it, servers and clients given every director's address.
+A director killed mid-transfer is failed over from; a server that registers
+with any director is announced by every other; an etcd member killed
+changes nothing; a server whose lease is no longer kept leaves the
+transfers it was in; with the store out of reach the directors answer from
+what they last read.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import etcd_cluster as ec  # noqa: E402
+import harness as h  # noqa: E402
+import test_director as td  # noqa: E402
+
+REGISTER_TIMEOUT = td.REGISTER_TIMEOUT
+
+
+class EtcdCase(td.DirectorTransferCase):
+    """Per test: a fresh three-member etcd and three directors over it."""
+
+    # Slower than the SQLite tests' servers: about 6 s a transfer, so that a
+    # 2 s lease can expire within one.
+    RATE = "25mbit"
+    LEASE_TTL = 2
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.assertTrue(ec.have_etcd(), "etcd is not installed (scripts/setup.sh)")
+        self.etcd = ec.EtcdCluster(self.tmp)
+        self.addCleanup(self.etcd.stop)  # after the directors (LIFO)
+        self.dirs = [self.etcd_director() for _ in range(3)]
+
+    def etcd_director(self) -> h.Server:
+        d = h.start_director("", store=self.etcd.url(), log_dir=self.tmp,
+                             extra=["--lease-ttl", str(self.LEASE_TTL)])
+        self.addCleanup(d.stop)
+        return d
+
+    @staticmethod
+    def addresses(directors: list[h.Server]) -> str:
+        return ",".join(d.address for d in directors)
+
+    def serve_via(self, root: str, directors: list[h.Server]) -> h.Server:
+        """A server given these directors, in this order (it registers with
+        the first that answers)."""
+        return self.serve(root, None, rate=self.RATE,
+                          extra=["--director", self.addresses(directors)])
+
+    def spread_servers(self) -> list[h.Server]:
+        """Three servers, server i registered through director i; every
+        director lists all three."""
+        servers = [self.serve_via(self.root, self.dirs[i:] + self.dirs[:i]) for i in range(3)]
+        for d in self.dirs:
+            self.wait_ls(d.address, lambda rows: self.servers_of(rows, self.NAME) == 3,
+                         REGISTER_TIMEOUT, f"{self.NAME} listed by {d.address} with 3 servers")
+        return servers
+
+    def copy_root(self, name: str) -> str:
+        root = os.path.join(self.tmp, name)
+        os.makedirs(root)
+        shutil.copy(os.path.join(self.root, self.NAME), os.path.join(root, self.NAME))
+        return root
+
+    def logs(self) -> str:
+        return "\n".join(f"--- {d.address}\n{d.stderr_text()[-3000:]}" for d in self.dirs)
+
+
+class EtcdDirectors(EtcdCase):
+    def test_a_director_killed_mid_transfer_is_failed_over_from(self) -> None:
+        servers = self.spread_servers()
+        victim = self.dirs[0]  # the client's, and server 0's
+        rc, err = self.get_with_event(self.addresses(self.dirs), servers, victim.kill)
+        st = self.check_output(rc, err, [s.address for s in servers])
+        for s in st["sources"]:
+            self.assertFalse(s["failed"], f"a director's death dropped a source: {st}\n{err}")
+        self.assertIn("subscribed again", err)
+        # Server 0 registered again through another director; the others
+        # were not disturbed.
+        ok = h.wait_until(lambda: any(
+            f"with director {d.address}" in servers[0].stderr_text() for d in self.dirs[1:]),
+            REGISTER_TIMEOUT, 0.1)
+        self.assertTrue(ok, servers[0].stderr_text()[-2000:])
+        for d in self.dirs[1:]:
+            self.assertEqual(self.servers_of(self.ls(d.address), self.NAME), 3)
+
+    def test_a_server_started_mid_transfer_is_announced_by_another_director(self) -> None:
+        servers = self.spread_servers()
+        fourth: list[h.Server] = []
+        # The client follows director 0; the newcomer knows only director 2.
+        rc, err = self.get_with_event(
+            self.dirs[0].address, servers,
+            lambda: fourth.append(self.serve_via(self.copy_root("root4"), [self.dirs[2]])))
+        st = self.check_output(rc, err, [s.address for s in servers + fourth])
+        joiner = self.by_addr(st)[fourth[0].address]
+        self.assertTrue(joiner["joined"], st)
+        self.assertGreater(joiner["bytes"], 0, st)
+
+    def test_an_etcd_member_killed_mid_transfer_changes_nothing(self) -> None:
+        servers = self.spread_servers()
+        fourth: list[h.Server] = []
+
+        def kill_member_then_start_a_server() -> None:
+            self.etcd.kill(0)  # the member every director reads first
+            fourth.append(self.serve_via(self.copy_root("root4"), [self.dirs[1]]))
+
+        rc, err = self.get_with_event(self.dirs[0].address, servers,
+                                      kill_member_then_start_a_server)
+        st = self.check_output(rc, err, [s.address for s in servers + fourth])
+        srcs = self.by_addr(st)
+        for s in servers:
+            self.assertFalse(srcs[s.address]["failed"], st)
+        self.assertTrue(srcs[fourth[0].address]["joined"], f"{st}\n{self.logs()}")
+        for d in self.dirs:
+            self.assertEqual(self.servers_of(self.ls(d.address), self.NAME), 4, self.logs())
+
+    def test_a_server_whose_lease_expires_leaves_the_transfer(self) -> None:
+        servers = self.spread_servers()
+        # A fourth server that knows only director 2: when director 2 dies,
+        # nobody keeps its lease, and it cannot register elsewhere.
+        lone = self.serve_via(self.copy_root("root4"), [self.dirs[2]])
+        self.wait_ls(self.dirs[0].address, lambda rows: self.servers_of(rows, self.NAME) == 4,
+                     REGISTER_TIMEOUT, "the fourth server listed")
+        # Servers 0 and 1 go on through directors 0 and 1.
+        keep = servers[:2]
+        rc, err = self.get_with_event(self.dirs[0].address, keep + [lone],
+                                      self.dirs[2].kill)
+        st = self.check_output(rc, err, [s.address for s in servers + [lone]])
+        gone = self.by_addr(st)[lone.address]
+        self.assertTrue(gone["failed"], st)
+        self.assertIn("withdrawn by the director", gone["error"], st)
+        # Server 2 went on through another director and stayed.
+        self.assertFalse(self.by_addr(st)[servers[2].address]["failed"], st)
+        self.assertEqual(self.servers_of(self.ls(self.dirs[0].address), self.NAME), 3)
+
+
+class EtcdOutage(EtcdCase):
+    """The store out of reach, and back."""
+
+    def test_directors_answer_from_what_they_read_while_the_store_is_away(self) -> None:
+        servers = self.spread_servers()
+        # Two of three members frozen: no quorum, every request fails.
+        self.etcd.freeze(1)
+        self.etcd.freeze(2)
+        self.addCleanup(lambda: [self.etcd.thaw(i) for i in (1, 2) if i in self.etcd.frozen])
+        ok = h.wait_until(lambda: all("answering from what it last said" in d.stderr_text()
+                                      for d in self.dirs), 15, 0.2)
+        self.assertTrue(ok, f"no director noticed the store's loss:\n{self.logs()}")
+        for d in self.dirs:
+            self.assertEqual(self.servers_of(self.ls(d.address), self.NAME), 3, self.logs())
+        r = h.run_cmd(self.director_get_args(self.NAME, self.dirs[1].address,
+                                             self.out, stats=self.stats))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(h.sha256_file(self.out), self.digest)
+        # Longer than a lease: when the store is back, the registrations are
+        # kept alive (or made again) and the catalog is whole.
+        time.sleep(self.LEASE_TTL + 1)
+        self.etcd.thaw(1)
+        self.etcd.thaw(2)
+        self.etcd.wait_healthy(range(3))
+        ok = h.wait_until(lambda: all("etcd: following" in d.stderr_text().rsplit(
+            "answering from what it last said", 1)[-1] for d in self.dirs), 20, 0.2)
+        self.assertTrue(ok, f"a director did not follow the store again:\n{self.logs()}")
+        time.sleep(self.LEASE_TTL + 1)
+        for d in self.dirs:
+            self.assertEqual(self.servers_of(self.ls(d.address), self.NAME), 3, self.logs())
+        self.assertEqual(self.etcd.keys(), 3)  # one part per server
+        self.assertTrue(all(s.alive() for s in servers))
+
+
+class EtcdStoreFlags(unittest.TestCase):
+    def test_bad_store_urls_are_usage_errors(self) -> None:
+        h.braid_bin()
+        for store in ("http://127.0.0.1:2379", "etcd://", "etcd://nohost", "etcd://a:1,,b:2"):
+            r = h.run_braid(["director", "--listen", "127.0.0.1:0", "--store", store], timeout=10)
+            self.assertEqual(r.returncode, 2, (store, r.stderr))
+            self.assertIn(b"--store", r.stderr, store)
+        r = h.run_braid(["director", "--store", "etcd://127.0.0.1:1", "--db", "x.db"],
+                        timeout=10)
+        self.assertEqual(r.returncode, 2, r.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
