@@ -22,6 +22,9 @@ struct DirectorFlags {
   size_t max_connections = 1024;
   size_t max_connections_per_peer = 64;
   size_t max_names_per_server = 20000;
+  size_t max_servers = 4096;
+  size_t max_entries = 1000000;
+  double queries_per_second = 20;
   bool allow_foreign_advertise = false;
   net::TlsServerOptions tls;
   std::string register_tokens;  // a file
@@ -58,6 +61,10 @@ int RunDirector(const DirectorFlags& flags) {
   options.max_connections = flags.max_connections;
   options.max_connections_per_peer = flags.max_connections_per_peer;
   options.max_names_per_server = flags.max_names_per_server;
+  options.max_servers = flags.max_servers;
+  options.max_entries = flags.max_entries;
+  options.queries_per_second = flags.queries_per_second;
+  options.query_burst = 2.5 * flags.queries_per_second;
   options.allow_foreign_advertise = flags.allow_foreign_advertise;
   auto tls = ServerTls(flags.tls);
   if (!tls) return Fail("director", tls.error().what, kExitUsage);
@@ -143,6 +150,18 @@ void AddDirectorCommand(CLI::App& app, int* exit_code) {
                   "Names one server may register; a registration with more "
                   "is refused (default 20000, at most 100000)")
       ->check(CLI::Range(1, 100000));
+  cmd->add_option("--max-servers", flags->max_servers,
+                  "Servers registered through this director; more are "
+                  "refused (default 4096)")
+      ->check(CLI::Range(1, 10000000));
+  cmd->add_option("--max-entries", flags->max_entries,
+                  "Streams registered through this director, all servers "
+                  "together (default 1000000)")
+      ->check(CLI::Range(1, 1000000000));
+  cmd->add_option("--queries-per-second", flags->queries_per_second,
+                  "LOOKUPs and LISTs one connection may make per second, "
+                  "with bursts of 2.5 times as many (default 20)")
+      ->check(CLI::Range(0.1, 1e9));
   cmd->add_flag("--allow-foreign-advertise", flags->allow_foreign_advertise,
                 "Let a server register an address other than the IP it "
                 "connects from (servers behind NAT). Without it, a "
