@@ -69,8 +69,8 @@ awaitable<Expected<std::unique_ptr<net::FramedConn>>> Open(
   auto socket = co_await net::Connect(to.host, to.port, kTimeout);
   if (!socket) co_return Unexpected{socket.error()};
   auto conn = std::make_unique<net::FramedConn>(std::move(*socket));
-  core::Message hello = core::Hello{core::kProtocolVersion,
-                                    core::kProtocolVersion, role, "load"};
+  core::Message hello =
+      core::Hello{core::kProtocolVersion, core::kProtocolVersion, role, "load"};
   if (auto s = co_await conn->Send(hello, kTimeout); !s)
     co_return Unexpected{s.error()};
   auto reply = co_await conn->Read(kTimeout);
@@ -87,7 +87,8 @@ awaitable<void> Server(const Flags& f, size_t i, Totals& t, size_t& running) {
     core::Register r;
     r.advertise = AdvertiseOf(i);
     for (size_t j = 0; j < f.names; ++j)
-      r.entries.push_back({NameOf(i, j, f.names), 1u << 20, IdOf(i * f.names + j)});
+      r.entries.push_back(
+          {NameOf(i, j, f.names), 1u << 20, IdOf(i * f.names + j)});
     core::Message m = std::move(r);
     (*conn)->Queue(m);
     s = co_await (*conn)->Flush(kTimeout);
@@ -95,7 +96,8 @@ awaitable<void> Server(const Flags& f, size_t i, Totals& t, size_t& running) {
   Expected<core::Message> answer = MakeError(Errc::kIoError, "");
   if (s) answer = co_await (*conn)->Read(kTimeout);
   if (s && (!answer || !std::holds_alternative<core::Registered>(*answer)))
-    s = MakeError(Errc::kBadState, answer ? "no REGISTERED" : answer.error().what);
+    s = MakeError(Errc::kBadState,
+                  answer ? "no REGISTERED" : answer.error().what);
   --running;
   if (!s) {
     if (t.first_error.empty()) t.first_error = s.error().ToString();
@@ -151,13 +153,14 @@ awaitable<void> Register(const Flags& f, Totals& t) {
   while (t.registered + t.failed < f.servers)
     co_await net::SleepFor(std::chrono::milliseconds(5));
   co_await WaitVisible(f);
-  t.register_seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  t.register_seconds =
+      std::chrono::duration<double>(Clock::now() - start).count();
 }
 
 awaitable<void> Client(const Flags& f, size_t c, Clock::time_point until,
                        Totals& t) {
-  auto conn = co_await Open(f.directors[c % f.directors.size()],
-                            core::Role::kClient);
+  auto conn =
+      co_await Open(f.directors[c % f.directors.size()], core::Role::kClient);
   if (!conn) co_return;
   std::mt19937_64 rng(c);
   while (Clock::now() < until) {
@@ -268,7 +271,8 @@ int Main(int argc, char** argv) {
       "\"failed\": %zu, \"register_seconds\": %.3f, \"lookups\": %zu, "
       "\"lookup_seconds\": %.1f, \"lookups_per_second\": %.0f, "
       "\"wrong_answers\": %zu, \"announce_ms_median\": %.1f, "
-      "\"announce_ms_p95\": %.1f, \"announced\": %zu, \"first_error\": \"%s\"}\n",
+      "\"announce_ms_p95\": %.1f, \"announced\": %zu, \"first_error\": "
+      "\"%s\"}\n",
       f.servers, f.names, t.registered, t.failed, t.register_seconds, t.lookups,
       f.seconds, t.lookups / f.seconds, t.wrong_answers,
       Percentile(t.announce_ms, 0.5), Percentile(t.announce_ms, 0.95),

@@ -193,6 +193,22 @@ TEST_P(StoreTest, AFailedRegistrationChangesNothing) {
   EXPECT_EQ(c->EntriesOf("b:2")->at(0).size, max);
 }
 
+// etcd's revisions rank registrations; two servers written in one
+// transaction share one.
+TEST(MemoryCatalogTest, ServersOfTheSameRankStayApart) {
+  MemoryCatalog c;
+  ASSERT_TRUE(c.Register("a:1", {{"x", 1, Id(1)}}, 7));
+  ASSERT_TRUE(c.Register("b:2", {{"y", 1, Id(1)}}, 7));
+  EXPECT_EQ(Describe(*c.Lookup("x", 10)),
+            (std::vector<std::string>{"a:1 x 1 1", "b:2 y 1 1"}));
+  ASSERT_TRUE(c.Remove("a:1").value());
+  EXPECT_EQ(Describe(*c.Lookup("y", 10)),
+            std::vector<std::string>{"b:2 y 1 1"});
+  ASSERT_TRUE(c.Remove("b:2").value());
+  EXPECT_TRUE(c.Lookup("y", 10)->empty());
+  EXPECT_EQ(c.entry_count(), 0u);
+}
+
 TEST(CatalogTest, SurvivesReopeningTheFile) {
   TempDir dir;
   const std::string path = dir / "catalog.db";

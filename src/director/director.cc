@@ -141,6 +141,7 @@ awaitable<void> Director::Accepted(tcp::socket socket) {
 void Director::Release(Peer& peer) {
   pending_bytes_ -= peer.pending_bytes;
   if (!peer.server.empty()) Forget(peer.server, "disconnected");
+  subscribers_.erase(peer.id);
   peers_.erase(peer.id);  // last: it may hold the last reference to peer
 }
 
@@ -382,6 +383,7 @@ Status Director::OnLookup(Peer& peer, const core::Lookup& l) {
   if (!answer) return Unexpected{answer.error()};
   if (l.subscribe) {
     peer.subscribed = l.name;
+    subscribers_.insert(peer.id);
     peer.last_sent = answer->sources;
   }
   spdlog::debug("lookup '{}' from {}: {} holder(s)", l.name, peer.conn.peer(),
@@ -424,8 +426,10 @@ void Director::Forget(std::string server, const char* why) {
 }
 
 void Director::NotifySubscribers(const std::string& fresh) {
-  for (auto& [id, peer] : peers_) {
-    if (!peer->subscribed) continue;
+  for (uint64_t id : subscribers_) {
+    auto it = peers_.find(id);
+    if (it == peers_.end()) continue;
+    Peer* peer = it->second.get();
     auto answer = Answer(*peer->subscribed);
     if (!answer) continue;
     if (!OwesAnswer(peer->last_sent, *answer, fresh)) continue;

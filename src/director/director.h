@@ -10,6 +10,7 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "core/register_token.h"
@@ -117,7 +118,8 @@ class Director {
   bool stopped_ = false;
   uint64_t next_peer_ = 1;
   std::map<uint64_t, std::shared_ptr<Peer>> peers_;
-  net::ConnLimits limits_;    // of peers_, by peer IP
+  std::set<uint64_t> subscribers_;  // of peers_: those subscribed
+  net::ConnLimits limits_;          // of peers_, by peer IP
   size_t pending_bytes_ = 0;  // of registrations in parts, all connections
   Liveness live_;
 };

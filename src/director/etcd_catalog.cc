@@ -42,13 +42,14 @@ std::vector<CatalogEntry> DecodePart(std::string_view value, size_t* bad) {
     value.remove_prefix(nl == std::string_view::npos ? value.size() : nl + 1);
     size_t sp1 = line.find(' ');
     size_t sp2 = sp1 == std::string_view::npos ? sp1 : line.find(' ', sp1 + 1);
+    if (sp2 == std::string_view::npos) {
+      ++*bad;
+      continue;
+    }
     CatalogEntry e;
     auto [end, ec] = std::from_chars(line.data(), line.data() + sp1, e.size);
-    auto id = sp2 == std::string_view::npos
-                  ? Expected<core::Digest>(MakeError(Errc::kMalformed, ""))
-                  : core::DigestFromHex(line.substr(sp1 + 1, sp2 - sp1 - 1));
-    if (sp2 == std::string_view::npos || ec != std::errc{} ||
-        end != line.data() + sp1 || !id ||
+    auto id = core::DigestFromHex(line.substr(sp1 + 1, sp2 - sp1 - 1));
+    if (ec != std::errc{} || end != line.data() + sp1 || !id ||
         !core::CheckStreamName(std::string(line.substr(sp2 + 1)))) {
       ++*bad;
       continue;
@@ -82,11 +83,11 @@ Expected<std::vector<std::string>> ParseEtcdUrl(std::string_view url) {
 EtcdCatalog::EtcdCatalog(asio::io_context& io, EtcdOptions options)
     : io_(io),
       options_(std::move(options)),
-      client_(io.get_executor(), options_.endpoints),
       wake_(io.get_executor()),
-      keep_timer_(io) {}
+      keep_timer_(io),
+      client_(io.get_executor(), options_.endpoints) {}
 
-EtcdCatalog::~EtcdCatalog() = default;
+EtcdCatalog::~EtcdCatalog() { Stop(); }
 
 std::string EtcdCatalog::PartKey(const std::string& server,
                                  uint32_t part) const {
@@ -197,26 +198,15 @@ awaitable<bool> EtcdCatalog::ReadAll() {
       co_return false;
     }
     if (at == 0) at = page->revision;
-    for (auto& kv : page->kvs) {
-      etcd::WatchEvent e{false, std::move(kv)};
-      std::string k = e.kv.key;
-      size_t slash = k.rfind('/');
-      if (slash == std::string::npos || slash < ServersPrefix().size()) {
-        ++bad;
-        continue;
-      }
+    for (const auto& kv : page->kvs) {
+      key = kv.key + '\0';  // the next page starts after it, whatever it is
+      std::string server;
       uint32_t part = 0;
-      auto [p, ec] =
-          std::from_chars(k.data() + slash + 1, k.data() + k.size(), part);
-      if (ec != std::errc{} || p != k.data() + k.size()) {
+      if (!ParseKey(kv.key, &server, &part)) {
         ++bad;
         continue;
       }
-      std::string server =
-          k.substr(ServersPrefix().size(), slash - ServersPrefix().size());
-      fresh[server].parts[part] = {e.kv.mod_revision,
-                                   DecodePart(e.kv.value, &bad)};
-      key = k + '\0';
+      fresh[server].parts[part] = {kv.mod_revision, DecodePart(kv.value, &bad)};
     }
     if (!page->more) break;
   }
@@ -275,17 +265,26 @@ void EtcdCatalog::OnWatchLine(uint64_t watch, const std::string& line) {
   Publish(changed);
 }
 
+bool EtcdCatalog::ParseKey(const std::string& key, std::string* server,
+                           uint32_t* part) const {
+  const std::string prefix = ServersPrefix();
+  size_t slash = key.rfind('/');
+  if (!key.starts_with(prefix) || slash == std::string::npos ||
+      slash <= prefix.size())
+    return false;
+  auto [p, ec] =
+      std::from_chars(key.data() + slash + 1, key.data() + key.size(), *part);
+  if (ec != std::errc{} || p != key.data() + key.size()) return false;
+  *server = key.substr(prefix.size(), slash - prefix.size());
+  return true;
+}
+
 void EtcdCatalog::Apply(const etcd::WatchEvent& e,
                         std::set<std::string>* changed) {
-  const std::string& k = e.kv.key;
-  size_t slash = k.rfind('/');
-  if (!k.starts_with(ServersPrefix()) || slash < ServersPrefix().size()) return;
+  std::string server;
   uint32_t part = 0;
-  auto [p, ec] =
-      std::from_chars(k.data() + slash + 1, k.data() + k.size(), part);
-  if (ec != std::errc{} || p != k.data() + k.size()) return;
-  std::string server =
-      k.substr(ServersPrefix().size(), slash - ServersPrefix().size());
+  if (!ParseKey(e.kv.key, &server, &part)) return;
+  CheckOwn(server, part, e);
   if (e.deleted) {
     auto it = parts_.find(server);
     if (it == parts_.end() || !it->second.parts.erase(part)) return;
@@ -294,9 +293,27 @@ void EtcdCatalog::Apply(const etcd::WatchEvent& e,
     size_t bad = 0;
     parts_[server].parts[part] = {e.kv.mod_revision,
                                   DecodePart(e.kv.value, &bad)};
-    if (bad) spdlog::warn("etcd: {}: {} malformed line(s) skipped", k, bad);
+    if (bad)
+      spdlog::warn("etcd: {}: {} malformed line(s) skipped", e.kv.key, bad);
   }
   changed->insert(server);
+}
+
+// A registration this director keeps, changed by someone else: another
+// director wrote it (the server moved there, and this one has not noticed
+// yet), or its keys went with a lease that was not this one's. It is
+// written again, under this director's lease, until this director lets
+// the server go.
+void EtcdCatalog::CheckOwn(const std::string& server, uint32_t part,
+                           const etcd::WatchEvent& e) {
+  auto it = own_.find(server);
+  if (it == own_.end() || it->second.removing) return;
+  Own& own = it->second;
+  bool lost =
+      e.deleted ? part < own.parts : own.lease != 0 && e.kv.lease != own.lease;
+  if (!lost) return;
+  ++own.version;  // a write under way does not count as done
+  Kick(server);
 }
 
 void EtcdCatalog::Publish(const std::set<std::string>& changed) {
@@ -355,12 +372,16 @@ Expected<bool> EtcdCatalog::Remove(const std::string& server) {
   return true;
 }
 
-awaitable<void> EtcdCatalog::KeepLoop() {
-  const auto every = std::max<std::chrono::milliseconds>(
+std::chrono::milliseconds EtcdCatalog::KeepEvery() const {
+  return std::max<std::chrono::milliseconds>(
       std::chrono::milliseconds(200),
       std::chrono::duration_cast<std::chrono::milliseconds>(
           options_.lease_ttl) /
           4);
+}
+
+awaitable<void> EtcdCatalog::KeepLoop() {
+  const auto every = KeepEvery();
   while (!stopped_) {
     keep_timer_.expires_after(every);
     co_await keep_timer_.async_wait(net::kUseTuple);
@@ -382,7 +403,7 @@ void EtcdCatalog::Kick(const std::string& server) {
 // a step that fails is tried again by the keep loop. Own entries are only
 // erased here, so `own` stays valid across the awaits.
 awaitable<void> EtcdCatalog::Tend(std::string server) {
-  const auto keep_every = options_.lease_ttl / 4;
+  const auto keep_every = KeepEvery();
   while (!stopped_) {
     Own& own = own_.at(server);
     Status s = Ok{};
@@ -429,6 +450,7 @@ awaitable<Status> EtcdCatalog::Write(const std::string& server, Own& own) {
   const uint64_t version = own.version;
   auto parts = EncodeParts(own.entries, kPartBytes);
   const int64_t lease = own.lease;
+  own.parts = static_cast<uint32_t>(parts.size());
   for (uint32_t i = 0; i < parts.size(); ++i) {
     std::vector<etcd::TxnOp> ops;
     ops.push_back({etcd::TxnOp::Kind::kPut, PartKey(server, i),

@@ -93,6 +93,7 @@ class EtcdCatalog : public Store {
     std::vector<CatalogEntry> entries;
     uint64_t version = 0;  // of entries: a write in flight may be outrun
     uint64_t written = 0;  // the version the store holds
+    uint32_t parts = 0;    // of the last write
     int64_t lease = 0;     // 0: none granted yet (or it expired)
     bool removing = false;
     bool busy = false;  // Tend is running for it
@@ -108,12 +109,17 @@ class EtcdCatalog : public Store {
   void StartWatch();
   void OnWatchLine(uint64_t watch, const std::string& line);
   // Applies one put or delete; the server whose holdings changed, if any.
+  bool ParseKey(const std::string& key, std::string* server,
+                uint32_t* part) const;
   void Apply(const etcd::WatchEvent& e, std::set<std::string>* changed);
+  void CheckOwn(const std::string& server, uint32_t part,
+                const etcd::WatchEvent& e);
   // memory_ made equal to parts_ for these servers, and subscribers told.
   void Publish(const std::set<std::string>& changed);
   void SetStale(bool stale, const std::string& why);
 
   // Keeping this director's registrations.
+  std::chrono::milliseconds KeepEvery() const;
   awaitable<void> KeepLoop();
   void Kick(const std::string& server);
   awaitable<void> Tend(std::string server);
@@ -124,7 +130,6 @@ class EtcdCatalog : public Store {
 
   asio::io_context& io_;
   EtcdOptions options_;
-  etcd::Client client_;
   OnChange on_change_;
   bool stopped_ = false;
   bool stale_ = true;  // until the store has been read once
@@ -140,6 +145,8 @@ class EtcdCatalog : public Store {
   WatchState watch_state_ = WatchState::kNone;
 
   std::map<std::string, Own> own_;  // by server address
+  // Last: destroyed first, so no answer of its reaches the rest.
+  etcd::Client client_;
 };
 
 }  // namespace braid::director

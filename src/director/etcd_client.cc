@@ -7,11 +7,18 @@
 namespace braid::director::etcd {
 namespace {
 
-// An answer larger than this is not etcd's (a range page is bounded by its
-// limit; a member's request limit is 1.5 MiB).
-constexpr size_t kMaxAnswer = 256u << 20;
+// Answers larger than these are not etcd's: a lease's or a write's answer
+// is small; a range page is bounded by its limit (64 parts of 256 KiB,
+// base64) and a watch line by the writes it reports (each under etcd's
+// 1.5 MiB request limit).
+constexpr size_t kMaxSmallAnswer = 1u << 20;
+constexpr size_t kMaxLargeAnswer = 64u << 20;
 // A member that does not take a connection within this is skipped.
 constexpr long kConnectTimeoutMs = 1000;
+// Requests (not watches) under way at once; the rest wait their turn, and
+// their timeout starts when they start. etcd answers a few in parallel
+// better than thousands of connections at once.
+constexpr size_t kMaxInFlight = 32;
 
 void InitCurl() {
   static std::once_flag once;
@@ -28,6 +35,7 @@ struct Client::Request {
   std::shared_ptr<std::atomic<bool>> watching;  // false once cancelled
   std::function<void(std::string)> on_line;
   std::function<void(Status)> on_end;
+  size_t max_answer = kMaxSmallAnswer;
   size_t tried = 0;   // members tried so far
   size_t member = 0;  // the one tried now
   std::string url;
@@ -59,6 +67,7 @@ Client::~Client() {
   {
     std::lock_guard lock(mu_);
     stopping_ = true;
+    for (auto& [id, watching] : watching_) watching->store(false);
   }
   curl_multi_wakeup(static_cast<CURLM*>(multi_));
   thread_.join();
@@ -80,6 +89,7 @@ void Client::Post(std::string path, std::string body,
   r->path = std::move(path);
   r->body = std::move(body);
   r->timeout = std::max(timeout, std::chrono::milliseconds(1));
+  if (r->path == "/v3/kv/range") r->max_answer = kMaxLargeAnswer;
   r->done = std::move(done);
   {
     std::lock_guard lock(mu_);
@@ -110,6 +120,7 @@ uint64_t Client::Watch(std::string body,
   r->body = std::move(body);
   r->watch = next_watch_.fetch_add(1);
   r->watching = std::make_shared<std::atomic<bool>>(true);
+  r->max_answer = kMaxLargeAnswer;  // of one line
   r->on_line = std::move(on_line);
   r->on_end = std::move(on_end);
   uint64_t id = r->watch;
@@ -145,7 +156,18 @@ void Client::Run() {
       fresh.swap(queue_);
       cancels.swap(cancels_);
     }
-    for (auto& r : fresh) Start(std::move(r));
+    for (auto& r : fresh) {
+      if (r->watch) {
+        Start(std::move(r));
+      } else {
+        waiting_.push_back(std::move(r));
+      }
+    }
+    while (in_flight_ < kMaxInFlight && !waiting_.empty()) {
+      ++in_flight_;
+      Start(std::move(waiting_.front()));
+      waiting_.pop_front();
+    }
     for (uint64_t id : cancels) {
       for (auto it = active_.begin(); it != active_.end(); ++it) {
         if (it->second->watch != id) continue;
@@ -166,8 +188,14 @@ void Client::Run() {
       active_.erase(it);
       curl_multi_remove_handle(multi, r->easy);
       Finish(*r, m->data.result);
-      if (r->easy) Start(std::move(r));  // Finish kept it for another member
+      if (r->easy) {
+        Start(std::move(r));  // Finish kept it for another member
+      } else if (!r->watch) {
+        --in_flight_;
+      }
     }
+    // Requests finished: those waiting start without a wait.
+    if (!waiting_.empty() && in_flight_ < kMaxInFlight) continue;
     curl_multi_poll(multi, nullptr, 0, 1000, nullptr);
   }
 }
@@ -181,6 +209,7 @@ void Client::Start(std::unique_ptr<Request> r) {
   }
   r->url = "http://" + endpoints_[r->member] + r->path;
   r->answer.clear();
+  r->too_large = false;
   r->reason[0] = '\0';
   CURL* e = r->easy;
   curl_easy_setopt(e, CURLOPT_URL, r->url.c_str());
@@ -204,7 +233,7 @@ void Client::Start(std::unique_ptr<Request> r) {
 
 size_t Client::OnBody(char* data, size_t, size_t n, void* request) {
   auto* r = static_cast<Request*>(request);
-  if (r->answer.size() + n > kMaxAnswer) {
+  if (r->answer.size() + n > r->max_answer) {
     r->too_large = true;
     return 0;
   }
@@ -230,7 +259,7 @@ void Client::Finish(Request& r, int curl_code) {
   curl_easy_getinfo(r.easy, CURLINFO_RESPONSE_CODE, &status);
   std::string why;
   if (r.too_large) {
-    why = "an answer larger than " + std::to_string(kMaxAnswer) + " bytes";
+    why = "an answer larger than " + std::to_string(r.max_answer) + " bytes";
   } else if (curl_code != CURLE_OK) {
     why = r.reason[0] ? r.reason
                       : curl_easy_strerror(static_cast<CURLcode>(curl_code));
@@ -258,9 +287,10 @@ void Client::Finish(Request& r, int curl_code) {
     r.easy = nullptr;
     return;
   }
-  // This member failed: the next one gets the requests from now on.
+  // This member failed (not one that answered too much: that is the
+  // request's): the next one gets the requests from now on.
   size_t expected = r.member;
-  if (current_.load() % endpoints_.size() == expected) Rotate();
+  if (!r.too_large && current_.load() % endpoints_.size() == expected) Rotate();
   if (!r.failures.empty()) r.failures += "; ";
   r.failures += endpoints_[r.member] + ": " + why;
   if (!r.watch && ++r.tried < endpoints_.size()) {

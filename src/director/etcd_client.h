@@ -82,8 +82,11 @@ class Client {
   std::map<uint64_t, std::shared_ptr<std::atomic<bool>>> watching_;
 
   std::atomic<uint64_t> next_watch_{1};
-  std::map<void*, std::unique_ptr<Request>> active_;  // the thread's own
-  std::thread thread_;                                // last
+  // The thread's own: requests under way, and those waiting their turn.
+  std::map<void*, std::unique_ptr<Request>> active_;
+  std::deque<std::unique_ptr<Request>> waiting_;
+  size_t in_flight_ = 0;  // of active_, not counting watches
+  std::thread thread_;    // last
 };
 
 }  // namespace braid::director::etcd

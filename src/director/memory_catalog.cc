@@ -68,7 +68,7 @@ void MemoryCatalog::Index(Slot slot) {
   for (uint32_t i = 0; i < s.entries.size(); ++i) {
     const auto& e = s.entries[i];
     by_name_[e.name].push_back({slot, i});
-    by_content_[e.content_id][{s.rank, i}] = {slot, i};
+    by_content_[e.content_id][{s.rank, slot, i}] = {slot, i};
     ++rows_[{e.name, e.content_id, e.size}];
   }
   entry_count_ += s.entries.size();
@@ -82,7 +82,7 @@ void MemoryCatalog::Unindex(Slot slot) {
     std::erase(named->second, Ref{slot, i});
     if (named->second.empty()) by_name_.erase(named);
     auto content = by_content_.find(e.content_id);
-    content->second.erase({s.rank, i});
+    content->second.erase({s.rank, slot, i});
     if (content->second.empty()) by_content_.erase(content);
     auto row = rows_.find({e.name, e.content_id, e.size});
     if (--row->second == 0) rows_.erase(row);

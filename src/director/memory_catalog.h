@@ -59,8 +59,9 @@ class MemoryCatalog : public Store {
   std::vector<Server> slots_;
   std::vector<Slot> free_;
   std::unordered_map<std::string, std::vector<Ref>> by_name_;
-  // By content id, then (rank, place): the order registered.
-  std::map<core::Digest, std::map<std::pair<uint64_t, uint32_t>, Ref>>
+  // By content id, then (rank, slot, place): the order registered (a rank
+  // may be shared: two servers written in one etcd transaction).
+  std::map<core::Digest, std::map<std::tuple<uint64_t, Slot, uint32_t>, Ref>>
       by_content_;
   // `braid ls`: (name, content id, size) -> servers.
   std::map<std::tuple<std::string, core::Digest, uint64_t>, uint32_t> rows_;

@@ -75,9 +75,12 @@ awaitable<void> DirectorLink::Run() {
   size_t failed_in_a_row = 0;
   while (!stopped_) {
     const core::HostPort& director = directors_[current_];
+    auto began = net::Clock::now();
     Status s = co_await Session(director);
     if (stopped_) break;
-    if (registered_once_) {
+    // A director that kept the registration a while resets the count; one
+    // that takes it and drops the link at once does not.
+    if (registered_once_ && net::Clock::now() - began > kTimeout) {
       backoff = std::chrono::milliseconds(200);
       failed_in_a_row = 0;
     }

@@ -99,9 +99,18 @@ awaitable<Expected<core::Sources>> DirectorClient::Lookup(
   name_ = name;
   // Named: GCC 12 destroys a temporary with a string twice across co_await.
   core::Message lookup = core::Lookup{subscribe, name};
-  if (auto s = co_await Connect(lookup, timeout); !s)
-    co_return Unexpected{s.error()};
-  co_return co_await ReadSources(timeout);
+  // A director that takes the connection but not the look-up is passed
+  // over too.
+  Expected<core::Sources> answer = MakeError(Errc::kUnavailable, "");
+  for (size_t i = 0; i < directors_.size(); ++i) {
+    if (auto s = co_await Connect(lookup, timeout); !s)
+      co_return Unexpected{s.error()};
+    answer = co_await ReadSources(timeout);
+    if (answer || directors_.size() == 1 || closed_) break;
+    spdlog::info("director {}: {}", this->name(), answer.error().ToString());
+    current_ = (current_ + 1) % directors_.size();
+  }
+  co_return answer;
 }
 
 awaitable<Expected<core::Sources>> DirectorClient::Next() {
