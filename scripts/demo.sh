@@ -3,6 +3,12 @@
 # and one 64 MiB file fetched from all of them at once by name; a fourth
 # server appears during the transfer and is given slots (patent FIG. 10B).
 # Uses build/braid (or $BRAID_BIN). Exits non-zero if the copy differs.
+#
+#   bash scripts/demo.sh        the director's catalog in SQLite
+#   bash scripts/demo.sh etcd   two directors sharing a catalog in a local
+#                               three-member etcd (scripts/etcd-cluster.sh):
+#                               servers register through the first, the
+#                               client asks the second
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -12,10 +18,22 @@ if [ ! -x "$BIN" ]; then
   exit 1
 fi
 
+MODE="${1:-sqlite}"
+case "$MODE" in
+  sqlite | etcd) ;;
+  *)
+    echo "usage: demo.sh [sqlite|etcd]" >&2
+    exit 2
+    ;;
+esac
+
 TMP="$(mktemp -d "${TMPDIR:-/tmp}/braid-demo.XXXXXX")"
 PIDS=()
 cleanup() {
   local pid
+  if [ "$MODE" = etcd ]; then
+    "$REPO/scripts/etcd-cluster.sh" stop "$TMP/etcd" || true
+  fi
   for pid in "${PIDS[@]}"; do
     kill "$pid" 2>/dev/null || true
   done
@@ -52,15 +70,34 @@ listen_addr() {
   return 1
 }
 
-"$BIN" director --listen 127.0.0.1:0 --db "$TMP/catalog.db" \
-    >"$TMP/director.out" 2>"$TMP/director.err" &
-PIDS+=("$!")
-DIRECTOR="$(listen_addr "$TMP/director.out")" || {
-  echo "demo.sh: the director did not start:" >&2
-  cat "$TMP/director.err" >&2
-  exit 1
+start_director() {  # index, then the catalog's flags; sets ADDR
+  local i=$1
+  shift
+  "$BIN" director --listen 127.0.0.1:0 "$@" \
+      >"$TMP/director$i.out" 2>"$TMP/director$i.err" &
+  PIDS+=("$!")
+  ADDR="$(listen_addr "$TMP/director$i.out")" || {
+    echo "demo.sh: the director did not start:" >&2
+    cat "$TMP/director$i.err" >&2
+    exit 1
+  }
 }
-echo "demo: director at $DIRECTOR (catalog in SQLite)"
+if [ "$MODE" = etcd ]; then
+  echo "demo: starting a three-member etcd on loopback"
+  STORE="$("$REPO/scripts/etcd-cluster.sh" start "$TMP/etcd" $((20000 + RANDOM % 20000)))"
+  start_director 1 --store "$STORE"
+  D1="$ADDR"
+  start_director 2 --store "$STORE"
+  D2="$ADDR"
+  echo "demo: directors at $D1 and $D2, one catalog in $STORE"
+  DIRECTOR="$D1,$D2"      # servers register through the first that answers
+  ASK="$D2"               # the client asks the other one
+else
+  start_director 0 --db "$TMP/catalog.db"
+  DIRECTOR="$ADDR"
+  echo "demo: director at $DIRECTOR (catalog in SQLite)"
+  ASK="$DIRECTOR"
+fi
 
 RATES=(20MB 10MB 5MB 10MB)
 start_server() {  # index
@@ -87,8 +124,13 @@ for i in 0 1 2; do
   echo "demo: server $i at $(listen_addr "$TMP/serve$i.out"), --max-rate ${RATES[$i]}, registered"
 done
 echo
-echo "demo: braid ls --director $DIRECTOR"
-"$BIN" ls --director "$DIRECTOR"
+# A catalog shared through etcd shows a registration once etcd has it.
+for _ in $(seq 100); do
+  "$BIN" ls --director "$ASK" 2>/dev/null | grep -q "3 server" && break
+  sleep 0.1
+done
+echo "demo: braid ls --director $ASK"
+"$BIN" ls --director "$ASK"
 echo
 
 # A fourth server comes up half a second into the transfer.
@@ -100,8 +142,8 @@ PIDS+=("$!")
 OUT="$TMP/out/demo.bin"
 STATS="$TMP/stats.json"
 mkdir -p "$TMP/out"
-echo "demo: braid get demo.bin --director $DIRECTOR"
-timeout 300 "$BIN" get demo.bin --director "$DIRECTOR" -o "$OUT" --stats-json "$STATS"
+echo "demo: braid get demo.bin --director $ASK"
+timeout 300 "$BIN" get demo.bin --director "$ASK" -o "$OUT" --stats-json "$STATS"
 
 OUT_SHA="$(sha256sum "$OUT" | cut -d' ' -f1)"
 

@@ -5,8 +5,8 @@
 #include <charconv>
 #include <cstdio>
 
-#include "core/stream_name.h"
 #include "core/units.h"
+#include "director/catalog_parts.h"
 #include "net/log_failure.h"
 
 namespace braid::director {
@@ -17,49 +17,6 @@ namespace {
 constexpr int64_t kPageKeys = 64;
 // A store that failed is asked again after this.
 constexpr auto kRetry = std::chrono::seconds(1);
-
-// "SIZE HEXID NAME" lines, cut into parts of at most max_bytes.
-std::vector<std::string> EncodeParts(const std::vector<CatalogEntry>& entries,
-                                     size_t max_bytes) {
-  std::vector<std::string> parts(1);
-  for (const auto& e : entries) {
-    std::string line = std::to_string(e.size) + " " +
-                       core::ToHex(e.content_id) + " " + e.name + "\n";
-    if (!parts.back().empty() && parts.back().size() + line.size() > max_bytes)
-      parts.emplace_back();
-    parts.back() += line;
-  }
-  return parts;
-}
-
-// The entries of one part; lines that are not what EncodeParts writes are
-// left out (and counted in *bad).
-std::vector<CatalogEntry> DecodePart(std::string_view value, size_t* bad) {
-  std::vector<CatalogEntry> out;
-  while (!value.empty()) {
-    size_t nl = value.find('\n');
-    std::string_view line = value.substr(0, nl);
-    value.remove_prefix(nl == std::string_view::npos ? value.size() : nl + 1);
-    size_t sp1 = line.find(' ');
-    size_t sp2 = sp1 == std::string_view::npos ? sp1 : line.find(' ', sp1 + 1);
-    if (sp2 == std::string_view::npos) {
-      ++*bad;
-      continue;
-    }
-    CatalogEntry e;
-    auto [end, ec] = std::from_chars(line.data(), line.data() + sp1, e.size);
-    auto id = core::DigestFromHex(line.substr(sp1 + 1, sp2 - sp1 - 1));
-    if (ec != std::errc{} || end != line.data() + sp1 || !id ||
-        !core::CheckStreamName(std::string(line.substr(sp2 + 1)))) {
-      ++*bad;
-      continue;
-    }
-    e.content_id = *id;
-    e.name = std::string(line.substr(sp2 + 1));
-    out.push_back(std::move(e));
-  }
-  return out;
-}
 
 }  // namespace
 
@@ -206,7 +163,8 @@ awaitable<bool> EtcdCatalog::ReadAll() {
         ++bad;
         continue;
       }
-      fresh[server].parts[part] = {kv.mod_revision, DecodePart(kv.value, &bad)};
+      fresh[server].parts[part] = {kv.mod_revision,
+                                   DecodeCatalogPart(kv.value, &bad)};
     }
     if (!page->more) break;
   }
@@ -292,7 +250,7 @@ void EtcdCatalog::Apply(const etcd::WatchEvent& e,
   } else {
     size_t bad = 0;
     parts_[server].parts[part] = {e.kv.mod_revision,
-                                  DecodePart(e.kv.value, &bad)};
+                                  DecodeCatalogPart(e.kv.value, &bad)};
     if (bad)
       spdlog::warn("etcd: {}: {} malformed line(s) skipped", e.kv.key, bad);
   }
@@ -386,9 +344,50 @@ awaitable<void> EtcdCatalog::KeepLoop() {
     keep_timer_.expires_after(every);
     co_await keep_timer_.async_wait(net::kUseTuple);
     if (stopped_) co_return;
+    co_await KeepAll();
+    // Whatever failed (a grant, a write) is tried again.
     std::vector<std::string> servers;
     for (const auto& [server, own] : own_) servers.push_back(server);
     for (const auto& s : servers) Kick(s);
+  }
+}
+
+// Every lease this director keeps, kept alive in requests of at most
+// kLeasesPerRequest: one request a quarter TTL for thousands of servers.
+// A lease the store lost (it was unreachable for longer than the TTL) is
+// granted again and its server's parts written again under it.
+awaitable<void> EtcdCatalog::KeepAll() {
+  std::vector<int64_t> leases;
+  std::map<int64_t, std::string> server_of;
+  for (const auto& [server, own] : own_) {
+    if (own.lease == 0 || own.removing) continue;
+    leases.push_back(own.lease);
+    server_of[own.lease] = server;
+  }
+  for (size_t at = 0; at < leases.size() && !stopped_;
+       at += kLeasesPerRequest) {
+    std::vector<int64_t> chunk(
+        leases.begin() + at,
+        leases.begin() + std::min(leases.size(), at + kLeasesPerRequest));
+    auto body = co_await client_.Call(
+        "/v3/lease/keepalive", etcd::LeaseIdsRequest(chunk), options_.timeout);
+    auto kept = body ? etcd::ParseKeepAlives(*body)
+                     : Expected<std::vector<std::pair<int64_t, int64_t>>>(
+                           Unexpected{body.error()});
+    if (!kept) {
+      spdlog::warn("etcd: keeping leases alive: {}", kept.error().what);
+      continue;
+    }
+    for (const auto& [lease, ttl] : *kept) {
+      if (ttl > 0) continue;
+      auto s = server_of.find(lease);
+      if (s == server_of.end()) continue;
+      auto own = own_.find(s->second);
+      if (own == own_.end() || own->second.lease != lease) continue;
+      spdlog::info("etcd: the lease of {} expired; registering it again",
+                   s->second);
+      own->second.lease = 0;
+    }
   }
 }
 
@@ -403,7 +402,6 @@ void EtcdCatalog::Kick(const std::string& server) {
 // a step that fails is tried again by the keep loop. Own entries are only
 // erased here, so `own` stays valid across the awaits.
 awaitable<void> EtcdCatalog::Tend(std::string server) {
-  const auto keep_every = KeepEvery();
   while (!stopped_) {
     Own& own = own_.at(server);
     Status s = Ok{};
@@ -417,8 +415,6 @@ awaitable<void> EtcdCatalog::Tend(std::string server) {
       s = co_await Grant(own);
     } else if (own.written != own.version) {
       s = co_await Write(server, own);
-    } else if (net::Clock::now() - own.kept_alive >= keep_every) {
-      s = co_await KeepAlive(own);
     } else {
       own.busy = false;
       co_return;
@@ -440,7 +436,6 @@ awaitable<Status> EtcdCatalog::Grant(Own& own) {
   if (!g) co_return Unexpected{g.error()};
   own.lease = g->id;
   own.written = 0;  // the keys go under the new lease
-  own.kept_alive = net::Clock::now();
   co_return Ok{};
 }
 
@@ -448,7 +443,7 @@ awaitable<Status> EtcdCatalog::Grant(Own& own) {
 // deleted, in the same transaction as the last part.
 awaitable<Status> EtcdCatalog::Write(const std::string& server, Own& own) {
   const uint64_t version = own.version;
-  auto parts = EncodeParts(own.entries, kPartBytes);
+  auto parts = EncodeCatalogParts(own.entries, kPartBytes);
   const int64_t lease = own.lease;
   own.parts = static_cast<uint32_t>(parts.size());
   for (uint32_t i = 0; i < parts.size(); ++i) {
@@ -467,22 +462,6 @@ awaitable<Status> EtcdCatalog::Write(const std::string& server, Own& own) {
     if (!r) co_return Unexpected{r.error()};
   }
   own.written = version;
-  co_return Ok{};
-}
-
-awaitable<Status> EtcdCatalog::KeepAlive(Own& own) {
-  auto body = co_await client_.Call(
-      "/v3/lease/keepalive", etcd::LeaseIdRequest(own.lease), options_.timeout);
-  if (!body) co_return Unexpected{body.error()};
-  auto ttl = etcd::ParseKeepAlive(*body);
-  if (!ttl) co_return Unexpected{ttl.error()};
-  own.kept_alive = net::Clock::now();
-  if (*ttl <= 0) {
-    // The store lost the lease (it was unreachable for longer than the
-    // TTL): the registration is made again under a new one.
-    spdlog::info("etcd: a lease expired; registering again");
-    own.lease = 0;
-  }
   co_return Ok{};
 }
 

@@ -54,6 +54,7 @@ class EtcdCatalog : public Store {
   // Bytes of one part's value: a request to etcd stays well under its
   // 1.5 MiB limit.
   static constexpr size_t kPartBytes = 256u << 10;
+  static constexpr size_t kLeasesPerRequest = 2000;
 
   EtcdCatalog(asio::io_context& io, EtcdOptions options);
   ~EtcdCatalog() override;
@@ -97,7 +98,6 @@ class EtcdCatalog : public Store {
     int64_t lease = 0;     // 0: none granted yet (or it expired)
     bool removing = false;
     bool busy = false;  // Tend is running for it
-    net::Clock::time_point kept_alive;
   };
 
   std::string ServersPrefix() const { return options_.prefix + "servers/"; }
@@ -125,7 +125,7 @@ class EtcdCatalog : public Store {
   awaitable<void> Tend(std::string server);
   awaitable<Status> Grant(Own& own);
   awaitable<Status> Write(const std::string& server, Own& own);
-  awaitable<Status> KeepAlive(Own& own);
+  awaitable<void> KeepAll();
   awaitable<Status> Revoke(Own& own);
 
   asio::io_context& io_;

@@ -149,6 +149,12 @@ std::string LeaseIdRequest(int64_t id) {
   return json{{"ID", std::to_string(id)}}.dump();
 }
 
+std::string LeaseIdsRequest(const std::vector<int64_t>& ids) {
+  std::string out;
+  for (int64_t id : ids) out += LeaseIdRequest(id) + "\n";
+  return out;
+}
+
 std::string WatchCreateRequest(std::string_view key, std::string_view range_end,
                                int64_t start_revision) {
   json create{{"key", Base64(key)}};
@@ -203,6 +209,25 @@ Expected<int64_t> ParseKeepAlive(std::string_view body) {
   int64_t ttl = 0;
   if (!ReadInt(*result, "TTL", &ttl)) return Malformed("keep-alive: bad TTL");
   return ttl;
+}
+
+Expected<std::vector<std::pair<int64_t, int64_t>>> ParseKeepAlives(
+    std::string_view body) {
+  std::vector<std::pair<int64_t, int64_t>> out;
+  while (!body.empty()) {
+    size_t nl = body.find('\n');
+    std::string_view line = body.substr(0, nl);
+    body.remove_prefix(nl == std::string_view::npos ? body.size() : nl + 1);
+    if (line.empty()) continue;
+    auto ttl = ParseKeepAlive(line);
+    if (!ttl) return Unexpected{ttl.error()};
+    json j = json::parse(line, nullptr, false);
+    int64_t id = 0;
+    if (!ReadInt(j["result"], "ID", &id) || id == 0)
+      return Malformed("keep-alive without an ID");
+    out.emplace_back(id, *ttl);
+  }
+  return out;
 }
 
 Expected<WatchMessage> ParseWatchLine(std::string_view line) {

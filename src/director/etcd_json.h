@@ -69,6 +69,9 @@ std::string TxnRequest(const std::vector<TxnOp>& ops);
 std::string LeaseGrantRequest(int64_t ttl_seconds);
 // For /v3/lease/keepalive and /v3/lease/revoke.
 std::string LeaseIdRequest(int64_t id);
+// Many leases kept alive in one request: the gateway takes one JSON object
+// a line (the gRPC stream's messages) and answers one a line, in order.
+std::string LeaseIdsRequest(const std::vector<int64_t>& ids);
 // Events on [key, range_end) from start_revision on (0: from now).
 std::string WatchCreateRequest(std::string_view key, std::string_view range_end,
                                int64_t start_revision);
@@ -86,6 +89,9 @@ struct LeaseGrant {
 Expected<LeaseGrant> ParseLeaseGrant(std::string_view body);
 // The lease's time left after a keep-alive; 0: the lease is gone.
 Expected<int64_t> ParseKeepAlive(std::string_view body);
+// The answer to LeaseIdsRequest: (lease, time left; 0: gone) a line.
+Expected<std::vector<std::pair<int64_t, int64_t>>> ParseKeepAlives(
+    std::string_view body);
 Expected<WatchMessage> ParseWatchLine(std::string_view line);
 
 }  // namespace braid::director::etcd

@@ -71,6 +71,19 @@ TEST(EtcdJsonTest, ReadsLeasesAndWrites) {
       3);
 }
 
+TEST(EtcdJsonTest, KeepsManyLeasesAliveInOneRequest) {
+  EXPECT_EQ(LeaseIdsRequest({5, 6}), "{\"ID\":\"5\"}\n{\"ID\":\"6\"}\n");
+  auto kept = ParseKeepAlives(
+      R"({"result":{"header":{"revision":"2"},"ID":"5","TTL":"30"}})"
+      "\n"
+      R"({"result":{"header":{"revision":"2"},"ID":"6"}})"
+      "\n");
+  ASSERT_TRUE(kept) << kept.error().ToString();
+  EXPECT_EQ(*kept, (std::vector<std::pair<int64_t, int64_t>>{{5, 30}, {6, 0}}));
+  EXPECT_FALSE(ParseKeepAlives(R"({"result":{"header":{"revision":"2"}}})"));
+  EXPECT_FALSE(ParseKeepAlives("garbage\n"));
+}
+
 TEST(EtcdJsonTest, ReadsWatchLines) {
   auto created = ParseWatchLine(
       R"({"result":{"header":{"revision":"2"},"created":true}})");
