@@ -57,7 +57,14 @@ awaitable<Expected<std::vector<core::CatalogLine>>> FromDirector(
     std::vector<core::HostPort> directors,
     std::shared_ptr<const net::TlsContext> tls) {
   client::DirectorClient d(std::move(directors), std::move(tls));
-  co_return co_await d.List(kTimeout);
+  auto lines = co_await d.List(kTimeout);
+  if (lines && d.stale()) {
+    std::fprintf(stderr,
+                 "braid ls: note: director %s cannot reach its store; this "
+                 "is what the store last said\n",
+                 d.name().c_str());
+  }
+  co_return lines;
 }
 
 void Print(const std::vector<core::CatalogLine>& lines, bool with_ids,

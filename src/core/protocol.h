@@ -272,6 +272,9 @@ struct Sources {
   static constexpr size_t kMaxBody = kMaxListBody;
   std::string name;
   std::vector<SourceItem> sources;
+  // The director cannot reach the store its catalog lives in (etcd): this
+  // is what the store last said.
+  bool stale = false;
 };
 struct CatalogLine {
   std::string name;
@@ -287,6 +290,7 @@ struct CatalogPart {
   static constexpr size_t kMaxBody = kMaxListBody;
   bool last = true;
   std::vector<CatalogLine> lines;
+  bool stale = false;  // as Sources::stale
 };
 // UDP: who holds `name`?
 struct Discover {

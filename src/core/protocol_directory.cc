@@ -87,6 +87,7 @@ void Put(ByteWriter& w, const Sources& m) {
   for (const auto& s : m.sources) {
     w.Str(s.server), w.Str(s.path), w.U64(s.size), PutDigest(w, s.content_id);
   }
+  if (m.stale) w.U8(1);  // flags, sent only when not 0
 }
 
 Status Take(ByteReader& r, Sources* m) {
@@ -104,11 +105,16 @@ Status Take(ByteReader& r, Sources* m) {
     m->sources.push_back(std::move(s));
   }
   if (!r.ok()) return Bad<Sources>("bad entry");
+  if (!r.AtEnd()) {
+    uint8_t flags = r.U8();
+    if (!r.ok() || flags != 1) return Bad<Sources>("bad flags");
+    m->stale = true;
+  }
   return Ok{};
 }
 
 void Put(ByteWriter& w, const CatalogPart& m) {
-  w.U8(m.last ? 1 : 0);
+  w.U8((m.last ? 1 : 0) | (m.stale ? 2 : 0));
   w.U32(static_cast<uint32_t>(m.lines.size()));
   for (const auto& l : m.lines) {
     w.Str(l.name), w.U64(l.size), PutDigest(w, l.content_id), w.U32(l.servers);
@@ -116,10 +122,11 @@ void Put(ByteWriter& w, const CatalogPart& m) {
 }
 
 Status Take(ByteReader& r, CatalogPart* m) {
-  uint8_t last = r.U8();
+  uint8_t flags = r.U8();
   uint32_t n = 0;
-  if (!r.ok() || last > 1) return Bad<CatalogPart>("bad flags");
-  m->last = last == 1;
+  if (!r.ok() || flags > 3) return Bad<CatalogPart>("bad flags");
+  m->last = flags & 1;
+  m->stale = flags & 2;
   if (!GetCount(r, kMinLine, kMaxTocEntries, &n))
     return Bad<CatalogPart>("bad count");
   m->lines.reserve(n);

@@ -83,6 +83,28 @@ TEST(ProtocolDirectoryTest, RejectsBadFields) {
             Errc::kFrameTooLarge);
 }
 
+// A director sharing etcd that cannot reach it says so: a flags byte after
+// SOURCES' rows (only when set, so a fresh answer is as before), a bit in
+// CATALOG's flags.
+TEST(ProtocolDirectoryTest, StaleAnswersAreMarked) {
+  Sources fresh{"a", {{"h:1", "a", 5, D(1)}}};
+  Sources stale = fresh;
+  stale.stale = true;
+  EXPECT_EQ(DirectoryFrame(stale).size(), DirectoryFrame(fresh).size() + 1);
+  EXPECT_FALSE(DirectoryRoundTrip(fresh).stale);
+  EXPECT_TRUE(DirectoryRoundTrip(stale).stale);
+  auto f = DirectoryFrame(stale);
+  f.back() = 2;  // an unknown flag
+  EXPECT_EQ(Decode(f).error().code, Errc::kMalformed);
+  CatalogPart part{true, {}, true};
+  auto p = DirectoryRoundTrip(part);
+  EXPECT_TRUE(p.last && p.stale);
+  EXPECT_EQ(DirectoryFrame(part)[5], 3);
+  auto g = DirectoryFrame(part);
+  g[5] = 4;
+  EXPECT_EQ(Decode(g).error().code, Errc::kMalformed);
+}
+
 TEST(ProtocolDirectoryTest, ATokenRidesOnAFirstPartAfterTheAddress) {
   Register reg{Register::kFirst | Register::kLast, "h:1", {}, "tok"};
   std::vector<uint8_t> want = {0,   0, 0, 16,  0x12, 7,   0, 3, 'h', ':',

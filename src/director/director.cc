@@ -368,7 +368,7 @@ Expected<core::Sources> Director::Answer(const std::string& name) {
   if (!holders) return Unexpected{holders.error()};
   std::stable_partition(holders->begin(), holders->end(),
                         [&](const Holder& h) { return h.path == name; });
-  core::Sources out{name, {}};
+  core::Sources out{name, {}, catalog_->stale()};
   for (auto& h : *holders) {
     out.sources.push_back(
         {std::move(h.server), std::move(h.path), h.size, h.content_id});
@@ -395,7 +395,7 @@ Status Director::OnLookup(Peer& peer, const core::Lookup& l) {
 Status Director::OnList(Peer& peer) {
   auto rows = catalog_->List();
   if (!rows) return Unexpected{rows.error()};
-  core::CatalogPart part{false, {}};
+  core::CatalogPart part{false, {}, catalog_->stale()};
   size_t bytes = 0;
   for (auto& row : *rows) {
     bytes += row.name.size() + 46;

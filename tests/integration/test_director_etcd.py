@@ -159,10 +159,13 @@ class EtcdOutage(EtcdCase):
         self.assertTrue(ok, f"no director noticed the store's loss:\n{self.logs()}")
         for d in self.dirs:
             self.assertEqual(self.servers_of(self.ls(d.address), self.NAME), 3, self.logs())
+            r = h.run_braid(["ls", "--director", d.address], timeout=15)
+            self.assertIn(b"cannot reach its store", r.stderr)
         r = h.run_cmd(self.director_get_args(self.NAME, self.dirs[1].address,
                                              self.out, stats=self.stats))
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(h.sha256_file(self.out), self.digest)
+        self.assertIn(b"cannot reach its store", r.stderr)
         # Longer than a lease: when the store is back, the registrations are
         # kept alive (or made again) and the catalog is whole.
         time.sleep(self.LEASE_TTL + 1)
@@ -176,7 +179,37 @@ class EtcdOutage(EtcdCase):
         for d in self.dirs:
             self.assertEqual(self.servers_of(self.ls(d.address), self.NAME), 3, self.logs())
         self.assertEqual(self.etcd.keys(), 3)  # one part per server
+        r = h.run_braid(["ls", "--director", self.dirs[0].address], timeout=15)
+        self.assertNotIn(b"cannot reach its store", r.stderr)
         self.assertTrue(all(s.alive() for s in servers))
+
+
+class EtcdPartition(EtcdCase):
+    """One director cut off from the store while the others reach it."""
+
+    def test_a_client_prefers_a_director_that_reaches_the_store(self) -> None:
+        self.spread_servers()
+        # A fourth director that knows only member 2; member 2 frozen: the
+        # others keep their quorum, the fourth is stale.
+        lonely = h.start_director("", store="etcd://" + self.etcd.endpoint(2),
+                                  log_dir=self.tmp,
+                                  extra=["--lease-ttl", str(self.LEASE_TTL)])
+        self.addCleanup(lonely.stop)
+        self.wait_ls(lonely.address, lambda rows: self.servers_of(rows, self.NAME) == 3,
+                     REGISTER_TIMEOUT, "the fourth director read the catalog")
+        self.etcd.freeze(2)
+        self.addCleanup(lambda: 2 in self.etcd.frozen and self.etcd.thaw(2))
+        ok = h.wait_until(lambda: "answering from what it last said" in lonely.stderr_text(),
+                          15, 0.2)
+        self.assertTrue(ok, lonely.stderr_text()[-2000:])
+        fresh = self.dirs[0].address
+        r = h.run_cmd(self.director_get_args(self.NAME, f"{lonely.address},{fresh}",
+                                             self.out, stats=self.stats))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(h.sha256_file(self.out), self.digest)
+        err = r.stderr.decode(errors="replace")
+        self.assertIn(f"director {lonely.address} cannot reach its store", err)
+        self.assertIn(f"director {fresh}: 3 holder(s)", err)
 
 
 class EtcdStoreFlags(unittest.TestCase):

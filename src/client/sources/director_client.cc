@@ -37,6 +37,21 @@ awaitable<core::Sources> Canonical(core::Sources answer) {
 
 }  // namespace
 
+core::Sources DirectorClient::Noted(core::Sources answer) {
+  if (answer.stale != told_stale_) {
+    told_stale_ = answer.stale;
+    if (answer.stale) {
+      spdlog::warn(
+          "director {} cannot reach its store: its answers are what the "
+          "store last said",
+          name());
+    } else {
+      spdlog::info("director {} reaches its store again", name());
+    }
+  }
+  return answer;
+}
+
 awaitable<Status> DirectorClient::Connect(const core::Message& request,
                                           net::Clock::duration timeout) {
   Status s = Ok{};
@@ -88,7 +103,7 @@ awaitable<Expected<core::Sources>> DirectorClient::ReadSources(
     auto m = co_await conn_->Read(timeout);
     if (!m) co_return Unexpected{m.error()};
     if (auto* s = std::get_if<core::Sources>(&*m))
-      co_return co_await Canonical(std::move(*s));
+      co_return co_await Canonical(Noted(std::move(*s)));
     if (std::holds_alternative<core::Pong>(*m)) continue;
     co_return Unexpected{core::WrongReply(*m, name(), "SOURCES")};
   }
@@ -100,17 +115,30 @@ awaitable<Expected<core::Sources>> DirectorClient::Lookup(
   // Named: GCC 12 destroys a temporary with a string twice across co_await.
   core::Message lookup = core::Lookup{subscribe, name};
   // A director that takes the connection but not the look-up is passed
-  // over too.
+  // over, and one that cannot reach its store too while another can.
   Expected<core::Sources> answer = MakeError(Errc::kUnavailable, "");
+  std::optional<size_t> stale_at;  // a director that answered stale
   for (size_t i = 0; i < directors_.size(); ++i) {
-    if (auto s = co_await Connect(lookup, timeout); !s)
-      co_return Unexpected{s.error()};
+    if (auto s = co_await Connect(lookup, timeout); !s) {
+      answer = Unexpected{s.error()};
+      break;
+    }
     answer = co_await ReadSources(timeout);
-    if (answer || directors_.size() == 1 || closed_) break;
-    spdlog::info("director {}: {}", this->name(), answer.error().ToString());
+    if ((answer && !answer->stale) || directors_.size() == 1 || closed_)
+      co_return answer;
+    if (!answer) {
+      spdlog::info("director {}: {}", this->name(), answer.error().ToString());
+    } else if (!stale_at) {
+      stale_at = current_;
+    }
     current_ = (current_ + 1) % directors_.size();
   }
-  co_return answer;
+  if (!stale_at || closed_ || (answer && answer->stale)) co_return answer;
+  // No director reaches its store: what the first of them said will do.
+  current_ = *stale_at;
+  if (auto s = co_await Connect(lookup, timeout); !s)
+    co_return Unexpected{s.error()};
+  co_return co_await ReadSources(timeout);
 }
 
 awaitable<Expected<core::Sources>> DirectorClient::Next() {
@@ -125,7 +153,7 @@ awaitable<Expected<core::Sources>> DirectorClient::Next() {
       if (m) {
         pinged = false;  // any frame, a PONG included, shows it is alive
         if (auto* s = std::get_if<core::Sources>(&*m))
-          co_return co_await Canonical(std::move(*s));
+          co_return co_await Canonical(Noted(std::move(*s)));
         if (std::holds_alternative<core::Pong>(*m)) continue;
         m = Unexpected{core::WrongReply(*m, name(), "SOURCES")};
       } else if (m.error().code == Errc::kTimeout && !pinged) {
@@ -167,6 +195,7 @@ awaitable<Expected<std::vector<core::CatalogLine>>> DirectorClient::List(
     if (!m) co_return Unexpected{m.error()};
     auto* part = std::get_if<core::CatalogPart>(&*m);
     if (!part) co_return Unexpected{core::WrongReply(*m, name(), "CATALOG")};
+    if (part->stale) told_stale_ = true;
     lines.insert(lines.end(), part->lines.begin(), part->lines.end());
     if (part->last) co_return lines;
   }

@@ -43,6 +43,9 @@ class DirectorClient {
       net::Clock::duration timeout);
   void Close();
 
+  // The last answer was what the director's store last said: it cannot
+  // reach it (a catalog in etcd).
+  bool stale() const { return told_stale_; }
   // The director asked now.
   std::string name() const { return directors_[current_].ToString(); }
 
@@ -56,6 +59,8 @@ class DirectorClient {
   awaitable<Status> ConnectOne(const core::Message& request,
                                net::Clock::duration timeout);
   awaitable<Expected<core::Sources>> ReadSources(net::Clock::duration timeout);
+  // The answer, after a warning the first time answers turn stale.
+  core::Sources Noted(core::Sources answer);
 
   std::vector<core::HostPort> directors_;
   size_t current_ = 0;
@@ -63,6 +68,7 @@ class DirectorClient {
   std::unique_ptr<net::FramedConn> conn_;
   std::string name_;  // of the subscription
   bool closed_ = false;
+  bool told_stale_ = false;
 };
 
 }  // namespace braid::client
