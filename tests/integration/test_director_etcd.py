@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import sys
 import time
 import unittest
@@ -94,6 +95,31 @@ class EtcdDirectors(EtcdCase):
         self.assertTrue(ok, servers[0].stderr_text()[-2000:])
         for d in self.dirs[1:]:
             self.assertEqual(self.servers_of(self.ls(d.address), self.NAME), 3)
+
+    def test_a_director_frozen_mid_transfer_is_failed_over_from(self) -> None:
+        # Servers register through directors 1 and 2; the client follows
+        # director 0, which freezes (no connection reset: only silence).
+        servers = [self.serve_via(self.root, [self.dirs[1 + i % 2]]) for i in range(3)]
+        for d in self.dirs:
+            self.wait_ls(d.address, lambda rows: self.servers_of(rows, self.NAME) == 3,
+                         REGISTER_TIMEOUT, f"{self.NAME} listed by {d.address}")
+        frozen = self.dirs[0]
+        self.addCleanup(lambda: frozen.alive() and frozen.signal(signal.SIGCONT))
+        fourth: list[h.Server] = []
+
+        def freeze_then_start_a_server() -> None:
+            frozen.signal(signal.SIGSTOP)
+            # Heard of only through the other directors.
+            fourth.append(self.serve_via(self.copy_root("root4"), [self.dirs[2]]))
+
+        rc, err = self.get_with_event(self.addresses(self.dirs), servers,
+                                      freeze_then_start_a_server)
+        st = self.check_output(rc, err, [s.address for s in servers + fourth])
+        srcs = self.by_addr(st)
+        for s in servers:
+            self.assertFalse(srcs[s.address]["failed"], st)
+        self.assertTrue(srcs[fourth[0].address]["joined"], f"{st}\n{err}")
+        self.assertIn("subscribed again", err)
 
     def test_a_server_started_mid_transfer_is_announced_by_another_director(self) -> None:
         servers = self.spread_servers()

@@ -147,8 +147,14 @@ awaitable<Expected<core::Sources>> DirectorClient::Next() {
   while (!closed_) {
     bool failover = false;  // another director is asked at once
     if (conn_) {
-      auto m = co_await conn_->Read(pinged ? std::chrono::seconds(5)
-                                           : std::chrono::seconds(10));
+      // With other directors to go to, a silent one is asked every second
+      // and left after another: a frozen or unreachable director is
+      // failed over from within about 2 s.
+      const bool others = directors_.size() > 1;
+      auto m = co_await conn_->Read(
+          pinged
+              ? (others ? std::chrono::seconds(1) : std::chrono::seconds(5))
+              : (others ? std::chrono::seconds(1) : std::chrono::seconds(10)));
       if (closed_) break;
       if (m) {
         pinged = false;  // any frame, a PONG included, shows it is alive
