@@ -74,6 +74,27 @@ class EtcdCase(td.DirectorTransferCase):
         shutil.copy(os.path.join(self.root, self.NAME), os.path.join(root, self.NAME))
         return root
 
+    def newcomer_joins(self, client_directors: str, servers: list[h.Server], event,
+                       newcomer_via: h.Server) -> tuple[dict, str]:
+        """A get through client_directors; mid-transfer, event() and then a
+        fourth server that knows only newcomer_via. The output is intact, no
+        server failed, and the newcomer joined. Returns (stats, stderr)."""
+        fourth: list[h.Server] = []
+
+        def event_then_newcomer() -> None:
+            event()
+            fourth.append(self.serve_via(self.copy_root("root4"), [newcomer_via]))
+
+        rc, err = self.get_with_event(client_directors, servers, event_then_newcomer)
+        st = self.check_output(rc, err, [s.address for s in servers + fourth])
+        srcs = self.by_addr(st)
+        for s in servers:
+            self.assertFalse(srcs[s.address]["failed"], st)
+        joiner = srcs[fourth[0].address]
+        self.assertTrue(joiner["joined"], f"{st}\n{err}\n{self.logs()}")
+        self.assertGreater(joiner["bytes"], 0, st)
+        return st, err
+
     def logs(self) -> str:
         return "\n".join(f"--- {d.address}\n{d.stderr_text()[-3000:]}" for d in self.dirs)
 
@@ -105,49 +126,19 @@ class EtcdDirectors(EtcdCase):
                          REGISTER_TIMEOUT, f"{self.NAME} listed by {d.address}")
         frozen = self.dirs[0]
         self.addCleanup(lambda: frozen.alive() and frozen.signal(signal.SIGCONT))
-        fourth: list[h.Server] = []
-
-        def freeze_then_start_a_server() -> None:
-            frozen.signal(signal.SIGSTOP)
-            # Heard of only through the other directors.
-            fourth.append(self.serve_via(self.copy_root("root4"), [self.dirs[2]]))
-
-        rc, err = self.get_with_event(self.addresses(self.dirs), servers,
-                                      freeze_then_start_a_server)
-        st = self.check_output(rc, err, [s.address for s in servers + fourth])
-        srcs = self.by_addr(st)
-        for s in servers:
-            self.assertFalse(srcs[s.address]["failed"], st)
-        self.assertTrue(srcs[fourth[0].address]["joined"], f"{st}\n{err}")
+        _, err = self.newcomer_joins(self.addresses(self.dirs), servers,
+                                     lambda: frozen.signal(signal.SIGSTOP), self.dirs[2])
         self.assertIn("subscribed again", err)
 
     def test_a_server_started_mid_transfer_is_announced_by_another_director(self) -> None:
-        servers = self.spread_servers()
-        fourth: list[h.Server] = []
         # The client follows director 0; the newcomer knows only director 2.
-        rc, err = self.get_with_event(
-            self.dirs[0].address, servers,
-            lambda: fourth.append(self.serve_via(self.copy_root("root4"), [self.dirs[2]])))
-        st = self.check_output(rc, err, [s.address for s in servers + fourth])
-        joiner = self.by_addr(st)[fourth[0].address]
-        self.assertTrue(joiner["joined"], st)
-        self.assertGreater(joiner["bytes"], 0, st)
+        self.newcomer_joins(self.dirs[0].address, self.spread_servers(), lambda: None,
+                            self.dirs[2])
 
     def test_an_etcd_member_killed_mid_transfer_changes_nothing(self) -> None:
-        servers = self.spread_servers()
-        fourth: list[h.Server] = []
-
-        def kill_member_then_start_a_server() -> None:
-            self.etcd.kill(0)  # the member every director reads first
-            fourth.append(self.serve_via(self.copy_root("root4"), [self.dirs[1]]))
-
-        rc, err = self.get_with_event(self.dirs[0].address, servers,
-                                      kill_member_then_start_a_server)
-        st = self.check_output(rc, err, [s.address for s in servers + fourth])
-        srcs = self.by_addr(st)
-        for s in servers:
-            self.assertFalse(srcs[s.address]["failed"], st)
-        self.assertTrue(srcs[fourth[0].address]["joined"], f"{st}\n{self.logs()}")
+        # Member 0 is the one every director reads first.
+        self.newcomer_joins(self.dirs[0].address, self.spread_servers(),
+                            lambda: self.etcd.kill(0), self.dirs[1])
         for d in self.dirs:
             self.assertEqual(self.servers_of(self.ls(d.address), self.NAME), 4, self.logs())
 
