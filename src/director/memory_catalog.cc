@@ -68,7 +68,7 @@ void MemoryCatalog::Index(Slot slot) {
   for (uint32_t i = 0; i < s.entries.size(); ++i) {
     const auto& e = s.entries[i];
     by_name_[e.name].push_back({slot, i});
-    by_content_[e.content_id][{s.rank, slot, i}] = {slot, i};
+    by_content_.insert({e.content_id, s.rank, slot, i});
     ++rows_[{e.name, e.content_id, e.size}];
   }
   entry_count_ += s.entries.size();
@@ -81,9 +81,7 @@ void MemoryCatalog::Unindex(Slot slot) {
     auto named = by_name_.find(e.name);
     std::erase(named->second, Ref{slot, i});
     if (named->second.empty()) by_name_.erase(named);
-    auto content = by_content_.find(e.content_id);
-    content->second.erase({s.rank, slot, i});
-    if (content->second.empty()) by_content_.erase(content);
+    by_content_.erase({e.content_id, s.rank, slot, i});
     auto row = rows_.find({e.name, e.content_id, e.size});
     if (--row->second == 0) rows_.erase(row);
   }
@@ -125,11 +123,14 @@ Expected<std::vector<Holder>> MemoryCatalog::Lookup(const std::string& name,
   std::sort(out.begin(), out.end(), ByContentServerPath);
   if (out.size() > limit) out.resize(limit);
   for (const auto& id : contents) {
-    if (out.size() >= limit) break;
-    for (const auto& [order, r] : by_content_.at(id)) {
-      if (out.size() >= limit) break;
+    for (auto it = by_content_.lower_bound({id, 0, 0, 0});
+         it != by_content_.end() && std::get<0>(*it) == id &&
+         out.size() < limit;
+         ++it) {
+      Ref r{std::get<2>(*it), std::get<3>(*it)};
       if (At(r).name != name) out.push_back(HolderAt(r));
     }
+    if (out.size() >= limit) break;
   }
   std::sort(out.begin(), out.end(), ByContentServerPath);
   return out;

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <tuple>
 #include <unordered_map>
@@ -59,10 +60,11 @@ class MemoryCatalog : public Store {
   std::vector<Server> slots_;
   std::vector<Slot> free_;
   std::unordered_map<std::string, std::vector<Ref>> by_name_;
-  // By content id, then (rank, slot, place): the order registered (a rank
-  // may be shared: two servers written in one etcd transaction).
-  std::map<core::Digest, std::map<std::tuple<uint64_t, Slot, uint32_t>, Ref>>
-      by_content_;
+  // (content id, rank, slot, place): by content id, then in the order
+  // registered (a rank may be shared: two servers written in one etcd
+  // transaction). One node an entry.
+  using ContentKey = std::tuple<core::Digest, uint64_t, Slot, uint32_t>;
+  std::set<ContentKey> by_content_;
   // `braid ls`: (name, content id, size) -> servers.
   std::map<std::tuple<std::string, core::Digest, uint64_t>, uint32_t> rows_;
   size_t entry_count_ = 0;
