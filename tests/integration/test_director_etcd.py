@@ -229,6 +229,43 @@ class EtcdPartition(EtcdCase):
         self.assertIn(f"director {fresh}: 3 holder(s)", err)
 
 
+class EtcdLargeTables(EtcdCase):
+    """A table larger than one etcd value: written in parts, read whole by
+    every director, and shrunk again (the parts beyond deleted)."""
+
+    def register(self, conn: h.RawConn, advertise: str, names: int) -> None:
+        entries = [(f"tables/{i:06d}-" + "x" * 40 + ".bin", i, bytes([i % 251]) * 32)
+                   for i in range(names)]
+        parts = [h.u8(h.REGISTER_FIRST | h.REGISTER_LAST), h.enc_str(advertise),
+                 h.u32(len(entries))]
+        parts += [h.enc_str(n) + h.u64(size) + cid for n, size, cid in entries]
+        conn.send_raw(h.frame(h.REGISTER, b"".join(parts)))
+        conn.expect(h.REGISTERED)
+
+    def names_listed(self, d: h.Server, conn: h.RawConn) -> int:
+        conn.ping(1)  # the registration's heartbeat, while the test waits
+        return sum(1 for row in self.ls(d.address) if row["name"].startswith("tables/"))
+
+    def test_a_table_of_several_parts_is_read_whole_and_shrinks(self) -> None:
+        conn = h.RawConn(self.dirs[0].port)
+        self.addCleanup(conn.close)
+        conn.hello(role=h.ROLE_SERVER)
+        advertise = "127.0.0.1:7"
+        # About 130 bytes a line: 1.1 MiB, five parts of 256 KiB.
+        self.register(conn, advertise, 9000)
+        for d in self.dirs:
+            self.assertTrue(h.wait_until(lambda: self.names_listed(d, conn) == 9000,
+                                         REGISTER_TIMEOUT, 0.2),
+                            f"{d.address} lists {self.names_listed(d, conn)}\n{self.logs()}")
+        self.assertEqual(self.etcd.keys(), 5)
+        self.register(conn, advertise, 100)
+        for d in self.dirs:
+            self.assertTrue(h.wait_until(lambda: self.names_listed(d, conn) == 100,
+                                         REGISTER_TIMEOUT, 0.2),
+                            f"{d.address} lists {self.names_listed(d, conn)}\n{self.logs()}")
+        self.assertEqual(self.etcd.keys(), 1)
+
+
 class EtcdStoreFlags(unittest.TestCase):
     def test_bad_store_urls_are_usage_errors(self) -> None:
         h.braid_bin()
