@@ -242,6 +242,13 @@ class EtcdLargeTables(EtcdCase):
         conn.send_raw(h.frame(h.REGISTER, b"".join(parts)))
         conn.expect(h.REGISTERED)
 
+    def wait_listed(self, conn: h.RawConn, n: int) -> None:
+        """Until every director lists n of the table's names."""
+        for d in self.dirs:
+            self.assertTrue(h.wait_until(lambda: self.names_listed(d, conn) == n,
+                                         REGISTER_TIMEOUT, 0.2),
+                            f"{d.address} lists {self.names_listed(d, conn)}\n{self.logs()}")
+
     def names_listed(self, d: h.Server, conn: h.RawConn) -> int:
         conn.ping(1)  # the registration's heartbeat, while the test waits
         return sum(1 for row in self.ls(d.address) if row["name"].startswith("tables/"))
@@ -253,16 +260,10 @@ class EtcdLargeTables(EtcdCase):
         advertise = "127.0.0.1:7"
         # About 130 bytes a line: 1.1 MiB, five parts of 256 KiB.
         self.register(conn, advertise, 9000)
-        for d in self.dirs:
-            self.assertTrue(h.wait_until(lambda: self.names_listed(d, conn) == 9000,
-                                         REGISTER_TIMEOUT, 0.2),
-                            f"{d.address} lists {self.names_listed(d, conn)}\n{self.logs()}")
+        self.wait_listed(conn, 9000)
         self.assertEqual(self.etcd.keys(), 5)
         self.register(conn, advertise, 100)
-        for d in self.dirs:
-            self.assertTrue(h.wait_until(lambda: self.names_listed(d, conn) == 100,
-                                         REGISTER_TIMEOUT, 0.2),
-                            f"{d.address} lists {self.names_listed(d, conn)}\n{self.logs()}")
+        self.wait_listed(conn, 100)
         self.assertEqual(self.etcd.keys(), 1)
 
 
