@@ -163,8 +163,9 @@ awaitable<bool> EtcdCatalog::ReadAll() {
         ++bad;
         continue;
       }
-      fresh[server].parts[part] = {kv.mod_revision,
-                                   DecodeCatalogPart(kv.value, &bad)};
+      Part& p = fresh[server].parts[part];
+      p.revision = kv.mod_revision;
+      p.read = DecodeCatalogPart(kv.value, &bad);
     }
     if (!page->more) break;
   }
@@ -245,12 +246,17 @@ void EtcdCatalog::Apply(const etcd::WatchEvent& e,
   CheckOwn(server, part, e);
   if (e.deleted) {
     auto it = parts_.find(server);
-    if (it == parts_.end() || !it->second.parts.erase(part)) return;
-    if (it->second.parts.empty()) parts_.erase(it);
+    if (it == parts_.end()) return;
+    auto p = it->second.parts.find(part);
+    if (p == it->second.parts.end() || p->second.gone) return;
+    p->second.gone = true;
+    p->second.read.reset();
   } else {
     size_t bad = 0;
-    parts_[server].parts[part] = {e.kv.mod_revision,
-                                  DecodeCatalogPart(e.kv.value, &bad)};
+    Part& p = parts_[server].parts[part];
+    p.revision = e.kv.mod_revision;
+    p.gone = false;
+    p.read = DecodeCatalogPart(e.kv.value, &bad);
     if (bad)
       spdlog::warn("etcd: {}: {} malformed line(s) skipped", e.kv.key, bad);
   }
@@ -274,26 +280,58 @@ void EtcdCatalog::CheckOwn(const std::string& server, uint32_t part,
   Kick(server);
 }
 
+bool EtcdCatalog::Assemble(Parts& parts, const std::string& server,
+                           std::vector<CatalogEntry>* entries, int64_t* rank) {
+  const std::vector<CatalogEntry>* held = memory_.EntriesInOrder(server);
+  size_t offset = 0;  // of the part in `held`
+  for (auto it = parts.parts.begin(); it != parts.parts.end();) {
+    Part& p = it->second;
+    const size_t at = offset;
+    const size_t n = p.published ? p.count : 0;
+    offset += n;
+    if (p.gone) {
+      it = parts.parts.erase(it);
+      continue;
+    }
+    *rank = std::max(*rank, p.revision);
+    if (p.read) {
+      p.count = static_cast<uint32_t>(p.read->size());
+      entries->insert(entries->end(), std::make_move_iterator(p.read->begin()),
+                      std::make_move_iterator(p.read->end()));
+      p.read.reset();
+    } else if (held && at + n <= held->size()) {
+      entries->insert(entries->end(), held->begin() + at,
+                      held->begin() + at + n);
+    } else {
+      p.count = 0;
+    }
+    p.published = true;
+    ++it;
+  }
+  return !parts.parts.empty();
+}
+
 void EtcdCatalog::Publish(const std::set<std::string>& changed) {
   if (changed.empty()) return;
   std::vector<std::string> fresh;
   for (const auto& server : changed) {
     auto it = parts_.find(server);
-    if (it == parts_.end()) {
+    std::vector<CatalogEntry> entries;
+    int64_t rank = 0;
+    if (it == parts_.end() || !Assemble(it->second, server, &entries, &rank)) {
+      if (it != parts_.end()) parts_.erase(it);
       if (auto removed = memory_.Remove(server); removed && *removed)
         spdlog::info("etcd: {} left", server);
       continue;
     }
-    std::vector<CatalogEntry> entries;
-    int64_t rank = 0;
-    for (auto& [n, part] : it->second.parts) {
-      rank = std::max(rank, part.first);
-      entries.insert(entries.end(), part.second.begin(), part.second.end());
-    }
     bool known = memory_.Holds(server);
     if (auto s = memory_.Register(server, entries, static_cast<uint64_t>(rank));
         !s) {
+      // Not held at all rather than held wrongly: the next read of the
+      // whole prefix brings it back.
       spdlog::warn("etcd: {}: {}", server, s.error().what);
+      (void)memory_.Remove(server);
+      for (auto& [n, part] : it->second.parts) part.published = false;
       continue;
     }
     if (!known) {

@@ -22,6 +22,7 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -85,9 +86,18 @@ class EtcdCatalog : public Store {
   }
 
  private:
-  // What the store holds for one server: its parts by number.
+  // One part of a server's table as the store holds it. Its entries are
+  // kept once, in memory_ (the server's entries are its parts' in part
+  // order); a part read and not published yet holds them until Publish.
+  struct Part {
+    int64_t revision = 0;
+    uint32_t count = 0;      // of memory_'s entries, when published
+    bool published = false;  // memory_ holds `count` entries of it
+    bool gone = false;       // deleted; dropped by Publish
+    std::optional<std::vector<CatalogEntry>> read;
+  };
   struct Parts {
-    std::map<uint32_t, std::pair<int64_t, std::vector<CatalogEntry>>> parts;
+    std::map<uint32_t, Part> parts;
   };
   // A registration this director keeps in the store.
   struct Own {
@@ -116,6 +126,10 @@ class EtcdCatalog : public Store {
                 const etcd::WatchEvent& e);
   // memory_ made equal to parts_ for these servers, and subscribers told.
   void Publish(const std::set<std::string>& changed);
+  // The server's entries from its parts: those read, and memory_'s of the
+  // others. False when none is left.
+  bool Assemble(Parts& parts, const std::string& server,
+                std::vector<CatalogEntry>* entries, int64_t* rank);
   void SetStale(bool stale, const std::string& why);
 
   // Keeping this director's registrations.

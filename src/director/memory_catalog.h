@@ -36,6 +36,12 @@ class MemoryCatalog : public Store {
   Expected<std::vector<CatalogRow>> List() const override;
 
   bool Holds(const std::string& server) const { return ids_.count(server); }
+  // The server's entries in the order registered; null if it is unknown.
+  const std::vector<CatalogEntry>* EntriesInOrder(
+      const std::string& server) const {
+    auto it = ids_.find(server);
+    return it == ids_.end() ? nullptr : &slots_[it->second].entries;
+  }
   size_t server_count() const { return ids_.size(); }
   size_t entry_count() const { return entry_count_; }
 
