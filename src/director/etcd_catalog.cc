@@ -78,6 +78,16 @@ void EtcdCatalog::SetStale(bool stale, const std::string& why) {
   }
 }
 
+template <class T>
+awaitable<Expected<T>> EtcdCatalog::Ask(
+    std::string path, std::string body,
+    Expected<T> (*parse)(std::string_view)) {
+  auto answer =
+      co_await client_.Call(std::move(path), std::move(body), options_.timeout);
+  if (!answer) co_return Unexpected{answer.error()};
+  co_return parse(*answer);
+}
+
 // --- Following the store ---------------------------------------------------
 
 awaitable<void> EtcdCatalog::Follow() {
@@ -102,17 +112,12 @@ awaitable<void> EtcdCatalog::Follow() {
       }
       if (watch_state_ == WatchState::kEnded) break;  // resumed from revision_
       // A linearizable read: a member cut off from the others fails it.
-      auto probe = co_await client_.Call(
-          "/v3/kv/range",
-          etcd::RangeRequest(options_.prefix + "probe", "", 1, 0),
-          options_.timeout);
-      Status ok = probe ? Status(Ok{}) : Status(Unexpected{probe.error()});
-      if (probe) {
-        auto r = etcd::ParseRange(*probe);
-        if (!r) ok = Unexpected{r.error()};
-      }
-      if (!ok) {
-        SetStale(true, ok.error().what);
+      auto probe =
+          co_await Ask("/v3/kv/range",
+                       etcd::RangeRequest(options_.prefix + "probe", "", 1, 0),
+                       &etcd::ParseRange);
+      if (!probe) {
+        SetStale(true, probe.error().what);
         client_.Rotate();
         break;
       }
@@ -145,11 +150,9 @@ awaitable<bool> EtcdCatalog::ReadAll() {
   int64_t at = 0;
   size_t bad = 0;
   for (;;) {
-    auto body = co_await client_.Call(
-        "/v3/kv/range", etcd::RangeRequest(key, end, kPageKeys, at),
-        options_.timeout);
-    auto page = body ? etcd::ParseRange(*body)
-                     : Expected<etcd::RangeResult>(Unexpected{body.error()});
+    auto page = co_await Ask("/v3/kv/range",
+                             etcd::RangeRequest(key, end, kPageKeys, at),
+                             &etcd::ParseRange);
     if (!page) {
       SetStale(true, "reading the catalog: " + page.error().what);
       co_return false;
@@ -349,9 +352,7 @@ void EtcdCatalog::Publish(const std::set<std::string>& changed) {
 
 Status EtcdCatalog::Register(const std::string& server,
                              const std::vector<CatalogEntry>& entries) {
-  // The checks memory_ makes, before anything is written.
-  MemoryCatalog check;
-  if (auto s = check.Register(server, entries); !s) return s;
+  if (auto s = MemoryCatalog::Check(server, entries); !s) return s;
   Own& own = own_[server];
   own.entries = entries;
   ++own.version;
@@ -395,23 +396,17 @@ awaitable<void> EtcdCatalog::KeepLoop() {
 // A lease the store lost (it was unreachable for longer than the TTL) is
 // granted again and its server's parts written again under it.
 awaitable<void> EtcdCatalog::KeepAll() {
-  std::vector<int64_t> leases;
-  std::map<int64_t, std::string> server_of;
+  std::map<int64_t, std::string> server_of;  // by lease
   for (const auto& [server, own] : own_) {
-    if (own.lease == 0 || own.removing) continue;
-    leases.push_back(own.lease);
-    server_of[own.lease] = server;
+    if (own.lease != 0 && !own.removing) server_of[own.lease] = server;
   }
-  for (size_t at = 0; at < leases.size() && !stopped_;
-       at += kLeasesPerRequest) {
-    std::vector<int64_t> chunk(
-        leases.begin() + at,
-        leases.begin() + std::min(leases.size(), at + kLeasesPerRequest));
-    auto body = co_await client_.Call(
-        "/v3/lease/keepalive", etcd::LeaseIdsRequest(chunk), options_.timeout);
-    auto kept = body ? etcd::ParseKeepAlives(*body)
-                     : Expected<std::vector<std::pair<int64_t, int64_t>>>(
-                           Unexpected{body.error()});
+  for (auto next = server_of.begin(); next != server_of.end() && !stopped_;) {
+    std::vector<int64_t> chunk;
+    for (; next != server_of.end() && chunk.size() < kLeasesPerRequest; ++next)
+      chunk.push_back(next->first);
+    auto kept =
+        co_await Ask("/v3/lease/keepalive", etcd::LeaseIdsRequest(chunk),
+                     &etcd::ParseKeepAlives);
     if (!kept) {
       spdlog::warn("etcd: keeping leases alive: {}", kept.error().what);
       continue;
@@ -466,11 +461,9 @@ awaitable<void> EtcdCatalog::Tend(std::string server) {
 }
 
 awaitable<Status> EtcdCatalog::Grant(Own& own) {
-  auto body = co_await client_.Call(
-      "/v3/lease/grant", etcd::LeaseGrantRequest(options_.lease_ttl.count()),
-      options_.timeout);
-  if (!body) co_return Unexpected{body.error()};
-  auto g = etcd::ParseLeaseGrant(*body);
+  auto g = co_await Ask("/v3/lease/grant",
+                        etcd::LeaseGrantRequest(options_.lease_ttl.count()),
+                        &etcd::ParseLeaseGrant);
   if (!g) co_return Unexpected{g.error()};
   own.lease = g->id;
   own.written = 0;  // the keys go under the new lease
@@ -492,10 +485,8 @@ awaitable<Status> EtcdCatalog::Write(const std::string& server, Own& own) {
       ops.push_back({etcd::TxnOp::Kind::kDeleteRange, PartKey(server, i + 1),
                      "", 0, etcd::PrefixEnd(ServersPrefix() + server + "/")});
     }
-    auto body = co_await client_.Call("/v3/kv/txn", etcd::TxnRequest(ops),
-                                      options_.timeout);
-    if (!body) co_return Unexpected{body.error()};
-    auto r = etcd::ParseWriteRevision(*body);
+    auto r = co_await Ask("/v3/kv/txn", etcd::TxnRequest(ops),
+                          &etcd::ParseWriteRevision);
     if (!r && r.error().code == Errc::kNotFound) own.lease = 0;  // expired
     if (!r) co_return Unexpected{r.error()};
   }
@@ -505,10 +496,8 @@ awaitable<Status> EtcdCatalog::Write(const std::string& server, Own& own) {
 
 awaitable<Status> EtcdCatalog::Revoke(Own& own) {
   const int64_t lease = own.lease;
-  auto body = co_await client_.Call(
-      "/v3/lease/revoke", etcd::LeaseIdRequest(lease), options_.timeout);
-  if (!body) co_return Unexpected{body.error()};
-  auto r = etcd::ParseWriteRevision(*body);
+  auto r = co_await Ask("/v3/lease/revoke", etcd::LeaseIdRequest(lease),
+                        &etcd::ParseWriteRevision);
   if (!r && r.error().code != Errc::kNotFound) co_return Unexpected{r.error()};
   if (own.lease == lease) own.lease = 0;
   co_return Ok{};

@@ -113,6 +113,11 @@ class EtcdCatalog : public Store {
   std::string ServersPrefix() const { return options_.prefix + "servers/"; }
   std::string PartKey(const std::string& server, uint32_t part) const;
 
+  // POSTs body to path and reads the answer with parse.
+  template <class T>
+  awaitable<Expected<T>> Ask(std::string path, std::string body,
+                             Expected<T> (*parse)(std::string_view));
+
   // Following the store.
   awaitable<void> Follow();
   awaitable<bool> ReadAll();

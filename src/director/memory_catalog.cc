@@ -20,9 +20,8 @@ Status MemoryCatalog::Register(const std::string& server,
   return Register(server, entries, next_rank_++);
 }
 
-Status MemoryCatalog::Register(const std::string& server,
-                               const std::vector<CatalogEntry>& entries,
-                               uint64_t rank) {
+Status MemoryCatalog::Check(const std::string& server,
+                            const std::vector<CatalogEntry>& entries) {
   std::set<std::string_view> names;
   for (const auto& e : entries) {
     if (e.size > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
@@ -34,6 +33,13 @@ Status MemoryCatalog::Register(const std::string& server,
                                            e.name + " twice");
     }
   }
+  return Ok{};
+}
+
+Status MemoryCatalog::Register(const std::string& server,
+                               const std::vector<CatalogEntry>& entries,
+                               uint64_t rank) {
+  if (auto s = Check(server, entries); !s) return s;
   Slot slot;
   if (auto it = ids_.find(server); it != ids_.end()) {
     slot = it->second;

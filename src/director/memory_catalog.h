@@ -27,6 +27,10 @@ class MemoryCatalog : public Store {
   // With the rank given: the store's revision of the registration.
   Status Register(const std::string& server,
                   const std::vector<CatalogEntry>& entries, uint64_t rank);
+  // What Register refuses (a size past INT64_MAX, a name twice), checked
+  // alone: before a registration is written elsewhere.
+  static Status Check(const std::string& server,
+                      const std::vector<CatalogEntry>& entries);
   Expected<bool> Remove(const std::string& server) override;
   Expected<std::vector<std::string>> Servers() const override;
   Expected<std::vector<CatalogEntry>> EntriesOf(

@@ -17,8 +17,8 @@ namespace braid::client {
 
 bool HasSources(const GetOptions& options) {
   return !options.sources.empty() || !options.mirrors.empty() ||
-         !options.directors.empty() || options.discover || !options.vias.empty() ||
-         options.metalink_url;
+         !options.directors.empty() || options.discover ||
+         !options.vias.empty() || options.metalink_url;
 }
 
 bool HasMirror(const GetOptions& options, const Url& url) {

@@ -155,8 +155,8 @@ GetReport MakeReport(const WholeGet& g) {
 
 bool CanFetchWhole(const GetOptions& options, const Error& error) {
   return options.mirrors.size() == 1 && options.sources.empty() &&
-         options.directors.empty() && !options.discover && options.vias.empty() &&
-         !options.range && !options.live_edge &&
+         options.directors.empty() && !options.discover &&
+         options.vias.empty() && !options.range && !options.live_edge &&
          error.what.find(kNoRanges) != std::string::npos;
 }
 
