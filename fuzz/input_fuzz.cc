@@ -11,6 +11,9 @@
 //   6  a director's registration token file, and a server's
 //   7  a Metalink document: what parses gives a manifest only when its
 //      pieces fit the size
+//   8  an answer of etcd (a director's shared catalog): every reader of
+//      etcd_json, and a part of a server's table, whose entries encode and
+//      decode to themselves
 // (frame_decoder_fuzz covers the decoding of every frame.)
 // Each must parse or give a clear error, never crash or throw, and what
 // parses must be consistent.
@@ -27,6 +30,8 @@
 #include "core/protocol.h"
 #include "core/register_token.h"
 #include "core/units.h"
+#include "director/catalog_parts.h"
+#include "director/etcd_json.h"
 #include "proxy/http_range.h"
 #include "proxy/request_token.h"
 
@@ -120,13 +125,31 @@ void RegisterTokenFiles(std::string_view text) {
   }
 }
 
+void EtcdAnswer(std::string_view text) {
+  namespace etcd = director::etcd;
+  (void)etcd::ParseRange(text);
+  (void)etcd::ParseWriteRevision(text);
+  (void)etcd::ParseLeaseGrant(text);
+  (void)etcd::ParseKeepAlive(text);
+  (void)etcd::ParseKeepAlives(text);
+  (void)etcd::ParseWatchLine(text);
+  size_t bad = 0;
+  auto entries = director::DecodeCatalogPart(text, &bad);
+  auto parts = director::EncodeCatalogParts(entries, 1u << 20);
+  if (parts.size() != 1) std::abort();
+  size_t again_bad = 0;
+  if (director::DecodeCatalogPart(parts[0], &again_bad) != entries ||
+      again_bad != 0)
+    std::abort();
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   std::span<const uint8_t> in(data + 1, size - 1);
   std::string_view text(reinterpret_cast<const char*>(in.data()), in.size());
-  switch (data[0] % 8) {
+  switch (data[0] % 9) {
     case 0:
       Range(in);
       break;
@@ -148,8 +171,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     case 6:
       RegisterTokenFiles(text);
       break;
-    default:
+    case 7:
       MetalinkDocument(text);
+      break;
+    default:
+      EtcdAnswer(text);
   }
   return 0;
 }
