@@ -12,7 +12,7 @@ PACKAGES=(
   nlohmann-json3-dev libtomlplusplus-dev libsqlite3-dev libcpp-httplib-dev libcurl4-openssl-dev libpugixml-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 gnuplot-nox iproute2 curl aria2 axel nginx-light lighttpd ca-certificates openssl time ffmpeg
-  help2man etcd-server etcd-client
+  help2man etcd-server etcd-client prometheus-cpp-dev prometheus chromium-headless-shell dpkg-dev fakeroot
 )
 
 if [ "$(id -u)" -eq 0 ]; then
@@ -39,11 +39,11 @@ if [ "${#missing[@]}" -eq 0 ] && [ "${BRAID_SETUP_FORCE:-0}" != "1" ]; then
 fi
 echo "setup.sh: installing: ${missing[*]:-(forced) ${PACKAGES[*]}}"
 
-# Servers the tests start themselves (web servers, etcd): one that the install starts as
+# Servers the tests start themselves (web servers, etcd, prometheus): one that the install starts as
 # a daemon (port 80) is stopped again, if this install started it. Best
 # effort, never fatal.
-daemons=(nginx lighttpd etcd)
-declare -A package=([nginx]=nginx-light [lighttpd]=lighttpd [etcd]=etcd-server)
+daemons=(nginx lighttpd etcd prometheus)
+declare -A package=([nginx]=nginx-light [lighttpd]=lighttpd [etcd]=etcd-server [prometheus]=prometheus)
 declare -A was_there
 for d in "${daemons[@]}"; do
   was_there[$d]=0
