@@ -22,6 +22,17 @@ void AddMetalinkCommand(CLI::App& app, int* exit_code);
 // Logs to stderr; level from -v / --quiet.
 void SetUpLogging(int verbosity, bool quiet);
 
+// The daemons' logging flags: -v, -q, --log-level, --log-format.
+struct LogFlags {
+  int verbosity = 0;
+  bool quiet = false;
+  std::string level;            // empty: info, or from -v / -q
+  std::string format = "text";  // or "json": one object a line
+};
+void AddLogFlags(CLI::App* cmd, LogFlags* flags);
+// Logs to stderr as `flags` say; `daemon` names the daemon in JSON lines.
+void SetUpLogging(const LogFlags& flags, std::string_view daemon);
+
 // Prints "braid COMMAND: error: MESSAGE" on stderr; returns code.
 int Fail(const char* command, const std::string& message, int code);
 

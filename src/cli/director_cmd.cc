@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "cli/commands.h"
+#include "cli/metrics_flag.h"
 #include "cli/tls_flags.h"
 #include "director/catalog.h"
 #include "director/director.h"
@@ -28,8 +29,8 @@ struct DirectorFlags {
   bool allow_foreign_advertise = false;
   net::TlsServerOptions tls;
   std::string register_tokens;  // a file
-  int verbosity = 0;
-  bool quiet = false;
+  std::string metrics;          // HOST:PORT
+  LogFlags log;
 };
 
 // The SQLite file, or etcd's members (not contacted yet: the director
@@ -51,7 +52,7 @@ Expected<std::unique_ptr<director::Store>> OpenStore(const DirectorFlags& flags,
 }
 
 int RunDirector(const DirectorFlags& flags) {
-  SetUpLogging(flags.verbosity, flags.quiet);
+  SetUpLogging(flags.log, "director");
   director::DirectorOptions options;
   auto listen = core::ParseHostPort(flags.listen, /*allow_zero=*/true);
   if (!listen) return Fail("director", listen.error().what, kExitUsage);
@@ -84,6 +85,9 @@ int RunDirector(const DirectorFlags& flags) {
   director::Director dir(io, options, std::move(*catalog));
   auto endpoint = dir.Listen();
   if (!endpoint) return Fail("director", endpoint.error().what, kExitFailure);
+  auto metrics = StartMetrics(flags.metrics, dir.registry());
+  if (!metrics)
+    return Fail("director", metrics.error().what, MetricsExit(metrics.error()));
   // The first line on stdout is the bound address (tests read the port).
   std::printf("listening %s:%u\n", endpoint->address().to_string().c_str(),
               endpoint->port());
@@ -173,8 +177,8 @@ void AddDirectorCommand(CLI::App& app, int* exit_code) {
                   "advertise any address, as --allow-foreign-advertise does "
                   "for all): every REGISTER must then carry one of them "
                   "(`serve --director-token-file`), others are refused");
-  cmd->add_flag("-v,--verbose", flags->verbosity, "More logging");
-  cmd->add_flag("-q,--quiet", flags->quiet, "Log errors only");
+  AddMetricsFlag(cmd, &flags->metrics);
+  AddLogFlags(cmd, &flags->log);
   cmd->callback([flags, exit_code] { *exit_code = RunDirector(*flags); });
 }
 

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "cli/commands.h"
+#include "cli/metrics_flag.h"
 #include "cli/source_flags.h"
 #include "core/units.h"
 #include "proxy/proxy.h"
@@ -21,8 +22,8 @@ struct ProxyFlags {
   std::string queue = "4MiB";
   std::vector<std::string> allow_hosts;
   std::string access_key_file;
-  int verbosity = 0;
-  bool quiet = false;
+  std::string metrics;  // HOST:PORT
+  LogFlags log;
 };
 
 // Waits for SIGINT or SIGTERM (blocked in every thread, see RunProxy).
@@ -39,7 +40,7 @@ int RunProxy(ProxyFlags flags) {
   // 512 MiB downloads); one arena holds it at 60 MiB, no slower
   // (docs/benchmarks.md, "Kept connections").
   mallopt(M_ARENA_MAX, 1);
-  SetUpLogging(flags.verbosity, flags.quiet);
+  SetUpLogging(flags.log, "proxy");
   proxy::ProxyOptions options;
   auto listen = core::ParseHostPort(flags.listen, /*allow_zero=*/true);
   if (!listen)
@@ -74,6 +75,9 @@ int RunProxy(ProxyFlags flags) {
   proxy::Proxy proxy(options);
   auto port = proxy.Bind();
   if (!port) return Fail("proxy", port.error().what, kExitFailure);
+  auto metrics = StartMetrics(flags.metrics, proxy.registry());
+  if (!metrics)
+    return Fail("proxy", metrics.error().what, MetricsExit(metrics.error()));
   // The first line on stdout is the bound address (tests read the port).
   std::printf("listening %s:%d\n", options.host.c_str(), *port);
   std::fflush(stdout);
@@ -116,8 +120,8 @@ void AddProxyCommand(CLI::App& app, int* exit_code) {
                   "`Authorization: Bearer TOKEN`; others get 403 with the "
                   "reason. (--access-token is what the proxy itself sends to "
                   "its sources.)");
-  cmd->add_flag("-v,--verbose", flags->verbosity, "More logging");
-  cmd->add_flag("-q,--quiet", flags->quiet, "Log errors only");
+  AddMetricsFlag(cmd, &flags->metrics);
+  AddLogFlags(cmd, &flags->log);
   cmd->callback([flags, exit_code] { *exit_code = RunProxy(*flags); });
 }
 

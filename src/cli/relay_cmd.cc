@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "cli/commands.h"
+#include "cli/metrics_flag.h"
 #include "net/log_failure.h"
 #include "relay/relay.h"
 
@@ -14,12 +15,12 @@ struct RelayFlags {
   std::string listen = "127.0.0.1:7073";
   std::vector<std::string> allow;
   size_t max_routes_per_client = relay::RelayOptions{}.max_connections_per_peer;
-  int verbosity = 0;
-  bool quiet = false;
+  std::string metrics;  // HOST:PORT
+  LogFlags log;
 };
 
 int RunRelay(const RelayFlags& flags) {
-  SetUpLogging(flags.verbosity, flags.quiet);
+  SetUpLogging(flags.log, "relay");
   relay::RelayOptions options;
   auto listen = core::ParseHostPort(flags.listen, /*allow_zero=*/true);
   if (!listen)
@@ -38,6 +39,9 @@ int RunRelay(const RelayFlags& flags) {
   relay::Relay relay(io, options);
   auto endpoint = relay.Listen();
   if (!endpoint) return Fail("relay", endpoint.error().what, kExitFailure);
+  auto metrics = StartMetrics(flags.metrics, relay.registry());
+  if (!metrics)
+    return Fail("relay", metrics.error().what, MetricsExit(metrics.error()));
   // The first line on stdout is the bound address (tests read the port).
   std::printf("listening %s:%u\n", endpoint->address().to_string().c_str(),
               endpoint->port());
@@ -76,8 +80,8 @@ void AddRelayCommand(CLI::App& app, int* exit_code) {
                   "braid serve): every route reaches the origin from this "
                   "relay's address (default 16)")
       ->check(CLI::Range(1, 1000000));
-  cmd->add_flag("-v,--verbose", flags->verbosity, "More logging");
-  cmd->add_flag("-q,--quiet", flags->quiet, "Log errors only");
+  AddMetricsFlag(cmd, &flags->metrics);
+  AddLogFlags(cmd, &flags->log);
   cmd->callback([flags, exit_code] { *exit_code = RunRelay(*flags); });
 }
 

@@ -6,6 +6,7 @@
 
 #include "cli/commands.h"
 #include "cli/metalink_publisher.h"
+#include "cli/metrics_flag.h"
 #include "cli/tls_flags.h"
 #include "core/register_token.h"
 #include "net/log_failure.h"
@@ -22,8 +23,7 @@ struct ServeFlags {
   net::TlsClientOptions director_tls;
   std::string config;
   uint64_t fault_corrupt_every = 0;
-  int verbosity = 0;
-  bool quiet = false;
+  LogFlags log;
 };
 
 void ReloadRate(const ServeFlags& flags, server::Server& srv) {
@@ -73,7 +73,7 @@ awaitable<void> Announce(server::Server& srv, server::DirectorLink* link,
 }
 
 int RunServe(const ServeFlags& flags) {
-  SetUpLogging(flags.verbosity, flags.quiet);
+  SetUpLogging(flags.log, "serve");
   server::ServerSettings file;
   if (!flags.config.empty()) {
     auto loaded = server::LoadServerSettings(flags.config);
@@ -139,6 +139,9 @@ int RunServe(const ServeFlags& flags) {
                  endpoint.error().what.c_str());
     return kExitFailure;
   }
+  auto metrics = StartMetrics(options->metrics, srv.registry());
+  if (!metrics)
+    return Fail("serve", metrics.error().what, MetricsExit(metrics.error()));
   // The first line on stdout is the bound address (tests read the port).
   std::printf("listening %s:%u\n", endpoint->address().to_string().c_str(),
               endpoint->port());
@@ -253,6 +256,9 @@ void AddServeCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--mirror", flags->settings.mirrors,
                   "Base URL of a web mirror of the root, for --metalinks: "
                   "file NAME is at URL/NAME (repeat for more)");
+  opt("--metrics", &flags->settings.metrics,
+      "Serve Prometheus metrics at http://HOST:PORT/metrics (port 0 picks "
+      "one; the log says which); none by default");
   opt("--live-spool-max", &flags->settings.live_spool_max,
       "Most bytes of a FIFO live stream the server keeps (default 16GiB); "
       "the stream ends there");
@@ -262,9 +268,7 @@ void AddServeCommand(CLI::App& app, int* exit_code) {
   cmd->add_option(
       "--fault-corrupt-every", flags->fault_corrupt_every,
       "TESTING ONLY: flip one byte in every Nth block sent (default 0: never)");
-  cmd->add_flag("-v,--verbose", flags->verbosity,
-                "More logging (-vv for trace)");
-  cmd->add_flag("-q,--quiet", flags->quiet, "Log errors only");
+  AddLogFlags(cmd, &flags->log);
   cmd->callback([flags, exit_code] { *exit_code = RunServe(*flags); });
 }
 

@@ -9,6 +9,7 @@
 #include "core/stream_name.h"
 #include "core/token_bucket.h"
 #include "net/accept_loop.h"
+#include "net/log_fields.h"
 #include "net/resolve.h"
 
 namespace braid::director {
@@ -119,6 +120,7 @@ awaitable<void> Director::Run() {
     return Accepted(std::move(socket));
   };
   handlers.refusal = "director: too many connections";
+  handlers.observe = metrics_.connections.Observer();
   co_await net::AcceptLoop(acceptor_, limits_, "director connection",
                            std::move(handlers));
 }
@@ -142,6 +144,7 @@ void Director::Release(Peer& peer) {
   pending_bytes_ -= peer.pending_bytes;
   if (!peer.server.empty()) Forget(peer.server, "disconnected");
   subscribers_.erase(peer.id);
+  metrics_.subscribers.Set(static_cast<double>(subscribers_.size()));
   peers_.erase(peer.id);  // last: it may hold the last reference to peer
 }
 
@@ -151,7 +154,8 @@ awaitable<void> Director::Serve(std::shared_ptr<Peer> peer) {
   const auto hello_by = net::Clock::now() + options_.handshake_timeout;
   if (options_.tls) {
     if (auto s = co_await peer->conn.AcceptTls(*options_.tls, hello_by); !s) {
-      spdlog::info("director: {}: {}", peer->conn.peer(), s.error().ToString());
+      net::PeerLog(spdlog::level::info, {peer->conn.peer()}, "{}",
+                   s.error().ToString());
       co_return;
     }
   }
@@ -165,9 +169,9 @@ awaitable<void> Director::Serve(std::shared_ptr<Peer> peer) {
     }
     if (!m) {
       if (m.error().code != Errc::kUnavailable) {
-        spdlog::info("director: {}: {}", peer->conn.peer(),
+        net::PeerLog(spdlog::level::info, {peer->conn.peer()}, "{}",
                      m.error().ToString());
-        co_await peer->conn.Fail(m.error());
+        co_await Fail(*peer, m.error());
       }
       co_return;
     }
@@ -180,14 +184,20 @@ awaitable<void> Director::Serve(std::shared_ptr<Peer> peer) {
     }
     if (s) s = Handle(*peer, *m);
     if (!s) {
-      spdlog::info("director: {}: {}", peer->conn.peer(), s.error().ToString());
-      co_await peer->conn.Fail(s.error());
+      net::PeerLog(spdlog::level::info, {peer->conn.peer()}, "{}",
+                   s.error().ToString());
+      co_await Fail(*peer, s.error());
       co_return;
     }
     // Answers are written before the next frame is read: a peer that does
     // not read them stops being read.
     if (!(co_await peer->conn.Flush(std::chrono::seconds(10)))) co_return;
   }
+}
+
+awaitable<void> Director::Fail(Peer& peer, const Error& e) {
+  metrics_.errors.Get(metrics::Label(ErrcName(e.code))).Increment();
+  co_await peer.conn.Fail(e);
 }
 
 void Director::Flush(Peer& peer) {
@@ -222,7 +232,7 @@ Status Director::Handle(Peer& peer, core::Message& m) {
   bool query = std::holds_alternative<core::Lookup>(m) ||
                std::holds_alternative<core::List>(m);
   if (query && !TakeEvent(peer.queries))
-    return MakeError(Errc::kLimit, "too many look-ups");
+    return metrics_.Limit("queries", "too many look-ups");
   if (auto* l = std::get_if<core::Lookup>(&m)) return OnLookup(peer, *l);
   if (std::holds_alternative<core::List>(m)) return OnList(peer);
   if (auto* e = std::get_if<core::ErrorMsg>(&m))
@@ -290,7 +300,7 @@ Status Director::OnRegister(Peer& peer, core::Register& r) {
   }
   if (r.flags & core::Register::kFirst) {
     if (!TakeEvent(peer.registrations))
-      return MakeError(Errc::kLimit, "REGISTER: registration flood");
+      return metrics_.Limit("registrations", "REGISTER: registration flood");
     pending_bytes_ -= peer.pending_bytes;
     peer.pending_bytes = 0;
     peer.pending = core::Register{0, r.advertise, {}};
@@ -305,15 +315,15 @@ Status Director::OnRegister(Peer& peer, core::Register& r) {
   size_t max_names =
       std::min(core::kMaxTocEntries, options_.max_names_per_server);
   if (entries.size() + r.entries.size() > max_names) {
-    return MakeError(Errc::kLimit, "REGISTER: more than " +
-                                       std::to_string(max_names) +
-                                       " names for one server");
+    return metrics_.Limit("names_per_server", "REGISTER: more than " +
+                                                  std::to_string(max_names) +
+                                                  " names for one server");
   }
   size_t bytes = 0;
   for (const auto& e : r.entries) bytes += e.name.size() + 48;
   if (peer.pending_bytes + bytes > options_.max_pending_bytes ||
       pending_bytes_ + bytes > options_.max_pending_total)
-    return MakeError(Errc::kLimit, "REGISTER: too large");
+    return metrics_.Limit("pending_bytes", "REGISTER: too large");
   peer.pending_bytes += bytes;
   pending_bytes_ += bytes;
   for (auto& e : r.entries) {
@@ -341,7 +351,10 @@ Status Director::Commit(Peer& peer) {
       return MakeError(Errc::kMalformed, "REGISTER: '" + e.name + "' twice");
   }
   size_t count = r.entries.size();
-  if (auto s = live_.Admits(r.advertise, count); !s) return s;
+  if (auto s = live_.Admits(r.advertise, count); !s) {
+    metrics_.limits.Get("catalog_full").Increment();
+    return s;
+  }
   if (auto s = catalog_->Register(r.advertise, ToEntries(r.entries)); !s)
     return s;
   // OnRegister checked that no other live connection holds the address (the
@@ -349,6 +362,8 @@ Status Director::Commit(Peer& peer) {
   // another connection's.
   bool known = live_.Register(r.advertise, peer.id, count, net::Clock::now());
   peer.server = r.advertise;
+  metrics_.registrations.Increment();
+  metrics_.servers.Set(static_cast<double>(live_.servers()));
   peer.conn.Queue(
       core::Registered{static_cast<uint32_t>(count),
                        static_cast<uint32_t>(options_.heartbeat.count())});
@@ -384,10 +399,13 @@ Status Director::OnLookup(Peer& peer, const core::Lookup& l) {
   if (l.subscribe) {
     peer.subscribed = l.name;
     subscribers_.insert(peer.id);
+    metrics_.subscribers.Set(static_cast<double>(subscribers_.size()));
     peer.last_sent = answer->sources;
   }
-  spdlog::debug("lookup '{}' from {}: {} holder(s)", l.name, peer.conn.peer(),
-                answer->sources.size());
+  metrics_.lookups.Get(answer->sources.empty() ? "not_found" : "found")
+      .Increment();
+  net::PeerLog(spdlog::level::debug, {peer.conn.peer(), l.name},
+               "lookup '{}': {} holder(s)", l.name, answer->sources.size());
   peer.conn.Queue(*answer);
   return Ok{};
 }
@@ -395,6 +413,7 @@ Status Director::OnLookup(Peer& peer, const core::Lookup& l) {
 Status Director::OnList(Peer& peer) {
   auto rows = catalog_->List();
   if (!rows) return Unexpected{rows.error()};
+  metrics_.lists.Increment();
   core::CatalogPart part{false, {}, catalog_->stale()};
   size_t bytes = 0;
   for (auto& row : *rows) {
@@ -422,6 +441,8 @@ void Director::Forget(std::string server, const char* why) {
   if (auto s = catalog_->Remove(server); !s)
     spdlog::error("removing {}: {}", server, s.error().ToString());
   spdlog::info("removed {} ({})", server, why);
+  metrics_.removals.Get(metrics::Label(why)).Increment();
+  metrics_.servers.Set(static_cast<double>(live_.servers()));
   if (!catalog_->shared()) NotifySubscribers();
 }
 
@@ -434,13 +455,15 @@ void Director::NotifySubscribers(const std::string& fresh) {
     if (!answer) continue;
     if (!OwesAnswer(peer->last_sent, *answer, fresh)) continue;
     if (peer->conn.queued_bytes() > options_.max_queued_bytes) {
-      spdlog::info("director: {} does not read its answers; closing",
-                   peer->conn.peer());
+      net::PeerLog(spdlog::level::info, {peer->conn.peer()},
+                   "does not read its answers; closing");
+      metrics_.limits.Get("unread_answers").Increment();
       peer->conn.Close();
       continue;
     }
     peer->last_sent = answer->sources;
     peer->conn.Queue(*answer);
+    metrics_.notifications.Increment();
     Flush(*peer);
   }
 }
@@ -452,6 +475,7 @@ awaitable<void> Director::ExpireLoop() {
     co_await expiry_timer_.async_wait(net::kUseTuple);
     for (const auto& s : live_.Silent(net::Clock::now(), expiry))
       Forget(s, "no heartbeat");
+    metrics_.stale.Set(catalog_->stale() ? 1 : 0);
   }
 }
 

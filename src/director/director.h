@@ -15,6 +15,7 @@
 
 #include "core/register_token.h"
 #include "core/units.h"
+#include "director/director_metrics.h"
 #include "director/liveness.h"
 #include "director/store.h"
 #include "net/conn_limits.h"
@@ -80,6 +81,8 @@ class Director {
   // Expires servers that stopped sending heartbeats, until Stop().
   awaitable<void> ExpireLoop();
   void Stop();
+  // The registry that --metrics serves.
+  std::shared_ptr<prometheus::Registry> registry() const { return registry_; }
 
  private:
   struct Peer;
@@ -110,7 +113,13 @@ class Director {
   void NotifySubscribers(const std::string& fresh = "");
   void Flush(Peer& peer);
 
+  // Counts an ERROR sent to a peer, then sends it and closes.
+  awaitable<void> Fail(Peer& peer, const Error& e);
+
   asio::io_context& io_;
+  std::shared_ptr<prometheus::Registry> registry_ =
+      std::make_shared<prometheus::Registry>();
+  DirectorMetrics metrics_{*registry_};
   DirectorOptions options_;
   std::unique_ptr<Store> catalog_;
   tcp::acceptor acceptor_;

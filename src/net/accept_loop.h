@@ -15,18 +15,23 @@
 
 namespace braid::net {
 
+enum class ConnEvent { kAccepted, kRefused, kClosed };
+
 struct AcceptHandlers {
   // A connection within the limits; `ip` is its peer's canonical IP.
   std::function<awaitable<void>(tcp::socket, std::string ip)> serve;
   // What a connection past them is told (an ERROR kLimit) before it is
   // closed.
   std::string refusal;
+  // Told of each connection served, refused, and ended (metrics); may be
+  // empty.
+  std::function<void(ConnEvent)> observe;
 };
 
 // Accepts on `acceptor` until it is closed. Errors of accept itself
 // (EMFILE ...) are logged and retried after 100 ms. `what` names the
-// connections in the log ("session", "route"). REQUIRES: acceptor and
-// limits outlive every connection it started.
+// connections in the log ("session", "route"). REQUIRES: acceptor,
+// limits and what observe refers to outlive every connection it started.
 awaitable<void> AcceptLoop(tcp::acceptor& acceptor, ConnLimits& limits,
                            std::string what, AcceptHandlers handlers);
 

@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "core/stream_name.h"
+#include "net/log_fields.h"
 #include "proxy/content_type.h"
 #include "proxy/gated_server.h"
 #include "proxy/http_range.h"
@@ -45,13 +46,17 @@ void Plain(httplib::Response& res, int status, const std::string& text) {
 // response: the client left, or the transfer failed (the client then sees
 // a body shorter than Content-Length, or a chunked body without its end).
 // A chunked body (a live stream) ends with done() when the stream ends.
-bool Feed(StreamJob& job, httplib::DataSink& sink, bool chunked = false) {
+bool Feed(StreamJob& job, httplib::DataSink& sink, prometheus::Counter& sent,
+          bool chunked = false) {
   std::vector<uint8_t> chunk;
   for (;;) {
     switch (job.queue().Next(chunk, kPoll)) {
       case BodyQueue::Pop::kData:
-        return sink.write(reinterpret_cast<const char*>(chunk.data()),
-                          chunk.size());
+        if (!sink.write(reinterpret_cast<const char*>(chunk.data()),
+                        chunk.size()))
+          return false;
+        sent.Increment(static_cast<double>(chunk.size()));
+        return true;
       case BodyQueue::Pop::kTimeout:
         if (sink.is_writable && !sink.is_writable()) return false;
         continue;
@@ -69,7 +74,8 @@ bool Feed(StreamJob& job, httplib::DataSink& sink, bool chunked = false) {
 // its start with ?from=start.
 void SetLiveBody(const httplib::Request& req, std::shared_ptr<Session> session,
                  const std::string& type, size_t queue_bytes,
-                 std::function<void()> on_failure, httplib::Response& res) {
+                 StreamJob::OnEnd on_end, prometheus::Counter& sent,
+                 httplib::Response& res) {
   res.status = 200;
   res.set_header("Accept-Ranges", "none");
   res.set_header("Cache-Control", "no-store");
@@ -83,11 +89,11 @@ void SetLiveBody(const httplib::Request& req, std::shared_ptr<Session> session,
         });
   }
   auto job = std::make_shared<StreamJob>(std::move(session), std::move(fetch),
-                                         queue_bytes, std::move(on_failure));
+                                         queue_bytes, std::move(on_end));
   res.set_chunked_content_provider(
       type,
-      [job](size_t, httplib::DataSink& sink) {
-        return Feed(*job, sink, /*chunked=*/true);
+      [job, &sent](size_t, httplib::DataSink& sink) {
+        return Feed(*job, sink, sent, /*chunked=*/true);
       },
       [job](bool) { job->Cancel(); });
 }
@@ -100,8 +106,8 @@ void SetLiveBody(const httplib::Request& req, std::shared_ptr<Session> session,
 // (502), never with a 200 and a short body.
 void SetBody(bool head, std::shared_ptr<Session> session, FetchOptions fetch,
              uint64_t length, const std::string& type, size_t queue_bytes,
-             std::chrono::milliseconds first_byte_wait,
-             std::function<void()> on_failure, httplib::Response& res) {
+             std::chrono::milliseconds first_byte_wait, StreamJob::OnEnd on_end,
+             prometheus::Counter& sent, httplib::Response& res) {
   if (length == 0) return res.set_content("", type);
   if (head) {
     // httplib sends the headers (Content-Length included), never the body.
@@ -109,15 +115,15 @@ void SetBody(bool head, std::shared_ptr<Session> session, FetchOptions fetch,
         length, type, [](size_t, size_t, httplib::DataSink&) { return false; });
   }
   auto job = std::make_shared<StreamJob>(std::move(session), std::move(fetch),
-                                         queue_bytes, std::move(on_failure));
+                                         queue_bytes, std::move(on_end));
   if (auto e = job->queue().FailedBeforeData(first_byte_wait)) {
     res.headers.clear();
     return Plain(res, HttpStatusOf(*e), e->ToString());
   }
   res.set_content_provider(
       length, type,
-      [job](size_t, size_t, httplib::DataSink& sink) {
-        return Feed(*job, sink);
+      [job, &sent](size_t, size_t, httplib::DataSink& sink) {
+        return Feed(*job, sink, sent);
       },
       [job](bool) { job->Cancel(); });
 }
@@ -170,11 +176,15 @@ Proxy::Proxy(ProxyOptions options)
         Handle(req, res, /*ignore_range=*/true);
         return httplib::Server::HandlerResponse::Handled;
       }));
-  server_->set_logger(
-      [](const httplib::Request& req, const httplib::Response& res) {
-        spdlog::info("{} {} {} -> {}", req.remote_addr, req.method, req.path,
-                     res.status);
-      });
+  server_->set_logger([this](const httplib::Request& req,
+                             const httplib::Response& res) {
+    metrics_.requests.Get(std::to_string(res.status)).Increment();
+    std::string peer = req.remote_addr + ":" + std::to_string(req.remote_port);
+    std::string_view name(req.path);
+    name.remove_prefix(name.empty() ? 0 : 1);
+    net::PeerLog(spdlog::level::info, {peer, name}, "{} {} -> {}", req.method,
+                 req.path, res.status);
+  });
 }
 
 Proxy::~Proxy() = default;
@@ -221,12 +231,16 @@ void Proxy::Handle(const httplib::Request& req, httplib::Response& res,
     return Plain(res, HttpStatusOf(session.error()),
                  session.error().ToString());
   // A failed fetch may mean the sources hold other content now.
-  auto forget = [this, name, s = session->get()] { sessions_.Forget(name, s); };
+  auto on_end = [this, name, s = session->get()](const Expected<Report>& r,
+                                                 bool cancelled) {
+    metrics_.Fetched(r);
+    if (!r && !cancelled) sessions_.Forget(name, s);
+  };
   Description d = (*session)->Describe();
   std::string type(GuessContentType(name));
   if (d.live()) {
     return SetLiveBody(req, std::move(*session), type, options_.queue_bytes,
-                       forget, res);
+                       on_end, metrics_.response_bytes, res);
   }
   // A source without byte ranges gives the whole file only: a Range is
   // ignored, as HTTP lets a server do (RFC 9110, 14.2).
@@ -253,8 +267,8 @@ void Proxy::Handle(const httplib::Request& req, httplib::Response& res,
   }
   uint64_t length = fetch.range ? fetch.range->length : d.size;
   SetBody(req.method == "HEAD", std::move(*session), std::move(fetch), length,
-          type, options_.queue_bytes, options_.sources.connect_timeout, forget,
-          res);
+          type, options_.queue_bytes, options_.sources.connect_timeout, on_end,
+          metrics_.response_bytes, res);
 }
 
 }  // namespace braid::proxy

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "core/access_token.h"
+#include "proxy/proxy_metrics.h"
 #include "proxy/session_cache.h"
 
 namespace httplib {
@@ -63,6 +64,8 @@ class Proxy {
   void Serve();
   // Any thread; Serve returns soon after.
   void Stop();
+  // The registry that --metrics serves.
+  std::shared_ptr<prometheus::Registry> registry() const { return registry_; }
 
  private:
   // ignore_range: answer as if the request had no Range field.
@@ -70,6 +73,9 @@ class Proxy {
               bool ignore_range = false);
 
   ProxyOptions options_;
+  std::shared_ptr<prometheus::Registry> registry_ =
+      std::make_shared<prometheus::Registry>();
+  ProxyMetrics metrics_{*registry_};
   Client client_;
   SessionCache sessions_;
   std::unique_ptr<GatedServer> server_;  // last: its handlers use the above

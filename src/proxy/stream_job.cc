@@ -5,10 +5,10 @@
 namespace braid::proxy {
 
 StreamJob::StreamJob(std::shared_ptr<Session> session, FetchOptions fetch,
-                     size_t queue_bytes, std::function<void()> on_failure)
+                     size_t queue_bytes, OnEnd on_end)
     : session_(std::move(session)),
       fetch_(std::move(fetch)),
-      on_failure_(std::move(on_failure)),
+      on_end_(std::move(on_end)),
       queue_(std::make_shared<BodyQueue>(queue_bytes)) {
   fetch_.stop = stop_.get_token();
   thread_ = std::thread([this] { Run(); });
@@ -27,6 +27,7 @@ void StreamJob::Cancel() {
 void StreamJob::Run() {
   std::string name = session_->Describe().name;
   auto report = session_->Fetch(*queue_, fetch_);
+  if (on_end_) on_end_(report, stop_.stop_requested());
   if (report) {
     spdlog::info("'{}': {} bytes in {:.2f} s", name,
                  fetch_.range ? fetch_.range->length : report->bytes,
@@ -36,7 +37,6 @@ void StreamJob::Run() {
   }
   if (!stop_.stop_requested()) {
     spdlog::warn("'{}': {}", name, report.error().ToString());
-    if (on_failure_) on_failure_();
   }
   queue_->Close(report.error());
 }

@@ -17,11 +17,14 @@ namespace braid::proxy {
 
 class StreamJob {
  public:
+  // Runs on the job's thread when the fetch ends: its report or error,
+  // and whether it was cancelled (Cancel()).
+  using OnEnd = std::function<void(const Expected<Report>&, bool cancelled)>;
+
   // Starts fetching `fetch` (its range, live edge) of session into the
-  // queue; on_failure runs on the job's thread if the fetch fails (not
-  // when cancelled).
+  // queue.
   StreamJob(std::shared_ptr<Session> session, FetchOptions fetch,
-            size_t queue_bytes, std::function<void()> on_failure);
+            size_t queue_bytes, OnEnd on_end);
   // Cancels and waits for the fetch's thread.
   ~StreamJob();
   StreamJob(const StreamJob&) = delete;
@@ -37,7 +40,7 @@ class StreamJob {
 
   std::shared_ptr<Session> session_;
   FetchOptions fetch_;
-  std::function<void()> on_failure_;
+  OnEnd on_end_;
   std::shared_ptr<BodyQueue> queue_;
   std::stop_source stop_;
   std::thread thread_;  // last: started once the rest is set up

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "net/accept_loop.h"
+#include "net/log_fields.h"
 
 namespace braid::relay {
 
@@ -18,17 +19,19 @@ bool Allowed(const std::vector<core::HostPort>& allow,
 // One route's two sockets and what the pumps share.
 struct Relay::Pipe {
   Pipe(tcp::socket c, tcp::socket o, std::vector<uint8_t> early,
-       const RelayOptions& opt)
+       const RelayOptions& opt, RelayMetrics& metrics)
       : client(std::move(c)),
         origin(std::move(o)),
         early(std::move(early)),
         buffer_bytes(opt.buffer_bytes),
-        idle(opt.idle_timeout) {}
+        idle(opt.idle_timeout),
+        metrics(metrics) {}
   tcp::socket client;
   tcp::socket origin;
   std::vector<uint8_t> early;  // client bytes read with the handshake
   size_t buffer_bytes;
   net::Clock::duration idle;
+  RelayMetrics& metrics;
   net::Clock::time_point last_activity = net::Clock::now();
   bool closed = false;
 
@@ -64,6 +67,7 @@ awaitable<void> Relay::Run() {
     return Serve(std::move(socket));
   };
   handlers.refusal = "relay: too many routes";
+  handlers.observe = metrics_.connections.Observer();
   co_await net::AcceptLoop(acceptor_, limits_, "route", std::move(handlers));
 }
 
@@ -114,16 +118,21 @@ awaitable<void> Relay::Serve(tcp::socket socket) {
   std::string who = client.peer();
   auto origin = co_await Handshake(client);
   if (!origin) {
-    spdlog::info("relay: {}: {}", who, origin.error().ToString());
+    net::PeerLog(spdlog::level::info, {who}, "{}", origin.error().ToString());
+    metrics_.refused.Get(metrics::Label(ErrcName(origin.error().code)))
+        .Increment();
     co_await client.Fail(origin.error());
     co_return;
   }
   std::error_code ec;
   auto to = origin->remote_endpoint(ec);
-  spdlog::info("relay: {} -> {}:{}", who, to.address().to_string(), to.port());
+  net::PeerLog(spdlog::level::info, {who}, "route -> {}:{}",
+               to.address().to_string(), to.port());
   std::vector<uint8_t> early;
   auto pipe = std::make_shared<Pipe>(client.Release(&early), std::move(*origin),
-                                     std::move(early), options_);
+                                     std::move(early), options_, metrics_);
+  metrics_.routes.Increment();
+  metrics_.routes_open.Increment();
   // Both directions until either ends; the route ends with them.
   size_t left = 2;
   net::Signal done(co_await asio::this_coro::executor);
@@ -134,17 +143,21 @@ awaitable<void> Relay::Serve(tcp::socket socket) {
     });
   }
   while (left > 0) co_await done.Wait(std::chrono::seconds(1));
-  spdlog::info("relay: {} closed", who);
+  metrics_.routes_open.Decrement();
+  net::PeerLog(spdlog::level::info, {who}, "route closed");
 }
 
 awaitable<void> Relay::Pump(std::shared_ptr<Pipe> pipe, bool upstream) {
   tcp::socket& from = upstream ? pipe->client : pipe->origin;
   tcp::socket& to = upstream ? pipe->origin : pipe->client;
+  prometheus::Counter& carried =
+      upstream ? pipe->metrics.bytes_to_origin : pipe->metrics.bytes_to_client;
   if (upstream && !pipe->early.empty()) {
     auto [ec, n] = co_await net::WithTimeout(
         asio::async_write(to, asio::buffer(pipe->early), net::kUseTuple),
         pipe->idle);
     if (ec) co_return;
+    carried.Increment(static_cast<double>(n));
   }
   std::vector<uint8_t> buf(pipe->buffer_bytes);
   while (!pipe->closed) {
@@ -160,6 +173,7 @@ awaitable<void> Relay::Pump(std::shared_ptr<Pipe> pipe, bool upstream) {
         asio::async_write(to, asio::buffer(buf.data(), n), net::kUseTuple),
         pipe->idle);
     if (wec) co_return;
+    carried.Increment(static_cast<double>(w));
   }
 }
 

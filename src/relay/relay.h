@@ -16,6 +16,7 @@
 #include "core/units.h"
 #include "net/conn_limits.h"
 #include "net/framed_conn.h"
+#include "relay/relay_metrics.h"
 
 namespace braid::relay {
 
@@ -46,6 +47,8 @@ class Relay {
   // Accepts routes until Stop().
   awaitable<void> Run();
   void Stop();
+  // The registry that --metrics serves.
+  std::shared_ptr<prometheus::Registry> registry() const { return registry_; }
 
  private:
   struct Pipe;
@@ -55,6 +58,9 @@ class Relay {
   static awaitable<void> Pump(std::shared_ptr<Pipe> pipe, bool upstream);
 
   asio::io_context& io_;
+  std::shared_ptr<prometheus::Registry> registry_ =
+      std::make_shared<prometheus::Registry>();
+  RelayMetrics metrics_{*registry_};
   RelayOptions options_;
   tcp::acceptor acceptor_;
   net::ConnLimits limits_;

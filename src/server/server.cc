@@ -58,6 +58,7 @@ awaitable<void> Server::Run() {
     return RunSession(std::make_shared<Session>(*this, std::move(socket)));
   };
   handlers.refusal = "server connection limit reached";
+  handlers.observe = metrics_.connections.Observer();
   co_await net::AcceptLoop(acceptor_, limits_, "session", std::move(handlers));
 }
 

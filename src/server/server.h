@@ -19,6 +19,7 @@
 #include "server/live_source.h"
 #include "server/manifest_cache.h"
 #include "server/server_config.h"
+#include "server/server_metrics.h"
 
 namespace braid::server {
 
@@ -81,9 +82,16 @@ class Server {
   // Ok when no key is set, or when `token` grants `name` (core::kEveryName
   // for LIST) at this moment; kForbidden saying why otherwise.
   Status CheckAccess(std::string_view token, std::string_view name) const;
+  // What the sessions count (REQUIRES: io thread), and the registry that
+  // --metrics serves.
+  ServerMetrics& metrics() { return metrics_; }
+  std::shared_ptr<prometheus::Registry> registry() const { return registry_; }
 
  private:
   asio::io_context& io_;
+  std::shared_ptr<prometheus::Registry> registry_ =
+      std::make_shared<prometheus::Registry>();
+  ServerMetrics metrics_{*registry_};
   ServerOptions options_;
   std::optional<core::SigningKey> signing_key_;
   std::shared_ptr<const net::TlsContext> tls_;

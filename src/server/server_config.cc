@@ -121,7 +121,8 @@ Expected<ServerSettings> ParseServerSettings(std::string_view text,
                                               "tls_key",
                                               "access_key_file",
                                               "director_token_file",
-                                              "metalinks"};
+                                              "metalinks",
+                                              "metrics"};
   ServerSettings s;
   for (const auto& [key, value] : table) {
     std::string k(key.str());
@@ -163,6 +164,7 @@ Expected<ServerSettings> ParseServerSettings(std::string_view text,
     if (k == "access_key_file") s.access_key_file = text;
     if (k == "director_token_file") s.director_token_file = text;
     if (k == "metalinks") s.metalinks = text;
+    if (k == "metrics") s.metrics = text;
   }
   return s;
 }
@@ -202,6 +204,11 @@ Expected<ServerOptions> ResolveServerOptions(const ServerSettings& file,
   o.director_token_file =
       pick(file.director_token_file, flags.director_token_file).value_or("");
   o.metalinks = pick(file.metalinks, flags.metalinks).value_or("");
+  if (auto m = pick(file.metrics, flags.metrics); m && *m != "off") {
+    auto hp = core::ParseHostPort(*m, /*allow_zero=*/true);
+    if (!hp) return MakeError(Errc::kMalformed, "metrics: " + hp.error().what);
+    o.metrics = hp->ToString();
+  }
   o.mirrors = flags.mirrors.empty() ? file.mirrors : flags.mirrors;
   if (auto s = CheckMetalinks(&o); !s) return Unexpected{s.error()};
   auto address = [](const std::optional<std::string>& v, const char* what,

@@ -1,8 +1,8 @@
 // Settings of `braid serve`, from a TOML file (--config) and flags; flags
 // override the file. Keys: root, listen, name, director, advertise,
 // discovery, max_rate, live_spool_max, sign_key, tls_cert, tls_key,
-// access_key_file, director_token_file, metalinks, a list mirrors of URLs,
-// and a table [live] of NAME = "PATH" live streams.
+// access_key_file, director_token_file, metalinks, metrics, a list mirrors
+// of URLs, and a table [live] of NAME = "PATH" live streams.
 #ifndef BRAID_SERVER_SERVER_CONFIG_H_
 #define BRAID_SERVER_SERVER_CONFIG_H_
 
@@ -52,6 +52,8 @@ struct ServerOptions {
   // Empty: none. REQUIRES: mirrors, when set (and only then).
   std::string metalinks;
   std::vector<std::string> mirrors;
+  // HOST:PORT serving Prometheus metrics at /metrics; empty: none.
+  std::string metrics;
   // Live streams: name -> a FIFO or a file a producer appends to.
   std::vector<std::pair<std::string, std::string>> live;
   // Most bytes of one FIFO live stream kept in its spool; the stream ends
@@ -72,7 +74,7 @@ struct ServerOptions {
 struct ServerSettings {
   std::optional<std::string> root, listen, name, director, advertise, discovery,
       max_rate, live_spool_max, sign_key, tls_cert, tls_key, access_key_file,
-      director_token_file, metalinks;
+      director_token_file, metalinks, metrics;
   std::vector<std::string> live;     // "NAME=PATH"; the flags add to the file's
   std::vector<std::string> mirrors;  // the flags' replace the file's
 };

@@ -33,6 +33,23 @@ TEST(ServerConfigTest, FileThenFlagsOverride) {
   EXPECT_EQ(o->name, "s1");
 }
 
+TEST(ServerConfigTest, MetricsAddress) {
+  auto file = ParseServerSettings(
+      "root = \"/srv\"\nmetrics = \"127.0.0.1:9464\"\n", "t.toml");
+  ASSERT_TRUE(file) << file.error().ToString();
+  auto o = ResolveServerOptions(*file, {});
+  ASSERT_TRUE(o) << o.error().ToString();
+  EXPECT_EQ(o->metrics, "127.0.0.1:9464");
+  ServerSettings off;
+  off.metrics = "off";
+  EXPECT_EQ(ResolveServerOptions(*file, off)->metrics, "");
+  ServerSettings bad;
+  bad.metrics = "nowhere";
+  auto refused = ResolveServerOptions(*file, bad);
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().what.find("metrics:"), std::string::npos);
+}
+
 TEST(ServerConfigTest, LiveStreamsFromTheFileAndTheFlags) {
   auto file = ParseServerSettings(
       "root = \"/srv\"\n[live]\ncam = \"/run/cam.fifo\"\nmic = \"/run/mic\"\n",

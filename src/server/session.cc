@@ -9,6 +9,7 @@
 
 #include <vector>
 
+#include "net/log_fields.h"
 #include "server/server.h"
 
 namespace braid::server {
@@ -31,17 +32,19 @@ awaitable<void> Session::Run() {
   auto self = shared_from_this();
   if (const auto* tls = server_.tls()) {
     if (auto s = co_await conn_.AcceptTls(*tls, hello_by_); !s) {
-      spdlog::info("{}: {}", conn_.peer(), s.error().ToString());
+      net::PeerLog(spdlog::level::info, {conn_.peer(), name_}, "{}",
+                   s.error().ToString());
       conn_.Close();
       co_return;
     }
   }
   writer_running_ = true;
-  asio::co_spawn(conn_.socket().get_executor(), WriteLoop(),
-                 [self](std::exception_ptr e) {
-                   if (e)
-                     spdlog::error("{}: writer failed", self->conn_.peer());
-                 });
+  asio::co_spawn(
+      conn_.socket().get_executor(), WriteLoop(), [self](std::exception_ptr e) {
+        if (e)
+          net::PeerLog(spdlog::level::err, {self->conn_.peer(), self->name_},
+                       "writer failed");
+      });
   co_await ReadLoop();
   closing_ = true;
   wake_.Notify();
@@ -49,7 +52,8 @@ awaitable<void> Session::Run() {
   if (writer_running_) co_await writer_done_.Wait(std::chrono::seconds(2));
   conn_.Close();
   if (writer_running_) co_await writer_done_.Wait(std::chrono::seconds(2));
-  spdlog::debug("{}: connection closed", conn_.peer());
+  net::PeerLog(spdlog::level::debug, {conn_.peer(), name_},
+               "connection closed");
 }
 
 awaitable<void> Session::ReadLoop() {
@@ -60,7 +64,9 @@ awaitable<void> Session::ReadLoop() {
     auto stuck_since = net::Clock::now();
     while (conn_.queued_bytes() > opt.max_queued_bytes) {
       if (net::Clock::now() - stuck_since > opt.idle_timeout) {
-        spdlog::info("{}: not reading its answers; closing", conn_.peer());
+        net::PeerLog(spdlog::level::info, {conn_.peer(), name_},
+                     "not reading its answers; closing");
+        server_.metrics().limits.Get("unread_answers").Increment();
         co_return;
       }
       co_await net::SleepFor(std::chrono::milliseconds(20));
@@ -80,8 +86,9 @@ awaitable<void> Session::ReadLoop() {
                   net::Clock::now() - last_progress_ < opt.idle_timeout;
       if (e.code == Errc::kTimeout && busy)
         continue;  // writer is making progress
-      spdlog::info("{}: {}", conn_.peer(), e.ToString());
-      conn_.Queue(core::ErrorMsg{e.code, e.ToString()});
+      net::PeerLog(spdlog::level::info, {conn_.peer(), name_}, "{}",
+                   e.ToString());
+      SendError(e.code, e.ToString());
       co_return;
     }
     Status s = Ok{};
@@ -97,8 +104,9 @@ awaitable<void> Session::ReadLoop() {
       s = Handle(*m);
     }
     if (!s) {
-      spdlog::info("{}: {}", conn_.peer(), s.error().ToString());
-      conn_.Queue(core::ErrorMsg{s.error().code, s.error().ToString()});
+      net::PeerLog(spdlog::level::info, {conn_.peer(), name_}, "{}",
+                   s.error().ToString());
+      SendError(s.error().code, s.error().ToString());
       co_return;
     }
     wake_.Notify();
@@ -139,8 +147,10 @@ Status Session::Handle(Message& m) {
   if (!ack) return Unexpected{ack.error()};
   if (*ack) {
     conn_.Queue(**ack);
-    spdlog::debug("{}: PATTERN epoch {} at position {}", conn_.peer(),
-                  (*ack)->epoch, (*ack)->position);
+    server_.metrics().patterns.Increment();
+    net::PeerLog(spdlog::level::debug, {conn_.peer(), name_},
+                 "PATTERN epoch {} at position {}", (*ack)->epoch,
+                 (*ack)->position);
   }
   if (std::holds_alternative<core::Start>(m))
     last_progress_ = net::Clock::now();
@@ -162,6 +172,11 @@ Status Session::OnHello(const core::Hello& h) {
   return Ok{};
 }
 
+void Session::SendError(Errc code, std::string message) {
+  server_.metrics().ErrorSent(code);
+  conn_.Queue(core::ErrorMsg{code, std::move(message)});
+}
+
 awaitable<Status> Session::OnOpen(const core::Open& o) {
   // Before anything that could tell whether the name exists.
   if (auto s = server_.CheckAccess(o.access_token, o.name); !s) co_return s;
@@ -169,23 +184,22 @@ awaitable<Status> Session::OnOpen(const core::Open& o) {
   auto file = server_.root().OpenStream(o.name);
   if (!file) {
     // Not a protocol violation: report it and stay usable for another OPEN.
-    spdlog::info("{}: OPEN {}", conn_.peer(), file.error().ToString());
-    conn_.Queue(core::ErrorMsg{file.error().code, file.error().ToString()});
+    net::PeerLog(spdlog::level::info, {conn_.peer(), o.name}, "OPEN {}",
+                 file.error().ToString());
+    SendError(file.error().code, file.error().ToString());
     co_return Ok{};
   }
   auto manifest = co_await server_.manifests().Get(file->fd());
   if (!manifest) {
-    spdlog::warn("{}: OPEN '{}': {}", conn_.peer(), o.name,
-                 manifest.error().ToString());
-    conn_.Queue(
-        core::ErrorMsg{manifest.error().code, manifest.error().ToString()});
+    net::PeerLog(spdlog::level::warn, {conn_.peer(), o.name}, "OPEN '{}': {}",
+                 o.name, manifest.error().ToString());
+    SendError(manifest.error().code, manifest.error().ToString());
     co_return Ok{};
   }
   manifest_ = *manifest;
   layout_ = {file->size(), o.block_size};
   if (manifest_->size() != layout_.size) {
-    conn_.Queue(core::ErrorMsg{Errc::kIoError,
-                               "'" + o.name + "' changed while opening"});
+    SendError(Errc::kIoError, "'" + o.name + "' changed while opening");
     co_return Ok{};
   }
   file_.emplace(std::move(*file));
@@ -194,9 +208,12 @@ awaitable<Status> Session::OnOpen(const core::Open& o) {
   conn_.Queue(core::Opened{layout_.size, o.block_size, layout_.block_count(),
                            manifest_->ContentId()});
   state_ = State::kOpen;
-  spdlog::info("{}: OPEN '{}' ({} bytes, block {}, pattern {}, id {})",
-               conn_.peer(), o.name, layout_.size, o.block_size,
-               o.pattern.ToString(), core::Index(o.my_id));
+  server_.metrics().opens.Increment();
+  bytes_sent_ = &server_.metrics().bytes.Get(name_);
+  net::PeerLog(spdlog::level::info, {conn_.peer(), name_},
+               "OPEN '{}' ({} bytes, block {}, pattern {}, id {})", o.name,
+               layout_.size, o.block_size, o.pattern.ToString(),
+               core::Index(o.my_id));
   co_return Ok{};
 }
 
@@ -218,7 +235,7 @@ awaitable<void> Session::CloseStream() {
 void Session::OnSignatureGet() {
   const core::SigningKey* key = server_.signing_key();
   if (!key || !manifest_) {
-    conn_.Queue(core::ErrorMsg{Errc::kNotFound, "not signed here"});
+    SendError(Errc::kNotFound, "not signed here");
     return;
   }
   core::SignedStatement what{name_, layout_.size, manifest_->ContentId()};
@@ -229,8 +246,7 @@ Status Session::OnManifestGet(const core::ManifestGet& g) {
   if (!manifest_) {
     // A live stream has none (yet). Not a violation: a client may ask in
     // the same flight as its OPEN, before it knows the stream is live.
-    conn_.Queue(
-        core::ErrorMsg{Errc::kNotFound, "a live stream has no manifest"});
+    SendError(Errc::kNotFound, "a live stream has no manifest");
     return Ok{};
   }
   core::ManifestPart part{g.first, {}};
@@ -267,8 +283,10 @@ awaitable<void> Session::WriteLoop() {
         continue;
       }
       if (stream_->plan().exhausted()) {
-        spdlog::info("{}: replays switches behind its position", conn_.peer());
-        conn_.Queue(core::ErrorMsg{Errc::kLimit, "catch-up credit exhausted"});
+        net::PeerLog(spdlog::level::info, {conn_.peer(), name_},
+                     "replays switches behind its position");
+        server_.metrics().limits.Get("catch_up").Increment();
+        SendError(Errc::kLimit, "catch-up credit exhausted");
         closing_ = true;
         continue;
       }
@@ -334,12 +352,18 @@ awaitable<Status> Session::SendBlock(uint64_t seq) {
   uint32_t len = layout_.LengthOf(seq);
   auto wait =
       server_.rate_limit().Take(len + core::kDataPrefixSize, net::Clock::now());
-  if (wait > net::Clock::duration::zero()) co_await net::SleepFor(wait);
+  if (wait > net::Clock::duration::zero()) {
+    server_.metrics().rate_wait_seconds.Increment(
+        std::chrono::duration<double>(wait).count());
+    co_await net::SleepFor(wait);
+  }
   if (!writer_) writer_ = MakeWriter();  // after the TLS handshake, if any
   BlockToSend block{seq, stream_->EpochOf(seq), DataFd(), layout_.OffsetOf(seq),
                     len};
   if (auto s = co_await writer_->Write(block); !s) co_return s;
   stream_->Sent(len);
+  server_.metrics().blocks.Increment();
+  bytes_sent_->Increment(len);
   last_progress_ = net::Clock::now();
   co_return Ok{};
 }

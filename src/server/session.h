@@ -6,6 +6,8 @@
 #ifndef BRAID_SERVER_SESSION_H_
 #define BRAID_SERVER_SESSION_H_
 
+#include <prometheus/counter.h>
+
 #include <memory>
 #include <optional>
 #include <vector>
@@ -40,6 +42,8 @@ class Session : public std::enable_shared_from_this<Session> {
   awaitable<void> WriteLoop();
   // Handles one frame; an error means: send it to the peer and disconnect.
   Status Handle(core::Message& m);
+  // Queues an ERROR frame, counted by its code.
+  void SendError(Errc code, std::string message);
   Status OnHello(const core::Hello& h);
   awaitable<Status> OnOpen(const core::Open& o);
   // Before a re-OPEN (docs/protocol.md "OPEN"): waits for the block being
@@ -86,6 +90,8 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<core::ServingStream> stream_;
   std::shared_ptr<const core::Manifest> manifest_;
   std::string name_;  // the open file's name, as OPEN named it
+  // The open stream's braid_server_bytes_sent_total.
+  prometheus::Counter* bytes_sent_ = nullptr;
   std::unique_ptr<BlockWriter> writer_;  // made at the first block
   net::Clock::time_point last_progress_;
 };

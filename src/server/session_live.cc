@@ -3,6 +3,7 @@
 // plan waits at the first block that does not exist yet.
 #include <spdlog/spdlog.h>
 
+#include "net/log_fields.h"
 #include "server/server.h"
 #include "server/session.h"
 
@@ -30,11 +31,12 @@ Status Session::OpenLive(const core::Open& o,
   edge_sent_at_ = {};
   SyncLive();
   state_ = State::kOpen;
-  spdlog::info(
-      "{}: OPEN live '{}' ({} bytes so far, block {}, pattern {}, "
-      "id {})",
-      conn_.peer(), o.name, live_->available(), o.block_size,
-      o.pattern.ToString(), core::Index(o.my_id));
+  server_.metrics().opens.Increment();
+  bytes_sent_ = &server_.metrics().bytes.Get(o.name);
+  net::PeerLog(spdlog::level::info, {conn_.peer(), o.name},
+               "OPEN live '{}' ({} bytes so far, block {}, pattern {}, id {})",
+               o.name, live_->available(), o.block_size, o.pattern.ToString(),
+               core::Index(o.my_id));
   return Ok{};
 }
 
