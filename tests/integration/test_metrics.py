@@ -57,6 +57,25 @@ def samples(text: str) -> dict[str, float]:
     return out
 
 
+def listening_port(pid: int) -> int | None:
+    """The TCP port process `pid` listens on (its first listening socket),
+    from /proc: for a program that cannot say which port 0 gave it."""
+    inodes = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            cols = line.split()
+            if cols[3] == "0A" and cols[9] in inodes:  # LISTEN
+                return int(cols[1].split(":")[1], 16)
+    return None
+
+
 def total(s: dict[str, float], name: str) -> float:
     """The sum of a metric over all its label sets."""
     return sum(v for k, v in s.items() if k == name or k.startswith(name + "{"))
@@ -182,6 +201,73 @@ class MetricsCase(unittest.TestCase):
         key = 'braid_relay_routes_refused_total{code="forbidden_path"}'
         self.assertGreater(after.get(key, 0), relay_before.get(key, 0))
         self.assertTrue(self.servers[1].alive() and self.relay.alive())
+
+
+class PrometheusCase(unittest.TestCase):
+    """A real Prometheus server scrapes a server, a director and a relay
+    with --metrics: every target is up, and a query sees the bytes sent."""
+
+    def test_prometheus_scrapes_the_daemons(self) -> None:
+        if not shutil.which("prometheus"):
+            raise AssertionError("prometheus is missing: run scripts/setup.sh")
+        tmp = h.make_temp_dir(self)
+        root = os.path.join(tmp, "root")
+        os.makedirs(root)
+        h.write_random_file(os.path.join(root, "f.bin"), h.MIB)
+        metrics = ["--metrics", "127.0.0.1:0"]
+        d = h.start_director(os.path.join(tmp, "c.db"), extra=metrics, log_dir=tmp)
+        self.addCleanup(d.stop)
+        srv = h.start_server(root, log_dir=tmp, extra=metrics)
+        self.addCleanup(srv.stop)
+        relay = h.start_relay([srv.address], extra=metrics, log_dir=tmp)
+        self.addCleanup(relay.stop)
+        r = h.run_get("f.bin", [srv.address], os.path.join(tmp, "out"), quiet=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        targets = [metrics_url(x).split("/")[2] for x in (d, srv, relay)]
+        config = os.path.join(tmp, "prometheus.yml")
+        with open(config, "w") as f:
+            f.write("global:\n  scrape_interval: 1s\nscrape_configs:\n"
+                    "  - job_name: braid\n    static_configs:\n"
+                    f"      - targets: {json.dumps(targets)}\n")
+        log = open(os.path.join(tmp, "prometheus.log"), "wb")
+        self.addCleanup(log.close)
+        prom = subprocess.Popen(
+            ["prometheus", f"--config.file={config}",
+             f"--storage.tsdb.path={os.path.join(tmp, 'tsdb')}",
+             "--web.listen-address=127.0.0.1:0"],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=log, cwd=tmp)
+        self.addCleanup(lambda: (prom.kill(), prom.wait()))
+        port: list[int] = []
+
+        def bound() -> bool:
+            found = listening_port(prom.pid) if prom.poll() is None else None
+            if found:
+                port.append(found)
+            return bool(found)
+
+        self.assertTrue(h.wait_until(bound, 30), "prometheus did not listen")
+        api = f"http://127.0.0.1:{port[0]}/api/v1"
+
+        def query(path: str) -> dict:
+            try:
+                with urllib.request.urlopen(api + path, timeout=5) as resp:
+                    return json.loads(resp.read())
+            except OSError:
+                return {}
+
+        def all_up() -> bool:
+            active = query("/targets").get("data", {}).get("activeTargets", [])
+            return len(active) == 3 and all(t["health"] == "up" for t in active)
+
+        self.assertTrue(h.wait_until(all_up, 60, interval=0.5),
+                        json.dumps(query("/targets"))[:3000])
+
+        def sent() -> float:
+            result = query("/query?query=sum(braid_server_bytes_sent_total)").get(
+                "data", {}).get("result", [])
+            return float(result[0]["value"][1]) if result else 0
+
+        self.assertTrue(h.wait_until(lambda: sent() >= h.MIB, 30, interval=0.5))
 
 
 class MetricsFlagCase(unittest.TestCase):
