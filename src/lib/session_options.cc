@@ -243,10 +243,13 @@ Status AddFetchOptions(const FetchOptions& f, client::GetOptions* get) {
     } else {
       std::copy(sum->value.begin(), sum->value.end(),
                 get->sha256.emplace().begin());
+      if (f.sha256.empty()) get->sha256_from = "--checksum";
     }
   }
-  if (!get->sha256 && get->default_sha256 && !get->sink && !f.range)
+  if (!get->sha256 && get->default_sha256 && !get->sink && !f.range) {
     get->sha256 = get->default_sha256;
+    get->sha256_from = "the Metalink";
+  }
   get->trace_path = f.trace_path;
   get->resume = f.resume;
   get->max_rate = f.max_rate;

@@ -51,13 +51,14 @@ class GetHabits(MirrorCase):
         locked = self.mirror(credentials="a:b")
         self.assert_status(self.get([locked.url, "-o", self.out]), 6, "HTTP 401")
         self.assert_status(self.get([self.m.url, "-o", self.out, "--sha256", "0" * 64]),
-                           5, "SHA-256", "kept as")
+                           5, "SHA-256", "of --sha256: kept as")
         self.assertFalse(os.path.exists(self.out))
         self.assertEqual(h.sha256_file(self.out + ".braid-bad"), self.digest)
         os.remove(self.out + ".braid-bad")
         # aria2's spelling: the same check, and the other algorithms it takes.
         self.assert_status(self.get([self.m.url, "-o", self.out, "--checksum",
-                                     "SHA-256=" + "0" * 64]), 5, "SHA-256", "kept as")
+                                     "SHA-256=" + "0" * 64]), 5, "SHA-256",
+                           "of --checksum: kept as")
         os.remove(self.out + ".braid-bad")
         self.assert_status(self.get([self.m.url, "-o", self.out, "--checksum",
                                      "md5=" + "0" * 32]), 5, "md5 of the download is "

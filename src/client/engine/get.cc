@@ -117,7 +117,7 @@ Expected<T> RunUntilSettled(GetOptions* options,
 // the checksum in the error.
 Status CheckFile(const std::string& path, const std::string& algo,
                  std::span<const uint8_t> want, const std::string& label,
-                 const char* flag) {
+                 const std::string& from) {
   auto got = core::ChecksumOfFile(path, algo);
   if (!got) return Unexpected{got.error()};
   if (std::equal(got->begin(), got->end(), want.begin(), want.end()))
@@ -127,15 +127,16 @@ Status CheckFile(const std::string& path, const std::string& algo,
   std::filesystem::rename(path, bad, ec);
   return MakeError(Errc::kBadData,
                    label + " of the download is " + core::ToHex(*got) +
-                       ", not the " + core::ToHex(want) + " given with " +
-                       flag + ": kept as " + bad +
+                       ", not the " + core::ToHex(want) + " of " + from +
+                       ": kept as " + bad +
                        " (a source serves other bytes than the checksum's)");
 }
 
 }  // namespace
 
-Status CheckSha256(const std::string& path, const core::Digest& want) {
-  return CheckFile(path, "sha-256", want, "SHA-256", "--sha256");
+Status CheckSha256(const std::string& path, const core::Digest& want,
+                   const std::string& from) {
+  return CheckFile(path, "sha-256", want, "SHA-256", from);
 }
 
 Status CheckChecksum(const std::string& path, const core::FileChecksum& want) {
@@ -176,14 +177,19 @@ Expected<GetReport> RunGet(const GetOptions& given, std::stop_token stop,
   // Metalink's (one fetched here: a file's was made the user's) or the one
   // the mirrors stated.
   std::optional<core::Digest> check = options.sha256;
+  std::string from = options.sha256_from;
   if (!check && result && !result->verified && !options.sink &&
       !options.range && !WritesInPlace(options.output)) {
     check = options.default_sha256;
+    from = "the Metalink";
     auto stated = core::DigestFromHex(result->stated_sha256);
-    if (!check && stated) check = *stated;
+    if (!check && stated) {
+      check = *stated;
+      from = "the mirrors' Digest field";
+    }
   }
   if (result && check) {
-    if (Status s = CheckSha256(options.output, *check); !s)
+    if (Status s = CheckSha256(options.output, *check, from); !s)
       return Unexpected{s.error()};
     result->sha256_checked = true;
   }

@@ -96,6 +96,9 @@ struct GetOptions {
   // that does not match is kept as "PATH.braid-bad", not PATH. REQUIRES: a
   // file output.
   std::optional<core::Digest> sha256;
+  // Where `sha256` came from, for the message when it does not match:
+  // "--sha256", "--checksum", "the Metalink".
+  std::string sha256_from = "--sha256";
   // Another algorithm's checksum of the whole file (--checksum md5=...),
   // checked at the end as sha256 is.
   std::optional<core::FileChecksum> checksum;
@@ -174,7 +177,9 @@ Expected<Description> Describe(const GetOptions& options,
 void AdoptSources(const GetOptions& from, GetOptions* into);
 
 // Hashes the file at path; if it is not `want`, removes it and says so.
-Status CheckSha256(const std::string& path, const core::Digest& want);
+// `from` says where `want` came from ("--sha256", "the Metalink", ...).
+Status CheckSha256(const std::string& path, const core::Digest& want,
+                   const std::string& from);
 // The same for another algorithm (--checksum).
 Status CheckChecksum(const std::string& path, const core::FileChecksum& want);
 
