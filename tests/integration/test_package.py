@@ -327,7 +327,7 @@ class InstalledPackage(unittest.TestCase):
         self.assertTrue(os.path.isfile(f"{STATE}/director.db"), director.stderr_text())
 
         by_name = ["--director", director.address]
-        via_relay = ["--origin", server.address, "--via", relay.address, "--via", "direct"]
+        via_relay = ["--origin", server.address, "--via", relay.address]
         self.get(by_name)
         self.get(via_relay)
         self.assertIn(f"-> {server.address}", relay.stderr_text())
