@@ -263,6 +263,11 @@ class InstalledPackage(unittest.TestCase):
         r = run([exe])
         self.assertEqual(r.returncode, 1)
         self.assertIn(b"usage: fetch", r.stdout)
+        # find_package(braid) finds the installed CMake package by itself.
+        build = os.path.join(self.out_dir, "example")
+        checked(["cmake", "-S", os.path.join(REPO, "examples"), "-B", build, "-G", "Ninja"])
+        checked(["cmake", "--build", build], timeout=300)
+        self.assertTrue(os.access(os.path.join(build, "fetch"), os.X_OK))
 
     # -- the units' command lines
 
