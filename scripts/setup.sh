@@ -13,6 +13,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 gnuplot-nox iproute2 curl aria2 axel nginx-light lighttpd ca-certificates openssl time ffmpeg
   help2man etcd-server etcd-client prometheus-cpp-dev prometheus chromium-headless-shell dpkg-dev fakeroot
+  systemd man-db adduser  # the package test: systemd-analyze, man, the braid user
 )
 
 if [ "$(id -u)" -eq 0 ]; then

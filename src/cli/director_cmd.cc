@@ -5,6 +5,7 @@
 
 #include "cli/commands.h"
 #include "cli/metrics_flag.h"
+#include "cli/on_hangup.h"
 #include "cli/tls_flags.h"
 #include "director/catalog.h"
 #include "director/director.h"
@@ -49,6 +50,25 @@ Expected<std::unique_ptr<director::Store>> OpenStore(const DirectorFlags& flags,
   options.lease_ttl = std::chrono::seconds(flags.lease_ttl_s);
   return std::unique_ptr<director::Store>(
       std::make_unique<director::EtcdCatalog>(io, std::move(options)));
+}
+
+// SIGHUP: the registration token file again, the one file the director
+// reads that can change under running connections (TLS and the rest of the
+// flags need a restart).
+void ReloadTokens(const DirectorFlags& flags, director::Director& dir) {
+  if (flags.register_tokens.empty()) {
+    spdlog::info("SIGHUP: nothing to reload (no --register-tokens file)");
+    return;
+  }
+  auto tokens = core::RegisterTokens::Load(flags.register_tokens);
+  if (!tokens) {
+    spdlog::error("SIGHUP: {}; keeping the current tokens",
+                  tokens.error().what);
+    return;
+  }
+  spdlog::info("SIGHUP: {} registration token(s) from {}", tokens->size(),
+               flags.register_tokens);
+  dir.SetRegisterTokens(std::move(*tokens));
 }
 
 int RunDirector(const DirectorFlags& flags) {
@@ -103,6 +123,7 @@ int RunDirector(const DirectorFlags& flags) {
         "register servers (--register-tokens FILE requires a token)",
         endpoint->address().to_string());
   }
+  OnHangup hup(io, [&] { ReloadTokens(flags, dir); });
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](std::error_code, int) {
     spdlog::info("stopping");

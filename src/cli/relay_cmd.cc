@@ -5,6 +5,7 @@
 
 #include "cli/commands.h"
 #include "cli/metrics_flag.h"
+#include "cli/on_hangup.h"
 #include "net/log_failure.h"
 #include "relay/relay.h"
 
@@ -49,6 +50,10 @@ int RunRelay(const RelayFlags& flags) {
   spdlog::info("relay on {}:{} for {} origin(s)",
                endpoint->address().to_string(), endpoint->port(),
                options.allow.size());
+  // Every setting is a flag: a reload has nothing to read.
+  OnHangup hup(io, [] {
+    spdlog::info("SIGHUP: nothing to reload (a relay's settings are flags)");
+  });
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](std::error_code, int) {
     spdlog::info("stopping");

@@ -2,11 +2,11 @@
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
-#include <functional>
 
 #include "cli/commands.h"
 #include "cli/metalink_publisher.h"
 #include "cli/metrics_flag.h"
+#include "cli/on_hangup.h"
 #include "cli/tls_flags.h"
 #include "core/register_token.h"
 #include "net/log_failure.h"
@@ -152,14 +152,7 @@ int RunServe(const ServeFlags& flags) {
                    ? fmt::format(" at most {} B/s", options->max_rate)
                    : "");
   // SIGHUP re-reads the config file's max_rate (flags still win).
-  asio::signal_set hup(io, SIGHUP);
-  std::function<void(std::error_code, int)> on_hup = [&](std::error_code ec,
-                                                         int) {
-    if (ec) return;
-    ReloadRate(flags, srv);
-    hup.async_wait(on_hup);
-  };
-  hup.async_wait(on_hup);
+  OnHangup hup(io, [&] { ReloadRate(flags, srv); });
   asio::co_spawn(io, srv.Run(), net::LogFailure("server"));
   server::DiscoveryResponder discovery(srv);
   if (options->discovery) {

@@ -270,6 +270,10 @@ awaitable<Status> Director::Canonicalize(Peer& peer, core::Register& r) {
   co_return Ok{};
 }
 
+void Director::SetRegisterTokens(core::RegisterTokens tokens) {
+  options_.register_tokens = std::move(tokens);
+}
+
 Status Director::Authenticate(Peer& peer, const core::Register& r) {
   if (!options_.register_tokens || !(r.flags & core::Register::kFirst))
     return Ok{};

@@ -76,6 +76,10 @@ class Director {
   ~Director();
 
   Expected<tcp::endpoint> Listen();
+  // Replaces DirectorOptions::register_tokens (SIGHUP re-reads the file):
+  // REGISTERs from now on need one of `tokens`; a connection already
+  // admitted keeps its grant until it closes.
+  void SetRegisterTokens(core::RegisterTokens tokens);
   // Accepts connections until Stop().
   awaitable<void> Run();
   // Expires servers that stopped sending heartbeats, until Stop().

@@ -524,13 +524,15 @@ def idle_rss_bytes() -> int:
 
 
 def start_daemon(args: list[str], what: str, *, log_dir: str | None = None,
-                 timeout: float = SERVER_START_TIMEOUT) -> Server:
+                 timeout: float = SERVER_START_TIMEOUT, cwd: str | None = None,
+                 env: dict[str, str] | None = None) -> Server:
     """Starts a braid daemon (`args` with the binary first) whose first stdout
     line is `listening 127.0.0.1:PORT`; reads that line, bounded by `timeout`.
 
     stderr goes to a file in `log_dir` (default: the scratch dir); the rest
-    of stdout is drained in the background. Raises AssertionError with the
-    daemon's stderr if it exits or prints something else first.
+    of stdout is drained in the background. It runs in `cwd` (default: the
+    scratch dir) with `env` (default: this process's). Raises AssertionError
+    with the daemon's stderr if it exits or prints something else first.
     """
     if log_dir is None:
         log_dir = scratch_dir()
@@ -538,7 +540,7 @@ def start_daemon(args: list[str], what: str, *, log_dir: str | None = None,
     fd, stderr_path = tempfile.mkstemp(prefix=prefix, suffix=".stderr", dir=log_dir)
     with os.fdopen(fd, "wb") as errf:
         proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=errf, bufsize=0, cwd=scratch_dir())
+                                stderr=errf, bufsize=0, cwd=cwd or scratch_dir(), env=env)
     srv = Server(proc, 0, stderr_path, args)
     _ALL_SERVERS.append(srv)
 

@@ -17,6 +17,7 @@ import hashlib
 import hmac
 import json
 import os
+import signal
 import struct
 import sys
 import time
@@ -357,6 +358,32 @@ class RegistrationTokens(DirectorCase):
         self.assertEqual(h.sha256_file(out), self.digest)
         self.assertEqual([s["address"] for s in self.load_stats(stats)["sources"]],
                          [srv.address])
+
+    def reload_tokens(self, text: str, logged: str) -> None:
+        """Rewrites the director's token file, sends SIGHUP, waits for `logged`."""
+        write(os.path.join(self.tmp, "tokens"), text)
+        self.d.signal(signal.SIGHUP)
+        self.assertTrue(h.wait_until(lambda: logged in self.d.stderr_text(), 10),
+                        self.d.stderr_text())
+
+    def test_sighup_rereads_the_token_file(self) -> None:
+        """`systemctl reload`: a new token is admitted and a withdrawn one
+        refused from then on; a broken file keeps the tokens in force."""
+        fresh = "server-fresh-0123456789"
+        c = self.registrar()
+        self.assert_refused(self.register(c, "127.0.0.1:9", fresh), c, h.kForbidden,
+                            "registration refused: no valid token")
+        self.reload_tokens(f"{fresh}\n", "SIGHUP: 1 registration token(s)")
+        self.assertEqual(self.register(self.registrar(), "127.0.0.1:9", fresh).type,
+                         h.REGISTERED)
+        c = self.registrar()
+        self.assert_refused(self.register(c, "127.0.0.1:10", self.GOOD), c, h.kForbidden,
+                            "registration refused: no valid token")
+
+        self.reload_tokens("tooshort\n", "keeping the current tokens")
+        self.assertEqual(self.register(self.registrar(), "127.0.0.1:11", fresh).type,
+                         h.REGISTERED)
+        self.assertTrue(self.d.alive(), self.d.stderr_text())
 
     def test_bad_token_files_are_usage_errors(self) -> None:
         short = write(os.path.join(self.tmp, "short"), "tooshort\n")

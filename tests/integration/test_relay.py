@@ -131,6 +131,17 @@ class RelayTransfers(RelayCase):
         for r in (r1, r2):
             self.assertIn(f"-> {o.address}", r.stderr_text())
 
+    def test_sighup_keeps_routing(self) -> None:
+        """`systemctl reload`: a relay has nothing to re-read; it says so and
+        keeps carrying routes (it used to die of SIGHUP's default action)."""
+        o = self.origin()
+        r = self.relay([o.address])
+        r.signal(signal.SIGHUP)
+        self.assertTrue(h.wait_until(lambda: "SIGHUP: nothing to reload" in r.stderr_text(), 10),
+                        r.stderr_text())
+        self.relay_serves(r, o)
+        self.get_ok(self.SMALL, o, [r])
+
     def test_three_relays_and_direct(self) -> None:
         o = self.origin()
         relays = [self.relay([o.address]) for _ in range(3)]
