@@ -248,6 +248,7 @@ Status AddFetchOptions(const FetchOptions& f, client::GetOptions* get) {
   if (!get->sha256 && get->default_sha256 && !get->sink && !f.range)
     get->sha256 = get->default_sha256;
   get->trace_path = f.trace_path;
+  get->on_trace = f.on_trace;
   get->resume = f.resume;
   get->max_rate = f.max_rate;
   get->on_progress = f.on_progress;
