@@ -63,7 +63,10 @@ function takeInterval(t, e) {
     Object.assign(src, {rate: s.rate, share: s.share, alive: s.alive});
   }
   view.rows.push(row);
-  if (view.rows.length > MAX_ROWS) view.rows.shift();
+  if (view.rows.length > MAX_ROWS) {
+    view.rows.shift();
+    view.dropped = true;
+  }
 }
 
 function takeChange(t, e) {
@@ -95,7 +98,8 @@ function frame(canvas) {
   g.font = '11px sans-serif';
   const w = canvas.width - PAD.left - PAD.right;
   const h = canvas.height - PAD.top - PAD.bottom;
-  const t0 = view.rows.length ? view.rows[0].t : 0;
+  // From the start, or from the oldest row kept.
+  const t0 = view.dropped && view.rows.length ? view.rows[0].t : 0;
   const t1 = Math.max(view.lastT, t0 + 1);
   return {g, w, h, t0, t1,
     x: (t) => PAD.left + (t - t0) / (t1 - t0) * w,
@@ -137,9 +141,8 @@ function vline(f, t, colour, dash) {
 }
 
 function marks(f) {
-  for (const p of view.patterns) {
-    if (p.t > 0.01) vline(f, p.t, '#888', [3, 3]);
-  }
+  // Each pattern after the first.
+  for (const p of view.patterns.slice(1)) vline(f, p.t, '#888', [3, 3]);
   for (const c of view.changes) {
     vline(f, c.t, c.kind === 'failed' ? '#d00' : '#080', []);
   }
@@ -161,7 +164,7 @@ function stackTops() {
 function drawRates() {
   const f = frame(document.getElementById('rates'));
   const stacks = stackTops();
-  const top = niceTop(Math.max(1, ...stacks.map((s) => s.sum)) * 1.05);
+  const top = niceTop(Math.max(1e6, ...stacks.map((s) => s.sum)) * 1.05);
   axes(f, top, (v) => (v / 1e6).toFixed(v < 1e7 && v > 0 ? 1 : 0) + ' MB/s');
   let below = stacks.map(() => 0);
   for (const id of ids()) {
@@ -227,7 +230,7 @@ function drawLegend() {
     cell(tr, '').appendChild(swatch);
     cell(tr, letter(id));
     cell(tr, s.address || 'source ' + id);
-    cell(tr, mbps(s.rate), 'num');
+    cell(tr, s.alive ? mbps(s.rate) : '-', 'num');
     cell(tr, (s.share * 100).toFixed(1) + ' %', 'num');
     cell(tr, s.alive ? 'taking part' : 'failed');
     body.appendChild(tr);
@@ -250,6 +253,11 @@ function drawPattern() {
 function drawChanges() {
   const list = document.getElementById('changes');
   list.replaceChildren();
+  if (!view.changes.length) {
+    const li = document.createElement('li');
+    li.textContent = 'none so far';
+    list.appendChild(li);
+  }
   for (const c of view.changes) {
     const li = document.createElement('li');
     li.className = c.kind;
