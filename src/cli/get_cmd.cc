@@ -461,11 +461,14 @@ void AddGetCommand(CLI::App& app, int* exit_code) {
                   "printed on stderr as `live view at http://HOST:PORT/`. "
                   "Read-only, self-contained (no outside scripts), bound "
                   "memory (the newest 16MiB of trace lines). It stops when "
-                  "the download ends, unless --serve-ui-linger");
+                  "the download ends, unless --serve-ui-linger. An address "
+                  "it cannot listen on is a usage error (exit status 2)")
+      ->type_name("HOST:PORT");
   cmd->add_option("--serve-ui-linger", flags->serve_ui_linger_s,
                   "Seconds the --serve-ui page stays up after the download "
                   "ended, so that a viewer sees the end (default 0; Ctrl-C "
                   "ends the wait)")
+      ->type_name("SECONDS")
       ->check(CLI::Range(0.0, 86400.0));
   cmd->add_flag("--live-edge", flags->live_edge,
                 "A live stream: join at its newest block instead of its start "
