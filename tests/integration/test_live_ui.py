@@ -148,8 +148,9 @@ def count_colour(png: tuple, rgb: tuple[int, int, int]) -> int:
 
 
 class LiveView(unittest.TestCase):
-    # 48 MB from three servers at 2.5 MB/s each: about 6.5 s.
-    SIZE = 48 * MB
+    # 64 MB from three servers at 2.5 MB/s each: about 8.5 s, of which the
+    # checks and the screenshot take 3 to 4 (more on a busy machine).
+    SIZE = 64 * MB
 
     @classmethod
     def setUpClass(cls) -> None:
