@@ -31,6 +31,7 @@
 #include <span>
 #include <stop_token>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace braid {
@@ -222,6 +223,13 @@ struct FetchOptions {
   uint64_t max_rate = 0;
   // JSON lines of per-interval rates and pattern changes; empty: none.
   std::string trace_path;
+  // Each of those lines (without its newline) as it is made, whether or
+  // not trace_path is set: to draw a transfer while it runs (`braid get
+  // --serve-ui`). Roughly every 500 ms, and when the pattern changes or a
+  // source joins or fails; on the fetch's thread, so keep it cheap (append
+  // to a buffer under a mutex). The view is valid only during the call.
+  // The lines' format: docs/library.md, "Trace lines".
+  std::function<void(std::string_view json_line)> on_trace;
   // Roughly every 100 ms while blocks flow, and once when the output is
   // whole, on the fetch's thread. Keep it short: the fetch waits for it.
   std::function<void(const Progress&)> on_progress;

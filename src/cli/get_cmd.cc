@@ -15,6 +15,7 @@
 #include "cli/cancel_on_signals.h"
 #include "cli/commands.h"
 #include "cli/get_output.h"
+#include "cli/live_ui.h"
 #include "cli/progress_line.h"
 #include "cli/source_flags.h"
 #include "core/range_spec.h"
@@ -42,6 +43,8 @@ struct GetFlags {
   int verbosity = 0;
   bool quiet = false;
   bool live_edge = false;
+  std::string serve_ui;  // --serve-ui HOST:PORT
+  double serve_ui_linger_s = 0;
 };
 
 int Usage(const std::string& message) {
@@ -259,8 +262,10 @@ Expected<Report> FetchWithRetries(Session& session, const std::string& output,
   }
 }
 
-// One download: items as the command line's NAME_OR_URL.
-int RunOneGet(const GetFlags& flags, const std::vector<std::string>& items) {
+// One download: items as the command line's NAME_OR_URL; shown on the
+// live view, if any.
+int RunOneGet(const GetFlags& flags, const std::vector<std::string>& items,
+              LiveUi* ui) {
   SessionOptions options;
   if (auto e = TakeItems(items, &options)) return Usage(*e);
   if (auto e = ApplySourceFlags(flags.source, &options)) return Usage(*e);
@@ -290,6 +295,7 @@ int RunOneGet(const GetFlags& flags, const std::vector<std::string>& items) {
   ProgressLine line(flags.progress == "bar" && !flags.quiet &&
                     ::isatty(STDERR_FILENO));
   if (flags.progress != "none") fetch.on_progress = ProgressTo(flags, &line);
+  if (ui) ui->Watch(described.name, &fetch);
   Expected<Report> report = MakeError(Errc::kCancelled);
   {
     CancelOnSignals cancel;
@@ -311,26 +317,61 @@ int RunOneGet(const GetFlags& flags, const std::vector<std::string>& items) {
   return kExitOk;
 }
 
-// The download the command line names, or each one -i names, one after
-// another: the exit status is the first failure's (an interruption stops
-// the rest).
-int RunGetCommand(const GetFlags& flags) {
-  SetUpLogging(flags.verbosity, flags.quiet);
-  if (flags.input_file.empty() == flags.items.empty())
-    return Usage("give NAME_OR_URL... or -i FILE (not both)");
-  if (flags.input_file.empty()) return RunOneGet(flags, flags.items);
-  if (!flags.output.output.empty())
-    return Usage("-o names one file: with -i, use -P DIR");
+// Each download -i names, one after another: the exit status is the first
+// failure's (an interruption stops the rest).
+int RunEachGet(const GetFlags& flags, LiveUi* ui) {
   auto downloads = ReadInputFile(flags.input_file);
   if (!downloads) return Usage(downloads.error().what);
   int status = kExitOk;
   for (size_t i = 0; i < downloads->size(); ++i) {
     spdlog::info("download {} of {}: {}", i + 1, downloads->size(),
                  (*downloads)[i].front());
-    int one = RunOneGet(flags, (*downloads)[i]);
+    int one = RunOneGet(flags, (*downloads)[i], ui);
     if (one == kExitInterrupted) return one;
     if (status == kExitOk) status = one;
   }
+  return status;
+}
+
+// --serve-ui: the live view, its address on stderr (even with --quiet: it
+// is what the user asked for). Null with a usage message if it cannot be.
+std::unique_ptr<LiveUi> StartLiveUi(const std::string& where) {
+  auto ui = LiveUi::Start(where);
+  if (!ui) {
+    Usage("--serve-ui " + where + ": " + ui.error().what);
+    return nullptr;
+  }
+  std::fprintf(stderr, "live view at %s\n", (*ui)->Url().c_str());
+  return std::move(*ui);
+}
+
+// After the downloads, the page says they ended and, for --serve-ui-linger,
+// stays up that long (Ctrl-C ends the wait) so that a viewer sees the end.
+void Linger(LiveUi& ui, double seconds) {
+  ui.Finished();
+  if (seconds <= 0) return;
+  spdlog::info("live view stays at {} for {:.0f} s (Ctrl-C ends it)", ui.Url(),
+               seconds);
+  CancelOnSignals cancel;
+  SleepUnlessStopped(cancel.token(), seconds);
+}
+
+// The download the command line names, or each one -i names.
+int RunGetCommand(const GetFlags& flags) {
+  SetUpLogging(flags.verbosity, flags.quiet);
+  if (flags.input_file.empty() == flags.items.empty())
+    return Usage("give NAME_OR_URL... or -i FILE (not both)");
+  if (!flags.input_file.empty() && !flags.output.output.empty())
+    return Usage("-o names one file: with -i, use -P DIR");
+  std::unique_ptr<LiveUi> ui;
+  if (!flags.serve_ui.empty()) {
+    ui = StartLiveUi(flags.serve_ui);
+    if (!ui) return kExitUsage;
+  }
+  int status = flags.input_file.empty()
+                   ? RunOneGet(flags, flags.items, ui.get())
+                   : RunEachGet(flags, ui.get());
+  if (ui && status != kExitInterrupted) Linger(*ui, flags.serve_ui_linger_s);
   return status;
 }
 
@@ -411,6 +452,24 @@ void AddGetCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--trace", flags->trace,
                   "Write per-interval rates, shares and pattern changes here "
                   "(JSON lines; scripts/plot-trace draws them)");
+  cmd->add_option("--serve-ui", flags->serve_ui,
+                  "While the download runs, serve a page at HOST:PORT that "
+                  "draws it: each source's rate and share over time, the "
+                  "pattern and its changes, sources joining and failing, "
+                  "progress (what --trace and scripts/plot-trace show "
+                  "afterwards). Port 0 picks a free one; the address is "
+                  "printed on stderr as `live view at http://HOST:PORT/`. "
+                  "Read-only, self-contained (no outside scripts), bound "
+                  "memory (the newest 16MiB of trace lines). It stops when "
+                  "the download ends, unless --serve-ui-linger. An address "
+                  "it cannot listen on is a usage error (exit status 2)")
+      ->type_name("HOST:PORT");
+  cmd->add_option("--serve-ui-linger", flags->serve_ui_linger_s,
+                  "Seconds the --serve-ui page stays up after the download "
+                  "ended, so that a viewer sees the end (default 0; Ctrl-C "
+                  "ends the wait)")
+      ->type_name("SECONDS")
+      ->check(CLI::Range(0.0, 86400.0));
   cmd->add_flag("--live-edge", flags->live_edge,
                 "A live stream: join at its newest block instead of its start "
                 "(live streams are fetched from their start by default)");

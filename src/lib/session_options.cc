@@ -251,6 +251,7 @@ Status AddFetchOptions(const FetchOptions& f, client::GetOptions* get) {
     get->sha256_from = "the Metalink";
   }
   get->trace_path = f.trace_path;
+  get->on_trace = f.on_trace;
   get->resume = f.resume;
   get->max_rate = f.max_rate;
   get->on_progress = f.on_progress;

@@ -19,17 +19,19 @@ std::string_view HostOf(std::string_view value) {
   return value.substr(0, value.find(':'));
 }
 
-bool Accepted(std::string_view host, const HeadLimits& limits) {
-  std::string name = core::AsciiLower(host);
+}  // namespace
+
+bool HostFieldAccepted(std::string_view value,
+                       const std::vector<std::string>& allowed_hosts) {
+  std::string name = core::AsciiLower(HostOf(value));
   if (!name.empty() && name.back() == '.') name.pop_back();  // FQDN form
+  if (name.empty()) return false;
   // A numeric host in its canonical form: a rebinding attack needs a name.
   if (core::CanonicalIp(name) == name) return true;
   if (name == "localhost") return true;
-  return std::find(limits.allowed_hosts.begin(), limits.allowed_hosts.end(),
-                   name) != limits.allowed_hosts.end();
+  return std::find(allowed_hosts.begin(), allowed_hosts.end(), name) !=
+         allowed_hosts.end();
 }
-
-}  // namespace
 
 size_t HeadEnd(std::string_view received) {
   auto at = received.find("\r\n\r\n");
@@ -53,14 +55,16 @@ HeadVerdict CheckHead(std::string_view head, const HeadLimits& limits) {
     if (colon != std::string_view::npos &&
         core::AsciiLower(line.substr(0, colon)) == "host") {
       ++hosts;
-      host = HostOf(TrimOws(line.substr(colon + 1)));
+      host = TrimOws(line.substr(colon + 1));
     }
   }
   bool http10 = request_line.ends_with("HTTP/1.0");
-  if (hosts > 1 || (hosts == 0 && !http10) || (hosts == 1 && host.empty()))
+  if (hosts > 1 || (hosts == 0 && !http10) ||
+      (hosts == 1 && HostOf(host).empty()))
     return {400, "one Host field is required"};
-  if (hosts == 1 && !Accepted(host, limits)) {
-    return {421, "this proxy does not serve host '" + std::string(host) +
+  if (hosts == 1 && !HostFieldAccepted(host, limits.allowed_hosts)) {
+    return {421, "this proxy does not serve host '" +
+                     std::string(HostOf(host)) +
                      "' (braid proxy --allow-host)"};
   }
   return {};

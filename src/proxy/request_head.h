@@ -19,6 +19,11 @@ struct HeadLimits {
   std::vector<std::string> allowed_hosts;
 };
 
+// A Host field's value (any port after the host) names an IP address in
+// its canonical form, localhost or one of `allowed_hosts` (lower case).
+bool HostFieldAccepted(std::string_view value,
+                       const std::vector<std::string>& allowed_hosts);
+
 // The end of the head (just past its empty line) in `received`, or 0 if it
 // has not all arrived.
 size_t HeadEnd(std::string_view received);

@@ -41,6 +41,15 @@ TEST(RequestHeadTest, RefusesForeignHostsAndOddSpellings) {
   EXPECT_EQ(CheckHead(Head("Host: \r\n"), l).status, 400);
 }
 
+// The Host check alone (braid get --serve-ui uses it too).
+TEST(RequestHeadTest, ChecksAHostFieldAlone) {
+  EXPECT_TRUE(HostFieldAccepted("[::1]:8080", {}));
+  EXPECT_TRUE(HostFieldAccepted("View.Example.:80", {"view.example"}));
+  EXPECT_FALSE(HostFieldAccepted("evil.example", {"view.example"}));
+  EXPECT_FALSE(HostFieldAccepted("", {}));
+  EXPECT_FALSE(HostFieldAccepted(":80", {""}));
+}
+
 TEST(RequestHeadTest, BoundsTheFieldCount) {
   HeadLimits l;
   std::string many = "Host: localhost\r\n";

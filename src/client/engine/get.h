@@ -60,6 +60,8 @@ struct GetOptions {
   std::chrono::milliseconds stall_timeout{30000};
   core::SchedulerConfig scheduler;
   std::string trace_path;  // --trace, empty for none
+  // Each trace line as it is made (FetchOptions::on_trace); may be empty.
+  std::function<void(std::string_view)> on_trace;
   // The content id the user trusts (--content-id); without it, the id most
   // sources agree on. Blocks are verified against its manifest when the
   // block size is a multiple of the 64 KiB piece size.

@@ -10,9 +10,10 @@ TraceWriter::~TraceWriter() {
   if (file_) std::fclose(file_);
 }
 
-Status TraceWriter::Open(const std::string& path,
+Status TraceWriter::Open(const std::string& path, LineCallback on_line,
                          core::Clock::time_point start) {
   start_ = start;
+  on_line_ = std::move(on_line);
   if (path.empty()) return Ok{};
   file_ = std::fopen(path.c_str(), "w");
   if (!file_) {
@@ -27,6 +28,8 @@ double TraceWriter::Since(core::Clock::time_point at) const {
 }
 
 void TraceWriter::Line(const std::string& json) {
+  if (on_line_) on_line_(json);
+  if (!file_) return;
   std::fputs(json.c_str(), file_);
   std::fputc('\n', file_);
   std::fflush(file_);
@@ -34,7 +37,7 @@ void TraceWriter::Line(const std::string& json) {
 
 void TraceWriter::Interval(const core::IntervalSample& s, size_t reorder_bytes,
                            const std::map<core::SourceId, std::string>& names) {
-  if (!file_) return;
+  if (Off()) return;
   nlohmann::json sources = nlohmann::json::array();
   for (const auto& src : s.sources) {
     auto name = names.find(src.id);
@@ -59,7 +62,7 @@ void TraceWriter::Interval(const core::IntervalSample& s, size_t reorder_bytes,
 void TraceWriter::PatternChange(core::Clock::time_point at, uint32_t epoch,
                                 uint64_t switch_seq,
                                 const core::Pattern& pattern) {
-  if (!file_) return;
+  if (Off()) return;
   Line(nlohmann::json{{"kind", "pattern"},
                       {"t", Since(at)},
                       {"epoch", epoch},
@@ -71,7 +74,7 @@ void TraceWriter::PatternChange(core::Clock::time_point at, uint32_t epoch,
 void TraceWriter::Failed(core::Clock::time_point at, core::SourceId id,
                          const std::string& address,
                          const std::string& reason) {
-  if (!file_) return;
+  if (Off()) return;
   Line(nlohmann::json{{"kind", "failed"},
                       {"t", Since(at)},
                       {"id", core::Index(id)},
@@ -82,7 +85,7 @@ void TraceWriter::Failed(core::Clock::time_point at, core::SourceId id,
 
 void TraceWriter::Joined(core::Clock::time_point at, core::SourceId id,
                          const std::string& address) {
-  if (!file_) return;
+  if (Off()) return;
   Line(nlohmann::json{{"kind", "joined"},
                       {"t", Since(at)},
                       {"id", core::Index(id)},

@@ -6,14 +6,17 @@
 //   {"kind":"failed","t":2.1,"id":1,"address":"h:p","reason":".."}
 //   {"kind":"joined","t":2.0,"id":3,"address":"h:p"}
 // t is seconds since the transfer started; rates are bytes per second.
+// Each line goes to the file and/or a callback (FetchOptions::on_trace).
 #ifndef BRAID_CLIENT_ENGINE_TRACE_H_
 #define BRAID_CLIENT_ENGINE_TRACE_H_
 
 #include <braid/expected.h>
 
 #include <cstdio>
+#include <functional>
 #include <map>
 #include <string>
+#include <string_view>
 
 #include "core/scheduler.h"
 
@@ -26,8 +29,11 @@ class TraceWriter {
   TraceWriter(const TraceWriter&) = delete;
   TraceWriter& operator=(const TraceWriter&) = delete;
 
-  // Opens path for writing; an empty path makes every call a no-op.
-  Status Open(const std::string& path, core::Clock::time_point start);
+  using LineCallback = std::function<void(std::string_view)>;
+  // Opens path for writing (an empty path: no file) and passes each line
+  // to on_line too, if set; with neither, every call is a no-op.
+  Status Open(const std::string& path, LineCallback on_line,
+              core::Clock::time_point start);
   void Interval(const core::IntervalSample& s, size_t reorder_bytes,
                 const std::map<core::SourceId, std::string>& names);
   void PatternChange(core::Clock::time_point at, uint32_t epoch,
@@ -39,10 +45,12 @@ class TraceWriter {
               const std::string& address);
 
  private:
+  bool Off() const { return !file_ && !on_line_; }
   double Since(core::Clock::time_point at) const;
   void Line(const std::string& json);
 
   std::FILE* file_ = nullptr;
+  LineCallback on_line_;
   core::Clock::time_point start_;
 };
 

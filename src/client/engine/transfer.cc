@@ -688,7 +688,8 @@ awaitable<void> Transfer::Drain() {
 awaitable<Status> Transfer::Setup() {
   ex_ = co_await asio::this_coro::executor;
   progress_ = std::make_unique<net::Broadcast>(ex_);
-  if (auto s = trace_.Open(options_.trace_path, start_); !s) co_return s;
+  if (auto s = trace_.Open(options_.trace_path, options_.on_trace, start_); !s)
+    co_return s;
   if (auto s = co_await FindSources(); !s) co_return s;
   if (auto s = co_await HandshakeAll(early_); !s) co_return s;
   if (auto s = ChooseContent(); !s) co_return s;
