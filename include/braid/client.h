@@ -223,13 +223,6 @@ struct FetchOptions {
   uint64_t max_rate = 0;
   // JSON lines of per-interval rates and pattern changes; empty: none.
   std::string trace_path;
-  // Each of those lines (without its newline) as it is made, whether or
-  // not trace_path is set: to draw a transfer while it runs (`braid get
-  // --serve-ui`). Roughly every 500 ms, and when the pattern changes or a
-  // source joins or fails; on the fetch's thread, so keep it cheap (append
-  // to a buffer under a mutex). The view is valid only during the call.
-  // The lines' format: docs/library.md, "Trace lines".
-  std::function<void(std::string_view json_line)> on_trace;
   // Roughly every 100 ms while blocks flow, and once when the output is
   // whole, on the fetch's thread. Keep it short: the fetch waits for it.
   std::function<void(const Progress&)> on_progress;
@@ -238,6 +231,14 @@ struct FetchOptions {
   // A stop requested (any thread) ends the fetch within about 50 ms with
   // kCancelled; a file keeps what was verified for a later fetch.
   std::stop_token stop;
+  // Each line of the trace (as trace_path gets it, without its newline)
+  // as it is made, whether or not trace_path is set: to draw a transfer
+  // while it runs (`braid get --serve-ui`). Roughly every 500 ms, and when
+  // the pattern changes or a source joins or fails; on the fetch's thread,
+  // so keep it cheap (append to a buffer under a mutex). The view is valid
+  // only during the call. The lines' format: docs/library.md, "Trace
+  // lines". Last, so that the members before keep their places.
+  std::function<void(std::string_view json_line)> on_trace;
 };
 
 struct SourceReport {

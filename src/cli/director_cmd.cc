@@ -72,6 +72,7 @@ void ReloadTokens(const DirectorFlags& flags, director::Director& dir) {
 }
 
 int RunDirector(const DirectorFlags& flags) {
+  IgnoreHangupsUntilReady();
   SetUpLogging(flags.log, "director");
   director::DirectorOptions options;
   auto listen = core::ParseHostPort(flags.listen, /*allow_zero=*/true);

@@ -18,6 +18,7 @@
 #include "cli/live_ui.h"
 #include "cli/progress_line.h"
 #include "cli/source_flags.h"
+#include "core/json_text.h"
 #include "core/range_spec.h"
 #include "core/units.h"
 
@@ -306,7 +307,7 @@ int RunOneGet(const GetFlags& flags, const std::vector<std::string>& items,
   if (!report) return FailGet(report.error());
   if (!flags.stats_json.empty()) {
     std::ofstream out(flags.stats_json);
-    out << ToJson(*report).dump(2) << "\n";
+    out << core::JsonText(ToJson(*report), 2) << "\n";
     if (!out) {
       std::fprintf(stderr, "braid get: error: cannot write %s\n",
                    flags.stats_json.c_str());

@@ -8,6 +8,7 @@
 
 #include "cli/live_ui_assets.h"
 #include "cli/progress_line.h"
+#include "core/json_text.h"
 #include "core/units.h"
 #include "proxy/request_head.h"
 
@@ -137,7 +138,8 @@ void LiveUi::Watch(const std::string& name, FetchOptions* fetch) {
     progress_.reset();
     pattern_.clear();
   }
-  log_.Append(nlohmann::json{{"kind", "begin"}, {"name", name}}.dump());
+  log_.Append(
+      core::JsonText(nlohmann::json{{"kind", "begin"}, {"name", name}}));
   fetch->on_trace = [this](std::string_view line) { OnTrace(line); };
   fetch->on_progress =
       [this, shown = std::move(fetch->on_progress)](const Progress& p) {
@@ -192,7 +194,7 @@ std::string LiveUi::Summary() const {
   auto json_or_null = [](const std::string& text) {
     return text.empty() ? "null" : text;
   };
-  return "{\"name\":" + nlohmann::json(name_).dump() +
+  return "{\"name\":" + core::JsonText(nlohmann::json(name_)) +
          ",\"finished\":" + (finished_ ? "true" : "false") + ",\"progress\":" +
          (progress_ ? ProgressJson(*progress_) : std::string("null")) +
          ",\"pattern\":" + json_or_null(pattern_) + "}";

@@ -10,6 +10,7 @@
 
 #include "cli/commands.h"
 #include "cli/progress_line.h"
+#include "core/json_text.h"
 #include "net/log_fields.h"
 
 namespace braid::cli {
@@ -83,8 +84,7 @@ class JsonFormatter final : public spdlog::formatter {
     if (!f.peer.empty()) line["peer"] = std::string(f.peer);
     if (!f.content.empty()) line["content"] = std::string(f.content);
     line["msg"] = std::string(msg.payload.data(), msg.payload.size());
-    std::string text =
-        line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    std::string text = core::JsonText(line);
     text += '\n';
     dest.append(text.data(), text.data() + text.size());
   }

@@ -7,6 +7,7 @@
 #include "cli/tls_flags.h"
 #include "client/engine/source_conn.h"
 #include "client/sources/director_client.h"
+#include "core/json_text.h"
 #include "net/log_failure.h"
 
 namespace braid::cli {
@@ -79,7 +80,7 @@ void Print(const std::vector<core::CatalogLine>& lines, bool with_ids,
       }
       out.push_back(row);
     }
-    std::printf("%s\n", out.dump(2).c_str());
+    std::printf("%s\n", core::JsonText(out, 2).c_str());
     return;
   }
   for (const auto& l : lines) {

@@ -5,6 +5,8 @@
 
 namespace braid::cli {
 
+void IgnoreHangupsUntilReady() { std::signal(SIGHUP, SIG_IGN); }
+
 OnHangup::OnHangup(asio::io_context& io, std::function<void()> reload)
     : hup_(io, SIGHUP), reload_(std::move(reload)) {
   Wait();

@@ -8,6 +8,11 @@
 
 namespace braid::cli {
 
+// A SIGHUP before the daemon's OnHangup exists would end it (SIGHUP's
+// default; systemd would not restart it): ignored from this call until
+// then. Call first thing.
+void IgnoreHangupsUntilReady();
+
 class OnHangup {
  public:
   // Calls `reload` on io's thread for every SIGHUP, from now until io stops

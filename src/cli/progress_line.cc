@@ -8,6 +8,8 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 
+#include "core/json_text.h"
+
 namespace braid::cli {
 namespace {
 
@@ -121,14 +123,13 @@ std::string ProgressJson(const Progress& p) {
   }
   nlohmann::json total = nullptr;
   if (p.total_bytes != Description::kLiveSize) total = p.total_bytes;
-  return nlohmann::json{
+  return core::JsonText(nlohmann::json{
       {"done_bytes", p.done_bytes},
       {"resumed_bytes", p.resumed_bytes},
       {"total_bytes", total},
       {"seconds", std::chrono::duration<double>(p.elapsed).count()},
       {"rate", rate},
-      {"sources", sources}}
-      .dump();
+      {"sources", sources}});
 }
 
 }  // namespace braid::cli

@@ -21,6 +21,7 @@ struct RelayFlags {
 };
 
 int RunRelay(const RelayFlags& flags) {
+  IgnoreHangupsUntilReady();
   SetUpLogging(flags.log, "relay");
   relay::RelayOptions options;
   auto listen = core::ParseHostPort(flags.listen, /*allow_zero=*/true);

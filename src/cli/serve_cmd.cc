@@ -73,6 +73,7 @@ awaitable<void> Announce(server::Server& srv, server::DirectorLink* link,
 }
 
 int RunServe(const ServeFlags& flags) {
+  IgnoreHangupsUntilReady();
   SetUpLogging(flags.log, "serve");
   server::ServerSettings file;
   if (!flags.config.empty()) {

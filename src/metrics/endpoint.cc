@@ -3,6 +3,7 @@
 #include <prometheus/exposer.h>
 
 #include <exception>
+#include <vector>
 
 #include "core/units.h"
 
@@ -16,14 +17,20 @@ Expected<std::unique_ptr<Endpoint>> Endpoint::Start(
     return MakeError(Errc::kInvalidArgument,
                      "--metrics " + host_port + ": " + hp.error().what);
   }
-  // civetweb's syntax: "1.2.3.4:80", "[::1]:80".
-  bool v6 = hp->host.find(':') != std::string::npos;
-  std::string listen =
-      (v6 ? "[" + hp->host + "]" : hp->host) + ":" + std::to_string(hp->port);
+  // Debian's civetweb is built without IPv6.
+  if (hp->host.find(':') != std::string::npos) {
+    return MakeError(Errc::kInvalidArgument,
+                     "--metrics " + host_port +
+                         ": the metrics endpoint listens on IPv4 only");
+  }
+  std::string listen = hp->host + ":" + std::to_string(hp->port);
   std::unique_ptr<Endpoint> e(new Endpoint);
   try {
-    // One thread: a scrape is rare and small.
-    e->exposer_ = std::make_unique<prometheus::Exposer>(listen, 1);
+    // A few threads, and a connection that sends no request is dropped
+    // after 5 s: an idle connection does not stop every scrape.
+    e->exposer_ = std::make_unique<prometheus::Exposer>(
+        std::vector<std::string>{"listening_ports", listen, "num_threads", "4",
+                                 "request_timeout_ms", "5000"});
   } catch (const std::exception& ex) {
     return MakeError(Errc::kUnavailable, "--metrics " + host_port +
                                              ": cannot listen: " + ex.what());
@@ -36,8 +43,7 @@ Expected<std::unique_ptr<Endpoint>> Endpoint::Start(
   e->registry_ = std::move(registry);
   e->exposer_->RegisterCollectable(e->registry_);
   e->port_ = static_cast<uint16_t>(ports.front());
-  e->url_ = "http://" + (v6 ? "[" + hp->host + "]" : hp->host) + ":" +
-            std::to_string(e->port_) + "/metrics";
+  e->url_ = "http://" + hp->host + ":" + std::to_string(e->port_) + "/metrics";
   return e;
 }
 

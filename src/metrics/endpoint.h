@@ -20,9 +20,9 @@ namespace braid::metrics {
 
 class Endpoint {
  public:
-  // Listens on host_port ("127.0.0.1:9464", "[::1]:0"; port 0 picks one)
-  // and serves `registry` at /metrics. A clear error if the address is not
-  // valid or cannot be bound.
+  // Listens on host_port ("127.0.0.1:9464", "0.0.0.0:0"; port 0 picks
+  // one; IPv4 only) and serves `registry` at /metrics. kInvalidArgument
+  // for an address that is not valid, kUnavailable if it cannot be bound.
   static Expected<std::unique_ptr<Endpoint>> Start(
       const std::string& host_port,
       std::shared_ptr<prometheus::Registry> registry);

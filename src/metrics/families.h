@@ -21,6 +21,9 @@ namespace braid::metrics {
 
 // A label value from words: "unexpected frame" -> "unexpected_frame".
 std::string Label(std::string_view words);
+// text as it may stand in a label value: bytes that are not UTF-8 (a
+// content name in Latin-1) become U+FFFD, which Prometheus can parse.
+std::string ValidUtf8(std::string_view text);
 
 prometheus::Counter& AddCounter(prometheus::Registry& r,
                                 const std::string& name,
@@ -46,7 +49,7 @@ class CappedFamily {
       if (!other_) other_ = &family_.Add({{label_, "other"}});
       return *other_;
     }
-    T& metric = family_.Add({{label_, value}});
+    T& metric = family_.Add({{label_, ValidUtf8(value)}});
     seen_.emplace(value, &metric);
     return metric;
   }

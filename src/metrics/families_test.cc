@@ -46,6 +46,20 @@ TEST(MetricsFamiliesTest, ConnectionsOpenFollowAcceptAndClose) {
   EXPECT_EQ(conns.open.Value(), 1);
 }
 
+TEST(MetricsFamiliesTest, LabelValuesAreValidUtf8) {
+  EXPECT_EQ(ValidUtf8("caf\xc3\xa9.bin"), "caf\xc3\xa9.bin");
+  EXPECT_EQ(ValidUtf8("caf\xe9.bin"), "caf\xef\xbf\xbd.bin");    // Latin-1
+  EXPECT_EQ(ValidUtf8("\xc0\xaf"), "\xef\xbf\xbd\xef\xbf\xbd");  // overlong
+  EXPECT_EQ(ValidUtf8("\xed\xa0\x80"),
+            "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");  // a surrogate
+  EXPECT_EQ(ValidUtf8("\xf0\x9f\x98"), "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");
+  EXPECT_EQ(ValidUtf8("\xf0\x9f\x98\x80"), "\xf0\x9f\x98\x80");
+  prometheus::Registry r;
+  auto bytes = AddCounters(r, "braid_test_bytes_total", "Bytes", "content");
+  bytes.Get("caf\xe9").Increment();
+  EXPECT_NE(Text(r).find("content=\"caf\xef\xbf\xbd\""), std::string::npos);
+}
+
 TEST(MetricsFamiliesTest, LabelsFromWords) {
   EXPECT_EQ(Label("unexpected frame"), "unexpected_frame");
   EXPECT_EQ(Label("no heartbeat"), "no_heartbeat");

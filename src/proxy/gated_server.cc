@@ -8,6 +8,8 @@
 
 #include <cstring>
 
+#include "net/log_fields.h"
+
 namespace braid::proxy {
 namespace {
 
@@ -178,8 +180,14 @@ awaitable<void> GatedServer::ReadHead(tcp::socket socket) {
     verdict =
         CheckHead(std::string_view(received).substr(0, end), options_.head);
   if (verdict.status != 0) {
-    spdlog::info("proxy: refused a request: {} {}", verdict.status,
-                 verdict.reason);
+    std::error_code ec;
+    auto from = socket.remote_endpoint(ec);
+    std::string peer =
+        ec ? ""
+           : from.address().to_string() + ":" + std::to_string(from.port());
+    net::PeerLog(spdlog::level::info, {peer}, "refused a request: {} {}",
+                 verdict.status, verdict.reason);
+    if (options_.on_refused) options_.on_refused(verdict.status);
     std::string answer = Refusal(verdict.status, verdict.reason);
     (void)co_await net::WithTimeout(
         asio::async_write(socket, asio::buffer(answer), net::kUseTuple),

@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <thread>
 
@@ -27,6 +28,9 @@ struct GateOptions {
   size_t max_pending = 1024;
   size_t threads = 32;  // requests served at once
   std::chrono::seconds read_timeout{5}, write_timeout{60};
+  // Told the status of each request refused at the gate (400, 408, 421,
+  // 431), on the gate's thread; may be empty.
+  std::function<void(int status)> on_refused;
 };
 
 class GatedServer : public httplib::Server {

@@ -139,10 +139,13 @@ httplib::Server::HandlerResponse OnlyGetAndHead(const httplib::Request& req,
 
 // A player that pauses stops reading: it gets the gate's write timeout
 // (60 s) before it is dropped.
-GateOptions GateOf(const ProxyOptions& o) {
+GateOptions GateOf(const ProxyOptions& o, ProxyMetrics& metrics) {
   GateOptions g;
   g.threads = o.threads;
   g.head.allowed_hosts = o.allowed_hosts;
+  g.on_refused = [&metrics](int status) {
+    metrics.requests.Get(std::to_string(status)).Increment();
+  };
   return g;
 }
 
@@ -161,7 +164,7 @@ Proxy::Proxy(ProxyOptions options)
             return std::shared_ptr<Session>(std::move(*session));
           },
           options_.keep_sessions),
-      server_(std::make_unique<GatedServer>(GateOf(options_))) {
+      server_(std::make_unique<GatedServer>(GateOf(options_, metrics_))) {
   server_->set_pre_routing_handler(OnlyGetAndHead);
   server_->Get(".*", [this](const httplib::Request& req,
                             httplib::Response& res) { Handle(req, res); });

@@ -23,7 +23,8 @@ struct ServerMetrics {
   // By content name; the first 1,000 names, then "other".
   metrics::CappedFamily<prometheus::Counter> bytes;
   metrics::CappedFamily<prometheus::Counter> errors;
-  // By limit: "connections", "catch_up", "unread_answers".
+  // By limit: "catch_up", "unread_answers" (connections past the limits:
+  // connections.refused).
   metrics::CappedFamily<prometheus::Counter> limits;
   prometheus::Counter& rate_wait_seconds;
 };

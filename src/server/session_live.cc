@@ -24,6 +24,7 @@ Status Session::OpenLive(const core::Open& o,
                          std::shared_ptr<LiveSource> live) {
   live_ = std::move(live);
   live_->Subscribe(&wake_);
+  name_ = o.name;
   layout_ = {uint64_t{o.block_size} * core::kLiveMaxBlocks, o.block_size};
   stream_.emplace(layout_.block_count(), o);
   stream_->plan().SetAvailable(0);
@@ -32,7 +33,7 @@ Status Session::OpenLive(const core::Open& o,
   SyncLive();
   state_ = State::kOpen;
   server_.metrics().opens.Increment();
-  bytes_sent_ = &server_.metrics().bytes.Get(o.name);
+  bytes_sent_ = &server_.metrics().bytes.Get(name_);
   net::PeerLog(spdlog::level::info, {conn_.peer(), o.name},
                "OPEN live '{}' ({} bytes so far, block {}, pattern {}, id {})",
                o.name, live_->available(), o.block_size, o.pattern.ToString(),

@@ -753,9 +753,10 @@ def check_stats(test: unittest.TestCase, stats_path: str, *, name: str, size: in
     test.assertIsInstance(st["moved_blocks"], int)
     # Duplicates are counted apart from the sources' bytes and stay small:
     # 2 % of the file, or the end game's hedge of up to two tail blocks of
-    # each other source (on a loaded machine a source that is only slow for
-    # a moment has its tail hedged and still sends it).
-    hedge = 2 * block_size * max(len(sources) - 1, 1)
+    # each source (on a loaded machine a source that is only slow for a
+    # moment has its tail hedged and still sends it; each source's tail can
+    # be hedged by the others, as seen with four sources: seven blocks).
+    hedge = 2 * block_size * max(len(sources), 1)
     test.assertLessEqual(st["duplicate_bytes"], max(hedge, size // 50),
                          f"too many duplicate bytes: {st}")
     # One pattern and nothing moved: every source sent exactly its slots.

@@ -236,8 +236,11 @@ class LiveView(unittest.TestCase):
     def test_lingers_until_interrupted(self) -> None:
         bg, _ = self.start_get("40MB", ["--serve-ui-linger", "600"])
         url = wait_url(bg)
-        h.wait_until(lambda: get_json(url + "summary")["finished"], 30)
+        self.assertTrue(h.wait_until(lambda: get_json(url + "summary")["finished"], 30),
+                        bg.stderr())
+        # The download is over and the page still answers.
         self.assertEqual(h.sha256_file(bg.out), self.digest)
+        self.assertTrue(get_json(url + "summary")["finished"])
         bg.proc.send_signal(signal.SIGINT)
         self.assertEqual(bg.wait(10), 0, bg.stderr())
 

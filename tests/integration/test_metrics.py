@@ -169,7 +169,10 @@ class MetricsCase(unittest.TestCase):
         self.assertGreaterEqual(relay["braid_relay_routes_total"], 1)
         self.assertGreaterEqual(relay['braid_relay_bytes_total{direction="to_client"}'],
                                 self.SIZE)
-        self.assertEqual(relay["braid_relay_routes_open"], 0)
+        # Every route and connection that ended is counted out again.
+        self.assertTrue(h.wait_until(lambda: self.scrape(self.relay).get(
+            "braid_relay_connections_open") == 0, 10))
+        self.assertEqual(self.scrape(self.relay)["braid_relay_routes_open"], 0)
 
         # The body is whole before the fetch reports: wait for the report.
         self.assertTrue(h.wait_until(lambda: self.scrape(self.proxy).get(
@@ -201,6 +204,13 @@ class MetricsCase(unittest.TestCase):
         key = 'braid_relay_routes_refused_total{code="forbidden_path"}'
         self.assertGreater(after.get(key, 0), relay_before.get(key, 0))
         self.assertTrue(self.servers[1].alive() and self.relay.alive())
+        # A request naming another host (DNS rebinding) is refused at the
+        # proxy's gate, and counted with the answers httplib gives.
+        with socket.create_connection(("127.0.0.1", self.proxy.port), timeout=10) as s:
+            s.sendall(f"GET /{self.NAME} HTTP/1.1\r\nHost: evil.example\r\n\r\n".encode())
+            self.assertIn(b" 421 ", s.recv(4096))
+        self.assertTrue(h.wait_until(lambda: self.scrape(self.proxy).get(
+            'braid_proxy_http_requests_total{code="421"}', 0) >= 1, 10))
 
 
 class PrometheusCase(unittest.TestCase):
@@ -275,10 +285,12 @@ class MetricsFlagCase(unittest.TestCase):
 
     def test_bad_address_is_a_usage_error(self) -> None:
         for cmd in (["relay"], ["proxy", "--source", "127.0.0.1:1"]):
-            r = h.run_braid(cmd + ["--listen", "127.0.0.1:0", "--metrics", "nowhere"],
-                            timeout=20)
-            self.assertEqual(r.returncode, 2, r.stderr)
-            self.assertIn(b"--metrics nowhere", r.stderr)
+            for bad, why in (("nowhere", b"--metrics nowhere"),
+                             ("[::1]:0", b"IPv4 only")):
+                r = h.run_braid(cmd + ["--listen", "127.0.0.1:0", "--metrics", bad],
+                                timeout=20)
+                self.assertEqual(r.returncode, 2, r.stderr)
+                self.assertIn(why, r.stderr)
 
     def test_busy_port_fails(self) -> None:
         with socket.socket() as taken:

@@ -11,6 +11,7 @@ const COLOURS = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd',
 const POLL_MS = 500;
 const MAX_ROWS = 20000;   // interval rows kept for drawing (oldest go)
 const MAX_CHANGES = 200;  // joined and failed entries listed
+const MAX_PATTERNS = 2000;  // pattern changes kept for the time axis
 const PATTERN_SHOWN = 120;  // characters of the pattern shown
 // A trace whose time goes back this far is a retry's: drawn after the last.
 const RESTART_S = 0.25;
@@ -21,7 +22,8 @@ function reset(name) {
   view = {
     name: name || '',
     rows: [],            // {t, rates: Map id -> interval rate, shares}
-    patterns: [],        // {t, pattern}
+    patterns: [],        // {t, pattern}, the newest MAX_PATTERNS
+    patternCount: 0,     // every pattern seen
     changes: [],         // {t, kind, address, reason}
     sources: new Map(),  // id -> {address, rate, share, alive}
     offset: 0,           // added to t: the attempts before this one
@@ -78,11 +80,17 @@ function takeChange(t, e) {
   if (view.changes.length > MAX_CHANGES) view.changes.shift();
 }
 
+function takePattern(t, e) {
+  view.patterns.push({t, pattern: e.pattern});
+  view.patternCount++;
+  if (view.patterns.length > MAX_PATTERNS) view.patterns.shift();
+}
+
 function take(e) {
   if (e.kind === 'begin') return reset(e.name);
   const t = timeOf(e);
   if (e.kind === 'interval') takeInterval(t, e);
-  else if (e.kind === 'pattern') view.patterns.push({t, pattern: e.pattern});
+  else if (e.kind === 'pattern') takePattern(t, e);
   else if (e.kind === 'joined' || e.kind === 'failed') takeChange(t, e);
 }
 
@@ -245,7 +253,7 @@ function drawPattern() {
       text.length > PATTERN_SHOWN ? text.slice(0, PATTERN_SHOWN) + '…' : text;
   // Letters (A is source 0), or ids with dots past 26 sources.
   const slots = text.includes('.') ? text.split('.').length : text.length;
-  const changes = Math.max(0, view.patterns.length - 1);
+  const changes = Math.max(0, view.patternCount - 1);
   document.getElementById('pattern-note').textContent = !last ? 'none yet' :
     `${slots} slots; ${changes} change${changes === 1 ? '' : 's'} so far`;
 }

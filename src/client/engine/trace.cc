@@ -4,6 +4,8 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
+#include "core/json_text.h"
+
 namespace braid::client {
 
 TraceWriter::~TraceWriter() {
@@ -27,7 +29,9 @@ double TraceWriter::Since(core::Clock::time_point at) const {
   return std::chrono::duration<double>(at - start_).count();
 }
 
-void TraceWriter::Line(const std::string& json) {
+void TraceWriter::Line(const nlohmann::json& line) {
+  // Addresses and reasons come from peers: never a throw on bad UTF-8.
+  std::string json = core::JsonText(line);
   if (on_line_) on_line_(json);
   if (!file_) return;
   std::fputs(json.c_str(), file_);
@@ -55,8 +59,7 @@ void TraceWriter::Interval(const core::IntervalSample& s, size_t reorder_bytes,
                       {"epoch", s.epoch},
                       {"next_in_order", s.next_in_order},
                       {"reorder_bytes", reorder_bytes},
-                      {"sources", sources}}
-           .dump());
+                      {"sources", sources}});
 }
 
 void TraceWriter::PatternChange(core::Clock::time_point at, uint32_t epoch,
@@ -67,8 +70,7 @@ void TraceWriter::PatternChange(core::Clock::time_point at, uint32_t epoch,
                       {"t", Since(at)},
                       {"epoch", epoch},
                       {"switch_seq", switch_seq},
-                      {"pattern", pattern.ToString()}}
-           .dump());
+                      {"pattern", pattern.ToString()}});
 }
 
 void TraceWriter::Failed(core::Clock::time_point at, core::SourceId id,
@@ -79,8 +81,7 @@ void TraceWriter::Failed(core::Clock::time_point at, core::SourceId id,
                       {"t", Since(at)},
                       {"id", core::Index(id)},
                       {"address", address},
-                      {"reason", reason}}
-           .dump());
+                      {"reason", reason}});
 }
 
 void TraceWriter::Joined(core::Clock::time_point at, core::SourceId id,
@@ -89,8 +90,7 @@ void TraceWriter::Joined(core::Clock::time_point at, core::SourceId id,
   Line(nlohmann::json{{"kind", "joined"},
                       {"t", Since(at)},
                       {"id", core::Index(id)},
-                      {"address", address}}
-           .dump());
+                      {"address", address}});
 }
 
 }  // namespace braid::client

@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <functional>
 #include <map>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <string_view>
 
@@ -47,7 +48,7 @@ class TraceWriter {
  private:
   bool Off() const { return !file_ && !on_line_; }
   double Since(core::Clock::time_point at) const;
-  void Line(const std::string& json);
+  void Line(const nlohmann::json& line);
 
   std::FILE* file_ = nullptr;
   LineCallback on_line_;

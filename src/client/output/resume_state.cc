@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "core/errc.h"
+#include "core/json_text.h"
 
 namespace braid::client {
 namespace {
@@ -84,7 +85,7 @@ Status SaveResumeState(const std::string& path, const ResumeState& state) {
   std::string tmp = path + ".tmp";
   {
     std::ofstream out(tmp, std::ios::trunc);
-    out << j.dump() << "\n";
+    out << core::JsonText(j) << "\n";
     if (!out.flush()) return Unexpected{IoError("write " + tmp)};
   }
   if (Status s = SyncPath(tmp, O_RDONLY); !s) return s;
