@@ -109,6 +109,8 @@ int RunDirector(const DirectorFlags& flags) {
   auto metrics = StartMetrics(flags.metrics, dir.registry());
   if (!metrics)
     return Fail("director", metrics.error().what, MetricsExit(metrics.error()));
+  // Before the listening line: a SIGHUP from then on is a reload.
+  OnHangup hup(io, [&] { ReloadTokens(flags, dir); });
   // The first line on stdout is the bound address (tests read the port).
   std::printf("listening %s:%u\n", endpoint->address().to_string().c_str(),
               endpoint->port());
@@ -124,7 +126,6 @@ int RunDirector(const DirectorFlags& flags) {
         "register servers (--register-tokens FILE requires a token)",
         endpoint->address().to_string());
   }
-  OnHangup hup(io, [&] { ReloadTokens(flags, dir); });
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](std::error_code, int) {
     spdlog::info("stopping");

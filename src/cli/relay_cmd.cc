@@ -44,6 +44,11 @@ int RunRelay(const RelayFlags& flags) {
   auto metrics = StartMetrics(flags.metrics, relay.registry());
   if (!metrics)
     return Fail("relay", metrics.error().what, MetricsExit(metrics.error()));
+  // Every setting is a flag: a reload has nothing to read.
+  // Before the listening line: a SIGHUP from then on is a reload.
+  OnHangup hup(io, [] {
+    spdlog::info("SIGHUP: nothing to reload (a relay's settings are flags)");
+  });
   // The first line on stdout is the bound address (tests read the port).
   std::printf("listening %s:%u\n", endpoint->address().to_string().c_str(),
               endpoint->port());
@@ -51,10 +56,6 @@ int RunRelay(const RelayFlags& flags) {
   spdlog::info("relay on {}:{} for {} origin(s)",
                endpoint->address().to_string(), endpoint->port(),
                options.allow.size());
-  // Every setting is a flag: a reload has nothing to read.
-  OnHangup hup(io, [] {
-    spdlog::info("SIGHUP: nothing to reload (a relay's settings are flags)");
-  });
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](std::error_code, int) {
     spdlog::info("stopping");

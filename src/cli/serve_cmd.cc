@@ -143,6 +143,9 @@ int RunServe(const ServeFlags& flags) {
   auto metrics = StartMetrics(options->metrics, srv.registry());
   if (!metrics)
     return Fail("serve", metrics.error().what, MetricsExit(metrics.error()));
+  // SIGHUP re-reads the config file's max_rate (flags still win).
+  // Before the listening line: a SIGHUP from then on is a reload.
+  OnHangup hup(io, [&] { ReloadRate(flags, srv); });
   // The first line on stdout is the bound address (tests read the port).
   std::printf("listening %s:%u\n", endpoint->address().to_string().c_str(),
               endpoint->port());
@@ -152,8 +155,6 @@ int RunServe(const ServeFlags& flags) {
                options->max_rate
                    ? fmt::format(" at most {} B/s", options->max_rate)
                    : "");
-  // SIGHUP re-reads the config file's max_rate (flags still win).
-  OnHangup hup(io, [&] { ReloadRate(flags, srv); });
   asio::co_spawn(io, srv.Run(), net::LogFailure("server"));
   server::DiscoveryResponder discovery(srv);
   if (options->discovery) {

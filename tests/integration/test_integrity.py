@@ -43,6 +43,10 @@ class Integrity(unittest.TestCase):
     def server(self, root: str, *extra: str, rate: str = "12MB") -> h.Server:
         srv = h.start_server(root, max_rate=rate, extra=list(extra), log_dir=self.tmp)
         self.addCleanup(srv.stop)
+        # Its manifest made: which source answers first is then the test's
+        # choice (answer_late), not how long a sanitized build hashes.
+        self.assertTrue(h.wait_until(lambda: "hashed" in srv.stderr_text(), 30 * h.SLOW),
+                        srv.stderr_text())
         return srv
 
     def answer_late(self, servers: list[h.Server], after: float = 0.5) -> None:
