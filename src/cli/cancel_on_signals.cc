@@ -10,11 +10,21 @@
 
 namespace braid::cli {
 
-CancelOnSignals::CancelOnSignals() {
-  sigemptyset(&signals_);
-  sigaddset(&signals_, SIGINT);
-  sigaddset(&signals_, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals_, &old_mask_);
+sigset_t StopSignals() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  return signals;
+}
+
+void BlockStopSignals(sigset_t* old) {
+  sigset_t signals = StopSignals();
+  pthread_sigmask(SIG_BLOCK, &signals, old);
+}
+
+CancelOnSignals::CancelOnSignals() : signals_(StopSignals()) {
+  BlockStopSignals(&old_mask_);
   signal_fd_ = signalfd(-1, &signals_, SFD_CLOEXEC);
   wake_fd_ = eventfd(0, EFD_CLOEXEC);
   waiter_ = std::thread([this] { Wait(); });

@@ -10,6 +10,12 @@
 
 namespace braid::cli {
 
+// SIGINT and SIGTERM: the signals that stop braid.
+sigset_t StopSignals();
+// Blocks them in this thread and the threads it starts from now on (their
+// waiter takes them); *old (if given) gets the mask before.
+void BlockStopSignals(sigset_t* old = nullptr);
+
 class CancelOnSignals {
  public:
   // Blocks SIGINT and SIGTERM in this thread (and the threads it starts

@@ -1,11 +1,11 @@
 #include "cli/live_ui.h"
 
 #include <httplib.h>
-#include <signal.h>
 
 #include <charconv>
 #include <nlohmann/json.hpp>
 
+#include "cli/cancel_on_signals.h"
 #include "cli/live_ui_assets.h"
 #include "cli/progress_line.h"
 #include "core/json_text.h"
@@ -56,16 +56,6 @@ bool IsPatternLine(std::string_view line) {
   return line.find("\"kind\":\"pattern\"") != std::string_view::npos;
 }
 
-// SIGINT and SIGTERM go to the thread waiting for them (CancelOnSignals),
-// not to the server's threads, which inherit this mask.
-void BlockStopSignals() {
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-}
-
 }  // namespace
 
 Expected<std::unique_ptr<LiveUi>> LiveUi::Start(std::string_view where) {
@@ -80,6 +70,8 @@ Expected<std::unique_ptr<LiveUi>> LiveUi::Start(std::string_view where) {
     return MakeError(Errc::kIoError, "cannot listen on " + hp->ToString());
   ui->where_.port = static_cast<uint16_t>(port);
   ui->thread_ = std::thread([&s] {
+    // SIGINT and SIGTERM go to the thread waiting for them
+    // (CancelOnSignals), not to the server's threads.
     BlockStopSignals();
     s.listen_after_bind();
   });

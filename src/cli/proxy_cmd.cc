@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <thread>
 
+#include "cli/cancel_on_signals.h"
 #include "cli/commands.h"
 #include "cli/metrics_flag.h"
 #include "cli/source_flags.h"
@@ -67,11 +68,8 @@ int RunProxy(ProxyFlags flags) {
   }
   // Before any thread starts, so that every thread inherits the mask and
   // the signals reach only sigwait below.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  sigset_t signals = StopSignals();
+  BlockStopSignals();
   proxy::Proxy proxy(options);
   auto port = proxy.Bind();
   if (!port) return Fail("proxy", port.error().what, kExitFailure);

@@ -196,7 +196,7 @@ awaitable<void> Director::Serve(std::shared_ptr<Peer> peer) {
 }
 
 awaitable<void> Director::Fail(Peer& peer, const Error& e) {
-  metrics_.errors.Get(metrics::Label(ErrcName(e.code))).Increment();
+  metrics_.errors.Get(metrics::Label(e.code)).Increment();
   co_await peer.conn.Fail(e);
 }
 

@@ -3,6 +3,7 @@
 #ifndef BRAID_METRICS_FAMILIES_H_
 #define BRAID_METRICS_FAMILIES_H_
 
+#include <braid/error.h>
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
@@ -21,6 +22,8 @@ namespace braid::metrics {
 
 // A label value from words: "unexpected frame" -> "unexpected_frame".
 std::string Label(std::string_view words);
+// An error code as a label value: "unexpected_frame".
+inline std::string Label(Errc code) { return Label(ErrcName(code)); }
 // text as it may stand in a label value: bytes that are not UTF-8 (a
 // content name in Latin-1) become U+FFFD, which Prometheus can parse.
 std::string ValidUtf8(std::string_view text);

@@ -119,8 +119,7 @@ awaitable<void> Relay::Serve(tcp::socket socket) {
   auto origin = co_await Handshake(client);
   if (!origin) {
     net::PeerLog(spdlog::level::info, {who}, "{}", origin.error().ToString());
-    metrics_.refused.Get(metrics::Label(ErrcName(origin.error().code)))
-        .Increment();
+    metrics_.refused.Get(metrics::Label(origin.error().code)).Increment();
     co_await client.Fail(origin.error());
     co_return;
   }

@@ -12,9 +12,7 @@ struct ServerMetrics {
   explicit ServerMetrics(prometheus::Registry& r);
 
   // Counts an ERROR frame sent, by its code.
-  void ErrorSent(Errc code) {
-    errors.Get(metrics::Label(ErrcName(code))).Increment();
-  }
+  void ErrorSent(Errc code) { errors.Get(metrics::Label(code)).Increment(); }
 
   metrics::ConnMetrics connections;
   prometheus::Counter& opens;
