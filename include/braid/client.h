@@ -165,7 +165,8 @@ struct ByteRange {
 class BRAID_EXPORT Sink {
  public:
   virtual ~Sink() = default;
-  // Takes the next bytes. An error ends the fetch with it.
+  // Takes the next bytes, valid during the call only (copy what is kept).
+  // An error ends the fetch with it.
   virtual Status Put(std::span<const uint8_t> bytes) = 0;
   // False: the reader is behind; the fetch takes no more blocks (and so
   // stops reading its sources) until it is true again.

@@ -1,7 +1,7 @@
 #include "core/reassembly.h"
 
 #include <cstdlib>
-#include <cstring>
+#include <utility>
 
 namespace braid::core {
 
@@ -39,8 +39,7 @@ void ReorderWindow::Restrict(uint64_t first_block, uint64_t end_block) {
   next_ = first_block;
 }
 
-ReorderWindow::Offer ReorderWindow::Accept(uint64_t seq,
-                                           std::span<const uint8_t> payload) {
+ReorderWindow::Offer ReorderWindow::Accept(uint64_t seq, BlockBuffer& block) {
   if (received_.Has(seq)) return Offer::kDuplicate;
   if (seq == next_) {
     received_.Mark(seq);
@@ -48,30 +47,32 @@ ReorderWindow::Offer ReorderWindow::Accept(uint64_t seq,
   }
   if (seq - next_ >= slots_.size()) return Offer::kNoRoom;
   Slot& slot = SlotOf(seq);
-  if (slot.bytes.size() < layout_.block_size)
-    slot.bytes.resize(layout_.block_size);
-  std::memcpy(slot.bytes.data(), payload.data(), payload.size());
-  slot.length = static_cast<uint32_t>(payload.size());
+  slot.bytes = std::move(block);
+  block = {};
   slot.full = true;
-  held_bytes_ += payload.size();
+  held_bytes_ += slot.bytes.size();
   received_.Mark(seq);
   return Offer::kHeld;
 }
 
-void ReorderWindow::Delivered() {
+BlockBuffer ReorderWindow::Delivered() {
   Slot& slot = SlotOf(next_);
+  BlockBuffer spare;
   if (slot.full) {
     slot.full = false;
-    held_bytes_ -= slot.length;
+    held_bytes_ -= slot.bytes.size();
+    spare = std::move(slot.bytes);
+    slot.bytes = {};
   }
   ++next_;
+  return spare;
 }
 
 std::span<const uint8_t> ReorderWindow::PopReady() {
   if (next_ >= layout_.block_count()) return {};
   Slot& slot = SlotOf(next_);
   if (!slot.full) return {};
-  return {slot.bytes.data(), slot.length};
+  return slot.bytes;
 }
 
 void ReorderWindow::SkipTo(uint64_t seq) {

@@ -67,13 +67,18 @@ class ReceivedSet {
   uint64_t count_ = 0;
 };
 
-// In-order delivery with a bounded window of held blocks. Memory is
-// window_blocks * block_size at most, whatever the stream's size.
+// A block's bytes, owned: moved from the network into the reorder window
+// and back to the receiver's free list, never copied.
+using BlockBuffer = std::vector<uint8_t>;
+
+// In-order delivery with a bounded window of held blocks. Memory is the
+// blocks held, window_blocks * block_size at most, whatever the stream's
+// size.
 class ReorderWindow {
  public:
   enum class Offer {
     kDeliverNow,  // seq is next in order: write payload, then call Delivered()
-    kHeld,        // copied into the window
+    kHeld,        // taken into the window
     kDuplicate,   // already received; ignore
     kNoRoom,      // beyond the window: retry after the window advances
   };
@@ -85,11 +90,14 @@ class ReorderWindow {
   // as received. REQUIRES: before the first Accept; first <= end <= count.
   void Restrict(uint64_t first_block, uint64_t end_block);
 
-  Offer Accept(uint64_t seq, std::span<const uint8_t> payload);
-  // After writing the block Accept returned kDeliverNow for.
-  void Delivered();
+  // kHeld: the window takes the buffer (`block` is left empty).
+  Offer Accept(uint64_t seq, BlockBuffer& block);
+  // After writing the block Accept returned kDeliverNow for, or PopReady's:
+  // the buffer that held it, for reuse (empty for a block delivered at
+  // once).
+  BlockBuffer Delivered();
   // The next held block now in order, empty when none; after writing it call
-  // Delivered(). The span stays valid until the next Accept.
+  // Delivered(). The span stays valid until then.
   std::span<const uint8_t> PopReady();
   // Starts delivery at seq (joining a live stream at its edge): the blocks
   // before it count as received. REQUIRES: nothing accepted yet.
@@ -105,8 +113,7 @@ class ReorderWindow {
 
  private:
   struct Slot {
-    std::vector<uint8_t> bytes;  // allocated once, reused
-    uint32_t length = 0;
+    BlockBuffer bytes;  // a held block; empty when none
     bool full = false;
   };
   Slot& SlotOf(uint64_t seq) { return slots_[seq % slots_.size()]; }

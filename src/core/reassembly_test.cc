@@ -47,6 +47,13 @@ TEST(ReceivedSetTest, TruncateEndsALiveStream) {
   EXPECT_EQ(all.next_in_order(), 5u);
 }
 
+// Offers a copy of bytes (the window takes the copy when it holds it).
+ReorderWindow::Offer OfferCopy(ReorderWindow& w, uint64_t seq,
+                           std::span<const uint8_t> bytes) {
+  BlockBuffer copy(bytes.begin(), bytes.end());
+  return w.Accept(seq, copy);
+}
+
 // A live stream joined at its edge and ended later: delivery starts at the
 // join point and the last, shorter block is the final one.
 TEST(ReorderWindowTest, SkipToAndTruncate) {
@@ -54,15 +61,15 @@ TEST(ReorderWindowTest, SkipToAndTruncate) {
   w.SkipTo(10);
   EXPECT_EQ(w.next_in_order(), 10u);
   std::vector<uint8_t> full(64, 1), tail(10, 2);
-  EXPECT_EQ(w.Accept(3, full), ReorderWindow::Offer::kDuplicate);
-  EXPECT_EQ(w.Accept(11, full), ReorderWindow::Offer::kHeld);
-  EXPECT_EQ(w.Accept(10, full), ReorderWindow::Offer::kDeliverNow);
+  EXPECT_EQ(OfferCopy(w, 3, full), ReorderWindow::Offer::kDuplicate);
+  EXPECT_EQ(OfferCopy(w, 11, full), ReorderWindow::Offer::kHeld);
+  EXPECT_EQ(OfferCopy(w, 10, full), ReorderWindow::Offer::kDeliverNow);
   w.Delivered();
   EXPECT_EQ(w.PopReady().size(), 64u);
   w.Delivered();
   w.Truncate(64 * 12 + 10);
   EXPECT_FALSE(w.received().complete());
-  EXPECT_EQ(w.Accept(12, tail), ReorderWindow::Offer::kDeliverNow);
+  EXPECT_EQ(OfferCopy(w, 12, tail), ReorderWindow::Offer::kDeliverNow);
   w.Delivered();
   EXPECT_TRUE(w.received().complete());
   EXPECT_TRUE(w.PopReady().empty());
@@ -91,7 +98,7 @@ TEST(ReorderWindowTest, DeliversInOrderFromAnyArrivalOrder) {
     while (!pending.empty()) {
       ASSERT_LT(++rounds, 100000u);
       uint64_t s = pending.front();
-      auto offer = w.Accept(s, block(s));
+      auto offer = OfferCopy(w, s, block(s));
       if (offer == ReorderWindow::Offer::kNoRoom) {
         // Back-pressure: the caller offers something else first.
         std::rotate(pending.begin(), pending.begin() + 1, pending.end());
@@ -109,11 +116,32 @@ TEST(ReorderWindowTest, DeliversInOrderFromAnyArrivalOrder) {
       }
       ASSERT_LE(w.held_bytes(), window * layout.block_size);
       // A second copy is always a duplicate.
-      EXPECT_EQ(w.Accept(s, block(s)), ReorderWindow::Offer::kDuplicate);
+      EXPECT_EQ(OfferCopy(w, s, block(s)), ReorderWindow::Offer::kDuplicate);
     }
     ASSERT_EQ(out, source) << trial;
     EXPECT_EQ(w.held_bytes(), 0u);
   }
+}
+
+// A held block stays in the buffer it came in, and that buffer comes back
+// for reuse once the block is delivered: no copy on the way.
+TEST(ReorderWindowTest, HoldsTheBufferItIsGivenAndGivesItBack) {
+  ReorderWindow w({64 * 10, 64}, 4);
+  BlockBuffer second(64, 2);
+  const uint8_t* where = second.data();
+  EXPECT_EQ(w.Accept(1, second), ReorderWindow::Offer::kHeld);
+  EXPECT_TRUE(second.empty());
+  EXPECT_EQ(w.held_bytes(), 64u);
+  BlockBuffer first(64, 1);
+  EXPECT_EQ(w.Accept(0, first), ReorderWindow::Offer::kDeliverNow);
+  EXPECT_EQ(first.size(), 64u);  // not taken: the caller writes it
+  EXPECT_TRUE(w.Delivered().empty());
+  auto ready = w.PopReady();
+  EXPECT_EQ(ready.data(), where);
+  BlockBuffer back = w.Delivered();
+  EXPECT_EQ(back.data(), where);
+  EXPECT_EQ(w.held_bytes(), 0u);
+  EXPECT_TRUE(w.PopReady().empty());
 }
 
 TEST(ByteRangeTest, CoversTheBlocksHoldingItsBytes) {
@@ -135,9 +163,9 @@ TEST(ReorderWindowTest, RestrictDeliversOnlyTheRange) {
   EXPECT_EQ(w.next_in_order(), 3u);
   EXPECT_EQ(w.received().received(), 8u);
   std::vector<uint8_t> block(100, 7);
-  EXPECT_EQ(w.Accept(0, block), ReorderWindow::Offer::kDuplicate);
-  EXPECT_EQ(w.Accept(4, block), ReorderWindow::Offer::kHeld);
-  EXPECT_EQ(w.Accept(3, block), ReorderWindow::Offer::kDeliverNow);
+  EXPECT_EQ(OfferCopy(w, 0, block), ReorderWindow::Offer::kDuplicate);
+  EXPECT_EQ(OfferCopy(w, 4, block), ReorderWindow::Offer::kHeld);
+  EXPECT_EQ(OfferCopy(w, 3, block), ReorderWindow::Offer::kDeliverNow);
   w.Delivered();
   EXPECT_EQ(w.PopReady().size(), 100u);
   w.Delivered();

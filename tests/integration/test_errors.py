@@ -91,6 +91,29 @@ class GetErrors(h.BraidTestCase):
                 self.assertEqual([s["address"] for s in st["sources"]], [srv.address],
                                  "only the reachable source took part")
 
+    def test_a_disk_too_small_fails_at_once(self) -> None:
+        """The part file is given its whole size on disk before any block is
+        asked (fallocate): a disk too small is one clear error at once, exit
+        status 3, and nothing is left on it. The disk: a 1 MiB tmpfs over the
+        output directory, in a mount namespace of the client's own."""
+        if os.geteuid() != 0:
+            self.skipTest("needs root to mount a tmpfs")
+        h.write_random_file(os.path.join(self.root, "big.bin"), 3 * h.MIB)
+        srv = self.start_server(self.root)
+        script = ('mount -t tmpfs -o size=1m braid-test "$0" || exit 99; '
+                  '"$@"; rc=$?; echo "left: $(ls -A "$0")"; exit $rc')
+        r = h.run_cmd(["unshare", "--mount", "sh", "-c", script, self.outdir,
+                       *h.get_args("big.bin", [srv.address], self.out)], timeout=60)
+        err = r.stderr.decode("utf-8", "replace")
+        self.assertNotEqual(r.returncode, 99, f"could not mount the tmpfs: {err}")
+        self.assertEqual(r.returncode, 3, err)
+        lines = h.nonempty_lines(err)
+        self.assertEqual(len(lines), 1, err)
+        self.assertRegex(lines[0], r"reserve 3145728 bytes for .*result\.bin\.braid-part.*"
+                                   r"No space left on device")
+        self.assertEqual(r.stdout.decode().strip(), "left:", "leftovers on the full disk")
+        self.assertTrue(srv.alive())
+
     def test_sources_disagree_on_size(self) -> None:
         root2 = os.path.join(self.tmp, "root2")
         h.write_random_file(os.path.join(root2, "good.bin"), self.size + 1)

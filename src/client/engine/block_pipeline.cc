@@ -1,18 +1,27 @@
 #include "client/engine/block_pipeline.h"
 
+#include <algorithm>
+#include <thread>
+
 namespace braid::client {
 
 BlockPipeline::BlockPipeline(asio::any_io_executor io,
                              const core::Manifest* manifest, Output* output,
-                             core::StreamLayout layout)
+                             core::StreamLayout layout, size_t workers)
     : io_(std::move(io)),
       manifest_(manifest),
       output_(output),
-      layout_(layout) {}
+      layout_(layout),
+      workers_(workers ? workers : DefaultWorkers()) {}
 
 BlockPipeline::~BlockPipeline() {
-  worker_.stop();
-  worker_.join();
+  workers_.stop();
+  workers_.join();
+}
+
+size_t BlockPipeline::DefaultWorkers() {
+  return std::clamp<size_t>(std::thread::hardware_concurrency(), 1,
+                            kMaxWorkers);
 }
 
 bool BlockPipeline::Matches(const core::Manifest& m,
@@ -29,8 +38,8 @@ bool BlockPipeline::Matches(const core::Manifest& m,
   return true;
 }
 
-std::vector<uint8_t> BlockPipeline::TakeBuffer(size_t size) {
-  std::vector<uint8_t> buf;
+core::BlockBuffer BlockPipeline::TakeBuffer(size_t size) {
+  core::BlockBuffer buf;
   if (!free_.empty()) {
     buf = std::move(free_.back());
     free_.pop_back();
@@ -43,12 +52,12 @@ void BlockPipeline::Submit(uint64_t seq, std::span<const uint8_t> payload,
                            Done done) {
   // The buffer moves through both handlers (asio recycles handler memory):
   // no allocation per block once the free list is warm.
-  std::vector<uint8_t> buf = TakeBuffer(payload.size());
+  core::BlockBuffer buf = TakeBuffer(payload.size());
   std::copy(payload.begin(), payload.end(), buf.begin());
   pending_.insert(seq);
   in_flight_bytes_ += payload.size();
   bool write_here = !output_->in_order();
-  asio::post(worker_, [this, seq, buf = std::move(buf), done = std::move(done),
+  asio::post(workers_, [this, seq, buf = std::move(buf), done = std::move(done),
                        write_here]() mutable {
     Status status = Ok{};
     if (manifest_ && !Matches(*manifest_, layout_, seq, buf)) {
@@ -63,7 +72,7 @@ void BlockPipeline::Submit(uint64_t seq, std::span<const uint8_t> payload,
       pending_.erase(seq);
       in_flight_bytes_ -= buf.size();
       done(seq, buf, status);
-      free_.push_back(std::move(buf));
+      if (buf.capacity() > 0) free_.push_back(std::move(buf));
     });
   });
 }

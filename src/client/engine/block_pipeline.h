@@ -1,6 +1,8 @@
-// Verifies blocks against the manifest (and, for a file, writes them) on a
-// worker thread while the network thread goes on receiving: SHA-256 and
-// pwrite are the costliest steps of the per-block path.
+// Verifies blocks against the manifest (and, for a file, writes them) on
+// worker threads, one per core, while the network thread goes on receiving:
+// SHA-256 and pwrite are the costliest steps of the per-block path
+// (docs/benchmarks.md, "The per-block path"). Blocks may finish in any
+// order.
 #ifndef BRAID_CLIENT_ENGINE_BLOCK_PIPELINE_H_
 #define BRAID_CLIENT_ENGINE_BLOCK_PIPELINE_H_
 
@@ -18,45 +20,49 @@ namespace braid::client {
 
 class BlockPipeline {
  public:
-  // Called on the io thread when a block has been through the worker.
+  // Called on the io thread when a block has been through a worker.
   // status is kBadData if it does not match the manifest, kIoError if a
   // file write failed; on success the block is written (file) or must be
-  // handed to the output now (stream; `payload` is valid during the call).
-  using Done = std::function<void(
-      uint64_t seq, std::span<const uint8_t> payload, Status status)>;
+  // handed to the output now (stream). The output may take `block` (leaving
+  // another buffer or none): what is left in it is reused.
+  using Done =
+      std::function<void(uint64_t seq, core::BlockBuffer& block, Status status)>;
 
   // manifest may be null (no verification). Output must outlive this.
+  // workers: 0 for one per core (at most kMaxWorkers).
   BlockPipeline(asio::any_io_executor io, const core::Manifest* manifest,
-                Output* output, core::StreamLayout layout);
+                Output* output, core::StreamLayout layout, size_t workers = 0);
   ~BlockPipeline();
 
-  // At most this many bytes are in the worker at once.
+  // At most this many bytes are in the workers at once.
   static constexpr size_t kMaxInFlightBytes = 16u << 20;
+  static constexpr size_t kMaxWorkers = 4;
+  static size_t DefaultWorkers();
 
   bool Full() const { return in_flight_bytes_ >= kMaxInFlightBytes; }
   bool Pending(uint64_t seq) const { return pending_.count(seq) > 0; }
   bool Idle() const { return pending_.empty(); }
   // Copies payload and queues it. REQUIRES: !Full() || Idle(), !Pending(seq).
   void Submit(uint64_t seq, std::span<const uint8_t> payload, Done done);
-  // Runs fn on the worker, after the blocks submitted before it.
+  // Runs fn on a worker thread (beside the blocks being processed).
   void RunOnWorker(std::function<void()> fn) {
-    asio::post(worker_, std::move(fn));
+    asio::post(workers_, std::move(fn));
   }
   // Checks one block against the manifest (any thread).
   static bool Matches(const core::Manifest& m, const core::StreamLayout& layout,
                       uint64_t seq, std::span<const uint8_t> payload);
 
  private:
-  std::vector<uint8_t> TakeBuffer(size_t size);
+  core::BlockBuffer TakeBuffer(size_t size);
 
   asio::any_io_executor io_;
   const core::Manifest* manifest_;
   Output* output_;
   core::StreamLayout layout_;
-  asio::thread_pool worker_{1};
+  asio::thread_pool workers_;
   std::unordered_set<uint64_t> pending_;
   size_t in_flight_bytes_ = 0;
-  std::vector<std::vector<uint8_t>> free_;  // reused buffers (io thread only)
+  std::vector<core::BlockBuffer> free_;  // reused buffers (io thread only)
 };
 
 }  // namespace braid::client

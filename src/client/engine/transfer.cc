@@ -147,8 +147,9 @@ awaitable<Status> Transfer::OnData(SourceConn& s, const core::Data& d) {
   SourceConn* source = &s;
   pipeline_->Submit(
       d.seq, d.payload,
-      [this, source](uint64_t seq, std::span<const uint8_t> payload,
-                     Status st) { OnProcessed(*source, seq, payload, st); });
+      [this, source](uint64_t seq, core::BlockBuffer& block, Status st) {
+        OnProcessed(*source, seq, block, st);
+      });
   co_return Ok{};
 }
 
@@ -163,8 +164,7 @@ bool Transfer::BeyondStuckWindow(SourceConn& s, uint64_t seq) {
 }
 
 void Transfer::OnProcessed(SourceConn& s, uint64_t seq,
-                           std::span<const uint8_t> payload,
-                           const Status& status) {
+                           core::BlockBuffer& block, const Status& status) {
   if (done_) return;
   if (!status) {
     // A block that does not match the manifest: the source lies. It is
@@ -184,8 +184,9 @@ void Transfer::OnProcessed(SourceConn& s, uint64_t seq,
   if (!have.Has(seq) && have.received() + 1 == layout_.block_count())
     PromiseParking();
   Output::Put put = Output::Put::kStored;
+  const auto length = static_cast<uint32_t>(block.size());  // Write may take it
   if (output_->in_order()) {
-    auto w = output_->Write(seq, payload);
+    auto w = output_->Write(seq, block);
     if (!w) {
       fatal_ = w.error();
       progress_->Notify();
@@ -195,14 +196,13 @@ void Transfer::OnProcessed(SourceConn& s, uint64_t seq,
   } else {
     put = output_->Commit(seq);
   }
-  scheduler_->OnBlock(s.id, seq, static_cast<uint32_t>(payload.size()),
-                      Clock::now());
+  scheduler_->OnBlock(s.id, seq, length, Clock::now());
   if (put == Output::Put::kDuplicate) {
-    duplicate_bytes_ += payload.size();
+    duplicate_bytes_ += length;
   } else {
-    s.bytes += payload.size();
+    s.bytes += length;
     ++s.blocks;
-    received_bytes_ += payload.size();
+    received_bytes_ += length;
     last_progress_ = Clock::now();
   }
   progress_->Notify();

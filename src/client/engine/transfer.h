@@ -166,8 +166,8 @@ class Transfer {
   void Outvoted(SourceConn& s);
   awaitable<Status> LoadManifest();
   awaitable<Status> DropUnopened();
-  void OnProcessed(SourceConn& s, uint64_t seq,
-                   std::span<const uint8_t> payload, const Status& status);
+  void OnProcessed(SourceConn& s, uint64_t seq, core::BlockBuffer& block,
+                   const Status& status);
   // Streaming (transfer.cc).
   awaitable<Status> Stream();
   awaitable<void> Receive(SourceConn& s);

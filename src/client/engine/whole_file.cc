@@ -27,7 +27,7 @@ struct WholeGet {
   std::optional<uint64_t> size;  // the answer's Content-Length
   core::StreamLayout layout;
   std::unique_ptr<Output> output;
-  std::vector<uint8_t> block;
+  core::BlockBuffer block;  // the block being filled (in order: never taken)
   uint64_t seq = 0, got = 0;
   std::optional<Error> failure;  // ours, when we end the request
   Clock::time_point start = Clock::now(), last_progress{};

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -74,15 +75,15 @@ class FileOutput : public Output {
     };
   }
 
-  Expected<Put> Write(uint64_t seq, std::span<const uint8_t> payload) override {
+  Expected<Put> Write(uint64_t seq, core::BlockBuffer& block) override {
     if (received_.Has(seq)) return Put::kDuplicate;
-    if (Status s = WriteAt(seq, payload); !s) return Unexpected{s.error()};
+    if (Status s = WriteAt(seq, block); !s) return Unexpected{s.error()};
     return Commit(seq);
   }
 
   Status WriteAt(uint64_t seq, std::span<const uint8_t> payload) override {
     off_t at = static_cast<off_t>(layout_.OffsetOf(seq));
-    unsynced_ += payload.size();
+    size_t size = payload.size();
     while (!payload.empty()) {
       ssize_t n = ::pwrite(fd_, payload.data(), payload.size(), at);
       if (n < 0 && errno == EINTR) continue;
@@ -90,7 +91,7 @@ class FileOutput : public Output {
       payload = payload.subspan(static_cast<size_t>(n));
       at += n;
     }
-    WriteBehind();
+    WriteBehind(size);
     return Ok{};
   }
 
@@ -100,9 +101,9 @@ class FileOutput : public Output {
   // fsync before the rename then waits for the last few MiB, not for the
   // whole file (the kernel would otherwise hold up to a tenth of memory
   // dirty until that fsync).
-  void WriteBehind() {
-    if (unsynced_ < kWriteBehind) return;
-    unsynced_ = 0;
+  void WriteBehind(uint64_t written) {
+    uint64_t before = unsynced_.fetch_add(written, std::memory_order_relaxed);
+    if ((before + written) / kWriteBehind == before / kWriteBehind) return;
     ::sync_file_range(fd_, 0, 0, SYNC_FILE_RANGE_WRITE);  // advisory
   }
 
@@ -147,10 +148,22 @@ class FileOutput : public Output {
   std::string resume_key_;
   uint64_t resumed_bytes_ = 0;
   static constexpr uint64_t kWriteBehind = 4u << 20;
-  uint64_t unsynced_ = 0;  // bytes written since the last WriteBehind
+  // Bytes written (by any writer thread): WriteBehind starts the writeback
+  // each time this passes a multiple of kWriteBehind.
+  std::atomic<uint64_t> unsynced_{0};
 };
 
 }  // namespace
+
+// Gives the part file its final size with its disk space allocated
+// (fallocate): a disk too small fails now, not when the last blocks come,
+// and the file system allocates one extent instead of one per write. Where
+// the file system cannot preallocate, the file is only sized (sparse).
+static bool Reserve(int fd, uint64_t size) {
+  if (::fallocate(fd, 0, 0, static_cast<off_t>(size)) == 0) return true;
+  if (errno != EOPNOTSUPP && errno != ENOSYS) return false;
+  return ::ftruncate(fd, static_cast<off_t>(size)) == 0;
+}
 
 static std::string StatePath(const std::string& path) {
   return path + ".braid-state";
@@ -224,9 +237,9 @@ Expected<std::unique_ptr<Output>> OpenOutput(
   int fd = ::open(part.c_str(), flags, 0644);
   if (fd < 0) return Unexpected{IoError("create " + part)};
   if (!resume) ::unlink(state_path.c_str());
-  if (!resume && layout.size > 0 &&
-      ::ftruncate(fd, static_cast<off_t>(layout.size)) != 0) {
-    Error e = IoError("size " + part);
+  if (!resume && layout.size > 0 && !Reserve(fd, layout.size)) {
+    Error e = IoError("reserve " + std::to_string(layout.size) +
+                      " bytes for " + part);
     ::close(fd);
     ::unlink(part.c_str());
     return Unexpected{e};

@@ -22,18 +22,20 @@ class Output {
   enum class Put { kStored, kDuplicate, kNoRoom };
 
   virtual ~Output() = default;
-  // Stores block seq. kNoRoom: back-pressure, offer it again later.
-  // REQUIRES: seq < block_count, payload.size() == layout.LengthOf(seq).
-  virtual Expected<Put> Write(uint64_t seq,
-                              std::span<const uint8_t> payload) = 0;
+  // Stores block seq. kNoRoom: back-pressure, offer it again later. An
+  // in-order output may take the buffer rather than copy it (a block it
+  // holds for reordering): `block` is then left with another buffer to
+  // reuse, of any size, or empty.
+  // REQUIRES: seq < block_count, block.size() == layout.LengthOf(seq).
+  virtual Expected<Put> Write(uint64_t seq, core::BlockBuffer& block) = 0;
   // Whether Write would take seq now (false: beyond the reorder window).
   virtual bool HasRoom(uint64_t seq) const {
     (void)seq;
     return true;
   }
   // Files only (!in_order()): writes the block's bytes at its offset without
-  // recording it; may be called from another thread than Commit's, one
-  // writer thread at a time. Record it with Commit.
+  // recording it; may be called from other threads than Commit's, several
+  // at once (for different blocks). Record it with Commit.
   virtual Status WriteAt(uint64_t seq, std::span<const uint8_t> payload) {
     (void)seq, (void)payload;
     return MakeError(Errc::kIoError, "not a file output");
@@ -44,8 +46,8 @@ class Output {
     return Put::kStored;
   }
   // Files with a content id only: a closure that makes what is written so
-  // far durable and records it in the state file (run it on the thread that
-  // writes blocks). Null when the output cannot be resumed.
+  // far durable and records it in the state file (on any thread; one save
+  // at a time). Null when the output cannot be resumed.
   virtual std::function<Status()> Checkpoint() { return nullptr; }
   // Bytes found already written and verified when the output was opened.
   virtual uint64_t resumed_bytes() const { return 0; }

@@ -67,18 +67,23 @@ class InOrderOutput : public Output {
       window_.Restrict(range->FirstBlock(layout), range->EndBlock(layout));
   }
 
-  Expected<Put> Write(uint64_t seq, std::span<const uint8_t> payload) override {
-    switch (window_.Accept(seq, payload)) {
+  Expected<Put> Write(uint64_t seq, core::BlockBuffer& block) override {
+    switch (window_.Accept(seq, block)) {
       case core::ReorderWindow::Offer::kDuplicate:
         return Put::kDuplicate;
       case core::ReorderWindow::Offer::kNoRoom:
         return Put::kNoRoom;
       case core::ReorderWindow::Offer::kHeld:
+        // Taken: the caller gets a buffer of a block delivered earlier.
+        if (!spares_.empty()) {
+          block = std::move(spares_.back());
+          spares_.pop_back();
+        }
         return Put::kStored;
       case core::ReorderWindow::Offer::kDeliverNow:
         break;
     }
-    if (Status s = Deliver(payload); !s) return Unexpected{s.error()};
+    if (Status s = Deliver(block); !s) return Unexpected{s.error()};
     for (auto ready = window_.PopReady(); !ready.empty();
          ready = window_.PopReady()) {
       if (Status s = Deliver(ready); !s) return Unexpected{s.error()};
@@ -110,7 +115,9 @@ class InOrderOutput : public Output {
     uint64_t from = std::max(at, range_.first) - at;
     uint64_t to = std::min(at + block.size(), range_.end()) - at;
     Status s = sink_->Put(block.subspan(from, to - from));
-    if (s) window_.Delivered();
+    if (!s) return s;
+    if (auto spare = window_.Delivered(); !spare.empty())
+      spares_.push_back(std::move(spare));
     return s;
   }
 
@@ -118,6 +125,9 @@ class InOrderOutput : public Output {
   core::ReorderWindow window_;
   core::ByteRange range_;
   std::shared_ptr<ByteSink> sink_;
+  // Buffers of held blocks since delivered, handed back by Write: no more
+  // than the most blocks ever held at once.
+  std::vector<core::BlockBuffer> spares_;
 };
 
 }  // namespace

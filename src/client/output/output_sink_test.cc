@@ -39,8 +39,8 @@ std::vector<uint8_t> Deliver(const std::vector<uint8_t>& data,
   std::shuffle(todo.begin(), todo.end(), std::mt19937(seed));
   for (size_t rounds = 0; !todo.empty() && rounds < 100000; ++rounds) {
     uint64_t q = todo.front();
-    std::span<const uint8_t> block(data.data() + layout.OffsetOf(q),
-                                   layout.LengthOf(q));
+    auto from = data.begin() + static_cast<ptrdiff_t>(layout.OffsetOf(q));
+    core::BlockBuffer block(from, from + layout.LengthOf(q));
     auto put = out->Write(q, block);
     EXPECT_TRUE(put.has_value());
     todo.erase(todo.begin());
@@ -72,6 +72,26 @@ TEST(InOrderOutputTest, ExpectsOnlyTheBlocksOfTheRange) {
   EXPECT_EQ(out->received().next_in_order(), 1u);
   EXPECT_FALSE(out->received().Has(3));
   EXPECT_TRUE(out->received().Has(4));
+}
+
+// A block held for reordering keeps its buffer; once delivered, that buffer
+// is handed back by the next Write that leaves one held.
+TEST(InOrderOutputTest, HandsBackTheBuffersOfDeliveredBlocks) {
+  core::StreamLayout layout{1000, 100};
+  auto sink = std::make_shared<Collect>();
+  auto out = MakeInOrderOutput(layout, 4, std::nullopt, sink);
+  core::BlockBuffer one(100, 1), zero(100, 0), three(100, 3);
+  const uint8_t* one_bytes = one.data();
+  ASSERT_EQ(*out->Write(1, one), Output::Put::kStored);
+  EXPECT_TRUE(one.empty());  // held: taken, nothing to give back yet
+  EXPECT_EQ(out->held_bytes(), 100u);
+  ASSERT_EQ(*out->Write(0, zero), Output::Put::kStored);
+  EXPECT_EQ(zero.size(), 100u);  // written at once: left to the caller
+  EXPECT_EQ(out->held_bytes(), 0u);
+  ASSERT_EQ(*out->Write(3, three), Output::Put::kStored);
+  EXPECT_EQ(three.data(), one_bytes);  // block 1's buffer comes back
+  EXPECT_EQ(sink->bytes_.size(), 200u);
+  EXPECT_EQ(sink->bytes_[150], 1);
 }
 
 TEST(InOrderOutputTest, NoRoomWhileTheSinkIsFull) {
