@@ -243,9 +243,9 @@ BENCHMARK(BM_FileOutput) BLOCK_SIZES->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_StreamOutput) BLOCK_SIZES->Unit(benchmark::kMillisecond);
 // The pipeline with one worker thread, and with one per core (the default).
 BENCHMARK(BM_Pipeline)
-    ->ArgsProduct({{64 << 10, 256 << 10, 1 << 20},
-                   {1, static_cast<int64_t>(
-                           client::BlockPipeline::DefaultWorkers())}})
+    ->ArgsProduct(
+        {{64 << 10, 256 << 10, 1 << 20},
+         {1, static_cast<int64_t>(client::BlockPipeline::DefaultWorkers())}})
     ->Unit(benchmark::kMillisecond);
 
 }  // namespace

@@ -267,7 +267,11 @@ struct Report {
   uint32_t block_size = 0;
   uint64_t blocks = 0;
   uint64_t out_of_order_blocks = 0;
-  uint64_t moved_blocks = 0;      // asked of a source other than their owner
+  uint64_t moved_blocks = 0;  // asked of a source other than their owner
+  // The most bytes of blocks held in memory at once: being verified (and
+  // written), and held for reordering (in-order outputs, within
+  // FetchOptions::reorder_bytes).
+  uint64_t peak_buffered_bytes = 0;
   std::vector<uint32_t> pattern;  // the first pattern
   std::string final_pattern;
   std::string content_id;       // hex; empty as in Description

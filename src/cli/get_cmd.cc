@@ -124,6 +124,7 @@ nlohmann::json ToJson(const Report& r) {
           {"blocks", r.blocks},
           {"out_of_order_blocks", r.out_of_order_blocks},
           {"moved_blocks", r.moved_blocks},
+          {"peak_buffered_bytes", r.peak_buffered_bytes},
           {"pattern", r.pattern},
           {"final_pattern", r.final_pattern},
           {"content_id", r.content_id},

@@ -49,7 +49,7 @@ TEST(ReceivedSetTest, TruncateEndsALiveStream) {
 
 // Offers a copy of bytes (the window takes the copy when it holds it).
 ReorderWindow::Offer OfferCopy(ReorderWindow& w, uint64_t seq,
-                           std::span<const uint8_t> bytes) {
+                               std::span<const uint8_t> bytes) {
   BlockBuffer copy(bytes.begin(), bytes.end());
   return w.Accept(seq, copy);
 }

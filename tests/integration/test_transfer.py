@@ -185,17 +185,26 @@ class LargeRateLimited(h.BraidTestCase):
         st = h.check_stats(self, stats, name="big.bin", size=self.SIZE, block_size=DEFAULT_BS,
                            sources=self.srcs)
         self.assertLessEqual(st["seconds"], wall + 1.0, "stats seconds exceed the wall time")
+        # A file holds only the blocks being verified and written (8 MiB at
+        # most, BlockPipeline::kMaxInFlightBytes), whatever its size.
+        self.assertGreater(st["peak_buffered_bytes"], 0)
+        self.assertLessEqual(st["peak_buffered_bytes"], 8 * h.MIB)
         for s in self.servers:
             self.assertTrue(s.alive(), f"{s} died:\n{s.stderr_text()}")
 
     def test_100mib_to_stdout(self) -> None:
         stats = os.path.join(self.tmp, "stats.json")
-        r = h.run_get("big.bin", self.srcs, "-", stats=stats, timeout=120)
+        r = h.run_get("big.bin", self.srcs, "-", stats=stats, timeout=120,
+                      extra=["--max-buffer", "4MiB"])
         self.assertEqual(r.returncode, 0, r.stderr.decode(errors="replace"))
         self.assertEqual(len(r.stdout), self.SIZE)
         self.assertEqual(h.sha256_bytes(r.stdout), self.digest)
-        h.check_stats(self, stats, name="big.bin", size=self.SIZE, block_size=DEFAULT_BS,
-                      sources=self.srcs)
+        st = h.check_stats(self, stats, name="big.bin", size=self.SIZE, block_size=DEFAULT_BS,
+                           sources=self.srcs)
+        # Memory: the reorder window the user set plus the blocks being
+        # verified (8 MiB at most).
+        self.assertGreater(st["peak_buffered_bytes"], 0)
+        self.assertLessEqual(st["peak_buffered_bytes"], 4 * h.MIB + 8 * h.MIB)
 
 
 class MaxRateIsEnforced(h.BraidTestCase):

@@ -58,7 +58,7 @@ void BlockPipeline::Submit(uint64_t seq, std::span<const uint8_t> payload,
   in_flight_bytes_ += payload.size();
   bool write_here = !output_->in_order();
   asio::post(workers_, [this, seq, buf = std::move(buf), done = std::move(done),
-                       write_here]() mutable {
+                        write_here]() mutable {
     Status status = Ok{};
     if (manifest_ && !Matches(*manifest_, layout_, seq, buf)) {
       status = MakeError(Errc::kBadData,

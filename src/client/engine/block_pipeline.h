@@ -25,8 +25,8 @@ class BlockPipeline {
   // file write failed; on success the block is written (file) or must be
   // handed to the output now (stream). The output may take `block` (leaving
   // another buffer or none): what is left in it is reused.
-  using Done =
-      std::function<void(uint64_t seq, core::BlockBuffer& block, Status status)>;
+  using Done = std::function<void(uint64_t seq, core::BlockBuffer& block,
+                                  Status status)>;
 
   // manifest may be null (no verification). Output must outlive this.
   // workers: 0 for one per core (at most kMaxWorkers).
@@ -35,11 +35,12 @@ class BlockPipeline {
   ~BlockPipeline();
 
   // At most this many bytes are in the workers at once.
-  static constexpr size_t kMaxInFlightBytes = 16u << 20;
+  static constexpr size_t kMaxInFlightBytes = 8u << 20;
   static constexpr size_t kMaxWorkers = 4;
   static size_t DefaultWorkers();
 
   bool Full() const { return in_flight_bytes_ >= kMaxInFlightBytes; }
+  size_t in_flight_bytes() const { return in_flight_bytes_; }
   bool Pending(uint64_t seq) const { return pending_.count(seq) > 0; }
   bool Idle() const { return pending_.empty(); }
   // Copies payload and queues it. REQUIRES: !Full() || Idle(), !Pending(seq).

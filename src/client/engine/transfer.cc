@@ -150,7 +150,13 @@ awaitable<Status> Transfer::OnData(SourceConn& s, const core::Data& d) {
       [this, source](uint64_t seq, core::BlockBuffer& block, Status st) {
         OnProcessed(*source, seq, block, st);
       });
+  NoteBuffered();
   co_return Ok{};
+}
+
+void Transfer::NoteBuffered() {
+  peak_buffered_ = std::max<uint64_t>(
+      peak_buffered_, pipeline_->in_flight_bytes() + output_->held_bytes());
 }
 
 bool Transfer::BeyondStuckWindow(SourceConn& s, uint64_t seq) {
@@ -193,6 +199,7 @@ void Transfer::OnProcessed(SourceConn& s, uint64_t seq,
       return;
     }
     put = *w;
+    NoteBuffered();
   } else {
     put = output_->Commit(seq);
   }
@@ -782,6 +789,7 @@ GetReport Transfer::Report() const {
   r.block_size = layout_.block_size;
   r.blocks = layout_.block_count();
   r.out_of_order_blocks = out_of_order_;
+  r.peak_buffered_bytes = peak_buffered_;
   r.moved_blocks = scheduler_ ? scheduler_->moved_blocks() : 0;
   for (size_t i = 0; scheduler_ && i < core::kMoveReasons; ++i) {
     uint64_t n = scheduler_->duplicate_blocks()[i];

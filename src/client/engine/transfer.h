@@ -168,6 +168,8 @@ class Transfer {
   awaitable<Status> DropUnopened();
   void OnProcessed(SourceConn& s, uint64_t seq, core::BlockBuffer& block,
                    const Status& status);
+  // Keeps the peak of the block bytes in memory (Report).
+  void NoteBuffered();
   // Streaming (transfer.cc).
   awaitable<Status> Stream();
   awaitable<void> Receive(SourceConn& s);
@@ -328,6 +330,7 @@ class Transfer {
   bool vote_lost_ = false;  // overturned, or a split: nothing written is kept
   uint64_t duplicate_bytes_ = 0;
   uint64_t out_of_order_ = 0;
+  uint64_t peak_buffered_ = 0;  // Report::peak_buffered_bytes
   uint64_t received_bytes_ = 0;
   bool live_stream_ = false;  // a live stream
   uint64_t live_start_ = 0;   // first block delivered (joined at the edge)

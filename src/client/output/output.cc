@@ -238,8 +238,8 @@ Expected<std::unique_ptr<Output>> OpenOutput(
   if (fd < 0) return Unexpected{IoError("create " + part)};
   if (!resume) ::unlink(state_path.c_str());
   if (!resume && layout.size > 0 && !Reserve(fd, layout.size)) {
-    Error e = IoError("reserve " + std::to_string(layout.size) +
-                      " bytes for " + part);
+    Error e = IoError("reserve " + std::to_string(layout.size) + " bytes for " +
+                      part);
     ::close(fd);
     ::unlink(part.c_str());
     return Unexpected{e};
