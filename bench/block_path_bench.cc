@@ -212,7 +212,11 @@ void BM_Pipeline(benchmark::State& state) {
       auto submit = [&] {
         while (next < order.size() && !pipeline.Full()) {
           uint64_t seq = order[next++];
-          pipeline.Submit(seq, Block(layout, seq),
+          // The receive's copy (a block read through the frame buffer).
+          auto bytes = Block(layout, seq);
+          core::BlockBuffer block = pipeline.TakeBuffer(bytes.size());
+          std::copy(bytes.begin(), bytes.end(), block.begin());
+          pipeline.Submit(seq, std::move(block),
                           [&](uint64_t s, core::BlockBuffer&, Status st) {
                             if (!st) failed = true;
                             (*out)->Commit(s);

@@ -7,7 +7,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
+#include <utility>
 #include <vector>
 
 namespace braid::core {
@@ -67,9 +69,30 @@ class ReceivedSet {
   uint64_t count_ = 0;
 };
 
+// Leaves new elements uninitialised: a block buffer is written whole before
+// it is read, and zeroing it first cost as much as a copy.
+template <class T>
+struct DefaultInitAllocator : std::allocator<T> {
+  template <class U>
+  struct rebind {
+    using other = DefaultInitAllocator<U>;
+  };
+  DefaultInitAllocator() = default;
+  template <class U>
+  DefaultInitAllocator(const DefaultInitAllocator<U>&) noexcept {}
+  template <class U>
+  void construct(U* p) noexcept {
+    ::new (static_cast<void*>(p)) U;
+  }
+  template <class U, class... Args>
+  void construct(U* p, Args&&... args) {
+    ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
+  }
+};
+
 // A block's bytes, owned: moved from the network into the reorder window
 // and back to the receiver's free list, never copied.
-using BlockBuffer = std::vector<uint8_t>;
+using BlockBuffer = std::vector<uint8_t, DefaultInitAllocator<uint8_t>>;
 
 // In-order delivery with a bounded window of held blocks. Memory is the
 // blocks held, window_blocks * block_size at most, whatever the stream's

@@ -300,8 +300,7 @@ class Sim {
   }
 
   void Reorder(uint64_t seq) {
-    std::vector<uint8_t> payload(layout_.LengthOf(seq),
-                                 static_cast<uint8_t>(seq));
+    BlockBuffer payload(layout_.LengthOf(seq), static_cast<uint8_t>(seq));
     auto offer = reorder_->Accept(seq, payload);
     ASSERT_NE(offer, ReorderWindow::Offer::kNoRoom);
     if (offer != ReorderWindow::Offer::kDeliverNow) {

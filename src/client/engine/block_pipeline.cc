@@ -48,14 +48,11 @@ core::BlockBuffer BlockPipeline::TakeBuffer(size_t size) {
   return buf;
 }
 
-void BlockPipeline::Submit(uint64_t seq, std::span<const uint8_t> payload,
-                           Done done) {
-  // The buffer moves through both handlers (asio recycles handler memory):
-  // no allocation per block once the free list is warm.
-  core::BlockBuffer buf = TakeBuffer(payload.size());
-  std::copy(payload.begin(), payload.end(), buf.begin());
+void BlockPipeline::Submit(uint64_t seq, core::BlockBuffer buf, Done done) {
+  // The buffer moves through both handlers (asio recycles handler memory)
+  // and back to the free list: no allocation per block once it is warm.
   pending_.insert(seq);
-  in_flight_bytes_ += payload.size();
+  in_flight_bytes_ += buf.size();
   bool write_here = !output_->in_order();
   asio::post(workers_, [this, seq, buf = std::move(buf), done = std::move(done),
                         write_here]() mutable {

@@ -43,8 +43,10 @@ class BlockPipeline {
   size_t in_flight_bytes() const { return in_flight_bytes_; }
   bool Pending(uint64_t seq) const { return pending_.count(seq) > 0; }
   bool Idle() const { return pending_.empty(); }
-  // Copies payload and queues it. REQUIRES: !Full() || Idle(), !Pending(seq).
-  void Submit(uint64_t seq, std::span<const uint8_t> payload, Done done);
+  // A buffer of `size` bytes for a block: a reused one when there is one.
+  core::BlockBuffer TakeBuffer(size_t size);
+  // Queues the block. REQUIRES: !Full() || Idle(), !Pending(seq).
+  void Submit(uint64_t seq, core::BlockBuffer block, Done done);
   // Runs fn on a worker thread (beside the blocks being processed).
   void RunOnWorker(std::function<void()> fn) {
     asio::post(workers_, std::move(fn));
@@ -54,8 +56,6 @@ class BlockPipeline {
                       uint64_t seq, std::span<const uint8_t> payload);
 
  private:
-  core::BlockBuffer TakeBuffer(size_t size);
-
   asio::any_io_executor io_;
   const core::Manifest* manifest_;
   Output* output_;

@@ -145,8 +145,13 @@ awaitable<Status> Transfer::OnData(SourceConn& s, const core::Data& d) {
   scheduler_->OnArrived(d.seq);
   ++s.submitted;
   SourceConn* source = &s;
+  // Copied out of the connection's frame buffer: reading many frames at
+  // once costs less than a read per block into its own buffer would save
+  // (docs/benchmarks.md, "The per-block path").
+  core::BlockBuffer block = pipeline_->TakeBuffer(d.payload.size());
+  std::copy(d.payload.begin(), d.payload.end(), block.begin());
   pipeline_->Submit(
-      d.seq, d.payload,
+      d.seq, std::move(block),
       [this, source](uint64_t seq, core::BlockBuffer& block, Status st) {
         OnProcessed(*source, seq, block, st);
       });
