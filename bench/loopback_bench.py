@@ -39,7 +39,7 @@ MIB = 1024 * 1024
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 TOOLS = ["braid-null", "braid-file", "braid-tls-null", "braid-tls-file", "curl-null", "curl-file",
-         "aria2-x3"]
+         "curl-file-sync", "aria2-x3"]
 TLS_CA = ""                       # the test authority of the TLS servers
 TLS_ADDRS: list[str] = []         # three more braid servers, with --tls-cert
 
@@ -74,6 +74,11 @@ def tool_argv(tool: str, braid_addrs: list[str], nginx_url: str, out_dir: str, s
         return ["curl", "-s", "-o", "/dev/null", nginx_url], None
     if tool == "curl-file":
         return ["curl", "-s", "-o", out, nginx_url], out
+    if tool == "curl-file-sync":
+        # braid makes a file durable (fsync) before renaming it into place;
+        # this is curl's time for the same: the download, then its data on
+        # disk (coreutils `sync FILE`).
+        return ["sh", "-c", 'curl -s -o "$0" "$1" && sync "$0"', out, nginx_url], out
     if tool == "aria2-x3":
         return ["aria2c", "-q", "-x3", "-s3", "--allow-overwrite=true", "--file-allocation=none",
                 "-d", out_dir, "-o", "out.bin", nginx_url, nginx_url, nginx_url], out
@@ -174,8 +179,6 @@ def main() -> int:
         nginx = netns.start_nginx(NS, "127.0.0.1", port, data_dir, os.path.join(work, "nginx"))
         server_procs.append(nginx)
         nginx_url = f"http://127.0.0.1:{port}/{FILE_NAME}"
-        server_pids = [int(x) for x in subprocess.run(["ip", "netns", "pids", NS], stdout=subprocess.PIPE,
-                                                         text=True, timeout=10).stdout.split()]
         env["braid_sources"], env["nginx_url"] = braid_addrs, nginx_url
 
         # Warm-up, not measured: the page cache for every tool, and the braid
@@ -185,6 +188,10 @@ def main() -> int:
             subprocess.run(["ip", "netns", "exec", NS, *argv], stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL, timeout=300)
         env["warm_up"] = "one braid and one curl download to /dev/null before measuring"
+        # After the warm-up: nginx's worker exists by now (listed earlier,
+        # only its master was counted).
+        server_pids = [int(x) for x in subprocess.run(["ip", "netns", "pids", NS], stdout=subprocess.PIPE,
+                                                         text=True, timeout=10).stdout.split()]
 
         for rep in range(args.repeat):
             for tool in tools:
