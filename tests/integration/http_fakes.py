@@ -63,24 +63,32 @@ class RangeMirror(Background):
                  bytes_per_second: float = 0, port: int = 0,
                  ranges: bool = True, stated: bytes | None = None,
                  gate: threading.Event | None = None, suffix: bool = True,
-                 link: str | None = None, redirect: str | None = None) -> None:
+                 link: str | None = None, redirect: str | None = None,
+                 session_cookie: str | None = None) -> None:
         """bytes_per_second: a bound on each response (0: none); without
         `ranges` every GET gets the whole file (200); `stated`: the bytes
         whose SHA-256 its Digest field states (RFC 3230); with a `gate`,
         each request waits for it to be set (at most 60 s) before it is
         answered; without `suffix`, "bytes=-N" is refused (416); `link`: a
         Link field on every 206 (RFC 6249); `redirect`: every GET is answered
-        302 to that URL."""
+        302 to that URL; `session_cookie` ("NAME=VALUE"): every answer sets
+        it (Set-Cookie), and `cookie_times` records when each request came
+        and whether it carried it."""
         digest = ("SHA-256=" + base64.b64encode(hashlib.sha256(stated).digest()).decode()
                   if stated is not None else None)
         self.requests: list[dict[str, str]] = []
         self.answered = 0  # requests past the gate
         self.ports: set[int] = set()  # the client's end of each connection
+        self.cookie_times: list[tuple[float, bool]] = []
+        self.cookie_set_at: float | None = None  # the first Set-Cookie sent
         mirror = self
 
         class Handler(Quiet):
             def do_GET(self) -> None:  # noqa: N802 (the library's name)
                 mirror.requests.append({k.lower(): v for k, v in self.headers.items()})
+                if session_cookie:
+                    sent = self.headers.get("Cookie", "").split("; ")
+                    mirror.cookie_times.append((time.monotonic(), session_cookie in sent))
                 mirror.ports.add(self.client_address[1])
                 want = "Basic " + base64.b64encode(credentials.encode()).decode() \
                     if credentials else None
@@ -123,6 +131,10 @@ class RangeMirror(Background):
                 self.send_response(206)
                 self.send_header("Content-Range", f"bytes {first}-{last}/{len(data)}")
                 self.send_header("ETag", '"v1"')  # a version: a partial file may resume
+                if session_cookie:
+                    self.send_header("Set-Cookie", session_cookie + "; Path=/")
+                    if mirror.cookie_set_at is None:
+                        mirror.cookie_set_at = time.monotonic()
                 if digest:
                     self.send_header("Digest", digest)
                 if link:

@@ -138,6 +138,20 @@ class MirrorRequests(MirrorCase):
         self.assertEqual(r.returncode, 2)
         self.assertIn(b"cannot read the cookie file", r.stderr)
 
+    def test_a_cookie_the_mirror_sets_goes_with_its_later_requests(self) -> None:
+        """A session cookie a mirror sets (Set-Cookie) is kept for every later
+        request to it, on every connection, as a browser or `curl -c` keeps
+        it; and with the user's own cookies beside it."""
+        m = self.mirror(bytes_per_second=1_500_000, session_cookie="sid=s3ss10n")
+        self.assert_intact(self.get([m.url], ["-b", "lang=fr"]))
+        self.assertIsNotNone(m.cookie_set_at)
+        # Requests sent before the first answer came cannot carry it.
+        later = [carried for at, carried in m.cookie_times if at > m.cookie_set_at + 0.02]
+        self.assertGreaterEqual(len(later), 2, m.cookie_times)
+        self.assertTrue(all(later), m.cookie_times)
+        for req in m.requests:
+            self.assertIn("lang=fr", req.get("cookie", ""))
+
     def test_http_proxy_from_the_flag_and_from_the_environment(self) -> None:
         m, p = self.mirror(), ForwardProxy()
         self.addCleanup(p.stop)

@@ -185,29 +185,29 @@ std::string CurlRange(const RangeAsk& a) {
   return RangeHeader(a.offset, a.length).substr(std::strlen("bytes="));
 }
 
-// The credentials a request to url carries (CarriesCredentials): --user,
-// the cookies given as text (in the cookie engine, for url's host alone,
-// so that a redirect elsewhere does not take them). The cookie file's
-// cookies (file_cookies: its lines, read once) go where their domains say.
-// Cookies are given line by line (CURLOPT_COOKIELIST, which turns the
-// engine on): CURLOPT_COOKIEFILE set again on a reused handle leaks.
-void ApplyCredentials(CURL* e, const HttpConnOptions& o, const Url& url,
-                      const std::vector<std::string>& file_cookies) {
-  if (!file_cookies.empty() || !o.cookies.empty()) {
-    // A reused handle's cookies were set for its earlier request's origin.
-    curl_easy_setopt(e, CURLOPT_COOKIELIST, "ALL");
-  }
+// --user, for a request to an origin the user named (CarriesCredentials).
+void ApplyCredentials(CURL* e, const HttpConnOptions& o, const Url& url) {
+  if (CarriesCredentials(o, url) && !o.user.empty())
+    curl_easy_setopt(e, CURLOPT_USERPWD, o.user.c_str());
+}
+
+// Puts the cookies the user gave in e's cookie engine (the engine of e's
+// share, if any): the cookie file's (file_cookies: its lines, read once) for
+// the domains they name, and those given as text for url's host alone when
+// url is a mirror the user named (a redirect elsewhere does not take them).
+// Line by line (CURLOPT_COOKIELIST turns the engine on): CURLOPT_COOKIEFILE
+// set again on a reused handle leaks.
+void SeedCookies(CURL* e, const HttpConnOptions& o, const Url& url,
+                 const std::vector<std::string>& file_cookies) {
   for (const auto& line : file_cookies)
     curl_easy_setopt(e, CURLOPT_COOKIELIST, line.c_str());
   if (!CarriesCredentials(o, url)) return;
-  if (!o.user.empty()) curl_easy_setopt(e, CURLOPT_USERPWD, o.user.c_str());
   for (const auto& line : CookieLines(o.cookies, url.host))
     curl_easy_setopt(e, CURLOPT_COOKIELIST, line.c_str());
 }
 
 void ApplyConnOptions(void* easy, const HttpConnOptions& o, const Url& url,
-                      const void* header_list,
-                      const std::vector<std::string>& file_cookies) {
+                      const void* header_list) {
   CURL* e = static_cast<CURL*>(easy);
   curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(e, CURLOPT_HTTP_CONTENT_DECODING, 0L);
@@ -229,7 +229,7 @@ void ApplyConnOptions(void* easy, const HttpConnOptions& o, const Url& url,
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
   }
-  ApplyCredentials(e, o, url, file_cookies);
+  ApplyCredentials(e, o, url);
   if (o.netrc) {
     curl_easy_setopt(e, CURLOPT_NETRC, static_cast<long>(CURL_NETRC_OPTIONAL));
     if (!o.netrc_file.empty())
@@ -284,7 +284,15 @@ HttpClient::HttpClient(Url url, HttpConnOptions options)
       multi, CURLMOPT_MAX_HOST_CONNECTIONS,
       static_cast<long>(std::max<size_t>(1, options_.connections)));
   curl_multi_setopt(multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
-  file_cookies_ = CookieFileLines(options_.cookie_file);
+  // One cookie jar for every request to this mirror: what the user gave,
+  // and what the mirror sets (a session cookie its ranges require).
+  cookies_ = curl_share_init();
+  curl_share_setopt(static_cast<CURLSH*>(cookies_), CURLSHOPT_SHARE,
+                    CURL_LOCK_DATA_COOKIE);
+  CURL* seed = curl_easy_init();
+  curl_easy_setopt(seed, CURLOPT_SHARE, cookies_);
+  SeedCookies(seed, options_, url_, CookieFileLines(options_.cookie_file));
+  curl_easy_cleanup(seed);
   header_list_ = MakeHeaderList(options_, /*credentials=*/true);
   plain_header_list_ = MakeHeaderList(options_, /*credentials=*/false);
   thread_ = std::thread([this] { Run(); });
@@ -295,6 +303,7 @@ HttpClient::~HttpClient() {
   thread_.join();
   for (void* e : idle_handles_) curl_easy_cleanup(static_cast<CURL*>(e));
   curl_multi_cleanup(static_cast<CURLM*>(multi_));
+  curl_share_cleanup(static_cast<CURLSH*>(cookies_));  // after its handles
   FreeHeaderList(header_list_);
   FreeHeaderList(plain_header_list_);
 }
@@ -363,6 +372,10 @@ void HttpClient::Run() {
 void HttpClient::Start(std::unique_ptr<Request> r) {
   if (idle_handles_.empty()) {
     r->easy = curl_easy_init();
+    // The mirror's jar; the engine on (an empty file name loads nothing).
+    // Both stay through curl_easy_reset.
+    curl_easy_setopt(r->easy, CURLOPT_SHARE, cookies_);
+    curl_easy_setopt(r->easy, CURLOPT_COOKIEFILE, "");
   } else {
     r->easy = static_cast<CURL*>(idle_handles_.back());
     idle_handles_.pop_back();
@@ -380,8 +393,7 @@ void HttpClient::Configure(Request& r) {
   // A redirect to another origin takes no credentials.
   ApplyConnOptions(
       e, options_, r.url,
-      CarriesCredentials(options_, r.url) ? header_list_ : plain_header_list_,
-      file_cookies_);
+      CarriesCredentials(options_, r.url) ? header_list_ : plain_header_list_);
   curl_easy_setopt(e, CURLOPT_URL, r.url.ToString().c_str());
   curl_easy_setopt(e, CURLOPT_RANGE, r.range.c_str());
   curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
@@ -518,8 +530,8 @@ PlainGet::PlainGet(const Url& url, const HttpConnOptions& options)
   static_assert(sizeof(reason_) >= CURL_ERROR_SIZE);
   CURL* e = static_cast<CURL*>(easy_);
   // curl's redirects send neither --user nor those headers to another host.
-  ApplyConnOptions(e, options, url, header_list_,
-                   CookieFileLines(options.cookie_file));
+  ApplyConnOptions(e, options, url, header_list_);
+  SeedCookies(e, options, url, CookieFileLines(options.cookie_file));
   curl_easy_setopt(e, CURLOPT_URL, url.ToString().c_str());
   // Redirects as RedirectTarget allows them: never from https to http.
   curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);

@@ -129,8 +129,8 @@ class HttpClient {
   void* header_list_ = nullptr;  // curl_slist*, for every request
   // The same without Authorization and Cookie headers: for another origin.
   void* plain_header_list_ = nullptr;
-  std::vector<std::string> file_cookies_;  // CookieFileLines, read once
-  std::mutex mu_;  // guards queue_, and stopping_'s change
+  void* cookies_ = nullptr;  // CURLSH*: the mirror's cookie jar
+  std::mutex mu_;            // guards queue_, and stopping_'s change
   std::deque<std::unique_ptr<Request>> queue_;
   std::atomic<bool> stopping_{false};
   // The client's thread only.
