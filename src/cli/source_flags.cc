@@ -57,7 +57,7 @@ void AddHttpFlags(CLI::App* cmd, HttpSettings* http) {
          "--no-mirror-links", [http] { http->follow_links = false; },
          "Ignore the other mirrors and the Metalink a mirror links "
          "(RFC 6249 Link fields), which are otherwise taken: the "
-         "fetch then starts again with them")
+         "fetch starts again with them, or they join it once it runs")
       ->group(group);
 }
 

@@ -241,6 +241,26 @@ class MirrorsStartAtOnce(MirrorCase):
         self.assertGreater(late.answered, 0)
         self.assertFalse(self.by_address(st)[late.url]["failed"], st)
 
+    def test_the_mirrors_a_linked_mirror_links_join_too(self) -> None:
+        """Links (RFC 6249) are followed from every mirror, not only from the
+        first to answer: the mirror named links a second (the fetch starts
+        again with both), which links a third and the first again; the
+        third joins the running fetch, and each mirror takes part once."""
+        first_port = h.closed_port()  # the first mirror's, known before it starts
+        first_url = f"http://127.0.0.1:{first_port}/f.bin"
+        third = self.mirror(bytes_per_second=1_000_000)
+        second = self.mirror(bytes_per_second=1_000_000,
+                             link=f"<{third.url}>; rel=duplicate, <{first_url}>; rel=duplicate")
+        first = self.mirror(bytes_per_second=1_000_000, port=first_port,
+                            link=f"<{second.url}>; rel=duplicate")
+        self.assertEqual(first.url, first_url)
+        err, st = self.get([first.url])
+        took_part = [s["address"] for s in st["sources"]]
+        self.assertEqual(sorted(took_part), sorted([first.url, second.url, third.url]), err)
+        for s in st["sources"]:
+            self.assertGreater(s["bytes"], 0, st)
+        self.assertIn(f"links mirror {third.url}: it joins", err)
+
     # Under ctest with the sanitized binary the late mirror is not given up
     # on before the others finish (it passes run directly, sanitized or
     # not): not understood yet, so it runs in the release suite only and

@@ -82,7 +82,7 @@ Expected<T> RunOnOwnContext(const GetOptions& options,
 // Adds what a mirror linked to the options: its other mirrors, and its
 // Metalink's (fetched now; one that cannot be had is only a warning).
 void FollowMirrorLinks(const MirrorLinks& links, GetOptions* options) {
-  options->follow_mirror_links = false;
+  options->restart_for_links = false;
   for (const Url& url : links.duplicates) AddMirror(url, options);
   if (!links.metalink) return;
   options->metalink_url = links.metalink;
@@ -153,6 +153,7 @@ void AdoptSources(const GetOptions& from, GetOptions* into) {
   into->default_sha256 = from.default_sha256;
   into->metalink_url.reset();
   into->follow_mirror_links = false;
+  into->restart_for_links = false;
 }
 
 Expected<GetReport> RunGet(const GetOptions& given, std::stop_token stop,

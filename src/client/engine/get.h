@@ -129,9 +129,11 @@ struct GetOptions {
   // it); with name_from_metalink its file name replaces `name`.
   std::optional<Url> metalink_url;
   bool name_from_metalink = false;
-  // Mirrors and a Metalink that the first mirror to answer links (RFC
-  // 6249 Link fields) are taken: the transfer starts again with them.
+  // Mirrors and a Metalink that mirrors link (RFC 6249 Link fields) are
+  // taken: before the transfer starts, by starting again with them (once:
+  // restart_for_links); once it runs, a linked mirror joins it.
   bool follow_mirror_links = true;
+  bool restart_for_links = true;
   // A Metalink's whole-file SHA-256, checked as `sha256` is when a fetch
   // into a file asks for no other (and no range).
   std::optional<core::Digest> default_sha256;

@@ -643,6 +643,8 @@ awaitable<Status> Transfer::Stream() {
     Spawn(Receive(*s));
   }
   Spawn(Control());
+  // Links the mirrors open now gave that a start again did not take.
+  for (SourceConn* s : open) JoinLinkedMirrors(*s);
   if (director_) Spawn(WatchDirector());
   if (options_.discover) Spawn(WatchDiscovery());
   last_progress_ = Clock::now();

@@ -148,6 +148,11 @@ class Transfer {
   // Ends the transfer before its start when mirror s links what the
   // options do not have yet (mirror_links()).
   void TakeMirrorLinks(const SourceConn& s);
+  // While the transfer runs: the mirrors mirror s links (RFC 6249
+  // duplicates) that are not sources yet join it, at most
+  // kMaxLinkedJoiners in all.
+  void JoinLinkedMirrors(const SourceConn& s);
+  static constexpr size_t kMaxLinkedJoiners = 16;
   // The mirrors' samples so far (compare_samples_): a mirror outvoted is
   // left out, or failed once the transfer runs (StartAgain if blocks came
   // from it); a split with every mirror in ends the transfer. True once
@@ -327,6 +332,7 @@ class Transfer {
   size_t voters_ = 0;
   bool overturned_ = false;
   std::optional<MirrorLinks> mirror_links_;
+  size_t linked_joiners_ = 0;  // JoinLinkedMirrors
   bool vote_lost_ = false;  // overturned, or a split: nothing written is kept
   uint64_t duplicate_bytes_ = 0;
   uint64_t out_of_order_ = 0;

@@ -164,7 +164,9 @@ std::string Transfer::ResumeKey() const {
 
 void Transfer::TakeMirrorLinks(const SourceConn& s) {
   const HttpMirror* m = s.mirror();
-  if (!m || !options_.follow_mirror_links || fatal_ || mirror_links_) return;
+  if (!m || !options_.follow_mirror_links || !options_.restart_for_links ||
+      fatal_ || mirror_links_)
+    return;
   MirrorLinks news;
   for (const Url& url : m->links().duplicates)
     if (!HasMirror(options_, url)) news.duplicates.push_back(url);
@@ -180,6 +182,25 @@ void Transfer::TakeMirrorLinks(const SourceConn& s) {
   mirror_links_ = std::move(news);
   fatal_ = Error{Errc::kUnavailable, "following the links of " + s.name()};
   progress_->Notify();
+}
+
+void Transfer::JoinLinkedMirrors(const SourceConn& s) {
+  const HttpMirror* m = s.mirror();
+  if (!m || !options_.follow_mirror_links || !scheduler_ || done_ || fatal_)
+    return;
+  for (const Url& url : m->links().duplicates) {
+    if (linked_joiners_ >= kMaxLinkedJoiners) return;
+    std::string name = url.ToString();
+    bool known = std::any_of(all_.begin(), all_.end(),
+                             [&](const auto& t) { return t->name() == name; });
+    if (known) continue;
+    ++linked_joiners_;
+    all_.push_back(std::make_unique<SourceConn>(url, options_.http));
+    SourceConn* joiner = all_.back().get();
+    joiner->sample_mirror = compare_samples_;  // compared as the others are
+    spdlog::info("{} links mirror {}: it joins", s.name(), name);
+    Spawn(Join(*joiner));
+  }
 }
 
 // What the mirrors that took part state as the file's SHA-256: one value

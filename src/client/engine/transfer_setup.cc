@@ -91,6 +91,7 @@ awaitable<void> Transfer::HandshakeOne(SourceConn& s) {
   if (opened) NoteSignature(s, *opened);
   if (opened && !started_ && !chosen_) TakeMirrorLinks(s);
   if (started_) {
+    if (opened) JoinLinkedMirrors(s);
     co_await StartLate(s, std::move(opened));
     co_return;
   }

@@ -229,6 +229,7 @@ awaitable<void> Transfer::Join(SourceConn& s) {
     spdlog::info("source {} found mid-transfer (id {})", s.name(),
                  core::Index(s.id));
   }
+  JoinLinkedMirrors(s);  // a mirror linked by a mirror may link more
   co_await Receive(s);
 }
 
