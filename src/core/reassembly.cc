@@ -68,9 +68,11 @@ BlockBuffer ReorderWindow::Delivered() {
   return spare;
 }
 
-std::span<const uint8_t> ReorderWindow::PopReady() {
-  if (next_ >= layout_.block_count()) return {};
-  Slot& slot = SlotOf(next_);
+std::span<const uint8_t> ReorderWindow::HeldAt(uint64_t seq) const {
+  if (seq < next_ || seq - next_ >= slots_.size() ||
+      seq >= layout_.block_count())
+    return {};
+  const Slot& slot = slots_[seq % slots_.size()];
   if (!slot.full) return {};
   return slot.bytes;
 }

@@ -121,7 +121,10 @@ class ReorderWindow {
   BlockBuffer Delivered();
   // The next held block now in order, empty when none; after writing it call
   // Delivered(). The span stays valid until then.
-  std::span<const uint8_t> PopReady();
+  std::span<const uint8_t> PopReady() const { return HeldAt(next_); }
+  // Block seq if the window holds it, else empty (valid until it is
+  // delivered).
+  std::span<const uint8_t> HeldAt(uint64_t seq) const;
   // Starts delivery at seq (joining a live stream at its edge): the blocks
   // before it count as received. REQUIRES: nothing accepted yet.
   void SkipTo(uint64_t seq);

@@ -1,6 +1,8 @@
 #include "client/output/output_sink.h"
 
 #include <fcntl.h>
+#include <limits.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,18 +14,34 @@
 namespace braid::client {
 namespace {
 
-class FdSink : public ByteSink {
+class FdSink : public VectoredSink {
  public:
   FdSink(int fd, bool owned) : fd_(fd), owned_(owned) {}
   ~FdSink() override {
     if (owned_ && fd_ >= 0) ::close(fd_);
   }
   Status Put(std::span<const uint8_t> bytes) override {
-    while (!bytes.empty()) {
-      ssize_t n = ::write(fd_, bytes.data(), bytes.size());
+    return PutAll({&bytes, 1});
+  }
+  Status PutAll(std::span<const std::span<const uint8_t>> pieces) override {
+    iov_.clear();
+    for (auto p : pieces) {
+      if (!p.empty())
+        iov_.push_back({const_cast<uint8_t*>(p.data()), p.size()});
+    }
+    size_t at = 0;  // the first piece not written whole
+    while (at < iov_.size()) {
+      size_t count = std::min<size_t>(iov_.size() - at, IOV_MAX);
+      ssize_t n = ::writev(fd_, iov_.data() + at, static_cast<int>(count));
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) return Unexpected{IoError("write output")};
-      bytes = bytes.subspan(static_cast<size_t>(n));
+      for (auto left = static_cast<size_t>(n); left > 0;) {
+        size_t take = std::min(left, iov_[at].iov_len);
+        iov_[at].iov_base = static_cast<uint8_t*>(iov_[at].iov_base) + take;
+        iov_[at].iov_len -= take;
+        left -= take;
+        if (iov_[at].iov_len == 0) ++at;
+      }
     }
     return Ok{};
   }
@@ -31,6 +49,9 @@ class FdSink : public ByteSink {
  protected:
   int fd_;
   bool owned_;
+
+ private:
+  std::vector<iovec> iov_;  // PutAll's, kept
 };
 
 class FileSink : public FdSink {
@@ -62,7 +83,8 @@ class InOrderOutput : public Output {
       : layout_(layout),
         window_(layout, window_blocks),
         range_(range.value_or(core::ByteRange{0, layout.size})),
-        sink_(std::move(sink)) {
+        sink_(std::move(sink)),
+        vectored_(dynamic_cast<VectoredSink*>(sink_.get())) {
     if (range)
       window_.Restrict(range->FirstBlock(layout), range->EndBlock(layout));
   }
@@ -83,11 +105,7 @@ class InOrderOutput : public Output {
       case core::ReorderWindow::Offer::kDeliverNow:
         break;
     }
-    if (Status s = Deliver(block); !s) return Unexpected{s.error()};
-    for (auto ready = window_.PopReady(); !ready.empty();
-         ready = window_.PopReady()) {
-      if (Status s = Deliver(ready); !s) return Unexpected{s.error()};
-    }
+    if (Status s = DeliverRuns(block); !s) return Unexpected{s.error()};
     return Put::kStored;
   }
   Status Finish() override { return sink_->Finish(); }
@@ -109,22 +127,51 @@ class InOrderOutput : public Output {
   }
 
  private:
-  // Hands the next block in order to the sink, trimmed to the range.
-  Status Deliver(std::span<const uint8_t> block) {
-    uint64_t at = layout_.OffsetOf(window_.next_in_order());
+  // Hands the sink the next block in order (`first`) and the held blocks
+  // that follow it, trimmed to the range: kMaxRun blocks in one call where
+  // the sink takes several (a writev), then the next run.
+  Status DeliverRuns(std::span<const uint8_t> first) {
+    for (bool more = true; more;) {
+      uint64_t seq = window_.next_in_order();
+      run_.assign(1, Trimmed(seq, first));
+      for (auto held = window_.HeldAt(seq + 1);
+           !held.empty() && run_.size() < kMaxRun;
+           held = window_.HeldAt(seq + run_.size())) {
+        run_.push_back(Trimmed(seq + run_.size(), held));
+      }
+      if (Status s = PutRun(); !s) return s;
+      for (size_t i = 0; i < run_.size(); ++i) {
+        if (auto spare = window_.Delivered(); !spare.empty())
+          spares_.push_back(std::move(spare));
+      }
+      first = window_.PopReady();
+      more = !first.empty();
+    }
+    return Ok{};
+  }
+  Status PutRun() {
+    if (vectored_) return vectored_->PutAll(run_);
+    for (auto piece : run_) {
+      if (Status s = sink_->Put(piece); !s) return s;
+    }
+    return Ok{};
+  }
+  // Block seq's bytes within the range.
+  std::span<const uint8_t> Trimmed(uint64_t seq,
+                                   std::span<const uint8_t> block) const {
+    uint64_t at = layout_.OffsetOf(seq);
     uint64_t from = std::max(at, range_.first) - at;
     uint64_t to = std::min(at + block.size(), range_.end()) - at;
-    Status s = sink_->Put(block.subspan(from, to - from));
-    if (!s) return s;
-    if (auto spare = window_.Delivered(); !spare.empty())
-      spares_.push_back(std::move(spare));
-    return s;
+    return block.subspan(from, to - from);
   }
 
   core::StreamLayout layout_;
   core::ReorderWindow window_;
   core::ByteRange range_;
   std::shared_ptr<ByteSink> sink_;
+  VectoredSink* vectored_;  // sink_, when it takes runs in one call
+  static constexpr size_t kMaxRun = 64;
+  std::vector<std::span<const uint8_t>> run_;  // DeliverRuns', kept
   // Buffers of held blocks since delivered, handed back by Write: no more
   // than the most blocks ever held at once.
   std::vector<core::BlockBuffer> spares_;

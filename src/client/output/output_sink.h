@@ -21,7 +21,15 @@ namespace braid::client {
 // thread only.
 using ByteSink = braid::Sink;
 
-// Writes to fd (closed on destruction if owned).
+// A sink that takes several pieces in one call (a vectored write): the
+// in-order output hands it each run of blocks ready in order at once.
+class VectoredSink : public ByteSink {
+ public:
+  virtual Status PutAll(std::span<const std::span<const uint8_t>> pieces) = 0;
+};
+
+// Writes to fd (closed on destruction if owned), a run of blocks in one
+// writev.
 std::unique_ptr<ByteSink> MakeFdSink(int fd, bool owned);
 // Writes "<path>.braid-part", renamed to path by Finish; removed if the
 // sink is destroyed unfinished.

@@ -1,9 +1,11 @@
 #include "client/output/output_sink.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <numeric>
 #include <random>
+#include <thread>
 
 namespace braid::client {
 namespace {
@@ -18,6 +20,21 @@ class Collect : public ByteSink {
   bool HasRoom() const override { return room_; }
   std::vector<uint8_t> bytes_;
   bool room_ = true;
+};
+
+// The same, taking runs in one call; counts the calls.
+class CollectRuns : public VectoredSink {
+ public:
+  Status Put(std::span<const uint8_t> bytes) override {
+    return PutAll({&bytes, 1});
+  }
+  Status PutAll(std::span<const std::span<const uint8_t>> pieces) override {
+    ++calls_;
+    for (auto p : pieces) bytes_.insert(bytes_.end(), p.begin(), p.end());
+    return Ok{};
+  }
+  std::vector<uint8_t> bytes_;
+  int calls_ = 0;
 };
 
 std::vector<uint8_t> Stream(size_t n) {
@@ -92,6 +109,55 @@ TEST(InOrderOutputTest, HandsBackTheBuffersOfDeliveredBlocks) {
   EXPECT_EQ(three.data(), one_bytes);  // block 1's buffer comes back
   EXPECT_EQ(sink->bytes_.size(), 200u);
   EXPECT_EQ(sink->bytes_[150], 1);
+}
+
+// Blocks held until the one before them comes reach a sink that takes runs
+// in one call, trimmed to the range.
+TEST(InOrderOutputTest, HandsARunOfReadyBlocksOverAtOnce) {
+  core::StreamLayout layout{1000, 100};
+  auto data = Stream(layout.size);
+  auto sink = std::make_shared<CollectRuns>();
+  auto out = MakeInOrderOutput(layout, 8, core::ByteRange{150, 400}, sink);
+  auto offer = [&](uint64_t q) {
+    auto from = data.begin() + static_cast<ptrdiff_t>(layout.OffsetOf(q));
+    core::BlockBuffer block(from, from + layout.LengthOf(q));
+    return *out->Write(q, block);
+  };
+  for (uint64_t q : {2, 3, 4, 5}) EXPECT_EQ(offer(q), Output::Put::kStored);
+  EXPECT_EQ(sink->calls_, 0);
+  EXPECT_EQ(offer(1), Output::Put::kStored);
+  EXPECT_EQ(sink->calls_, 1);  // blocks 1 to 5 in one call
+  EXPECT_EQ(sink->bytes_,
+            std::vector<uint8_t>(data.begin() + 150, data.begin() + 550));
+  EXPECT_TRUE(out->received().complete());
+}
+
+// A run larger than the pipe's buffer, written while a reader drains it,
+// arrives whole and in order.
+TEST(FdSinkTest, WritesARunWholeToAPipe) {
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  auto data = Stream(1 << 20);
+  std::vector<uint8_t> got;
+  std::thread reader([&] {
+    uint8_t buf[7000];
+    for (ssize_t n; (n = ::read(fds[0], buf, sizeof buf)) > 0;)
+      got.insert(got.end(), buf, buf + n);
+  });
+  {
+    auto sink = MakeFdSink(fds[1], /*owned=*/true);
+    auto* vectored = dynamic_cast<VectoredSink*>(sink.get());
+    ASSERT_NE(vectored, nullptr);
+    std::vector<std::span<const uint8_t>> run;
+    for (size_t at = 0; at < data.size(); at += 100000) {
+      run.emplace_back(data.data() + at,
+                       std::min<size_t>(100000, data.size() - at));
+    }
+    EXPECT_TRUE(vectored->PutAll(run).has_value());
+  }  // closes the pipe: the reader ends
+  reader.join();
+  ::close(fds[0]);
+  EXPECT_EQ(got, data);
 }
 
 TEST(InOrderOutputTest, NoRoomWhileTheSinkIsFull) {
