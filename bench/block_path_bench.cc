@@ -210,7 +210,8 @@ void BM_Pipeline(benchmark::State& state) {
                                      static_cast<size_t>(state.range(1)));
       size_t next = 0;
       auto submit = [&] {
-        while (next < order.size() && !pipeline.Full()) {
+        while (next < order.size() &&
+               !pipeline.Full(layout.LengthOf(order[next]))) {
           uint64_t seq = order[next++];
           // The receive's copy (a block read through the frame buffer).
           auto bytes = Block(layout, seq);

@@ -72,15 +72,16 @@ class RangeMirror(Background):
         answered; without `suffix`, "bytes=-N" is refused (416); `link`: a
         Link field on every 206 (RFC 6249); `redirect`: every GET is answered
         302 to that URL; `session_cookie` ("NAME=VALUE"): every answer sets
-        it (Set-Cookie), and `cookie_times` records when each request came
-        and whether it carried it."""
+        it (Set-Cookie), and `cookie_asks` records for each request whether
+        an earlier answer on its connection set it, and whether it carried
+        it."""
         digest = ("SHA-256=" + base64.b64encode(hashlib.sha256(stated).digest()).decode()
                   if stated is not None else None)
         self.requests: list[dict[str, str]] = []
         self.answered = 0  # requests past the gate
         self.ports: set[int] = set()  # the client's end of each connection
-        self.cookie_times: list[tuple[float, bool]] = []
-        self.cookie_set_at: float | None = None  # the first Set-Cookie sent
+        self.cookie_asks: list[tuple[bool, bool]] = []  # (set before, carried)
+        cookie_conns: set[int] = set()  # connections an answer set it on
         mirror = self
 
         class Handler(Quiet):
@@ -88,7 +89,8 @@ class RangeMirror(Background):
                 mirror.requests.append({k.lower(): v for k, v in self.headers.items()})
                 if session_cookie:
                     sent = self.headers.get("Cookie", "").split("; ")
-                    mirror.cookie_times.append((time.monotonic(), session_cookie in sent))
+                    mirror.cookie_asks.append((self.client_address[1] in cookie_conns,
+                                               session_cookie in sent))
                 mirror.ports.add(self.client_address[1])
                 want = "Basic " + base64.b64encode(credentials.encode()).decode() \
                     if credentials else None
@@ -133,8 +135,7 @@ class RangeMirror(Background):
                 self.send_header("ETag", '"v1"')  # a version: a partial file may resume
                 if session_cookie:
                     self.send_header("Set-Cookie", session_cookie + "; Path=/")
-                    if mirror.cookie_set_at is None:
-                        mirror.cookie_set_at = time.monotonic()
+                    cookie_conns.add(self.client_address[1])
                 if digest:
                     self.send_header("Digest", digest)
                 if link:

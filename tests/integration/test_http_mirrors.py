@@ -190,17 +190,16 @@ class HttpMirrors(unittest.TestCase):
             data[at] ^= 0x5A
         with open(os.path.join(cls.root, "liar.bin"), "wb") as f:
             f.write(data)
-        # "four.bin": a copy with a few bytes changed (4 once; now 16, one
-        # in each of 16 blocks), away from the samples mirrors are compared
-        # on (start, end): 320 KiB apart, so that a pattern gives each
-        # mirror some of them whether it interleaves 64 KiB blocks or gives
-        # runs of 8, and work stealing, which on loopback moves most blocks
-        # (262 of 367 in one sanitized run, where the corrupt mirror then
-        # served none of 4), cannot take them all away from it.
+        # "four.bin": a copy with one byte changed in every 64 KiB block but
+        # the first and the last, away from the samples mirrors are compared
+        # on (start, end). It was 4 bytes once, then 16 in 16 blocks; work
+        # stealing on loopback, which moves most blocks (155 of 367 in one
+        # run, 262 in another), left the corrupt mirror none of them and it
+        # was not dropped. Now any block it serves past the first is wrong.
         with open(os.path.join(cls.root, "data.bin"), "rb") as f:
             data = bytearray(f.read())
-        for k in range(16):
-            data[cls.SIZE // 3 + k * 320 * 1024] ^= 0xFF
+        for at in range(1 << 16, cls.SIZE - (1 << 16), 1 << 16):
+            data[at + 30000] ^= 0xFF
         with open(os.path.join(cls.root, "four.bin"), "wb") as f:
             f.write(data)
         h.write_random_file(os.path.join(cls.root, "short.bin"), cls.SIZE - 4096)

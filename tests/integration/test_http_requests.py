@@ -93,6 +93,19 @@ class MirrorRequests(MirrorCase):
                 self.assertNotIn("authorization", req)
                 self.assertNotIn("cookie", req)
 
+    def test_a_redirect_to_another_port_takes_no_cookie_given_as_text(self) -> None:
+        # The same host on another port is another origin: braid follows a
+        # mirror's redirects itself and gives --cookie's text only to the
+        # origins named (the jar keeps only the cookie file's and what
+        # mirrors set, so its host rule does not apply to them).
+        target = self.mirror()
+        named = self.mirror(redirect=target.url)
+        self.assert_intact(self.get([named.url], ["-b", "sid=abc"]))
+        self.assertEqual(named.requests[0].get("cookie"), "sid=abc")
+        self.assertGreater(len(target.requests), 0)
+        for req in target.requests:
+            self.assertNotIn("cookie", req)
+
     def test_a_redirect_to_another_origin_takes_no_credentials(self) -> None:
         # Another host name for the same address: cookies do not isolate
         # ports (RFC 6265), hosts they do.
@@ -144,11 +157,12 @@ class MirrorRequests(MirrorCase):
         it; and with the user's own cookies beside it."""
         m = self.mirror(bytes_per_second=1_500_000, session_cookie="sid=s3ss10n")
         self.assert_intact(self.get([m.url], ["-b", "lang=fr"]))
-        self.assertIsNotNone(m.cookie_set_at)
-        # Requests sent before the first answer came cannot carry it.
-        later = [carried for at, carried in m.cookie_times if at > m.cookie_set_at + 0.02]
-        self.assertGreaterEqual(len(later), 2, m.cookie_times)
-        self.assertTrue(all(later), m.cookie_times)
+        # A request on a connection an answer set the cookie on was sent
+        # after that answer was read (HTTP/1.1 does not overlap them): it
+        # must carry it. Others may have been sent before any answer.
+        after = [carried for set_before, carried in m.cookie_asks if set_before]
+        self.assertGreaterEqual(len(after), 1, m.cookie_asks)
+        self.assertTrue(all(after), m.cookie_asks)
         for req in m.requests:
             self.assertIn("lang=fr", req.get("cookie", ""))
 

@@ -39,13 +39,17 @@ class BlockPipeline {
   static constexpr size_t kMaxWorkers = 4;
   static size_t DefaultWorkers();
 
-  bool Full() const { return in_flight_bytes_ >= kMaxInFlightBytes; }
+  // Whether `bytes` more would go over kMaxInFlightBytes.
+  bool Full(size_t bytes) const {
+    return in_flight_bytes_ + bytes > kMaxInFlightBytes;
+  }
   size_t in_flight_bytes() const { return in_flight_bytes_; }
   bool Pending(uint64_t seq) const { return pending_.count(seq) > 0; }
   bool Idle() const { return pending_.empty(); }
   // A buffer of `size` bytes for a block: a reused one when there is one.
   core::BlockBuffer TakeBuffer(size_t size);
-  // Queues the block. REQUIRES: !Full() || Idle(), !Pending(seq).
+  // Queues the block. REQUIRES: !Full(block.size()) || Idle(),
+  // !Pending(seq).
   void Submit(uint64_t seq, core::BlockBuffer block, Done done);
   // Runs fn on a worker thread (beside the blocks being processed).
   void RunOnWorker(std::function<void()> fn) {

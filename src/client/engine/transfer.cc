@@ -115,7 +115,7 @@ awaitable<Status> Transfer::OnData(SourceConn& s, const core::Data& d) {
   // Back-pressure: the reorder window and the pipeline bound memory; while
   // waiting this source is not read, so TCP slows it down.
   while (!output_->HasRoom(d.seq) ||
-         (pipeline_->Full() && !pipeline_->Idle())) {
+         (pipeline_->Full(d.payload.size()) && !pipeline_->Idle())) {
     scheduler_->SetPaused(s.id, true, Clock::now());
     co_await progress_->Wait(std::chrono::milliseconds(20));
     if (done_ || fatal_ || s.failure) co_return Ok{};
@@ -562,8 +562,9 @@ void Transfer::MarkResumed() {
                  output_->resumed_bytes(), layout_.size);
 }
 
-// Every 2 s the verified blocks are made durable and recorded, on the worker
-// thread after the writes they cover.
+// Every 2 s the verified blocks are made durable and recorded, on a worker.
+// A block is recorded only once its write returned, so the data sync covers
+// it; two saves may end in either order (an older one is a subset).
 void Transfer::Checkpoint() {
   auto now = Clock::now();
   if (now - last_checkpoint_ < std::chrono::seconds(2)) return;
@@ -644,7 +645,9 @@ awaitable<Status> Transfer::Stream() {
   }
   Spawn(Control());
   // Links the mirrors open now gave that a start again did not take.
-  for (SourceConn* s : open) JoinLinkedMirrors(*s);
+  for (SourceConn* s : open) {
+    if (!s->failure) JoinLinkedMirrors(*s);
+  }
   if (director_) Spawn(WatchDirector());
   if (options_.discover) Spawn(WatchDiscovery());
   last_progress_ = Clock::now();

@@ -186,7 +186,8 @@ void Transfer::TakeMirrorLinks(const SourceConn& s) {
 
 void Transfer::JoinLinkedMirrors(const SourceConn& s) {
   const HttpMirror* m = s.mirror();
-  if (!m || !options_.follow_mirror_links || !scheduler_ || done_ || fatal_)
+  if (!m || s.failure || !options_.follow_mirror_links || !scheduler_ ||
+      done_ || fatal_)
     return;
   for (const Url& url : m->links().duplicates) {
     if (linked_joiners_ >= kMaxLinkedJoiners) return;

@@ -91,7 +91,6 @@ awaitable<void> Transfer::HandshakeOne(SourceConn& s) {
   if (opened) NoteSignature(s, *opened);
   if (opened && !started_ && !chosen_) TakeMirrorLinks(s);
   if (started_) {
-    if (opened) JoinLinkedMirrors(s);
     co_await StartLate(s, std::move(opened));
     co_return;
   }
@@ -369,6 +368,7 @@ awaitable<void> Transfer::StartLate(SourceConn& s,
   spdlog::debug(
       "source {} opened after the start ({} ms round trip)", s.name(),
       std::chrono::duration_cast<std::chrono::milliseconds>(s.rtt).count());
+  JoinLinkedMirrors(s);  // its content checked
   co_await Receive(s);
 }
 

@@ -191,18 +191,11 @@ void ApplyCredentials(CURL* e, const HttpConnOptions& o, const Url& url) {
     curl_easy_setopt(e, CURLOPT_USERPWD, o.user.c_str());
 }
 
-// Puts the cookies the user gave in e's cookie engine (the engine of e's
-// share, if any): the cookie file's (file_cookies: its lines, read once) for
-// the domains they name, and those given as text for url's host alone when
-// url is a mirror the user named (a redirect elsewhere does not take them).
-// Line by line (CURLOPT_COOKIELIST turns the engine on): CURLOPT_COOKIEFILE
-// set again on a reused handle leaks.
-void SeedCookies(CURL* e, const HttpConnOptions& o, const Url& url,
-                 const std::vector<std::string>& file_cookies) {
-  for (const auto& line : file_cookies)
-    curl_easy_setopt(e, CURLOPT_COOKIELIST, line.c_str());
-  if (!CarriesCredentials(o, url)) return;
-  for (const auto& line : CookieLines(o.cookies, url.host))
+// Puts cookie lines (Netscape format) in e's cookie engine, the engine of
+// e's share if it has one. Line by line (CURLOPT_COOKIELIST turns the
+// engine on): CURLOPT_COOKIEFILE set again on a reused handle leaks.
+void SeedCookies(CURL* e, const std::vector<std::string>& lines) {
+  for (const auto& line : lines)
     curl_easy_setopt(e, CURLOPT_COOKIELIST, line.c_str());
 }
 
@@ -284,14 +277,17 @@ HttpClient::HttpClient(Url url, HttpConnOptions options)
       multi, CURLMOPT_MAX_HOST_CONNECTIONS,
       static_cast<long>(std::max<size_t>(1, options_.connections)));
   curl_multi_setopt(multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
-  // One cookie jar for every request to this mirror: what the user gave,
-  // and what the mirror sets (a session cookie its ranges require).
+  // One cookie jar for every request to this mirror: the cookie file's
+  // (each to its own domain), and what the mirror sets (a session cookie its
+  // ranges require). Cookies given as text go with each request to an
+  // origin the user named (Configure), never into the jar: a redirect to
+  // another origin on the same host does not take them.
   cookies_ = curl_share_init();
   curl_share_setopt(static_cast<CURLSH*>(cookies_), CURLSHOPT_SHARE,
                     CURL_LOCK_DATA_COOKIE);
   CURL* seed = curl_easy_init();
   curl_easy_setopt(seed, CURLOPT_SHARE, cookies_);
-  SeedCookies(seed, options_, url_, CookieFileLines(options_.cookie_file));
+  SeedCookies(seed, CookieFileLines(options_.cookie_file));
   curl_easy_cleanup(seed);
   header_list_ = MakeHeaderList(options_, /*credentials=*/true);
   plain_header_list_ = MakeHeaderList(options_, /*credentials=*/false);
@@ -394,6 +390,8 @@ void HttpClient::Configure(Request& r) {
   ApplyConnOptions(
       e, options_, r.url,
       CarriesCredentials(options_, r.url) ? header_list_ : plain_header_list_);
+  if (CarriesCredentials(options_, r.url) && !options_.cookies.empty())
+    curl_easy_setopt(e, CURLOPT_COOKIE, options_.cookies.c_str());
   curl_easy_setopt(e, CURLOPT_URL, r.url.ToString().c_str());
   curl_easy_setopt(e, CURLOPT_RANGE, r.range.c_str());
   curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
@@ -531,7 +529,11 @@ PlainGet::PlainGet(const Url& url, const HttpConnOptions& options)
   CURL* e = static_cast<CURL*>(easy_);
   // curl's redirects send neither --user nor those headers to another host.
   ApplyConnOptions(e, options, url, header_list_);
-  SeedCookies(e, options, url, CookieFileLines(options.cookie_file));
+  // libcurl follows this one's redirects: cookie rules decide (RFC 6265,
+  // the text ones for url's host alone).
+  SeedCookies(e, CookieFileLines(options.cookie_file));
+  if (CarriesCredentials(options, url))
+    SeedCookies(e, CookieLines(options.cookies, url.host));
   curl_easy_setopt(e, CURLOPT_URL, url.ToString().c_str());
   // Redirects as RedirectTarget allows them: never from https to http.
   curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
