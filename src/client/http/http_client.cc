@@ -191,6 +191,15 @@ void ApplyCredentials(CURL* e, const HttpConnOptions& o, const Url& url) {
     curl_easy_setopt(e, CURLOPT_USERPWD, o.user.c_str());
 }
 
+// Turns e's cookie engine on, on the share's jar; both stay through
+// curl_easy_reset. The engine is turned on by a cookie line added before
+// the share (into a jar of e's own, dropped for the share's): a share alone
+// leaves it off, and CURLOPT_COOKIEFILE "" leaks its list entry.
+void UseJar(CURL* e, void* share) {
+  curl_easy_setopt(e, CURLOPT_COOKIELIST, "invalid\tFALSE\t/\tFALSE\t0\tx\t1");
+  curl_easy_setopt(e, CURLOPT_SHARE, share);
+}
+
 // Puts cookie lines (Netscape format) in e's cookie engine, the engine of
 // e's share if it has one. Line by line (CURLOPT_COOKIELIST turns the
 // engine on): CURLOPT_COOKIEFILE set again on a reused handle leaks.
@@ -368,10 +377,7 @@ void HttpClient::Run() {
 void HttpClient::Start(std::unique_ptr<Request> r) {
   if (idle_handles_.empty()) {
     r->easy = curl_easy_init();
-    // The mirror's jar; the engine on (an empty file name loads nothing).
-    // Both stay through curl_easy_reset.
-    curl_easy_setopt(r->easy, CURLOPT_SHARE, cookies_);
-    curl_easy_setopt(r->easy, CURLOPT_COOKIEFILE, "");
+    UseJar(r->easy, cookies_);
   } else {
     r->easy = static_cast<CURL*>(idle_handles_.back());
     idle_handles_.pop_back();
