@@ -56,6 +56,7 @@ bool Feed(StreamJob& job, httplib::DataSink& sink, prometheus::Counter& sent,
                         chunk.size()))
           return false;
         sent.Increment(static_cast<double>(chunk.size()));
+        job.Written(chunk.size());
         return true;
       case BodyQueue::Pop::kTimeout:
         if (sink.is_writable && !sink.is_writable()) return false;
@@ -125,7 +126,10 @@ void SetBody(bool head, std::shared_ptr<Session> session, FetchOptions fetch,
       [job, &sent](size_t, size_t, httplib::DataSink& sink) {
         return Feed(*job, sink, sent);
       },
-      [job](bool) { job->Cancel(); });
+      // httplib 0.11.4 passes false always: what was written tells.
+      [job, length](bool) {
+        if (job->written() < length) job->Cancel();
+      });
 }
 
 httplib::Server::HandlerResponse OnlyGetAndHead(const httplib::Request& req,

@@ -15,6 +15,11 @@ StreamJob::StreamJob(std::shared_ptr<Session> session, FetchOptions fetch,
 }
 
 StreamJob::~StreamJob() {
+  {
+    std::unique_lock lock(mu_);
+    ended_cv_.wait_for(lock, kFinishWait,
+                       [&] { return ended_ || stop_.stop_requested(); });
+  }
   Cancel();
   thread_.join();
 }
@@ -28,6 +33,11 @@ void StreamJob::Run() {
   std::string name = session_->Describe().name;
   auto report = session_->Fetch(*queue_, fetch_);
   if (on_end_) on_end_(report, stop_.stop_requested());
+  {
+    std::lock_guard lock(mu_);
+    ended_ = true;
+  }
+  ended_cv_.notify_all();
   if (report) {
     spdlog::info("'{}': {} bytes in {:.2f} s", name,
                  fetch_.range ? fetch_.range->length : report->bytes,

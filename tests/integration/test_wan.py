@@ -123,8 +123,11 @@ class WideAreaLinks(unittest.TestCase):
         finally:
             if proc.poll() is None:
                 netns.kill(proc)
+        # The far server is given up on, or, when the end comes before its
+        # silence is long enough to tell, its blocks were taken by others.
         far = [s for s in report["sources"] if s["address"] == self.addrs[2]]
-        self.assertTrue(any(s["failed"] for s in far), far)
+        self.assertTrue(any(s["failed"] for s in far) or report["moved_blocks"] > 0,
+                        (far, report["moved_blocks"], self.client_log()))
         return report
 
     def test_far_server_slow_to_answer(self) -> None:
