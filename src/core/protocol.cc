@@ -91,11 +91,17 @@ Status Take(ByteReader& r, Pong* p) {
 }
 
 void Put(ByteWriter& w, const List& l) {
-  if (!l.access_token.empty()) w.Str(l.access_token);
+  if (!l.access_token.empty() || l.relays) w.Str(l.access_token);
+  if (l.relays) w.U8(1);  // flags, sent only when not 0
 }
 
 Status Take(ByteReader& r, List* l) {
   if (!r.AtEnd()) l->access_token = r.Str(kMaxAccessTokenLen);
+  if (!r.AtEnd()) {
+    uint8_t flags = r.U8();
+    if (!r.ok() || flags != 1) return Bad<List>("bad flags");
+    l->relays = true;
+  }
   return Ok{};
 }
 

@@ -98,8 +98,9 @@ struct Pong {
 struct List {
   static constexpr FrameType kType = FrameType::kList;
   static constexpr const char* kName = "LIST";
-  static constexpr size_t kMaxBody = 2 + kMaxAccessTokenLen;
+  static constexpr size_t kMaxBody = 2 + kMaxAccessTokenLen + 1;
   std::string access_token;
+  bool relays = false;  // to a director: list the relays too
 };
 struct TocEntry {
   std::string name;
@@ -238,7 +239,9 @@ struct Register {
   static constexpr FrameType kType = FrameType::kRegister;
   static constexpr const char* kName = "REGISTER";
   static constexpr size_t kMaxBody = kMaxListBody;
-  static constexpr uint8_t kFirst = 1, kLast = 2, kToken = 4;
+  // kRelay: a relay registers the origins it may reach (each entry's name
+  // an origin "host:port", size 0, content id zero), not streams.
+  static constexpr uint8_t kFirst = 1, kLast = 2, kToken = 4, kRelay = 8;
   uint8_t flags = kFirst | kLast;
   std::string advertise;  // "host:port" clients should connect to
   std::vector<CatalogItem> entries;
@@ -257,6 +260,7 @@ struct Lookup {
   static constexpr size_t kMaxBody = 1 + 2 + kMaxNameLen;
   bool subscribe = false;  // keep sending SOURCES when the holders change
   std::string name;
+  bool routes = false;  // the answer lists the relays to each holder too
 };
 struct SourceItem {
   std::string server;  // "host:port"
@@ -264,6 +268,12 @@ struct SourceItem {
   uint64_t size = 0;
   Digest content_id{};
   bool operator==(const SourceItem&) const = default;
+};
+// A relay that may carry a connection to origin (patent FIG. 11: a route).
+struct RouteItem {
+  std::string relay;   // "host:port" of the relay
+  std::string origin;  // "host:port" it connects to
+  auto operator<=>(const RouteItem&) const = default;
 };
 // Every current holder of a name (and of its content under other names).
 struct Sources {
@@ -275,6 +285,8 @@ struct Sources {
   // The director cannot reach the store its catalog lives in (etcd): this
   // is what the store last said.
   bool stale = false;
+  // Asked for (Lookup::routes): relays registered for the holders.
+  std::vector<RouteItem> routes;
 };
 struct CatalogLine {
   std::string name;
@@ -291,6 +303,8 @@ struct CatalogPart {
   bool last = true;
   std::vector<CatalogLine> lines;
   bool stale = false;  // as Sources::stale
+  // Asked for (List::relays), on the last part: every relay and origin.
+  std::vector<RouteItem> relays;
 };
 // UDP: who holds `name`?
 struct Discover {

@@ -13,11 +13,30 @@ namespace {
 constexpr size_t kMinItem = 2 + 8 + 32;
 constexpr size_t kMinSource = 2 + 2 + 8 + 32;
 constexpr size_t kMinLine = 2 + 8 + 32 + 4;
+constexpr size_t kMinRoute = 2 + 2;
 
 // A u32 count of entries of at least min_size bytes each, at most max.
 bool GetCount(ByteReader& r, size_t min_size, size_t max, uint32_t* n) {
   *n = r.U32();
   return r.ok() && *n <= max && r.remaining() / min_size >= *n;
+}
+
+void PutRoutes(ByteWriter& w, const std::vector<RouteItem>& routes) {
+  w.U32(static_cast<uint32_t>(routes.size()));
+  for (const auto& r : routes) w.Str(r.relay), w.Str(r.origin);
+}
+
+bool TakeRoutes(ByteReader& r, std::vector<RouteItem>* routes) {
+  uint32_t n = 0;
+  if (!GetCount(r, kMinRoute, kMaxSources, &n)) return false;
+  routes->reserve(n);
+  for (uint32_t i = 0; i < n && r.ok(); ++i) {
+    RouteItem item;
+    item.relay = r.Str(kMaxAddressLen);
+    item.origin = r.Str(kMaxAddressLen);
+    routes->push_back(std::move(item));
+  }
+  return r.ok();
 }
 
 }  // namespace
@@ -34,8 +53,8 @@ void Put(ByteWriter& w, const Register& m) {
 }
 
 Status Take(ByteReader& r, Register* m) {
-  constexpr uint8_t kKnown =
-      Register::kFirst | Register::kLast | Register::kToken;
+  constexpr uint8_t kKnown = Register::kFirst | Register::kLast |
+                             Register::kToken | Register::kRelay;
   m->flags = r.U8();
   m->advertise = r.Str(kMaxAddressLen);
   if (m->flags & Register::kToken) m->token = r.Str(kMaxRegisterTokenLen);
@@ -70,14 +89,15 @@ Status Take(ByteReader& r, Registered* m) {
 }
 
 void Put(ByteWriter& w, const Lookup& m) {
-  w.U8(m.subscribe ? 1 : 0), w.Str(m.name);
+  w.U8((m.subscribe ? 1 : 0) | (m.routes ? 2 : 0)), w.Str(m.name);
 }
 
 Status Take(ByteReader& r, Lookup* m) {
   uint8_t flags = r.U8();
   m->name = r.Str(kMaxNameLen);
-  if (!r.ok() || flags > 1) return Bad<Lookup>("bad field");
-  m->subscribe = flags == 1;
+  if (!r.ok() || flags > 3) return Bad<Lookup>("bad field");
+  m->subscribe = flags & 1;
+  m->routes = flags & 2;
   return Ok{};
 }
 
@@ -87,7 +107,10 @@ void Put(ByteWriter& w, const Sources& m) {
   for (const auto& s : m.sources) {
     w.Str(s.server), w.Str(s.path), w.U64(s.size), PutDigest(w, s.content_id);
   }
-  if (m.stale) w.U8(1);  // flags, sent only when not 0
+  // flags, sent only when not 0; the routes follow when bit 1 is set
+  bool routes = !m.routes.empty();
+  if (m.stale || routes) w.U8((m.stale ? 1 : 0) | (routes ? 2 : 0));
+  if (routes) PutRoutes(w, m.routes);
 }
 
 Status Take(ByteReader& r, Sources* m) {
@@ -107,24 +130,29 @@ Status Take(ByteReader& r, Sources* m) {
   if (!r.ok()) return Bad<Sources>("bad entry");
   if (!r.AtEnd()) {
     uint8_t flags = r.U8();
-    if (!r.ok() || flags != 1) return Bad<Sources>("bad flags");
-    m->stale = true;
+    if (!r.ok() || flags == 0 || flags > 3) return Bad<Sources>("bad flags");
+    m->stale = flags & 1;
+    if ((flags & 2) && !TakeRoutes(r, &m->routes))
+      return Bad<Sources>("bad route");
   }
   return Ok{};
 }
 
 void Put(ByteWriter& w, const CatalogPart& m) {
-  w.U8((m.last ? 1 : 0) | (m.stale ? 2 : 0));
+  bool relays = !m.relays.empty();
+  w.U8((m.last ? 1 : 0) | (m.stale ? 2 : 0) | (relays ? 4 : 0));
   w.U32(static_cast<uint32_t>(m.lines.size()));
   for (const auto& l : m.lines) {
     w.Str(l.name), w.U64(l.size), PutDigest(w, l.content_id), w.U32(l.servers);
   }
+  if (relays) PutRoutes(w, m.relays);
 }
 
 Status Take(ByteReader& r, CatalogPart* m) {
   uint8_t flags = r.U8();
   uint32_t n = 0;
-  if (!r.ok() || flags > 3) return Bad<CatalogPart>("bad flags");
+  if (!r.ok() || flags > 7 || (flags & 5) == 4)
+    return Bad<CatalogPart>("bad flags");  // relays only on the last part
   m->last = flags & 1;
   m->stale = flags & 2;
   if (!GetCount(r, kMinLine, kMaxTocEntries, &n))
@@ -139,6 +167,8 @@ Status Take(ByteReader& r, CatalogPart* m) {
     m->lines.push_back(std::move(l));
   }
   if (!r.ok()) return Bad<CatalogPart>("bad entry");
+  if ((flags & 4) && !TakeRoutes(r, &m->relays))
+    return Bad<CatalogPart>("bad relay");
   return Ok{};
 }
 

@@ -64,15 +64,15 @@ TEST(ProtocolDirectoryTest, RoundTripsEveryFrame) {
 
 TEST(ProtocolDirectoryTest, RejectsBadFields) {
   // Unknown REGISTER flag bits.
-  auto f = DirectoryFrame(Register{8, "h:1", {}});
+  auto f = DirectoryFrame(Register{16, "h:1", {}});
   EXPECT_EQ(Decode(f).error().code, Errc::kMalformed);
   // A count larger than the body can hold.
   f = DirectoryFrame(Register{3, "h:1", {{"a", 1, D(1)}}});
   f[f.size() - 32 - 8 - 3 - 1] = 2;  // count 1 -> 2
   EXPECT_EQ(Decode(f).error().code, Errc::kMalformed);
-  // LOOKUP flags other than subscribe; HERE with port 0.
+  // LOOKUP flags other than subscribe and routes; HERE with port 0.
   f = DirectoryFrame(Lookup{false, "a"});
-  f[5] = 2;
+  f[5] = 4;
   EXPECT_EQ(Decode(f).error().code, Errc::kMalformed);
   EXPECT_EQ(Decode(DirectoryFrame(Here{1, 0, "", 5, D(0)})).error().code,
             Errc::kMalformed);
@@ -94,15 +94,57 @@ TEST(ProtocolDirectoryTest, StaleAnswersAreMarked) {
   EXPECT_FALSE(DirectoryRoundTrip(fresh).stale);
   EXPECT_TRUE(DirectoryRoundTrip(stale).stale);
   auto f = DirectoryFrame(stale);
-  f.back() = 2;  // an unknown flag
+  f.back() = 4;  // an unknown flag
   EXPECT_EQ(Decode(f).error().code, Errc::kMalformed);
   CatalogPart part{true, {}, true};
   auto p = DirectoryRoundTrip(part);
   EXPECT_TRUE(p.last && p.stale);
   EXPECT_EQ(DirectoryFrame(part)[5], 3);
   auto g = DirectoryFrame(part);
-  g[5] = 4;
+  g[5] = 8;
   EXPECT_EQ(Decode(g).error().code, Errc::kMalformed);
+}
+
+// Routes (patent FIG. 11): a relay registers its origins, a LOOKUP asks
+// for the relays to each holder, a LIST for every relay; each list after
+// the fields that were there before, behind a flag, so an answer without
+// one is byte for byte as before.
+TEST(ProtocolDirectoryTest, RoutesFollowTheirFlag) {
+  Register reg{Register::kFirst | Register::kLast | Register::kRelay,
+               "r:1",
+               {{"o:1", 0, {}}}};
+  EXPECT_EQ(DirectoryRoundTrip(reg).flags, reg.flags);
+  auto l = DirectoryRoundTrip(Lookup{true, "a", true});
+  EXPECT_TRUE(l.subscribe && l.routes);
+  Sources plain{"a", {{"h:1", "a", 5, D(1)}}};
+  Sources routed = plain;
+  routed.routes = {{"r:1", "h:1"}, {"r:2", "h:1"}};
+  EXPECT_EQ(DirectoryFrame(routed).size(),
+            DirectoryFrame(plain).size() + 1 + 4 + 2 * (2 + 3 + 2 + 3));
+  auto s = DirectoryRoundTrip(routed);
+  EXPECT_EQ(s.routes, routed.routes);
+  EXPECT_FALSE(s.stale);
+  routed.stale = true;
+  EXPECT_TRUE(DirectoryRoundTrip(routed).stale);
+  auto f = DirectoryFrame(routed);
+  f[f.size() - 4 - 2 * 10 - 1] = 0;  // flags 0 with bytes after them
+  EXPECT_EQ(Decode(f).error().code, Errc::kMalformed);
+  f = DirectoryFrame(routed);
+  f.pop_back();  // a route cut short
+  f[3] -= 1;
+  EXPECT_EQ(Decode(f).error().code, Errc::kMalformed);
+
+  CatalogPart last{true, {{"a", 5, D(1), 1}}, false, {{"r:1", "o:1"}}};
+  EXPECT_EQ(DirectoryRoundTrip(last).relays, last.relays);
+  CatalogPart early = last;
+  early.last = false;  // relays ride only on the last part
+  EXPECT_EQ(Decode(DirectoryFrame(early)).error().code, Errc::kMalformed);
+
+  EXPECT_EQ(DirectoryFrame(List{}).size(), kFrameHeaderSize);
+  auto list = DirectoryRoundTrip(List{"", true});
+  EXPECT_TRUE(list.relays);
+  EXPECT_EQ(list.access_token, "");
+  EXPECT_FALSE(DirectoryRoundTrip(List{"tok"}).relays);
 }
 
 TEST(ProtocolDirectoryTest, ATokenRidesOnAFirstPartAfterTheAddress) {

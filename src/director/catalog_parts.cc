@@ -2,7 +2,7 @@
 
 #include <charconv>
 
-#include "core/stream_name.h"
+#include "director/route_names.h"
 
 namespace braid::director {
 
@@ -39,7 +39,7 @@ std::vector<CatalogEntry> DecodeCatalogPart(std::string_view value,
     auto [end, ec] = std::from_chars(line.data(), line.data() + sp1, e.size);
     auto id = core::DigestFromHex(line.substr(sp1 + 1, sp2 - sp1 - 1));
     if (ec != std::errc{} || end != line.data() + sp1 || !id ||
-        !core::CheckStreamName(std::string(line.substr(sp2 + 1)))) {
+        !ValidEntryName(line.substr(sp2 + 1))) {
       ++*bad;
       continue;
     }

@@ -8,6 +8,7 @@
 #include "core/ip_literal.h"
 #include "core/stream_name.h"
 #include "core/token_bucket.h"
+#include "director/route_names.h"
 #include "net/accept_loop.h"
 #include "net/log_fields.h"
 #include "net/resolve.h"
@@ -21,13 +22,34 @@ constexpr uint64_t kMaxStreamSize = 1ull << 60;
 constexpr size_t kCatalogPartBytes = 4u << 20;
 // A registered host name that does not resolve in this long is refused.
 constexpr auto kResolveTimeout = std::chrono::seconds(5);
+// Origins one relay may register.
+constexpr size_t kMaxOriginsPerRelay = 1024;
+// A LOOKUP asking for routes gets the relays of this many holders at most
+// (routes matter where holders are few; each holder is one query).
+constexpr size_t kRouteHolders = 16;
 
-std::vector<CatalogEntry> ToEntries(std::vector<core::CatalogItem>& items) {
+// A relay's origins become its route entries (director/route_names.h).
+std::vector<CatalogEntry> ToEntries(std::vector<core::CatalogItem>& items,
+                                    bool relay) {
   std::vector<CatalogEntry> out;
   out.reserve(items.size());
-  for (auto& i : items)
-    out.push_back({std::move(i.name), i.size, i.content_id});
+  for (auto& i : items) {
+    if (relay) {
+      out.push_back({RouteName(i.name), 0, RouteContentId(i.name)});
+    } else {
+      out.push_back({std::move(i.name), i.size, i.content_id});
+    }
+  }
   return out;
+}
+
+// A relay's origin: "host:port" as its allow-list has it, which clients
+// send it literally in ROUTE.
+Status CheckOrigin(const core::CatalogItem& e) {
+  if (e.name.size() > core::kMaxAddressLen || !core::ParseHostPort(e.name))
+    return MakeError(Errc::kMalformed,
+                     "REGISTER: bad origin '" + e.name + "'");
+  return Ok{};
 }
 
 // Counts events against a rate (in thousandths of an event per second).
@@ -66,8 +88,8 @@ struct Director::Peer {
   net::Clock::time_point pending_since;
   core::TokenBucket registrations;
   core::TokenBucket queries;
-  std::optional<std::string> subscribed;  // LOOKUP name, when subscribed
-  std::vector<core::SourceItem> last_sent;
+  std::optional<core::Lookup> subscribed;  // when subscribed
+  core::Sources last_sent;
 };
 
 Director::Director(asio::io_context& io, DirectorOptions options,
@@ -234,7 +256,7 @@ Status Director::Handle(Peer& peer, core::Message& m) {
   if (query && !TakeEvent(peer.queries))
     return metrics_.Limit("queries", "too many look-ups");
   if (auto* l = std::get_if<core::Lookup>(&m)) return OnLookup(peer, *l);
-  if (std::holds_alternative<core::List>(m)) return OnList(peer);
+  if (auto* l = std::get_if<core::List>(&m)) return OnList(peer, *l);
   if (auto* e = std::get_if<core::ErrorMsg>(&m))
     return MakeError(e->code, "peer reported: " + e->message);
   return MakeError(Errc::kBadState,
@@ -307,17 +329,22 @@ Status Director::OnRegister(Peer& peer, core::Register& r) {
       return metrics_.Limit("registrations", "REGISTER: registration flood");
     pending_bytes_ -= peer.pending_bytes;
     peer.pending_bytes = 0;
-    peer.pending = core::Register{0, r.advertise, {}};
+    peer.pending = core::Register{
+        static_cast<uint8_t>(r.flags & core::Register::kRelay), r.advertise,
+        {}};
     peer.pending_since = net::Clock::now();
-  } else if (!peer.pending || peer.pending->advertise != r.advertise) {
+  } else if (!peer.pending || peer.pending->advertise != r.advertise ||
+             (peer.pending->flags ^ r.flags) & core::Register::kRelay) {
     return MakeError(Errc::kBadState, "REGISTER: part without a first part");
   } else if (net::Clock::now() - peer.pending_since >
              options_.registration_time) {
     return MakeError(Errc::kTimeout, "REGISTER: parts took too long");
   }
   auto& entries = peer.pending->entries;
+  bool relay = r.flags & core::Register::kRelay;
   size_t max_names =
-      std::min(core::kMaxTocEntries, options_.max_names_per_server);
+      relay ? kMaxOriginsPerRelay
+            : std::min(core::kMaxTocEntries, options_.max_names_per_server);
   if (entries.size() + r.entries.size() > max_names) {
     return metrics_.Limit("names_per_server", "REGISTER: more than " +
                                                   std::to_string(max_names) +
@@ -331,6 +358,12 @@ Status Director::OnRegister(Peer& peer, core::Register& r) {
   peer.pending_bytes += bytes;
   pending_bytes_ += bytes;
   for (auto& e : r.entries) {
+    if (relay) {
+      auto s = CheckOrigin(e);
+      if (!s) return s;
+      entries.push_back(std::move(e));
+      continue;
+    }
     if (auto s = core::CheckStreamName(e.name); !s)
       return MakeError(Errc::kMalformed, "REGISTER: bad name '" + e.name + "'");
     if (e.size > kMaxStreamSize) {
@@ -359,7 +392,9 @@ Status Director::Commit(Peer& peer) {
     metrics_.limits.Get("catalog_full").Increment();
     return s;
   }
-  if (auto s = catalog_->Register(r.advertise, ToEntries(r.entries)); !s)
+  bool relay = r.flags & core::Register::kRelay;
+  if (auto s = catalog_->Register(r.advertise, ToEntries(r.entries, relay));
+      !s)
     return s;
   // OnRegister checked that no other live connection holds the address (the
   // io thread has not run anything since): a registration never takes over
@@ -371,8 +406,9 @@ Status Director::Commit(Peer& peer) {
   peer.conn.Queue(
       core::Registered{static_cast<uint32_t>(count),
                        static_cast<uint32_t>(options_.heartbeat.count())});
-  spdlog::info("{} {} with {} stream(s)", known ? "updated" : "registered",
-               r.advertise, count);
+  spdlog::info("{} {} {} with {} {}", known ? "updated" : "registered",
+               relay ? "relay" : "server", r.advertise, count,
+               relay ? "origin(s)" : "stream(s)");
   // A server that (re)appears is announced even when the answer looks the
   // same: a client may have dropped it meanwhile. (A shared catalog
   // announces what the store took.)
@@ -380,7 +416,8 @@ Status Director::Commit(Peer& peer) {
   return Ok{};
 }
 
-Expected<core::Sources> Director::Answer(const std::string& name) {
+Expected<core::Sources> Director::Answer(const core::Lookup& l) {
+  const std::string& name = l.name;
   // The catalog cuts the answer at kMaxSources, holders under the name
   // asked first; they also come first in the answer.
   auto holders = catalog_->Lookup(name, core::kMaxSources);
@@ -392,35 +429,65 @@ Expected<core::Sources> Director::Answer(const std::string& name) {
     out.sources.push_back(
         {std::move(h.server), std::move(h.path), h.size, h.content_id});
   }
+  if (l.routes) {
+    auto routes = RoutesTo(out.sources);
+    if (!routes) return Unexpected{routes.error()};
+    out.routes = std::move(*routes);
+  }
+  return out;
+}
+
+Expected<std::vector<core::RouteItem>> Director::RoutesTo(
+    const std::vector<core::SourceItem>& holders) {
+  std::set<std::string> origins;
+  for (const auto& h : holders) {
+    if (origins.size() == kRouteHolders) break;
+    origins.insert(h.server);
+  }
+  std::vector<core::RouteItem> out;
+  for (const auto& origin : origins) {
+    auto relays = catalog_->Lookup(RouteName(origin), core::kMaxSources);
+    if (!relays) return Unexpected{relays.error()};
+    for (auto& r : *relays) {
+      if (out.size() == core::kMaxSources) return out;
+      out.push_back({std::move(r.server), origin});
+    }
+  }
   return out;
 }
 
 Status Director::OnLookup(Peer& peer, const core::Lookup& l) {
   if (auto s = core::CheckStreamName(l.name); !s)
     return MakeError(Errc::kForbiddenPath, "LOOKUP: bad name '" + l.name + "'");
-  auto answer = Answer(l.name);
+  auto answer = Answer(l);
   if (!answer) return Unexpected{answer.error()};
   if (l.subscribe) {
-    peer.subscribed = l.name;
+    peer.subscribed = l;
     subscribers_.insert(peer.id);
     metrics_.subscribers.Set(static_cast<double>(subscribers_.size()));
-    peer.last_sent = answer->sources;
+    peer.last_sent = *answer;
   }
   metrics_.lookups.Get(answer->sources.empty() ? "not_found" : "found")
       .Increment();
   net::PeerLog(spdlog::level::debug, {peer.conn.peer(), l.name},
-               "lookup '{}': {} holder(s)", l.name, answer->sources.size());
+               "lookup '{}': {} holder(s), {} route(s)", l.name,
+               answer->sources.size(), answer->routes.size());
   peer.conn.Queue(*answer);
   return Ok{};
 }
 
-Status Director::OnList(Peer& peer) {
+Status Director::OnList(Peer& peer, const core::List& l) {
   auto rows = catalog_->List();
   if (!rows) return Unexpected{rows.error()};
   metrics_.lists.Increment();
   core::CatalogPart part{false, {}, catalog_->stale()};
   size_t bytes = 0;
+  std::vector<std::string> origins;
   for (auto& row : *rows) {
+    if (auto origin = RouteOrigin(row.name)) {
+      origins.emplace_back(*origin);
+      continue;
+    }
     bytes += row.name.size() + 46;
     part.lines.push_back(
         {std::move(row.name), row.size, row.content_id, row.servers});
@@ -431,6 +498,17 @@ Status Director::OnList(Peer& peer) {
     }
   }
   part.last = true;
+  if (l.relays) {
+    for (const auto& origin : origins) {
+      auto relays = catalog_->Lookup(RouteName(origin), core::kMaxSources);
+      if (!relays) return Unexpected{relays.error()};
+      for (auto& r : *relays) {
+        if (part.relays.size() == core::kMaxSources) break;
+        part.relays.push_back({std::move(r.server), origin});
+      }
+    }
+    std::sort(part.relays.begin(), part.relays.end());
+  }
   peer.conn.Queue(part);
   return Ok{};
 }
@@ -465,7 +543,7 @@ void Director::NotifySubscribers(const std::string& fresh) {
       peer->conn.Close();
       continue;
     }
-    peer->last_sent = answer->sources;
+    peer->last_sent = *answer;
     peer->conn.Queue(*answer);
     metrics_.notifications.Increment();
     Flush(*peer);

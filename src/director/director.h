@@ -108,9 +108,13 @@ class Director {
   Status OnRegister(Peer& peer, core::Register& r);
   Status Commit(Peer& peer);
   Status OnLookup(Peer& peer, const core::Lookup& l);
-  Status OnList(Peer& peer);
-  // The holders of name, as the director answers them.
-  Expected<core::Sources> Answer(const std::string& name);
+  Status OnList(Peer& peer, const core::List& l);
+  // The holders of l.name, as the director answers them; with l.routes,
+  // the relays registered for them.
+  Expected<core::Sources> Answer(const core::Lookup& l);
+  // The relays registered for the first kRouteHolders of holders.
+  Expected<std::vector<core::RouteItem>> RoutesTo(
+      const std::vector<core::SourceItem>& holders);
   void Forget(std::string server, const char* why);
   // Sends fresh SOURCES to every subscriber whose answer changed, or holds
   // `fresh` (a server that just registered after an absence).

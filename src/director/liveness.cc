@@ -58,13 +58,18 @@ std::optional<uint64_t> Liveness::Remove(const std::string& server) {
   return peer;
 }
 
-bool OwesAnswer(const std::vector<core::SourceItem>& last_sent,
-                const core::Sources& answer, const std::string& fresh) {
-  bool has_fresh =
-      !fresh.empty() &&
-      std::any_of(answer.sources.begin(), answer.sources.end(),
-                  [&](const core::SourceItem& s) { return s.server == fresh; });
-  return answer.sources != last_sent || has_fresh;
+bool OwesAnswer(const core::Sources& last_sent, const core::Sources& answer,
+                const std::string& fresh) {
+  if (answer.sources != last_sent.sources || answer.routes != last_sent.routes)
+    return true;
+  if (fresh.empty()) return false;
+  return std::any_of(answer.sources.begin(), answer.sources.end(),
+                     [&](const core::SourceItem& s) {
+                       return s.server == fresh;
+                     }) ||
+         std::any_of(
+             answer.routes.begin(), answer.routes.end(),
+             [&](const core::RouteItem& r) { return r.relay == fresh; });
 }
 
 }  // namespace braid::director

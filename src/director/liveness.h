@@ -65,10 +65,11 @@ class Liveness {
 };
 
 // Whether a subscriber that was last sent `last_sent` is owed `answer`: it
-// changed, or it holds `fresh`, a server that just registered after an
-// absence (the client may have dropped it meanwhile).
-bool OwesAnswer(const std::vector<core::SourceItem>& last_sent,
-                const core::Sources& answer, const std::string& fresh);
+// changed (its holders or routes), or it holds `fresh`, a server or relay
+// that just registered after an absence (the client may have dropped it
+// meanwhile).
+bool OwesAnswer(const core::Sources& last_sent, const core::Sources& answer,
+                const std::string& fresh);
 
 }  // namespace braid::director
 

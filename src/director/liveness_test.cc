@@ -67,11 +67,17 @@ core::Sources Answer(std::vector<std::string> servers) {
 
 TEST(LivenessTest, ASubscriberIsOwedOnlyChangesAndReturningServers) {
   auto answer = Answer({"a:1", "b:1"});
-  EXPECT_FALSE(OwesAnswer(answer.sources, answer, ""));
-  EXPECT_TRUE(OwesAnswer(Answer({"a:1"}).sources, answer, ""));
+  EXPECT_FALSE(OwesAnswer(answer, answer, ""));
+  EXPECT_TRUE(OwesAnswer(Answer({"a:1"}), answer, ""));
   // b:1 registered again after an absence the subscriber may have seen.
-  EXPECT_TRUE(OwesAnswer(answer.sources, answer, "b:1"));
-  EXPECT_FALSE(OwesAnswer(answer.sources, answer, "c:1"));
+  EXPECT_TRUE(OwesAnswer(answer, answer, "b:1"));
+  EXPECT_FALSE(OwesAnswer(answer, answer, "c:1"));
+  // A route that appears, or a relay of one that comes back.
+  auto routed = answer;
+  routed.routes = {{"r:1", "a:1"}};
+  EXPECT_TRUE(OwesAnswer(answer, routed, ""));
+  EXPECT_FALSE(OwesAnswer(routed, routed, ""));
+  EXPECT_TRUE(OwesAnswer(routed, routed, "r:1"));
 }
 
 }  // namespace
