@@ -106,6 +106,10 @@ struct SessionOptions {
   // "HOST:PORT,HOST:PORT,...", asked one at a time, the next at once when
   // one fails. Empty: none.
   std::string director;
+  // The director names routes too: each relay registered for a holder
+  // (`braid relay --director`) is one more source, a connection to that
+  // holder through the relay (patent FIG. 11).
+  bool routes = false;
   // Ask the local network (UDP broadcast) who holds the name.
   bool discover = false;
   std::string discover_to = "255.255.255.255:7072";

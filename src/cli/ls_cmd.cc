@@ -35,7 +35,9 @@ T RunAwait(awaitable<T> task) {
   return std::move(*out);
 }
 
-awaitable<Expected<std::vector<core::CatalogLine>>> FromServer(
+using Catalog = client::DirectorClient::Catalog;
+
+awaitable<Expected<Catalog>> FromServer(
     core::HostPort where, std::shared_ptr<const net::TlsContext> tls,
     std::string access_token) {
   client::SourceConn s(where, "", std::nullopt, std::move(tls));
@@ -48,13 +50,14 @@ awaitable<Expected<std::vector<core::CatalogLine>>> FromServer(
   if (!m) co_return Unexpected{m.error()};
   auto* toc = std::get_if<core::Toc>(&*m);
   if (!toc) co_return Unexpected{core::WrongReply(*m, where.ToString(), "TOC")};
-  std::vector<core::CatalogLine> lines;
-  for (const auto& e : toc->entries) lines.push_back({e.name, e.size, {}, 1});
-  co_return lines;
+  Catalog catalog;
+  for (const auto& e : toc->entries)
+    catalog.lines.push_back({e.name, e.size, {}, 1});
+  co_return catalog;
 }
 
 // The client lives in the coroutine: its socket goes before the io_context.
-awaitable<Expected<std::vector<core::CatalogLine>>> FromDirector(
+awaitable<Expected<Catalog>> FromDirector(
     std::vector<core::HostPort> directors,
     std::shared_ptr<const net::TlsContext> tls) {
   client::DirectorClient d(std::move(directors), std::move(tls));
@@ -68,8 +71,20 @@ awaitable<Expected<std::vector<core::CatalogLine>>> FromDirector(
   co_return lines;
 }
 
-void Print(const std::vector<core::CatalogLine>& lines, bool with_ids,
-           bool json) {
+// Each relay once, with the origins it serves (relays sorted by relay).
+std::vector<std::pair<std::string, std::vector<std::string>>> ByRelay(
+    const std::vector<core::RouteItem>& relays) {
+  std::vector<std::pair<std::string, std::vector<std::string>>> out;
+  for (const auto& r : relays) {
+    if (out.empty() || out.back().first != r.relay)
+      out.push_back({r.relay, {}});
+    out.back().second.push_back(r.origin);
+  }
+  return out;
+}
+
+void Print(const Catalog& catalog, bool with_ids, bool json) {
+  const auto& lines = catalog.lines;
   if (json) {
     auto out = nlohmann::json::array();
     for (const auto& l : lines) {
@@ -80,6 +95,8 @@ void Print(const std::vector<core::CatalogLine>& lines, bool with_ids,
       }
       out.push_back(row);
     }
+    for (const auto& [relay, origins] : ByRelay(catalog.relays))
+      out.push_back({{"relay", relay}, {"origins", origins}});
     std::printf("%s\n", core::JsonText(out, 2).c_str());
     return;
   }
@@ -92,6 +109,11 @@ void Print(const std::vector<core::CatalogLine>& lines, bool with_ids,
       std::printf("%-40s %14llu\n", l.name.c_str(),
                   static_cast<unsigned long long>(l.size));
     }
+  }
+  for (const auto& [relay, origins] : ByRelay(catalog.relays)) {
+    std::string to;
+    for (const auto& o : origins) to += (to.empty() ? "" : ", ") + o;
+    std::printf("relay %s -> %s\n", relay.c_str(), to.c_str());
   }
 }
 
@@ -109,7 +131,7 @@ int RunLs(const LsFlags& flags) {
     std::fprintf(stderr, "braid ls: error: %s\n", tls.error().what.c_str());
     return kExitUsage;
   }
-  Expected<std::vector<core::CatalogLine>> lines;
+  Expected<Catalog> lines;
   if (!flags.director.empty()) {
     lines = RunAwait(FromDirector(*hp, *tls));
   } else {
@@ -130,8 +152,8 @@ void AddLsCommand(CLI::App& app, int* exit_code) {
   auto flags = std::make_shared<LsFlags>();
   auto* cmd = app.add_subcommand(
       "ls",
-      "List a director's catalog (name, size, content id, servers) or "
-      "one server's files");
+      "List a director's catalog (name, size, content id, servers; then "
+      "each relay and the origins it serves) or one server's files");
   auto* d = cmd->add_option("--director", flags->director,
                             "Director HOST:PORT whose catalog to print "
                             "(several, comma-separated, sharing one catalog: "

@@ -6,6 +6,9 @@
 #include "cli/commands.h"
 #include "cli/metrics_flag.h"
 #include "cli/on_hangup.h"
+#include "cli/tls_flags.h"
+#include "core/register_token.h"
+#include "net/director_link.h"
 #include "net/log_failure.h"
 #include "relay/relay.h"
 
@@ -16,9 +19,67 @@ struct RelayFlags {
   std::string listen = "127.0.0.1:7073";
   std::vector<std::string> allow;
   size_t max_routes_per_client = relay::RelayOptions{}.max_connections_per_peer;
-  std::string metrics;  // HOST:PORT
+  std::string metrics;    // HOST:PORT
+  std::string directors;  // HOST:PORT[,HOST:PORT...]
+  std::string advertise;
+  std::string director_token_file;
+  net::TlsClientOptions director_tls;
   LogFlags log;
 };
+
+// The relay as its director link registers it: its allow-list, each
+// origin as written (clients send it back literally in ROUTE).
+net::Registrant Registrant(const relay::RelayOptions& options,
+                           const tcp::endpoint& bound,
+                           std::optional<core::HostPort> advertise) {
+  net::Registrant r;
+  std::vector<core::CatalogItem> origins;
+  for (const auto& a : options.allow) origins.push_back({a.ToString(), 0, {}});
+  r.table = [origins](size_t*) -> awaitable<std::vector<core::CatalogItem>> {
+    co_return origins;
+  };
+  r.relay = true;
+  r.role = core::Role::kRelay;
+  r.agent = "braid/0.1 relay";
+  r.advertise = std::move(advertise);
+  r.listen = {options.listen.host, bound.port()};
+  return r;
+}
+
+// --director and what goes with it; nullopt without one.
+Expected<std::optional<net::DirectorLink>> MakeLink(
+    asio::io_context& io, const RelayFlags& flags,
+    const relay::RelayOptions& options, const tcp::endpoint& bound) {
+  std::optional<net::DirectorLink> link;
+  if (flags.directors.empty()) {
+    if (!flags.advertise.empty() || !flags.director_token_file.empty())
+      return MakeError(Errc::kInvalidArgument,
+                       "--advertise and --director-token-file need --director");
+    return link;
+  }
+  auto directors = core::ParseHostPortList(flags.directors);
+  if (!directors)
+    return Unexpected{
+        Error{directors.error().code, "--director: " + directors.error().what}};
+  std::optional<core::HostPort> advertise;
+  if (!flags.advertise.empty()) {
+    auto hp = core::ParseHostPort(flags.advertise);
+    if (!hp)
+      return Unexpected{
+          Error{hp.error().code, "--advertise: " + hp.error().what}};
+    advertise = *hp;
+  }
+  auto tls = ClientTls(flags.director_tls);
+  if (!tls) return Unexpected{tls.error()};
+  link.emplace(io.get_executor(), Registrant(options, bound, advertise),
+               std::move(*directors), std::move(*tls));
+  if (!flags.director_token_file.empty()) {
+    auto token = core::LoadRegisterToken(flags.director_token_file);
+    if (!token) return Unexpected{token.error()};
+    link->set_token(std::move(*token));
+  }
+  return link;
+}
 
 int RunRelay(const RelayFlags& flags) {
   IgnoreHangupsUntilReady();
@@ -44,6 +105,8 @@ int RunRelay(const RelayFlags& flags) {
   auto metrics = StartMetrics(flags.metrics, relay.registry());
   if (!metrics)
     return Fail("relay", metrics.error().what, MetricsExit(metrics.error()));
+  auto link = MakeLink(io, flags, options, *endpoint);
+  if (!link) return Fail("relay", link.error().what, kExitUsage);
   // Every setting is a flag: a reload has nothing to read.
   // Before the listening line: a SIGHUP from then on is a reload.
   OnHangup hup(io, [] {
@@ -60,9 +123,12 @@ int RunRelay(const RelayFlags& flags) {
   signals.async_wait([&](std::error_code, int) {
     spdlog::info("stopping");
     relay.Stop();
+    if (*link) (*link)->Stop();
     io.stop();
   });
   asio::co_spawn(io, relay.Run(), net::LogFailure("relay"));
+  if (*link)
+    asio::co_spawn(io, (*link)->Run(), net::LogFailure("director link"));
   io.run();
   return kExitOk;
 }
@@ -87,6 +153,20 @@ void AddRelayCommand(CLI::App& app, int* exit_code) {
                   "braid serve): every route reaches the origin from this "
                   "relay's address (default 16)")
       ->check(CLI::Range(1, 1000000));
+  cmd->add_option("--director", flags->directors,
+                  "Register with the director at HOST:PORT, which then names "
+                  "this relay's routes to its --allow origins in answers to "
+                  "`braid get NAME --director D --routes`; heartbeats keep "
+                  "it registered. Several, comma-separated (directors "
+                  "sharing one catalog): one at a time");
+  cmd->add_option("--advertise", flags->advertise,
+                  "HOST:PORT clients should connect to, told to the director "
+                  "(default: the listen address)");
+  cmd->add_option("--director-token-file", flags->director_token_file,
+                  "File holding this relay's registration token for "
+                  "--director (a director with --register-tokens admits "
+                  "only registrations that carry one of its tokens)");
+  AddTlsClientFlags(cmd, &flags->director_tls, "director (--director)");
   AddMetricsFlag(cmd, &flags->metrics);
   AddLogFlags(cmd, &flags->log);
   cmd->callback([flags, exit_code] { *exit_code = RunRelay(*flags); });

@@ -9,8 +9,8 @@
 #include "cli/on_hangup.h"
 #include "cli/tls_flags.h"
 #include "core/register_token.h"
+#include "net/director_link.h"
 #include "net/log_failure.h"
-#include "server/director_link.h"
 #include "server/discovery_responder.h"
 #include "server/root_watcher.h"
 #include "server/server.h"
@@ -47,10 +47,23 @@ void ReloadRate(const ServeFlags& flags, server::Server& srv) {
   spdlog::info("SIGHUP: max rate now {} B/s", options->max_rate);
 }
 
+// The server as the director link registers it: its files, hashed; a
+// file written in the last second is left for the next registration.
+net::Registrant Registrant(server::Server& srv) {
+  net::Registrant r;
+  r.table = [&srv](size_t* unsettled) {
+    return srv.Catalog(std::chrono::seconds(1), unsettled);
+  };
+  r.agent = "braid/0.1 " + srv.options().name;
+  r.advertise = srv.options().advertise;
+  r.listen = {srv.options().listen.host, srv.endpoint().port()};
+  return r;
+}
+
 // Hashes the root, then (with a director) registers it, and watches the
 // root: a change refreshes LIST's table of contents, registers again and
 // brings the Metalinks up to date.
-awaitable<void> Announce(server::Server& srv, server::DirectorLink* link,
+awaitable<void> Announce(server::Server& srv, net::DirectorLink* link,
                          MetalinkPublisher* metalinks) {
   co_await srv.Prehash();
   if (metalinks) metalinks->Changed();
@@ -164,9 +177,10 @@ int RunServe(const ServeFlags& flags) {
       asio::co_spawn(io, discovery.Run(), net::LogFailure("discovery"));
     }
   }
-  std::optional<server::DirectorLink> link;
+  std::optional<net::DirectorLink> link;
   if (!options->directors.empty()) {
-    link.emplace(srv, options->directors, std::move(*director_tls));
+    link.emplace(srv.executor(), Registrant(srv), options->directors,
+                 std::move(*director_tls));
     link->set_token(std::move(director_token));
   }
   std::optional<MetalinkPublisher> metalinks;

@@ -74,6 +74,12 @@ void AddSourceFlags(CLI::App* cmd, SourceFlags* flags,
                   "director drops leave it. Its content id is trusted. "
                   "Several directors sharing one catalog, comma-separated: "
                   "one at a time, the next when one fails");
+  cmd->add_flag("--routes", flags->routes,
+                "Ask --director for routes too: each relay registered for a "
+                "holder (`braid relay --director`) carries one more "
+                "connection to it, a source of its own in the pattern; "
+                "relays that register or expire during the transfer join or "
+                "leave it");
   cmd->add_option("--origin", flags->origin,
                   "The one server to fetch from over several routes (--via)");
   cmd->add_option("--via", flags->vias,
@@ -131,6 +137,7 @@ std::optional<std::string> ApplySourceFlags(const SourceFlags& flags,
                           flags.sources.end());
   options->director = flags.director;
   options->discover = flags.discover;
+  options->routes = flags.routes;
   options->discover_to = flags.discover_to;
   options->discover_wait = std::chrono::milliseconds(flags.discover_wait_ms);
   options->origin = flags.origin;

@@ -53,8 +53,8 @@ void Put(ByteWriter& w, const Register& m) {
 }
 
 Status Take(ByteReader& r, Register* m) {
-  constexpr uint8_t kKnown = Register::kFirst | Register::kLast |
-                             Register::kToken | Register::kRelay;
+  constexpr uint8_t kKnown =
+      Register::kFirst | Register::kLast | Register::kToken | Register::kRelay;
   m->flags = r.U8();
   m->advertise = r.Str(kMaxAddressLen);
   if (m->flags & Register::kToken) m->token = r.Str(kMaxRegisterTokenLen);

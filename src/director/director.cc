@@ -47,8 +47,7 @@ std::vector<CatalogEntry> ToEntries(std::vector<core::CatalogItem>& items,
 // send it literally in ROUTE.
 Status CheckOrigin(const core::CatalogItem& e) {
   if (e.name.size() > core::kMaxAddressLen || !core::ParseHostPort(e.name))
-    return MakeError(Errc::kMalformed,
-                     "REGISTER: bad origin '" + e.name + "'");
+    return MakeError(Errc::kMalformed, "REGISTER: bad origin '" + e.name + "'");
   return Ok{};
 }
 
@@ -329,9 +328,10 @@ Status Director::OnRegister(Peer& peer, core::Register& r) {
       return metrics_.Limit("registrations", "REGISTER: registration flood");
     pending_bytes_ -= peer.pending_bytes;
     peer.pending_bytes = 0;
-    peer.pending = core::Register{
-        static_cast<uint8_t>(r.flags & core::Register::kRelay), r.advertise,
-        {}};
+    peer.pending =
+        core::Register{static_cast<uint8_t>(r.flags & core::Register::kRelay),
+                       r.advertise,
+                       {}};
     peer.pending_since = net::Clock::now();
   } else if (!peer.pending || peer.pending->advertise != r.advertise ||
              (peer.pending->flags ^ r.flags) & core::Register::kRelay) {
@@ -393,8 +393,7 @@ Status Director::Commit(Peer& peer) {
     return s;
   }
   bool relay = r.flags & core::Register::kRelay;
-  if (auto s = catalog_->Register(r.advertise, ToEntries(r.entries, relay));
-      !s)
+  if (auto s = catalog_->Register(r.advertise, ToEntries(r.entries, relay)); !s)
     return s;
   // OnRegister checked that no other live connection holds the address (the
   // io thread has not run anything since): a registration never takes over

@@ -63,10 +63,9 @@ bool OwesAnswer(const core::Sources& last_sent, const core::Sources& answer,
   if (answer.sources != last_sent.sources || answer.routes != last_sent.routes)
     return true;
   if (fresh.empty()) return false;
-  return std::any_of(answer.sources.begin(), answer.sources.end(),
-                     [&](const core::SourceItem& s) {
-                       return s.server == fresh;
-                     }) ||
+  return std::any_of(
+             answer.sources.begin(), answer.sources.end(),
+             [&](const core::SourceItem& s) { return s.server == fresh; }) ||
          std::any_of(
              answer.routes.begin(), answer.routes.end(),
              [&](const core::RouteItem& r) { return r.relay == fresh; });

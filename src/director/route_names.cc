@@ -21,8 +21,8 @@ std::optional<std::string_view> RouteOrigin(std::string_view name) {
 
 core::Digest RouteContentId(std::string_view origin) {
   std::string text = "braid route " + std::string(origin);
-  return core::Sha256(std::span(reinterpret_cast<const uint8_t*>(text.data()),
-                                text.size()));
+  return core::Sha256(
+      std::span(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
 }
 
 bool ValidEntryName(std::string_view name) {

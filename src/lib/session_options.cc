@@ -54,6 +54,9 @@ Status AddFinders(const SessionOptions& o, client::GetOptions* get) {
     if (!list) return Invalid("--director: " + list.error().what);
     get->directors = std::move(*list);
   }
+  if (o.routes && get->directors.empty())
+    return Invalid("--routes needs --director");
+  get->routes = o.routes;
   get->discover = o.discover;
   auto to = HostPortOf("--discover-to", o.discover_to);
   if (!to) return Unexpected{to.error()};

@@ -161,8 +161,12 @@ class SourceConn {
   // "host:port", or "origin via relay" for a route through a relay.
   std::string name() const {
     if (url_) return url_->ToString();
-    return origin_ ? origin_->ToString() + " via " + address_.ToString()
-                   : address_.ToString();
+    return NameOf(address_, origin_);
+  }
+  static std::string NameOf(const core::HostPort& address,
+                            const std::optional<core::HostPort>& origin) {
+    return origin ? origin->ToString() + " via " + address.ToString()
+                  : address.ToString();
   }
 
   // Transfer state, owned by the transfer.

@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <vector>
 
 #include "client/engine/block_pipeline.h"
@@ -47,7 +48,15 @@ class Transfer {
   // sources that join or leave while the transfer runs.
   awaitable<Status> FindSources();
   Status UseDirectorChoice(const core::Sources& answer);
-  SourceConn* AddSource(const core::HostPort& address, const std::string& path);
+  // A source at address (with origin: a relay, the route to origin).
+  SourceConn* AddSource(const core::HostPort& address, const std::string& path,
+                        const std::optional<core::HostPort>& origin = {});
+  // The director's holders of the content (all when content is nullopt)
+  // and the routes to them, as sources (those new are returned); their
+  // names go into *names.
+  std::vector<SourceConn*> AddFromDirector(
+      const core::Sources& answer, const std::optional<core::Digest>& content,
+      std::set<std::string>* names = nullptr);
   awaitable<void> WatchDirector();
   awaitable<void> WatchDiscovery();
   void OnSourcesChanged(const core::Sources& answer);

@@ -28,8 +28,9 @@ void Transfer::Spawn(awaitable<void> task) {
 // source that failed may come back after a back-off (doubling from 1 s per
 // failure); one that sent wrong data never does.
 SourceConn* Transfer::AddSource(const core::HostPort& address,
-                                const std::string& path) {
-  std::string name = address.ToString();
+                                const std::string& path,
+                                const std::optional<core::HostPort>& origin) {
+  std::string name = SourceConn::NameOf(address, origin);
   int failures = 0;
   for (const auto& s : all_) {
     if (s->name() != name) continue;
@@ -42,8 +43,39 @@ SourceConn* Transfer::AddSource(const core::HostPort& address,
   if (now < retry) return nullptr;
   retry = now + std::chrono::seconds(1 << std::min(failures, 5));
   all_.push_back(
-      std::make_unique<SourceConn>(address, path, std::nullopt, options_.tls));
+      std::make_unique<SourceConn>(address, path, origin, options_.tls));
   return all_.back().get();
+}
+
+// Routes (patent FIG. 11) lead to holders of the content only: the
+// direct route and each relay's are sources of one pattern alike.
+std::vector<SourceConn*> Transfer::AddFromDirector(
+    const core::Sources& answer, const std::optional<core::Digest>& content,
+    std::set<std::string>* names) {
+  std::vector<SourceConn*> added;
+  std::map<std::string, std::string> paths;  // of each holder taken
+  auto take = [&](const core::HostPort& address, const std::string& path,
+                  const std::optional<core::HostPort>& origin) {
+    if (names) names->insert(SourceConn::NameOf(address, origin));
+    if (SourceConn* s = AddSource(address, path, origin)) {
+      s->from_director = true;
+      added.push_back(s);
+    }
+  };
+  for (const auto& item : answer.sources) {
+    auto hp = core::ParseHostPort(item.server);
+    if (!hp || (content && item.content_id != *content)) continue;
+    paths.emplace(item.server, item.path);
+    take(*hp, item.path, std::nullopt);
+  }
+  for (const auto& route : answer.routes) {
+    auto path = paths.find(route.origin);
+    auto relay = core::ParseHostPort(route.relay);
+    auto origin = core::ParseHostPort(route.origin);
+    if (path == paths.end() || !relay || !origin) continue;
+    take(*relay, path->second, *origin);
+  }
+  return added;
 }
 
 // The director as the trust anchor: its content id for the name, and the
@@ -52,13 +84,12 @@ Status Transfer::UseDirectorChoice(const core::Sources& answer) {
   auto choice = ChooseSources(answer, trusted_);
   if (!choice) return Unexpected{choice.error()};
   trusted_ = choice->content_id;
-  for (const auto& item : choice->sources) {
-    auto hp = core::ParseHostPort(item.server);
-    if (!hp) continue;
-    if (SourceConn* s = AddSource(*hp, item.path)) s->from_director = true;
-  }
-  spdlog::info("director {}: {} holder(s) of content {}", director_->name(),
-               choice->sources.size(), core::ToHex(*trusted_));
+  std::set<std::string> names;
+  AddFromDirector(answer, trusted_, &names);
+  spdlog::info(
+      "director {}: {} holder(s) of content {}{}", director_->name(),
+      choice->sources.size(), core::ToHex(*trusted_),
+      options_.routes ? fmt::format(", {} route(s) in all", names.size()) : "");
   return Ok{};
 }
 
@@ -66,17 +97,14 @@ awaitable<Status> Transfer::FindSources() {
   if (!options_.directors.empty()) {
     director_ =
         std::make_unique<DirectorClient>(options_.directors, options_.tls);
+    director_->set_routes(options_.routes);
     auto answer = co_await director_->Lookup(options_.name, /*subscribe=*/true,
                                              options_.connect_timeout);
     if (!answer) co_return Unexpected{answer.error()};
     if (!options_.trust_keys.empty() && !trusted_) {
       // Not the trust anchor then: every holder it names is asked, and
       // signatures decide which content is the name's.
-      for (const auto& item : answer->sources) {
-        auto hp = core::ParseHostPort(item.server);
-        if (!hp) continue;
-        if (SourceConn* s = AddSource(*hp, item.path)) s->from_director = true;
-      }
+      AddFromDirector(*answer, std::nullopt);
     } else if (auto s = UseDirectorChoice(*answer); !s) {
       co_return s;
     }
@@ -129,15 +157,8 @@ awaitable<void> Transfer::WatchDiscovery() {
 // (unless one is the last source standing).
 void Transfer::OnSourcesChanged(const core::Sources& answer) {
   std::set<std::string> current;
-  for (const auto& item : answer.sources) {
-    auto hp = core::ParseHostPort(item.server);
-    if (!hp || item.content_id != content_id_) continue;
-    current.insert(hp->ToString());
-    if (SourceConn* s = AddSource(*hp, item.path)) {
-      s->from_director = true;
-      Spawn(Join(*s));
-    }
-  }
+  for (SourceConn* s : AddFromDirector(answer, content_id_, &current))
+    Spawn(Join(*s));
   for (SourceConn* s : taking_part_) {
     if (!s->from_director || s->failure || current.count(s->name())) continue;
     if (Alive() <= 1) {

@@ -11,26 +11,44 @@
 namespace braid::client {
 namespace {
 
-// answer with every server as one IP literal, each (server, content) once
-// (its first row: holders of the name come first); rows whose server does
-// not parse or resolve are dropped. One host must not count as several.
+// answer with every server and relay as one IP literal, each (server,
+// content) and each (relay, origin) once (its first row: holders of the
+// name come first); rows whose address does not parse or resolve are
+// dropped. One host must not count as several. A route's origin stays as
+// the director wrote it: the relay matches it literally.
 awaitable<core::Sources> Canonical(core::Sources answer) {
   std::vector<core::HostPort> addresses;
   std::vector<core::SourceItem> parsed;
+  std::vector<core::RouteItem> routes;
   for (auto& item : answer.sources) {
     auto hp = core::ParseHostPort(item.server);
     if (!hp) continue;
     addresses.push_back(*hp);
     parsed.push_back(std::move(item));
   }
+  for (auto& route : answer.routes) {
+    auto hp = core::ParseHostPort(route.relay);
+    if (!hp || !core::ParseHostPort(route.origin)) continue;
+    addresses.push_back(*hp);
+    routes.push_back(std::move(route));
+  }
   auto resolved = co_await net::ResolveAll(addresses, net::kResolveBudget);
   answer.sources.clear();
+  answer.routes.clear();
   std::set<std::pair<std::string, core::Digest>> seen;
   for (size_t i = 0; i < parsed.size(); ++i) {
     if (!resolved[i]) continue;
     parsed[i].server = resolved[i]->ToString();
     if (seen.emplace(parsed[i].server, parsed[i].content_id).second)
       answer.sources.push_back(std::move(parsed[i]));
+  }
+  std::set<core::RouteItem> seen_routes;
+  for (size_t i = 0; i < routes.size(); ++i) {
+    const auto& relay = resolved[parsed.size() + i];
+    if (!relay) continue;
+    routes[i].relay = relay->ToString();
+    if (seen_routes.insert(routes[i]).second)
+      answer.routes.push_back(std::move(routes[i]));
   }
   co_return answer;
 }
@@ -113,7 +131,7 @@ awaitable<Expected<core::Sources>> DirectorClient::Lookup(
     const std::string& name, bool subscribe, net::Clock::duration timeout) {
   name_ = name;
   // Named: GCC 12 destroys a temporary with a string twice across co_await.
-  core::Message lookup = core::Lookup{subscribe, name};
+  core::Message lookup = core::Lookup{subscribe, name, routes_};
   // A director that takes the connection but not the look-up is passed
   // over, and one that cannot reach its store too while another can.
   Expected<core::Sources> answer = MakeError(Errc::kUnavailable, "");
@@ -190,20 +208,24 @@ awaitable<Expected<core::Sources>> DirectorClient::Next() {
   co_return MakeError(Errc::kUnavailable, "director connection closed");
 }
 
-awaitable<Expected<std::vector<core::CatalogLine>>> DirectorClient::List(
+awaitable<Expected<DirectorClient::Catalog>> DirectorClient::List(
     net::Clock::duration timeout) {
-  core::Message list = core::List{};
+  core::Message list = core::List{"", /*relays=*/true};
   if (auto s = co_await Connect(list, timeout); !s)
     co_return Unexpected{s.error()};
-  std::vector<core::CatalogLine> lines;
+  Catalog catalog;
   for (;;) {
     auto m = co_await conn_->Read(timeout);
     if (!m) co_return Unexpected{m.error()};
     auto* part = std::get_if<core::CatalogPart>(&*m);
     if (!part) co_return Unexpected{core::WrongReply(*m, name(), "CATALOG")};
     if (part->stale) told_stale_ = true;
-    lines.insert(lines.end(), part->lines.begin(), part->lines.end());
-    if (part->last) co_return lines;
+    catalog.lines.insert(catalog.lines.end(), part->lines.begin(),
+                         part->lines.end());
+    if (part->last) {
+      catalog.relays = std::move(part->relays);
+      co_return catalog;
+    }
   }
 }
 

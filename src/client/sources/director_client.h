@@ -26,6 +26,10 @@ class DirectorClient {
                           std::shared_ptr<const net::TlsContext> tls = nullptr)
       : directors_(std::move(directors)), tls_(std::move(tls)) {}
 
+  // Look-ups ask for routes too (Sources::routes): the relays registered
+  // for the holders (patent FIG. 11).
+  void set_routes(bool routes) { routes_ = routes; }
+
   // Connects and asks who holds `name`; with subscribe, the director then
   // sends the holders again whenever they change. In every answer each
   // server is one IP literal (host names resolved), each (server, content)
@@ -38,9 +42,12 @@ class DirectorClient {
   // its answer is returned (another director's, when it fails to
   // answer). Ends with an error only after Close().
   awaitable<Expected<core::Sources>> Next();
-  // The whole catalog (LIST).
-  awaitable<Expected<std::vector<core::CatalogLine>>> List(
-      net::Clock::duration timeout);
+  // The whole catalog (LIST): its streams and its relays.
+  struct Catalog {
+    std::vector<core::CatalogLine> lines;
+    std::vector<core::RouteItem> relays;  // (relay, origin), sorted
+  };
+  awaitable<Expected<Catalog>> List(net::Clock::duration timeout);
   void Close();
 
   // The last answer was what the director's store last said: it cannot
@@ -67,6 +74,7 @@ class DirectorClient {
   std::shared_ptr<const net::TlsContext> tls_;
   std::unique_ptr<net::FramedConn> conn_;
   std::string name_;  // of the subscription
+  bool routes_ = false;
   bool closed_ = false;
   bool told_stale_ = false;
 };

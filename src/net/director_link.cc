@@ -1,10 +1,10 @@
-#include "server/director_link.h"
+#include "net/director_link.h"
 
 #include <spdlog/spdlog.h>
 
 #include "net/log_failure.h"
 
-namespace braid::server {
+namespace braid::net {
 namespace {
 
 constexpr auto kTimeout = std::chrono::seconds(10);
@@ -41,13 +41,13 @@ struct DirectorLink::Link {
   }
 };
 
-DirectorLink::DirectorLink(Server& server,
+DirectorLink::DirectorLink(asio::any_io_executor ex, Registrant registrant,
                            std::vector<core::HostPort> directors,
                            std::shared_ptr<const net::TlsContext> tls)
-    : server_(server),
+    : registrant_(std::move(registrant)),
       directors_(std::move(directors)),
       tls_(std::move(tls)),
-      changed_(server.executor()) {}
+      changed_(ex) {}
 
 void DirectorLink::Changed() {
   dirty_ = true;
@@ -61,9 +61,8 @@ void DirectorLink::Stop() {
 }
 
 std::string DirectorLink::Advertise(net::FramedConn& conn) const {
-  if (server_.options().advertise)
-    return server_.options().advertise->ToString();
-  core::HostPort self{server_.options().listen.host, server_.endpoint().port()};
+  if (registrant_.advertise) return registrant_.advertise->ToString();
+  core::HostPort self = registrant_.listen;
   if (Unspecified(self.host)) {
     // The address this machine uses towards the director.
     std::error_code ec;
@@ -148,7 +147,7 @@ awaitable<Status> DirectorLink::Session(const core::HostPort& director) {
     if (!s) co_return s;
   }
   core::Hello hello{core::kProtocolVersion, core::kProtocolVersion,
-                    core::Role::kServer, "braid/0.1 " + server_.options().name};
+                    registrant_.role, registrant_.agent};
   if (auto s = co_await link->conn.Send(hello, kTimeout); !s) co_return s;
   auto reply = co_await link->conn.Read(kTimeout);
   if (!reply) co_return Unexpected{reply.error()};
@@ -176,10 +175,9 @@ awaitable<Status> DirectorLink::Session(const core::HostPort& director) {
 }
 
 awaitable<Status> DirectorLink::Register(Link& link) {
-  // Heartbeats go on while new files are hashed. A file written in the
-  // last second is left for the next registration.
+  // Heartbeats go on while the table is made (a server hashes new files).
   size_t unsettled = 0;
-  auto items = co_await server_.Catalog(std::chrono::seconds(1), &unsettled);
+  auto items = co_await registrant_.table(&unsettled);
   if (unsettled > 0) dirty_ = true;
   if (link.closed) co_return Ok{};
   std::string advertise = Advertise(link.conn);
@@ -187,6 +185,7 @@ awaitable<Status> DirectorLink::Register(Link& link) {
   do {
     core::Register part;
     part.flags = sent == 0 ? core::Register::kFirst : 0;
+    if (registrant_.relay) part.flags |= core::Register::kRelay;
     part.advertise = advertise;
     if (sent == 0) part.token = token_;
     size_t n = std::min(kPartEntries, items.size() - sent);
@@ -204,9 +203,10 @@ awaitable<Status> DirectorLink::Register(Link& link) {
     co_return MakeError(Errc::kTimeout, "no answer to REGISTER");
   }
   registered_once_ = true;
-  spdlog::info("registered {} stream(s) as {} with director {}", link.entries,
-               advertise, directors_[current_].ToString());
+  spdlog::info("registered {} {} as {} with director {}", link.entries,
+               registrant_.relay ? "origin(s)" : "stream(s)", advertise,
+               directors_[current_].ToString());
   co_return Ok{};
 }
 
-}  // namespace braid::server
+}  // namespace braid::net
