@@ -1,0 +1,217 @@
+"""Integration tests: routes from the director (patent FIG. 11).
+
+`braid relay --director D` registers the origins on its allow-list with the
+director, with heartbeats and expiry as a server's registration has.
+`braid get NAME --director D --routes` then opens, besides each holder
+directly, one connection to it through every relay registered for it: each
+route a source of the pattern. A relay that dies leaves the transfer, and
+one that registers during it joins. `braid ls` lists the relays. Everything
+runs on 127.0.0.1 and every wait is bounded.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import harness as h  # noqa: E402
+from test_director import (REGISTER_TIMEOUT, REMOVE_TIMEOUT, DirectorCase,  # noqa: E402
+                           DirectorTransferCase)
+
+MB = 1_000_000
+REGISTER_RELAY = 8
+
+
+def lookup_body(name: str, flags: int) -> bytes:
+    return h.u8(flags) + h.enc_str(name)
+
+
+def parse_sources(body: bytes) -> tuple[list[str], list[tuple[str, str]], int | None]:
+    """(servers, routes as (relay, origin), flags or None) of a SOURCES body."""
+    r = h.Reader(body)
+    r.str()
+    servers = []
+    for _ in range(r.u32()):
+        servers.append(r.str())
+        r.str(), r.u64(), r.take(32)
+    routes: list[tuple[str, str]] = []
+    flags = None
+    if r.i < len(r.b):
+        flags = r.u8()
+        if flags & 2:
+            for _ in range(r.u32()):
+                routes.append((r.str(), r.str()))
+    r.done()
+    return servers, routes, flags
+
+
+class RoutesCase(DirectorTransferCase):
+    """A 30 MB file on one origin capped at 60 Mbit/s (about 4 s)."""
+
+    SIZE = 30 * MB
+    RATE = "60mbit"
+
+    def relay(self, d: h.Server, origin: h.Server) -> h.Server:
+        r = h.start_relay([origin.address], extra=["--director", d.address], log_dir=self.tmp)
+        self.addCleanup(r.stop)
+        return r
+
+    def relays_listed(self, rows: list[dict]) -> dict[str, list[str]]:
+        return {row["relay"]: row["origins"] for row in rows if "relay" in row}
+
+    def wait_relays(self, d: h.Server, want: dict[str, list[str]], timeout: float) -> None:
+        self.wait_ls(d.address, lambda rows: self.relays_listed(rows) == want, timeout,
+                     f"relays {want} listed")
+
+    def origin_and_relays(self, n: int) -> tuple[h.Server, h.Server, list[h.Server]]:
+        d = self.director()
+        o = self.serve(self.root, d, rate=self.RATE)
+        self.wait_ls(d.address, lambda rows: self.servers_of(rows, self.NAME) == 1,
+                     REGISTER_TIMEOUT, f"{self.NAME} registered")
+        relays = [self.relay(d, o) for _ in range(n)]
+        self.wait_relays(d, {r.address: [o.address] for r in relays}, REGISTER_TIMEOUT)
+        return d, o, relays
+
+    @staticmethod
+    def route(o: h.Server, r: h.Server) -> str:
+        return f"{o.address} via {r.address}"
+
+    def get_args(self, d: h.Server) -> list[str]:
+        return self.director_get_args(self.NAME, d.address, self.out, stats=self.stats,
+                                      extra=["--routes", "--trace", self.trace])
+
+    def routes_output(self, rc: int, err: str, addresses: list[str]) -> dict[str, dict]:
+        return self.by_addr(self.check_output(rc, err, addresses))
+
+
+class DirectorRoutes(RoutesCase):
+
+    def test_every_route_carries_blocks(self) -> None:
+        d, o, relays = self.origin_and_relays(2)
+        # `ls` in text says the same.
+        r = h.run_braid(["ls", "--director", d.address], timeout=15)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        for relay in relays:
+            self.assertIn(f"relay {relay.address} -> {o.address}", r.stdout.decode())
+        r = h.run_cmd(self.get_args(d), timeout=60)
+        routes = [self.route(o, x) for x in relays]
+        by = self.routes_output(r.returncode, r.stderr.decode(errors="replace"),
+                               [o.address] + routes)
+        for address in [o.address] + routes:
+            self.assertGreater(by[address]["bytes"], 0, by)
+            self.assertFalse(by[address]["failed"], by)
+
+    def test_a_relay_killed_leaves_and_one_registering_joins(self) -> None:
+        d, o, (r1, r2) = self.origin_and_relays(2)
+        bg = h.BackgroundGet(self.get_args(d), self.tmp)
+        self.addCleanup(bg.kill)
+        first = [o.address, self.route(o, r1), self.route(o, r2)]
+        h.wait_trace(self.trace, lambda rows: h.all_sent(rows, first), 30,
+                     "data over all three routes", bg.proc)
+        self.assertIsNone(bg.proc.poll(), f"transfer ended before the events: {bg.stderr()}")
+        r1.kill()
+        r3 = self.relay(d, o)
+        third = self.route(o, r3)
+        h.wait_trace(self.trace, lambda rows: h.sent_by(rows, third), 30,
+                     "data over the relay that registered mid-transfer", bg.proc)
+        rc = bg.wait(60)
+        by = self.routes_output(rc, bg.stderr(), first + [third])
+        self.assertTrue(by[self.route(o, r1)]["failed"], by)
+        self.assertTrue(by[third]["joined"], by)
+        self.assertGreater(by[third]["bytes"], 0, by)
+        self.assertFalse(by[self.route(o, r2)]["failed"], by)
+        # The killed relay's registration went with its connection.
+        self.wait_relays(d, {r2.address: [o.address], r3.address: [o.address]},
+                         REMOVE_TIMEOUT)
+
+
+class RelayRegistrations(DirectorCase):
+    """Relay registrations over raw sockets: what is refused, and what a
+    LOOKUP with and without the routes flag answers."""
+
+    CID = bytes(range(32))
+
+    def conn(self, d: h.Server, role: int = h.ROLE_CLIENT) -> h.RawConn:
+        c = h.connect(d.port)
+        self.addCleanup(c.close)
+        c.hello(role=role)
+        return c
+
+    def refused(self, c: h.RawConn, code: int, what: str) -> None:
+        got, msg = c.expect_error()
+        self.assertEqual(got, code, f"{what}: ERROR {got} {msg!r}")
+        self.assertTrue(c.wait_closed(), f"{what}: connection not closed after ERROR")
+
+    def test_bad_relay_registrations_are_refused(self) -> None:
+        d = self.director()
+        both = h.REGISTER_FIRST | h.REGISTER_LAST | REGISTER_RELAY
+        cases = [
+            ("origin without a port", h.kMalformed,
+             [h.register_body("127.0.0.1:9", [("nonsense", 0, bytes(32))], flags=both)]),
+            ("origin too long", h.kMalformed,
+             [h.register_body("127.0.0.1:9", [("a" * 400 + ":1", 0, bytes(32))], flags=both)]),
+            ("origin twice", h.kMalformed,
+             [h.register_body("127.0.0.1:9", [("127.0.0.1:1", 0, bytes(32))] * 2, flags=both)]),
+            ("too many origins", h.kLimit,
+             [h.register_body("127.0.0.1:9", [(f"127.0.0.1:{i}", 0, bytes(32))
+                                              for i in range(1, 1100)], flags=both)]),
+            ("a server's part after a relay's first part", h.kBadState,
+             [h.register_body("127.0.0.1:9", [("127.0.0.1:1", 0, bytes(32))],
+                              flags=h.REGISTER_FIRST | REGISTER_RELAY),
+              h.register_body("127.0.0.1:9", [("x.bin", 1, self.CID)], flags=h.REGISTER_LAST)]),
+            ("another machine's address", h.kBadState,
+             [h.register_body("10.1.2.3:9", [("127.0.0.1:1", 0, bytes(32))], flags=both)]),
+        ]
+        for what, code, bodies in cases:
+            with self.subTest(what):
+                c = self.conn(d, h.ROLE_SERVER)
+                for b in bodies:
+                    c.send_frame(h.REGISTER, b)
+                self.refused(c, code, what)
+        self.assertEqual(self.relays(d), {})
+        self.assertTrue(d.alive(), d.stderr_text())
+
+    def relays(self, d: h.Server) -> dict[str, list[str]]:
+        r = h.run_braid(["ls", "--director", d.address, "--json"], timeout=15)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return {row["relay"]: row["origins"] for row in json.loads(r.stdout) if "relay" in row}
+
+    def test_routes_only_when_asked_and_only_to_holders(self) -> None:
+        d = self.director()
+        server = self.conn(d, h.ROLE_SERVER)
+        server.send_frame(h.REGISTER, h.register_body("127.0.0.1:9", [("x.bin", 5, self.CID)]))
+        server.expect(h.REGISTERED)
+        relay = self.conn(d, h.ROLE_RELAY)
+        both = h.REGISTER_FIRST | h.REGISTER_LAST | REGISTER_RELAY
+        relay.send_frame(h.REGISTER, h.register_body(
+            "127.0.0.1:10", [("127.0.0.1:9", 0, bytes(32)), ("127.0.0.1:11", 0, bytes(32))],
+            flags=both))
+        self.assertEqual(h.parse_registered(relay.expect(h.REGISTERED).body)[0], 2)
+        client = self.conn(d)
+        client.send_frame(h.LOOKUP, lookup_body("x.bin", 0))
+        self.assertEqual(parse_sources(client.expect(h.SOURCES).body), (["127.0.0.1:9"], [], None))
+        client.send_frame(h.LOOKUP, lookup_body("x.bin", 2))
+        self.assertEqual(parse_sources(client.expect(h.SOURCES).body),
+                         (["127.0.0.1:9"], [("127.0.0.1:10", "127.0.0.1:9")], 2))
+        # A route is no stream: its name cannot be looked up, nor is it listed.
+        client.send_frame(h.LOOKUP, lookup_body("/route/127.0.0.1:9", 0))
+        self.assertEqual(client.expect_error()[0], h.kForbiddenPath)
+        rows = self.try_ls(d.address)
+        self.assertEqual([r["name"] for r in rows if "name" in r], ["x.bin"])
+        self.assertEqual(self.relays(d), {"127.0.0.1:10": ["127.0.0.1:11", "127.0.0.1:9"]})
+        # A subscriber hears of the relay leaving.
+        sub = self.conn(d)
+        sub.send_frame(h.LOOKUP, lookup_body("x.bin", 3))
+        self.assertEqual(parse_sources(sub.expect(h.SOURCES).body)[1],
+                         [("127.0.0.1:10", "127.0.0.1:9")])
+        relay.close()
+        self.assertEqual(parse_sources(sub.expect(h.SOURCES, timeout=REMOVE_TIMEOUT).body),
+                         (["127.0.0.1:9"], [], None))
+
+
+if __name__ == "__main__":
+    unittest.main()
