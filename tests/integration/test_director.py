@@ -100,7 +100,7 @@ class DirectorCase(unittest.TestCase):
 
     @staticmethod
     def rows(rows: list[dict], name: str) -> list[dict]:
-        return [r for r in rows if r["name"] == name]
+        return [r for r in rows if r.get("name") == name]
 
     @classmethod
     def servers_of(cls, rows: list[dict], name: str) -> int:

@@ -162,6 +162,27 @@ class EtcdDirectors(EtcdCase):
         self.assertEqual(self.servers_of(self.ls(self.dirs[0].address), self.NAME), 3)
 
 
+class EtcdRoutes(EtcdCase):
+    def test_a_relay_registered_with_one_director_is_a_route_through_another(self) -> None:
+        # Fast enough that the transfer takes about 5 s.
+        server = self.serve(self.root, None, rate="100mbit",
+                            extra=["--director", self.dirs[1].address])
+        relay = h.start_relay([server.address], extra=["--director", self.dirs[0].address],
+                              log_dir=self.tmp)
+        self.addCleanup(relay.stop)
+        want = {relay.address: [server.address]}
+        self.wait_ls(self.dirs[2].address, lambda rows: self.servers_of(rows, self.NAME) == 1 and {
+            r["relay"]: r["origins"] for r in rows if "relay" in r} == want,
+            REGISTER_TIMEOUT, f"the server and the relay listed by {self.dirs[2].address}")
+        r = h.run_cmd(self.director_get_args(self.NAME, self.dirs[2].address, self.out,
+                                             stats=self.stats, extra=["--routes"]), timeout=120)
+        route = f"{server.address} via {relay.address}"
+        st = self.check_output(r.returncode, r.stderr.decode(errors="replace"),
+                               [server.address, route])
+        for s in st["sources"]:
+            self.assertGreater(s["bytes"], 0, st)
+
+
 class EtcdOutage(EtcdCase):
     """The store out of reach, and back."""
 
