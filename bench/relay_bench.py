@@ -6,8 +6,13 @@ brb-s1..N, each linked to the client by a veth pair shaped relay -> client to
 its route's rate (HTB, as in shaped_bench.py); origin brb-o, linked to every
 relay by an unshaped veth pair, holding the origin address 198.19.255.1 on
 its loopback. Each relay runs ``braid relay --allow 198.19.255.1:7070``; the
-origin runs ``braid serve`` and nginx. Relay 1 also forwards IP packets, so
-HTTP tools reach nginx over route 1 (the fastest) as a plain TCP path.
+origin runs ``braid serve`` and nginx, and ``braid director`` (on
+198.19.255.1:7071), with which the origin and every relay register. Relay 1
+also forwards IP packets, so HTTP tools reach nginx over route 1 (the
+fastest) as a plain TCP path. Tools: ``braid`` (``--origin --via`` each
+relay), ``braid-dir`` (``--director --routes``: the director names the
+relays, and the direct route over route 1's path is a source too),
+``braid-1`` (route 1 only), ``curl``, ``aria2``.
 
     python3 bench/relay_bench.py --size-mib 256 --rates 100,60,30 \\
         --scenarios static,drop --tools braid,braid-1,curl,aria2 --out relay.json
@@ -39,6 +44,7 @@ MIB = 1024 * 1024
 ORIGIN_NS = "brb-o"
 ORIGIN = "198.19.255.1"
 RELAY_PORT = 7073
+DIRECTOR = f"{ORIGIN}:7071"
 
 
 def relay_link(i: int) -> tuple[str, str]:
@@ -69,10 +75,25 @@ class Routes(netns.Star):
         netns._run(["ip", "-n", ORIGIN_NS, "route", "add", f"{netns.client_addr(1)}/32", "via",
                     relay_link(1)[0]])
 
+    def start_director(self) -> None:
+        """Relays register the address clients reach them at, which is not
+        the one they reach the director from: foreign addresses allowed."""
+        log = open(os.path.join(self.tmp, "director.log"), "ab")
+        p = netns.run_in(ORIGIN_NS, [netns.BRAID_BIN, "director", "--listen", DIRECTOR, "--db",
+                                     os.path.join(self.tmp, "director.db"),
+                                     "--allow-foreign-advertise", "-q"],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log)
+        log.close()
+        line = netns.read_first_line(p, 10)
+        if not line.startswith("listening "):
+            raise RuntimeError(f"director: {line!r}")
+        netns._drain(p)
+        self.director = p
+
     def start_origin(self, data_dir: str) -> None:
         log = os.path.join(self.tmp, "origin.log")
         p, _ = netns.start_braid(ORIGIN_NS, "0.0.0.0", netns.BRAID_PORT, data_dir, log_path=log,
-                                 extra=["--discovery", "off"])
+                                 extra=["--discovery", "off", "--director", DIRECTOR])
         n = netns.start_nginx(ORIGIN_NS, ORIGIN, netns.NGINX_PORT, data_dir, os.path.join(self.tmp, "nginx-o"))
         self.servers[0] = {"braid": p, "nginx": n}
 
@@ -81,7 +102,9 @@ class Routes(netns.Star):
             log = open(os.path.join(self.tmp, f"relay{i}.log"), "ab")
             p = netns.run_in(netns.server_ns(i), [netns.BRAID_BIN, "relay", "--listen",
                                                    f"{netns.server_addr(i)}:{RELAY_PORT}",
-                                                   "--allow", f"{ORIGIN}:{netns.BRAID_PORT}", "-q"],
+                                                   "--allow", f"{ORIGIN}:{netns.BRAID_PORT}",
+                                                   "--director", DIRECTOR, "--advertise",
+                                                   f"{netns.server_addr(i)}:{RELAY_PORT}", "-q"],
                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log)
             log.close()
             line = netns.read_first_line(p, 10)
@@ -100,12 +123,15 @@ def tool_argv(tool: str, out: str, n: int, stats: str) -> list[str]:
             vias += ["--via", f"{netns.server_addr(i)}:{RELAY_PORT}"]
         return [netns.BRAID_BIN, "get", FILE_NAME, "--origin", origin, *vias, "-o", out, "-q",
                 "--stats-json", stats, "--trace", stats + ".trace.jsonl"]
+    if tool == "braid-dir":
+        return [netns.BRAID_BIN, "get", FILE_NAME, "--director", DIRECTOR, "--routes", "-o", out,
+                "-q", "--stats-json", stats, "--trace", stats + ".trace.jsonl"]
     if tool == "curl":
         return ["curl", "-s", "-o", out, url]
     if tool == "aria2":
         return ["aria2c", "-q", "-x4", "-s4", "--allow-overwrite=true", "--file-allocation=none",
                 "-d", os.path.dirname(out), "-o", os.path.basename(out), url]
-    raise SystemExit(f"unknown tool {tool!r} (braid, braid-1, curl, aria2)")
+    raise SystemExit(f"unknown tool {tool!r} (braid, braid-dir, braid-1, curl, aria2)")
 
 
 def scenario(name: str, rates: list[float], at: float, low: float) -> list[Action]:
@@ -152,6 +178,7 @@ def main() -> int:
     rows = []
     print(f"{'scenario':<8} {'tool':<8} {'seconds':>8} {'ideal':>7} {'eff %':>6} {'vs best %':>9}  intact")
     with Routes(rates, mtu=args.mtu) as star:
+        star.start_director()
         star.start_origin(data_dir)
         star.start_relays()
         time.sleep(1.5)  # the origin hashes its file
