@@ -1,4 +1,5 @@
 // braid ls: what a director's catalog (or one server) holds.
+#include <algorithm>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
@@ -8,6 +9,7 @@
 #include "client/engine/source_conn.h"
 #include "client/sources/director_client.h"
 #include "core/json_text.h"
+#include "core/live_stream_id.h"
 #include "net/log_failure.h"
 
 namespace braid::cli {
@@ -83,13 +85,39 @@ std::vector<std::pair<std::string, std::vector<std::string>>> ByRelay(
   return out;
 }
 
+// A live stream's rows (one per edge its servers last told) become one:
+// the newest edge, the servers summed. Files are left as they are.
+std::vector<core::CatalogLine> MergeLive(std::vector<core::CatalogLine> lines) {
+  std::vector<core::CatalogLine> out;
+  for (auto& l : lines) {
+    bool live = core::LiveStreamState(l.name, l.content_id).has_value();
+    if (live && !out.empty() && out.back().name == l.name &&
+        out.back().content_id == l.content_id) {
+      out.back().size = std::max(out.back().size, l.size);
+      out.back().servers += l.servers;
+      continue;
+    }
+    out.push_back(std::move(l));
+  }
+  return out;
+}
+
+const char* StateOf(const core::CatalogLine& l) {
+  auto state = core::LiveStreamState(l.name, l.content_id);
+  if (!state) return nullptr;
+  return *state == core::LiveState::kLive ? "live" : "ended";
+}
+
 void Print(const Catalog& catalog, bool with_ids, bool json) {
-  const auto& lines = catalog.lines;
+  const auto lines = MergeLive(catalog.lines);
   if (json) {
     auto out = nlohmann::json::array();
     for (const auto& l : lines) {
       nlohmann::json row{{"name", l.name}, {"size", l.size}};
-      if (with_ids) {
+      if (const char* state = with_ids ? StateOf(l) : nullptr) {
+        row["state"] = state;  // size: the newest edge a server told
+        row["servers"] = l.servers;
+      } else if (with_ids) {
         row["content_id"] = core::ToHex(l.content_id);
         row["servers"] = l.servers;
       }
@@ -101,7 +129,11 @@ void Print(const Catalog& catalog, bool with_ids, bool json) {
     return;
   }
   for (const auto& l : lines) {
-    if (with_ids) {
+    if (const char* state = with_ids ? StateOf(l) : nullptr) {
+      std::printf("%-40s %14llu  %-64s  %u server(s)\n", l.name.c_str(),
+                  static_cast<unsigned long long>(l.size),
+                  (std::string(state) + " stream").c_str(), l.servers);
+    } else if (with_ids) {
       std::printf("%-40s %14llu  %s  %u server(s)\n", l.name.c_str(),
                   static_cast<unsigned long long>(l.size),
                   core::ToHex(l.content_id).c_str(), l.servers);

@@ -2,6 +2,7 @@
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
+#include <map>
 
 #include "cli/commands.h"
 #include "cli/metalink_publisher.h"
@@ -60,6 +61,29 @@ net::Registrant Registrant(server::Server& srv) {
   return r;
 }
 
+// Live streams in the director's catalog: registered again at once when
+// one ends, and every 5 s while one grows (its edge; each registration
+// sends the whole table, so no more often).
+awaitable<void> FollowLive(server::Server& srv, net::DirectorLink& link) {
+  constexpr auto kEdgeEvery = std::chrono::seconds(5);
+  std::map<std::string, std::pair<uint64_t, bool>> told;
+  auto last = net::Clock::now();
+  for (;;) {
+    co_await net::SleepFor(std::chrono::seconds(1));
+    bool ended = false, grew = false;
+    for (const auto& [name, live] : srv.live()) {
+      auto& [edge, was_ended] = told[name];
+      ended |= live->ended() != was_ended;
+      grew |= live->available() != edge;
+    }
+    if (!ended && !(grew && net::Clock::now() - last >= kEdgeEvery)) continue;
+    for (const auto& [name, live] : srv.live())
+      told[name] = {live->available(), live->ended()};
+    last = net::Clock::now();
+    link.Changed();
+  }
+}
+
 // Hashes the root, then (with a director) registers it, and watches the
 // root: a change refreshes LIST's table of contents, registers again and
 // brings the Metalinks up to date.
@@ -69,6 +93,8 @@ awaitable<void> Announce(server::Server& srv, net::DirectorLink* link,
   if (metalinks) metalinks->Changed();
   auto ex = co_await asio::this_coro::executor;
   if (link) asio::co_spawn(ex, link->Run(), net::LogFailure("director link"));
+  if (link && !srv.live().empty())
+    asio::co_spawn(ex, FollowLive(srv, *link), net::LogFailure("live streams"));
   auto watcher = server::RootWatcher::Create(ex, srv.root().path());
   if (!watcher) {
     spdlog::warn("not watching {}: {}; {}", srv.root().path().string(),

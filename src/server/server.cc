@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "core/live_stream_id.h"
 #include "net/accept_loop.h"
 #include "server/session.h"
 
@@ -86,6 +87,7 @@ awaitable<std::vector<core::CatalogItem>> Server::Catalog(
   std::vector<core::CatalogItem> out;
   auto recent = std::filesystem::file_time_type::clock::now() - settle;
   for (const auto& entry : root_.Scan()) {
+    if (live_.count(entry.name)) continue;  // OPEN finds the live stream
     std::error_code ec;
     if (settle.count() > 0 &&
         std::filesystem::last_write_time(root_.path() / entry.name, ec) >
@@ -100,6 +102,10 @@ awaitable<std::vector<core::CatalogItem>> Server::Catalog(
     } else if (item.error().code != Errc::kNotFound) {
       spdlog::warn("hashing '{}': {}", entry.name, item.error().ToString());
     }
+  }
+  for (const auto& [name, live] : live_) {
+    out.push_back(
+        {name, live->available(), core::LiveStreamId(name, live->ended())});
   }
   co_return out;
 }

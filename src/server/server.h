@@ -45,7 +45,9 @@ class Server {
   // The address Listen() bound.
   const tcp::endpoint& endpoint() const { return endpoint_; }
   // What this server holds: name, size and content id of every file, the
-  // manifests computed (or taken from the cache) on the hashing thread.
+  // manifests computed (or taken from the cache) on the hashing thread;
+  // then each live stream, with the bytes it holds so far and its catalog
+  // id (core/live_stream_id.h).
   // Files modified less than `settle` ago (likely still being written) are
   // left out and counted in *unsettled.
   awaitable<std::vector<core::CatalogItem>> Catalog(
@@ -64,6 +66,10 @@ class Server {
   Status AddLive(const std::string& name, const std::string& path);
   // The live stream of that name, or null.
   std::shared_ptr<LiveSource> FindLive(const std::string& name) const;
+  // Every live stream, by name.
+  const std::map<std::string, std::shared_ptr<LiveSource>>& live() const {
+    return live_;
+  }
   // Applies a new --max-rate (bytes per second, 0 = unlimited) at once.
   void SetMaxRate(uint64_t rate);
   // The publisher key that signs what each name means (--sign-key).

@@ -198,10 +198,12 @@ awaitable<Status> Transfer::OpenJoiner(SourceConn& s) {
   if (s.is_mirror()) opened_[&s] = *opened;
   // Started at once, so it can serve requests even if no pattern gives it
   // slots (near the end). With nothing to walk it answers END at once; that
-  // END is taken here, before the scheduler knows it.
+  // END is taken here, before the scheduler knows it. A live stream's END
+  // comes only once it has ended and is the receiver's: its EDGEs go there.
   if (auto st = co_await s.conn().Send(core::Start{}, options_.connect_timeout);
       !st)
     co_return st;
+  if (opened->size == core::kLiveSize) co_return Ok{};
   for (;;) {
     auto m = co_await s.conn().Read(options_.connect_timeout);
     if (!m) co_return Unexpected{m.error()};

@@ -6,6 +6,7 @@
 #include <map>
 #include <set>
 
+#include "core/live_stream_id.h"
 #include "net/resolve.h"
 
 namespace braid::client {
@@ -15,7 +16,8 @@ namespace {
 // content) and each (relay, origin) once (its first row: holders of the
 // name come first); rows whose address does not parse or resolve are
 // dropped. One host must not count as several. A route's origin stays as
-// the director wrote it: the relay matches it literally.
+// the director wrote it: the relay matches it literally. A live stream's
+// catalog id becomes the all-zero id its servers answer OPEN with.
 awaitable<core::Sources> Canonical(core::Sources answer) {
   std::vector<core::HostPort> addresses;
   std::vector<core::SourceItem> parsed;
@@ -23,6 +25,9 @@ awaitable<core::Sources> Canonical(core::Sources answer) {
   for (auto& item : answer.sources) {
     auto hp = core::ParseHostPort(item.server);
     if (!hp) continue;
+    // A live stream is what OPENED will say: the all-zero id.
+    if (core::LiveStreamState(item.path, item.content_id))
+      item.content_id = core::Digest{};
     addresses.push_back(*hp);
     parsed.push_back(std::move(item));
   }
