@@ -84,7 +84,9 @@ class Producer(threading.Thread):
         return bytes(self.data)
 
 
-class LiveStreams(unittest.TestCase):
+class LiveCase(unittest.TestCase):
+    """Helpers: a temp dir with an empty root, live servers, stats."""
+
     def setUp(self) -> None:
         self.tmp = h.make_temp_dir(self)
         self.root = os.path.join(self.tmp, "root")
@@ -115,6 +117,8 @@ class LiveStreams(unittest.TestCase):
         failed = [s for s in stats["sources"] if s["failed"]]
         self.assertEqual(failed, [], "a source was declared failed")
 
+
+class LiveStreams(LiveCase):
     def test_fifo_stream_from_three_servers_while_produced(self) -> None:
         servers, paths = self.live_servers(3)
         prod = Producer(paths, 2 * MB, 4)
@@ -244,6 +248,62 @@ class LiveStreams(unittest.TestCase):
         data = prod.finish(self, 30)
         self.assertEqual(r.returncode, 0, r.stderr.decode())
         self.assertEqual(h.sha256_file(out), h.sha256_bytes(data))
+
+
+class LiveThroughTheDirector(LiveCase):
+    """Servers register their live streams (edge and state) with a director;
+    a client finds one by name and follows it, and a server that starts
+    carrying it later joins."""
+
+    def ls(self, d: h.Server) -> dict:
+        r = h.run_braid(["ls", "--director", d.address, "--json"], timeout=15)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        rows = [row for row in json.loads(r.stdout) if row.get("name") == "cam"]
+        return rows[0] if len(rows) == 1 else {}
+
+    def test_found_by_name_and_joined_by_a_server_started_later(self) -> None:
+        d = h.start_director(os.path.join(self.tmp, "d.db"), log_dir=self.tmp)
+        self.addCleanup(d.stop)
+        # One growing file read by every server: a server started later
+        # numbers the stream from the same first byte.
+        feed = os.path.join(self.tmp, "feed")
+        open(feed, "wb").close()
+
+        def serve() -> h.Server:
+            srv = h.start_server(self.root, log_dir=self.tmp,
+                                 extra=["--live", f"cam={feed}", "--director", d.address])
+            self.addCleanup(srv.stop)
+            return srv
+
+        servers = [serve() for _ in range(3)]
+        self.assertTrue(h.wait_until(lambda: self.ls(d).get("servers") == 3, 10),
+                        self.ls(d))
+        self.assertEqual(self.ls(d)["state"], "live")
+        prod = Producer([feed], 1 * MB, 8, seed=5)
+        prod.start()
+        out, st = os.path.join(self.tmp, "out.bin"), os.path.join(self.tmp, "st.json")
+        trace = os.path.join(self.tmp, "trace.jsonl")
+        bg = h.BackgroundGet(h.get_args("cam", [], out, stats=st, extra=[
+            "--director", d.address, "--trace", trace]), self.tmp)
+        self.addCleanup(bg.kill)
+        h.wait_trace(trace, lambda rows: h.all_sent(rows, [s.address for s in servers]), 30,
+                     "data from the three servers", bg.proc)
+        self.assertTrue(prod.is_alive(), "the stream ended before the fourth server")
+        fourth = serve()
+        h.wait_trace(trace, lambda rows: h.sent_by(rows, fourth.address), 30,
+                     "data from the server started later", bg.proc)
+        data = prod.finish(self, 30)
+        self.assertEqual(bg.wait(60), 0, bg.stderr())
+        self.assertEqual(h.sha256_file(out), h.sha256_bytes(data))
+        stats = self.stats(st)
+        self.assertTrue(stats["live"])
+        self.assert_none_failed(stats)
+        by = {s["address"]: s for s in stats["sources"]}
+        self.assertTrue(by[fourth.address]["joined"], stats)
+        # Once ended, every server says so (at once) and its whole size.
+        self.assertTrue(h.wait_until(lambda: self.ls(d) == {
+            "name": "cam", "size": len(data), "state": "ended", "servers": 4}, 10),
+            self.ls(d))
 
 
 class LiveThroughTheProxy(unittest.TestCase):
