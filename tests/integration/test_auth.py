@@ -340,6 +340,27 @@ class RegistrationTokens(DirectorCase):
         self.assertEqual(used, {good.address})
         self.assertTrue(self.d.alive(), self.d.stderr_text())
 
+    def test_a_relay_registers_only_with_a_valid_token(self) -> None:
+        srv = self.serve(self.root, None)
+
+        def relay(token: str) -> h.Server:
+            r = h.start_relay([srv.address], log_dir=self.tmp, extra=[
+                "--director", self.d.address, "--director-token-file", self.token_file(token)])
+            self.addCleanup(r.stop)
+            return r
+
+        bad = relay("relay-bad-0123456789")
+        self.assertTrue(h.wait_until(lambda: "registration refused: no valid token"
+                                     in bad.stderr_text(), 20), bad.stderr_text())
+        good = relay(self.GOOD)
+
+        def relays() -> list[dict]:
+            rows = self.try_ls(self.d.address) or []
+            return [row for row in rows if "relay" in row]
+
+        self.assertTrue(h.wait_until(lambda: relays() == [
+            {"relay": good.address, "origins": [srv.address]}], 20), relays())
+
     def test_only_an_any_address_token_may_register_another_address(self) -> None:
         srv = self.serve(self.root, None)  # registers nowhere itself
         # From another machine, with a token for its own address only.
