@@ -78,6 +78,9 @@ struct HttpSettings {
   bool follow_links = true;
 };
 
+// When a director's look-up asks for routes (SessionOptions::routes).
+enum class Routes { kNever, kWhenFew, kAlways };
+
 // Where a stream comes from and how it is cut. Every way of finding
 // sources may be combined; at least one must be given.
 struct SessionOptions {
@@ -106,10 +109,11 @@ struct SessionOptions {
   // "HOST:PORT,HOST:PORT,...", asked one at a time, the next at once when
   // one fails. Empty: none.
   std::string director;
-  // The director names routes too: each relay registered for a holder
-  // (`braid relay --director`) is one more source, a connection to that
-  // holder through the relay (patent FIG. 11).
-  bool routes = false;
+  // When the director names routes too: each relay registered for a holder
+  // (`braid relay --director`) is then one more source, a connection to
+  // that holder through the relay (patent FIG. 11). kWhenFew: when two
+  // servers or fewer hold the name.
+  Routes routes = Routes::kWhenFew;
   // Ask the local network (UDP broadcast) who holds the name.
   bool discover = false;
   std::string discover_to = "255.255.255.255:7072";

@@ -74,12 +74,16 @@ void AddSourceFlags(CLI::App* cmd, SourceFlags* flags,
                   "director drops leave it. Its content id is trusted. "
                   "Several directors sharing one catalog, comma-separated: "
                   "one at a time, the next when one fails");
-  cmd->add_flag("--routes", flags->routes,
-                "Ask --director for routes too: each relay registered for a "
-                "holder (`braid relay --director`) carries one more "
-                "connection to it, a source of its own in the pattern; "
-                "relays that register or expire during the transfer join or "
-                "leave it");
+  cmd->add_flag_callback(
+      "--routes", [flags] { flags->routes = braid::Routes::kAlways; },
+      "Ask --director for routes whatever the number of holders (by "
+      "default only when two servers or fewer hold NAME): each relay "
+      "registered for a holder (`braid relay --director`) carries one more "
+      "connection to it, a source of its own in the pattern; relays that "
+      "register or expire during the transfer join or leave it");
+  cmd->add_flag_callback(
+      "--no-routes", [flags] { flags->routes = braid::Routes::kNever; },
+      "Never use routes through relays the director names");
   cmd->add_option("--origin", flags->origin,
                   "The one server to fetch from over several routes (--via)");
   cmd->add_option("--via", flags->vias,

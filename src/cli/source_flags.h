@@ -17,7 +17,7 @@ namespace braid::cli {
 struct SourceFlags {
   std::vector<std::string> sources;
   std::string director;
-  bool routes = false;
+  braid::Routes routes = braid::Routes::kWhenFew;
   bool discover = false;
   std::string discover_to = "255.255.255.255:7072";
   int discover_wait_ms = 1000;

@@ -261,7 +261,10 @@ struct Lookup {
   bool subscribe = false;  // keep sending SOURCES when the holders change
   std::string name;
   bool routes = false;  // the answer lists the relays to each holder too
+  // ... only when the holders are few (kFewHolders servers at most).
+  bool routes_if_few = false;
 };
+inline constexpr size_t kFewHolders = 2;
 struct SourceItem {
   std::string server;  // "host:port"
   std::string path;    // the name to OPEN there

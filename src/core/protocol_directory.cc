@@ -89,15 +89,17 @@ Status Take(ByteReader& r, Registered* m) {
 }
 
 void Put(ByteWriter& w, const Lookup& m) {
-  w.U8((m.subscribe ? 1 : 0) | (m.routes ? 2 : 0)), w.Str(m.name);
+  w.U8((m.subscribe ? 1 : 0) | (m.routes ? 2 : 0) | (m.routes_if_few ? 4 : 0));
+  w.Str(m.name);
 }
 
 Status Take(ByteReader& r, Lookup* m) {
   uint8_t flags = r.U8();
   m->name = r.Str(kMaxNameLen);
-  if (!r.ok() || flags > 3) return Bad<Lookup>("bad field");
+  if (!r.ok() || flags > 7) return Bad<Lookup>("bad field");
   m->subscribe = flags & 1;
   m->routes = flags & 2;
+  m->routes_if_few = flags & 4;
   return Ok{};
 }
 

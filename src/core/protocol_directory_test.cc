@@ -72,7 +72,7 @@ TEST(ProtocolDirectoryTest, RejectsBadFields) {
   EXPECT_EQ(Decode(f).error().code, Errc::kMalformed);
   // LOOKUP flags other than subscribe and routes; HERE with port 0.
   f = DirectoryFrame(Lookup{false, "a"});
-  f[5] = 4;
+  f[5] = 8;
   EXPECT_EQ(Decode(f).error().code, Errc::kMalformed);
   EXPECT_EQ(Decode(DirectoryFrame(Here{1, 0, "", 5, D(0)})).error().code,
             Errc::kMalformed);
@@ -115,7 +115,10 @@ TEST(ProtocolDirectoryTest, RoutesFollowTheirFlag) {
                {{"o:1", 0, {}}}};
   EXPECT_EQ(DirectoryRoundTrip(reg).flags, reg.flags);
   auto l = DirectoryRoundTrip(Lookup{true, "a", true});
-  EXPECT_TRUE(l.subscribe && l.routes);
+  EXPECT_TRUE(l.subscribe && l.routes && !l.routes_if_few);
+  l = DirectoryRoundTrip(Lookup{false, "a", false, true});
+  EXPECT_TRUE(!l.subscribe && !l.routes && l.routes_if_few);
+  EXPECT_EQ(DirectoryFrame(l)[5], 4);
   Sources plain{"a", {{"h:1", "a", 5, D(1)}}};
   Sources routed = plain;
   routed.routes = {{"r:1", "h:1"}, {"r:2", "h:1"}};

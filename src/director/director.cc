@@ -428,7 +428,9 @@ Expected<core::Sources> Director::Answer(const core::Lookup& l) {
     out.sources.push_back(
         {std::move(h.server), std::move(h.path), h.size, h.content_id});
   }
-  if (l.routes) {
+  std::set<std::string_view> servers;
+  for (const auto& s : out.sources) servers.insert(s.server);
+  if (l.routes || (l.routes_if_few && servers.size() <= core::kFewHolders)) {
     auto routes = RoutesTo(out.sources);
     if (!routes) return Unexpected{routes.error()};
     out.routes = std::move(*routes);

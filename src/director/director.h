@@ -109,8 +109,8 @@ class Director {
   Status Commit(Peer& peer);
   Status OnLookup(Peer& peer, const core::Lookup& l);
   Status OnList(Peer& peer, const core::List& l);
-  // The holders of l.name, as the director answers them; with l.routes,
-  // the relays registered for them.
+  // The holders of l.name, as the director answers them; with l.routes
+  // (or l.routes_if_few, and few holders), the relays registered for them.
   Expected<core::Sources> Answer(const core::Lookup& l);
   // The relays registered for the first kRouteHolders of holders.
   Expected<std::vector<core::RouteItem>> RoutesTo(

@@ -54,7 +54,7 @@ Status AddFinders(const SessionOptions& o, client::GetOptions* get) {
     if (!list) return Invalid("--director: " + list.error().what);
     get->directors = std::move(*list);
   }
-  if (o.routes && get->directors.empty())
+  if (o.routes == Routes::kAlways && get->directors.empty())
     return Invalid("--routes needs --director");
   get->routes = o.routes;
   get->discover = o.discover;

@@ -80,9 +80,9 @@ class RoutesCase(DirectorTransferCase):
     def route(o: h.Server, r: h.Server) -> str:
         return f"{o.address} via {r.address}"
 
-    def get_args(self, d: h.Server) -> list[str]:
+    def get_args(self, d: h.Server, routes: str = "--routes") -> list[str]:
         return self.director_get_args(self.NAME, d.address, self.out, stats=self.stats,
-                                      extra=["--routes", "--trace", self.trace])
+                                      extra=[routes, "--trace", self.trace])
 
     def routes_output(self, rc: int, err: str, addresses: list[str]) -> dict[str, dict]:
         return self.by_addr(self.check_output(rc, err, addresses))
@@ -97,13 +97,18 @@ class DirectorRoutes(RoutesCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         for relay in relays:
             self.assertIn(f"relay {relay.address} -> {o.address}", r.stdout.decode())
-        r = h.run_cmd(self.get_args(d), timeout=60)
+        # One holder: routes without asking (only --no-routes leaves them).
+        r = h.run_cmd(self.get_args(d, "--quiet"), timeout=60)
         routes = [self.route(o, x) for x in relays]
         by = self.routes_output(r.returncode, r.stderr.decode(errors="replace"),
                                [o.address] + routes)
         for address in [o.address] + routes:
             self.assertGreater(by[address]["bytes"], 0, by)
             self.assertFalse(by[address]["failed"], by)
+        os.unlink(self.out)
+        r = h.run_cmd(self.get_args(d, "--no-routes"), timeout=60)
+        self.assertEqual(list(self.routes_output(r.returncode, r.stderr.decode(errors="replace"),
+                                                 [o.address])), [o.address])
 
     def test_a_relay_killed_leaves_and_one_registering_joins(self) -> None:
         d, o, (r1, r2) = self.origin_and_relays(2)
@@ -194,9 +199,29 @@ class RelayRegistrations(DirectorCase):
         client = self.conn(d)
         client.send_frame(h.LOOKUP, lookup_body("x.bin", 0))
         self.assertEqual(parse_sources(client.expect(h.SOURCES).body), (["127.0.0.1:9"], [], None))
+        routed = (["127.0.0.1:9"], [("127.0.0.1:10", "127.0.0.1:9")], 2)
         client.send_frame(h.LOOKUP, lookup_body("x.bin", 2))
-        self.assertEqual(parse_sources(client.expect(h.SOURCES).body),
-                         (["127.0.0.1:9"], [("127.0.0.1:10", "127.0.0.1:9")], 2))
+        self.assertEqual(parse_sources(client.expect(h.SOURCES).body), routed)
+        # Bit 2: routes only while two servers or fewer hold the name.
+        client.send_frame(h.LOOKUP, lookup_body("x.bin", 4))
+        self.assertEqual(parse_sources(client.expect(h.SOURCES).body), routed)
+        others = [self.conn(d, h.ROLE_SERVER) for _ in range(2)]
+        for i, c in enumerate(others):
+            c.send_frame(h.REGISTER, h.register_body(f"127.0.0.1:{20 + i}",
+                                                     [("x.bin", 5, self.CID)]))
+            c.expect(h.REGISTERED)
+        client.send_frame(h.LOOKUP, lookup_body("x.bin", 4))
+        self.assertEqual(parse_sources(client.expect(h.SOURCES).body)[1:], ([], None))
+        client.send_frame(h.LOOKUP, lookup_body("x.bin", 2))
+        self.assertEqual(len(parse_sources(client.expect(h.SOURCES).body)[1]), 1)
+        for c in others:
+            c.close()
+
+        def alone() -> bool:
+            client.send_frame(h.LOOKUP, lookup_body("x.bin", 0))
+            return parse_sources(client.expect(h.SOURCES).body)[0] == ["127.0.0.1:9"]
+
+        self.assertTrue(h.wait_until(alone, REMOVE_TIMEOUT, 0.1), "the other servers left")
         # A route is no stream: its name cannot be looked up, nor is it listed.
         client.send_frame(h.LOOKUP, lookup_body("/route/127.0.0.1:9", 0))
         self.assertEqual(client.expect_error()[0], h.kForbiddenPath)

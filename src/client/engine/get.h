@@ -41,9 +41,9 @@ struct GetOptions {
   // Several directors sharing one catalog: one at a time, the next when
   // it fails.
   std::vector<core::HostPort> directors;
-  // The director's look-up asks for routes too: each relay registered for
-  // a holder carries one more connection to it (patent FIG. 11).
-  bool routes = false;
+  // When the director's look-up asks for routes too: each relay registered
+  // for a holder carries one more connection to it (patent FIG. 11).
+  braid::Routes routes = braid::Routes::kWhenFew;
   bool discover = false;
   core::HostPort discover_to{"255.255.255.255", 7072};
   std::chrono::milliseconds discover_wait{1000};

@@ -89,7 +89,9 @@ Status Transfer::UseDirectorChoice(const core::Sources& answer) {
   spdlog::info(
       "director {}: {} holder(s) of content {}{}", director_->name(),
       choice->sources.size(), core::ToHex(*trusted_),
-      options_.routes ? fmt::format(", {} route(s) in all", names.size()) : "");
+      answer.routes.empty()
+          ? ""
+          : fmt::format(", {} source(s) with the routes", names.size()));
   return Ok{};
 }
 

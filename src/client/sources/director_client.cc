@@ -136,7 +136,9 @@ awaitable<Expected<core::Sources>> DirectorClient::Lookup(
     const std::string& name, bool subscribe, net::Clock::duration timeout) {
   name_ = name;
   // Named: GCC 12 destroys a temporary with a string twice across co_await.
-  core::Message lookup = core::Lookup{subscribe, name, routes_};
+  core::Message lookup =
+      core::Lookup{subscribe, name, routes_ == braid::Routes::kAlways,
+                   routes_ == braid::Routes::kWhenFew};
   // A director that takes the connection but not the look-up is passed
   // over, and one that cannot reach its store too while another can.
   Expected<core::Sources> answer = MakeError(Errc::kUnavailable, "");

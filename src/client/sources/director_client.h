@@ -4,6 +4,8 @@
 #ifndef BRAID_CLIENT_SOURCES_DIRECTOR_CLIENT_H_
 #define BRAID_CLIENT_SOURCES_DIRECTOR_CLIENT_H_
 
+#include <braid/client.h>
+
 #include <memory>
 #include <optional>
 #include <string>
@@ -26,9 +28,9 @@ class DirectorClient {
                           std::shared_ptr<const net::TlsContext> tls = nullptr)
       : directors_(std::move(directors)), tls_(std::move(tls)) {}
 
-  // Look-ups ask for routes too (Sources::routes): the relays registered
-  // for the holders (patent FIG. 11).
-  void set_routes(bool routes) { routes_ = routes; }
+  // When look-ups ask for routes too (Sources::routes): the relays
+  // registered for the holders (patent FIG. 11). Default: never.
+  void set_routes(braid::Routes routes) { routes_ = routes; }
 
   // Connects and asks who holds `name`; with subscribe, the director then
   // sends the holders again whenever they change. In every answer each
@@ -74,7 +76,7 @@ class DirectorClient {
   std::shared_ptr<const net::TlsContext> tls_;
   std::unique_ptr<net::FramedConn> conn_;
   std::string name_;  // of the subscription
-  bool routes_ = false;
+  braid::Routes routes_ = braid::Routes::kNever;
   bool closed_ = false;
   bool told_stale_ = false;
 };
