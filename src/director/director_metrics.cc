@@ -18,7 +18,7 @@ DirectorMetrics::DirectorMetrics(prometheus::Registry& r)
       notifications(AddCounter(r, "braid_director_notifications_total",
                                "SOURCES sent to subscribers on a change")),
       servers(AddGauge(r, "braid_director_servers",
-                       "Servers registered through this director")),
+                       "Servers and relays registered through this director")),
       subscribers(AddGauge(r, "braid_director_subscribers",
                            "Clients subscribed to a name's holders")),
       stale(AddGauge(r, "braid_director_store_stale",
