@@ -7,6 +7,7 @@
 #include "cli/metrics_flag.h"
 #include "cli/on_hangup.h"
 #include "cli/tls_flags.h"
+#include "core/ip_literal.h"
 #include "core/register_token.h"
 #include "net/director_link.h"
 #include "net/log_failure.h"
@@ -68,6 +69,16 @@ Expected<std::optional<net::DirectorLink>> MakeLink(
       return Unexpected{
           Error{hp.error().code, "--advertise: " + hp.error().what}};
     advertise = *hp;
+  }
+  for (const auto& a : options.allow) {
+    auto ip = core::CanonicalIp(a.host);
+    if (!ip || *ip != a.host) {
+      spdlog::warn(
+          "--allow {}: the director matches origins against the IP "
+          "address servers register (e.g. 192.0.2.1:7070), so it "
+          "will name no route to this one",
+          a.ToString());
+    }
   }
   auto tls = ClientTls(flags.director_tls);
   if (!tls) return Unexpected{tls.error()};

@@ -1,5 +1,6 @@
 #include "core/stream_name.h"
 
+#include <algorithm>
 #include <string>
 
 #include "core/protocol.h"
@@ -27,6 +28,12 @@ Status CheckStreamName(std::string_view name) {
     start = slash + 1;
   }
   return Ok{};
+}
+
+bool HasControlBytes(std::string_view s) {
+  return std::any_of(s.begin(), s.end(), [](char c) {
+    return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
+  });
 }
 
 }  // namespace braid::core

@@ -15,6 +15,11 @@ namespace braid::core {
 // longer than kMaxNameLen.
 Status CheckStreamName(std::string_view name);
 
+// Whether s has a byte below 0x20 or 0x7f: allowed in a name on disk, but
+// never in one a director keeps (the etcd store keeps tables as lines) nor
+// in an HTTP path the proxy takes.
+bool HasControlBytes(std::string_view s);
+
 }  // namespace braid::core
 
 #endif  // BRAID_CORE_STREAM_NAME_H_

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cctype>
 #include <set>
 
 #include "core/ip_literal.h"
@@ -44,10 +45,15 @@ std::vector<CatalogEntry> ToEntries(std::vector<core::CatalogItem>& items,
 }
 
 // A relay's origin: "host:port" as its allow-list has it, which clients
-// send it literally in ROUTE.
+// send it literally in ROUTE: a host name's or an IP literal's characters.
 Status CheckOrigin(const core::CatalogItem& e) {
-  if (e.name.size() > core::kMaxAddressLen || !core::ParseHostPort(e.name))
-    return MakeError(Errc::kMalformed, "REGISTER: bad origin '" + e.name + "'");
+  bool plain = std::all_of(e.name.begin(), e.name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' ||
+           c == '-' || c == ':' || c == '[' || c == ']' || c == '_';
+  });
+  if (!plain || e.name.size() > core::kMaxAddressLen ||
+      !core::ParseHostPort(e.name))
+    return MakeError(Errc::kMalformed, "REGISTER: bad origin");
   return Ok{};
 }
 
@@ -364,6 +370,8 @@ Status Director::OnRegister(Peer& peer, core::Register& r) {
       entries.push_back(std::move(e));
       continue;
     }
+    if (core::HasControlBytes(e.name))
+      return MakeError(Errc::kMalformed, "REGISTER: control byte in a name");
     if (auto s = core::CheckStreamName(e.name); !s)
       return MakeError(Errc::kMalformed, "REGISTER: bad name '" + e.name + "'");
     if (e.size > kMaxStreamSize) {
@@ -425,6 +433,8 @@ Expected<core::Sources> Director::Answer(const core::Lookup& l) {
                         [&](const Holder& h) { return h.path == name; });
   core::Sources out{name, {}, catalog_->stale()};
   for (auto& h : *holders) {
+    // A stream registered with a route's content id is no relay.
+    if (RouteOrigin(h.path)) continue;
     out.sources.push_back(
         {std::move(h.server), std::move(h.path), h.size, h.content_id});
   }
@@ -451,7 +461,9 @@ Expected<std::vector<core::RouteItem>> Director::RoutesTo(
     if (!relays) return Unexpected{relays.error()};
     for (auto& r : *relays) {
       if (out.size() == core::kMaxSources) return out;
-      out.push_back({std::move(r.server), origin});
+      // Holders of the route's content id under another name are no relays.
+      if (r.path == RouteName(origin))
+        out.push_back({std::move(r.server), origin});
     }
   }
   return out;
@@ -500,12 +512,15 @@ Status Director::OnList(Peer& peer, const core::List& l) {
   }
   part.last = true;
   if (l.relays) {
+    // Each route row has a relay at least: at most kMaxSources look-ups.
     for (const auto& origin : origins) {
+      if (part.relays.size() == core::kMaxSources) break;
       auto relays = catalog_->Lookup(RouteName(origin), core::kMaxSources);
       if (!relays) return Unexpected{relays.error()};
       for (auto& r : *relays) {
         if (part.relays.size() == core::kMaxSources) break;
-        part.relays.push_back({std::move(r.server), origin});
+        if (r.path == RouteName(origin))
+          part.relays.push_back({std::move(r.server), origin});
       }
     }
     std::sort(part.relays.begin(), part.relays.end());

@@ -19,13 +19,6 @@ namespace {
 // How often a body writer waiting for the transfer checks its client.
 constexpr auto kPoll = std::chrono::milliseconds(500);
 
-bool HasControlCharacters(std::string_view s) {
-  return std::any_of(s.begin(), s.end(), [](char c) {
-    auto u = static_cast<unsigned char>(c);
-    return u < 0x20 || u == 0x7f;
-  });
-}
-
 int HttpStatusOf(const Error& e) {
   switch (e.code) {
     case Errc::kNotFound:
@@ -223,7 +216,7 @@ void Proxy::Handle(const httplib::Request& req, httplib::Response& res,
   // unchecked against the size: ranges are resolved here instead.
   const_cast<httplib::Request&>(req).ranges.clear();
   std::string name = req.path.empty() ? "" : req.path.substr(1);
-  if (HasControlCharacters(name) || !core::CheckStreamName(name))
+  if (core::HasControlBytes(name) || !core::CheckStreamName(name))
     return Plain(res, 400, "bad name");
   if (options_.access_key) {
     auto now = std::chrono::floor<std::chrono::seconds>(

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/live_stream_id.h"
+#include "core/stream_name.h"
 #include "net/accept_loop.h"
 #include "server/session.h"
 
@@ -88,6 +89,10 @@ awaitable<std::vector<core::CatalogItem>> Server::Catalog(
   auto recent = std::filesystem::file_time_type::clock::now() - settle;
   for (const auto& entry : root_.Scan()) {
     if (live_.count(entry.name)) continue;  // OPEN finds the live stream
+    if (core::HasControlBytes(entry.name)) {
+      spdlog::warn("not registering a file whose name has a control byte");
+      continue;  // a director refuses such names
+    }
     std::error_code ec;
     if (settle.count() > 0 &&
         std::filesystem::last_write_time(root_.path() / entry.name, ec) >

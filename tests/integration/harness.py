@@ -1255,26 +1255,37 @@ def opened_answer(size: int, agent: str) -> bytes:
 
 
 class FakeSource(threading.Thread):
-    """A fake braid server on 127.0.0.1 for one connection: each whole frame
-    it receives is answered with answer(type, body) (bytes, possibly none),
-    until the client closes. Subclasses say what it answers."""
+    """A fake braid server on 127.0.0.1 for one connection (`connections`
+    one after another): each whole frame it receives is answered with
+    answer(type, body) (bytes, possibly none), until the client closes, or
+    answer sets hang_up (the connection is then closed after the answer).
+    Subclasses say what it answers."""
 
-    def __init__(self):
+    def __init__(self, connections: int = 1):
         super().__init__(daemon=True)
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.address = f"127.0.0.1:{self.listener.getsockname()[1]}"
         self.conns: list = []
+        self.connections = connections
+        self.hang_up = False
         self.start()
 
     def answer(self, ftype: int, body: bytes) -> bytes:
         raise NotImplementedError
 
     def run(self) -> None:
-        try:
-            sock, _ = self.listener.accept()
-        except OSError:
-            return
-        self.conns.append(sock)
+        for _ in range(self.connections):
+            try:
+                sock, _ = self.listener.accept()
+            except OSError:
+                return
+            self.conns.append(sock)
+            self.hang_up = False
+            self.serve(sock)
+            if self.hang_up:
+                sock.close()
+
+    def serve(self, sock) -> None:
         sock.settimeout(30)
         buf = b""
         try:
@@ -1289,6 +1300,8 @@ class FakeSource(threading.Thread):
                         break
                     body, buf = buf[5:4 + length], buf[4 + length:]
                     sock.sendall(self.answer(ftype, body))
+                    if self.hang_up:
+                        return
         except OSError:
             return
 

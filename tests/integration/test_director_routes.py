@@ -11,6 +11,7 @@ runs on 127.0.0.1 and every wait is bounded.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sys
@@ -157,6 +158,11 @@ class RelayRegistrations(DirectorCase):
         cases = [
             ("origin without a port", h.kMalformed,
              [h.register_body("127.0.0.1:9", [("nonsense", 0, bytes(32))], flags=both)]),
+            ("origin with a newline (a line of the etcd store's table)", h.kMalformed,
+             [h.register_body("127.0.0.1:9", [("a\n5 00 x.bin\nb:1", 0, bytes(32))],
+                              flags=both)]),
+            ("a stream name with a control byte", h.kMalformed,
+             [h.register_body("127.0.0.1:9", [("a\x01b.bin", 5, self.CID)])]),
             ("origin too long", h.kMalformed,
              [h.register_body("127.0.0.1:9", [("a" * 400 + ":1", 0, bytes(32))], flags=both)]),
             ("origin twice", h.kMalformed,
@@ -222,11 +228,21 @@ class RelayRegistrations(DirectorCase):
             return parse_sources(client.expect(h.SOURCES).body)[0] == ["127.0.0.1:9"]
 
         self.assertTrue(h.wait_until(alone, REMOVE_TIMEOUT, 0.1), "the other servers left")
+        # A stream registered under a route's content id is no relay, and a
+        # look-up of it names no route entry.
+        fake = self.conn(d, h.ROLE_SERVER)
+        route_id = hashlib.sha256(b"braid route 127.0.0.1:9").digest()
+        fake.send_frame(h.REGISTER, h.register_body("127.0.0.1:30", [("fake.bin", 5, route_id)]))
+        fake.expect(h.REGISTERED)
+        client.send_frame(h.LOOKUP, lookup_body("x.bin", 2))
+        self.assertEqual(parse_sources(client.expect(h.SOURCES).body), routed)
+        client.send_frame(h.LOOKUP, lookup_body("fake.bin", 0))
+        self.assertEqual(parse_sources(client.expect(h.SOURCES).body), (["127.0.0.1:30"], [], None))
         # A route is no stream: its name cannot be looked up, nor is it listed.
         client.send_frame(h.LOOKUP, lookup_body("/route/127.0.0.1:9", 0))
         self.assertEqual(client.expect_error()[0], h.kForbiddenPath)
         rows = self.try_ls(d.address)
-        self.assertEqual([r["name"] for r in rows if "name" in r], ["x.bin"])
+        self.assertEqual([r["name"] for r in rows if "name" in r], ["fake.bin", "x.bin"])
         self.assertEqual(self.relays(d), {"127.0.0.1:10": ["127.0.0.1:11", "127.0.0.1:9"]})
         # A subscriber hears of the relay leaving.
         sub = self.conn(d)
@@ -236,6 +252,46 @@ class RelayRegistrations(DirectorCase):
         relay.close()
         self.assertEqual(parse_sources(sub.expect(h.SOURCES, timeout=REMOVE_TIMEOUT).body),
                          (["127.0.0.1:9"], [], None))
+
+
+class OlderDirector(h.FakeSource):
+    """A director from before routes: LOOKUP flags above 1 and a LIST with a
+    flags byte are refused (kMalformed, as its decoder did), then closed;
+    plain ones are answered with `holder` (or an empty catalog)."""
+
+    def __init__(self, holder: str, size: int, cid: bytes):
+        self.holder, self.size, self.cid = holder, size, cid
+        self.refused = 0
+        super().__init__(connections=10)
+
+    def answer(self, ftype: int, body: bytes) -> bytes:
+        if ftype == h.HELLO:
+            return h.frame(h.HELLO, h.hello_body(role=h.ROLE_DIRECTOR))
+        if ftype == h.LOOKUP and body[0] <= 1:
+            name = h.Reader(body[1:]).str()
+            return h.frame(h.SOURCES, h.enc_str(name) + h.u32(1) + h.enc_str(self.holder) +
+                           h.enc_str(name) + h.u64(self.size) + self.cid)
+        plain_list = not body or len(body) == 2 + int.from_bytes(body[:2], "big")
+        if ftype == h.LIST and plain_list:
+            return h.frame(h.CATALOG, h.u8(1) + h.u32(0))
+        self.refused += 1
+        self.hang_up = True
+        return h.frame(h.ERROR, h.error_body(h.kMalformed, "bad field"))
+
+
+class WithAnOlderDirector(RoutesCase):
+    def test_get_and_ls_ask_again_without_routes(self) -> None:
+        o = self.serve(self.root, None, rate="400mbit")
+        d = OlderDirector(o.address, self.SIZE, bytes.fromhex(self.cid))
+        self.addCleanup(d.close)
+        r = h.run_cmd(self.director_get_args(self.NAME, d.address, self.out,
+                                             stats=self.stats), timeout=60)
+        by = self.routes_output(r.returncode, r.stderr.decode(errors="replace"), [o.address])
+        self.assertEqual(list(by), [o.address])
+        self.assertIn("predates routes", r.stderr.decode())
+        r = h.run_braid(["ls", "--director", d.address], timeout=15)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(d.refused, 2)  # the LOOKUP, the LIST
 
 
 if __name__ == "__main__":

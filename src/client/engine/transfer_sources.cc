@@ -163,6 +163,12 @@ void Transfer::OnSourcesChanged(const core::Sources& answer) {
     Spawn(Join(*s));
   for (SourceConn* s : taking_part_) {
     if (!s->from_director || s->failure || current.count(s->name())) continue;
+    // An answer without routes (more holders than "few", or a director
+    // that keeps none) withdraws no route to a holder it still names: the
+    // route fails by itself if its relay goes.
+    if (s->origin() && answer.routes.empty() &&
+        current.count(s->origin()->ToString()))
+      continue;
     if (Alive() <= 1) {
       spdlog::warn("director withdrew {}, the last source: keeping it",
                    s->name());

@@ -132,13 +132,27 @@ awaitable<Expected<core::Sources>> DirectorClient::ReadSources(
   }
 }
 
+core::Lookup DirectorClient::LookupOf(bool subscribe) const {
+  return core::Lookup{subscribe, name_, routes_ == braid::Routes::kAlways,
+                      routes_ == braid::Routes::kWhenFew};
+}
+
+// A director from before routes refuses their flags (LOOKUP's bits 1 and 2,
+// LIST's flags byte): kMalformed, or kFrameTooLarge for a LIST's extra byte.
+bool DirectorClient::Predates(const Error& e) {
+  if (routes_ == braid::Routes::kNever && !asked_relays_) return false;
+  if (e.code != Errc::kMalformed && e.code != Errc::kFrameTooLarge)
+    return false;
+  spdlog::info("director {} predates routes ({}): asking without them",
+               name(), e.what);
+  return true;
+}
+
 awaitable<Expected<core::Sources>> DirectorClient::Lookup(
     const std::string& name, bool subscribe, net::Clock::duration timeout) {
   name_ = name;
   // Named: GCC 12 destroys a temporary with a string twice across co_await.
-  core::Message lookup =
-      core::Lookup{subscribe, name, routes_ == braid::Routes::kAlways,
-                   routes_ == braid::Routes::kWhenFew};
+  core::Message lookup = LookupOf(subscribe);
   // A director that takes the connection but not the look-up is passed
   // over, and one that cannot reach its store too while another can.
   Expected<core::Sources> answer = MakeError(Errc::kUnavailable, "");
@@ -149,6 +163,16 @@ awaitable<Expected<core::Sources>> DirectorClient::Lookup(
       break;
     }
     answer = co_await ReadSources(timeout);
+    if (!answer && Predates(answer.error())) {
+      // The same director again, asked as before routes.
+      routes_ = braid::Routes::kNever;
+      lookup = LookupOf(subscribe);
+      if (auto s = co_await Connect(lookup, timeout); !s) {
+        answer = Unexpected{s.error()};
+        break;
+      }
+      answer = co_await ReadSources(timeout);
+    }
     if ((answer && !answer->stale) || directors_.size() == 1 || closed_)
       co_return answer;
     if (!answer) {
@@ -217,7 +241,16 @@ awaitable<Expected<core::Sources>> DirectorClient::Next() {
 
 awaitable<Expected<DirectorClient::Catalog>> DirectorClient::List(
     net::Clock::duration timeout) {
-  core::Message list = core::List{"", /*relays=*/true};
+  asked_relays_ = true;
+  auto catalog = co_await ListOnce(timeout);
+  if (catalog || !Predates(catalog.error())) co_return catalog;
+  asked_relays_ = false;
+  co_return co_await ListOnce(timeout);
+}
+
+awaitable<Expected<DirectorClient::Catalog>> DirectorClient::ListOnce(
+    net::Clock::duration timeout) {
+  core::Message list = core::List{"", asked_relays_};
   if (auto s = co_await Connect(list, timeout); !s)
     co_return Unexpected{s.error()};
   Catalog catalog;

@@ -68,6 +68,11 @@ class DirectorClient {
   awaitable<Status> ConnectOne(const core::Message& request,
                                net::Clock::duration timeout);
   awaitable<Expected<core::Sources>> ReadSources(net::Clock::duration timeout);
+  awaitable<Expected<Catalog>> ListOnce(net::Clock::duration timeout);
+  // The look-up of name_, with the route flags routes_ asks for.
+  core::Lookup LookupOf(bool subscribe) const;
+  // Whether e is a director from before routes refusing what we asked.
+  bool Predates(const Error& e);
   // The answer, after a warning the first time answers turn stale.
   core::Sources Noted(core::Sources answer);
 
@@ -77,6 +82,7 @@ class DirectorClient {
   std::unique_ptr<net::FramedConn> conn_;
   std::string name_;  // of the subscription
   braid::Routes routes_ = braid::Routes::kNever;
+  bool asked_relays_ = false;  // the LIST asks for relays
   bool closed_ = false;
   bool told_stale_ = false;
 };
