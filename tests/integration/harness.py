@@ -77,7 +77,7 @@ MAX_BODY = {
     HELLO: 1 * KIB,
     PING: 1 * MIB + 8,
     PONG: 1 * MIB + 8,
-    LIST: 2 + 1536,  # an optional access token
+    LIST: 2 + 1536 + 1,  # an optional access token, then flags (to a director)
     TOC: 8 * MIB,
     OPEN: 16 * KIB,
     OPENED: 52,
