@@ -7,6 +7,7 @@
 #include <set>
 
 #include "core/ip_literal.h"
+#include "core/live_stream_id.h"
 #include "core/stream_name.h"
 #include "core/token_bucket.h"
 #include "director/route_names.h"
@@ -432,11 +433,18 @@ Expected<core::Sources> Director::Answer(const core::Lookup& l) {
   std::stable_partition(holders->begin(), holders->end(),
                         [&](const Holder& h) { return h.path == name; });
   core::Sources out{name, {}, catalog_->stale()};
+  // A live stream's edge changes every few seconds: answered as 0, so
+  // that it does not send every subscriber a new answer (clients follow
+  // the edge from the servers' EDGE frames).
+  const core::Digest live[] = {core::LiveStreamId(name, false),
+                               core::LiveStreamId(name, true)};
   for (auto& h : *holders) {
     // A stream registered with a route's content id is no relay.
     if (RouteOrigin(h.path)) continue;
-    out.sources.push_back(
-        {std::move(h.server), std::move(h.path), h.size, h.content_id});
+    bool is_live =
+        h.path == name && (h.content_id == live[0] || h.content_id == live[1]);
+    out.sources.push_back({std::move(h.server), std::move(h.path),
+                           is_live ? 0 : h.size, h.content_id});
   }
   std::set<std::string_view> servers;
   for (const auto& s : out.sources) servers.insert(s.server);

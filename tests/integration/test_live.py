@@ -304,6 +304,20 @@ class LiveThroughTheDirector(LiveCase):
         self.assertTrue(h.wait_until(lambda: self.ls(d) == {
             "name": "cam", "size": len(data), "state": "ended", "servers": 4}, 10),
             self.ls(d))
+        # A look-up gives each holder with size 0 (its edge changes every few
+        # seconds: no new answer to subscribers for that).
+        c = h.connect(d.port)
+        self.addCleanup(c.close)
+        c.hello()
+        c.send_frame(h.LOOKUP, h.u8(0) + h.enc_str("cam"))
+        r = h.Reader(c.expect(h.SOURCES).body)
+        self.assertEqual(r.str(), "cam")
+        rows = []
+        for _ in range(r.u32()):
+            rows.append((r.str(), r.str(), r.u64(), r.take(32)))
+        self.assertEqual(sorted(row[0] for row in rows),
+                         sorted(s.address for s in servers + [fourth]))
+        self.assertEqual({row[2] for row in rows}, {0})
 
 
 class LiveThroughTheProxy(unittest.TestCase):
