@@ -151,7 +151,8 @@ void AddRelayCommand(CLI::App& app, int* exit_code) {
   auto* cmd = app.add_subcommand(
       "relay",
       "Carry braid connections to allowed origins over this machine's path "
-      "(one route of `braid get --origin ... --via ...`)");
+      "(one route of `braid get --origin ... --via ...`, or, registered "
+      "with --director, of `braid get NAME --director D`)");
   cmd->add_option("--listen", flags->listen,
                   "HOST:PORT to listen on (default 127.0.0.1:7073; port 0 "
                   "picks one)");
