@@ -52,6 +52,19 @@ def relay_link(i: int) -> tuple[str, str]:
     return f"198.19.{i}.1", f"198.19.{i}.2"
 
 
+def start_daemon(ns: str, argv: list[str], log_path: str, what: str) -> subprocess.Popen:
+    """A braid daemon in ns, its stderr appended to log_path; waits for its
+    `listening` line."""
+    log = open(log_path, "ab")
+    p = netns.run_in(ns, argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log)
+    log.close()
+    line = netns.read_first_line(p, 10)
+    if not line.startswith("listening "):
+        raise RuntimeError(f"{what}: {line!r}")
+    netns._drain(p)
+    return p
+
+
 class Routes(netns.Star):
     """The star of relays plus an origin namespace behind every relay."""
 
@@ -78,17 +91,10 @@ class Routes(netns.Star):
     def start_director(self) -> None:
         """Relays register the address clients reach them at, which is not
         the one they reach the director from: foreign addresses allowed."""
-        log = open(os.path.join(self.tmp, "director.log"), "ab")
-        p = netns.run_in(ORIGIN_NS, [netns.BRAID_BIN, "director", "--listen", DIRECTOR, "--db",
-                                     os.path.join(self.tmp, "director.db"),
-                                     "--allow-foreign-advertise", "-q"],
-                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log)
-        log.close()
-        line = netns.read_first_line(p, 10)
-        if not line.startswith("listening "):
-            raise RuntimeError(f"director: {line!r}")
-        netns._drain(p)
-        self.director = p
+        self.director = start_daemon(
+            ORIGIN_NS, [netns.BRAID_BIN, "director", "--listen", DIRECTOR, "--db",
+                        os.path.join(self.tmp, "director.db"), "--allow-foreign-advertise", "-q"],
+            os.path.join(self.tmp, "director.log"), "director")
 
     def start_origin(self, data_dir: str) -> None:
         log = os.path.join(self.tmp, "origin.log")
@@ -99,18 +105,12 @@ class Routes(netns.Star):
 
     def start_relays(self) -> None:
         for i in range(1, self.n + 1):
-            log = open(os.path.join(self.tmp, f"relay{i}.log"), "ab")
-            p = netns.run_in(netns.server_ns(i), [netns.BRAID_BIN, "relay", "--listen",
-                                                   f"{netns.server_addr(i)}:{RELAY_PORT}",
-                                                   "--allow", f"{ORIGIN}:{netns.BRAID_PORT}",
-                                                   "--director", DIRECTOR, "--advertise",
-                                                   f"{netns.server_addr(i)}:{RELAY_PORT}", "-q"],
-                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log)
-            log.close()
-            line = netns.read_first_line(p, 10)
-            if not line.startswith("listening "):
-                raise RuntimeError(f"relay {i}: {line!r}")
-            netns._drain(p)
+            me = f"{netns.server_addr(i)}:{RELAY_PORT}"
+            p = start_daemon(netns.server_ns(i),
+                             [netns.BRAID_BIN, "relay", "--listen", me, "--allow",
+                              f"{ORIGIN}:{netns.BRAID_PORT}", "--director", DIRECTOR,
+                              "--advertise", me, "-q"],
+                             os.path.join(self.tmp, f"relay{i}.log"), f"relay {i}")
             self.servers.setdefault(i, {})["relay"] = p
 
 

@@ -449,22 +449,24 @@ Expected<core::Sources> Director::Answer(const core::Lookup& l) {
   std::set<std::string_view> servers;
   for (const auto& s : out.sources) servers.insert(s.server);
   if (l.routes || (l.routes_if_few && servers.size() <= core::kFewHolders)) {
-    auto routes = RoutesTo(out.sources);
+    std::set<std::string> first;  // the first kRouteHolders holders
+    for (const auto& h : out.sources) {
+      if (first.size() == kRouteHolders) break;
+      first.insert(h.server);
+    }
+    auto routes = RoutesTo({first.begin(), first.end()});
     if (!routes) return Unexpected{routes.error()};
     out.routes = std::move(*routes);
   }
   return out;
 }
 
+// Each origin has a relay at least (its route entry exists because one
+// registered it): at most kMaxSources look-ups.
 Expected<std::vector<core::RouteItem>> Director::RoutesTo(
-    const std::vector<core::SourceItem>& holders) {
-  std::set<std::string> origins;
-  for (const auto& h : holders) {
-    if (origins.size() == kRouteHolders) break;
-    origins.insert(h.server);
-  }
+    const std::vector<std::string>& origins) {
   std::vector<core::RouteItem> out;
-  for (const auto& origin : origins) {
+  for (const std::string& origin : origins) {
     auto relays = catalog_->Lookup(RouteName(origin), core::kMaxSources);
     if (!relays) return Unexpected{relays.error()};
     for (auto& r : *relays) {
@@ -520,17 +522,9 @@ Status Director::OnList(Peer& peer, const core::List& l) {
   }
   part.last = true;
   if (l.relays) {
-    // Each route row has a relay at least: at most kMaxSources look-ups.
-    for (const auto& origin : origins) {
-      if (part.relays.size() == core::kMaxSources) break;
-      auto relays = catalog_->Lookup(RouteName(origin), core::kMaxSources);
-      if (!relays) return Unexpected{relays.error()};
-      for (auto& r : *relays) {
-        if (part.relays.size() == core::kMaxSources) break;
-        if (r.path == RouteName(origin))
-          part.relays.push_back({std::move(r.server), origin});
-      }
-    }
+    auto relays = RoutesTo(origins);
+    if (!relays) return Unexpected{relays.error()};
+    part.relays = std::move(*relays);
     std::sort(part.relays.begin(), part.relays.end());
   }
   peer.conn.Queue(part);

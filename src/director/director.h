@@ -112,9 +112,10 @@ class Director {
   // The holders of l.name, as the director answers them; with l.routes
   // (or l.routes_if_few, and few holders), the relays registered for them.
   Expected<core::Sources> Answer(const core::Lookup& l);
-  // The relays registered for the first kRouteHolders of holders.
+  // The relays registered for each of origins ("host:port" strings), at
+  // most kMaxSources routes in all.
   Expected<std::vector<core::RouteItem>> RoutesTo(
-      const std::vector<core::SourceItem>& holders);
+      const std::vector<std::string>& origins);
   void Forget(std::string server, const char* why);
   // Sends fresh SOURCES to every subscriber whose answer changed, or holds
   // `fresh` (a server that just registered after an absence).

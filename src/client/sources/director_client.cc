@@ -143,8 +143,8 @@ bool DirectorClient::Predates(const Error& e) {
   if (routes_ == braid::Routes::kNever && !asked_relays_) return false;
   if (e.code != Errc::kMalformed && e.code != Errc::kFrameTooLarge)
     return false;
-  spdlog::info("director {} predates routes ({}): asking without them",
-               name(), e.what);
+  spdlog::info("director {} predates routes ({}): asking without them", name(),
+               e.what);
   return true;
 }
 
