@@ -49,22 +49,40 @@ class Integrity(unittest.TestCase):
                         srv.stderr_text())
         return srv
 
-    def answer_late(self, servers: list[h.Server], after: float = 0.5) -> None:
+    def answer_late(self, servers: list[h.Server], after: float = 0.5,
+                    once=lambda: True) -> None:
         """Frozen until the get below has had the others' answers: the
-        kernel accepts their connections, they answer `after` seconds on."""
+        kernel accepts their connections, they answer `after` seconds after
+        `once()` holds (bounded)."""
         for srv in servers:
             srv.signal(signal.SIGSTOP)
             self.addCleanup(srv.signal, signal.SIGCONT)
-        thaw = threading.Timer(after, lambda: [s.signal(signal.SIGCONT) for s in servers])
-        self.addCleanup(thaw.cancel)
-        thaw.start()
+        done = threading.Event()
+
+        def thaw() -> None:
+            h.wait_until(lambda: done.is_set() or once(), 60)
+            done.wait(after)
+            for s in servers:
+                s.signal(signal.SIGCONT)
+
+        thread = threading.Thread(target=thaw, daemon=True)
+        thread.start()
+        self.addCleanup(thread.join, 5)
+        self.addCleanup(done.set)  # runs first: the thread ends at once
+
+    def output(self) -> str:
+        return os.path.join(self.tmp, f"out-{self._testMethodName}.bin")
+
+    def started(self) -> bool:
+        """The get has opened its output: it started on the first answer."""
+        return os.path.exists(self.output() + ".braid-part")
 
     def assert_no_part_file(self, out: str) -> None:
         for leftover in (out + ".braid-part", out + ".braid-state"):
             self.assertFalse(os.path.exists(leftover), leftover)
 
     def get(self, sources: list[str], *extra: str, quiet: bool = True):
-        out = os.path.join(self.tmp, f"out-{self._testMethodName}.bin")
+        out = self.output()
         stats = os.path.join(self.tmp, f"stats-{self._testMethodName}.json")
         r = h.run_get("f.bin", sources, out, stats=stats, quiet=quiet, extra=list(extra),
                       timeout=120)
@@ -145,7 +163,7 @@ class Integrity(unittest.TestCase):
         # their votes still count.
         honest = [self.server(self.root), self.server(self.root)]
         liar = self.serve(self.other, rate="40MB")
-        self.answer_late(honest, after=1.5)
+        self.answer_late(honest, after=1.5, once=self.started)
         r, out, st = self.get([liar] + [s.address for s in honest], quiet=False)
         err = r.stderr.decode()
         self.assertEqual(r.returncode, 0, err)
@@ -158,7 +176,9 @@ class Integrity(unittest.TestCase):
     def test_the_majority_confirms_a_first_answer(self) -> None:
         first = self.server(self.root, rate="40MB")
         late = [self.server(self.other), self.server(self.root)]
-        self.answer_late(late)
+        # They answer once the get has started on the first answer (a timer
+        # from here would race a slow client's start).
+        self.answer_late(late, after=0.1, once=self.started)
         r, out, st = self.get([first.address] + [s.address for s in late], quiet=False)
         err = r.stderr.decode()
         self.assertEqual(r.returncode, 0, err)
