@@ -2,15 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
-#include <algorithm>
-#include <cctype>
-#include <set>
-
 #include "core/ip_literal.h"
-#include "core/live_stream_id.h"
-#include "core/stream_name.h"
 #include "core/token_bucket.h"
-#include "director/route_names.h"
 #include "net/accept_loop.h"
 #include "net/log_fields.h"
 #include "net/resolve.h"
@@ -18,45 +11,10 @@
 namespace braid::director {
 namespace {
 
-// Larger than any real file: a registration claiming more is nonsense.
-constexpr uint64_t kMaxStreamSize = 1ull << 60;
 // CATALOG parts stay well under the frame's body limit.
 constexpr size_t kCatalogPartBytes = 4u << 20;
 // A registered host name that does not resolve in this long is refused.
 constexpr auto kResolveTimeout = std::chrono::seconds(5);
-// Origins one relay may register.
-constexpr size_t kMaxOriginsPerRelay = 1024;
-// A LOOKUP asking for routes gets the relays of this many holders at most
-// (routes matter where holders are few; each holder is one query).
-constexpr size_t kRouteHolders = 16;
-
-// A relay's origins become its route entries (director/route_names.h).
-std::vector<CatalogEntry> ToEntries(std::vector<core::CatalogItem>& items,
-                                    bool relay) {
-  std::vector<CatalogEntry> out;
-  out.reserve(items.size());
-  for (auto& i : items) {
-    if (relay) {
-      out.push_back({RouteName(i.name), 0, RouteContentId(i.name)});
-    } else {
-      out.push_back({std::move(i.name), i.size, i.content_id});
-    }
-  }
-  return out;
-}
-
-// A relay's origin: "host:port" as its allow-list has it, which clients
-// send it literally in ROUTE: a host name's or an IP literal's characters.
-Status CheckOrigin(const core::CatalogItem& e) {
-  bool plain = std::all_of(e.name.begin(), e.name.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' ||
-           c == '-' || c == ':' || c == '[' || c == ']' || c == '_';
-  });
-  if (!plain || e.name.size() > core::kMaxAddressLen ||
-      !core::ParseHostPort(e.name))
-    return MakeError(Errc::kMalformed, "REGISTER: bad origin");
-  return Ok{};
-}
 
 // Counts events against a rate (in thousandths of an event per second).
 core::TokenBucket EventBucket(double per_second, double burst) {
@@ -85,46 +43,24 @@ struct Director::Peer {
   net::FramedConn conn;
   std::string ip = net::PeerIp(conn.socket());  // canonical
   bool hello = false;
-  std::string server;         // the address this connection registered
   core::RegisterGrant grant;  // of the token its last first part carried
   // The last address asked to register, and what Canonicalize made of it.
   std::string advertise_asked, advertise_kept;
-  std::optional<core::Register> pending;  // parts of a REGISTER so far
-  size_t pending_bytes = 0;
-  net::Clock::time_point pending_since;
   core::TokenBucket registrations;
   core::TokenBucket queries;
-  std::optional<core::Lookup> subscribed;  // when subscribed
-  core::Sources last_sent;
 };
 
 Director::Director(asio::io_context& io, DirectorOptions options,
                    std::unique_ptr<Store> catalog)
     : io_(io),
       options_(std::move(options)),
-      catalog_(std::move(catalog)),
+      state_(options_, std::move(catalog), metrics_, net::Clock::now()),
       acceptor_(io),
       expiry_timer_(io),
-      limits_(options_.max_connections, options_.max_connections_per_peer),
-      live_(options_.max_servers, options_.max_entries) {
-  catalog_->Start([this](const std::string& fresh) {
+      limits_(options_.max_connections, options_.max_connections_per_peer) {
+  state_.Start([this](const std::string& fresh) {
     if (!stopped_) NotifySubscribers(fresh);
   });
-  // A shared catalog's servers are kept by the directors they registered
-  // with. Servers known from before a restart get time to reconnect (they
-  // back off up to 5 s) and register again.
-  if (catalog_->shared()) return;
-  auto grace = net::Clock::now() + std::chrono::seconds(10);
-  if (auto servers = catalog_->Servers()) {
-    for (const auto& s : *servers) {
-      auto held = catalog_->EntriesOf(s);
-      size_t n = held ? held->size() : 0;
-      live_.Restore(s, n, grace);
-    }
-    if (!servers->empty())
-      spdlog::info("catalog holds {} server(s) from before; waiting for them",
-                   servers->size());
-  }
 }
 
 Director::~Director() = default;
@@ -135,7 +71,7 @@ Expected<tcp::endpoint> Director::Listen() {
 
 void Director::Stop() {
   stopped_ = true;
-  catalog_->Stop();
+  state_.Stop();
   std::error_code ec;
   acceptor_.close(ec);
   expiry_timer_.cancel();
@@ -169,10 +105,7 @@ awaitable<void> Director::Accepted(tcp::socket socket) {
 }
 
 void Director::Release(Peer& peer) {
-  pending_bytes_ -= peer.pending_bytes;
-  if (!peer.server.empty()) Forget(peer.server, "disconnected");
-  subscribers_.erase(peer.id);
-  metrics_.subscribers.Set(static_cast<double>(subscribers_.size()));
+  state_.Release(peer.id);
   peers_.erase(peer.id);  // last: it may hold the last reference to peer
 }
 
@@ -188,7 +121,7 @@ awaitable<void> Director::Serve(std::shared_ptr<Peer> peer) {
     }
   }
   while (!stopped_) {
-    auto timeout = peer->server.empty() ? options_.idle_timeout : expiry;
+    auto timeout = state_.Registered(peer->id) ? expiry : options_.idle_timeout;
     Expected<core::Message> m = MakeError(Errc::kTimeout, "");
     if (!peer->hello) {
       m = co_await peer->conn.ReadBy(hello_by);
@@ -203,8 +136,7 @@ awaitable<void> Director::Serve(std::shared_ptr<Peer> peer) {
       }
       co_return;
     }
-    // Any frame from a registered server shows it is alive.
-    if (!peer->server.empty()) live_.Heard(peer->server, net::Clock::now());
+    state_.Heard(peer->id, net::Clock::now());
     Status s = Ok{};
     if (auto* r = std::get_if<core::Register>(&*m); r && peer->hello) {
       s = Authenticate(*peer, *r);
@@ -313,185 +245,18 @@ Status Director::Authenticate(Peer& peer, const core::Register& r) {
   return Ok{};
 }
 
-bool Director::HeldByAnother(const Peer& peer,
-                             const std::string& address) const {
-  uint64_t holder = live_.Holder(address);
-  return holder != 0 && holder != peer.id && peers_.count(holder) > 0;
-}
-
 Status Director::OnRegister(Peer& peer, core::Register& r) {
-  if (HeldByAnother(peer, r.advertise)) {
-    return MakeError(Errc::kBadState,
-                     "REGISTER: " + r.advertise +
-                         " is registered by another connection, which keeps "
-                         "it until it closes or misses its heartbeats");
-  }
-  if (!peer.server.empty() && peer.server != r.advertise) {
-    return MakeError(Errc::kBadState,
-                     "REGISTER: one server address per connection");
-  }
-  if (r.flags & core::Register::kFirst) {
-    if (!TakeEvent(peer.registrations))
-      return metrics_.Limit("registrations", "REGISTER: registration flood");
-    pending_bytes_ -= peer.pending_bytes;
-    peer.pending_bytes = 0;
-    peer.pending =
-        core::Register{static_cast<uint8_t>(r.flags & core::Register::kRelay),
-                       r.advertise,
-                       {}};
-    peer.pending_since = net::Clock::now();
-  } else if (!peer.pending || peer.pending->advertise != r.advertise ||
-             (peer.pending->flags ^ r.flags) & core::Register::kRelay) {
-    return MakeError(Errc::kBadState, "REGISTER: part without a first part");
-  } else if (net::Clock::now() - peer.pending_since >
-             options_.registration_time) {
-    return MakeError(Errc::kTimeout, "REGISTER: parts took too long");
-  }
-  auto& entries = peer.pending->entries;
-  bool relay = r.flags & core::Register::kRelay;
-  size_t max_names =
-      relay ? kMaxOriginsPerRelay
-            : std::min(core::kMaxTocEntries, options_.max_names_per_server);
-  if (entries.size() + r.entries.size() > max_names) {
-    return metrics_.Limit("names_per_server", "REGISTER: more than " +
-                                                  std::to_string(max_names) +
-                                                  " names for one server");
-  }
-  size_t bytes = 0;
-  for (const auto& e : r.entries) bytes += e.name.size() + 48;
-  if (peer.pending_bytes + bytes > options_.max_pending_bytes ||
-      pending_bytes_ + bytes > options_.max_pending_total)
-    return metrics_.Limit("pending_bytes", "REGISTER: too large");
-  peer.pending_bytes += bytes;
-  pending_bytes_ += bytes;
-  for (auto& e : r.entries) {
-    if (relay) {
-      auto s = CheckOrigin(e);
-      if (!s) return s;
-      entries.push_back(std::move(e));
-      continue;
-    }
-    if (core::HasControlBytes(e.name))
-      return MakeError(Errc::kMalformed, "REGISTER: control byte in a name");
-    if (auto s = core::CheckStreamName(e.name); !s)
-      return MakeError(Errc::kMalformed, "REGISTER: bad name '" + e.name + "'");
-    if (e.size > kMaxStreamSize) {
-      return MakeError(Errc::kMalformed, "REGISTER: '" + e.name +
-                                             "' claims an impossible size " +
-                                             std::to_string(e.size));
-    }
-    entries.push_back(std::move(e));
-  }
-  if (r.flags & core::Register::kLast) return Commit(peer);
+  if ((r.flags & core::Register::kFirst) && !TakeEvent(peer.registrations))
+    return metrics_.Limit("registrations", "REGISTER: registration flood");
+  auto registered = state_.Register(peer.id, r, net::Clock::now());
+  if (!registered) return Unexpected{registered.error()};
+  if (*registered) peer.conn.Queue(**registered);
   return Ok{};
-}
-
-Status Director::Commit(Peer& peer) {
-  core::Register r = std::move(*peer.pending);
-  peer.pending.reset();
-  pending_bytes_ -= peer.pending_bytes;
-  peer.pending_bytes = 0;
-  std::set<std::string_view> names;
-  for (const auto& e : r.entries) {
-    if (!names.insert(e.name).second)
-      return MakeError(Errc::kMalformed, "REGISTER: '" + e.name + "' twice");
-  }
-  size_t count = r.entries.size();
-  if (auto s = live_.Admits(r.advertise, count); !s) {
-    metrics_.limits.Get("catalog_full").Increment();
-    return s;
-  }
-  bool relay = r.flags & core::Register::kRelay;
-  if (auto s = catalog_->Register(r.advertise, ToEntries(r.entries, relay)); !s)
-    return s;
-  // OnRegister checked that no other live connection holds the address (the
-  // io thread has not run anything since): a registration never takes over
-  // another connection's.
-  bool known = live_.Register(r.advertise, peer.id, count, net::Clock::now());
-  peer.server = r.advertise;
-  metrics_.registrations.Increment();
-  metrics_.servers.Set(static_cast<double>(live_.servers()));
-  peer.conn.Queue(
-      core::Registered{static_cast<uint32_t>(count),
-                       static_cast<uint32_t>(options_.heartbeat.count())});
-  spdlog::info("{} {} {} with {} {}", known ? "updated" : "registered",
-               relay ? "relay" : "server", r.advertise, count,
-               relay ? "origin(s)" : "stream(s)");
-  // A server that (re)appears is announced even when the answer looks the
-  // same: a client may have dropped it meanwhile. (A shared catalog
-  // announces what the store took.)
-  if (!catalog_->shared()) NotifySubscribers(known ? "" : r.advertise);
-  return Ok{};
-}
-
-Expected<core::Sources> Director::Answer(const core::Lookup& l) {
-  const std::string& name = l.name;
-  // The catalog cuts the answer at kMaxSources, holders under the name
-  // asked first; they also come first in the answer.
-  auto holders = catalog_->Lookup(name, core::kMaxSources);
-  if (!holders) return Unexpected{holders.error()};
-  std::stable_partition(holders->begin(), holders->end(),
-                        [&](const Holder& h) { return h.path == name; });
-  core::Sources out{name, {}, catalog_->stale()};
-  // A live stream's edge changes every few seconds: answered as 0, so
-  // that it does not send every subscriber a new answer (clients follow
-  // the edge from the servers' EDGE frames).
-  const core::Digest live[] = {core::LiveStreamId(name, false),
-                               core::LiveStreamId(name, true)};
-  for (auto& h : *holders) {
-    // A stream registered with a route's content id is no relay.
-    if (RouteOrigin(h.path)) continue;
-    bool is_live =
-        h.path == name && (h.content_id == live[0] || h.content_id == live[1]);
-    out.sources.push_back({std::move(h.server), std::move(h.path),
-                           is_live ? 0 : h.size, h.content_id});
-  }
-  std::set<std::string_view> servers;
-  for (const auto& s : out.sources) servers.insert(s.server);
-  if (l.routes || (l.routes_if_few && servers.size() <= core::kFewHolders)) {
-    std::set<std::string> first;  // the first kRouteHolders holders
-    for (const auto& h : out.sources) {
-      if (first.size() == kRouteHolders) break;
-      first.insert(h.server);
-    }
-    auto routes = RoutesTo({first.begin(), first.end()});
-    if (!routes) return Unexpected{routes.error()};
-    out.routes = std::move(*routes);
-  }
-  return out;
-}
-
-// Each origin has a relay at least (its route entry exists because one
-// registered it): at most kMaxSources look-ups.
-Expected<std::vector<core::RouteItem>> Director::RoutesTo(
-    const std::vector<std::string>& origins) {
-  std::vector<core::RouteItem> out;
-  for (const std::string& origin : origins) {
-    auto relays = catalog_->Lookup(RouteName(origin), core::kMaxSources);
-    if (!relays) return Unexpected{relays.error()};
-    for (auto& r : *relays) {
-      if (out.size() == core::kMaxSources) return out;
-      // Holders of the route's content id under another name are no relays.
-      if (r.path == RouteName(origin))
-        out.push_back({std::move(r.server), origin});
-    }
-  }
-  return out;
 }
 
 Status Director::OnLookup(Peer& peer, const core::Lookup& l) {
-  if (auto s = core::CheckStreamName(l.name); !s)
-    return MakeError(Errc::kForbiddenPath, "LOOKUP: bad name '" + l.name + "'");
-  auto answer = Answer(l);
+  auto answer = state_.Lookup(peer.id, l);
   if (!answer) return Unexpected{answer.error()};
-  if (l.subscribe) {
-    peer.subscribed = l;
-    subscribers_.insert(peer.id);
-    metrics_.subscribers.Set(static_cast<double>(subscribers_.size()));
-    peer.last_sent = *answer;
-  }
-  metrics_.lookups.Get(answer->sources.empty() ? "not_found" : "found")
-      .Increment();
   net::PeerLog(spdlog::level::debug, {peer.conn.peer(), l.name},
                "lookup '{}': {} holder(s), {} route(s)", l.name,
                answer->sources.size(), answer->routes.size());
@@ -500,60 +265,17 @@ Status Director::OnLookup(Peer& peer, const core::Lookup& l) {
 }
 
 Status Director::OnList(Peer& peer, const core::List& l) {
-  auto rows = catalog_->List();
-  if (!rows) return Unexpected{rows.error()};
-  metrics_.lists.Increment();
-  core::CatalogPart part{false, {}, catalog_->stale()};
-  size_t bytes = 0;
-  std::vector<std::string> origins;
-  for (auto& row : *rows) {
-    if (auto origin = RouteOrigin(row.name)) {
-      origins.emplace_back(*origin);
-      continue;
-    }
-    bytes += row.name.size() + 46;
-    part.lines.push_back(
-        {std::move(row.name), row.size, row.content_id, row.servers});
-    if (bytes > kCatalogPartBytes) {
-      peer.conn.Queue(part);
-      part.lines.clear();
-      bytes = 0;
-    }
-  }
-  part.last = true;
-  if (l.relays) {
-    auto relays = RoutesTo(origins);
-    if (!relays) return Unexpected{relays.error()};
-    part.relays = std::move(*relays);
-    std::sort(part.relays.begin(), part.relays.end());
-  }
-  peer.conn.Queue(part);
+  auto parts = state_.List(l, kCatalogPartBytes);
+  if (!parts) return Unexpected{parts.error()};
+  for (const auto& part : *parts) peer.conn.Queue(part);
   return Ok{};
 }
 
-void Director::Forget(std::string server, const char* why) {
-  auto holder = live_.Remove(server);
-  if (!holder) return;
-  if (auto it = peers_.find(*holder); *holder && it != peers_.end()) {
-    it->second->server.clear();
-    it->second->conn.Close();
-  }
-  if (auto s = catalog_->Remove(server); !s)
-    spdlog::error("removing {}: {}", server, s.error().ToString());
-  spdlog::info("removed {} ({})", server, why);
-  metrics_.removals.Get(metrics::Label(why)).Increment();
-  metrics_.servers.Set(static_cast<double>(live_.servers()));
-  if (!catalog_->shared()) NotifySubscribers();
-}
-
 void Director::NotifySubscribers(const std::string& fresh) {
-  for (uint64_t id : subscribers_) {
+  for (auto& [id, answer] : state_.Owed(fresh)) {
     auto it = peers_.find(id);
     if (it == peers_.end()) continue;
     Peer* peer = it->second.get();
-    auto answer = Answer(*peer->subscribed);
-    if (!answer) continue;
-    if (!OwesAnswer(peer->last_sent, *answer, fresh)) continue;
     if (peer->conn.queued_bytes() > options_.max_queued_bytes) {
       net::PeerLog(spdlog::level::info, {peer->conn.peer()},
                    "does not read its answers; closing");
@@ -561,21 +283,20 @@ void Director::NotifySubscribers(const std::string& fresh) {
       peer->conn.Close();
       continue;
     }
-    peer->last_sent = *answer;
-    peer->conn.Queue(*answer);
+    peer->conn.Queue(answer);
     metrics_.notifications.Increment();
     Flush(*peer);
   }
 }
 
 awaitable<void> Director::ExpireLoop() {
-  const auto expiry = options_.heartbeat * options_.missed;
   while (!stopped_) {
     expiry_timer_.expires_after(options_.heartbeat / 2);
     co_await expiry_timer_.async_wait(net::kUseTuple);
-    for (const auto& s : live_.Silent(net::Clock::now(), expiry))
-      Forget(s, "no heartbeat");
-    metrics_.stale.Set(catalog_->stale() ? 1 : 0);
+    for (uint64_t id : state_.Expire(net::Clock::now())) {
+      if (auto it = peers_.find(id); it != peers_.end())
+        it->second->conn.Close();
+    }
   }
 }
 

@@ -16,27 +16,16 @@
 #include "core/register_token.h"
 #include "core/units.h"
 #include "director/director_metrics.h"
-#include "director/liveness.h"
+#include "director/registry.h"
 #include "director/store.h"
 #include "net/conn_limits.h"
 #include "net/framed_conn.h"
 
 namespace braid::director {
 
-struct DirectorOptions {
+struct DirectorOptions : RegistryOptions {
   core::HostPort listen{"127.0.0.1", 7071};
   std::string db = "braid-director.db";
-  // Servers PING at least this often; one silent for `missed` of these
-  // is expired and removed from every answer.
-  std::chrono::milliseconds heartbeat{1000};
-  int missed = 3;
-  size_t max_servers = 4096;
-  size_t max_entries = 1000000;  // streams in the whole catalog
-  // A registration in parts: bytes held per connection and in all, and how
-  // long its parts may take.
-  size_t max_pending_bytes = 16u << 20;
-  size_t max_pending_total = 64u << 20;
-  std::chrono::seconds registration_time{30};
   // LOOKUPs and LISTs one connection may make per second (and in a burst).
   double queries_per_second = 20;
   double query_burst = 50;
@@ -46,8 +35,6 @@ struct DirectorOptions {
   // Open connections from one IP address (nginx's limit_conn): one address
   // cannot take every slot.
   size_t max_connections_per_peer = 64;
-  // Names one server may register; a registration with more is refused.
-  size_t max_names_per_server = 20000;
   // A server may register only an address whose host is the IP it connects
   // from (hosts are resolved to one IP literal first). True allows any
   // address: servers behind NAT, or one host registering for another.
@@ -86,13 +73,15 @@ class Director {
   awaitable<void> ExpireLoop();
   void Stop();
   // The registry that --metrics serves.
-  std::shared_ptr<prometheus::Registry> registry() const { return registry_; }
+  std::shared_ptr<prometheus::Registry> registry() const {
+    return metrics_registry_;
+  }
 
  private:
   struct Peer;
   awaitable<void> Accepted(tcp::socket socket);
   awaitable<void> Serve(std::shared_ptr<Peer> peer);
-  // A connection ended: its pending registration, its server, the peer.
+  // A connection ended: what it registered or subscribed to, the peer.
   void Release(Peer& peer);
   Status Handle(Peer& peer, core::Message& m);
   // A first part of a REGISTER must carry a valid token when the director
@@ -103,43 +92,28 @@ class Director {
   // must be the peer's own unless allow_foreign_advertise or the peer's
   // token allows any address.
   awaitable<Status> Canonicalize(Peer& peer, core::Register& r);
-  // Whether another live connection holds `address`'s registration.
-  bool HeldByAnother(const Peer& peer, const std::string& address) const;
   Status OnRegister(Peer& peer, core::Register& r);
-  Status Commit(Peer& peer);
   Status OnLookup(Peer& peer, const core::Lookup& l);
   Status OnList(Peer& peer, const core::List& l);
-  // The holders of l.name, as the director answers them; with l.routes
-  // (or l.routes_if_few, and few holders), the relays registered for them.
-  Expected<core::Sources> Answer(const core::Lookup& l);
-  // The relays registered for each of origins ("host:port" strings), at
-  // most kMaxSources routes in all.
-  Expected<std::vector<core::RouteItem>> RoutesTo(
-      const std::vector<std::string>& origins);
-  void Forget(std::string server, const char* why);
-  // Sends fresh SOURCES to every subscriber whose answer changed, or holds
-  // `fresh` (a server that just registered after an absence).
-  void NotifySubscribers(const std::string& fresh = "");
+  // Sends each subscriber owed a fresh answer its answer (Registry::Owed).
+  void NotifySubscribers(const std::string& fresh);
   void Flush(Peer& peer);
 
   // Counts an ERROR sent to a peer, then sends it and closes.
   awaitable<void> Fail(Peer& peer, const Error& e);
 
   asio::io_context& io_;
-  std::shared_ptr<prometheus::Registry> registry_ =
+  std::shared_ptr<prometheus::Registry> metrics_registry_ =
       std::make_shared<prometheus::Registry>();
-  DirectorMetrics metrics_{*registry_};
+  DirectorMetrics metrics_{*metrics_registry_};
   DirectorOptions options_;
-  std::unique_ptr<Store> catalog_;
+  Registry state_;
   tcp::acceptor acceptor_;
   asio::steady_timer expiry_timer_;
   bool stopped_ = false;
   uint64_t next_peer_ = 1;
   std::map<uint64_t, std::shared_ptr<Peer>> peers_;
-  std::set<uint64_t> subscribers_;  // of peers_: those subscribed
-  net::ConnLimits limits_;          // of peers_, by peer IP
-  size_t pending_bytes_ = 0;  // of registrations in parts, all connections
-  Liveness live_;
+  net::ConnLimits limits_;  // of peers_, by peer IP
 };
 
 }  // namespace braid::director
