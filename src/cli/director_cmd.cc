@@ -7,6 +7,7 @@
 #include "cli/metrics_flag.h"
 #include "cli/on_hangup.h"
 #include "cli/tls_flags.h"
+#include "core/secret_file.h"
 #include "director/catalog.h"
 #include "director/director.h"
 #include "director/etcd_catalog.h"
@@ -19,6 +20,9 @@ struct DirectorFlags {
   std::string listen = "127.0.0.1:7071";
   std::string db = "braid-director.db";
   std::string store;  // etcd://...; empty: the SQLite file db
+  // How etcd is reached: its authorities, a client certificate, a user
+  // whose password is in a file.
+  std::string etcd_cacert, etcd_cert, etcd_key, etcd_user, etcd_password_file;
   int lease_ttl_s = 10;
   int heartbeat_ms = 1000;
   size_t max_connections = 1024;
@@ -34,6 +38,40 @@ struct DirectorFlags {
   LogFlags log;
 };
 
+// TLS (etcds://) and etcd's authentication, as the flags say.
+Expected<director::etcd::Access> EtcdAccess(const DirectorFlags& flags,
+                                            bool tls) {
+  director::etcd::Access a;
+  a.tls = tls;
+  a.ca_file = flags.etcd_cacert;
+  a.cert_file = flags.etcd_cert;
+  a.key_file = flags.etcd_key;
+  bool tls_flags = !a.ca_file.empty() || !a.cert_file.empty();
+  if (tls_flags && !tls) {
+    return MakeError(Errc::kInvalidArgument,
+                     "--etcd-cacert and --etcd-cert need an etcds:// --store");
+  }
+  if (a.cert_file.empty() != a.key_file.empty())
+    return MakeError(Errc::kInvalidArgument,
+                     "--etcd-cert and --etcd-key go together");
+  if (flags.etcd_user.empty() != flags.etcd_password_file.empty()) {
+    return MakeError(Errc::kInvalidArgument,
+                     "--etcd-user and --etcd-password-file go together");
+  }
+  if (flags.etcd_user.empty()) return a;
+  auto password = core::ReadSecretFile(flags.etcd_password_file, 4096,
+                                       "--etcd-password-file");
+  if (!password) {
+    return MakeError(Errc::kInvalidArgument, password.error().what);
+  }
+  // The first line: a trailing newline is not the password's.
+  a.password = password->substr(0, password->find_first_of("\r\n"));
+  a.user = flags.etcd_user;
+  if (!tls)
+    spdlog::warn("--etcd-user over etcd:// sends its password in the clear");
+  return a;
+}
+
 // The SQLite file, or etcd's members (not contacted yet: the director
 // starts whether or not they answer, and follows them once they do).
 Expected<std::unique_ptr<director::Store>> OpenStore(const DirectorFlags& flags,
@@ -43,10 +81,13 @@ Expected<std::unique_ptr<director::Store>> OpenStore(const DirectorFlags& flags,
     if (!catalog) return Unexpected{catalog.error()};
     return std::unique_ptr<director::Store>(std::move(*catalog));
   }
-  auto endpoints = director::ParseEtcdUrl(flags.store);
-  if (!endpoints) return Unexpected{endpoints.error()};
+  auto url = director::ParseEtcdUrl(flags.store);
+  if (!url) return Unexpected{url.error()};
   director::EtcdOptions options;
-  options.endpoints = std::move(*endpoints);
+  options.endpoints = std::move(url->endpoints);
+  auto access = EtcdAccess(flags, url->tls);
+  if (!access) return Unexpected{access.error()};
+  options.access = std::move(*access);
   options.lease_ttl = std::chrono::seconds(flags.lease_ttl_s);
   return std::unique_ptr<director::Store>(
       std::make_unique<director::EtcdCatalog>(io, std::move(options)));
@@ -155,9 +196,26 @@ void AddDirectorCommand(CLI::App& app, int* exit_code) {
                       "braid-director.db; :memory: for none)");
   cmd->add_option("--store", flags->store,
                   "etcd://HOST:PORT[,HOST:PORT...]: keep the catalog in this "
-                  "etcd cluster (its client URLs, plain http), shared with "
-                  "every director given the same; instead of --db")
+                  "etcd cluster (its client URLs; etcds:// for TLS), shared "
+                  "with every director given the same; instead of --db")
       ->excludes(db_option);
+  cmd->add_option("--etcd-cacert", flags->etcd_cacert,
+                  "With an etcds:// --store: trust these authorities (PEM) "
+                  "for the members' certificates (default: the system's)")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--etcd-cert", flags->etcd_cert,
+                  "With an etcds:// --store: the client certificate (PEM) "
+                  "for members started with --client-cert-auth")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--etcd-key", flags->etcd_key, "The key of --etcd-cert (PEM)")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--etcd-user", flags->etcd_user,
+                  "With --store: authenticate to etcd as this user (etcd's "
+                  "`auth enable`); the password is read from "
+                  "--etcd-password-file");
+  cmd->add_option("--etcd-password-file", flags->etcd_password_file,
+                  "A file whose first line is --etcd-user's password (never "
+                  "on the command line)");
   cmd->add_option("--lease-ttl", flags->lease_ttl_s,
                   "With --store: seconds a server's registration outlives "
                   "this director if it dies (default 10)")

@@ -246,6 +246,7 @@ Status Director::Authenticate(Peer& peer, const core::Register& r) {
 }
 
 Status Director::OnRegister(Peer& peer, core::Register& r) {
+  if (auto s = state_.MayRegister(peer.id, r.advertise); !s) return s;
   if ((r.flags & core::Register::kFirst) && !TakeEvent(peer.registrations))
     return metrics_.Limit("registrations", "REGISTER: registration flood");
   auto registered = state_.Register(peer.id, r, net::Clock::now());

@@ -20,20 +20,24 @@ constexpr auto kRetry = std::chrono::seconds(1);
 
 }  // namespace
 
-Expected<std::vector<std::string>> ParseEtcdUrl(std::string_view url) {
-  constexpr std::string_view kScheme = "etcd://";
-  if (!url.starts_with(kScheme)) {
-    return MakeError(
-        Errc::kInvalidArgument,
-        "--store: etcd://HOST:PORT[,HOST:PORT...] expected, got '" +
-            std::string(url) + "'");
+Expected<EtcdUrl> ParseEtcdUrl(std::string_view url) {
+  EtcdUrl out;
+  if (url.starts_with("etcds://")) {
+    out.tls = true;
+    url.remove_prefix(8);
+  } else if (url.starts_with("etcd://")) {
+    url.remove_prefix(7);
+  } else {
+    return MakeError(Errc::kInvalidArgument,
+                     "--store: etcd://HOST:PORT[,HOST:PORT...] (etcds:// for "
+                     "TLS) expected, got '" +
+                         std::string(url) + "'");
   }
-  auto members = core::ParseHostPortList(url.substr(kScheme.size()));
+  auto members = core::ParseHostPortList(url);
   if (!members)
     return MakeError(Errc::kInvalidArgument,
                      "--store: " + members.error().what);
-  std::vector<std::string> out;
-  for (const auto& m : *members) out.push_back(m.ToString());
+  for (const auto& m : *members) out.endpoints.push_back(m.ToString());
   return out;
 }
 
@@ -42,7 +46,7 @@ EtcdCatalog::EtcdCatalog(asio::io_context& io, EtcdOptions options)
       options_(std::move(options)),
       wake_(io.get_executor()),
       keep_timer_(io),
-      client_(io.get_executor(), options_.endpoints) {}
+      client_(io.get_executor(), options_.endpoints, options_.access) {}
 
 EtcdCatalog::~EtcdCatalog() { Stop(); }
 
@@ -68,11 +72,15 @@ void EtcdCatalog::Stop() {
 }
 
 void EtcdCatalog::SetStale(bool stale, const std::string& why) {
+  // The first failure is said, at the start too (stale until read once).
+  if (stale && !said_stale_) {
+    said_stale_ = true;
+    spdlog::warn("etcd: {}; answering from what it last said", why);
+  }
   if (stale == stale_) return;
   stale_ = stale;
-  if (stale) {
-    spdlog::warn("etcd: {}; answering from what it last said", why);
-  } else {
+  if (!stale) {
+    said_stale_ = false;
     spdlog::info("etcd: following {} at revision {}", client_.endpoint(),
                  revision_);
   }

@@ -36,6 +36,7 @@ namespace braid::director {
 
 struct EtcdOptions {
   std::vector<std::string> endpoints;  // "HOST:PORT" of etcd members
+  etcd::Access access;                 // TLS, etcd's authentication
   std::string prefix = "/braid/";
   // A server's keys outlive the director keeping them by at most this.
   std::chrono::seconds lease_ttl{10};
@@ -47,8 +48,12 @@ struct EtcdOptions {
   std::chrono::seconds relist_every{300};
 };
 
-// Parses "etcd://HOST:PORT[,HOST:PORT...]" into endpoints.
-Expected<std::vector<std::string>> ParseEtcdUrl(std::string_view url);
+struct EtcdUrl {
+  std::vector<std::string> endpoints;  // "HOST:PORT"
+  bool tls = false;                    // etcds://
+};
+// Parses "etcd://HOST:PORT[,HOST:PORT...]" (etcds:// for TLS).
+Expected<EtcdUrl> ParseEtcdUrl(std::string_view url);
 
 class EtcdCatalog : public Store {
  public:
@@ -151,8 +156,9 @@ class EtcdCatalog : public Store {
   EtcdOptions options_;
   OnChange on_change_;
   bool stopped_ = false;
-  bool stale_ = true;  // until the store has been read once
-  net::Signal wake_;   // the watch ended, or Stop
+  bool stale_ = true;        // until the store has been read once
+  bool said_stale_ = false;  // warned of it since the store was last read
+  net::Signal wake_;         // the watch ended, or Stop
   asio::steady_timer keep_timer_;
 
   MemoryCatalog memory_;

@@ -1,6 +1,7 @@
 #include "director/etcd_client.h"
 
 #include <curl/curl.h>
+#include <spdlog/spdlog.h>
 
 #include <mutex>
 
@@ -15,6 +16,10 @@ constexpr size_t kMaxSmallAnswer = 1u << 20;
 constexpr size_t kMaxLargeAnswer = 64u << 20;
 // A member that does not take a connection within this is skipped.
 constexpr long kConnectTimeoutMs = 1000;
+// An authentication's answer (a bcrypt check on the member) within this.
+constexpr long kAuthTimeoutMs = 3000;
+// After a failed authentication, requests fail this long without another.
+constexpr auto kAuthRetry = std::chrono::seconds(1);
 // Requests (not watches) under way at once; the rest wait their turn, and
 // their timeout starts when they start. etcd answers a few in parallel
 // better than thousands of connections at once.
@@ -41,7 +46,8 @@ struct Client::Request {
   std::string url;
   std::string answer;  // the body so far (a watch: its unfinished line)
   bool too_large = false;
-  std::string failures;  // "HOST:PORT: why; ..."
+  bool authenticated_again = false;  // after etcd said the token expired
+  std::string failures;              // "HOST:PORT: why; ..."
   CURL* easy = nullptr;
   curl_slist* headers = nullptr;
   char reason[CURL_ERROR_SIZE] = {};
@@ -53,9 +59,11 @@ struct Client::Request {
   }
 };
 
-Client::Client(asio::any_io_executor ex, std::vector<std::string> endpoints)
+Client::Client(asio::any_io_executor ex, std::vector<std::string> endpoints,
+               Access access)
     : ex_(std::move(ex)),
       endpoints_(std::move(endpoints)),
+      access_(std::move(access)),
       alive_(std::make_shared<std::atomic<bool>>(true)) {
   InitCurl();
   multi_ = curl_multi_init();
@@ -205,21 +213,32 @@ void Client::Start(std::unique_ptr<Request> r) {
   if (!r->easy) {
     r->member = current_.load() % endpoints_.size();
     r->easy = curl_easy_init();
-    r->headers = curl_slist_append(nullptr, "Content-Type: application/json");
   }
-  r->url = "http://" + endpoints_[r->member] + r->path;
+  if (!access_.user.empty() && token_.empty()) {
+    if (auto s = Authenticate(r->member); !s) {
+      Abandon(std::move(r), s.error());
+      return;
+    }
+  }
+  // Made again each time: the token may have changed.
+  curl_slist_free_all(r->headers);
+  r->headers = curl_slist_append(nullptr, "Content-Type: application/json");
+  if (!token_.empty()) {
+    r->headers =
+        curl_slist_append(r->headers, ("Authorization: " + token_).c_str());
+  }
+  r->url =
+      (access_.tls ? "https://" : "http://") + endpoints_[r->member] + r->path;
   r->answer.clear();
   r->too_large = false;
   r->reason[0] = '\0';
   CURL* e = r->easy;
+  SetAccess(e);
   curl_easy_setopt(e, CURLOPT_URL, r->url.c_str());
   curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body.data());
   curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
                    static_cast<curl_off_t>(r->body.size()));
   curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->headers);
-  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(e, CURLOPT_PROXY, "");  // never the environment's proxy
-  curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, kConnectTimeoutMs);
   curl_easy_setopt(e, CURLOPT_TIMEOUT_MS,
                    static_cast<long>(r->timeout.count()));
   curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
@@ -229,6 +248,103 @@ void Client::Start(std::unique_ptr<Request> r) {
   curl_multi_add_handle(static_cast<CURLM*>(multi_), e);
   CURL* key = e;
   active_.emplace(key, std::move(r));
+}
+
+std::string Client::Why(int curl_code, const char* reason) const {
+  std::string why =
+      reason[0] ? reason : curl_easy_strerror(static_cast<CURLcode>(curl_code));
+  // A member that wants a client certificate and gets none drops the
+  // connection after the handshake (TLS 1.3): curl cannot say why.
+  bool dropped =
+      curl_code == CURLE_RECV_ERROR || curl_code == CURLE_SEND_ERROR ||
+      curl_code == CURLE_GOT_NOTHING || curl_code == CURLE_COULDNT_CONNECT;
+  if (access_.tls && access_.cert_file.empty() && dropped &&
+      why.find("Couldn't connect") == std::string::npos)
+    why += " (does the member ask for a client certificate? --etcd-cert)";
+  return why;
+}
+
+void Client::SetAccess(void* easy) const {
+  CURL* e = static_cast<CURL*>(easy);
+  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(e, CURLOPT_PROXY, "");  // never the environment's proxy
+  curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, kConnectTimeoutMs);
+  if (!access_.tls) return;
+  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "https");
+  if (!access_.ca_file.empty())
+    curl_easy_setopt(e, CURLOPT_CAINFO, access_.ca_file.c_str());
+  if (!access_.cert_file.empty()) {
+    curl_easy_setopt(e, CURLOPT_SSLCERT, access_.cert_file.c_str());
+    curl_easy_setopt(e, CURLOPT_SSLKEY, access_.key_file.c_str());
+  }
+}
+
+Status Client::Authenticate(size_t member) {
+  auto now = std::chrono::steady_clock::now();
+  if (auth_failure_ && now < auth_retry_) return Unexpected{*auth_failure_};
+  std::unique_ptr<CURL, void (*)(CURL*)> e(curl_easy_init(), curl_easy_cleanup);
+  std::string url = (access_.tls ? "https://" : "http://") +
+                    endpoints_[member] + "/v3/auth/authenticate";
+  std::string body = AuthenticateRequest(access_.user, access_.password);
+  std::string answer;
+  char reason[CURL_ERROR_SIZE] = {};
+  SetAccess(e.get());
+  curl_easy_setopt(e.get(), CURLOPT_URL, url.c_str());
+  curl_easy_setopt(e.get(), CURLOPT_POSTFIELDS, body.data());
+  curl_easy_setopt(e.get(), CURLOPT_POSTFIELDSIZE_LARGE,
+                   static_cast<curl_off_t>(body.size()));
+  curl_easy_setopt(e.get(), CURLOPT_TIMEOUT_MS, kAuthTimeoutMs);
+  curl_easy_setopt(e.get(), CURLOPT_ERRORBUFFER, reason);
+  curl_easy_setopt(
+      e.get(), CURLOPT_WRITEFUNCTION,
+      +[](char* data, size_t, size_t n, void* out) -> size_t {
+        auto* s = static_cast<std::string*>(out);
+        if (s->size() + n > kMaxSmallAnswer) return 0;
+        s->append(data, n);
+        return n;
+      });
+  curl_easy_setopt(e.get(), CURLOPT_WRITEDATA, &answer);
+  CURLcode code = curl_easy_perform(e.get());
+  Expected<std::string> token = MakeError(Errc::kUnavailable, "");
+  if (code != CURLE_OK) {
+    token = MakeError(Errc::kUnavailable, Why(code, reason));
+    if (current_.load() % endpoints_.size() == member) Rotate();
+  } else {
+    token = ParseAuthenticate(answer);
+  }
+  if (!token) {
+    std::string_view why = token.error().what;
+    if (why.starts_with("etcd: ")) why.remove_prefix(6);
+    auth_failure_ = Error{Errc::kUnavailable,
+                          "etcd: authentication as '" + access_.user + "' at " +
+                              endpoints_[member] + ": " + std::string(why)};
+    auth_retry_ = now + kAuthRetry;
+    return Unexpected{*auth_failure_};
+  }
+  auth_failure_.reset();
+  token_ = std::move(*token);
+  spdlog::debug("etcd: a token for '{}' from {}", access_.user,
+                endpoints_[member]);
+  return Ok{};
+}
+
+void Client::Abandon(std::unique_ptr<Request> r, const Error& error) {
+  if (r->watch) {
+    {
+      std::lock_guard lock(mu_);
+      watching_.erase(r->watch);
+    }
+    asio::post(ex_, [watching = r->watching, f = std::move(r->on_end),
+                     error = Unexpected{error}] {
+      if (watching->load()) f(error);
+    });
+    return;
+  }
+  --in_flight_;
+  asio::post(
+      ex_, [alive = alive_, f = std::move(r->done), error = Unexpected{error}] {
+        if (alive->load()) f(error);
+      });
 }
 
 size_t Client::OnBody(char* data, size_t, size_t n, void* request) {
@@ -243,6 +359,9 @@ size_t Client::OnBody(char* data, size_t, size_t n, void* request) {
   for (size_t nl; (nl = r->answer.find('\n', start)) != std::string::npos;
        start = nl + 1) {
     std::string line = r->answer.substr(start, nl - start);
+    // The watch is cancelled: its next start asks for a token again.
+    if (line.find("invalid auth token") != std::string::npos)
+      r->client->token_.clear();
     asio::post(r->client->ex_, [watching = r->watching, f = r->on_line,
                                 line = std::move(line)]() mutable {
       if (watching->load()) f(std::move(line));
@@ -257,12 +376,19 @@ size_t Client::OnBody(char* data, size_t, size_t n, void* request) {
 void Client::Finish(Request& r, int curl_code) {
   long status = 0;
   curl_easy_getinfo(r.easy, CURLINFO_RESPONSE_CODE, &status);
+  // etcd's token expired (401, "invalid auth token"): once more, with a
+  // new one, on the same member.
+  if (curl_code == CURLE_OK && status == 401 && !access_.user.empty() &&
+      !r.authenticated_again) {
+    token_.clear();
+    r.authenticated_again = true;
+    return;
+  }
   std::string why;
   if (r.too_large) {
     why = "an answer larger than " + std::to_string(r.max_answer) + " bytes";
   } else if (curl_code != CURLE_OK) {
-    why = r.reason[0] ? r.reason
-                      : curl_easy_strerror(static_cast<CURLcode>(curl_code));
+    why = Why(curl_code, r.reason);
   } else if (status >= 500 && r.answer.find("\"error\"") == std::string::npos) {
     why = "HTTP " + std::to_string(status);
   } else if (status == 503) {

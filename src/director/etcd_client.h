@@ -3,7 +3,8 @@
 // connections included. Answers are posted to the caller's executor.
 // Several members may be named: requests go to one of them until it fails
 // to answer (no connection, a timeout, a 5xx such as "no leader"); then the
-// next is tried, each once per request.
+// next is tried, each once per request. Members may be reached over TLS and
+// ask for etcd's own authentication (Access).
 #ifndef BRAID_DIRECTOR_ETCD_CLIENT_H_
 #define BRAID_DIRECTOR_ETCD_CLIENT_H_
 
@@ -16,6 +17,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -24,14 +26,27 @@
 
 namespace braid::director::etcd {
 
+// How the members are reached.
+struct Access {
+  bool tls = false;     // https, the members' certificates checked
+  std::string ca_file;  // authorities for them (empty: the system's)
+  // A client certificate, for members started with --client-cert-auth.
+  std::string cert_file, key_file;
+  // etcd's authentication (`etcdctl auth enable`): a token is asked for
+  // with these and sent with every request, and asked for again when etcd
+  // says it expired. Empty user: none.
+  std::string user, password;
+};
+
 class Client {
  public:
   using Body = Expected<std::string>;
   using Done = std::function<void(Body)>;
 
-  // endpoints: "HOST:PORT" of the members' client URLs (plain http).
+  // endpoints: "HOST:PORT" of the members' client URLs.
   // REQUIRES: !endpoints.empty().
-  Client(asio::any_io_executor ex, std::vector<std::string> endpoints);
+  Client(asio::any_io_executor ex, std::vector<std::string> endpoints,
+         Access access = {});
   // Stops the thread; answers not delivered yet are dropped.
   ~Client();
   Client(const Client&) = delete;
@@ -64,11 +79,21 @@ class Client {
   struct Request;
   void Run();
   void Start(std::unique_ptr<Request> r);
+  // What curl said of a failure, with a hint where it says little.
+  std::string Why(int curl_code, const char* reason) const;
+  // TLS and the rest every handle to a member has.
+  void SetAccess(void* easy) const;
+  // A token from `member` (on the thread, blocking: once per token's
+  // life); a failure is kept for a second, requests failing meanwhile.
+  Status Authenticate(size_t member);
+  // r cannot be sent: its caller gets `error`.
+  void Abandon(std::unique_ptr<Request> r, const Error& error);
   void Finish(Request& r, int curl_code);
   static size_t OnBody(char* data, size_t, size_t n, void* request);
 
   asio::any_io_executor ex_;
   const std::vector<std::string> endpoints_;
+  const Access access_;
   std::atomic<size_t> current_{0};
   void* multi_;  // CURLM*
   // Callbacks check it before they run: the client may be gone.
@@ -86,7 +111,10 @@ class Client {
   std::map<void*, std::unique_ptr<Request>> active_;
   std::deque<std::unique_ptr<Request>> waiting_;
   size_t in_flight_ = 0;  // of active_, not counting watches
-  std::thread thread_;    // last
+  std::string token_;     // etcd's, while it is valid; empty: none yet
+  std::optional<Error> auth_failure_;  // the last, until auth_retry_
+  std::chrono::steady_clock::time_point auth_retry_;
+  std::thread thread_;  // last
 };
 
 }  // namespace braid::director::etcd

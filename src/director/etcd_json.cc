@@ -155,6 +155,11 @@ std::string LeaseIdsRequest(const std::vector<int64_t>& ids) {
   return out;
 }
 
+std::string AuthenticateRequest(std::string_view user,
+                                std::string_view password) {
+  return json{{"name", user}, {"password", password}}.dump();
+}
+
 std::string WatchCreateRequest(std::string_view key, std::string_view range_end,
                                int64_t start_revision) {
   json create{{"key", Base64(key)}};
@@ -198,6 +203,16 @@ Expected<LeaseGrant> ParseLeaseGrant(std::string_view body) {
       g.id == 0)
     return Malformed("lease grant without an ID");
   return g;
+}
+
+Expected<std::string> ParseAuthenticate(std::string_view body) {
+  auto j = Answer(body);
+  if (!j) return Unexpected{j.error()};
+  auto token = j->find("token");
+  if (token == j->end() || !token->is_string() ||
+      token->get<std::string>().empty())
+    return Malformed("authentication without a token");
+  return token->get<std::string>();
 }
 
 Expected<int64_t> ParseKeepAlive(std::string_view body) {

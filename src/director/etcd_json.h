@@ -72,6 +72,9 @@ std::string LeaseIdRequest(int64_t id);
 // Many leases kept alive in one request: the gateway takes one JSON object
 // a line (the gRPC stream's messages) and answers one a line, in order.
 std::string LeaseIdsRequest(const std::vector<int64_t>& ids);
+// For /v3/auth/authenticate: a token for `user` (etcd's RBAC).
+std::string AuthenticateRequest(std::string_view user,
+                                std::string_view password);
 // Events on [key, range_end) from start_revision on (0: from now).
 std::string WatchCreateRequest(std::string_view key, std::string_view range_end,
                                int64_t start_revision);
@@ -87,6 +90,9 @@ struct LeaseGrant {
   int64_t ttl_seconds = 0;
 };
 Expected<LeaseGrant> ParseLeaseGrant(std::string_view body);
+// The token an authentication gave; errors as above (a wrong password:
+// kIoError with etcd's words).
+Expected<std::string> ParseAuthenticate(std::string_view body);
 // The lease's time left after a keep-alive; 0: the lease is gone.
 Expected<int64_t> ParseKeepAlive(std::string_view body);
 // The answer to LeaseIdsRequest: (lease, time left; 0: gone) a line.

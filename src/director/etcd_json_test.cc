@@ -107,6 +107,26 @@ TEST(EtcdJsonTest, ReadsWatchLines) {
   EXPECT_EQ(compacted->compact_revision, 6);
 }
 
+TEST(EtcdJsonTest, AuthenticatesForAToken) {
+  EXPECT_EQ(AuthenticateRequest("braid", "p\"w"),
+            R"({"name":"braid","password":"p\"w"})");
+  auto token = ParseAuthenticate(
+      R"({"header":{"revision":"1"},"token":"CVIZGwfdmBFIgPNJ.14"})");
+  ASSERT_TRUE(token);
+  EXPECT_EQ(*token, "CVIZGwfdmBFIgPNJ.14");
+  // What etcd 3.4 answers a wrong password.
+  auto refused = ParseAuthenticate(
+      R"({"error":"etcdserver: authentication failed, invalid user ID or )"
+      R"(password","message":"etcdserver: authentication failed, invalid )"
+      R"(user ID or password","code":3})");
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().what.find("invalid user ID or password"),
+            std::string::npos);
+  EXPECT_FALSE(ParseAuthenticate(R"({"header":{}})"));
+  EXPECT_FALSE(ParseAuthenticate(R"({"token":""})"));
+  EXPECT_FALSE(ParseAuthenticate(R"({"token":7})"));
+}
+
 TEST(EtcdJsonTest, ErrorsAndGarbageAreErrors) {
   auto gone = ParseKeepAlive(
       R"({"error":"etcdserver: requested lease not found","message":"x","code":5})");

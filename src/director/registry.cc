@@ -116,19 +116,26 @@ void Registry::Heard(ConnId conn, Clock::time_point now) {
     live_.Heard(it->second.server, now);
 }
 
-Expected<std::optional<core::Registered>> Registry::Register(
-    ConnId conn, core::Register& r, Clock::time_point now) {
-  if (HeldByAnother(conn, r.advertise)) {
+Status Registry::MayRegister(ConnId conn, const std::string& address) const {
+  if (HeldByAnother(conn, address)) {
     return MakeError(Errc::kBadState,
-                     "REGISTER: " + r.advertise +
+                     "REGISTER: " + address +
                          " is registered by another connection, which keeps "
                          "it until it closes or misses its heartbeats");
   }
-  Conn& c = conns_[conn];
-  if (!c.server.empty() && c.server != r.advertise) {
+  auto it = conns_.find(conn);
+  if (it != conns_.end() && !it->second.server.empty() &&
+      it->second.server != address) {
     return MakeError(Errc::kBadState,
                      "REGISTER: one server address per connection");
   }
+  return Ok{};
+}
+
+Expected<std::optional<core::Registered>> Registry::Register(
+    ConnId conn, core::Register& r, Clock::time_point now) {
+  if (auto s = MayRegister(conn, r.advertise); !s) return Unexpected{s.error()};
+  Conn& c = conns_[conn];
   if (auto s = StartParts(c, r, now); !s) return Unexpected{s.error()};
   if (auto s = AddPart(c, r); !s) return Unexpected{s.error()};
   if (!(r.flags & core::Register::kLast))

@@ -54,6 +54,9 @@ class Registry {
   void Stop() { catalog_->Stop(); }
   bool stale() const { return catalog_->stale(); }
 
+  // Whether `conn` may register `address`: no other connection holds it,
+  // and `conn` has registered no other.
+  Status MayRegister(ConnId conn, const std::string& address) const;
   // One part of a REGISTER from `conn`, its address already canonical and
   // its token admitted. The last part commits the whole registration and
   // gives the REGISTERED to answer; the others give nullopt.

@@ -305,8 +305,11 @@ TEST_F(RegistryTest, ServersFromBeforeARestartHaveTheirGrace) {
   Make(std::move(store));
   EXPECT_EQ(Holders("a"), std::vector<std::string>{"10.0.0.1:7070"});
   EXPECT_TRUE(registry_->Expire(kT0 + 9s).empty());
+  EXPECT_EQ(Holders("a"), std::vector<std::string>{"10.0.0.1:7070"});
+  EXPECT_TRUE(changes_.empty());
   EXPECT_TRUE(registry_->Expire(kT0 + 14s).empty());  // no connection held it
   EXPECT_TRUE(Holders("a").empty());
+  EXPECT_EQ(changes_, std::vector<std::string>{""});
 }
 
 class SharedRegistryTest : public RegistryTest {

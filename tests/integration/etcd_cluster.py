@@ -8,6 +8,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import time
 import urllib.request
@@ -35,8 +36,12 @@ def have_etcd() -> bool:
 
 
 class EtcdCluster:
-    def __init__(self, data_dir: str, members: int = 3):
+    def __init__(self, data_dir: str, members: int = 3,
+                 tls: tuple[str, str, str] | None = None):
+        """tls: (ca, cert, key) PEM files: the members serve their clients
+        https with cert and ask them for a certificate ca signed."""
         self.dir = data_dir
+        self.tls = tls
         ports = _free_ports(2 * members)
         self.client_ports = ports[0::2]
         self.peer_ports = ports[1::2]
@@ -49,15 +54,21 @@ class EtcdCluster:
     def start(self, i: int) -> None:
         """Starts member i (again, after kill(i): from its data dir)."""
         cluster = ",".join(f"m{j}=http://127.0.0.1:{p}" for j, p in enumerate(self.peer_ports))
-        client = f"http://127.0.0.1:{self.client_ports[i]}"
+        scheme = "https" if self.tls else "http"
+        client = f"{scheme}://127.0.0.1:{self.client_ports[i]}"
         peer = f"http://127.0.0.1:{self.peer_ports[i]}"
+        secure = []
+        if self.tls:
+            ca, cert, key = self.tls
+            secure = ["--cert-file", cert, "--key-file", key, "--client-cert-auth",
+                      "--trusted-ca-file", ca]
         with open(os.path.join(self.dir, f"etcd-m{i}.log"), "ab") as log:
             self.procs[i] = subprocess.Popen(
                 ["etcd", "--name", f"m{i}", "--data-dir", os.path.join(self.dir, f"m{i}"),
                  "--listen-client-urls", client, "--advertise-client-urls", client,
                  "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
                  "--initial-cluster", cluster, "--initial-cluster-state", "new",
-                 "--initial-cluster-token", "braid-test"],
+                 "--initial-cluster-token", "braid-test"] + secure,
                 stdin=subprocess.DEVNULL, stdout=log, stderr=log)
 
     def wait_healthy(self, members) -> None:
@@ -74,14 +85,35 @@ class EtcdCluster:
 
     def url(self) -> str:
         """The --store URL naming every member."""
-        return "etcd://" + ",".join(self.endpoint(i) for i in range(len(self.procs)))
+        scheme = "etcds://" if self.tls else "etcd://"
+        return scheme + ",".join(self.endpoint(i) for i in range(len(self.procs)))
 
     def healthy(self, i: int) -> bool:
+        scheme, context = "http", None
+        if self.tls:
+            ca, cert, key = self.tls
+            scheme, context = "https", ssl.create_default_context(cafile=ca)
+            context.load_cert_chain(cert, key)
         try:
-            with urllib.request.urlopen(f"http://{self.endpoint(i)}/health", timeout=1) as r:
+            with urllib.request.urlopen(f"{scheme}://{self.endpoint(i)}/health", timeout=1,
+                                        context=context) as r:
                 return b'"health":"true"' in r.read()
         except OSError:
             return False
+
+    def ctl(self, *args: str, user: str | None = None) -> str:
+        """etcdctl against member 0 (with the cluster's TLS files); its
+        output. Raises AssertionError when it fails."""
+        cmd = ["etcdctl", "--endpoints", ("https://" if self.tls else "") + self.endpoint(0)]
+        if self.tls:
+            ca, cert, key = self.tls
+            cmd += ["--cacert", ca, "--cert", cert, "--key", key]
+        if user:
+            cmd += ["--user", user]
+        r = subprocess.run(cmd + list(args), capture_output=True, timeout=30)
+        if r.returncode != 0:
+            raise AssertionError(f"etcdctl {args}: {r.stderr.decode(errors='replace')}")
+        return r.stdout.decode(errors="replace")
 
     def keys(self, prefix: str = "/braid/") -> int:
         """How many keys are under prefix, read from any live member."""

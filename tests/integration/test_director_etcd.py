@@ -24,6 +24,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import etcd_cluster as ec  # noqa: E402
 import harness as h  # noqa: E402
 import test_director as td  # noqa: E402
+import test_tls as tt  # noqa: E402
 
 REGISTER_TIMEOUT = td.REGISTER_TIMEOUT
 
@@ -288,6 +289,100 @@ class EtcdLargeTables(EtcdCase):
         self.assertEqual(self.etcd.keys(), 1)
 
 
+class EtcdSecured(td.DirectorTransferCase):
+    """One etcd member that serves TLS only, asks clients for a certificate
+    and has authentication enabled (a user with a role on /braid/ alone)."""
+
+    RATE = "80mbit"
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.assertTrue(ec.have_etcd(), "etcd is not installed (scripts/setup.sh)")
+        self.ca = tt.Authority(self.tmp)
+        # etcd's JSON gateway refuses a client certificate with a common
+        # name (3.4: it would be taken for a user name): this one has none.
+        self.cert, self.key = self.ca.issue(["127.0.0.1"], subject="/O=braid test")
+        self.etcd = ec.EtcdCluster(self.tmp, members=1, tls=(self.ca.pem, self.cert, self.key))
+        self.addCleanup(self.etcd.stop)
+        for args in (["user", "add", "root:rootpw"], ["user", "add", "braid:s3cret pass"],
+                     ["role", "add", "braid"],
+                     ["role", "grant-permission", "braid", "--prefix=true", "readwrite",
+                      "/braid/"],
+                     ["user", "grant-role", "braid", "braid"], ["auth", "enable"]):
+            self.etcd.ctl(*args)
+        self.password = self.secret("password", "s3cret pass\n")
+
+    def secret(self, name: str, text: str) -> str:
+        path = os.path.join(self.tmp, name)
+        with open(path, "w") as f:
+            f.write(text)
+        os.chmod(path, 0o600)
+        return path
+
+    def secured_director(self, *, cacert: bool = True, cert: bool = True,
+                         password: str | None = None) -> h.Server:
+        extra = ["-v", "--lease-ttl", "3", "--etcd-user", "braid",
+                 "--etcd-password-file", password or self.password]
+        if cacert:
+            extra += ["--etcd-cacert", self.ca.pem]
+        if cert:
+            extra += ["--etcd-cert", self.cert, "--etcd-key", self.key]
+        d = h.start_director("", store=self.etcd.url(), log_dir=self.tmp, extra=extra)
+        self.addCleanup(d.stop)
+        return d
+
+    def braid_keys(self) -> int:
+        out = self.etcd.ctl("get", "/braid/", "--prefix", "--keys-only", user="root:rootpw")
+        return len([line for line in out.splitlines() if line.strip()])
+
+    def test_a_director_keeps_its_catalog_over_tls_as_an_etcd_user(self) -> None:
+        d = self.secured_director()
+        servers = [self.serve(self.root, d, rate=self.RATE) for _ in range(2)]
+        self.wait_ls(d.address, lambda rows: self.servers_of(rows, self.NAME) == 2,
+                     REGISTER_TIMEOUT, f"{self.NAME} registered by 2 servers")
+        self.assertGreater(self.braid_keys(), 0)
+        # Tokens die when authentication is switched off and on: the director
+        # asks for a new one and the servers' leases are kept meanwhile
+        # (--lease-ttl 3: a lost keep-alive shows within the wait).
+        self.etcd.ctl("auth", "disable", user="root:rootpw")
+        self.etcd.ctl("auth", "enable")
+        self.assertTrue(h.wait_until(lambda: d.stderr_text().count("a token for 'braid'") >= 2,
+                                     20), d.stderr_text()[-3000:])
+        time.sleep(4)
+        self.wait_ls(d.address, lambda rows: self.servers_of(rows, self.NAME) == 2,
+                     REGISTER_TIMEOUT, f"{self.NAME} still held by 2 servers")
+        r = h.run_cmd(self.director_get_args(self.NAME, d.address, self.out, stats=self.stats),
+                      timeout=60)
+        self.check_output(r.returncode, r.stderr.decode(errors="replace"),
+                          [s.address for s in servers])
+        self.assertNotIn("s3cret", d.stderr_text())
+
+    def assert_store_refused(self, d: h.Server, why: str) -> None:
+        """The director runs, says why etcd refused it, and answers from
+        nothing it read (ls: the store cannot be reached)."""
+        self.assertTrue(h.wait_until(lambda: why in d.stderr_text(), 20),
+                        f"{why!r} not in: {d.stderr_text()[-3000:]}")
+        r = h.run_braid(["ls", "--director", d.address], timeout=15)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(b"cannot reach its store", r.stderr)
+        self.assertIsNone(d.proc.poll())
+
+    def test_a_wrong_password_is_named(self) -> None:
+        d = self.secured_director(password=self.secret("wrong", "guess\n"))
+        self.assert_store_refused(d, "authentication as 'braid'")
+        self.assertIn("invalid user ID or password", d.stderr_text())
+        self.assertNotIn("guess", d.stderr_text())
+
+    def test_an_unknown_authority_is_refused(self) -> None:
+        d = self.secured_director(cacert=False)
+        self.assert_store_refused(d, "SSL certificate problem")
+
+    def test_a_director_without_a_client_certificate_is_refused(self) -> None:
+        d = self.secured_director(cert=False)
+        self.assert_store_refused(d, f"authentication as 'braid' at {self.etcd.endpoint(0)}: ")
+        self.assertIn("--etcd-cert", d.stderr_text())
+
+
 class EtcdStoreFlags(unittest.TestCase):
     def test_bad_store_urls_are_usage_errors(self) -> None:
         h.braid_bin()
@@ -298,6 +393,26 @@ class EtcdStoreFlags(unittest.TestCase):
         r = h.run_braid(["director", "--store", "etcd://127.0.0.1:1", "--db", "x.db"],
                         timeout=10)
         self.assertEqual(r.returncode, 2, r.stderr)
+
+    def test_access_flags_that_cannot_work_are_usage_errors(self) -> None:
+        tmp = h.make_temp_dir()
+        self.addCleanup(shutil.rmtree, tmp, True)
+        pem = os.path.join(tmp, "x.pem")
+        with open(pem, "w") as f:
+            f.write("not checked before use\n")
+        cases = [
+            (["--store", "etcd://127.0.0.1:1", "--etcd-cacert", pem], b"etcds://"),
+            (["--store", "etcds://127.0.0.1:1", "--etcd-cert", pem], b"--etcd-key"),
+            (["--store", "etcds://127.0.0.1:1", "--etcd-user", "u"], b"--etcd-password-file"),
+            (["--store", "etcds://127.0.0.1:1", "--etcd-user", "u", "--etcd-password-file",
+              os.path.join(tmp, "none")], b"none"),
+            (["--store", "etcds://127.0.0.1:1", "--etcd-cacert", os.path.join(tmp, "none")],
+             b"--etcd-cacert"),
+        ]
+        for args, says in cases:
+            r = h.run_braid(["director", "--listen", "127.0.0.1:0"] + args, timeout=10)
+            self.assertEqual(r.returncode, 2, (args, r.stderr))
+            self.assertIn(says, r.stderr, args)
 
 
 if __name__ == "__main__":

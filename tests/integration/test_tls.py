@@ -32,7 +32,7 @@ default_md = sha256
 policy = any
 unique_subject = no
 [ any ]
-commonName = supplied
+commonName = optional
 """
 
 
@@ -61,14 +61,15 @@ class Authority:
         self.issued = 0
 
     def issue(self, names: list[str], *, start: str | None = None,
-              end: str | None = None) -> tuple[str, str]:
+              end: str | None = None, subject: str | None = None) -> tuple[str, str]:
         """(certificate, key) for `names` (DNS names or IP addresses), valid
         from `start` to `end` (openssl's YYYYMMDDHHMMSSZ; default: 30 days
-        from now)."""
+        from now); its subject /CN=names[0] unless given."""
         self.issued += 1
         base = f"srv{self.issued}"
         openssl(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-                 "-keyout", base + ".key", "-out", base + ".csr", "-subj", f"/CN={names[0]}"],
+                 "-keyout", base + ".key", "-out", base + ".csr",
+                 "-subj", subject or f"/CN={names[0]}"],
                 self.dir)
         san = ",".join(("IP:" if n[0].isdigit() else "DNS:") + n for n in names)
         with open(os.path.join(self.dir, base + ".ext"), "w") as f:
