@@ -37,6 +37,8 @@ struct Flags {
   double seconds = 5;
   size_t announce = 20;
   size_t in_flight = 256;  // registrations under way at once
+  // As the directors' --heartbeat-ms: a PING every 0.9 of it.
+  std::chrono::milliseconds heartbeat{1000};
 };
 
 struct Totals {
@@ -107,7 +109,7 @@ awaitable<void> Server(const Flags& f, size_t i, Totals& t, size_t& running) {
   ++t.registered;
   auto& c = **conn;
   for (;;) {
-    co_await net::SleepFor(std::chrono::milliseconds(900));
+    co_await net::SleepFor(f.heartbeat * 9 / 10);
     c.Queue(core::Ping{0, {}});
     if (!(co_await c.Flush(kTimeout))) co_return;
     if (!(co_await c.Read(kTimeout))) co_return;  // the PONG
@@ -245,6 +247,8 @@ int Main(int argc, char** argv) {
       f.seconds = std::stod(v);
     } else if (k == "--announce") {
       f.announce = std::stoul(v);
+    } else if (k == "--heartbeat-ms") {
+      f.heartbeat = std::chrono::milliseconds(std::stoul(v));
     } else {
       std::fprintf(stderr, "unknown flag %s\n", k.c_str());
       return 2;
@@ -253,7 +257,8 @@ int Main(int argc, char** argv) {
   if (f.directors.empty()) {
     std::fprintf(stderr,
                  "usage: director_load --directors H:P[,H:P...] [--servers N] "
-                 "[--names K] [--clients C] [--seconds S] [--announce R]\n");
+                 "[--names K] [--clients C] [--seconds S] [--announce R] "
+                 "[--heartbeat-ms H]\n");
     return 2;
   }
   rlimit nofile{};

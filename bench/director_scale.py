@@ -5,6 +5,7 @@ the etcd catalog (a three-member etcd on loopback, one and three directors).
 
     python3 bench/director_scale.py [--servers 10000] [--names 100]
         [--clients 16] [--seconds 10] [--announce 20] [--lease-ttl 10]
+        [--heartbeat-ms 1000]
         [--stores sqlite,etcd1,etcd3]
 
 build/bench/director_load does the work (one thread, every connection a
@@ -50,12 +51,14 @@ def rss_mib(pid: int) -> tuple[float, float]:
     return now, peak
 
 
-def start_director(work: str, index: int, store: list[str], ttl: int) -> tuple[subprocess.Popen, str]:
+def start_director(work: str, index: int, store: list[str], ttl: int,
+                   heartbeat_ms: int) -> tuple[subprocess.Popen, str]:
     log = open(os.path.join(work, f"director{index}.log"), "wb")
     args = [binary("braid"), "director", "--listen", "127.0.0.1:0", "-q",
             "--allow-foreign-advertise", "--max-connections", "100000",
             "--max-connections-per-peer", "100000", "--max-servers", "1000000",
-            "--max-entries", "100000000", "--queries-per-second", "1000000"] + store
+            "--max-entries", "100000000", "--queries-per-second", "1000000",
+            "--heartbeat-ms", str(heartbeat_ms)] + store
     if store[0] == "--store":
         args += ["--lease-ttl", str(ttl)]
     p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log, cwd=work)
@@ -77,12 +80,13 @@ def run(args, store_name: str, work: str) -> dict:
             etcd = etcd_cluster.EtcdCluster(shm)
             store = ["--store", etcd.url()]
             count = int(store_name[len("etcd"):])
-        directors = [start_director(work, i, store, args.lease_ttl) for i in range(count)]
+        directors = [start_director(work, i, store, args.lease_ttl, args.heartbeat_ms)
+                     for i in range(count)]
         load = subprocess.run(
             [binary("director_load"), "--directors", ",".join(a for _, a in directors),
              "--servers", str(args.servers), "--names", str(args.names),
              "--clients", str(args.clients), "--seconds", str(args.seconds),
-             "--announce", str(args.announce)],
+             "--announce", str(args.announce), "--heartbeat-ms", str(args.heartbeat_ms)],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=1800)
         out = json.loads(load.stdout)
         mem = [rss_mib(p.pid) for p, _ in directors]
@@ -110,6 +114,8 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=10)
     ap.add_argument("--announce", type=int, default=20)
     ap.add_argument("--lease-ttl", type=int, default=10)
+    ap.add_argument("--heartbeat-ms", type=int, default=1000,
+                    help="the directors' --heartbeat-ms (the servers PING every 0.9 of it)")
     ap.add_argument("--stores", default="sqlite,etcd1,etcd3")
     ap.add_argument("--out", default="director_scale.json")
     args = ap.parse_args()

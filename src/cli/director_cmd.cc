@@ -11,6 +11,7 @@
 #include "director/catalog.h"
 #include "director/director.h"
 #include "director/etcd_catalog.h"
+#include "director/etcd_json.h"
 #include "net/log_failure.h"
 
 namespace braid::cli {
@@ -67,6 +68,16 @@ Expected<director::etcd::Access> EtcdAccess(const DirectorFlags& flags,
   // The first line: a trailing newline is not the password's.
   a.password = password->substr(0, password->find_first_of("\r\n"));
   a.user = flags.etcd_user;
+  if (a.password.empty())
+    return MakeError(Errc::kInvalidArgument,
+                     "--etcd-password-file: its first line is empty");
+  // etcd takes names and passwords as JSON strings: UTF-8 only.
+  try {
+    (void)director::etcd::AuthenticateRequest(a.user, a.password);
+  } catch (const std::exception&) {
+    return MakeError(Errc::kInvalidArgument,
+                     "--etcd-user and its password must be UTF-8 text");
+  }
   if (!tls)
     spdlog::warn("--etcd-user over etcd:// sends its password in the clear");
   return a;
@@ -77,6 +88,13 @@ Expected<director::etcd::Access> EtcdAccess(const DirectorFlags& flags,
 Expected<std::unique_ptr<director::Store>> OpenStore(const DirectorFlags& flags,
                                                      asio::io_context& io) {
   if (flags.store.empty()) {
+    bool etcd_flags = !flags.etcd_cacert.empty() || !flags.etcd_cert.empty() ||
+                      !flags.etcd_key.empty() || !flags.etcd_user.empty() ||
+                      !flags.etcd_password_file.empty();
+    if (etcd_flags) {
+      return MakeError(Errc::kInvalidArgument,
+                       "the --etcd-* flags need an etcd --store");
+    }
     auto catalog = director::Catalog::Open(flags.db);
     if (!catalog) return Unexpected{catalog.error()};
     return std::unique_ptr<director::Store>(std::move(*catalog));

@@ -17,7 +17,7 @@ constexpr size_t kMaxLargeAnswer = 64u << 20;
 // A member that does not take a connection within this is skipped.
 constexpr long kConnectTimeoutMs = 1000;
 // An authentication's answer (a bcrypt check on the member) within this.
-constexpr long kAuthTimeoutMs = 3000;
+constexpr long kAuthTimeoutMs = 2000;
 // After a failed authentication, requests fail this long without another.
 constexpr auto kAuthRetry = std::chrono::seconds(1);
 // Requests (not watches) under way at once; the rest wait their turn, and
@@ -47,6 +47,7 @@ struct Client::Request {
   std::string answer;  // the body so far (a watch: its unfinished line)
   bool too_large = false;
   bool authenticated_again = false;  // after etcd said the token expired
+  std::string token;                 // the one it was sent with
   std::string failures;              // "HOST:PORT: why; ..."
   CURL* easy = nullptr;
   curl_slist* headers = nullptr;
@@ -215,7 +216,7 @@ void Client::Start(std::unique_ptr<Request> r) {
     r->easy = curl_easy_init();
   }
   if (!access_.user.empty() && token_.empty()) {
-    if (auto s = Authenticate(r->member); !s) {
+    if (auto s = Authenticate(*r); !s) {
       Abandon(std::move(r), s.error());
       return;
     }
@@ -223,6 +224,7 @@ void Client::Start(std::unique_ptr<Request> r) {
   // Made again each time: the token may have changed.
   curl_slist_free_all(r->headers);
   r->headers = curl_slist_append(nullptr, "Content-Type: application/json");
+  r->token = token_;
   if (!token_.empty()) {
     r->headers =
         curl_slist_append(r->headers, ("Authorization: " + token_).c_str());
@@ -279,9 +281,37 @@ void Client::SetAccess(void* easy) const {
   }
 }
 
-Status Client::Authenticate(size_t member) {
-  auto now = std::chrono::steady_clock::now();
-  if (auth_failure_ && now < auth_retry_) return Unexpected{*auth_failure_};
+Status Client::Authenticate(Request& r) {
+  if (auth_failure_ && std::chrono::steady_clock::now() < auth_retry_)
+    return Unexpected{*auth_failure_};
+  std::string failures;
+  for (size_t i = 0; i < endpoints_.size(); ++i) {
+    size_t member = (r.member + i) % endpoints_.size();
+    bool answered = false;
+    auto token = AskToken(member, &answered);
+    if (token) {
+      auth_failure_.reset();
+      token_ = std::move(*token);
+      r.member = member;
+      spdlog::debug("etcd: a token for '{}' from {}", access_.user,
+                    endpoints_[member]);
+      return Ok{};
+    }
+    std::string_view why = token.error().what;
+    if (why.starts_with("etcd: ")) why.remove_prefix(6);
+    if (!failures.empty()) failures += "; ";
+    failures += endpoints_[member] + ": " + std::string(why);
+    if (answered) break;  // the member said no: so would the others
+    if (current_.load() % endpoints_.size() == member) Rotate();
+  }
+  auth_failure_ =
+      Error{Errc::kUnavailable,
+            "etcd: authentication as '" + access_.user + "' at " + failures};
+  auth_retry_ = std::chrono::steady_clock::now() + kAuthRetry;
+  return Unexpected{*auth_failure_};
+}
+
+Expected<std::string> Client::AskToken(size_t member, bool* answered) {
   std::unique_ptr<CURL, void (*)(CURL*)> e(curl_easy_init(), curl_easy_cleanup);
   std::string url = (access_.tls ? "https://" : "http://") +
                     endpoints_[member] + "/v3/auth/authenticate";
@@ -305,27 +335,13 @@ Status Client::Authenticate(size_t member) {
       });
   curl_easy_setopt(e.get(), CURLOPT_WRITEDATA, &answer);
   CURLcode code = curl_easy_perform(e.get());
-  Expected<std::string> token = MakeError(Errc::kUnavailable, "");
-  if (code != CURLE_OK) {
-    token = MakeError(Errc::kUnavailable, Why(code, reason));
-    if (current_.load() % endpoints_.size() == member) Rotate();
-  } else {
-    token = ParseAuthenticate(answer);
-  }
-  if (!token) {
-    std::string_view why = token.error().what;
-    if (why.starts_with("etcd: ")) why.remove_prefix(6);
-    auth_failure_ = Error{Errc::kUnavailable,
-                          "etcd: authentication as '" + access_.user + "' at " +
-                              endpoints_[member] + ": " + std::string(why)};
-    auth_retry_ = now + kAuthRetry;
-    return Unexpected{*auth_failure_};
-  }
-  auth_failure_.reset();
-  token_ = std::move(*token);
-  spdlog::debug("etcd: a token for '{}' from {}", access_.user,
-                endpoints_[member]);
-  return Ok{};
+  long status = 0;
+  curl_easy_getinfo(e.get(), CURLINFO_RESPONSE_CODE, &status);
+  if (code != CURLE_OK) return MakeError(Errc::kUnavailable, Why(code, reason));
+  if (status >= 500)
+    return MakeError(Errc::kUnavailable, "HTTP " + std::to_string(status));
+  *answered = true;
+  return ParseAuthenticate(answer);
 }
 
 void Client::Abandon(std::unique_ptr<Request> r, const Error& error) {
@@ -359,9 +375,12 @@ size_t Client::OnBody(char* data, size_t, size_t n, void* request) {
   for (size_t nl; (nl = r->answer.find('\n', start)) != std::string::npos;
        start = nl + 1) {
     std::string line = r->answer.substr(start, nl - start);
-    // The watch is cancelled: its next start asks for a token again.
-    if (line.find("invalid auth token") != std::string::npos)
-      r->client->token_.clear();
+    // The watch is cancelled for its token (etcd 3.4 says "permission
+    // denied" when it was lost in a restart): the next start asks for
+    // another, unless one has come meanwhile.
+    bool refused = line.find("invalid auth token") != std::string::npos ||
+                   line.find("permission denied") != std::string::npos;
+    if (refused && r->client->token_ == r->token) r->client->token_.clear();
     asio::post(r->client->ex_, [watching = r->watching, f = r->on_line,
                                 line = std::move(line)]() mutable {
       if (watching->load()) f(std::move(line));
@@ -380,7 +399,7 @@ void Client::Finish(Request& r, int curl_code) {
   // new one, on the same member.
   if (curl_code == CURLE_OK && status == 401 && !access_.user.empty() &&
       !r.authenticated_again) {
-    token_.clear();
+    if (token_ == r.token) token_.clear();  // not one got since it left
     r.authenticated_again = true;
     return;
   }

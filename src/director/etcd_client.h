@@ -83,9 +83,13 @@ class Client {
   std::string Why(int curl_code, const char* reason) const;
   // TLS and the rest every handle to a member has.
   void SetAccess(void* easy) const;
-  // A token from `member` (on the thread, blocking: once per token's
-  // life); a failure is kept for a second, requests failing meanwhile.
-  Status Authenticate(size_t member);
+  // A token for r, from its member or the next that answers (on the
+  // thread, blocking: once per token's life); a failure is kept for a
+  // second, requests failing at once meanwhile.
+  Status Authenticate(Request& r);
+  // One member's token; *answered: etcd said what it thinks (a refusal
+  // is final), not a connection's or a 5xx's failure.
+  Expected<std::string> AskToken(size_t member, bool* answered);
   // r cannot be sent: its caller gets `error`.
   void Abandon(std::unique_ptr<Request> r, const Error& error);
   void Finish(Request& r, int curl_code);

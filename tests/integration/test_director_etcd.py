@@ -290,8 +290,8 @@ class EtcdLargeTables(EtcdCase):
 
 
 class EtcdSecured(td.DirectorTransferCase):
-    """One etcd member that serves TLS only, asks clients for a certificate
-    and has authentication enabled (a user with a role on /braid/ alone)."""
+    """Three etcd members that serve TLS only, ask clients for a certificate
+    and have authentication enabled (a user with a role on /braid/ alone)."""
 
     RATE = "80mbit"
 
@@ -302,7 +302,7 @@ class EtcdSecured(td.DirectorTransferCase):
         # etcd's JSON gateway refuses a client certificate with a common
         # name (3.4: it would be taken for a user name): this one has none.
         self.cert, self.key = self.ca.issue(["127.0.0.1"], subject="/O=braid test")
-        self.etcd = ec.EtcdCluster(self.tmp, members=1, tls=(self.ca.pem, self.cert, self.key))
+        self.etcd = ec.EtcdCluster(self.tmp, tls=(self.ca.pem, self.cert, self.key))
         self.addCleanup(self.etcd.stop)
         for args in (["user", "add", "root:rootpw"], ["user", "add", "braid:s3cret pass"],
                      ["role", "add", "braid"],
@@ -342,8 +342,8 @@ class EtcdSecured(td.DirectorTransferCase):
                      REGISTER_TIMEOUT, f"{self.NAME} registered by 2 servers")
         self.assertGreater(self.braid_keys(), 0)
         # Tokens die when authentication is switched off and on: the director
-        # asks for a new one and the servers' leases are kept meanwhile
-        # (--lease-ttl 3: a lost keep-alive shows within the wait).
+        # asks for a new one, and no lease is lost meanwhile (--lease-ttl 3:
+        # a keep-alive refused for good would let one expire in the wait).
         self.etcd.ctl("auth", "disable", user="root:rootpw")
         self.etcd.ctl("auth", "enable")
         self.assertTrue(h.wait_until(lambda: d.stderr_text().count("a token for 'braid'") >= 2,
@@ -356,6 +356,15 @@ class EtcdSecured(td.DirectorTransferCase):
         self.check_output(r.returncode, r.stderr.decode(errors="replace"),
                           [s.address for s in servers])
         self.assertNotIn("s3cret", d.stderr_text())
+        self.assertNotIn("expired; registering it again", d.stderr_text())
+
+    def test_a_dead_member_is_passed_over_for_a_token(self) -> None:
+        self.etcd.kill(0)  # the first named
+        d = self.secured_director()
+        self.serve(self.root, d, rate=self.RATE)
+        self.wait_ls(d.address, lambda rows: self.servers_of(rows, self.NAME) == 1,
+                     REGISTER_TIMEOUT, f"{self.NAME} registered")
+        self.assertIn("a token for 'braid'", d.stderr_text())
 
     def assert_store_refused(self, d: h.Server, why: str) -> None:
         """The director runs, says why etcd refused it, and answers from
@@ -400,6 +409,12 @@ class EtcdStoreFlags(unittest.TestCase):
         pem = os.path.join(tmp, "x.pem")
         with open(pem, "w") as f:
             f.write("not checked before use\n")
+        empty = os.path.join(tmp, "empty")
+        with open(empty, "w") as f:
+            f.write("\nsecond line\n")
+        latin1 = os.path.join(tmp, "latin1")
+        with open(latin1, "wb") as f:
+            f.write(b"caf\xe9\n")
         cases = [
             (["--store", "etcd://127.0.0.1:1", "--etcd-cacert", pem], b"etcds://"),
             (["--store", "etcds://127.0.0.1:1", "--etcd-cert", pem], b"--etcd-key"),
@@ -408,6 +423,11 @@ class EtcdStoreFlags(unittest.TestCase):
               os.path.join(tmp, "none")], b"none"),
             (["--store", "etcds://127.0.0.1:1", "--etcd-cacert", os.path.join(tmp, "none")],
              b"--etcd-cacert"),
+            (["--db", ":memory:", "--etcd-user", "u", "--etcd-password-file", pem], b"--store"),
+            (["--store", "etcds://127.0.0.1:1", "--etcd-user", "u", "--etcd-password-file",
+              empty], b"empty"),
+            (["--store", "etcds://127.0.0.1:1", "--etcd-user", "u", "--etcd-password-file",
+              latin1], b"UTF-8"),
         ]
         for args, says in cases:
             r = h.run_braid(["director", "--listen", "127.0.0.1:0"] + args, timeout=10)
