@@ -233,10 +233,8 @@ void Registry::Release(ConnId conn) {
   if (it == conns_.end()) return;
   Conn& c = it->second;
   DropPending(c);
-  if (c.subscribed) {
-    --subscribers_;
-    metrics_.subscribers.Set(static_cast<double>(subscribers_));
-  }
+  if (subscribed_.erase(conn))
+    metrics_.subscribers.Set(static_cast<double>(subscribed_.size()));
   std::string server = std::move(c.server);
   conns_.erase(it);
   if (!server.empty()) Forget(server, "disconnected");
@@ -274,10 +272,8 @@ Expected<core::Sources> Registry::Lookup(ConnId conn, const core::Lookup& l) {
   if (!answer) return answer;
   if (l.subscribe) {
     Conn& c = conns_[conn];
-    if (!c.subscribed) {
-      ++subscribers_;
-      metrics_.subscribers.Set(static_cast<double>(subscribers_));
-    }
+    subscribed_.insert(conn);
+    metrics_.subscribers.Set(static_cast<double>(subscribed_.size()));
     c.subscribed = l;
     c.last_sent = *answer;
   }
@@ -376,8 +372,8 @@ Expected<std::vector<core::CatalogPart>> Registry::List(const core::List& l,
 std::vector<std::pair<Registry::ConnId, core::Sources>> Registry::Owed(
     const std::string& fresh) {
   std::vector<std::pair<ConnId, core::Sources>> out;
-  for (auto& [id, c] : conns_) {
-    if (!c.subscribed) continue;
+  for (ConnId id : subscribed_) {
+    Conn& c = conns_.at(id);
     auto answer = Answer(*c.subscribed);
     if (!answer || !OwesAnswer(c.last_sent, *answer, fresh)) continue;
     c.last_sent = *answer;

@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -83,7 +84,7 @@ class Registry {
   // The subscribers whose answer changed, or holds `fresh` (Store::OnChange),
   // with the fresh answer; it counts as sent.
   std::vector<std::pair<ConnId, core::Sources>> Owed(const std::string& fresh);
-  size_t subscribers() const { return subscribers_; }
+  size_t subscribers() const { return subscribed_.size(); }
 
  private:
   struct Conn {
@@ -118,7 +119,7 @@ class Registry {
   Store::OnChange changed_;
   Liveness live_;
   std::map<ConnId, Conn> conns_;  // those that registered or subscribed
-  size_t subscribers_ = 0;        // of conns_
+  std::set<ConnId> subscribed_;   // of conns_: a change visits these only
   size_t pending_bytes_ = 0;      // of registrations in parts, all conns_
 };
 
