@@ -180,6 +180,7 @@ awaitable<Status> DirectorLink::Register(Link& link) {
   auto items = co_await registrant_.table(&unsettled);
   if (unsettled > 0) dirty_ = true;
   if (link.closed) co_return Ok{};
+  table_size_ = items.size();
   std::string advertise = Advertise(link.conn);
   size_t sent = 0;
   do {

@@ -58,6 +58,8 @@ class DirectorLink {
   // with --register-tokens requires one). Before Run().
   void set_token(std::string token) { token_ = std::move(token); }
   void Stop();
+  // Entries in the table last sent (or being sent).
+  size_t table_size() const { return table_size_; }
 
  private:
   // One connection: its reader, its heartbeats and the registrations.
@@ -77,6 +79,7 @@ class DirectorLink {
   std::shared_ptr<Link> link_;
   net::Signal changed_;
   bool dirty_ = true;  // the table changed since the last registration
+  size_t table_size_ = 0;
   bool stopped_ = false;
   bool registered_once_ = false;
 };
