@@ -17,7 +17,11 @@ constexpr size_t kMaxLargeAnswer = 64u << 20;
 // A member that does not take a connection within this is skipped.
 constexpr long kConnectTimeoutMs = 1000;
 // An authentication's answer (a bcrypt check on the member) within this.
-constexpr long kAuthTimeoutMs = 2000;
+constexpr long kAuthTimeoutMs = 3000;
+// A token refused with "permission denied" is taken for a lost one (etcd
+// 3.4 after a restart) only when it is older than this: a fresh token
+// refused means the user lacks the right, and asking again would not help.
+constexpr auto kTokenSettled = std::chrono::seconds(10);
 // After a failed authentication, requests fail this long without another.
 constexpr auto kAuthRetry = std::chrono::seconds(1);
 // Requests (not watches) under way at once; the rest wait their turn, and
@@ -292,7 +296,7 @@ Status Client::Authenticate(Request& r) {
     if (token) {
       auth_failure_.reset();
       token_ = std::move(*token);
-      r.member = member;
+      token_since_ = std::chrono::steady_clock::now();
       spdlog::debug("etcd: a token for '{}' from {}", access_.user,
                     endpoints_[member]);
       return Ok{};
@@ -375,12 +379,16 @@ size_t Client::OnBody(char* data, size_t, size_t n, void* request) {
   for (size_t nl; (nl = r->answer.find('\n', start)) != std::string::npos;
        start = nl + 1) {
     std::string line = r->answer.substr(start, nl - start);
-    // The watch is cancelled for its token (etcd 3.4 says "permission
-    // denied" when it was lost in a restart): the next start asks for
-    // another, unless one has come meanwhile.
-    bool refused = line.find("invalid auth token") != std::string::npos ||
-                   line.find("permission denied") != std::string::npos;
-    if (refused && r->client->token_ == r->token) r->client->token_.clear();
+    // The watch is cancelled for its token: the next start asks for
+    // another, unless one has come meanwhile. etcd 3.4 says "permission
+    // denied" when the token was lost in a restart, and also when the user
+    // lacks the right: only an older token is taken for a lost one.
+    Client& c = *r->client;
+    bool lost =
+        line.find("invalid auth token") != std::string::npos ||
+        (line.find("permission denied") != std::string::npos &&
+         std::chrono::steady_clock::now() - c.token_since_ > kTokenSettled);
+    if (lost && c.token_ == r->token) c.token_.clear();
     asio::post(r->client->ex_, [watching = r->watching, f = r->on_line,
                                 line = std::move(line)]() mutable {
       if (watching->load()) f(std::move(line));

@@ -83,9 +83,9 @@ class Client {
   std::string Why(int curl_code, const char* reason) const;
   // TLS and the rest every handle to a member has.
   void SetAccess(void* easy) const;
-  // A token for r, from its member or the next that answers (on the
-  // thread, blocking: once per token's life); a failure is kept for a
-  // second, requests failing at once meanwhile.
+  // A token, from r's member or the next that answers (on the thread,
+  // blocking: once per token's life; r itself stays with its member); a
+  // failure is kept for a second, requests failing at once meanwhile.
   Status Authenticate(Request& r);
   // One member's token; *answered: etcd said what it thinks (a refusal
   // is final), not a connection's or a 5xx's failure.
@@ -116,6 +116,7 @@ class Client {
   std::deque<std::unique_ptr<Request>> waiting_;
   size_t in_flight_ = 0;  // of active_, not counting watches
   std::string token_;     // etcd's, while it is valid; empty: none yet
+  std::chrono::steady_clock::time_point token_since_;  // when it came
   std::optional<Error> auth_failure_;  // the last, until auth_retry_
   std::chrono::steady_clock::time_point auth_retry_;
   std::thread thread_;  // last

@@ -365,6 +365,8 @@ class EtcdSecured(td.DirectorTransferCase):
         self.wait_ls(d.address, lambda rows: self.servers_of(rows, self.NAME) == 1,
                      REGISTER_TIMEOUT, f"{self.NAME} registered")
         self.assertIn("a token for 'braid'", d.stderr_text())
+        # The next member gave it at once: no failure was ever reported.
+        self.assertNotIn("authentication as 'braid'", d.stderr_text())
 
     def assert_store_refused(self, d: h.Server, why: str) -> None:
         """The director runs, says why etcd refused it, and answers from
