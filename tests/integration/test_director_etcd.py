@@ -368,6 +368,31 @@ class EtcdSecured(td.DirectorTransferCase):
         # The next member gave it at once: no failure was ever reported.
         self.assertNotIn("authentication as 'braid'", d.stderr_text())
 
+    def test_a_right_taken_away_and_given_back(self) -> None:
+        d = self.secured_director()
+        self.serve(self.root, d, rate=self.RATE)
+        self.wait_ls(d.address, lambda rows: self.servers_of(rows, self.NAME) == 1,
+                     REGISTER_TIMEOUT, f"{self.NAME} registered")
+        self.etcd.ctl("role", "revoke-permission", "braid", "--prefix=true", "/braid/",
+                      user="root:rootpw")
+        self.assertTrue(h.wait_until(lambda: "permission denied" in d.stderr_text(), 20),
+                        d.stderr_text()[-3000:])
+        # Refused for want of a right, not for a lost token: the director
+        # does not ask for token after token.
+        tokens = d.stderr_text().count("a token for 'braid'")
+        time.sleep(3)
+        self.assertLessEqual(d.stderr_text().count("a token for 'braid'"), tokens + 1)
+        self.etcd.ctl("role", "grant-permission", "braid", "--prefix=true", "readwrite",
+                      "/braid/", user="root:rootpw")
+
+        def fresh() -> bool:
+            r = h.run_braid(["ls", "--director", d.address], timeout=15)
+            return r.returncode == 0 and b"cannot reach its store" not in r.stderr
+
+        self.assertTrue(h.wait_until(fresh, 20, interval=0.5), d.stderr_text()[-3000:])
+        self.wait_ls(d.address, lambda rows: self.servers_of(rows, self.NAME) == 1,
+                     REGISTER_TIMEOUT, f"{self.NAME} listed again")
+
     def assert_store_refused(self, d: h.Server, why: str) -> None:
         """The director runs, says why etcd refused it, and answers from
         nothing it read (ls: the store cannot be reached)."""
