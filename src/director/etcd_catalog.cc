@@ -17,6 +17,8 @@ namespace {
 constexpr int64_t kPageKeys = 64;
 // A store that failed is asked again after this.
 constexpr auto kRetry = std::chrono::seconds(1);
+// Leases granted and not yet written to, at most (EtcdCatalog::Tend).
+constexpr size_t kGrantsAhead = 64;
 
 }  // namespace
 
@@ -449,13 +451,21 @@ awaitable<void> EtcdCatalog::Tend(std::string server) {
     if (own.removing) {
       if (own.lease != 0) s = co_await Revoke(own);
       if (s && own.removing) {
-        own_.erase(server);
+        ReleaseGrantSlot(own);
+        if (!own.waiting_grant) {
+          own_.erase(server);
+          co_return;
+        }
+        own.busy = false;  // erased when its turn in the queue comes
         co_return;
       }
     } else if (own.lease == 0) {
+      if (!TakeGrantSlot(server, own)) co_return;
       s = co_await Grant(own);
+      if (!s) ReleaseGrantSlot(own);
     } else if (own.written != own.version) {
       s = co_await Write(server, own);
+      ReleaseGrantSlot(own);
     } else {
       own.busy = false;
       co_return;
@@ -465,6 +475,44 @@ awaitable<void> EtcdCatalog::Tend(std::string server) {
       own_.at(server).busy = false;
       co_return;
     }
+  }
+}
+
+bool EtcdCatalog::TakeGrantSlot(const std::string& server, Own& own) {
+  if (own.unwritten_grant) return true;
+  if (unwritten_grants_ < kGrantsAhead) {
+    own.unwritten_grant = true;
+    ++unwritten_grants_;
+    return true;
+  }
+  if (!own.waiting_grant) {
+    own.waiting_grant = true;
+    grant_queue_.push_back(server);
+  }
+  own.busy = false;
+  return false;
+}
+
+void EtcdCatalog::ReleaseGrantSlot(Own& own) {
+  if (!own.unwritten_grant) return;
+  own.unwritten_grant = false;
+  --unwritten_grants_;
+  // The next in line that still wants a lease takes the slot.
+  while (!grant_queue_.empty() && unwritten_grants_ < kGrantsAhead) {
+    std::string next = std::move(grant_queue_.front());
+    grant_queue_.pop_front();
+    auto it = own_.find(next);
+    if (it == own_.end()) continue;
+    Own& o = it->second;
+    o.waiting_grant = false;
+    if (o.removing && o.lease == 0 && !o.busy) {
+      own_.erase(it);  // left while it waited
+      continue;
+    }
+    if (o.lease != 0 || o.removing || o.unwritten_grant) continue;
+    o.unwritten_grant = true;
+    ++unwritten_grants_;
+    Kick(next);
   }
 }
 

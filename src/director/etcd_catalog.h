@@ -20,6 +20,7 @@
 #define BRAID_DIRECTOR_ETCD_CATALOG_H_
 
 #include <chrono>
+#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
@@ -113,6 +114,9 @@ class EtcdCatalog : public Store {
     int64_t lease = 0;     // 0: none granted yet (or it expired)
     bool removing = false;
     bool busy = false;  // Tend is running for it
+    // Its lease is one of the kGrantsAhead granted and not written yet.
+    bool unwritten_grant = false;
+    bool waiting_grant = false;  // in grant_queue_
   };
 
   std::string ServersPrefix() const { return options_.prefix + "servers/"; }
@@ -147,6 +151,11 @@ class EtcdCatalog : public Store {
   awaitable<void> KeepLoop();
   void Kick(const std::string& server);
   awaitable<void> Tend(std::string server);
+  // Takes one of the kGrantsAhead slots for own's grant, or queues the
+  // server for one (false).
+  bool TakeGrantSlot(const std::string& server, Own& own);
+  // own's lease is written (or gone): its slot goes to the next in line.
+  void ReleaseGrantSlot(Own& own);
   awaitable<Status> Grant(Own& own);
   awaitable<Status> Write(const std::string& server, Own& own);
   awaitable<void> KeepAll();
@@ -170,6 +179,11 @@ class EtcdCatalog : public Store {
   WatchState watch_state_ = WatchState::kNone;
 
   std::map<std::string, Own> own_;  // by server address
+  // Leases granted whose keys are not written yet, at most kGrantsAhead:
+  // a burst of registrations cannot let leases expire in the queue before
+  // their writes. The others wait their turn here, in order.
+  size_t unwritten_grants_ = 0;
+  std::deque<std::string> grant_queue_;
   // Last: destroyed first, so no answer of its reaches the rest.
   etcd::Client client_;
 };

@@ -28,6 +28,7 @@ constexpr auto kAuthRetry = std::chrono::seconds(1);
 // their timeout starts when they start. etcd answers a few in parallel
 // better than thousands of connections at once.
 constexpr size_t kMaxInFlight = 32;
+constexpr std::string_view kKeepAlivePath = "/v3/lease/keepalive";
 
 void InitCurl() {
   static std::once_flag once;
@@ -172,6 +173,10 @@ void Client::Run() {
     for (auto& r : fresh) {
       if (r->watch) {
         Start(std::move(r));
+      } else if (r->path == kKeepAlivePath) {
+        // First in line: a lease must not expire behind a queue of
+        // registrations' writes.
+        waiting_.push_front(std::move(r));
       } else {
         waiting_.push_back(std::move(r));
       }

@@ -53,7 +53,8 @@ class Client {
   Client& operator=(const Client&) = delete;
 
   // POSTs body to path ("/v3/kv/range") and hands `done` the answer's body
-  // (whatever its status: etcd's errors are JSON) on the executor. Each
+  // (whatever its status: etcd's errors are JSON) on the executor. Lease
+  // keep-alives go before every request waiting its turn. Each
   // member tried gets `timeout`. Errors: kUnavailable, naming the members
   // tried and why each failed.
   void Post(std::string path, std::string body,
