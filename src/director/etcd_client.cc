@@ -355,21 +355,26 @@ Expected<std::string> Client::AskToken(size_t member, bool* answered) {
 
 void Client::Abandon(std::unique_ptr<Request> r, const Error& error) {
   if (r->watch) {
-    {
-      std::lock_guard lock(mu_);
-      watching_.erase(r->watch);
-    }
-    asio::post(ex_, [watching = r->watching, f = std::move(r->on_end),
+    std::lock_guard lock(mu_);
+    watching_.erase(r->watch);
+  } else {
+    --in_flight_;
+  }
+  PostError(*r, error);
+}
+
+void Client::PostError(Request& r, const Error& error) {
+  if (r.watch) {
+    asio::post(ex_, [watching = r.watching, f = std::move(r.on_end),
                      error = Unexpected{error}] {
       if (watching->load()) f(error);
     });
-    return;
+  } else {
+    asio::post(ex_, [alive = alive_, f = std::move(r.done),
+                     error = Unexpected{error}] {
+      if (alive->load()) f(error);
+    });
   }
-  --in_flight_;
-  asio::post(
-      ex_, [alive = alive_, f = std::move(r->done), error = Unexpected{error}] {
-        if (alive->load()) f(error);
-      });
 }
 
 size_t Client::OnBody(char* data, size_t, size_t n, void* request) {
@@ -455,16 +460,7 @@ void Client::Finish(Request& r, int curl_code) {
     r.member = (r.member + 1) % endpoints_.size();
     return;  // started again by Run on the next member
   }
-  auto error = MakeError(Errc::kUnavailable, "etcd: " + r.failures);
-  if (r.watch) {
-    asio::post(ex_, [watching = r.watching, f = std::move(r.on_end), error] {
-      if (watching->load()) f(error);
-    });
-  } else {
-    asio::post(ex_, [alive = alive_, f = std::move(r.done), error] {
-      if (alive->load()) f(error);
-    });
-  }
+  PostError(r, Error{Errc::kUnavailable, "etcd: " + r.failures});
   curl_easy_cleanup(r.easy);
   r.easy = nullptr;
 }

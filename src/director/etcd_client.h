@@ -93,6 +93,8 @@ class Client {
   Expected<std::string> AskToken(size_t member, bool* answered);
   // r cannot be sent: its caller gets `error`.
   void Abandon(std::unique_ptr<Request> r, const Error& error);
+  // Posts `error` to r's caller (its done, or a watch's on_end).
+  void PostError(Request& r, const Error& error);
   void Finish(Request& r, int curl_code);
   static size_t OnBody(char* data, size_t, size_t n, void* request);
 
