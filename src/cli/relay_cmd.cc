@@ -28,14 +28,17 @@ struct RelayFlags {
   LogFlags log;
 };
 
-// The relay as its director link registers it: its allow-list, each
-// origin as written (clients send it back literally in ROUTE).
+// The relay as its director link registers it: the IP addresses on its
+// allow-list (names were resolved into them): a director names holders
+// by IP, so a name could match none.
 net::Registrant Registrant(const relay::RelayOptions& options,
                            const tcp::endpoint& bound,
                            std::optional<core::HostPort> advertise) {
   net::Registrant r;
   std::vector<core::CatalogItem> origins;
-  for (const auto& a : options.allow) origins.push_back({a.ToString(), 0, {}});
+  for (const auto& a : options.allow) {
+    if (core::CanonicalIp(a.host)) origins.push_back({a.ToString(), 0, {}});
+  }
   r.table = [origins](size_t*) -> awaitable<std::vector<core::CatalogItem>> {
     co_return origins;
   };
@@ -70,16 +73,6 @@ Expected<std::optional<net::DirectorLink>> MakeLink(
           Error{hp.error().code, "--advertise: " + hp.error().what}};
     advertise = *hp;
   }
-  for (const auto& a : options.allow) {
-    auto ip = core::CanonicalIp(a.host);
-    if (!ip || *ip != a.host) {
-      spdlog::warn(
-          "--allow {}: the director matches origins against the IP "
-          "address servers register (e.g. 192.0.2.1:7070), so it "
-          "will name no route to this one",
-          a.ToString());
-    }
-  }
   auto tls = ClientTls(flags.director_tls);
   if (!tls) return Unexpected{tls.error()};
   link.emplace(io.get_executor(), Registrant(options, bound, advertise),
@@ -101,10 +94,19 @@ int RunRelay(const RelayFlags& flags) {
     return Fail("relay", "--listen: " + listen.error().what, kExitUsage);
   options.listen = *listen;
   options.max_connections_per_peer = flags.max_routes_per_client;
+  std::vector<core::HostPort> allow;
   for (const auto& a : flags.allow) {
     auto hp = core::ParseHostPort(a);
     if (!hp) return Fail("relay", "--allow: " + hp.error().what, kExitUsage);
-    options.allow.push_back(*hp);
+    allow.push_back(*hp);
+  }
+  std::vector<std::string> unresolved;
+  options.allow = relay::ExpandAllowList(allow, &unresolved);
+  for (const auto& name : unresolved) {
+    spdlog::warn(
+        "--allow {}: the name resolves to no address now, so it is matched "
+        "only as written and no director names a route to it",
+        name);
   }
   // Before the listening line, so whoever waits for that line sees it.
   if (options.allow.empty())
@@ -158,7 +160,9 @@ void AddRelayCommand(CLI::App& app, int* exit_code) {
                   "picks one)");
   cmd->add_option("--allow", flags->allow,
                   "An origin HOST:PORT clients may ask for (repeat for more; "
-                  "matched literally; none: everything is refused)");
+                  "none: everything is refused). An IP matches in any "
+                  "spelling; a name also allows the addresses it resolves "
+                  "to at start, which a director's routes name");
   cmd->add_option("--max-routes-per-client", flags->max_routes_per_client,
                   "Routes open from one client address; more are refused. "
                   "Keep it below what an origin allows one peer (64 for "

@@ -41,4 +41,9 @@ bool IsUnspecifiedIp(std::string_view canonical) {
   return canonical == "0.0.0.0" || canonical == "::";
 }
 
+HostPort CanonicalAddress(HostPort address) {
+  if (auto ip = CanonicalIp(address.host)) address.host = std::move(*ip);
+  return address;
+}
+
 }  // namespace braid::core

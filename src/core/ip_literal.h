@@ -8,12 +8,18 @@
 #include <string>
 #include <string_view>
 
+#include "core/units.h"
+
 namespace braid::core {
 
 // The canonical literal of a numeric host: dotted quad for IPv4 (an
 // IPv4-mapped IPv6 address included), RFC 5952 text for IPv6 (no
 // brackets). nullopt if host is not numeric (a name, or garbage).
 std::optional<std::string> CanonicalIp(std::string_view host);
+
+// address with a numeric host in its canonical spelling ("127.1:7070" is
+// "127.0.0.1:7070"); a name is kept as it is.
+HostPort CanonicalAddress(HostPort address);
 
 // True for 0.0.0.0 and :: (any spelling): "whatever address I have".
 bool IsUnspecifiedIp(std::string_view canonical);

@@ -6,6 +6,7 @@
 #include <cctype>
 #include <set>
 
+#include "core/ip_literal.h"
 #include "core/live_stream_id.h"
 #include "core/stream_name.h"
 #include "core/units.h"
@@ -40,16 +41,19 @@ std::vector<CatalogEntry> ToEntries(std::vector<core::CatalogItem>& items,
   return out;
 }
 
-// A relay's origin: "host:port" as its allow-list has it, which clients
-// send it literally in ROUTE: a host name's or an IP literal's characters.
-Status CheckOrigin(const core::CatalogItem& e) {
+// A relay's origin: "host:port" from its allow-list, which clients send it
+// back in ROUTE: a host name's or an IP literal's characters. An IP is kept
+// in its canonical spelling, the one holders are registered under, so that
+// "127.1:7070" is a route to the holder 127.0.0.1:7070.
+Status CheckOrigin(core::CatalogItem& e) {
   bool plain = std::all_of(e.name.begin(), e.name.end(), [](char c) {
     return std::isalnum(static_cast<unsigned char>(c)) || c == '.' ||
            c == '-' || c == ':' || c == '[' || c == ']' || c == '_';
   });
-  if (!plain || e.name.size() > core::kMaxAddressLen ||
-      !core::ParseHostPort(e.name))
+  auto origin = core::ParseHostPort(e.name);
+  if (!plain || e.name.size() > core::kMaxAddressLen || !origin)
     return MakeError(Errc::kMalformed, "REGISTER: bad origin");
+  e.name = core::CanonicalAddress(std::move(*origin)).ToString();
   return Ok{};
 }
 

@@ -266,6 +266,22 @@ TEST_F(RegistryTest, RoutesComeWhenAskedOrWhenHoldersAreFew) {
   EXPECT_TRUE(registry_->Lookup(9, l)->routes.empty());
 }
 
+TEST_F(RegistryTest, AnOriginSpelledAnotherWayIsARouteToItsHolder) {
+  Hold(1, "10.0.0.1:7070", {{"a", 1, Id(1)}});
+  auto relay = Relay("10.0.0.5:7072", {"[::ffff:10.0.0.1]:7070"});
+  ASSERT_TRUE(registry_->Register(2, relay, kT0));
+  core::Lookup l = Ask("a");
+  l.routes = true;
+  auto answer = registry_->Lookup(9, l);
+  ASSERT_EQ(answer->routes.size(), 1u);
+  EXPECT_EQ(answer->routes[0],
+            (core::RouteItem{"10.0.0.5:7072", "10.0.0.1:7070"}));
+  // Two spellings of one origin are one origin twice.
+  EXPECT_EQ(RegisterError(
+                3, Relay("10.0.0.6:7072", {"10.0.0.1:7070", "10.0.1:7070"})),
+            Errc::kMalformed);
+}
+
 TEST_F(RegistryTest, AListComesInPartsTheLastMarked) {
   std::vector<core::CatalogItem> items;
   for (int i = 0; i < 10; ++i)

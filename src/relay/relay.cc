@@ -4,15 +4,46 @@
 
 #include <algorithm>
 
+#include "core/ip_literal.h"
 #include "net/accept_loop.h"
 #include "net/log_fields.h"
 
 namespace braid::relay {
 
+std::vector<std::string> SystemAddresses(const std::string& name) {
+  asio::io_context io;
+  tcp::resolver resolver(io);
+  std::error_code ec;
+  auto found = resolver.resolve(name, "", ec);
+  std::vector<std::string> out;
+  if (ec) return out;
+  for (const auto& entry : found)
+    out.push_back(entry.endpoint().address().to_string());
+  return out;
+}
+
+std::vector<core::HostPort> ExpandAllowList(
+    const std::vector<core::HostPort>& allow,
+    std::vector<std::string>* unresolved, const ResolveName& resolve) {
+  std::vector<core::HostPort> out;
+  auto add = [&](core::HostPort a) {
+    if (!Allowed(out, a)) out.push_back(std::move(a));
+  };
+  for (const auto& a : allow) {
+    add(core::CanonicalAddress(a));
+    if (core::CanonicalIp(a.host)) continue;
+    auto addresses = resolve(a.host);
+    if (addresses.empty()) unresolved->push_back(a.ToString());
+    for (auto& ip : addresses) add(core::CanonicalAddress({ip, a.port}));
+  }
+  return out;
+}
+
 bool Allowed(const std::vector<core::HostPort>& allow,
              const core::HostPort& origin) {
+  core::HostPort o = core::CanonicalAddress(origin);
   return std::any_of(allow.begin(), allow.end(), [&](const core::HostPort& a) {
-    return a.host == origin.host && a.port == origin.port;
+    return a.host == o.host && a.port == o.port;
   });
 }
 

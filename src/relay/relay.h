@@ -9,6 +9,7 @@
 #define BRAID_RELAY_RELAY_H_
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -22,7 +23,7 @@ namespace braid::relay {
 
 struct RelayOptions {
   core::HostPort listen{"127.0.0.1", 7073};
-  std::vector<core::HostPort> allow;  // origins it may connect to
+  std::vector<core::HostPort> allow;  // origins it may connect to (expanded)
   size_t max_connections = 1024;
   // Routes from one client address. Below what an origin allows one peer
   // (64 for `braid serve`): every route reaches the origin from the relay's
@@ -35,7 +36,20 @@ struct RelayOptions {
   size_t buffer_bytes = 256 * 1024;  // per direction
 };
 
-// Whether origin is on the allow-list (host and port as given, literally).
+// The allow-list as clients will ask for it: each IP in its canonical
+// spelling (the one a director names holders by), and beside each name the
+// addresses it resolves to now (once: later changes of the name are not
+// followed). Names that resolve to nothing are kept and go to *unresolved.
+// resolve gives a name's addresses (SystemAddresses: getaddrinfo).
+using ResolveName = std::function<std::vector<std::string>(const std::string&)>;
+std::vector<std::string> SystemAddresses(const std::string& name);
+std::vector<core::HostPort> ExpandAllowList(
+    const std::vector<core::HostPort>& allow,
+    std::vector<std::string>* unresolved,
+    const ResolveName& resolve = SystemAddresses);
+
+// Whether origin is on the allow-list (ExpandAllowList's): a name as
+// written, an IP in any spelling.
 bool Allowed(const std::vector<core::HostPort>& allow,
              const core::HostPort& origin);
 

@@ -135,6 +135,34 @@ class DirectorRoutes(RoutesCase):
                          REMOVE_TIMEOUT)
 
 
+class RoutesByAnyName(RoutesCase):
+    """A director names holders by IP; relays may allow an origin by a name
+    or another spelling of its IP and still be routes to it."""
+
+    def test_an_origin_allowed_by_name_or_spelled_otherwise_is_a_route(self) -> None:
+        d = self.director()
+        o = self.serve(self.root, d, rate=self.RATE)
+        self.wait_ls(d.address, lambda rows: self.servers_of(rows, self.NAME) == 1,
+                     REGISTER_TIMEOUT, f"{self.NAME} registered")
+        port = o.address.rsplit(":", 1)[1]
+        relays = []
+        for allowed in (f"localhost:{port}", f"127.1:{port}"):
+            r = h.start_relay([allowed], extra=["--director", d.address], log_dir=self.tmp)
+            self.addCleanup(r.stop)
+            relays.append(r)
+        self.wait_ls(d.address,
+                     lambda rows: all(o.address in self.relays_listed(rows).get(r.address, [])
+                                      for r in relays),
+                     REGISTER_TIMEOUT, f"both relays listed for {o.address}")
+        r = h.run_cmd(self.get_args(d), timeout=60)
+        routes = [self.route(o, x) for x in relays]
+        by = self.routes_output(r.returncode, r.stderr.decode(errors="replace"),
+                               [o.address] + routes)
+        for address in [o.address] + routes:
+            self.assertGreater(by[address]["bytes"], 0, by)
+            self.assertFalse(by[address]["failed"], by)
+
+
 class RelayRegistrations(DirectorCase):
     """Relay registrations over raw sockets: what is refused, and what a
     LOOKUP with and without the routes flag answers."""
