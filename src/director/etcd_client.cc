@@ -88,6 +88,9 @@ Client::~Client() {
   for (auto& [raw, r] : active_)
     curl_multi_remove_handle(static_cast<CURLM*>(multi_), r->easy);
   active_.clear();
+  if (ask_) curl_multi_remove_handle(static_cast<CURLM*>(multi_), ask_->easy);
+  ask_.reset();
+  want_token_.clear();
   curl_multi_cleanup(static_cast<CURLM*>(multi_));
 }
 
@@ -194,12 +197,19 @@ void Client::Run() {
         active_.erase(it);
         break;
       }
+      std::erase_if(want_token_,
+                    [id](const auto& r) { return r->watch == id; });
     }
     int running = 0;
     curl_multi_perform(multi, &running);
     int left = 0;
     while (CURLMsg* m = curl_multi_info_read(multi, &left)) {
       if (m->msg != CURLMSG_DONE) continue;
+      if (ask_ && m->easy_handle == ask_->easy) {
+        curl_multi_remove_handle(multi, ask_->easy);
+        TokenAnswered(m->data.result);
+        continue;
+      }
       auto it = active_.find(m->easy_handle);
       if (it == active_.end()) continue;
       std::unique_ptr<Request> r = std::move(it->second);
@@ -225,40 +235,41 @@ void Client::Start(std::unique_ptr<Request> r) {
     r->easy = curl_easy_init();
   }
   if (!access_.user.empty() && token_.empty()) {
-    if (auto s = Authenticate(*r); !s) {
-      Abandon(std::move(r), s.error());
-      return;
-    }
+    AwaitToken(std::move(r));
+    return;
   }
+  Prepare(*r, /*with_token=*/true);
+  curl_multi_add_handle(static_cast<CURLM*>(multi_), r->easy);
+  CURL* key = r->easy;
+  active_.emplace(key, std::move(r));
+}
+
+void Client::Prepare(Request& r, bool with_token) {
   // Made again each time: the token may have changed.
-  curl_slist_free_all(r->headers);
-  r->headers = curl_slist_append(nullptr, "Content-Type: application/json");
-  r->token = token_;
-  if (!token_.empty()) {
-    r->headers =
-        curl_slist_append(r->headers, ("Authorization: " + token_).c_str());
+  curl_slist_free_all(r.headers);
+  r.headers = curl_slist_append(nullptr, "Content-Type: application/json");
+  r.token = with_token ? token_ : std::string();
+  if (!r.token.empty()) {
+    r.headers =
+        curl_slist_append(r.headers, ("Authorization: " + r.token).c_str());
   }
-  r->url =
-      (access_.tls ? "https://" : "http://") + endpoints_[r->member] + r->path;
-  r->answer.clear();
-  r->too_large = false;
-  r->reason[0] = '\0';
-  CURL* e = r->easy;
+  r.url =
+      (access_.tls ? "https://" : "http://") + endpoints_[r.member] + r.path;
+  r.answer.clear();
+  r.too_large = false;
+  r.reason[0] = '\0';
+  CURL* e = r.easy;
   SetAccess(e);
-  curl_easy_setopt(e, CURLOPT_URL, r->url.c_str());
-  curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body.data());
+  curl_easy_setopt(e, CURLOPT_URL, r.url.c_str());
+  curl_easy_setopt(e, CURLOPT_POSTFIELDS, r.body.data());
   curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
-                   static_cast<curl_off_t>(r->body.size()));
-  curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->headers);
-  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS,
-                   static_cast<long>(r->timeout.count()));
+                   static_cast<curl_off_t>(r.body.size()));
+  curl_easy_setopt(e, CURLOPT_HTTPHEADER, r.headers);
+  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, static_cast<long>(r.timeout.count()));
   curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &Client::OnBody);
-  curl_easy_setopt(e, CURLOPT_WRITEDATA, r.get());
-  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->reason);
-  curl_multi_add_handle(static_cast<CURLM*>(multi_), e);
-  CURL* key = e;
-  active_.emplace(key, std::move(r));
+  curl_easy_setopt(e, CURLOPT_WRITEDATA, &r);
+  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r.reason);
 }
 
 std::string Client::Why(int curl_code, const char* reason) const {
@@ -290,67 +301,79 @@ void Client::SetAccess(void* easy) const {
   }
 }
 
-Status Client::Authenticate(Request& r) {
-  if (auth_failure_ && std::chrono::steady_clock::now() < auth_retry_)
-    return Unexpected{*auth_failure_};
-  std::string failures;
-  for (size_t i = 0; i < endpoints_.size(); ++i) {
-    size_t member = (r.member + i) % endpoints_.size();
-    bool answered = false;
-    auto token = AskToken(member, &answered);
+void Client::AwaitToken(std::unique_ptr<Request> r) {
+  if (auth_failure_ && std::chrono::steady_clock::now() < auth_retry_) {
+    Abandon(std::move(r), *auth_failure_);
+    return;
+  }
+  size_t member = r->member;
+  want_token_.push_back(std::move(r));
+  if (ask_) return;
+  ask_ = std::make_unique<Request>();
+  ask_->client = this;
+  ask_->path = "/v3/auth/authenticate";
+  ask_->body = AuthenticateRequest(access_.user, access_.password);
+  ask_->timeout = std::chrono::milliseconds(kAuthTimeoutMs);
+  AskToken(member);
+}
+
+void Client::AskToken(size_t member) {
+  ask_->member = member;
+  if (ask_->easy) curl_easy_cleanup(ask_->easy);
+  ask_->easy = curl_easy_init();
+  Prepare(*ask_, /*with_token=*/false);
+  curl_multi_add_handle(static_cast<CURLM*>(multi_), ask_->easy);
+}
+
+void Client::TokenAnswered(int curl_code) {
+  Request& a = *ask_;
+  long status = 0;
+  curl_easy_getinfo(a.easy, CURLINFO_RESPONSE_CODE, &status);
+  // Answered: etcd said what it thinks (a refusal is final), not a
+  // connection's or a 5xx's failure.
+  bool answered = false;
+  std::string why;
+  if (a.too_large) {
+    why = "an answer larger than " + std::to_string(a.max_answer) + " bytes";
+  } else if (curl_code != CURLE_OK) {
+    why = Why(curl_code, a.reason);
+  } else if (status >= 500) {
+    why = "HTTP " + std::to_string(status);
+  } else {
+    answered = true;
+    auto token = ParseAuthenticate(a.answer);
     if (token) {
+      spdlog::debug("etcd: a token for '{}' from {}", access_.user,
+                    endpoints_[a.member]);
       auth_failure_.reset();
       token_ = std::move(*token);
       token_since_ = std::chrono::steady_clock::now();
-      spdlog::debug("etcd: a token for '{}' from {}", access_.user,
-                    endpoints_[member]);
-      return Ok{};
+      ask_.reset();
+      auto waiting = std::move(want_token_);
+      want_token_.clear();
+      for (auto& r : waiting) Start(std::move(r));
+      return;
     }
-    std::string_view why = token.error().what;
-    if (why.starts_with("etcd: ")) why.remove_prefix(6);
-    if (!failures.empty()) failures += "; ";
-    failures += endpoints_[member] + ": " + std::string(why);
-    if (answered) break;  // the member said no: so would the others
-    if (current_.load() % endpoints_.size() == member) Rotate();
+    why = token.error().what;
+    if (why.starts_with("etcd: ")) why.erase(0, 6);
+  }
+  if (!a.failures.empty()) a.failures += "; ";
+  a.failures += endpoints_[a.member] + ": " + why;
+  if (!answered) {
+    if (current_.load() % endpoints_.size() == a.member) Rotate();
+    if (++a.tried < endpoints_.size()) {
+      AskToken((a.member + 1) % endpoints_.size());
+      return;
+    }
   }
   auth_failure_ =
       Error{Errc::kUnavailable,
-            "etcd: authentication as '" + access_.user + "' at " + failures};
+            "etcd: authentication as '" + access_.user + "' at " + a.failures};
   auth_retry_ = std::chrono::steady_clock::now() + kAuthRetry;
-  return Unexpected{*auth_failure_};
-}
-
-Expected<std::string> Client::AskToken(size_t member, bool* answered) {
-  std::unique_ptr<CURL, void (*)(CURL*)> e(curl_easy_init(), curl_easy_cleanup);
-  std::string url = (access_.tls ? "https://" : "http://") +
-                    endpoints_[member] + "/v3/auth/authenticate";
-  std::string body = AuthenticateRequest(access_.user, access_.password);
-  std::string answer;
-  char reason[CURL_ERROR_SIZE] = {};
-  SetAccess(e.get());
-  curl_easy_setopt(e.get(), CURLOPT_URL, url.c_str());
-  curl_easy_setopt(e.get(), CURLOPT_POSTFIELDS, body.data());
-  curl_easy_setopt(e.get(), CURLOPT_POSTFIELDSIZE_LARGE,
-                   static_cast<curl_off_t>(body.size()));
-  curl_easy_setopt(e.get(), CURLOPT_TIMEOUT_MS, kAuthTimeoutMs);
-  curl_easy_setopt(e.get(), CURLOPT_ERRORBUFFER, reason);
-  curl_easy_setopt(
-      e.get(), CURLOPT_WRITEFUNCTION,
-      +[](char* data, size_t, size_t n, void* out) -> size_t {
-        auto* s = static_cast<std::string*>(out);
-        if (s->size() + n > kMaxSmallAnswer) return 0;
-        s->append(data, n);
-        return n;
-      });
-  curl_easy_setopt(e.get(), CURLOPT_WRITEDATA, &answer);
-  CURLcode code = curl_easy_perform(e.get());
-  long status = 0;
-  curl_easy_getinfo(e.get(), CURLINFO_RESPONSE_CODE, &status);
-  if (code != CURLE_OK) return MakeError(Errc::kUnavailable, Why(code, reason));
-  if (status >= 500)
-    return MakeError(Errc::kUnavailable, "HTTP " + std::to_string(status));
-  *answered = true;
-  return ParseAuthenticate(answer);
+  ask_.reset();
+  auto waiting = std::move(want_token_);
+  want_token_.clear();
+  for (auto& r : waiting) Abandon(std::move(r), *auth_failure_);
 }
 
 void Client::Abandon(std::unique_ptr<Request> r, const Error& error) {

@@ -84,13 +84,19 @@ class Client {
   std::string Why(int curl_code, const char* reason) const;
   // TLS and the rest every handle to a member has.
   void SetAccess(void* easy) const;
-  // A token, from r's member or the next that answers (on the thread,
-  // blocking: once per token's life; r itself stays with its member); a
-  // failure is kept for a second, requests failing at once meanwhile.
-  Status Authenticate(Request& r);
-  // One member's token; *answered: etcd said what it thinks (a refusal
-  // is final), not a connection's or a 5xx's failure.
-  Expected<std::string> AskToken(size_t member, bool* answered);
+  // r needs a token: it waits while one is asked for (of r's member, then
+  // the next ones; r itself stays with its member), on the multi like any
+  // request, so keep-alives and answers go on meanwhile. A failure is kept
+  // for a second, requests failing at once meanwhile.
+  void AwaitToken(std::unique_ptr<Request> r);
+  // Asks `member` for a token (ask_).
+  void AskToken(size_t member);
+  // The ask ended: a token starts the requests that waited for it; etcd's
+  // refusal, or every member failing, fails them.
+  void TokenAnswered(int curl_code);
+  // The options every request has: URL, body, headers (with the token
+  // when with_token), timeouts, where the answer goes.
+  void Prepare(Request& r, bool with_token);
   // r cannot be sent: its caller gets `error`.
   void Abandon(std::unique_ptr<Request> r, const Error& error);
   // Posts `error` to r's caller (its done, or a watch's on_end).
@@ -117,8 +123,10 @@ class Client {
   // The thread's own: requests under way, and those waiting their turn.
   std::map<void*, std::unique_ptr<Request>> active_;
   std::deque<std::unique_ptr<Request>> waiting_;
-  size_t in_flight_ = 0;  // of active_, not counting watches
-  std::string token_;     // etcd's, while it is valid; empty: none yet
+  size_t in_flight_ = 0;          // of active_, not counting watches
+  std::string token_;             // etcd's, while it is valid; empty: none yet
+  std::unique_ptr<Request> ask_;  // for a token, under way
+  std::deque<std::unique_ptr<Request>> want_token_;    // waiting for it
   std::chrono::steady_clock::time_point token_since_;  // when it came
   std::optional<Error> auth_failure_;  // the last, until auth_retry_
   std::chrono::steady_clock::time_point auth_retry_;
