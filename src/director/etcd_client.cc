@@ -205,9 +205,11 @@ void Client::Run() {
     int left = 0;
     while (CURLMsg* m = curl_multi_info_read(multi, &left)) {
       if (m->msg != CURLMSG_DONE) continue;
+      // m is not valid once its handle leaves the multi.
+      CURLcode result = m->data.result;
       if (ask_ && m->easy_handle == ask_->easy) {
         curl_multi_remove_handle(multi, ask_->easy);
-        TokenAnswered(m->data.result);
+        TokenAnswered(result);
         continue;
       }
       auto it = active_.find(m->easy_handle);
@@ -215,7 +217,7 @@ void Client::Run() {
       std::unique_ptr<Request> r = std::move(it->second);
       active_.erase(it);
       curl_multi_remove_handle(multi, r->easy);
-      Finish(*r, m->data.result);
+      Finish(*r, result);
       if (r->easy) {
         Start(std::move(r));  // Finish kept it for another member
       } else if (!r->watch) {
@@ -321,8 +323,26 @@ void Client::AskToken(size_t member) {
   ask_->member = member;
   if (ask_->easy) curl_easy_cleanup(ask_->easy);
   ask_->easy = curl_easy_init();
-  Prepare(*ask_, /*with_token=*/false);
-  curl_multi_add_handle(static_cast<CURLM*>(multi_), ask_->easy);
+  if (ask_->easy) {
+    Prepare(*ask_, /*with_token=*/false);
+    if (curl_multi_add_handle(static_cast<CURLM*>(multi_), ask_->easy) ==
+        CURLM_OK)
+      return;
+  }
+  // Out of memory, or the like: the waiting requests fail now rather than
+  // wait for an answer that cannot come.
+  FailTokenWaiters(
+      Error{Errc::kUnavailable, "etcd: authentication as '" + access_.user +
+                                    "': could not start a request"});
+}
+
+void Client::FailTokenWaiters(const Error& error) {
+  auth_failure_ = error;
+  auth_retry_ = std::chrono::steady_clock::now() + kAuthRetry;
+  ask_.reset();
+  auto waiting = std::move(want_token_);
+  want_token_.clear();
+  for (auto& r : waiting) Abandon(std::move(r), error);
 }
 
 void Client::TokenAnswered(int curl_code) {
@@ -366,14 +386,9 @@ void Client::TokenAnswered(int curl_code) {
       return;
     }
   }
-  auth_failure_ =
+  FailTokenWaiters(
       Error{Errc::kUnavailable,
-            "etcd: authentication as '" + access_.user + "' at " + a.failures};
-  auth_retry_ = std::chrono::steady_clock::now() + kAuthRetry;
-  ask_.reset();
-  auto waiting = std::move(want_token_);
-  want_token_.clear();
-  for (auto& r : waiting) Abandon(std::move(r), *auth_failure_);
+            "etcd: authentication as '" + access_.user + "' at " + a.failures});
 }
 
 void Client::Abandon(std::unique_ptr<Request> r, const Error& error) {

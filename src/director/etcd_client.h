@@ -94,6 +94,9 @@ class Client {
   // The ask ended: a token starts the requests that waited for it; etcd's
   // refusal, or every member failing, fails them.
   void TokenAnswered(int curl_code);
+  // No token: the waiting requests fail with error, and so does every
+  // request for the next second.
+  void FailTokenWaiters(const Error& error);
   // The options every request has: URL, body, headers (with the token
   // when with_token), timeouts, where the answer goes.
   void Prepare(Request& r, bool with_token);

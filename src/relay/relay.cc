@@ -34,7 +34,11 @@ std::vector<core::HostPort> ExpandAllowList(
     if (core::CanonicalIp(a.host)) continue;
     auto addresses = resolve(a.host);
     if (addresses.empty()) unresolved->push_back(a.ToString());
-    for (auto& ip : addresses) add(core::CanonicalAddress({ip, a.port}));
+    for (auto& ip : addresses) {
+      // A sink-holed name (0.0.0.0, ::) would allow this very machine.
+      auto address = core::CanonicalAddress({ip, a.port});
+      if (!core::IsUnspecifiedIp(address.host)) add(std::move(address));
+    }
   }
   return out;
 }
@@ -130,8 +134,10 @@ awaitable<Expected<tcp::socket>> Relay::Handshake(net::FramedConn& client) {
         Errc::kForbiddenPath,
         "origin " + origin->ToString() + " is not on this relay's allow-list");
   }
-  auto socket = co_await net::Connect(origin->host, origin->port,
-                                      options_.connect_timeout);
+  // The address checked, not another spelling of it.
+  core::HostPort target = core::CanonicalAddress(*origin);
+  auto socket =
+      co_await net::Connect(target.host, target.port, options_.connect_timeout);
   if (!socket) {
     co_return MakeError(socket.error().code, "origin " + origin->ToString() +
                                                  ": " + socket.error().what);
