@@ -3,6 +3,7 @@
 #include <curl/curl.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <mutex>
 
 namespace braid::director::etcd {
@@ -88,8 +89,9 @@ Client::~Client() {
   for (auto& [raw, r] : active_)
     curl_multi_remove_handle(static_cast<CURLM*>(multi_), r->easy);
   active_.clear();
-  if (ask_) curl_multi_remove_handle(static_cast<CURLM*>(multi_), ask_->easy);
-  ask_.reset();
+  for (auto& a : asks_)
+    curl_multi_remove_handle(static_cast<CURLM*>(multi_), a->easy);
+  asks_.clear();
   want_token_.clear();
   curl_multi_cleanup(static_cast<CURLM*>(multi_));
 }
@@ -207,11 +209,7 @@ void Client::Run() {
       if (m->msg != CURLMSG_DONE) continue;
       // m is not valid once its handle leaves the multi.
       CURLcode result = m->data.result;
-      if (ask_ && m->easy_handle == ask_->easy) {
-        curl_multi_remove_handle(multi, ask_->easy);
-        TokenAnswered(result);
-        continue;
-      }
+      if (TokenAnswered(m->easy_handle, result)) continue;
       auto it = active_.find(m->easy_handle);
       if (it == active_.end()) continue;
       std::unique_ptr<Request> r = std::move(it->second);
@@ -308,87 +306,99 @@ void Client::AwaitToken(std::unique_ptr<Request> r) {
     Abandon(std::move(r), *auth_failure_);
     return;
   }
-  size_t member = r->member;
   want_token_.push_back(std::move(r));
-  if (ask_) return;
-  ask_ = std::make_unique<Request>();
-  ask_->client = this;
-  ask_->path = "/v3/auth/authenticate";
-  ask_->body = AuthenticateRequest(access_.user, access_.password);
-  ask_->timeout = std::chrono::milliseconds(kAuthTimeoutMs);
-  AskToken(member);
-}
-
-void Client::AskToken(size_t member) {
-  ask_->member = member;
-  if (ask_->easy) curl_easy_cleanup(ask_->easy);
-  ask_->easy = curl_easy_init();
-  if (ask_->easy) {
-    Prepare(*ask_, /*with_token=*/false);
-    if (curl_multi_add_handle(static_cast<CURLM*>(multi_), ask_->easy) ==
-        CURLM_OK)
-      return;
+  if (!asks_.empty()) return;
+  ask_failures_.assign(endpoints_.size(), std::string());
+  std::string body = AuthenticateRequest(access_.user, access_.password);
+  for (size_t member = 0; member < endpoints_.size(); ++member) {
+    auto a = std::make_unique<Request>();
+    a->client = this;
+    a->path = "/v3/auth/authenticate";
+    a->body = body;
+    a->timeout = std::chrono::milliseconds(kAuthTimeoutMs);
+    a->member = member;
+    a->easy = curl_easy_init();
+    if (!a->easy) continue;
+    Prepare(*a, /*with_token=*/false);
+    if (curl_multi_add_handle(static_cast<CURLM*>(multi_), a->easy) != CURLM_OK)
+      continue;
+    asks_.push_back(std::move(a));
   }
-  // Out of memory, or the like: the waiting requests fail now rather than
-  // wait for an answer that cannot come.
-  FailTokenWaiters(
-      Error{Errc::kUnavailable, "etcd: authentication as '" + access_.user +
-                                    "': could not start a request"});
+  if (asks_.empty()) {  // out of memory, or the like
+    Error e{Errc::kUnavailable, "etcd: authentication as '" + access_.user +
+                                    "': could not start a request"};
+    EndAsks(&e);
+  }
 }
 
-void Client::FailTokenWaiters(const Error& error) {
-  auth_failure_ = error;
-  auth_retry_ = std::chrono::steady_clock::now() + kAuthRetry;
-  ask_.reset();
-  auto waiting = std::move(want_token_);
-  want_token_.clear();
-  for (auto& r : waiting) Abandon(std::move(r), error);
-}
-
-void Client::TokenAnswered(int curl_code) {
-  Request& a = *ask_;
+bool Client::TokenAnswered(void* easy, int curl_code) {
+  auto it = std::find_if(asks_.begin(), asks_.end(),
+                         [easy](const auto& a) { return a->easy == easy; });
+  if (it == asks_.end()) return false;
+  std::unique_ptr<Request> a = std::move(*it);
+  asks_.erase(it);
+  curl_multi_remove_handle(static_cast<CURLM*>(multi_), a->easy);
   long status = 0;
-  curl_easy_getinfo(a.easy, CURLINFO_RESPONSE_CODE, &status);
+  curl_easy_getinfo(a->easy, CURLINFO_RESPONSE_CODE, &status);
   // Answered: etcd said what it thinks (a refusal is final), not a
   // connection's or a 5xx's failure.
   bool answered = false;
   std::string why;
-  if (a.too_large) {
-    why = "an answer larger than " + std::to_string(a.max_answer) + " bytes";
+  if (a->too_large) {
+    why = "an answer larger than " + std::to_string(a->max_answer) + " bytes";
   } else if (curl_code != CURLE_OK) {
-    why = Why(curl_code, a.reason);
+    why = Why(curl_code, a->reason);
   } else if (status >= 500) {
     why = "HTTP " + std::to_string(status);
   } else {
     answered = true;
-    auto token = ParseAuthenticate(a.answer);
+    auto token = ParseAuthenticate(a->answer);
     if (token) {
       spdlog::debug("etcd: a token for '{}' from {}", access_.user,
-                    endpoints_[a.member]);
-      auth_failure_.reset();
+                    endpoints_[a->member]);
       token_ = std::move(*token);
       token_since_ = std::chrono::steady_clock::now();
-      ask_.reset();
-      auto waiting = std::move(want_token_);
-      want_token_.clear();
-      for (auto& r : waiting) Start(std::move(r));
-      return;
+      EndAsks(nullptr);
+      return true;
     }
     why = token.error().what;
     if (why.starts_with("etcd: ")) why.erase(0, 6);
   }
-  if (!a.failures.empty()) a.failures += "; ";
-  a.failures += endpoints_[a.member] + ": " + why;
-  if (!answered) {
-    if (current_.load() % endpoints_.size() == a.member) Rotate();
-    if (++a.tried < endpoints_.size()) {
-      AskToken((a.member + 1) % endpoints_.size());
-      return;
+  ask_failures_[a->member] = endpoints_[a->member] + ": " + why;
+  if (!answered && current_.load() % endpoints_.size() == a->member) Rotate();
+  if (answered || asks_.empty()) {
+    std::string failures;  // in the members' order
+    for (const auto& f : ask_failures_) {
+      if (f.empty()) continue;
+      if (!failures.empty()) failures += "; ";
+      failures += f;
+    }
+    Error e{Errc::kUnavailable,
+            "etcd: authentication as '" + access_.user + "' at " + failures};
+    EndAsks(&e);
+  }
+  return true;
+}
+
+void Client::EndAsks(const Error* error) {
+  for (auto& a : asks_)
+    curl_multi_remove_handle(static_cast<CURLM*>(multi_), a->easy);
+  asks_.clear();
+  if (error) {
+    auth_failure_ = *error;
+    auth_retry_ = std::chrono::steady_clock::now() + kAuthRetry;
+  } else {
+    auth_failure_.reset();
+  }
+  auto waiting = std::move(want_token_);
+  want_token_.clear();
+  for (auto& r : waiting) {
+    if (error) {
+      Abandon(std::move(r), *error);
+    } else {
+      Start(std::move(r));
     }
   }
-  FailTokenWaiters(
-      Error{Errc::kUnavailable,
-            "etcd: authentication as '" + access_.user + "' at " + a.failures});
 }
 
 void Client::Abandon(std::unique_ptr<Request> r, const Error& error) {

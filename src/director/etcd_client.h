@@ -84,19 +84,16 @@ class Client {
   std::string Why(int curl_code, const char* reason) const;
   // TLS and the rest every handle to a member has.
   void SetAccess(void* easy) const;
-  // r needs a token: it waits while one is asked for (of r's member, then
-  // the next ones; r itself stays with its member), on the multi like any
-  // request, so keep-alives and answers go on meanwhile. A failure is kept
-  // for a second, requests failing at once meanwhile.
+  // r needs a token: it waits while one is asked for, of every member at
+  // once (the first answer wins: a frozen or slow member holds nothing
+  // up), on the multi like any request, so answers go on meanwhile. A
+  // failure is kept for a second, requests failing at once meanwhile.
   void AwaitToken(std::unique_ptr<Request> r);
-  // Asks `member` for a token (ask_).
-  void AskToken(size_t member);
-  // The ask ended: a token starts the requests that waited for it; etcd's
-  // refusal, or every member failing, fails them.
-  void TokenAnswered(int curl_code);
-  // No token: the waiting requests fail with error, and so does every
-  // request for the next second.
-  void FailTokenWaiters(const Error& error);
+  // Whether easy is one of asks_; if so, takes its answer.
+  bool TokenAnswered(void* easy, int curl_code);
+  // The asks are over: the waiting requests start with token_, or (none
+  // got) fail with error, and so does every request for the next second.
+  void EndAsks(const Error* error);
   // The options every request has: URL, body, headers (with the token
   // when with_token), timeouts, where the answer goes.
   void Prepare(Request& r, bool with_token);
@@ -126,9 +123,11 @@ class Client {
   // The thread's own: requests under way, and those waiting their turn.
   std::map<void*, std::unique_ptr<Request>> active_;
   std::deque<std::unique_ptr<Request>> waiting_;
-  size_t in_flight_ = 0;          // of active_, not counting watches
-  std::string token_;             // etcd's, while it is valid; empty: none yet
-  std::unique_ptr<Request> ask_;  // for a token, under way
+  size_t in_flight_ = 0;  // of active_, not counting watches
+  std::string token_;     // etcd's, while it is valid; empty: none yet
+  // For a token, one per member, while under way; what failed so far.
+  std::vector<std::unique_ptr<Request>> asks_;
+  std::vector<std::string> ask_failures_;  // by member: why it gave none
   std::deque<std::unique_ptr<Request>> want_token_;    // waiting for it
   std::chrono::steady_clock::time_point token_since_;  // when it came
   std::optional<Error> auth_failure_;  // the last, until auth_retry_

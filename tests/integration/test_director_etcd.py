@@ -13,6 +13,7 @@ what they last read.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import sys
@@ -375,6 +376,22 @@ class EtcdSecured(td.DirectorTransferCase):
                      REGISTER_TIMEOUT, f"{self.NAME} registered")
         self.assertIn("a token for 'braid'", d.stderr_text())
         # The next member gave it at once: no failure was ever reported.
+        self.assertNotIn("authentication as 'braid'", d.stderr_text())
+
+    def test_a_frozen_member_holds_up_no_token(self) -> None:
+        # It takes connections and never answers: every member is asked at
+        # once, and a token comes from another.
+        self.etcd.freeze(0)
+        d = self.secured_director()
+        self.serve(self.root, d, rate=self.RATE)
+        self.wait_ls(d.address, lambda rows: self.servers_of(rows, self.NAME) == 1,
+                     REGISTER_TIMEOUT, f"{self.NAME} registered")
+        def token_from(i: int) -> bool:
+            pattern = f"a token for 'braid' from {re.escape(self.etcd.endpoint(i))}(?!\\d)"
+            return re.search(pattern, d.stderr_text()) is not None
+
+        self.assertFalse(token_from(0), d.stderr_text()[-3000:])
+        self.assertTrue(token_from(1) or token_from(2), d.stderr_text()[-3000:])
         self.assertNotIn("authentication as 'braid'", d.stderr_text())
 
     def test_a_right_taken_away_and_given_back(self) -> None:
