@@ -68,6 +68,18 @@ def start_director(work: str, index: int, store: list[str], ttl: int,
     return p, line.split()[1]
 
 
+def stop_seconds(procs: list[subprocess.Popen]) -> float:
+    """SIGTERM to each director, and the time until the last exits. The
+    load's connections closed as it ended: a director stops once it has let
+    those servers go (the signal waits behind that work)."""
+    started = time.monotonic()
+    for p in procs:
+        p.terminate()
+    for p in procs:
+        p.wait(timeout=900)
+    return round(time.monotonic() - started, 1)
+
+
 def run(args, store_name: str, work: str) -> dict:
     etcd = None
     directors = []
@@ -95,11 +107,13 @@ def run(args, store_name: str, work: str) -> dict:
         out["director_peak_mib"] = [round(m[1], 1) for m in mem]
         if etcd:
             out["etcd_rss_mib"] = [round(rss_mib(p.pid)[0], 1) for p in etcd.procs]
+        out["stop_seconds"] = stop_seconds([p for p, _ in directors])
         return out
     finally:
         for p, _ in directors:
-            p.terminate()
-            p.wait(timeout=30)
+            if p.poll() is None:
+                p.kill()
+                p.wait()
         if etcd:
             etcd.stop()
             shutil.rmtree(etcd.dir, ignore_errors=True)
@@ -132,14 +146,15 @@ def main() -> int:
         json.dump(rows, f, indent=1)
     print()
     print("| store | directors | servers x names | register s | look-ups/s | "
-          "announce ms (median / p95) | director RSS MiB | etcd RSS MiB |")
-    print("|---|---|---|---|---|---|---|---|")
+          "announce ms (median / p95) | director RSS MiB | etcd RSS MiB | stop s |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['store']} | {len(r['director_rss_mib'])} | "
               f"{r['servers']} x {r['names_per_server']} | {r['register_seconds']:.1f} | "
               f"{r['lookups_per_second']:.0f} | {r['announce_ms_median']:.1f} / "
               f"{r['announce_ms_p95']:.1f} | {' '.join(map(str, r['director_rss_mib']))} | "
-              f"{' '.join(map(str, r.get('etcd_rss_mib', []))) or '-'} |")
+              f"{' '.join(map(str, r.get('etcd_rss_mib', []))) or '-'} | "
+              f"{r['stop_seconds']} |")
     bad = [r for r in rows if r["failed"] or r["wrong_answers"] or r["announced"] < args.announce]
     return 1 if bad else 0
 

@@ -10,6 +10,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -42,6 +43,11 @@ class Catalog : public Store {
   Status Register(const std::string& server,
                   const std::vector<CatalogEntry>& entries) override;
   Expected<bool> Remove(const std::string& server) override;
+  // Writes go into one transaction until this commits it (or
+  // kBatchWrites of them do): each write is a savepoint in it, so a failed
+  // one changes nothing, and this connection reads them all at once; other
+  // connections, and the file after a crash, only once committed.
+  Status Flush() override;
   Expected<std::vector<std::string>> Servers() const override;
   Expected<std::vector<CatalogEntry>> EntriesOf(
       const std::string& server) const override;
@@ -55,6 +61,9 @@ class Catalog : public Store {
     kBegin,
     kCommit,
     kRollback,
+    kSavepoint,
+    kReleaseSavepoint,
+    kRollbackToSavepoint,
     kUpsertServer,
     kClearEntries,
     kInsertEntry,
@@ -81,6 +90,10 @@ class Catalog : public Store {
   Status Replace(const std::string& server,
                  const std::vector<CatalogEntry>& entries);
   Status Run(Query q, std::string_view op);
+  // write() inside the open transaction (begun if none is), as a savepoint.
+  Status Write(std::string_view op, const std::function<Status()>& write);
+  static constexpr int kBatchWrites = 10000;
+  int batched_ = 0;  // writes in the open transaction
   sqlite3_stmt* Stmt(Query q) const { return stmts_[q].get(); }
   // kIoError naming the file, `op` and SQLite's message.
   Unexpected Fail(std::string_view op) const;

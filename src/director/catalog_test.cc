@@ -230,6 +230,47 @@ TEST(CatalogTest, SurvivesReopeningTheFile) {
             std::vector<std::string>{"a:1 y 2 2"});
 }
 
+// Servers in the file as another connection reads it: -1 on failure.
+int ServersSeenBy(const std::string& path) {
+  sqlite3* db = nullptr;
+  int count = -1;
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) ==
+      SQLITE_OK) {
+    sqlite3_stmt* stmt = nullptr;
+    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM servers", -1, &stmt,
+                           nullptr) == SQLITE_OK &&
+        sqlite3_step(stmt) == SQLITE_ROW)
+      count = sqlite3_column_int(stmt, 0);
+    sqlite3_finalize(stmt);
+  }
+  sqlite3_close(db);
+  return count;
+}
+
+TEST(CatalogTest, WritesAreGatheredUntilFlushed) {
+  TempDir dir;
+  const std::string path = dir / "catalog.db";
+  auto c = Catalog::Open(path);
+  ASSERT_TRUE(c) << c.error().ToString();
+  ASSERT_TRUE((*c)->Register("a:1", {{"x", 1, Id(1)}}));
+  ASSERT_TRUE((*c)->Register("b:2", {{"x", 1, Id(1)}}));
+  // This connection reads its writes at once; another once committed.
+  EXPECT_EQ(*(*c)->Servers(), (std::vector<std::string>{"a:1", "b:2"}));
+  EXPECT_EQ(ServersSeenBy(path), 0);
+  ASSERT_TRUE((*c)->Flush());
+  EXPECT_EQ(ServersSeenBy(path), 2);
+  // A failed write in a batch undoes itself alone.
+  ASSERT_TRUE((*c)->Remove("a:1").value());
+  ASSERT_FALSE((*c)->Register("b:2", {{"y", 2, Id(2)}, {"y", 3, Id(3)}}));
+  EXPECT_EQ(*(*c)->Servers(), std::vector<std::string>{"b:2"});
+  EXPECT_EQ(ServersSeenBy(path), 2);
+  ASSERT_TRUE((*c)->Flush());
+  EXPECT_EQ(ServersSeenBy(path), 1);
+  EXPECT_EQ(Describe(*(*c)->Lookup("x", 10)),
+            std::vector<std::string>{"b:2 x 1 1"});
+  ASSERT_TRUE((*c)->Flush());  // nothing gathered: nothing to do
+}
+
 TEST(CatalogTest, RefusesAFileThatIsNotSqlite) {
   TempDir dir;
   const std::string path = dir / "garbage.db";

@@ -57,6 +57,7 @@ Director::Director(asio::io_context& io, DirectorOptions options,
       state_(options_, std::move(catalog), metrics_, net::Clock::now()),
       acceptor_(io),
       expiry_timer_(io),
+      flush_timer_(io),
       limits_(options_.max_connections, options_.max_connections_per_peer) {
   state_.Start([this](const std::string& fresh) {
     if (!stopped_) NotifySubscribers(fresh);
@@ -75,6 +76,7 @@ void Director::Stop() {
   std::error_code ec;
   acceptor_.close(ec);
   expiry_timer_.cancel();
+  flush_timer_.cancel();
   for (auto& [id, p] : peers_) p->conn.Close();
 }
 
@@ -104,8 +106,20 @@ awaitable<void> Director::Accepted(tcp::socket socket) {
   Release(*peer);
 }
 
+void Director::FlushSoon() {
+  if (flush_armed_ || stopped_) return;
+  flush_armed_ = true;
+  flush_timer_.expires_after(kFlushEvery);
+  flush_timer_.async_wait([this](std::error_code ec) {
+    if (ec) return;  // cancelled: the director stops (and flushes)
+    flush_armed_ = false;
+    state_.Flush();
+  });
+}
+
 void Director::Release(Peer& peer) {
   state_.Release(peer.id);
+  FlushSoon();
   peers_.erase(peer.id);  // last: it may hold the last reference to peer
 }
 
@@ -250,6 +264,7 @@ Status Director::OnRegister(Peer& peer, core::Register& r) {
   if ((r.flags & core::Register::kFirst) && !TakeEvent(peer.registrations))
     return metrics_.Limit("registrations", "REGISTER: registration flood");
   auto registered = state_.Register(peer.id, r, net::Clock::now());
+  FlushSoon();
   if (!registered) return Unexpected{registered.error()};
   if (*registered) peer.conn.Queue(**registered);
   return Ok{};
@@ -298,6 +313,7 @@ awaitable<void> Director::ExpireLoop() {
       if (auto it = peers_.find(id); it != peers_.end())
         it->second->conn.Close();
     }
+    FlushSoon();
   }
 }
 

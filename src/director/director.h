@@ -83,6 +83,9 @@ class Director {
   awaitable<void> Serve(std::shared_ptr<Peer> peer);
   // A connection ended: what it registered or subscribed to, the peer.
   void Release(Peer& peer);
+  // The catalog's gathered writes committed within kFlushEvery
+  // (Registry::Flush).
+  void FlushSoon();
   Status Handle(Peer& peer, core::Message& m);
   // A first part of a REGISTER must carry a valid token when the director
   // has register_tokens; its grant holds for the connection's later parts.
@@ -111,6 +114,13 @@ class Director {
   tcp::acceptor acceptor_;
   asio::steady_timer expiry_timer_;
   bool stopped_ = false;
+  // The catalog's writes are committed this long after the first of them
+  // at most: a storm of registrations or disconnects is a few
+  // transactions, not one per server (SQLite writes every page a
+  // transaction touched, and a million names' index pages are everywhere).
+  static constexpr auto kFlushEvery = std::chrono::milliseconds(200);
+  asio::steady_timer flush_timer_;
+  bool flush_armed_ = false;
   uint64_t next_peer_ = 1;
   std::map<uint64_t, std::shared_ptr<Peer>> peers_;
   net::ConnLimits limits_;  // of peers_, by peer IP

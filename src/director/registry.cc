@@ -232,6 +232,11 @@ Expected<core::Registered> Registry::Commit(ConnId conn, Conn& c,
                           static_cast<uint32_t>(options_.heartbeat.count())};
 }
 
+void Registry::Flush() {
+  if (auto s = catalog_->Flush(); !s)
+    spdlog::error("catalog: {}", s.error().ToString());
+}
+
 void Registry::Release(ConnId conn) {
   auto it = conns_.find(conn);
   if (it == conns_.end()) return;

@@ -52,7 +52,13 @@ class Registry {
   // (Store::OnChange): by a registration or a removal here, or, for a
   // shared store, by the other directors' changes.
   void Start(Store::OnChange changed);
-  void Stop() { catalog_->Stop(); }
+  void Stop() {
+    Flush();
+    catalog_->Stop();
+  }
+  // Ends the catalog's gathered writes (Store::Flush); a failure is
+  // logged.
+  void Flush();
   bool stale() const { return catalog_->stale(); }
 
   // Whether `conn` may register `address`: no other connection holds it,

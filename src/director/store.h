@@ -56,6 +56,11 @@ class Store {
   // others' changes). on_change is called on the io thread.
   virtual void Start(OnChange on_change) { (void)on_change; }
   virtual void Stop() {}
+  // Writes may be gathered into one transaction (SQLite: a storm of
+  // disconnects is one commit, not one per server); this ends it. Reads
+  // see every write before it. The director calls it once the work at
+  // hand is done.
+  virtual Status Flush() { return Ok{}; }
   // The answers are what the store last said, but it cannot be reached.
   virtual bool stale() const { return false; }
 
