@@ -8,7 +8,8 @@ the etcd catalog (a three-member etcd on loopback, one and three directors).
         [--heartbeat-ms 1000]
         [--stores sqlite,etcd1,etcd3]
 
-build/bench/director_load does the work (one thread, every connection a
+DIRECTOR_SCALE_LOGS=1 keeps the directors' logs (info level, not -q) and
+says where. build/bench/director_load does the work (one thread, every connection a
 coroutine): servers registered with --allow-foreign-advertise and heartbeats
 each second, then look-ups of random names (each answer checked), then a
 subscriber on the first director timed until it hears of a server
@@ -54,7 +55,8 @@ def rss_mib(pid: int) -> tuple[float, float]:
 def start_director(work: str, index: int, store: list[str], ttl: int,
                    heartbeat_ms: int) -> tuple[subprocess.Popen, str]:
     log = open(os.path.join(work, f"director{index}.log"), "wb")
-    args = [binary("braid"), "director", "--listen", "127.0.0.1:0", "-q",
+    args = [binary("braid"), "director", "--listen", "127.0.0.1:0",
+            *([] if os.environ.get("DIRECTOR_SCALE_LOGS") else ["-q"]),
             "--allow-foreign-advertise", "--max-connections", "100000",
             "--max-connections-per-peer", "100000", "--max-servers", "1000000",
             "--max-entries", "100000000", "--queries-per-second", "1000000",
@@ -141,7 +143,10 @@ def main() -> int:
             rows.append(r)
             print(json.dumps(r), flush=True)
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if os.environ.get("DIRECTOR_SCALE_LOGS"):
+            print(f"directors' logs kept in {work}", file=sys.stderr)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
     with open(args.out, "w") as f:
         json.dump(rows, f, indent=1)
     print()

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstdio>
 
@@ -387,13 +388,20 @@ std::chrono::milliseconds EtcdCatalog::KeepEvery() const {
           4);
 }
 
+// On a fixed beat, not a pause after each round: a round whose answers
+// are slow (etcd under load) does not push the next one later.
 awaitable<void> EtcdCatalog::KeepLoop() {
   const auto every = KeepEvery();
+  auto next = std::chrono::steady_clock::now();
   while (!stopped_) {
-    keep_timer_.expires_after(every);
+    next += every;
+    keep_timer_.expires_at(next);
     co_await keep_timer_.async_wait(net::kUseTuple);
     if (stopped_) co_return;
-    co_await KeepAll();
+    // A loop starved for longer than a beat (a busy io thread) does not
+    // catch up in a burst.
+    next = std::max(next, std::chrono::steady_clock::now() - every);
+    KeepAll();
     // Whatever failed (a grant, a write) is tried again.
     std::vector<std::string> servers;
     for (const auto& [server, own] : own_) servers.push_back(server);
@@ -405,32 +413,45 @@ awaitable<void> EtcdCatalog::KeepLoop() {
 // kLeasesPerRequest: one request a quarter TTL for thousands of servers.
 // A lease the store lost (it was unreachable for longer than the TTL) is
 // granted again and its server's parts written again under it.
-awaitable<void> EtcdCatalog::KeepAll() {
-  std::map<int64_t, std::string> server_of;  // by lease
+void EtcdCatalog::KeepAll() {
+  std::vector<std::pair<int64_t, std::string>> leases;
   for (const auto& [server, own] : own_) {
-    if (own.lease != 0 && !own.removing) server_of[own.lease] = server;
+    if (own.lease != 0 && !own.removing) leases.emplace_back(own.lease, server);
   }
-  for (auto next = server_of.begin(); next != server_of.end() && !stopped_;) {
-    std::vector<int64_t> chunk;
-    for (; next != server_of.end() && chunk.size() < kLeasesPerRequest; ++next)
-      chunk.push_back(next->first);
-    auto kept =
-        co_await Ask("/v3/lease/keepalive", etcd::LeaseIdsRequest(chunk),
-                     &etcd::ParseKeepAlives);
-    if (!kept) {
-      spdlog::warn("etcd: keeping leases alive: {}", kept.error().what);
-      continue;
-    }
-    for (const auto& [lease, ttl] : *kept) {
-      if (ttl > 0) continue;
-      auto s = server_of.find(lease);
-      if (s == server_of.end()) continue;
-      auto own = own_.find(s->second);
-      if (own == own_.end() || own->second.lease != lease) continue;
-      spdlog::info("etcd: the lease of {} expired; registering it again",
-                   s->second);
-      own->second.lease = 0;
-    }
+  std::sort(leases.begin(), leases.end());
+  for (size_t i = 0; i < leases.size(); i += kLeasesPerRequest) {
+    size_t end = std::min(leases.size(), i + kLeasesPerRequest);
+    std::vector<std::pair<int64_t, std::string>> chunk(
+        std::make_move_iterator(leases.begin() + i),
+        std::make_move_iterator(leases.begin() + end));
+    asio::co_spawn(io_, KeepChunk(std::move(chunk)),
+                   net::LogFailure("an etcd keep-alive"));
+  }
+}
+
+awaitable<void> EtcdCatalog::KeepChunk(
+    std::vector<std::pair<int64_t, std::string>> chunk) {
+  std::vector<int64_t> ids;
+  ids.reserve(chunk.size());
+  for (const auto& [lease, server] : chunk) ids.push_back(lease);
+  auto kept = co_await Ask("/v3/lease/keepalive", etcd::LeaseIdsRequest(ids),
+                           &etcd::ParseKeepAlives);
+  if (stopped_) co_return;
+  if (!kept) {
+    spdlog::warn("etcd: keeping leases alive: {}", kept.error().what);
+    co_return;
+  }
+  for (const auto& [lease, ttl] : *kept) {
+    if (ttl > 0) continue;
+    auto s = std::lower_bound(
+        chunk.begin(), chunk.end(), lease,
+        [](const auto& entry, int64_t id) { return entry.first < id; });
+    if (s == chunk.end() || s->first != lease) continue;
+    auto own = own_.find(s->second);
+    if (own == own_.end() || own->second.lease != lease) continue;
+    spdlog::info("etcd: the lease of {} expired; registering it again",
+                 s->second);
+    own->second.lease = 0;
   }
 }
 

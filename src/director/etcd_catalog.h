@@ -158,7 +158,11 @@ class EtcdCatalog : public Store {
   void ReleaseGrantSlot(Own& own);
   awaitable<Status> Grant(Own& own);
   awaitable<Status> Write(const std::string& server, Own& own);
-  awaitable<void> KeepAll();
+  // Every lease this director keeps, kept alive: the chunks at once.
+  void KeepAll();
+  // One chunk's keep-alive (lease, server), sorted by lease; a lease the
+  // store lost is granted again.
+  awaitable<void> KeepChunk(std::vector<std::pair<int64_t, std::string>> chunk);
   awaitable<Status> Revoke(Own& own);
 
   asio::io_context& io_;
