@@ -232,23 +232,44 @@ Status Catalog::Write(std::string_view op,
     if (Status s = Run(kBegin, op); !s) return s;
     batched_ = 0;
   }
-  if (Status s = Run(kSavepoint, op); !s) return s;
-  Status s = write();
-  if (!s) {
-    (void)Run(kRollbackToSavepoint, op);
-    (void)Run(kReleaseSavepoint, op);
+  if (Status s = Run(kSavepoint, op); !s) {
+    NoteRollback();
     return s;
   }
-  if (s = Run(kReleaseSavepoint, op); !s) return s;
-  if (++batched_ >= kBatchWrites) return Flush();
+  Status s = write();
+  if (s) s = Run(kReleaseSavepoint, op);
+  if (!s) {
+    // This write alone is undone, unless SQLite ended the transaction.
+    if (!sqlite3_get_autocommit(db_.get())) {
+      (void)Run(kRollbackToSavepoint, op);
+      (void)Run(kReleaseSavepoint, op);
+    }
+    NoteRollback();
+    return s;
+  }
+  if (++batched_ >= kBatchWrites) return Commit();
   return Ok{};
 }
 
-Status Catalog::Flush() {
+void Catalog::NoteRollback() {
+  // Writes of this transaction that succeeded before are gone with it.
+  if (sqlite3_get_autocommit(db_.get()) && batched_ > 0) lost_ = true;
+  if (sqlite3_get_autocommit(db_.get())) batched_ = 0;
+}
+
+Status Catalog::Commit() {
   if (sqlite3_get_autocommit(db_.get())) return Ok{};
   Status s = Run(kCommit, "commit");
-  if (!s && !sqlite3_get_autocommit(db_.get())) (void)Run(kRollback, "");
+  if (!s) NoteRollback();  // or still open: the next Flush tries again
+  if (s) batched_ = 0;
   return s;
+}
+
+Expected<bool> Catalog::Flush() {
+  Status s = Commit();
+  bool lost = std::exchange(lost_, false);
+  if (!s && !lost) return Unexpected{s.error()};
+  return lost;
 }
 
 // Inside Register's transaction.

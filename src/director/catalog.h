@@ -46,8 +46,10 @@ class Catalog : public Store {
   // Writes go into one transaction until this commits it (or
   // kBatchWrites of them do): each write is a savepoint in it, so a failed
   // one changes nothing, and this connection reads them all at once; other
-  // connections, and the file after a crash, only once committed.
-  Status Flush() override;
+  // connections, and the file after a crash, only once committed. A
+  // failed COMMIT leaves the transaction open for the next Flush, unless
+  // SQLite rolled it back (an I/O error, a full disk): then true.
+  Expected<bool> Flush() override;
   Expected<std::vector<std::string>> Servers() const override;
   Expected<std::vector<CatalogEntry>> EntriesOf(
       const std::string& server) const override;
@@ -92,8 +94,13 @@ class Catalog : public Store {
   Status Run(Query q, std::string_view op);
   // write() inside the open transaction (begun if none is), as a savepoint.
   Status Write(std::string_view op, const std::function<Status()>& write);
+  // Commits the open transaction, if any; lost_ if SQLite rolled it back.
+  Status Commit();
+  // After a failed statement: whether SQLite ended the whole transaction.
+  void NoteRollback();
   static constexpr int kBatchWrites = 10000;
-  int batched_ = 0;  // writes in the open transaction
+  int batched_ = 0;    // writes in the open transaction
+  bool lost_ = false;  // writes were rolled back since the last Flush
   sqlite3_stmt* Stmt(Query q) const { return stmts_[q].get(); }
   // kIoError naming the file, `op` and SQLite's message.
   Unexpected Fail(std::string_view op) const;

@@ -106,6 +106,12 @@ awaitable<void> Director::Accepted(tcp::socket socket) {
   Release(*peer);
 }
 
+void Director::CloseAll(const std::vector<uint64_t>& ids) {
+  for (uint64_t id : ids) {
+    if (auto it = peers_.find(id); it != peers_.end()) it->second->conn.Close();
+  }
+}
+
 void Director::FlushSoon() {
   if (flush_armed_ || stopped_) return;
   flush_armed_ = true;
@@ -113,7 +119,7 @@ void Director::FlushSoon() {
   flush_timer_.async_wait([this](std::error_code ec) {
     if (ec) return;  // cancelled: the director stops (and flushes)
     flush_armed_ = false;
-    state_.Flush();
+    CloseAll(state_.Flush());
   });
 }
 
@@ -309,10 +315,7 @@ awaitable<void> Director::ExpireLoop() {
   while (!stopped_) {
     expiry_timer_.expires_after(options_.heartbeat / 2);
     co_await expiry_timer_.async_wait(net::kUseTuple);
-    for (uint64_t id : state_.Expire(net::Clock::now())) {
-      if (auto it = peers_.find(id); it != peers_.end())
-        it->second->conn.Close();
-    }
+    CloseAll(state_.Expire(net::Clock::now()));
     FlushSoon();
   }
 }

@@ -86,6 +86,8 @@ class Director {
   // The catalog's gathered writes committed within kFlushEvery
   // (Registry::Flush).
   void FlushSoon();
+  // Closes the connections of these peers (those that are still here).
+  void CloseAll(const std::vector<uint64_t>& ids);
   Status Handle(Peer& peer, core::Message& m);
   // A first part of a REGISTER must carry a valid token when the director
   // has register_tokens; its grant holds for the connection's later parts.

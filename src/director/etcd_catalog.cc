@@ -399,8 +399,9 @@ awaitable<void> EtcdCatalog::KeepLoop() {
     co_await keep_timer_.async_wait(net::kUseTuple);
     if (stopped_) co_return;
     // A loop starved for longer than a beat (a busy io thread) does not
-    // catch up in a burst.
-    next = std::max(next, std::chrono::steady_clock::now() - every);
+    // catch up with a second round at once.
+    auto now = std::chrono::steady_clock::now();
+    if (now - next >= every) next = now;
     KeepAll();
     // Whatever failed (a grant, a write) is tried again.
     std::vector<std::string> servers;
@@ -419,6 +420,14 @@ void EtcdCatalog::KeepAll() {
     if (own.lease != 0 && !own.removing) leases.emplace_back(own.lease, server);
   }
   std::sort(leases.begin(), leases.end());
+  // A round whose answers have not come (etcd hangs) is not piled upon
+  // without bound: at most two rounds' requests wait at once.
+  size_t chunks = (leases.size() + kLeasesPerRequest - 1) / kLeasesPerRequest;
+  if (keeps_waiting_ > chunks) {
+    spdlog::warn("etcd: {} keep-alive requests unanswered; this round waits",
+                 keeps_waiting_);
+    return;
+  }
   for (size_t i = 0; i < leases.size(); i += kLeasesPerRequest) {
     size_t end = std::min(leases.size(), i + kLeasesPerRequest);
     std::vector<std::pair<int64_t, std::string>> chunk(
@@ -434,9 +443,11 @@ awaitable<void> EtcdCatalog::KeepChunk(
   std::vector<int64_t> ids;
   ids.reserve(chunk.size());
   for (const auto& [lease, server] : chunk) ids.push_back(lease);
+  ++keeps_waiting_;
   auto kept = co_await Ask("/v3/lease/keepalive", etcd::LeaseIdsRequest(ids),
                            &etcd::ParseKeepAlives);
   if (stopped_) co_return;
+  --keeps_waiting_;
   if (!kept) {
     spdlog::warn("etcd: keeping leases alive: {}", kept.error().what);
     co_return;
@@ -452,6 +463,7 @@ awaitable<void> EtcdCatalog::KeepChunk(
     spdlog::info("etcd: the lease of {} expired; registering it again",
                  s->second);
     own->second.lease = 0;
+    Kick(s->second);  // its keys are gone: granted and written again now
   }
 }
 

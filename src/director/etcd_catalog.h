@@ -173,6 +173,7 @@ class EtcdCatalog : public Store {
   bool said_stale_ = false;  // warned of it since the store was last read
   net::Signal wake_;         // the watch ended, or Stop
   asio::steady_timer keep_timer_;
+  size_t keeps_waiting_ = 0;  // keep-alive requests not answered yet
 
   MemoryCatalog memory_;
   std::map<std::string, Parts> parts_;  // by server

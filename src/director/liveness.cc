@@ -49,6 +49,13 @@ std::vector<std::string> Liveness::Silent(Clock::time_point now,
   return silent;
 }
 
+std::vector<std::string> Liveness::All() const {
+  std::vector<std::string> all;
+  all.reserve(live_.size());
+  for (const auto& [server, live] : live_) all.push_back(server);
+  return all;
+}
+
 std::optional<uint64_t> Liveness::Remove(const std::string& server) {
   auto it = live_.find(server);
   if (it == live_.end()) return std::nullopt;

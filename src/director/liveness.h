@@ -45,6 +45,8 @@ class Liveness {
   // Servers silent for longer than `expiry` at `now`, in address order.
   std::vector<std::string> Silent(Clock::time_point now,
                                   Clock::duration expiry) const;
+  // Every server known, in address order.
+  std::vector<std::string> All() const;
   // Forgets `server`; the connection that held it (0: none), or nullopt if
   // it was not known.
   std::optional<uint64_t> Remove(const std::string& server);

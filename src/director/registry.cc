@@ -232,9 +232,24 @@ Expected<core::Registered> Registry::Commit(ConnId conn, Conn& c,
                           static_cast<uint32_t>(options_.heartbeat.count())};
 }
 
-void Registry::Flush() {
-  if (auto s = catalog_->Flush(); !s)
-    spdlog::error("catalog: {}", s.error().ToString());
+std::vector<Registry::ConnId> Registry::Flush() {
+  std::vector<ConnId> holders;
+  auto lost = catalog_->Flush();
+  if (!lost) spdlog::error("catalog: {}", lost.error().ToString());
+  if (!lost || !*lost) return holders;
+  spdlog::error(
+      "catalog: writes were lost (rolled back); every server is asked to "
+      "register again");
+  for (const auto& server : live_.All()) {
+    if (ConnId holder = Forget(server, "catalog write lost"))
+      holders.push_back(holder);
+  }
+  if (auto rest = catalog_->Servers()) {
+    for (const auto& server : *rest) (void)catalog_->Remove(server);
+  }
+  if (auto again = catalog_->Flush(); !again || *again)
+    spdlog::error("catalog: still failing; answers may name servers gone");
+  return holders;
 }
 
 void Registry::Release(ConnId conn) {

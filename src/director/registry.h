@@ -53,12 +53,15 @@ class Registry {
   // shared store, by the other directors' changes.
   void Start(Store::OnChange changed);
   void Stop() {
-    Flush();
+    (void)Flush();
     catalog_->Stop();
   }
   // Ends the catalog's gathered writes (Store::Flush); a failure is
-  // logged.
-  void Flush();
+  // logged. If the store lost writes, what it holds is not what this
+  // registry acted on: every server is forgotten (the store emptied of
+  // them) and the connections returned are to be closed, so that each
+  // server registers again.
+  std::vector<ConnId> Flush();
   bool stale() const { return catalog_->stale(); }
 
   // Whether `conn` may register `address`: no other connection holds it,

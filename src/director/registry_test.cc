@@ -4,6 +4,8 @@
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 
+#include <utility>
+
 #include "core/live_stream_id.h"
 #include "director/memory_catalog.h"
 
@@ -340,6 +342,35 @@ TEST_F(SharedRegistryTest, ASharedStoreAnnouncesItsOwnChanges) {
   ASSERT_TRUE(shared().announce);
   shared().announce("10.0.0.1:7070");
   EXPECT_EQ(changes_, std::vector<std::string>{"10.0.0.1:7070"});
+}
+
+// A store that loses the writes gathered since its last Flush, once.
+class LosingCatalog : public MemoryCatalog {
+ public:
+  Expected<bool> Flush() override { return std::exchange(lose, false); }
+  bool lose = false;
+};
+
+class LosingRegistryTest : public RegistryTest {
+ protected:
+  LosingRegistryTest() : RegistryTest(std::make_unique<LosingCatalog>()) {}
+  LosingCatalog& store() { return *static_cast<LosingCatalog*>(store_); }
+};
+
+TEST_F(LosingRegistryTest, LostWritesMakeEveryServerRegisterAgain) {
+  Hold(1, "10.0.0.1:7070", {{"a", 1, Id(1)}});
+  Hold(2, "10.0.0.2:7070", {{"a", 1, Id(1)}});
+  EXPECT_TRUE(registry_->Flush().empty());  // committed: nothing to do
+  store().lose = true;
+  auto close = registry_->Flush();
+  EXPECT_EQ(close, (std::vector<Registry::ConnId>{1, 2}));
+  // Nothing is answered that the store may not hold, and the two
+  // registrations are gone from both sides: each server registers again.
+  EXPECT_TRUE(Holders("a").empty());
+  EXPECT_TRUE(store().Servers()->empty());
+  EXPECT_FALSE(registry_->Registered(1));
+  Hold(3, "10.0.0.1:7070", {{"a", 1, Id(1)}});
+  EXPECT_EQ(Holders("a"), std::vector<std::string>{"10.0.0.1:7070"});
 }
 
 }  // namespace

@@ -58,9 +58,12 @@ class Store {
   virtual void Stop() {}
   // Writes may be gathered into one transaction (SQLite: a storm of
   // disconnects is one commit, not one per server); this ends it. Reads
-  // see every write before it. The director calls it once the work at
-  // hand is done.
-  virtual Status Flush() { return Ok{}; }
+  // see every write before it; a process killed before it loses them.
+  // The director calls it within 200 ms of a write. True: writes gathered
+  // since the last Flush were lost (the store rolled them back after an
+  // error), and the caller's view of what is registered is wrong. An
+  // error: nothing committed yet, tried again at the next Flush.
+  virtual Expected<bool> Flush() { return false; }
   // The answers are what the store last said, but it cannot be reached.
   virtual bool stale() const { return false; }
 
