@@ -28,8 +28,7 @@ TEST(IpLiteralTest, AnAddressKeepsItsPortAndANameStaysAName) {
   EXPECT_EQ(CanonicalAddress({"127.1", 7070}).ToString(), "127.0.0.1:7070");
   EXPECT_EQ(CanonicalAddress({"0:0::1", 9}).ToString(), "[::1]:9");
   EXPECT_EQ(CanonicalAddress({"::ffff:10.0.0.1", 9}).ToString(), "10.0.0.1:9");
-  EXPECT_EQ(CanonicalAddress({"Example.org", 80}).ToString(),
-            "Example.org:80");
+  EXPECT_EQ(CanonicalAddress({"Example.org", 80}).ToString(), "Example.org:80");
 }
 
 TEST(IpLiteralTest, Unspecified) {

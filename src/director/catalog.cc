@@ -252,9 +252,10 @@ Status Catalog::Write(std::string_view op,
 }
 
 void Catalog::NoteRollback() {
+  if (!sqlite3_get_autocommit(db_.get())) return;  // still open
   // Writes of this transaction that succeeded before are gone with it.
-  if (sqlite3_get_autocommit(db_.get()) && batched_ > 0) lost_ = true;
-  if (sqlite3_get_autocommit(db_.get())) batched_ = 0;
+  if (batched_ > 0) lost_ = true;
+  batched_ = 0;
 }
 
 Status Catalog::Commit() {

@@ -272,6 +272,16 @@ void Client::Prepare(Request& r, bool with_token) {
   curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r.reason);
 }
 
+std::string Client::NoAnswer(const Request& r, int curl_code,
+                             long status) const {
+  if (r.too_large)
+    return "an answer larger than " + std::to_string(r.max_answer) + " bytes";
+  if (curl_code != CURLE_OK) return Why(curl_code, r.reason);
+  if (status >= 500 && r.answer.find("\"error\"") == std::string::npos)
+    return "HTTP " + std::to_string(status);
+  return {};
+}
+
 std::string Client::Why(int curl_code, const char* reason) const {
   std::string why =
       reason[0] ? reason : curl_easy_strerror(static_cast<CURLcode>(curl_code));
@@ -343,14 +353,9 @@ bool Client::TokenAnswered(void* easy, int curl_code) {
   // Answered: etcd said what it thinks (a refusal is final), not a
   // connection's or a 5xx's failure.
   bool answered = false;
-  std::string why;
-  if (a->too_large) {
-    why = "an answer larger than " + std::to_string(a->max_answer) + " bytes";
-  } else if (curl_code != CURLE_OK) {
-    why = Why(curl_code, a->reason);
-  } else if (status >= 500) {
-    why = "HTTP " + std::to_string(status);
-  } else {
+  std::string why = NoAnswer(*a, curl_code, status);
+  if (why.empty() && status >= 500) why = "HTTP " + std::to_string(status);
+  if (why.empty()) {
     answered = true;
     auto token = ParseAuthenticate(a->answer);
     if (token) {
@@ -469,17 +474,10 @@ void Client::Finish(Request& r, int curl_code) {
     r.authenticated_again = true;
     return;
   }
-  std::string why;
-  if (r.too_large) {
-    why = "an answer larger than " + std::to_string(r.max_answer) + " bytes";
-  } else if (curl_code != CURLE_OK) {
-    why = Why(curl_code, r.reason);
-  } else if (status >= 500 && r.answer.find("\"error\"") == std::string::npos) {
-    why = "HTTP " + std::to_string(status);
-  } else if (status == 503) {
+  std::string why = NoAnswer(r, curl_code, status);
+  if (why.empty() && status == 503)
     why = r.answer;  // etcd's own "no leader" and the like
-  }
-  if (r.watch) {  // a watch ends here, however it ended
+  if (r.watch) {     // a watch ends here, however it ended
     std::lock_guard lock(mu_);
     watching_.erase(r.watch);
   }

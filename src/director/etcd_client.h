@@ -80,6 +80,9 @@ class Client {
   struct Request;
   void Run();
   void Start(std::unique_ptr<Request> r);
+  // Why r has no answer of etcd's own: too large, no connection (Why), or a
+  // 5xx without etcd's JSON error; empty if etcd answered.
+  std::string NoAnswer(const Request& r, int curl_code, long status) const;
   // What curl said of a failure, with a hint where it says little.
   std::string Why(int curl_code, const char* reason) const;
   // TLS and the rest every handle to a member has.

@@ -56,8 +56,9 @@ class RoutesCase(DirectorTransferCase):
     SIZE = 30 * MB
     RATE = "60mbit"
 
-    def relay(self, d: h.Server, origin: h.Server) -> h.Server:
-        r = h.start_relay([origin.address], extra=["--director", d.address], log_dir=self.tmp)
+    def relay(self, d: h.Server, origin: h.Server, allow: str | None = None) -> h.Server:
+        r = h.start_relay([allow or origin.address], extra=["--director", d.address],
+                          log_dir=self.tmp)
         self.addCleanup(r.stop)
         return r
 
@@ -68,11 +69,15 @@ class RoutesCase(DirectorTransferCase):
         self.wait_ls(d.address, lambda rows: self.relays_listed(rows) == want, timeout,
                      f"relays {want} listed")
 
-    def origin_and_relays(self, n: int) -> tuple[h.Server, h.Server, list[h.Server]]:
+    def director_and_origin(self) -> tuple[h.Server, h.Server]:
         d = self.director()
         o = self.serve(self.root, d, rate=self.RATE)
         self.wait_ls(d.address, lambda rows: self.servers_of(rows, self.NAME) == 1,
                      REGISTER_TIMEOUT, f"{self.NAME} registered")
+        return d, o
+
+    def origin_and_relays(self, n: int) -> tuple[h.Server, h.Server, list[h.Server]]:
+        d, o = self.director_and_origin()
         relays = [self.relay(d, o) for _ in range(n)]
         self.wait_relays(d, {r.address: [o.address] for r in relays}, REGISTER_TIMEOUT)
         return d, o, relays
@@ -88,6 +93,15 @@ class RoutesCase(DirectorTransferCase):
     def routes_output(self, rc: int, err: str, addresses: list[str]) -> dict[str, dict]:
         return self.by_addr(self.check_output(rc, err, addresses))
 
+    def assert_every_route_carries(self, r, o: h.Server, relays: list[h.Server]) -> None:
+        """The get `r` took blocks from o directly and through each relay."""
+        routes = [self.route(o, x) for x in relays]
+        by = self.routes_output(r.returncode, r.stderr.decode(errors="replace"),
+                               [o.address] + routes)
+        for address in [o.address] + routes:
+            self.assertGreater(by[address]["bytes"], 0, by)
+            self.assertFalse(by[address]["failed"], by)
+
 
 class DirectorRoutes(RoutesCase):
 
@@ -100,12 +114,7 @@ class DirectorRoutes(RoutesCase):
             self.assertIn(f"relay {relay.address} -> {o.address}", r.stdout.decode())
         # One holder: routes without asking (only --no-routes leaves them).
         r = h.run_cmd(self.get_args(d, "--quiet"), timeout=60)
-        routes = [self.route(o, x) for x in relays]
-        by = self.routes_output(r.returncode, r.stderr.decode(errors="replace"),
-                               [o.address] + routes)
-        for address in [o.address] + routes:
-            self.assertGreater(by[address]["bytes"], 0, by)
-            self.assertFalse(by[address]["failed"], by)
+        self.assert_every_route_carries(r, o, relays)
         os.unlink(self.out)
         r = h.run_cmd(self.get_args(d, "--no-routes"), timeout=60)
         self.assertEqual(list(self.routes_output(r.returncode, r.stderr.decode(errors="replace"),
@@ -140,27 +149,15 @@ class RoutesByAnyName(RoutesCase):
     or another spelling of its IP and still be routes to it."""
 
     def test_an_origin_allowed_by_name_or_spelled_otherwise_is_a_route(self) -> None:
-        d = self.director()
-        o = self.serve(self.root, d, rate=self.RATE)
-        self.wait_ls(d.address, lambda rows: self.servers_of(rows, self.NAME) == 1,
-                     REGISTER_TIMEOUT, f"{self.NAME} registered")
+        d, o = self.director_and_origin()
         port = o.address.rsplit(":", 1)[1]
-        relays = []
-        for allowed in (f"localhost:{port}", f"127.1:{port}"):
-            r = h.start_relay([allowed], extra=["--director", d.address], log_dir=self.tmp)
-            self.addCleanup(r.stop)
-            relays.append(r)
+        relays = [self.relay(d, o, allow) for allow in (f"localhost:{port}", f"127.1:{port}")]
         self.wait_ls(d.address,
                      lambda rows: all(o.address in self.relays_listed(rows).get(r.address, [])
                                       for r in relays),
                      REGISTER_TIMEOUT, f"both relays listed for {o.address}")
         r = h.run_cmd(self.get_args(d), timeout=60)
-        routes = [self.route(o, x) for x in relays]
-        by = self.routes_output(r.returncode, r.stderr.decode(errors="replace"),
-                               [o.address] + routes)
-        for address in [o.address] + routes:
-            self.assertGreater(by[address]["bytes"], 0, by)
-            self.assertFalse(by[address]["failed"], by)
+        self.assert_every_route_carries(r, o, relays)
 
 
 class RelayRegistrations(DirectorCase):
