@@ -12,6 +12,8 @@ namespace {
 constexpr uint32_t kMaxRun = 65536;
 // Moved blocks remembered after their first copy (Scheduler::settled_).
 constexpr size_t kMaxSettled = 65536;
+// The shortest step at which a source's ramp-up is judged (Ramping).
+constexpr Clock::duration kRampStepMin = std::chrono::milliseconds(50);
 
 }  // namespace
 
@@ -232,6 +234,15 @@ void Scheduler::UpdateRecentRate(Source& s, uint32_t bytes,
         dt >= tau ? bytes / dt : s.recent_rate * (1 - dt / tau) + bytes / tau;
   }
   s.recent_at = now;
+  // TCP's start doubles the rate each round trip: once a round trip adds
+  // less than a quarter, the path is full (or lost a packet) and the
+  // source's rate means what it says.
+  if (!s.ramped &&
+      now - s.ramp_mark_at >= std::max<Clock::duration>(s.rtt, kRampStepMin)) {
+    if (s.ramp_mark > 0 && s.recent_rate < 1.25 * s.ramp_mark) s.ramped = true;
+    s.ramp_mark = s.recent_rate;
+    s.ramp_mark_at = now;
+  }
 }
 
 void Scheduler::CountDuplicate(uint64_t seq) {
@@ -441,8 +452,10 @@ void Scheduler::CloseInterval(Clock::time_point now) {
   interval_start_ = now;
 }
 
-bool Scheduler::WorthRepattern(const std::vector<double>& shares) const {
+bool Scheduler::WorthRepattern(const std::vector<double>& shares,
+                               Clock::time_point now) const {
   if (membership_changed_) return true;
+  if (Ramping(now)) return false;
   const PatternEpoch& last = chain_.back();
   // Patent criterion 1: the previous pattern has been executed at least once.
   if (blocks_since_pattern_ < last.pattern.size()) return false;
@@ -664,7 +677,8 @@ std::vector<Command> Scheduler::Tick(Clock::time_point now) {
       if (shares.size() <= Index(s.id)) shares.resize(Index(s.id) + 1, 0.0);
       if (s.alive) shares[Index(s.id)] = s.rate;
     }
-    if (membership_changed_ || WorthRepattern(shares)) Repattern(now, &out);
+    if (membership_changed_ || WorthRepattern(shares, now))
+      Repattern(now, &out);
   }
   RefetchDropped(&out);
   RepairLost(now, &out);

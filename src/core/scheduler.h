@@ -245,6 +245,11 @@ class Scheduler {
     // what it can send while its deliveries wait behind a loss.
     double peak_rate = 0;
     std::optional<Clock::time_point> recent_at;
+    // recent_rate a round trip ago, and when; ramped once a round trip
+    // no longer raised it by a quarter (Ramping).
+    double ramp_mark = 0;
+    Clock::time_point ramp_mark_at{};
+    bool ramped = false;
     // Its recent blocks: the rate work stealing predicts with.
     DeliveryRate delivery;
     double hint = 0;
@@ -280,7 +285,8 @@ class Scheduler {
   size_t ChoosePatternSize(const std::vector<double>& shares) const;
 
   void CloseInterval(Clock::time_point now);
-  bool WorthRepattern(const std::vector<double>& shares) const;
+  bool WorthRepattern(const std::vector<double>& shares,
+                      Clock::time_point now) const;
   void Repattern(Clock::time_point now, std::vector<Command>* out);
   // Own blocks of s past walk_next that the server has passed when a
   // command sent now reaches it: what is on the wire and in buffers, plus
@@ -310,7 +316,10 @@ class Scheduler {
   // Whether work stealing runs at this tick though no interval closed.
   bool RebalanceDue(Clock::time_point now) const;
   // Whether work stealing runs every few ticks (the work left is short).
-  bool FrequentRebalance() const;
+  bool FrequentRebalance(Clock::time_point now) const;
+  // Whether a living source is still in its TCP start: no first pattern
+  // from measurements yet, work stealing in steps.
+  bool Ramping(Clock::time_point now) const;
   // Each source's outstanding blocks in the order it will send them.
   std::map<SourceId, std::vector<uint64_t>> OutstandingWork() const;
   // Leading entries of a source's work that may already be on their way

@@ -2,6 +2,7 @@
 // late in-order block, work stealing, the end game and stall detection.
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <set>
 
 #include "core/scheduler.h"
@@ -21,6 +22,10 @@ constexpr Clock::duration kRecentWindowMax = std::chrono::milliseconds(500);
 constexpr Clock::duration kRebalanceEvery = std::chrono::milliseconds(50);
 constexpr uint64_t kFrequentRebalanceBlocks = 4096;
 constexpr Clock::duration kFrequentTail = std::chrono::seconds(2);
+// A source ramps up (TCP's start) for this many of its round trips after its
+// first block, for at most this long after it was added.
+constexpr int kRampRtts = 6;
+constexpr Clock::duration kRampAtMost = std::chrono::seconds(3);
 
 }  // namespace
 
@@ -163,25 +168,33 @@ void Scheduler::Rebalance(Clock::time_point now, std::vector<Command>* out) {
   auto blocks = [&](const Source* s) {
     return static_cast<double>(work[s->id].size() * layout_.block_size);
   };
+  auto measured = [&](const Source* s) { return rate[s->id].low > 0; };
+  // Nothing delivered yet: a far source still in its TCP start.
+  auto unheard = [&](const Source* s) {
+    return !s->first_block_at && !work[s->id].empty();
+  };
   auto donor_finish = [&](const Source* s) {
+    if (!measured(s)) return std::numeric_limits<double>::infinity();
     return blocks(s) / rate[s->id].high;
   };
   auto taker_finish = [&](const Source* s) {
     return std::max(blocks(s) / rate[s->id].low, Seconds(s->rtt));
   };
-  bool in_steps = FrequentRebalance();
+  bool in_steps = FrequentRebalance(now);
   // What a taker got is served first, not last: it does not give in the
   // same call (its list here would say otherwise).
   std::set<SourceId> took;
   for (int round = 0; round < 4; ++round) {
     const Source *donor = nullptr, *taker = nullptr;
     for (const Source* s : alive) {
-      if (rate[s->id].low <= 0) continue;
-      if (!took.count(s->id) &&
+      // One that has delivered nothing yet gives in steps only: what a
+      // measured one is about to run out of, from the back of its work.
+      bool gives = measured(s) || (in_steps && unheard(s));
+      if (gives && !took.count(s->id) &&
           (!donor || donor_finish(s) > donor_finish(donor)))
         donor = s;
       // Not one held by back-pressure: see RepairLost.
-      if (paused_.count(s->id)) continue;
+      if (!measured(s) || paused_.count(s->id)) continue;
       if (!taker || taker_finish(s) < taker_finish(taker)) taker = s;
     }
     if (!donor || !taker || donor == taker) break;
@@ -189,9 +202,11 @@ void Scheduler::Rebalance(Clock::time_point now, std::vector<Command>* out) {
     double gap = donor_finish(donor) - taker_finish(taker);
     if (gap < config_.steal_threshold_s) break;
     double taker_rate = rate[taker->id].low;
-    double cost = layout_.block_size / rate[donor->id].high +
-                  layout_.block_size / taker_rate;
-    double wanted = gap / cost;
+    double wanted = std::numeric_limits<double>::infinity();
+    if (measured(donor)) {
+      wanted = gap / (layout_.block_size / rate[donor->id].high +
+                      layout_.block_size / taker_rate);
+    }
     if (in_steps) {
       // Enough to keep it busy a round trip and two steps from now.
       double busy =
@@ -217,14 +232,16 @@ void Scheduler::Rebalance(Clock::time_point now, std::vector<Command>* out) {
   EndGame(now, work, rate, out);
 }
 
-bool Scheduler::FrequentRebalance() const {
+bool Scheduler::FrequentRebalance(Clock::time_point now) const {
   // Cheap enough so often only where the work to scan is short.
   if (Horizon() - received_.next_in_order() > kFrequentRebalanceBlocks)
     return false;
-  // In the tail, or before any rate is known (the first pattern's equal
-  // shares are a guess). In between, the pattern shares the work and
+  // In the tail, before any rate is known (the first pattern's equal
+  // shares are a guess), or while a source is still in its TCP start
+  // (Ramping). In between, the pattern shares the work and
   // stealing at each interval corrects it: moved blocks are served first,
   // and a taker whose link then drops holds up the in-order point.
+  if (Ramping(now)) return true;
   double total = 0;
   for (const auto& s : sources_)
     if (s.alive) total += s.rate;
@@ -234,8 +251,23 @@ bool Scheduler::FrequentRebalance() const {
   return total <= 0 || left / total <= Seconds(kFrequentTail);
 }
 
+// A source's first round trips measure its TCP start, not its path: its
+// delivery rate doubles each round trip until the path is full (six round
+// trips from TCP's first window fill a path of several hundred segments).
+// Until then a rate says nothing about its share; stealing in steps feeds
+// the others meanwhile. A source still quiet a few seconds after it was
+// added is judged as it is.
+bool Scheduler::Ramping(Clock::time_point now) const {
+  for (const auto& s : sources_) {
+    if (!s.alive || s.ramped || now - s.added_at >= kRampAtMost) continue;
+    if (!s.first_block_at || now - *s.first_block_at < kRampRtts * s.rtt)
+      return true;
+  }
+  return false;
+}
+
 bool Scheduler::RebalanceDue(Clock::time_point now) const {
-  return now - last_rebalance_at_ >= kRebalanceEvery && FrequentRebalance();
+  return now - last_rebalance_at_ >= kRebalanceEvery && FrequentRebalance(now);
 }
 
 // The last blocks must not wait on the slowest source: when a source will

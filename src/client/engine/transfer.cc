@@ -784,7 +784,12 @@ awaitable<Expected<GetReport>> Transfer::RunSteps() {
     if (!s && vote_lost_) output_->Discard();
     if (!s) co_return Unexpected{WithResumeHint(s.error())};
   }
+  auto finishing = Clock::now();
   if (auto s = output_->Finish(); !s) co_return Unexpected{s.error()};
+  spdlog::debug(
+      "output finished (synced, named) in {:.1f} ms",
+      std::chrono::duration<double, std::milli>(Clock::now() - finishing)
+          .count());
   TellProgress(Clock::now(), /*last=*/true);
   co_return Report();
 }
