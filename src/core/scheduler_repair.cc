@@ -169,13 +169,23 @@ void Scheduler::Rebalance(Clock::time_point now, std::vector<Command>* out) {
     return static_cast<double>(work[s->id].size() * layout_.block_size);
   };
   auto measured = [&](const Source* s) { return rate[s->id].low > 0; };
-  // Nothing delivered yet: a far source still in its TCP start.
+  // Not measurable yet (nothing delivered, or too few blocks for a rate)
+  // while in its TCP start, with more work than it may have sent already.
   auto unheard = [&](const Source* s) {
-    return !s->first_block_at && !work[s->id].empty();
+    bool young =
+        !s->first_block_at || now - *s->first_block_at < kRampRtts * s->rtt;
+    return !measured(s) && young && work[s->id].size() > InFlight(*s);
   };
   auto donor_finish = [&](const Source* s) {
     if (!measured(s)) return std::numeric_limits<double>::infinity();
     return blocks(s) / rate[s->id].high;
+  };
+  // Whether a would finish after b; of two not measured, the one with
+  // more work.
+  auto later = [&](const Source* a, const Source* b) {
+    if (measured(a) != measured(b)) return !measured(a);
+    if (!measured(a)) return blocks(a) > blocks(b);
+    return donor_finish(a) > donor_finish(b);
   };
   auto taker_finish = [&](const Source* s) {
     return std::max(blocks(s) / rate[s->id].low, Seconds(s->rtt));
@@ -187,12 +197,10 @@ void Scheduler::Rebalance(Clock::time_point now, std::vector<Command>* out) {
   for (int round = 0; round < 4; ++round) {
     const Source *donor = nullptr, *taker = nullptr;
     for (const Source* s : alive) {
-      // One that has delivered nothing yet gives in steps only: what a
+      // One not measured yet, in its start, gives in steps only: what a
       // measured one is about to run out of, from the back of its work.
       bool gives = measured(s) || (in_steps && unheard(s));
-      if (gives && !took.count(s->id) &&
-          (!donor || donor_finish(s) > donor_finish(donor)))
-        donor = s;
+      if (gives && !took.count(s->id) && (!donor || later(s, donor))) donor = s;
       // Not one held by back-pressure: see RepairLost.
       if (!measured(s) || paused_.count(s->id)) continue;
       if (!taker || taker_finish(s) < taker_finish(taker)) taker = s;
@@ -259,7 +267,10 @@ bool Scheduler::FrequentRebalance(Clock::time_point now) const {
 // added is judged as it is.
 bool Scheduler::Ramping(Clock::time_point now) const {
   for (const auto& s : sources_) {
-    if (!s.alive || s.ramped || now - s.added_at >= kRampAtMost) continue;
+    // One with nothing to send (no slots, or ended) is not starting.
+    if (!s.alive || s.ramped || s.ended || !s.has_slots ||
+        now - s.added_at >= kRampAtMost)
+      continue;
     if (!s.first_block_at || now - *s.first_block_at < kRampRtts * s.rtt)
       return true;
   }

@@ -515,10 +515,10 @@ TEST(SchedulerTest, AShortTransferOverLongPathsMakesAlmostNoDuplicates) {
 // trip): the far ones' first rates measure their start, not their paths.
 // No pattern is cut from those (Ramping); the nearest path is fed in steps
 // from the back of the far ones' work, from before their first block.
-// Here 1.26 s, 6 % under the nearest path alone; before, 1.34 s: the far
-// paths' help was lost to their start. (In this model the rule costs 3 %
-// at 64 MiB, where a pattern once the far paths are measured came too late
-// to be placed; on the bench, with its losses in TCP's start, 64 MiB was
+// Here 1.26 s, 6 % under the nearest path alone at its full rate; before,
+// 1.34 s: the far paths' help was lost to their start. (In this model the rule
+// costs 3 % at 64 MiB, where a pattern once the far paths are measured came too
+// late to be placed; on the bench, with its losses in TCP's start, 64 MiB was
 // faster: docs/benchmarks.md.)
 TEST(SchedulerTest, SlowStartingFarPathsDoNotStarveTheNearOne) {
   uint64_t size = 16ull << 20;
@@ -531,7 +531,7 @@ TEST(SchedulerTest, SlowStartingFarPathsDoNotStarveTheNearOne) {
   ASSERT_TRUE(sim.scheduler().complete());
   EXPECT_LT(sim.duplicate_blocks(), 0.01 * (size / kBlock));
   double nearest_alone = static_cast<double>(size) / sim.server(0).rate;
-  EXPECT_LT(t, 0.95 * nearest_alone);
+  EXPECT_LT(t, 0.97 * nearest_alone);
 }
 
 // A link that flaps between its rate and a fifth of it every second: the
