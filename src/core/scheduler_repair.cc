@@ -169,12 +169,12 @@ void Scheduler::Rebalance(Clock::time_point now, std::vector<Command>* out) {
     return static_cast<double>(work[s->id].size() * layout_.block_size);
   };
   auto measured = [&](const Source* s) { return rate[s->id].low > 0; };
-  // Not measurable yet (nothing delivered, or too few blocks for a rate)
-  // while in its TCP start, with more work than it may have sent already.
+  // Nothing delivered yet (a far source in its TCP start), with more work
+  // than it may have sent already. (One with a block or two and no rate
+  // yet is left alone: its next blocks are on their way, and taking them
+  // made duplicates at 10/40/80 ms.)
   auto unheard = [&](const Source* s) {
-    bool young =
-        !s->first_block_at || now - *s->first_block_at < kRampRtts * s->rtt;
-    return !measured(s) && young && work[s->id].size() > InFlight(*s);
+    return !s->first_block_at && work[s->id].size() > InFlight(*s);
   };
   auto donor_finish = [&](const Source* s) {
     if (!measured(s)) return std::numeric_limits<double>::infinity();
@@ -197,7 +197,7 @@ void Scheduler::Rebalance(Clock::time_point now, std::vector<Command>* out) {
   for (int round = 0; round < 4; ++round) {
     const Source *donor = nullptr, *taker = nullptr;
     for (const Source* s : alive) {
-      // One not measured yet, in its start, gives in steps only: what a
+      // One that has delivered nothing yet gives in steps only: what a
       // measured one is about to run out of, from the back of its work.
       bool gives = measured(s) || (in_steps && unheard(s));
       if (gives && !took.count(s->id) && (!donor || later(s, donor))) donor = s;
