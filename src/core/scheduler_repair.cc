@@ -26,6 +26,9 @@ constexpr Clock::duration kFrequentTail = std::chrono::seconds(2);
 // first block, for at most this long after it was added.
 constexpr int kRampRtts = 6;
 constexpr Clock::duration kRampAtMost = std::chrono::seconds(3);
+// A source that has sent no block gives its work away no sooner than this
+// (and two of its round trips) after it was added.
+constexpr Clock::duration kSilentAfter = std::chrono::milliseconds(100);
 
 }  // namespace
 
@@ -174,7 +177,11 @@ void Scheduler::Rebalance(Clock::time_point now, std::vector<Command>* out) {
   // yet is left alone: its next blocks are on their way, and taking them
   // made duplicates at 10/40/80 ms.)
   auto unheard = [&](const Source* s) {
-    return !s->first_block_at && work[s->id].size() > InFlight(*s);
+    // Not before two of its round trips: a near one's first blocks are on
+    // their way (relays on loopback: half the blocks came twice).
+    auto quiet_for = std::max<Clock::duration>(2 * s->rtt, kSilentAfter);
+    return !s->first_block_at && now - s->added_at >= quiet_for &&
+           work[s->id].size() > InFlight(*s);
   };
   auto donor_finish = [&](const Source* s) {
     if (!measured(s)) return std::numeric_limits<double>::infinity();
