@@ -516,10 +516,18 @@ void Scheduler::Repattern(Clock::time_point now, std::vector<Command>* out) {
   // the next interval instead of starved.
   double mean = MeasuredMean();
   if (mean <= 0) mean = 1.0;
+  // While a source is in its TCP start the rates measure that start: a
+  // source joining or leaving then changes who shares, not the others'
+  // proportions (the current pattern's; a joiner gets the mean).
+  const Pattern& current = chain_.back().pattern;
+  bool ramping = Ramping(now);
+  if (ramping) mean = static_cast<double>(current.size()) / sources_.size();
   std::vector<double> shares;
   for (const auto& s : sources_) {
     if (shares.size() <= Index(s.id)) shares.resize(Index(s.id) + 1, 0.0);
-    if (s.alive) shares[Index(s.id)] = s.rate > 0 ? s.rate : mean;
+    if (!s.alive) continue;
+    double known = ramping ? current.CountOf(s.id) : s.rate;
+    shares[Index(s.id)] = known > 0 ? known : mean;
   }
   if (std::none_of(shares.begin(), shares.end(),
                    [](double x) { return x > 0; }))

@@ -534,6 +534,32 @@ TEST(SchedulerTest, SlowStartingFarPathsDoNotStarveTheNearOne) {
   EXPECT_LT(t, 0.97 * nearest_alone);
 }
 
+// A source that fails while another is still in its TCP start: the new
+// pattern shares among the living as the old one did, not by rates of
+// that start (source 1 has sent two blocks in 450 ms and would get 2 %).
+TEST(SchedulerTest, AFailureDuringTCPsStartKeepsTheOthersProportions) {
+  StreamLayout layout{1024ull * kBlock, kBlock};
+  auto at = [](int ms) { return Clock::time_point{} + milliseconds(ms); };
+  Scheduler s(layout, SchedulerConfig{}, at(0));
+  for (SourceId id : {kA, kB, kC}) s.AddSource(id, 1.0, milliseconds(100));
+  s.Start(at(0), 0, Pattern({kA, kB, kC}));
+  for (int ms = 10, q = 0; ms <= 550; ms += 10) {
+    s.OnBlock(kA, 3 * q++, kBlock, at(ms - 5));
+    s.OnBlock(kA, 3 * q++, kBlock, at(ms));
+    if (ms == 300) s.OnBlock(kB, 1, kBlock, at(ms));
+    if (ms == 450) s.OnBlock(kB, 4, kBlock, at(ms));
+    s.Tick(at(ms));
+  }
+  ASSERT_GT(s.rate(kA), 20 * s.rate(kB)) << "the first interval has closed";
+  s.OnSourceFailed(kC, at(555));
+  std::optional<Pattern> next;
+  for (const Command& c : s.Tick(at(560)))
+    if (c.kind == Command::Kind::kPattern) next = c.pattern;
+  ASSERT_TRUE(next.has_value());
+  EXPECT_EQ(next->CountOf(kA), next->CountOf(kB));
+  EXPECT_EQ(next->CountOf(kC), 0u);
+}
+
 // A link that flaps between its rate and a fifth of it every second: the
 // estimate follows it without a new pattern at every interval.
 TEST(SchedulerTest, AFlappingLinkDoesNotChurnPatterns) {
