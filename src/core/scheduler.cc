@@ -514,14 +514,14 @@ void Scheduler::Repattern(Clock::time_point now, std::vector<Command>* out) {
   membership_changed_ = false;
   // A living source not yet measured gets the mean rate: it is measured in
   // the next interval instead of starved.
-  double mean = MeasuredMean();
-  if (mean <= 0) mean = 1.0;
   // While a source is in its TCP start the rates measure that start: a
   // source joining or leaving then changes who shares, not the others'
   // proportions (the current pattern's; a joiner gets the mean).
   const Pattern& current = chain_.back().pattern;
   bool ramping = Ramping(now);
-  if (ramping) mean = static_cast<double>(current.size()) / sources_.size();
+  double mean = ramping ? static_cast<double>(current.size()) / sources_.size()
+                        : MeasuredMean();
+  if (mean <= 0) mean = 1.0;
   std::vector<double> shares;
   for (const auto& s : sources_) {
     if (shares.size() <= Index(s.id)) shares.resize(Index(s.id) + 1, 0.0);

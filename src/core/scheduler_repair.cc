@@ -172,13 +172,11 @@ void Scheduler::Rebalance(Clock::time_point now, std::vector<Command>* out) {
     return static_cast<double>(work[s->id].size() * layout_.block_size);
   };
   auto measured = [&](const Source* s) { return rate[s->id].low > 0; };
-  // Nothing delivered yet (a far source in its TCP start), with more work
-  // than it may have sent already. (One with a block or two and no rate
-  // yet is left alone: its next blocks are on their way, and taking them
-  // made duplicates at 10/40/80 ms.)
+  // Nothing delivered for two of its round trips since it was added (a far
+  // source in its TCP start), with more work than it may have sent already.
+  // Sooner, or with a block or two and no rate yet, its next blocks are on
+  // their way: taking them made duplicates (relays on loopback; 10/40/80 ms).
   auto unheard = [&](const Source* s) {
-    // Not before two of its round trips: a near one's first blocks are on
-    // their way (relays on loopback: half the blocks came twice).
     auto quiet_for = std::max<Clock::duration>(2 * s->rtt, kSilentAfter);
     return !s->first_block_at && now - s->added_at >= quiet_for &&
            work[s->id].size() > InFlight(*s);
