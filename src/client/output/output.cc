@@ -4,7 +4,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -12,6 +11,7 @@
 #include <mutex>
 #include <optional>
 
+#include "client/output/data_sync.h"
 #include "client/output/output_sink.h"
 #include "client/output/resume_state.h"
 #include "core/errc.h"
@@ -29,8 +29,10 @@ class FileOutput : public Output {
         fd_(fd),
         layout_(layout),
         received_(layout.block_count()),
-        resume_key_(std::move(resume_key)) {}
+        resume_key_(std::move(resume_key)),
+        data_sync_(fd, part_) {}
   ~FileOutput() override {
+    (void)data_sync_.Stop();  // before the checkpoint's sync and the close
     if (!saving_->finished && !resume_key_.empty() &&
         received_.received() > 0) {
       // Keep what is verified for the next run.
@@ -91,20 +93,8 @@ class FileOutput : public Output {
       payload = payload.subspan(static_cast<size_t>(n));
       at += n;
     }
-    WriteBehind(size);
+    data_sync_.Wrote(size);
     return Ok{};
-  }
-
-  // Starts the disk's writeback of what was written so far every
-  // kWriteBehind bytes, without waiting for it to finish (it may wait for
-  // room in the device's queue: on the worker, not the network thread): the
-  // fsync before the rename then waits for the last few MiB, not for the
-  // whole file (the kernel would otherwise hold up to a tenth of memory
-  // dirty until that fsync).
-  void WriteBehind(uint64_t written) {
-    uint64_t before = unsynced_.fetch_add(written, std::memory_order_relaxed);
-    if ((before + written) / kWriteBehind == before / kWriteBehind) return;
-    ::sync_file_range(fd_, 0, 0, SYNC_FILE_RANGE_WRITE);  // advisory
   }
 
   Put Commit(uint64_t seq) override {
@@ -112,6 +102,7 @@ class FileOutput : public Output {
   }
 
   Status Finish() override {
+    if (Status s = data_sync_.Stop(); !s) return s;
     if (::fsync(fd_) != 0) return Unexpected{IoError("fsync " + part_)};
     if (::rename(part_.c_str(), path_.c_str()) != 0) {
       return Unexpected{IoError("rename to " + path_)};
@@ -147,10 +138,7 @@ class FileOutput : public Output {
   core::ReceivedSet received_;
   std::string resume_key_;
   uint64_t resumed_bytes_ = 0;
-  static constexpr uint64_t kWriteBehind = 4u << 20;
-  // Bytes written (by any writer thread): WriteBehind starts the writeback
-  // each time this passes a multiple of kWriteBehind.
-  std::atomic<uint64_t> unsynced_{0};
+  DataSync data_sync_;  // written by any writer thread
 };
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "client/output/data_sync.h"
 #include "core/errc.h"
 
 namespace braid::client {
@@ -57,11 +58,23 @@ class FdSink : public VectoredSink {
 class FileSink : public FdSink {
  public:
   FileSink(std::string path, int fd)
-      : FdSink(fd, true), path_(std::move(path)), part_(PartPath(path_)) {}
+      : FdSink(fd, true),
+        path_(std::move(path)),
+        part_(PartPath(path_)),
+        data_sync_(fd, part_) {}
   ~FileSink() override {
+    (void)data_sync_.Stop();  // before FdSink closes the file
     if (!finished_) ::unlink(part_.c_str());
   }
+  Status PutAll(std::span<const std::span<const uint8_t>> pieces) override {
+    if (Status s = FdSink::PutAll(pieces); !s) return s;
+    uint64_t bytes = 0;
+    for (auto p : pieces) bytes += p.size();
+    data_sync_.Wrote(bytes);
+    return Ok{};
+  }
   Status Finish() override {
+    if (Status s = data_sync_.Stop(); !s) return s;
     if (::fsync(fd_) != 0) return Unexpected{IoError("fsync " + part_)};
     if (::rename(part_.c_str(), path_.c_str()) != 0)
       return Unexpected{IoError("rename to " + path_)};
@@ -73,6 +86,7 @@ class FileSink : public FdSink {
   std::string path_;
   std::string part_;
   bool finished_ = false;
+  DataSync data_sync_;
 };
 
 class InOrderOutput : public Output {

@@ -1,0 +1,57 @@
+#include "client/output/data_sync.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <utility>
+
+#include "core/errc.h"
+
+namespace braid::client {
+
+DataSync::DataSync(int fd, std::string what, uint64_t every)
+    : fd_(fd), what_(std::move(what)), every_(every) {}
+
+DataSync::~DataSync() { (void)Stop(); }
+
+void DataSync::Wrote(uint64_t bytes) {
+  uint64_t before = written_.fetch_add(bytes, std::memory_order_relaxed);
+  if ((before + bytes) / every_ == before / every_) return;
+  std::lock_guard lock(mu_);
+  if (stop_) return;
+  if (!thread_.joinable()) thread_ = std::thread([this] { Run(); });
+  wake_.notify_one();
+}
+
+void DataSync::Run() {
+  std::unique_lock lock(mu_);
+  for (;;) {
+    wake_.wait(lock, [this] {
+      return stop_ ||
+             written_.load(std::memory_order_relaxed) - synced_ >= every_;
+    });
+    if (stop_) return;
+    synced_ = written_.load(std::memory_order_relaxed);
+    lock.unlock();
+    int rc = ::fdatasync(fd_);
+    int err = errno;
+    syncs_.fetch_add(1, std::memory_order_relaxed);
+    lock.lock();
+    if (rc != 0 && error_ == 0) error_ = err;
+  }
+}
+
+Status DataSync::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  wake_.notify_one();
+  if (thread_.joinable()) thread_.join();
+  std::lock_guard lock(mu_);
+  if (error_ == 0) return Ok{};
+  errno = error_;
+  return Unexpected{IoError("fdatasync " + what_)};
+}
+
+}  // namespace braid::client
