@@ -42,8 +42,9 @@ set(CPACK_DEBIAN_PACKAGE_SECTION net)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 # A shlibs file for libbraid (packaging/deb/triggers runs ldconfig).
 set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS ON)
-# adduser for postinst; systemctl is called only where systemd runs.
-set(CPACK_DEBIAN_PACKAGE_DEPENDS "adduser")
+# adduser for postinst; systemctl is called only where systemd runs. The
+# program loads libcurl when first used (not seen by shlibdeps).
+set(CPACK_DEBIAN_PACKAGE_DEPENDS "adduser, libcurl4 (>= 7.88)")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
   ${CMAKE_SOURCE_DIR}/packaging/deb/postinst
   ${CMAKE_SOURCE_DIR}/packaging/deb/prerm
