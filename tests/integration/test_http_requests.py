@@ -6,6 +6,7 @@ process on 127.0.0.1:0. Every output is compared by SHA-256.
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import socket
@@ -274,6 +275,35 @@ class MirrorsStartAtOnce(MirrorCase):
         for s in st["sources"]:
             self.assertGreater(s["bytes"], 0, st)
         self.assertIn(f"links mirror {third.url}: it joins", err)
+
+    def test_a_session_keeps_the_mirrors_a_later_mirror_links(self) -> None:
+        """The links (RFC 6249) of a mirror that answers after the first:
+        the mirror they name serves the session's later fetches too (a
+        proxy's session here: its description, then two GETs), not only
+        the transfer that learned of it."""
+        first_port = h.closed_port()
+        first_url = f"http://127.0.0.1:{first_port}/f.bin"
+        third = self.mirror()
+        second = self.mirror(link=f"<{third.url}>; rel=duplicate, <{first_url}>; rel=duplicate")
+        first = self.mirror(port=first_port, link=f"<{second.url}>; rel=duplicate")
+        proxy = h.start_daemon([h.braid_bin(), "proxy", "--listen", "127.0.0.1:0",
+                                "--source", first.url], "braid proxy", log_dir=self.tmp,
+                               env={**os.environ, **NO_PROXY_ENV})
+        self.addCleanup(proxy.stop)
+        asked = []
+        for _ in range(2):
+            conn = http.client.HTTPConnection("127.0.0.1", proxy.port, timeout=60)
+            try:
+                conn.request("GET", "/f.bin")
+                resp = conn.getresponse()
+                body = resp.read()
+            finally:
+                conn.close()
+            self.assertEqual(resp.status, 200, body[:300])
+            self.assertEqual(h.sha256_bytes(body), self.digest)
+            asked.append(len(third.requests))
+        self.assertGreater(asked[0], 0, proxy.stderr_text())
+        self.assertGreater(asked[1], asked[0], proxy.stderr_text())
 
     # Under ctest with the sanitized binary the late mirror is not given up
     # on before the others finish (it passes run directly, sanitized or

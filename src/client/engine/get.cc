@@ -33,10 +33,12 @@ void AddMirror(const Url& url, GetOptions* options) {
 
 namespace {
 
-// Why a transfer ended before its start and should run again.
+// Why a transfer ended before its start and should run again; and what
+// later transfers may use.
 struct Again {
   bool overturned = false;           // the vote overturned a tentative start
   std::optional<MirrorLinks> links;  // a mirror linked more (RFC 6249)
+  std::vector<Url> linked_later;     // Transfer::MirrorsLinkedLater
 };
 
 // Runs step (a Transfer coroutine) on a fresh io_context until it ends; a
@@ -74,7 +76,10 @@ Expected<T> RunOnOwnContext(const GetOptions& options,
       },
       net::LogFailure("the transfer's watcher"));
   io.run();
-  if (again) *again = {transfer.overturned(), transfer.mirror_links()};
+  if (again) {
+    *again = {transfer.overturned(), transfer.mirror_links(),
+              transfer.MirrorsLinkedLater()};
+  }
   if (!result) return MakeError(Errc::kIoError, "transfer did not finish");
   return std::move(*result);
 }
@@ -106,6 +111,9 @@ Expected<T> RunUntilSettled(GetOptions* options,
     } else if (again.overturned) {
       options->tentative_start = false;  // the same, waiting for the vote
     } else {
+      // Kept for the caller's later transfers (a session's fetches), which
+      // follow no links (AdoptSources).
+      for (const Url& url : again.linked_later) AddMirror(url, options);
       return result;
     }
   }

@@ -42,6 +42,11 @@ class Transfer {
   const std::optional<MirrorLinks>& mirror_links() const {
     return mirror_links_;
   }
+  // The mirrors that mirrors answering after the start linked (RFC 6249)
+  // and that the options do not have, but those that joined and failed: a
+  // session's later fetches take them as given mirrors (RunUntilSettled).
+  // None when links are not followed; at most kMaxLinkedJoiners.
+  std::vector<Url> MirrorsLinkedLater() const;
 
  private:
   // Finding sources (transfer_sources.cc): the director, discovery, and

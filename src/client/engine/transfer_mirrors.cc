@@ -204,6 +204,30 @@ void Transfer::JoinLinkedMirrors(const SourceConn& s) {
   }
 }
 
+std::vector<Url> Transfer::MirrorsLinkedLater() const {
+  std::vector<Url> out;
+  if (!options_.follow_mirror_links) return out;
+  auto failed = [&](const std::string& name) {
+    return std::any_of(all_.begin(), all_.end(), [&](const auto& t) {
+      return t->name() == name && t->failure;
+    });
+  };
+  for (const auto& s : all_) {
+    const HttpMirror* m = s->mirror();
+    if (!m || s->failure) continue;
+    for (const Url& url : m->links().duplicates) {
+      if (out.size() >= kMaxLinkedJoiners) return out;
+      std::string name = url.ToString();
+      bool listed = HasMirror(options_, url) ||
+                    std::any_of(out.begin(), out.end(), [&](const Url& u) {
+                      return u.ToString() == name;
+                    });
+      if (!listed && !failed(name)) out.push_back(url);
+    }
+  }
+  return out;
+}
+
 // What the mirrors that took part state as the file's SHA-256: one value
 // they all give (those that give one), or nothing.
 std::optional<core::Digest> Transfer::StatedSha256() const {
