@@ -89,7 +89,11 @@ class AdaptiveTransfer(unittest.TestCase):
             return json.load(f), trace
 
     def test_shares_follow_static_rates(self) -> None:
-        servers, _ = self.start(["40MB", "20MB", "10MB"])
+        # The sanitized client, on two cores shared with other tests, cannot
+        # take 70 MB/s: the fast source's first interval then measures the
+        # client, not the server (a share of 0.52 for 0.57 once). Same ratios.
+        rates = ["12MB", "6MB", "3MB"] if h.SANITIZED else ["40MB", "20MB", "10MB"]
+        servers, _ = self.start(rates)
         st, trace = self.run_get(servers)
         self.assertGreater(st["patterns"], 1, "the first guess must be replaced by a measured pattern")
         self.assertLessEqual(st["duplicate_bytes"], self.SIZE // 50)

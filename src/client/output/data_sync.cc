@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <utility>
 
 #include "core/errc.h"
@@ -25,12 +26,16 @@ void DataSync::Wrote(uint64_t bytes) {
 
 void DataSync::Run() {
   std::unique_lock lock(mu_);
+  auto next = std::chrono::steady_clock::now();
   for (;;) {
     wake_.wait(lock, [this] {
       return stop_ ||
              written_.load(std::memory_order_relaxed) - synced_ >= every_;
     });
-    if (stop_) return;
+    // At most one sync per kGap: at high rates each covers more, and the
+    // file system's journal commits stay few.
+    if (wake_.wait_until(lock, next, [this] { return stop_; })) return;
+    next = std::chrono::steady_clock::now() + kGap;
     synced_ = written_.load(std::memory_order_relaxed);
     lock.unlock();
     int rc = ::fdatasync(fd_);

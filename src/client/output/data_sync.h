@@ -8,6 +8,7 @@
 #include <braid/expected.h>
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
@@ -19,6 +20,7 @@ namespace braid::client {
 class DataSync {
  public:
   static constexpr uint64_t kEvery = 1u << 20;
+  static constexpr std::chrono::milliseconds kGap{25};
 
   // fd stays owned by the caller and open until Stop returns. what names
   // the file in errors.
@@ -29,7 +31,8 @@ class DataSync {
 
   // bytes were written to fd (by any thread): each time the total passes a
   // multiple of `every`, the syncing thread (started on the first) runs
-  // fdatasync once more unless it is still running one. Thread-safe.
+  // fdatasync once more unless it is still running one, no sooner than
+  // kGap after the last began. Thread-safe.
   void Wrote(uint64_t bytes);
 
   // Waits for a sync under way, ends the thread and returns the first
