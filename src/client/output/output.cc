@@ -32,9 +32,12 @@ class FileOutput : public Output {
         resume_key_(std::move(resume_key)),
         data_sync_(fd, part_) {}
   ~FileOutput() override {
-    (void)data_sync_.Stop();  // before the checkpoint's sync and the close
-    if (!saving_->finished && !resume_key_.empty() &&
-        received_.received() > 0) {
+    // Before the checkpoint's sync and the close.
+    if (Status s = data_sync_.Stop(); !s) {
+      std::lock_guard lock(saving_->mu);
+      saving_->sync_error = EIO;
+    }
+    if (!KeepsNoState() && !resume_key_.empty() && received_.received() > 0) {
       // Keep what is verified for the next run.
       if (auto save = Checkpoint(); save && save()) {
         ::close(fd_);
@@ -72,7 +75,12 @@ class FileOutput : public Output {
       // not put the state back after Finish removed it.
       std::lock_guard lock(saving->mu);
       if (saving->finished || saving->discarded) return Ok{};
-      if (::fdatasync(fd) != 0) return Unexpected{IoError("fdatasync " + part)};
+      if (saving->sync_error == 0 && ::fdatasync(fd) != 0)
+        saving->sync_error = errno;
+      if (saving->sync_error != 0) {
+        errno = saving->sync_error;
+        return Unexpected{IoError("fdatasync " + part)};
+      }
       return SaveResumeState(path, state);
     };
   }
@@ -102,12 +110,25 @@ class FileOutput : public Output {
   }
 
   Status Finish() override {
-    if (Status s = data_sync_.Stop(); !s) return s;
-    if (::fsync(fd_) != 0) return Unexpected{IoError("fsync " + part_)};
+    Status synced = data_sync_.Stop();
+    std::lock_guard lock(saving_->mu);  // a checkpoint's sync has ended
+    if (!synced) {
+      saving_->sync_error = EIO;
+      return synced;
+    }
+    if (::fsync(fd_) != 0) {
+      saving_->sync_error = errno;
+      return Unexpected{IoError("fsync " + part_)};
+    }
+    // A write error is reported once per open file: to a checkpoint's sync,
+    // if that came first, and not again to the fsync above.
+    if (saving_->sync_error != 0) {
+      errno = saving_->sync_error;
+      return Unexpected{IoError("fdatasync " + part_)};
+    }
     if (::rename(part_.c_str(), path_.c_str()) != 0) {
       return Unexpected{IoError("rename to " + path_)};
     }
-    std::lock_guard lock(saving_->mu);
     saving_->finished = true;
     ::unlink(state_.c_str());
     return Ok{};
@@ -122,6 +143,12 @@ class FileOutput : public Output {
   const std::string& part() const { return part_; }
 
  private:
+  // No state to save: the file is named, or a data sync failed (what was
+  // written may not be on disk).
+  bool KeepsNoState() const {
+    std::lock_guard lock(saving_->mu);
+    return saving_->finished || saving_->sync_error != 0;
+  }
   std::string path_;
   std::string part_;
   std::string state_;
@@ -131,6 +158,9 @@ class FileOutput : public Output {
     std::mutex mu;
     bool finished = false;   // renamed to its final name; no state file
     bool discarded = false;  // Discard: no state file either
+    // errno of a data sync that failed: what was written may not be on
+    // disk, so no state is saved from then on (nor the file named).
+    int sync_error = 0;
   };
   std::shared_ptr<Saving> saving_ = std::make_shared<Saving>();
   int fd_;
