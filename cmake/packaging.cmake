@@ -43,7 +43,8 @@ set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 # A shlibs file for libbraid (packaging/deb/triggers runs ldconfig).
 set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS ON)
 # adduser for postinst; systemctl is called only where systemd runs. The
-# program loads libcurl when first used (not seen by shlibdeps).
+# program loads libcurl when first used (libbraid, in the package too,
+# links it: named here for the program all the same).
 set(CPACK_DEBIAN_PACKAGE_DEPENDS "adduser, libcurl4 (>= 7.88)")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
   ${CMAKE_SOURCE_DIR}/packaging/deb/postinst

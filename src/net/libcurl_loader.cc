@@ -4,9 +4,9 @@
 // through Debian's libcurl4): 12 ms of every `braid get` from braid servers,
 // more than its first round trip on a near link. These definitions of the
 // libcurl functions braid calls stand in for the library's: the first call
-// dlopens libcurl.so.4 and each forwards to the library's own function.
-// libbraid (a shared library an application links) links libcurl directly
-// and does not contain this file.
+// dlopens libcurl (by the soname of the build's) and each forwards to the
+// library's own function. libbraid (a shared library an application links)
+// links libcurl directly and does not contain this file.
 #define CURL_DISABLE_TYPECHECK  // the option-type macros would rename these
 #include <curl/curl.h>
 #include <dlfcn.h>
@@ -44,8 +44,8 @@ struct Api {
 
 [[noreturn]] void Fail(const char* what) {
   // A broken installation (the package depends on libcurl4): say so once.
-  std::fprintf(stderr, "braid: cannot load libcurl (libcurl.so.4): %s\n",
-               what ? what : "unknown error");
+  std::fprintf(stderr, "braid: cannot load libcurl (%s): %s\n",
+               BRAID_LIBCURL_SONAME, what ? what : "unknown error");
   std::_Exit(1);
 }
 
@@ -56,7 +56,7 @@ void Bind(void* lib, F& f, const char* name) {
 }
 
 Api LoadApi() {
-  void* lib = ::dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
+  void* lib = ::dlopen(BRAID_LIBCURL_SONAME, RTLD_NOW | RTLD_LOCAL);
   if (!lib) Fail(::dlerror());
   Api a{};
   Bind(lib, a.global_init, "curl_global_init");

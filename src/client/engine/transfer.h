@@ -42,9 +42,12 @@ class Transfer {
   const std::optional<MirrorLinks>& mirror_links() const {
     return mirror_links_;
   }
-  // The mirrors that mirrors answering after the start linked (RFC 6249)
-  // and that the options do not have, but those that joined and failed: a
-  // session's later fetches take them as given mirrors (RunUntilSettled).
+  // The mirrors (RFC 6249 duplicates) linked by mirrors that answered and
+  // were not failed or outvoted, and that the options do not have: those
+  // that answered after the first (not followed by starting again) and
+  // those that joined the running transfer, but one that took part and
+  // failed or was outvoted. A session's later fetches take them as given
+  // mirrors (RunUntilSettled), as the first mirror's links are taken.
   // None when links are not followed; at most kMaxLinkedJoiners.
   std::vector<Url> MirrorsLinkedLater() const;
 

@@ -209,12 +209,12 @@ std::vector<Url> Transfer::MirrorsLinkedLater() const {
   if (!options_.follow_mirror_links) return out;
   auto failed = [&](const std::string& name) {
     return std::any_of(all_.begin(), all_.end(), [&](const auto& t) {
-      return t->name() == name && t->failure;
+      return t->name() == name && (t->failure || t->outvoted);
     });
   };
   for (const auto& s : all_) {
     const HttpMirror* m = s->mirror();
-    if (!m || s->failure) continue;
+    if (!m || s->failure || s->outvoted) continue;
     for (const Url& url : m->links().duplicates) {
       if (out.size() >= kMaxLinkedJoiners) return out;
       std::string name = url.ToString();

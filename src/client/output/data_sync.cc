@@ -4,14 +4,19 @@
 
 #include <cerrno>
 #include <chrono>
+#include <system_error>
 #include <utility>
 
 #include "core/errc.h"
 
 namespace braid::client {
 
-DataSync::DataSync(int fd, std::string what, uint64_t every)
-    : fd_(fd), what_(std::move(what)), every_(every) {}
+DataSync::DataSync(int fd, std::string what, std::function<void(int)> on_error,
+                   uint64_t every)
+    : fd_(fd),
+      what_(std::move(what)),
+      on_error_(std::move(on_error)),
+      every_(every) {}
 
 DataSync::~DataSync() { (void)Stop(); }
 
@@ -20,7 +25,14 @@ void DataSync::Wrote(uint64_t bytes) {
   if ((before + bytes) / every_ == before / every_) return;
   std::lock_guard lock(mu_);
   if (stop_) return;
-  if (!thread_.joinable()) thread_ = std::thread([this] { Run(); });
+  if (!thread_.joinable()) {
+    try {
+      thread_ = std::thread([this] { Run(); });
+    } catch (const std::system_error&) {  // no thread to be had (EAGAIN)
+      stop_ = true;
+      return;
+    }
+  }
   wake_.notify_one();
 }
 
@@ -41,6 +53,7 @@ void DataSync::Run() {
     int rc = ::fdatasync(fd_);
     int err = errno;
     syncs_.fetch_add(1, std::memory_order_relaxed);
+    if (rc != 0 && on_error_) on_error_(err);
     lock.lock();
     if (rc != 0 && error_ == 0) error_ = err;
   }

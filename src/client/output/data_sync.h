@@ -11,6 +11,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -23,8 +24,11 @@ class DataSync {
   static constexpr std::chrono::milliseconds kGap{25};
 
   // fd stays owned by the caller and open until Stop returns. what names
-  // the file in errors.
-  DataSync(int fd, std::string what, uint64_t every = kEvery);
+  // the file in errors. on_error, if any, gets the errno of a failed sync
+  // on the syncing thread (before Stop reports it): others that sync the
+  // same fd would not see that error again.
+  DataSync(int fd, std::string what, std::function<void(int)> on_error = {},
+           uint64_t every = kEvery);
   ~DataSync();  // Stop, the error dropped
   DataSync(const DataSync&) = delete;
   DataSync& operator=(const DataSync&) = delete;
@@ -32,7 +36,8 @@ class DataSync {
   // bytes were written to fd (by any thread): each time the total passes a
   // multiple of `every`, the syncing thread (started on the first) runs
   // fdatasync once more unless it is still running one, no sooner than
-  // kGap after the last began. Thread-safe.
+  // kGap after the last began. Thread-safe. If no thread can be started,
+  // nothing is synced early (the caller's fsync still syncs it all).
   void Wrote(uint64_t bytes);
 
   // Waits for a sync under way, ends the thread and returns the first
@@ -48,6 +53,7 @@ class DataSync {
 
   const int fd_;
   const std::string what_;
+  const std::function<void(int)> on_error_;
   const uint64_t every_;
   std::atomic<uint64_t> written_{0};
   std::atomic<uint64_t> syncs_{0};

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <cerrno>
 #include <cstdlib>
 #include <string>
 #include <vector>
@@ -16,7 +18,7 @@ TEST(DataSyncTest, SyncsEachTimeAMultipleIsPassed) {
   ASSERT_GE(fd, 0);
   std::vector<char> chunk(64 * 1024, 'x');
   {
-    DataSync sync(fd, path, 256 * 1024);
+    DataSync sync(fd, path, {}, 256 * 1024);
     sync.Wrote(0);
     EXPECT_EQ(sync.syncs(), 0u);    // nothing passed: no thread, no sync
     for (int i = 0; i < 12; ++i) {  // 768 KiB: three multiples passed
@@ -41,7 +43,9 @@ TEST(DataSyncTest, SyncsEachTimeAMultipleIsPassed) {
 TEST(DataSyncTest, ABackgroundFailureIsReportedByStop) {
   int pipe_fds[2];
   ASSERT_EQ(pipe(pipe_fds), 0);  // fdatasync on a pipe fails (EINVAL)
-  DataSync sync(pipe_fds[1], "the pipe", 1);
+  std::atomic<int> reported{0};
+  DataSync sync(
+      pipe_fds[1], "the pipe", [&](int err) { reported = err; }, 1);
   sync.Wrote(1);
   for (int i = 0; i < 5000 && sync.syncs() == 0; ++i) usleep(1000);
   ASSERT_EQ(sync.syncs(), 1u);
@@ -50,7 +54,8 @@ TEST(DataSyncTest, ABackgroundFailureIsReportedByStop) {
   EXPECT_EQ(s.error().code, Errc::kIoError);
   EXPECT_NE(s.error().what.find("fdatasync the pipe"), std::string::npos)
       << s.error().what;
-  EXPECT_FALSE(sync.Stop());  // still reported
+  EXPECT_FALSE(sync.Stop());           // still reported
+  EXPECT_EQ(reported.load(), EINVAL);  // and told as it happened
   close(pipe_fds[0]);
   close(pipe_fds[1]);
 }

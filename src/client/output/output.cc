@@ -30,7 +30,10 @@ class FileOutput : public Output {
         layout_(layout),
         received_(layout.block_count()),
         resume_key_(std::move(resume_key)),
-        data_sync_(fd, part_) {}
+        data_sync_(fd, part_, [saving = saving_](int err) {
+          std::lock_guard lock(saving->mu);
+          if (saving->sync_error == 0) saving->sync_error = err;
+        }) {}
   ~FileOutput() override {
     // Before the checkpoint's sync and the close.
     if (Status s = data_sync_.Stop(); !s) {
