@@ -288,13 +288,16 @@ class DirectorCatalog(DirectorCase):
         db = os.path.join(self.tmp, "persist.db")
         root, _ = self.small_root("root", {"keep.bin": 3 * MB})
         cid = read_cid(os.path.join(root, "keep.bin"))
-        d = self.director(db=db, heartbeat_ms=200)
+        # Heartbeats every 200 ms (600 ms sanitized: under load a sanitized
+        # server's were late and it expired before the restart, once).
+        beat = int(200 * h.SLOW)
+        d = self.director(db=db, heartbeat_ms=beat)
         srv = self.serve(root, d)
         self.wait_ls(d.address, lambda rows: self.servers_of(rows, "keep.bin") == 1,
                      REGISTER_TIMEOUT, "keep.bin registered")
         self.assertEqual(d.stop(), 0, d.stderr_text())
         srv.kill()  # never comes back
-        d2 = self.director(db=db, heartbeat_ms=200)
+        d2 = self.director(db=db, heartbeat_ms=beat)
         self.assertEqual(self.ls(d2.address),
                          [{"name": "keep.bin", "size": 3 * MB, "content_id": cid, "servers": 1}])
         # A server from before the restart gets 10 s plus one expiry period
