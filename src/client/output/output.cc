@@ -35,11 +35,9 @@ class FileOutput : public Output {
           if (saving->sync_error == 0) saving->sync_error = err;
         }) {}
   ~FileOutput() override {
-    // Before the checkpoint's sync and the close.
-    if (Status s = data_sync_.Stop(); !s) {
-      std::lock_guard lock(saving_->mu);
-      saving_->sync_error = EIO;
-    }
+    // Before the checkpoint's sync and the close (an error of its own is
+    // in saving_ already).
+    (void)data_sync_.Stop();
     if (!KeepsNoState() && !resume_key_.empty() && received_.received() > 0) {
       // Keep what is verified for the next run.
       if (auto save = Checkpoint(); save && save()) {
@@ -78,12 +76,8 @@ class FileOutput : public Output {
       // not put the state back after Finish removed it.
       std::lock_guard lock(saving->mu);
       if (saving->finished || saving->discarded) return Ok{};
-      if (saving->sync_error == 0 && ::fdatasync(fd) != 0)
-        saving->sync_error = errno;
-      if (saving->sync_error != 0) {
-        errno = saving->sync_error;
-        return Unexpected{IoError("fdatasync " + part)};
-      }
+      if (Status s = saving->Sync(fd, ::fdatasync, "fdatasync " + part); !s)
+        return s;
       return SaveResumeState(path, state);
     };
   }
@@ -113,22 +107,9 @@ class FileOutput : public Output {
   }
 
   Status Finish() override {
-    Status synced = data_sync_.Stop();
+    (void)data_sync_.Stop();            // its error, if any, is in saving_
     std::lock_guard lock(saving_->mu);  // a checkpoint's sync has ended
-    if (!synced) {
-      saving_->sync_error = EIO;
-      return synced;
-    }
-    if (::fsync(fd_) != 0) {
-      saving_->sync_error = errno;
-      return Unexpected{IoError("fsync " + part_)};
-    }
-    // A write error is reported once per open file: to a checkpoint's sync,
-    // if that came first, and not again to the fsync above.
-    if (saving_->sync_error != 0) {
-      errno = saving_->sync_error;
-      return Unexpected{IoError("fdatasync " + part_)};
-    }
+    if (Status s = saving_->Sync(fd_, ::fsync, "fsync " + part_); !s) return s;
     if (::rename(part_.c_str(), path_.c_str()) != 0) {
       return Unexpected{IoError("rename to " + path_)};
     }
@@ -164,6 +145,16 @@ class FileOutput : public Output {
     // errno of a data sync that failed: what was written may not be on
     // disk, so no state is saved from then on (nor the file named).
     int sync_error = 0;
+
+    // Syncs fd with `sync` unless a sync failed before: a write error is
+    // reported once per open file, to whichever sync asks first (the
+    // background one, a checkpoint's, the last). REQUIRES: mu held.
+    Status Sync(int fd, int (*sync)(int), const std::string& what) {
+      if (sync_error == 0 && sync(fd) != 0) sync_error = errno;
+      if (sync_error == 0) return Ok{};
+      errno = sync_error;
+      return Unexpected{IoError(what)};
+    }
   };
   std::shared_ptr<Saving> saving_ = std::make_shared<Saving>();
   int fd_;
