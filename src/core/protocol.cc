@@ -282,6 +282,12 @@ Status Take(ByteReader& r, Edge* e) {
   return Ok{};
 }
 
+void Put(ByteWriter& w, const Window& m) { w.U64(m.end); }
+Status Take(ByteReader& r, Window* m) {
+  m->end = r.U64();
+  return Ok{};
+}
+
 void Put(ByteWriter&, const SignatureGet&) {}
 Status Take(ByteReader&, SignatureGet*) { return Ok{}; }
 
@@ -365,6 +371,24 @@ Error WrongReply(const Message& m, const std::string& peer,
     return {e->code, peer + ": " + e->message};
   return {Errc::kBadState,
           peer + ": sent " + FrameTypeName(TypeOf(m)) + ", expected " + wanted};
+}
+
+std::optional<uint16_t> CommonVersion(const Hello& theirs) {
+  uint16_t high = std::min(theirs.max_version, kProtocolVersion);
+  if (high < std::max(theirs.min_version, kMinProtocolVersion))
+    return std::nullopt;
+  return high;
+}
+
+std::string VersionMismatch(const Hello& theirs) {
+  return "peer speaks versions " + std::to_string(theirs.min_version) + ".." +
+         std::to_string(theirs.max_version) + ", this build speaks " +
+         std::to_string(kMinProtocolVersion) + ".." +
+         std::to_string(kProtocolVersion);
+}
+
+Hello HelloAnswer(uint16_t version, Role role, std::string agent) {
+  return Hello{version, version, role, std::move(agent)};
 }
 
 const char* FrameTypeName(FrameType t) {

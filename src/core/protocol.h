@@ -20,7 +20,10 @@
 
 namespace braid::core {
 
-inline constexpr uint16_t kProtocolVersion = 1;
+// The versions this build speaks (docs/protocol.md "HELLO"): version 2
+// adds WINDOW.
+inline constexpr uint16_t kMinProtocolVersion = 1;
+inline constexpr uint16_t kProtocolVersion = 2;
 inline constexpr size_t kFrameHeaderSize = 5;  // u32 length + u8 type
 inline constexpr size_t kDataHeaderSize = 12;  // u64 seq + u32 epoch
 inline constexpr uint32_t kMinBlockSize = 512;
@@ -60,6 +63,7 @@ enum class FrameType : uint8_t {
   kEdge = 0x1B,
   kSignatureGet = 0x1C,
   kSignature = 0x1D,
+  kWindow = 0x1E,
 };
 
 enum class Role : uint8_t {
@@ -73,11 +77,18 @@ struct Hello {
   static constexpr FrameType kType = FrameType::kHello;
   static constexpr const char* kName = "HELLO";
   static constexpr size_t kMaxBody = 1024;
-  uint16_t min_version = kProtocolVersion;
+  uint16_t min_version = kMinProtocolVersion;
   uint16_t max_version = kProtocolVersion;
   Role role = Role::kClient;
   std::string agent;
 };
+// The highest version both this build and the HELLO's sender speak; none
+// when their ranges do not overlap (kBadVersion).
+std::optional<uint16_t> CommonVersion(const Hello& theirs);
+// "peer speaks versions A..B, this build speaks C..D" (kBadVersion's text).
+std::string VersionMismatch(const Hello& theirs);
+// The answer to a HELLO: the version both speak, as min and max.
+Hello HelloAnswer(uint16_t version, Role role, std::string agent);
 // Ping and Pong payloads are views into the decoder's buffer.
 struct Ping {
   static constexpr FrameType kType = FrameType::kPing;
@@ -370,12 +381,22 @@ struct SignatureMsg {
   Signature signature{};
 };
 
+// Version 2: the sender's pattern walk stops before block `end` until a
+// later WINDOW moves it (the client's reorder window); REQUESTs and
+// catch-ups are not held.
+struct Window {
+  static constexpr FrameType kType = FrameType::kWindow;
+  static constexpr const char* kName = "WINDOW";
+  static constexpr size_t kMaxBody = 8;
+  uint64_t end = 0;
+};
+
 using Message =
     std::variant<Hello, Ping, Pong, List, Toc, Open, Opened, Start, PatternMsg,
                  PatternAck, Data, End, ErrorMsg, Request, Skip, ManifestGet,
                  ManifestPart, Register, Registered, Lookup, Sources,
                  CatalogPart, Discover, Here, Route, Routed, Edge, SignatureGet,
-                 SignatureMsg>;
+                 SignatureMsg, Window>;
 
 FrameType TypeOf(const Message& m);
 const char* FrameTypeName(FrameType t);

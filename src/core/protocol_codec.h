@@ -66,6 +66,8 @@ void Put(ByteWriter& w, const SignatureGet& m);
 Status Take(ByteReader& r, SignatureGet* m);
 void Put(ByteWriter& w, const SignatureMsg& m);
 Status Take(ByteReader& r, SignatureMsg* m);
+void Put(ByteWriter& w, const Window& m);
+Status Take(ByteReader& r, Window* m);
 
 // Director, discovery and relay frames (protocol_directory.cc).
 void Put(ByteWriter& w, const Register& m);

@@ -98,6 +98,7 @@ TEST(ProtocolTest, RoundTripsEveryMessage) {
   EXPECT_TRUE(edge.ended);
   EXPECT_FALSE(RoundTrip(Edge{5, false}).ended);
   RoundTrip(SignatureGet{});
+  EXPECT_EQ(RoundTrip(Window{64}).end, 64u);
   SignatureMsg sig{{"dir/f.bin", 12345, {}}, {}, {}};
   sig.statement.content_id[0] = 7;
   sig.key_id[31] = 8;
@@ -214,6 +215,34 @@ Errc ErrorOf(std::vector<uint8_t> bytes) {
 TEST(ProtocolTest, RejectsUnknownType) {
   EXPECT_EQ(ErrorOf({0, 0, 0, 1, 0x7F}), Errc::kUnknownType);
   EXPECT_EQ(ErrorOf({0, 0, 0, 1, 0x00}), Errc::kUnknownType);
+}
+
+TEST(ProtocolTest, WindowBytesMatchTheSpec) {
+  std::vector<uint8_t> want = {0, 0, 0, 9, 0x1E, 0, 0, 0, 0, 0, 0, 1, 2};
+  EXPECT_EQ(Frame(Window{0x0102}), want);
+  EXPECT_EQ(RoundTrip(Window{1ull << 40}).end, 1ull << 40);
+  EXPECT_EQ(ErrorOf({0, 0, 0, 8, 0x1E, 0, 0, 0, 0, 0, 0, 1}),
+            Errc::kMalformed);  // a byte short
+  EXPECT_EQ(ErrorOf({0, 0, 0, 10, 0x1E, 0, 0, 0, 0, 0, 0, 0, 1, 2}),
+            Errc::kFrameTooLarge);  // a byte more than WINDOW's 8
+}
+
+// Each side says the versions it speaks; the answer is the highest both do.
+TEST(ProtocolTest, AgreesOnTheHighestCommonVersion) {
+  auto common = [](uint16_t lo, uint16_t hi) {
+    return CommonVersion(Hello{lo, hi, Role::kClient, ""});
+  };
+  EXPECT_EQ(common(1, 1), 1);  // a build of version 1
+  EXPECT_EQ(common(1, 2), 2);
+  EXPECT_EQ(common(0, 9), kProtocolVersion);
+  EXPECT_EQ(common(2, 2), 2);
+  EXPECT_FALSE(common(3, 9));
+  EXPECT_FALSE(common(0, 0));
+  Hello answer = HelloAnswer(2, Role::kServer, "s");
+  EXPECT_EQ(answer.min_version, 2);
+  EXPECT_EQ(answer.max_version, 2);
+  EXPECT_EQ(VersionMismatch(Hello{3, 9, Role::kClient, ""}),
+            "peer speaks versions 3..9, this build speaks 1..2");
 }
 
 TEST(ProtocolTest, RejectsOversizedLengthBeforeTheBodyArrives) {

@@ -245,13 +245,15 @@ void Scheduler::UpdateRecentRate(Source& s, uint32_t bytes,
   }
 }
 
+std::optional<MoveReason> Scheduler::MovedFor(uint64_t seq) const {
+  if (auto it = settled_.find(seq); it != settled_.end()) return it->second;
+  if (auto it = moved_.find(seq); it != moved_.end()) return it->second.why;
+  return std::nullopt;
+}
+
 void Scheduler::CountDuplicate(uint64_t seq) {
-  auto it = settled_.find(seq);
-  MoveReason why = MoveReason::kSwitch;
-  if (it != settled_.end()) {
-    why = it->second;
-    settled_.erase(it);
-  }
+  MoveReason why = MovedFor(seq).value_or(MoveReason::kSwitch);
+  settled_.erase(seq);
   ++duplicates_[static_cast<size_t>(why)];
 }
 
@@ -324,6 +326,11 @@ void Scheduler::OnArrived(uint64_t seq) {
 
 void Scheduler::OnUnverified(uint64_t seq) {
   if (seq < arriving_.size()) arriving_[seq] = false;
+}
+
+void Scheduler::OnCopyWhileVerifying(uint64_t seq) {
+  MoveReason why = MovedFor(seq).value_or(MoveReason::kSwitch);
+  ++duplicates_[static_cast<size_t>(why)];
 }
 
 void Scheduler::OnSourceFailed(SourceId id, Clock::time_point now) {
@@ -638,6 +645,7 @@ bool Scheduler::DropHeldBlock(SourceId from, uint64_t seq, bool reader_ready,
   if (now - frontier_since_ <= allowance) return false;
   // Once stuck, every held block beyond the window goes at once: the block
   // owed may sit behind a whole socket buffer of them.
+  ++duplicates_[static_cast<size_t>(MoveReason::kRefetch)];
   Refetch(from, seq);
   return true;
 }

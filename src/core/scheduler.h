@@ -157,6 +157,9 @@ class Scheduler {
   void OnArrived(uint64_t seq);
   // Block seq did not verify (its sender is failed): wanted again.
   void OnUnverified(uint64_t seq);
+  // A copy of block seq came while another copy was being verified, and
+  // was dropped: counted as a duplicate under the move that caused it.
+  void OnCopyWhileVerifying(uint64_t seq);
   // Bytes of a block still on its way arrived from `from`. Before its first
   // whole block this counts as hearing from it: a large block from a slow
   // source (an HTTP mirror at 512 KB/s, 1 MiB blocks) takes longer than the
@@ -188,8 +191,9 @@ class Scheduler {
   // reorder window. When the in-order point has not moved for the stuck
   // window and the reader has room for it (`reader_ready`: the reader is
   // not what holds it), the block it waits for may be queued behind seq on
-  // that very connection: returns true, and seq is to be dropped; the next
-  // Tick asks `from` for it again (Refetch). Else false: keep waiting.
+  // that very connection: returns true, and seq is to be dropped (counted
+  // as a duplicate, MoveReason::kRefetch); the next Tick asks `from` for it
+  // again (Refetch). Else false: keep waiting.
   bool DropHeldBlock(SourceId from, uint64_t seq, bool reader_ready,
                      Clock::time_point now);
 
@@ -303,6 +307,8 @@ class Scheduler {
   void UpdateRecentRate(Source& s, uint32_t bytes, Clock::time_point now);
   // A block arrived twice: counted under the move that caused it.
   void CountDuplicate(uint64_t seq);
+  // The move that made block seq come again, if any (settled or pending).
+  std::optional<MoveReason> MovedFor(uint64_t seq) const;
   void RepairLost(Clock::time_point now, std::vector<Command>* out);
   // Blocks dropped beyond the window (Refetch), asked again once within it.
   void RefetchDropped(std::vector<Command>* out);

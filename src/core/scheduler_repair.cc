@@ -384,9 +384,10 @@ double Scheduler::BlockTime(const Source& s) const {
 }
 
 void Scheduler::DetectStalls(Clock::time_point now) {
-  if (live_open()) {
-    // Waiting for the producer is not stalling: a source's clock runs only
-    // while it owes a block that exists.
+  if (live_open() || config_.window_blocks != 0) {
+    // Waiting for the producer, or held at the reorder window's end (the
+    // transfer told it so, WINDOW), is not stalling: a source's clock runs
+    // only while it owes a block that exists within the window.
     auto work = OutstandingWork();
     for (auto& s : sources_) {
       const auto& w = work[s.id];

@@ -1153,6 +1153,9 @@ TEST(SchedulerTest, DropsAHeldBlockOnlyWhenItHidesTheInOrderOne) {
   EXPECT_FALSE(s.DropHeldBlock(kA, 8, true, t0 + milliseconds(700)));
   EXPECT_FALSE(s.DropHeldBlock(kA, 8, false, t0 + milliseconds(900)));
   ASSERT_TRUE(s.DropHeldBlock(kA, 8, true, t0 + milliseconds(900)));
+  // The dropped copy is a duplicate, by its cause.
+  EXPECT_EQ(s.duplicate_blocks()[static_cast<size_t>(MoveReason::kRefetch)],
+            1u);
   // Not asked again while beyond the window...
   for (const Command& c : s.Tick(t0 + milliseconds(910)))
     EXPECT_FALSE(c.kind == Command::Kind::kRequest && c.seq == 8);
@@ -1163,6 +1166,26 @@ TEST(SchedulerTest, DropsAHeldBlockOnlyWhenItHidesTheInOrderOne) {
   for (const Command& c : s.Tick(t0 + milliseconds(930)))
     asked |= c.kind == Command::Kind::kRequest && c.seq == 8 && c.to == kA;
   EXPECT_TRUE(asked);
+}
+
+// A copy that came while another was being verified counts under the
+// move that asked for it, as a copy that came later does.
+TEST(SchedulerTest, CountsACopyDroppedWhileAnotherIsVerified) {
+  StreamLayout layout{16ull * kBlock, kBlock};
+  auto t0 = Clock::time_point{};
+  Scheduler s(layout, SchedulerConfig{}, t0);
+  s.AddSource(kA, 1.0, milliseconds(10));
+  s.AddSource(kB, 1.0, milliseconds(10));
+  s.Start(t0, 0, Pattern({kA, kB}));
+  s.Tick(t0);
+  s.OnArrived(3);
+  s.OnCopyWhileVerifying(3);  // nothing moved it: a switch's overlap
+  s.OnBlock(kB, 3, kBlock, t0);
+  s.OnBlock(kA, 3, kBlock, t0);  // later: counted again
+  EXPECT_EQ(s.duplicate_blocks()[static_cast<size_t>(MoveReason::kSwitch)], 2u);
+  uint64_t total = 0;
+  for (uint64_t n : s.duplicate_blocks()) total += n;
+  EXPECT_EQ(total, 2u);
 }
 
 // When a server has more blocks on the way than the reorder window holds,

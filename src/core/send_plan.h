@@ -97,6 +97,7 @@ class SendPlan {
   void EndAtBlock(uint64_t count);
 
   uint64_t position() const { return cursor_; }
+  uint64_t block_count() const { return block_count_; }
   uint32_t current_epoch() const { return chain_.back().epoch; }
   // The epoch under which seq is owned (for the DATA frame's epoch field).
   uint32_t EpochOf(uint64_t seq) const;

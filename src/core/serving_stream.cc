@@ -9,7 +9,18 @@ ServingStream::ServingStream(uint64_t block_count, const Open& open)
 bool ServingStream::IsCommand(const Message& m) {
   return std::holds_alternative<Start>(m) ||
          std::holds_alternative<PatternMsg>(m) ||
-         std::holds_alternative<Request>(m) || std::holds_alternative<Skip>(m);
+         std::holds_alternative<Request>(m) ||
+         std::holds_alternative<Skip>(m) || std::holds_alternative<Window>(m);
+}
+
+void ServingStream::HoldWalkAt(uint64_t end) {
+  if (end > walk_limit_) end_sent_ = false;  // more to walk, perhaps
+  walk_limit_ = end;
+}
+
+bool ServingStream::held() const {
+  return plan_.position() >= walk_limit_ &&
+         plan_.position() < plan_.block_count();
 }
 
 Expected<std::optional<PatternAck>> ServingStream::Apply(const Message& m) {
@@ -31,6 +42,10 @@ Expected<std::optional<PatternAck>> ServingStream::Apply(const Message& m) {
     end_sent_ = false;
     return std::optional<PatternAck>{};
   }
+  if (auto* w = std::get_if<Window>(&m)) {
+    HoldWalkAt(w->end);
+    return std::optional<PatternAck>{};
+  }
   const auto& k = std::get<Skip>(m);
   if (Status s = plan_.Skip(k.first, k.count); !s) return Unexpected{s.error()};
   return std::optional<PatternAck>{};
@@ -43,7 +58,7 @@ void ServingStream::Sent(uint64_t bytes) {
 }
 
 std::optional<End> ServingStream::TakeEnd() {
-  if (end_sent_) return std::nullopt;
+  if (end_sent_ || held()) return std::nullopt;
   end_sent_ = true;
   return End{blocks_sent_, bytes_sent_};
 }

@@ -21,7 +21,7 @@ Open OpenAs(SourceId me, const char* letters) {
 
 std::vector<uint64_t> SendAll(ServingStream& s) {
   std::vector<uint64_t> sent;
-  while (auto q = s.plan().Next()) {
+  while (auto q = s.Next()) {
     sent.push_back(*q);
     s.Sent(4096);
   }
@@ -46,6 +46,29 @@ TEST(ServingStreamTest, WalksFromStartAndOwesAnEndEachTimeItRunsDry) {
   EXPECT_FALSE(s.ended());
   EXPECT_EQ(SendAll(s), (std::vector<uint64_t>{0}));
   EXPECT_EQ(s.TakeEnd()->blocks_sent, 4u);
+}
+
+// WINDOW holds the pattern walk below its end (no END while held: the
+// sender has not run dry); REQUESTs are not held; a larger WINDOW lets the
+// walk on, to the END.
+TEST(ServingStreamTest, AWindowHoldsTheWalkButNotRequests) {
+  ServingStream s(12, OpenAs(kA, "AB"));
+  ASSERT_TRUE(s.Apply(Start{}));
+  ASSERT_TRUE(s.Apply(Window{5}));
+  EXPECT_EQ(SendAll(s), (std::vector<uint64_t>{0, 2, 4}));
+  EXPECT_TRUE(s.held());
+  EXPECT_FALSE(s.TakeEnd()) << "held at the window is not run dry";
+  ASSERT_TRUE(s.Apply(Request{9, 1}));
+  EXPECT_EQ(SendAll(s), (std::vector<uint64_t>{9}));
+  EXPECT_FALSE(s.TakeEnd());
+  ASSERT_TRUE(s.Apply(Window{8}));
+  EXPECT_EQ(SendAll(s), (std::vector<uint64_t>{6}));
+  ASSERT_TRUE(s.Apply(Window{100}));
+  EXPECT_EQ(SendAll(s), (std::vector<uint64_t>{8, 10}));
+  EXPECT_FALSE(s.held());
+  auto end = s.TakeEnd();
+  ASSERT_TRUE(end);
+  EXPECT_EQ(end->blocks_sent, 7u);
 }
 
 // A PATTERN is owed its PATTERN_ACK (the send position it was applied at);

@@ -196,12 +196,12 @@ Status Director::Handle(Peer& peer, core::Message& m) {
   if (!peer.hello) {
     auto* h = std::get_if<core::Hello>(&m);
     if (!h) return MakeError(Errc::kBadState, "HELLO expected first");
-    if (h->min_version > core::kProtocolVersion ||
-        h->max_version < core::kProtocolVersion)
-      return MakeError(Errc::kBadVersion, "director speaks version 1");
+    auto version = core::CommonVersion(*h);
+    if (!version)
+      return MakeError(Errc::kBadVersion, core::VersionMismatch(*h));
     peer.hello = true;
-    peer.conn.Queue(core::Hello{core::kProtocolVersion, core::kProtocolVersion,
-                                core::Role::kDirector, "braid/0.1 director"});
+    peer.conn.Queue(core::HelloAnswer(*version, core::Role::kDirector,
+                                      "braid/0.1 director"));
     return Ok{};
   }
   if (auto* p = std::get_if<core::Ping>(&m)) {

@@ -146,7 +146,7 @@ awaitable<Status> DirectorLink::Session(const core::HostPort& director) {
                                           net::Clock::now() + kTimeout);
     if (!s) co_return s;
   }
-  core::Hello hello{core::kProtocolVersion, core::kProtocolVersion,
+  core::Hello hello{core::kMinProtocolVersion, core::kProtocolVersion,
                     registrant_.role, registrant_.agent};
   if (auto s = co_await link->conn.Send(hello, kTimeout); !s) co_return s;
   auto reply = co_await link->conn.Read(kTimeout);

@@ -114,11 +114,11 @@ awaitable<Expected<tcp::socket>> Relay::Handshake(net::FramedConn& client) {
   if (!hello) co_return Unexpected{hello.error()};
   auto* h = std::get_if<core::Hello>(&*hello);
   if (!h) co_return MakeError(Errc::kBadState, "HELLO expected first");
-  if (h->min_version > core::kProtocolVersion ||
-      h->max_version < core::kProtocolVersion)
-    co_return MakeError(Errc::kBadVersion, "relay speaks version 1");
-  client.Queue(core::Hello{core::kProtocolVersion, core::kProtocolVersion,
-                           core::Role::kRelay, "braid/0.1 relay"});
+  auto version = core::CommonVersion(*h);
+  if (!version)
+    co_return MakeError(Errc::kBadVersion, core::VersionMismatch(*h));
+  client.Queue(
+      core::HelloAnswer(*version, core::Role::kRelay, "braid/0.1 relay"));
   if (auto s = co_await client.Flush(left()); !s)
     co_return Unexpected{s.error()};
   auto route = co_await client.ReadBy(deadline);

@@ -158,16 +158,10 @@ Status Session::Handle(Message& m) {
 }
 
 Status Session::OnHello(const core::Hello& h) {
-  if (h.min_version > core::kProtocolVersion ||
-      h.max_version < core::kProtocolVersion) {
-    return MakeError(Errc::kBadVersion,
-                     "client speaks versions " + std::to_string(h.min_version) +
-                         ".." + std::to_string(h.max_version) +
-                         ", server speaks 1");
-  }
-  conn_.Queue(core::Hello{core::kProtocolVersion, core::kProtocolVersion,
-                          core::Role::kServer,
-                          "braid/0.1 " + server_.options().name});
+  auto version = core::CommonVersion(h);
+  if (!version) return MakeError(Errc::kBadVersion, core::VersionMismatch(h));
+  conn_.Queue(core::HelloAnswer(*version, core::Role::kServer,
+                                "braid/0.1 " + server_.options().name));
   state_ = State::kReady;
   return Ok{};
 }
@@ -269,7 +263,7 @@ awaitable<void> Session::WriteLoop() {
     }
     if (Streaming() && !closing_) {
       if (live_ && SyncLive()) continue;  // EDGE queued: it goes first
-      if (auto seq = stream_->plan().Next()) {
+      if (auto seq = stream_->Next()) {
         sending_ = true;
         Status sent = MakeError(Errc::kIoError, "");
         try {

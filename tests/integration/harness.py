@@ -29,7 +29,8 @@ import unittest
 # --------------------------------------------------------------------------
 # Constants from docs/protocol.md
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 1  # what raw test peers say unless told otherwise
+NEWEST_PROTOCOL_VERSION = 2  # braid speaks 1..2 (version 2 adds WINDOW)
 MAGIC = b"BRAD"
 
 HELLO = 0x01
@@ -59,6 +60,7 @@ HERE = 0x18
 ROUTE = 0x19
 ROUTED = 0x1A
 EDGE = 0x1B
+WINDOW = 0x1E
 
 TYPE_NAMES = {
     HELLO: "HELLO", PING: "PING", PONG: "PONG", LIST: "LIST", TOC: "TOC",
@@ -67,7 +69,7 @@ TYPE_NAMES = {
     REQUEST: "REQUEST", SKIP: "SKIP", MANIFEST_GET: "MANIFEST_GET", MANIFEST: "MANIFEST",
     REGISTER: "REGISTER", REGISTERED: "REGISTERED", LOOKUP: "LOOKUP", SOURCES: "SOURCES",
     CATALOG: "CATALOG", DISCOVER: "DISCOVER", HERE: "HERE", ROUTE: "ROUTE", ROUTED: "ROUTED",
-    EDGE: "EDGE",
+    EDGE: "EDGE", WINDOW: "WINDOW",
 }
 
 KIB = 1024
@@ -101,6 +103,7 @@ MAX_BODY = {
     ROUTE: 2 + 300,
     ROUTED: 0,
     EDGE: 9,
+    WINDOW: 8,
 }
 
 # REGISTER flags
@@ -454,6 +457,24 @@ def start_server(root: str, *, max_rate: str | None = None, name: str | None = N
     return start_daemon(args, "braid serve", log_dir=log_dir, timeout=timeout)
 
 
+METRICS_RE = re.compile(r"metrics on (http://127\.0\.0\.1:\d+/metrics)")
+
+
+def metrics_url(daemon: Server) -> str:
+    """The /metrics URL a daemon started with --metrics logged (bounded wait)."""
+    found: list[str] = []
+
+    def logged() -> bool:
+        m = METRICS_RE.search(daemon.stderr_text())
+        if m:
+            found.append(m.group(1))
+        return bool(m)
+
+    if not wait_until(logged, 10):
+        raise AssertionError(f"{daemon} logged no metrics URL:\n{daemon.stderr_text()}")
+    return found[0]
+
+
 def start_director(db: str, *, heartbeat_ms: int | None = None,
                    listen: str = "127.0.0.1:0", extra: list[str] | None = None,
                    log_dir: str | None = None, store: str | None = None,
@@ -759,6 +780,16 @@ def check_stats(test: unittest.TestCase, stats_path: str, *, name: str, size: in
     hedge = 2 * block_size * max(len(sources), 1)
     test.assertLessEqual(st["duplicate_bytes"], max(hedge, size // 50),
                          f"too many duplicate bytes: {st}")
+    # Every duplicate byte is a block counted under its cause.
+    by_cause = st.get("duplicate_blocks_by_cause", {})
+    counted = sum(by_cause.values())
+    test.assertEqual(st["duplicate_bytes"] == 0, counted == 0,
+                     f"duplicate bytes and their causes disagree: {st}")
+    test.assertLessEqual(st["duplicate_bytes"], counted * block_size,
+                         f"duplicate bytes beyond the blocks counted by cause: {st}")
+    if size % block_size == 0:
+        test.assertEqual(st["duplicate_bytes"], counted * block_size,
+                         f"duplicate bytes are not the blocks counted by cause: {st}")
     # One pattern and nothing moved: every source sent exactly its slots.
     exact = st["patterns"] == 1 and st["moved_blocks"] == 0
     test.assertIsInstance(st["seconds"], (int, float))

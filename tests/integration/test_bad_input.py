@@ -222,12 +222,13 @@ class BadInput(unittest.TestCase):
     # -- HELLO -----------------------------------------------------------------
 
     def test_hello_answer(self) -> None:
-        for lo, hi in ((1, 1), (1, 7), (0, 1)):
+        # The highest version both speak (braid: 1..2).
+        for lo, hi, agreed in ((1, 1, 1), (1, 7, 2), (0, 1, 1), (1, 2, 2), (2, 2, 2)):
             with self.subTest(versions=(lo, hi)):
                 c = self.conn()
                 got = c.hello(min_version=lo, max_version=hi)
                 self.assertEqual(got["magic"], h.MAGIC)
-                self.assertEqual((got["min_version"], got["max_version"]), (1, 1))
+                self.assertEqual((got["min_version"], got["max_version"]), (agreed, agreed))
                 self.assertEqual(got["role"], h.ROLE_SERVER)
                 self.assertLessEqual(len(got["agent"].encode()), 256)
 
@@ -239,7 +240,7 @@ class BadInput(unittest.TestCase):
                 self.assertErrorThenClose(c, h.kBadMagic, f"HELLO magic {magic!r}")
 
     def test_bad_version(self) -> None:
-        for lo, hi in ((99, 99), (2, 5), (0, 0)):
+        for lo, hi in ((99, 99), (3, 5), (0, 0)):
             with self.subTest(versions=(lo, hi)):
                 c = self.conn()
                 c.send_frame(h.HELLO, h.hello_body(min_version=lo, max_version=hi))

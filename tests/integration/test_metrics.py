@@ -21,22 +21,7 @@ import urllib.request
 
 import harness as h
 
-METRICS_RE = re.compile(r"metrics on (http://127\.0\.0\.1:\d+/metrics)")
 SAMPLE_RE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)$')
-
-
-def metrics_url(daemon: h.Server) -> str:
-    found: list[str] = []
-
-    def logged() -> bool:
-        m = METRICS_RE.search(daemon.stderr_text())
-        if m:
-            found.append(m.group(1))
-        return bool(m)
-
-    if not h.wait_until(logged, 10):
-        raise AssertionError(f"{daemon} logged no metrics URL:\n{daemon.stderr_text()}")
-    return found[0]
 
 
 def scrape(url: str) -> str:
@@ -114,7 +99,7 @@ class MetricsCase(unittest.TestCase):
         shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def scrape(self, daemon: h.Server) -> dict[str, float]:
-        text = scrape(metrics_url(daemon))
+        text = scrape(h.metrics_url(daemon))
         r = subprocess.run(["promtool", "check", "metrics"], input=text.encode(),
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=30)
         self.assertEqual(r.returncode, 0, r.stdout.decode() + "\n" + text)
@@ -123,10 +108,10 @@ class MetricsCase(unittest.TestCase):
     @staticmethod
     def peek(daemon: h.Server) -> dict[str, float]:
         """The samples alone (no promtool): for polling."""
-        return samples(scrape(metrics_url(daemon)))
+        return samples(scrape(h.metrics_url(daemon)))
 
     def wait_registered(self) -> None:
-        ok = h.wait_until(lambda: samples(scrape(metrics_url(self.director))).get(
+        ok = h.wait_until(lambda: samples(scrape(h.metrics_url(self.director))).get(
             "braid_director_servers") == 2, 20)
         self.assertTrue(ok, self.director.stderr_text()[-2000:])
 
@@ -238,7 +223,7 @@ class PrometheusCase(unittest.TestCase):
         self.addCleanup(relay.stop)
         r = h.run_get("f.bin", [srv.address], os.path.join(tmp, "out"), quiet=True)
         self.assertEqual(r.returncode, 0, r.stderr)
-        targets = [metrics_url(x).split("/")[2] for x in (d, srv, relay)]
+        targets = [h.metrics_url(x).split("/")[2] for x in (d, srv, relay)]
         config = os.path.join(tmp, "prometheus.yml")
         with open(config, "w") as f:
             f.write("global:\n  scrape_interval: 1s\nscrape_configs:\n"

@@ -271,7 +271,7 @@ class RelayRefusals(RelayCase):
             "ROUTE str past end": (hello + h.frame(h.ROUTE, h.u16(40) + b"127.0.0.1"),
                                    h.kMalformed),
             "bad magic": (h.frame(h.HELLO, h.hello_body(magic=b"XXXX")), h.kBadMagic),
-            "bad version": (h.frame(h.HELLO, h.hello_body(min_version=2, max_version=3)),
+            "bad version": (h.frame(h.HELLO, h.hello_body(min_version=3, max_version=4)),
                             h.kBadVersion),
             "truncated frame": (hello + h.frame(h.ROUTE, h.enc_str(o.address))[:7], None),
         }

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
 import signal
 import socket
+import subprocess
 import sys
 import threading
 import time
 import unittest
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -205,6 +208,91 @@ class LargeRateLimited(h.BraidTestCase):
         # verified (8 MiB at most).
         self.assertGreater(st["peak_buffered_bytes"], 0)
         self.assertLessEqual(st["peak_buffered_bytes"], 4 * h.MIB + 8 * h.MIB)
+
+
+class WindowHoldsTheServers(h.BraidTestCase):
+    """WINDOW (protocol version 2): a server's pattern walk stays below the
+    end the client sets; a stream whose reader stops holds the servers at
+    its reorder window instead of filling the socket buffers."""
+
+    BLOCKS = 32
+
+    def test_the_walk_waits_at_the_window_but_requests_do_not(self) -> None:
+        root = os.path.join(self.tmp, "root")
+        h.write_random_file(os.path.join(root, "w.bin"), self.BLOCKS * SMALL_BS)
+        with open(os.path.join(root, "w.bin"), "rb") as f:
+            data = f.read()
+        srv = self.start_server(root)
+        with h.connect(srv) as c:
+            got = c.hello(min_version=1, max_version=2)
+            self.assertEqual((got["min_version"], got["max_version"]), (2, 2))
+            c.send_frame(h.OPEN, h.open_body("w.bin", block_size=SMALL_BS, pattern=[0]))
+            c.expect(h.OPENED)
+            c.send_frame(h.WINDOW, h.u64(8))
+            c.send_frame(h.START)
+
+            def block() -> int:
+                seq, _, payload = h.parse_data(c.expect(h.DATA).body)
+                self.assertEqual(payload, data[seq * SMALL_BS:(seq + 1) * SMALL_BS])
+                return seq
+
+            self.assertEqual([block() for _ in range(8)], list(range(8)))
+            with self.assertRaises(TimeoutError, msg="held: neither DATA nor END"):
+                c.recv_frame(timeout=0.5)
+            c.send_frame(h.REQUEST, h.request_body(20, 1))
+            self.assertEqual(block(), 20)
+            c.send_frame(h.WINDOW, h.u64(1000))
+            rest = [block() for _ in range(self.BLOCKS - 9)]
+            self.assertEqual(rest, [q for q in range(8, self.BLOCKS) if q != 20])
+            self.assertEqual(h.parse_end(c.expect(h.END).body)[0], self.BLOCKS)
+
+    def test_a_reader_that_stops_holds_the_servers_at_its_window(self) -> None:
+        size = 64 * h.MIB
+        root = os.path.join(self.tmp, "root")
+        digest = h.write_random_file(os.path.join(root, "big.bin"), size)
+        servers = [self.start_server(root, extra=["--metrics", "127.0.0.1:0"])
+                   for _ in range(3)]
+        urls = [h.metrics_url(s) for s in servers]
+        args = h.get_args("big.bin", [s.address for s in servers], "-", quiet=True,
+                          extra=["--max-buffer", "1MiB"])
+        with open(os.path.join(self.tmp, "get.stderr"), "wb") as err:
+            p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=err,
+                                 cwd=h.scratch_dir())
+        self.addCleanup(p.stdout.close)
+        self.addCleanup(p.kill)
+        sha = hashlib.sha256()
+        # Read at full speed for a while (TCP grows its buffers), then stop:
+        # the servers must come to rest.
+        head = p.stdout.read(32 * h.MIB)
+        sha.update(head)
+        last = [-1.0]
+
+        def at_rest() -> bool:
+            now = sum(blocks_sent(u) for u in urls)
+            rest, last[0] = now == last[0], now
+            return rest
+
+        self.assertTrue(h.wait_until(at_rest, 20, interval=0.5), "the servers never rested")
+        sent = last[0] * DEFAULT_BS
+        # What was read, the pipe (64 KiB), the reorder window (1 MiB) and a
+        # WINDOW's step (an eighth of it). Without WINDOW the servers ran
+        # ahead by what the socket buffers held: 4.1-4.4 MiB beyond what was
+        # read, against 0.5-1.1 MiB with it.
+        bound = len(head) + 2 * h.MIB
+        self.assertLessEqual(sent, bound,
+                             f"servers sent {sent - len(head):.0f} bytes beyond what was read")
+        while chunk := p.stdout.read(h.MIB):
+            sha.update(chunk)
+        self.assertEqual(p.wait(timeout=60), 0)
+        self.assertEqual(sha.hexdigest(), digest)
+
+
+def blocks_sent(url: str) -> float:
+    with urllib.request.urlopen(url, timeout=10) as r:
+        for line in r.read().decode().splitlines():
+            if line.startswith("braid_server_blocks_sent_total "):
+                return float(line.split()[1])
+    raise AssertionError(f"{url} has no braid_server_blocks_sent_total")
 
 
 class MaxRateIsEnforced(h.BraidTestCase):

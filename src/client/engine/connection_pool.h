@@ -25,6 +25,7 @@ class ConnectionPool {
     net::FramedConn::Parked conn;
     net::Clock::duration rtt{};  // measured when it was opened
     std::string peer;            // the IP and port it reached
+    uint16_t version = 1;        // the protocol version its HELLO agreed
   };
   // Kept per source, newest first: two fetches at once find one each.
   static constexpr size_t kPerSource = 2;

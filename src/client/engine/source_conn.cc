@@ -70,11 +70,12 @@ awaitable<Status> SourceConn::ReadHello(net::Clock::duration timeout) {
   if (!reply) co_return Unexpected{reply.error()};
   auto* h = std::get_if<core::Hello>(&*reply);
   if (!h) co_return Unexpected{core::WrongReply(*reply, name(), "HELLO")};
-  if (h->min_version > core::kProtocolVersion ||
-      h->max_version < core::kProtocolVersion) {
+  auto version = core::CommonVersion(*h);
+  if (!version) {
     co_return MakeError(Errc::kBadVersion,
-                        name() + ": no common protocol version");
+                        name() + ": " + core::VersionMismatch(*h));
   }
+  version_ = *version;
   co_return Ok{};
 }
 
@@ -123,6 +124,7 @@ awaitable<Expected<core::Opened>> SourceConn::Reopen(
   conn_ = std::move(conn);
   peer_ = kept.peer;
   rtt = kept.rtt;
+  version_ = kept.version;
   auto opened =
       co_await OpenInFlight(request, timeout, std::move(flight), true);
   if (!opened) {  // as if never kept: Handshake may connect anew
@@ -145,6 +147,8 @@ awaitable<Expected<core::Opened>> SourceConn::OpenInFlight(
   if (flight.signed_only) conn_->Queue(core::SignatureGet{});
   if (flight.manifest) conn_->Queue(core::ManifestGet{0, kEarlyManifestPieces});
   for (const core::Message& m : flight.before_start) conn_->Queue(m);
+  // A kept connection's version is known: its window goes before START.
+  if (stale && flight.window_end) LimitReadAhead(*flight.window_end, 1);
   if (flight.start) conn_->Queue(core::Start{});
   start_sent = flight.start;
   auto sent = net::Clock::now();
@@ -154,6 +158,10 @@ awaitable<Expected<core::Opened>> SourceConn::OpenInFlight(
     if (auto s = co_await ReadHello(timeout); !s)
       co_return Unexpected{s.error()};
     rtt = PathRtt(net::Clock::now() - sent);
+    if (flight.window_end && LimitReadAhead(*flight.window_end, 1)) {
+      if (auto s = co_await conn_->Flush(timeout); !s)
+        co_return Unexpected{s.error()};
+    }
   }
   auto opened = co_await ReadOpened(request, timeout, stale);
   if (!opened) co_return opened;
@@ -172,9 +180,24 @@ ConnectionPool::Entry SourceConn::Park() {
   if (framed_) e.conn = framed_->Park();
   e.rtt = rtt;
   e.peer = peer_;
+  e.version = version_;
   conn_.reset();
   framed_ = nullptr;
   return e;
+}
+
+bool SourceConn::LimitReadAhead(uint64_t end, uint64_t step) {
+  if (!conn_) return false;
+  if (is_mirror()) {
+    conn_->LimitReadAhead(end);
+    return false;
+  }
+  if (version_ < 2) return false;
+  if (window_sent_ && end >= *window_sent_ && end < *window_sent_ + step)
+    return false;
+  window_sent_ = end;
+  conn_->Queue(core::Window{end});
+  return true;
 }
 
 awaitable<Status> SourceConn::TakeEarlyManifest(net::Clock::duration timeout) {

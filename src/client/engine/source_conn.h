@@ -28,6 +28,9 @@ struct OpenFlight {
   bool signed_only = false;  // SIGNATURE_GET (SourceConn::signature())
   bool manifest = true;      // MANIFEST_GET of the first part
   std::vector<core::Message> before_start;  // SKIPs, between OPEN and START
+  // An in-order output's first reorder window end: WINDOW goes to a
+  // server of version 2 as soon as its HELLO says so (LimitReadAhead).
+  std::optional<uint64_t> window_end;
 };
 
 class SourceConn {
@@ -90,6 +93,12 @@ class SourceConn {
   // Sets the open connection aside for the pool. REQUIRES: it is at a frame
   // boundary, nothing queued, nothing read or written meanwhile.
   ConnectionPool::Entry Park();
+  // Holds the source's own walk ahead below block `end` (the reorder
+  // window's end): a mirror fetches no further, a braid server is sent
+  // WINDOW (protocol version 2; an older server is not held). A WINDOW
+  // goes only once `end` has moved `step` blocks since the last one, or
+  // back. Returns whether a frame was queued (the caller flushes it).
+  bool LimitReadAhead(uint64_t end, uint64_t step);
   // The publisher's signature the source sent for the stream (unchecked:
   // client/engine/signatures.h checks it), if asked and it has one.
   const std::optional<core::SignatureMsg>& signature() const {
@@ -253,7 +262,9 @@ class SourceConn {
   bool early_manifest_pending_ = false;  // its answer not read yet
   bool early_manifest_in_read_ = false;
   std::optional<core::SignatureMsg> signature_;
-  core::Open open_;  // the Handshake's OPEN (FetchManifest's second one)
+  core::Open open_;       // the Handshake's OPEN (FetchManifest's second one)
+  uint16_t version_ = 1;  // the server's HELLO agreed it
+  std::optional<uint64_t> window_sent_;  // the last WINDOW's end
 };
 
 }  // namespace braid::client

@@ -116,22 +116,29 @@ awaitable<Status> Transfer::OnData(SourceConn& s, const core::Data& d) {
   // waiting this source is not read, so TCP slows it down.
   while (!output_->HasRoom(d.seq) ||
          (pipeline_->Full(d.payload.size()) && !pipeline_->Idle())) {
-    scheduler_->SetPaused(s.id, true, Clock::now());
-    co_await progress_->Wait(std::chrono::milliseconds(20));
-    if (done_ || fatal_ || s.failure) co_return Ok{};
     if (BeyondStuckWindow(s, d.seq)) {
       // The in-order block may be queued behind this one on this very
-      // connection: drop this block, read on; it is asked again.
+      // connection: drop this block, read on at once; it is asked again.
       scheduler_->SetPaused(s.id, false, Clock::now());
       duplicate_bytes_ += d.payload.size();  // it comes again
       spdlog::debug("block {} from {} dropped: in-order point {} stuck", d.seq,
                     s.name(), scheduler_->received().next_in_order());
       co_return Ok{};
     }
+    scheduler_->SetPaused(s.id, true, Clock::now());
+    co_await progress_->Wait(std::chrono::milliseconds(20));
+    if (done_ || fatal_ || s.failure) co_return Ok{};
   }
   scheduler_->SetPaused(s.id, false, Clock::now());
   if (pipeline_->Pending(d.seq) || scheduler_->received().Has(d.seq)) {
-    duplicate_bytes_ += d.payload.size();  // arrived meanwhile from another
+    // Arrived meanwhile from another.
+    duplicate_bytes_ += d.payload.size();
+    if (scheduler_->received().Has(d.seq)) {
+      scheduler_->OnBlock(s.id, d.seq, static_cast<uint32_t>(d.payload.size()),
+                          Clock::now());
+    } else {
+      scheduler_->OnCopyWhileVerifying(d.seq);
+    }
     co_return Ok{};
   }
   highest_seq_ = std::max(highest_seq_, d.seq + 1);
@@ -487,10 +494,13 @@ awaitable<void> Transfer::Control() {
       // Sources that fetch ahead on their own stay within the window: a
       // block beyond it would hold their reader while the block the
       // window waits for queues behind it.
-      uint64_t end = scheduler_->received().next_in_order() +
-                     WindowBlocks(layout_, options_.reorder_bytes);
-      for (SourceConn* s : taking_part_)
-        if (!s->failure && !s->pending) s->conn().LimitReadAhead(end);
+      uint64_t window = WindowBlocks(layout_, options_.reorder_bytes);
+      uint64_t end = scheduler_->received().next_in_order() + window;
+      uint64_t step = std::max<uint64_t>(1, window / 8);
+      for (SourceConn* s : taking_part_) {
+        if (!s->failure && !s->pending && s->LimitReadAhead(end, step))
+          Flush(s);
+      }
     }
     Record();
     Checkpoint();

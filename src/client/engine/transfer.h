@@ -268,6 +268,9 @@ class Transfer {
   void NoteLinks() const;
   // A range's SKIPs, for the first flight when the size is known before.
   std::vector<core::Message> RangeSkips() const;
+  // An in-order output's reorder window end before the size is known (the
+  // first WINDOW, SourceConn::LimitReadAhead); none for a file.
+  std::optional<uint64_t> FirstWindowEnd() const;
   void MarkResumed();
   // The commands held while s was opening, queued to it.
   void QueueHeld(SourceConn& s);

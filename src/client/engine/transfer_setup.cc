@@ -68,6 +68,14 @@ Error Transfer::NoSourceReachable(const std::vector<SourceConn*>& all) const {
                     (all.size() > 1 ? ", ..." : "") + ")"};
 }
 
+std::optional<uint64_t> Transfer::FirstWindowEnd() const {
+  if (!options_.sink && options_.output != "-") return std::nullopt;
+  uint64_t first = options_.range ? options_.range->first : 0;
+  core::StreamLayout layout{first + 1, options_.block_size};
+  return first / options_.block_size +
+         WindowBlocks(layout, options_.reorder_bytes);
+}
+
 awaitable<void> Transfer::HandshakeOne(SourceConn& s) {
   core::Open req{options_.block_size,  0, s.id, 0, first_pattern_, s.path(),
                  options_.access_token};
@@ -79,6 +87,7 @@ awaitable<void> Transfer::HandshakeOne(SourceConn& s) {
     flight.before_start = RangeSkips();
     s.skips_sent = !flight.before_start.empty();
   }
+  flight.window_end = FirstWindowEnd();
   Expected<core::Opened> opened = co_await Reopen(s, req, flight);
   if (!opened && done_ && !fatal_) {  // the fetch ended well without it
     s.pending = false;

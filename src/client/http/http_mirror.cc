@@ -141,9 +141,9 @@ Status HttpMirror::Handle(const core::Message& m) {
 // file's first kSampleBytes, the second for its last: the samples.
 void HttpMirror::OnHello(const core::Hello& h) {
   hello_ = true;
-  if (h.min_version > core::kProtocolVersion ||
-      h.max_version < core::kProtocolVersion) {
-    Answer(core::ErrorMsg{Errc::kBadVersion, "no common protocol version"});
+  version_ = core::CommonVersion(h);
+  if (!version_) {
+    Answer(core::ErrorMsg{Errc::kBadVersion, core::VersionMismatch(h)});
     return;
   }
   probes_ = std::max<size_t>(1, options_.conn_options.connections);
@@ -184,8 +184,8 @@ void HttpMirror::OnProbe(Expected<RangeAnswer> probe) {
     if (probe->sha256) stated_sha256_ = *probe->sha256;
     links_ = std::move(probe->links);
     validator_ = probe->validator;
-    Answer(core::Hello{core::kProtocolVersion, core::kProtocolVersion,
-                       core::Role::kServer, "braid-http-mirror"});
+    Answer(
+        core::HelloAnswer(*version_, core::Role::kServer, "braid-http-mirror"));
     // A sample a failed probe did not bring goes first: the client takes
     // no block from this mirror before its samples are in.
     if (options_.samples) FillSamples();
@@ -284,8 +284,8 @@ Status HttpMirror::OnOpen(const core::Open& o) {
 }
 
 void HttpMirror::LimitReadAhead(uint64_t end) {
-  if (end == walk_limit_) return;
-  walk_limit_ = end;
+  if (!stream_) return;
+  stream_->HoldWalkAt(end);
   Pump();
 }
 
@@ -294,8 +294,7 @@ void HttpMirror::Pump() {
   while (requests_ < options_.conn_options.connections &&
          buffered_ < options_.max_buffered_bytes) {
     runs_->set_max_blocks(RequestBlocks());
-    auto run =
-        runs_->Take([this] { return stream_->plan().Next(walk_limit_); });
+    auto run = runs_->Take([this] { return stream_->Next(); });
     plan_empty_ = !run;
     if (!run) break;
     FetchRun(*run);

@@ -165,6 +165,7 @@ class HttpMirror final : public net::Link {
   std::optional<Block> current_block_;
   std::optional<Error> failure_;
   bool hello_ = false, closed_ = false;
+  std::optional<uint16_t> version_;  // spoken with the client (its HELLO)
   bool up_ = false;    // a probe answered: size known, HELLO answered
   size_t probes_ = 0;  // probes under way
   std::optional<Error> probe_failure_;   // the first probe that failed
@@ -187,8 +188,7 @@ class HttpMirror final : public net::Link {
   core::StreamLayout layout_;
   std::optional<core::ServingStream> stream_;  // from OPEN on
   std::optional<RunCoalescer> runs_;
-  uint64_t walk_limit_ = UINT64_MAX;  // LimitReadAhead()
-  size_t requests_ = 0;               // range GETs under way
+  size_t requests_ = 0;  // range GETs under way
   std::vector<std::shared_ptr<Run>> runs_under_way_;
   uint64_t buffered_ = 0;  // bytes asked for and not yet Read()
   // The mirror's path: the shortest wait for an answer, and the rate over

@@ -107,7 +107,7 @@ awaitable<Status> DirectorClient::ConnectOne(const core::Message& request,
                           "director " + name() + ": " + s.error().what);
     }
   }
-  core::Hello hello{core::kProtocolVersion, core::kProtocolVersion,
+  core::Hello hello{core::kMinProtocolVersion, core::kProtocolVersion,
                     core::Role::kClient, "braid/0.1"};
   conn->Queue(hello);
   conn->Queue(request);
