@@ -415,6 +415,10 @@ void Scheduler::CloseInterval(Clock::time_point now) {
   uint64_t total = 0;
   for (const auto& s : sources_) total += s.interval_bytes;
   const Pattern& p = chain_.back().pattern;
+  // Held at the reorder window's end (WINDOW): quiet, as one paused is.
+  std::set<SourceId> owing;
+  bool held_at_window = config_.window_blocks != 0 && !live_open();
+  if (held_at_window) owing = Owing();
   for (auto& s : sources_) {
     // A source that joined during the interval is measured from then on,
     // and one whose first block came during it from its first bytes on:
@@ -427,9 +431,10 @@ void Scheduler::CloseInterval(Clock::time_point now) {
     // would read as a huge rate): then the whole interval.
     if (span < 0.1) span = std::min(dt, Seconds(now - s.added_at));
     double inst = static_cast<double>(s.interval_bytes) / std::max(span, 1e-3);
-    // A source with nothing left to send, or paused by back-pressure, is
-    // not slow: keep its rate.
-    bool idle = s.ended || paused_.count(s.id);
+    // A source with nothing left to send, paused by back-pressure or held
+    // at the window, is not slow: keep its rate.
+    bool idle = s.ended || paused_.count(s.id) ||
+                (held_at_window && !owing.count(s.id));
     if (s.alive && idle) {
       // It ran out of work during the interval: its rate is what it did
       // while it had work, a lower bound on what it can do.

@@ -328,6 +328,10 @@ class Scheduler {
   bool Ramping(Clock::time_point now) const;
   // Each source's outstanding blocks in the order it will send them.
   std::map<SourceId, std::vector<uint64_t>> OutstandingWork() const;
+  // The sources that owe a block below Horizon() (OutstandingWork's keys
+  // with work, found without listing it: a scan that ends once every
+  // source is seen).
+  std::set<SourceId> Owing() const;
   // Leading entries of a source's work that may already be on their way
   // (or here, unread).
   size_t InFlight(const Source& s) const;

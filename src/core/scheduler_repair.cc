@@ -120,6 +120,22 @@ std::map<SourceId, std::vector<uint64_t>> Scheduler::OutstandingWork() const {
   return work;
 }
 
+std::set<SourceId> Scheduler::Owing() const {
+  std::set<SourceId> owing;
+  const auto living = static_cast<size_t>(
+      std::count_if(sources_.begin(), sources_.end(),
+                    [](const Source& s) { return s.alive; }));
+  uint64_t end = Horizon();
+  for (uint64_t q = received_.next_in_order(); q < end && owing.size() < living;
+       ++q) {
+    if (Here(q)) continue;
+    auto m = moved_.find(q);
+    SourceId to = m != moved_.end() ? m->second.to : chain_.Owner(q);
+    if (alive(to)) owing.insert(to);
+  }
+  return owing;
+}
+
 // A source whose deliveries wait behind a loss (TCP delivers in order)
 // looks slow while it goes on sending: what it has sent and we have not
 // seen yet is its path at the best rate it has shown lately, or what it
@@ -384,15 +400,21 @@ double Scheduler::BlockTime(const Source& s) const {
 }
 
 void Scheduler::DetectStalls(Clock::time_point now) {
-  if (live_open() || config_.window_blocks != 0) {
-    // Waiting for the producer, or held at the reorder window's end (the
-    // transfer told it so, WINDOW), is not stalling: a source's clock runs
-    // only while it owes a block that exists within the window.
+  if (live_open()) {
+    // Waiting for the producer is not stalling: a source's clock runs only
+    // while it owes a block that exists.
     auto work = OutstandingWork();
     for (auto& s : sources_) {
       const auto& w = work[s.id];
       if (w.empty() || w.front() >= s.edge)
         s.last_block_at = std::max(s.last_block_at, now);
+    }
+  } else if (config_.window_blocks != 0) {
+    // Nor is waiting at the reorder window's end (the transfer told the
+    // source so, WINDOW): the clock runs while it owes a block within it.
+    auto owing = Owing();
+    for (auto& s : sources_) {
+      if (!owing.count(s.id)) s.last_block_at = std::max(s.last_block_at, now);
     }
   }
   for (auto& s : sources_) {

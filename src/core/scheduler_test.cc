@@ -1168,6 +1168,26 @@ TEST(SchedulerTest, DropsAHeldBlockOnlyWhenItHidesTheInOrderOne) {
   EXPECT_TRUE(asked);
 }
 
+// In-order output: sources whose blocks within the reorder window are all
+// here wait at the window's end (WINDOW) and are not stalled however long
+// the in-order block takes to verify (a slow reader's back-pressure).
+TEST(SchedulerTest, SourcesHeldAtTheWindowAreNotStalled) {
+  StreamLayout layout{64ull * kBlock, kBlock};
+  SchedulerConfig cfg;
+  cfg.window_blocks = 6;
+  auto t0 = Clock::time_point{};
+  Scheduler s(layout, cfg, t0);
+  for (SourceId id : {kA, kB, kC}) s.AddSource(id, 1e6, milliseconds(10));
+  s.Start(t0, 0, Pattern({kA, kB, kC}));
+  s.Tick(t0);
+  for (uint64_t q = 0; q < 6; ++q) s.OnBlock(SourceId(q % 3), q, kBlock, t0);
+  // The window is [6, 12): 6 is being verified, the rest came.
+  s.OnArrived(6);
+  for (uint64_t q = 7; q < 12; ++q) s.OnBlock(SourceId(q % 3), q, kBlock, t0);
+  for (int i = 1; i <= 30; ++i) s.Tick(t0 + i * milliseconds(100));
+  for (SourceId id : {kA, kB, kC}) EXPECT_TRUE(s.alive(id)) << Index(id);
+}
+
 // A copy that came while another was being verified counts under the
 // move that asked for it, as a copy that came later does.
 TEST(SchedulerTest, CountsACopyDroppedWhileAnotherIsVerified) {

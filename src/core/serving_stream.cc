@@ -14,7 +14,9 @@ bool ServingStream::IsCommand(const Message& m) {
 }
 
 void ServingStream::HoldWalkAt(uint64_t end) {
-  if (end > walk_limit_) end_sent_ = false;  // more to walk, perhaps
+  // A walk held at the old end may have run dry at the new one: owed an
+  // END then (a walk not held, as one waiting for slots, is not).
+  if (end > walk_limit_ && held()) end_sent_ = false;
   walk_limit_ = end;
 }
 

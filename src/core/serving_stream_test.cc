@@ -71,6 +71,31 @@ TEST(ServingStreamTest, AWindowHoldsTheWalkButNotRequests) {
   EXPECT_EQ(end->blocks_sent, 7u);
 }
 
+// A sender with no slots runs dry once (END); moving the window does not
+// owe it another. A walk held at the window that runs dry once let on
+// does owe one.
+TEST(ServingStreamTest, AWindowMovedOwesAnEndOnlyToAWalkItHeld) {
+  ServingStream none(12, OpenAs(kC, "AB"));
+  ASSERT_TRUE(none.Apply(Start{}));
+  EXPECT_TRUE(SendAll(none).empty());
+  ASSERT_TRUE(none.TakeEnd());
+  for (uint64_t end : {4, 8, 12}) {
+    ASSERT_TRUE(none.Apply(Window{end}));
+    EXPECT_FALSE(none.TakeEnd()) << "END again at window " << end;
+  }
+  ServingStream held(4, OpenAs(kA, "AB"));
+  ASSERT_TRUE(held.Apply(Start{}));
+  ASSERT_TRUE(held.Apply(Window{1}));
+  EXPECT_EQ(SendAll(held), (std::vector<uint64_t>{0}));
+  EXPECT_FALSE(held.TakeEnd());
+  ASSERT_TRUE(held.Apply(Window{3}));
+  EXPECT_EQ(SendAll(held), (std::vector<uint64_t>{2}));
+  EXPECT_FALSE(held.TakeEnd()) << "held at 3, block 3 is B's: no END yet";
+  ASSERT_TRUE(held.Apply(Window{4}));
+  EXPECT_TRUE(SendAll(held).empty());
+  EXPECT_TRUE(held.TakeEnd());
+}
+
 // A PATTERN is owed its PATTERN_ACK (the send position it was applied at);
 // a SKIP drops a block; the second START and a bad PATTERN are errors.
 TEST(ServingStreamTest, AcknowledgesPatternsSkipsAndRefusesWhatIsWrong) {

@@ -210,6 +210,28 @@ class LargeRateLimited(h.BraidTestCase):
         self.assertLessEqual(st["peak_buffered_bytes"], 4 * h.MIB + 8 * h.MIB)
 
 
+class VersionOneSource(h.FakeSource):
+    """A server of an earlier build (protocol version 1 only): records the
+    frames it gets, answers OPEN with HELLO(1..1) and OPENED of `data`,
+    then sends nothing (the client moves its blocks elsewhere)."""
+
+    def __init__(self, data: bytes):
+        count = -(-len(data) // DEFAULT_BS)
+        self.opened = (h.u64(len(data)) + h.u32(DEFAULT_BS) + h.u64(count) +
+                       bytes.fromhex(h.content_id(data)))
+        self.got: list[tuple[int, bytes]] = []
+        super().__init__()
+
+    def answer(self, ftype: int, body: bytes) -> bytes:
+        self.got.append((ftype, body))
+        if ftype == h.OPEN:
+            return (h.frame(h.HELLO, h.hello_body(role=h.ROLE_SERVER, agent="v1")) +
+                    h.frame(h.OPENED, self.opened))
+        if ftype == h.MANIFEST_GET:
+            return h.frame(h.ERROR, h.error_body(h.kNotFound, "no manifest"))
+        return b""
+
+
 class WindowHoldsTheServers(h.BraidTestCase):
     """WINDOW (protocol version 2): a server's pattern walk stays below the
     end the client sets; a stream whose reader stops holds the servers at
@@ -245,6 +267,23 @@ class WindowHoldsTheServers(h.BraidTestCase):
             rest = [block() for _ in range(self.BLOCKS - 9)]
             self.assertEqual(rest, [q for q in range(8, self.BLOCKS) if q != 20])
             self.assertEqual(h.parse_end(c.expect(h.END).body)[0], self.BLOCKS)
+
+    def test_a_version_1_server_is_offered_1_and_sent_no_window(self) -> None:
+        root = os.path.join(self.tmp, "root")
+        digest = h.write_random_file(os.path.join(root, "v.bin"), 4 * h.MIB)
+        with open(os.path.join(root, "v.bin"), "rb") as f:
+            old = VersionOneSource(f.read())
+        self.addCleanup(old.close)
+        srv = self.start_server(root)
+        r = h.run_get("v.bin", [srv.address, old.address], "-", timeout=60,
+                      extra=["--max-buffer", "1MiB"])
+        self.assertEqual(r.returncode, 0, r.stderr.decode(errors="replace"))
+        self.assertEqual(h.sha256_bytes(r.stdout), digest)
+        self.assertTrue(old.got, "the old server was never contacted")
+        hello = h.parse_hello(old.got[0][1])
+        self.assertEqual((old.got[0][0], hello["min_version"], hello["max_version"]),
+                         (h.HELLO, 1, h.NEWEST_PROTOCOL_VERSION))
+        self.assertNotIn(h.WINDOW, [t for t, _ in old.got])
 
     def test_a_reader_that_stops_holds_the_servers_at_its_window(self) -> None:
         size = 64 * h.MIB

@@ -11,8 +11,8 @@ SourceConn::~SourceConn() = default;
 
 namespace {
 core::Hello ClientHello() {
-  return {core::kProtocolVersion, core::kProtocolVersion, core::Role::kClient,
-          "braid/0.1"};
+  return {core::kMinProtocolVersion, core::kProtocolVersion,
+          core::Role::kClient, "braid/0.1"};
 }
 }  // namespace
 
@@ -135,6 +135,7 @@ awaitable<Expected<core::Opened>> SourceConn::Reopen(
     signature_.reset();
     early_manifest_pending_ = false;
     start_sent = false;
+    window_sent_.reset();
   }
   co_return opened;
 }
@@ -148,7 +149,7 @@ awaitable<Expected<core::Opened>> SourceConn::OpenInFlight(
   if (flight.manifest) conn_->Queue(core::ManifestGet{0, kEarlyManifestPieces});
   for (const core::Message& m : flight.before_start) conn_->Queue(m);
   // A kept connection's version is known: its window goes before START.
-  if (stale && flight.window_end) LimitReadAhead(*flight.window_end, 1);
+  if (stale && flight.window_end) LimitReadAhead(*flight.window_end);
   if (flight.start) conn_->Queue(core::Start{});
   start_sent = flight.start;
   auto sent = net::Clock::now();
@@ -158,7 +159,7 @@ awaitable<Expected<core::Opened>> SourceConn::OpenInFlight(
     if (auto s = co_await ReadHello(timeout); !s)
       co_return Unexpected{s.error()};
     rtt = PathRtt(net::Clock::now() - sent);
-    if (flight.window_end && LimitReadAhead(*flight.window_end, 1)) {
+    if (flight.window_end && LimitReadAhead(*flight.window_end)) {
       if (auto s = co_await conn_->Flush(timeout); !s)
         co_return Unexpected{s.error()};
     }
@@ -186,15 +187,13 @@ ConnectionPool::Entry SourceConn::Park() {
   return e;
 }
 
-bool SourceConn::LimitReadAhead(uint64_t end, uint64_t step) {
+bool SourceConn::LimitReadAhead(uint64_t end) {
   if (!conn_) return false;
   if (is_mirror()) {
     conn_->LimitReadAhead(end);
     return false;
   }
-  if (version_ < 2) return false;
-  if (window_sent_ && end >= *window_sent_ && end < *window_sent_ + step)
-    return false;
+  if (version_ < 2 || window_sent_ == end) return false;
   window_sent_ = end;
   conn_->Queue(core::Window{end});
   return true;

@@ -95,10 +95,10 @@ class SourceConn {
   ConnectionPool::Entry Park();
   // Holds the source's own walk ahead below block `end` (the reorder
   // window's end): a mirror fetches no further, a braid server is sent
-  // WINDOW (protocol version 2; an older server is not held). A WINDOW
-  // goes only once `end` has moved `step` blocks since the last one, or
-  // back. Returns whether a frame was queued (the caller flushes it).
-  bool LimitReadAhead(uint64_t end, uint64_t step);
+  // WINDOW (protocol version 2; an older server is not held) when `end`
+  // differs from the last one sent. Returns whether a frame was queued
+  // (the caller flushes it).
+  bool LimitReadAhead(uint64_t end);
   // The publisher's signature the source sent for the stream (unchecked:
   // client/engine/signatures.h checks it), if asked and it has one.
   const std::optional<core::SignatureMsg>& signature() const {

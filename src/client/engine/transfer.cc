@@ -494,12 +494,12 @@ awaitable<void> Transfer::Control() {
       // Sources that fetch ahead on their own stay within the window: a
       // block beyond it would hold their reader while the block the
       // window waits for queues behind it.
-      uint64_t window = WindowBlocks(layout_, options_.reorder_bytes);
-      uint64_t end = scheduler_->received().next_in_order() + window;
-      uint64_t step = std::max<uint64_t>(1, window / 8);
+      uint64_t end = scheduler_->received().next_in_order() +
+                     WindowBlocks(layout_, options_.reorder_bytes);
+      // At most one WINDOW per source per tick: the scheduler judges a
+      // source held at the window by this end (Scheduler::Owing).
       for (SourceConn* s : taking_part_) {
-        if (!s->failure && !s->pending && s->LimitReadAhead(end, step))
-          Flush(s);
+        if (!s->failure && !s->pending && s->LimitReadAhead(end)) Flush(s);
       }
     }
     Record();
