@@ -71,8 +71,8 @@ awaitable<Expected<std::unique_ptr<net::FramedConn>>> Open(
   auto socket = co_await net::Connect(to.host, to.port, kTimeout);
   if (!socket) co_return Unexpected{socket.error()};
   auto conn = std::make_unique<net::FramedConn>(std::move(*socket));
-  core::Message hello =
-      core::Hello{core::kProtocolVersion, core::kProtocolVersion, role, "load"};
+  core::Message hello = core::Hello{core::kMinProtocolVersion,
+                                    core::kProtocolVersion, role, "load"};
   if (auto s = co_await conn->Send(hello, kTimeout); !s)
     co_return Unexpected{s.error()};
   auto reply = co_await conn->Read(kTimeout);

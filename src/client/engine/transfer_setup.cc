@@ -69,7 +69,10 @@ Error Transfer::NoSourceReachable(const std::vector<SourceConn*>& all) const {
 }
 
 std::optional<uint64_t> Transfer::FirstWindowEnd() const {
-  if (!options_.sink && options_.output != "-") return std::nullopt;
+  // What OpenOutput writes in order (a live stream's file is not known
+  // yet: its first WINDOW goes at the first tick).
+  if (!options_.sink && !options_.range && !WritesInPlace(options_.output))
+    return std::nullopt;
   if (options_.live_edge) return std::nullopt;  // where is not known yet
   uint64_t first = options_.range ? options_.range->first : 0;
   core::StreamLayout layout{first + 1, options_.block_size};
