@@ -129,9 +129,7 @@ std::set<SourceId> Scheduler::Owing() const {
   for (uint64_t q = received_.next_in_order(); q < end && owing.size() < living;
        ++q) {
     if (Here(q)) continue;
-    auto m = moved_.find(q);
-    SourceId to = m != moved_.end() ? m->second.to : chain_.Owner(q);
-    if (alive(to)) owing.insert(to);
+    if (SourceId to = ExpectedSender(q); alive(to)) owing.insert(to);
   }
   return owing;
 }

@@ -254,9 +254,7 @@ class Sim {
     // A small amount in flight, as TCP_NOTSENT_LOWAT keeps it.
     while (s.credit >= layout_.block_size && s.pipe.size() < InFlight(s)) {
       auto seq = s.plan->Next(s.walk_limit);
-      bool held = s.plan->position() >= s.walk_limit &&
-                  s.plan->position() < s.plan->block_count();
-      if (!seq && held) break;  // waits at the window: no END
+      if (!seq && s.plan->HeldAt(s.walk_limit)) break;  // no END
       if (!seq) {
         if (!s.ended) {
           sched_->OnEnd(static_cast<SourceId>(i));

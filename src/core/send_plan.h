@@ -97,7 +97,11 @@ class SendPlan {
   void EndAtBlock(uint64_t count);
 
   uint64_t position() const { return cursor_; }
-  uint64_t block_count() const { return block_count_; }
+  // The walk waits at walk_limit (the limit Next() was given) with blocks
+  // of the stream after it: held, not run dry.
+  bool HeldAt(uint64_t walk_limit) const {
+    return cursor_ >= walk_limit && cursor_ < block_count_;
+  }
   uint32_t current_epoch() const { return chain_.back().epoch; }
   // The epoch under which seq is owned (for the DATA frame's epoch field).
   uint32_t EpochOf(uint64_t seq) const;

@@ -13,17 +13,16 @@ bool ServingStream::IsCommand(const Message& m) {
          std::holds_alternative<Skip>(m) || std::holds_alternative<Window>(m);
 }
 
-void ServingStream::HoldWalkAt(uint64_t end) {
+bool ServingStream::HoldWalkAt(uint64_t end) {
+  if (end == walk_limit_) return false;
   // A walk held at the old end may have run dry at the new one: owed an
   // END then (a walk not held, as one waiting for slots, is not).
   if (end > walk_limit_ && held()) end_sent_ = false;
   walk_limit_ = end;
+  return true;
 }
 
-bool ServingStream::held() const {
-  return plan_.position() >= walk_limit_ &&
-         plan_.position() < plan_.block_count();
-}
+bool ServingStream::held() const { return plan_.HeldAt(walk_limit_); }
 
 Expected<std::optional<PatternAck>> ServingStream::Apply(const Message& m) {
   if (std::holds_alternative<Start>(m)) {

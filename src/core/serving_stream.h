@@ -38,8 +38,8 @@ class ServingStream {
   // the last WINDOW's end.
   std::optional<uint64_t> Next() { return plan_.Next(walk_limit_); }
   // Holds the walk below block `end` (the HTTP mirror adapter's own
-  // window, as WINDOW does for a server).
-  void HoldWalkAt(uint64_t end);
+  // window, as WINDOW does for a server). Returns whether the end moved.
+  bool HoldWalkAt(uint64_t end);
   // The walk waits at the window's end with blocks after it: nothing is
   // owed now, but the sender has not run dry (no END).
   bool held() const;

@@ -102,10 +102,7 @@ awaitable<Status> Transfer::OnData(SourceConn& s, const core::Data& d) {
     if (done_ || fatal_ || s.failure) co_return Ok{};
   }
   if (scheduler_->received().Has(d.seq)) {
-    duplicate_bytes_ += d.payload.size();
-    spdlog::debug("{}: block {} again", s.name(), d.seq);
-    scheduler_->OnBlock(s.id, d.seq, static_cast<uint32_t>(d.payload.size()),
-                        Clock::now());
+    DropCopy(s, d);
     co_return Ok{};
   }
   if (!scheduler_->MaySend(s.id, d.seq)) {
@@ -131,14 +128,7 @@ awaitable<Status> Transfer::OnData(SourceConn& s, const core::Data& d) {
   }
   scheduler_->SetPaused(s.id, false, Clock::now());
   if (pipeline_->Pending(d.seq) || scheduler_->received().Has(d.seq)) {
-    // Arrived meanwhile from another.
-    duplicate_bytes_ += d.payload.size();
-    if (scheduler_->received().Has(d.seq)) {
-      scheduler_->OnBlock(s.id, d.seq, static_cast<uint32_t>(d.payload.size()),
-                          Clock::now());
-    } else {
-      scheduler_->OnCopyWhileVerifying(d.seq);
-    }
+    DropCopy(s, d);  // arrived meanwhile from another
     co_return Ok{};
   }
   highest_seq_ = std::max(highest_seq_, d.seq + 1);
@@ -164,6 +154,17 @@ awaitable<Status> Transfer::OnData(SourceConn& s, const core::Data& d) {
       });
   NoteBuffered();
   co_return Ok{};
+}
+
+void Transfer::DropCopy(SourceConn& s, const core::Data& d) {
+  duplicate_bytes_ += d.payload.size();
+  spdlog::debug("{}: block {} again", s.name(), d.seq);
+  if (scheduler_->received().Has(d.seq)) {
+    scheduler_->OnBlock(s.id, d.seq, static_cast<uint32_t>(d.payload.size()),
+                        Clock::now());
+  } else {
+    scheduler_->OnCopyWhileVerifying(d.seq);
+  }
 }
 
 void Transfer::NoteBuffered() {

@@ -214,6 +214,9 @@ class Transfer {
   // (Scheduler::DropHeldBlock). The block it waits for may be queued behind
   // seq on the same connection, so seq is dropped and fetched again.
   bool BeyondStuckWindow(SourceConn& s, uint64_t seq);
+  // A copy of a block already here or being verified: dropped, and counted
+  // (duplicate bytes, and by cause).
+  void DropCopy(SourceConn& s, const core::Data& d);
   awaitable<void> Control();
   void Execute(const std::vector<core::Command>& commands);
   void Record();

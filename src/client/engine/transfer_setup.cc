@@ -75,9 +75,9 @@ std::optional<uint64_t> Transfer::FirstWindowEnd() const {
     return std::nullopt;
   if (options_.live_edge) return std::nullopt;  // where is not known yet
   uint64_t first = options_.range ? options_.range->first : 0;
-  core::StreamLayout layout{first + 1, options_.block_size};
+  core::StreamLayout blocks{0, options_.block_size};  // the size is not known
   return first / options_.block_size +
-         WindowBlocks(layout, options_.reorder_bytes);
+         WindowBlocks(blocks, options_.reorder_bytes);
 }
 
 awaitable<void> Transfer::HandshakeOne(SourceConn& s) {

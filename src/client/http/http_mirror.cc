@@ -284,9 +284,7 @@ Status HttpMirror::OnOpen(const core::Open& o) {
 }
 
 void HttpMirror::LimitReadAhead(uint64_t end) {
-  if (!stream_) return;
-  stream_->HoldWalkAt(end);
-  Pump();
+  if (stream_ && stream_->HoldWalkAt(end)) Pump();
 }
 
 void HttpMirror::Pump() {
