@@ -34,6 +34,7 @@ enum class Errc : uint16_t {
   // Local only, never on the wire:
   kCancelled = 18,        // the caller cancelled (Session::Cancel, a signal)
   kInvalidArgument = 19,  // an option the caller gave is not valid
+  kInternal = 20,         // a fault of braid's own (a bug): please report it
 };
 
 // Short stable name, e.g. "kNotFound" -> "not found".

@@ -278,6 +278,11 @@ void AddDirectorCommand(CLI::App& app, int* exit_code) {
                   "(`serve --director-token-file`), others are refused");
   AddMetricsFlag(cmd, &flags->metrics);
   AddLogFlags(cmd, &flags->log);
+  cmd->footer(
+      "\nExamples:\n"
+      "  braid director --listen 0.0.0.0:7071 --db /var/lib/braid/catalog.db\n"
+      "  braid director --listen 0.0.0.0:7071 --store "
+      "etcd://10.0.0.5:2379,10.0.0.6:2379\n");
   cmd->callback([flags, exit_code] { *exit_code = RunDirector(*flags); });
 }
 

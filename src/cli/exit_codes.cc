@@ -32,12 +32,15 @@ int ExitCodeOf(Errc code) {
       return kExitNotFound;
     case Errc::kCancelled:
       return kExitInterrupted;
+    case Errc::kInternal:
+      return kExitFailure;
   }
   return kExitFailure;
 }
 
 const char kExitCodesHelp[] =
-    "Exit status: 0 done; 1 another failure; 2 bad flags or arguments; "
+    "Exit status: 0 done; 1 another failure (an internal error: a bug); 2 bad "
+    "flags or arguments; "
     "3 the output exists (see -f, --no-clobber) or cannot be written; "
     "4 sources unreachable, silent or speaking garbage (TLS failures "
     "too); 5 bytes that do not verify (a block, --sha256, sources that "

@@ -199,6 +199,10 @@ void AddLsCommand(CLI::App& app, int* exit_code) {
                      "--access-key-file requires for LIST");
   cmd->add_flag("--json", flags->json, "Print JSON for scripts");
   AddTlsClientFlags(cmd, &flags->tls, "server or director");
+  cmd->footer(
+      "\nExamples:\n"
+      "  braid ls --director d.example:7071\n"
+      "  braid ls --source 10.0.0.1:7070 --json\n");
   cmd->callback([flags, exit_code] {
     if (flags->director.empty() && flags->source.empty()) {
       std::fprintf(stderr, "braid ls: error: give --director or --source\n");

@@ -22,6 +22,12 @@ int main(int argc, char** argv) {
   braid::cli::AddProxyCommand(app, &exit_code);
   braid::cli::AddTokenCommand(app, &exit_code);
   braid::cli::AddMetalinkCommand(app, &exit_code);
+  app.footer(
+      "\nExamples (`braid COMMAND --help` for each command's flags):\n"
+      "  braid get https://m1.example/f.iso https://m2.example/f.iso\n"
+      "  braid serve --root /srv/pub --listen 0.0.0.0:7070\n"
+      "  braid get f.iso --source s1.example:7070 --source "
+      "s2.example:7070\n");
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -120,6 +120,11 @@ void AddProxyCommand(CLI::App& app, int* exit_code) {
                   "its sources.)");
   AddMetricsFlag(cmd, &flags->metrics);
   AddLogFlags(cmd, &flags->log);
+  cmd->footer(
+      "\nExamples:\n"
+      "  braid proxy --source 10.0.0.1:7070 --source 10.0.0.2:7070 &\n"
+      "  curl -r 0-1023 http://127.0.0.1:8080/f.iso\n"
+      "  braid proxy --director d.example:7071 --listen 127.0.0.1:9000\n");
   cmd->callback([flags, exit_code] { *exit_code = RunProxy(*flags); });
 }
 

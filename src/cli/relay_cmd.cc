@@ -185,6 +185,11 @@ void AddRelayCommand(CLI::App& app, int* exit_code) {
   AddTlsClientFlags(cmd, &flags->director_tls, "director (--director)");
   AddMetricsFlag(cmd, &flags->metrics);
   AddLogFlags(cmd, &flags->log);
+  cmd->footer(
+      "\nExamples:\n"
+      "  braid relay --listen 0.0.0.0:7073 --allow origin.example:7070\n"
+      "  braid get f.iso --origin origin.example:7070 --via "
+      "relay.example:7073 --via direct\n");
   cmd->callback([flags, exit_code] { *exit_code = RunRelay(*flags); });
 }
 

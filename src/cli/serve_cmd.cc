@@ -312,6 +312,13 @@ void AddServeCommand(CLI::App& app, int* exit_code) {
       "--fault-corrupt-every", flags->fault_corrupt_every,
       "TESTING ONLY: flip one byte in every Nth block sent (default 0: never)");
   AddLogFlags(cmd, &flags->log);
+  cmd->footer(
+      "\nExamples:\n"
+      "  braid serve --root /srv/pub --listen 0.0.0.0:7070\n"
+      "  braid serve --root /srv/pub --listen 0.0.0.0:7070 --director "
+      "d.example:7071 --advertise pub1.example:7070\n"
+      "  braid serve --root /srv/pub --metalinks /srv/pub --mirror "
+      "https://www.example/pub\n");
   cmd->callback([flags, exit_code] { *exit_code = RunServe(*flags); });
 }
 

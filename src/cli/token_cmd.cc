@@ -68,6 +68,11 @@ void AddTokenCommand(CLI::App& app, int* exit_code) {
                   "token stops being valid")
       ->check(CLI::NonNegativeNumber)
       ->excludes(ttl);
+  cmd->footer(
+      "\nExamples:\n"
+      "  braid token --key-file key.hex --name videos/ --ttl 7d\n"
+      "  BRAID_ACCESS_TOKEN=$(braid token --key-file key.hex --name f.iso) "
+      "braid get f.iso --source s.example:7070\n");
   cmd->callback([flags, exit_code] { *exit_code = RunToken(*flags); });
 }
 

@@ -47,6 +47,8 @@ std::string_view ErrcName(Errc e) {
       return "cancelled";
     case Errc::kInvalidArgument:
       return "invalid argument";
+    case Errc::kInternal:
+      return "internal error";
   }
   return "unknown error";
 }

@@ -223,6 +223,18 @@ class GetHabits(MirrorCase):
         r = self.get([liar.url, "-o", "-", "-q"])
         self.assert_status(r, 0)
         self.assertEqual(r.stdout, bytes(changed))
+        # Mirrors that state different digests: neither is checked, and
+        # the user is told (the bytes here are the same on both).
+        other = self.mirror(stated=bytes(changed))
+        out = os.path.join(self.tmp, "two.bin")
+        r = self.get([honest.url, other.url, "-o", out, "--stats-json", stats])
+        err = self.assert_status(r, 0)
+        self.assertIn("no stated digest is checked", err)
+        self.assertEqual(h.sha256_file(out), self.digest)
+        with open(stats) as f:
+            st = json.load(f)
+        self.assertFalse(st["stated_sha256"])
+        self.assertFalse(st["sha256_checked"])
 
     def test_did_you_mean(self) -> None:
         err = self.assert_status(self.get([self.m.url, "--outptu", "x"]), 2)

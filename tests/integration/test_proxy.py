@@ -19,6 +19,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 import unittest
 
@@ -406,6 +407,52 @@ class ProxyKeepsConnectionsCase(unittest.TestCase):
             # machine; as in the run above).
             self.assertLessEqual(len(peers), 2, server.stderr_text()[-2000:])
             self.assertEqual(sum(peers.values()), 5, server.stderr_text()[-2000:])
+
+    def test_a_dead_source_is_left_out_of_the_next_requests_for_a_while(self):
+        self.check(0, 3 * BS)
+        dead = self.servers[0]
+        dead.stop()
+        # Its address now takes connections and closes them at once (a
+        # server that broke): counted, to see which fetches tried it.
+        listener = socket.create_server(("127.0.0.1", dead.port))
+        self.addCleanup(listener.close)
+        accepts = []
+
+        def serve() -> None:
+            while True:
+                try:
+                    conn, _ = listener.accept()
+                except OSError:
+                    return
+                accepts.append(time.monotonic())
+                conn.close()
+
+        threading.Thread(target=serve, daemon=True).start()
+        # The kept connection fails in the tail of the last fetch, or the
+        # next one tries the address: either way, a fetch sees it fail.
+        failed = f"source 127.0.0.1:{dead.port} failed"
+        for _ in range(3):
+            self.check(BS, 7 * BS + 1)
+            if failed in self.proxy.stderr_text():
+                break
+        self.assertIn(failed, self.proxy.stderr_text())
+        tried = len(accepts)
+        failed_at = time.monotonic()
+        for first, last in [(0, BS), (2 * BS, 40 * BS), (0, self.SIZE - 1)]:
+            self.check(first, last)
+        # All within the first shun (2 s; loopback fetches of ms each).
+        self.assertLess(time.monotonic() - failed_at, 2.0)
+        self.assertEqual(len(accepts), tried, self.proxy.stderr_text()[-3000:])
+        log = self.proxy.stderr_text()
+        left_out = re.findall(rf"leaving out source 127\.0\.0\.1:{dead.port}: it failed "
+                              r"in this session's last fetch; tried again in ([0-9.]+) s", log)
+        self.assertTrue(left_out, log[-3000:])
+        # Once the shun is over it is tried again (and fails again).
+        time.sleep(max(float(x) for x in left_out) + 0.3)
+        self.check(0, 5 * BS)
+        self.assertGreater(len(accepts), tried)
+        self.assertTrue(self.proxy.alive())
+
 
 
 def head_status(port: int, name: str) -> int:

@@ -70,4 +70,31 @@ net::Clock::duration ConnectionPool::AwaitFor(const std::string& source) const {
       2 * p->second.rtt + std::chrono::milliseconds(50), kMaxAwait);
 }
 
+void SessionState::NoteFailed(const std::string& source,
+                              net::Clock::time_point now) {
+  std::lock_guard lock(mu_);
+  Shun& shun = shunned_[source];
+  shun.failures = std::min(shun.failures + 1, 16);
+  shun.failed_at = now;
+  auto span = kFirstShun * (1 << std::min(shun.failures - 1, 4));
+  shun.until = now + std::min<net::Clock::duration>(span, kMaxShun);
+}
+
+void SessionState::NoteTookPart(const std::string& source,
+                                net::Clock::time_point fetch_started) {
+  std::lock_guard lock(mu_);
+  auto it = shunned_.find(source);
+  // A fetch that began before the failure (they overlap) says nothing of it.
+  if (it != shunned_.end() && it->second.failed_at < fetch_started)
+    shunned_.erase(it);
+}
+
+std::optional<net::Clock::time_point> SessionState::ShunnedUntil(
+    const std::string& source, net::Clock::time_point now) const {
+  std::lock_guard lock(mu_);
+  auto it = shunned_.find(source);
+  if (it == shunned_.end() || now >= it->second.until) return std::nullopt;
+  return it->second.until;
+}
+
 }  // namespace braid::client

@@ -102,10 +102,32 @@ struct SessionState {
     if (e.rate > 0) known.rate = e.rate;
   }
 
+  // Sources that failed in a fetch (by SourceConn::name) are left out of
+  // the fetches that start in the next kFirstShun, doubled for each
+  // failure in a row up to kMaxShun; one that took part without failing
+  // in a fetch that started after its last failure is forgotten. A proxy
+  // serving many requests then does not connect to a dead server for each
+  // of them.
+  static constexpr auto kFirstShun = std::chrono::seconds(2);
+  static constexpr auto kMaxShun = std::chrono::seconds(30);
+  void NoteFailed(const std::string& source, net::Clock::time_point now);
+  void NoteTookPart(const std::string& source,
+                    net::Clock::time_point fetch_started);
+  // When source may be tried again, if a fetch starting at `now` is to
+  // leave it out.
+  std::optional<net::Clock::time_point> ShunnedUntil(
+      const std::string& source, net::Clock::time_point now) const;
+
  private:
+  struct Shun {
+    int failures = 0;
+    net::Clock::time_point failed_at{};  // the last failure
+    net::Clock::time_point until{};
+  };
   mutable std::mutex mu_;
   std::shared_ptr<const core::Manifest> manifest_;   // guarded by mu_
   std::map<std::string, core::LinkEstimate> links_;  // guarded by mu_
+  std::map<std::string, Shun> shunned_;              // guarded by mu_
 };
 
 }  // namespace braid::client

@@ -58,7 +58,7 @@ Expected<T> RunOnOwnContext(const GetOptions& options,
       [&]() -> awaitable<void> { result.emplace(co_await (transfer.*step)()); },
       [&](std::exception_ptr e) {
         if (e && !result)
-          result.emplace(MakeError(Errc::kIoError, "internal error"));
+          result.emplace(MakeError(Errc::kInternal, "the transfer failed"));
         tick.cancel();
       });
   asio::co_spawn(
@@ -76,11 +76,12 @@ Expected<T> RunOnOwnContext(const GetOptions& options,
       },
       net::LogFailure("the transfer's watcher"));
   io.run();
+  transfer.NoteSourcesInSession();
   if (again) {
     *again = {transfer.overturned(), transfer.mirror_links(),
               transfer.MirrorsLinkedLater()};
   }
-  if (!result) return MakeError(Errc::kIoError, "transfer did not finish");
+  if (!result) return MakeError(Errc::kInternal, "the transfer did not finish");
   return std::move(*result);
 }
 

@@ -43,6 +43,47 @@ Transfer::Transfer(const GetOptions& options)
                                                   std::nullopt, options.tls));
     }
   }
+  LeaveOutShunned();
+}
+
+void Transfer::LeaveOutShunned() {
+  if (!options_.session) return;
+  auto now = Clock::now();
+  auto shunned = [&](const auto& s) {
+    return options_.session->ShunnedUntil(s->name(), now).has_value();
+  };
+  if (std::all_of(all_.begin(), all_.end(), shunned)) return;
+  std::erase_if(all_, [&](const auto& s) {
+    auto until = options_.session->ShunnedUntil(s->name(), now);
+    if (!until) return false;
+    spdlog::info(
+        "leaving out source {}: it failed in this session's last "
+        "fetch; tried again in {:.1f} s",
+        s->name(), std::chrono::duration<double>(*until - now).count());
+    return true;
+  });
+}
+
+void Transfer::NoteFailedInSession(const SourceConn& s) {
+  if (!options_.session || !s.failure || s.failure->code == Errc::kCancelled)
+    return;
+  if (noted_failed_.insert(&s).second)
+    options_.session->NoteFailed(s.name(), Clock::now());
+}
+
+void Transfer::NoteSourcesInSession() {
+  // Interrupted too: sources are no longer failed once it is draining
+  // (FailSource after done_), so what failed, failed before.
+  if (!options_.session) return;
+  for (const auto& s : all_) {
+    if (s->failure) {
+      NoteFailedInSession(*s);
+    } else if (!s->failure &&
+               std::find(taking_part_.begin(), taking_part_.end(), s.get()) !=
+                   taking_part_.end()) {
+      options_.session->NoteTookPart(s->name(), start_);
+    }
+  }
 }
 
 SourceConn* Transfer::ById(core::SourceId id) {
@@ -62,6 +103,7 @@ void Transfer::FailSource(SourceConn& s, const Error& e) {
   s.failure = e;
   spdlog::warn("source {} failed: {}", s.name(), e.ToString());
   TellFailed(s);
+  NoteFailedInSession(s);
   if (!scheduler_) {  // before the start: CheckAnsweredMeanwhile drops it
     s.Close();
     progress_->Notify();
@@ -85,6 +127,7 @@ void Transfer::FailSource(SourceConn& s, const Error& e) {
 void Transfer::LeaveOut(SourceConn& s) {
   spdlog::warn("leaving out source {}: {}", s.name(), s.failure->ToString());
   TellFailed(s);
+  NoteFailedInSession(s);
 }
 
 awaitable<Status> Transfer::OnData(SourceConn& s, const core::Data& d) {

@@ -50,8 +50,20 @@ class Transfer {
   // mirrors (RunUntilSettled), as the first mirror's links are taken.
   // None when links are not followed; at most kMaxLinkedJoiners.
   std::vector<Url> MirrorsLinkedLater() const;
+  // Tells the session (options.session) which sources failed in this
+  // transfer and which took part, for its later fetches
+  // (SessionState::NoteFailed), whether it ended well, failed or was
+  // interrupted. Failures are told as they happen too
+  // (NoteFailedInSession): a fetch that starts meanwhile leaves them out.
+  // REQUIRES: the transfer has ended.
+  void NoteSourcesInSession();
 
  private:
+  // Given sources that failed in the session's earlier fetches a moment
+  // ago are left out (SessionState::ShunnedUntil), unless all are.
+  void LeaveOutShunned();
+  // Tells the session that s failed (once per source).
+  void NoteFailedInSession(const SourceConn& s);
   // Finding sources (transfer_sources.cc): the director, discovery, and
   // sources that join or leave while the transfer runs.
   awaitable<Status> FindSources();
@@ -322,6 +334,7 @@ class Transfer {
   std::unique_ptr<DirectorClient> director_;
   // When an address that failed may be tried again.
   std::map<std::string, core::Clock::time_point> retry_at_;
+  std::set<const SourceConn*> noted_failed_;  // told to options_.session
   size_t tasks_ = 0;
   // Set when blocks are verified.
   std::shared_ptr<const core::Manifest> manifest_;

@@ -232,11 +232,20 @@ std::vector<Url> Transfer::MirrorsLinkedLater() const {
 // they all give (those that give one), or nothing.
 std::optional<core::Digest> Transfer::StatedSha256() const {
   std::optional<core::Digest> stated;
+  const SourceConn* first = nullptr;
   for (const SourceConn* s : taking_part_) {
     const HttpMirror* m = s->mirror();
     if (!m || !m->stated_sha256()) continue;
-    if (stated && *stated != *m->stated_sha256()) return std::nullopt;
+    if (stated && *stated != *m->stated_sha256()) {
+      spdlog::warn(
+          "{} states the file's SHA-256 is {} and {} that it is {}: no "
+          "stated digest is checked (give --sha256 or a Metalink)",
+          first->name(), core::ToHex(*stated), s->name(),
+          core::ToHex(*m->stated_sha256()));
+      return std::nullopt;
+    }
     stated = m->stated_sha256();
+    first = s;
   }
   return stated;
 }

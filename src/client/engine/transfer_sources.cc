@@ -18,7 +18,7 @@ using core::Clock;
 void Transfer::Spawn(awaitable<void> task) {
   ++tasks_;
   asio::co_spawn(ex_, std::move(task), [this](std::exception_ptr e) {
-    if (e) fatal_ = Error{Errc::kUnavailable, "internal error in the transfer"};
+    if (e) fatal_ = Error{Errc::kInternal, "a task of the transfer failed"};
     --tasks_;
     progress_->Notify();
   });

@@ -64,7 +64,7 @@ awaitable<Expected<std::vector<Found>>> Discover(
   udp::socket socket(ex);
   socket.open(udp::v4(), ec);
   if (!ec) socket.set_option(asio::socket_base::broadcast(true), ec);
-  if (ec) co_return MakeError(Errc::kIoError, "discovery: " + ec.message());
+  if (ec) co_return MakeError(Errc::kUnavailable, "discovery: " + ec.message());
   core::Discover request{std::random_device{}(), name};
   request.nonce = (request.nonce << 32) ^ std::random_device{}();
   std::vector<uint8_t> out;
