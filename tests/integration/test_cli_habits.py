@@ -217,7 +217,8 @@ class GetHabits(MirrorCase):
         changed[SIZE // 3] ^= 0xFF
         liar = self.mirror(bytes(changed), stated=self.data)
         out = os.path.join(self.tmp, "liar.bin")
-        self.assert_status(self.get([liar.url, "-o", out]), 5, "SHA-256", "kept as")
+        self.assert_status(self.get([liar.url, "-o", out]), 5, "SHA-256", "kept as",
+                           "not checked one by one", f"{liar.url} {SIZE}.")
         self.assertFalse(os.path.exists(out))
         # Standard output cannot be checked after the fact: passed through.
         r = self.get([liar.url, "-o", "-", "-q"])

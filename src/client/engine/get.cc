@@ -141,6 +141,21 @@ Status CheckFile(const std::string& path, const std::string& algo,
                        " (a source serves other bytes than the checksum's)");
 }
 
+// A whole-file check that failed, and when the blocks were not verified one
+// by one, that which source differs is not known, with what each sent: the
+// file kept aside can be compared with each of them.
+Error Unverified(const GetReport& report, Error e) {
+  if (report.verified) return e;
+  e.what +=
+      "; its blocks were not checked one by one (no braid server, no "
+      "Metalink with piece hashes), so which source differs is not "
+      "known; bytes from each:";
+  for (const auto& s : report.sources)
+    e.what += " " + s.address + " " + std::to_string(s.bytes) + ",";
+  e.what.back() = '.';
+  return e;
+}
+
 }  // namespace
 
 Status CheckSha256(const std::string& path, const core::Digest& want,
@@ -200,12 +215,12 @@ Expected<GetReport> RunGet(const GetOptions& given, std::stop_token stop,
   }
   if (result && check) {
     if (Status s = CheckSha256(options.output, *check, from); !s)
-      return Unexpected{s.error()};
+      return Unexpected{Unverified(*result, s.error())};
     result->sha256_checked = true;
   }
   if (result && options.checksum) {
     if (Status s = CheckChecksum(options.output, *options.checksum); !s)
-      return Unexpected{s.error()};
+      return Unexpected{Unverified(*result, s.error())};
     result->checksum_checked = true;
   }
   return result;
