@@ -74,8 +74,11 @@ void SessionState::NoteFailed(const std::string& source,
                               net::Clock::time_point now) {
   std::lock_guard lock(mu_);
   Shun& shun = shunned_[source];
-  shun.failures = std::min(shun.failures + 1, 16);
   shun.failed_at = now;
+  // Fetches running at once that see one outage count it once: a failure
+  // "in a row" comes after the shun it would lengthen has ended.
+  if (shun.failures > 0 && now < shun.until) return;
+  shun.failures = std::min(shun.failures + 1, 16);
   auto span = kFirstShun * (1 << std::min(shun.failures - 1, 4));
   shun.until = now + std::min<net::Clock::duration>(span, kMaxShun);
 }

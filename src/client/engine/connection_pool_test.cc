@@ -96,18 +96,25 @@ TEST(SessionStateTest, AFailedSourceIsShunnedLongerForEachFailureInARow) {
   EXPECT_TRUE(state.ShunnedUntil("a:1", t0 + seconds(1)));
   EXPECT_FALSE(state.ShunnedUntil("a:1", t0 + SessionState::kFirstShun));
   EXPECT_FALSE(state.ShunnedUntil("b:1", t0));  // only the one that failed
+  // Fetches at once that saw the same outage: one failure.
+  state.NoteFailed("a:1", t0 + seconds(1));
+  EXPECT_EQ(state.ShunnedUntil("a:1", t0), t0 + SessionState::kFirstShun);
   auto t1 = t0 + seconds(5);
   state.NoteFailed("a:1", t1);  // twice in a row: twice as long
   EXPECT_EQ(state.ShunnedUntil("a:1", t1), t1 + 2 * SessionState::kFirstShun);
-  for (int i = 0; i < 10; ++i) state.NoteFailed("a:1", t1);
-  EXPECT_EQ(state.ShunnedUntil("a:1", t1), t1 + SessionState::kMaxShun);
+  auto t = t1;
+  for (int i = 0; i < 10; ++i) {
+    t += SessionState::kMaxShun;  // each after the last shun ended
+    state.NoteFailed("a:1", t);
+  }
+  EXPECT_EQ(state.ShunnedUntil("a:1", t), t + SessionState::kMaxShun);
   // A fetch that began before the failure took part: it says nothing.
-  state.NoteTookPart("a:1", t1 - seconds(1));
-  EXPECT_TRUE(state.ShunnedUntil("a:1", t1));
-  state.NoteTookPart("a:1", t1 + seconds(1));  // back: forgotten
-  EXPECT_FALSE(state.ShunnedUntil("a:1", t1));
-  state.NoteFailed("a:1", t1);
-  EXPECT_EQ(state.ShunnedUntil("a:1", t1), t1 + SessionState::kFirstShun);
+  state.NoteTookPart("a:1", t - seconds(1));
+  EXPECT_TRUE(state.ShunnedUntil("a:1", t));
+  state.NoteTookPart("a:1", t + seconds(1));  // back: forgotten
+  EXPECT_FALSE(state.ShunnedUntil("a:1", t));
+  state.NoteFailed("a:1", t);
+  EXPECT_EQ(state.ShunnedUntil("a:1", t), t + SessionState::kFirstShun);
 }
 
 }  // namespace

@@ -49,40 +49,41 @@ Transfer::Transfer(const GetOptions& options)
 void Transfer::LeaveOutShunned() {
   if (!options_.session) return;
   auto now = Clock::now();
-  auto shunned = [&](const auto& s) {
-    return options_.session->ShunnedUntil(s->name(), now).has_value();
-  };
-  if (std::all_of(all_.begin(), all_.end(), shunned)) return;
+  // One look (other fetches may note failures meanwhile).
+  std::map<const SourceConn*, Clock::time_point> shunned;
+  for (const auto& s : all_) {
+    if (auto until = options_.session->ShunnedUntil(s->name(), now))
+      shunned.emplace(s.get(), *until);
+  }
+  if (shunned.size() == all_.size()) return;  // all: each is tried
   std::erase_if(all_, [&](const auto& s) {
-    auto until = options_.session->ShunnedUntil(s->name(), now);
-    if (!until) return false;
+    auto it = shunned.find(s.get());
+    if (it == shunned.end()) return false;
     spdlog::info(
-        "leaving out source {}: it failed in this session's last "
-        "fetch; tried again in {:.1f} s",
-        s->name(), std::chrono::duration<double>(*until - now).count());
+        "leaving out source {}: it failed in an earlier fetch of "
+        "this session; tried again in {:.1f} s",
+        s->name(), std::chrono::duration<double>(it->second - now).count());
     return true;
   });
 }
 
+// Only what the source did: not a source closed because the transfer was
+// ending (done_, fatal_: interrupted, starting again), one given up on
+// while it opened (it joins if it answers), or an extra connection.
 void Transfer::NoteFailedInSession(const SourceConn& s) {
-  if (!options_.session || !s.failure || s.failure->code == Errc::kCancelled)
+  if (!options_.session || !s.failure || done_ || fatal_ || s.late_opener ||
+      s.extra || s.failure->code == Errc::kCancelled)
     return;
   if (noted_failed_.insert(&s).second)
     options_.session->NoteFailed(s.name(), Clock::now());
 }
 
 void Transfer::NoteSourcesInSession() {
-  // Interrupted too: sources are no longer failed once it is draining
-  // (FailSource after done_), so what failed, failed before.
   if (!options_.session) return;
   for (const auto& s : all_) {
-    if (s->failure) {
-      NoteFailedInSession(*s);
-    } else if (!s->failure &&
-               std::find(taking_part_.begin(), taking_part_.end(), s.get()) !=
-                   taking_part_.end()) {
+    if (!s->failure && std::find(taking_part_.begin(), taking_part_.end(),
+                                 s.get()) != taking_part_.end())
       options_.session->NoteTookPart(s->name(), start_);
-    }
   }
 }
 
