@@ -67,12 +67,17 @@ void Transfer::LeaveOutShunned() {
   });
 }
 
-// Only what the source did: not a source closed because the transfer was
+// Only a source that is dead: unreachable, closed or silent. Not one that
+// disagrees on the content (a matter for the vote, which a start again
+// takes with every source), a source closed because the transfer was
 // ending (done_, fatal_: interrupted, starting again), one given up on
 // while it opened (it joins if it answers), or an extra connection.
 void Transfer::NoteFailedInSession(const SourceConn& s) {
   if (!options_.session || !s.failure || done_ || fatal_ || s.late_opener ||
-      s.extra || s.failure->code == Errc::kCancelled)
+      s.extra)
+    return;
+  if (s.failure->code != Errc::kUnavailable &&
+      s.failure->code != Errc::kTimeout)
     return;
   if (noted_failed_.insert(&s).second)
     options_.session->NoteFailed(s.name(), Clock::now());
