@@ -154,6 +154,10 @@ class SourceConn {
   HttpMirror* mirror() { return mirror_; }
   const HttpMirror* mirror() const { return mirror_; }
   bool is_mirror() const { return url_.has_value(); }
+  // Whether its OPENED names the content it holds (its manifest's id): a
+  // braid server's does; an HTTP mirror has no manifest, and its answer
+  // names nothing (it neither votes nor is outvoted by id).
+  bool names_content() const { return !is_mirror(); }
   const std::optional<Url>& url() const { return url_; }
   const core::HostPort& address() const { return address_; }
   const std::optional<core::HostPort>& origin() const { return origin_; }

@@ -743,11 +743,10 @@ void Transfer::CheckAnsweredMeanwhile() {
       s->Close();  // it may be sending already (early START)
       continue;
     }
-    const core::Opened* o = OpenedOf(s);
-    if (o && SameContent(*s, *o)) continue;
-    FailSource(*s, {Errc::kBadData, o ? "holds different content (id " +
-                                            core::ToHex(o->content_id) + ")"
-                                      : "did not open the stream"});
+    const Answer* o = OpenedOf(s);
+    if (o && SameContent(*o)) continue;
+    FailSource(*s, o ? OtherContent(*o)
+                     : Error{Errc::kBadData, "did not open the stream"});
   }
 }
 

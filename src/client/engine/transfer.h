@@ -155,9 +155,21 @@ class Transfer {
   // Whether START may go in the handshake's flight: nothing to skip first
   // (no resume, a --range of a known size, no --live-edge).
   bool StartsEarly() const;
-  const core::Opened* OpenedOf(SourceConn* s) const;
-  // OPENED names the chosen stream (a mirror's unknown id passes).
-  bool SameContent(const SourceConn& s, const core::Opened& o) const;
+  // What a source answered to OPEN, as the transfer keeps it.
+  struct Answer {
+    uint64_t size = 0;
+    // The content it holds; none where it names none (an HTTP mirror:
+    // SourceConn::names_content).
+    std::optional<core::Digest> content_id;
+  };
+  static Answer AnswerOf(const SourceConn& s, const core::Opened& o);
+  const Answer* OpenedOf(SourceConn* s) const;
+  // The answer is of the chosen stream: its size, and its content where
+  // it names one.
+  bool SameContent(const Answer& a) const;
+  // "holds different content (id ...)", or "is of another size" for an
+  // answer that names no content.
+  static Error OtherContent(const Answer& a);
   // A source whose OPENED came after the transfer started: checked against
   // the chosen content, then its held commands and START; then it receives.
   awaitable<void> StartLate(SourceConn& s, Expected<core::Opened> opened);
@@ -320,7 +332,7 @@ class Transfer {
   std::vector<std::unique_ptr<SourceConn>> all_;
   // Connected and taking part ("live" names only live streams here).
   std::vector<SourceConn*> taking_part_;
-  std::map<SourceConn*, core::Opened> opened_;
+  std::map<SourceConn*, Answer> opened_;
   core::StreamLayout layout_;
   core::Pattern first_pattern_;
   // The content the sources named; nullopt when only HTTP mirrors answered,

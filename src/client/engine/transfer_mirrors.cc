@@ -51,7 +51,7 @@ awaitable<Status> Transfer::CrossCheckMirrors() {
 // None before its answer was taken (OpenedOf): its samples may come first,
 // and they would count as other bytes than its size's ballot.
 std::optional<core::Digest> Transfer::SampleBallot(SourceConn& s) const {
-  const core::Opened* o = OpenedOf(&s);
+  const Answer* o = OpenedOf(&s);
   if (!o) return std::nullopt;
   if (o->size != layout_.size) {
     std::string size = "size " + std::to_string(o->size);
@@ -112,7 +112,7 @@ bool Transfer::SamplesAllow(SourceConn& s) const {
 std::optional<uint64_t> Transfer::WinningSize() const {
   for (size_t i = 0; i < voters_ && i < all_.size(); ++i) {
     SourceConn& s = *all_[i];
-    const core::Opened* o = OpenedOf(&s);
+    const Answer* o = OpenedOf(&s);
     if (o && SampleBallot(s) == samples_winner_) return o->size;
   }
   return std::nullopt;

@@ -108,7 +108,7 @@ awaitable<void> Transfer::HandshakeOne(SourceConn& s) {
     co_return;
   }
   if (opened) {
-    opened_[&s] = *opened;
+    opened_[&s] = AnswerOf(s, *opened);
   } else {
     s.failure = opened.error();
     if (chosen_) LeaveOut(s);
@@ -124,12 +124,12 @@ bool Transfer::Decided(bool early) const {
   for (const auto& s : all_) pending += s->pending;
   if (pending == 0) return true;
   if (!early) return false;
-  const core::Opened* first = nullptr;  // answered, not failed
+  const Answer* first = nullptr;  // answered, not failed
   for (const auto& s : all_) {
-    const core::Opened* o = OpenedOf(s.get());
+    const Answer* o = OpenedOf(s.get());
     // Live streams join at the edge the sources report: every answer.
     if (o && o->size == core::kLiveSize) return false;
-    if (s->is_mirror()) {
+    if (!s->names_content()) {
       if (o && !s->failure && o->size > 0 && MirrorsDecide()) return true;
       continue;
     }
@@ -182,13 +182,13 @@ Election<core::Digest> Transfer::Ballots(size_t count,
   Election<core::Digest> election;
   count = std::min(count, all_.size());
   for (size_t i = 0; i < count; ++i) {
-    const core::Opened* o = OpenedOf(all_[i].get());
-    if (o && !all_[i]->is_mirror())
-      election.Cast(VoterOf(*all_[i], options_), o->content_id);
+    const Answer* o = OpenedOf(all_[i].get());
+    if (o && o->content_id)
+      election.Cast(VoterOf(*all_[i], options_), *o->content_id);
   }
   for (size_t i = 0; i < count; ++i) {
     const SourceConn& s = *all_[i];
-    if (s.is_mirror()) continue;
+    if (!s.names_content()) continue;
     bool votes = unanswered == Unanswered::kHoldTheElectorate ||
                  (unanswered == Unanswered::kMayStillVote && s.pending);
     if (votes && !OpenedOf(all_[i].get()))
@@ -326,14 +326,27 @@ Error Transfer::Disagreement(size_t ids) const {
                               " different content ids; pass --content-id)"};
 }
 
-bool Transfer::SameContent(const SourceConn& s, const core::Opened& o) const {
-  uint64_t size = live_stream_ ? core::kLiveSize : layout_.size;
-  // A mirror names no content (its OPENED's id is not read): its blocks
-  // are verified against the manifest, or cross-checked.
-  return o.size == size && (s.is_mirror() || o.content_id == content_id_);
+Transfer::Answer Transfer::AnswerOf(const SourceConn& s,
+                                    const core::Opened& o) {
+  Answer a{o.size, std::nullopt};
+  if (s.names_content()) a.content_id = o.content_id;
+  return a;
 }
 
-const core::Opened* Transfer::OpenedOf(SourceConn* s) const {
+bool Transfer::SameContent(const Answer& a) const {
+  uint64_t size = live_stream_ ? core::kLiveSize : layout_.size;
+  // One that names no content (a mirror): its blocks are verified against
+  // the manifest, or cross-checked.
+  return a.size == size && (!a.content_id || a.content_id == content_id_);
+}
+
+Error Transfer::OtherContent(const Answer& a) {
+  if (!a.content_id) return {Errc::kBadData, "is of another size"};
+  return {Errc::kBadData,
+          "holds different content (id " + core::ToHex(*a.content_id) + ")"};
+}
+
+const Transfer::Answer* Transfer::OpenedOf(SourceConn* s) const {
   auto it = opened_.find(s);
   return it == opened_.end() ? nullptr : &it->second;
 }
@@ -342,7 +355,7 @@ awaitable<void> Transfer::StartLate(SourceConn& s,
                                     Expected<core::Opened> opened) {
   if (!done_ && !fatal_) {
     // A vote, even if s was dropped meanwhile; or one voter fewer.
-    if (opened) opened_[&s] = *opened;
+    if (opened) opened_[&s] = AnswerOf(s, *opened);
     CheckTheVote();
   }
   if (done_ || fatal_ || s.failure) {
@@ -352,14 +365,16 @@ awaitable<void> Transfer::StartLate(SourceConn& s,
     }
     // Answered as the transfer ended well: a session keeps it. (No
     // co_await in a condition: GCC 12 miscompiles it.)
-    bool keep = opened && s.parking && !s.failure && SameContent(s, *opened);
+    bool keep =
+        opened && s.parking && !s.failure && SameContent(AnswerOf(s, *opened));
     if (keep) keep = co_await SendParkFrames(s);
     if (keep) {
       EndParking(s);
       co_return;
     }
     Unpark(s, "did not open");
-    if (opened && s.late_opener && !done_ && !fatal_ && SameContent(s, *opened))
+    if (opened && s.late_opener && !done_ && !fatal_ &&
+        SameContent(AnswerOf(s, *opened)))
       Rejoin(s);
     co_return;
   }
@@ -367,9 +382,8 @@ awaitable<void> Transfer::StartLate(SourceConn& s,
     FailSource(s, opened.error());
     co_return;
   }
-  if (!SameContent(s, *opened)) {
-    FailSource(s, {Errc::kBadData, "holds different content (id " +
-                                       core::ToHex(opened->content_id) + ")"});
+  if (Answer a = AnswerOf(s, *opened); !SameContent(a)) {
+    FailSource(s, OtherContent(a));
     co_return;
   }
   QueueHeld(s);
@@ -456,9 +470,9 @@ Expected<uint64_t> Transfer::MajoritySize(const std::vector<SourceConn*>& ok) {
 // Which content to fetch: the id the user trusts, or else the one a strict
 // majority of the sources hold (counted as in MajoritySize). Sources with other
 // content are left out: their blocks are never mixed in. HTTP mirrors cannot
-// name their content (all-zero id): they do not vote, and their blocks are
-// verified against the chosen content's manifest when there is one. A
-// tentative start takes the likeliest of the answers so far.
+// name their content (Answer::content_id none): they do not vote, and their
+// blocks are verified against the chosen content's manifest when there is one.
+// A tentative start takes the likeliest of the answers so far.
 Status Transfer::ChooseContent() {
   if (!options_.trust_keys.empty() && !signed_by_) {
     return MakeError(
@@ -470,9 +484,9 @@ Status Transfer::ChooseContent() {
   }
   Election<core::Digest> election;
   for (SourceConn* s : taking_part_) {
-    const core::Opened* o = OpenedOf(s);
-    if (s->failure || !o || s->is_mirror()) continue;  // names no content
-    election.Cast(VoterOf(*s, options_), o->content_id);
+    const Answer* o = OpenedOf(s);
+    if (s->failure || !o || !o->content_id) continue;  // names no content
+    election.Cast(VoterOf(*s, options_), *o->content_id);
   }
   const auto& votes = election.Tally();
   size_t opened = election.Electorate();
@@ -508,10 +522,9 @@ Status Transfer::ChooseContent() {
                               : std::string("the first mirror's answer"));
   }
   for (SourceConn* s : taking_part_) {
-    const core::Opened* o = OpenedOf(s);
-    if (!s->failure && o && !s->is_mirror() && o->content_id != content_id_) {
-      s->failure = Error{Errc::kBadData, "holds different content (id " +
-                                             core::ToHex(o->content_id) + ")"};
+    const Answer* o = OpenedOf(s);
+    if (!s->failure && o && o->content_id && o->content_id != content_id_) {
+      s->failure = OtherContent(*o);
       LeaveOut(*s);
     }
   }
@@ -542,7 +555,7 @@ awaitable<Status> Transfer::LoadManifest() {
       order.begin(), order.end(),
       [](SourceConn* a, SourceConn* b) { return a->rtt < b->rtt; });
   for (SourceConn* s : order) {
-    if (s->failure || s->pending || s->is_mirror()) continue;
+    if (s->failure || s->pending || !s->names_content()) continue;
     while (s->early_manifest_in_read() && !s->failure) {  // by ReadAhead's task
       co_await progress_->Wait(std::chrono::milliseconds(20));
     }

@@ -197,13 +197,10 @@ awaitable<Status> Transfer::OpenJoiner(SourceConn& s) {
   if (auto st = co_await s.TakeEarlyManifest(options_.connect_timeout); !st)
     co_return st;
   if (done_ || fatal_) co_return Ok{};
-  if (!SameContent(s, *opened)) {
-    co_return MakeError(
-        Errc::kBadData,
-        "holds different content (id " + core::ToHex(opened->content_id) + ")");
-  }
+  Answer answer = AnswerOf(s, *opened);
+  if (!SameContent(answer)) co_return Unexpected{OtherContent(answer)};
   // A mirror's samples are its ballot (SampleBallot): its answer first.
-  if (s.is_mirror()) opened_[&s] = *opened;
+  if (s.is_mirror()) opened_[&s] = answer;
   // Started at once, so it can serve requests even if no pattern gives it
   // slots (near the end). With nothing to walk it answers END at once; that
   // END is taken here, before the scheduler knows it. A live stream's END

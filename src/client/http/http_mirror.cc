@@ -276,7 +276,8 @@ Status HttpMirror::OnOpen(const core::Open& o) {
   layout_ = {*size_, o.block_size};
   stream_.emplace(layout_.block_count(), o);
   runs_.emplace(RequestBlocks());
-  // A mirror cannot name its content: the all-zero id means "unknown".
+  // A mirror cannot name its content: its id is not read
+  // (SourceConn::names_content), all zero here.
   Answer(core::Opened{layout_.size, o.block_size, layout_.block_count(), {}});
   spdlog::info("{}: {} bytes, pattern {}, id {}", url_.ToString(), layout_.size,
                o.pattern.ToString(), core::Index(o.my_id));

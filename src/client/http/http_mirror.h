@@ -6,7 +6,8 @@
 // same flight (OPEN, SKIPs, START) are served then, so a mirror starts
 // fetching two round trips after HELLO, as a braid server does. It answers
 // PING (timing a real range GET, so the probe measures the mirror), OPEN
-// (content id all zero: unknown), and serves START, PATTERN, REQUEST and SKIP
+// (with no content id: the client does not read one from a mirror,
+// SourceConn::names_content), and serves START, PATTERN, REQUEST and SKIP
 // with the server's own core::ServingStream. The plan's next blocks are
 // coalesced into runs of consecutive blocks, one range GET each, on a few
 // keep-alive connections; the bodies come back as DATA frames through Read().
