@@ -85,10 +85,8 @@ void Transfer::NoteFailedInSession(const SourceConn& s) {
 
 void Transfer::NoteSourcesInSession() {
   if (!options_.session) return;
-  for (const auto& s : all_) {
-    if (!s->failure && std::find(taking_part_.begin(), taking_part_.end(),
-                                 s.get()) != taking_part_.end())
-      options_.session->NoteTookPart(s->name(), start_);
+  for (const SourceConn* s : taking_part_) {
+    if (!s->failure) options_.session->NoteTookPart(s->name(), start_);
   }
 }
 

@@ -50,10 +50,9 @@ class Transfer {
   // mirrors (RunUntilSettled), as the first mirror's links are taken.
   // None when links are not followed; at most kMaxLinkedJoiners.
   std::vector<Url> MirrorsLinkedLater() const;
-  // Tells the session (options.session) which sources failed in this
-  // transfer and which took part, for its later fetches
-  // (SessionState::NoteFailed), whether it ended well, failed or was
-  // interrupted. Failures are told as they happen too
+  // Tells the session (options.session) which sources took part without
+  // failing, whether the transfer ended well, failed or was interrupted
+  // (SessionState::NoteTookPart). Failures were told as they happened
   // (NoteFailedInSession): a fetch that starts meanwhile leaves them out.
   // REQUIRES: the transfer has ended.
   void NoteSourcesInSession();
